@@ -1,0 +1,114 @@
+using System.CommandLine;
+using CardlessAtm.Devices;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+namespace CardlessAtm.Cli;
+
+/// <summary>
+/// The .NET Generic Host every subcommand runs on: configuration from the shipped appsettings.json,
+/// an optional <c>--config</c> file, <c>CARDLESSATM_</c> environment variables (<c>CARDLESSATM_Devices__Dispenser__Kind</c>)
+/// and <c>--set Key=Value</c> overrides, in that order; console logging to standard error.
+/// </summary>
+internal static class CliHost
+{
+    /// <summary>The <c>--config</c> option shared by every subcommand.</summary>
+    public static readonly Option<FileInfo?> ConfigOption = new("--config", "-c")
+    {
+        Description = "A JSON configuration file (settings override the shipped appsettings.json).",
+        Recursive = true,
+    };
+
+    /// <summary>The <c>--set</c> option: configuration overrides as Key=Value (e.g. Devices:Dispenser:Kind=Lcdm2000).</summary>
+    public static readonly Option<string[]> SetOption = new("--set")
+    {
+        Description = "Override one setting, as Key=Value with ':' between sections (repeatable).",
+        Recursive = true,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    /// <summary>The <c>--verbose</c> option: log at Information level instead of Warning.</summary>
+    public static readonly Option<bool> VerboseOption = new("--verbose", "-v")
+    {
+        Description = "Log at Information level to standard error.",
+        Recursive = true,
+    };
+
+    /// <summary>Builds a host for a subcommand; <paramref name="configureServices"/> adds the subcommand's parts.</summary>
+    /// <exception cref="DeviceConfigurationException">A <c>--config</c> file is missing or a <c>--set</c> is malformed.</exception>
+    public static IHost Build(ParseResult parse, Action<HostApplicationBuilder> configureServices)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddInMemoryCollection(Defaults());
+        builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
+        var config = parse.GetValue(ConfigOption);
+        if (config is not null)
+        {
+            if (!config.Exists)
+            {
+                throw new DeviceConfigurationException("--config", $"the file '{config.FullName}' does not exist");
+            }
+
+            builder.Configuration.AddJsonFile(config.FullName, optional: false);
+        }
+
+        builder.Configuration.AddEnvironmentVariables("CARDLESSATM_");
+        builder.Configuration.AddInMemoryCollection(ParseOverrides(parse.GetValue(SetOption) ?? []));
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.Logging.SetMinimumLevel(parse.GetValue(VerboseOption) ? LogLevel.Information : LogLevel.Warning);
+        builder.Services.AddSingleton(TimeProvider.System);
+        configureServices(builder);
+        return builder.Build();
+    }
+
+    /// <summary>Runs a subcommand body, turning configuration errors into exit code 2 with the message on standard error.</summary>
+    public static async Task<int> RunAsync(Func<Task<int>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (DeviceConfigurationException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message);
+            return 2;
+        }
+        catch (InvalidDataException e) when (e.Source?.StartsWith("Microsoft.Extensions.Configuration", StringComparison.Ordinal) == true)
+        {
+            await Console.Error.WriteLineAsync($"Configuration file error: {e.Message}");
+            return 2;
+        }
+    }
+
+    private static Dictionary<string, string?> Defaults() => new()
+    {
+        ["Devices:Dispenser:StateFile"] = Path.Combine(
+            Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
+            "cardless-atm", "cash-units.json"),
+    };
+
+    private static Dictionary<string, string?> ParseOverrides(IEnumerable<string> overrides)
+    {
+        var result = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var item in overrides)
+        {
+            var equals = item.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                throw new DeviceConfigurationException("--set", $"'{item}' is not Key=Value (e.g. --set Devices:Dispenser:Kind=Simulated)");
+            }
+
+            result[item[..equals].Trim()] = item[(equals + 1)..];
+        }
+
+        return result;
+    }
+}

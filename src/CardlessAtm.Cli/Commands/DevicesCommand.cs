@@ -1,0 +1,153 @@
+using System.CommandLine;
+using System.Text;
+using CardlessAtm.Devices;
+using CardlessAtm.Devices.Configuration;
+using CardlessAtm.Devices.Dispenser;
+using CardlessAtm.Devices.Display;
+using CardlessAtm.Devices.FaultCheck;
+using CardlessAtm.Devices.Simulated;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace CardlessAtm.Cli.Commands;
+
+/// <summary><c>cardless-atm devices status|selftest</c>.</summary>
+internal static class DevicesCommand
+{
+    /// <summary>Registers every device kind this build knows. Driver projects add their kinds here.</summary>
+    public static void AddDeviceKinds(AtmDevicesBuilder kinds) => kinds.AddSimulatedDevices();
+
+    public static Command Create()
+    {
+        var command = new Command("devices", "Show the ATM's devices and run their self-test.");
+        command.Subcommands.Add(CreateStatus());
+        command.Subcommands.Add(CreateSelfTest());
+        return command;
+    }
+
+    /// <summary>Builds a host with the device layer and resolves every device, so a bad setting fails here.</summary>
+    public static (IHost Host, AtmDevices Devices) OpenDevices(ParseResult parse)
+    {
+        var host = CliHost.Build(parse, b => b.Services.AddAtmDevices(b.Configuration, AddDeviceKinds));
+        return (host, host.Services.GetRequiredService<AtmDevices>());
+    }
+
+    private static Command CreateStatus()
+    {
+        var amount = new Option<string?>("--amount", "-a") { Description = "Also ask the fault check whether this amount (major units, e.g. 50 or 50.00) can be dispensed now." };
+        var currency = new Option<string?>("--currency") { Description = "Currency of --amount (default: that of the first cash unit)." };
+        var command = new Command("status", "Print every device's status and, with --amount, the fault-check verdict. Exit code 0 = ready, 1 = not ready, 2 = configuration error.")
+        {
+            amount,
+            currency,
+        };
+        command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
+        {
+            var (host, devices) = OpenDevices(parse);
+            using (host)
+            {
+                await devices.Dispenser.RefreshStatusAsync(cancellationToken);
+                Console.Write(DescribeDevices(devices));
+                var amountText = parse.GetValue(amount);
+                if (amountText is null)
+                {
+                    return 0;
+                }
+
+                var currencyCode = parse.GetValue(currency) ?? devices.Dispenser.CashUnits[0].Currency.Code;
+                Money money;
+                try
+                {
+                    money = Money.ParseMajor(amountText, Currency.FromCode(currencyCode));
+                }
+                catch (Exception e) when (e is FormatException or UnknownCurrencyException)
+                {
+                    await Console.Error.WriteLineAsync($"--amount/--currency: {e.Message}");
+                    return 2;
+                }
+
+                var verdict = devices.FaultCheck.Check(money);
+                Console.Write(DescribeVerdict(verdict));
+                return verdict.IsReady ? 0 : 1;
+            }
+        }));
+        return command;
+    }
+
+    private static Command CreateSelfTest()
+    {
+        var command = new Command("selftest", "Exercise each device once (show a test screen, read the keypad and sensors, reset the dispenser) and print what passed. Exit code 0 = all passed.");
+        command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
+        {
+            var (host, devices) = OpenDevices(parse);
+            using (host)
+            {
+                var results = new List<(string Device, bool Passed, string Detail)>();
+                try
+                {
+                    await devices.Display.ShowAsync(Screen.Text("Self-test", "Display OK", DateTime.UtcNow.ToString("u")), cancellationToken);
+                    results.Add(("Display", devices.Display.Status.Device == Devices.Status.DeviceState.Online, $"{devices.Display.Capabilities.Name}: test screen shown, {devices.Display.Status.Device}"));
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    results.Add(("Display", false, e.Message));
+                }
+
+                results.Add(("Keypad", devices.Keypad.Status.Device == Devices.Status.DeviceState.Online, $"{devices.Keypad.Status.Device}"));
+                var readings = devices.Sensors.Status.Readings;
+                results.Add(("Sensors", devices.Sensors.Status.Device == Devices.Status.DeviceState.Online, $"{devices.Sensors.Status.Device}, {readings.Count} wired: {string.Join(", ", readings.Select(r => $"{r.Id}={r.State}"))}"));
+                var reset = await devices.Dispenser.ResetAsync(cancellationToken);
+                await devices.Dispenser.RefreshStatusAsync(cancellationToken);
+                results.Add(("Dispenser", reset.Completion == DispenseCompletion.Ok && devices.Dispenser.Status.Device == Devices.Status.DeviceState.Online,
+                    $"reset {reset.Completion}{(reset.Detail is null ? string.Empty : $" ({reset.Detail})")}, {devices.Dispenser.Status.Device}, {devices.Dispenser.Status.Dispenser}"));
+                foreach (var (device, passed, detail) in results)
+                {
+                    Console.WriteLine($"{(passed ? "PASS" : "FAIL"),-5} {device,-10} {detail}");
+                }
+
+                return results.All(r => r.Passed) ? 0 : 1;
+            }
+        }));
+        return command;
+    }
+
+    internal static string DescribeDevices(AtmDevices devices)
+    {
+        var text = new StringBuilder();
+        text.AppendLine($"Display    {devices.Display.Capabilities.Name}: {devices.Display.Status.Device}{(devices.Display.Capabilities.CanShowQr ? string.Empty : " (cannot show a QR code)")}");
+        text.AppendLine($"Keypad     {devices.Keypad.Status.Device}");
+        var dispenser = devices.Dispenser.Status;
+        text.AppendLine($"Dispenser  {dispenser.Device}, {dispenser.Dispenser}; shutter {dispenser.Shutter}; transport {dispenser.Transport}; max {devices.Dispenser.MaxNotesPerDispense} notes per dispense{(dispenser.LastFault is null ? string.Empty : $"; last fault: {dispenser.LastFault}")}");
+        foreach (var unit in devices.Dispenser.CashUnits)
+        {
+            text.AppendLine($"  {unit.Id,-8} pos {unit.Position}  {unit.Denomination,12}  {unit.Count,5} notes (initial {unit.InitialCount}, low ≤ {unit.LowThreshold})  {unit.Status,-11} presented {unit.Counters.Presented}, rejected {unit.Counters.Rejected}, unknown {unit.Counters.Unknown}");
+        }
+
+        text.AppendLine($"Sensors    {devices.Sensors.Status.Device}");
+        foreach (var reading in devices.Sensors.Status.Readings)
+        {
+            text.AppendLine($"  {reading.Id,-12} {reading.Kind,-15} {reading.State}");
+        }
+
+        return text.ToString();
+    }
+
+    internal static string DescribeVerdict(FaultVerdict verdict)
+    {
+        var text = new StringBuilder();
+        if (verdict.IsReady)
+        {
+            text.AppendLine($"Fault check for {verdict.Amount}: READY — would dispense {verdict.Mix}");
+            return text.ToString();
+        }
+
+        text.AppendLine($"Fault check for {verdict.Amount}: NOT READY");
+        foreach (var reason in verdict.Reasons)
+        {
+            text.AppendLine($"  {reason.Code}: {reason.LogText}");
+            text.AppendLine($"    customer sees: {reason.CustomerText}");
+        }
+
+        return text.ToString();
+    }
+}

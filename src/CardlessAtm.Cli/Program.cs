@@ -1,0 +1,16 @@
+using System.CommandLine;
+using CardlessAtm.Cli;
+using CardlessAtm.Cli.Commands;
+
+var root = new RootCommand("cardless-atm — cardless cash withdrawal at an ATM by QR code: terminal, proxy, host, phone, devices and simulated firmware.");
+
+root.Options.Add(CliHost.ConfigOption);
+root.Options.Add(CliHost.SetOption);
+root.Options.Add(CliHost.VerboseOption);
+
+// One line per subcommand; each area builds its own command in Commands/.
+// --- subcommands (keep one per line) ---
+root.Subcommands.Add(DevicesCommand.Create());
+// --- end subcommands ---
+
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,263 @@
+using CardlessAtm.Devices.Dispenser;
+using CardlessAtm.Devices.Status;
+
+namespace CardlessAtm.Devices.Simulated;
+
+/// <summary>Faults a test or the demo can inject into the simulated dispenser (<c>Devices:Dispenser:Simulated:Faults</c>).</summary>
+public sealed class SimulatedDispenserFaults
+{
+    /// <summary>After this many notes in one dispense, the next note jams in the transport (it ends in the reject tray on reset).</summary>
+    public int? JamAfterNotes { get; set; }
+
+    /// <summary>Positions whose cassette has been pulled out.</summary>
+    public ISet<int> RemovedCassettes { get; } = new HashSet<int>();
+
+    /// <summary>Positions whose picker fails: each note tried goes to the reject tray, and the dispense stops after three.</summary>
+    public ISet<int> PickFailures { get; } = new HashSet<int>();
+
+    /// <summary>The shutter does not open: the stacked notes are retained (counted as rejected).</summary>
+    public bool ShutterJam { get; set; }
+
+    /// <summary>The device stops answering: a dispense ends in a timeout and every picked note is unknown.</summary>
+    public bool NoAnswer { get; set; }
+
+    /// <summary>Time per note (through the <see cref="TimeProvider"/>), zero for instant.</summary>
+    public TimeSpan NoteDelay { get; set; }
+
+    /// <summary>Clears every fault.</summary>
+    public void Clear()
+    {
+        JamAfterNotes = null;
+        RemovedCassettes.Clear();
+        PickFailures.Clear();
+        ShutterJam = false;
+        NoAnswer = false;
+        NoteDelay = TimeSpan.Zero;
+    }
+}
+
+/// <summary>
+/// A dispenser in memory: physical cassettes with note counts, a reject tray and injectable faults.
+/// It implements the vendor interface, so the framework's accounting runs above it exactly as above a
+/// real driver.
+/// </summary>
+public sealed class SimulatedDispenserDevice : IDispenserDevice
+{
+    private const int PickRetries = 3;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<int, int> _cassettes;
+    private readonly TimeProvider _time;
+    private bool _notesInTransport;
+
+    /// <summary>Creates the device with the physical note count per position.</summary>
+    public SimulatedDispenserDevice(IReadOnlyDictionary<int, int> notesPerPosition, int maxNotesPerDispense, TimeProvider timeProvider, SimulatedDispenserFaults? faults = null)
+    {
+        ArgumentNullException.ThrowIfNull(notesPerPosition);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxNotesPerDispense);
+        _cassettes = notesPerPosition.ToDictionary(p => p.Key, p => p.Value);
+        _time = timeProvider;
+        Faults = faults ?? new SimulatedDispenserFaults();
+        Info = new DispenserDeviceInfo("Simulated dispenser", _cassettes.Count == 0 ? 1 : _cassettes.Keys.Max(), maxNotesPerDispense, "sim-1.0");
+        Status = new DispenserStatus("Dispenser");
+        UpdateStatus(null);
+    }
+
+    /// <summary>The injectable faults; change them at any time.</summary>
+    public SimulatedDispenserFaults Faults { get; }
+
+    /// <inheritdoc />
+    public DispenserDeviceInfo Info { get; }
+
+    /// <inheritdoc />
+    public DispenserStatus Status { get; }
+
+    /// <summary>Notes in the reject tray.</summary>
+    public int RejectTray { get; private set; }
+
+    /// <summary>Notes that reached the customer, in total.</summary>
+    public int PresentedTotal { get; private set; }
+
+    /// <summary>Notes physically in a position's cassette.</summary>
+    public int NotesAt(int position)
+    {
+        lock (_gate)
+        {
+            return _cassettes.GetValueOrDefault(position);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<DeviceDispenseResult> DispenseAsync(IReadOnlyList<PositionCount> notesPerPosition, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(notesPerPosition);
+        var invalid = Check(notesPerPosition);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
+        var movements = notesPerPosition.ToDictionary(p => p.Position, p => new PositionMovement(p.Position, 0, 0, 0));
+        var stacked = 0;
+        DispenseCompletion? fault = null;
+        string? detail = null;
+        foreach (var request in notesPerPosition)
+        {
+            for (var n = 0; n < request.Notes && fault is null; n++)
+            {
+                if (Faults.NoteDelay > TimeSpan.Zero)
+                {
+                    await Task.Delay(Faults.NoteDelay, _time, CancellationToken.None);
+                }
+
+                (fault, detail) = PickOne(request.Position, stacked, movements);
+                if (fault is null)
+                {
+                    stacked++;
+                }
+            }
+
+            if (fault is not null)
+            {
+                break;
+            }
+        }
+
+        lock (_gate)
+        {
+            return Finish(fault, detail, movements);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<DeviceDispenseResult?> RefreshStatusAsync(CancellationToken cancellationToken)
+    {
+        UpdateStatus(Faults.NoAnswer ? "no answer" : null);
+        return Task.FromResult<DeviceDispenseResult?>(null);
+    }
+
+    /// <inheritdoc />
+    public Task<DeviceDispenseResult> ResetAsync(CancellationToken cancellationToken)
+    {
+        if (Faults.NoAnswer)
+        {
+            UpdateStatus("no answer to reset");
+            return Task.FromResult(new DeviceDispenseResult(DispenseCompletion.Timeout, [], "SIM-TIMEOUT", "The simulated dispenser did not answer the reset."));
+        }
+
+        lock (_gate)
+        {
+            _notesInTransport = false;
+        }
+
+        UpdateStatus(null);
+        return Task.FromResult(new DeviceDispenseResult(DispenseCompletion.Ok, []));
+    }
+
+    private DeviceDispenseResult? Check(IReadOnlyList<PositionCount> request)
+    {
+        foreach (var item in request)
+        {
+            if (!_cassettes.ContainsKey(item.Position) || item.Notes <= 0)
+            {
+                return new DeviceDispenseResult(DispenseCompletion.InvalidRequest, [], "SIM-BADREQ", $"Position {item.Position} with {item.Notes} notes is not a valid request.");
+            }
+        }
+
+        if (request.Sum(r => r.Notes) > Info.MaxNotesPerDispense)
+        {
+            return new DeviceDispenseResult(DispenseCompletion.InvalidRequest, [], "SIM-BADREQ", $"More than {Info.MaxNotesPerDispense} notes requested.");
+        }
+
+        if (_notesInTransport)
+        {
+            return new DeviceDispenseResult(DispenseCompletion.HardwareError, [], "SIM-TRANSPORT", "Notes are left in the transport; reset first.");
+        }
+
+        return null;
+    }
+
+    /// <summary>Moves one note from a cassette toward the stacker, or reports the fault that stops the dispense.</summary>
+    private (DispenseCompletion? Fault, string? Detail) PickOne(int position, int stackedSoFar, Dictionary<int, PositionMovement> movements)
+    {
+        lock (_gate)
+        {
+            var moved = movements[position];
+            if (Faults.NoAnswer)
+            {
+                // The mechanism keeps running but nothing reports back: the note's fate is unknown.
+                _cassettes[position]--;
+                movements[position] = moved with { Unknown = moved.Unknown + 1 };
+                return (null, null);
+            }
+
+            if (Faults.RemovedCassettes.Contains(position))
+            {
+                return (DispenseCompletion.CassetteMissing, $"Cassette at position {position} is missing.");
+            }
+
+            if (_cassettes[position] <= 0)
+            {
+                return (DispenseCompletion.CassetteEmpty, $"Cassette at position {position} is empty.");
+            }
+
+            if (Faults.PickFailures.Contains(position))
+            {
+                var rejects = Math.Min(PickRetries, _cassettes[position]);
+                _cassettes[position] -= rejects;
+                RejectTray += rejects;
+                movements[position] = moved with { Rejected = moved.Rejected + rejects };
+                return (DispenseCompletion.PickFailure, $"Pick failure at position {position}: {rejects} notes rejected.");
+            }
+
+            _cassettes[position]--;
+            if (Faults.JamAfterNotes is { } limit && stackedSoFar >= limit)
+            {
+                // The jammed note stays in the transport and ends in the reject tray at the next reset.
+                _notesInTransport = true;
+                RejectTray++;
+                movements[position] = moved with { Rejected = moved.Rejected + 1 };
+                return (DispenseCompletion.Jam, $"Note jam in the transport after {stackedSoFar} notes.");
+            }
+
+            movements[position] = moved with { Presented = moved.Presented + 1 };
+            return (null, null);
+        }
+    }
+
+    private DeviceDispenseResult Finish(DispenseCompletion? fault, string? detail, Dictionary<int, PositionMovement> movements)
+    {
+        var list = movements.Values.OrderBy(m => m.Position).ToList();
+        if (Faults.NoAnswer)
+        {
+            UpdateStatus("no answer");
+            return new DeviceDispenseResult(DispenseCompletion.Timeout, list, "SIM-TIMEOUT", "The simulated dispenser stopped answering; every picked note is unknown.");
+        }
+
+        if (Faults.ShutterJam && fault is null)
+        {
+            // Notes were stacked but never reached the customer: retained, counted as rejected.
+            list = [.. list.Select(m => m with { Presented = 0, Rejected = m.Rejected + m.Presented })];
+            RejectTray += list.Sum(m => m.Rejected);
+            fault = DispenseCompletion.ShutterFault;
+            detail = "The shutter did not open; the notes were retained.";
+        }
+
+        PresentedTotal += list.Sum(m => m.Presented);
+        UpdateStatus(detail);
+        return new DeviceDispenseResult(fault ?? DispenseCompletion.Ok, list, fault is null ? null : $"SIM-{fault}", detail);
+    }
+
+    private void UpdateStatus(string? lastFault)
+    {
+        Status.Device = Faults.NoAnswer ? DeviceState.Offline : DeviceState.Online;
+        Status.Transport = _notesInTransport ? TransportState.NotEmpty : TransportState.Empty;
+        Status.Shutter = Faults.ShutterJam ? ShutterState.Jammed : ShutterState.Closed;
+        Status.Dispenser = _notesInTransport || Faults.ShutterJam || Faults.NoAnswer ? DispenserCondition.Stop
+            : Faults.RemovedCassettes.Count > 0 || Faults.PickFailures.Count > 0 ? DispenserCondition.Attention
+            : DispenserCondition.Ok;
+        if (lastFault is not null)
+        {
+            Status.LastFault = lastFault;
+        }
+    }
+}

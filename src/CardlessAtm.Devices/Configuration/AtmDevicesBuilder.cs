@@ -1,0 +1,232 @@
+using System.ComponentModel.DataAnnotations;
+using CardlessAtm.Devices.Dispenser;
+using CardlessAtm.Devices.Display;
+using CardlessAtm.Devices.FaultCheck;
+using CardlessAtm.Devices.Keypad;
+using CardlessAtm.Devices.Sensors;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CardlessAtm.Devices.Configuration;
+
+/// <summary>
+/// Picks each device's implementation from configuration (<c>Devices:Display:Kind</c>, <c>Devices:Keypad:Kind</c>,
+/// <c>Devices:Dispenser:Kind</c>, <c>Devices:Sensors:Kind</c>). Driver packages register their kinds here
+/// (e.g. <c>AddSimulatedDevices()</c>), so switching between simulated and real hardware is a
+/// configuration change alone.
+/// </summary>
+public sealed class AtmDevicesBuilder
+{
+    /// <summary>The configuration section of all devices.</summary>
+    public const string SectionName = "Devices";
+
+    private readonly Dictionary<string, Func<IServiceProvider, IConfigurationSection, IDisplay>> _displays = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, Func<IServiceProvider, IConfigurationSection, IKeypad>> _keypads = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, Func<IServiceProvider, IConfigurationSection, IDispenserDevice>> _dispensers = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, Func<IServiceProvider, IConfigurationSection, IFaultSensors>> _sensors = new(StringComparer.OrdinalIgnoreCase);
+
+    internal AtmDevicesBuilder(IServiceCollection services, IConfiguration configuration)
+    {
+        Services = services;
+        Section = configuration.GetSection(SectionName);
+    }
+
+    /// <summary>The service collection being built.</summary>
+    public IServiceCollection Services { get; }
+
+    /// <summary>The <c>Devices</c> configuration section.</summary>
+    public IConfigurationSection Section { get; }
+
+    /// <summary>Registers a display kind; the factory receives <c>Devices:Display</c>.</summary>
+    public AtmDevicesBuilder AddDisplayKind(string kind, Func<IServiceProvider, IConfigurationSection, IDisplay> factory) => Add(_displays, kind, factory);
+
+    /// <summary>Registers a keypad kind; the factory receives <c>Devices:Keypad</c>.</summary>
+    public AtmDevicesBuilder AddKeypadKind(string kind, Func<IServiceProvider, IConfigurationSection, IKeypad> factory) => Add(_keypads, kind, factory);
+
+    /// <summary>Registers a dispenser device kind; the factory receives <c>Devices:Dispenser</c>.</summary>
+    public AtmDevicesBuilder AddDispenserKind(string kind, Func<IServiceProvider, IConfigurationSection, IDispenserDevice> factory) => Add(_dispensers, kind, factory);
+
+    /// <summary>Registers a fault-sensor kind; the factory receives <c>Devices:Sensors</c>.</summary>
+    public AtmDevicesBuilder AddSensorsKind(string kind, Func<IServiceProvider, IConfigurationSection, IFaultSensors> factory) => Add(_sensors, kind, factory);
+
+    /// <summary>Reads the configured cash units, validated, with the setting named in every error.</summary>
+    /// <exception cref="DeviceConfigurationException">A unit is missing a value or has a bad one.</exception>
+    public static IReadOnlyList<CashUnit> ReadCashUnits(IConfigurationSection dispenserSection)
+    {
+        ArgumentNullException.ThrowIfNull(dispenserSection);
+        var units = new List<CashUnit>();
+        var children = dispenserSection.GetSection("CashUnits").GetChildren().ToList();
+        if (children.Count == 0)
+        {
+            throw new DeviceConfigurationException($"{dispenserSection.Path}:CashUnits", "at least one cash unit must be configured (Id, Position, Currency, Denomination, Count)");
+        }
+
+        foreach (var child in children)
+        {
+            var options = new CashUnitOptions();
+            Bind(child, options);
+            var results = new List<ValidationResult>();
+            if (!Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true))
+            {
+                var first = results[0];
+                throw new DeviceConfigurationException($"{child.Path}:{first.MemberNames.FirstOrDefault()}", first.ErrorMessage ?? "invalid value");
+            }
+
+            Currency currency;
+            try
+            {
+                currency = Currency.FromCode(options.Currency);
+            }
+            catch (UnknownCurrencyException e)
+            {
+                throw new DeviceConfigurationException($"{child.Path}:Currency", e.Message.TrimEnd('.'));
+            }
+
+            Money denomination;
+            try
+            {
+                denomination = Money.ParseMajor(options.Denomination, currency);
+            }
+            catch (FormatException e)
+            {
+                throw new DeviceConfigurationException($"{child.Path}:Denomination", e.Message.TrimEnd('.'));
+            }
+
+            if (!denomination.IsPositive)
+            {
+                throw new DeviceConfigurationException($"{child.Path}:Denomination", "must be greater than zero");
+            }
+
+            if (options.Count > options.HighThreshold)
+            {
+                throw new DeviceConfigurationException($"{child.Path}:Count", $"{options.Count} notes is over the unit's capacity (HighThreshold {options.HighThreshold})");
+            }
+
+            units.Add(new CashUnit(options.Id, options.Position, denomination, options.Count, options.Count, options.LowThreshold, options.HighThreshold, CashUnitCounters.None));
+        }
+
+        return units;
+    }
+
+    /// <summary>Binds a section to an options object, turning binder errors into a message that names the setting.</summary>
+    /// <exception cref="DeviceConfigurationException">A value cannot be converted.</exception>
+    public static void Bind(IConfigurationSection section, object options)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        try
+        {
+            section.Bind(options, o => o.ErrorOnUnknownConfiguration = false);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new DeviceConfigurationException(section.Path, e.Message.TrimEnd('.'));
+        }
+    }
+
+    internal void Register()
+    {
+        Services.AddSingleton(sp => Create(sp, "Display", _displays));
+        Services.AddSingleton(sp => Create(sp, "Keypad", _keypads));
+        Services.AddSingleton(sp => Create(sp, "Dispenser", _dispensers));
+        Services.AddSingleton(sp => Create(sp, "Sensors", _sensors));
+        Services.AddSingleton<ICashUnitStore>(_ =>
+        {
+            var path = Section["Dispenser:StateFile"];
+            return string.IsNullOrWhiteSpace(path)
+                ? throw new DeviceConfigurationException($"{SectionName}:Dispenser:StateFile", "the file where cash-unit counts persist must be set (e.g. /var/lib/cardless-atm/cash-units.json)")
+                : new JsonFileCashUnitStore(path);
+        });
+        Services.AddSingleton<ICashDispenser>(sp =>
+        {
+            var section = Section.GetSection("Dispenser");
+            var algorithmText = section["MixAlgorithm"] ?? nameof(MixAlgorithm.MinimumNotes);
+            if (!Enum.TryParse<MixAlgorithm>(algorithmText, ignoreCase: true, out var algorithm) || !Enum.IsDefined(algorithm))
+            {
+                throw new DeviceConfigurationException($"{section.Path}:MixAlgorithm", $"'{algorithmText}' is not a mix algorithm; allowed: {string.Join(", ", Enum.GetNames<MixAlgorithm>())}");
+            }
+
+            var logger = sp.GetService<ILoggerFactory>()?.CreateLogger<CashDispenser>() ?? (ILogger)NullLogger.Instance;
+            return CashDispenser.OpenAsync(
+                sp.GetRequiredService<IDispenserDevice>(), ReadCashUnits(section), sp.GetRequiredService<ICashUnitStore>(),
+                algorithm, sp.GetRequiredService<IFaultSensors>(), logger, CancellationToken.None).GetAwaiter().GetResult();
+        });
+        Services.AddSingleton(_ =>
+        {
+            var options = new FaultCheckOptions();
+            var required = Section.GetSection("FaultCheck:RequiredSensors");
+            if (required.Exists())
+            {
+                options.RequiredSensors.Clear();
+                foreach (var child in required.GetChildren())
+                {
+                    if (!Enum.TryParse<SensorKind>(child.Value, ignoreCase: true, out var kind) || !Enum.IsDefined(kind))
+                    {
+                        throw new DeviceConfigurationException(child.Path, $"'{child.Value}' is not a sensor kind; allowed: {string.Join(", ", Enum.GetNames<SensorKind>())}");
+                    }
+
+                    options.RequiredSensors.Add(kind);
+                }
+            }
+
+            return options;
+        });
+        Services.AddSingleton<IFaultCheck>(sp => new AtmFaultCheck(
+            sp.GetRequiredService<ICashDispenser>(), sp.GetRequiredService<IFaultSensors>(), sp.GetRequiredService<IDisplay>(), sp.GetRequiredService<FaultCheckOptions>()));
+        Services.AddSingleton(sp => new AtmDevices(
+            sp.GetRequiredService<IDisplay>(), sp.GetRequiredService<IKeypad>(), sp.GetRequiredService<ICashDispenser>(),
+            sp.GetRequiredService<IFaultSensors>(), sp.GetRequiredService<IFaultCheck>()));
+    }
+
+    private AtmDevicesBuilder Add<T>(Dictionary<string, Func<IServiceProvider, IConfigurationSection, T>> registry, string kind, Func<IServiceProvider, IConfigurationSection, T> factory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(kind);
+        ArgumentNullException.ThrowIfNull(factory);
+        registry[kind] = factory;
+        return this;
+    }
+
+    private T Create<T>(IServiceProvider services, string device, Dictionary<string, Func<IServiceProvider, IConfigurationSection, T>> registry)
+    {
+        var section = Section.GetSection(device);
+        var kind = section["Kind"];
+        var allowed = registry.Count == 0 ? "none registered" : string.Join(", ", registry.Keys.Order(StringComparer.OrdinalIgnoreCase));
+        if (string.IsNullOrWhiteSpace(kind))
+        {
+            throw new DeviceConfigurationException($"{section.Path}:Kind", $"is not set; allowed: {allowed}");
+        }
+
+        return registry.TryGetValue(kind, out var factory)
+            ? factory(services, section)
+            : throw new DeviceConfigurationException($"{section.Path}:Kind", $"'{kind}' is not a known {device.ToLowerInvariant()} kind; allowed: {allowed}");
+    }
+}
+
+/// <summary>Every device of the ATM, resolved from configuration.</summary>
+/// <param name="Display">The customer display.</param>
+/// <param name="Keypad">Keypad or touch input.</param>
+/// <param name="Dispenser">The cash dispenser (with accounting).</param>
+/// <param name="Sensors">The fault sensors.</param>
+/// <param name="FaultCheck">The fault check over all of them.</param>
+public sealed record AtmDevices(IDisplay Display, IKeypad Keypad, ICashDispenser Dispenser, IFaultSensors Sensors, IFaultCheck FaultCheck);
+
+/// <summary>Service-collection extensions for the device layer.</summary>
+public static class AtmDevicesServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the device layer: each device resolved from its <c>Devices:*:Kind</c> setting among the kinds
+    /// that <paramref name="configureKinds"/> registers. Resolve <see cref="AtmDevices"/> at start-up to
+    /// fail fast on a bad setting.
+    /// </summary>
+    public static IServiceCollection AddAtmDevices(this IServiceCollection services, IConfiguration configuration, Action<AtmDevicesBuilder> configureKinds)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(configureKinds);
+        var builder = new AtmDevicesBuilder(services, configuration);
+        configureKinds(builder);
+        builder.Register();
+        return services;
+    }
+}

@@ -1,0 +1,333 @@
+using CardlessAtm.Devices.Sensors;
+using Microsoft.Extensions.Logging;
+
+namespace CardlessAtm.Devices.Dispenser;
+
+/// <summary>
+/// The framework layer over a dispenser device: validates every request against the configured cash
+/// units, denominates, runs one dispense at a time, applies exactly what moved to the counts and
+/// persists them before returning. Cassette presence comes from the fault sensors when they are wired.
+/// </summary>
+public sealed class CashDispenser : ICashDispenser, IDisposable
+{
+    private readonly IDispenserDevice _device;
+    private readonly ICashUnitStore _store;
+    private readonly MixAlgorithm _algorithm;
+    private readonly IFaultSensors? _sensors;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _oneAtATime = new(1, 1);
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, CashUnit> _units;
+
+    private CashDispenser(IDispenserDevice device, IEnumerable<CashUnit> units, ICashUnitStore store, MixAlgorithm algorithm, IFaultSensors? sensors, ILogger logger)
+    {
+        _device = device;
+        _store = store;
+        _algorithm = algorithm;
+        _sensors = sensors;
+        _logger = logger;
+        _units = units.ToDictionary(u => u.Id, StringComparer.Ordinal);
+        if (_sensors is not null)
+        {
+            _sensors.Status.Changed += OnSensorChanged;
+            ApplyCassettePresence();
+        }
+    }
+
+    /// <inheritdoc />
+    public DispenserStatus Status => _device.Status;
+
+    /// <inheritdoc />
+    public IReadOnlyList<CashUnit> CashUnits
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _units.Values.OrderBy(u => u.Position)];
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public int MaxNotesPerDispense => _device.Info.MaxNotesPerDispense;
+
+    /// <summary>
+    /// Opens the dispenser: the persisted counts if the store has them (they survive restarts),
+    /// otherwise the configured units, which are then persisted.
+    /// </summary>
+    /// <exception cref="DeviceConfigurationException">The configured units do not fit the device (duplicate id or position, position out of range).</exception>
+    public static async Task<CashDispenser> OpenAsync(
+        IDispenserDevice device,
+        IReadOnlyList<CashUnit> configuredUnits,
+        ICashUnitStore store,
+        MixAlgorithm algorithm,
+        IFaultSensors? sensors,
+        ILogger logger,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(configuredUnits);
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(logger);
+        ValidateLayout(configuredUnits, device.Info);
+        var persisted = await store.LoadAsync(cancellationToken);
+        IReadOnlyList<CashUnit> units = configuredUnits;
+        if (persisted is not null)
+        {
+            units = Reconcile(configuredUnits, persisted, logger);
+        }
+        else
+        {
+            await store.SaveAsync(units, cancellationToken);
+        }
+
+        return new CashDispenser(device, units, store, algorithm, sensors, logger);
+    }
+
+    /// <inheritdoc />
+    public MixResult Denominate(Money amount) => Denominator.Denominate(amount, CashUnits, MaxNotesPerDispense, _algorithm);
+
+    /// <inheritdoc />
+    public async Task<DispenseResult> DispenseAsync(Mix mix, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(mix);
+        await _oneAtATime.WaitAsync(cancellationToken);
+        try
+        {
+            var byPosition = Validate(mix);
+            var request = mix.Items.Select(i => new PositionCount(i.Position, i.Notes)).ToList();
+            _logger.LogInformation("Dispensing {Amount} as {Mix}", mix.Amount, mix);
+            var outcome = await _device.DispenseAsync(request, cancellationToken);
+            var result = await ApplyAsync(outcome, mix.Amount, byPosition);
+            _logger.LogInformation(
+                "Dispense ended {Completion}: presented {Presented} of {Requested}{Unknown}",
+                result.Completion, result.Presented, result.Requested, result.HasUnknown ? " (some notes unknown)" : string.Empty);
+            return result;
+        }
+        finally
+        {
+            _oneAtATime.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<DispenseResult> ResetAsync(CancellationToken cancellationToken)
+    {
+        await _oneAtATime.WaitAsync(cancellationToken);
+        try
+        {
+            var outcome = await _device.ResetAsync(cancellationToken);
+            var anyCurrency = CashUnits[0].Currency;
+            return await ApplyAsync(outcome, new Money(0, anyCurrency), PositionMap());
+        }
+        finally
+        {
+            _oneAtATime.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task RefreshStatusAsync(CancellationToken cancellationToken) => await _device.RefreshStatusAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public Task ReplenishAsync(string cashUnitId, int count, CancellationToken cancellationToken)
+    {
+        var unit = Find(cashUnitId);
+        if (count < 0 || count > unit.HighThreshold)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"Cash unit '{cashUnitId}' holds 0 to {unit.HighThreshold} notes.");
+        }
+
+        return ReplaceAsync(unit with { Count = count, InitialCount = count, Counters = CashUnitCounters.None, IsInoperative = false }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task SetLockedAsync(string cashUnitId, bool locked, CancellationToken cancellationToken) =>
+        ReplaceAsync(Find(cashUnitId) with { IsLocked = locked }, cancellationToken);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_sensors is not null)
+        {
+            _sensors.Status.Changed -= OnSensorChanged;
+        }
+
+        _oneAtATime.Dispose();
+    }
+
+    private static void ValidateLayout(IReadOnlyList<CashUnit> units, DispenserDeviceInfo info)
+    {
+        if (units.Count == 0)
+        {
+            throw new DeviceConfigurationException("Devices:Dispenser:CashUnits", "at least one cash unit must be configured");
+        }
+
+        foreach (var duplicate in units.GroupBy(u => u.Id, StringComparer.Ordinal).Where(g => g.Count() > 1))
+        {
+            throw new DeviceConfigurationException("Devices:Dispenser:CashUnits", $"cash unit id '{duplicate.Key}' is used twice");
+        }
+
+        foreach (var duplicate in units.GroupBy(u => u.Position).Where(g => g.Count() > 1))
+        {
+            throw new DeviceConfigurationException("Devices:Dispenser:CashUnits", $"position {duplicate.Key} is used by {string.Join(" and ", duplicate.Select(u => u.Id))}");
+        }
+
+        foreach (var unit in units.Where(u => u.Position < 1 || u.Position > info.Positions))
+        {
+            throw new DeviceConfigurationException("Devices:Dispenser:CashUnits", $"cash unit '{unit.Id}' is at position {unit.Position}, but the {info.Model} has positions 1 to {info.Positions}");
+        }
+    }
+
+    /// <summary>Persisted counts win over configuration; configuration wins for layout (denomination, thresholds).</summary>
+    private static List<CashUnit> Reconcile(IReadOnlyList<CashUnit> configured, IReadOnlyList<CashUnit> persisted, ILogger logger)
+    {
+        var saved = persisted.ToDictionary(u => u.Id, StringComparer.Ordinal);
+        var result = new List<CashUnit>();
+        foreach (var unit in configured)
+        {
+            if (saved.TryGetValue(unit.Id, out var state) && state.Denomination == unit.Denomination)
+            {
+                result.Add(unit with { Count = state.Count, InitialCount = state.InitialCount, Counters = state.Counters, IsLocked = state.IsLocked, IsInoperative = state.IsInoperative });
+            }
+            else
+            {
+                logger.LogWarning("Cash unit {CashUnit} has no persisted counts for {Denomination}; starting from the configured count {Count}", unit.Id, unit.Denomination, unit.Count);
+                result.Add(unit);
+            }
+        }
+
+        return result;
+    }
+
+    private Dictionary<int, CashUnit> Validate(Mix mix)
+    {
+        var byPosition = PositionMap();
+        var sum = new Money(0, mix.Amount.Currency);
+        foreach (var item in mix.Items)
+        {
+            var unit = Find(item.CashUnitId);
+            if (item.Notes <= 0)
+            {
+                throw new InvalidMixException($"The mix takes {item.Notes} notes from '{unit.Id}'; each item must take at least one note.");
+            }
+
+            if (unit.Position != item.Position || unit.Denomination != item.Denomination)
+            {
+                throw new InvalidMixException($"The mix says '{unit.Id}' is {item.Denomination} at position {item.Position}; it is {unit.Denomination} at position {unit.Position}.");
+            }
+
+            if (!unit.CanDispense)
+            {
+                throw new InvalidMixException($"Cash unit '{unit.Id}' is {unit.Status} and cannot dispense.");
+            }
+
+            if (item.Notes > unit.Count)
+            {
+                throw new InvalidMixException($"The mix takes {item.Notes} notes from '{unit.Id}', which holds {unit.Count}.");
+            }
+
+            if (unit.Currency != mix.Amount.Currency)
+            {
+                throw new InvalidMixException($"Cash unit '{unit.Id}' holds {unit.Currency.Code}, the amount is in {mix.Amount.Currency.Code}.");
+            }
+
+            sum += item.Value;
+        }
+
+        if (sum != mix.Amount)
+        {
+            throw new InvalidMixException($"The mix adds up to {sum}, not {mix.Amount}.");
+        }
+
+        if (mix.TotalNotes > MaxNotesPerDispense)
+        {
+            throw new InvalidMixException($"The mix has {mix.TotalNotes} notes; one dispense may present at most {MaxNotesPerDispense}.");
+        }
+
+        return byPosition;
+    }
+
+    private async Task<DispenseResult> ApplyAsync(DeviceDispenseResult outcome, Money requested, Dictionary<int, CashUnit> byPosition)
+    {
+        var movements = new List<UnitMovement>();
+        lock (_gate)
+        {
+            foreach (var moved in outcome.Movements.Where(m => m.Picked > 0))
+            {
+                if (!byPosition.TryGetValue(moved.Position, out var configured))
+                {
+                    _logger.LogError("The device reports {Notes} notes moved from position {Position}, where no cash unit is configured", moved.Picked, moved.Position);
+                    continue;
+                }
+
+                var unit = _units[configured.Id];
+                _units[unit.Id] = unit with
+                {
+                    Count = Math.Max(0, unit.Count - moved.Picked),
+                    Counters = unit.Counters with
+                    {
+                        Presented = unit.Counters.Presented + moved.Presented,
+                        Rejected = unit.Counters.Rejected + moved.Rejected,
+                        Unknown = unit.Counters.Unknown + moved.Unknown,
+                    },
+                };
+                movements.Add(new UnitMovement(unit.Id, unit.Denomination, moved.Presented, moved.Rejected, moved.Unknown));
+            }
+        }
+
+        await _store.SaveAsync(CashUnits, CancellationToken.None);
+        return new DispenseResult(outcome.Completion, requested, movements, outcome.DeviceCode, outcome.Detail);
+    }
+
+    private CashUnit Find(string cashUnitId)
+    {
+        lock (_gate)
+        {
+            return _units.TryGetValue(cashUnitId, out var unit) ? unit : throw new UnknownCashUnitException(cashUnitId, _units.Keys);
+        }
+    }
+
+    private Dictionary<int, CashUnit> PositionMap()
+    {
+        lock (_gate)
+        {
+            return _units.Values.ToDictionary(u => u.Position);
+        }
+    }
+
+    private async Task ReplaceAsync(CashUnit unit, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            _units[unit.Id] = unit;
+        }
+
+        await _store.SaveAsync(CashUnits, cancellationToken);
+    }
+
+    private void OnSensorChanged(object? sender, Status.StatusChange change) => ApplyCassettePresence();
+
+    private void ApplyCassettePresence()
+    {
+        if (_sensors is null)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            foreach (var unit in _units.Values.ToList())
+            {
+                // A presence sensor that is not wired says nothing: the unit stays as the device reports it.
+                var present = _sensors.Status.StateOf(SensorKind.CassettePresent, unit.Position) != SensorState.Alert;
+                if (present != unit.IsPresent)
+                {
+                    _units[unit.Id] = unit with { IsPresent = present };
+                    _logger.LogWarning("Cash unit {CashUnit} is now {Presence}", unit.Id, present ? "present" : "missing");
+                }
+            }
+        }
+    }
+}

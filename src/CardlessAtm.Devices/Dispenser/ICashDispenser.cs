@@ -1,0 +1,72 @@
+namespace CardlessAtm.Devices.Dispenser;
+
+/// <summary>
+/// The cash dispenser as the terminal sees it: cash units in money, denomination, dispensing with
+/// exact accounting. Implemented once, by <see cref="CashDispenser"/>, over any <see cref="IDispenserDevice"/>.
+/// </summary>
+public interface ICashDispenser
+{
+    /// <summary>The device's status.</summary>
+    DispenserStatus Status { get; }
+
+    /// <summary>A snapshot of every configured cash unit.</summary>
+    IReadOnlyList<CashUnit> CashUnits { get; }
+
+    /// <summary>Most notes one dispense may present.</summary>
+    int MaxNotesPerDispense { get; }
+
+    /// <summary>Finds a mix for the amount with the configured algorithm, over the units usable now. Changes nothing.</summary>
+    MixResult Denominate(Money amount);
+
+    /// <summary>
+    /// Dispenses a mix and presents it, updating the cash-unit counts with exactly what moved. Device
+    /// faults are results, not exceptions.
+    /// </summary>
+    /// <exception cref="UnknownCashUnitException">The mix names a cash unit that is not configured.</exception>
+    /// <exception cref="InvalidMixException">The mix does not fit the units (currency, position, more notes than held, over the limit).</exception>
+    Task<DispenseResult> DispenseAsync(Mix mix, CancellationToken cancellationToken);
+
+    /// <summary>Resets the mechanism (notes in the transport go to the reject tray and are counted as rejected).</summary>
+    Task<DispenseResult> ResetAsync(CancellationToken cancellationToken);
+
+    /// <summary>Asks the device for its current status.</summary>
+    Task RefreshStatusAsync(CancellationToken cancellationToken);
+
+    /// <summary>Replenishment: sets a unit's count and initial count, clearing its counters.</summary>
+    /// <exception cref="UnknownCashUnitException">No such unit.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Negative count or over the unit's capacity.</exception>
+    Task ReplenishAsync(string cashUnitId, int count, CancellationToken cancellationToken);
+
+    /// <summary>Locks or unlocks a unit (a locked unit is never dispensed from).</summary>
+    /// <exception cref="UnknownCashUnitException">No such unit.</exception>
+    Task SetLockedAsync(string cashUnitId, bool locked, CancellationToken cancellationToken);
+}
+
+/// <summary>What moved from one cash unit during a dispense.</summary>
+/// <param name="CashUnitId">The unit.</param>
+/// <param name="Denomination">Value of one of its notes.</param>
+/// <param name="Presented">Notes that reached the customer.</param>
+/// <param name="Rejected">Notes that went to the reject tray.</param>
+/// <param name="Unknown">Notes with unknown outcome (suspect).</param>
+public sealed record UnitMovement(string CashUnitId, Money Denomination, int Presented, int Rejected, int Unknown);
+
+/// <summary>A dispense outcome in money terms.</summary>
+/// <param name="Completion">How it ended.</param>
+/// <param name="Requested">The amount asked for.</param>
+/// <param name="Movements">Exactly what moved, per cash unit.</param>
+/// <param name="DeviceCode">The device's own error code, if any.</param>
+/// <param name="Detail">Technician text (never secret, never customer-facing).</param>
+public sealed record DispenseResult(DispenseCompletion Completion, Money Requested, IReadOnlyList<UnitMovement> Movements, string? DeviceCode = null, string? Detail = null)
+{
+    /// <summary>The value that reached the customer.</summary>
+    public Money Presented => Movements.Aggregate(new Money(0, Requested.Currency), (sum, m) => sum + (m.Denomination * m.Presented));
+
+    /// <summary>Whether some notes have an unknown outcome, so the presented value is a lower bound.</summary>
+    public bool HasUnknown => Movements.Any(m => m.Unknown > 0);
+
+    /// <summary>Whether everything requested was presented.</summary>
+    public bool IsComplete => Completion == DispenseCompletion.Ok && Presented == Requested;
+}
+
+/// <summary>A mix that does not fit the configured cash units.</summary>
+public sealed class InvalidMixException(string message) : ArgumentException(message);
