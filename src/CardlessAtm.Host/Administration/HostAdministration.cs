@@ -1,0 +1,365 @@
+using System.Security.Cryptography;
+using CardlessAtm.Host.Credentials;
+using CardlessAtm.Host.Keys;
+using CardlessAtm.Host.Storage;
+using CardlessAtm.Security;
+
+namespace CardlessAtm.Host.Administration;
+
+/// <summary>What an operator supplies to open an account.</summary>
+/// <param name="AccountId">1-19 characters A-Z, a-z, 0-9 (it also serves as the PIN block's account field).</param>
+/// <param name="HolderName">Display name, 1-100 printable characters.</param>
+/// <param name="CurrencyNumeric">ISO 4217 numeric, 1-999.</param>
+/// <param name="OpeningBalanceMinor">Opening balance, minor units, not negative.</param>
+/// <param name="DailyAmountLimitMinor">Daily withdrawal amount limit, minor units.</param>
+/// <param name="DailyCountLimit">Daily withdrawal count limit.</param>
+public sealed record NewAccount(
+    string AccountId,
+    string HolderName,
+    int CurrencyNumeric,
+    long OpeningBalanceMinor,
+    long DailyAmountLimitMinor = 100_000,
+    int DailyCountLimit = 10);
+
+/// <summary>A new ATM and the terminal master key to load into it (the caller disposes the key).</summary>
+/// <param name="Atm">The stored ATM.</param>
+/// <param name="MasterKey">Its terminal master key: hand it to the ATM's key loading, then dispose.</param>
+public sealed record AtmProvisioning(AtmRecord Atm, SecretKey MasterKey);
+
+/// <summary>A phone enrolment and the DUKPT initial key to inject into the phone (the caller disposes the key).</summary>
+/// <param name="Phone">The stored enrolment.</param>
+/// <param name="InitialKsn">The phone's initial key serial number (counter 0).</param>
+/// <param name="InitialKey">The phone's DUKPT initial key: inject it, then dispose.</param>
+public sealed record PhoneProvisioning(PhoneEnrolment Phone, KeySerialNumber InitialKsn, SecretKey InitialKey);
+
+/// <summary>An operator request was refused; nothing was changed. The message names the bad value.</summary>
+public sealed class HostAdministrationException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public HostAdministrationException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public HostAdministrationException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public HostAdministrationException()
+    {
+    }
+}
+
+/// <summary>
+/// The operator's side of the host: accounts, ATMs, phone enrolments and the day's report.
+/// Every method validates its input first and changes nothing when it refuses.
+/// </summary>
+public sealed class HostAdministration
+{
+    private readonly IHostStore _store;
+    private readonly IKeyVault _vault;
+    private readonly PinVerifier _pins;
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates the service.</summary>
+    public HostAdministration(IHostStore store, IKeyVault vault, PinVerifier pins, TimeProvider? time = null)
+    {
+        _store = store ?? throw new ArgumentNullException(nameof(store));
+        _vault = vault ?? throw new ArgumentNullException(nameof(vault));
+        _pins = pins ?? throw new ArgumentNullException(nameof(pins));
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>Opens an account with its PIN.</summary>
+    /// <exception cref="HostAdministrationException">A value is invalid or the account exists.</exception>
+    public async Task<AccountRecord> AddAccountAsync(NewAccount account, string pin, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(account);
+        ArgumentNullException.ThrowIfNull(pin);
+        ValidateAccountId(account.AccountId);
+        if (string.IsNullOrWhiteSpace(account.HolderName) || account.HolderName.Length > 100 || account.HolderName.Any(char.IsControl))
+        {
+            throw new HostAdministrationException("Holder name must be 1-100 printable characters.");
+        }
+
+        ValidateCurrency(account.CurrencyNumeric);
+        if (account.OpeningBalanceMinor is < 0 or > 999_999_999_999)
+        {
+            throw new HostAdministrationException($"Opening balance must be 0..999999999999 minor units, got {account.OpeningBalanceMinor}.");
+        }
+
+        if (account.DailyAmountLimitMinor < 0 || account.DailyCountLimit < 0)
+        {
+            throw new HostAdministrationException("Daily limits must not be negative.");
+        }
+
+        PinRecord pinRecord;
+        try
+        {
+            pinRecord = _pins.Create(account.AccountId, pin);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new HostAdministrationException(ex.Message, ex);
+        }
+
+        var record = new AccountRecord(
+            account.AccountId,
+            account.HolderName,
+            account.CurrencyNumeric,
+            account.OpeningBalanceMinor,
+            AccountStatus.Active,
+            account.DailyAmountLimitMinor,
+            account.DailyCountLimit);
+        return await WriteAsync(
+            w =>
+            {
+                w.InsertAccount(record);
+                w.UpsertPinRecord(pinRecord);
+                w.AppendAudit("account.opened", null, null, $"account {Authorisation.LedgerDecisions.Mask(record.AccountId)} opened with {record.BalanceMinor}");
+                return w.GetAccount(record.AccountId)!;
+            },
+            cancellationToken);
+    }
+
+    /// <summary>The account, or null.</summary>
+    public Task<AccountRecord?> GetAccountAsync(string accountId, CancellationToken cancellationToken = default) =>
+        _store.ReadAsync(r => r.GetAccount(accountId), cancellationToken);
+
+    /// <summary>Credits an account (operator deposit).</summary>
+    /// <exception cref="HostAdministrationException">Unknown account or amount not positive.</exception>
+    public Task<AccountRecord> CreditAsync(string accountId, long amountMinor, CancellationToken cancellationToken = default)
+    {
+        if (amountMinor is <= 0 or > 999_999_999_999)
+        {
+            throw new HostAdministrationException($"A credit must be 1..999999999999 minor units, got {amountMinor}.");
+        }
+
+        return WriteAsync(
+            w =>
+            {
+                w.PostLedgerEntry(accountId, amountMinor, LedgerEntryKind.Credit, null);
+                w.AppendAudit("account.credited", null, null, $"account {Authorisation.LedgerDecisions.Mask(accountId)} credited {amountMinor}");
+                return w.GetAccount(accountId)!;
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Sets an account's status (block, close, reactivate).</summary>
+    public Task<AccountRecord> SetAccountStatusAsync(string accountId, AccountStatus status, CancellationToken cancellationToken = default) =>
+        WriteAsync(
+            w =>
+            {
+                w.UpdateAccountStatus(accountId, status);
+                w.AppendAudit("account.status", null, null, $"account {Authorisation.LedgerDecisions.Mask(accountId)} set to {status}");
+                return w.GetAccount(accountId)!;
+            },
+            cancellationToken);
+
+    /// <summary>Clears the wrong-PIN counter and unlocks the PIN.</summary>
+    public Task UnlockPinAsync(string accountId, CancellationToken cancellationToken = default) =>
+        WriteAsync(
+            w =>
+            {
+                if (w.GetPinRecord(accountId) is null)
+                {
+                    throw new StoreConflictException($"Account '{accountId}' has no PIN.");
+                }
+
+                w.UpdatePinTries(accountId, 0, false);
+                w.AppendAudit("pin.unlocked", null, null, $"account {Authorisation.LedgerDecisions.Mask(accountId)} PIN unlocked");
+                return true;
+            },
+            cancellationToken);
+
+    /// <summary>Adds an ATM and generates its terminal master key in the vault.</summary>
+    /// <param name="atmId">8 characters A-Z 0-9.</param>
+    /// <param name="location">Where it stands.</param>
+    /// <param name="currencyNumeric">The currency it dispenses.</param>
+    /// <param name="keyAlgorithm">The master key's algorithm (AES-128 for the Aes profile, TDES for Legacy3Des).</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <exception cref="HostAdministrationException">A value is invalid or the ATM exists.</exception>
+    public async Task<AtmProvisioning> AddAtmAsync(string atmId, string location, int currencyNumeric, KeyAlgorithm keyAlgorithm, CancellationToken cancellationToken = default)
+    {
+        ValidateAtmId(atmId);
+        ValidateCurrency(currencyNumeric);
+        if (location is null || location.Length > 100 || location.Any(char.IsControl))
+        {
+            throw new HostAdministrationException("Location must be at most 100 printable characters.");
+        }
+
+        if (await _store.ReadAsync(r => r.GetAtm(atmId), cancellationToken) is not null)
+        {
+            throw new HostAdministrationException($"ATM '{atmId}' already exists.");
+        }
+
+        var masterKeyRef = $"atm-{atmId}-tmk";
+        var masterKey = SecretKey.Generate(keyAlgorithm);
+        try
+        {
+            _vault.Store(masterKeyRef, masterKey);
+            var atm = new AtmRecord(atmId, location, currencyNumeric, AtmStatus.Active, false, masterKeyRef, null, 0, null);
+            var stored = await WriteAsync(
+                w =>
+                {
+                    w.InsertAtm(atm);
+                    w.AppendAudit("atm.added", atmId, null, $"ATM added; master key KCV {masterKey.CheckValue}");
+                    return w.GetAtm(atmId)!;
+                },
+                cancellationToken);
+            return new AtmProvisioning(stored, masterKey);
+        }
+        catch
+        {
+            masterKey.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>All ATMs.</summary>
+    public Task<IReadOnlyList<AtmRecord>> ListAtmsAsync(CancellationToken cancellationToken = default) =>
+        _store.ReadAsync(r => r.ListAtms(), cancellationToken);
+
+    /// <summary>Blocks or re-activates an ATM.</summary>
+    public Task<AtmRecord> SetAtmStatusAsync(string atmId, AtmStatus status, CancellationToken cancellationToken = default) =>
+        WriteAsync(
+            w =>
+            {
+                var atm = w.GetAtm(atmId) ?? throw new StoreConflictException($"ATM '{atmId}' does not exist.");
+                w.UpdateAtm(atm with { Status = status });
+                w.AppendAudit("atm.status", atmId, null, $"ATM set to {status}");
+                return w.GetAtm(atmId)!;
+            },
+            cancellationToken);
+
+    /// <summary>
+    /// Enrols a phone for an account as a DUKPT device: creates (once) the base derivation key in the
+    /// vault, picks a fresh random device id and returns the initial key to inject into the phone.
+    /// </summary>
+    /// <param name="accountId">The account the phone may withdraw from.</param>
+    /// <param name="kind">AES DUKPT (Aes profile) or TDES DUKPT (Legacy3Des profile).</param>
+    /// <param name="bdkId">AES: 8 hex digits naming the BDK (default <c>0000B001</c>); TDES: a vault name suffix.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <exception cref="HostAdministrationException">Unknown account or bad BDK id.</exception>
+    public async Task<PhoneProvisioning> EnrolPhoneAsync(string accountId, DukptKind kind = DukptKind.Aes, string bdkId = "0000B001", CancellationToken cancellationToken = default)
+    {
+        if (await GetAccountAsync(accountId, cancellationToken) is null)
+        {
+            throw new HostAdministrationException($"Account '{accountId}' does not exist.");
+        }
+
+        if (bdkId.Length != 8 || !bdkId.All(char.IsAsciiHexDigitUpper) && !bdkId.All(char.IsAsciiDigit))
+        {
+            throw new HostAdministrationException("A BDK id is 8 upper-case hex digits, e.g. 0000B001.");
+        }
+
+        var bdkRef = BdkReference(kind, bdkId);
+        if (!_vault.Contains(bdkRef))
+        {
+            using var fresh = SecretKey.Generate(kind == DukptKind.Aes ? KeyAlgorithm.Aes128 : KeyAlgorithm.Tdes2Key);
+            _vault.Store(bdkRef, fresh);
+        }
+
+        KeySerialNumber initialKsn;
+        if (kind == DukptKind.Aes)
+        {
+            initialKsn = KeySerialNumber.AesInitial(bdkId + Convert.ToHexString(RandomNumberGenerator.GetBytes(4)));
+        }
+        else
+        {
+            // TDES: the key set id (BDK id) in the first 4 bytes, a random device id, counter bits zero.
+            var bytes = new byte[KeySerialNumber.TdesLength];
+            Convert.FromHexString(bdkId).CopyTo(bytes, 0);
+            RandomNumberGenerator.Fill(bytes.AsSpan(4, 4));
+            initialKsn = KeySerialNumber.FromBytes(bytes);
+        }
+
+        SecretKey initialKey;
+        using (var bdk = _vault.Load(bdkRef))
+        {
+            initialKey = kind == DukptKind.Aes
+                ? AesDukpt.DeriveInitialKey(bdk, initialKsn)
+                : TdesDukpt.DeriveInitialKey(bdk, initialKsn);
+        }
+
+        try
+        {
+            var phone = new PhoneEnrolment(initialKsn.InitialKeyId, bdkRef, accountId, PhoneStatus.Active, null);
+            var stored = await WriteAsync(
+                w =>
+                {
+                    w.InsertPhone(phone);
+                    w.AppendAudit("phone.enrolled", null, null, $"phone {phone.DeviceId} enrolled for account {Authorisation.LedgerDecisions.Mask(accountId)} under {bdkRef}");
+                    return w.GetPhone(phone.DeviceId)!;
+                },
+                cancellationToken);
+            return new PhoneProvisioning(stored, initialKsn, initialKey);
+        }
+        catch
+        {
+            initialKey.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The vault reference of a base derivation key.</summary>
+    public static string BdkReference(DukptKind kind, string bdkId) => $"bdk-{(kind == DukptKind.Aes ? "aes" : "tdes")}-{bdkId}";
+
+    /// <summary>Per-ATM totals of one UTC business day (default: today).</summary>
+    public Task<IReadOnlyList<AtmDayReport>> GetDayReportAsync(DateOnly? businessDay = null, CancellationToken cancellationToken = default)
+    {
+        var day = businessDay ?? DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime);
+        return _store.ReadAsync(r => r.GetDayReport(day), cancellationToken);
+    }
+
+    /// <summary>Whole-ledger totals and whether they balance.</summary>
+    public Task<LedgerTotals> GetLedgerTotalsAsync(CancellationToken cancellationToken = default) =>
+        _store.ReadAsync(r => r.GetLedgerTotals(), cancellationToken);
+
+    /// <summary>The newest audit entries.</summary>
+    public Task<IReadOnlyList<AuditEntry>> GetRecentAuditAsync(int maxCount = 50, CancellationToken cancellationToken = default) =>
+        _store.ReadAsync(r => r.GetRecentAudit(maxCount), cancellationToken);
+
+    private async Task<T> WriteAsync<T>(Func<ILedgerWriter, T> work, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _store.WriteAsync(work, cancellationToken);
+        }
+        catch (StoreConflictException ex)
+        {
+            throw new HostAdministrationException(ex.Message, ex);
+        }
+    }
+
+    /// <summary>Checks an account id: 1-19 characters A-Z, a-z, 0-9.</summary>
+    /// <exception cref="HostAdministrationException">It is not.</exception>
+    public static void ValidateAccountId(string? accountId)
+    {
+        if (string.IsNullOrEmpty(accountId) || accountId.Length > 19 || !accountId.All(char.IsAsciiLetterOrDigit))
+        {
+            throw new HostAdministrationException("An account id is 1-19 characters A-Z, a-z or 0-9.");
+        }
+    }
+
+    /// <summary>Checks an ATM id: exactly 8 characters A-Z, 0-9.</summary>
+    /// <exception cref="HostAdministrationException">It is not.</exception>
+    public static void ValidateAtmId(string? atmId)
+    {
+        if (atmId is null || atmId.Length != 8 || !atmId.All(c => char.IsAsciiDigit(c) || char.IsAsciiLetterUpper(c)))
+        {
+            throw new HostAdministrationException("An ATM id is exactly 8 characters A-Z or 0-9, e.g. ATM00001.");
+        }
+    }
+
+    private static void ValidateCurrency(int currencyNumeric)
+    {
+        if (currencyNumeric is < 1 or > 999)
+        {
+            throw new HostAdministrationException($"A currency is an ISO 4217 numeric code 001-999, got {currencyNumeric}.");
+        }
+    }
+}

@@ -1,0 +1,36 @@
+namespace CardlessAtm.Host.Authorisation;
+
+/// <summary>Host-wide authorisation rules.</summary>
+public sealed class HostPolicy
+{
+    /// <summary>Wrong PIN entries that lock the PIN (default 3).</summary>
+    public int MaxPinTries { get; init; } = 3;
+
+    /// <summary>Most any single withdrawal may be, in minor units; larger is an invalid (absurd) amount. Default 1,000,000 (10,000.00).</summary>
+    public long MaxWithdrawalMinor { get; init; } = 1_000_000;
+
+    /// <summary>Most a QR session's expiry may lie in the future (the terminal's sessions are short). Default 10 minutes.</summary>
+    public TimeSpan MaxSessionLifetime { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Tolerated clock difference between ATM and host when checking expiry. Default 30 s.</summary>
+    public TimeSpan ClockSkew { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Checks the values; throws naming the bad setting.</summary>
+    public void Validate()
+    {
+        if (MaxPinTries is < 1 or > 9)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxPinTries), MaxPinTries, "Host:MaxPinTries must be 1..9.");
+        }
+
+        if (MaxWithdrawalMinor is < 1 or > 999_999_999_999)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxWithdrawalMinor), MaxWithdrawalMinor, "Host:MaxWithdrawalMinor must be 1..999999999999 (ISO 8583 field 4 is n12).");
+        }
+
+        if (MaxSessionLifetime <= TimeSpan.Zero || ClockSkew < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxSessionLifetime), "Host:MaxSessionLifetime must be positive and Host:ClockSkew not negative.");
+        }
+    }
+}
