@@ -1,0 +1,51 @@
+using Microsoft.Extensions.Logging;
+
+namespace CardlessAtm.FirmwareSim.Lcdm2000;
+
+/// <summary>Entry point of <c>cardless-atm firmware-sim dispenser</c>: runs the emulator until cancelled.</summary>
+public static class Lcdm2000EmulatorCommand
+{
+    /// <summary>
+    /// Starts the emulator, writes the device path to configure (and the settings line for the driver)
+    /// to <paramref name="output"/>, and runs until <paramref name="cancellationToken"/> is cancelled.
+    /// Returns the process exit code: 0 after a clean stop, 1 if the emulator could not start.
+    /// </summary>
+    public static async Task<int> RunAsync(
+        Lcdm2000EmulatorOptions options, TextWriter output, CancellationToken cancellationToken, ILogger<Lcdm2000Emulator>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(output);
+        Lcdm2000Emulator emulator;
+        try
+        {
+            emulator = new Lcdm2000Emulator(options, logger);
+            emulator.Start();
+        }
+        catch (Exception ex) when (ex is ArgumentException or IOException or PlatformNotSupportedException or UnauthorizedAccessException
+                                   or System.ComponentModel.Win32Exception)
+        {
+            await output.WriteLineAsync($"LCDM-2000 emulator could not start: {ex.Message}");
+            return 1;
+        }
+
+        using (emulator)
+        {
+            await output.WriteLineAsync($"LCDM-2000 emulator running on {emulator.SlavePath}" +
+                (options.LinkPath is null ? "" : $" (link {options.LinkPath})"));
+            await output.WriteLineAsync($"Point the driver at it: Devices__Dispenser__Lcdm2000__PortName={emulator.DevicePath}");
+            await output.WriteLineAsync($"Cassettes: upper {emulator.UpperCount}, lower {emulator.LowerCount} notes. Ctrl+C stops.");
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // Normal stop.
+            }
+
+            await output.WriteLineAsync($"LCDM-2000 emulator stopped: presented {emulator.PresentedCount}, reject tray {emulator.RejectTrayCount}, " +
+                $"upper {emulator.UpperCount}, lower {emulator.LowerCount}.");
+            return 0;
+        }
+    }
+}

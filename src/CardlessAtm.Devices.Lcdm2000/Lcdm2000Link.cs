@@ -1,0 +1,404 @@
+using CardlessAtm.Devices.Lcdm2000.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace CardlessAtm.Devices.Lcdm2000;
+
+/// <summary>How one command exchange ended.</summary>
+internal enum ExchangeOutcome
+{
+    /// <summary>A sound response frame was received and acknowledged.</summary>
+    Answered,
+
+    /// <summary>The device refused the command frame (NAK) every time: it did not run it.</summary>
+    Refused,
+
+    /// <summary>Nothing was sent: the port could not be opened or written.</summary>
+    NotSent,
+
+    /// <summary>No ACK and no response; for a dispense the device may have run it.</summary>
+    NoAnswer,
+
+    /// <summary>The command was acknowledged (or may have been) but no complete response came in time.</summary>
+    NoResponse,
+
+    /// <summary>Responses came but none was sound within the retries.</summary>
+    CorruptResponse,
+
+    /// <summary>The caller cancelled while waiting; the device may still run the command.</summary>
+    Cancelled,
+}
+
+/// <summary>The result of one exchange.</summary>
+internal readonly record struct Exchange(ExchangeOutcome Outcome, byte[]? Frame, bool Acknowledged, string Detail)
+{
+    /// <summary>The verified response frame of an answered exchange.</summary>
+    public byte[] Answer => Frame ?? throw new InvalidOperationException($"The exchange was not answered ({Outcome}).");
+}
+
+/// <summary>
+/// The byte-level half of the driver: writes command frames, waits for ACK/NAK and the response frame,
+/// acknowledges or refuses it, repeats within the limits, and counts everything. One exchange at a time
+/// (the caller serialises).
+/// </summary>
+internal sealed partial class Lcdm2000Link(
+    Func<Stream> open,
+    Action<Stream> close,
+    Action? discardInput,
+    Lcdm2000Options options,
+    TimeProvider time,
+    ILogger logger) : IDisposable
+{
+    private readonly byte[] _buffer = new byte[256];
+    private readonly Action? _discardInput = discardInput;
+    private Stream? _stream;
+    private int _position;
+    private int _length;
+    private long _commandFrames, _repeats, _responseFrames, _responsesRefused, _naksReceived, _garbage, _timeouts, _written, _read;
+
+    public Lcdm2000Counters Counters => new(
+        Interlocked.Read(ref _commandFrames), Interlocked.Read(ref _repeats), Interlocked.Read(ref _responseFrames),
+        Interlocked.Read(ref _responsesRefused), Interlocked.Read(ref _naksReceived), Interlocked.Read(ref _garbage),
+        Interlocked.Read(ref _timeouts), Interlocked.Read(ref _written), Interlocked.Read(ref _read));
+
+    public bool IsOpen => _stream is not null;
+
+    /// <summary>Opens the port if needed. Returns null on success, else the reason.</summary>
+    public string? EnsureOpen()
+    {
+        if (_stream is not null)
+        {
+            return null;
+        }
+
+        try
+        {
+            _stream = open();
+            _position = _length = 0;
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
+        {
+            var reason = DescribeOpenFailure(options.PortName, ex);
+            LogOpenFailed(logger, options.PortName, reason);
+            return reason;
+        }
+    }
+
+    /// <summary>Closes the port; the next exchange opens it again.</summary>
+    public void Close()
+    {
+        var stream = _stream;
+        _stream = null;
+        _position = _length = 0;
+        try
+        {
+            if (stream is not null)
+            {
+                close(stream);
+            }
+        }
+        catch (IOException)
+        {
+            // Closing a port whose device vanished may fail; there is nothing left to release.
+        }
+    }
+
+    public void Dispose() => Close();
+
+    /// <summary>
+    /// Runs one command: frame → ACK/NAK → response → ACK/NAK. A command frame is repeated after a NAK
+    /// (the device refused it, so it did not run); after silence or garbage it is repeated only if
+    /// <paramref name="repeatOnSilence"/> — never for a dispense, whose ACK may have been lost while the
+    /// notes moved: then the driver keeps listening for the response instead of paying out twice.
+    /// </summary>
+    public async Task<Exchange> ExchangeAsync(
+        Lcdm2000Command command, byte[] data, TimeSpan responseTimeout, bool repeatOnSilence, CancellationToken cancellationToken)
+    {
+        var frame = Lcdm2000Frame.BuildCommand(command, data);
+        var responseLength = Lcdm2000Frame.ResponseLength(command);
+        var attempts = 0;
+        var sentOnce = false;
+        try
+        {
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var openFailure = EnsureOpen();
+                if (openFailure is not null)
+                {
+                    return new Exchange(sentOnce ? ExchangeOutcome.NoAnswer : ExchangeOutcome.NotSent, null, false, openFailure);
+                }
+
+                DiscardStale();
+                await WriteAsync(frame, cancellationToken);
+                sentOnce = true;
+                Interlocked.Increment(ref _commandFrames);
+                if (attempts > 0)
+                {
+                    Interlocked.Increment(ref _repeats);
+                }
+
+                LogSent(logger, command, Convert.ToHexString(frame), attempts);
+
+                var ack = await WaitForAckAsync(cancellationToken);
+                if (ack == AckResult.Nak)
+                {
+                    Interlocked.Increment(ref _naksReceived);
+                    if (attempts++ < options.Retries)
+                    {
+                        continue;
+                    }
+
+                    return new Exchange(ExchangeOutcome.Refused, null, false, $"the device refused command 0x{(byte)command:X2} with NAK {attempts} times");
+                }
+
+                if (ack == AckResult.Silence)
+                {
+                    Interlocked.Increment(ref _timeouts);
+                    if (repeatOnSilence)
+                    {
+                        if (attempts++ < options.Retries)
+                        {
+                            continue;
+                        }
+
+                        return new Exchange(ExchangeOutcome.NoAnswer, null, false, $"no ACK to command 0x{(byte)command:X2} within {options.AckTimeout.TotalMilliseconds:0} ms, {attempts} attempts");
+                    }
+
+                    LogNoAckListening(logger, command);
+                }
+
+                return await ReceiveResponseAsync(command, responseLength, responseTimeout, ack == AckResult.Ack, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            if (!sentOnce)
+            {
+                throw;
+            }
+
+            return new Exchange(ExchangeOutcome.Cancelled, null, false, "waiting was cancelled by the caller after the command was sent");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ObjectDisposedException)
+        {
+            Close();
+            var reason = $"serial port {options.PortName} failed: {ex.Message}";
+            LogPortFailed(logger, options.PortName, ex.Message);
+            return new Exchange(sentOnce ? ExchangeOutcome.NoAnswer : ExchangeOutcome.NotSent, null, false, reason);
+        }
+    }
+
+    private enum AckResult
+    {
+        Ack,
+        Nak,
+        Silence,
+
+        /// <summary>A response frame started without an ACK before it (the ACK was lost).</summary>
+        ResponseStarted,
+    }
+
+    private async Task<AckResult> WaitForAckAsync(CancellationToken cancellationToken)
+    {
+        var deadline = time.GetUtcNow() + options.AckTimeout;
+        while (true)
+        {
+            var b = await ReadByteAsync(deadline, cancellationToken);
+            switch (b)
+            {
+                case -1:
+                    return AckResult.Silence;
+                case Lcdm2000Frame.Ack:
+                    return AckResult.Ack;
+                case Lcdm2000Frame.Nak:
+                    return AckResult.Nak;
+                case Lcdm2000Frame.Soh:
+                    _position--; // leave the SOH for the response reader
+                    return AckResult.ResponseStarted;
+                default:
+                    Interlocked.Increment(ref _garbage);
+                    LogGarbage(logger, b, "waiting for ACK");
+                    break;
+            }
+        }
+    }
+
+    private async Task<Exchange> ReceiveResponseAsync(
+        Lcdm2000Command command, int length, TimeSpan timeout, bool acknowledged, CancellationToken cancellationToken)
+    {
+        var frame = new byte[length];
+        var deadline = time.GetUtcNow() + timeout;
+        var refusals = 0;
+        string? lastProblem = null;
+        while (true)
+        {
+            // Skip anything before SOH.
+            int b;
+            while ((b = await ReadByteAsync(deadline, cancellationToken)) != Lcdm2000Frame.Soh)
+            {
+                if (b == -1)
+                {
+                    Interlocked.Increment(ref _timeouts);
+                    var detail = lastProblem is null
+                        ? $"no response to command 0x{(byte)command:X2} within {timeout.TotalSeconds:0.###} s{(acknowledged ? " after its ACK" : " (and no ACK)")}"
+                        : $"no sound response to command 0x{(byte)command:X2}: last problem {lastProblem}";
+                    return new Exchange(lastProblem is null ? ExchangeOutcome.NoResponse : ExchangeOutcome.CorruptResponse, null, acknowledged, detail);
+                }
+
+                if (b is not Lcdm2000Frame.Ack)
+                {
+                    Interlocked.Increment(ref _garbage);
+                    LogGarbage(logger, b, "waiting for a response");
+                }
+            }
+
+            frame[0] = Lcdm2000Frame.Soh;
+            var filled = 1;
+            while (filled < length)
+            {
+                var gapDeadline = time.GetUtcNow() + options.InterByteTimeout;
+                var next = await ReadByteAsync(gapDeadline < deadline ? gapDeadline : deadline, cancellationToken);
+                if (next == -1)
+                {
+                    break;
+                }
+
+                frame[filled++] = (byte)next;
+            }
+
+            var problem = filled < length
+                ? $"truncated frame: {filled} of {length} bytes ({Convert.ToHexString(frame, 0, filled)})"
+                : Lcdm2000Frame.Verify(frame, command);
+            if (problem is null)
+            {
+                await WriteAsync([Lcdm2000Frame.Ack], cancellationToken);
+                Interlocked.Increment(ref _responseFrames);
+                LogReceived(logger, command, Convert.ToHexString(frame));
+                return new Exchange(ExchangeOutcome.Answered, frame, true, "");
+            }
+
+            Interlocked.Increment(ref _responsesRefused);
+            LogBadResponse(logger, command, problem);
+            lastProblem = problem;
+            if (refusals++ >= options.Retries)
+            {
+                // No last NAK: a repeat could arrive during the next command. The caller treats the outcome as unknown.
+                return new Exchange(ExchangeOutcome.CorruptResponse, null, true, $"response to command 0x{(byte)command:X2} was unsound {refusals} times; last: {problem}");
+            }
+
+            // Let the rest of a bad frame arrive, throw it away, then ask for the response again.
+            await DrainAsync(cancellationToken);
+            await WriteAsync([Lcdm2000Frame.Nak], cancellationToken);
+            deadline = time.GetUtcNow() + options.AckTimeout + options.InterByteTimeout * length;
+            acknowledged = true;
+        }
+    }
+
+    private async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        while (await ReadByteAsync(time.GetUtcNow() + options.InterByteTimeout, cancellationToken) != -1)
+        {
+            Interlocked.Increment(ref _garbage);
+        }
+    }
+
+    private void DiscardStale()
+    {
+        var stale = _length - _position;
+        if (stale > 0)
+        {
+            Interlocked.Add(ref _garbage, stale);
+            LogStale(logger, stale);
+        }
+
+        _position = _length = 0;
+        _discardInput?.Invoke();
+    }
+
+    private async Task WriteAsync(byte[] bytes, CancellationToken cancellationToken)
+    {
+        var stream = _stream ?? throw new InvalidOperationException("The serial port is not open.");
+        await stream.WriteAsync(bytes, cancellationToken);
+        await stream.FlushAsync(cancellationToken);
+        Interlocked.Add(ref _written, bytes.Length);
+    }
+
+    /// <summary>Next byte, or -1 when the deadline passes first.</summary>
+    private async ValueTask<int> ReadByteAsync(DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        if (_position < _length)
+        {
+            return _buffer[_position++];
+        }
+
+        var stream = _stream ?? throw new InvalidOperationException("The serial port is not open.");
+        var remaining = deadline - time.GetUtcNow();
+        if (remaining <= TimeSpan.Zero)
+        {
+            return -1;
+        }
+
+        using var timeout = new CancellationTokenSource(remaining, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+        int count;
+        try
+        {
+            count = await stream.ReadAsync(_buffer, linked.Token);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return -1;
+        }
+        catch (TimeoutException)
+        {
+            return -1;
+        }
+
+        if (count == 0)
+        {
+            throw new IOException("the serial port reached end of stream (device gone?)");
+        }
+
+        Interlocked.Add(ref _read, count);
+        _position = 0;
+        _length = count;
+        return _buffer[_position++];
+    }
+
+    internal static string DescribeOpenFailure(string portName, Exception ex)
+    {
+        if (OperatingSystem.IsLinux() && portName.StartsWith("/dev/", StringComparison.Ordinal) && !File.Exists(portName))
+        {
+            return $"serial port {portName} does not exist: check the LCDM-2000 PortName setting, the USB-serial adapter or the UART overlay";
+        }
+
+        return ex is UnauthorizedAccessException
+            ? $"serial port {portName} cannot be opened: permission denied or in use (is the service user in the dialout group? {ex.Message})"
+            : $"serial port {portName} cannot be opened: {ex.Message}";
+    }
+
+    [LoggerMessage(Level = LogLevel.Trace, Message = "LCDM-2000 -> {Command} {Hex} (repeat {Attempt})")]
+    private static partial void LogSent(ILogger logger, Lcdm2000Command command, string hex, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Trace, Message = "LCDM-2000 <- {Command} {Hex}")]
+    private static partial void LogReceived(ILogger logger, Lcdm2000Command command, string hex);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "LCDM-2000 unexpected byte 0x{Byte:X2} while {Phase}")]
+    private static partial void LogGarbage(ILogger logger, int @byte, string phase);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "LCDM-2000 discarded {Count} stale bytes before a command")]
+    private static partial void LogStale(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "LCDM-2000 refused a response to {Command}: {Problem}")]
+    private static partial void LogBadResponse(ILogger logger, Lcdm2000Command command, string problem);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "LCDM-2000 sent no ACK for {Command}; not repeating it (it may be running), listening for its response")]
+    private static partial void LogNoAckListening(ILogger logger, Lcdm2000Command command);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "LCDM-2000 port {Port} cannot be opened: {Reason}")]
+    private static partial void LogOpenFailed(ILogger logger, string port, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "LCDM-2000 port {Port} failed: {Reason}")]
+    private static partial void LogPortFailed(ILogger logger, string port, string reason);
+}
