@@ -1,0 +1,262 @@
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+
+namespace CardlessAtm.Iso8583.Channels;
+
+/// <summary>
+/// Dials a peer and keeps one connection to it: reconnects with exponential back-off and jitter, runs the
+/// sign-on hook after every connect, optionally over TLS. Requests go over the current connection.
+/// </summary>
+public sealed class Iso8583Client : IAsyncDisposable
+{
+    private readonly Iso8583ClientOptions _options;
+    private readonly ILogger _log;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly object _gate = new();
+    private TaskCompletionSource<Iso8583Connection> _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Iso8583Connection? _connection;
+    private Task _loop = Task.CompletedTask;
+    private int _started;
+
+    /// <summary>Creates the client; nothing is dialled until <see cref="StartAsync"/>.</summary>
+    /// <param name="options">The settings; validated here.</param>
+    /// <exception cref="ArgumentException">A setting is invalid (the message names it).</exception>
+    public Iso8583Client(Iso8583ClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _log = options.Logger;
+    }
+
+    /// <summary>Raised after each successful connect and sign-on.</summary>
+    public event Action<Iso8583Connection>? Connected;
+
+    /// <summary>Raised when a signed-on connection closes.</summary>
+    public event Action<Iso8583Connection>? Disconnected;
+
+    /// <summary>The current signed-on connection, or null.</summary>
+    public Iso8583Connection? Connection => Volatile.Read(ref _connection);
+
+    /// <summary>True when a signed-on connection is open.</summary>
+    public bool IsConnected => Connection is { IsOpen: true };
+
+    /// <summary>How many connect attempts have failed in a row.</summary>
+    public int ConsecutiveFailures { get; private set; }
+
+    /// <summary>Starts dialling in the background; returns at once.</summary>
+    /// <param name="cancellationToken">Unused; present for hosted-service symmetry.</param>
+    /// <returns>A completed task.</returns>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _started, 1) == 0)
+        {
+            _loop = Task.Run(ConnectLoopAsync, CancellationToken.None);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Waits until a signed-on connection is available.</summary>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The connection.</returns>
+    public async Task<Iso8583Connection> WaitUntilConnectedAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            if (Connection is { IsOpen: true } live)
+            {
+                return live;
+            }
+
+            Task<Iso8583Connection> signal;
+            lock (_gate)
+            {
+                signal = _connected.Task;
+            }
+
+            var connection = await signal.WaitAsync(cancellationToken);
+            if (connection.IsOpen)
+            {
+                return connection;
+            }
+
+            await Task.Yield();
+        }
+    }
+
+    /// <summary>Sends a request over the current connection and waits for its response.</summary>
+    /// <param name="request">The request.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The response.</returns>
+    /// <exception cref="Iso8583ChannelException">Not connected, timeout, closed, or duplicate key.</exception>
+    public Task<IsoMessage> SendRequestAsync(IsoMessage request, CancellationToken cancellationToken = default) =>
+        (Connection ?? throw NotConnected()).SendRequestAsync(request, cancellationToken);
+
+    /// <summary>Sends a message without waiting for an answer.</summary>
+    /// <param name="message">The message.</param>
+    /// <exception cref="Iso8583ChannelException">Not connected or closed.</exception>
+    public void Send(IsoMessage message) => (Connection ?? throw NotConnected()).Send(message);
+
+    /// <summary>Stops reconnecting and closes the connection gracefully (draining in-flight requests).</summary>
+    /// <param name="cancellationToken">Cuts the drain short.</param>
+    /// <returns>A task that completes when everything has stopped.</returns>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        await _stopping.CancelAsync();
+        if (Volatile.Read(ref _connection) is { } connection)
+        {
+            await connection.CloseAsync(cancellationToken);
+        }
+
+        await _loop;
+    }
+
+    /// <summary>Stops as <see cref="StopAsync"/> does.</summary>
+    /// <returns>A task that completes when everything has stopped.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _stopping.Dispose();
+    }
+
+    /// <summary>The delay before reconnect attempt <paramref name="failures"/>: half the capped exponential delay plus a random part of the other half.</summary>
+    internal static TimeSpan BackoffDelay(int failures, TimeSpan initial, TimeSpan max, double jitter)
+    {
+        var exponent = Math.Min(failures, 30);
+        var capped = Math.Min(max.TotalMilliseconds, initial.TotalMilliseconds * Math.Pow(2, exponent));
+        return TimeSpan.FromMilliseconds((capped / 2) + (jitter * capped / 2));
+    }
+
+    private Iso8583ChannelException NotConnected() =>
+        new(ChannelErrorReason.NotConnected, $"not connected to {_options.Host}:{_options.Port}.");
+
+    private async Task ConnectLoopAsync()
+    {
+        var stop = _stopping.Token;
+        while (!stop.IsCancellationRequested)
+        {
+            Iso8583Connection? connection = null;
+            try
+            {
+                connection = await ConnectAsync(stop);
+                connection.Start();
+                if (_options.SignOn is { } signOn)
+                {
+                    await signOn(connection, stop);
+                }
+
+                if (!connection.IsOpen)
+                {
+                    throw new Iso8583ChannelException(ChannelErrorReason.ConnectionClosed, "the connection closed during sign-on.");
+                }
+
+                ConsecutiveFailures = 0;
+                Publish(connection);
+                _log.LogInformation("ISO 8583 client connected to {Host}:{Port} (connection {Id}).", _options.Host, _options.Port, connection.Id);
+                Raise(Connected, connection);
+                await connection.Completion.WaitAsync(stop);
+                Volatile.Write(ref _connection, null);
+                Raise(Disconnected, connection);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                ConsecutiveFailures++;
+                _log.LogWarning("ISO 8583 client: connecting to {Host}:{Port} failed (attempt {Attempt}): {Error}", _options.Host, _options.Port, ConsecutiveFailures, ex.Message);
+                if (connection is not null && !ReferenceEquals(connection, Volatile.Read(ref _connection)))
+                {
+                    await connection.DisposeAsync();
+                }
+            }
+
+            if (stop.IsCancellationRequested)
+            {
+                break;
+            }
+
+            var delay = BackoffDelay(ConsecutiveFailures, _options.ReconnectInitialDelay, _options.ReconnectMaxDelay, Jitter());
+            try
+            {
+                await Task.Delay(delay, _options.TimeProvider, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    private double Jitter() =>
+        _options.JitterSource?.Invoke() ?? (RandomNumberGenerator.GetInt32(1_000_000) / 1_000_000.0);
+
+    private void Publish(Iso8583Connection connection)
+    {
+        Volatile.Write(ref _connection, connection);
+        TaskCompletionSource<Iso8583Connection> signal;
+        lock (_gate)
+        {
+            signal = _connected;
+            _connected = new TaskCompletionSource<Iso8583Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        signal.TrySetResult(connection);
+    }
+
+    private void Raise(Action<Iso8583Connection>? handler, Iso8583Connection connection)
+    {
+        try
+        {
+            handler?.Invoke(connection);
+        }
+        catch (Exception ex)
+        {
+            _log.LogError(ex, "ISO 8583 client: a connection event handler failed.");
+        }
+    }
+
+    private async Task<Iso8583Connection> ConnectAsync(CancellationToken stop)
+    {
+        using var timeout = new CancellationTokenSource(_options.ConnectTimeout, _options.TimeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Stream stream;
+        try
+        {
+            await socket.ConnectAsync(_options.Host, _options.Port, linked.Token);
+            stream = new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        try
+        {
+            if (_options.Tls is { } tls)
+            {
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                stream = ssl;
+                await ssl.AuthenticateAsClientAsync(tls, linked.Token);
+            }
+
+            if (_options.StreamWrapper is { } wrap)
+            {
+                stream = await wrap(stream, linked.Token);
+            }
+        }
+        catch
+        {
+            await stream.DisposeAsync();
+            throw;
+        }
+
+        return new Iso8583Connection(stream, _options, $"{_options.Host}:{_options.Port}", onClosed: null);
+    }
+}

@@ -1,0 +1,177 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace CardlessAtm.Iso8583.Channels;
+
+/// <summary>
+/// Accepts ISO 8583 connections and answers their requests through the request handler. Each connection is
+/// independent: a bad peer is refused or closed without affecting the others. Connections can also send requests
+/// to their peer (e.g. a proxy forwarding a phone's 0200 to the ATM that dialled in).
+/// </summary>
+public sealed class Iso8583Server : IAsyncDisposable
+{
+    private readonly Iso8583ServerOptions _options;
+    private readonly ILogger _log;
+    private readonly ConcurrentDictionary<long, Iso8583Connection> _connections = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private TcpListener? _listener;
+    private Task _acceptLoop = Task.CompletedTask;
+    private int _accepting;
+
+    /// <summary>Creates the server; nothing listens until <see cref="StartAsync"/>.</summary>
+    /// <param name="options">The settings; validated here.</param>
+    /// <exception cref="ArgumentException">A setting is invalid (the message names it).</exception>
+    public Iso8583Server(Iso8583ServerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _log = options.Logger;
+    }
+
+    /// <summary>Raised when a connection has been accepted (after TLS), before its first frame is read.</summary>
+    public event Action<Iso8583Connection>? ConnectionOpened;
+
+    /// <summary>Raised when a connection has closed.</summary>
+    public event Action<Iso8583Connection>? ConnectionClosed;
+
+    /// <summary>The address and port listened on (valid after <see cref="StartAsync"/>).</summary>
+    public IPEndPoint LocalEndPoint => (IPEndPoint)(_listener?.LocalEndpoint ?? throw new InvalidOperationException("the server has not been started."));
+
+    /// <summary>The open connections.</summary>
+    public IReadOnlyCollection<Iso8583Connection> Connections => _connections.Values.ToArray();
+
+    /// <summary>Starts listening and accepting.</summary>
+    /// <param name="cancellationToken">Unused; present for hosted-service symmetry.</param>
+    /// <returns>A completed task once listening.</returns>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _accepting, 1) == 1)
+        {
+            throw new InvalidOperationException("the server is already started.");
+        }
+
+        _listener = new TcpListener(_options.Address, _options.Port);
+        _listener.Start(backlog: 512);
+        _log.LogInformation("ISO 8583 server listening on {EndPoint}.", _listener.LocalEndpoint);
+        _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Stops accepting and closes every connection gracefully (in-flight requests drain first).</summary>
+    /// <param name="cancellationToken">Cuts the drain short.</param>
+    /// <returns>A task that completes when every connection is closed.</returns>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        await _stopping.CancelAsync();
+        _listener?.Stop();
+        await _acceptLoop;
+        await Task.WhenAll(_connections.Values.Select(c => c.CloseAsync(cancellationToken)));
+    }
+
+    /// <summary>Stops as <see cref="StopAsync"/> does.</summary>
+    /// <returns>A task that completes when everything has stopped.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _stopping.Dispose();
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        var stop = _stopping.Token;
+        while (!stop.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _listener!.AcceptSocketAsync(stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException ex)
+            {
+                _log.LogWarning("ISO 8583 server: accept failed: {Error}", ex.Message);
+                continue;
+            }
+
+            _ = Task.Run(() => AcceptAsync(socket, stop), CancellationToken.None);
+        }
+    }
+
+    private async Task AcceptAsync(Socket socket, CancellationToken stop)
+    {
+        var remote = socket.RemoteEndPoint?.ToString() ?? "unknown";
+        if (_connections.Count >= _options.MaxConnections)
+        {
+            _log.LogWarning("ISO 8583 server: refusing {Remote}, {Max} connections already open.", remote, _options.MaxConnections);
+            socket.Dispose();
+            return;
+        }
+
+        socket.NoDelay = true;
+        Stream stream = new NetworkStream(socket, ownsSocket: true);
+        try
+        {
+            using var timeout = new CancellationTokenSource(_options.HandshakeTimeout, _options.TimeProvider);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
+            if (_options.Tls is { } tls)
+            {
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                stream = ssl;
+                await ssl.AuthenticateAsServerAsync(tls, linked.Token);
+            }
+
+            if (_options.StreamWrapper is { } wrap)
+            {
+                stream = await wrap(stream, linked.Token);
+            }
+        }
+        catch (Exception ex)
+        {
+            _log.LogWarning("ISO 8583 server: handshake with {Remote} failed: {Error}", remote, ex.Message);
+            await stream.DisposeAsync();
+            return;
+        }
+
+        var connection = new Iso8583Connection(stream, _options, remote, OnClosed);
+        _connections[connection.Id] = connection;
+        _log.LogInformation("ISO 8583 server: connection {Id} from {Remote}.", connection.Id, remote);
+        try
+        {
+            ConnectionOpened?.Invoke(connection);
+        }
+        catch (Exception ex)
+        {
+            _log.LogError(ex, "ISO 8583 server: a ConnectionOpened handler failed.");
+        }
+
+        connection.Start();
+        if (stop.IsCancellationRequested)
+        {
+            await connection.CloseAsync(CancellationToken.None);
+        }
+    }
+
+    private void OnClosed(Iso8583Connection connection)
+    {
+        _connections.TryRemove(connection.Id, out _);
+        try
+        {
+            ConnectionClosed?.Invoke(connection);
+        }
+        catch (Exception ex)
+        {
+            _log.LogError(ex, "ISO 8583 server: a ConnectionClosed handler failed.");
+        }
+    }
+}

@@ -1,0 +1,130 @@
+using System.Collections.Frozen;
+
+namespace CardlessAtm.Iso8583;
+
+/// <summary>The field 39 response codes our network uses; when each is sent is in docs/protocol/iso8583.md.</summary>
+public static class ResponseCodes
+{
+    /// <summary>00 approved (or: advice/network message accepted).</summary>
+    public const string Approved = "00";
+
+    /// <summary>05 do not honour.</summary>
+    public const string DoNotHonour = "05";
+
+    /// <summary>12 invalid transaction.</summary>
+    public const string InvalidTransaction = "12";
+
+    /// <summary>13 invalid amount.</summary>
+    public const string InvalidAmount = "13";
+
+    /// <summary>14 invalid account (customer account id unknown).</summary>
+    public const string InvalidAccount = "14";
+
+    /// <summary>30 format error.</summary>
+    public const string FormatError = "30";
+
+    /// <summary>51 insufficient funds.</summary>
+    public const string InsufficientFunds = "51";
+
+    /// <summary>55 incorrect PIN.</summary>
+    public const string IncorrectPin = "55";
+
+    /// <summary>57 transaction not permitted to cardholder.</summary>
+    public const string NotPermittedToCardholder = "57";
+
+    /// <summary>61 exceeds withdrawal amount limit.</summary>
+    public const string ExceedsAmountLimit = "61";
+
+    /// <summary>65 exceeds withdrawal frequency limit.</summary>
+    public const string ExceedsFrequencyLimit = "65";
+
+    /// <summary>75 allowable number of PIN tries exceeded.</summary>
+    public const string PinTriesExceeded = "75";
+
+    /// <summary>91 issuer or switch inoperative (the host or the ATM cannot be reached).</summary>
+    public const string IssuerUnavailable = "91";
+
+    /// <summary>92 destination cannot be found for routing (unknown ATM id).</summary>
+    public const string RoutingError = "92";
+
+    /// <summary>94 duplicate transmission (session already used).</summary>
+    public const string DuplicateTransmission = "94";
+
+    /// <summary>96 system malfunction.</summary>
+    public const string SystemMalfunction = "96";
+
+    private static readonly FrozenDictionary<string, string> Meanings = new Dictionary<string, string>
+    {
+        [Approved] = "approved",
+        [DoNotHonour] = "do not honour",
+        [InvalidTransaction] = "invalid transaction",
+        [InvalidAmount] = "invalid amount",
+        [InvalidAccount] = "invalid account",
+        [FormatError] = "format error",
+        [InsufficientFunds] = "insufficient funds",
+        [IncorrectPin] = "incorrect PIN",
+        [NotPermittedToCardholder] = "transaction not permitted to cardholder",
+        [ExceedsAmountLimit] = "exceeds withdrawal amount limit",
+        [ExceedsFrequencyLimit] = "exceeds withdrawal frequency limit",
+        [PinTriesExceeded] = "PIN tries exceeded",
+        [IssuerUnavailable] = "issuer or switch inoperative",
+        [RoutingError] = "destination not found (unknown ATM)",
+        [DuplicateTransmission] = "duplicate transmission",
+        [SystemMalfunction] = "system malfunction",
+    }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    /// <summary>Every code this network uses, with its meaning.</summary>
+    public static IReadOnlyDictionary<string, string> All => Meanings;
+
+    /// <summary>The meaning of a code, or "unknown response code".</summary>
+    /// <param name="code">The field 39 value.</param>
+    /// <returns>Its meaning.</returns>
+    public static string Describe(string? code) =>
+        code is not null && Meanings.TryGetValue(code, out var meaning) ? meaning : "unknown response code";
+}
+
+/// <summary>Field 70 network management codes.</summary>
+public static class NetworkManagementCodes
+{
+    /// <summary>001 sign-on.</summary>
+    public const string SignOn = "001";
+
+    /// <summary>002 sign-off.</summary>
+    public const string SignOff = "002";
+
+    /// <summary>101 key change (key data in field 120).</summary>
+    public const string KeyChange = "101";
+
+    /// <summary>301 echo test (keep-alive).</summary>
+    public const string EchoTest = "301";
+}
+
+/// <summary>Thread-safe STAN source: 1, 2, …, 999999, then 1 again (0 is never used).</summary>
+public sealed class StanGenerator
+{
+    private int _last;
+
+    /// <summary>Starts after <paramref name="last"/> (e.g. the last STAN persisted before a restart).</summary>
+    /// <param name="last">The last STAN used, 0–999999.</param>
+    public StanGenerator(int last = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(last);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(last, 999_999);
+        _last = last;
+    }
+
+    /// <summary>The next STAN.</summary>
+    /// <returns>1–999999.</returns>
+    public int Next()
+    {
+        while (true)
+        {
+            var last = Volatile.Read(ref _last);
+            var next = last >= 999_999 ? 1 : last + 1;
+            if (Interlocked.CompareExchange(ref _last, next, last) == last)
+            {
+                return next;
+            }
+        }
+    }
+}
