@@ -104,6 +104,13 @@ public sealed class AtmDevicesBuilder
                 throw new DeviceConfigurationException($"{child.Path}:Count", $"{options.Count} notes is over the unit's capacity (HighThreshold {options.HighThreshold})");
             }
 
+            if (units.Find(u => u.Id == options.Id || u.Position == options.Position) is { } clash)
+            {
+                throw new DeviceConfigurationException(
+                    child.Path,
+                    clash.Id == options.Id ? $"cash unit id '{options.Id}' is used twice" : $"position {options.Position} is used by both '{clash.Id}' and '{options.Id}'");
+            }
+
             units.Add(new CashUnit(options.Id, options.Position, denomination, options.Count, options.Count, options.LowThreshold, options.HighThreshold, CashUnitCounters.None));
         }
 
