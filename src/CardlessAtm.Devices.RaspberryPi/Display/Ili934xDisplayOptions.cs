@@ -1,0 +1,88 @@
+using System.Device.Spi;
+using CardlessAtm.Devices.RaspberryPi.Configuration;
+
+namespace CardlessAtm.Devices.RaspberryPi.Display;
+
+/// <summary>Which ILI934x controller drives the TFT.</summary>
+public enum Ili934xModel
+{
+    /// <summary>ILI9341, 240×320 portrait (the common 2.4"/2.8" SPI modules).</summary>
+    Ili9341,
+
+    /// <summary>ILI9342(C), 320×240 landscape (e.g. M5Stack-style panels).</summary>
+    Ili9342,
+}
+
+/// <summary>
+/// Settings of an ILI9341/ILI9342 SPI TFT (configuration section e.g. <c>Devices:Display:Ili934x</c>).
+/// The SPI values are for whoever opens the bus (<see cref="CreateSpiConnectionSettings"/>); the driver takes the opened bus.
+/// </summary>
+public sealed class Ili934xDisplayOptions
+{
+    /// <summary>Controller model.</summary>
+    public Ili934xModel Model { get; set; } = Ili934xModel.Ili9341;
+
+    /// <summary>SPI bus (0 = /dev/spidev0.x).</summary>
+    public int SpiBusId { get; set; }
+
+    /// <summary>SPI chip select (0 = CE0, /dev/spidev0.0).</summary>
+    public int SpiChipSelect { get; set; }
+
+    /// <summary>SPI clock in Hz (the binding's default is 12 MHz; long wires may need less).</summary>
+    public int SpiClockHz { get; set; } = 12_000_000;
+
+    /// <summary>BCM pin of the D/C (data/command) line.</summary>
+    public int DataCommandPin { get; set; } = 25;
+
+    /// <summary>BCM pin of RESET, or -1 when tied high.</summary>
+    public int ResetPin { get; set; } = 24;
+
+    /// <summary>BCM pin switching the backlight, or -1 when always on.</summary>
+    public int BacklightPin { get; set; } = 18;
+
+    /// <summary>Largest SPI transfer in bytes (spidev's default bufsiz is 4096).</summary>
+    public int SpiBufferSize { get; set; } = 4096;
+
+    /// <summary>Checks every setting; <paramref name="section"/> prefixes the setting names in errors.</summary>
+    /// <exception cref="DeviceConfigurationException">A setting is out of range.</exception>
+    public void Validate(string section = "Devices:Display:Ili934x")
+    {
+        if (!Enum.IsDefined(Model))
+        {
+            throw new DeviceConfigurationException($"{section}:Model", $"'{Model}' is not a supported controller; use Ili9341 or Ili9342");
+        }
+
+        if (SpiBusId is < 0 or > 6)
+        {
+            throw new DeviceConfigurationException($"{section}:SpiBusId", $"{SpiBusId} is not an SPI bus of a Raspberry Pi (0–6)");
+        }
+
+        if (SpiChipSelect is < 0 or > 2)
+        {
+            throw new DeviceConfigurationException($"{section}:SpiChipSelect", $"{SpiChipSelect} is not a chip select (0–2)");
+        }
+
+        if (SpiClockHz is < 100_000 or > 80_000_000)
+        {
+            throw new DeviceConfigurationException($"{section}:SpiClockHz", $"{SpiClockHz} Hz is outside 100 kHz–80 MHz");
+        }
+
+        if (SpiBufferSize is < 64 or > 65_536)
+        {
+            throw new DeviceConfigurationException($"{section}:SpiBufferSize", $"{SpiBufferSize} bytes is outside 64–65536 (spidev's default is 4096)");
+        }
+
+        PinRules.CheckPin($"{section}:DataCommandPin", DataCommandPin);
+        PinRules.CheckPin($"{section}:ResetPin", ResetPin, optional: true);
+        PinRules.CheckPin($"{section}:BacklightPin", BacklightPin, optional: true);
+        PinRules.CheckDistinct(section, [
+            ($"{section}:DataCommandPin", DataCommandPin),
+            ($"{section}:ResetPin", ResetPin),
+            ($"{section}:BacklightPin", BacklightPin),
+        ]);
+    }
+
+    /// <summary>The SPI settings the binding expects (mode 3, this bus, chip select and clock).</summary>
+    public SpiConnectionSettings CreateSpiConnectionSettings() =>
+        new(SpiBusId, SpiChipSelect) { ClockFrequency = SpiClockHz, Mode = SpiMode.Mode3, DataBitLength = 8 };
+}
