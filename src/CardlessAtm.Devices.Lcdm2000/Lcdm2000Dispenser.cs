@@ -99,8 +99,8 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
     /// </summary>
     public async Task<DeviceDispenseResult?> OpenAsync(CancellationToken cancellationToken)
     {
-        var rom = await ReadRomVersionAsync(cancellationToken);
-        return rom.Failure ?? await RefreshStatusAsync(cancellationToken);
+        RomVersion = null; // read it afresh
+        return await RefreshStatusAsync(cancellationToken);
     }
 
     /// <summary>Asks the firmware version (command 0x47). On success <see cref="RomVersion"/> and <see cref="Info"/> carry it.</summary>
@@ -109,17 +109,8 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
         await EnterAsync(cancellationToken);
         try
         {
-            var exchange = await _link.ExchangeAsync(Lcdm2000Command.RomVersion, [], _options.StatusTimeout, repeatOnSilence: true, cancellationToken);
-            if (exchange.Outcome != ExchangeOutcome.Answered)
-            {
-                return (null, CommunicationFailure(exchange, []));
-            }
-
-            var rom = Lcdm2000ResponseParser.ParseRomVersion(exchange.Answer);
-            RomVersion = rom;
-            Info = Info with { Firmware = rom.ToString() };
-            Status.Device = Status.Device == DeviceState.Offline ? DeviceState.Online : Status.Device;
-            return (rom, null);
+            var failure = await ReadRomVersionCoreAsync(cancellationToken);
+            return (RomVersion, failure);
         }
         finally
         {
@@ -381,8 +372,31 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
             : new StepOutcome(null, report.Error.DeviceCode, detail);
     }
 
+    private async Task<DeviceDispenseResult?> ReadRomVersionCoreAsync(CancellationToken cancellationToken)
+    {
+        var exchange = await _link.ExchangeAsync(Lcdm2000Command.RomVersion, [], _options.StatusTimeout, repeatOnSilence: true, cancellationToken);
+        if (exchange.Outcome != ExchangeOutcome.Answered)
+        {
+            return CommunicationFailure(exchange, []);
+        }
+
+        var rom = Lcdm2000ResponseParser.ParseRomVersion(exchange.Answer);
+        RomVersion = rom;
+        Info = Info with { Firmware = rom.ToString() };
+        return null;
+    }
+
     private async Task<DeviceDispenseResult?> RefreshStatusCoreAsync(CancellationToken cancellationToken)
     {
+        if (RomVersion is null)
+        {
+            var failure = await ReadRomVersionCoreAsync(cancellationToken);
+            if (failure is not null)
+            {
+                return failure;
+            }
+        }
+
         var exchange = await _link.ExchangeAsync(Lcdm2000Command.Status, [], _options.StatusTimeout, repeatOnSilence: true, cancellationToken);
         if (exchange.Outcome != ExchangeOutcome.Answered)
         {

@@ -1,3 +1,4 @@
+using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.FirmwareSim.Lcdm2000;
 
 namespace CardlessAtm.Devices.Lcdm2000.Tests;
@@ -22,17 +23,50 @@ public sealed class Rig : IDisposable
 
     public Lcdm2000Dispenser Dispenser { get; }
 
-    /// <summary>Short limits so that fault tests finish quickly; outcomes, not durations, are asserted.</summary>
+    /// <summary>
+    /// Limits generous enough for a loaded CI machine (a success never depends on speed); tests of
+    /// silence shorten them with <see cref="Silent"/>. Outcomes, not durations, are asserted.
+    /// </summary>
     public static Lcdm2000Options FastOptions(string port) => new()
     {
         PortName = port,
-        AckTimeout = TimeSpan.FromMilliseconds(300),
-        InterByteTimeout = TimeSpan.FromMilliseconds(100),
-        StatusTimeout = TimeSpan.FromSeconds(2),
-        PurgeTimeout = TimeSpan.FromSeconds(2),
-        DispenseBaseTimeout = TimeSpan.FromSeconds(1),
-        DispensePerNoteTimeout = TimeSpan.FromMilliseconds(20),
+        AckTimeout = TimeSpan.FromSeconds(1),
+        InterByteTimeout = TimeSpan.FromMilliseconds(300),
+        StatusTimeout = TimeSpan.FromSeconds(5),
+        PurgeTimeout = TimeSpan.FromSeconds(5),
+        DispenseBaseTimeout = TimeSpan.FromSeconds(5),
+        DispensePerNoteTimeout = TimeSpan.FromMilliseconds(50),
+        MaxNotesPerDispense = 200,
     };
+
+    /// <summary>Short limits for tests where the device stays silent on purpose.</summary>
+    public static void Silent(Lcdm2000Options o)
+    {
+        o.AckTimeout = TimeSpan.FromMilliseconds(250);
+        o.StatusTimeout = TimeSpan.FromMilliseconds(500);
+        o.DispenseBaseTimeout = TimeSpan.FromMilliseconds(500);
+        o.DispensePerNoteTimeout = TimeSpan.Zero;
+        o.Retries = 1;
+    }
+
+    public Task<DeviceDispenseResult> Dispense(int upper, int lower = 0)
+    {
+        var request = new List<PositionCount>();
+        if (upper > 0)
+        {
+            request.Add(new PositionCount(1, upper));
+        }
+
+        if (lower > 0)
+        {
+            request.Add(new PositionCount(2, lower));
+        }
+
+        return Dispenser.DispenseAsync(request, CancellationToken.None);
+    }
+
+    public static PositionMovement Of(DeviceDispenseResult result, int position) =>
+        Assert.Single(result.Movements, m => m.Position == position);
 
     public void Dispose()
     {

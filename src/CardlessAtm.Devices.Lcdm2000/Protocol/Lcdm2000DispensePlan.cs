@@ -9,9 +9,14 @@ public readonly record struct Lcdm2000DispenseStep(Lcdm2000Command Command, int 
     /// <summary>Notes asked by this command.</summary>
     public int Total => Upper + Lower;
 
-    /// <summary>The command's data bytes (two ASCII digits per cassette used).</summary>
+    /// <summary>The command's data bytes (two ASCII digits per cassette used; none for a test dispense).</summary>
     public byte[] Data()
     {
+        if (Command is Lcdm2000Command.UpperTestDispense or Lcdm2000Command.LowerTestDispense)
+        {
+            return [];
+        }
+
         if (Command == Lcdm2000Command.UpperAndLowerDispense)
         {
             var both = new byte[4];
