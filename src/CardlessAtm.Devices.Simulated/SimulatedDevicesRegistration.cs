@@ -52,7 +52,8 @@ public static class SimulatedDevicesRegistration
                     faults.PickFailures.Add(position);
                 }
 
-                return new SimulatedDispenserDevice(units.ToDictionary(u => u.Position, u => u.Count), maxNotes, TimeOf(sp), faults);
+                var statePath = section["Simulated:StateFile"];
+                return new SimulatedDispenserDevice(units.ToDictionary(u => u.Position, u => u.Count), maxNotes, TimeOf(sp), faults, string.IsNullOrWhiteSpace(statePath) ? null : statePath);
             })
             .AddSensorsKind(Kind, (_, section) =>
             {

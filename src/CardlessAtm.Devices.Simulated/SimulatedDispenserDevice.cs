@@ -1,3 +1,4 @@
+using System.Text.Json;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.Status;
 
@@ -46,15 +47,28 @@ public sealed class SimulatedDispenserDevice : IDispenserDevice
     private const int PickRetries = 3;
     private readonly Lock _gate = new();
     private readonly Dictionary<int, int> _cassettes;
+    private readonly Dictionary<int, (int Presented, int Rejected)> _counters = [];
     private readonly TimeProvider _time;
+    private readonly string? _statePath;
     private bool _notesInTransport;
 
     /// <summary>Creates the device with the physical note count per position.</summary>
-    public SimulatedDispenserDevice(IReadOnlyDictionary<int, int> notesPerPosition, int maxNotesPerDispense, TimeProvider timeProvider, SimulatedDispenserFaults? faults = null)
+    /// <param name="notesPerPosition">Notes in each cassette when the device is new.</param>
+    /// <param name="maxNotesPerDispense">Most notes per dispense.</param>
+    /// <param name="timeProvider">Clock for the per-note delay.</param>
+    /// <param name="faults">Faults to start with.</param>
+    /// <param name="statePath">
+    /// Optional file that plays the device's own memory: cassette contents and lifetime counters, written
+    /// after every note, so they survive a crash of the process that drives the device (as a real
+    /// dispenser's do). Loaded at start when it exists.
+    /// </param>
+    public SimulatedDispenserDevice(IReadOnlyDictionary<int, int> notesPerPosition, int maxNotesPerDispense, TimeProvider timeProvider, SimulatedDispenserFaults? faults = null, string? statePath = null)
     {
         ArgumentNullException.ThrowIfNull(notesPerPosition);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxNotesPerDispense);
         _cassettes = notesPerPosition.ToDictionary(p => p.Key, p => p.Value);
+        _statePath = statePath;
+        LoadState();
         _time = timeProvider;
         Faults = faults ?? new SimulatedDispenserFaults();
         Info = new DispenserDeviceInfo("Simulated dispenser", _cassettes.Count == 0 ? 1 : _cassettes.Keys.Max(), maxNotesPerDispense, "sim-1.0");
@@ -136,6 +150,16 @@ public sealed class SimulatedDispenserDevice : IDispenserDevice
     }
 
     /// <inheritdoc />
+    public Task<DeviceCounters?> ReadCountersAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult<DeviceCounters?>(new DeviceCounters(
+                [.. _cassettes.Keys.Order().Select(p => new PositionMovement(p, _counters.GetValueOrDefault(p).Presented, _counters.GetValueOrDefault(p).Rejected, 0))]));
+        }
+    }
+
+    /// <inheritdoc />
     public Task<DeviceDispenseResult> ResetAsync(CancellationToken cancellationToken)
     {
         if (Faults.NoAnswer)
@@ -187,6 +211,7 @@ public sealed class SimulatedDispenserDevice : IDispenserDevice
                 // The mechanism keeps running but nothing reports back: the note's fate is unknown.
                 _cassettes[position]--;
                 movements[position] = moved with { Unknown = moved.Unknown + 1 };
+                Record(position, 1, 0);
                 return (null, null);
             }
 
@@ -205,6 +230,7 @@ public sealed class SimulatedDispenserDevice : IDispenserDevice
                 var rejects = Math.Min(PickRetries, _cassettes[position]);
                 _cassettes[position] -= rejects;
                 RejectTray += rejects;
+                Record(position, 0, rejects);
                 movements[position] = moved with { Rejected = moved.Rejected + rejects };
                 return (DispenseCompletion.PickFailure, $"Pick failure at position {position}: {rejects} notes rejected.");
             }
@@ -215,11 +241,13 @@ public sealed class SimulatedDispenserDevice : IDispenserDevice
                 // The jammed note stays in the transport and ends in the reject tray at the next reset.
                 _notesInTransport = true;
                 RejectTray++;
+                Record(position, 0, 1);
                 movements[position] = moved with { Rejected = moved.Rejected + 1 };
                 return (DispenseCompletion.Jam, $"Note jam in the transport after {stackedSoFar} notes.");
             }
 
             movements[position] = moved with { Presented = moved.Presented + 1 };
+            Record(position, 1, 0);
             return (null, null);
         }
     }
@@ -236,6 +264,11 @@ public sealed class SimulatedDispenserDevice : IDispenserDevice
         if (Faults.ShutterJam && fault is null)
         {
             // Notes were stacked but never reached the customer: retained, counted as rejected.
+            foreach (var m in list)
+            {
+                Record(m.Position, -m.Presented, m.Presented);
+            }
+
             list = [.. list.Select(m => m with { Presented = 0, Rejected = m.Rejected + m.Presented })];
             RejectTray += list.Sum(m => m.Rejected);
             fault = DispenseCompletion.ShutterFault;
@@ -245,6 +278,58 @@ public sealed class SimulatedDispenserDevice : IDispenserDevice
         PresentedTotal += list.Sum(m => m.Presented);
         UpdateStatus(detail);
         return new DeviceDispenseResult(fault ?? DispenseCompletion.Ok, list, fault is null ? null : $"SIM-{fault}", detail);
+    }
+
+    /// <summary>Counts notes in the device's lifetime counters and persists its memory.</summary>
+    private void Record(int position, int presented, int rejected)
+    {
+        var (p, r) = _counters.GetValueOrDefault(position);
+        _counters[position] = (p + presented, r + rejected);
+        SaveState();
+    }
+
+    private void SaveState()
+    {
+        if (_statePath is null)
+        {
+            return;
+        }
+
+        var state = new DeviceMemory(
+            _cassettes.ToDictionary(c => c.Key, c => c.Value),
+            _counters.ToDictionary(c => c.Key, c => c.Value.Presented),
+            _counters.ToDictionary(c => c.Key, c => c.Value.Rejected),
+            RejectTray);
+        var temporary = _statePath + ".tmp";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            JsonSerializer.Serialize(stream, state);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, _statePath, overwrite: true);
+    }
+
+    private void LoadState()
+    {
+        if (_statePath is null || !File.Exists(_statePath))
+        {
+            return;
+        }
+
+        var state = JsonSerializer.Deserialize<DeviceMemory>(File.ReadAllText(_statePath))
+            ?? throw new DeviceConfigurationException("Devices:Dispenser:Simulated:StateFile", $"{_statePath} is empty");
+        foreach (var (position, notes) in state.Cassettes)
+        {
+            _cassettes[position] = notes;
+        }
+
+        foreach (var position in state.Presented.Keys.Union(state.Rejected.Keys))
+        {
+            _counters[position] = (state.Presented.GetValueOrDefault(position), state.Rejected.GetValueOrDefault(position));
+        }
+
+        RejectTray = state.RejectTray;
     }
 
     private void UpdateStatus(string? lastFault)
@@ -261,3 +346,6 @@ public sealed class SimulatedDispenserDevice : IDispenserDevice
         }
     }
 }
+
+/// <summary>What a simulated dispenser remembers across restarts of the process driving it.</summary>
+internal sealed record DeviceMemory(Dictionary<int, int> Cassettes, Dictionary<int, int> Presented, Dictionary<int, int> Rejected, int RejectTray);

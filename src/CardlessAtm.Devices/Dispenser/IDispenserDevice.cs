@@ -33,6 +33,30 @@ public interface IDispenserDevice
 
     /// <summary>Resets the mechanism, purging notes left in the transport into the reject tray.</summary>
     Task<DeviceDispenseResult> ResetAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The device's own lifetime counters, which survive a crash of this process, or null when the device
+    /// keeps none. Recovery after a crash mid-dispense compares them with the snapshot journalled before
+    /// the dispense to learn exactly what was presented.
+    /// </summary>
+    Task<DeviceCounters?> ReadCountersAsync(CancellationToken cancellationToken) => Task.FromResult<DeviceCounters?>(null);
+}
+
+/// <summary>A device's lifetime note counters per position.</summary>
+/// <param name="Positions">Per position: notes presented and rejected since the counters began.</param>
+public sealed record DeviceCounters(IReadOnlyList<PositionMovement> Positions)
+{
+    /// <summary>What moved between an earlier snapshot and this one, per position.</summary>
+    public IReadOnlyList<PositionMovement> Since(DeviceCounters earlier)
+    {
+        ArgumentNullException.ThrowIfNull(earlier);
+        var before = earlier.Positions.ToDictionary(p => p.Position);
+        return [.. Positions.Select(now =>
+        {
+            var then = before.GetValueOrDefault(now.Position, new PositionMovement(now.Position, 0, 0, 0));
+            return new PositionMovement(now.Position, now.Presented - then.Presented, now.Rejected - then.Rejected, now.Unknown - then.Unknown);
+        }).Where(m => m.Picked != 0)];
+    }
 }
 
 /// <summary>Fixed properties of a dispenser model.</summary>
