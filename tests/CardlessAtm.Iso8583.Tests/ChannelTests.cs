@@ -1,0 +1,543 @@
+using System.Net;
+using CardlessAtm.Iso8583.Channels;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CardlessAtm.Iso8583.Tests;
+
+public sealed class ChannelTests : IAsyncLifetime
+{
+    private readonly List<IAsyncDisposable> _cleanup = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var item in Enumerable.Reverse(_cleanup))
+        {
+            try
+            {
+                await item.DisposeAsync().AsTask().WaitAsync(Timeouts.Generous);
+            }
+            catch (Exception)
+            {
+                // a test that broke its peer on purpose may leave it in any state
+            }
+        }
+    }
+
+    private static IsoMessage Request(int stan, long amount = 10_000) =>
+        new(Mti.FinancialRequest) { ProcessingCode = "010000", AmountMinor = amount, Stan = stan, TerminalId = "ATM00001", CurrencyCode = 978 };
+
+    private static ValueTask<IsoMessage?> Approve(IsoMessage request, Iso8583Connection connection, CancellationToken ct)
+    {
+        var response = request.CreateResponse(ResponseCodes.Approved);
+        response.AuthorizationCode = "A1B2C3";
+        return ValueTask.FromResult<IsoMessage?>(response);
+    }
+
+    private async Task<Iso8583Server> StartServerAsync(Action<Iso8583ServerOptions>? configure = null)
+    {
+        var options = new Iso8583ServerOptions { RequestHandler = Approve };
+        configure?.Invoke(options);
+        var server = new Iso8583Server(options);
+        await server.StartAsync();
+        _cleanup.Add(server);
+        return server;
+    }
+
+    private async Task<Iso8583Client> StartClientAsync(IPEndPoint server, Action<Iso8583ClientOptions>? configure = null, bool waitConnected = true)
+    {
+        var options = new Iso8583ClientOptions { Host = "127.0.0.1", Port = server.Port, ReconnectInitialDelay = TimeSpan.FromMilliseconds(20), ReconnectMaxDelay = TimeSpan.FromMilliseconds(200) };
+        configure?.Invoke(options);
+        var client = new Iso8583Client(options);
+        _cleanup.Add(client);
+        await client.StartAsync();
+        if (waitConnected)
+        {
+            await client.WaitUntilConnectedAsync(Timeouts.Token());
+        }
+
+        return client;
+    }
+
+    [Fact]
+    public async Task A_request_gets_its_matched_response()
+    {
+        var server = await StartServerAsync();
+        var client = await StartClientAsync(server.LocalEndPoint);
+
+        var response = await client.SendRequestAsync(Request(42));
+
+        Assert.Equal("0210", response.Mti);
+        Assert.Equal(42, response.Stan);
+        Assert.Equal("00", response.ResponseCode);
+        Assert.Equal("A1B2C3", response.AuthorizationCode);
+    }
+
+    [Fact]
+    public async Task Pipelined_requests_answered_out_of_order_each_get_their_own_response()
+    {
+        var server = await StartServerAsync(o => o.RequestHandler = async (request, _, _) =>
+        {
+            for (var i = 0; i < request.Stan % 7; i++)
+            {
+                await Task.Yield(); // finish in a different order than received
+            }
+
+            var response = request.CreateResponse(ResponseCodes.Approved);
+            return response;
+        });
+        var client = await StartClientAsync(server.LocalEndPoint);
+
+        var requests = Enumerable.Range(1, 500).Select(i => Request(i, amount: i * 100)).ToArray();
+        var responses = await Task.WhenAll(requests.Select(r => client.SendRequestAsync(r)));
+
+        for (var i = 0; i < requests.Length; i++)
+        {
+            Assert.Equal(requests[i].Stan, responses[i].Stan);
+            Assert.Equal(requests[i].AmountMinor, responses[i].AmountMinor);
+        }
+    }
+
+    [Fact]
+    public async Task A_peer_that_never_answers_times_the_request_out_on_the_configured_clock()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var received = new TaskCompletionSource();
+        var server = await StartServerAsync(o => o.RequestHandler = async (_, _, ct) =>
+        {
+            received.TrySetResult();
+            await Task.Delay(Timeout.Infinite, ct);
+            return null;
+        });
+        var client = await StartClientAsync(server.LocalEndPoint, o => { o.TimeProvider = time; o.RequestTimeout = TimeSpan.FromSeconds(30); });
+
+        var pending = client.SendRequestAsync(Request(7));
+        await received.Task.WaitAsync(Timeouts.Generous);
+        await AdvanceUntilDoneAsync(time, pending, TimeSpan.FromSeconds(31));
+
+        var error = await Assert.ThrowsAsync<Iso8583ChannelException>(() => pending);
+        Assert.Equal(ChannelErrorReason.Timeout, error.Reason);
+        Assert.Equal(0, client.Connection!.PendingRequestCount);
+        Assert.True(client.IsConnected);
+    }
+
+    [Fact]
+    public async Task A_late_response_is_handed_to_the_unmatched_response_handler()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var gate = new TaskCompletionSource();
+        var received = new TaskCompletionSource();
+        var late = new TaskCompletionSource<IsoMessage>();
+        var server = await StartServerAsync(o => o.RequestHandler = async (request, _, _) =>
+        {
+            received.TrySetResult();
+            await gate.Task;
+            return request.CreateResponse(ResponseCodes.Approved);
+        });
+        var client = await StartClientAsync(server.LocalEndPoint, o => { o.TimeProvider = time; o.UnmatchedResponseHandler = (m, _) => late.TrySetResult(m); });
+
+        var pending = client.SendRequestAsync(Request(9));
+        await received.Task.WaitAsync(Timeouts.Generous);
+        await AdvanceUntilDoneAsync(time, pending, TimeSpan.FromSeconds(31));
+        await Assert.ThrowsAsync<Iso8583ChannelException>(() => pending);
+
+        gate.SetResult();
+        var response = await late.Task.WaitAsync(Timeouts.Generous);
+        Assert.Equal(9, response.Stan);
+    }
+
+    [Fact]
+    public async Task A_malformed_request_that_can_be_identified_is_answered_with_format_error_30()
+    {
+        var server = await StartServerAsync();
+        await using var peer = await RawPeer.ConnectAsync(server.LocalEndPoint);
+        // 0200 with 11, 41, 49 — 49 holds a letter, found after 11 and 41 are read
+        var packed = Convert.FromHexString("30323030" + "0020000000808000" + "303030313233" + "41544D3030303031" + "39583738");
+
+        await peer.SendFrameAsync(packed);
+        var answer = IsoMessage.Unpack((await peer.ReadFrameAsync())!);
+
+        Assert.Equal("0210", answer.Mti);
+        Assert.Equal(ResponseCodes.FormatError, answer.ResponseCode);
+        Assert.Equal(123, answer.Stan);
+        Assert.Equal("ATM00001", answer.TerminalId);
+
+        // The connection stays usable.
+        await peer.SendFrameAsync(Request(124).Pack());
+        Assert.Equal("00", IsoMessage.Unpack((await peer.ReadFrameAsync())!).ResponseCode);
+    }
+
+    [Fact]
+    public async Task An_unidentifiable_frame_closes_that_connection_only()
+    {
+        var server = await StartServerAsync();
+        var client = await StartClientAsync(server.LocalEndPoint);
+        await using var peer = await RawPeer.ConnectAsync(server.LocalEndPoint);
+
+        await peer.SendFrameAsync("ZZZZ garbage"u8.ToArray());
+
+        Assert.True(await peer.ServerClosedAsync());
+        Assert.Equal("00", (await client.SendRequestAsync(Request(1))).ResponseCode);
+    }
+
+    [Fact]
+    public async Task A_frame_header_over_the_maximum_closes_the_connection_before_reading_the_body()
+    {
+        var server = await StartServerAsync(o => o.Framing = new FrameFormat(maxFrameBytes: 1024));
+        await using var peer = await RawPeer.ConnectAsync(server.LocalEndPoint);
+
+        await peer.SendAsync([0xFF, 0xFF]); // announces 65535 bytes and sends none
+
+        Assert.True(await peer.ServerClosedAsync());
+    }
+
+    [Fact]
+    public async Task A_burst_of_garbage_connections_leaves_the_server_answering()
+    {
+        var server = await StartServerAsync();
+        var random = new Random(30);
+        var kinds = 5;
+        var tasks = Enumerable.Range(0, 200).Select(async i =>
+        {
+            await using var peer = await RawPeer.ConnectAsync(server.LocalEndPoint);
+            var noise = new byte[random.Next(1, 400)];
+            lock (random)
+            {
+                random.NextBytes(noise);
+            }
+
+            switch (i % kinds)
+            {
+                case 0: await peer.SendAsync(noise); break; // raw noise, any header
+                case 1: await peer.SendFrameAsync(noise); break; // well framed noise
+                case 2: await peer.SendAsync([0x00, 0x64, 0x30, 0x32]); break; // disconnects mid-frame
+                case 3: await peer.SendAsync([0x00, 0x00, 0x00, 0x00]); break; // keep-alives only
+                default: break; // connects and leaves
+            }
+
+            peer.Close();
+        });
+        await Task.WhenAll(tasks);
+
+        var client = await StartClientAsync(server.LocalEndPoint);
+        Assert.Equal("00", (await client.SendRequestAsync(Request(77))).ResponseCode);
+        await Timeouts.UntilAsync(() => server.Connections.Count == 1, "garbage connections closed");
+    }
+
+    [Fact]
+    public async Task A_peer_that_disconnects_mid_frame_is_closed_and_reported()
+    {
+        var closed = new TaskCompletionSource<Iso8583Connection>();
+        var server = await StartServerAsync();
+        server.ConnectionClosed += c => closed.TrySetResult(c);
+        var peer = await RawPeer.ConnectAsync(server.LocalEndPoint);
+
+        var frame = FrameFormat.Default.Frame(Request(5).Pack());
+        await peer.SendAsync(frame[..(frame.Length / 2)]);
+        peer.Close();
+
+        var connection = await closed.Task.WaitAsync(Timeouts.Generous);
+        Assert.Equal(ConnectionState.Closed, connection.State);
+        Assert.Empty(server.Connections);
+    }
+
+    [Fact]
+    public async Task Waiting_requests_fail_as_closed_when_the_peer_drops_the_connection()
+    {
+        var server = await StartServerAsync(o => o.RequestHandler = async (_, connection, _) =>
+        {
+            await connection.DisposeAsync();
+            return null;
+        });
+        var client = await StartClientAsync(server.LocalEndPoint);
+
+        var error = await Assert.ThrowsAsync<Iso8583ChannelException>(() => client.SendRequestAsync(Request(3)).WaitAsync(Timeouts.Generous));
+        Assert.Equal(ChannelErrorReason.ConnectionClosed, error.Reason);
+    }
+
+    [Fact]
+    public async Task The_client_reconnects_and_signs_on_again_after_the_connection_drops()
+    {
+        var signOns = 0;
+        var server = await StartServerAsync(o => o.RequestHandler = (request, _, _) =>
+        {
+            if (request.NetworkManagementCode == NetworkManagementCodes.SignOn)
+            {
+                Interlocked.Increment(ref signOns);
+            }
+
+            return ValueTask.FromResult<IsoMessage?>(request.CreateResponse(ResponseCodes.Approved));
+        });
+        var stan = new StanGenerator();
+        var client = await StartClientAsync(server.LocalEndPoint, o => o.SignOn = async (connection, ct) =>
+        {
+            var signOn = new IsoMessage(Mti.NetworkManagementRequest) { Stan = stan.Next(), TerminalId = "ATM00001", NetworkManagementCode = NetworkManagementCodes.SignOn };
+            var answer = await connection.SendRequestAsync(signOn, ct);
+            if (answer.ResponseCode != ResponseCodes.Approved)
+            {
+                throw new InvalidOperationException("sign-on refused");
+            }
+        });
+        var first = client.Connection!;
+        Assert.Equal(1, signOns);
+
+        foreach (var connection in server.Connections)
+        {
+            await connection.DisposeAsync();
+        }
+
+        await Timeouts.UntilAsync(() => client.Connection is { IsOpen: true } c && !ReferenceEquals(c, first), "reconnected");
+        Assert.Equal(2, signOns);
+        Assert.Equal("00", (await client.SendRequestAsync(Request(11))).ResponseCode);
+    }
+
+    [Fact]
+    public async Task The_client_keeps_retrying_until_the_server_appears()
+    {
+        var probe = new Iso8583Server(new Iso8583ServerOptions());
+        await probe.StartAsync();
+        var endPoint = probe.LocalEndPoint;
+        await probe.StopAsync();
+
+        var client = await StartClientAsync(endPoint, waitConnected: false);
+        await Timeouts.UntilAsync(() => client.ConsecutiveFailures >= 2, "failed attempts while nothing listens");
+        Assert.Equal(ChannelErrorReason.NotConnected, (await Assert.ThrowsAsync<Iso8583ChannelException>(() => client.SendRequestAsync(Request(1)))).Reason);
+
+        await StartServerAsync(o => o.Port = endPoint.Port);
+        await client.WaitUntilConnectedAsync(Timeouts.Token());
+        Assert.Equal("00", (await client.SendRequestAsync(Request(2))).ResponseCode);
+        Assert.Equal(0, client.ConsecutiveFailures);
+    }
+
+    [Fact]
+    public void Backoff_doubles_to_the_cap_and_jitter_spreads_the_upper_half()
+    {
+        var initial = TimeSpan.FromMilliseconds(500);
+        var max = TimeSpan.FromSeconds(30);
+
+        Assert.Equal(TimeSpan.FromMilliseconds(250), Iso8583Client.BackoffDelay(0, initial, max, 0));
+        Assert.Equal(TimeSpan.FromMilliseconds(500), Iso8583Client.BackoffDelay(0, initial, max, 1));
+        Assert.Equal(TimeSpan.FromMilliseconds(2000), Iso8583Client.BackoffDelay(3, initial, max, 0));
+        Assert.Equal(TimeSpan.FromSeconds(15), Iso8583Client.BackoffDelay(20, initial, max, 0));
+        Assert.Equal(TimeSpan.FromSeconds(30), Iso8583Client.BackoffDelay(1000, initial, max, 1));
+    }
+
+    [Fact]
+    public async Task A_quiet_connection_sends_an_echo_test_on_the_configured_clock()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var echo = new TaskCompletionSource<IsoMessage>();
+        var server = await StartServerAsync(o =>
+        {
+            o.AnswerEchoTests = false;
+            o.RequestHandler = (request, _, _) =>
+            {
+                echo.TrySetResult(request);
+                return ValueTask.FromResult<IsoMessage?>(request.CreateResponse(ResponseCodes.Approved));
+            };
+        });
+        var client = await StartClientAsync(server.LocalEndPoint, o => { o.TimeProvider = time; o.IdleEchoInterval = TimeSpan.FromSeconds(60); o.TerminalId = "ATM00009"; });
+
+        await AdvanceUntilDoneAsync(time, echo.Task, TimeSpan.FromSeconds(61));
+
+        var request = await echo.Task;
+        Assert.Equal("0800", request.Mti);
+        Assert.Equal(NetworkManagementCodes.EchoTest, request.NetworkManagementCode);
+        Assert.Equal("ATM00009", request.TerminalId);
+        Assert.NotNull(request.Stan);
+        Assert.True(client.IsConnected);
+    }
+
+    [Fact]
+    public async Task An_unanswered_echo_closes_the_connection_so_the_client_reconnects()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var server = await StartServerAsync(o =>
+        {
+            o.AnswerEchoTests = false;
+            o.RequestHandler = async (_, _, ct) =>
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+                return null;
+            };
+        });
+        var client = await StartClientAsync(server.LocalEndPoint, o => { o.TimeProvider = time; o.IdleEchoInterval = TimeSpan.FromSeconds(60); o.RequestTimeout = TimeSpan.FromSeconds(10); });
+        var first = client.Connection!;
+
+        await AdvanceUntilDoneAsync(time, first.Completion, TimeSpan.FromSeconds(35));
+
+        Assert.Equal(ConnectionState.Closed, first.State);
+    }
+
+    [Fact]
+    public async Task Echo_tests_are_answered_by_the_connection_itself()
+    {
+        var server = await StartServerAsync(o => o.RequestHandler = (_, _, _) => throw new InvalidOperationException("the handler must not see echo tests"));
+        var client = await StartClientAsync(server.LocalEndPoint);
+
+        var response = await client.SendRequestAsync(new IsoMessage(Mti.NetworkManagementRequest) { Stan = 1, NetworkManagementCode = NetworkManagementCodes.EchoTest });
+
+        Assert.Equal(("0810", "00", "301"), (response.Mti, response.ResponseCode, response.NetworkManagementCode));
+    }
+
+    [Fact]
+    public async Task A_failing_handler_is_answered_with_system_malfunction_96()
+    {
+        var server = await StartServerAsync(o => o.RequestHandler = (_, _, _) => throw new InvalidOperationException("boom"));
+        var client = await StartClientAsync(server.LocalEndPoint);
+
+        Assert.Equal(ResponseCodes.SystemMalfunction, (await client.SendRequestAsync(Request(4))).ResponseCode);
+    }
+
+    [Fact]
+    public async Task Graceful_stop_lets_in_flight_requests_finish_and_answers_new_ones_91()
+    {
+        var gate = new TaskCompletionSource();
+        var received = new TaskCompletionSource();
+        var server = await StartServerAsync(o => o.RequestHandler = async (request, _, _) =>
+        {
+            received.TrySetResult();
+            await gate.Task;
+            return request.CreateResponse(ResponseCodes.Approved);
+        });
+        var client = await StartClientAsync(server.LocalEndPoint);
+
+        var inFlight = client.SendRequestAsync(Request(1));
+        await received.Task.WaitAsync(Timeouts.Generous);
+        var stopping = server.StopAsync();
+        await Timeouts.UntilAsync(() => server.Connections.All(c => c.State == ConnectionState.Draining), "draining");
+
+        var refused = await client.SendRequestAsync(Request(2));
+        Assert.Equal(ResponseCodes.IssuerUnavailable, refused.ResponseCode);
+        Assert.False(stopping.IsCompleted);
+
+        gate.SetResult();
+        Assert.Equal("00", (await inFlight.WaitAsync(Timeouts.Generous)).ResponseCode);
+        await stopping.WaitAsync(Timeouts.Generous);
+        Assert.Empty(server.Connections);
+    }
+
+    [Fact]
+    public async Task Unanswered_requests_beyond_the_limit_wait_for_a_slot()
+    {
+        var gate = new TaskCompletionSource();
+        var server = await StartServerAsync(o => o.RequestHandler = async (request, _, _) =>
+        {
+            await gate.Task;
+            return request.CreateResponse(ResponseCodes.Approved);
+        });
+        var client = await StartClientAsync(server.LocalEndPoint, o => o.MaxUnansweredRequests = 2);
+
+        var requests = new[] { client.SendRequestAsync(Request(1)), client.SendRequestAsync(Request(2)), client.SendRequestAsync(Request(3)) };
+
+        Assert.Equal(2, client.Connection!.PendingRequestCount);
+        Assert.False(requests[2].IsCompleted);
+        gate.SetResult();
+        Assert.Equal([1, 2, 3], (await Task.WhenAll(requests).WaitAsync(Timeouts.Generous)).Select(r => r.Stan!.Value));
+    }
+
+    [Fact]
+    public async Task Incoming_requests_beyond_the_limit_are_not_handled_concurrently()
+    {
+        var gate = new TaskCompletionSource();
+        var running = 0;
+        var most = 0;
+        var server = await StartServerAsync(o =>
+        {
+            o.MaxConcurrentIncomingRequests = 1;
+            o.RequestHandler = async (request, _, _) =>
+            {
+                var now = Interlocked.Increment(ref running);
+                InterlockedMax(ref most, now);
+                await gate.Task;
+                Interlocked.Decrement(ref running);
+                return request.CreateResponse(ResponseCodes.Approved);
+            };
+        });
+        var client = await StartClientAsync(server.LocalEndPoint);
+
+        var requests = Enumerable.Range(1, 5).Select(i => client.SendRequestAsync(Request(i))).ToArray();
+        await Timeouts.UntilAsync(() => Volatile.Read(ref running) == 1, "first request handled");
+        gate.SetResult();
+        await Task.WhenAll(requests).WaitAsync(Timeouts.Generous);
+
+        Assert.Equal(1, most);
+    }
+
+    [Fact]
+    public async Task A_second_request_with_the_same_match_key_is_refused()
+    {
+        var gate = new TaskCompletionSource();
+        var server = await StartServerAsync(o => o.RequestHandler = async (request, _, _) =>
+        {
+            await gate.Task;
+            return request.CreateResponse(ResponseCodes.Approved);
+        });
+        var client = await StartClientAsync(server.LocalEndPoint);
+
+        var first = client.SendRequestAsync(Request(8));
+        var error = await Assert.ThrowsAsync<Iso8583ChannelException>(() => client.SendRequestAsync(Request(8)));
+
+        Assert.Equal(ChannelErrorReason.DuplicateMatchKey, error.Reason);
+        gate.SetResult();
+        await first.WaitAsync(Timeouts.Generous);
+    }
+
+    [Fact]
+    public async Task The_server_can_send_requests_to_a_connected_client()
+    {
+        // The proxy's case: the ATM dials in, the proxy forwards a phone's 0200 down that connection.
+        var server = await StartServerAsync();
+        var client = await StartClientAsync(server.LocalEndPoint, o => o.RequestHandler = Approve);
+        await Timeouts.UntilAsync(() => server.Connections.Count == 1, "connection registered");
+
+        var response = await server.Connections.Single().SendRequestAsync(Request(55));
+
+        Assert.Equal(("0210", 55), (response.Mti, response.Stan!.Value));
+        Assert.True(client.IsConnected);
+    }
+
+    [Fact]
+    public async Task Tpdu_framing_carries_the_tpdu_and_the_reply_swaps_it()
+    {
+        var framing = new FrameFormat(FrameHeader.TwoByteBinaryLengthWithTpdu);
+        var server = await StartServerAsync(o => o.Framing = framing);
+        await using var peer = await RawPeer.ConnectAsync(server.LocalEndPoint);
+
+        await peer.SendAsync(framing.Frame(Request(6).Pack(), new Tpdu(0x60, 0x0010, 0x0020)));
+        var body = (await peer.ReadFrameAsync())!;
+
+        Assert.Equal(Convert.FromHexString("6000200010"), body[..5]);
+        Assert.Equal("0210", IsoMessage.Unpack(body.AsSpan(5)).Mti);
+    }
+
+    [Fact]
+    public void Bad_settings_are_refused_naming_the_setting()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new Iso8583Client(new Iso8583ClientOptions { Port = 0 }));
+        Assert.Contains("Port", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ArgumentException>(() => new Iso8583Server(new Iso8583ServerOptions { RequestTimeout = TimeSpan.Zero }));
+        Assert.Contains("RequestTimeout", e.Message, StringComparison.Ordinal);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int current;
+        while ((current = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, current) != current)
+        {
+        }
+    }
+
+    /// <summary>Moves fake time forward in steps until the task finishes (timers may be armed a moment after the call).</summary>
+    private static async Task AdvanceUntilDoneAsync(FakeTimeProvider time, Task task, TimeSpan step)
+    {
+        var token = Timeouts.Token();
+        while (!task.IsCompleted)
+        {
+            Assert.False(token.IsCancellationRequested, "the task never finished");
+            time.Advance(step);
+            await Task.WhenAny(task, Task.Delay(20, CancellationToken.None));
+        }
+    }
+}
