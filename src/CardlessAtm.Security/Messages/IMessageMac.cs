@@ -29,20 +29,22 @@ public interface IMessageMac : IDisposable
     void VerifyOrThrow(ReadOnlySpan<byte> data, ReadOnlySpan<byte> mac, string what);
 }
 
-/// <summary>Shared verify logic and locking for the two message MACs.</summary>
+/// <summary>Shared verify logic for the two message MACs.</summary>
+/// <remarks>
+/// A fresh BouncyCastle MAC is keyed per computation: BouncyCastle's ISO9797Alg3Mac does not give the
+/// same result when reused after DoFinal, and per-call instances also make the object trivially
+/// thread-safe. The key copy is zeroed on <see cref="Dispose"/>.
+/// </remarks>
 internal abstract class MessageMacBase : IMessageMac
 {
-    private readonly IMac _mac;
-    private readonly Lock _gate = new();
-    private bool _disposed;
+    private readonly byte[] _key;
+    private volatile bool _disposed;
 
-    protected MessageMacBase(IMac mac, ReadOnlySpan<byte> key)
-    {
-        _mac = mac;
-        _mac.Init(new KeyParameter(key));
-    }
+    protected MessageMacBase(ReadOnlySpan<byte> key) => _key = key.ToArray();
 
     public int MacLength => 8;
+
+    protected abstract IMac CreateMac();
 
     public void Compute(ReadOnlySpan<byte> data, Span<byte> mac)
     {
@@ -51,15 +53,12 @@ internal abstract class MessageMacBase : IMessageMac
             throw new ArgumentException($"MAC buffer is {mac.Length} bytes; 8 are needed.", nameof(mac));
         }
 
-        Span<byte> full = stackalloc byte[_mac.GetMacSize()];
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _mac.Reset();
-            _mac.BlockUpdate(data);
-            _mac.DoFinal(full);
-        }
-
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var engine = CreateMac();
+        engine.Init(new KeyParameter(_key));
+        Span<byte> full = stackalloc byte[engine.GetMacSize()];
+        engine.BlockUpdate(data);
+        engine.DoFinal(full);
         full[..MacLength].CopyTo(mac);
         CryptographicOperations.ZeroMemory(full);
     }
@@ -98,18 +97,10 @@ internal abstract class MessageMacBase : IMessageMac
 
     public void Dispose()
     {
-        lock (_gate)
-        {
-            if (!_disposed)
-            {
-                // BouncyCastle keeps its own key schedule; re-initialising with a zero key overwrites it.
-                _mac.Init(new KeyParameter(new byte[KeyLengthForWipe]));
-                _disposed = true;
-            }
-        }
+        _disposed = true;
+        CryptographicOperations.ZeroMemory(_key);
     }
 
-    protected abstract int KeyLengthForWipe { get; }
 
     public override string ToString() => $"{GetType().Name} (8-byte MAC)";
 }
@@ -118,11 +109,11 @@ internal abstract class MessageMacBase : IMessageMac
 internal sealed class RetailMessageMac : MessageMacBase
 {
     public RetailMessageMac(SecretKey key)
-        : base(new ISO9797Alg3Mac(new DesEngine(), 64, null), RequireTdes(key))
+        : base(RequireTdes(key))
     {
     }
 
-    protected override int KeyLengthForWipe => 16;
+    protected override IMac CreateMac() => new ISO9797Alg3Mac(new DesEngine(), 64, null);
 
     private static ReadOnlySpan<byte> RequireTdes(SecretKey key)
     {
@@ -137,11 +128,11 @@ internal sealed class RetailMessageMac : MessageMacBase
 internal sealed class CmacMessageMac : MessageMacBase
 {
     public CmacMessageMac(SecretKey key)
-        : base(new CMac(AesUtilities.CreateEngine(), 128), RequireAes(key))
+        : base(RequireAes(key))
     {
     }
 
-    protected override int KeyLengthForWipe => 16;
+    protected override IMac CreateMac() => new CMac(AesUtilities.CreateEngine(), 128);
 
     private static ReadOnlySpan<byte> RequireAes(SecretKey key)
     {
