@@ -45,6 +45,15 @@ public readonly record struct AtmId
     /// <inheritdoc />
     public override string ToString() => _value ?? string.Empty;
 
+    /// <summary>Throws <see cref="ArgumentException"/> for a default-initialised id (one that was never parsed).</summary>
+    internal static void ThrowIfDefault(AtmId atmId, string paramName)
+    {
+        if (atmId._value is null)
+        {
+            throw new ArgumentException("No ATM id was given (default AtmId); parse one with AtmId.Parse.", paramName);
+        }
+    }
+
     internal static string? Validate(ReadOnlySpan<char> text)
     {
         if (text.Length != Length)

@@ -57,7 +57,7 @@ public static class QrPayloadFormat
     {
         ArgumentNullException.ThrowIfNull(fields);
         ArgumentNullException.ThrowIfNull(mac);
-        _ = fields.AtmId.Value; // throws for a default AtmId
+        AtmId.ThrowIfDefault(fields.AtmId, nameof(fields));
         if (fields.Amount.Currency is null)
         {
             throw new ArgumentException("The amount has no currency.", nameof(fields));

@@ -21,7 +21,7 @@ public sealed class QrSessionIssuer
         ArgumentNullException.ThrowIfNull(mac);
         ArgumentNullException.ThrowIfNull(time);
         ArgumentNullException.ThrowIfNull(options);
-        _ = atmId.Value;
+        AtmId.ThrowIfDefault(atmId, nameof(atmId));
         options.Validate();
         _atmId = atmId;
         _mac = mac;

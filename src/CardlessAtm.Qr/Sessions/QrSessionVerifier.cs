@@ -61,7 +61,7 @@ public sealed class QrSessionVerifier
     public QrPayloadResult Verify(string scannedText, AtmId expectedAtmId)
     {
         ArgumentNullException.ThrowIfNull(scannedText);
-        _ = expectedAtmId.Value;
+        AtmId.ThrowIfDefault(expectedAtmId, nameof(expectedAtmId));
         var parsed = QrPayloadFormat.Parse(scannedText);
         if (!parsed.IsAccepted)
         {
