@@ -107,6 +107,9 @@ public sealed class Ili934xDisplay : IDisplay, IDisposable
     /// <summary>Where the QR code is drawn (the whole area is repainted light around the symbol).</summary>
     public Rectangle QrArea => new(_qrArea.X, _qrArea.Y, _qrArea.Width, _qrArea.Height);
 
+    /// <summary>What the driver believes the panel shows (RGB565, row-major) — tests compare it with the emulated glass.</summary>
+    internal ReadOnlySpan<ushort> ShownFrame => _shown;
+
     private bool IsLandscape => _width > _height;
 
     /// <inheritdoc />

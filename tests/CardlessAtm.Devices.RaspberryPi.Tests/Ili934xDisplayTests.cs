@@ -1,0 +1,210 @@
+using System.Drawing;
+using CardlessAtm.Devices.Display;
+using CardlessAtm.Devices.RaspberryPi.Display;
+using CardlessAtm.Devices.RaspberryPi.Imaging;
+using CardlessAtm.Devices.Status;
+using CardlessAtm.FirmwareSim.Gpio;
+using CardlessAtm.Qr.Symbols;
+using Xunit.Abstractions;
+
+namespace CardlessAtm.Devices.RaspberryPi.Tests;
+
+/// <summary>The real Ili9341/Ili9342 binding drawing on the emulated panel: what the driver meant is what the glass shows.</summary>
+public class Ili934xDisplayTests(ITestOutputHelper output)
+{
+    // Same alphabet and length as the session payload (71 alphanumeric characters, QR 4-M).
+    private const string Payload = "CQ1.ATM00001.KZ3M7Q2W9X4T8R6P.000000012000.978.1764097200.9F3A1C7E5B2D4A60";
+
+    private static readonly Ili934xDisplayOptions Portrait = new() { Model = Ili934xModel.Ili9341, DataCommandPin = 25, ResetPin = 24, BacklightPin = 18 };
+    private static readonly Ili934xDisplayOptions Landscape = new() { Model = Ili934xModel.Ili9342, DataCommandPin = 25, ResetPin = 24, BacklightPin = -1 };
+
+    private static ModuleMatrix Qr => QrSymbolEncoder.Encode(Payload, QrErrorCorrection.M, 4).Modules;
+
+    [Fact]
+    public async Task A_customer_screen_reaches_the_glass_exactly_as_composed()
+    {
+        using var rig = new Rig();
+        var (display, panel) = Open(rig, Portrait);
+        using (display)
+        {
+            await display.ShowAsync(Screen.Text("Cardless withdrawal", "Enter amount:", "EUR 120.00", "Press Enter"), default);
+
+            Assert.Equal(DeviceState.Online, display.Status.Device);
+            AssertGlassMatches(display, panel);
+            Assert.Equal(Color.FromArgb(0, 0x30, 0x98).ToArgb() & 0xF8FCF8, panel.ColorAt(120, 2).ToArgb() & 0xF8FCF8);
+            Assert.Equal(Color.White.ToArgb(), panel.ColorAt(239, 200).ToArgb());
+            Assert.Contains(InkIn(panel, new Rectangle(0, 36, 240, 24)), c => c == 0x0000);
+            Assert.Empty(panel.ProtocolErrors);
+        }
+    }
+
+    [Fact]
+    public async Task The_tone_colours_the_title_bar()
+    {
+        using var rig = new Rig();
+        var (display, panel) = Open(rig, Portrait);
+        using (display)
+        {
+            await display.ShowAsync(new Screen("Transaction terminated", ["Safe door open"], Tone: ScreenTone.Error), default);
+            var error = panel.ColorAt(200, 2);
+            await display.ShowAsync(new Screen("Take your cash", ["EUR 120.00"], Tone: ScreenTone.Success), default);
+            var success = panel.ColorAt(200, 2);
+            Assert.True(error.R > 0xB0 && error.G < 0x20, $"error title is {error}");
+            Assert.True(success.G > 0x70 && success.R < 0x10, $"success title is {success}");
+            AssertGlassMatches(display, panel);
+        }
+    }
+
+    [Theory]
+    [InlineData(Ili934xModel.Ili9341)]
+    [InlineData(Ili934xModel.Ili9342)]
+    public async Task The_QR_drawn_through_the_binding_decodes_from_the_glass_to_the_payload(Ili934xModel model)
+    {
+        using var rig = new Rig();
+        var (display, panel) = Open(rig, model == Ili934xModel.Ili9341 ? Portrait : Landscape);
+        using (display)
+        {
+            await display.ShowAsync(new Screen("Scan to withdraw", ["EUR 120.00", "Scan with your bank app"], Qr, SecondsLeft: 60), default);
+
+            AssertGlassMatches(display, panel);
+            Assert.Equal(Payload, GlassDecoder.DecodeQr(panel));
+        }
+    }
+
+    [Fact]
+    public async Task A_countdown_tick_sends_only_the_changed_digits()
+    {
+        using var rig = new Rig();
+        var (display, panel) = Open(rig, Portrait);
+        using (display)
+        {
+            await display.ShowAsync(Screen.Text("Cardless withdrawal", "Enter amount:", "EUR 120.00", "Press Enter"), default);
+            panel.ResetCounters();
+            await display.ShowAsync(new Screen("Scan to withdraw", ["EUR 120.00", "Scan with your bank app"], Qr, SecondsLeft: 60), default);
+            var fullScreenBytes = panel.BytesWritten;
+            Assert.Equal(display.LastUpdateBytes, fullScreenBytes);
+            var fullScreenRectangles = display.LastUpdateRectangles.Count;
+
+            panel.ResetCounters();
+            await display.ShowAsync(new Screen("Scan to withdraw", ["EUR 120.00", "Scan with your bank app"], Qr, SecondsLeft: 59), default);
+            var tickBytes = panel.BytesWritten;
+            Assert.Equal(display.LastUpdateBytes, tickBytes);
+
+            var tick = Assert.Single(display.LastUpdateRectangles);
+            Assert.True(tick.Top >= 320 - 28, $"the tick redrew {tick}, outside the countdown bar");
+            Assert.True(tickBytes < 1_000, $"a countdown tick sent {tickBytes} bytes");
+            Assert.True(fullScreenBytes > 60_000, $"the first QR screen sent only {fullScreenBytes} bytes");
+            AssertGlassMatches(display, panel);
+            Assert.Equal(Payload, GlassDecoder.DecodeQr(panel));
+            output.WriteLine($"ILI9341 SPI bytes: amount screen -> full QR screen {fullScreenBytes} in {fullScreenRectangles} rectangle(s); whole frame would be {11 + (240 * 320 * 2)}");
+            output.WriteLine($"ILI9341 SPI bytes: countdown update {tickBytes} ({tick.Width}x{tick.Height} px)");
+
+            panel.ResetCounters();
+            await display.ShowAsync(new Screen("Scan to withdraw", ["EUR 120.00", "Scan with your bank app"], Qr, SecondsLeft: 59), default);
+            Assert.Equal(0, panel.BytesWritten);
+        }
+    }
+
+    [Fact]
+    public async Task Two_separate_changes_are_sent_as_two_rectangles()
+    {
+        using var rig = new Rig();
+        var (display, panel) = Open(rig, Portrait);
+        using (display)
+        {
+            await display.ShowAsync(new Screen("Enter amount", ["EUR 1"], SecondsLeft: 30), default);
+            panel.ResetCounters();
+            await display.ShowAsync(new Screen("Enter amount", ["EUR 12"], SecondsLeft: 29), default);
+            Assert.Equal(2, display.LastUpdateRectangles.Count);
+            Assert.True(panel.BytesWritten < 2_000, $"{panel.BytesWritten} bytes for a digit and a tick");
+            AssertGlassMatches(display, panel);
+        }
+    }
+
+    [Fact]
+    public async Task An_SPI_failure_marks_the_display_in_error_and_the_next_screen_is_sent_whole()
+    {
+        using var rig = new Rig();
+        var panel = new Ili934xPanelEmulator(rig.Board, Portrait.DataCommandPin, Portrait.ResetPin);
+        var spi = new FlakySpi(panel);
+        using var display = new Ili934xDisplay(spi, rig.Gpio, Portrait);
+        await display.ShowAsync(Screen.Text("Welcome", "Press F1"), default);
+
+        spi.Fail = true;
+        await display.ShowAsync(Screen.Text("Welcome", "Press F2"), default);
+        Assert.Equal(DeviceState.HardwareError, display.Status.Device);
+
+        spi.Fail = false;
+        panel.ResetCounters();
+        await display.ShowAsync(Screen.Text("Welcome", "Press F2"), default);
+        Assert.Equal(DeviceState.Online, display.Status.Device);
+        Assert.Equal(11 + (240 * 320 * 2), panel.BytesWritten);
+        AssertGlassMatches(display, panel);
+    }
+
+    [Fact]
+    public void Options_name_the_bad_setting()
+    {
+        var error = Assert.Throws<DeviceConfigurationException>(() => new Ili934xDisplayOptions { DataCommandPin = 40 }.Validate());
+        Assert.Equal("Devices:Display:Ili934x:DataCommandPin", error.Setting);
+        error = Assert.Throws<DeviceConfigurationException>(() => new Ili934xDisplayOptions { ResetPin = 25, DataCommandPin = 25 }.Validate());
+        Assert.Equal("Devices:Display:Ili934x:ResetPin", error.Setting);
+    }
+
+    [Fact]
+    public async Task The_emulated_glass_saves_as_a_PNG_through_the_managed_image_factory()
+    {
+        ManagedImageFactory.Register();
+        using var rig = new Rig();
+        var (display, panel) = Open(rig, Portrait);
+        using (display)
+        {
+            await display.ShowAsync(Screen.Text("Welcome"), default);
+            var path = Path.Combine(Path.GetTempPath(), $"cardless-atm-panel-{Guid.NewGuid():N}.png");
+            try
+            {
+                panel.SaveAsPng(path);
+                var bytes = File.ReadAllBytes(path);
+                Assert.Equal([0x89, 0x50, 0x4E, 0x47], bytes[..4]);
+                Assert.Equal(240, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)));
+                Assert.Equal(320, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20)));
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        }
+    }
+
+    internal static (Ili934xDisplay Display, Ili934xPanelEmulator Panel) Open(Rig rig, Ili934xDisplayOptions options)
+    {
+        var panel = new Ili934xPanelEmulator(
+            rig.Board,
+            options.DataCommandPin,
+            options.ResetPin,
+            options.Model == Ili934xModel.Ili9341 ? Ili934xPanelModel.Ili9341 : Ili934xPanelModel.Ili9342);
+        return (new Ili934xDisplay(panel, rig.Gpio, options), panel);
+    }
+
+    private static void AssertGlassMatches(Ili934xDisplay display, Ili934xPanelEmulator panel)
+    {
+        var (width, height, glass) = panel.Snapshot();
+        Assert.Equal(display.Capabilities.WidthPixels, width);
+        Assert.Equal(display.Capabilities.HeightPixels, height);
+        var expected = display.ShownFrame.ToArray();
+        var firstDifference = Array.FindIndex(expected, 0, i => glass[i] != expected[i]);
+        Assert.True(firstDifference < 0, firstDifference < 0 ? null : $"glass differs at ({firstDifference % width},{firstDifference / width}): 0x{glass[firstDifference]:X4} vs 0x{expected[firstDifference]:X4}");
+    }
+
+    private static IEnumerable<ushort> InkIn(Ili934xPanelEmulator panel, Rectangle area)
+    {
+        var (width, _, pixels) = panel.Snapshot();
+        for (var y = area.Top; y < area.Bottom; y++)
+        {
+            for (var x = area.Left; x < area.Right; x++)
+            {
+                yield return pixels[(y * width) + x];
+            }
+        }
+    }
+}
