@@ -9,6 +9,7 @@ public sealed class Rig : IDisposable
     public Rig(Action<Lcdm2000EmulatorOptions>? emulator = null, Action<Lcdm2000Options>? driver = null)
     {
         var emulatorOptions = Lcdm2000EmulatorOptions.Instant();
+        emulatorOptions.HostAckTimeout = TimeSpan.FromSeconds(5); // patient firmware: a loaded CI machine must not look like a fault
         emulator?.Invoke(emulatorOptions);
         Emulator = new Lcdm2000Emulator(emulatorOptions);
         Emulator.Start();
