@@ -1,0 +1,140 @@
+using System.Globalization;
+using System.Net.Security;
+using CardlessAtm.Security;
+
+namespace CardlessAtm.Phone.Withdrawal;
+
+/// <summary>The proxy's address, <c>host:port</c> (IPv6 as <c>[::1]:port</c>).</summary>
+/// <param name="Host">Host name or address.</param>
+/// <param name="Port">TCP port, 1-65535.</param>
+public sealed record ProxyEndpoint(string Host, int Port)
+{
+    /// <summary>Parses <c>host:port</c>.</summary>
+    /// <exception cref="PhoneInputException"><see cref="PhoneInputError.InvalidSetting"/> naming <paramref name="setting"/>.</exception>
+    public static ProxyEndpoint Parse(string? text, string setting = "--proxy")
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            throw new PhoneInputException(PhoneInputError.InvalidSetting, setting, "no proxy address was given; use host:port, e.g. 127.0.0.1:7010.");
+        }
+
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || colon == text.Length - 1)
+        {
+            throw new PhoneInputException(PhoneInputError.InvalidSetting, setting, $"'{text}' is not host:port, e.g. 127.0.0.1:7010.");
+        }
+
+        var host = text[..colon];
+        if (host.StartsWith('[') && host.EndsWith(']'))
+        {
+            host = host[1..^1];
+        }
+        else if (host.Contains(':', StringComparison.Ordinal))
+        {
+            throw new PhoneInputException(PhoneInputError.InvalidSetting, setting, $"'{text}': write an IPv6 address in brackets, e.g. [::1]:7010.");
+        }
+
+        if (!int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            throw new PhoneInputException(PhoneInputError.InvalidSetting, setting, $"'{text}': the port must be a number 1-65535.");
+        }
+
+        return host.Length == 0
+            ? throw new PhoneInputException(PhoneInputError.InvalidSetting, setting, $"'{text}': the host is empty.")
+            : new ProxyEndpoint(host, port);
+    }
+
+    /// <summary><c>host:port</c>.</summary>
+    public override string ToString() => Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
+}
+
+/// <summary>How the phone reaches the proxy.</summary>
+public sealed class PhoneClientOptions
+{
+    /// <summary>Creates options for <paramref name="proxy"/>.</summary>
+    public PhoneClientOptions(ProxyEndpoint proxy) => Proxy = proxy ?? throw new ArgumentNullException(nameof(proxy));
+
+    /// <summary>Where the proxy listens for phones.</summary>
+    public ProxyEndpoint Proxy { get; }
+
+    /// <summary>When set, the link runs over TLS 1.3 and the proxy must present the pinned certificate (see <see cref="TlsSetup.ClientOptions"/>).</summary>
+    public SslClientAuthenticationOptions? Tls { get; init; }
+
+    /// <summary>How long to try to reach the proxy (TCP and TLS) before giving up with nothing sent (default 10 s).</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long to wait for the answer once the request is sent (default 90 s: the ATM asks the host and then
+    /// dispenses before it answers). After this the outcome is unknown.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>Checks the timeouts.</summary>
+    /// <exception cref="PhoneInputException">A timeout is not positive.</exception>
+    public void Validate()
+    {
+        if (ConnectTimeout <= TimeSpan.Zero)
+        {
+            throw new PhoneInputException(PhoneInputError.InvalidSetting, "Phone:ConnectTimeout", "must be positive, e.g. 00:00:10.");
+        }
+
+        if (RequestTimeout <= TimeSpan.Zero)
+        {
+            throw new PhoneInputException(PhoneInputError.InvalidSetting, "Phone:RequestTimeout", "must be positive, e.g. 00:01:30.");
+        }
+    }
+}
+
+/// <summary>
+/// The <c>Phone</c> configuration section, as the command line and a phone app's settings file give it. Turn it into
+/// <see cref="PhoneClientOptions"/> with <see cref="ToClientOptions"/>.
+/// </summary>
+public sealed class PhoneSettings
+{
+    /// <summary>The configuration section name.</summary>
+    public const string SectionName = "Phone";
+
+    /// <summary><c>Phone:Proxy</c>: the proxy's <c>host:port</c> for phones.</summary>
+    public string? Proxy { get; set; }
+
+    /// <summary><c>Phone:Enrolment</c>: the enrolment file (<c>*.key</c>, mode 0600).</summary>
+    public string? Enrolment { get; set; }
+
+    /// <summary><c>Phone:ConnectTimeout</c> (default 00:00:10).</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary><c>Phone:RequestTimeout</c> (default 00:01:30).</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(90);
+
+    /// <summary><c>Phone:Tls:ServerPin</c>: when set, TLS is used and the proxy's certificate must match this pin (<c>spki-sha256:BASE64</c> or <c>cert-sha256:HEX</c>, as printed when the proxy's certificate was made).</summary>
+    public string? TlsServerPin { get; set; }
+
+    /// <summary><c>Phone:Tls:TargetHost</c>: the TLS server name to send (default: the proxy's host).</summary>
+    public string? TlsTargetHost { get; set; }
+
+    /// <summary>Builds the client options, checking each setting.</summary>
+    /// <exception cref="PhoneInputException">A setting is invalid; the message names it.</exception>
+    public PhoneClientOptions ToClientOptions()
+    {
+        var proxy = ProxyEndpoint.Parse(Proxy, "--proxy / Phone:Proxy");
+        SslClientAuthenticationOptions? tls = null;
+        if (!string.IsNullOrWhiteSpace(TlsServerPin))
+        {
+            CertificatePin pin;
+            try
+            {
+                pin = CertificatePin.Parse(TlsServerPin);
+            }
+            catch (Exception ex) when (ex is FormatException or ArgumentException or SecurityException)
+            {
+                throw new PhoneInputException(PhoneInputError.InvalidSetting, "Phone:Tls:ServerPin", ex.Message, ex);
+            }
+
+            tls = TlsSetup.ClientOptions(string.IsNullOrWhiteSpace(TlsTargetHost) ? proxy.Host : TlsTargetHost, pin);
+        }
+
+        var options = new PhoneClientOptions(proxy) { Tls = tls, ConnectTimeout = ConnectTimeout, RequestTimeout = RequestTimeout };
+        options.Validate();
+        return options;
+    }
+}
