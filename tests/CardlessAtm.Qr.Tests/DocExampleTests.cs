@@ -20,10 +20,10 @@ public partial class DocExampleTests
         return match.Groups["payload"].Value;
     }
 
-    private static Dictionary<string, string> ExampleFields()
+    private static Dictionary<string, string> ExampleFields(string block = "fields")
     {
-        var start = Doc.IndexOf("<!-- example:fields -->", StringComparison.Ordinal);
-        var end = Doc.IndexOf("<!-- /example:fields -->", StringComparison.Ordinal);
+        var start = Doc.IndexOf($"<!-- example:{block} -->", StringComparison.Ordinal);
+        var end = Doc.IndexOf($"<!-- /example:{block} -->", StringComparison.Ordinal);
         Assert.True(start >= 0 && end > start, "the document has no example fields table");
         return FieldRow().Matches(Doc[start..end]).ToDictionary(m => m.Groups["name"].Value.Trim(), m => m.Groups["value"].Value);
     }
@@ -73,5 +73,38 @@ public partial class DocExampleTests
         var verifier = new QrSessionVerifier(mac, new InMemorySessionNonceRegistry(clock), clock, new QrSessionOptions { ClockSkew = TimeSpan.Zero });
         Assert.True(verifier.Verify(ExamplePayload(), AtmId.Parse("ATM00001")).IsAccepted);
         Assert.Equal(4, QrSymbolEncoder.Encode(written).Version);
+    }
+
+    [Fact]
+    public void The_AES_CMAC_variant_of_the_example_verifies_under_the_documented_key()
+    {
+        var cmac = ExampleFields("aes-cmac");
+        var mac = new AesCmacTruncatedMac(Convert.FromHexString(cmac["key (hex)"]));
+        var parsed = QrPayloadFormat.Parse(cmac["payload"]);
+
+        Assert.True(parsed.IsAccepted, parsed.Rejection?.ToString());
+        Assert.Equal(ExampleFields()["canonical form"], Encoding.ASCII.GetString(parsed.Payload.CanonicalForm()));
+        Assert.Equal(cmac["MAC (hex)"], Convert.ToHexString(parsed.Payload.Mac));
+        Assert.True(mac.Verify(parsed.Payload.CanonicalForm(), parsed.Payload.Mac));
+        Assert.False(mac.Verify(QrPayloadFormat.Parse(ExamplePayload()).Payload!.CanonicalForm().Append((byte)'0').ToArray(), parsed.Payload.Mac));
+    }
+
+    /// <summary>AES-CMAC truncated to 8 bytes (BouncyCastle), as the security module's adapter computes it.</summary>
+    private sealed class AesCmacTruncatedMac(byte[] key) : IQrPayloadMac
+    {
+        public void Compute(ReadOnlySpan<byte> canonicalForm, Span<byte> tag)
+        {
+            var cmac = new Org.BouncyCastle.Crypto.Macs.CMac(new Org.BouncyCastle.Crypto.Engines.AesEngine(), QrPayloadFormat.MacLength * 8);
+            cmac.Init(new Org.BouncyCastle.Crypto.Parameters.KeyParameter(key));
+            cmac.BlockUpdate(canonicalForm);
+            cmac.DoFinal(tag);
+        }
+
+        public bool Verify(ReadOnlySpan<byte> canonicalForm, ReadOnlySpan<byte> tag)
+        {
+            Span<byte> expected = stackalloc byte[QrPayloadFormat.MacLength];
+            Compute(canonicalForm, expected);
+            return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(expected, tag);
+        }
     }
 }
