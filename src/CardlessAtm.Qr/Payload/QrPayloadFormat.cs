@@ -170,7 +170,7 @@ public static class QrPayloadFormat
         }
 
         Span<byte> tag = stackalloc byte[MacLength];
-        var macBad = text.Length - MacStart == MacTextLength ? Base32.TryDecode(text[MacStart..], tag) : 0;
+        var macBad = Base32.TryDecode(text[MacStart..], tag);
         if (macBad >= 0)
         {
             return Malformed("mac", MacStart + macBad, $"The MAC is {MacTextLength} canonical base32 characters (A-Z, 2-7, last one ending in a zero bit); index {MacStart + macBad} is not valid there.");
