@@ -1,0 +1,170 @@
+using CardlessAtm.Iso8583.Channels;
+
+namespace CardlessAtm.Proxy;
+
+/// <summary>Where an ATM stands with this proxy.</summary>
+public enum AtmLinkState
+{
+    /// <summary>Never signed on to this proxy instance: a phone request for it is answered 92.</summary>
+    Unknown,
+
+    /// <summary>Signed on over a live connection: phone requests are forwarded to it.</summary>
+    Online,
+
+    /// <summary>Signed on once, but signed off or disconnected since: a phone request for it is answered 91.</summary>
+    Offline,
+}
+
+/// <summary>The outcome of an ATM's sign-on.</summary>
+internal enum SignOnResult
+{
+    /// <summary>Registered (or already registered on this very connection).</summary>
+    Accepted,
+
+    /// <summary>Another live connection holds the id.</summary>
+    IdInUse,
+
+    /// <summary>This connection already signed on as a different ATM.</summary>
+    ConnectionHoldsOtherId,
+}
+
+/// <summary>
+/// Which connection speaks for which ATM id. One lock guards the table: sign-ons are rare and the critical
+/// sections are a few dictionary operations, so correctness (no id ever held by two live connections) is cheap.
+/// </summary>
+internal sealed class AtmRegistry
+{
+    private readonly object _gate = new();
+    private readonly Dictionary<string, Iso8583Connection?> _atms = new(StringComparer.Ordinal);
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _online;
+
+    /// <summary>ATMs online now.</summary>
+    public int OnlineCount => Volatile.Read(ref _online);
+
+    /// <summary>The ids of the ATMs online now.</summary>
+    public IReadOnlyCollection<string> OnlineIds
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _atms.Where(a => a.Value is not null).Select(a => a.Key).Order(StringComparer.Ordinal).ToArray();
+            }
+        }
+    }
+
+    /// <summary>Registers <paramref name="connection"/> as <paramref name="atmId"/> unless another live connection holds the id.</summary>
+    /// <param name="atmId">The ATM id from field 41.</param>
+    /// <param name="connection">The connection that sent the sign-on.</param>
+    /// <param name="holder">The connection holding the id when the result is <see cref="SignOnResult.IdInUse"/>.</param>
+    /// <param name="replaced">A closed (or closing) connection that held the id and was replaced, or null.</param>
+    public SignOnResult TrySignOn(string atmId, Iso8583Connection connection, out Iso8583Connection? holder, out Iso8583Connection? replaced)
+    {
+        holder = null;
+        replaced = null;
+        lock (_gate)
+        {
+            if (connection.Tag is string held && !string.Equals(held, atmId, StringComparison.Ordinal)
+                && _atms.TryGetValue(held, out var heldBy) && ReferenceEquals(heldBy, connection))
+            {
+                return SignOnResult.ConnectionHoldsOtherId;
+            }
+
+            if (_atms.TryGetValue(atmId, out var current) && current is not null)
+            {
+                if (ReferenceEquals(current, connection))
+                {
+                    return SignOnResult.Accepted;
+                }
+
+                if (current.IsOpen)
+                {
+                    holder = current;
+                    return SignOnResult.IdInUse;
+                }
+
+                // The old connection is closing; its closed callback has not run yet. The new one takes over.
+                replaced = current;
+                _online--;
+            }
+
+            _atms[atmId] = connection;
+            connection.Tag = atmId;
+            _online++;
+            Signal();
+            return SignOnResult.Accepted;
+        }
+    }
+
+    /// <summary>Unregisters <paramref name="atmId"/> if <paramref name="connection"/> holds it; the id becomes offline.</summary>
+    /// <returns>True when the connection held the id.</returns>
+    public bool SignOff(string atmId, Iso8583Connection connection)
+    {
+        lock (_gate)
+        {
+            if (!_atms.TryGetValue(atmId, out var current) || !ReferenceEquals(current, connection))
+            {
+                return false;
+            }
+
+            _atms[atmId] = null;
+            _online--;
+            Signal();
+            return true;
+        }
+    }
+
+    /// <summary>Called when a connection closed: the ATM it held (if still its) goes offline.</summary>
+    /// <returns>The ATM id that went offline, or null.</returns>
+    public string? Release(Iso8583Connection connection)
+    {
+        if (connection.Tag is not string atmId)
+        {
+            return null;
+        }
+
+        return SignOff(atmId, connection) ? atmId : null;
+    }
+
+    /// <summary>The connection for <paramref name="atmId"/> and the ATM's state.</summary>
+    public AtmLinkState Find(string atmId, out Iso8583Connection? connection)
+    {
+        lock (_gate)
+        {
+            if (!_atms.TryGetValue(atmId, out connection))
+            {
+                return AtmLinkState.Unknown;
+            }
+
+            return connection is { IsOpen: true } ? AtmLinkState.Online : AtmLinkState.Offline;
+        }
+    }
+
+    /// <summary>Completes when <paramref name="atmId"/> reaches <paramref name="state"/>.</summary>
+    public async Task WaitForStateAsync(string atmId, AtmLinkState state, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task changed;
+            lock (_gate)
+            {
+                if (Find(atmId, out _) == state)
+                {
+                    return;
+                }
+
+                changed = _changed.Task;
+            }
+
+            await changed.WaitAsync(cancellationToken);
+        }
+    }
+
+    private void Signal()
+    {
+        var old = _changed;
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        old.TrySetResult();
+    }
+}

@@ -1,0 +1,65 @@
+using Microsoft.Extensions.Logging;
+
+namespace CardlessAtm.Proxy;
+
+/// <summary>
+/// Every line the proxy writes. Each names the ATM id and the STANs involved (the phone's, and the proxy's own on
+/// the ATM leg) and, for withdrawals, the QR session nonce; none carries field 127, a MAC or any other field value
+/// beyond those. Event ids are stable for log queries.
+/// </summary>
+internal static partial class ProxyLog
+{
+    [LoggerMessage(1, LogLevel.Information, "Proxy listening: ATMs on {AtmEndPoint} ({AtmTransport}), phones on {PhoneEndPoint} ({PhoneTransport}).")]
+    public static partial void Listening(ILogger logger, string atmEndPoint, string atmTransport, string phoneEndPoint, string phoneTransport);
+
+    [LoggerMessage(2, LogLevel.Information, "Proxy stopped.")]
+    public static partial void Stopped(ILogger logger);
+
+    [LoggerMessage(10, LogLevel.Information, "ATM {AtmId} signed on (STAN {Stan}, connection {Connection} from {Remote}).")]
+    public static partial void AtmSignedOn(ILogger logger, string atmId, string stan, long connection, string remote);
+
+    [LoggerMessage(11, LogLevel.Warning, "ATM {AtmId} sign-on refused with 94 (STAN {Stan}, connection {Connection} from {Remote}): the id is held by live connection {HolderConnection} from {HolderRemote}.")]
+    public static partial void AtmSignOnDuplicate(ILogger logger, string atmId, string stan, long connection, string remote, long holderConnection, string holderRemote);
+
+    [LoggerMessage(12, LogLevel.Warning, "ATM {AtmId} sign-on refused with 12 (STAN {Stan}, connection {Connection} from {Remote}): this connection is already signed on as ATM {HeldAtmId}.")]
+    public static partial void AtmSignOnOtherId(ILogger logger, string atmId, string stan, long connection, string remote, string heldAtmId);
+
+    [LoggerMessage(13, LogLevel.Warning, "ATM sign-on refused with 30 (STAN {Stan}, connection {Connection} from {Remote}): field 41 is {Problem}.")]
+    public static partial void AtmSignOnBadId(ILogger logger, string stan, long connection, string remote, string problem);
+
+    [LoggerMessage(14, LogLevel.Information, "ATM {AtmId} signed off (STAN {Stan}, connection {Connection}); it is offline.")]
+    public static partial void AtmSignedOff(ILogger logger, string atmId, string stan, long connection);
+
+    [LoggerMessage(15, LogLevel.Warning, "ATM {AtmId} sign-off refused with 12 (STAN {Stan}, connection {Connection}): this connection does not hold that id.")]
+    public static partial void AtmSignOffRefused(ILogger logger, string atmId, string stan, long connection);
+
+    [LoggerMessage(16, LogLevel.Warning, "ATM {AtmId} is offline: connection {Connection} from {Remote} closed.")]
+    public static partial void AtmDisconnected(ILogger logger, string atmId, long connection, string remote);
+
+    [LoggerMessage(17, LogLevel.Warning, "ATM {AtmId} sent {Mti} (code {Code}, STAN {Stan}) on connection {Connection}; the proxy answers only sign-on, sign-off and echo: 12.")]
+    public static partial void AtmUnsupported(ILogger logger, string atmId, string mti, string code, string stan, long connection);
+
+    [LoggerMessage(18, LogLevel.Warning, "ATM {AtmId} answered proxy STAN {ProxyStan} with {ResponseCode} after the phone had been answered 91; the answer is dropped. Reconcile this withdrawal from the ATM's journal.")]
+    public static partial void LateAnswer(ILogger logger, string atmId, string proxyStan, string responseCode);
+
+    [LoggerMessage(30, LogLevel.Debug, "Phone STAN {PhoneStan} for ATM {AtmId} (session {Session}, phone connection {PhoneConnection}): forwarding as STAN {ProxyStan}.")]
+    public static partial void Forwarding(ILogger logger, string phoneStan, string atmId, string session, long phoneConnection, string proxyStan);
+
+    [LoggerMessage(31, LogLevel.Information, "Phone STAN {PhoneStan} for ATM {AtmId} (session {Session}, proxy STAN {ProxyStan}): ATM answered {ResponseCode} in {ElapsedMs:0} ms.")]
+    public static partial void Answered(ILogger logger, string phoneStan, string atmId, string session, string proxyStan, string responseCode, double elapsedMs);
+
+    [LoggerMessage(32, LogLevel.Warning, "Phone STAN {PhoneStan} for ATM {AtmId} (session {Session}, phone connection {PhoneConnection}): declined {ResponseCode} without forwarding: {Reason}.")]
+    public static partial void NotForwarded(ILogger logger, string phoneStan, string atmId, string session, long phoneConnection, string responseCode, string reason);
+
+    [LoggerMessage(33, LogLevel.Error, "Phone STAN {PhoneStan} for ATM {AtmId} (session {Session}, proxy STAN {ProxyStan}): OUTCOME UNKNOWN after {ElapsedMs:0} ms, {Reason}; the phone is answered {ResponseCode}. The ATM may have dispensed: reconcile from its journal.")]
+    public static partial void OutcomeUnknown(ILogger logger, string phoneStan, string atmId, string session, string proxyStan, double elapsedMs, string reason, string responseCode);
+
+    [LoggerMessage(34, LogLevel.Warning, "Phone connection {PhoneConnection} from {Remote} sent {Mti} (STAN {PhoneStan}, ATM {AtmId}): {Reason}; answered {ResponseCode}.")]
+    public static partial void PhoneRejected(ILogger logger, long phoneConnection, string remote, string mti, string phoneStan, string atmId, string reason, string responseCode);
+
+    [LoggerMessage(35, LogLevel.Information, "Phone connection {PhoneConnection} from {Remote} reached its limit of {Limit} requests; closing it after the answers in flight.")]
+    public static partial void PhoneLimitReached(ILogger logger, long phoneConnection, string remote, int limit);
+
+    [LoggerMessage(36, LogLevel.Warning, "Phone connection {PhoneConnection} from {Remote} sent request {Count} (STAN {PhoneStan}, ATM {AtmId}) past its limit of {Limit}; answered 91.")]
+    public static partial void PhoneOverLimit(ILogger logger, long phoneConnection, string remote, int count, string phoneStan, string atmId, int limit);
+}

@@ -1,0 +1,179 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Security;
+
+namespace CardlessAtm.Proxy;
+
+/// <summary>
+/// Settings of a proxy (configuration section <c>Proxy</c>). Two listeners: one for the ATMs' persistent
+/// connections, one for phones. Validated by <see cref="Validate"/> when a <see cref="ProxyServer"/> is created.
+/// </summary>
+public sealed class ProxyOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string SectionName = "Proxy";
+
+    /// <summary>The default ATM listener port.</summary>
+    public const int DefaultAtmPort = 8584;
+
+    /// <summary>The default phone listener port.</summary>
+    public const int DefaultPhonePort = 8585;
+
+    /// <summary>Where ATMs dial in and sign on (default 127.0.0.1:8584, at most 1024 connections).</summary>
+    public ProxyListenerOptions Atm { get; set; } = new() { Port = DefaultAtmPort };
+
+    /// <summary>Where phones send their 0200 requests (default 127.0.0.1:8585, at most 1024 connections).</summary>
+    public ProxyListenerOptions Phone { get; set; } = new() { Port = DefaultPhonePort };
+
+    /// <summary>
+    /// How long a forwarded 0200 may wait for the ATM's 0210 (default 90 s: the ATM asks the host, then
+    /// dispenses and presents before it answers). On expiry the phone gets 91 and the outcome is logged as unknown.
+    /// </summary>
+    public TimeSpan ForwardTimeout { get; set; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>Requests a phone connection may send; the connection is closed after answering the last (default 4).</summary>
+    public int MaxRequestsPerPhoneConnection { get; set; } = 4;
+
+    /// <summary>Requests of one phone connection handled at once; more wait (the proxy stops reading that connection) (default 2).</summary>
+    public int MaxConcurrentRequestsPerPhoneConnection { get; set; } = 2;
+
+    /// <summary>Forwards to one ATM that may await an answer at once; past this a phone gets 91 at once (default 16).</summary>
+    public int MaxUnansweredPerAtm { get; set; } = 16;
+
+    /// <summary>
+    /// A phone connection that sends nothing for this long is closed (default 120 s). Must exceed
+    /// <see cref="ForwardTimeout"/>, because a phone is silent while it waits for its answer.
+    /// </summary>
+    public TimeSpan PhoneIdleTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>
+    /// When set (default 30 s), an ATM connection that has been silent this long is sent an echo test (0800/301);
+    /// one that does not answer is closed and its ATM goes offline, so a dead link is noticed and a reconnecting
+    /// ATM is not refused for long. Null disables it.
+    /// </summary>
+    public TimeSpan? AtmEchoInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a TLS handshake may take on either listener (default 10 s).</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Checks every setting; throws naming the first bad one.</summary>
+    /// <exception cref="ProxyConfigurationException">A setting is invalid.</exception>
+    public void Validate()
+    {
+        Require(Atm is not null, "Proxy:Atm", "is required");
+        Require(Phone is not null, "Proxy:Phone", "is required");
+        Atm!.Validate("Proxy:Atm");
+        Phone!.Validate("Proxy:Phone");
+        Require(ForwardTimeout > TimeSpan.Zero, "Proxy:ForwardTimeout", "must be positive (e.g. 00:01:30)");
+        Require(MaxRequestsPerPhoneConnection >= 1, "Proxy:MaxRequestsPerPhoneConnection", "must be at least 1");
+        Require(MaxConcurrentRequestsPerPhoneConnection >= 1, "Proxy:MaxConcurrentRequestsPerPhoneConnection", "must be at least 1");
+        Require(MaxUnansweredPerAtm >= 1, "Proxy:MaxUnansweredPerAtm", "must be at least 1");
+        Require(PhoneIdleTimeout > ForwardTimeout, "Proxy:PhoneIdleTimeout", string.Create(CultureInfo.InvariantCulture, $"must exceed Proxy:ForwardTimeout ({ForwardTimeout}), since a phone is silent while it waits for its answer"));
+        Require(AtmEchoInterval is null || AtmEchoInterval > TimeSpan.Zero, "Proxy:AtmEchoInterval", "must be positive when set");
+        Require(HandshakeTimeout > TimeSpan.Zero, "Proxy:HandshakeTimeout", "must be positive");
+        if (Atm.Port != 0 && Atm.Port == Phone.Port && Atm.BindAddress.Equals(Phone.BindAddress))
+        {
+            throw new ProxyConfigurationException("Proxy:Phone:Port", string.Create(CultureInfo.InvariantCulture, $"Proxy:Phone:Port {Phone.Port} is also Proxy:Atm:Port; the two listeners need different ports."));
+        }
+    }
+
+    internal static void Require(bool condition, string setting, string rule)
+    {
+        if (!condition)
+        {
+            throw new ProxyConfigurationException(setting, $"{setting} {rule}.");
+        }
+    }
+}
+
+/// <summary>One listener of the proxy.</summary>
+public sealed class ProxyListenerOptions
+{
+    /// <summary>The address to listen on: an IP address, or <c>localhost</c> (default 127.0.0.1). Use 0.0.0.0 or :: for every interface.</summary>
+    public string Address { get; set; } = "127.0.0.1";
+
+    /// <summary>The TCP port; 0 picks a free one (read it from <see cref="ProxyServer.AtmEndPoint"/> / <see cref="ProxyServer.PhoneEndPoint"/>).</summary>
+    public int Port { get; set; }
+
+    /// <summary>Most connections at once on this listener; more are accepted and closed at once (default 1024).</summary>
+    public int MaxConnections { get; set; } = 1024;
+
+    /// <summary>TLS for this listener (off unless a certificate is configured).</summary>
+    public ProxyTlsOptions Tls { get; set; } = new();
+
+    /// <summary>The parsed <see cref="Address"/> (valid after <see cref="Validate"/>).</summary>
+    internal IPAddress BindAddress { get; private set; } = IPAddress.Loopback;
+
+    internal void Validate(string section)
+    {
+        if (string.Equals(Address, "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            BindAddress = IPAddress.Loopback;
+        }
+        else if (IPAddress.TryParse(Address, out var parsed))
+        {
+            BindAddress = parsed;
+        }
+        else
+        {
+            throw new ProxyConfigurationException($"{section}:Address", $"{section}:Address '{Address}' is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::) or 'localhost'.");
+        }
+
+        ProxyOptions.Require(Port is >= 0 and <= 65535, $"{section}:Port", "must be 0–65535 (0 picks a free port)");
+        ProxyOptions.Require(MaxConnections >= 1, $"{section}:MaxConnections", "must be at least 1");
+        ProxyOptions.Require(Tls is not null, $"{section}:Tls", "is required (leave its settings empty for plain TCP)");
+        Tls!.Validate($"{section}:Tls");
+    }
+}
+
+/// <summary>
+/// TLS for one listener: TLS 1.3 with a server certificate (PEM certificate + PKCS#8 key file readable only by the
+/// service user, as written by <c>cardless-atm keys tls</c>), and optionally mutual TLS with a pinned client
+/// certificate. In-process callers may instead set <see cref="ServerAuthentication"/>.
+/// </summary>
+public sealed class ProxyTlsOptions
+{
+    /// <summary>The server certificate (PEM). Setting it turns TLS on.</summary>
+    public string? CertificatePath { get; set; }
+
+    /// <summary>The server certificate's private key (PKCS#8 PEM, mode 0600).</summary>
+    public string? PrivateKeyPath { get; set; }
+
+    /// <summary>When set, clients must present a certificate matching this pin (<c>spki-sha256:…</c> or <c>cert-sha256:…</c>).</summary>
+    public string? ClientCertificatePin { get; set; }
+
+    /// <summary>Ready-made server options (in-process use, e.g. the demo); takes precedence over the paths. Not bound from configuration.</summary>
+    public SslServerAuthenticationOptions? ServerAuthentication { get; set; }
+
+    /// <summary>True when this listener runs TLS.</summary>
+    public bool Enabled => ServerAuthentication is not null || !string.IsNullOrWhiteSpace(CertificatePath);
+
+    internal void Validate(string section)
+    {
+        if (ServerAuthentication is not null)
+        {
+            return;
+        }
+
+        var hasCert = !string.IsNullOrWhiteSpace(CertificatePath);
+        var hasKey = !string.IsNullOrWhiteSpace(PrivateKeyPath);
+        ProxyOptions.Require(hasCert == hasKey, hasCert ? $"{section}:PrivateKeyPath" : $"{section}:CertificatePath", "must be set together with the other (certificate and private key)");
+        ProxyOptions.Require(hasCert || string.IsNullOrWhiteSpace(ClientCertificatePin), $"{section}:ClientCertificatePin", "needs TLS: set CertificatePath and PrivateKeyPath too");
+    }
+}
+
+/// <summary>A proxy setting is invalid; <see cref="Setting"/> names it and the message says what it must be.</summary>
+public sealed class ProxyConfigurationException : Exception
+{
+    /// <summary>Creates the error.</summary>
+    /// <param name="setting">The configuration key, e.g. <c>Proxy:Phone:Port</c>.</param>
+    /// <param name="message">What is wrong and what is expected.</param>
+    /// <param name="inner">The cause, if any.</param>
+    public ProxyConfigurationException(string setting, string message, Exception? inner = null) : base(message, inner)
+    {
+        Setting = setting;
+    }
+
+    /// <summary>The configuration key at fault.</summary>
+    public string Setting { get; }
+}
