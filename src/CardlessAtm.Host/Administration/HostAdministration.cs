@@ -1,13 +1,12 @@
 using System.Security.Cryptography;
 using CardlessAtm.Host.Credentials;
-using CardlessAtm.Host.Keys;
 using CardlessAtm.Host.Storage;
 using CardlessAtm.Security;
 
 namespace CardlessAtm.Host.Administration;
 
 /// <summary>What an operator supplies to open an account.</summary>
-/// <param name="AccountId">1-19 characters A-Z, a-z, 0-9 (it also serves as the PIN block's account field).</param>
+/// <param name="AccountId">1-19 digits (it is also the PIN block's account field, as a PAN would be).</param>
 /// <param name="HolderName">Display name, 1-100 printable characters.</param>
 /// <param name="CurrencyNumeric">ISO 4217 numeric, 1-999.</param>
 /// <param name="OpeningBalanceMinor">Opening balance, minor units, not negative.</param>
@@ -60,16 +59,18 @@ public sealed class HostAdministrationException : Exception
 public sealed class HostAdministration
 {
     private readonly IHostStore _store;
-    private readonly IKeyVault _vault;
+    private readonly FileKeyStore _vault;
     private readonly PinVerifier _pins;
+    private readonly ISecurityProfile _profile;
     private readonly TimeProvider _time;
 
     /// <summary>Creates the service.</summary>
-    public HostAdministration(IHostStore store, IKeyVault vault, PinVerifier pins, TimeProvider? time = null)
+    public HostAdministration(IHostStore store, FileKeyStore vault, PinVerifier pins, ISecurityProfile profile, TimeProvider? time = null)
     {
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _vault = vault ?? throw new ArgumentNullException(nameof(vault));
         _pins = pins ?? throw new ArgumentNullException(nameof(pins));
+        _profile = profile ?? throw new ArgumentNullException(nameof(profile));
         _time = time ?? TimeProvider.System;
     }
 
@@ -99,9 +100,9 @@ public sealed class HostAdministration
         PinRecord pinRecord;
         try
         {
-            pinRecord = _pins.Create(account.AccountId, pin);
+            pinRecord = PinReferences.Create(_pins, account.AccountId, pin);
         }
-        catch (ArgumentException ex)
+        catch (InvalidCredentialFormatException ex)
         {
             throw new HostAdministrationException(ex.Message, ex);
         }
@@ -179,10 +180,9 @@ public sealed class HostAdministration
     /// <param name="atmId">8 characters A-Z 0-9.</param>
     /// <param name="location">Where it stands.</param>
     /// <param name="currencyNumeric">The currency it dispenses.</param>
-    /// <param name="keyAlgorithm">The master key's algorithm (AES-128 for the Aes profile, TDES for Legacy3Des).</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <exception cref="HostAdministrationException">A value is invalid or the ATM exists.</exception>
-    public async Task<AtmProvisioning> AddAtmAsync(string atmId, string location, int currencyNumeric, KeyAlgorithm keyAlgorithm, CancellationToken cancellationToken = default)
+    public async Task<AtmProvisioning> AddAtmAsync(string atmId, string location, int currencyNumeric, CancellationToken cancellationToken = default)
     {
         ValidateAtmId(atmId);
         ValidateCurrency(currencyNumeric);
@@ -196,11 +196,11 @@ public sealed class HostAdministration
             throw new HostAdministrationException($"ATM '{atmId}' already exists.");
         }
 
-        var masterKeyRef = $"atm-{atmId}-tmk";
-        var masterKey = SecretKey.Generate(keyAlgorithm);
+        var masterKeyRef = $"tmk-{atmId}";
+        var masterKey = SecretKey.Generate(_profile.TerminalMasterKeyAlgorithm);
         try
         {
-            _vault.Store(masterKeyRef, masterKey);
+            _vault.SaveKey(masterKeyRef, masterKey, overwrite: true);
             var atm = new AtmRecord(atmId, location, currencyNumeric, AtmStatus.Active, false, masterKeyRef, null, 0, null);
             var stored = await WriteAsync(
                 w =>
@@ -240,27 +240,29 @@ public sealed class HostAdministration
     /// vault, picks a fresh random device id and returns the initial key to inject into the phone.
     /// </summary>
     /// <param name="accountId">The account the phone may withdraw from.</param>
-    /// <param name="kind">AES DUKPT (Aes profile) or TDES DUKPT (Legacy3Des profile).</param>
-    /// <param name="bdkId">AES: 8 hex digits naming the BDK (default <c>0000B001</c>); TDES: a vault name suffix.</param>
+    /// <param name="bdkId">Upper-case hex naming the BDK: the KSN's leading bytes, 8 digits for AES DUKPT (default <c>0000B001</c>), 10 for TDES DUKPT (default <c>0000B00100</c>).</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <exception cref="HostAdministrationException">Unknown account or bad BDK id.</exception>
-    public async Task<PhoneProvisioning> EnrolPhoneAsync(string accountId, DukptKind kind = DukptKind.Aes, string bdkId = "0000B001", CancellationToken cancellationToken = default)
+    public async Task<PhoneProvisioning> EnrolPhoneAsync(string accountId, string? bdkId = null, CancellationToken cancellationToken = default)
     {
+        var kind = _profile.DukptKind;
+        var idLength = kind == DukptKind.Aes ? 8 : 10;
+        bdkId ??= kind == DukptKind.Aes ? "0000B001" : "0000B00100";
         if (await GetAccountAsync(accountId, cancellationToken) is null)
         {
             throw new HostAdministrationException($"Account '{accountId}' does not exist.");
         }
 
-        if (bdkId.Length != 8 || !bdkId.All(char.IsAsciiHexDigitUpper) && !bdkId.All(char.IsAsciiDigit))
+        if (bdkId.Length != idLength || !bdkId.All(c => char.IsAsciiDigit(c) || c is >= 'A' and <= 'F'))
         {
-            throw new HostAdministrationException("A BDK id is 8 upper-case hex digits, e.g. 0000B001.");
+            throw new HostAdministrationException($"A BDK id for {kind} DUKPT is {idLength} upper-case hex digits.");
         }
 
-        var bdkRef = BdkReference(kind, bdkId);
+        var bdkRef = "bdk-" + bdkId;
         if (!_vault.Contains(bdkRef))
         {
-            using var fresh = SecretKey.Generate(kind == DukptKind.Aes ? KeyAlgorithm.Aes128 : KeyAlgorithm.Tdes2Key);
-            _vault.Store(bdkRef, fresh);
+            using var fresh = SecretKey.Generate(_profile.BaseDerivationKeyAlgorithm);
+            _vault.SaveKey(bdkRef, fresh);
         }
 
         KeySerialNumber initialKsn;
@@ -270,19 +272,18 @@ public sealed class HostAdministration
         }
         else
         {
-            // TDES: the key set id (BDK id) in the first 4 bytes, a random device id, counter bits zero.
+            // TDES: the key set id (BDK id) in the first 5 bytes, a random device id, counter bits zero.
             var bytes = new byte[KeySerialNumber.TdesLength];
             Convert.FromHexString(bdkId).CopyTo(bytes, 0);
-            RandomNumberGenerator.Fill(bytes.AsSpan(4, 4));
+            RandomNumberGenerator.Fill(bytes.AsSpan(5, 3));
+            bytes[7] &= 0xE0;
             initialKsn = KeySerialNumber.FromBytes(bytes);
         }
 
         SecretKey initialKey;
-        using (var bdk = _vault.Load(bdkRef))
+        using (var bdk = _vault.LoadKey(bdkRef))
         {
-            initialKey = kind == DukptKind.Aes
-                ? AesDukpt.DeriveInitialKey(bdk, initialKsn)
-                : TdesDukpt.DeriveInitialKey(bdk, initialKsn);
+            initialKey = _profile.DeriveInitialKey(bdk, initialKsn);
         }
 
         try
@@ -304,9 +305,6 @@ public sealed class HostAdministration
             throw;
         }
     }
-
-    /// <summary>The vault reference of a base derivation key.</summary>
-    public static string BdkReference(DukptKind kind, string bdkId) => $"bdk-{(kind == DukptKind.Aes ? "aes" : "tdes")}-{bdkId}";
 
     /// <summary>Per-ATM totals of one UTC business day (default: today).</summary>
     public Task<IReadOnlyList<AtmDayReport>> GetDayReportAsync(DateOnly? businessDay = null, CancellationToken cancellationToken = default)
@@ -335,13 +333,13 @@ public sealed class HostAdministration
         }
     }
 
-    /// <summary>Checks an account id: 1-19 characters A-Z, a-z, 0-9.</summary>
+    /// <summary>Checks an account id: 1-19 digits (the PIN block's account field).</summary>
     /// <exception cref="HostAdministrationException">It is not.</exception>
     public static void ValidateAccountId(string? accountId)
     {
-        if (string.IsNullOrEmpty(accountId) || accountId.Length > 19 || !accountId.All(char.IsAsciiLetterOrDigit))
+        if (string.IsNullOrEmpty(accountId) || accountId.Length > 19 || !accountId.All(char.IsAsciiDigit))
         {
-            throw new HostAdministrationException("An account id is 1-19 characters A-Z, a-z or 0-9.");
+            throw new HostAdministrationException("An account id is 1-19 digits 0-9.");
         }
     }
 

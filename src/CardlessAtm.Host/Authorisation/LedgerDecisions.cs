@@ -93,6 +93,11 @@ internal static class LedgerDecisions
             return new WithdrawalOutcome(code, null, id, reason);
         }
 
+        if (ledger.FindTransaction(request.Key) is not null)
+        {
+            return Decline(ResponseCodes.DuplicateTransmission, "the ATM already sent a request with this STAN and transmission time", record: false);
+        }
+
         if (ledger.FindReversal(request.Key) is not null)
         {
             return Decline(ResponseCodes.InvalidTransaction, "the ATM already reversed this request (late original after its reversal)", record: false);
@@ -102,6 +107,11 @@ internal static class LedgerDecisions
         if (phone is null || phone.Status != PhoneStatus.Active)
         {
             return Decline(ResponseCodes.DoNotHonour, "phone enrolment missing or revoked", record: false);
+        }
+
+        if (!string.Equals(phone.AccountId, request.AccountId, StringComparison.Ordinal))
+        {
+            return Decline(ResponseCodes.InvalidAccount, $"account {Mask(request.AccountId)} is not the one phone {phone.DeviceId} is enrolled for", record: false);
         }
 
         if (phone.LastCounter is { } last && request.PhoneCounter <= last)

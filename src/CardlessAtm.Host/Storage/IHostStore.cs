@@ -3,7 +3,7 @@ namespace CardlessAtm.Host.Storage;
 /// <summary>
 /// The host's durable store. Every write runs inside one atomic database transaction: either all
 /// of a <see cref="WriteAsync{T}"/> callback's changes are durable when its task completes, or none
-/// are. Decision logic lives outside the store (see <see cref="Authorisation.WithdrawalAuthoriser"/>),
+/// are. Decision logic lives outside the store (see <see cref="Processing.HostProcessor"/>),
 /// so a second engine (PostgreSQL) implements only these primitives and runs the same tests.
 /// </summary>
 public interface IHostStore : IAsyncDisposable

@@ -51,13 +51,13 @@ public sealed record AccountRecord(
     int DailyCountLimit);
 
 /// <summary>
-/// The customer's PIN verification value: a peppered, salted PBKDF2-SHA256 hash. Never the PIN and
-/// not reversible; see <see cref="Credentials.PinVerifier"/>.
+/// The customer's PIN verification value (see <see cref="Credentials.PinReferences"/>). Never the PIN
+/// and not reversible.
 /// </summary>
 /// <param name="AccountId">The account the PIN belongs to.</param>
-/// <param name="Algorithm">Algorithm label, e.g. <c>pbkdf2-sha256+hmac-pepper</c>.</param>
-/// <param name="Iterations">PBKDF2 iteration count used for this record.</param>
-/// <param name="Salt">Per-record random salt.</param>
+/// <param name="Algorithm">Algorithm label, e.g. <c>pvv1-hmac-sha256</c>.</param>
+/// <param name="Iterations">Iteration count for slow-hash schemes (1 for a keyed verification value).</param>
+/// <param name="Salt">Per-record salt for salted schemes (empty for a keyed verification value).</param>
 /// <param name="Hash">The derived verification value.</param>
 /// <param name="FailedTries">Consecutive wrong PIN entries since the last good one.</param>
 /// <param name="Locked">True once <see cref="FailedTries"/> reached the limit.</param>

@@ -7,9 +7,10 @@ using CardlessAtm.Iso8583;
 namespace CardlessAtm.Host.Tests.Storage;
 
 /// <summary>The money rules against a real SQLite file, below the message layer.</summary>
-public sealed class LedgerDecisionTests : IAsyncLifetime
+public sealed class LedgerDecisionTests : IAsyncLifetime, IDisposable
 {
     private const string Atm = "ATM00001";
+    private const string Account = "100000000001";
     private const string Phone = "0000B00112345678";
     private static readonly byte[] PinHash = [1, 2, 3, 4];
     private readonly TempDirectory _dir = new();
@@ -23,18 +24,16 @@ public sealed class LedgerDecisionTests : IAsyncLifetime
         _store = SqliteHostStore.Open(_dir.File("ledger.db"));
         await _store.WriteAsync(w =>
         {
-            w.InsertAccount(new AccountRecord("ACC1", "Holder", 978, 10_000, AccountStatus.Active, 5_000, 3));
-            w.UpsertPinRecord(new PinRecord("ACC1", "test", 1, [0], PinHash, 0, false));
-            w.InsertPhone(new PhoneEnrolment(Phone, "bdk", "ACC1", PhoneStatus.Active, null));
+            w.InsertAccount(new AccountRecord(Account, "Holder", 978, 10_000, AccountStatus.Active, 5_000, 3));
+            w.UpsertPinRecord(new PinRecord(Account, "test", 1, [0], PinHash, 0, false));
+            w.InsertPhone(new PhoneEnrolment(Phone, "bdk", Account, PhoneStatus.Active, null));
             return 0;
         });
     }
 
-    public async Task DisposeAsync()
-    {
-        await _store.DisposeAsync();
-        _dir.Dispose();
-    }
+    public async Task DisposeAsync() => await _store.DisposeAsync();
+
+    public void Dispose() => _dir.Dispose();
 
     private VerifiedWithdrawal Request(long amount, bool pinOk = true, string? nonce = null, int currency = 978) => new(
         new RequestKey(Atm, (++_stan).ToString("D6"), "1125120000"),
@@ -42,7 +41,7 @@ public sealed class LedgerDecisionTests : IAsyncLifetime
         amount,
         currency,
         nonce ?? Guid.NewGuid().ToString("N"),
-        "ACC1",
+        Account,
         Phone,
         ++_counter,
         new PinCheck(pinOk, PinHash));
@@ -50,7 +49,7 @@ public sealed class LedgerDecisionTests : IAsyncLifetime
     private Task<WithdrawalOutcome> Decide(VerifiedWithdrawal request) =>
         _store.WriteAsync(w => LedgerDecisions.DecideWithdrawal(w, request, _policy));
 
-    private async Task<long> Balance() => (await _store.ReadAsync(r => r.GetAccount("ACC1")))!.BalanceMinor;
+    private async Task<long> Balance() => (await _store.ReadAsync(r => r.GetAccount(Account)))!.BalanceMinor;
 
     [Fact]
     public async Task Approval_debits_once_and_records_the_transaction()
@@ -102,7 +101,7 @@ public sealed class LedgerDecisionTests : IAsyncLifetime
         await Decide(Request(10, pinOk: false));
         await Decide(Request(10, pinOk: false));
         Assert.True((await Decide(Request(10))).IsApproved);
-        Assert.Equal(0, (await _store.ReadAsync(r => r.GetPinRecord("ACC1")))!.FailedTries);
+        Assert.Equal(0, (await _store.ReadAsync(r => r.GetPinRecord(Account)))!.FailedTries);
     }
 
     [Fact]

@@ -1,0 +1,193 @@
+using System.Globalization;
+using System.Net;
+using CardlessAtm.Devices;
+using CardlessAtm.Iso8583;
+using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Iso8583.Mac;
+using CardlessAtm.Qr.Payload;
+using CardlessAtm.Security;
+using IMessageMac = CardlessAtm.Security.IMessageMac;
+using IsoMac = CardlessAtm.Iso8583.Mac.IMessageMac;
+
+namespace CardlessAtm.Host.Tests.Support;
+
+/// <summary>
+/// The ATM side of the host link for tests: a real ISO 8583 client over loopback, its terminal master
+/// key, the session MAC key it receives in the key change, QR sessions MACed with that key, and 0200 /
+/// 0420 messages built with the codec.
+/// </summary>
+public sealed class SimulatedAtm : IAsyncDisposable
+{
+    private static int s_stan;
+    private readonly ISecurityProfile _profile;
+    private readonly SecretKey _masterKey;
+    private readonly Iso8583Client _client;
+    private IMessageMac? _mac;
+    private SimulatedAtm? _sharedMac;
+
+    public SimulatedAtm(ISecurityProfile profile, string atmId, SecretKey masterKey, IPEndPoint host, int currency = 978)
+    {
+        _profile = profile;
+        AtmId = atmId;
+        Currency = currency;
+        _masterKey = masterKey;
+        _client = new Iso8583Client(new Iso8583ClientOptions
+        {
+            Host = host.Address.ToString(),
+            Port = host.Port,
+            TerminalId = atmId,
+            RequestTimeout = TimeSpan.FromSeconds(30),
+            ReconnectInitialDelay = TimeSpan.FromMilliseconds(50),
+            ReconnectMaxDelay = TimeSpan.FromMilliseconds(200),
+        });
+    }
+
+    public string AtmId { get; }
+
+    public int Currency { get; }
+
+    public IsoMac IsoMac => _sharedMac?.IsoMac ?? new MacAdapter(_mac ?? throw new InvalidOperationException("No key change yet."));
+
+    public IQrPayloadMac QrMac => _sharedMac?.QrMac ?? new MacAdapter(_mac ?? throw new InvalidOperationException("No key change yet."));
+
+    public static int NextStan() => (Interlocked.Increment(ref s_stan) % 999_999) + 1;
+
+    public async Task ConnectAsync()
+    {
+        await _client.StartAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await _client.WaitUntilConnectedAsync(timeout.Token);
+    }
+
+    /// <summary>Signs on and fetches session keys; returns the 0810 of the key change.</summary>
+    public async Task<IsoMessage> SignOnAndChangeKeysAsync()
+    {
+        var signOn = await SendAsync(NetworkManagement(NetworkManagementCodes.SignOn));
+        Assert.Equal(ResponseCodes.Approved, signOn.ResponseCode);
+        var change = await SendAsync(NetworkManagement(NetworkManagementCodes.KeyChange));
+        Assert.Equal(ResponseCodes.Approved, change.ResponseCode);
+        using var keys = _profile.OpenKeyChangeData(_masterKey, change.KeyChangeData);
+        _mac?.Dispose();
+        _mac = _profile.CreateMessageMac(keys.MacKey);
+        return change;
+    }
+
+    /// <summary>Uses the session key another connection of the same ATM received (no key change of its own).</summary>
+    public async Task ShareKeysWithAsync(SimulatedAtm other)
+    {
+        var signOn = await SendAsync(NetworkManagement(NetworkManagementCodes.SignOn));
+        Assert.Equal(ResponseCodes.Approved, signOn.ResponseCode);
+        _sharedMac = other;
+    }
+
+    public IsoMessage NetworkManagement(string code)
+    {
+        var message = new IsoMessage(Mti.NetworkManagementRequest);
+        message.SetTransmissionDateTime(DateTimeOffset.UtcNow);
+        message.Stan = NextStan();
+        message.TerminalId = AtmId;
+        message.NetworkManagementCode = code;
+        return message;
+    }
+
+    /// <summary>A QR session as the terminal shows it: MACed with the session key.</summary>
+    public QrSessionPayload IssueSession(long amountMinor, TimeSpan? expiresIn = null, string? atmId = null, int? currency = null)
+    {
+        var expiry = DateTimeOffset.FromUnixTimeSeconds((DateTimeOffset.UtcNow + (expiresIn ?? TimeSpan.FromMinutes(2))).ToUnixTimeSeconds());
+        var fields = new QrSessionFields(
+            Qr.Payload.AtmId.Parse(atmId ?? AtmId),
+            SessionNonce.CreateRandom(),
+            new Money(amountMinor, CardlessAtm.Devices.Currency.FromNumericCode(currency ?? Currency)),
+            expiry);
+        return QrPayloadFormat.Create(fields, QrMac);
+    }
+
+    /// <summary>The ATM's 0200 around the phone's request (fields 3, 4, 41, 48, 49 and 127 exactly as the phone sent them).</summary>
+    public IsoMessage Withdrawal(PhoneRequest phone, bool mac = true)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var stan = NextStan();
+        var message = new IsoMessage(Mti.FinancialRequest);
+        message.Set(3, phone.ProcessingCode);
+        message.Set(4, phone.Amount);
+        message.SetTransmissionDateTime(now);
+        message.Stan = stan;
+        message.SetLocalDateTime(now.UtcDateTime);
+        message.RetrievalReferenceNumber = "R" + stan.ToString("D11", CultureInfo.InvariantCulture);
+        message.Set(41, phone.TerminalId);
+        message.Set(48, phone.SessionPayload);
+        message.Set(49, phone.Currency);
+        message.ProtectedData = phone.ProtectedData;
+        if (mac)
+        {
+            MessageMac.Apply(message, IsoMac);
+        }
+
+        return message;
+    }
+
+    /// <summary>0420 (or 0421) for an earlier 0200; <paramref name="dispensedMinor"/> makes it partial.</summary>
+    public IsoMessage Reversal(IsoMessage original, long? dispensedMinor = null, bool repeat = false)
+    {
+        var message = new IsoMessage(repeat ? Mti.ReversalAdviceRepeat : Mti.ReversalAdvice);
+        message.Set(3, original.ProcessingCode!);
+        message.AmountMinor = original.AmountMinor;
+        message.SetTransmissionDateTime(DateTimeOffset.UtcNow);
+        message.Stan = NextStan();
+        message.TerminalId = AtmId;
+        message.CurrencyCode = original.CurrencyCode;
+        message.OriginalData = OriginalDataElements.From(original);
+        if (dispensedMinor is { } dispensed)
+        {
+            message.ReplacementAmountMinor = dispensed;
+        }
+
+        MessageMac.Apply(message, IsoMac);
+        return message;
+    }
+
+    public Task<IsoMessage> SendAsync(IsoMessage request) => _client.SendRequestAsync(request);
+
+    /// <summary>Sends and checks that the response carries a valid host MAC.</summary>
+    public async Task<IsoMessage> SendCheckedAsync(IsoMessage request)
+    {
+        var response = await SendAsync(request);
+        Assert.Equal(MacCheckResult.Valid, MessageMac.Verify(response, IsoMac));
+        return response;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _client.DisposeAsync();
+        _mac?.Dispose();
+    }
+
+    private sealed class MacAdapter(IMessageMac mac) : IsoMac, IQrPayloadMac
+    {
+        public void ComputeMac(ReadOnlySpan<byte> data, Span<byte> result) => mac.Compute(data, result);
+
+        public void Compute(ReadOnlySpan<byte> canonicalForm, Span<byte> tag) => mac.Compute(canonicalForm, tag);
+
+        public bool Verify(ReadOnlySpan<byte> canonicalForm, ReadOnlySpan<byte> tag) => mac.Verify(canonicalForm, tag);
+    }
+}
+
+/// <summary>What the phone sends: the clear fields its MAC binds and field 127.</summary>
+public sealed record PhoneRequest(string ProcessingCode, string Amount, string TerminalId, string SessionPayload, string Currency, byte[] ProtectedData);
+
+/// <summary>A phone: its DUKPT device and the security profile's field 127 protector.</summary>
+public sealed class SimulatedPhone(ISecurityProfile profile, SecretKey initialKey, KeySerialNumber initialKsn) : IDisposable
+{
+    private readonly DukptDevice _device = profile.LoadPhoneDevice(initialKey, initialKsn);
+
+    public PhoneRequest Request(QrSessionPayload qr, string accountId, string pin, long? amountMinor = null, string processingCode = "010000")
+    {
+        var amount = (amountMinor ?? qr.Amount.MinorUnits).ToString("D12", CultureInfo.InvariantCulture);
+        var currency = qr.Amount.Currency.NumericCode.ToString("D3", CultureInfo.InvariantCulture);
+        var binding = new PhoneRequestBinding(processingCode, amount, qr.AtmId.Value, qr.Text, currency);
+        var protectedData = profile.CreatePhoneProtector(_device).Protect(accountId, pin, binding);
+        return new PhoneRequest(processingCode, amount, qr.AtmId.Value, qr.Text, currency, protectedData);
+    }
+
+    public void Dispose() => _device.Dispose();
+}
