@@ -11,6 +11,7 @@ root.Options.Add(CliHost.VerboseOption);
 // One line per subcommand; each area builds its own command in Commands/.
 // --- subcommands (keep one per line) ---
 root.Subcommands.Add(DevicesCommand.Create());
+root.Subcommands.Add(ProxyCommand.Create());
 root.Subcommands.Add(KeysCommand.Create());
 // --- end subcommands ---
 
