@@ -11,9 +11,9 @@ namespace CardlessAtm.Devices.RaspberryPi.Tests;
 /// <summary>A virtual board on a fake clock, and a controller over it.</summary>
 internal sealed class Rig : IDisposable
 {
-    public Rig()
+    public Rig(int pinCount = 28)
     {
-        Board = new VirtualGpioBoard(Clock);
+        Board = new VirtualGpioBoard(Clock, pinCount);
         Gpio = Board.CreateController();
     }
 

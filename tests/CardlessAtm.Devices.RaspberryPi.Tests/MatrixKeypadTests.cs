@@ -1,0 +1,204 @@
+using CardlessAtm.Devices.Keypad;
+using CardlessAtm.Devices.RaspberryPi.Keypad;
+using CardlessAtm.FirmwareSim.Gpio;
+
+namespace CardlessAtm.Devices.RaspberryPi.Tests;
+
+/// <summary>
+/// The real KeyMatrix scanner (its own thread, as on the Pi) on the virtual board's key matrix.
+/// Debounce runs on the board's fake clock: the test waits only for the scanner to have looked
+/// (a synchronisation, not a timing assertion) and then moves the clock.
+/// </summary>
+public class MatrixKeypadTests
+{
+    private static readonly TimeSpan ScanTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(25);
+
+    [Fact]
+    public async Task A_key_bouncing_20_times_in_5_ms_gives_one_press()
+    {
+        using var rig = new Rig();
+        var (keypad, matrix) = Open(rig);
+        using (keypad)
+        {
+            matrix.Bounce(0, 0, toggles: 20, TimeSpan.FromMilliseconds(5), finallyHeld: true, ScanTimeout);
+            rig.Clock.Advance(Debounce);
+
+            var press = await keypad.ReadKeyAsync(default);
+            Assert.Equal(AtmKey.D1, press.Key);
+            Assert.Equal(1, press.Digit);
+            Assert.Equal(rig.Clock.GetUtcNow(), press.At);
+            AssertNoPress(keypad);
+
+            // Released with bounces too: a release is not a press.
+            matrix.Bounce(0, 0, toggles: 20, TimeSpan.FromMilliseconds(5), finallyHeld: false, ScanTimeout);
+            rig.Clock.Advance(Debounce);
+            AssertNoPress(keypad);
+        }
+    }
+
+    [Fact]
+    public async Task A_held_key_does_not_repeat()
+    {
+        using var rig = new Rig();
+        var (keypad, matrix) = Open(rig);
+        using (keypad)
+        {
+            Press(rig, matrix, 1, 1);
+            Assert.Equal(AtmKey.D5, (await keypad.ReadKeyAsync(default)).Key);
+            for (var i = 0; i < 20; i++)
+            {
+                matrix.WaitForScan(ScanTimeout);
+                rig.Clock.Advance(TimeSpan.FromMilliseconds(100));
+            }
+
+            AssertNoPress(keypad);
+        }
+    }
+
+    [Fact]
+    public void A_glitch_shorter_than_the_debounce_is_not_a_press()
+    {
+        using var rig = new Rig();
+        var (keypad, matrix) = Open(rig);
+        using (keypad)
+        {
+            matrix.Set(2, 2, held: true);
+            matrix.WaitForScan(ScanTimeout);
+            rig.Clock.Advance(TimeSpan.FromMilliseconds(3));
+            matrix.Set(2, 2, held: false);
+            matrix.WaitForScan(ScanTimeout);
+            rig.Clock.Advance(TimeSpan.FromMilliseconds(100));
+            AssertNoPress(keypad);
+        }
+    }
+
+    [Fact]
+    public async Task The_key_map_from_configuration_decides_the_key()
+    {
+        using var rig = new Rig();
+        var options = Options();
+        options.KeyMap = ["F1 F2 F3 F4", "1 2 3 Cancel", "4 5 6 Clear", "7 8 9 0"];
+        var (keypad, matrix) = Open(rig, options);
+        using (keypad)
+        {
+            Press(rig, matrix, 0, 3);
+            Release(rig, matrix, 0, 3);
+            Press(rig, matrix, 3, 3);
+            Release(rig, matrix, 3, 3);
+            Press(rig, matrix, 1, 3);
+            Assert.Equal(AtmKey.F4, (await keypad.ReadKeyAsync(default)).Key);
+            Assert.Equal(AtmKey.D0, (await keypad.ReadKeyAsync(default)).Key);
+            Assert.Equal(AtmKey.Cancel, (await keypad.ReadKeyAsync(default)).Key);
+        }
+    }
+
+    [Fact]
+    public async Task While_one_key_is_held_a_second_key_is_ignored()
+    {
+        using var rig = new Rig();
+        var (keypad, matrix) = Open(rig);
+        using (keypad)
+        {
+            Press(rig, matrix, 0, 0);
+            Press(rig, matrix, 0, 1);
+            Assert.Equal(AtmKey.D1, (await keypad.ReadKeyAsync(default)).Key);
+            AssertNoPress(keypad);
+
+            Release(rig, matrix, 0, 1);
+            Release(rig, matrix, 0, 0);
+            Press(rig, matrix, 0, 1);
+            Assert.Equal(AtmKey.D2, (await keypad.ReadKeyAsync(default)).Key);
+        }
+    }
+
+    [Fact]
+    public void DiscardPending_drops_presses_made_before_the_screen()
+    {
+        using var rig = new Rig();
+        var (keypad, matrix) = Open(rig);
+        using (keypad)
+        {
+            Press(rig, matrix, 3, 3);
+            Release(rig, matrix, 3, 3);
+            keypad.DiscardPending();
+            AssertNoPress(keypad);
+        }
+    }
+
+    [Fact]
+    public void A_position_without_a_key_gives_no_press()
+    {
+        using var rig = new Rig();
+        var options = Options();
+        options.KeyMap = ["1 2 3 -", "4 5 6 -", "7 8 9 -", "Cancel 0 Clear Enter"];
+        var (keypad, matrix) = Open(rig, options);
+        using (keypad)
+        {
+            Press(rig, matrix, 0, 3);
+            AssertNoPress(keypad);
+        }
+    }
+
+    [Theory]
+    [InlineData(new[] { "1 2 3 F1", "4 5 6 F2", "7 8 9 F3", "Cancel 0 Clear Entr" }, "Devices:Keypad:Matrix:KeyMap:3", "'Entr' is not a key")]
+    [InlineData(new[] { "1 2 3 F1", "4 5 6 F2", "7 8 9 F3" }, "Devices:Keypad:Matrix:KeyMap", "one string per row")]
+    [InlineData(new[] { "1 2 3", "4 5 6 F2", "7 8 9 F3", "Cancel 0 Clear Enter" }, "Devices:Keypad:Matrix:KeyMap:0", "4 columns")]
+    [InlineData(new[] { "1 2 3 F1", "4 5 6 F2", "7 8 9 F3", "Cancel 1 Clear Enter" }, "Devices:Keypad:Matrix:KeyMap:3", "already at row 1 column 1")]
+    public void A_bad_key_map_names_the_row_and_the_problem(string[] keyMap, string setting, string problem)
+    {
+        var options = Options();
+        options.KeyMap = keyMap;
+        var error = Assert.Throws<DeviceConfigurationException>(() => options.Validate());
+        Assert.Equal(setting, error.Setting);
+        Assert.Contains(problem, error.Message);
+    }
+
+    [Fact]
+    public void A_pin_used_twice_is_refused()
+    {
+        var options = Options();
+        options.ColumnPins = [12, 16, 20, 5];
+        var error = Assert.Throws<DeviceConfigurationException>(() => options.Validate());
+        Assert.Equal("Devices:Keypad:Matrix:ColumnPins:3", error.Setting);
+    }
+
+    [Fact]
+    public void Disposing_releases_the_pins()
+    {
+        using var rig = new Rig();
+        var (keypad, _) = Open(rig);
+        Assert.NotNull(rig.Board.ModeOf(5));
+        keypad.Dispose();
+        Assert.Null(rig.Board.ModeOf(5));
+        Assert.Null(rig.Board.ModeOf(21));
+    }
+
+    private static MatrixKeypadOptions Options() => new() { DebounceMilliseconds = (int)Debounce.TotalMilliseconds, ScanIntervalMilliseconds = 1 };
+
+    private static (MatrixKeypad Keypad, SimulatedKeyMatrix Matrix) Open(Rig rig, MatrixKeypadOptions? options = null)
+    {
+        options ??= Options();
+        var matrix = rig.Board.AddKeyMatrix("Keypad", options.RowPins, options.ColumnPins);
+        return (new MatrixKeypad(rig.Gpio, options, rig.Clock), matrix);
+    }
+
+    private static void Press(Rig rig, SimulatedKeyMatrix matrix, int row, int column) => Move(rig, matrix, row, column, held: true);
+
+    private static void Release(Rig rig, SimulatedKeyMatrix matrix, int row, int column) => Move(rig, matrix, row, column, held: false);
+
+    private static void Move(Rig rig, SimulatedKeyMatrix matrix, int row, int column, bool held)
+    {
+        matrix.Set(row, column, held);
+        matrix.WaitForScan(ScanTimeout);
+        rig.Clock.Advance(Debounce);
+    }
+
+    private static void AssertNoPress(MatrixKeypad keypad)
+    {
+        using var cancel = new CancellationTokenSource();
+        var next = keypad.ReadKeyAsync(cancel.Token).AsTask();
+        Assert.False(next.IsCompleted, next.IsCompletedSuccessfully ? $"unexpected press {next.Result.Key}" : "unexpected completion");
+        cancel.Cancel();
+    }
+}
