@@ -56,6 +56,22 @@ public class PayloadFormatTests
         });
     }
 
+    [Property(MaxTest = 500)]
+    public bool Any_text_gets_a_typed_answer_and_never_an_exception(string? text) =>
+        text is null || QrPayloadFormat.Parse(text) is { } result && (result.IsAccepted || Enum.IsDefined(result.Rejection.Reason));
+
+    [Property(MaxTest = 300)]
+    public Property A_payload_with_a_character_inserted_or_deleted_is_refused()
+    {
+        var text = Fixtures.Payload().Text;
+        var edits =
+            from index in Gen.Choose(0, text.Length - 1)
+            from insert in Gen.Elements(true, false)
+            from c in Gen.Elements(QrAlphanumeric.ToCharArray())
+            select insert ? text.Insert(index, c.ToString()) : text.Remove(index, 1);
+        return Prop.ForAll(edits.ToArbitrary(), edited => !QrPayloadFormat.Parse(edited).IsAccepted);
+    }
+
     [Fact]
     public void Every_truncation_is_refused_as_truncated()
     {
