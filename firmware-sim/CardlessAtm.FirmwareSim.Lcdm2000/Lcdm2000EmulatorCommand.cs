@@ -32,7 +32,8 @@ public static class Lcdm2000EmulatorCommand
         {
             await output.WriteLineAsync($"LCDM-2000 emulator running on {emulator.SlavePath}" +
                 (options.LinkPath is null ? "" : $" (link {options.LinkPath})"));
-            await output.WriteLineAsync($"Point the driver at it: Devices__Dispenser__Lcdm2000__PortName={emulator.DevicePath}");
+            await output.WriteLineAsync($"Point the driver at it: --set Devices:Dispenser:Kind=Lcdm2000 --set Devices:Dispenser:Lcdm2000:PortName={emulator.DevicePath}");
+            await output.WriteLineAsync($"  (or CARDLESSATM_Devices__Dispenser__Lcdm2000__PortName={emulator.DevicePath})");
             await output.WriteLineAsync($"Cassettes: upper {emulator.UpperCount}, lower {emulator.LowerCount} notes. Ctrl+C stops.");
             try
             {
