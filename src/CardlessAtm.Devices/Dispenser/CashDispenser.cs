@@ -128,6 +128,39 @@ public sealed class CashDispenser : ICashDispenser, IDisposable
     }
 
     /// <inheritdoc />
+    public async Task<DispenseResult> RecoverInterruptedDispenseAsync(Mix mix, IReadOnlyDictionary<string, int> countsBefore, IReadOnlyList<PositionMovement>? moved, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(mix);
+        ArgumentNullException.ThrowIfNull(countsBefore);
+        await _oneAtATime.WaitAsync(cancellationToken);
+        try
+        {
+            var byPosition = PositionMap();
+            var movements = moved ?? [.. mix.Items.Select(i => new PositionMovement(i.Position, 0, 0, i.Notes))];
+            var outcome = new DeviceDispenseResult(
+                moved is null ? DispenseCompletion.Timeout : DispenseCompletion.Partial,
+                movements,
+                "RECOVERED",
+                moved is null ? "Interrupted dispense; the device keeps no counters, so every requested note is unknown." : "Interrupted dispense, settled from the device's counters.");
+            var alreadyApplied = CashUnits.Any(u => countsBefore.TryGetValue(u.Id, out var before) && before != u.Count);
+            if (alreadyApplied)
+            {
+                _logger.LogWarning("The interrupted dispense was already applied to the counts before the crash; counts unchanged");
+                return ToResult(outcome, mix.Amount, byPosition);
+            }
+
+            return await ApplyAsync(outcome, mix.Amount, byPosition);
+        }
+        finally
+        {
+            _oneAtATime.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<DeviceCounters?> ReadDeviceCountersAsync(CancellationToken cancellationToken) => _device.ReadCountersAsync(cancellationToken);
+
+    /// <inheritdoc />
     public async Task RefreshStatusAsync(CancellationToken cancellationToken) => await _device.RefreshStatusAsync(cancellationToken);
 
     /// <inheritdoc />
@@ -248,6 +281,14 @@ public sealed class CashDispenser : ICashDispenser, IDisposable
 
         return byPosition;
     }
+
+    private static DispenseResult ToResult(DeviceDispenseResult outcome, Money requested, Dictionary<int, CashUnit> byPosition) => new(
+        outcome.Completion,
+        requested,
+        [.. outcome.Movements.Where(m => m.Picked > 0 && byPosition.ContainsKey(m.Position))
+            .Select(m => new UnitMovement(byPosition[m.Position].Id, byPosition[m.Position].Denomination, m.Presented, m.Rejected, m.Unknown))],
+        outcome.DeviceCode,
+        outcome.Detail);
 
     private async Task<DispenseResult> ApplyAsync(DeviceDispenseResult outcome, Money requested, Dictionary<int, CashUnit> byPosition)
     {

@@ -29,6 +29,22 @@ public interface ICashDispenser
     /// <summary>Resets the mechanism (notes in the transport go to the reject tray and are counted as rejected).</summary>
     Task<DispenseResult> ResetAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Recovery after a crash mid-dispense: applies to the counts what the device's own counters say moved
+    /// during the interrupted dispense (or, when the device keeps no counters, marks the requested notes
+    /// unknown), exactly once — nothing is applied when the counts already differ from the snapshot taken
+    /// before the dispense (the outcome was recorded before the crash).
+    /// </summary>
+    /// <param name="mix">The interrupted dispense's mix.</param>
+    /// <param name="countsBefore">Cash-unit counts (by id) journalled just before the dispense.</param>
+    /// <param name="moved">What the device's counters say moved since then, or null if the device cannot tell.</param>
+    /// <param name="cancellationToken">Cancels saving.</param>
+    /// <returns>The dispense as recovered: presented notes certain only when the device could tell.</returns>
+    Task<DispenseResult> RecoverInterruptedDispenseAsync(Mix mix, IReadOnlyDictionary<string, int> countsBefore, IReadOnlyList<PositionMovement>? moved, CancellationToken cancellationToken);
+
+    /// <summary>The device's own lifetime counters (see <see cref="IDispenserDevice.ReadCountersAsync"/>), or null if it keeps none.</summary>
+    Task<DeviceCounters?> ReadDeviceCountersAsync(CancellationToken cancellationToken);
+
     /// <summary>Asks the device for its current status.</summary>
     Task RefreshStatusAsync(CancellationToken cancellationToken);
 

@@ -1,0 +1,129 @@
+using System.Diagnostics.Metrics;
+using CardlessAtm.Devices.Configuration;
+using CardlessAtm.Iso8583;
+using CardlessAtm.Qr.Sessions;
+using CardlessAtm.Security;
+using CardlessAtm.Terminal.Flow;
+using CardlessAtm.Terminal.Journal;
+using CardlessAtm.Terminal.Links;
+using CardlessAtm.Terminal.StoreAndForward;
+using Microsoft.Extensions.Logging;
+
+namespace CardlessAtm.Terminal;
+
+/// <summary>
+/// The ATM application: devices, the withdrawal flow, the journal, the reversal queue and the links to the
+/// host and the proxy, started in the right order — recovery of anything a crash left unfinished first.
+/// </summary>
+public sealed class AtmTerminal : IAsyncDisposable
+{
+    private readonly HostLink _host;
+    private readonly ProxyLink _proxy;
+    private readonly TerminalRecovery _recovery;
+    private readonly TerminalMetrics _metrics;
+    private readonly ILogger _logger;
+
+    private AtmTerminal(TerminalOptions options, AtmDevices devices, HostLink host, ElectronicJournal journal, ReversalForwarder reversals, WithdrawalFlow flow, TerminalMetrics metrics, TimeProvider time, ILoggerFactory loggers)
+    {
+        Options = options;
+        Devices = devices;
+        _host = host;
+        Journal = journal;
+        Reversals = reversals;
+        Flow = flow;
+        _metrics = metrics;
+        _logger = loggers.CreateLogger<AtmTerminal>();
+        _proxy = new ProxyLink(options, flow.HandleForwardedRequestAsync, time, loggers.CreateLogger<ProxyLink>());
+        _recovery = new TerminalRecovery(journal, devices.Dispenser, reversals, time, loggers.CreateLogger<TerminalRecovery>());
+    }
+
+    /// <summary>The settings.</summary>
+    public TerminalOptions Options { get; }
+
+    /// <summary>The devices.</summary>
+    public AtmDevices Devices { get; }
+
+    /// <summary>The electronic journal.</summary>
+    public ElectronicJournal Journal { get; }
+
+    /// <summary>The store-and-forward reversals.</summary>
+    public ReversalForwarder Reversals { get; }
+
+    /// <summary>The withdrawal state machine.</summary>
+    public WithdrawalFlow Flow { get; }
+
+    /// <summary>Whether the host link is signed on with session keys.</summary>
+    public bool IsHostReady => _host.IsReady;
+
+    /// <summary>Whether the proxy link is up.</summary>
+    public bool IsProxyConnected => _proxy.IsConnected;
+
+    /// <summary>Builds the terminal: validates the settings, loads the terminal master key, opens the journal and the queue.</summary>
+    /// <exception cref="ArgumentException">A setting is wrong (the message names it).</exception>
+    /// <exception cref="SecurityException">The master key is missing or its file is readable by others.</exception>
+    public static AtmTerminal Create(
+        TerminalOptions options, AtmDevices devices, ISecurityProfile profile, QrSessionOptions qrOptions, TimeProvider time, ILoggerFactory loggers, IMeterFactory? meters = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(devices);
+        ArgumentNullException.ThrowIfNull(qrOptions);
+        options.Validate();
+        qrOptions.Validate();
+        var masterKey = new FileKeyStore(options.KeyStore).LoadKey(options.MasterKeyName);
+        var journal = new ElectronicJournal(Path.Combine(options.DataDirectory, "journal.log"), time);
+        var queue = new ReversalStore(Path.Combine(options.DataDirectory, "saf"));
+        var host = new HostLink(options, profile, masterKey, new StanGenerator(Random.Shared.Next(1, 900_000)), time, loggers.CreateLogger<HostLink>());
+        var reversals = new ReversalForwarder(queue, host, journal, options, time, loggers.CreateLogger<ReversalForwarder>());
+        var metrics = new TerminalMetrics(() => queue.Depth, meters);
+        var flow = new WithdrawalFlow(options, devices, host, reversals, journal, qrOptions, metrics, time, loggers.CreateLogger<WithdrawalFlow>());
+        return new AtmTerminal(options, devices, host, journal, reversals, flow, metrics, time, loggers);
+    }
+
+    /// <summary>
+    /// Runs until cancelled: settles what a crash left unfinished, dials the host and the proxy, forwards
+    /// reversals and serves customers.
+    /// </summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        await Journal.WriteAsync(JournalEvents.Started, data: new Dictionary<string, string> { ["atm"] = Options.AtmId });
+        var recovered = await _recovery.RecoverAsync(cancellationToken);
+        if (recovered > 0)
+        {
+            _logger.LogWarning("Recovery settled {Count} unfinished withdrawal(s)", recovered);
+        }
+
+        await _host.StartAsync(cancellationToken);
+        await _proxy.StartAsync(cancellationToken);
+        var forwarding = Reversals.RunAsync(cancellationToken);
+        var serving = Flow.RunAsync(cancellationToken);
+        try
+        {
+            await Task.WhenAll(forwarding, serving);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+    }
+
+    /// <summary>Waits until the host link is signed on with session keys.</summary>
+    public Task WaitUntilHostReadyAsync(CancellationToken cancellationToken) => _host.WaitUntilReadyAsync(cancellationToken);
+
+    /// <summary>Waits until both links are up (the host with session keys).</summary>
+    public async Task WaitUntilOnlineAsync(CancellationToken cancellationToken)
+    {
+        await _host.WaitUntilReadyAsync(cancellationToken);
+        await _proxy.WaitUntilConnectedAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _proxy.DisposeAsync();
+        await _host.DisposeAsync();
+        Flow.Dispose();
+        Reversals.Dispose();
+        Journal.Dispose();
+        _metrics.Dispose();
+    }
+}

@@ -1,0 +1,666 @@
+using System.Diagnostics;
+using System.Globalization;
+using CardlessAtm.Devices;
+using CardlessAtm.Devices.Configuration;
+using CardlessAtm.Devices.Dispenser;
+using CardlessAtm.Devices.FaultCheck;
+using CardlessAtm.Devices.Keypad;
+using CardlessAtm.Iso8583;
+using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Qr.Payload;
+using CardlessAtm.Qr.Sessions;
+using CardlessAtm.Qr.Symbols;
+using CardlessAtm.Terminal.Journal;
+using CardlessAtm.Terminal.Links;
+using CardlessAtm.Terminal.StoreAndForward;
+using Microsoft.Extensions.Logging;
+
+namespace CardlessAtm.Terminal.Flow;
+
+/// <summary>The terminal's states (the patent's steps A–G as the ATM lives them).</summary>
+public enum TerminalState
+{
+    /// <summary>Waiting for a customer.</summary>
+    Idle,
+
+    /// <summary>Step A: the customer types the amount.</summary>
+    AmountEntry,
+
+    /// <summary>The fault-judgement module decides whether the ATM can dispense the amount.</summary>
+    FaultCheck,
+
+    /// <summary>Step B: the QR code is on screen with a countdown; waiting for the phone's request.</summary>
+    QrShown,
+
+    /// <summary>Step E: the proxy forwarded a request for the session on screen.</summary>
+    RequestReceived,
+
+    /// <summary>Step F/G: the host is deciding.</summary>
+    Authorising,
+
+    /// <summary>Notes are being picked.</summary>
+    Dispensing,
+
+    /// <summary>Notes are at the exit.</summary>
+    Presenting,
+
+    /// <summary>The withdrawal succeeded.</summary>
+    Done,
+
+    /// <summary>The transaction ended without (all of) the cash; the customer was told why.</summary>
+    Terminated,
+}
+
+/// <summary>How one withdrawal ended, for the demo, tests and metrics.</summary>
+/// <param name="Session">The QR session nonce, if one was shown.</param>
+/// <param name="Requested">The amount typed, if any.</param>
+/// <param name="Presented">What reached the customer.</param>
+/// <param name="ResponseCode">The code sent to the phone (or the host's decline), if a request came.</param>
+/// <param name="CustomerMessage">What the customer was told.</param>
+/// <param name="FinalState">Done or Terminated.</param>
+public sealed record WithdrawalOutcome(string? Session, Money? Requested, Money? Presented, string? ResponseCode, string CustomerMessage, TerminalState FinalState);
+
+/// <summary>
+/// The ATM application's explicit state machine over the device layer: idle → amount entry → fault check →
+/// QR shown → request received → authorising → dispensing → presenting → done, or terminated with a customer
+/// message at any step. Every step is journalled (and flushed) before the action it records; any shortfall
+/// after an approval becomes a reversal in the store-and-forward queue.
+/// </summary>
+public sealed class WithdrawalFlow : IDisposable
+{
+    private readonly TerminalOptions _options;
+    private readonly AtmDevices _devices;
+    private readonly HostLink _host;
+    private readonly ReversalForwarder _reversals;
+    private readonly ElectronicJournal _journal;
+    private readonly QrSessionOptions _qrOptions;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly TerminalMetrics _metrics;
+    private readonly Currency _currency;
+    private readonly AtmId _atmId;
+    private readonly Queue<string> _usedSessions = new();
+    private readonly Lock _gate = new();
+    private ActiveSession? _session;
+    private Devices.Display.Screen? _lastResultScreen;
+    private Task<KeyPress>? _pendingKey;
+    private TerminalState _state = TerminalState.Idle;
+
+    /// <summary>Creates the flow.</summary>
+    public WithdrawalFlow(
+        TerminalOptions options,
+        AtmDevices devices,
+        HostLink host,
+        ReversalForwarder reversals,
+        ElectronicJournal journal,
+        QrSessionOptions qrOptions,
+        TerminalMetrics metrics,
+        TimeProvider time,
+        ILogger logger)
+    {
+        _options = options;
+        _devices = devices;
+        _host = host;
+        _reversals = reversals;
+        _journal = journal;
+        _qrOptions = qrOptions;
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+        _currency = Currency.FromCode(options.Currency);
+        _atmId = AtmId.Parse(options.AtmId);
+        _devices.Sensors.Status.Changed += OnSensorChanged;
+    }
+
+    /// <summary>Raised on every state change.</summary>
+    public event Action<TerminalState>? StateChanged;
+
+    /// <summary>Raised when a withdrawal (or an attempt) ends.</summary>
+    public event Action<WithdrawalOutcome>? WithdrawalEnded;
+
+    /// <summary>The current state.</summary>
+    public TerminalState State => _state;
+
+    /// <summary>The QR payload text on screen now, or null.</summary>
+    public string? CurrentQrText => Volatile.Read(ref _session)?.Payload.Text;
+
+    /// <summary>Runs customer sessions until cancelled.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var outcome = await RunOneAsync(cancellationToken);
+                WithdrawalEnded?.Invoke(outcome);
+                await _devices.Display.ShowAsync(_lastResultScreen!, cancellationToken);
+                await Task.Delay(_options.ResultScreenTime, _time, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Step E: a request the proxy forwarded. Accepted only for the session on screen right now — same
+    /// payload, ATM id, amount and currency, not expired, not used; anything else is declined at once and
+    /// journalled. An accepted request is answered when the withdrawal ends.
+    /// </summary>
+    public async ValueTask<IsoMessage> HandleForwardedRequestAsync(IsoMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var session = Volatile.Read(ref _session);
+        var (code, reason) = Check(request, session);
+        if (code is not null)
+        {
+            await _journal.WriteAsync(JournalEvents.RequestRefused, session?.Nonce, null, new Dictionary<string, string>
+            {
+                ["response"] = code,
+                ["reason"] = reason!,
+                ["phoneStan"] = request.GetString(11) ?? "-",
+            });
+            _logger.LogWarning("Refused a forwarded request for {AtmId}: {ResponseCode} {Reason}", request.GetString(41) ?? "?", code, reason);
+            _metrics.Withdrawal("refused", code);
+            return request.CreateResponse(code);
+        }
+
+        var forwarded = new ForwardedRequest(request, new TaskCompletionSource<IsoMessage>(TaskCreationOptions.RunContinuationsAsynchronously));
+        session!.Requests.TrySetResult(forwarded);
+        return await forwarded.Reply.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _devices.Sensors.Status.Changed -= OnSensorChanged;
+
+    private async Task<WithdrawalOutcome> RunOneAsync(CancellationToken cancellationToken)
+    {
+        Enter(TerminalState.Idle);
+        await _devices.Display.ShowAsync(CustomerTexts.Welcome(), cancellationToken);
+        _devices.Keypad.DiscardPending();
+        _pendingKey = null;
+        while (true)
+        {
+            var key = await NextKeyAsync(cancellationToken);
+            if (key.Key is AtmKey.Enter or AtmKey.F1)
+            {
+                break;
+            }
+        }
+
+        Enter(TerminalState.AmountEntry);
+        var amount = await ReadAmountAsync(cancellationToken);
+        if (amount is null)
+        {
+            return Terminate(null, null, null, "Cancelled.");
+        }
+
+        await _journal.WriteAsync(JournalEvents.AmountEntered, data: new Dictionary<string, string> { ["amount"] = amount.Value.ToString() });
+
+        Enter(TerminalState.FaultCheck);
+        await _devices.Dispenser.RefreshStatusAsync(cancellationToken);
+        var verdict = _devices.FaultCheck.Check(amount.Value);
+        await JournalVerdictAsync(null, verdict);
+        if (!verdict.IsReady)
+        {
+            return Terminate(null, amount, null, verdict.CustomerMessage!);
+        }
+
+        if (_host.SessionKey is not { } key1)
+        {
+            // Without a session key the host could not verify the QR: do not show one.
+            return Terminate(null, amount, null, CustomerTexts.ForResponseCode(ResponseCodes.IssuerUnavailable));
+        }
+
+        var payload = new QrSessionIssuer(_atmId, key1.Qr, _time, _qrOptions).Issue(amount.Value);
+        var session = new ActiveSession(payload);
+        await _journal.WriteAsync(JournalEvents.QrShown, session.Nonce, null, new Dictionary<string, string>
+        {
+            ["amount"] = amount.Value.ToString(),
+            ["expires"] = payload.ExpiresAt.ToString("u", CultureInfo.InvariantCulture),
+        });
+        Volatile.Write(ref _session, session);
+        Enter(TerminalState.QrShown);
+        try
+        {
+            var forwarded = await WaitForRequestAsync(session, amount.Value, cancellationToken);
+            if (forwarded is null)
+            {
+                return Terminate(session.Nonce, amount, null, session.EndReason!);
+            }
+
+            return await WithdrawAsync(session, amount.Value, forwarded, cancellationToken);
+        }
+        finally
+        {
+            session.Close();
+            Volatile.Write(ref _session, null);
+            Remember(session.Nonce);
+        }
+    }
+
+    private async Task<ForwardedRequest?> WaitForRequestAsync(ActiveSession session, Money amount, CancellationToken cancellationToken)
+    {
+        var matrix = QrSymbolEncoder.Encode(session.Payload).Modules;
+        while (true)
+        {
+            var left = session.Payload.ExpiresAt - _time.GetUtcNow();
+            if (left <= TimeSpan.Zero)
+            {
+                session.Close();
+                session.EndReason = "The QR code has expired.";
+                await _journal.WriteAsync(JournalEvents.SessionEnded, session.Nonce, data: new Dictionary<string, string> { ["reason"] = "expired" });
+                return session.Requests.Task.IsCompletedSuccessfully ? await session.Requests.Task : null;
+            }
+
+            await _devices.Display.ShowAsync(CustomerTexts.ScanQr(Format(amount), matrix, (int)Math.Ceiling(left.TotalSeconds)), cancellationToken);
+            var tick = Task.Delay(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1), _time, cancellationToken);
+            var key = PendingKey(cancellationToken);
+            var first = await Task.WhenAny(session.Requests.Task, key, tick);
+            if (first == session.Requests.Task)
+            {
+                return await session.Requests.Task;
+            }
+
+            if (first == key && (await TakeKeyAsync()).Key == AtmKey.Cancel)
+            {
+                session.Close();
+                if (session.Requests.Task.IsCompletedSuccessfully)
+                {
+                    return await session.Requests.Task;
+                }
+
+                session.EndReason = "Cancelled.";
+                await _journal.WriteAsync(JournalEvents.SessionEnded, session.Nonce, data: new Dictionary<string, string> { ["reason"] = "cancelled" });
+                return null;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    private async Task<WithdrawalOutcome> WithdrawAsync(ActiveSession session, Money amount, ForwardedRequest forwarded, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var phone = forwarded.PhoneRequest;
+        var stan = _host.Stan.Next();
+        using var scope = _logger.BeginScope(new Dictionary<string, object> { ["AtmId"] = _options.AtmId, ["Session"] = session.Nonce, ["Stan"] = stan });
+        Enter(TerminalState.RequestReceived);
+        await _journal.WriteAsync(JournalEvents.RequestReceived, session.Nonce, stan, new Dictionary<string, string>
+        {
+            ["phoneStan"] = phone.GetString(11) ?? "-",
+            ["amount"] = amount.ToString(),
+        });
+
+        // The fault check runs again: a door may have opened while the customer used the phone.
+        await _devices.Dispenser.RefreshStatusAsync(cancellationToken);
+        var verdict = _devices.FaultCheck.Check(amount);
+        await JournalVerdictAsync(session.Nonce, verdict);
+        if (!verdict.IsReady)
+        {
+            return await FinishAsync(forwarded, session, amount, null, ResponseCodes.SystemMalfunction, verdict.CustomerMessage!, started);
+        }
+
+        Enter(TerminalState.Authorising);
+        await _devices.Display.ShowAsync(CustomerTexts.Authorising(Format(amount)), cancellationToken);
+        var request = BuildAuthorisation(phone, stan);
+        var rrn = request.RetrievalReferenceNumber!;
+        var transmission = request.GetString(7)!;
+        await _journal.WriteAsync(JournalEvents.AuthoriseRequest, session.Nonce, stan, new Dictionary<string, string>
+        {
+            ["rrn"] = rrn,
+            ["transmission"] = transmission,
+            ["amount"] = amount.MinorUnits.ToString(CultureInfo.InvariantCulture),
+            ["currency"] = amount.Currency.NumericCode.ToString("D3", CultureInfo.InvariantCulture),
+        });
+
+        var cancelWatch = WatchForCancel(cancellationToken);
+        HostAnswer? answer = null;
+        string? failure = null;
+        try
+        {
+            answer = await _host.SendAsync(request, cancellationToken);
+        }
+        catch (Exception e) when (e is Iso8583ChannelException or InvalidOperationException or TimeoutException)
+        {
+            failure = e.Message;
+        }
+
+        var cancelled = cancelWatch.IsCompletedSuccessfully && cancelWatch.Result;
+        await _journal.WriteAsync(JournalEvents.AuthoriseAnswer, session.Nonce, stan, new Dictionary<string, string>
+        {
+            ["response"] = answer?.ResponseCode ?? "none",
+            ["macVerified"] = answer?.MacVerified.ToString() ?? "-",
+            ["authCode"] = answer?.Response.AuthorizationCode ?? "-",
+            ["cancelled"] = cancelled.ToString(),
+            ["failure"] = failure ?? "-",
+        });
+
+        var pending = new PendingReversal($"{stan:D6}-{transmission}", stan, transmission, rrn, amount.MinorUnits, 0, amount.Currency.NumericCode, string.Empty, session.Nonce, _time.GetUtcNow());
+        if (answer is null)
+        {
+            // The host may have approved and debited: reverse in full until it acknowledges.
+            await _reversals.EnqueueAsync(pending with { Reason = "no answer from the host" });
+            return await FinishAsync(forwarded, session, amount, null, ResponseCodes.IssuerUnavailable, CustomerTexts.ForResponseCode(ResponseCodes.IssuerUnavailable), started);
+        }
+
+        if (!answer.MacVerified)
+        {
+            // Never act on an unauthenticated answer; if it was a real approval the debit is undone.
+            await _reversals.EnqueueAsync(pending with { Reason = "host answer failed its MAC check" });
+            return await FinishAsync(forwarded, session, amount, null, ResponseCodes.SystemMalfunction, "The bank's answer could not be verified.", started);
+        }
+
+        if (answer.ResponseCode != ResponseCodes.Approved)
+        {
+            return await FinishAsync(forwarded, session, amount, null, answer.ResponseCode ?? ResponseCodes.SystemMalfunction, CustomerTexts.ForResponseCode(answer.ResponseCode), started);
+        }
+
+        if (cancelled)
+        {
+            await _reversals.EnqueueAsync(pending with { Reason = "customer cancelled while the host was deciding" });
+            return await FinishAsync(forwarded, session, amount, null, ResponseCodes.DoNotHonour, "Cancelled. Nothing will be charged.", started);
+        }
+
+        return await DispenseAsync(forwarded, session, amount, verdict.Mix!, pending, answer.Response.AuthorizationCode, started, cancellationToken);
+    }
+
+    private async Task<WithdrawalOutcome> DispenseAsync(
+        ForwardedRequest forwarded, ActiveSession session, Money amount, Mix mix, PendingReversal pending, string? authCode, long started, CancellationToken cancellationToken)
+    {
+        Enter(TerminalState.Dispensing);
+        await _devices.Display.ShowAsync(CustomerTexts.Dispensing(Format(amount)), CancellationToken.None);
+        var counters = await _devices.Dispenser.ReadDeviceCountersAsync(CancellationToken.None);
+        await _journal.WriteAsync(JournalEvents.DispenseStart, session.Nonce, pending.OriginalStan, new Dictionary<string, string>
+        {
+            ["mix"] = RecoveryRecord.FormatMix(mix),
+            ["counts"] = RecoveryRecord.FormatCounts(_devices.Dispenser.CashUnits),
+            ["counters"] = counters is null ? "none" : RecoveryRecord.FormatCounters(counters),
+            ["reversalId"] = pending.Id,
+            ["rrn"] = pending.RetrievalReference,
+            ["transmission"] = pending.OriginalTransmission,
+            ["amount"] = amount.MinorUnits.ToString(CultureInfo.InvariantCulture),
+            ["currency"] = amount.Currency.NumericCode.ToString("D3", CultureInfo.InvariantCulture),
+        });
+
+        // Once notes move, the dispense runs to its end whatever else happens.
+        var result = await _devices.Dispenser.DispenseAsync(mix, CancellationToken.None);
+        await _journal.WriteAsync(JournalEvents.DispenseEnd, session.Nonce, pending.OriginalStan, RecoveryRecord.DescribeResult(result));
+        if (result.Completion != DispenseCompletion.Ok)
+        {
+            _metrics.DispenserFault(result.Completion);
+            await ResetAfterFaultAsync(session.Nonce);
+        }
+
+        Enter(TerminalState.Presenting);
+        var presented = result.Presented;
+        if (presented == amount && result.IsComplete)
+        {
+            return await FinishAsync(forwarded, session, amount, presented, ResponseCodes.Approved, "Please take your cash.", started, authCode, TerminalState.Done);
+        }
+
+        // Notes whose fate is unknown are credited back too and left for reconciliation (counters.unknown):
+        // the customer is never charged for cash that may not have come out.
+        await _reversals.EnqueueAsync(pending with { DispensedMinor = presented.MinorUnits, Reason = $"dispense {result.Completion}" });
+        if (presented.IsPositive)
+        {
+            var screen = CustomerTexts.Partial(Format(presented), Format(amount));
+            return await FinishAsync(forwarded, session, amount, presented, ResponseCodes.Approved, string.Join(' ', screen.Lines), started, authCode, TerminalState.Done, screen);
+        }
+
+        return await FinishAsync(forwarded, session, amount, presented, ResponseCodes.SystemMalfunction, "The ATM could not pay out. Nothing will be charged.", started);
+    }
+
+    private async Task ResetAfterFaultAsync(string session)
+    {
+        var reset = await _devices.Dispenser.ResetAsync(CancellationToken.None);
+        await _journal.WriteAsync(JournalEvents.DispenserReset, session, null, new Dictionary<string, string>
+        {
+            ["completion"] = reset.Completion.ToString(),
+            ["rejected"] = reset.Movements.Sum(m => m.Rejected).ToString(CultureInfo.InvariantCulture),
+        });
+    }
+
+    private async Task<WithdrawalOutcome> FinishAsync(
+        ForwardedRequest forwarded, ActiveSession session, Money amount, Money? presented, string responseCode, string customerMessage, long started,
+        string? authCode = null, TerminalState final = TerminalState.Terminated, Devices.Display.Screen? screen = null)
+    {
+        var reply = forwarded.PhoneRequest.CreateResponse(responseCode);
+        if (authCode is not null && responseCode == ResponseCodes.Approved)
+        {
+            reply.AuthorizationCode = authCode;
+        }
+
+        if (presented is { } paid && paid != amount && responseCode == ResponseCodes.Approved)
+        {
+            reply.ReplacementAmountMinor = paid.MinorUnits;
+        }
+
+        await _journal.WriteAsync(JournalEvents.WithdrawalEnd, session.Nonce, null, new Dictionary<string, string>
+        {
+            ["response"] = responseCode,
+            ["presented"] = (presented ?? new Money(0, amount.Currency)).ToString(),
+            ["state"] = final.ToString(),
+            ["message"] = customerMessage,
+        });
+        forwarded.Reply.TrySetResult(reply);
+        _metrics.Withdrawal(final == TerminalState.Done ? (presented == amount ? "dispensed" : "partial") : "declined", responseCode);
+        _metrics.Latency(Stopwatch.GetElapsedTime(started));
+        _lastResultScreen = screen ?? (final == TerminalState.Done ? CustomerTexts.TakeCash(Format(presented!.Value)) : CustomerTexts.Terminated(customerMessage));
+        Enter(final);
+        _logger.LogInformation("Withdrawal ended {State}: {ResponseCode}, presented {Presented} of {Amount}", final, responseCode, presented, amount);
+        return new WithdrawalOutcome(session.Nonce, amount, presented, responseCode, customerMessage, final);
+    }
+
+    private WithdrawalOutcome Terminate(string? session, Money? amount, string? responseCode, string customerMessage)
+    {
+        _lastResultScreen = CustomerTexts.Terminated(customerMessage);
+        Enter(TerminalState.Terminated);
+        _metrics.Withdrawal("terminated", responseCode ?? "none");
+        return new WithdrawalOutcome(session, amount, null, responseCode, customerMessage, TerminalState.Terminated);
+    }
+
+    private IsoMessage BuildAuthorisation(IsoMessage phone, int stan)
+    {
+        var request = _host.NewRequest(Mti.FinancialRequest);
+        request.Stan = stan;
+        foreach (var field in new[] { 3, 4, 48, 49, 127 })
+        {
+            if (phone.GetBytes(field) is { } value)
+            {
+                request.SetBytes(field, value);
+            }
+        }
+
+        request.RetrievalReferenceNumber = _host.NewRetrievalReference(stan);
+        return request;
+    }
+
+    private (string? Code, string? Reason) Check(IsoMessage request, ActiveSession? session)
+    {
+        string? qrText;
+        long? amountMinor;
+        int? currency;
+        string? terminal;
+        try
+        {
+            qrText = request.SessionPayload;
+            amountMinor = request.AmountMinor;
+            currency = request.CurrencyCode;
+            terminal = request.TerminalId;
+        }
+        catch (Iso8583FieldException e)
+        {
+            return (ResponseCodes.FormatError, $"field {e.FieldNumber} malformed");
+        }
+
+        if (terminal != _options.AtmId)
+        {
+            return (ResponseCodes.InvalidTransaction, $"field 41 names another ATM");
+        }
+
+        if (qrText is null || amountMinor is null || currency is null || !request.Has(127))
+        {
+            return (ResponseCodes.FormatError, "fields 4, 48, 49 and 127 are required");
+        }
+
+        var nonce = QrPayloadFormat.Parse(qrText).Payload?.Nonce.ToString();
+        if (session is null || session.Payload.Text != qrText)
+        {
+            return nonce is not null && WasUsed(nonce)
+                ? (ResponseCodes.DuplicateTransmission, "the session was already used")
+                : (ResponseCodes.InvalidTransaction, session is null ? "no session on screen" : "not the session on screen");
+        }
+
+        if (amountMinor != session.Payload.Amount.MinorUnits || currency != session.Payload.Amount.Currency.NumericCode)
+        {
+            return (ResponseCodes.InvalidAmount, "amount or currency differs from the session on screen");
+        }
+
+        if (_time.GetUtcNow() >= session.Payload.ExpiresAt)
+        {
+            return (ResponseCodes.InvalidTransaction, "the session has expired");
+        }
+
+        return session.TryClaim() ? (null, null) : (ResponseCodes.DuplicateTransmission, "the session already has a request");
+    }
+
+    private async Task<Money?> ReadAmountAsync(CancellationToken cancellationToken)
+    {
+        var typed = string.Empty;
+        while (true)
+        {
+            await _devices.Display.ShowAsync(CustomerTexts.AmountEntry(typed, _currency.Code, _options.MaxAmountMajor), cancellationToken);
+            using var timeout = new CancellationTokenSource(_options.KeyTimeout, _time);
+            using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+            KeyPress key;
+            try
+            {
+                key = await PendingKey(cancellationToken).WaitAsync(either.Token);
+                await TakeKeyAsync();
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                return null;
+            }
+
+            switch (key.Key)
+            {
+                case AtmKey.Cancel:
+                    return null;
+                case AtmKey.Clear:
+                    typed = string.Empty;
+                    break;
+                case AtmKey.Enter when typed.Length > 0 && int.Parse(typed, CultureInfo.InvariantCulture) > 0:
+                    return Money.ParseMajor(typed, _currency);
+                default:
+                    if (key.Digit is { } digit && !(typed.Length == 0 && digit == 0))
+                    {
+                        var next = typed + digit.ToString(CultureInfo.InvariantCulture);
+                        if (long.Parse(next, CultureInfo.InvariantCulture) <= _options.MaxAmountMajor)
+                        {
+                            typed = next;
+                        }
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Watches the keypad for Cancel while the host decides; true when Cancel was pressed.</summary>
+    private Task<bool> WatchForCancel(CancellationToken cancellationToken)
+    {
+        var key = PendingKey(cancellationToken);
+        return key.ContinueWith(
+            t => t.IsCompletedSuccessfully && t.Result.Key == AtmKey.Cancel,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    private Task<KeyPress> PendingKey(CancellationToken cancellationToken) =>
+        _pendingKey ??= _devices.Keypad.ReadKeyAsync(cancellationToken).AsTask();
+
+    private async Task<KeyPress> TakeKeyAsync()
+    {
+        var key = await _pendingKey!;
+        _pendingKey = null;
+        return key;
+    }
+
+    private async Task<KeyPress> NextKeyAsync(CancellationToken cancellationToken)
+    {
+        await PendingKey(cancellationToken);
+        return await TakeKeyAsync();
+    }
+
+    private async Task JournalVerdictAsync(string? session, FaultVerdict verdict)
+    {
+        await _journal.WriteAsync(JournalEvents.FaultCheck, session, null, new Dictionary<string, string>
+        {
+            ["amount"] = verdict.Amount.ToString(),
+            ["ready"] = verdict.IsReady.ToString(),
+            ["reasons"] = verdict.Reasons.Count == 0 ? "-" : string.Join("; ", verdict.Reasons.Select(r => $"{r.Code}: {r.LogText}")),
+        });
+    }
+
+    private void OnSensorChanged(object? sender, Devices.Status.StatusChange change) =>
+        _ = _journal.WriteAsync(JournalEvents.Sensor, Volatile.Read(ref _session)?.Nonce, null, new Dictionary<string, string>
+        {
+            ["sensor"] = change.Property,
+            ["from"] = change.OldValue?.ToString() ?? "-",
+            ["to"] = change.NewValue?.ToString() ?? "-",
+            ["state"] = _state.ToString(),
+        });
+
+    private void Enter(TerminalState state)
+    {
+        _state = state;
+        StateChanged?.Invoke(state);
+    }
+
+    private void Remember(string nonce)
+    {
+        lock (_gate)
+        {
+            _usedSessions.Enqueue(nonce);
+            while (_usedSessions.Count > 1024)
+            {
+                _usedSessions.Dequeue();
+            }
+        }
+    }
+
+    private bool WasUsed(string nonce)
+    {
+        lock (_gate)
+        {
+            return _usedSessions.Contains(nonce);
+        }
+    }
+
+    private static string Format(Money money) => money.ToString();
+
+    private sealed record ForwardedRequest(IsoMessage PhoneRequest, TaskCompletionSource<IsoMessage> Reply);
+
+    private sealed class ActiveSession(QrSessionPayload payload)
+    {
+        private int _claimed;
+
+        public QrSessionPayload Payload { get; } = payload;
+
+        public string Nonce { get; } = payload.Nonce.ToString();
+
+        public TaskCompletionSource<ForwardedRequest> Requests { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string? EndReason { get; set; }
+
+        /// <summary>The first request claims the session; every later one is a duplicate.</summary>
+        public bool TryClaim() => Interlocked.Exchange(ref _claimed, 1) == 0;
+
+        /// <summary>No request may claim the session any more (cancelled, expired, finished).</summary>
+        public void Close() => Interlocked.CompareExchange(ref _claimed, 1, 0);
+    }
+}

@@ -1,0 +1,56 @@
+namespace CardlessAtm.Terminal.Journal;
+
+/// <summary>The journal's event names. Withdrawal steps are written before the action they name.</summary>
+public static class JournalEvents
+{
+    /// <summary>The terminal started (and ran recovery).</summary>
+    public const string Started = "terminal-started";
+
+    /// <summary>A customer began a withdrawal and typed an amount.</summary>
+    public const string AmountEntered = "amount-entered";
+
+    /// <summary>The fault check's verdict (ready, or the reasons).</summary>
+    public const string FaultCheck = "fault-check";
+
+    /// <summary>A QR session is about to be shown.</summary>
+    public const string QrShown = "qr-shown";
+
+    /// <summary>The session ended without a request (cancel, expiry, terminated).</summary>
+    public const string SessionEnded = "session-ended";
+
+    /// <summary>A forwarded request was refused before the host was asked.</summary>
+    public const string RequestRefused = "request-refused";
+
+    /// <summary>A forwarded request for the session on screen was accepted.</summary>
+    public const string RequestReceived = "request-received";
+
+    /// <summary>The 0200 is about to be sent to the host.</summary>
+    public const string AuthoriseRequest = "authorise-request";
+
+    /// <summary>The host answered (or did not).</summary>
+    public const string AuthoriseAnswer = "authorise-answer";
+
+    /// <summary>The dispense is about to start (mix, counts and device counters before it).</summary>
+    public const string DispenseStart = "dispense-start";
+
+    /// <summary>The dispense ended (exactly what moved).</summary>
+    public const string DispenseEnd = "dispense-end";
+
+    /// <summary>A reversal was stored for forwarding.</summary>
+    public const string ReversalStored = "reversal-queued";
+
+    /// <summary>The host acknowledged a reversal (0430).</summary>
+    public const string ReversalAcknowledged = "reversal-acknowledged";
+
+    /// <summary>A withdrawal is finished (the customer's outcome and the phone's response code).</summary>
+    public const string WithdrawalEnd = "withdrawal-end";
+
+    /// <summary>Recovery settled a withdrawal interrupted by a crash.</summary>
+    public const string Recovered = "recovered";
+
+    /// <summary>A fault sensor changed.</summary>
+    public const string Sensor = "sensor";
+
+    /// <summary>The dispenser was reset after a fault.</summary>
+    public const string DispenserReset = "dispenser-reset";
+}

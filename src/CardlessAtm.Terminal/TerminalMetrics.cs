@@ -1,0 +1,42 @@
+using System.Diagnostics.Metrics;
+using CardlessAtm.Devices.Dispenser;
+
+namespace CardlessAtm.Terminal;
+
+/// <summary>
+/// The terminal's metrics on the <c>CardlessAtm.Terminal</c> meter, readable with
+/// <c>dotnet-counters monitor -n cardless-atm --counters CardlessAtm.Terminal</c> or any OpenTelemetry exporter.
+/// </summary>
+public sealed class TerminalMetrics : IDisposable
+{
+    /// <summary>The meter's name.</summary>
+    public const string MeterName = "CardlessAtm.Terminal";
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _withdrawals;
+    private readonly Counter<long> _dispenserFaults;
+    private readonly Histogram<double> _latency;
+
+    /// <summary>Creates the instruments; <paramref name="safDepth"/> is read when the SAF gauge is observed.</summary>
+    public TerminalMetrics(Func<int> safDepth, IMeterFactory? meterFactory = null)
+    {
+        _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
+        _withdrawals = _meter.CreateCounter<long>("cardless_atm.withdrawals", description: "Withdrawals by outcome and response code.");
+        _dispenserFaults = _meter.CreateCounter<long>("cardless_atm.dispenser.faults", description: "Dispenser faults by kind.");
+        _latency = _meter.CreateHistogram<double>("cardless_atm.withdrawal.duration", unit: "ms", description: "From the forwarded request to the outcome.");
+        _meter.CreateObservableGauge("cardless_atm.saf.depth", safDepth, description: "Reversals waiting in the store-and-forward queue.");
+    }
+
+    /// <summary>Counts a withdrawal outcome.</summary>
+    public void Withdrawal(string outcome, string responseCode) =>
+        _withdrawals.Add(1, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("response_code", responseCode));
+
+    /// <summary>Counts a dispenser fault.</summary>
+    public void DispenserFault(DispenseCompletion kind) => _dispenserFaults.Add(1, new KeyValuePair<string, object?>("kind", kind.ToString()));
+
+    /// <summary>Records a withdrawal's end-to-end duration at the terminal.</summary>
+    public void Latency(TimeSpan elapsed) => _latency.Record(elapsed.TotalMilliseconds);
+
+    /// <inheritdoc />
+    public void Dispose() => _meter.Dispose();
+}

@@ -1,0 +1,103 @@
+using QrAtmId = CardlessAtm.Qr.Payload.AtmId;
+
+namespace CardlessAtm.Terminal;
+
+/// <summary>A TCP peer: address and port.</summary>
+public sealed class EndpointOptions
+{
+    /// <summary>Host name or IP address.</summary>
+    public string Address { get; set; } = "127.0.0.1";
+
+    /// <summary>TCP port.</summary>
+    public int Port { get; set; }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Address}:{Port}";
+}
+
+/// <summary>The ATM application's settings (configuration section <c>Terminal</c>).</summary>
+public sealed class TerminalOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string SectionName = "Terminal";
+
+    /// <summary>This ATM's id (field 41, 8 characters), e.g. <c>ATM00001</c>.</summary>
+    public string AtmId { get; set; } = string.Empty;
+
+    /// <summary>The currency customers withdraw (ISO 4217 code).</summary>
+    public string Currency { get; set; } = "EUR";
+
+    /// <summary>The host to authorise with.</summary>
+    public EndpointOptions Host { get; set; } = new();
+
+    /// <summary>The proxy that forwards phones' requests.</summary>
+    public EndpointOptions Proxy { get; set; } = new();
+
+    /// <summary>Directory of the key store holding the terminal master key.</summary>
+    public string KeyStore { get; set; } = string.Empty;
+
+    /// <summary>Name of the terminal master key in the key store.</summary>
+    public string MasterKeyName { get; set; } = "tmk";
+
+    /// <summary>Directory for the electronic journal and the store-and-forward queue.</summary>
+    public string DataDirectory { get; set; } = string.Empty;
+
+    /// <summary>How long to wait for the host's answer to a withdrawal.</summary>
+    public TimeSpan HostTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Largest amount a customer may type, in major units.</summary>
+    public int MaxAmountMajor { get; set; } = 1_000;
+
+    /// <summary>How long the result screen stays before the ATM returns to idle.</summary>
+    public TimeSpan ResultScreenTime { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long an amount-entry screen waits for a key before returning to idle.</summary>
+    public TimeSpan KeyTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>First wait before repeating an unacknowledged reversal; doubles up to <see cref="ReversalRetryMax"/>.</summary>
+    public TimeSpan ReversalRetryInitial { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Longest wait between reversal repeats.</summary>
+    public TimeSpan ReversalRetryMax { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Idle time after which an echo test checks each link.</summary>
+    public TimeSpan EchoInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Checks the settings; the message names the setting at fault.</summary>
+    /// <exception cref="ArgumentException">A setting is missing or out of range.</exception>
+    public void Validate()
+    {
+        if (!QrAtmId.TryParse(AtmId, out _))
+        {
+            throw new ArgumentException($"{SectionName}:{nameof(AtmId)} '{AtmId}' is not an ATM id (8 characters, A–Z and 0–9).");
+        }
+
+        if (!Devices.Currency.TryFromCode(Currency, out _))
+        {
+            throw new ArgumentException($"{SectionName}:{nameof(Currency)} '{Currency}' is not a known ISO 4217 code.");
+        }
+
+        foreach (var (name, endpoint) in new[] { (nameof(Host), Host), (nameof(Proxy), Proxy) })
+        {
+            if (string.IsNullOrWhiteSpace(endpoint.Address) || endpoint.Port is <= 0 or > 65535)
+            {
+                throw new ArgumentException($"{SectionName}:{name} must have an Address and a Port between 1 and 65535 (got '{endpoint}').");
+            }
+        }
+
+        if (string.IsNullOrWhiteSpace(KeyStore))
+        {
+            throw new ArgumentException($"{SectionName}:{nameof(KeyStore)} must name the key-store directory that holds the terminal master key.");
+        }
+
+        if (string.IsNullOrWhiteSpace(DataDirectory))
+        {
+            throw new ArgumentException($"{SectionName}:{nameof(DataDirectory)} must name a directory for the journal and the reversal queue.");
+        }
+
+        if (HostTimeout <= TimeSpan.Zero || MaxAmountMajor <= 0 || ReversalRetryInitial <= TimeSpan.Zero || ReversalRetryMax < ReversalRetryInitial)
+        {
+            throw new ArgumentException($"{SectionName}: HostTimeout, MaxAmountMajor and the reversal retry times must be positive, ReversalRetryMax ≥ ReversalRetryInitial.");
+        }
+    }
+}
