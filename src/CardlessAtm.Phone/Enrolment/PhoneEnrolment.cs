@@ -91,7 +91,7 @@ public sealed class PhoneEnrolment
         if (!File.Exists(path))
         {
             // Checked before the key store is opened, which would create a missing directory.
-            throw new PhoneInputException(PhoneInputError.EnrolmentMissing, $"enrolment file {System.IO.Path.GetFullPath(path)}", "the file does not exist; enrol the phone first (cardless-atm phone enrol).");
+            throw new PhoneInputException(PhoneInputError.EnrolmentMissing, $"enrolment file {System.IO.Path.GetFullPath(path)}", "the file does not exist; enrol the phone first (cardless-atm keys phone-enroll).");
         }
 
         var enrolment = new PhoneEnrolment(path, logger);
@@ -180,7 +180,7 @@ public sealed class PhoneEnrolment
     {
         if (!File.Exists(Path))
         {
-            throw new PhoneInputException(PhoneInputError.EnrolmentMissing, Where, "the file does not exist; enrol the phone first (cardless-atm phone enrol).");
+            throw new PhoneInputException(PhoneInputError.EnrolmentMissing, Where, "the file does not exist; enrol the phone first (cardless-atm keys phone-enroll).");
         }
 
         try

@@ -63,10 +63,11 @@ public sealed class CardlessWithdrawalClient
     /// <param name="session">The scanned QR session.</param>
     /// <param name="accountId">The customer's account id, 1-19 digits (encrypted into field 127; only its last 4 digits are ever shown).</param>
     /// <param name="interaction">Confirmation and PIN entry.</param>
+    /// <param name="progress">Optional: told, in plain words, when the phone connects and when the request has been sent.</param>
     /// <param name="cancellationToken">Stops the withdrawal; after the request has been sent this yields an unknown outcome.</param>
     /// <returns>The outcome, with a customer message.</returns>
     /// <exception cref="PhoneInputException">Bad account id, PIN, expired session or enrolment problem; nothing was sent.</exception>
-    public async Task<WithdrawalOutcome> WithdrawAsync(ScannedSession session, string accountId, IWithdrawalInteraction interaction, CancellationToken cancellationToken = default)
+    public async Task<WithdrawalOutcome> WithdrawAsync(ScannedSession session, string accountId, IWithdrawalInteraction interaction, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(interaction);
@@ -77,12 +78,12 @@ public sealed class CardlessWithdrawalClient
 
         session.EnsureNotExpired(_time.GetUtcNow());
         var device = _enrolment.Inspect(_profile);
-        _log.LogInformation("Scanned session for {Amount} at {AtmId}; phone device {DeviceId}, account {Account}.", amount, atm, device.DeviceId, AccountIds.Mask(accountId));
+        _log.LogInformation("ATM {AtmId} session {SessionId}: scanned, {Amount}; phone device {DeviceId}, account {Account}.", atm, session.SessionId, amount, device.DeviceId, AccountIds.Mask(accountId));
 
         var confirmation = new WithdrawalConfirmation(atm, amount, session.ExpiresAt, AccountIds.Mask(accountId));
         if (!await interaction.ConfirmAsync(confirmation, cancellationToken))
         {
-            _log.LogInformation("Customer did not confirm; nothing sent.");
+            _log.LogInformation("ATM {AtmId} session {SessionId}: customer did not confirm; nothing sent.", atm, session.SessionId);
             return WithdrawalOutcome.Cancelled(atm, amount);
         }
 
@@ -106,6 +107,7 @@ public sealed class CardlessWithdrawalClient
             Logger = _channelLog,
             TerminalId = atm.Value,
         };
+        progress?.Report($"Connecting to the proxy at {_options.Proxy}{(_options.Tls is null ? string.Empty : " (TLS, pinned certificate)")}...");
         var client = new Iso8583Client(clientOptions);
         try
         {
@@ -119,13 +121,18 @@ public sealed class CardlessWithdrawalClient
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 var why = string.Create(CultureInfo.InvariantCulture, $"no connection to the proxy at {_options.Proxy} within {_options.ConnectTimeout.TotalSeconds:0.#} s ({client.ConsecutiveFailures} attempts failed)");
-                _log.LogWarning("Not sent: {Reason}.", why);
+                _log.LogWarning("ATM {AtmId} session {SessionId}: not sent: {Reason}.", atm, session.SessionId, why);
                 return WithdrawalOutcome.NotSent(atm, amount, why);
             }
 
-            var (request, stan) = _enrolment.TakeNextTransaction(_profile, (dukpt, ksn) => BuildRequest(session, accountId, pin, dukpt, ksn));
+            var (request, stan, ksnCounter) = _enrolment.TakeNextTransaction(_profile, (dukpt, ksn) =>
+            {
+                var (message, number) = BuildRequest(session, accountId, pin, dukpt, ksn);
+                return (message, number, ksn.TransactionCounter);
+            });
             using var stanScope = _log.BeginScope(new Dictionary<string, object> { ["Stan"] = stan });
-            _log.LogInformation("Sending 0200 for {Amount} to {AtmId} through {Proxy}.", amount, atm, _options.Proxy);
+            _log.LogInformation("ATM {AtmId} session {SessionId} STAN {Stan}: sending 0200 for {Amount} through {Proxy} (KSN counter {KsnCounter}).", atm, session.SessionId, stan, amount, _options.Proxy, ksnCounter);
+            progress?.Report(string.Create(CultureInfo.InvariantCulture, $"Request sent to {atm} (STAN {stan}); waiting for the ATM..."));
 
             IsoMessage response;
             try
@@ -134,7 +141,7 @@ public sealed class CardlessWithdrawalClient
             }
             catch (Iso8583ChannelException ex) when (ex.Reason == ChannelErrorReason.NotConnected)
             {
-                _log.LogWarning("Not sent: the connection to the proxy dropped before the request left ({Error}).", ex.Message);
+                _log.LogWarning("ATM {AtmId} session {SessionId} STAN {Stan}: not sent: the connection to the proxy dropped before the request left ({Error}).", atm, session.SessionId, stan, ex.Message);
                 return WithdrawalOutcome.NotSent(atm, amount, $"the connection to the proxy at {_options.Proxy} dropped before the request left");
             }
             catch (Iso8583ChannelException ex)
@@ -146,22 +153,22 @@ public sealed class CardlessWithdrawalClient
                     ChannelErrorReason.MalformedResponse => "the answer could not be read",
                     _ => $"the request failed ({ex.Reason})",
                 };
-                _log.LogWarning("Outcome unknown: {Reason} ({Error}).", why, ex.Message);
+                _log.LogWarning("ATM {AtmId} session {SessionId} STAN {Stan}: outcome unknown: {Reason} ({Error}).", atm, session.SessionId, stan, why, ex.Message);
                 return WithdrawalOutcome.Unknown(atm, amount, stan, why);
             }
             catch (OperationCanceledException)
             {
-                _log.LogWarning("Outcome unknown: stopped waiting for the answer.");
+                _log.LogWarning("ATM {AtmId} session {SessionId} STAN {Stan}: outcome unknown: stopped waiting for the answer.", atm, session.SessionId, stan);
                 return WithdrawalOutcome.Unknown(atm, amount, stan, "the phone stopped waiting for the answer");
             }
             catch (IOException ex)
             {
-                _log.LogWarning("Outcome unknown: {Error}.", ex.Message);
+                _log.LogWarning("ATM {AtmId} session {SessionId} STAN {Stan}: outcome unknown: {Error}.", atm, session.SessionId, stan, ex.Message);
                 return WithdrawalOutcome.Unknown(atm, amount, stan, "the connection failed while waiting for the answer");
             }
 
             var outcome = Interpret(request, response, session, stan);
-            _log.LogInformation("Outcome {Status}: response code {ResponseCode}, dispensed {Dispensed}.", outcome.Status, outcome.ResponseCode ?? "-", outcome.Dispensed?.ToString() ?? "unknown");
+            _log.LogInformation("ATM {AtmId} session {SessionId} STAN {Stan}: outcome {Status}, response code {ResponseCode}, authorisation {AuthCode}, dispensed {Dispensed}.", atm, session.SessionId, stan, outcome.Status, outcome.ResponseCode ?? "-", outcome.AuthorisationCode ?? "-", outcome.Dispensed?.ToString() ?? "unknown");
             return outcome;
         }
         finally
