@@ -13,6 +13,7 @@ root.Options.Add(CliHost.VerboseOption);
 root.Subcommands.Add(DevicesCommand.Create());
 root.Subcommands.Add(ProxyCommand.Create());
 root.Subcommands.Add(KeysCommand.Create());
+root.Subcommands.Add(PhoneCommand.Create());
 // --- end subcommands ---
 
 return await root.Parse(args).InvokeAsync();
