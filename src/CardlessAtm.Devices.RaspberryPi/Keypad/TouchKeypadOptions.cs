@@ -1,0 +1,103 @@
+using System.Device.I2c;
+using CardlessAtm.Devices.Keypad;
+using CardlessAtm.Devices.RaspberryPi.Configuration;
+
+namespace CardlessAtm.Devices.RaspberryPi.Keypad;
+
+/// <summary>A rectangle of the touch panel that acts as one key.</summary>
+public sealed class TouchZoneOptions
+{
+    /// <summary>The key (0–9, Enter, Cancel, Clear, F1–F4).</summary>
+    public string Key { get; set; } = string.Empty;
+
+    /// <summary>Left edge in panel pixels.</summary>
+    public int X { get; set; }
+
+    /// <summary>Top edge in panel pixels.</summary>
+    public int Y { get; set; }
+
+    /// <summary>Width in pixels.</summary>
+    public int Width { get; set; }
+
+    /// <summary>Height in pixels.</summary>
+    public int Height { get; set; }
+}
+
+/// <summary>Settings of a CHSC6440 touch panel used as a keypad (e.g. <c>Devices:Keypad:Touch</c>).</summary>
+public sealed class TouchKeypadOptions
+{
+    /// <summary>I2C bus (1 = the header's SDA1/SCL1).</summary>
+    public int I2cBusId { get; set; } = 1;
+
+    /// <summary>The controller's address (0x2E).</summary>
+    public int I2cAddress { get; set; } = 0x2E;
+
+    /// <summary>BCM pin of the controller's INT line (the binding only reports taps with it).</summary>
+    public int InterruptPin { get; set; } = 26;
+
+    /// <summary>Panel width in pixels (the display's).</summary>
+    public int ScreenWidth { get; set; } = 320;
+
+    /// <summary>Panel height in pixels.</summary>
+    public int ScreenHeight { get; set; } = 240;
+
+    /// <summary>Whether the touch layer is mounted rotated 180° against the display.</summary>
+    public bool FlipScreen { get; set; }
+
+    /// <summary>The on-screen buttons.</summary>
+    public List<TouchZoneOptions> Zones { get; set; } = [];
+
+    /// <summary>Checks every setting and returns the zones with their keys.</summary>
+    /// <exception cref="DeviceConfigurationException">A setting is invalid; the message names it.</exception>
+    public IReadOnlyList<(System.Drawing.Rectangle Area, AtmKey Key)> Validate(string section = "Devices:Keypad:Touch")
+    {
+        if (I2cAddress is < 0x08 or > 0x77)
+        {
+            throw new DeviceConfigurationException($"{section}:I2cAddress", $"0x{I2cAddress:X2} is not a 7-bit device address (the CHSC6440 answers at 0x2E)");
+        }
+
+        PinRules.CheckPin($"{section}:InterruptPin", InterruptPin);
+        if (ScreenWidth is < 1 or > 4095 || ScreenHeight is < 1 or > 4095)
+        {
+            throw new DeviceConfigurationException($"{section}:ScreenWidth", $"{ScreenWidth}x{ScreenHeight} is not a panel size the controller reports (1–4095 each way)");
+        }
+
+        if (Zones is null || Zones.Count == 0)
+        {
+            throw new DeviceConfigurationException($"{section}:Zones", "list the on-screen buttons (Key, X, Y, Width, Height)");
+        }
+
+        var screen = new System.Drawing.Rectangle(0, 0, ScreenWidth, ScreenHeight);
+        var result = new List<(System.Drawing.Rectangle, AtmKey)>();
+        for (var i = 0; i < Zones.Count; i++)
+        {
+            var zone = Zones[i];
+            var at = $"{section}:Zones:{i}";
+            if (!KeyNames.TryParse(zone.Key, out var key))
+            {
+                throw new DeviceConfigurationException($"{at}:Key", $"'{zone.Key}' is not a key; use {KeyNames.Allowed}");
+            }
+
+            var area = new System.Drawing.Rectangle(zone.X, zone.Y, zone.Width, zone.Height);
+            if (zone.Width <= 0 || zone.Height <= 0 || !screen.Contains(area))
+            {
+                throw new DeviceConfigurationException($"{at}:X", $"the zone {zone.Width}x{zone.Height} at ({zone.X},{zone.Y}) must have a size and lie on the {ScreenWidth}x{ScreenHeight} panel");
+            }
+
+            foreach (var (other, otherKey) in result)
+            {
+                if (other.IntersectsWith(area))
+                {
+                    throw new DeviceConfigurationException($"{at}:X", $"the zone for {zone.Key} overlaps the zone for {otherKey}; a touch must mean one key");
+                }
+            }
+
+            result.Add((area, key));
+        }
+
+        return result;
+    }
+
+    /// <summary>The I2C settings of the controller.</summary>
+    public I2cConnectionSettings CreateI2cConnectionSettings() => new(I2cBusId, I2cAddress);
+}
