@@ -471,6 +471,11 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
         }
 
         Status.LastFault = $"dispense ended with {error}";
+        if (report.Cassettes.Any(c => c.Unaccounted > 0))
+        {
+            Status.Transport = TransportState.NotEmpty;
+        }
+
         switch (error.Completion)
         {
             case DispenseCompletion.CassetteEmpty:
@@ -494,6 +499,14 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
 
     private DeviceDispenseResult CommunicationFailure(Exchange exchange, IReadOnlyList<PositionMovement> movements)
     {
+        if (exchange.Outcome == ExchangeOutcome.Cancelled)
+        {
+            // The device is not known to be faulty, but what it did is not known either.
+            Status.LastFault = exchange.Detail;
+            Status.Dispenser = DispenserCondition.Stop;
+            return new DeviceDispenseResult(DispenseCompletion.Timeout, movements, null, exchange.Detail);
+        }
+
         var (completion, state) = exchange.Outcome switch
         {
             ExchangeOutcome.NotSent => (DispenseCompletion.HardwareError, DeviceState.Offline),

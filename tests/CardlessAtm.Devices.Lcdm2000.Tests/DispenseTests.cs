@@ -286,3 +286,16 @@ public class DispenseTests
         Assert.Equal(DispenserCondition.Attention, change.NewValue);
     }
 }
+
+public class LineSettingsTests
+{
+    [Theory]
+    [InlineData(System.IO.Ports.Parity.Even, 38400)]
+    [InlineData(System.IO.Ports.Parity.None, 9600)]
+    public async Task Line_settings_come_from_configuration_and_a_pty_accepts_them(System.IO.Ports.Parity parity, int baud)
+    {
+        using var rig = new Rig(driver: o => (o.Parity, o.BaudRate) = (parity, baud));
+        Assert.Null(await rig.Dispenser.RefreshStatusAsync(CancellationToken.None));
+        Assert.Equal(DeviceState.Online, rig.Dispenser.Status.Device);
+    }
+}
