@@ -48,6 +48,20 @@ public sealed class WithdrawalTests
     }
 
     [Fact]
+    public async Task Progress_says_when_the_phone_connects_and_when_the_request_has_left()
+    {
+        using var phone = new PhoneFixture();
+        await using var atm = new FakeAtm(phone.Profile, phone.Bdk);
+        var steps = new List<string>();
+
+        await phone.Client(atm.Endpoint).WithdrawAsync(ScannedSession.FromText(Fixtures.Payload().Text), TestKeys.AccountId, Pin(), new ListProgress(steps));
+
+        Assert.Equal(2, steps.Count);
+        Assert.StartsWith($"Connecting to the proxy at {atm.Endpoint}", steps[0], StringComparison.Ordinal);
+        Assert.StartsWith("Request sent to ATM00042 (STAN 1)", steps[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_changed_amount_fails_the_phone_mac_on_the_host_side()
     {
         using var phone = new PhoneFixture();
@@ -286,5 +300,10 @@ public sealed class WithdrawalTests
         Assert.Equal(WithdrawalStatus.Approved, approved.Status);
         Assert.Equal(WithdrawalStatus.NotSent, refused.Status);
         Assert.Single(atm.Received);
+    }
+
+    private sealed class ListProgress(List<string> steps) : IProgress<string>
+    {
+        public void Report(string value) => steps.Add(value);
     }
 }
