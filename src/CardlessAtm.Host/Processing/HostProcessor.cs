@@ -113,15 +113,15 @@ public sealed class HostProcessor : IDisposable
 
     private async ValueTask<IsoMessage> WithdrawAsync(IsoMessage request, CancellationToken cancellationToken)
     {
-        if (FirstMissing(request, WithdrawalFields) is { } missing)
-        {
-            return await DeclineAsync(request, null, ResponseCodes.FormatError, $"field {missing} missing", cancellationToken);
-        }
-
         var (atm, keys, problem) = await AuthenticateAtmAsync(request, cancellationToken);
         if (problem is not null)
         {
             return problem;
+        }
+
+        if (FirstMissing(request, WithdrawalFields) is { } missing)
+        {
+            return await DeclineAsync(request, keys, ResponseCodes.FormatError, $"field {missing} missing", cancellationToken);
         }
 
         string processingCode, amountText, currencyText, qrText, stanText;
@@ -243,15 +243,15 @@ public sealed class HostProcessor : IDisposable
 
     private async ValueTask<IsoMessage> ReverseAsync(IsoMessage request, CancellationToken cancellationToken)
     {
-        if (FirstMissing(request, ReversalFields) is { } missing)
-        {
-            return await DeclineAsync(request, null, ResponseCodes.FormatError, $"reversal field {missing} missing", cancellationToken);
-        }
-
         var (atm, keys, problem) = await AuthenticateAtmAsync(request, cancellationToken);
         if (problem is not null)
         {
             return problem;
+        }
+
+        if (FirstMissing(request, ReversalFields) is { } missing)
+        {
+            return await DeclineAsync(request, keys, ResponseCodes.FormatError, $"reversal field {missing} missing", cancellationToken);
         }
 
         OriginalDataElements original;

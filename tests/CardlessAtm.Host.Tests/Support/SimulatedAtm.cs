@@ -18,7 +18,7 @@ namespace CardlessAtm.Host.Tests.Support;
 /// </summary>
 public sealed class SimulatedAtm : IAsyncDisposable
 {
-    private static int s_stan;
+    private static int _stanCounter;
     private readonly ISecurityProfile _profile;
     private readonly SecretKey _masterKey;
     private readonly Iso8583Client _client;
@@ -50,7 +50,7 @@ public sealed class SimulatedAtm : IAsyncDisposable
 
     public IQrPayloadMac QrMac => _sharedMac?.QrMac ?? new MacAdapter(_mac ?? throw new InvalidOperationException("No key change yet."));
 
-    public static int NextStan() => (Interlocked.Increment(ref s_stan) % 999_999) + 1;
+    public static int NextStan() => (Interlocked.Increment(ref _stanCounter) % 999_999) + 1;
 
     public async Task ConnectAsync()
     {
@@ -180,13 +180,23 @@ public sealed class SimulatedPhone(ISecurityProfile profile, SecretKey initialKe
 {
     private readonly DukptDevice _device = profile.LoadPhoneDevice(initialKey, initialKsn);
 
-    public PhoneRequest Request(QrSessionPayload qr, string accountId, string pin, long? amountMinor = null, string processingCode = "010000")
+    /// <summary>The phone's request for a scanned session; the overrides let a test send what a hostile phone would.</summary>
+    public PhoneRequest Request(
+        QrSessionPayload qr,
+        string accountId,
+        string pin,
+        long? amountMinor = null,
+        string processingCode = "010000",
+        string? terminalId = null,
+        string? sessionPayload = null)
     {
         var amount = (amountMinor ?? qr.Amount.MinorUnits).ToString("D12", CultureInfo.InvariantCulture);
         var currency = qr.Amount.Currency.NumericCode.ToString("D3", CultureInfo.InvariantCulture);
-        var binding = new PhoneRequestBinding(processingCode, amount, qr.AtmId.Value, qr.Text, currency);
+        var atm = terminalId ?? qr.AtmId.Value;
+        var text = sessionPayload ?? qr.Text;
+        var binding = new PhoneRequestBinding(processingCode, amount, atm, text, currency);
         var protectedData = profile.CreatePhoneProtector(_device).Protect(accountId, pin, binding);
-        return new PhoneRequest(processingCode, amount, qr.AtmId.Value, qr.Text, currency, protectedData);
+        return new PhoneRequest(processingCode, amount, atm, text, currency, protectedData);
     }
 
     public void Dispose() => _device.Dispose();
