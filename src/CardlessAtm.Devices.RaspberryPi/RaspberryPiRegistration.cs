@@ -1,0 +1,161 @@
+using System.Device.Gpio;
+using System.Device.I2c;
+using System.Device.Spi;
+using CardlessAtm.Devices.Configuration;
+using CardlessAtm.Devices.RaspberryPi.Display;
+using CardlessAtm.Devices.RaspberryPi.Imaging;
+using CardlessAtm.Devices.RaspberryPi.Keypad;
+using CardlessAtm.Devices.RaspberryPi.Sensors;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+
+namespace CardlessAtm.Devices.RaspberryPi;
+
+/// <summary>
+/// Registers the Raspberry Pi device kinds with the device layer. This is the composition root
+/// for the Pi: it opens the GPIO controller (one, shared, registered as a singleton), the SPI and
+/// I2C devices, and hands them to the drivers, which never open hardware themselves.
+/// </summary>
+/// <remarks>
+/// Kinds and their sections:
+/// <c>Devices:Display:Kind</c> = <c>Ili934x</c> (settings in <c>Devices:Display:Ili934x</c>, optional
+/// <c>Devices:Display:CharacterLcd</c> beside it) or <c>CharacterLcd</c>, which is refused: a
+/// character LCD cannot show the QR;
+/// <c>Devices:Keypad:Kind</c> = <c>Matrix</c> (<c>Devices:Keypad:Matrix</c>) or <c>Touch</c> (<c>Devices:Keypad:Touch</c>);
+/// <c>Devices:Sensors:Kind</c> = <c>Gpio</c> (<c>Devices:Sensors:Gpio</c>).
+/// </remarks>
+public static class RaspberryPiRegistration
+{
+    /// <summary>Display kind of the ILI9341/ILI9342 SPI TFT.</summary>
+    public const string Ili934xKind = "Ili934x";
+
+    /// <summary>Display kind of the HD44780 character LCD (refused as the customer display).</summary>
+    public const string CharacterLcdKind = "CharacterLcd";
+
+    /// <summary>Keypad kind of the matrix keypad.</summary>
+    public const string MatrixKind = "Matrix";
+
+    /// <summary>Keypad kind of the CHSC6440 touch panel.</summary>
+    public const string TouchKind = "Touch";
+
+    /// <summary>Sensors kind of the GPIO fault sensors.</summary>
+    public const string GpioKind = "Gpio";
+
+    /// <summary>Adds the Pi's display, keypad and sensor kinds, and the shared <see cref="GpioController"/>.</summary>
+    public static AtmDevicesBuilder AddRaspberryPiDevices(this AtmDevicesBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddSingleton(_ => new GpioController());
+        return builder
+            .AddDisplayKind(Ili934xKind, (services, section) =>
+            {
+                var displays = ReadDisplayOptions(section);
+                displays.Validate(section.Path);
+                var options = displays.Ili934x!;
+                ManagedImageFactory.Register();
+                var spi = Open($"{section.Path}:Ili934x:SpiBusId", $"/dev/spidev{options.SpiBusId}.{options.SpiChipSelect}", "SPI", () => SpiDevice.Create(options.CreateSpiConnectionSettings()));
+                return Open(
+                    $"{section.Path}:Ili934x:SpiBusId",
+                    $"/dev/spidev{options.SpiBusId}.{options.SpiChipSelect}",
+                    "SPI",
+                    () => new Ili934xDisplay(spi, services.GetRequiredService<GpioController>(), options, Logger<Ili934xDisplay>(services)));
+            })
+            .AddDisplayKind(CharacterLcdKind, (_, section) =>
+            {
+                // Refused at start-up with the reason, before any hardware is touched.
+                var displays = ReadDisplayOptions(section);
+                displays.Ili934x = null;
+                displays.CharacterLcd ??= new CharacterLcdOptions();
+                displays.Validate(section.Path);
+                throw new DeviceConfigurationException($"{section.Path}:Kind", "a character LCD cannot be the customer display");
+            })
+            .AddKeypadKind(MatrixKind, (services, section) =>
+            {
+                var own = section.GetSection(MatrixKind);
+                var options = new MatrixKeypadOptions();
+                ReplaceListedDefaults(own, options);
+                AtmDevicesBuilder.Bind(own, options);
+                options.Validate(own.Path);
+                return new MatrixKeypad(services.GetRequiredService<GpioController>(), options, Time(services), Logger<MatrixKeypad>(services));
+            })
+            .AddKeypadKind(TouchKind, (services, section) =>
+            {
+                var own = section.GetSection(TouchKind);
+                var options = new TouchKeypadOptions();
+                AtmDevicesBuilder.Bind(own, options);
+                options.Validate(own.Path);
+                var device = $"/dev/i2c-{options.I2cBusId}";
+                var i2c = Open($"{own.Path}:I2cBusId", device, "I2C", () => I2cDevice.Create(options.CreateI2cConnectionSettings()));
+                return Open($"{own.Path}:I2cBusId", device, "I2C", () => new TouchKeypad(i2c, services.GetRequiredService<GpioController>(), options, Time(services), Logger<TouchKeypad>(services)));
+            })
+            .AddSensorsKind(GpioKind, (services, section) =>
+            {
+                var own = section.GetSection(GpioKind);
+                var options = new GpioFaultSensorsOptions();
+                AtmDevicesBuilder.Bind(own, options);
+                options.Validate(own.Path);
+                return new GpioFaultSensors(services.GetRequiredService<GpioController>(), options, Time(services), Logger<GpioFaultSensors>(services));
+            });
+    }
+
+    /// <summary>Reads <c>Devices:Display</c>'s TFT and character-LCD subsections (each null when absent).</summary>
+    public static RaspberryPiDisplayOptions ReadDisplayOptions(IConfigurationSection displaySection)
+    {
+        ArgumentNullException.ThrowIfNull(displaySection);
+        var result = new RaspberryPiDisplayOptions();
+        var tft = displaySection.GetSection("Ili934x");
+        if (tft.Exists())
+        {
+            result.Ili934x = new Ili934xDisplayOptions();
+            AtmDevicesBuilder.Bind(tft, result.Ili934x);
+        }
+
+        var lcd = displaySection.GetSection("CharacterLcd");
+        if (lcd.Exists())
+        {
+            result.CharacterLcd = new CharacterLcdOptions();
+            AtmDevicesBuilder.Bind(lcd, result.CharacterLcd);
+        }
+
+        return result;
+    }
+
+    /// <summary>The configuration binder appends to arrays that already hold defaults; a listed value must replace them.</summary>
+    private static void ReplaceListedDefaults(IConfigurationSection section, MatrixKeypadOptions options)
+    {
+        if (section.GetSection(nameof(options.RowPins)).Exists())
+        {
+            options.RowPins = [];
+        }
+
+        if (section.GetSection(nameof(options.ColumnPins)).Exists())
+        {
+            options.ColumnPins = [];
+        }
+
+        if (section.GetSection(nameof(options.KeyMap)).Exists())
+        {
+            options.KeyMap = [];
+        }
+    }
+
+    private static T Open<T>(string setting, string device, string bus, Func<T> open)
+    {
+        try
+        {
+            return open();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException or DllNotFoundException)
+        {
+            throw new DeviceConfigurationException(
+                setting,
+                $"{device} cannot be used ({ex.Message.TrimEnd('.')}); is {bus} enabled in /boot/firmware/config.txt and is the service user in the {bus.ToLowerInvariant()} group? See docs/hardware/raspberry-pi.md");
+        }
+    }
+
+    private static TimeProvider Time(IServiceProvider services) => services.GetService<TimeProvider>() ?? TimeProvider.System;
+
+    private static ILogger<T>? Logger<T>(IServiceProvider services) => services.GetService<ILoggerFactory>()?.CreateLogger<T>();
+}

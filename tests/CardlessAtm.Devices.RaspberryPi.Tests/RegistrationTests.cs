@@ -1,0 +1,100 @@
+using System.Device.Gpio;
+using CardlessAtm.Devices.Configuration;
+using CardlessAtm.Devices.Display;
+using CardlessAtm.Devices.Keypad;
+using CardlessAtm.Devices.RaspberryPi.Keypad;
+using CardlessAtm.Devices.RaspberryPi.Sensors;
+using CardlessAtm.Devices.Sensors;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CardlessAtm.Devices.RaspberryPi.Tests;
+
+/// <summary>The Pi kinds resolved from configuration, with the virtual board as the GPIO controller.</summary>
+public class RegistrationTests
+{
+    [Fact]
+    public void A_character_LCD_as_the_customer_display_is_refused_at_start_up()
+    {
+        using var rig = new Rig();
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "CharacterLcd",
+            ["Devices:Display:CharacterLcd:I2cAddress"] = "39",
+        });
+        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<IDisplay>());
+        Assert.Equal("Devices:Display:Ili934x", error.Setting);
+        Assert.Contains("a graphic display is needed for the QR", error.Message);
+    }
+
+    [Fact]
+    public void Configured_keypad_pins_and_key_map_replace_the_defaults()
+    {
+        using var rig = new Rig();
+        rig.Board.AddKeyMatrix("Keypad", [2, 3, 4], [7, 8, 9]);
+        using var services = Build(rig, new()
+        {
+            ["Devices:Keypad:Kind"] = "Matrix",
+            ["Devices:Keypad:Matrix:RowPins:0"] = "2",
+            ["Devices:Keypad:Matrix:RowPins:1"] = "3",
+            ["Devices:Keypad:Matrix:RowPins:2"] = "4",
+            ["Devices:Keypad:Matrix:ColumnPins:0"] = "7",
+            ["Devices:Keypad:Matrix:ColumnPins:1"] = "8",
+            ["Devices:Keypad:Matrix:ColumnPins:2"] = "9",
+            ["Devices:Keypad:Matrix:KeyMap:0"] = "1 2 3",
+            ["Devices:Keypad:Matrix:KeyMap:1"] = "4 5 6",
+            ["Devices:Keypad:Matrix:KeyMap:2"] = "Cancel 0 Enter",
+        });
+        var keypad = Assert.IsType<MatrixKeypad>(services.GetRequiredService<IKeypad>());
+        Assert.Equal(PinMode.Output, rig.Board.ModeOf(2));
+        Assert.Equal(PinMode.InputPullDown, rig.Board.ModeOf(9));
+        Assert.Null(rig.Board.ModeOf(5));
+        keypad.Dispose();
+    }
+
+    [Fact]
+    public void GPIO_sensors_come_from_configuration_with_the_setting_named_on_error()
+    {
+        using var rig = new Rig();
+        rig.Board.AddSwitch("SafeDoor", 17, PinValue.Low, closed: true);
+        using var services = Build(rig, new()
+        {
+            ["Devices:Sensors:Kind"] = "Gpio",
+            ["Devices:Sensors:Gpio:Sensors:0:Id"] = "SafeDoor",
+            ["Devices:Sensors:Gpio:Sensors:0:Kind"] = "SafeDoor",
+            ["Devices:Sensors:Gpio:Sensors:0:Pin"] = "17",
+            ["Devices:Sensors:Gpio:Sensors:0:Pull"] = "Up",
+            ["Devices:Sensors:Gpio:Sensors:0:AlertLevel"] = "High",
+            ["Devices:Sensors:Gpio:Sensors:1:Id"] = "Cassette1",
+            ["Devices:Sensors:Gpio:Sensors:1:Kind"] = "CassettePresent",
+        });
+        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<IFaultSensors>());
+        Assert.Equal("Devices:Sensors:Gpio:Sensors:1:Position", error.Setting);
+    }
+
+    [Fact]
+    public void GPIO_sensors_resolve_and_read_the_board()
+    {
+        using var rig = new Rig();
+        rig.Board.AddSwitch("SafeDoor", 17, PinValue.Low, closed: false);
+        using var services = Build(rig, new()
+        {
+            ["Devices:Sensors:Kind"] = "Gpio",
+            ["Devices:Sensors:Gpio:Sensors:0:Id"] = "SafeDoor",
+            ["Devices:Sensors:Gpio:Sensors:0:Kind"] = "SafeDoor",
+            ["Devices:Sensors:Gpio:Sensors:0:Pin"] = "17",
+        });
+        var sensors = Assert.IsType<GpioFaultSensors>(services.GetRequiredService<IFaultSensors>());
+        Assert.Equal(SensorState.Alert, sensors.Status.StateOf(SensorKind.SafeDoor));
+    }
+
+    private static ServiceProvider Build(Rig rig, Dictionary<string, string?> settings)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var services = new ServiceCollection();
+        services.AddSingleton(rig.Gpio);
+        services.AddSingleton<TimeProvider>(rig.Clock);
+        services.AddAtmDevices(configuration, b => b.AddRaspberryPiDevices());
+        return services.BuildServiceProvider();
+    }
+}
