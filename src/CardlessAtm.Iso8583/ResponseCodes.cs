@@ -26,6 +26,9 @@ public static class ResponseCodes
     /// <summary>51 insufficient funds.</summary>
     public const string InsufficientFunds = "51";
 
+    /// <summary>54 expired: the QR session has expired.</summary>
+    public const string SessionExpired = "54";
+
     /// <summary>55 incorrect PIN.</summary>
     public const string IncorrectPin = "55";
 
@@ -34,6 +37,9 @@ public static class ResponseCodes
 
     /// <summary>61 exceeds withdrawal amount limit.</summary>
     public const string ExceedsAmountLimit = "61";
+
+    /// <summary>63 security violation: a MAC (64/128, or the phone's inside 127) or the QR session's authenticity does not verify.</summary>
+    public const string SecurityViolation = "63";
 
     /// <summary>65 exceeds withdrawal frequency limit.</summary>
     public const string ExceedsFrequencyLimit = "65";
@@ -62,9 +68,11 @@ public static class ResponseCodes
         [InvalidAccount] = "invalid account",
         [FormatError] = "format error",
         [InsufficientFunds] = "insufficient funds",
+        [SessionExpired] = "expired (QR session)",
         [IncorrectPin] = "incorrect PIN",
         [NotPermittedToCardholder] = "transaction not permitted to cardholder",
         [ExceedsAmountLimit] = "exceeds withdrawal amount limit",
+        [SecurityViolation] = "security violation",
         [ExceedsFrequencyLimit] = "exceeds withdrawal frequency limit",
         [PinTriesExceeded] = "PIN tries exceeded",
         [IssuerUnavailable] = "issuer or switch inoperative",

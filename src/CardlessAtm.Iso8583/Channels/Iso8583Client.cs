@@ -106,12 +106,12 @@ public sealed class Iso8583Client : IAsyncDisposable
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         await _stopping.CancelAsync();
-        if (Volatile.Read(ref _connection) is { } connection)
+        await _loop; // the loop stops at once; whatever it published is drained below
+        if (Interlocked.Exchange(ref _connection, null) is { } connection)
         {
             await connection.CloseAsync(cancellationToken);
+            Raise(Disconnected, connection);
         }
-
-        await _loop;
     }
 
     /// <summary>Stops as <see cref="StopAsync"/> does.</summary>
@@ -158,11 +158,18 @@ public sealed class Iso8583Client : IAsyncDisposable
                 _log.LogInformation("ISO 8583 client connected to {Host}:{Port} (connection {Id}).", _options.Host, _options.Port, connection.Id);
                 Raise(Connected, connection);
                 await connection.Completion.WaitAsync(stop);
-                Volatile.Write(ref _connection, null);
-                Raise(Disconnected, connection);
+                if (Interlocked.CompareExchange(ref _connection, null, connection) == connection)
+                {
+                    Raise(Disconnected, connection);
+                }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
+                if (connection is not null && !ReferenceEquals(connection, Volatile.Read(ref _connection)))
+                {
+                    await connection.DisposeAsync(); // stopped during connect or sign-on
+                }
+
                 break;
             }
             catch (Exception ex)
