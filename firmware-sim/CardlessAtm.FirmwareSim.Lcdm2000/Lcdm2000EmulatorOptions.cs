@@ -21,7 +21,10 @@ public sealed class Lcdm2000EmulatorOptions
     /// <summary>Time a purge takes. Default 1 s.</summary>
     public TimeSpan PurgeTime { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>If set, bytes are paced as on a line at this baud rate (10 bits a byte). Default null: as fast as the pty goes.</summary>
+    /// <summary>
+    /// If set, the firmware behaves as on a line at this baud rate (10 bits a byte): it handles a command
+    /// only after the command's wire time and sends each answer after its wire time. Default null: as fast as the pty goes.
+    /// </summary>
     public int? LineBaudRate { get; set; }
 
     /// <summary>Most notes one dispense command may ask of one cassette; more is a note request error. Default 60.</summary>

@@ -101,6 +101,12 @@ public sealed partial class Lcdm2000Emulator
 
     private void HandleCommand(byte[] frame)
     {
+        if (_options.LineBaudRate is { } baud)
+        {
+            // The frame would have taken this long to arrive on a real line.
+            Delay(TimeSpan.FromSeconds(frame.Length * 10.0 / baud));
+        }
+
         bool mute;
         lock (_gate)
         {

@@ -288,17 +288,24 @@ internal sealed partial class Lcdm2000Link(
             }
 
             // Let the rest of a bad frame arrive, throw it away, then ask for the response again.
-            await DrainAsync(cancellationToken);
+            await DrainAsync(deadline, cancellationToken);
             await WriteAsync([Lcdm2000Frame.Nak], cancellationToken);
             deadline = time.GetUtcNow() + options.AckTimeout + options.InterByteTimeout * length;
             acknowledged = true;
         }
     }
 
-    private async Task DrainAsync(CancellationToken cancellationToken)
+    /// <summary>Reads and drops bytes until the line is quiet for the inter-byte time, but never past <paramref name="deadline"/> (a flood of noise must not hang the driver).</summary>
+    private async Task DrainAsync(DateTimeOffset deadline, CancellationToken cancellationToken)
     {
-        while (await ReadByteAsync(time.GetUtcNow() + options.InterByteTimeout, cancellationToken) != -1)
+        while (true)
         {
+            var quiet = time.GetUtcNow() + options.InterByteTimeout;
+            if (await ReadByteAsync(quiet < deadline ? quiet : deadline, cancellationToken) == -1)
+            {
+                return;
+            }
+
             Interlocked.Increment(ref _garbage);
         }
     }

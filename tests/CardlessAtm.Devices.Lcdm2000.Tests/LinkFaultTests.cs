@@ -221,3 +221,15 @@ public class LinkFaultTests
         Assert.Empty(rig.Emulator.ReceivedCommands);
     }
 }
+
+public class PacedLineTests
+{
+    [Fact]
+    public async Task The_driver_works_with_firmware_that_keeps_to_9600_baud()
+    {
+        using var rig = new Rig(e => e.LineBaudRate = 9600);
+        var result = await rig.Dispense(40, 20);
+        Assert.Equal(DispenseCompletion.Ok, result.Completion);
+        Assert.Equal(60, result.TotalPresented);
+    }
+}

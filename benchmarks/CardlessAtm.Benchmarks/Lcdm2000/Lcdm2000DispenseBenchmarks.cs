@@ -19,11 +19,16 @@ public class Lcdm2000DispenseBenchmarks
     private Lcdm2000Dispenser? _dispenser;
     private readonly PositionCount[] _forty = [new(1, 40)];
 
+    /// <summary>Null: bytes move at pty speed (the driver's own cost); 9600: the emulator keeps to 9600-baud wire time, so the result is wire time plus the driver's cost.</summary>
+    [Params(null, 9600)]
+    public int? LineBaudRate { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
         var options = Lcdm2000EmulatorOptions.Instant();
         options.UpperNotes = 1_000_000_000;
+        options.LineBaudRate = LineBaudRate;
         _emulator = new Lcdm2000Emulator(options);
         _emulator.Start();
         _dispenser = Lcdm2000Dispenser.Create(new Lcdm2000Options { PortName = _emulator.SlavePath });
