@@ -64,10 +64,11 @@ public sealed class PhoneClientOptions
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// How long to wait for the answer once the request is sent (default 90 s: the ATM asks the host and then
-    /// dispenses before it answers). After this the outcome is unknown.
+    /// How long to wait for the answer once the request is sent (default 100 s: the ATM asks the host and then
+    /// dispenses before it answers, and the proxy gives it 90 s before answering the phone itself, so the proxy's
+    /// answer arrives first). After this the outcome is unknown.
     /// </summary>
-    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(90);
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(100);
 
     /// <summary>Checks the timeouts.</summary>
     /// <exception cref="PhoneInputException">A timeout is not positive.</exception>
@@ -103,8 +104,8 @@ public sealed class PhoneSettings
     /// <summary><c>Phone:ConnectTimeout</c> (default 00:00:10).</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary><c>Phone:RequestTimeout</c> (default 00:01:30).</summary>
-    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(90);
+    /// <summary><c>Phone:RequestTimeout</c> (default 00:01:40, longer than the proxy's 90 s forward timeout).</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(100);
 
     /// <summary><c>Phone:Tls:ServerPin</c>: when set, TLS is used and the proxy's certificate must match this pin (<c>spki-sha256:BASE64</c> or <c>cert-sha256:HEX</c>, as printed when the proxy's certificate was made).</summary>
     public string? TlsServerPin { get; set; }
