@@ -70,6 +70,10 @@ public class QrRenderBenchmarks
         return _renderer.DrawRgb565BigEndian(modules, _frame);
     }
 
+    /// <summary>Opening a session alone: CSPRNG nonce, payload text, MAC.</summary>
+    [Benchmark]
+    public QrSessionPayload IssuePayload() => _issuer.Issue(Money.Of(5000, "EUR"));
+
     /// <summary>QRCoder alone: payload text → module matrix.</summary>
     [Benchmark]
     public ModuleMatrix PayloadToMatrix() => QrSymbolEncoder.Encode(_payload).Modules;
@@ -137,7 +141,7 @@ public sealed class SpiColumnsConfig : ManualConfig
 
         public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
         {
-            if (benchmarkCase.Descriptor.WorkloadMethod.Name is nameof(QrRenderBenchmarks.PayloadToMatrix))
+            if (benchmarkCase.Descriptor.WorkloadMethod.Name is nameof(QrRenderBenchmarks.PayloadToMatrix) or nameof(QrRenderBenchmarks.IssuePayload))
             {
                 return "-";
             }
