@@ -254,3 +254,27 @@ public sealed class ProfileTests
         Assert.Equal(SecurityProfileKind.Legacy3Des, provider.GetRequiredService<ISecurityProfile>().Kind);
     }
 }
+
+public sealed class Aes256PhoneTests
+{
+    [Fact]
+    public void An_aes256_bdk_gives_aes256_working_keys_and_still_round_trips()
+    {
+        var profile = SecurityProfiles.Create(SecurityProfileKind.Aes);
+        using var bdk = SecretKey.Generate(KeyAlgorithm.Aes256);
+        var ksn = KeySerialNumber.AesInitial("0000B00112345678");
+        using var ik = profile.DeriveInitialKey(bdk, ksn);
+        Assert.Equal(KeyAlgorithm.Aes256, ik.Algorithm);
+        using var device = profile.LoadPhoneDevice(ik, ksn);
+        var binding = new PhoneRequestBinding("010000", "000000005000", "ATM00001", "CQ1.ATM00001.X", "978");
+        var field127 = profile.CreatePhoneProtector(device).Protect("4000123456789010", "2468", binding);
+        using var opened = profile.CreatePhoneOpener(new Provider(bdk)).Open(field127, binding);
+        Assert.Equal("4000123456789010", opened.AccountId);
+        Assert.True(opened.PinEquals("2468"));
+    }
+
+    private sealed class Provider(SecretKey bdk) : IBaseDerivationKeyProvider
+    {
+        public SecretKey? FindBaseDerivationKey(KeySerialNumber ksn) => bdk;
+    }
+}

@@ -163,13 +163,16 @@ internal static class KeysCommand
             {
                 try
                 {
-                    using var key = context.Store.LoadKey(keyName);
-                    Console.WriteLine($"{keyName,-28} {key.Algorithm.DisplayName(),-10} KCV {key.CheckValue}");
-                }
-                catch (KeyFileRejectedException e) when (e.Message.Contains("type is 'dukpt-device'", StringComparison.Ordinal))
-                {
-                    using var device = context.Store.LoadDukptDevice(keyName);
-                    Console.WriteLine($"{keyName,-28} {device.Kind} DUKPT device {device.InitialKeyId}, next KSN {device.NextKsn?.ToString() ?? "none (exhausted)"}");
+                    if (context.Store.TypeOf(keyName) == "dukpt-device")
+                    {
+                        using var device = context.Store.LoadDukptDevice(keyName);
+                        Console.WriteLine($"{keyName,-28} {device.Kind} DUKPT device {device.InitialKeyId}, next KSN {device.NextKsn?.ToString() ?? "none (exhausted)"}");
+                    }
+                    else
+                    {
+                        using var key = context.Store.LoadKey(keyName);
+                        Console.WriteLine($"{keyName,-28} {key.Algorithm.DisplayName(),-10} KCV {key.CheckValue}");
+                    }
                 }
                 catch (SecurityException e)
                 {

@@ -56,6 +56,16 @@ public sealed class FileKeyStore
     public IReadOnlyList<string> List() =>
         System.IO.Directory.EnumerateFiles(Directory, "*.key").Select(f => Path.GetFileNameWithoutExtension(f)).Order(StringComparer.Ordinal).ToList();
 
+    /// <summary>
+    /// What a key file holds: <c>key</c> or <c>dukpt-device</c> (after the same permission check as a load).
+    /// </summary>
+    /// <exception cref="KeyFileRejectedException">Missing, group/other-accessible or without a type line.</exception>
+    public string TypeOf(string name)
+    {
+        var path = PathOf(name);
+        return Read(path, expectedType: null)["type"];
+    }
+
     /// <summary>Writes a key (mode 0600, atomic). Refuses to replace an existing key unless <paramref name="overwrite"/>.</summary>
     public void SaveKey(string name, SecretKey key, bool overwrite = false)
     {
@@ -195,7 +205,7 @@ public sealed class FileKeyStore
         }
     }
 
-    private static Dictionary<string, string> Read(string path, string expectedType)
+    private static Dictionary<string, string> Read(string path, string? expectedType)
     {
         CheckPermissions(path);
         var fields = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -217,9 +227,9 @@ public sealed class FileKeyStore
             fields[line[..eq]] = line[(eq + 1)..];
         }
 
-        if (!fields.TryGetValue("type", out var type) || type != expectedType)
+        if (!fields.TryGetValue("type", out var type) || (expectedType is not null && type != expectedType))
         {
-            throw new KeyFileRejectedException($"Key file {path}: type is '{type ?? "missing"}', expected '{expectedType}'.");
+            throw new KeyFileRejectedException($"Key file {path}: type is '{type ?? "missing"}', expected '{expectedType ?? "key or dukpt-device"}'.");
         }
 
         return fields;

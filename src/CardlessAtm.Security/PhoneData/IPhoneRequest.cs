@@ -3,7 +3,8 @@ namespace CardlessAtm.Security;
 /// <summary>
 /// Phone side: builds ISO 8583 field 127 (the phone-protected data) from the customer's account id and
 /// PIN and the clear fields the MAC binds, using the next DUKPT key of the phone. Obtain it from
-/// <see cref="ISecurityProfile.CreatePhoneProtector"/>.
+/// <see cref="ISecurityProfile.CreatePhoneProtector"/>. Not thread-safe: it advances the phone's single
+/// DUKPT device, so one request at a time (the phone serialises requests under its enrolment lock).
 /// </summary>
 public interface IPhoneRequestProtector
 {
@@ -19,7 +20,8 @@ public interface IPhoneRequestProtector
 /// <summary>
 /// Host side: opens field 127 — derives the DUKPT keys from the base derivation key and the KSN,
 /// verifies the phone's MAC over the bound fields and the ciphertext, then decrypts the account id
-/// and PIN block. Obtain it from <see cref="ISecurityProfile.CreatePhoneOpener"/>.
+/// and PIN block. Obtain it from <see cref="ISecurityProfile.CreatePhoneOpener"/>. Thread-safe when the
+/// <see cref="IBaseDerivationKeyProvider"/> is.
 /// </summary>
 public interface IPhoneRequestOpener
 {
