@@ -14,6 +14,7 @@ root.Subcommands.Add(DevicesCommand.Create());
 root.Subcommands.Add(ProxyCommand.Create());
 root.Subcommands.Add(KeysCommand.Create());
 root.Subcommands.Add(PhoneCommand.Create());
+root.Subcommands.Add(HostCommand.Create());
 // --- end subcommands ---
 
 return await root.Parse(args).InvokeAsync();

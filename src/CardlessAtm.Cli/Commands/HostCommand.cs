@@ -1,0 +1,337 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using CardlessAtm.Host.Administration;
+using CardlessAtm.Host.Seeding;
+using CardlessAtm.Host.Server;
+using CardlessAtm.Host.Storage;
+using CardlessAtm.Security;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace CardlessAtm.Cli.Commands;
+
+/// <summary>
+/// <c>cardless-atm host …</c>: run the transaction-processing host, and the operator commands on its
+/// ledger (accounts, ATMs, phone enrolments, the day's report). Settings: the <c>Host</c> section
+/// (DatabasePath, KeyVaultPath, Address, Port) and <c>Security:Profile</c>; see docs/host.md.
+/// Exit codes: 0 done, 1 refused (the message says why; nothing changed), 2 usage or configuration error.
+/// </summary>
+internal static class HostCommand
+{
+    private static readonly Option<FileInfo?> DatabaseOption = new("--db")
+    {
+        Description = "The SQLite ledger file (default: setting Host:DatabasePath, else host.db). Created and migrated if needed.",
+        Recursive = true,
+    };
+
+    private static readonly Option<DirectoryInfo?> KeysOption = new("--keys")
+    {
+        Description = "The host's key store directory (default: setting Host:KeyVaultPath, else host-keys). Mode 0700, key files 0600.",
+        Recursive = true,
+    };
+
+    private static readonly Option<string?> ProfileOption = new("--profile")
+    {
+        Description = "Security profile, Aes or Legacy3Des (default: setting Security:Profile, else Aes).",
+        Recursive = true,
+    };
+
+    public static Command Create()
+    {
+        var command = new Command("host", "The transaction-processing host: authorises ATMs' 0200 withdrawals, takes 0420/0421 reversals and 0800 network management, over an ISO 8583 TCP listener; plus operator commands.");
+        command.Options.Add(DatabaseOption);
+        command.Options.Add(KeysOption);
+        command.Options.Add(ProfileOption);
+        command.Subcommands.Add(CreateRun());
+        command.Subcommands.Add(CreateAccounts());
+        command.Subcommands.Add(CreateAtms());
+        command.Subcommands.Add(CreatePhones());
+        command.Subcommands.Add(CreateReport());
+        command.Subcommands.Add(CreateSeedDemo());
+        return command;
+    }
+
+    private static Command CreateRun()
+    {
+        var port = new Option<int?>("--port") { Description = "TCP port for ATM connections (default: Host:Port, else 8583; 0 picks a free one)." };
+        var address = new Option<string?>("--address") { Description = "Address to listen on (default: Host:Address, else 127.0.0.1)." };
+        var command = new Command("run", "Run the host until stopped (Ctrl+C, SIGTERM, systemd). Prints the listening endpoint on standard output.") { port, address };
+        command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
+        {
+            using var generic = CliHost.Build(parse, b => b.Services.AddSystemd());
+            var options = Options(parse, generic.Services.GetRequiredService<IConfiguration>());
+            options.Port = parse.GetValue(port) ?? options.Port;
+            if (parse.GetValue(address) is { } text)
+            {
+                options.Address = ParseAddress(text, "--address");
+            }
+
+            var loggerFactory = generic.Services.GetRequiredService<ILoggerFactory>();
+            return await Guard(async () =>
+            {
+                await using var host = await HostServer.StartAsync(options, loggerFactory, cancellationToken: cancellationToken);
+                await generic.StartAsync(cancellationToken);
+                Console.WriteLine($"host: listening on {host.LocalEndPoint} (ledger {Path.GetFullPath(options.DatabasePath)}, profile {host.Profile.Kind})");
+                await generic.WaitForShutdownAsync(cancellationToken);
+                return 0;
+            });
+        }));
+        return command;
+    }
+
+    private static Command CreateAccounts()
+    {
+        var accounts = new Command("accounts", "Customer accounts: add, show, credit, block/unblock, unlock PIN.");
+
+        var id = new Option<string>("--account", "-a") { Description = "Account id, 1-19 digits.", Required = true };
+        var name = new Option<string>("--name") { Description = "Holder's name.", Required = true };
+        var currency = new Option<int>("--currency") { Description = "ISO 4217 numeric currency (978 EUR, 840 USD, 826 GBP).", DefaultValueFactory = _ => 978 };
+        var balance = new Option<long>("--balance") { Description = "Opening balance in minor units (e.g. 25000 = 250.00).", DefaultValueFactory = _ => 0 };
+        var dailyAmount = new Option<long>("--daily-limit") { Description = "Daily withdrawal amount limit in minor units.", DefaultValueFactory = _ => 100_000 };
+        var dailyCount = new Option<int>("--daily-count") { Description = "Daily withdrawal count limit.", DefaultValueFactory = _ => 10 };
+        var add = new Command("add", "Open an account. The PIN (4-12 digits) is read from the first line of standard input, so it stays out of shell history and process lists.")
+        {
+            id, name, currency, balance, dailyAmount, dailyCount,
+        };
+        add.SetAction((parse, cancellationToken) => Operate(parse, async host =>
+        {
+            var pin = (await Console.In.ReadLineAsync(cancellationToken))?.Trim() ?? "";
+            var account = await host.Administration.AddAccountAsync(
+                new NewAccount(parse.GetValue(id)!, parse.GetValue(name)!, parse.GetValue(currency), parse.GetValue(balance), parse.GetValue(dailyAmount), parse.GetValue(dailyCount)),
+                pin,
+                cancellationToken);
+            Print(account);
+        }));
+
+        var showId = new Option<string>("--account", "-a") { Description = "Account id.", Required = true };
+        var show = new Command("show", "Show an account: balance, status, limits, PIN try counter (never the PIN).") { showId };
+        show.SetAction((parse, cancellationToken) => Operate(parse, async host =>
+        {
+            var accountId = parse.GetValue(showId)!;
+            var account = await host.Administration.GetAccountAsync(accountId, cancellationToken)
+                ?? throw new HostAdministrationException($"Account '{accountId}' does not exist.");
+            Print(account);
+            var pin = await host.Store.ReadAsync(r => r.GetPinRecord(accountId), cancellationToken);
+            Console.WriteLine(pin is null ? "  PIN: none" : $"  PIN: {pin.FailedTries} wrong tries{(pin.Locked ? ", LOCKED" : "")}");
+        }));
+
+        var creditId = new Option<string>("--account", "-a") { Description = "Account id.", Required = true };
+        var amount = new Option<long>("--amount") { Description = "Amount in minor units.", Required = true };
+        var credit = new Command("credit", "Credit an account (operator deposit), posted to the ledger and the audit trail.") { creditId, amount };
+        credit.SetAction((parse, cancellationToken) => Operate(parse, async host =>
+            Print(await host.Administration.CreditAsync(parse.GetValue(creditId)!, parse.GetValue(amount), cancellationToken))));
+
+        var statusId = new Option<string>("--account", "-a") { Description = "Account id.", Required = true };
+        var status = new Option<AccountStatus>("--status") { Description = "Active, Blocked or Closed.", Required = true };
+        var setStatus = new Command("status", "Block, close or re-activate an account.") { statusId, status };
+        setStatus.SetAction((parse, cancellationToken) => Operate(parse, async host =>
+            Print(await host.Administration.SetAccountStatusAsync(parse.GetValue(statusId)!, parse.GetValue(status), cancellationToken))));
+
+        var unlockId = new Option<string>("--account", "-a") { Description = "Account id.", Required = true };
+        var unlock = new Command("unlock-pin", "Clear the wrong-PIN counter and unlock the PIN.") { unlockId };
+        unlock.SetAction((parse, cancellationToken) => Operate(parse, async host =>
+        {
+            await host.Administration.UnlockPinAsync(parse.GetValue(unlockId)!, cancellationToken);
+            Console.WriteLine("PIN unlocked.");
+        }));
+
+        accounts.Subcommands.Add(add);
+        accounts.Subcommands.Add(show);
+        accounts.Subcommands.Add(credit);
+        accounts.Subcommands.Add(setStatus);
+        accounts.Subcommands.Add(unlock);
+        return accounts;
+    }
+
+    private static Command CreateAtms()
+    {
+        var atms = new Command("atms", "ATMs known to the host: add, list.");
+        var id = new Option<string>("--atm") { Description = "ATM id, 8 characters A-Z 0-9 (field 41), e.g. ATM00001.", Required = true };
+        var location = new Option<string>("--location") { Description = "Where it stands.", DefaultValueFactory = _ => "" };
+        var currency = new Option<int>("--currency") { Description = "ISO 4217 numeric currency it dispenses.", DefaultValueFactory = _ => 978 };
+        var exportTo = new Option<DirectoryInfo>("--export-to")
+        {
+            Description = "The ATM's own key store directory: its terminal master key is written there as tmk-<ATM id> (0600) for the terminal to load.",
+            Required = true,
+        };
+        var add = new Command("add", "Add an ATM and generate its terminal master key (printed as a KCV only; the key goes to --export-to and the host's key store).")
+        {
+            id, location, currency, exportTo,
+        };
+        add.SetAction((parse, cancellationToken) => Operate(parse, async host =>
+        {
+            var provisioning = await host.Administration.AddAtmAsync(parse.GetValue(id)!, parse.GetValue(location)!, parse.GetValue(currency), cancellationToken);
+            using (provisioning.MasterKey)
+            {
+                var target = new FileKeyStore(parse.GetValue(exportTo)!.FullName);
+                target.SaveKey(provisioning.Atm.MasterKeyRef, provisioning.MasterKey, overwrite: false);
+                Console.WriteLine($"ATM {provisioning.Atm.AtmId} added; terminal master key {provisioning.Atm.MasterKeyRef} KCV {provisioning.MasterKey.CheckValue} written to {target.PathOf(provisioning.Atm.MasterKeyRef)}");
+            }
+        }));
+
+        var list = new Command("list", "List ATMs: status, sign-on, session key version and KCV.");
+        list.SetAction((parse, cancellationToken) => Operate(parse, async host =>
+        {
+            foreach (var atm in await host.Administration.ListAtmsAsync(cancellationToken))
+            {
+                Console.WriteLine($"{atm.AtmId}  {atm.Status,-7} {(atm.SignedOn ? "signed-on " : "signed-off")}  currency {atm.CurrencyNumeric:D3}  session keys v{atm.SessionKeyVersion} KCV {atm.SessionKeyCheckValue ?? "-"}  {atm.Location}");
+            }
+        }));
+        atms.Subcommands.Add(add);
+        atms.Subcommands.Add(list);
+        return atms;
+    }
+
+    private static Command CreatePhones()
+    {
+        var phones = new Command("phones", "Phone enrolments (DUKPT devices).");
+        var account = new Option<string>("--account", "-a") { Description = "The account the phone may withdraw from.", Required = true };
+        var bdkId = new Option<string?>("--bdk-id") { Description = "BDK id in hex: 8 digits (Aes profile, default 0000B001) or 10 (Legacy3Des, default 0000B00100). Created in the host's key store if missing." };
+        var exportTo = new Option<DirectoryInfo>("--export-to") { Description = "The phone's key store directory: its DUKPT device state is written there.", Required = true };
+        var name = new Option<string>("--name") { Description = "Name of the phone's DUKPT state file in --export-to.", DefaultValueFactory = _ => "phone-dukpt" };
+        var enroll = new Command("enroll", "Enrol a phone for an account: a fresh DUKPT device id under the BDK, its initial key loaded into a device state file for the phone.")
+        {
+            account, bdkId, exportTo, name,
+        };
+        enroll.SetAction((parse, cancellationToken) => Operate(parse, async host =>
+        {
+            var provisioning = await host.Administration.EnrolPhoneAsync(parse.GetValue(account)!, parse.GetValue(bdkId), cancellationToken);
+            using (provisioning.InitialKey)
+            using (var device = host.Profile.LoadPhoneDevice(provisioning.InitialKey, provisioning.InitialKsn))
+            {
+                var target = new FileKeyStore(parse.GetValue(exportTo)!.FullName);
+                target.SaveDukptDevice(parse.GetValue(name)!, device);
+                Console.WriteLine($"Phone {provisioning.Phone.DeviceId} enrolled (initial KSN {provisioning.InitialKsn}); DUKPT state written to {target.PathOf(parse.GetValue(name)!)}");
+            }
+        }));
+        phones.Subcommands.Add(enroll);
+        return phones;
+    }
+
+    private static Command CreateReport()
+    {
+        var day = new Option<string?>("--day") { Description = "UTC business day, yyyy-MM-dd (default: today)." };
+        var command = new Command("report", "The day's transactions per ATM for reconciliation: approved count and amount, declines, reversals, net to have been dispensed; plus the ledger check.") { day };
+        command.SetAction((parse, cancellationToken) => Operate(parse, async host =>
+        {
+            DateOnly? businessDay = null;
+            if (parse.GetValue(day) is { } text)
+            {
+                businessDay = DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed)
+                    ? parsed
+                    : throw new UsageException($"--day '{text}' is not a date yyyy-MM-dd.");
+            }
+
+            Console.WriteLine("ATM       currency  approved        amount  declined  reversed      credited  unmatched   net dispensed");
+            foreach (var line in await host.Administration.GetDayReportAsync(businessDay, cancellationToken))
+            {
+                Console.WriteLine($"{line.AtmId}  {line.CurrencyNumeric:D3}       {line.ApprovedCount,8} {line.ApprovedMinor,13} {line.DeclinedCount,9} {line.ReversedCount,9} {line.ReversedMinor,13} {line.UnmatchedReversals,10} {line.NetDispensedMinor,15}");
+            }
+
+            var totals = await host.Administration.GetLedgerTotalsAsync(cancellationToken);
+            Console.WriteLine($"ledger: balances {totals.SumOfBalancesMinor} + approved {totals.ApprovedWithdrawalsMinor} - reversed {totals.ReversalsMinor} = {totals.SumOfBalancesMinor + totals.ApprovedWithdrawalsMinor - totals.ReversalsMinor}; opening + credits {totals.OpeningAndCreditsMinor}: {(totals.Balances ? "BALANCED" : "OUT OF BALANCE")}");
+            if (!totals.Balances)
+            {
+                throw new HostAdministrationException("The ledger does not balance; see the audit trail.");
+            }
+        }));
+        return command;
+    }
+
+    private static Command CreateSeedDemo()
+    {
+        var atmKeys = new Option<DirectoryInfo>("--atm-keys") { Description = "The demo ATM's key store directory (receives tmk-ATM00001).", Required = true };
+        var phoneKeys = new Option<DirectoryInfo>("--phone-keys") { Description = "Directory receiving one DUKPT state file per demo customer (phone-<account id>).", Required = true };
+        var command = new Command("seed-demo", "Seed an empty ledger with the demo data: three accounts with known balances and PINs, ATM00001 and a phone per account (keys generated now).")
+        {
+            atmKeys, phoneKeys,
+        };
+        command.SetAction((parse, cancellationToken) => Operate(parse, async host =>
+        {
+            using var seed = await DemoSeed.SeedAsync(host, cancellationToken);
+            var atmStore = new FileKeyStore(parse.GetValue(atmKeys)!.FullName);
+            atmStore.SaveKey(seed.Atm.Atm.MasterKeyRef, seed.Atm.MasterKey, overwrite: false);
+            Console.WriteLine($"ATM {seed.Atm.Atm.AtmId}: {atmStore.PathOf(seed.Atm.Atm.MasterKeyRef)} (KCV {seed.Atm.MasterKey.CheckValue})");
+            var phoneStore = new FileKeyStore(parse.GetValue(phoneKeys)!.FullName);
+            for (var i = 0; i < seed.Customers.Count; i++)
+            {
+                var customer = seed.Customers[i];
+                using var device = host.Profile.LoadPhoneDevice(seed.Phones[i].InitialKey, seed.Phones[i].InitialKsn);
+                var stateName = "phone-" + customer.AccountId;
+                phoneStore.SaveDukptDevice(stateName, device);
+                Console.WriteLine($"account {customer.AccountId} ({customer.HolderName}) balance {customer.OpeningBalanceMinor} PIN {customer.Pin} (demo data): phone state {phoneStore.PathOf(stateName)}");
+            }
+        }));
+        return command;
+    }
+
+    private static HostServerOptions Options(ParseResult parse, IConfiguration configuration)
+    {
+        var options = new HostServerOptions
+        {
+            DatabasePath = parse.GetValue(DatabaseOption)?.FullName ?? configuration["Host:DatabasePath"] ?? "host.db",
+            KeyVaultPath = parse.GetValue(KeysOption)?.FullName ?? configuration["Host:KeyVaultPath"] ?? "host-keys",
+            Profile = SecurityProfiles.ParseKind(parse.GetValue(ProfileOption) ?? configuration["Security:Profile"] ?? nameof(SecurityProfileKind.Aes)),
+        };
+        if (configuration["Host:Port"] is { } port)
+        {
+            options.Port = int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var value)
+                ? value
+                : throw new UsageException($"Host:Port '{port}' is not a port number.");
+        }
+
+        if (configuration["Host:Address"] is { } address)
+        {
+            options.Address = ParseAddress(address, "Host:Address");
+        }
+
+        return options;
+    }
+
+    private static IPAddress ParseAddress(string text, string setting) =>
+        IPAddress.TryParse(text, out var address) ? address : throw new UsageException($"{setting} '{text}' is not an IP address.");
+
+    private static Task<int> Operate(ParseResult parse, Func<HostServer, Task> body) => CliHost.RunAsync(async () =>
+    {
+        using var generic = CliHost.Build(parse, _ => { });
+        var options = Options(parse, generic.Services.GetRequiredService<IConfiguration>());
+        var loggerFactory = generic.Services.GetRequiredService<ILoggerFactory>();
+        return await Guard(async () =>
+        {
+            await using var host = await HostServer.OpenAsync(options, loggerFactory);
+            await body(host);
+            return 0;
+        });
+    });
+
+    private static async Task<int> Guard(Func<Task<int>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (UsageException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message);
+            return 2;
+        }
+        catch (ArgumentException e)
+        {
+            await Console.Error.WriteLineAsync($"Configuration error: {e.Message}");
+            return 2;
+        }
+        catch (Exception e) when (e is HostAdministrationException or StoreUnavailableException or SecurityException)
+        {
+            await Console.Error.WriteLineAsync(e.Message);
+            return 1;
+        }
+    }
+
+    private static void Print(AccountRecord account) =>
+        Console.WriteLine($"account {account.AccountId} ({account.HolderName}): balance {account.BalanceMinor} {account.CurrencyNumeric:D3}, {account.Status}, daily limit {account.DailyAmountLimitMinor} / {account.DailyCountLimit} withdrawals");
+
+    private sealed class UsageException(string message) : Exception(message);
+}
