@@ -10,7 +10,7 @@ namespace CardlessAtm.Benchmarks.Lcdm2000;
 /// so what is measured is the driver, the kernel's pty and the emulator's own turnaround — to compare
 /// with the wire time at 9600 baud (10 bits a byte): 40 notes = 1 command, 8 + 1 + 14 + 1 = 24 bytes = 25.0 ms;
 /// a status = 6 + 1 + 10 + 1 = 18 bytes = 18.75 ms.
-/// Run: dotnet run -c Release --project benchmarks/CardlessAtm.Benchmarks -- --filter '*Lcdm2000*' --job short
+/// Run: dotnet run -c Release --project benchmarks/CardlessAtm.Benchmarks -- --filter '*Lcdm2000*' --job short [--inProcess]
 /// </summary>
 [MemoryDiagnoser]
 public class Lcdm2000DispenseBenchmarks
