@@ -7,7 +7,8 @@ namespace CardlessAtm.Iso8583;
 
 public sealed partial class IsoMessage
 {
-    private void UnpackCore(ReadOnlySpan<byte> input)
+    /// <summary>Unpacks into this (empty) message; returns the error instead of throwing, so hostile traffic costs no exception.</summary>
+    private Iso8583ParseException? UnpackCore(ReadOnlySpan<byte> input)
     {
         var spec = Spec;
 
@@ -18,7 +19,7 @@ public sealed partial class IsoMessage
         var mtiLength = spec.MtiLength;
         if (input.Length < mtiLength)
         {
-            throw Error(0, "MTI", input.Length, ParseErrorReason.Truncated, $"the MTI needs {mtiLength} bytes, {input.Length} present.");
+            return Error(0, "MTI", input.Length, ParseErrorReason.Truncated, $"the MTI needs {mtiLength} bytes, {input.Length} present.");
         }
 
         Span<byte> mtiDigits = stackalloc byte[4];
@@ -34,7 +35,7 @@ public sealed partial class IsoMessage
 
         if (badMti >= 0)
         {
-            throw Error(0, "MTI", badMti, ParseErrorReason.InvalidDigit, $"byte 0x{input[badMti]:X2} is not a decimal digit.");
+            return Error(0, "MTI", badMti, ParseErrorReason.InvalidDigit, $"byte 0x{input[badMti]:X2} is not a decimal digit.");
         }
 
         _mti = ((mtiDigits[0] - '0') * 1000) + ((mtiDigits[1] - '0') * 100) + ((mtiDigits[2] - '0') * 10) + (mtiDigits[3] - '0');
@@ -42,15 +43,30 @@ public sealed partial class IsoMessage
         var offset = mtiLength;
 
         Span<ulong> bits = [0UL, 0UL, 0UL];
-        bits[0] = ReadBitmap(input, ref offset);
+        var bitmapError = ReadBitmap(input, ref offset, out bits[0]);
+        if (bitmapError is not null)
+        {
+            return bitmapError;
+        }
+
         var bitmaps = 1;
         if ((bits[0] & (1UL << 63)) != 0)
         {
-            bits[1] = ReadBitmap(input, ref offset);
+            bitmapError = ReadBitmap(input, ref offset, out bits[1]);
+            if (bitmapError is not null)
+            {
+                return bitmapError;
+            }
+
             bitmaps = 2;
             if (spec.TertiaryBitmap && (bits[1] & (1UL << 63)) != 0)
             {
-                bits[2] = ReadBitmap(input, ref offset);
+                bitmapError = ReadBitmap(input, ref offset, out bits[2]);
+                if (bitmapError is not null)
+                {
+                    return bitmapError;
+                }
+
                 bitmaps = 3;
             }
         }
@@ -68,40 +84,44 @@ public sealed partial class IsoMessage
                 var bit = System.Numerics.BitOperations.LeadingZeroCount(word);
                 word &= ~(1UL << (63 - bit));
                 var field = (b * 64) + bit + 1;
-                offset = ReadField(input, field, offset);
+                var fieldError = ReadField(input, field, ref offset);
+                if (fieldError is not null)
+                {
+                    return fieldError;
+                }
             }
         }
 
         if (offset != input.Length)
         {
-            throw Error(1, "bitmap", offset, ParseErrorReason.TrailingBytes, string.Create(CultureInfo.InvariantCulture, $"{input.Length - offset} bytes follow the last field the bitmaps name."));
+            return Error(1, "bitmap", offset, ParseErrorReason.TrailingBytes, string.Create(CultureInfo.InvariantCulture, $"{input.Length - offset} bytes follow the last field the bitmaps name."));
         }
 
         _frameLength = input.Length;
+        return null;
     }
 
-    private ulong ReadBitmap(ReadOnlySpan<byte> input, ref int offset)
+    private Iso8583ParseException? ReadBitmap(ReadOnlySpan<byte> input, ref int offset, out ulong value)
     {
+        value = 0;
         var length = Spec.BitmapLength;
         if (input.Length - offset < length)
         {
-            throw Error(1, "bitmap", offset, ParseErrorReason.Truncated, string.Create(CultureInfo.InvariantCulture, $"a bitmap needs {length} bytes, {input.Length - offset} remain."));
+            return Error(1, "bitmap", offset, ParseErrorReason.Truncated, string.Create(CultureInfo.InvariantCulture, $"a bitmap needs {length} bytes, {input.Length - offset} remain."));
         }
 
-        ulong value;
         if (Spec.BitmapEncoding == BitmapEncoding.Binary)
         {
             value = BinaryPrimitives.ReadUInt64BigEndian(input[offset..]);
         }
         else
         {
-            value = 0;
             for (var i = 0; i < 16; i++)
             {
                 var nibble = HexDigits.Value(input[offset + i]);
                 if (nibble < 0)
                 {
-                    throw Error(1, "bitmap", offset + i, ParseErrorReason.InvalidBitmap, $"byte 0x{input[offset + i]:X2} is not a hexadecimal digit.");
+                    return Error(1, "bitmap", offset + i, ParseErrorReason.InvalidBitmap, $"byte 0x{input[offset + i]:X2} is not a hexadecimal digit.");
                 }
 
                 value = (value << 4) | (uint)nibble;
@@ -109,13 +129,17 @@ public sealed partial class IsoMessage
         }
 
         offset += length;
-        return value;
+        return null;
     }
 
-    private int ReadField(ReadOnlySpan<byte> input, int field, int offset)
+    private Iso8583ParseException? ReadField(ReadOnlySpan<byte> input, int field, ref int offset)
     {
-        var def = Spec.Find(field)
-            ?? throw Error(field, "undefined", offset, ParseErrorReason.UndefinedField, $"the bitmap names field {field}, which spec '{Spec.Name}' does not define.");
+        var def = Spec.Find(field);
+        if (def is null)
+        {
+            return Error(field, "undefined", offset, ParseErrorReason.UndefinedField, $"the bitmap names field {field}, which spec '{Spec.Name}' does not define.");
+        }
+
         if (field is 64 or 128)
         {
             if (field == 64)
@@ -138,18 +162,18 @@ public sealed partial class IsoMessage
             var prefixBytes = def.Prefix.ByteCount;
             if (input.Length - offset < prefixBytes)
             {
-                throw Error(field, def.Name, offset, ParseErrorReason.Truncated, string.Create(CultureInfo.InvariantCulture, $"the length prefix needs {prefixBytes} bytes, {input.Length - offset} remain."));
+                return Error(field, def.Name, offset, ParseErrorReason.Truncated, string.Create(CultureInfo.InvariantCulture, $"the length prefix needs {prefixBytes} bytes, {input.Length - offset} remain."));
             }
 
             var bad = LengthPrefixCodec.Read(def.Prefix, input.Slice(offset, prefixBytes), out length);
             if (bad >= 0)
             {
-                throw Error(field, def.Name, offset + bad, ParseErrorReason.InvalidDigit, $"length prefix byte 0x{input[offset + bad]:X2} is not a digit.");
+                return Error(field, def.Name, offset + bad, ParseErrorReason.InvalidDigit, $"length prefix byte 0x{input[offset + bad]:X2} is not a digit.");
             }
 
             if (length > def.MaxLength)
             {
-                throw Error(field, def.Name, offset, ParseErrorReason.LengthExceedsMaximum, string.Create(CultureInfo.InvariantCulture, $"the prefix states {length}, the maximum is {def.MaxLength}."));
+                return Error(field, def.Name, offset, ParseErrorReason.LengthExceedsMaximum, string.Create(CultureInfo.InvariantCulture, $"the prefix states {length}, the maximum is {def.MaxLength}."));
             }
 
             offset += prefixBytes;
@@ -158,7 +182,7 @@ public sealed partial class IsoMessage
         var wireLength = def.Codec.WireLength(length);
         if (input.Length - offset < wireLength)
         {
-            throw Error(field, def.Name, offset, ParseErrorReason.Truncated, string.Create(CultureInfo.InvariantCulture, $"the value needs {wireLength} bytes, {input.Length - offset} remain."));
+            return Error(field, def.Name, offset, ParseErrorReason.Truncated, string.Create(CultureInfo.InvariantCulture, $"the value needs {wireLength} bytes, {input.Length - offset} remain."));
         }
 
         int valueOffset;
@@ -173,7 +197,7 @@ public sealed partial class IsoMessage
             if (badWire >= 0)
             {
                 var reason = def.Encoding == FieldEncoding.Bcd ? ParseErrorReason.InvalidDigit : ParseErrorReason.InvalidCharacter;
-                throw Error(field, def.Name, offset + badWire, reason, $"{ByteText(def, input[offset + badWire])} cannot be decoded as {def.Encoding}.");
+                return Error(field, def.Name, offset + badWire, reason, $"{ByteText(def, input[offset + badWire])} cannot be decoded as {def.Encoding}.");
             }
 
             _used = valueOffset + length;
@@ -184,7 +208,7 @@ public sealed partial class IsoMessage
         {
             var wireIndex = def.Encoding == FieldEncoding.Bcd ? (badChar + (length % 2)) / 2 : badChar;
             var reason = def.Content == FieldContent.Numeric ? ParseErrorReason.InvalidDigit : ParseErrorReason.InvalidCharacter;
-            throw Error(field, def.Name, offset + wireIndex, reason, $"{ByteText(def, _data[valueOffset + badChar])} is not allowed in '{ContentRules.ShortName(def.Content)}'.");
+            return Error(field, def.Name, offset + wireIndex, reason, $"{ByteText(def, _data[valueOffset + badChar])} is not allowed in '{ContentRules.ShortName(def.Content)}'.");
         }
 
         if (_count == _entries.Length)
@@ -193,7 +217,8 @@ public sealed partial class IsoMessage
         }
 
         _entries[_count++] = new Entry(field, valueOffset, length);
-        return offset + wireLength;
+        offset += wireLength;
+        return null;
     }
 
     private static string ByteText(FieldDefinition def, byte value) =>

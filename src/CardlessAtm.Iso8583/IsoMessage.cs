@@ -292,26 +292,35 @@ public sealed partial class IsoMessage
     {
         ArgumentNullException.ThrowIfNull(spec);
         var message = new IsoMessage(spec, spec.IsWireIdentity ? packed.Length : (packed.Length * 3) + 16);
-        message.UnpackCore(packed);
-        return message;
+        var error = message.UnpackCore(packed);
+        return error is null ? message : throw error;
+    }
+
+    /// <summary>Unpacks one message without throwing: on failure <paramref name="error"/> says which field, where and why.</summary>
+    /// <param name="packed">Exactly one packed message.</param>
+    /// <param name="spec">The spec.</param>
+    /// <param name="message">The message, or null on failure.</param>
+    /// <param name="error">The typed error, or null on success.</param>
+    /// <returns>True when the bytes are a valid message.</returns>
+    public static bool TryUnpack(ReadOnlySpan<byte> packed, MessageSpec spec, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IsoMessage? message, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out Iso8583ParseException? error)
+    {
+        var ok = TryUnpackPartial(packed, spec, out var partial, out error);
+        message = ok ? partial : null;
+        return ok;
     }
 
     /// <summary>Unpacks as far as possible; on failure <paramref name="partial"/> holds what was read before the error.</summary>
-    internal static bool TryUnpack(ReadOnlySpan<byte> packed, MessageSpec spec, out IsoMessage partial, out Iso8583ParseException? error)
+    internal static bool TryUnpackPartial(ReadOnlySpan<byte> packed, MessageSpec spec, out IsoMessage partial, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out Iso8583ParseException? error)
     {
+        ArgumentNullException.ThrowIfNull(spec);
         partial = new IsoMessage(spec, spec.IsWireIdentity ? packed.Length : (packed.Length * 3) + 16) { _mti = -1 };
-        try
-        {
-            partial.UnpackCore(packed);
-            error = null;
-            return true;
-        }
-        catch (Iso8583ParseException ex)
+        error = partial.UnpackCore(packed);
+        if (error is not null)
         {
             partial._frameLength = NoFrame;
-            error = ex;
-            return false;
         }
+
+        return error is null;
     }
 
     /// <summary>The received bytes before the MAC field, when this message is exactly as unpacked.</summary>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using CardlessAtm.Iso8583.Channels;
 using Microsoft.Extensions.Time.Testing;
@@ -290,6 +291,26 @@ public sealed class ChannelTests : IAsyncLifetime
         await Timeouts.UntilAsync(() => client.Connection is { IsOpen: true } c && !ReferenceEquals(c, first), "reconnected");
         Assert.Equal(2, signOns);
         Assert.Equal("00", (await client.SendRequestAsync(Request(11))).ResponseCode);
+    }
+
+    [Fact]
+    public async Task Stopping_the_client_signs_off_before_closing()
+    {
+        var codes = new ConcurrentQueue<string>();
+        var server = await StartServerAsync(o => o.RequestHandler = (request, _, _) =>
+        {
+            codes.Enqueue(request.NetworkManagementCode ?? request.Mti);
+            return ValueTask.FromResult<IsoMessage?>(request.CreateResponse(ResponseCodes.Approved));
+        });
+        var client = await StartClientAsync(server.LocalEndPoint, o => o.SignOff = (connection, ct) =>
+            connection.SendRequestAsync(new IsoMessage(Mti.NetworkManagementRequest) { Stan = 99, NetworkManagementCode = NetworkManagementCodes.SignOff }, ct));
+        var connection = client.Connection!;
+
+        await client.StopAsync();
+
+        Assert.Equal([NetworkManagementCodes.SignOff], codes);
+        Assert.Equal(ConnectionState.Closed, connection.State);
+        Assert.False(client.IsConnected);
     }
 
     [Fact]

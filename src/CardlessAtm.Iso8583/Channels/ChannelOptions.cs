@@ -180,6 +180,12 @@ public sealed class Iso8583ClientOptions : Iso8583ConnectionOptions
     /// </summary>
     public Func<Iso8583Connection, CancellationToken, Task>? SignOn { get; set; }
 
+    /// <summary>
+    /// Runs when <see cref="Iso8583Client.StopAsync"/> begins, before the connection is drained, e.g. an 0800/002
+    /// sign-off. An exception is logged and the stop continues.
+    /// </summary>
+    public Func<Iso8583Connection, CancellationToken, Task>? SignOff { get; set; }
+
     /// <summary>The first reconnect delay (default 0.5 s); it doubles per failed attempt up to <see cref="ReconnectMaxDelay"/>.</summary>
     public TimeSpan ReconnectInitialDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 

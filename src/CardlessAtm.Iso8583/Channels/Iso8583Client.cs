@@ -100,7 +100,7 @@ public sealed class Iso8583Client : IAsyncDisposable
     /// <exception cref="Iso8583ChannelException">Not connected or closed.</exception>
     public void Send(IsoMessage message) => (Connection ?? throw NotConnected()).Send(message);
 
-    /// <summary>Stops reconnecting and closes the connection gracefully (draining in-flight requests).</summary>
+    /// <summary>Stops reconnecting, runs the sign-off hook, and closes the connection gracefully (draining in-flight requests).</summary>
     /// <param name="cancellationToken">Cuts the drain short.</param>
     /// <returns>A task that completes when everything has stopped.</returns>
     public async Task StopAsync(CancellationToken cancellationToken = default)
@@ -109,6 +109,18 @@ public sealed class Iso8583Client : IAsyncDisposable
         await _loop; // the loop stops at once; whatever it published is drained below
         if (Interlocked.Exchange(ref _connection, null) is { } connection)
         {
+            if (_options.SignOff is { } signOff && connection.IsOpen)
+            {
+                try
+                {
+                    await signOff(connection, cancellationToken);
+                }
+                catch (Exception ex)
+                {
+                    _log.LogWarning("ISO 8583 client: sign-off from {Host}:{Port} failed: {Error}", _options.Host, _options.Port, ex.Message);
+                }
+            }
+
             await connection.CloseAsync(cancellationToken);
             Raise(Disconnected, connection);
         }

@@ -374,7 +374,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
         Iso8583ParseException? error;
         if (frame.Payload.IsSingleSegment)
         {
-            IsoMessage.TryUnpack(frame.Payload.FirstSpan, _options.Spec, out message, out error);
+            IsoMessage.TryUnpackPartial(frame.Payload.FirstSpan, _options.Spec, out message, out error);
         }
         else
         {
@@ -383,7 +383,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
             try
             {
                 frame.Payload.CopyTo(rented);
-                IsoMessage.TryUnpack(rented.AsSpan(0, length), _options.Spec, out message, out error);
+                IsoMessage.TryUnpackPartial(rented.AsSpan(0, length), _options.Spec, out message, out error);
             }
             finally
             {
