@@ -27,6 +27,7 @@ public sealed class KeyStoreTests : IDisposable
         using var loaded = store.LoadKey("tmk-ATM00001");
         Assert.Equal(key, loaded);
         Assert.Equal(["tmk-ATM00001"], store.List());
+        Assert.Equal("key", store.TypeOf("tmk-ATM00001"));
         Assert.Contains($"kcv={key.CheckValue}", File.ReadAllText(path), StringComparison.Ordinal);
     }
 
@@ -119,5 +120,25 @@ public sealed class KeyStoreTests : IDisposable
         using var provider = new KeyStoreBaseDerivationKeyProvider(store);
         Assert.Equal(bdk, provider.FindBaseDerivationKey(ksn));
         Assert.Null(provider.FindBaseDerivationKey(KeySerialNumber.Parse("0000000100000042000000A1")));
+    }
+
+    [Theory]
+    [InlineData("key=ZZ", "not a hex digit")]
+    [InlineData("key=ABC", "odd number")]
+    [InlineData("", "'key=' line is missing")]
+    [InlineData("garbage", "is not 'name=value'")]
+    public void Corrupt_key_files_are_refused_with_the_reason_and_no_secret(string keyLine, string expected)
+    {
+        var store = new FileKeyStore(_directory);
+        var path = store.PathOf("broken");
+        File.WriteAllText(path, $"# cardless-atm key file v1\ntype=key\nalgorithm=AES-128\nkcv=0000000000\n{keyLine}\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        var error = Assert.Throws<KeyFileRejectedException>(() => store.LoadKey("broken"));
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        Assert.Contains(path, error.Message, StringComparison.Ordinal);
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Numerics;
+using System.Security.Cryptography;
 using CardlessAtm.Security.Primitives;
 
 namespace CardlessAtm.Security;
@@ -185,7 +186,9 @@ public sealed class DukptDevice : IDisposable
             }
         }
 
-        return buffer.ToArray();
+        var state = buffer.ToArray();
+        CryptographicOperations.ZeroMemory(buffer.GetBuffer());
+        return state;
     }
 
     /// <summary>Restores a state written by <see cref="ExportState"/>.</summary>

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using CardlessAtm.Security.Primitives;
 
 namespace CardlessAtm.Security;
 
@@ -63,15 +62,15 @@ public sealed class FileKeyStore
     public string TypeOf(string name)
     {
         var path = PathOf(name);
-        return Read(path, expectedType: null)["type"];
+        using var content = Read(path, expectedType: null, secretField: null);
+        return content.Fields["type"];
     }
 
     /// <summary>Writes a key (mode 0600, atomic). Refuses to replace an existing key unless <paramref name="overwrite"/>.</summary>
     public void SaveKey(string name, SecretKey key, bool overwrite = false)
     {
         ArgumentNullException.ThrowIfNull(key);
-        var hex = Convert.ToHexString(key.Material);
-        Write(name, $"{Header}\ntype=key\nalgorithm={key.Algorithm.DisplayName()}\nkcv={key.CheckValue}\nkey={hex}\n", overwrite);
+        Write(name, $"{Header}\ntype=key\nalgorithm={key.Algorithm.DisplayName()}\nkcv={key.CheckValue}\n", "key", key.Material, overwrite);
     }
 
     /// <summary>Reads a key after checking the file's permissions and the key's KCV.</summary>
@@ -80,10 +79,19 @@ public sealed class FileKeyStore
     public SecretKey LoadKey(string name)
     {
         var path = PathOf(name);
-        var fields = Read(path, "key");
-        var algorithm = Parse(fields, "algorithm", path, KeyAlgorithms.Parse);
-        var kcv = Parse(fields, "kcv", path, KeyCheckValue.Parse);
-        var key = Parse(fields, "key", path, hex => SecretKey.FromHex(algorithm, hex, keyName: $"Key file {path}"));
+        using var content = Read(path, "key", "key");
+        var algorithm = Parse(content.Fields, "algorithm", path, KeyAlgorithms.Parse);
+        var kcv = Parse(content.Fields, "kcv", path, KeyCheckValue.Parse);
+        SecretKey key;
+        try
+        {
+            key = SecretKey.Create(algorithm, content.Secret, keyName: $"Key file {path}");
+        }
+        catch (InvalidKeyException ex)
+        {
+            throw new KeyFileRejectedException($"Key file {path}: 'key' is invalid: {ex.Message}");
+        }
+
         try
         {
             kcv.Verify(key, $"Key file {path}");
@@ -103,7 +111,7 @@ public sealed class FileKeyStore
         var state = device.ExportState();
         try
         {
-            Write(name, $"{Header}\ntype=dukpt-device\nstate={Convert.ToHexString(state)}\n", overwrite: true);
+            Write(name, $"{Header}\ntype=dukpt-device\n", "state", state, overwrite: true);
         }
         finally
         {
@@ -115,15 +123,14 @@ public sealed class FileKeyStore
     public DukptDevice LoadDukptDevice(string name)
     {
         var path = PathOf(name);
-        var fields = Read(path, "dukpt-device");
-        var state = Parse(fields, "state", path, hex => HexText.ParseSecret(hex, $"Key file {path}"));
+        using var content = Read(path, "dukpt-device", "state");
         try
         {
-            return DukptDevice.ImportState(state);
+            return DukptDevice.ImportState(content.Secret);
         }
-        finally
+        catch (MalformedDataException ex)
         {
-            CryptographicOperations.ZeroMemory(state);
+            throw new KeyFileRejectedException($"Key file {path}: {ex.Message}");
         }
     }
 
@@ -169,7 +176,7 @@ public sealed class FileKeyStore
         return name.StartsWith('.') ? throw new ArgumentException($"Key name '{name}' must not start with '.'.", nameof(name)) : name;
     }
 
-    private void Write(string name, string content, bool overwrite)
+    private void Write(string name, string publicLines, string secretField, ReadOnlySpan<byte> secret, bool overwrite)
     {
         var path = PathOf(name);
         if (!overwrite && File.Exists(path))
@@ -178,9 +185,19 @@ public sealed class FileKeyStore
         }
 
         var temp = Path.Combine(Directory, $".{name}.{Guid.NewGuid():N}.tmp");
-        var bytes = Encoding.ASCII.GetBytes(content);
+        // Built as bytes (not a string) so that the hex of the secret can be wiped afterwards.
+        var prefix = Encoding.ASCII.GetBytes($"{publicLines}{secretField}=");
+        var bytes = new byte[prefix.Length + (secret.Length * 2) + 1];
         try
         {
+            prefix.CopyTo(bytes, 0);
+            for (var i = 0; i < secret.Length; i++)
+            {
+                bytes[prefix.Length + (2 * i)] = HexDigit(secret[i] >> 4);
+                bytes[prefix.Length + (2 * i) + 1] = HexDigit(secret[i] & 0xF);
+            }
+
+            bytes[^1] = (byte)'\n';
             var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Options = FileOptions.WriteThrough };
             if (!OperatingSystem.IsWindows())
             {
@@ -205,34 +222,119 @@ public sealed class FileKeyStore
         }
     }
 
-    private static Dictionary<string, string> Read(string path, string? expectedType)
+    private static byte HexDigit(int nibble) => (byte)(nibble < 10 ? '0' + nibble : 'A' + nibble - 10);
+
+    private static int HexValue(byte c) => c switch
+    {
+        >= (byte)'0' and <= (byte)'9' => c - '0',
+        >= (byte)'A' and <= (byte)'F' => c - 'A' + 10,
+        >= (byte)'a' and <= (byte)'f' => c - 'a' + 10,
+        _ => -1,
+    };
+
+    private static KeyFileContent Read(string path, string? expectedType, string? secretField)
     {
         CheckPermissions(path);
-        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
-        var lines = File.ReadAllLines(path);
-        for (var i = 0; i < lines.Length; i++)
+        var raw = File.ReadAllBytes(path);
+        var content = new KeyFileContent();
+        try
         {
-            var line = lines[i].Trim();
-            if (line.Length == 0 || line.StartsWith('#'))
+            var lineNumber = 0;
+            var start = 0;
+            while (start < raw.Length)
             {
-                continue;
+                var end = Array.IndexOf(raw, (byte)'\n', start);
+                if (end < 0)
+                {
+                    end = raw.Length;
+                }
+
+                lineNumber++;
+                var line = raw.AsSpan(start, end - start).Trim(" \r\t"u8);
+                start = end + 1;
+                if (line.IsEmpty || line[0] == (byte)'#')
+                {
+                    continue;
+                }
+
+                var eq = line.IndexOf((byte)'=');
+                if (eq <= 0)
+                {
+                    throw new KeyFileRejectedException($"Key file {path}: line {lineNumber} is not 'name=value'.");
+                }
+
+                var fieldName = Encoding.ASCII.GetString(line[..eq]);
+                var value = line[(eq + 1)..];
+                if (fieldName == secretField)
+                {
+                    content.Secret = DecodeSecretHex(value, path, fieldName);
+                }
+                else if (fieldName is not ("key" or "state"))
+                {
+                    content.Fields[fieldName] = Encoding.ASCII.GetString(value);
+                }
             }
 
-            var eq = line.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
+            if (!content.Fields.TryGetValue("type", out var type) || (expectedType is not null && type != expectedType))
             {
-                throw new KeyFileRejectedException($"Key file {path}: line {i + 1} is not 'name=value'.");
+                throw new KeyFileRejectedException($"Key file {path}: type is '{type ?? "missing"}', expected '{expectedType ?? "key or dukpt-device"}'.");
             }
 
-            fields[line[..eq]] = line[(eq + 1)..];
-        }
+            if (secretField is not null && content.Secret is null)
+            {
+                throw new KeyFileRejectedException($"Key file {path}: '{secretField}=' line is missing.");
+            }
 
-        if (!fields.TryGetValue("type", out var type) || (expectedType is not null && type != expectedType))
+            return content;
+        }
+        catch
         {
-            throw new KeyFileRejectedException($"Key file {path}: type is '{type ?? "missing"}', expected '{expectedType ?? "key or dukpt-device"}'.");
+            content.Dispose();
+            throw;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(raw);
+        }
+    }
+
+    private static byte[] DecodeSecretHex(ReadOnlySpan<byte> hex, string path, string field)
+    {
+        if (hex.Length % 2 != 0)
+        {
+            throw new KeyFileRejectedException($"Key file {path}: '{field}' has an odd number of hex digits.");
         }
 
-        return fields;
+        var bytes = new byte[hex.Length / 2];
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            var high = HexValue(hex[2 * i]);
+            var low = HexValue(hex[(2 * i) + 1]);
+            if (high < 0 || low < 0)
+            {
+                CryptographicOperations.ZeroMemory(bytes);
+                throw new KeyFileRejectedException($"Key file {path}: '{field}' character {(2 * i) + 1} is not a hex digit.");
+            }
+
+            bytes[i] = (byte)((high << 4) | low);
+        }
+
+        return bytes;
+    }
+
+    private sealed class KeyFileContent : IDisposable
+    {
+        public Dictionary<string, string> Fields { get; } = new(StringComparer.Ordinal);
+
+        public byte[]? Secret { get; set; }
+
+        public void Dispose()
+        {
+            if (Secret is not null)
+            {
+                CryptographicOperations.ZeroMemory(Secret);
+            }
+        }
     }
 
     private static T Parse<T>(Dictionary<string, string> fields, string field, string path, Func<string, T> parse)
