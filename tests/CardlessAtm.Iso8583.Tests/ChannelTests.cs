@@ -534,6 +534,65 @@ public sealed class ChannelTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_silent_peer_is_closed_after_the_receive_idle_timeout()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var server = await StartServerAsync(o => { o.TimeProvider = time; o.ReceiveIdleTimeout = TimeSpan.FromMinutes(5); });
+        await using var peer = await RawPeer.ConnectAsync(server.LocalEndPoint);
+        await Timeouts.UntilAsync(() => server.Connections.Count == 1, "connection accepted");
+        var connection = server.Connections.Single();
+
+        await AdvanceUntilDoneAsync(time, connection.Completion, TimeSpan.FromMinutes(1));
+
+        Assert.True(await peer.ServerClosedAsync());
+    }
+
+    [Fact]
+    public async Task A_malformed_response_fails_its_request_at_once_instead_of_timing_out()
+    {
+        // A raw "host" that answers with 49 = "9X8": 11 and 41 are read first, so the request can be identified.
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var host = Task.Run(async () =>
+        {
+            using var socket = await listener.AcceptTcpClientAsync(Timeouts.Token());
+            var stream = socket.GetStream();
+            var header = new byte[2];
+            await stream.ReadExactlyAsync(header, Timeouts.Token());
+            await stream.ReadExactlyAsync(new byte[(header[0] << 8) | header[1]], Timeouts.Token());
+            var bad = Convert.FromHexString("30323130" + "0020000002808000" + "303030303037" + "3030" + "41544D3030303031" + "39583738");
+            await stream.WriteAsync(FrameFormat.Default.Frame(bad), Timeouts.Token());
+            await Task.Delay(Timeout.Infinite, Timeouts.Token()).ContinueWith(_ => { }, TaskScheduler.Default);
+        });
+        var client = await StartClientAsync((IPEndPoint)listener.LocalEndpoint, o => o.RequestTimeout = TimeSpan.FromHours(1));
+
+        var error = await Assert.ThrowsAsync<Iso8583ChannelException>(() => client.SendRequestAsync(Request(7)).WaitAsync(Timeouts.Generous));
+
+        Assert.Equal(ChannelErrorReason.MalformedResponse, error.Reason);
+        Assert.IsType<Iso8583ParseException>(error.InnerException);
+        Assert.True(client.IsConnected);
+    }
+
+    [Fact]
+    public async Task A_message_is_captured_when_sent_so_changing_it_afterwards_changes_nothing()
+    {
+        var seen = new TaskCompletionSource<long?>();
+        var server = await StartServerAsync(o => o.RequestHandler = (request, _, _) =>
+        {
+            seen.TrySetResult(request.AmountMinor);
+            return ValueTask.FromResult<IsoMessage?>(request.CreateResponse(ResponseCodes.Approved));
+        });
+        var client = await StartClientAsync(server.LocalEndPoint);
+        var request = Request(12, amount: 5_000);
+
+        var pending = client.SendRequestAsync(request);
+        request.AmountMinor = 999_999;
+
+        Assert.Equal(5_000, await seen.Task.WaitAsync(Timeouts.Generous));
+        await pending;
+    }
+
+    [Fact]
     public void Bad_settings_are_refused_naming_the_setting()
     {
         var e = Assert.Throws<ArgumentException>(() => new Iso8583Client(new Iso8583ClientOptions { Port = 0 }));

@@ -223,6 +223,27 @@ public sealed class FrameFormat
         writer.Advance(headerBytes + bodyLength);
     }
 
+    /// <summary>Packs a message straight into a new framed array (header, TPDU, message) in one allocation.</summary>
+    internal byte[] FrameMessage(IsoMessage message, Tpdu? tpdu)
+    {
+        var messageLength = message.PackedLength;
+        var bodyLength = messageLength + (HasTpdu ? Tpdu.Length : 0);
+        if (bodyLength > MaxFrameBytes)
+        {
+            throw new Iso8583FramingException(FramingErrorReason.FrameTooLarge, string.Create(CultureInfo.InvariantCulture, $"message {message.Mti} packs to {bodyLength} bytes; the maximum frame is {MaxFrameBytes}."));
+        }
+
+        var result = new byte[LengthHeaderBytes + bodyLength];
+        WriteLength(result, bodyLength);
+        if (HasTpdu)
+        {
+            (tpdu ?? default).Write(result.AsSpan(LengthHeaderBytes));
+        }
+
+        message.PackCore(result.AsSpan(result.Length - messageLength), 0, out _);
+        return result;
+    }
+
     /// <summary>Writes a frame around already packed bytes.</summary>
     /// <param name="packedMessage">The packed message.</param>
     /// <param name="tpdu">The TPDU for TPDU framing.</param>

@@ -36,7 +36,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
     private readonly PipeWriter _writer;
     private readonly Iso8583ConnectionOptions _options;
     private readonly ILogger _log;
-    private readonly Channel<Outgoing> _outgoing = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<byte[]> _outgoing = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<string, TaskCompletionSource<IsoMessage>> _pending = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _unansweredSlots;
     private readonly SemaphoreSlim _incomingSlots;
@@ -102,7 +102,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
         }
 
         ThrowIfNotOpen();
-        CheckFrameSize(request);
+        var frame = _options.Framing.FrameMessage(request, _options.RequestTpdu); // captured now: the caller may reuse the message
         await _unansweredSlots.WaitAsync(cancellationToken);
         try
         {
@@ -116,7 +116,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
             try
             {
                 ThrowIfNotOpen();
-                Enqueue(request, _options.RequestTpdu);
+                Enqueue(frame, request);
                 return await waiter.Task.WaitAsync(_options.RequestTimeout, _options.TimeProvider, cancellationToken);
             }
             catch (TimeoutException ex)
@@ -143,12 +143,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
     /// <param name="tpdu">The TPDU for TPDU framing (default: <see cref="Iso8583ConnectionOptions.RequestTpdu"/>).</param>
     /// <exception cref="Iso8583ChannelException">The connection is closed.</exception>
     /// <exception cref="Iso8583FramingException">The message exceeds the maximum frame size.</exception>
-    public void Send(IsoMessage message, Tpdu? tpdu = null)
-    {
-        ArgumentNullException.ThrowIfNull(message);
-        CheckFrameSize(message);
-        Enqueue(message, tpdu ?? _options.RequestTpdu);
-    }
+    public void Send(IsoMessage message, Tpdu? tpdu = null) => Enqueue(message, tpdu ?? _options.RequestTpdu);
 
     /// <summary>
     /// Closes gracefully: stops sending and accepting new requests (the peer's new requests are answered 91),
@@ -224,20 +219,23 @@ public sealed class Iso8583Connection : IAsyncDisposable
         }
     }
 
-    private void CheckFrameSize(IsoMessage message)
-    {
-        var size = message.PackedLength + (_options.Framing.HasTpdu ? Tpdu.Length : 0);
-        if (size > _options.Framing.MaxFrameBytes)
-        {
-            throw new Iso8583FramingException(FramingErrorReason.FrameTooLarge, string.Create(CultureInfo.InvariantCulture, $"message {message.Mti} packs to {size} bytes; the maximum frame is {_options.Framing.MaxFrameBytes}."));
-        }
-    }
-
+    /// <summary>Packs and frames the message now (so the caller may reuse it) and queues it for the writer.</summary>
     private void Enqueue(IsoMessage message, Tpdu? tpdu)
     {
-        if (State == ConnectionState.Closed || !_outgoing.Writer.TryWrite(new Outgoing(message, tpdu)))
+        ArgumentNullException.ThrowIfNull(message);
+        Enqueue(_options.Framing.FrameMessage(message, tpdu), message);
+    }
+
+    private void Enqueue(byte[] frame, IsoMessage message)
+    {
+        if (State == ConnectionState.Closed || !_outgoing.Writer.TryWrite(frame))
         {
             throw new Iso8583ChannelException(ChannelErrorReason.ConnectionClosed, $"connection {Id} to {RemoteEndPoint} is closed.");
+        }
+
+        if (_log.IsEnabled(LogLevel.Trace))
+        {
+            _log.LogTrace("ISO 8583 connection {Id} → {Remote}: {Message}", Id, RemoteEndPoint, message.ToString());
         }
     }
 
@@ -268,15 +266,14 @@ public sealed class Iso8583Connection : IAsyncDisposable
 
     private async Task WriteLoopAsync()
     {
-        var framing = _options.Framing;
         var queue = _outgoing.Reader;
         try
         {
             while (await queue.WaitToReadAsync(_lifetime.Token))
             {
-                while (queue.TryRead(out var item))
+                while (queue.TryRead(out var frame))
                 {
-                    framing.WriteFrame(_writer, item.Message, item.Tpdu);
+                    _writer.Write(frame);
                 }
 
                 var flushed = await _writer.FlushAsync(_lifetime.Token);
@@ -394,6 +391,11 @@ public sealed class Iso8583Connection : IAsyncDisposable
         if (error is not null)
         {
             return HandleMalformed(message, error, frame.Tpdu);
+        }
+
+        if (_log.IsEnabled(LogLevel.Trace))
+        {
+            _log.LogTrace("ISO 8583 connection {Id} ← {Remote}: {Message}", Id, RemoteEndPoint, message.ToString());
         }
 
         var function = message.Mti[2];
@@ -559,7 +561,6 @@ public sealed class Iso8583Connection : IAsyncDisposable
 
             if (response is not null)
             {
-                CheckFrameSize(response);
                 Enqueue(response, replyTpdu);
             }
         }
@@ -660,6 +661,4 @@ public sealed class Iso8583Connection : IAsyncDisposable
         echo.NetworkManagementCode = NetworkManagementCodes.EchoTest;
         return echo;
     }
-
-    private readonly record struct Outgoing(IsoMessage Message, Tpdu? Tpdu);
 }
