@@ -142,6 +142,31 @@ public class Ili934xDisplayTests(ITestOutputHelper output)
         AssertGlassMatches(display, panel);
     }
 
+    [Theory]
+    [InlineData("Scan with your bank app", 19, new[] { "Scan with your bank", "app" })]
+    [InlineData("Withdrawal approved", 19, new[] { "Withdrawal approved" })]
+    [InlineData("ATM00001-SESSION-0123456789", 10, new[] { "ATM00001-S", "ESSION-012", "3456789" })]
+    [InlineData("", 10, new[] { "" })]
+    public void Long_lines_wrap_at_spaces(string line, int columns, string[] rows)
+    {
+        Assert.Equal(rows, Ili934xDisplay.Wrap([line], columns));
+    }
+
+    [Fact]
+    public async Task A_wrapped_line_is_drawn_on_the_next_row()
+    {
+        using var rig = new Rig();
+        var (display, panel) = Open(rig, Portrait);
+        using (display)
+        {
+            await display.ShowAsync(Screen.Text("Cardless withdrawal", "Scan the code with your bank app"), default);
+            AssertGlassMatches(display, panel);
+
+            // Row 2 of the body (y 60..79) carries the wrapped words.
+            Assert.Contains(InkIn(panel, new Rectangle(0, 60, 240, 20)), c => c == 0x0000);
+        }
+    }
+
     [Fact]
     public void Options_name_the_bad_setting()
     {

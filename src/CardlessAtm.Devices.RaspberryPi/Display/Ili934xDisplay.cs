@@ -22,8 +22,8 @@ namespace CardlessAtm.Devices.RaspberryPi.Display;
 /// Layout: a title bar coloured by <see cref="ScreenTone"/>, body lines, a fixed QR area (below
 /// the lines in portrait, to their right in landscape) drawn by <see cref="QrFrameRenderer"/>, and
 /// a countdown bar at the bottom. Text uses the binding's 5×8 font (printable ASCII; other
-/// characters show as '?'); lines too long for the panel are cut, lines beyond the last row are
-/// dropped (both logged).
+/// characters show as '?'); body lines too long for the panel wrap at spaces, a title too long is
+/// cut, rows beyond the last are dropped (logged once per screen text).
 /// </remarks>
 public sealed class Ili934xDisplay : IDisplay, IDisposable
 {
@@ -52,6 +52,7 @@ public sealed class Ili934xDisplay : IDisplay, IDisposable
     private readonly int _height;
     private bool _shownIsKnown;
     private bool _disposed;
+    private string? _lastComposedText;
 
     /// <summary>
     /// Initialises the panel on an opened SPI bus and GPIO controller. The display takes ownership
@@ -185,26 +186,31 @@ public sealed class Ili934xDisplay : IDisplay, IDisposable
 
     private void Compose(Screen screen)
     {
+        // Layout problems are logged once per screen text, not on every countdown tick.
+        var text = string.Join('\n', [screen.Title, .. screen.Lines, screen.Qr is null ? string.Empty : "QR"]);
+        var warn = text != _lastComposedText;
+        _lastComposedText = text;
+
         var frame = _next.AsSpan();
         frame.Fill(BodyBackground);
 
         var title = new FrameRect(0, 0, _width, TitleHeight);
         title.Fill(frame, _width, TitleBackground(screen.Tone));
-        DrawLine(frame, screen.Title, Margin, (TitleHeight - Font5x8Text.CellHeight(2)) / 2, 2, TitleText, title, "title");
+        DrawLine(frame, screen.Title, Margin, (TitleHeight - Font5x8Text.CellHeight(2)) / 2, 2, TitleText, title, "title", warn);
 
         var body = BodyArea(screen);
         var scale = BodyScale(screen);
         var rows = BodyRows(screen);
         var lineHeight = Font5x8Text.CellHeight(scale) + LineSpacing;
-        for (var i = 0; i < screen.Lines.Count; i++)
+        var wrapped = Wrap(screen.Lines, Font5x8Text.Fit(body.Width - (2 * Margin), scale));
+        if (wrapped.Count > rows && warn)
         {
-            if (i >= rows)
-            {
-                _logger.LogWarning("Display {Display}: screen '{Title}' has {Lines} lines; only {Rows} fit, the rest are not shown", Capabilities.Name, screen.Title, screen.Lines.Count, rows);
-                break;
-            }
+            _logger.LogWarning("Display {Display}: screen '{Title}' needs {Needed} text rows; {Rows} fit, the rest are not shown", Capabilities.Name, screen.Title, wrapped.Count, rows);
+        }
 
-            DrawLine(frame, screen.Lines[i], body.X + Margin, body.Y + LineSpacing + (i * lineHeight), scale, BodyText, body, $"line {i + 1}");
+        for (var i = 0; i < wrapped.Count && i < rows; i++)
+        {
+            DrawLine(frame, wrapped[i], body.X + Margin, body.Y + LineSpacing + (i * lineHeight), scale, BodyText, body, $"row {i + 1}", warn);
         }
 
         if (screen.Qr is { } qr)
@@ -216,16 +222,51 @@ public sealed class Ili934xDisplay : IDisplay, IDisposable
         {
             var bar = new FrameRect(0, _height - CountdownHeight, _width, CountdownHeight);
             bar.Fill(frame, _width, CountdownBackground);
-            DrawLine(frame, $"Time left: {Math.Max(0, seconds)} s", Margin, bar.Y + ((CountdownHeight - Font5x8Text.CellHeight(2)) / 2), 2, BodyText, bar, "countdown");
+            DrawLine(frame, $"Time left: {Math.Max(0, seconds)} s", Margin, bar.Y + ((CountdownHeight - Font5x8Text.CellHeight(2)) / 2), 2, BodyText, bar, "countdown", warn);
         }
     }
 
-    private void DrawLine(Span<ushort> frame, string text, int x, int y, int scale, ushort color, FrameRect clip, string what)
+    /// <summary>Breaks each line at spaces into rows of at most <paramref name="columns"/> characters (a word longer than a row is split).</summary>
+    internal static List<string> Wrap(IReadOnlyList<string> lines, int columns)
+    {
+        var rows = new List<string>();
+        foreach (var line in lines)
+        {
+            var rest = line.TrimEnd();
+            if (rest.Length == 0 || columns <= 0)
+            {
+                rows.Add(string.Empty);
+                continue;
+            }
+
+            while (rest.Length > columns)
+            {
+                var cut = rest.LastIndexOf(' ', columns);
+                if (cut <= 0)
+                {
+                    cut = columns;
+                }
+
+                rows.Add(rest[..cut].TrimEnd());
+                rest = rest[cut..].TrimStart();
+            }
+
+            rows.Add(rest);
+        }
+
+        return rows;
+    }
+
+    private void DrawLine(Span<ushort> frame, string text, int x, int y, int scale, ushort color, FrameRect clip, string what, bool warn)
     {
         var fit = Font5x8Text.Fit(clip.Right - x - Margin, scale);
         if (text.Length > fit)
         {
-            _logger.LogWarning("Display {Display}: {What} '{Text}' is {Length} characters; {Fit} fit, the rest is cut", Capabilities.Name, what, text, text.Length, fit);
+            if (warn)
+            {
+                _logger.LogWarning("Display {Display}: {What} '{Text}' is {Length} characters; {Fit} fit, the rest is cut", Capabilities.Name, what, text, text.Length, fit);
+            }
+
             text = text[..fit];
         }
 
