@@ -41,7 +41,7 @@ internal static class CliHost
     /// <exception cref="DeviceConfigurationException">A <c>--config</c> file is missing or a <c>--set</c> is malformed.</exception>
     public static IHost Build(ParseResult parse, Action<HostApplicationBuilder> configureServices)
     {
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
+        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddInMemoryCollection(Defaults());
         builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
         var config = parse.GetValue(ConfigOption);

@@ -14,6 +14,8 @@ root.Subcommands.Add(DevicesCommand.Create());
 root.Subcommands.Add(ProxyCommand.Create());
 root.Subcommands.Add(KeysCommand.Create());
 root.Subcommands.Add(PhoneCommand.Create());
+root.Subcommands.Add(TerminalCommand.Create());
+root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(HostCommand.Create());
 // --- end subcommands ---
 

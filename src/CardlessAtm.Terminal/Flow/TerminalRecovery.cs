@@ -48,7 +48,7 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
         var answer = entries.LastOrDefault(e => e.Event == JournalEvents.AuthoriseAnswer);
         var start = entries.LastOrDefault(e => e.Event == JournalEvents.DispenseStart);
         var end = entries.LastOrDefault(e => e.Event == JournalEvents.DispenseEnd);
-        var reversalQueued = entries.Any(e => e.Event == JournalEvents.ReversalStored);
+        var reversalQueued = entries.Any(e => e.Event == JournalEvents.ReversalQueued);
         var declined = answer is not null && answer["macVerified"] == bool.TrueString && answer["response"] != ResponseCodes.Approved;
 
         Money presented;

@@ -53,25 +53,31 @@ public sealed class ElectronicJournal : IDisposable
     /// <summary>The journal file.</summary>
     public string Path { get; }
 
+    /// <summary>Raised after an entry is on the disk (e.g. for a live view of the steps).</summary>
+    public event Action<JournalEntry>? Written;
+
     /// <summary>Writes one entry and flushes it to the disk before returning.</summary>
     public async Task<JournalEntry> WriteAsync(string @event, string? session = null, int? stan = null, IReadOnlyDictionary<string, string>? data = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(@event);
+        JournalEntry entry;
         await _gate.WaitAsync();
         try
         {
-            var entry = new JournalEntry(_sequence + 1, _time.GetUtcNow(), @event, session, stan, data);
+            entry = new JournalEntry(_sequence + 1, _time.GetUtcNow(), @event, session, stan, data);
             var line = JsonSerializer.SerializeToUtf8Bytes(entry, Json);
             await _file.WriteAsync(line);
             await _file.WriteAsync("\n"u8.ToArray());
             _file.Flush(flushToDisk: true);
             _sequence = entry.Sequence;
-            return entry;
         }
         finally
         {
             _gate.Release();
         }
+
+        Written?.Invoke(entry);
+        return entry;
     }
 
     /// <summary>Reads every complete entry of this journal.</summary>

@@ -37,7 +37,7 @@ public static class JournalEvents
     public const string DispenseEnd = "dispense-end";
 
     /// <summary>A reversal was stored for forwarding.</summary>
-    public const string ReversalStored = "reversal-queued";
+    public const string ReversalQueued = "reversal-queued";
 
     /// <summary>The host acknowledged a reversal (0430).</summary>
     public const string ReversalAcknowledged = "reversal-acknowledged";

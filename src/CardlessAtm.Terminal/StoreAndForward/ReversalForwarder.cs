@@ -39,7 +39,7 @@ public sealed class ReversalForwarder : IDisposable
     public async Task EnqueueAsync(PendingReversal reversal)
     {
         ArgumentNullException.ThrowIfNull(reversal);
-        await _journal.WriteAsync(JournalEvents.ReversalStored, reversal.Session, reversal.OriginalStan, new Dictionary<string, string>
+        await _journal.WriteAsync(JournalEvents.ReversalQueued, reversal.Session, reversal.OriginalStan, new Dictionary<string, string>
         {
             ["id"] = reversal.Id,
             ["amount"] = reversal.AmountMinor.ToString(CultureInfo.InvariantCulture),

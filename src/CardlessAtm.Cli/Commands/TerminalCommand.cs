@@ -1,0 +1,95 @@
+using System.CommandLine;
+using CardlessAtm.Devices.Configuration;
+using CardlessAtm.Qr.Sessions;
+using CardlessAtm.Security;
+using CardlessAtm.Terminal;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace CardlessAtm.Cli.Commands;
+
+/// <summary><c>cardless-atm terminal</c>: the ATM application.</summary>
+internal static class TerminalCommand
+{
+    public static Command Create()
+    {
+        var journal = new Command("journal", "Print the electronic journal in readable form (Terminal:DataDirectory/journal.log).");
+        journal.SetAction(parse => CliHost.RunAsync(async () =>
+        {
+            using var host = CliHost.Build(parse, _ => { });
+            var options = ReadOptions(host.Services.GetRequiredService<IConfiguration>());
+            var path = Path.Combine(options.DataDirectory, "journal.log");
+            if (!File.Exists(path))
+            {
+                await Console.Error.WriteLineAsync($"No journal at {path}.");
+                return 1;
+            }
+
+            Console.Write(Terminal.Journal.ElectronicJournal.Export(Terminal.Journal.ElectronicJournal.ReadAll(path)));
+            return 0;
+        }));
+
+        var command = new Command("terminal", "Run the ATM: devices from Devices:*, links to Terminal:Host and Terminal:Proxy, journal and reversal queue in Terminal:DataDirectory. Stops on Ctrl+C or SIGTERM (systemd).");
+        command.Subcommands.Add(journal);
+        command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
+        {
+            using var host = CliHost.Build(parse, builder =>
+            {
+                builder.Services.AddSystemd();
+                builder.Services.AddAtmDevices(builder.Configuration, DevicesCommand.AddDeviceKinds);
+                builder.Services.AddHostedService<TerminalService>();
+            });
+            host.Services.GetRequiredService<AtmDevices>();
+            await host.RunAsync(cancellationToken);
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>Binds and validates the <c>Terminal</c> section.</summary>
+    /// <exception cref="Devices.DeviceConfigurationException">A setting is wrong.</exception>
+    public static TerminalOptions ReadOptions(IConfiguration configuration)
+    {
+        var options = new TerminalOptions();
+        AtmDevicesBuilder.Bind(configuration.GetSection(TerminalOptions.SectionName), options);
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new Devices.DeviceConfigurationException(TerminalOptions.SectionName, e.Message.TrimEnd('.'));
+        }
+
+        return options;
+    }
+
+    /// <summary>Reads the <c>QrSession</c> section.</summary>
+    public static QrSessionOptions ReadQrOptions(IConfiguration configuration)
+    {
+        var options = new QrSessionOptions();
+        AtmDevicesBuilder.Bind(configuration.GetSection(QrSessionOptions.SectionName), options);
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new Devices.DeviceConfigurationException(e.ParamName ?? QrSessionOptions.SectionName, e.Message);
+        }
+
+        return options;
+    }
+
+    private sealed class TerminalService(IConfiguration configuration, AtmDevices devices, ILoggerFactory loggers, TimeProvider time) : BackgroundService
+    {
+        protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+        {
+            await using var terminal = AtmTerminal.Create(
+                ReadOptions(configuration), devices, SecurityProfiles.FromConfiguration(configuration), ReadQrOptions(configuration), time, loggers);
+            await terminal.RunAsync(stoppingToken);
+        }
+    }
+}

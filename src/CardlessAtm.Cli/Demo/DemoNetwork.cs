@@ -1,0 +1,208 @@
+using System.Net;
+using CardlessAtm.Devices;
+using CardlessAtm.Devices.Configuration;
+using CardlessAtm.Devices.Dispenser;
+using CardlessAtm.Devices.Simulated;
+using CardlessAtm.Host.Seeding;
+using CardlessAtm.Host.Server;
+using CardlessAtm.Phone.Enrolment;
+using CardlessAtm.Phone.Withdrawal;
+using CardlessAtm.Proxy;
+using CardlessAtm.Qr.Sessions;
+using CardlessAtm.Security;
+using CardlessAtm.Terminal;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace CardlessAtm.Cli.Demo;
+
+/// <summary>
+/// The whole network in one process on loopback, each part on its own free port: a host on a temporary
+/// SQLite file with the demo seed, a proxy, a terminal on simulated devices and one enrolled phone per
+/// demo customer. Used by <c>cardless-atm demo</c> and <c>cardless-atm bench</c>.
+/// </summary>
+internal sealed class DemoNetwork : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<ServiceProvider> _deviceProviders = [];
+    private readonly List<(AtmTerminal Terminal, Task Running)> _terminals = [];
+    private HostServer _host;
+
+    private DemoNetwork(DirectoryInfo directory, HostServer host, DemoSeedResult seed, ProxyServer proxy, ISecurityProfile profile, ILoggerFactory loggers)
+    {
+        Directory = directory;
+        _host = host;
+        Seed = seed;
+        Proxy = proxy;
+        Profile = profile;
+        Loggers = loggers;
+    }
+
+    public DirectoryInfo Directory { get; }
+
+    public HostServer Host => _host;
+
+    public DemoSeedResult Seed { get; }
+
+    public ProxyServer Proxy { get; }
+
+    public ISecurityProfile Profile { get; }
+
+    public ILoggerFactory Loggers { get; }
+
+    public int HostPort { get; private set; }
+
+    /// <summary>Starts host and proxy (not yet a terminal).</summary>
+    public static async Task<DemoNetwork> StartAsync(SecurityProfileKind profileKind, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var directory = System.IO.Directory.CreateTempSubdirectory("cardless-atm-demo-");
+        var host = await HostServer.StartAsync(HostOptions(directory, profileKind, port: 0), loggers, cancellationToken: cancellationToken);
+        var seed = await DemoSeed.SeedAsync(host, cancellationToken);
+        var proxy = await ProxyServer.StartAsync(
+            new ProxyOptions { Atm = new ProxyListenerOptions { Port = 0 }, Phone = new ProxyListenerOptions { Port = 0 }, MaxRequestsPerPhoneConnection = 1_000_000 },
+            loggers,
+            cancellationToken: cancellationToken);
+        return new DemoNetwork(directory, host, seed, proxy, host.Profile, loggers) { HostPort = host.LocalEndPoint.Port };
+    }
+
+    /// <summary>Adds an ATM to the host (the first one is the seeded <c>ATM00001</c>) and starts its terminal on simulated devices.</summary>
+    public async Task<DemoAtm> StartTerminalAsync(string atmId, QrSessionOptions qrOptions, CancellationToken cancellationToken)
+    {
+        var masterKey = atmId == DemoSeed.AtmId
+            ? Seed.Atm.MasterKey
+            : (await _host.Administration.AddAtmAsync(atmId, "Demo load rig", DemoSeed.Currency, cancellationToken)).MasterKey;
+        var atmDirectory = Path.Combine(Directory.FullName, atmId);
+        var keys = new FileKeyStore(Path.Combine(atmDirectory, "keys"));
+        keys.SaveKey("tmk", masterKey, overwrite: true);
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(DeviceSettings(atmDirectory)).Build();
+        var services = new ServiceCollection()
+            .AddSingleton(TimeProvider.System)
+            .AddSingleton(Loggers)
+            .AddAtmDevices(configuration, kinds => kinds.AddSimulatedDevices())
+            .BuildServiceProvider();
+        _deviceProviders.Add(services);
+        var devices = services.GetRequiredService<AtmDevices>();
+        var options = new TerminalOptions
+        {
+            AtmId = atmId,
+            Currency = "EUR",
+            Host = new EndpointOptions { Address = "127.0.0.1", Port = HostPort },
+            Proxy = new EndpointOptions { Address = "127.0.0.1", Port = Proxy.AtmEndPoint.Port },
+            KeyStore = keys.Directory,
+            DataDirectory = Path.Combine(atmDirectory, "data"),
+            ResultScreenTime = TimeSpan.Zero,
+            ReversalRetryInitial = TimeSpan.FromMilliseconds(200),
+            ReversalRetryMax = TimeSpan.FromSeconds(2),
+        };
+        var terminal = AtmTerminal.Create(options, devices, Profile, qrOptions, TimeProvider.System, Loggers);
+        var running = terminal.RunAsync(_stop.Token);
+        _terminals.Add((terminal, running));
+        using var online = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        online.CancelAfter(TimeSpan.FromSeconds(30));
+        await terminal.WaitUntilOnlineAsync(online.Token);
+        await Proxy.WaitForAtmStateAsync(atmId, AtmLinkState.Online, online.Token);
+        return new DemoAtm(
+            terminal,
+            (SimulatedKeypad)devices.Keypad,
+            (SimulatedDispenserDevice)services.GetRequiredService<IDispenserDevice>(),
+            (SimulatedFaultSensors)devices.Sensors,
+            (SimulatedDisplay)devices.Display);
+    }
+
+    /// <summary>An enrolled phone for demo customer <paramref name="customer"/> (its DUKPT state in a 0600 file).</summary>
+    public CardlessWithdrawalClient Phone(int customer, string? name = null)
+    {
+        var provisioning = Seed.Phones[customer];
+        var path = Path.Combine(Directory.FullName, "phones", $"{name ?? provisioning.Phone.DeviceId}.key");
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var enrolment = File.Exists(path)
+            ? PhoneEnrolment.Open(path, Profile)
+            : PhoneEnrolment.Create(path, Profile, provisioning.InitialKey, provisioning.InitialKsn);
+        return new CardlessWithdrawalClient(new PhoneClientOptions(new ProxyEndpoint("127.0.0.1", Proxy.PhoneEndPoint.Port)), enrolment, Profile, loggerFactory: Loggers);
+    }
+
+    /// <summary>Stops the host (the terminal's link drops and it keeps redialling).</summary>
+    public async Task StopHostAsync() => await _host.DisposeAsync();
+
+    /// <summary>Starts the host again on the same database, keys and port.</summary>
+    public async Task RestartHostAsync(CancellationToken cancellationToken) =>
+        _host = await HostServer.StartAsync(HostOptions(Directory, Profile.Kind, HostPort), Loggers, cancellationToken: cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        foreach (var (terminal, running) in _terminals)
+        {
+            try
+            {
+                await running;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            await terminal.DisposeAsync();
+        }
+
+        foreach (var provider in _deviceProviders)
+        {
+            await provider.DisposeAsync();
+        }
+
+        await Proxy.DisposeAsync();
+        await _host.DisposeAsync();
+        Seed.Dispose();
+        _stop.Dispose();
+        try
+        {
+            Directory.Delete(recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still held open by a background task; the temporary directory is left for the OS to clean.
+        }
+    }
+
+    private static HostServerOptions HostOptions(DirectoryInfo directory, SecurityProfileKind profile, int port) => new()
+    {
+        DatabasePath = Path.Combine(directory.FullName, "host.db"),
+        KeyVaultPath = Path.Combine(directory.FullName, "host-keys"),
+        Address = IPAddress.Loopback,
+        Port = port,
+        Profile = profile,
+    };
+
+    private static Dictionary<string, string?> DeviceSettings(string atmDirectory)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Devices:Display:Kind"] = "Simulated",
+            ["Devices:Keypad:Kind"] = "Simulated",
+            ["Devices:Sensors:Kind"] = "Simulated",
+            ["Devices:Dispenser:Kind"] = "Simulated",
+            ["Devices:Dispenser:StateFile"] = Path.Combine(atmDirectory, "cash-units.json"),
+            ["Devices:Dispenser:Simulated:StateFile"] = Path.Combine(atmDirectory, "dispenser-memory.json"),
+        };
+        var units = new[] { ("CASS1", 10), ("CASS2", 20), ("CASS3", 50), ("CASS4", 100) };
+        for (var i = 0; i < units.Length; i++)
+        {
+            settings[$"Devices:Dispenser:CashUnits:{i}:Id"] = units[i].Item1;
+            settings[$"Devices:Dispenser:CashUnits:{i}:Position"] = (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            settings[$"Devices:Dispenser:CashUnits:{i}:Currency"] = "EUR";
+            settings[$"Devices:Dispenser:CashUnits:{i}:Denomination"] = units[i].Item2.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            settings[$"Devices:Dispenser:CashUnits:{i}:Count"] = "1000";
+        }
+
+        return settings;
+    }
+}
+
+/// <summary>A running demo ATM and handles on its simulated devices.</summary>
+internal sealed record DemoAtm(AtmTerminal Terminal, SimulatedKeypad Keypad, SimulatedDispenserDevice Dispenser, SimulatedFaultSensors Sensors, SimulatedDisplay Display)
+{
+    /// <summary>Value of every note the ATM presented so far.</summary>
+    public Money PresentedValue => Terminal.Devices.Dispenser.CashUnits.Aggregate(
+        Money.Of(0, "EUR"), (sum, u) => sum + (u.Denomination * u.Counters.Presented));
+}

@@ -1,0 +1,246 @@
+using System.Globalization;
+using CardlessAtm.Devices.Keypad;
+using CardlessAtm.Devices.Sensors;
+using CardlessAtm.Iso8583;
+using CardlessAtm.Phone;
+using CardlessAtm.Phone.Scanning;
+using CardlessAtm.Phone.Withdrawal;
+using CardlessAtm.Qr.Payload;
+using CardlessAtm.Qr.Rendering;
+using CardlessAtm.Qr.Sessions;
+using CardlessAtm.Qr.Symbols;
+using CardlessAtm.Security;
+using CardlessAtm.Terminal.Flow;
+using CardlessAtm.Terminal.Journal;
+using Microsoft.Extensions.Logging;
+using WithdrawalOutcome = CardlessAtm.Terminal.Flow.WithdrawalOutcome;
+
+namespace CardlessAtm.Cli.Demo;
+
+/// <summary>The paths <c>cardless-atm demo --scenario</c> can run.</summary>
+internal enum DemoScenarioKind
+{
+    /// <summary>An approved withdrawal, end to end.</summary>
+    Approved,
+
+    /// <summary>The customer types a wrong PIN on the phone: 55.</summary>
+    WrongPin,
+
+    /// <summary>The account has too little money: 51.</summary>
+    InsufficientFunds,
+
+    /// <summary>A note jams after the first: partial dispense, partial reversal.</summary>
+    DispenserJam,
+
+    /// <summary>The QR expires before the phone sends: refused, nothing happens.</summary>
+    ExpiredQr,
+
+    /// <summary>The safe door is open: the fault check refuses before any QR.</summary>
+    DoorOpen,
+
+    /// <summary>The host is down when the ATM asks: the customer is told, a reversal waits until the host is back.</summary>
+    HostDown,
+}
+
+/// <summary>
+/// Performs one withdrawal the way a person would — amount typed on the ATM keypad, the QR drawn in the
+/// console, the phone scanning the QR image, the PIN — and narrates the patent's steps A–G as they happen,
+/// then prints the journal and the balances and checks that the ledger balances.
+/// </summary>
+internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind profile, FileInfo? saveQr, TextWriter output, ILoggerFactory loggers)
+{
+    private const int AmountMajor = 80;
+    private readonly TaskCompletionSource<WithdrawalOutcome> _atmOutcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        var qrOptions = new QrSessionOptions { Lifetime = kind == DemoScenarioKind.ExpiredQr ? TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(90), ClockSkew = TimeSpan.Zero };
+        Say($"Starting the network on loopback (security profile {profile}): host, proxy, terminal, phone…");
+        await using var network = await DemoNetwork.StartAsync(profile, loggers, cancellationToken);
+        var atm = await network.StartTerminalAsync(Host.Seeding.DemoSeed.AtmId, qrOptions, cancellationToken);
+        Say($"  host on 127.0.0.1:{network.HostPort}, proxy ATM side :{network.Proxy.AtmEndPoint.Port} phone side :{network.Proxy.PhoneEndPoint.Port}, terminal {Host.Seeding.DemoSeed.AtmId} signed on to both");
+        var customerIndex = kind == DemoScenarioKind.InsufficientFunds ? 1 : 0;
+        var customer = network.Seed.Customers[customerIndex];
+        var before = (await network.Host.Administration.GetAccountAsync(customer.AccountId, cancellationToken))!.BalanceMinor;
+        atm.Terminal.Journal.Written += Narrate;
+        atm.Terminal.Flow.WithdrawalEnded += outcome => _atmOutcome.TrySetResult(outcome);
+
+        Prepare(atm);
+        Say(string.Empty);
+        Say($"A  The customer presses ENTER on the ATM and types {AmountMajor} (EUR).");
+        var qrShown = WaitForAsync(atm, s => s is TerminalState.QrShown or TerminalState.Terminated, cancellationToken);
+        atm.Keypad.Press(AtmKey.Enter);
+        atm.Keypad.Type(AmountMajor.ToString(CultureInfo.InvariantCulture));
+        atm.Keypad.Press(AtmKey.Enter);
+        var state = await qrShown;
+        string expectedEnding;
+        if (state == TerminalState.Terminated)
+        {
+            var ended = await _atmOutcome.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+            Say($"   The ATM shows: {ended.CustomerMessage}");
+            expectedEnding = "refused before any QR";
+        }
+        else
+        {
+            expectedEnding = await WithdrawAsync(network, atm, customerIndex, cancellationToken);
+        }
+
+        Say(string.Empty);
+        if (kind == DemoScenarioKind.HostDown)
+        {
+            Say("The host comes back; the terminal signs on again and delivers the reversal it kept on disk (0421 until 0430).");
+            await network.RestartHostAsync(cancellationToken);
+        }
+
+        await WaitForReversalsAsync(atm, cancellationToken);
+        return await ReportAsync(network, atm, customer, before, expectedEnding, cancellationToken);
+    }
+
+    private void Prepare(DemoAtm atm)
+    {
+        switch (kind)
+        {
+            case DemoScenarioKind.DispenserJam:
+                atm.Dispenser.Faults.JamAfterNotes = 1;
+                Say("(scenario: the dispenser will jam after the first note)");
+                break;
+            case DemoScenarioKind.DoorOpen:
+                atm.Sensors.Set(SensorKind.SafeDoor, SensorState.Alert);
+                Say("(scenario: the safe door is open)");
+                break;
+        }
+    }
+
+    private async Task<string> WithdrawAsync(DemoNetwork network, DemoAtm atm, int customerIndex, CancellationToken cancellationToken)
+    {
+        var qrText = atm.Terminal.Flow.CurrentQrText!;
+        var payload = QrPayloadFormat.Parse(qrText).Payload!;
+        var symbol = QrSymbolEncoder.Encode(payload);
+        Say($"B  The ATM encodes its id and the transaction into a QR code (version {symbol.Version}-{symbol.ErrorCorrection}) and shows it, valid until {payload.ExpiresAt:HH:mm:ss}:");
+        output.WriteLine(ConsoleQrRenderer.Render(symbol.Modules));
+        Say($"   payload: {qrText}");
+        var png = PngQrRenderer.Render(symbol.Modules);
+        if (saveQr is not null)
+        {
+            await File.WriteAllBytesAsync(saveQr.FullName, png, cancellationToken);
+            Say($"   (saved as {saveQr.FullName})");
+        }
+
+        if (kind == DemoScenarioKind.HostDown)
+        {
+            await network.StopHostAsync();
+            Say("(scenario: the host goes down now)");
+        }
+
+        var scanned = ScannedSession.FromImage(png, "the ATM screen");
+        Say($"C  The phone photographs the QR and decodes it: ATM {scanned.AtmId}, {scanned.Amount}. The customer confirms.");
+        if (kind == DemoScenarioKind.ExpiredQr)
+        {
+            Say("   (scenario: the customer waits until the QR has expired…)");
+            await Task.Delay(payload.ExpiresAt - DateTimeOffset.UtcNow + TimeSpan.FromSeconds(1), cancellationToken);
+        }
+
+        var pin = kind == DemoScenarioKind.WrongPin ? "0000" : network.Seed.Customers[customerIndex].Pin;
+        var phone = network.Phone(customerIndex);
+        var progress = new Progress<string>(text => Say($"   phone: {text}"));
+        try
+        {
+            Say("D  The phone sends the withdrawal request — ISO 8583 0200 over TCP, the account and PIN encrypted in field 127 — to the proxy.");
+            var outcome = await phone.WithdrawAsync(scanned, network.Seed.Customers[customerIndex].AccountId, WithdrawalInteraction.Automatic(pin), progress, cancellationToken);
+            Say($"   The phone shows: {outcome.Message}");
+            var ended = await _atmOutcome.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+            Say($"   The ATM shows: {ended.CustomerMessage}");
+            return outcome.ResponseCode ?? outcome.Status.ToString();
+        }
+        catch (PhoneInputException e)
+        {
+            Say($"   The phone refuses: {e.Message}");
+            return e.Error.ToString();
+        }
+    }
+
+    private async Task<int> ReportAsync(DemoNetwork network, DemoAtm atm, Host.Seeding.DemoCustomer customer, long before, string ending, CancellationToken cancellationToken)
+    {
+        atm.Terminal.Journal.Written -= Narrate;
+        Say(string.Empty);
+        Say("Electronic journal of the ATM:");
+        output.Write(ElectronicJournal.Export(atm.Terminal.Journal.ReadAllEntries()));
+        var after = (await network.Host.Administration.GetAccountAsync(customer.AccountId, cancellationToken))!.BalanceMinor;
+        var totals = await network.Host.Administration.GetLedgerTotalsAsync(cancellationToken);
+        var presented = atm.PresentedValue;
+        var netDebits = totals.ApprovedWithdrawalsMinor - totals.ReversalsMinor;
+        Say(string.Empty);
+        Say($"Balance of {customer.HolderName}: {Devices.Money.Of(before, "EUR")} → {Devices.Money.Of(after, "EUR")}");
+        Say($"Notes presented by the ATM: {presented}; approved debits − reversals at the host: {Devices.Money.Of(netDebits, "EUR")}; reversals waiting: {atm.Terminal.Reversals.Store.Depth}");
+        var balanced = totals.Balances && presented.MinorUnits == netDebits && atm.Terminal.Reversals.Store.Depth == 0 && before - after == netDebits;
+        Say(balanced
+            ? $"Ledger balanced: cash out = money debited. Scenario {kind} ended: {ending}."
+            : $"LEDGER NOT BALANCED after scenario {kind} ({ending}): ledger consistent={totals.Balances}.");
+        return balanced ? 0 : 1;
+    }
+
+    private static async Task WaitForReversalsAsync(DemoAtm atm, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        while (atm.Terminal.Reversals.Store.Depth > 0 && !timeout.IsCancellationRequested)
+        {
+            await Task.Delay(50, CancellationToken.None);
+        }
+    }
+
+    private static async Task<TerminalState> WaitForAsync(DemoAtm atm, Func<TerminalState, bool> predicate, CancellationToken cancellationToken)
+    {
+        var reached = new TaskCompletionSource<TerminalState>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnChange(TerminalState s)
+        {
+            if (predicate(s))
+            {
+                reached.TrySetResult(s);
+            }
+        }
+
+        atm.Terminal.Flow.StateChanged += OnChange;
+        try
+        {
+            return await reached.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+        }
+        finally
+        {
+            atm.Terminal.Flow.StateChanged -= OnChange;
+        }
+    }
+
+    /// <summary>Tells the steps the ATM journals, as they happen.</summary>
+    private void Narrate(JournalEntry entry)
+    {
+        var line = entry.Event switch
+        {
+            JournalEvents.FaultCheck when entry["ready"] == bool.TrueString => $"   Fault check for {entry["amount"]}: the ATM can dispense it.",
+            JournalEvents.FaultCheck => $"   Fault check for {entry["amount"]}: NOT ready — {entry["reasons"]}",
+            JournalEvents.RequestReceived => $"E  The proxy forwards the request to {Host.Seeding.DemoSeed.AtmId}; it belongs to the session on screen.",
+            JournalEvents.RequestRefused => $"E  The ATM refuses the forwarded request: {entry["reason"]} ({entry["response"]}).",
+            JournalEvents.AuthoriseRequest => $"F  The ATM sends its own 0200 (MACed with its session key, STAN {entry.Stan:D6}) to the host.",
+            JournalEvents.AuthoriseAnswer when entry["response"] == ResponseCodes.Approved => $"G  The host authenticates the ATM, the phone, the QR and the PIN, checks the account, approves (auth code {entry["authCode"]}) and debits.",
+            JournalEvents.AuthoriseAnswer when entry["response"] == "none" => $"G  No answer from the host ({entry["failure"]}).",
+            JournalEvents.AuthoriseAnswer => $"G  The host declines: {entry["response"]} {ResponseCodes.Describe(entry["response"])}.",
+            JournalEvents.DispenseStart => $"   The ATM verified the host's MAC and dispenses {entry["mix"]}.",
+            JournalEvents.DispenseEnd => $"   Dispense {entry["completion"]}: {entry["presented"]} presented.",
+            JournalEvents.ReversalQueued => $"   Reversal queued on disk ({entry["kind"]}: dispensed {entry["dispensed"]} of {entry["amount"]} minor units) — {entry["reason"]}.",
+            JournalEvents.ReversalAcknowledged => $"   The host acknowledged the reversal (0430, {entry["response"]}).",
+            _ => null,
+        };
+        if (line is not null)
+        {
+            Say(line);
+        }
+    }
+
+    private void Say(string text)
+    {
+        lock (output)
+        {
+            output.WriteLine(text);
+        }
+    }
+}
