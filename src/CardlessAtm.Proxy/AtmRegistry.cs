@@ -37,10 +37,18 @@ internal sealed class AtmRegistry
     private readonly object _gate = new();
     private readonly Dictionary<string, Iso8583Connection?> _atms = new(StringComparer.Ordinal);
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _online;
 
-    /// <summary>ATMs online now.</summary>
-    public int OnlineCount => Volatile.Read(ref _online);
+    /// <summary>ATMs online now (signed on over a connection that is still open; the same test as <see cref="Find"/>).</summary>
+    public int OnlineCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _atms.Values.Count(c => c is { IsOpen: true });
+            }
+        }
+    }
 
     /// <summary>The ids of the ATMs online now.</summary>
     public IReadOnlyCollection<string> OnlineIds
@@ -49,7 +57,7 @@ internal sealed class AtmRegistry
         {
             lock (_gate)
             {
-                return _atms.Where(a => a.Value is not null).Select(a => a.Key).Order(StringComparer.Ordinal).ToArray();
+                return _atms.Where(a => a.Value is { IsOpen: true }).Select(a => a.Key).Order(StringComparer.Ordinal).ToArray();
             }
         }
     }
@@ -86,12 +94,10 @@ internal sealed class AtmRegistry
 
                 // The old connection is closing; its closed callback has not run yet. The new one takes over.
                 replaced = current;
-                _online--;
             }
 
             _atms[atmId] = connection;
             connection.Tag = atmId;
-            _online++;
             Signal();
             return SignOnResult.Accepted;
         }
@@ -109,7 +115,6 @@ internal sealed class AtmRegistry
             }
 
             _atms[atmId] = null;
-            _online--;
             Signal();
             return true;
         }

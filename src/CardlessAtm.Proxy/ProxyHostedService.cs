@@ -15,6 +15,7 @@ public sealed class ProxyHostedService : IHostedService, IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly TimeProvider _time;
     private readonly IMeterFactory? _meterFactory;
+    private readonly SemaphoreSlim _starting = new(1, 1);
     private ProxyServer? _proxy;
 
     /// <summary>Creates the service; the proxy is created and started in <see cref="StartAsync"/>.</summary>
@@ -35,12 +36,31 @@ public sealed class ProxyHostedService : IHostedService, IAsyncDisposable
     /// <exception cref="InvalidOperationException">Not started.</exception>
     public ProxyServer Proxy => _proxy ?? throw new InvalidOperationException("The proxy has not been started.");
 
-    /// <summary>Validates the settings, loads TLS certificates and starts both listeners.</summary>
+    /// <summary>
+    /// Validates the settings, loads TLS certificates and starts both listeners, once; later calls return the same
+    /// proxy. A command may call this before starting the host, to report a configuration error in its own words.
+    /// </summary>
+    /// <param name="cancellationToken">Unused.</param>
+    /// <returns>The listening proxy.</returns>
+    /// <exception cref="ProxyConfigurationException">A setting is invalid, a certificate cannot be loaded or a port is in use.</exception>
+    public async Task<ProxyServer> StartProxyAsync(CancellationToken cancellationToken = default)
+    {
+        await _starting.WaitAsync(cancellationToken);
+        try
+        {
+            return _proxy ??= await ProxyServer.StartAsync(_options, _loggerFactory, _time, _meterFactory, cancellationToken);
+        }
+        finally
+        {
+            _starting.Release();
+        }
+    }
+
+    /// <summary>Starts the proxy as <see cref="StartProxyAsync"/> does (nothing more if it is already running).</summary>
     /// <param name="cancellationToken">Unused.</param>
     /// <returns>A task that completes once listening.</returns>
     /// <exception cref="ProxyConfigurationException">A setting is invalid, a certificate cannot be loaded or a port is in use.</exception>
-    public async Task StartAsync(CancellationToken cancellationToken) =>
-        _proxy = await ProxyServer.StartAsync(_options, _loggerFactory, _time, _meterFactory, cancellationToken);
+    public Task StartAsync(CancellationToken cancellationToken) => StartProxyAsync(cancellationToken);
 
     /// <summary>Stops the proxy (answers in flight are delivered first, until the host's shutdown timeout).</summary>
     /// <param name="cancellationToken">The host's shutdown deadline.</param>
@@ -54,6 +74,8 @@ public sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         {
             await _proxy.DisposeAsync();
         }
+
+        _starting.Dispose();
     }
 }
 

@@ -352,8 +352,8 @@ public sealed class ProxyServer : IAsyncDisposable
 
     private void OnLateAtmAnswer(IsoMessage response, Iso8583Connection atm)
     {
-        Metrics.LateAnswer();
         ProxyLog.LateAnswer(_log, atm.Tag as string ?? Text(response, 41), Text(response, 11), Text(response, 39));
+        Metrics.LateAnswer();
     }
 
     // ---- Phone side -----------------------------------------------------------------------------------------

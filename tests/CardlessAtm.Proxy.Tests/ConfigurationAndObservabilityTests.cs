@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
 namespace CardlessAtm.Proxy.Tests;
@@ -87,13 +88,20 @@ public class ConfigurationAndObservabilityTests
             ["Proxy:Phone:Address"] = "localhost",
             ["Proxy:ForwardTimeout"] = "00:00:45",
             ["Proxy:MaxRequestsPerPhoneConnection"] = "1",
+            ["Proxy:AtmEchoInterval"] = string.Empty,
         }).Build();
         var services = new ServiceCollection().AddLogging().AddProxy(configuration);
         await using var provider = services.BuildServiceProvider();
         var hosted = Assert.Single(provider.GetServices<IHostedService>());
 
+        var bound = provider.GetRequiredService<IOptions<ProxyOptions>>().Value;
+        Assert.Equal(TimeSpan.FromSeconds(45), bound.ForwardTimeout);
+        Assert.Null(bound.AtmEchoInterval); // empty disables it, as docs/proxy.md says
+        Assert.Equal("localhost", bound.Phone.Address);
+
         await hosted.StartAsync(CancellationToken.None);
         var proxy = provider.GetRequiredService<ProxyHostedService>().Proxy;
+        Assert.Same(proxy, await provider.GetRequiredService<ProxyHostedService>().StartProxyAsync());
         await using var atm = await FakeAtm.StartAsync("ATM00001", proxy.AtmEndPoint);
         await proxy.WaitForAtmStateAsync("ATM00001", AtmLinkState.Online, Deadline.Token);
         await using var phone = await FakePhone.StartAsync(proxy.PhoneEndPoint);

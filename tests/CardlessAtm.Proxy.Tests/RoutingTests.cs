@@ -72,7 +72,7 @@ public class RoutingTests
         Assert.Equal(ResponseCodes.IssuerUnavailable, response.ResponseCode);
         Assert.Empty(atm.Received);
         Assert.Empty(fixture.Proxy.OnlineAtms);
-        Assert.Contains(fixture.Logs.Lines, l => l.EventId == 16 && l.Text.Contains("ATM00001", StringComparison.Ordinal));
+        await Eventually.TrueAsync(() => fixture.Logs.Lines.Any(l => l.EventId == 16 && l.Values["AtmId"] as string == "ATM00001"));
     }
 
     [Fact]

@@ -16,6 +16,19 @@ internal static class Deadline
     public static CancellationToken Token => new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token;
 }
 
+/// <summary>Waits for something that happens just after an event the test can await (e.g. a log line written after a state change).</summary>
+internal static class Eventually
+{
+    public static async Task TrueAsync(Func<bool> condition)
+    {
+        var deadline = Deadline.Token;
+        while (!condition())
+        {
+            await Task.Delay(10, deadline);
+        }
+    }
+}
+
 /// <summary>A proxy on free loopback ports with a fake clock, a log recorder and a metrics recorder.</summary>
 internal sealed class ProxyFixture : IAsyncDisposable
 {

@@ -33,9 +33,11 @@ internal static class ProxyCommand
             });
             using (host)
             {
+                ProxyServer proxy;
                 try
                 {
-                    await host.StartAsync(cancellationToken);
+                    // Options are bound and the listeners opened here, so a bad setting is reported in one line, not as a host failure.
+                    proxy = await host.Services.GetRequiredService<ProxyHostedService>().StartProxyAsync(cancellationToken);
                 }
                 catch (ProxyConfigurationException e)
                 {
@@ -48,7 +50,7 @@ internal static class ProxyCommand
                     return 2;
                 }
 
-                var proxy = host.Services.GetRequiredService<ProxyHostedService>().Proxy;
+                await host.StartAsync(cancellationToken);
                 Console.WriteLine($"proxy: ATMs on {proxy.AtmEndPoint}, phones on {proxy.PhoneEndPoint}");
                 await host.WaitForShutdownAsync(cancellationToken);
                 return 0;
