@@ -41,7 +41,7 @@ public sealed class TlsTests
     }
 
     [Fact]
-    public void Lab_pair_written_to_disk_loads_back_and_the_key_file_is_owner_only()
+    public async Task Lab_pair_written_to_disk_loads_back_serves_TLS_and_the_key_file_is_owner_only()
     {
         var directory = Directory.CreateTempSubdirectory("cardless-tls-");
         try
@@ -53,6 +53,8 @@ public sealed class TlsTests
             using var loaded = LabCertificates.LoadPem(certPath, keyPath);
             Assert.True(pin.Matches(loaded));
             Assert.True(loaded.HasPrivateKey);
+            var (serverProtocol, _) = await HandshakeAsync(loaded, CertificatePin.Parse(pin.ToString()));
+            Assert.Equal(SslProtocols.Tls13, serverProtocol);
             if (!OperatingSystem.IsWindows())
             {
                 File.SetUnixFileMode(keyPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
