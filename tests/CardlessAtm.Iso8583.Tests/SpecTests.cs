@@ -30,6 +30,8 @@ public class SpecTests
     [InlineData("""{"fields":[{"number":130,"type":"n","length":3}]}""", "tertiaryBitmap")]
     [InlineData("""{"bitmapEncoding":"octal","fields":[]}""", "bitmapEncoding")]
     [InlineData("""{"fields":[{"number":4,"type":"n","length":12,"padding":"left:x"}]}""", "pad character")]
+    [InlineData("""{"fields":[{"number":3,"type":"n","length":6,"encoding":""}]}""", "\"encoding\"")]
+    [InlineData("""{"fields":[{"number":3,"type":"n","length":6,"encoding":"1"}]}""", "\"encoding\"")]
     [InlineData("""{"fields": [""", "malformed")]
     public void Bad_spec_files_are_refused_naming_the_setting(string json, string expected)
     {

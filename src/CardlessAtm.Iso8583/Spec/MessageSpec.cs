@@ -256,7 +256,7 @@ public sealed class MessageSpec
 
     private static T ParseEnum<T>(string text, string where, string property)
         where T : struct, Enum =>
-        Enum.TryParse<T>(text, ignoreCase: true, out var value) && Enum.IsDefined(value) && !char.IsDigit(text[0])
+        text.Length > 0 && !char.IsDigit(text[0]) && Enum.TryParse<T>(text, ignoreCase: true, out var value) && Enum.IsDefined(value)
             ? value
             : throw new Iso8583SpecException($"{where}: \"{property}\" must be one of {string.Join(", ", Enum.GetNames<T>()).ToLowerInvariant()}, not '{text}'.");
 }
