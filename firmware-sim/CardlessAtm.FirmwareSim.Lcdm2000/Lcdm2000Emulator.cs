@@ -34,7 +34,7 @@ public sealed partial class Lcdm2000Emulator : IDisposable
     private (int AfterNotes, byte Code)? _error;
     private readonly SortedSet<int> _doubleNotes = [];
     private byte? _purgeError;
-    private int _nakCommands, _corruptResponses, _ignoreCommands, _ackWithoutResponse;
+    private int _nakCommands, _corruptResponses, _truncateResponses, _oversizeResponses, _ignoreCommands, _ackWithoutResponse;
     private bool _mute;
     private byte[]? _garbageBeforeAck, _garbageBeforeResponse;
 
@@ -231,6 +231,12 @@ public sealed partial class Lcdm2000Emulator : IDisposable
 
     /// <summary>The next <paramref name="count"/> response frames are sent with a wrong BCC.</summary>
     public void CorruptNextResponses(int count = 1) => Set(ref _corruptResponses, count);
+
+    /// <summary>The next <paramref name="count"/> response frames stop half-way (the rest never comes).</summary>
+    public void TruncateNextResponses(int count = 1) => Set(ref _truncateResponses, count);
+
+    /// <summary>The next <paramref name="count"/> response frames carry three extra bytes before ETX (BCC correct for the longer frame).</summary>
+    public void OversizeNextResponses(int count = 1) => Set(ref _oversizeResponses, count);
 
     /// <summary>The next <paramref name="count"/> command frames get no answer at all (not run).</summary>
     public void IgnoreNextCommands(int count = 1) => Set(ref _ignoreCommands, count);

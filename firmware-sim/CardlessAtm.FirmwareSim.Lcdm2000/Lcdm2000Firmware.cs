@@ -168,6 +168,14 @@ public sealed partial class Lcdm2000Emulator
                 bytes = [.. response];
                 bytes[^1] ^= 0x5A;
             }
+            else if (Take(ref _truncateResponses))
+            {
+                bytes = response[..(response.Length / 2)];
+            }
+            else if (Take(ref _oversizeResponses))
+            {
+                bytes = BuildResponse(response[3], [.. response[4..^2], 0x30, 0x30, 0x30]);
+            }
 
             Send(bytes);
             switch (WaitForHost())

@@ -233,3 +233,52 @@ public class PacedLineTests
         Assert.Equal(60, result.TotalPresented);
     }
 }
+
+public class DamagedResponseTests
+{
+    [Fact]
+    public async Task A_truncated_response_is_refused_and_the_repeat_accepted()
+    {
+        using var rig = new Rig();
+        rig.Emulator.TruncateNextResponses(1);
+        var result = await rig.Dispense(6);
+        Assert.Equal(DispenseCompletion.Ok, result.Completion);
+        Assert.Equal(new PositionMovement(1, 6, 0, 0), Rig.Of(result, 1));
+        Assert.Equal(1, rig.Dispenser.Counters.ResponsesRefused);
+        Assert.Single(rig.Emulator.ReceivedCommands);
+    }
+
+    [Fact]
+    public async Task An_oversized_response_is_refused_and_the_repeat_accepted()
+    {
+        using var rig = new Rig();
+        rig.Emulator.OversizeNextResponses(1);
+        var result = await rig.Dispense(6);
+        Assert.Equal(DispenseCompletion.Ok, result.Completion);
+        Assert.Equal(6, result.TotalPresented);
+        Assert.Equal(1, rig.Dispenser.Counters.ResponsesRefused);
+        Assert.Equal(494, rig.Emulator.UpperCount);
+    }
+
+    [Fact]
+    public async Task A_failed_purge_keeps_the_dispenser_stopped_until_a_purge_works()
+    {
+        using var rig = new Rig();
+        rig.Emulator.InjectJam(afterNotes: 2, EmulatedJamPoint.Divert);
+        Assert.Equal(DispenseCompletion.Jam, (await rig.Dispense(5)).Completion);
+        rig.Emulator.InjectPurgeError();
+
+        var failed = await rig.Dispenser.ResetAsync(CancellationToken.None);
+        Assert.Equal(DispenseCompletion.Jam, failed.Completion);
+        Assert.Equal("0x4E", failed.DeviceCode);
+        Assert.Equal(DispenserCondition.Stop, rig.Dispenser.Status.Dispenser);
+        Assert.Contains("purge failed", rig.Dispenser.Status.LastFault);
+        Assert.Equal(1, rig.Emulator.NotesInPath);
+
+        var reset = await rig.Dispenser.ResetAsync(CancellationToken.None);
+        Assert.Equal(DispenseCompletion.Ok, reset.Completion);
+        Assert.Equal(0, rig.Emulator.NotesInPath);
+        Assert.Equal(1, rig.Emulator.RejectTrayCount);
+        Assert.Equal(DispenserCondition.Ok, rig.Dispenser.Status.Dispenser);
+    }
+}
