@@ -54,3 +54,53 @@ public sealed class PropertyTests
             return ok;
         });
 }
+
+public sealed class RemainingTransactionsTests
+{
+    [Fact]
+    public void A_fresh_device_has_the_whole_counter_space()
+    {
+        var tdesKsn = KeySerialNumber.Parse(Vectors.PublishedVectors.TdesInitialKsn);
+        using var tdesIk = SecretKey.FromHex(KeyAlgorithm.Tdes2Key, Vectors.PublishedVectors.TdesInitialKey);
+        using var tdes = DukptDevice.LoadInitialKey(tdesIk, tdesKsn);
+        Assert.Equal(1_048_575, tdes.RemainingTransactions); // sum of C(21, k) for k = 1..10 = 2^20 - 1
+        tdes.NextTransaction().Dispose();
+        Assert.Equal(1_048_574, tdes.RemainingTransactions);
+
+        var aesKsn = KeySerialNumber.AesInitial(Vectors.PublishedVectors.AesInitialKeyId);
+        using var aesIk = SecretKey.FromHex(KeyAlgorithm.Aes128, Vectors.PublishedVectors.AesInitialKey128);
+        using var aes = DukptDevice.LoadInitialKey(aesIk, aesKsn);
+        Assert.Equal(2_448_023_842, aes.RemainingTransactions); // (2^32 + C(32, 16)) / 2 - 1
+
+        using var late = DukptDevice.CreateAtCounter(aesIk, aesKsn, 0xFFFE2000);
+        Assert.Equal(4, late.RemainingTransactions);
+        for (var i = 4; i > 0; i--)
+        {
+            Assert.Equal(i, late.RemainingTransactions);
+            late.NextTransaction().Dispose();
+        }
+
+        Assert.Equal(0, late.RemainingTransactions);
+    }
+
+    [Fact]
+    public void Counting_agrees_with_brute_force_on_small_ranges()
+    {
+        for (uint limit = 0; limit < 5000; limit += 7)
+        {
+            for (var maxOneBits = 1; maxOneBits <= 6; maxOneBits++)
+            {
+                long expected = 0;
+                for (uint x = 1; x <= limit; x++)
+                {
+                    if (System.Numerics.BitOperations.PopCount(x) <= maxOneBits)
+                    {
+                        expected++;
+                    }
+                }
+
+                Assert.Equal(expected, DukptDevice.CountValidUpTo(limit, maxOneBits));
+            }
+        }
+    }
+}

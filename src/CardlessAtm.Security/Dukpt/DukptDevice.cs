@@ -61,6 +61,14 @@ public sealed class DukptDevice : IDisposable
     /// <summary>True when no transaction is left.</summary>
     public bool IsExhausted => _exhausted;
 
+    /// <summary>
+    /// How many transactions are left: the valid counters from the next one to the end of the counter space
+    /// (1 048 575 for a fresh TDES device, 2 448 023 842 for AES). Lets a phone warn before it runs out.
+    /// </summary>
+    public long RemainingTransactions => _exhausted
+        ? 0
+        : CountValidUpTo(_initialKsn.MaxCounter, _initialKsn.MaxOneBits) - CountValidUpTo(_counter - 1UL, _initialKsn.MaxOneBits);
+
     /// <summary>The KSN the next transaction will use (null when exhausted).</summary>
     public KeySerialNumber? NextKsn => _exhausted ? null : _initialKsn.WithCounter(_counter);
 
@@ -275,6 +283,50 @@ public sealed class DukptDevice : IDisposable
 
             throw;
         }
+    }
+
+    /// <summary>Number of x in [1, limit] with at most <paramref name="maxOneBits"/> one-bits.</summary>
+    internal static long CountValidUpTo(ulong limit, int maxOneBits)
+    {
+        long count = 0;
+        var onesSoFar = 0;
+        for (var bit = 63; bit >= 0; bit--)
+        {
+            if ((limit & (1UL << bit)) == 0)
+            {
+                continue;
+            }
+
+            // Numbers that match limit above this bit and have 0 here: the lower 'bit' bits are free.
+            for (var ones = 0; ones <= maxOneBits - onesSoFar; ones++)
+            {
+                count += Binomial(bit, ones);
+            }
+
+            onesSoFar++;
+            if (onesSoFar > maxOneBits)
+            {
+                return count - 1; // limit itself and everything above are out; drop x = 0
+            }
+        }
+
+        return count; // + 1 for limit itself, - 1 for x = 0, which the branches above counted
+    }
+
+    private static long Binomial(int n, int k)
+    {
+        if (k < 0 || k > n)
+        {
+            return 0;
+        }
+
+        long result = 1;
+        for (var i = 1; i <= k; i++)
+        {
+            result = result * (n - k + i) / i;
+        }
+
+        return result;
     }
 
     /// <summary>Zeroes all future keys.</summary>
