@@ -106,7 +106,7 @@ internal static class LedgerDecisions
         var phone = ledger.GetPhone(request.PhoneDeviceId);
         if (phone is null || phone.Status != PhoneStatus.Active)
         {
-            return Decline(ResponseCodes.DoNotHonour, "phone enrolment missing or revoked", record: false);
+            return Decline(ResponseCodes.NotPermittedToCardholder, "phone enrolment missing or revoked", record: false);
         }
 
         if (!string.Equals(phone.AccountId, request.AccountId, StringComparison.Ordinal))
@@ -116,7 +116,7 @@ internal static class LedgerDecisions
 
         if (phone.LastCounter is { } last && request.PhoneCounter <= last)
         {
-            return Decline(ResponseCodes.DoNotHonour, $"phone key serial counter {request.PhoneCounter} is not above the last one seen ({last})", record: false);
+            return Decline(ResponseCodes.SecurityViolation, $"phone key serial counter {request.PhoneCounter} is not above the last one seen ({last})", record: false);
         }
 
         ledger.UpdatePhoneCounter(request.PhoneDeviceId, request.PhoneCounter);
@@ -166,7 +166,7 @@ internal static class LedgerDecisions
 
         if (account.Status != AccountStatus.Active)
         {
-            return Decline(ResponseCodes.NotPermittedToCardholder, $"account {Mask(request.AccountId)} is {account.Status.ToString().ToLowerInvariant()}", record: true);
+            return Decline(ResponseCodes.DoNotHonour, $"account {Mask(request.AccountId)} is {account.Status.ToString().ToLowerInvariant()}", record: true);
         }
 
         if (account.CurrencyNumeric != request.CurrencyNumeric)

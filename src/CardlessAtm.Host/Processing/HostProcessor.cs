@@ -168,7 +168,7 @@ public sealed class HostProcessor : IDisposable
             var code = ex.Failure switch
             {
                 SecurityFailure.MalformedData or SecurityFailure.MalformedPinBlock or SecurityFailure.InvalidCredentialFormat => ResponseCodes.FormatError,
-                _ => ResponseCodes.DoNotHonour,
+                _ => ResponseCodes.SecurityViolation,
             };
             return await DeclineAsync(request, keys, code, $"phone protected data refused: {ex.Failure}", cancellationToken);
         }
@@ -184,8 +184,9 @@ public sealed class HostProcessor : IDisposable
                     QrPayloadRejectionReason.NotASessionCode or QrPayloadRejectionReason.UnknownVersion or QrPayloadRejectionReason.Truncated
                         or QrPayloadRejectionReason.Padded or QrPayloadRejectionReason.Malformed => ResponseCodes.FormatError,
                     QrPayloadRejectionReason.UnknownCurrency or QrPayloadRejectionReason.ZeroAmount => ResponseCodes.InvalidAmount,
-                    QrPayloadRejectionReason.OtherAtm or QrPayloadRejectionReason.Expired => ResponseCodes.InvalidTransaction,
-                    _ => ResponseCodes.DoNotHonour,
+                    QrPayloadRejectionReason.OtherAtm => ResponseCodes.InvalidTransaction,
+                    QrPayloadRejectionReason.Expired => ResponseCodes.SessionExpired,
+                    _ => ResponseCodes.SecurityViolation,
                 };
                 return await DeclineAsync(request, keys, code, $"QR session refused: {rejection.Reason}", cancellationToken);
             }
@@ -307,7 +308,7 @@ public sealed class HostProcessor : IDisposable
         var keys = _keys.SessionKeysFor(atm);
         if (keys is not null && (request.Has(64) || request.Has(128)) && MessageMac.Verify(request, keys.IsoMac) != MacCheckResult.Valid)
         {
-            return await DeclineAsync(request, keys, ResponseCodes.DoNotHonour, "network management MAC does not verify", cancellationToken);
+            return await DeclineAsync(request, keys, ResponseCodes.SecurityViolation, "network management MAC does not verify", cancellationToken);
         }
 
         if (atm.Status != AtmStatus.Active)
@@ -393,13 +394,14 @@ public sealed class HostProcessor : IDisposable
         var keys = _keys.SessionKeysFor(atm);
         if (keys is null)
         {
-            return (atm, null, await DeclineAsync(request, null, ResponseCodes.InvalidTransaction, "ATM has no session key yet (key change first)", cancellationToken));
+            // 96 tells the ATM its keys are stale: it does an 0800 key change (docs/protocol/iso8583.md §2.6).
+            return (atm, null, await DeclineAsync(request, null, ResponseCodes.SystemMalfunction, "ATM has no session key yet (key change first)", cancellationToken));
         }
 
         var mac = MessageMac.Verify(request, keys.IsoMac);
         if (mac != MacCheckResult.Valid)
         {
-            return (atm, keys, await DeclineAsync(request, keys, ResponseCodes.DoNotHonour, $"ATM message MAC {mac}", cancellationToken));
+            return (atm, keys, await DeclineAsync(request, keys, ResponseCodes.SecurityViolation, $"ATM message MAC {mac}", cancellationToken));
         }
 
         if (atm.Status != AtmStatus.Active)

@@ -109,7 +109,7 @@ public sealed class LedgerDecisionTests : IAsyncLifetime, IDisposable
     {
         Assert.True((await Decide(Request(10))).IsApproved);
         var stale = Request(10) with { PhoneCounter = 1 };
-        Assert.Equal(ResponseCodes.DoNotHonour, (await Decide(stale)).ResponseCode);
+        Assert.Equal(ResponseCodes.SecurityViolation, (await Decide(stale)).ResponseCode);
         Assert.True((await _store.ReadAsync(r => r.FindTransaction(stale.Key))) is null);
     }
 

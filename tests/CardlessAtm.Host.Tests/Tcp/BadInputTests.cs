@@ -59,17 +59,17 @@ public sealed class BadInputTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_bad_atm_mac_is_05_and_a_missing_one_too()
+    public async Task A_bad_atm_mac_is_63_and_a_missing_one_too()
     {
         var request = _h.Withdrawal(0, 100);
         var mac = request.GetBytes(128)!;
         mac[7] ^= 1;
         request.SetBytes(128, mac);
-        await Declined(request, ResponseCodes.DoNotHonour);
+        await Declined(request, ResponseCodes.SecurityViolation);
 
         var unsigned = _h.Withdrawal(0, 100);
         unsigned.Remove(128);
-        await Declined(unsigned, ResponseCodes.DoNotHonour);
+        await Declined(unsigned, ResponseCodes.SecurityViolation);
     }
 
     [Fact]
@@ -82,33 +82,33 @@ public sealed class BadInputTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_unknown_phone_is_05()
+    public async Task An_unknown_phone_is_63()
     {
         using var bdk = SecretKey.Generate(_h.Host.Profile.BaseDerivationKeyAlgorithm);
         var ksn = KeySerialNumber.AesInitial("0000B001DEADBEEF");
         using var initial = _h.Host.Profile.DeriveInitialKey(bdk, ksn);
         using var stranger = new SimulatedPhone(_h.Host.Profile, initial, ksn);
         var qr = _h.Atm.IssueSession(100);
-        await Declined(_h.Atm.Withdrawal(stranger.Request(qr, _h.Customer(0).AccountId, _h.Customer(0).Pin)), ResponseCodes.DoNotHonour);
+        await Declined(_h.Atm.Withdrawal(stranger.Request(qr, _h.Customer(0).AccountId, _h.Customer(0).Pin)), ResponseCodes.SecurityViolation);
     }
 
     [Fact]
-    public async Task A_stale_key_serial_number_is_05()
+    public async Task A_stale_key_serial_number_is_63()
     {
         var customer = _h.Customer(0);
         var older = _h.Phones[0].Request(_h.Atm.IssueSession(100), customer.AccountId, customer.Pin);
         var newer = _h.Phones[0].Request(_h.Atm.IssueSession(100), customer.AccountId, customer.Pin);
         Assert.Equal(ResponseCodes.Approved, (await _h.Atm.SendCheckedAsync(_h.Atm.Withdrawal(newer))).ResponseCode);
         _totalBefore -= 100;
-        await Declined(_h.Atm.Withdrawal(older), ResponseCodes.DoNotHonour);
+        await Declined(_h.Atm.Withdrawal(older), ResponseCodes.SecurityViolation);
     }
 
     [Fact]
-    public async Task A_phone_request_whose_amount_the_atm_changed_fails_the_phone_mac_05()
+    public async Task A_phone_request_whose_amount_the_atm_changed_fails_the_phone_mac_63()
     {
         var request = _h.Withdrawal(0, 100);
         request.AmountMinor = 90_000;
-        await Declined(Remac(request), ResponseCodes.DoNotHonour);
+        await Declined(Remac(request), ResponseCodes.SecurityViolation);
     }
 
     [Fact]
@@ -137,14 +137,23 @@ public sealed class BadInputTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_expired_session_is_12_and_a_session_of_another_atm_is_12()
+    public async Task An_expired_session_is_54_and_a_session_of_another_atm_is_12()
     {
         var expired = _h.Atm.IssueSession(100, expiresIn: TimeSpan.FromMinutes(-5));
-        await Declined(_h.Atm.Withdrawal(_h.Phones[0].Request(expired, _h.Customer(0).AccountId, _h.Customer(0).Pin)), ResponseCodes.InvalidTransaction);
+        await Declined(_h.Atm.Withdrawal(_h.Phones[0].Request(expired, _h.Customer(0).AccountId, _h.Customer(0).Pin)), ResponseCodes.SessionExpired);
 
         var otherAtm = _h.Atm.IssueSession(100, atmId: "ATM00002");
         var phone = _h.Phones[0].Request(otherAtm, _h.Customer(0).AccountId, _h.Customer(0).Pin, terminalId: _h.Atm.AtmId);
         await Declined(_h.Atm.Withdrawal(phone), ResponseCodes.InvalidTransaction);
+    }
+
+    [Fact]
+    public async Task A_session_whose_mac_is_not_the_atms_is_63()
+    {
+        var genuine = _h.Atm.IssueSession(100);
+        var forged = genuine.Text[..^4] + (genuine.Text[^4] == 'A' ? "B" : "A") + genuine.Text[^3..];
+        var phone = _h.Phones[0].Request(genuine, _h.Customer(0).AccountId, _h.Customer(0).Pin, sessionPayload: forged);
+        await Declined(_h.Atm.Withdrawal(phone), ResponseCodes.SecurityViolation);
     }
 
     [Fact]

@@ -37,6 +37,7 @@ public sealed class RandomOperationsTests : IAsyncLifetime
     public async Task Ten_thousand_random_operations_keep_the_money_invariant()
     {
         var seed = Environment.TickCount;
+        var maxWithdrawal = new Host.Authorisation.HostPolicy().MaxWithdrawalMinor;
         var customers = new List<Customer>();
         for (var i = 0; i < Workers; i++)
         {
@@ -77,9 +78,13 @@ public sealed class RandomOperationsTests : IAsyncLifetime
                     if (response.ResponseCode == ResponseCodes.Approved)
                     {
                         Assert.False(wrongPin);
-                        Assert.True(amount <= customer.ExpectedBalance, "approved beyond the balance");
+                        Assert.True(amount <= customer.ExpectedBalance && amount <= maxWithdrawal, "approved beyond the balance or the per-withdrawal maximum");
                         customer.ExpectedBalance -= amount;
                         customer.Approved.Add((request, amount, false));
+                    }
+                    else if (amount > maxWithdrawal)
+                    {
+                        Assert.Equal(ResponseCodes.InvalidAmount, response.ResponseCode);
                     }
                     else if (!wrongPin && amount <= customer.ExpectedBalance)
                     {

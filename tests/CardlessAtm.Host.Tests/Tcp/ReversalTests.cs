@@ -68,7 +68,7 @@ public sealed class ReversalTests : IAsyncLifetime
         reversal.SetBytes(128, mac);
 
         var response = await _h.Atm.SendCheckedAsync(reversal);
-        Assert.Equal(ResponseCodes.DoNotHonour, response.ResponseCode);
+        Assert.Equal(ResponseCodes.SecurityViolation, response.ResponseCode);
         Assert.Equal(247_000, await _h.BalanceAsync(0));
         Assert.Null(await _h.Host.Store.ReadAsync(r => r.FindReversal(new RequestKey(_h.Atm.AtmId, original.GetString(11)!, original.GetString(7)!))));
     }
