@@ -17,6 +17,7 @@ root.Subcommands.Add(PhoneCommand.Create());
 root.Subcommands.Add(TerminalCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(HostCommand.Create());
+root.Subcommands.Add(FirmwareSimCommand.Create());
 // --- end subcommands ---
 
 return await root.Parse(args).InvokeAsync();

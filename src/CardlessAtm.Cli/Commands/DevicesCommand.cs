@@ -5,6 +5,9 @@ using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.Display;
 using CardlessAtm.Devices.FaultCheck;
+using CardlessAtm.Devices.Console;
+using CardlessAtm.Devices.Lcdm2000;
+using CardlessAtm.Devices.RaspberryPi;
 using CardlessAtm.Devices.Simulated;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -15,7 +18,11 @@ namespace CardlessAtm.Cli.Commands;
 internal static class DevicesCommand
 {
     /// <summary>Registers every device kind this build knows. Driver projects add their kinds here.</summary>
-    public static void AddDeviceKinds(AtmDevicesBuilder kinds) => kinds.AddSimulatedDevices();
+    public static void AddDeviceKinds(AtmDevicesBuilder kinds) => kinds
+        .AddSimulatedDevices()
+        .AddConsoleDevices()
+        .AddLcdm2000Dispenser()
+        .AddRaspberryPiDevices();
 
     public static Command Create()
     {

@@ -22,7 +22,8 @@ public enum ScreenTone
 /// <param name="Qr">The QR code to show, or null.</param>
 /// <param name="SecondsLeft">A countdown to show (e.g. how long the QR stays valid), or null.</param>
 /// <param name="Tone">Normal, success or error styling.</param>
-public sealed record Screen(string Title, IReadOnlyList<string> Lines, ModuleMatrix? Qr = null, int? SecondsLeft = null, ScreenTone Tone = ScreenTone.Normal)
+/// <param name="QrText">The text the QR code encodes (a console rig prints it so scripts can hand it to a phone).</param>
+public sealed record Screen(string Title, IReadOnlyList<string> Lines, ModuleMatrix? Qr = null, int? SecondsLeft = null, ScreenTone Tone = ScreenTone.Normal, string? QrText = null)
 {
     /// <summary>A screen with a title and lines and nothing else.</summary>
     public static Screen Text(string title, params string[] lines) => new(title, lines);
@@ -30,7 +31,7 @@ public sealed record Screen(string Title, IReadOnlyList<string> Lines, ModuleMat
     /// <inheritdoc />
     public bool Equals(Screen? other) =>
         other is not null && Title == other.Title && Lines.SequenceEqual(other.Lines) && ReferenceEquals(Qr, other.Qr)
-        && SecondsLeft == other.SecondsLeft && Tone == other.Tone;
+        && SecondsLeft == other.SecondsLeft && Tone == other.Tone && QrText == other.QrText;
 
     /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(Title, Lines.Count, SecondsLeft, Tone);

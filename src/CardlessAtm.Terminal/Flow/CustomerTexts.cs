@@ -17,8 +17,8 @@ public static class CustomerTexts
         Screen.Text(Title, $"Amount ({currency}): {(typed.Length == 0 ? "_" : typed)}", $"Up to {maxMajor} {currency}.", "ENTER confirm · CLEAR · CANCEL");
 
     /// <summary>The QR screen with its countdown.</summary>
-    public static Screen ScanQr(string amount, ModuleMatrix qr, int secondsLeft) =>
-        new(Title, [$"Scan with your banking app: {amount}", "CANCEL to stop"], qr, secondsLeft);
+    public static Screen ScanQr(string amount, ModuleMatrix qr, string qrText, int secondsLeft) =>
+        new(Title, [$"Scan with your banking app: {amount}", "CANCEL to stop"], qr, secondsLeft, QrText: qrText);
 
     /// <summary>While the host decides.</summary>
     public static Screen Authorising(string amount) => Screen.Text(Title, $"Authorising {amount}…", "Please wait.");

@@ -254,7 +254,7 @@ public sealed class WithdrawalFlow : IDisposable
                 return session.Requests.Task.IsCompletedSuccessfully ? await session.Requests.Task : null;
             }
 
-            await _devices.Display.ShowAsync(CustomerTexts.ScanQr(Format(amount), matrix, (int)Math.Ceiling(left.TotalSeconds)), cancellationToken);
+            await _devices.Display.ShowAsync(CustomerTexts.ScanQr(Format(amount), matrix, session.Payload.Text, (int)Math.Ceiling(left.TotalSeconds)), cancellationToken);
             var tick = Task.Delay(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1), _time, cancellationToken);
             var key = PendingKey(cancellationToken);
             var first = await Task.WhenAny(session.Requests.Task, key, tick);
