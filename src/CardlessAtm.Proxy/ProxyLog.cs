@@ -39,8 +39,11 @@ internal static partial class ProxyLog
     [LoggerMessage(17, LogLevel.Warning, "ATM {AtmId} sent {Mti} (code {Code}, STAN {Stan}) on connection {Connection}; the proxy answers only sign-on, sign-off and echo: 12.")]
     public static partial void AtmUnsupported(ILogger logger, string atmId, string mti, string code, string stan, long connection);
 
-    [LoggerMessage(18, LogLevel.Warning, "ATM {AtmId} answered proxy STAN {ProxyStan} with {ResponseCode} after the phone had been answered 91; the answer is dropped. Reconcile this withdrawal from the ATM's journal.")]
+    [LoggerMessage(18, LogLevel.Warning, "ATM {AtmId} answered proxy STAN {ProxyStan} with {ResponseCode} after the proxy had stopped waiting for it (the phone was answered 91, or had gone); the answer is dropped. Reconcile this withdrawal from the ATM's journal.")]
     public static partial void LateAnswer(ILogger logger, string atmId, string proxyStan, string responseCode);
+
+    [LoggerMessage(19, LogLevel.Warning, "ATM connection {Connection} from {Remote} did not sign on within {Seconds:0.###} s; closing it.")]
+    public static partial void AtmNoSignOn(ILogger logger, long connection, string remote, double seconds);
 
     [LoggerMessage(30, LogLevel.Debug, "Phone STAN {PhoneStan} for ATM {AtmId} (session {Session}, phone connection {PhoneConnection}): forwarding as STAN {ProxyStan}.")]
     public static partial void Forwarding(ILogger logger, string phoneStan, string atmId, string session, long phoneConnection, string proxyStan);

@@ -53,6 +53,12 @@ public sealed class ProxyOptions
     /// </summary>
     public TimeSpan? AtmEchoInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// An ATM connection that has not signed on this long after it was accepted is closed (default 30 s), so that
+    /// connections which never identify themselves cannot hold the ATM listener's slots.
+    /// </summary>
+    public TimeSpan AtmSignOnTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long a TLS handshake may take on either listener (default 10 s).</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -70,6 +76,7 @@ public sealed class ProxyOptions
         Require(MaxUnansweredPerAtm >= 1, "Proxy:MaxUnansweredPerAtm", "must be at least 1");
         Require(PhoneIdleTimeout > ForwardTimeout, "Proxy:PhoneIdleTimeout", string.Create(CultureInfo.InvariantCulture, $"must exceed Proxy:ForwardTimeout ({ForwardTimeout}), since a phone is silent while it waits for its answer"));
         Require(AtmEchoInterval is null || AtmEchoInterval > TimeSpan.Zero, "Proxy:AtmEchoInterval", "must be positive when set");
+        Require(AtmSignOnTimeout > TimeSpan.Zero, "Proxy:AtmSignOnTimeout", "must be positive");
         Require(HandshakeTimeout > TimeSpan.Zero, "Proxy:HandshakeTimeout", "must be positive");
         if (Atm.Port != 0 && Atm.Port == Phone.Port && Atm.BindAddress.Equals(Phone.BindAddress))
         {

@@ -34,6 +34,7 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly ConditionalWeakTable<Iso8583Connection, StrongBox<int>> _forwardsInFlight = [];
     private readonly ConditionalWeakTable<Iso8583Connection, StrongBox<int>> _phoneRequestCounts = [];
     private readonly List<X509Certificate2> _certificates = [];
+    private readonly CancellationTokenSource _stopping = new();
     private readonly Iso8583Server _atmServer;
     private readonly Iso8583Server _phoneServer;
     private int _state; // 0 new, 1 started, 2 stopped
@@ -96,6 +97,7 @@ public sealed class ProxyServer : IAsyncDisposable
             throw;
         }
 
+        _atmServer.ConnectionOpened += OnAtmConnectionOpened;
         _atmServer.ConnectionClosed += OnAtmConnectionClosed;
         Metrics = new ProxyMetrics(meterFactory, () => _registry.OnlineCount);
     }
@@ -172,6 +174,7 @@ public sealed class ProxyServer : IAsyncDisposable
             return;
         }
 
+        await _stopping.CancelAsync();
         await _phoneServer.StopAsync(cancellationToken);
         await _atmServer.StopAsync(cancellationToken);
         ProxyLog.Stopped(_log);
@@ -191,6 +194,7 @@ public sealed class ProxyServer : IAsyncDisposable
         await _atmServer.DisposeAsync();
         Metrics.Dispose();
         DisposeCertificates();
+        _stopping.Dispose();
     }
 
     /// <summary>Where <paramref name="atmId"/> stands: unknown (never signed on), online, or offline.</summary>
@@ -339,6 +343,29 @@ public sealed class ProxyServer : IAsyncDisposable
                 ProxyLog.AtmSignOnOtherId(_log, id, stan, atm.Id, atm.RemoteEndPoint, atm.Tag as string ?? "-");
                 Metrics.SignOn(accepted: false);
                 return ValueTask.FromResult<IsoMessage?>(Answer(request, ResponseCodes.InvalidTransaction));
+        }
+    }
+
+    private void OnAtmConnectionOpened(Iso8583Connection atm) => _ = CloseUnlessSignedOnAsync(atm);
+
+    private async Task CloseUnlessSignedOnAsync(Iso8583Connection atm)
+    {
+        try
+        {
+            await Task.Delay(_options.AtmSignOnTimeout, _time, _stopping.Token);
+            if (atm.Tag is null && atm.State != ConnectionState.Closed)
+            {
+                ProxyLog.AtmNoSignOn(_log, atm.Id, atm.RemoteEndPoint, _options.AtmSignOnTimeout.TotalSeconds);
+                await atm.CloseAsync(CancellationToken.None);
+            }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            // The proxy is stopping and closes every connection itself.
+        }
+        catch (Exception ex)
+        {
+            _log.LogDebug(ex, "Closing connection {Connection} without a sign-on failed.", atm.Id);
         }
     }
 

@@ -151,6 +151,33 @@ public class RoutingTests
     }
 
     [Fact]
+    public async Task An_ATM_connection_that_never_signs_on_is_closed_after_the_sign_on_timeout_and_signed_on_ones_stay()
+    {
+        await using var fixture = await ProxyFixture.StartAsync(o => o.AtmSignOnTimeout = TimeSpan.FromSeconds(30));
+        await using var atm = await FakeAtm.StartAsync("ATM00001", fixture.Proxy.AtmEndPoint);
+        await using var silent = new Iso8583.Channels.Iso8583Client(new Iso8583.Channels.Iso8583ClientOptions
+        {
+            Host = "127.0.0.1",
+            Port = fixture.Proxy.AtmEndPoint.Port,
+            ReconnectInitialDelay = TimeSpan.FromHours(1),
+            ReconnectMaxDelay = TimeSpan.FromHours(1),
+        });
+        await silent.StartAsync();
+        var connection = await silent.WaitUntilConnectedAsync(Deadline.Token);
+        var signedOn = atm.Client.Connection!;
+
+        while (!connection.Completion.IsCompleted)
+        {
+            fixture.Time.Advance(TimeSpan.FromSeconds(31));
+            await Task.WhenAny(connection.Completion, Task.Delay(20, Deadline.Token));
+        }
+
+        Assert.True(signedOn.IsOpen);
+        Assert.Equal(AtmLinkState.Online, fixture.Proxy.GetAtmState("ATM00001"));
+        Assert.Contains(fixture.Logs.Lines, l => l.EventId == 19);
+    }
+
+    [Fact]
     public async Task A_connection_signed_on_as_one_ATM_cannot_sign_on_as_another_and_a_bad_id_is_a_format_error()
     {
         await using var fixture = await ProxyFixture.StartAsync();
