@@ -2,6 +2,7 @@ using System.Device.Gpio;
 using System.Device.I2c;
 using System.Device.Spi;
 using CardlessAtm.Devices.Configuration;
+using CardlessAtm.Devices.Display;
 using CardlessAtm.Devices.RaspberryPi.Display;
 using CardlessAtm.Devices.RaspberryPi.Imaging;
 using CardlessAtm.Devices.RaspberryPi.Keypad;
@@ -20,8 +21,8 @@ namespace CardlessAtm.Devices.RaspberryPi;
 /// </summary>
 /// <remarks>
 /// Kinds and their sections:
-/// <c>Devices:Display:Kind</c> = <c>Ili934x</c> (settings in <c>Devices:Display:Ili934x</c>, optional
-/// <c>Devices:Display:CharacterLcd</c> beside it) or <c>CharacterLcd</c>, which is refused: a
+/// <c>Devices:Display:Kind</c> = <c>Ili934x</c> (settings in <c>Devices:Display:Ili934x</c>; an optional
+/// <c>Devices:Display:CharacterLcd</c> beside it mirrors the text, see <see cref="MirroredDisplay"/>) or <c>CharacterLcd</c>, which is refused: a
 /// character LCD cannot show the QR;
 /// <c>Devices:Keypad:Kind</c> = <c>Matrix</c> (<c>Devices:Keypad:Matrix</c>) or <c>Touch</c> (<c>Devices:Keypad:Touch</c>);
 /// <c>Devices:Sensors:Kind</c> = <c>Gpio</c> (<c>Devices:Sensors:Gpio</c>).
@@ -56,11 +57,20 @@ public static class RaspberryPiRegistration
                 var options = displays.Ili934x!;
                 ManagedImageFactory.Register();
                 var spi = Open($"{section.Path}:Ili934x:SpiBusId", $"/dev/spidev{options.SpiBusId}.{options.SpiChipSelect}", "SPI", () => SpiDevice.Create(options.CreateSpiConnectionSettings()));
-                return Open(
+                var tft = Open(
                     $"{section.Path}:Ili934x:SpiBusId",
                     $"/dev/spidev{options.SpiBusId}.{options.SpiChipSelect}",
                     "SPI",
                     () => new Ili934xDisplay(spi, services.GetRequiredService<GpioController>(), options, Logger<Ili934xDisplay>(services)));
+                if (displays.CharacterLcd is not { } lcdOptions)
+                {
+                    return (IDisplay)tft;
+                }
+
+                var device = $"/dev/i2c-{lcdOptions.I2cBusId}";
+                var i2c = Open($"{section.Path}:CharacterLcd:I2cBusId", device, "I2C", () => I2cDevice.Create(lcdOptions.CreateI2cConnectionSettings()));
+                var lcd = Open($"{section.Path}:CharacterLcd:I2cBusId", device, "I2C", () => new CharacterLcdDisplay(i2c, lcdOptions, Logger<CharacterLcdDisplay>(services)));
+                return new MirroredDisplay(tft, lcd, Logger<MirroredDisplay>(services));
             })
             .AddDisplayKind(CharacterLcdKind, (_, section) =>
             {
