@@ -1,6 +1,5 @@
 using CardlessAtm.Iso8583.Channels;
 using CardlessAtm.Iso8583.Spec;
-using FsCheck.Fluent;
 
 namespace CardlessAtm.Iso8583.Tests;
 
@@ -14,7 +13,7 @@ public class FuzzTests
     {
         var random = new Random(8583); // fixed seed: a failure is reproducible
         var specs = new[] { MessageSpec.CardlessNetwork, Samples.KitchenSink(BitmapEncoding.Hex), Samples.KitchenSink(BitmapEncoding.Binary, FieldEncoding.Bcd) };
-        var seeds = specs.Select(spec => RoundTripPropertyTests.MessageFor(spec).Sample(40, 50).Select(m => m.Pack()).Append(Samples.Withdrawal().Pack()).ToArray()).ToArray();
+        var seeds = specs.Select(spec => Enumerable.Range(0, 60).Select(_ => Samples.RandomMessage(random, spec).Pack()).ToArray()).ToArray();
         seeds[0] = [.. seeds[0], Samples.Withdrawal().Pack()];
         var buffer = new byte[2048];
         int parsed = 0, refused = 0;

@@ -68,6 +68,40 @@ internal static class Samples
             new FieldDefinition(192, "Last", FieldContent.Numeric, 4, LengthPrefix.Fixed, FieldEncoding.Bcd, Padding.LeftZeros),
         ]);
 
+    /// <summary>A random valid message from a seeded <see cref="Random"/>, so a fuzz failure can be replayed.</summary>
+    public static IsoMessage RandomMessage(Random random, MessageSpec spec)
+    {
+        string[] mtis = ["0200", "0210", "0420", "0421", "0430", "0800", "0810"];
+        var m = new IsoMessage(spec, mtis[random.Next(mtis.Length)]);
+        foreach (var def in spec.Fields)
+        {
+            if (random.Next(3) != 0)
+            {
+                continue;
+            }
+
+            var length = def.IsFixed ? def.MaxLength : random.Next(0, Math.Min(def.MaxLength, 80) + 1);
+            var value = new byte[length];
+            var alphabet = def.Content switch
+            {
+                FieldContent.Numeric => "0123456789",
+                FieldContent.Alpha => "ABCXYZabcxyz ",
+                FieldContent.AlphaNumeric => "AZaz09 M5",
+                FieldContent.Track => "0123456789=D?;",
+                FieldContent.AlphaNumericSpecial => " !#$%&()*+,-./09:;<=>?@AZ[]^_az{|}~",
+                _ => null,
+            };
+            for (var i = 0; i < length; i++)
+            {
+                value[i] = alphabet is null ? (byte)random.Next(256) : (byte)alphabet[random.Next(alphabet.Length)];
+            }
+
+            m.SetBytes(def.Number, value);
+        }
+
+        return m;
+    }
+
     public static void AssertSameMessage(IsoMessage expected, IsoMessage actual)
     {
         Assert.Equal(expected.Mti, actual.Mti);
