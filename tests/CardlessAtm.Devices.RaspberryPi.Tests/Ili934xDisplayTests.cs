@@ -189,16 +189,68 @@ public class Ili934xDisplayTests(ITestOutputHelper output)
             try
             {
                 panel.SaveAsPng(path);
-                var bytes = File.ReadAllBytes(path);
-                Assert.Equal([0x89, 0x50, 0x4E, 0x47], bytes[..4]);
-                Assert.Equal(240, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)));
-                Assert.Equal(320, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20)));
+                var (width, height, rgba) = ReadPng(File.ReadAllBytes(path));
+                Assert.Equal((240, 320), (width, height));
+                var glass = panel.Snapshot().Pixels;
+                for (var i = 0; i < glass.Length; i++)
+                {
+                    var expected = Ili934xPanelEmulator.ToColor(glass[i]);
+                    var at = i * 4;
+                    Assert.Equal((expected.R, expected.G, expected.B, (byte)255), (rgba[at], rgba[at + 1], rgba[at + 2], rgba[at + 3]));
+                }
             }
             finally
             {
                 File.Delete(path);
             }
         }
+    }
+
+    /// <summary>Reads an 8-bit RGBA, filter-0 PNG as written by the managed factory, checking every chunk's CRC.</summary>
+    private static (int Width, int Height, byte[] Rgba) ReadPng(byte[] png)
+    {
+        Assert.Equal([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], png[..8]);
+        var offset = 8;
+        int width = 0, height = 0;
+        using var idat = new MemoryStream();
+        while (offset < png.Length)
+        {
+            var length = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(offset));
+            var type = System.Text.Encoding.ASCII.GetString(png, offset + 4, 4);
+            var data = png.AsSpan(offset + 8, length);
+            var crc = System.IO.Hashing.Crc32.HashToUInt32(png.AsSpan(offset + 4, length + 4));
+            Assert.Equal(crc, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(offset + 8 + length)));
+            if (type == "IHDR")
+            {
+                width = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(data);
+                height = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(data[4..]);
+                Assert.Equal([8, 6, 0, 0, 0], data[8..13].ToArray());
+            }
+            else if (type == "IDAT")
+            {
+                idat.Write(data);
+            }
+
+            offset += 12 + length;
+        }
+
+        idat.Position = 0;
+        using var inflated = new MemoryStream();
+        using (var zlib = new System.IO.Compression.ZLibStream(idat, System.IO.Compression.CompressionMode.Decompress))
+        {
+            zlib.CopyTo(inflated);
+        }
+
+        var raw = inflated.ToArray();
+        Assert.Equal(height * (1 + (width * 4)), raw.Length);
+        var rgba = new byte[width * height * 4];
+        for (var y = 0; y < height; y++)
+        {
+            Assert.Equal(0, raw[y * (1 + (width * 4))]);
+            Array.Copy(raw, (y * (1 + (width * 4))) + 1, rgba, y * width * 4, width * 4);
+        }
+
+        return (width, height, rgba);
     }
 
     internal static (Ili934xDisplay Display, Ili934xPanelEmulator Panel) Open(Rig rig, Ili934xDisplayOptions options)

@@ -143,8 +143,8 @@ public sealed class CharacterLcdDisplay : IDisplay, IDisposable
 
         for (var i = 0; i < text.Length; i++)
         {
-            // The HD44780 A00 ROM matches ASCII only from 0x20 to 0x7D.
-            row[column + i] = text[i] is >= ' ' and <= '}' ? text[i] : '?';
+            // The HD44780 A00 ROM matches ASCII from 0x20 to 0x7D, except 0x5C (a yen sign there).
+            row[column + i] = text[i] is >= ' ' and <= '}' and not '\\' ? text[i] : '?';
         }
     }
 
