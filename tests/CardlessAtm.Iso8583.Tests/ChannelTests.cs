@@ -358,7 +358,13 @@ public sealed class ChannelTests : IAsyncLifetime
                 return ValueTask.FromResult<IsoMessage?>(request.CreateResponse(ResponseCodes.Approved));
             };
         });
-        var client = await StartClientAsync(server.LocalEndPoint, o => { o.TimeProvider = time; o.IdleEchoInterval = TimeSpan.FromSeconds(60); o.TerminalId = "ATM00009"; });
+        var client = await StartClientAsync(server.LocalEndPoint, o =>
+        {
+            o.TimeProvider = time;
+            o.IdleEchoInterval = TimeSpan.FromSeconds(60);
+            o.TerminalId = "ATM00009";
+            o.RequestTimeout = TimeSpan.FromDays(1); // fake time keeps moving until the echo is seen; it must not time out meanwhile
+        });
 
         await AdvanceUntilDoneAsync(time, echo.Task, TimeSpan.FromSeconds(61));
 
