@@ -160,6 +160,39 @@ public class ConfigurationAndObservabilityTests
     }
 
     [Fact]
+    public async Task The_ATM_listener_can_require_a_pinned_client_certificate()
+    {
+        using var proxyCertificate = LabCertificates.CreateSelfSigned("proxy.test", TimeProvider.System, TimeSpan.FromDays(1));
+        using var atmCertificate = LabCertificates.CreateSelfSigned("atm00001.test", TimeProvider.System, TimeSpan.FromDays(1));
+        using var strangerCertificate = LabCertificates.CreateSelfSigned("stranger.test", TimeProvider.System, TimeSpan.FromDays(1));
+        var proxyPin = CertificatePin.ForPublicKey(proxyCertificate);
+        await using var fixture = await ProxyFixture.StartAsync(o =>
+            o.Atm.Tls.ServerAuthentication = TlsSetup.ServerOptions(proxyCertificate, CertificatePin.ForPublicKey(atmCertificate)));
+
+        await using var atm = await FakeAtm.StartAsync("ATM00001", fixture.Proxy.AtmEndPoint, TlsSetup.ClientOptions("proxy.test", proxyPin, atmCertificate));
+        await fixture.Proxy.WaitForAtmStateAsync("ATM00001", AtmLinkState.Online, Deadline.Token);
+
+        await using var impostor = new Iso8583.Channels.Iso8583Client(new Iso8583.Channels.Iso8583ClientOptions
+        {
+            Host = "127.0.0.1",
+            Port = fixture.Proxy.AtmEndPoint.Port,
+            Tls = TlsSetup.ClientOptions("proxy.test", proxyPin, strangerCertificate),
+            SignOn = async (connection, ct) =>
+            {
+                var answer = await connection.SendRequestAsync(FakeAtm.SignOnRequest("ATM00002", 1), ct);
+                Assert.Fail($"an unpinned client certificate was let through (sign-on answered {answer.ResponseCode})");
+            },
+            ReconnectInitialDelay = TimeSpan.FromMilliseconds(10),
+            ReconnectMaxDelay = TimeSpan.FromMilliseconds(10),
+        });
+        await impostor.StartAsync();
+        await Eventually.TrueAsync(() => impostor.ConsecutiveFailures >= 2);
+
+        Assert.Equal(AtmLinkState.Unknown, fixture.Proxy.GetAtmState("ATM00002"));
+        Assert.Equal(new[] { "ATM00001" }, fixture.Proxy.OnlineAtms);
+    }
+
+    [Fact]
     public async Task Every_line_of_a_withdrawal_names_the_ATM_and_STAN_and_none_carries_field_127_and_metrics_count_it()
     {
         await using var fixture = await ProxyFixture.StartAsync();

@@ -52,6 +52,61 @@ public class FaultTests
     }
 
     [Fact]
+    public async Task An_ATM_that_drops_its_connection_while_a_request_is_out_gives_91_outcome_unknown()
+    {
+        await using var fixture = await ProxyFixture.StartAsync();
+        var atm = await FakeAtm.StartAsync("ATM00001", fixture.Proxy.AtmEndPoint);
+        atm.Answer = async (_, ct) =>
+        {
+            await Task.Delay(Timeout.Infinite, ct); // the ATM is working on it when its link goes
+            return null;
+        };
+        await fixture.Proxy.WaitForAtmStateAsync("ATM00001", AtmLinkState.Online, Deadline.Token);
+        await using var phone = await FakePhone.StartAsync(fixture.Proxy.PhoneEndPoint);
+
+        var pending = phone.SendAsync(FakePhone.Withdrawal("ATM00001", 9));
+        await atm.NextRequestAsync();
+        await atm.Client.Connection!.DisposeAsync();
+        var response = await pending;
+        await atm.DisposeAsync();
+
+        Assert.Equal(ResponseCodes.IssuerUnavailable, response.ResponseCode);
+        Assert.Contains(fixture.Logs.Lines, l => l.EventId == 33 && l.Values["PhoneStan"] as string == "000009");
+        Assert.Contains(fixture.Metrics.Of("cardless_atm.proxy.requests"), m => m.Tags["outcome"] == ForwardOutcomes.AtmDisconnected);
+    }
+
+    [Fact]
+    public async Task A_phone_that_hangs_up_while_its_request_is_at_the_ATM_is_logged_as_outcome_unknown_and_nobody_else_notices()
+    {
+        await using var fixture = await ProxyFixture.StartAsync();
+        await using var atm = await FakeAtm.StartAsync("ATM00001", fixture.Proxy.AtmEndPoint);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var defaultAnswer = atm.Answer;
+        atm.Answer = async (request, ct) =>
+        {
+            if (request.SessionPayload == "HANGS-UP")
+            {
+                await release.Task.WaitAsync(Deadline.Token);
+            }
+
+            return await defaultAnswer(request, ct);
+        };
+        await fixture.Proxy.WaitForAtmStateAsync("ATM00001", AtmLinkState.Online, Deadline.Token);
+        await using var leaving = await FakePhone.StartAsync(fixture.Proxy.PhoneEndPoint);
+        await using var staying = await FakePhone.StartAsync(fixture.Proxy.PhoneEndPoint);
+
+        _ = leaving.SendAsync(FakePhone.Withdrawal("ATM00001", 10, "HANGS-UP")).ContinueWith(static t => t.Exception, TaskScheduler.Default);
+        await atm.NextRequestAsync();
+        await leaving.Client.Connection!.DisposeAsync(); // hangs up at once, without waiting for the answer
+        await Eventually.TrueAsync(() => fixture.Metrics.Of("cardless_atm.proxy.requests").Any(m => m.Tags["outcome"] == ForwardOutcomes.PhoneGone));
+        release.TrySetResult();
+
+        Assert.Equal(ResponseCodes.Approved, (await staying.SendAsync(FakePhone.Withdrawal("ATM00001", 10))).ResponseCode);
+        Assert.Contains(fixture.Logs.Lines, l => l.EventId == 33 && l.Values["PhoneStan"] as string == "000010" && l.Text.Contains("phone", StringComparison.Ordinal));
+        await Eventually.TrueAsync(() => fixture.Metrics.Of("cardless_atm.proxy.late_answers").Count == 1);
+    }
+
+    [Fact]
     public async Task An_ATM_with_its_maximum_of_unanswered_forwards_gets_no_more_and_the_phone_is_answered_91()
     {
         await using var fixture = await ProxyFixture.StartAsync(o => o.MaxUnansweredPerAtm = 1);
