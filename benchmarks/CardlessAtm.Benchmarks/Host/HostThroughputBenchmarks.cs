@@ -8,10 +8,9 @@ using CardlessAtm.Host.Server;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
 using CardlessAtm.Iso8583.Mac;
+using CardlessAtm.Network;
 using CardlessAtm.Qr.Payload;
 using CardlessAtm.Security;
-using IsoMac = CardlessAtm.Iso8583.Mac.IMessageMac;
-using SecurityMac = CardlessAtm.Security.IMessageMac;
 
 namespace CardlessAtm.Benchmarks.Host;
 
@@ -99,19 +98,17 @@ public class HostThroughputBenchmarks
     private sealed class LoadAtm : IAsyncDisposable
     {
         private readonly Iso8583Client _client;
-        private readonly SecurityMac _mac;
-        private readonly MacAdapter _adapter;
+        private readonly SessionMacKey _mac;
         private readonly DukptDevice _phone;
         private readonly IPhoneRequestProtector _protector;
         private readonly string _atmId;
         private readonly string _accountId;
         private int _stan;
 
-        private LoadAtm(Iso8583Client client, SecurityMac mac, DukptDevice phone, IPhoneRequestProtector protector, string atmId, string accountId)
+        private LoadAtm(Iso8583Client client, SessionMacKey mac, DukptDevice phone, IPhoneRequestProtector protector, string atmId, string accountId)
         {
             _client = client;
             _mac = mac;
-            _adapter = new MacAdapter(mac);
             _phone = phone;
             _protector = protector;
             _atmId = atmId;
@@ -127,7 +124,7 @@ public class HostThroughputBenchmarks
             var change = await client.SendRequestAsync(NetworkManagement(atmId, 2, NetworkManagementCodes.KeyChange));
             using var keys = profile.OpenKeyChangeData(masterKey, change.KeyChangeData);
             var device = profile.LoadPhoneDevice(phone.InitialKey, phone.InitialKsn);
-            return new LoadAtm(client, profile.CreateMessageMac(keys.MacKey), device, profile.CreatePhoneProtector(device), atmId, accountId) { _stan = 2 };
+            return new LoadAtm(client, SessionMacKey.Create(profile, keys.MacKey), device, profile.CreatePhoneProtector(device), atmId, accountId) { _stan = 2 };
         }
 
         private static IsoMessage NetworkManagement(string atmId, int stan, string code)
@@ -142,7 +139,7 @@ public class HostThroughputBenchmarks
             var now = DateTimeOffset.UtcNow;
             var qr = QrPayloadFormat.Create(
                 new QrSessionFields(AtmId.Parse(_atmId), SessionNonce.CreateRandom(), new Money(amount, Currency.FromNumericCode(978)), DateTimeOffset.FromUnixTimeSeconds(now.AddMinutes(5).ToUnixTimeSeconds())),
-                _adapter);
+                _mac.Qr);
             var amountText = amount.ToString("D12", CultureInfo.InvariantCulture);
             var field127 = _protector.Protect(_accountId, "1234", new PhoneRequestBinding("010000", amountText, _atmId, qr.Text, "978"));
             _stan = (_stan % 999_999) + 1;
@@ -155,7 +152,7 @@ public class HostThroughputBenchmarks
             message.SessionPayload = qr.Text;
             message.CurrencyCode = 978;
             message.ProtectedData = field127;
-            MessageMac.Apply(message, _adapter);
+            MessageMac.Apply(message, _mac.Iso);
             return message;
         }
 
@@ -167,7 +164,7 @@ public class HostThroughputBenchmarks
                 var started = Stopwatch.GetTimestamp();
                 var response = await _client.SendRequestAsync(request);
                 latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                if (response.ResponseCode != ResponseCodes.Approved || MessageMac.Verify(response, _adapter) != MacCheckResult.Valid)
+                if (response.ResponseCode != ResponseCodes.Approved || MessageMac.Verify(response, _mac.Iso) != MacCheckResult.Valid)
                 {
                     throw new InvalidOperationException($"Withdrawal not approved with a valid MAC: {response.ResponseCode}.");
                 }
@@ -181,15 +178,6 @@ public class HostThroughputBenchmarks
             await _client.DisposeAsync();
             _mac.Dispose();
             _phone.Dispose();
-        }
-
-        private sealed class MacAdapter(SecurityMac mac) : IsoMac, IQrPayloadMac
-        {
-            public void ComputeMac(ReadOnlySpan<byte> data, Span<byte> result) => mac.Compute(data, result);
-
-            public void Compute(ReadOnlySpan<byte> canonicalForm, Span<byte> tag) => mac.Compute(canonicalForm, tag);
-
-            public bool Verify(ReadOnlySpan<byte> canonicalForm, ReadOnlySpan<byte> tag) => mac.Verify(canonicalForm, tag);
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using CardlessAtm.Host.Storage;
+using CardlessAtm.Network;
 using CardlessAtm.Qr.Payload;
 using CardlessAtm.Security;
 using IsoMac = CardlessAtm.Iso8583.Mac.IMessageMac;
@@ -10,40 +11,25 @@ namespace CardlessAtm.Host.Keys;
 internal sealed class AtmSessionKeys : IDisposable
 {
     private readonly SecretKey _macKey;
+    private readonly SessionMacKey _mac;
 
     public AtmSessionKeys(int version, SecretKey macKey, ISecurityProfile profile)
     {
         Version = version;
         _macKey = macKey;
-        Mac = profile.CreateMessageMac(macKey);
-        IsoMac = new IsoMacAdapter(Mac);
-        QrMac = new QrMacAdapter(Mac);
+        _mac = SessionMacKey.Create(profile, macKey);
     }
 
     public int Version { get; }
 
-    public IMessageMac Mac { get; }
+    public IsoMac IsoMac => _mac.Iso;
 
-    public IsoMac IsoMac { get; }
-
-    public IQrPayloadMac QrMac { get; }
+    public IQrPayloadMac QrMac => _mac.Qr;
 
     public void Dispose()
     {
-        Mac.Dispose();
+        _mac.Dispose();
         _macKey.Dispose();
-    }
-
-    private sealed class IsoMacAdapter(IMessageMac mac) : IsoMac
-    {
-        public void ComputeMac(ReadOnlySpan<byte> data, Span<byte> result) => mac.Compute(data, result);
-    }
-
-    private sealed class QrMacAdapter(IMessageMac mac) : IQrPayloadMac
-    {
-        public void Compute(ReadOnlySpan<byte> canonicalForm, Span<byte> tag) => mac.Compute(canonicalForm, tag);
-
-        public bool Verify(ReadOnlySpan<byte> canonicalForm, ReadOnlySpan<byte> tag) => mac.Verify(canonicalForm, tag);
     }
 }
 

@@ -4,9 +4,9 @@ using CardlessAtm.Devices;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
 using CardlessAtm.Iso8583.Mac;
+using CardlessAtm.Network;
 using CardlessAtm.Qr.Payload;
 using CardlessAtm.Security;
-using IMessageMac = CardlessAtm.Security.IMessageMac;
 using IsoMac = CardlessAtm.Iso8583.Mac.IMessageMac;
 
 namespace CardlessAtm.Host.Tests.Support;
@@ -22,7 +22,7 @@ public sealed class SimulatedAtm : IAsyncDisposable
     private readonly ISecurityProfile _profile;
     private readonly SecretKey _masterKey;
     private readonly Iso8583Client _client;
-    private IMessageMac? _mac;
+    private SessionMacKey? _mac;
     private SimulatedAtm? _sharedMac;
 
     public SimulatedAtm(ISecurityProfile profile, string atmId, SecretKey masterKey, IPEndPoint host, int currency = 978)
@@ -46,9 +46,9 @@ public sealed class SimulatedAtm : IAsyncDisposable
 
     public int Currency { get; }
 
-    public IsoMac IsoMac => _sharedMac?.IsoMac ?? new MacAdapter(_mac ?? throw new InvalidOperationException("No key change yet."));
+    public IsoMac IsoMac => _sharedMac?.IsoMac ?? (_mac ?? throw new InvalidOperationException("No key change yet.")).Iso;
 
-    public IQrPayloadMac QrMac => _sharedMac?.QrMac ?? new MacAdapter(_mac ?? throw new InvalidOperationException("No key change yet."));
+    public IQrPayloadMac QrMac => _sharedMac?.QrMac ?? (_mac ?? throw new InvalidOperationException("No key change yet.")).Qr;
 
     public static int NextStan() => (Interlocked.Increment(ref _stanCounter) % 999_999) + 1;
 
@@ -68,7 +68,7 @@ public sealed class SimulatedAtm : IAsyncDisposable
         Assert.Equal(ResponseCodes.Approved, change.ResponseCode);
         using var keys = _profile.OpenKeyChangeData(_masterKey, change.KeyChangeData);
         _mac?.Dispose();
-        _mac = _profile.CreateMessageMac(keys.MacKey);
+        _mac = SessionMacKey.Create(_profile, keys.MacKey);
         return change;
     }
 
@@ -160,15 +160,6 @@ public sealed class SimulatedAtm : IAsyncDisposable
     {
         await _client.DisposeAsync();
         _mac?.Dispose();
-    }
-
-    private sealed class MacAdapter(IMessageMac mac) : IsoMac, IQrPayloadMac
-    {
-        public void ComputeMac(ReadOnlySpan<byte> data, Span<byte> result) => mac.Compute(data, result);
-
-        public void Compute(ReadOnlySpan<byte> canonicalForm, Span<byte> tag) => mac.Compute(canonicalForm, tag);
-
-        public bool Verify(ReadOnlySpan<byte> canonicalForm, ReadOnlySpan<byte> tag) => mac.Verify(canonicalForm, tag);
     }
 }
 
