@@ -98,7 +98,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(request);
         if (!Mti.IsRequest(request.Mti))
         {
-            throw new Iso8583ChannelException(ChannelErrorReason.NotARequest, $"{request.Mti} is not a request or advice, so no response can be awaited; use SendAsync.");
+            throw new Iso8583ChannelException(ChannelErrorReason.NotARequest, $"{request.Mti} is not a request or advice, so no response can be awaited; use Send.");
         }
 
         ThrowIfNotOpen();
