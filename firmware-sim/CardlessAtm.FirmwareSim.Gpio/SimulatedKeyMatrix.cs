@@ -59,6 +59,19 @@ public sealed class SimulatedKeyMatrix
     }
 
     /// <summary>
+    /// A clean key press: holds key (row, column) until the scanner has seen it, keeps it held for
+    /// <paramref name="hold"/> of board time, releases it and waits for the scanner again.
+    /// </summary>
+    public void Tap(int row, int column, TimeSpan hold, TimeSpan scanTimeout)
+    {
+        Set(row, column, held: true);
+        WaitForScan(scanTimeout);
+        _board.Advance(hold);
+        Set(row, column, held: false);
+        WaitForScan(scanTimeout);
+    }
+
+    /// <summary>
     /// Waits (in real time, because a matrix scanner runs on its own thread) until every row has
     /// been driven High <paramref name="rowActivations"/> more times — i.e. the scanner has read
     /// the matrix as it is now. Two activations guarantee one complete read after this call.

@@ -113,6 +113,31 @@ public class MatrixKeypadTests
     }
 
     [Fact]
+    public async Task Taps_typed_one_after_another_arrive_in_order()
+    {
+        using var rig = new Rig();
+        var (keypad, matrix) = Open(rig);
+        using (keypad)
+        {
+            // 1, 2, 0, Enter on the default layout.
+            foreach (var (row, column) in new[] { (0, 0), (0, 1), (3, 1), (3, 3) })
+            {
+                matrix.Tap(row, column, TimeSpan.FromMilliseconds(80), ScanTimeout);
+                rig.Clock.Advance(Debounce);
+            }
+
+            var keys = new List<AtmKey>();
+            for (var i = 0; i < 4; i++)
+            {
+                keys.Add((await keypad.ReadKeyAsync(default)).Key);
+            }
+
+            Assert.Equal([AtmKey.D1, AtmKey.D2, AtmKey.D0, AtmKey.Enter], keys);
+            AssertNoPress(keypad);
+        }
+    }
+
+    [Fact]
     public void DiscardPending_drops_presses_made_before_the_screen()
     {
         using var rig = new Rig();
