@@ -127,4 +127,26 @@ public sealed class EnrolmentTests
 
         Assert.Equal(1u, enrolment.Inspect(phone.Profile).NextKsn.TransactionCounter);
     }
+
+    [Fact]
+    public void An_in_memory_enrolment_hands_out_each_ksn_once_across_threads()
+    {
+        var profile = SecurityProfiles.Create(SecurityProfileKind.Aes);
+        using var bdk = SecretKey.FromHex(KeyAlgorithm.Aes128, TestKeys.AesBdk);
+        var ksn = KeySerialNumber.AesInitial(TestKeys.AesInitialKeyId);
+        using var initialKey = profile.DeriveInitialKey(bdk, ksn);
+        var enrolment = PhoneEnrolment.CreateInMemory(profile, initialKey, ksn);
+
+        var counters = new System.Collections.Concurrent.ConcurrentBag<uint>();
+        Parallel.For(0, 200, _ => counters.Add(enrolment.TakeNextTransaction(profile, (device, next) =>
+        {
+            device.NextTransaction().Dispose();
+            return next.TransactionCounter;
+        })));
+
+        Assert.True(enrolment.IsInMemory);
+        Assert.Equal(200, counters.Distinct().Count());
+        Assert.Equal(Enumerable.Range(1, 200).Select(i => (uint)i), counters.Order());
+        Assert.Equal(201u, enrolment.Inspect(profile).NextKsn.TransactionCounter);
+    }
 }

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using CardlessAtm.Security;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -19,9 +20,11 @@ public sealed class PhoneEnrolment
     /// <summary>The file name extension <see cref="FileKeyStore"/> gives key files.</summary>
     public const string FileExtension = ".key";
 
-    private readonly FileKeyStore _store;
+    private readonly FileKeyStore? _store;
     private readonly string _name;
     private readonly ILogger _log;
+    private readonly Lock _memoryGate = new();
+    private byte[]? _memoryState;
 
     private PhoneEnrolment(string path, ILogger? logger)
     {
@@ -32,8 +35,19 @@ public sealed class PhoneEnrolment
         _log = logger ?? NullLogger.Instance;
     }
 
-    /// <summary>The enrolment file (absolute).</summary>
+    private PhoneEnrolment(byte[] state, ILogger? logger)
+    {
+        Path = "(in memory)";
+        _name = "in-memory";
+        _memoryState = state;
+        _log = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The enrolment file (absolute), or <c>(in memory)</c>.</summary>
     public string Path { get; }
+
+    /// <summary>True for an enrolment made by <see cref="CreateInMemory"/>.</summary>
+    public bool IsInMemory => _store is null;
 
     private string Where => $"enrolment file {Path}";
 
@@ -72,11 +86,33 @@ public sealed class PhoneEnrolment
             }
 
             using var guard = enrolment.Lock();
-            enrolment._store.SaveDukptDevice(enrolment._name, device);
+            enrolment.Save(device);
             enrolment._log.LogInformation("Phone enrolled as DUKPT device {DeviceId} ({Kind}) in {File}.", device.InitialKeyId, device.Kind, enrolment.Path);
         }
 
         return enrolment;
+    }
+
+    /// <summary>
+    /// An enrolment that lives only in this object: for load generators, simulations and tests that run many phones
+    /// in one process. Nothing is written to disk, so a restart loses the state and would reuse keys: never use it for
+    /// a real phone. Thread-safe; requests on one instance take KSNs one after another.
+    /// </summary>
+    /// <exception cref="PhoneInputException">A key or KSN that does not suit the profile.</exception>
+    public static PhoneEnrolment CreateInMemory(ISecurityProfile profile, SecretKey initialKey, KeySerialNumber initialKsn, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        ArgumentNullException.ThrowIfNull(initialKey);
+        ArgumentNullException.ThrowIfNull(initialKsn);
+        try
+        {
+            using var device = profile.LoadPhoneDevice(initialKey, initialKsn);
+            return new PhoneEnrolment(device.ExportState(), logger);
+        }
+        catch (SecurityException ex)
+        {
+            throw new PhoneInputException(PhoneInputError.EnrolmentInvalid, "initial key / KSN", $"cannot enrol under the {profile.Kind} profile: {ex.Message}", ex);
+        }
     }
 
     /// <summary>
@@ -141,7 +177,7 @@ public sealed class PhoneEnrolment
             throw new InvalidOperationException("The request builder did not take a DUKPT transaction; nothing is sent.");
         }
 
-        _store.SaveDukptDevice(_name, device);
+        Save(device);
         _log.LogDebug("Phone DUKPT device {DeviceId}: KSN {Ksn} used, next {Next} saved.", device.InitialKeyId, ksn, advanced?.ToString() ?? "none (exhausted)");
         return result;
     }
@@ -176,7 +212,33 @@ public sealed class PhoneEnrolment
     private static PhoneInputException Invalid(string path, string message) =>
         new(PhoneInputError.EnrolmentInvalid, $"enrolment file {path}", message);
 
-    private DukptDevice Load(ISecurityProfile profile)
+    private void Save(DukptDevice device)
+    {
+        if (_store is not null)
+        {
+            _store.SaveDukptDevice(_name, device);
+            return;
+        }
+
+        var old = _memoryState;
+        _memoryState = device.ExportState();
+        if (old is not null)
+        {
+            CryptographicOperations.ZeroMemory(old);
+        }
+    }
+
+    private DukptDevice Load(ISecurityProfile profile) => CheckUsable(_store is null ? LoadFromMemory() : LoadFromFile(_store), profile);
+
+    private DukptDevice LoadFromMemory()
+    {
+        lock (_memoryGate)
+        {
+            return DukptDevice.ImportState(_memoryState);
+        }
+    }
+
+    private DukptDevice LoadFromFile(FileKeyStore store)
     {
         if (!File.Exists(Path))
         {
@@ -195,7 +257,7 @@ public sealed class PhoneEnrolment
         DukptDevice device;
         try
         {
-            device = _store.LoadDukptDevice(_name);
+            device = store.LoadDukptDevice(_name);
         }
         catch (SecurityException ex)
         {
@@ -206,6 +268,11 @@ public sealed class PhoneEnrolment
             throw new PhoneInputException(PhoneInputError.EnrolmentInvalid, Where, $"cannot be read: {ex.Message}", ex);
         }
 
+        return device;
+    }
+
+    private DukptDevice CheckUsable(DukptDevice device, ISecurityProfile profile)
+    {
         if (device.Kind != profile.DukptKind)
         {
             device.Dispose();
@@ -221,8 +288,14 @@ public sealed class PhoneEnrolment
         return device;
     }
 
-    private FileStream Lock()
+    private IDisposable Lock()
     {
+        if (_store is null)
+        {
+            _memoryGate.Enter();
+            return new MemoryLockRelease(_memoryGate);
+        }
+
         var lockPath = Path + ".lock";
         var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
         if (!OperatingSystem.IsWindows())
@@ -258,3 +331,9 @@ public sealed class PhoneEnrolment
 /// <param name="Kind">TDES or AES DUKPT.</param>
 /// <param name="NextKsn">The KSN the next request will use.</param>
 public sealed record PhoneEnrolmentStatus(string DeviceId, DukptKind Kind, KeySerialNumber NextKsn);
+
+/// <summary>Leaves the in-memory enrolment's lock.</summary>
+internal sealed class MemoryLockRelease(Lock gate) : IDisposable
+{
+    public void Dispose() => gate.Exit();
+}
