@@ -38,7 +38,7 @@ public sealed class SqliteHostStore : IHostStore
         _writerConnection = writerConnection;
         _time = time;
         _logger = logger;
-        _writerLedger = new SqliteLedger(writerConnection, time);
+        _writerLedger = new SqliteLedger(writerConnection, time, cacheStatements: true);
         _writerThread = new Thread(WriterLoop) { IsBackground = true, Name = "host-ledger-writer" };
         _writerThread.Start();
     }
@@ -283,6 +283,7 @@ public sealed class SqliteHostStore : IHostStore
 
         _queue.Writer.TryComplete();
         await Task.Run(_writerThread.Join);
+        _writerLedger.DisposeStatements();
         _writerConnection.Dispose();
         SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
     }
