@@ -109,7 +109,8 @@ internal static class PhoneCommand
             var session = ScannedSession.FromImageFileOrText(parse.GetValue(qr)!);
             Console.WriteLine($"ATM:      {session.AtmId}");
             Console.WriteLine($"Amount:   {session.Amount}");
-            Console.WriteLine($"Expires:  {session.ExpiresAt:yyyy-MM-dd HH:mm:ss} UTC");
+            var left = session.ExpiresAt - TimeProvider.System.GetUtcNow();
+            Console.WriteLine($"Expires:  {session.ExpiresAt:yyyy-MM-dd HH:mm:ss} UTC ({(left > TimeSpan.Zero ? $"in {left.TotalSeconds:0} s" : $"expired {-left.TotalSeconds:0} s ago")})");
             Console.WriteLine($"Session:  {session.SessionId}");
             Console.WriteLine($"Payload:  {session.Text}");
             return Task.FromResult(0);
