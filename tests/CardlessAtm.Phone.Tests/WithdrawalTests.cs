@@ -96,7 +96,7 @@ public sealed class WithdrawalTests
     [Theory]
     [InlineData("51", "insufficient funds")]
     [InlineData("55", "incorrect PIN")]
-    [InlineData("91", "cannot be reached")]
+    [InlineData("92", "not known to the network")]
     [InlineData("94", "already used")]
     [InlineData("05", "do not honour")]
     public async Task A_decline_is_reported_with_its_code_in_plain_words(string code, string words)
@@ -111,6 +111,26 @@ public sealed class WithdrawalTests
         Assert.Equal(0, outcome.Dispensed!.Value.MinorUnits);
         Assert.Contains(words, outcome.Message, StringComparison.Ordinal);
         Assert.Contains($"response code {code}", outcome.Message, StringComparison.Ordinal);
+        Assert.Contains("Nothing was dispensed", outcome.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("91", "cannot be reached")]
+    [InlineData("96", "system malfunction")]
+    public async Task A_91_or_96_is_declined_without_claiming_nothing_was_dispensed(string code, string words)
+    {
+        // The proxy also answers 91/96 when the ATM went silent after the request was forwarded (docs/proxy.md).
+        using var phone = new PhoneFixture();
+        await using var atm = new FakeAtm(phone.Profile, phone.Bdk, (r, _) => ValueTask.FromResult<IsoMessage?>(r.CreateResponse(code)));
+
+        var outcome = await phone.Client(atm.Endpoint).WithdrawAsync(ScannedSession.FromText(Fixtures.Payload().Text), TestKeys.AccountId, Pin());
+
+        Assert.Equal(WithdrawalStatus.Declined, outcome.Status);
+        Assert.Equal(code, outcome.ResponseCode);
+        Assert.Null(outcome.Dispensed);
+        Assert.Contains(words, outcome.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Nothing was dispensed", outcome.Message, StringComparison.Ordinal);
+        Assert.Contains("check your account", outcome.Message, StringComparison.Ordinal);
     }
 
     [Fact]

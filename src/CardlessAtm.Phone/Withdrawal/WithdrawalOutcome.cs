@@ -53,7 +53,7 @@ public sealed record WithdrawalOutcome
     /// <summary>The amount the QR code asked for.</summary>
     public Money Requested { get; }
 
-    /// <summary>What the ATM reports it dispensed: the whole amount, the field 95 amount, zero when declined; null when unknown.</summary>
+    /// <summary>What the ATM reports it dispensed: the whole amount, the field 95 amount, zero when declined; null when unknown (no answer, or a 91/96 that may come from the proxy after forwarding).</summary>
     public Money? Dispensed { get; }
 
     /// <summary>Field 39 of the answer, when one came.</summary>
@@ -83,8 +83,18 @@ public sealed record WithdrawalOutcome
             $"Only part was dispensed: {dispensed} of {requested} at {atm}{AuthText(authCode)}. Take your cash; the {new Money(requested.MinorUnits - dispensed.MinorUnits, requested.Currency)} not dispensed is reversed to your account.");
 
     internal static WithdrawalOutcome Declined(AtmId atm, Money requested, string code, int stan, string? detail = null) =>
-        new(WithdrawalStatus.Declined, atm, requested, new Money(0, requested.Currency), code, null, stan,
-            $"Declined: {Reason(code)} (response code {code}){detail}. Nothing was dispensed.");
+        MayHaveBeenForwarded(code)
+            ? new(WithdrawalStatus.Declined, atm, requested, null, code, null, stan,
+                $"Declined: {Reason(code)} (response code {code}){detail}. The network cannot say whether the ATM acted: if it gave you no cash, the withdrawal is reversed; check your account if unsure.")
+            : new(WithdrawalStatus.Declined, atm, requested, new Money(0, requested.Currency), code, null, stan,
+                $"Declined: {Reason(code)} (response code {code}){detail}. Nothing was dispensed.");
+
+    /// <summary>
+    /// 91 and 96 are also what the proxy answers when the ATM went silent or its answer was unreadable after the
+    /// request had been forwarded (docs/proxy.md): the phone cannot tell that from a plain refusal, so it does not
+    /// claim that nothing was dispensed.
+    /// </summary>
+    internal static bool MayHaveBeenForwarded(string code) => code is ResponseCodes.IssuerUnavailable or ResponseCodes.SystemMalfunction;
 
     internal static WithdrawalOutcome Unknown(AtmId atm, Money requested, int stan, string why) =>
         new(WithdrawalStatus.OutcomeUnknown, atm, requested, null, null, null, stan,
