@@ -71,7 +71,7 @@ public sealed class CardlessWithdrawalClient
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(interaction);
-        AccountIds.Validate(accountId, "--account");
+        AccountIds.Validate(accountId, "account id");
         var atm = session.AtmId;
         var amount = session.Amount;
         using var scope = _log.BeginScope(new Dictionary<string, object> { ["AtmId"] = atm.Value, ["SessionId"] = session.SessionId });
