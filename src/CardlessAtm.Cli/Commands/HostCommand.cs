@@ -207,7 +207,15 @@ internal static class HostCommand
                 Console.WriteLine($"Phone {provisioning.Phone.DeviceId} enrolled (initial KSN {provisioning.InitialKsn}); DUKPT state written to {target.PathOf(parse.GetValue(name)!)}");
             }
         }));
+        var device = new Option<string>("--device") { Description = "The phone's DUKPT device id (printed by enroll; the KSN without its counter).", Required = true };
+        var revoke = new Command("revoke", "Revoke a phone (lost or stolen): its requests are declined from now on.") { device };
+        revoke.SetAction((parse, cancellationToken) => Operate(parse, async host =>
+        {
+            var phone = await host.Administration.SetPhoneStatusAsync(parse.GetValue(device)!, PhoneStatus.Revoked, cancellationToken);
+            Console.WriteLine($"Phone {phone.DeviceId} revoked.");
+        }));
         phones.Subcommands.Add(enroll);
+        phones.Subcommands.Add(revoke);
         return phones;
     }
 

@@ -306,6 +306,18 @@ public sealed class HostAdministration
         }
     }
 
+    /// <summary>Revokes a phone (lost, stolen) or re-activates it; a revoked phone's requests are declined 63.</summary>
+    /// <exception cref="HostAdministrationException">No such phone.</exception>
+    public Task<PhoneEnrolment> SetPhoneStatusAsync(string deviceId, PhoneStatus status, CancellationToken cancellationToken = default) =>
+        WriteAsync(
+            w =>
+            {
+                w.UpdatePhoneStatus(deviceId, status);
+                w.AppendAudit("phone.status", null, null, $"phone {deviceId} set to {status}");
+                return w.GetPhone(deviceId)!;
+            },
+            cancellationToken);
+
     /// <summary>Per-ATM totals of one UTC business day (default: today).</summary>
     public Task<IReadOnlyList<AtmDayReport>> GetDayReportAsync(DateOnly? businessDay = null, CancellationToken cancellationToken = default)
     {

@@ -96,6 +96,10 @@ public interface ILedgerWriter : ILedgerReader
     /// <exception cref="StoreConflictException">The device id is already enrolled.</exception>
     void InsertPhone(PhoneEnrolment phone);
 
+    /// <summary>Revokes or re-activates a phone enrolment.</summary>
+    /// <exception cref="StoreConflictException">No such phone.</exception>
+    void UpdatePhoneStatus(string deviceId, PhoneStatus status);
+
     /// <summary>Records the highest DUKPT counter seen from this phone.</summary>
     void UpdatePhoneCounter(string deviceId, long counter);
 

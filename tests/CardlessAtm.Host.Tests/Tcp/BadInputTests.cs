@@ -93,6 +93,14 @@ public sealed class BadInputTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_revoked_phone_is_63()
+    {
+        await _h.Host.Administration.SetPhoneStatusAsync(_h.Seed.Phones[0].Phone.DeviceId, Host.Storage.PhoneStatus.Revoked);
+        await Declined(_h.Withdrawal(0, 100), ResponseCodes.SecurityViolation);
+        await _h.Host.Administration.SetPhoneStatusAsync(_h.Seed.Phones[0].Phone.DeviceId, Host.Storage.PhoneStatus.Active);
+    }
+
+    [Fact]
     public async Task A_stale_key_serial_number_is_63()
     {
         var customer = _h.Customer(0);

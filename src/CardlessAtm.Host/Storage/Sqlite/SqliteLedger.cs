@@ -483,6 +483,14 @@ internal sealed class SqliteLedger(SqliteConnection connection, TimeProvider tim
         }
     }
 
+    public void UpdatePhoneStatus(string deviceId, PhoneStatus status)
+    {
+        if (NonQuery("UPDATE phones SET status = $s WHERE device_id = $id;", ("$s", status == PhoneStatus.Active ? "active" : "revoked"), ("$id", deviceId)) == 0)
+        {
+            throw new StoreConflictException($"Phone device '{deviceId}' is not enrolled.");
+        }
+    }
+
     public void UpdatePhoneCounter(string deviceId, long counter) => NonQuery(
         "UPDATE phones SET last_counter = $c WHERE device_id = $id AND (last_counter IS NULL OR last_counter < $c);",
         ("$c", counter),
