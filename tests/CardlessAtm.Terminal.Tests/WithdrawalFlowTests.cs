@@ -35,6 +35,20 @@ public class WithdrawalFlowTests
     }
 
     [Fact]
+    public async Task Customers_in_a_row_are_each_served()
+    {
+        await using var lab = await Lab.StartAsync();
+        var before = await lab.BalanceAsync();
+        foreach (var amount in new[] { 20, 30, 50 })
+        {
+            var qr = await lab.ShowQrAsync(amount);
+            Assert.Equal(ResponseCodes.Approved, (await lab.SendAsync(lab.PhoneRequest(qr))).ResponseCode);
+        }
+
+        Assert.Equal(before - 10_000, await lab.BalanceAsync());
+    }
+
+    [Fact]
     public async Task A_wrong_pin_is_declined_and_nothing_moves()
     {
         await using var lab = await Lab.StartAsync();

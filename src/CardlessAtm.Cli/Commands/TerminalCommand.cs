@@ -39,9 +39,27 @@ internal static class TerminalCommand
             {
                 builder.Services.AddSystemd();
                 builder.Services.AddAtmDevices(builder.Configuration, DevicesCommand.AddDeviceKinds);
+                builder.Services.AddSingleton(sp =>
+                {
+                    var configuration = sp.GetRequiredService<IConfiguration>();
+                    return AtmTerminal.Create(
+                        ReadOptions(configuration), sp.GetRequiredService<AtmDevices>(), SecurityProfiles.FromConfiguration(configuration),
+                        ReadQrOptions(configuration), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>());
+                });
                 builder.Services.AddHostedService<TerminalService>();
             });
-            host.Services.GetRequiredService<AtmDevices>();
+
+            // Everything that can be wrong in the settings or the key store fails here, before anything is dialled.
+            try
+            {
+                host.Services.GetRequiredService<AtmTerminal>();
+            }
+            catch (SecurityException e)
+            {
+                await Console.Error.WriteLineAsync($"Key store: {e.Message}");
+                return 2;
+            }
+
             await host.RunAsync(cancellationToken);
             return 0;
         }));
@@ -83,13 +101,14 @@ internal static class TerminalCommand
         return options;
     }
 
-    private sealed class TerminalService(IConfiguration configuration, AtmDevices devices, ILoggerFactory loggers, TimeProvider time) : BackgroundService
+    private sealed class TerminalService(AtmTerminal terminal) : BackgroundService
     {
         protected override async Task ExecuteAsync(CancellationToken stoppingToken)
         {
-            await using var terminal = AtmTerminal.Create(
-                ReadOptions(configuration), devices, SecurityProfiles.FromConfiguration(configuration), ReadQrOptions(configuration), time, loggers);
-            await terminal.RunAsync(stoppingToken);
+            await using (terminal)
+            {
+                await terminal.RunAsync(stoppingToken);
+            }
         }
     }
 }

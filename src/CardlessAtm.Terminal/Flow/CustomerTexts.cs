@@ -12,6 +12,9 @@ public static class CustomerTexts
     /// <summary>The idle screen.</summary>
     public static Screen Welcome() => Screen.Text(Title, "Press ENTER to withdraw cash", "with your phone — no card needed.");
 
+    /// <summary>While the host cannot be reached.</summary>
+    public static Screen OutOfService() => new(Title, ["Temporarily out of service.", "Please use another ATM."], Tone: ScreenTone.Error);
+
     /// <summary>The amount-entry screen.</summary>
     public static Screen AmountEntry(string typed, string currency, int maxMajor) =>
         Screen.Text(Title, $"Amount ({currency}): {(typed.Length == 0 ? "_" : typed)}", $"Up to {maxMajor} {currency}.", "ENTER confirm · CLEAR · CANCEL");

@@ -20,6 +20,9 @@ namespace CardlessAtm.Terminal.Flow;
 /// <summary>The terminal's states (the patent's steps A–G as the ATM lives them).</summary>
 public enum TerminalState
 {
+    /// <summary>The host cannot be reached: no customer is served until it can.</summary>
+    OutOfService,
+
     /// <summary>Waiting for a customer.</summary>
     Idle,
 
@@ -176,10 +179,23 @@ public sealed class WithdrawalFlow : IDisposable
 
     private async Task<WithdrawalOutcome> RunOneAsync(CancellationToken cancellationToken)
     {
+        if (!_host.IsReady)
+        {
+            Enter(TerminalState.OutOfService);
+            await _devices.Display.ShowAsync(CustomerTexts.OutOfService(), cancellationToken);
+            await _host.WaitUntilReadyAsync(cancellationToken);
+        }
+
         Enter(TerminalState.Idle);
         await _devices.Display.ShowAsync(CustomerTexts.Welcome(), cancellationToken);
+
+        // Keys pressed on an earlier screen are not answers to this one. A read still waiting (e.g. the
+        // Cancel watch while the host decided) is kept: abandoning it would swallow the next key.
         _devices.Keypad.DiscardPending();
-        _pendingKey = null;
+        if (_pendingKey is { IsCompleted: true })
+        {
+            _pendingKey = null;
+        }
         while (true)
         {
             var key = await NextKeyAsync(cancellationToken);

@@ -78,12 +78,13 @@ public sealed class HostLink : IAsyncDisposable
     /// <summary>Waits until the link is signed on with keys.</summary>
     public async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
     {
+        // The client offers a connection only after the sign-on hook (which installs the session key) succeeded.
         while (!IsReady)
         {
             await _client.WaitUntilConnectedAsync(cancellationToken);
             if (!IsReady)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(20), _time, cancellationToken);
+                await Task.Delay(TimeSpan.FromMilliseconds(20), cancellationToken);
             }
         }
     }

@@ -1,0 +1,239 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using CardlessAtm.Host.Seeding;
+using CardlessAtm.Host.Server;
+using CardlessAtm.Phone.Enrolment;
+using CardlessAtm.Phone.Scanning;
+using CardlessAtm.Phone.Withdrawal;
+using CardlessAtm.Proxy;
+using CardlessAtm.Security;
+
+namespace CardlessAtm.EndToEnd.Tests;
+
+/// <summary>
+/// A host on a real SQLite file and a proxy, in this process; the terminal as a separate
+/// <c>cardless-atm terminal</c> process; the phone as the phone library a real app would use.
+/// </summary>
+internal sealed class Network : IAsyncDisposable
+{
+    private readonly List<TerminalProcess> _terminals = [];
+    private readonly Dictionary<int, PhoneEnrolment> _enrolments = [];
+
+    private Network(DirectoryInfo directory, HostServer host, DemoSeedResult seed, ProxyServer proxy)
+    {
+        Directory = directory;
+        Host = host;
+        Seed = seed;
+        Proxy = proxy;
+    }
+
+    public DirectoryInfo Directory { get; }
+
+    public HostServer Host { get; private set; }
+
+    public DemoSeedResult Seed { get; }
+
+    public ProxyServer Proxy { get; private set; }
+
+    public int HostPort { get; private set; }
+
+    public static async Task<Network> StartAsync()
+    {
+        var directory = System.IO.Directory.CreateTempSubdirectory("cardless-atm-e2e-");
+        var host = await HostServer.StartAsync(HostOptions(directory, 0));
+        var seed = await DemoSeed.SeedAsync(host);
+        var proxy = await ProxyServer.StartAsync(ProxyOptions(0, 0));
+        return new Network(directory, host, seed, proxy) { HostPort = host.LocalEndPoint.Port };
+    }
+
+    /// <summary>Starts the seeded ATM's terminal process and waits until the proxy sees it signed on.</summary>
+    public async Task<TerminalProcess> StartTerminalAsync(TimeSpan? noteDelay = null, TimeSpan? hostTimeout = null)
+    {
+        var keys = new FileKeyStore(Path.Combine(Directory.FullName, "terminal-keys"));
+        if (!keys.Contains("tmk"))
+        {
+            keys.SaveKey("tmk", Seed.Atm.MasterKey);
+        }
+
+        var terminal = TerminalProcess.Start(
+            Path.Combine(Directory.FullName, "terminal"), DemoSeed.AtmId, HostPort, Proxy.AtmEndPoint.Port, keys.Directory,
+            noteDelay ?? TimeSpan.Zero, hostTimeout ?? TimeSpan.FromSeconds(30));
+        _terminals.Add(terminal);
+        await WaitUntilAtmOnlineAsync();
+        return terminal;
+    }
+
+    public async Task WaitUntilAtmOnlineAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await Proxy.WaitForAtmStateAsync(DemoSeed.AtmId, AtmLinkState.Online, timeout.Token);
+    }
+
+    /// <summary>The customer types the amount on the terminal's keypad; returns the QR payload the ATM shows.</summary>
+    public static async Task<string> ShowQrAsync(TerminalProcess terminal, int amountMajor)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        // Keys pressed before the idle screen are discarded by the ATM (they belong to an earlier screen).
+        while (!IsIdle(terminal))
+        {
+            if (timeout.IsCancellationRequested)
+            {
+                Assert.Fail("The ATM never showed its idle screen. Output:\n" + string.Join('\n', terminal.Output));
+            }
+
+            await Task.Delay(50, CancellationToken.None);
+        }
+
+        var previous = terminal.Output.Count(l => l.TrimStart().StartsWith("QR:", StringComparison.Ordinal));
+        await terminal.TypeAsync("\n" + amountMajor.ToString(CultureInfo.InvariantCulture) + "\n");
+        while (terminal.Output.Count(l => l.TrimStart().StartsWith("QR:", StringComparison.Ordinal)) == previous)
+        {
+            if (timeout.IsCancellationRequested)
+            {
+                Assert.Fail("The ATM never showed a QR code. Output:\n" + string.Join('\n', terminal.Output));
+            }
+
+            await Task.Delay(50, CancellationToken.None);
+        }
+
+        return await terminal.WaitForLineAsync("QR:", TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>Whether the ATM's console shows the idle screen as its latest screen.</summary>
+    private static bool IsIdle(TerminalProcess terminal)
+    {
+        string[] otherScreens = ["  Amount (", "  Scan with", "  Authorising", "  Dispensing", "  Transaction terminated", "  Please take", "  Only "];
+        var lines = terminal.Output.ToList();
+        var welcome = lines.FindLastIndex(l => l.StartsWith("  Press ENTER", StringComparison.Ordinal));
+        var other = lines.FindLastIndex(l => otherScreens.Any(p => l.StartsWith(p, StringComparison.Ordinal)));
+        return welcome > other;
+    }
+
+    /// <summary>The phone of demo customer <paramref name="customer"/> (enrolled once; its DUKPT state in a 0600 file).</summary>
+    public CardlessWithdrawalClient Phone(int customer = 0)
+    {
+        lock (_enrolments)
+        {
+            if (!_enrolments.TryGetValue(customer, out var enrolment))
+            {
+                var provisioning = Seed.Phones[customer];
+                var path = Path.Combine(Directory.FullName, "phones", $"phone-{customer}.key");
+                System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                enrolment = PhoneEnrolment.Create(path, Host.Profile, provisioning.InitialKey, provisioning.InitialKsn);
+                _enrolments[customer] = enrolment;
+            }
+
+            return new CardlessWithdrawalClient(new PhoneClientOptions(new ProxyEndpoint("127.0.0.1", Proxy.PhoneEndPoint.Port)), enrolment, Host.Profile);
+        }
+    }
+
+    public Task<WithdrawalOutcome> WithdrawAsync(CardlessWithdrawalClient phone, string qrText, int customer = 0, string? pin = null) =>
+        phone.WithdrawAsync(ScannedSession.FromText(qrText), Seed.Customers[customer].AccountId, WithdrawalInteraction.Automatic(pin ?? Seed.Customers[customer].Pin));
+
+    public async Task<long> BalanceAsync(int customer = 0) =>
+        (await Host.Administration.GetAccountAsync(Seed.Customers[customer].AccountId))!.BalanceMinor;
+
+    /// <summary>
+    /// The reconciliation check: the value of the notes the ATM presented (its own persisted counters) equals the
+    /// host's approved debits minus reversals, and the ledger's entries match its balances.
+    /// </summary>
+    public async Task AssertReconciledAsync(TerminalProcess terminal)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            var totals = await Host.Administration.GetLedgerTotalsAsync();
+            var presented = PresentedValue(terminal);
+            var saf = System.IO.Directory.Exists(Path.Combine(terminal.DataDirectory, "data", "saf"))
+                ? System.IO.Directory.GetFiles(Path.Combine(terminal.DataDirectory, "data", "saf"), "*.json").Length
+                : 0;
+            if (totals.Balances && saf == 0 && presented == totals.ApprovedWithdrawalsMinor - totals.ReversalsMinor)
+            {
+                return;
+            }
+
+            if (timeout.IsCancellationRequested)
+            {
+                Assert.Fail($"Not reconciled: presented {presented}, approved {totals.ApprovedWithdrawalsMinor}, reversed {totals.ReversalsMinor}, ledger consistent {totals.Balances}, reversals waiting {saf}.");
+            }
+
+            await Task.Delay(100, CancellationToken.None);
+        }
+    }
+
+    /// <summary>Value of the notes presented, from the terminal's persisted cash-unit counters.</summary>
+    public static long PresentedValue(TerminalProcess terminal)
+    {
+        if (!File.Exists(terminal.CashUnitsPath))
+        {
+            return 0;
+        }
+
+        using var json = JsonDocument.Parse(File.ReadAllText(terminal.CashUnitsPath));
+        return json.RootElement.EnumerateArray().Sum(u => u.GetProperty("DenominationMinorUnits").GetInt64() * u.GetProperty("Presented").GetInt32());
+    }
+
+    /// <summary>Notes the simulated dispenser's own memory says it presented (survives a crash of the terminal).</summary>
+    public static int DevicePresentedNotes(TerminalProcess terminal)
+    {
+        if (!File.Exists(terminal.DeviceMemoryPath))
+        {
+            return 0;
+        }
+
+        try
+        {
+            using var json = JsonDocument.Parse(File.ReadAllText(terminal.DeviceMemoryPath));
+            return json.RootElement.GetProperty("Presented").EnumerateObject().Sum(p => p.Value.GetInt32());
+        }
+        catch (Exception e) when (e is JsonException or IOException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>Stops the proxy and starts a new one on the same ports.</summary>
+    public async Task RestartProxyAsync()
+    {
+        var atmPort = Proxy.AtmEndPoint.Port;
+        var phonePort = Proxy.PhoneEndPoint.Port;
+        await Proxy.DisposeAsync();
+        Proxy = await ProxyServer.StartAsync(ProxyOptions(atmPort, phonePort));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var terminal in _terminals)
+        {
+            await terminal.DisposeAsync();
+        }
+
+        await Proxy.DisposeAsync();
+        await Host.DisposeAsync();
+        Seed.Dispose();
+        try
+        {
+            Directory.Delete(recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static HostServerOptions HostOptions(DirectoryInfo directory, int port) => new()
+    {
+        DatabasePath = Path.Combine(directory.FullName, "host.db"),
+        KeyVaultPath = Path.Combine(directory.FullName, "host-keys"),
+        Address = IPAddress.Loopback,
+        Port = port,
+    };
+
+    private static ProxyOptions ProxyOptions(int atmPort, int phonePort) => new()
+    {
+        Atm = new ProxyListenerOptions { Port = atmPort },
+        Phone = new ProxyListenerOptions { Port = phonePort },
+        MaxRequestsPerPhoneConnection = 100,
+    };
+}

@@ -1,0 +1,199 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace CardlessAtm.EndToEnd.Tests;
+
+/// <summary>
+/// <c>cardless-atm terminal</c> as a real process: console display on its standard output (the tests read
+/// the QR payload from it), console keypad on its standard input (the tests type on it), simulated cash
+/// dispenser whose memory survives the process in a file, journal and reversal queue on disk.
+/// </summary>
+internal sealed class TerminalProcess : IAsyncDisposable
+{
+    private readonly ConcurrentQueue<string> _output = new();
+    private Process _process;
+
+    private TerminalProcess(Process process, string configPath, string dataDirectory)
+    {
+        _process = process;
+        ConfigPath = configPath;
+        DataDirectory = dataDirectory;
+        Attach(process);
+    }
+
+    public string ConfigPath { get; }
+
+    public string DataDirectory { get; }
+
+    public string JournalPath => Path.Combine(DataDirectory, "data", "journal.log");
+
+    public string CashUnitsPath => Path.Combine(DataDirectory, "cash-units.json");
+
+    public string DeviceMemoryPath => Path.Combine(DataDirectory, "dispenser-memory.json");
+
+    public IEnumerable<string> Output => _output;
+
+    /// <summary>Writes the configuration and starts the process.</summary>
+    public static TerminalProcess Start(string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout)
+    {
+        Directory.CreateDirectory(directory);
+        var configPath = Path.Combine(directory, "terminal.json");
+        var config = new Dictionary<string, object>
+        {
+            ["Security"] = new Dictionary<string, object> { ["Profile"] = "Aes" },
+            ["QrSession"] = new Dictionary<string, object> { ["Lifetime"] = "00:02:00", ["ClockSkew"] = "00:00:00" },
+            ["Terminal"] = new Dictionary<string, object>
+            {
+                ["AtmId"] = atmId,
+                ["Currency"] = "EUR",
+                ["Host"] = new Dictionary<string, object> { ["Address"] = "127.0.0.1", ["Port"] = hostPort },
+                ["Proxy"] = new Dictionary<string, object> { ["Address"] = "127.0.0.1", ["Port"] = proxyPort },
+                ["KeyStore"] = keyStore,
+                ["DataDirectory"] = Path.Combine(directory, "data"),
+                ["HostTimeout"] = hostTimeout.ToString(),
+                ["ResultScreenTime"] = "00:00:00",
+                ["ReversalRetryInitial"] = "00:00:00.200",
+                ["ReversalRetryMax"] = "00:00:01",
+                ["EchoInterval"] = "00:00:05",
+            },
+            ["Devices"] = new Dictionary<string, object>
+            {
+                ["Display"] = new Dictionary<string, object> { ["Kind"] = "Console" },
+                ["Keypad"] = new Dictionary<string, object> { ["Kind"] = "Console" },
+                ["Dispenser"] = new Dictionary<string, object>
+                {
+                    ["CashUnits"] = new[] { ("CASS1", 1, "10"), ("CASS2", 2, "20"), ("CASS3", 3, "50"), ("CASS4", 4, "100") }
+                        .Select(u => new Dictionary<string, object> { ["Id"] = u.Item1, ["Position"] = u.Item2, ["Currency"] = "EUR", ["Denomination"] = u.Item3, ["Count"] = 500 })
+                        .ToArray(),
+                    ["StateFile"] = Path.Combine(directory, "cash-units.json"),
+                    ["Simulated"] = new Dictionary<string, object>
+                    {
+                        ["StateFile"] = Path.Combine(directory, "dispenser-memory.json"),
+                        ["Faults"] = new Dictionary<string, object> { ["NoteDelay"] = noteDelay.ToString() },
+                    },
+                },
+            },
+        };
+        File.WriteAllText(configPath, JsonSerializer.Serialize(config));
+        return new TerminalProcess(Launch(configPath), configPath, directory);
+    }
+
+    /// <summary>Kills the process at once (no shutdown) — a power cut as far as the software can tell.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    /// <summary>Starts the same terminal again (same configuration, journal, queue and device memory).</summary>
+    public void Restart(TimeSpan? noteDelay = null)
+    {
+        if (noteDelay is { } delay)
+        {
+            var text = File.ReadAllText(ConfigPath);
+            File.WriteAllText(ConfigPath, System.Text.RegularExpressions.Regex.Replace(text, "\"NoteDelay\":\"[^\"]*\"", $"\"NoteDelay\":\"{delay}\""));
+        }
+
+        _output.Clear();
+        _process.Dispose();
+        _process = Launch(ConfigPath);
+        Attach(_process);
+    }
+
+    /// <summary>Types on the ATM keypad.</summary>
+    public async Task TypeAsync(string keys)
+    {
+        await _process.StandardInput.WriteAsync(keys);
+        await _process.StandardInput.FlushAsync();
+    }
+
+    /// <summary>Waits for a line of standard output that starts with <paramref name="prefix"/> (after trimming) and returns its rest.</summary>
+    public async Task<string> WaitForLineAsync(string prefix, TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        while (true)
+        {
+            var found = _output.Select(l => l.Trim()).LastOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
+            if (found is not null)
+            {
+                return found[prefix.Length..].Trim();
+            }
+
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"The terminal exited with code {_process.ExitCode} before printing '{prefix}'. Output:\n{string.Join('\n', _output)}");
+            }
+
+            await Task.Delay(50, cancel.Token);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    private static Process Launch(string configPath)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Cli.Path);
+        start.ArgumentList.Add("terminal");
+        start.ArgumentList.Add("--config");
+        start.ArgumentList.Add(configPath);
+        return Process.Start(start) ?? throw new InvalidOperationException("Could not start the terminal process.");
+    }
+
+    private void Attach(Process process)
+    {
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                _output.Enqueue(e.Data);
+            }
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                _output.Enqueue("stderr: " + e.Data);
+            }
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+}
+
+/// <summary>Where the built <c>cardless-atm</c> is.</summary>
+internal static class Cli
+{
+    public static string Path { get; } = Find();
+
+    private static string Find()
+    {
+        // tests/CardlessAtm.EndToEnd.Tests/bin/<Configuration>/net10.0/ → src/CardlessAtm.Cli/bin/<Configuration>/net10.0/cardless-atm.dll
+        var here = new DirectoryInfo(AppContext.BaseDirectory);
+        var configuration = here.Parent!.Name;
+        var root = here;
+        while (root is not null && !File.Exists(System.IO.Path.Combine(root.FullName, "CardlessAtm.Devices.sln")))
+        {
+            root = root.Parent;
+        }
+
+        var path = System.IO.Path.Combine(root?.FullName ?? throw new InvalidOperationException("Repository root not found."), "src", "CardlessAtm.Cli", "bin", configuration, "net10.0", "cardless-atm.dll");
+        return File.Exists(path) ? path : throw new FileNotFoundException("Build the solution first: the end-to-end tests start cardless-atm as a process.", path);
+    }
+}
