@@ -18,6 +18,7 @@ root.Subcommands.Add(TerminalCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(HostCommand.Create());
 root.Subcommands.Add(FirmwareSimCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 // --- end subcommands ---
 
 return await root.Parse(args).InvokeAsync();

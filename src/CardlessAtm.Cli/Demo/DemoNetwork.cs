@@ -67,7 +67,12 @@ internal sealed class DemoNetwork : IAsyncDisposable
     }
 
     /// <summary>Adds an ATM to the host (the first one is the seeded <c>ATM00001</c>) and starts its terminal on simulated devices.</summary>
-    public async Task<DemoAtm> StartTerminalAsync(string atmId, QrSessionOptions qrOptions, CancellationToken cancellationToken)
+    /// <param name="atmId">The ATM's id.</param>
+    /// <param name="qrOptions">QR session lifetimes.</param>
+    /// <param name="cancellationToken">Cancels start-up.</param>
+    /// <param name="deviceMemory">Whether the simulated dispenser keeps its memory in a file after every note (as a real one does);
+    /// off for the load benchmark, whose mechanical parts are meant to cost nothing.</param>
+    public async Task<DemoAtm> StartTerminalAsync(string atmId, QrSessionOptions qrOptions, CancellationToken cancellationToken, bool deviceMemory = true)
     {
         var masterKey = atmId == DemoSeed.AtmId
             ? Seed.Atm.MasterKey
@@ -76,7 +81,13 @@ internal sealed class DemoNetwork : IAsyncDisposable
         var keys = new FileKeyStore(Path.Combine(atmDirectory, "keys"));
         keys.SaveKey("tmk", masterKey, overwrite: true);
 
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(DeviceSettings(atmDirectory)).Build();
+        var settings = DeviceSettings(atmDirectory);
+        if (!deviceMemory)
+        {
+            settings.Remove("Devices:Dispenser:Simulated:StateFile");
+        }
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection()
             .AddSingleton(TimeProvider.System)
             .AddSingleton(Loggers)
@@ -120,8 +131,12 @@ internal sealed class DemoNetwork : IAsyncDisposable
         var enrolment = File.Exists(path)
             ? PhoneEnrolment.Open(path, Profile)
             : PhoneEnrolment.Create(path, Profile, provisioning.InitialKey, provisioning.InitialKsn);
-        return new CardlessWithdrawalClient(new PhoneClientOptions(new ProxyEndpoint("127.0.0.1", Proxy.PhoneEndPoint.Port)), enrolment, Profile, loggerFactory: Loggers);
+        return PhoneClient(enrolment);
     }
+
+    /// <summary>A phone client over an enrolment, talking to this network's proxy.</summary>
+    public CardlessWithdrawalClient PhoneClient(PhoneEnrolment enrolment) =>
+        new(new PhoneClientOptions(new ProxyEndpoint("127.0.0.1", Proxy.PhoneEndPoint.Port)), enrolment, Profile, loggerFactory: Loggers);
 
     /// <summary>Stops the host (the terminal's link drops and it keeps redialling).</summary>
     public async Task StopHostAsync() => await _host.DisposeAsync();

@@ -186,7 +186,6 @@ public sealed class WithdrawalFlow : IDisposable
             await _host.WaitUntilReadyAsync(cancellationToken);
         }
 
-        Enter(TerminalState.Idle);
         await _devices.Display.ShowAsync(CustomerTexts.Welcome(), cancellationToken);
 
         // Keys pressed on an earlier screen are not answers to this one. A read still waiting (e.g. the
@@ -196,6 +195,9 @@ public sealed class WithdrawalFlow : IDisposable
         {
             _pendingKey = null;
         }
+
+        // Announced only now, so that a key pressed on seeing the idle state is never discarded.
+        Enter(TerminalState.Idle);
         while (true)
         {
             var key = await NextKeyAsync(cancellationToken);

@@ -25,8 +25,9 @@ public sealed record JournalEntry(
 }
 
 /// <summary>
-/// The ATM's electronic journal: an append-only file of JSON lines. Every step is written and flushed to
-/// the disk <em>before</em> the action it records, so after a power cut the journal says what may have
+/// The ATM's electronic journal: an append-only file of JSON lines. Every step is written and flushed
+/// <em>before</em> the action it records; the steps before which money moves are forced to the disk
+/// (<see cref="JournalEvents.MustReachDiskFirst"/>), so after a power cut the journal says what may have
 /// happened and recovery can settle it. A line torn by a crash mid-write is ignored when reading.
 /// </summary>
 public sealed class ElectronicJournal : IDisposable
@@ -56,7 +57,7 @@ public sealed class ElectronicJournal : IDisposable
     /// <summary>Raised after an entry is on the disk (e.g. for a live view of the steps).</summary>
     public event Action<JournalEntry>? Written;
 
-    /// <summary>Writes one entry and flushes it to the disk before returning.</summary>
+    /// <summary>Writes one entry and flushes it before returning (to the disk for the entries that precede money movements).</summary>
     public async Task<JournalEntry> WriteAsync(string @event, string? session = null, int? stan = null, IReadOnlyDictionary<string, string>? data = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(@event);
@@ -68,7 +69,7 @@ public sealed class ElectronicJournal : IDisposable
             var line = JsonSerializer.SerializeToUtf8Bytes(entry, Json);
             await _file.WriteAsync(line);
             await _file.WriteAsync("\n"u8.ToArray());
-            _file.Flush(flushToDisk: true);
+            _file.Flush(flushToDisk: JournalEvents.MustReachDiskFirst(@event));
             _sequence = entry.Sequence;
         }
         finally
