@@ -11,6 +11,9 @@ public sealed class EndpointOptions
     /// <summary>TCP port.</summary>
     public int Port { get; set; }
 
+    /// <summary>TLS 1.3 with the peer's pinned certificate (<c>…:Tls:ServerPin</c>); plain TCP when unset.</summary>
+    public CardlessAtm.Network.TlsClientOptions Tls { get; set; } = new();
+
     /// <inheritdoc />
     public override string ToString() => $"{Address}:{Port}";
 }

@@ -56,15 +56,27 @@ internal sealed class Lab : IAsyncDisposable
 
     public WithdrawalFlow Flow => Terminal.Flow;
 
-    public static async Task<Lab> StartAsync(SecurityProfileKind profile = SecurityProfileKind.Aes)
+    public static async Task<Lab> StartAsync(SecurityProfileKind profile = SecurityProfileKind.Aes, bool tls = false)
     {
         var directory = Directory.CreateTempSubdirectory("cardless-atm-lab-");
+        var hostTls = new Network.TlsListenerOptions();
+        var terminalTls = new Network.TlsClientOptions();
+        if (tls)
+        {
+            using var certificate = LabCertificates.CreateSelfSigned("cardless-host", TimeProvider.System, TimeSpan.FromDays(1));
+            hostTls.CertificatePath = Path.Combine(directory.FullName, "host.crt");
+            hostTls.PrivateKeyPath = Path.Combine(directory.FullName, "host.key");
+            terminalTls.ServerPin = LabCertificates.WritePem(certificate, hostTls.CertificatePath, hostTls.PrivateKeyPath).ToString();
+            terminalTls.TargetHost = "cardless-host";
+        }
+
         var host = await HostServer.StartAsync(new HostServerOptions
         {
             DatabasePath = Path.Combine(directory.FullName, "host.db"),
             KeyVaultPath = Path.Combine(directory.FullName, "host-keys"),
             Port = 0,
             Profile = profile,
+            Tls = hostTls,
         });
         var seed = await DemoSeed.SeedAsync(host);
         var keys = new FileKeyStore(Path.Combine(directory.FullName, "terminal-keys"));
@@ -87,7 +99,7 @@ internal sealed class Lab : IAsyncDisposable
         {
             AtmId = DemoSeed.AtmId,
             Currency = "EUR",
-            Host = new EndpointOptions { Address = "127.0.0.1", Port = host.LocalEndPoint.Port },
+            Host = new EndpointOptions { Address = "127.0.0.1", Port = host.LocalEndPoint.Port, Tls = terminalTls },
             Proxy = new EndpointOptions { Address = "127.0.0.1", Port = 9 },
             KeyStore = keys.Directory,
             DataDirectory = Path.Combine(directory.FullName, "terminal-data"),

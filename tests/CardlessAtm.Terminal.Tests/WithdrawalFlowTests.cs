@@ -35,6 +35,14 @@ public class WithdrawalFlowTests
     }
 
     [Fact]
+    public async Task The_host_link_runs_over_tls_with_a_pinned_certificate()
+    {
+        await using var lab = await Lab.StartAsync(tls: true);
+        var qr = await lab.ShowQrAsync(20);
+        Assert.Equal(ResponseCodes.Approved, (await lab.SendAsync(lab.PhoneRequest(qr))).ResponseCode);
+    }
+
+    [Fact]
     public async Task Customers_in_a_row_are_each_served()
     {
         await using var lab = await Lab.StartAsync();

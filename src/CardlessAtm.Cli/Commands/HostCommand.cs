@@ -296,6 +296,7 @@ internal static class HostCommand
             options.Address = ParseAddress(address, "Host:Address");
         }
 
+        Devices.Configuration.AtmDevicesBuilder.Bind(configuration.GetSection("Host:Tls"), options.Tls);
         return options;
     }
 

@@ -5,6 +5,7 @@ using CardlessAtm.Host.Processing;
 using CardlessAtm.Host.Storage;
 using CardlessAtm.Host.Storage.Sqlite;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 using CardlessAtm.Security;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -37,6 +38,9 @@ public sealed class HostServerOptions
 
     /// <summary>Most simultaneous ATM connections.</summary>
     public int MaxConnections { get; set; } = 1024;
+
+    /// <summary>TLS 1.3 for the ATMs' connections (<c>Host:Tls</c>); plain TCP when no certificate is set.</summary>
+    public TlsListenerOptions Tls { get; set; } = new();
 
     /// <summary>Checks the settings; the message names the bad one.</summary>
     public void Validate()
@@ -157,6 +161,7 @@ public sealed class HostServer : IAsyncDisposable
             TimeProvider = time,
             Logger = loggerFactory.CreateLogger<Iso8583Server>(),
             RequestHandler = (request, _, ct) => processor.HandleAsync(request, ct),
+            Tls = options.Tls.CreateServerOptions(),
         });
         await _server.StartAsync(cancellationToken);
     }

@@ -50,6 +50,7 @@ public sealed class HostLink : IAsyncDisposable
         {
             Host = options.Host.Address,
             Port = options.Host.Port,
+            Tls = options.Host.Tls.CreateClientOptions(options.Host.Address),
             TerminalId = options.AtmId,
             Stan = stan,
             RequestTimeout = options.HostTimeout,

@@ -25,6 +25,7 @@ public sealed class ProxyLink : IAsyncDisposable
         {
             Host = options.Proxy.Address,
             Port = options.Proxy.Port,
+            Tls = options.Proxy.Tls.CreateClientOptions(options.Proxy.Address),
             TerminalId = options.AtmId,
             IdleEchoInterval = options.EchoInterval,
             SignOn = SignOnAsync,
