@@ -60,6 +60,7 @@ internal static class CliHost
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
+            o.IncludeScopes = true; // the ATM id, session and STAN of a withdrawal ride on every line as a scope
             o.TimestampFormat = "HH:mm:ss.fff ";
         });
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
