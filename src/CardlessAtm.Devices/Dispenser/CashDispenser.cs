@@ -292,7 +292,6 @@ public sealed class CashDispenser : ICashDispenser, IDisposable
 
     private async Task<DispenseResult> ApplyAsync(DeviceDispenseResult outcome, Money requested, Dictionary<int, CashUnit> byPosition)
     {
-        var movements = new List<UnitMovement>();
         lock (_gate)
         {
             foreach (var moved in outcome.Movements.Where(m => m.Picked > 0))
@@ -314,12 +313,11 @@ public sealed class CashDispenser : ICashDispenser, IDisposable
                         Unknown = unit.Counters.Unknown + moved.Unknown,
                     },
                 };
-                movements.Add(new UnitMovement(unit.Id, unit.Denomination, moved.Presented, moved.Rejected, moved.Unknown));
             }
         }
 
         await _store.SaveAsync(CashUnits, CancellationToken.None);
-        return new DispenseResult(outcome.Completion, requested, movements, outcome.DeviceCode, outcome.Detail);
+        return ToResult(outcome, requested, byPosition);
     }
 
     private CashUnit Find(string cashUnitId)

@@ -225,7 +225,7 @@ public sealed class WithdrawalFlow : IDisposable
             return Terminate(null, amount, null, verdict.CustomerMessage!);
         }
 
-        if (_host.SessionKey is not { } key1)
+        if (!_host.IsReady || _host.SessionKey is not { } key1)
         {
             // Without a session key the host could not verify the QR: do not show one.
             return Terminate(null, amount, null, CustomerTexts.ForResponseCode(ResponseCodes.IssuerUnavailable));

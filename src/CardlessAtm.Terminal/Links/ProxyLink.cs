@@ -13,6 +13,7 @@ public sealed class ProxyLink : IAsyncDisposable
 {
     private readonly Iso8583Client _client;
     private readonly TerminalOptions _options;
+    private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
     /// <summary>Creates the link; <paramref name="onForwardedRequest"/> answers each forwarded request.</summary>
@@ -20,6 +21,7 @@ public sealed class ProxyLink : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(onForwardedRequest);
         _options = options;
+        _time = time;
         _logger = logger;
         _client = new Iso8583Client(new Iso8583ClientOptions
         {
@@ -53,7 +55,7 @@ public sealed class ProxyLink : IAsyncDisposable
     private async Task SignOnAsync(Iso8583Connection connection, CancellationToken cancellationToken)
     {
         var signOn = new IsoMessage(Mti.NetworkManagementRequest) { TerminalId = _options.AtmId };
-        signOn.SetTransmissionDateTime(DateTimeOffset.UtcNow);
+        signOn.SetTransmissionDateTime(_time.GetUtcNow());
         signOn.Stan = Random.Shared.Next(1, 999_999);
         signOn.NetworkManagementCode = NetworkManagementCodes.SignOn;
         var answer = await connection.SendRequestAsync(signOn, cancellationToken);
