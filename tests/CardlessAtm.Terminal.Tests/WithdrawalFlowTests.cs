@@ -97,6 +97,21 @@ public class WithdrawalFlowTests
     }
 
     [Fact]
+    public async Task A_request_naming_another_atm_is_refused()
+    {
+        await using var lab = await Lab.StartAsync();
+        var qr = await lab.ShowQrAsync(20);
+        var request = lab.PhoneRequest(qr);
+        request.TerminalId = "ATM00002";
+
+        var reply = await lab.SendAsync(request);
+
+        Assert.Equal(ResponseCodes.InvalidTransaction, reply.ResponseCode);
+        Assert.Equal(0, lab.Dispenser.PresentedTotal);
+        Assert.Contains(lab.Journal(), e => e.Event == JournalEvents.RequestRefused && e["reason"]!.Contains("another ATM", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_replayed_request_dispenses_once()
     {
         await using var lab = await Lab.StartAsync();

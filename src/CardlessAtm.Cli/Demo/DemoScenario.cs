@@ -68,6 +68,7 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
         Prepare(atm);
         Say(string.Empty);
         Say($"A  The customer presses ENTER on the ATM and types {AmountMajor} (EUR).");
+        await WaitForAsync(atm, s => s == TerminalState.Idle, cancellationToken); // keys before the idle screen are discarded
         var qrShown = WaitForAsync(atm, s => s is TerminalState.QrShown or TerminalState.Terminated, cancellationToken);
         atm.Keypad.Press(AtmKey.Enter);
         atm.Keypad.Type(AmountMajor.ToString(CultureInfo.InvariantCulture));
@@ -201,6 +202,7 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
         }
 
         atm.Terminal.Flow.StateChanged += OnChange;
+        OnChange(atm.Terminal.Flow.State);
         try
         {
             return await reached.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);

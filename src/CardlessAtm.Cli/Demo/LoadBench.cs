@@ -77,6 +77,7 @@ internal sealed class LoadBench(int atms, TimeSpan duration, SecurityProfileKind
         var failures = 0;
         var reasons = new List<string>();
         var atm = rig.Atm;
+        await WaitForIdleAsync(atm);
         while (!stop.IsCancellationRequested)
         {
             var shown = WaitForQrAsync(atm);
