@@ -266,10 +266,14 @@ public sealed class WithdrawalFlow : IDisposable
             var left = session.Payload.ExpiresAt - _time.GetUtcNow();
             if (left <= TimeSpan.Zero)
             {
-                session.Close();
+                if (!session.Close())
+                {
+                    return await session.Requests.Task; // a request claimed the session just in time
+                }
+
                 session.EndReason = "The QR code has expired.";
                 await _journal.WriteAsync(JournalEvents.SessionEnded, session.Nonce, data: new Dictionary<string, string> { ["reason"] = "expired" });
-                return session.Requests.Task.IsCompletedSuccessfully ? await session.Requests.Task : null;
+                return null;
             }
 
             await _devices.Display.ShowAsync(CustomerTexts.ScanQr(Format(amount), matrix, session.Payload.Text, (int)Math.Ceiling(left.TotalSeconds)), cancellationToken);
@@ -283,10 +287,9 @@ public sealed class WithdrawalFlow : IDisposable
 
             if (first == key && (await TakeKeyAsync()).Key == AtmKey.Cancel)
             {
-                session.Close();
-                if (session.Requests.Task.IsCompletedSuccessfully)
+                if (!session.Close())
                 {
-                    return await session.Requests.Task;
+                    return await session.Requests.Task; // the phone's request won the race with Cancel
                 }
 
                 session.EndReason = "Cancelled.";
@@ -665,7 +668,10 @@ public sealed class WithdrawalFlow : IDisposable
 
     private sealed class ActiveSession(QrSessionPayload payload)
     {
-        private int _claimed;
+        private const int Open = 0;
+        private const int Claimed = 1;
+        private const int Closed = 2;
+        private int _state;
 
         public QrSessionPayload Payload { get; } = payload;
 
@@ -676,9 +682,12 @@ public sealed class WithdrawalFlow : IDisposable
         public string? EndReason { get; set; }
 
         /// <summary>The first request claims the session; every later one is a duplicate.</summary>
-        public bool TryClaim() => Interlocked.Exchange(ref _claimed, 1) == 0;
+        public bool TryClaim() => Interlocked.CompareExchange(ref _state, Claimed, Open) == Open;
 
-        /// <summary>No request may claim the session any more (cancelled, expired, finished).</summary>
-        public void Close() => Interlocked.CompareExchange(ref _claimed, 1, 0);
+        /// <summary>
+        /// No request may claim the session any more (cancelled, expired, finished). False when a request had
+        /// already claimed it: its hand-over to the flow is then imminent and must be served.
+        /// </summary>
+        public bool Close() => Interlocked.CompareExchange(ref _state, Closed, Open) == Open;
     }
 }
