@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Host.Seeding;
 using CardlessAtm.Host.Server;
 using CardlessAtm.Phone.Enrolment;
@@ -145,7 +146,7 @@ internal sealed class Network : IAsyncDisposable
         while (true)
         {
             var totals = await Host.Administration.GetLedgerTotalsAsync();
-            var presented = PresentedValue(terminal);
+            var presented = await PresentedValueAsync(terminal);
             var saf = System.IO.Directory.Exists(Path.Combine(terminal.DataDirectory, "data", "saf"))
                 ? System.IO.Directory.GetFiles(Path.Combine(terminal.DataDirectory, "data", "saf"), "*.json").Length
                 : 0;
@@ -163,16 +164,11 @@ internal sealed class Network : IAsyncDisposable
         }
     }
 
-    /// <summary>Value of the notes presented, from the terminal's persisted cash-unit counters.</summary>
-    public static long PresentedValue(TerminalProcess terminal)
+    /// <summary>Value of the notes presented, from the terminal's persisted cash-unit counters (read as the terminal reads them).</summary>
+    public static async Task<long> PresentedValueAsync(TerminalProcess terminal)
     {
-        if (!File.Exists(terminal.CashUnitsPath))
-        {
-            return 0;
-        }
-
-        using var json = JsonDocument.Parse(File.ReadAllText(terminal.CashUnitsPath));
-        return json.RootElement.EnumerateArray().Sum(u => u.GetProperty("DenominationMinorUnits").GetInt64() * u.GetProperty("Presented").GetInt32());
+        var units = await new JsonFileCashUnitStore(terminal.CashUnitsPath).LoadAsync(CancellationToken.None);
+        return units?.Sum(u => u.PresentedValue.MinorUnits) ?? 0;
     }
 
     /// <summary>Notes the simulated dispenser's own memory says it presented (survives a crash of the terminal).</summary>

@@ -59,7 +59,7 @@ public class ProcessTests
         Assert.Equal("partial", recovered["reversal"]);
         Assert.InRange(presentedBeforeCrash, 1, 2);
         var charged = before - await network.BalanceAsync();
-        Assert.Equal(Network.PresentedValue(terminal), charged);
+        Assert.Equal(await Network.PresentedValueAsync(terminal), charged);
         Assert.InRange(charged, 1_000, 7_000);
     }
 

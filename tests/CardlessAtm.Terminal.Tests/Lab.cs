@@ -166,29 +166,8 @@ internal sealed class Lab : IAsyncDisposable
 
     public async Task WaitForStateAsync(TerminalState state)
     {
-        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnChange(TerminalState s)
-        {
-            if (s == state)
-            {
-                reached.TrySetResult();
-            }
-        }
-
-        Flow.StateChanged += OnChange;
-        try
-        {
-            if (Flow.State == state)
-            {
-                return;
-            }
-
-            await reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        }
-        finally
-        {
-            Flow.StateChanged -= OnChange;
-        }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await Flow.WaitForStateAsync(s => s == state, timeout.Token);
     }
 
     /// <summary>Waits until the store-and-forward queue is empty (every reversal acknowledged).</summary>

@@ -218,6 +218,5 @@ internal sealed class DemoNetwork : IAsyncDisposable
 internal sealed record DemoAtm(AtmTerminal Terminal, SimulatedKeypad Keypad, SimulatedDispenserDevice Dispenser, SimulatedFaultSensors Sensors, SimulatedDisplay Display)
 {
     /// <summary>Value of every note the ATM presented so far.</summary>
-    public Money PresentedValue => Terminal.Devices.Dispenser.CashUnits.Aggregate(
-        Money.Of(0, "EUR"), (sum, u) => sum + (u.Denomination * u.Counters.Presented));
+    public Money PresentedValue => Terminal.Devices.Dispenser.CashUnits.Aggregate(Money.Of(0, "EUR"), (sum, u) => sum + u.PresentedValue);
 }

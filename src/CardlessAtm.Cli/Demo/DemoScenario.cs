@@ -192,25 +192,9 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
 
     private static async Task<TerminalState> WaitForAsync(DemoAtm atm, Func<TerminalState, bool> predicate, CancellationToken cancellationToken)
     {
-        var reached = new TaskCompletionSource<TerminalState>(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnChange(TerminalState s)
-        {
-            if (predicate(s))
-            {
-                reached.TrySetResult(s);
-            }
-        }
-
-        atm.Terminal.Flow.StateChanged += OnChange;
-        OnChange(atm.Terminal.Flow.State);
-        try
-        {
-            return await reached.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
-        }
-        finally
-        {
-            atm.Terminal.Flow.StateChanged -= OnChange;
-        }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        return await atm.Terminal.Flow.WaitForStateAsync(predicate, timeout.Token);
     }
 
     /// <summary>Tells the steps the ATM journals, as they happen.</summary>

@@ -77,12 +77,13 @@ internal sealed class LoadBench(int atms, TimeSpan duration, SecurityProfileKind
         var failures = 0;
         var reasons = new List<string>();
         var atm = rig.Atm;
-        await WaitForIdleAsync(atm);
+        await WaitForAsync(atm, TerminalState.Idle);
         while (!stop.IsCancellationRequested)
         {
-            var shown = WaitForQrAsync(atm);
+            var shown = WaitForAsync(atm, TerminalState.QrShown);
             atm.Keypad.Press(AtmKey.Enter, AtmKey.D2, AtmKey.D0, AtmKey.Enter);
-            var qr = await shown;
+            await shown;
+            var qr = atm.Terminal.Flow.CurrentQrText!;
             var session = ScannedSession.FromText(qr);
             var started = Stopwatch.GetTimestamp();
             var outcome = await rig.Phone.WithdrawAsync(session, rig.Account, WithdrawalInteraction.Automatic(BenchPin), cancellationToken: CancellationToken.None);
@@ -97,35 +98,16 @@ internal sealed class LoadBench(int atms, TimeSpan duration, SecurityProfileKind
                 reasons.Add($"{outcome.Status} {outcome.ResponseCode}");
             }
 
-            await WaitForIdleAsync(atm);
+            await WaitForAsync(atm, TerminalState.Idle);
         }
 
         return (latencies, failures, reasons);
     }
 
-    private static Task<string> WaitForQrAsync(DemoAtm atm)
+    private static async Task WaitForAsync(DemoAtm atm, TerminalState state)
     {
-        var shown = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnChange(TerminalState state)
-        {
-            if (state == TerminalState.QrShown)
-            {
-                atm.Terminal.Flow.StateChanged -= OnChange;
-                shown.TrySetResult(atm.Terminal.Flow.CurrentQrText!);
-            }
-        }
-
-        atm.Terminal.Flow.StateChanged += OnChange;
-        return shown.Task.WaitAsync(TimeSpan.FromSeconds(30));
-    }
-
-    private static async Task WaitForIdleAsync(DemoAtm atm)
-    {
-        var deadline = Stopwatch.GetTimestamp();
-        while (atm.Terminal.Flow.State != TerminalState.Idle && Stopwatch.GetElapsedTime(deadline) < TimeSpan.FromSeconds(30))
-        {
-            await Task.Delay(1);
-        }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await atm.Terminal.Flow.WaitForStateAsync(s => s == state, timeout.Token);
     }
 
     private sealed record Rig(DemoAtm Atm, CardlessWithdrawalClient Phone, string Account);

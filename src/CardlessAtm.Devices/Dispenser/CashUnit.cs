@@ -74,6 +74,9 @@ public sealed record CashUnit(
         _ => CashUnitStatus.Good,
     };
 
+    /// <summary>Value of the notes it presented to customers since replenishment (for reconciliation).</summary>
+    public Money PresentedValue => Denomination * Counters.Presented;
+
     /// <summary>Whether notes may be taken from it now.</summary>
     public bool CanDispense => Status is CashUnitStatus.Good or CashUnitStatus.Low;
 }

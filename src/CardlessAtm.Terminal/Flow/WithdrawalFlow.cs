@@ -127,6 +127,35 @@ public sealed class WithdrawalFlow : IDisposable
     /// <summary>The QR payload text on screen now, or null.</summary>
     public string? CurrentQrText => Volatile.Read(ref _session)?.Payload.Text;
 
+    /// <summary>
+    /// Waits until the flow is in a state that satisfies <paramref name="predicate"/> (the current state counts),
+    /// and returns that state. For the demo, the load benchmark and tests that drive the keypad.
+    /// </summary>
+    /// <exception cref="OperationCanceledException">Cancelled before such a state was reached.</exception>
+    public async Task<TerminalState> WaitForStateAsync(Func<TerminalState, bool> predicate, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(predicate);
+        var reached = new TaskCompletionSource<TerminalState>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnChange(TerminalState state)
+        {
+            if (predicate(state))
+            {
+                reached.TrySetResult(state);
+            }
+        }
+
+        StateChanged += OnChange;
+        try
+        {
+            OnChange(_state);
+            return await reached.Task.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            StateChanged -= OnChange;
+        }
+    }
+
     /// <summary>Runs customer sessions until cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -276,7 +305,7 @@ public sealed class WithdrawalFlow : IDisposable
                 return null;
             }
 
-            await _devices.Display.ShowAsync(CustomerTexts.ScanQr(Format(amount), matrix, session.Payload.Text, (int)Math.Ceiling(left.TotalSeconds)), cancellationToken);
+            await _devices.Display.ShowAsync(CustomerTexts.ScanQr(amount.ToString(), matrix, session.Payload.Text, (int)Math.Ceiling(left.TotalSeconds)), cancellationToken);
             var tick = Task.Delay(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1), _time, cancellationToken);
             var key = PendingKey(cancellationToken);
             var first = await Task.WhenAny(session.Requests.Task, key, tick);
@@ -324,7 +353,7 @@ public sealed class WithdrawalFlow : IDisposable
         }
 
         Enter(TerminalState.Authorising);
-        await _devices.Display.ShowAsync(CustomerTexts.Authorising(Format(amount)), cancellationToken);
+        await _devices.Display.ShowAsync(CustomerTexts.Authorising(amount.ToString()), cancellationToken);
         var request = BuildAuthorisation(phone, stan);
         var rrn = request.RetrievalReferenceNumber!;
         var transmission = request.GetString(7)!;
@@ -391,7 +420,7 @@ public sealed class WithdrawalFlow : IDisposable
         ForwardedRequest forwarded, ActiveSession session, Money amount, Mix mix, PendingReversal pending, string? authCode, long started, CancellationToken cancellationToken)
     {
         Enter(TerminalState.Dispensing);
-        await _devices.Display.ShowAsync(CustomerTexts.Dispensing(Format(amount)), CancellationToken.None);
+        await _devices.Display.ShowAsync(CustomerTexts.Dispensing(amount.ToString()), CancellationToken.None);
         var counters = await _devices.Dispenser.ReadDeviceCountersAsync(CancellationToken.None);
         await _journal.WriteAsync(JournalEvents.DispenseStart, session.Nonce, pending.OriginalStan, new Dictionary<string, string>
         {
@@ -426,7 +455,7 @@ public sealed class WithdrawalFlow : IDisposable
         await _reversals.EnqueueAsync(pending with { DispensedMinor = presented.MinorUnits, Reason = $"dispense {result.Completion}" });
         if (presented.IsPositive)
         {
-            var screen = CustomerTexts.Partial(Format(presented), Format(amount));
+            var screen = CustomerTexts.Partial(presented.ToString(), amount.ToString());
             return await FinishAsync(forwarded, session, amount, presented, ResponseCodes.Approved, string.Join(' ', screen.Lines), started, authCode, TerminalState.Done, screen);
         }
 
@@ -468,7 +497,7 @@ public sealed class WithdrawalFlow : IDisposable
         forwarded.Reply.TrySetResult(reply);
         _metrics.Withdrawal(final == TerminalState.Done ? (presented == amount ? "dispensed" : "partial") : "declined", responseCode);
         _metrics.Latency(Stopwatch.GetElapsedTime(started));
-        _lastResultScreen = screen ?? (final == TerminalState.Done ? CustomerTexts.TakeCash(Format(presented!.Value)) : CustomerTexts.Terminated(customerMessage));
+        _lastResultScreen = screen ?? (final == TerminalState.Done ? CustomerTexts.TakeCash(presented!.Value.ToString()) : CustomerTexts.Terminated(customerMessage));
         Enter(final);
         _logger.LogInformation("Withdrawal ended {State}: {ResponseCode}, presented {Presented} of {Amount}", final, responseCode, presented, amount);
         return new WithdrawalOutcome(session.Nonce, amount, presented, responseCode, customerMessage, final);
@@ -661,8 +690,6 @@ public sealed class WithdrawalFlow : IDisposable
             return _usedSessions.Contains(nonce);
         }
     }
-
-    private static string Format(Money money) => money.ToString();
 
     private sealed record ForwardedRequest(IsoMessage PhoneRequest, TaskCompletionSource<IsoMessage> Reply);
 
