@@ -91,6 +91,37 @@ public static class ResponseCodes
         code is not null && Meanings.TryGetValue(code, out var meaning) ? meaning : "unknown response code";
 }
 
+/// <summary>
+/// Field 39 of an 0420/0421: why the ATM reverses. The host acts on one of them: with
+/// <see cref="SuspectedMalfunction"/> the device could not say what it presented, so the part of field 4 not
+/// covered by field 95 is credited to the customer <em>and</em> recorded as a suspect amount for the ATM's
+/// cash count (<c>host report</c>). A reversal without field 39 is an ordinary one.
+/// </summary>
+public static class ReversalReasons
+{
+    /// <summary>17: the customer cancelled while the host was deciding.</summary>
+    public const string CustomerCancellation = "17";
+
+    /// <summary>20: the host's answer could not be trusted (bad MAC, or fields that do not match the request).</summary>
+    public const string InvalidResponse = "20";
+
+    /// <summary>22: the dispenser could not say what it presented; the amount beyond field 95 is suspect.</summary>
+    public const string SuspectedMalfunction = "22";
+
+    /// <summary>32: the dispense completed partially; field 95 is exactly what the customer received.</summary>
+    public const string PartialDispense = "32";
+
+    /// <summary>68: no answer from the host in time; it may have approved.</summary>
+    public const string Timeout = "68";
+
+    /// <summary>96: the ATM failed after the approval and before any note moved.</summary>
+    public const string AtmMalfunction = "96";
+
+    /// <summary>Whether <paramref name="code"/> is one of these reasons.</summary>
+    public static bool IsKnown(string? code) =>
+        code is CustomerCancellation or InvalidResponse or SuspectedMalfunction or PartialDispense or Timeout or AtmMalfunction;
+}
+
 /// <summary>Field 70 network management codes.</summary>
 public static class NetworkManagementCodes
 {
