@@ -138,32 +138,41 @@ public static class NetworkManagementCodes
     public const string EchoTest = "301";
 }
 
-/// <summary>Thread-safe STAN source: 1, 2, …, 999999, then 1 again (0 is never used).</summary>
+/// <summary>
+/// Thread-safe STAN source: 1, 2, …, 999999, then 1 again (0 is never used). An optional
+/// <c>issuing</c> hook sees each STAN before it is handed out (under a lock), so a terminal can persist a
+/// reservation and never reuse a STAN after a restart.
+/// </summary>
 public sealed class StanGenerator
 {
+    private readonly Action<int>? _issuing;
+    private readonly Lock _gate = new();
     private int _last;
 
-    /// <summary>Starts after <paramref name="last"/> (e.g. the last STAN persisted before a restart).</summary>
+    /// <summary>Starts after <paramref name="last"/> (e.g. the last STAN reserved before a restart).</summary>
     /// <param name="last">The last STAN used, 0–999999.</param>
-    public StanGenerator(int last = 0)
+    /// <param name="issuing">Called with each STAN before <see cref="Next"/> returns it; an exception stops that STAN being issued.</param>
+    public StanGenerator(int last = 0, Action<int>? issuing = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(last);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(last, 999_999);
         _last = last;
+        _issuing = issuing;
     }
+
+    /// <summary>The STAN after <paramref name="stan"/> in the 1–999999 cycle.</summary>
+    public static int After(int stan) => stan >= 999_999 ? 1 : stan + 1;
 
     /// <summary>The next STAN.</summary>
     /// <returns>1–999999.</returns>
     public int Next()
     {
-        while (true)
+        lock (_gate)
         {
-            var last = Volatile.Read(ref _last);
-            var next = last >= 999_999 ? 1 : last + 1;
-            if (Interlocked.CompareExchange(ref _last, next, last) == last)
-            {
-                return next;
-            }
+            var next = After(_last);
+            _issuing?.Invoke(next);
+            _last = next;
+            return next;
         }
     }
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics.Metrics;
 using CardlessAtm.Devices.Configuration;
-using CardlessAtm.Iso8583;
 using CardlessAtm.Qr.Sessions;
 using CardlessAtm.Security;
 using CardlessAtm.Terminal.Flow;
@@ -72,9 +71,10 @@ public sealed class AtmTerminal : IAsyncDisposable
         var masterKey = new FileKeyStore(options.KeyStore).LoadKey(options.MasterKeyName);
         var journal = new ElectronicJournal(Path.Combine(options.DataDirectory, "journal.log"), time);
         var queue = new ReversalStore(Path.Combine(options.DataDirectory, "saf"));
-        var host = new HostLink(options, profile, masterKey, new StanGenerator(Random.Shared.Next(1, 900_000)), time, loggers.CreateLogger<HostLink>());
+        var stan = StanReservation.Open(Path.Combine(options.DataDirectory, "stan"));
+        var host = new HostLink(options, profile, masterKey, stan, time, loggers.CreateLogger<HostLink>());
         var reversals = new ReversalForwarder(queue, host, journal, options, time, loggers.CreateLogger<ReversalForwarder>());
-        var metrics = new TerminalMetrics(() => queue.Depth, meters);
+        var metrics = new TerminalMetrics(() => queue.Depth, () => reversals.StuckCount, meters);
         var flow = new WithdrawalFlow(options, devices, host, reversals, journal, qrOptions, metrics, time, loggers.CreateLogger<WithdrawalFlow>());
         return new AtmTerminal(options, devices, host, journal, reversals, flow, metrics, time, loggers);
     }

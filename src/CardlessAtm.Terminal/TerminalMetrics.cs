@@ -17,14 +17,15 @@ public sealed class TerminalMetrics : IDisposable
     private readonly Counter<long> _dispenserFaults;
     private readonly Histogram<double> _latency;
 
-    /// <summary>Creates the instruments; <paramref name="safDepth"/> is read when the SAF gauge is observed.</summary>
-    public TerminalMetrics(Func<int> safDepth, IMeterFactory? meterFactory = null)
+    /// <summary>Creates the instruments; <paramref name="safDepth"/> and <paramref name="safStuck"/> are read when the SAF gauges are observed.</summary>
+    public TerminalMetrics(Func<int> safDepth, Func<int> safStuck, IMeterFactory? meterFactory = null)
     {
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
         _withdrawals = _meter.CreateCounter<long>("cardless_atm.withdrawals", description: "Withdrawals by outcome and response code.");
         _dispenserFaults = _meter.CreateCounter<long>("cardless_atm.dispenser.faults", description: "Dispenser faults by kind.");
         _latency = _meter.CreateHistogram<double>("cardless_atm.withdrawal.duration", unit: "ms", description: "From the forwarded request to the outcome.");
         _meter.CreateObservableGauge("cardless_atm.saf.depth", safDepth, description: "Reversals waiting in the store-and-forward queue.");
+        _meter.CreateObservableGauge("cardless_atm.saf.stuck", safStuck, description: "Reversals that raised an alert: refused with a code an operator must handle, or past the attempt bound.");
     }
 
     /// <summary>Counts a withdrawal outcome.</summary>

@@ -63,6 +63,15 @@ public sealed class TerminalOptions
     /// <summary>Longest wait between reversal repeats.</summary>
     public TimeSpan ReversalRetryMax { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>Attempts after which an unacknowledged reversal raises an alert (it is still repeated unless it needs an operator).</summary>
+    public int ReversalMaxAttempts { get; set; } = 10;
+
+    /// <summary>
+    /// Longest a dispense may take before the terminal stops waiting for the device: the notes' fate is then
+    /// unknown, the amount is reversed as suspect (reason 22) and the ATM goes out of service.
+    /// </summary>
+    public TimeSpan DispenseTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
     /// <summary>Idle time after which an echo test checks each link.</summary>
     public TimeSpan EchoInterval { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -96,6 +105,16 @@ public sealed class TerminalOptions
         if (string.IsNullOrWhiteSpace(DataDirectory))
         {
             throw new ArgumentException($"{SectionName}:{nameof(DataDirectory)} must name a directory for the journal and the reversal queue.");
+        }
+
+        if (ReversalMaxAttempts < 1)
+        {
+            throw new ArgumentException($"{SectionName}:{nameof(ReversalMaxAttempts)} must be at least 1 (got {ReversalMaxAttempts}).");
+        }
+
+        if (DispenseTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{SectionName}:{nameof(DispenseTimeout)} must be positive (got {DispenseTimeout}).");
         }
 
         if (HostTimeout <= TimeSpan.Zero || MaxAmountMajor <= 0 || ReversalRetryInitial <= TimeSpan.Zero || ReversalRetryMax < ReversalRetryInitial)

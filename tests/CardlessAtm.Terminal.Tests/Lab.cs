@@ -181,6 +181,17 @@ internal sealed class Lab : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits (advancing the fake clock a second at a time) until <paramref name="condition"/> holds.</summary>
+    public async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!condition())
+        {
+            await Task.Delay(20, timeout.Token);
+            Time.Advance(TimeSpan.FromSeconds(1));
+        }
+    }
+
     public IReadOnlyList<Journal.JournalEntry> Journal() => Terminal.Journal.ReadAllEntries();
 
     public async ValueTask DisposeAsync()

@@ -48,15 +48,22 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
         var answer = entries.LastOrDefault(e => e.Event == JournalEvents.AuthoriseAnswer);
         var start = entries.LastOrDefault(e => e.Event == JournalEvents.DispenseStart);
         var end = entries.LastOrDefault(e => e.Event == JournalEvents.DispenseEnd);
-        var reversalQueued = entries.Any(e => e.Event == JournalEvents.ReversalQueued);
+        // The reversal file is written (and fsynced) before its journal line, so the SAF directory is the truth:
+        // a withdrawal that needs a reversal and has neither a file nor an acknowledgement gets one now.
+        var reversalId = $"{stan:D6}-{request["transmission"]}";
+        var reversalQueued = reversals.Store.Contains(reversalId)
+            || entries.Any(e => e.Event == JournalEvents.ReversalAcknowledged && e["id"] == reversalId);
         var declined = answer is not null && answer["macVerified"] == bool.TrueString && answer["response"] != ResponseCodes.Approved;
 
         Money presented;
         string how;
+        var reasonCode = answer is null ? ReversalReasons.Timeout : ReversalReasons.AtmMalfunction;
         if (end is not null)
         {
             presented = new Money(long.Parse(end["presentedMinor"]!, CultureInfo.InvariantCulture), amount.Currency);
             how = "dispense had ended";
+            reasonCode = UnknownNotes(end["movements"]) > 0 ? ReversalReasons.SuspectedMalfunction
+                : presented.IsPositive ? ReversalReasons.PartialDispense : ReversalReasons.AtmMalfunction;
         }
         else if (start is not null)
         {
@@ -67,6 +74,7 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
             var result = await dispenser.RecoverInterruptedDispenseAsync(mix, RecoveryRecord.ParseCounts(start["counts"]!), moved, cancellationToken);
             await journal.WriteAsync(JournalEvents.DispenseEnd, session, stan, RecoveryRecord.DescribeResult(result));
             presented = result.Presented;
+            reasonCode = result.HasUnknown ? ReversalReasons.SuspectedMalfunction : presented.IsPositive ? ReversalReasons.PartialDispense : ReversalReasons.AtmMalfunction;
             how = moved is null ? "dispense interrupted; the device keeps no counters, notes marked unknown" : "dispense interrupted; settled from the device counters";
         }
         else
@@ -79,7 +87,7 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
         if (reverse)
         {
             await reversals.EnqueueAsync(new PendingReversal(
-                $"{stan:D6}-{request["transmission"]}",
+                reversalId,
                 stan,
                 request["transmission"]!,
                 request["rrn"]!,
@@ -88,7 +96,7 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
                 amount.Currency.NumericCode,
                 $"recovery: {how}",
                 session,
-                time.GetUtcNow()));
+                time.GetUtcNow()) { ReasonCode = reasonCode });
         }
 
         await journal.WriteAsync(JournalEvents.Recovered, session, stan, new Dictionary<string, string>
@@ -101,4 +109,10 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
             "Recovered withdrawal {Session} stan {Stan}: {How}; presented {Presented} of {Amount}; reversal {Reversal}",
             session, stan, how, presented, amount, reverse ? "queued" : "not needed");
     }
+
+    /// <summary>Notes of unknown fate in a journalled "movements" detail ("CASS1:2/0/1;CASS2:0/0/0").</summary>
+    private static int UnknownNotes(string? movements) =>
+        (movements ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries)
+            .Select(m => m.Split('/'))
+            .Sum(parts => parts.Length == 3 && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var unknown) ? unknown : 0);
 }

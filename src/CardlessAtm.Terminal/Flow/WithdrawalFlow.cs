@@ -2,11 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using CardlessAtm.Devices;
 using CardlessAtm.Devices.Configuration;
-using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.FaultCheck;
 using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Iso8583;
-using CardlessAtm.Iso8583.Channels;
 using CardlessAtm.Qr.Payload;
 using CardlessAtm.Qr.Sessions;
 using CardlessAtm.Qr.Symbols;
@@ -73,8 +71,8 @@ public sealed class WithdrawalFlow : IDisposable
 {
     private readonly TerminalOptions _options;
     private readonly AtmDevices _devices;
-    private readonly HostLink _host;
-    private readonly ReversalForwarder _reversals;
+    private readonly IHostLink _host;
+    private readonly WithdrawalTransaction _transaction;
     private readonly ElectronicJournal _journal;
     private readonly QrSessionOptions _qrOptions;
     private readonly TimeProvider _time;
@@ -88,12 +86,13 @@ public sealed class WithdrawalFlow : IDisposable
     private Devices.Display.Screen? _lastResultScreen;
     private Task<KeyPress>? _pendingKey;
     private TerminalState _state = TerminalState.Idle;
+    private string? _outOfServiceReason;
 
     /// <summary>Creates the flow.</summary>
     public WithdrawalFlow(
         TerminalOptions options,
         AtmDevices devices,
-        HostLink host,
+        IHostLink host,
         ReversalForwarder reversals,
         ElectronicJournal journal,
         QrSessionOptions qrOptions,
@@ -104,7 +103,9 @@ public sealed class WithdrawalFlow : IDisposable
         _options = options;
         _devices = devices;
         _host = host;
-        _reversals = reversals;
+        _transaction = new WithdrawalTransaction(host, devices.Dispenser, reversals, journal, options, metrics, time, logger);
+        _transaction.Progress += OnTransactionProgressAsync;
+        _transaction.DispenserUnusable += reason => Volatile.Write(ref _outOfServiceReason, reason);
         _journal = journal;
         _qrOptions = qrOptions;
         _metrics = metrics;
@@ -172,8 +173,20 @@ public sealed class WithdrawalFlow : IDisposable
             {
                 break;
             }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Nothing may wedge the ATM: the money part settles itself (WithdrawalTransaction); anything else
+                // that failed in the dialogue ends this customer's turn and the next one starts afresh.
+                _logger.LogError(e, "The customer dialogue failed in state {State}: {Type}: {Message}; starting over", _state, e.GetType().Name, e.Message);
+                Enter(TerminalState.Terminated);
+                await Task.Delay(_options.ResultScreenTime > TimeSpan.FromSeconds(1) ? _options.ResultScreenTime : TimeSpan.FromSeconds(1), _time, cancellationToken)
+                    .ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
         }
     }
+
+    /// <summary>Why the ATM is out of service for good (until restarted), or null.</summary>
+    public string? OutOfServiceReason => Volatile.Read(ref _outOfServiceReason);
 
     /// <summary>
     /// Step E: a request the proxy forwarded. Accepted only for the session on screen right now — same
@@ -208,6 +221,14 @@ public sealed class WithdrawalFlow : IDisposable
 
     private async Task<WithdrawalOutcome> RunOneAsync(CancellationToken cancellationToken)
     {
+        if (OutOfServiceReason is { } reason)
+        {
+            Enter(TerminalState.OutOfService);
+            _logger.LogCritical("Out of service until restarted: {Reason}", reason);
+            await _devices.Display.ShowAsync(CustomerTexts.OutOfService(), cancellationToken);
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+
         if (!_host.IsReady)
         {
             Enter(TerminalState.OutOfService);
@@ -277,7 +298,15 @@ public sealed class WithdrawalFlow : IDisposable
                 return Terminate(session.Nonce, amount, null, session.EndReason!);
             }
 
-            return await WithdrawAsync(session, amount.Value, forwarded, cancellationToken);
+            try
+            {
+                return await WithdrawAsync(session, amount.Value, forwarded, cancellationToken);
+            }
+            catch (Exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                forwarded.Reply.TrySetResult(forwarded.PhoneRequest.CreateResponse(ResponseCodes.SystemMalfunction));
+                throw;
+            }
         }
         finally
         {
@@ -334,7 +363,7 @@ public sealed class WithdrawalFlow : IDisposable
     {
         var started = Stopwatch.GetTimestamp();
         var phone = forwarded.PhoneRequest;
-        var stan = _host.Stan.Next();
+        var stan = _host.NextStan();
         using var scope = _logger.BeginScope(new Dictionary<string, object> { ["AtmId"] = _options.AtmId, ["Session"] = session.Nonce, ["Stan"] = stan });
         Enter(TerminalState.RequestReceived);
         await _journal.WriteAsync(JournalEvents.RequestReceived, session.Nonce, stan, new Dictionary<string, string>
@@ -352,124 +381,24 @@ public sealed class WithdrawalFlow : IDisposable
             return await FinishAsync(forwarded, session, amount, null, ResponseCodes.SystemMalfunction, verdict.CustomerMessage!, started);
         }
 
-        Enter(TerminalState.Authorising);
-        await _devices.Display.ShowAsync(CustomerTexts.Authorising(amount.ToString()), cancellationToken);
-        var request = BuildAuthorisation(phone, stan);
-        var rrn = request.RetrievalReferenceNumber!;
-        var transmission = request.GetString(7)!;
-        await _journal.WriteAsync(JournalEvents.AuthoriseRequest, session.Nonce, stan, new Dictionary<string, string>
-        {
-            ["rrn"] = rrn,
-            ["transmission"] = transmission,
-            ["amount"] = amount.MinorUnits.ToString(CultureInfo.InvariantCulture),
-            ["currency"] = amount.Currency.NumericCode.ToString("D3", CultureInfo.InvariantCulture),
-        });
-
-        var cancelWatch = WatchForCancel(cancellationToken);
-        HostAnswer? answer = null;
-        string? failure = null;
-        try
-        {
-            answer = await _host.SendAsync(request, cancellationToken);
-        }
-        catch (Exception e) when (e is Iso8583ChannelException or InvalidOperationException or TimeoutException)
-        {
-            failure = e.Message;
-        }
-
-        var cancelled = cancelWatch.IsCompletedSuccessfully && cancelWatch.Result;
-        await _journal.WriteAsync(JournalEvents.AuthoriseAnswer, session.Nonce, stan, new Dictionary<string, string>
-        {
-            ["response"] = answer?.ResponseCode ?? "none",
-            ["macVerified"] = answer?.MacVerified.ToString() ?? "-",
-            ["authCode"] = answer?.Response.AuthorizationCode ?? "-",
-            ["cancelled"] = cancelled.ToString(),
-            ["failure"] = failure ?? "-",
-        });
-
-        var pending = new PendingReversal($"{stan:D6}-{transmission}", stan, transmission, rrn, amount.MinorUnits, 0, amount.Currency.NumericCode, string.Empty, session.Nonce, _time.GetUtcNow());
-        if (answer is null)
-        {
-            // The host may have approved and debited: reverse in full until it acknowledges.
-            await _reversals.EnqueueAsync(pending with { Reason = "no answer from the host" });
-            return await FinishAsync(forwarded, session, amount, null, ResponseCodes.IssuerUnavailable, CustomerTexts.ForResponseCode(ResponseCodes.IssuerUnavailable), started);
-        }
-
-        if (!answer.MacVerified)
-        {
-            // Never act on an unauthenticated answer; if it was a real approval the debit is undone.
-            await _reversals.EnqueueAsync(pending with { Reason = "host answer failed its MAC check" });
-            return await FinishAsync(forwarded, session, amount, null, ResponseCodes.SystemMalfunction, "The bank's answer could not be verified.", started);
-        }
-
-        if (answer.ResponseCode != ResponseCodes.Approved)
-        {
-            return await FinishAsync(forwarded, session, amount, null, answer.ResponseCode ?? ResponseCodes.SystemMalfunction, CustomerTexts.ForResponseCode(answer.ResponseCode), started);
-        }
-
-        if (cancelled)
-        {
-            await _reversals.EnqueueAsync(pending with { Reason = "customer cancelled while the host was deciding" });
-            return await FinishAsync(forwarded, session, amount, null, ResponseCodes.DoNotHonour, "Cancelled. Nothing will be charged.", started);
-        }
-
-        return await DispenseAsync(forwarded, session, amount, verdict.Mix!, pending, answer.Response.AuthorizationCode, started, cancellationToken);
+        var settlement = await _transaction.RunAsync(session.Nonce, amount, verdict.Mix!, phone, stan, WatchForCancel(cancellationToken), cancellationToken);
+        return await FinishAsync(
+            forwarded, session, amount, settlement.Presented, settlement.ResponseCode, settlement.CustomerMessage, started, settlement.AuthorizationCode, settlement.Final, settlement.Screen);
     }
 
-    private async Task<WithdrawalOutcome> DispenseAsync(
-        ForwardedRequest forwarded, ActiveSession session, Money amount, Mix mix, PendingReversal pending, string? authCode, long started, CancellationToken cancellationToken)
+    private async Task OnTransactionProgressAsync(TerminalState state)
     {
-        Enter(TerminalState.Dispensing);
-        await _devices.Display.ShowAsync(CustomerTexts.Dispensing(amount.ToString()), CancellationToken.None);
-        var counters = await _devices.Dispenser.ReadDeviceCountersAsync(CancellationToken.None);
-        await _journal.WriteAsync(JournalEvents.DispenseStart, session.Nonce, pending.OriginalStan, new Dictionary<string, string>
+        Enter(state);
+        var session = Volatile.Read(ref _session);
+        var amount = session?.Payload.Amount.ToString() ?? string.Empty;
+        if (state == TerminalState.Authorising)
         {
-            ["mix"] = RecoveryRecord.FormatMix(mix),
-            ["counts"] = RecoveryRecord.FormatCounts(_devices.Dispenser.CashUnits),
-            ["counters"] = counters is null ? "none" : RecoveryRecord.FormatCounters(counters),
-            ["reversalId"] = pending.Id,
-            ["rrn"] = pending.RetrievalReference,
-            ["transmission"] = pending.OriginalTransmission,
-            ["amount"] = amount.MinorUnits.ToString(CultureInfo.InvariantCulture),
-            ["currency"] = amount.Currency.NumericCode.ToString("D3", CultureInfo.InvariantCulture),
-        });
-
-        // Once notes move, the dispense runs to its end whatever else happens.
-        var result = await _devices.Dispenser.DispenseAsync(mix, CancellationToken.None);
-        await _journal.WriteAsync(JournalEvents.DispenseEnd, session.Nonce, pending.OriginalStan, RecoveryRecord.DescribeResult(result));
-        if (result.Completion != DispenseCompletion.Ok)
-        {
-            _metrics.DispenserFault(result.Completion);
-            await ResetAfterFaultAsync(session.Nonce);
+            await _devices.Display.ShowAsync(CustomerTexts.Authorising(amount), CancellationToken.None);
         }
-
-        Enter(TerminalState.Presenting);
-        var presented = result.Presented;
-        if (presented == amount && result.IsComplete)
+        else if (state == TerminalState.Dispensing)
         {
-            return await FinishAsync(forwarded, session, amount, presented, ResponseCodes.Approved, "Please take your cash.", started, authCode, TerminalState.Done);
+            await _devices.Display.ShowAsync(CustomerTexts.Dispensing(amount), CancellationToken.None);
         }
-
-        // Notes whose fate is unknown are credited back too and left for reconciliation (counters.unknown):
-        // the customer is never charged for cash that may not have come out.
-        await _reversals.EnqueueAsync(pending with { DispensedMinor = presented.MinorUnits, Reason = $"dispense {result.Completion}" });
-        if (presented.IsPositive)
-        {
-            var screen = CustomerTexts.Partial(presented.ToString(), amount.ToString());
-            return await FinishAsync(forwarded, session, amount, presented, ResponseCodes.Approved, string.Join(' ', screen.Lines), started, authCode, TerminalState.Done, screen);
-        }
-
-        return await FinishAsync(forwarded, session, amount, presented, ResponseCodes.SystemMalfunction, "The ATM could not pay out. Nothing will be charged.", started);
-    }
-
-    private async Task ResetAfterFaultAsync(string session)
-    {
-        var reset = await _devices.Dispenser.ResetAsync(CancellationToken.None);
-        await _journal.WriteAsync(JournalEvents.DispenserReset, session, null, new Dictionary<string, string>
-        {
-            ["completion"] = reset.Completion.ToString(),
-            ["rejected"] = reset.Movements.Sum(m => m.Rejected).ToString(CultureInfo.InvariantCulture),
-        });
     }
 
     private async Task<WithdrawalOutcome> FinishAsync(
@@ -509,22 +438,6 @@ public sealed class WithdrawalFlow : IDisposable
         Enter(TerminalState.Terminated);
         _metrics.Withdrawal("terminated", responseCode ?? "none");
         return new WithdrawalOutcome(session, amount, null, responseCode, customerMessage, TerminalState.Terminated);
-    }
-
-    private IsoMessage BuildAuthorisation(IsoMessage phone, int stan)
-    {
-        var request = _host.NewRequest(Mti.FinancialRequest);
-        request.Stan = stan;
-        foreach (var field in new[] { 3, 4, 48, 49, 127 })
-        {
-            if (phone.GetBytes(field) is { } value)
-            {
-                request.SetBytes(field, value);
-            }
-        }
-
-        request.RetrievalReferenceNumber = _host.NewRetrievalReference(stan);
-        return request;
     }
 
     private (string? Code, string? Reason) Check(IsoMessage request, ActiveSession? session)

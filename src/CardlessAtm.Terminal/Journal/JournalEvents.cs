@@ -42,6 +42,12 @@ public static class JournalEvents
     /// <summary>The host acknowledged a reversal (0430).</summary>
     public const string ReversalAcknowledged = "reversal-acknowledged";
 
+    /// <summary>The host answered a reversal with something other than an authentic 00, or did not answer; it stays queued.</summary>
+    public const string ReversalNotAcknowledged = "reversal-not-acknowledged";
+
+    /// <summary>The withdrawal transaction failed unexpectedly after the host was asked; it was settled by a reversal.</summary>
+    public const string WithdrawalFault = "withdrawal-fault";
+
     /// <summary>A withdrawal is finished (the customer's outcome and the phone's response code).</summary>
     public const string WithdrawalEnd = "withdrawal-end";
 

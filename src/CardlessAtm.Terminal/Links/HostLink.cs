@@ -8,16 +8,69 @@ using Microsoft.Extensions.Logging;
 
 namespace CardlessAtm.Terminal.Links;
 
-/// <summary>The host's answer to a request, with whether its MAC verified.</summary>
+/// <summary>The host's answer to a request, with whether its MAC verified and whether it answers this very request.</summary>
 /// <param name="Response">The response message.</param>
 /// <param name="MacVerified">Whether the host's MAC verified under the current session key.</param>
-public sealed record HostAnswer(IsoMessage Response, bool MacVerified)
+/// <param name="Mismatch">
+/// Null when fields 4, 7, 11, 37 and 41 (those the request carries) are echoed unchanged; otherwise the fields
+/// that differ — a replayed or misrouted answer, never acted on.
+/// </param>
+public sealed record HostAnswer(IsoMessage Response, bool MacVerified, string? Mismatch = null)
 {
+    /// <summary>The fields an answer must echo unchanged to be the answer to its request.</summary>
+    public static IReadOnlyList<int> BoundFields { get; } = [4, 7, 11, 37, 41];
+
     /// <summary>The response code (field 39), or null.</summary>
     public string? ResponseCode => Response.ResponseCode;
 
-    /// <summary>An approval the terminal may act on: code 00 and a MAC that verifies.</summary>
-    public bool IsAuthenticApproval => MacVerified && ResponseCode == ResponseCodes.Approved;
+    /// <summary>Whether the answer may be acted on at all: its MAC verifies and it is bound to the request.</summary>
+    public bool IsAuthentic => MacVerified && Mismatch is null;
+
+    /// <summary>An approval the terminal may act on: code 00, a MAC that verifies, and bound to the request.</summary>
+    public bool IsAuthenticApproval => IsAuthentic && ResponseCode == ResponseCodes.Approved;
+
+    /// <summary>The bound fields that differ between <paramref name="request"/> and <paramref name="response"/> ("7, 37"), or null.</summary>
+    public static string? FindMismatch(IsoMessage request, IsoMessage response)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(response);
+        var differing = BoundFields
+            .Where(f => request.GetBytes(f) is { } sent && (response.GetBytes(f) is not { } echoed || !sent.AsSpan().SequenceEqual(echoed)))
+            .ToList();
+        return differing.Count == 0 ? null : string.Join(", ", differing);
+    }
+}
+
+/// <summary>What the withdrawal transaction and the reversal queue need of the link to the host.</summary>
+public interface IHostLink
+{
+    /// <summary>Whether the link is up and has session keys.</summary>
+    bool IsReady { get; }
+
+    /// <summary>The current session MAC key (null before the first key change).</summary>
+    SessionMacKey? SessionKey { get; }
+
+    /// <summary>Waits until the link is signed on with keys.</summary>
+    Task WaitUntilReadyAsync(CancellationToken cancellationToken);
+
+    /// <summary>The next STAN of this terminal.</summary>
+    int NextStan();
+
+    /// <summary>Builds a request with the fields every terminal message carries: 7, 11, 12, 13, 41.</summary>
+    IsoMessage NewRequest(string mti);
+
+    /// <summary>Field 37 for a request with this STAN.</summary>
+    string NewRetrievalReference(int stan);
+
+    /// <summary>Sends a request MACed with the session key; the answer says whether its MAC verified and whether it is bound to the request.</summary>
+    /// <exception cref="Iso8583ChannelException">Not connected, timed out, or the link broke: the outcome is unknown.</exception>
+    /// <exception cref="InvalidOperationException">No session key yet.</exception>
+    Task<HostAnswer> SendAsync(IsoMessage request, CancellationToken cancellationToken);
+
+    /// <summary>Signs on again and obtains fresh session keys (after the host refused a MAC or said the keys are stale).</summary>
+    /// <exception cref="Iso8583ChannelException">The link is down or broke.</exception>
+    /// <exception cref="InvalidOperationException">The host refused the sign-on or the key change.</exception>
+    Task RekeyAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -26,7 +79,7 @@ public sealed record HostAnswer(IsoMessage Response, bool MacVerified)
 /// with echo tests and reconnects with backoff. Every financial message is MACed with the session key and
 /// every answer's MAC is verified.
 /// </summary>
-public sealed class HostLink : IAsyncDisposable
+public sealed class HostLink : IHostLink, IAsyncDisposable
 {
     private readonly TerminalOptions _options;
     private readonly ISecurityProfile _profile;
@@ -107,7 +160,26 @@ public sealed class HostLink : IAsyncDisposable
             _logger.LogError("Host answer {Mti} stan {Stan} failed its MAC check: it is not acted on", response.Mti, response.Stan);
         }
 
-        return new HostAnswer(response, verified);
+        var mismatch = HostAnswer.FindMismatch(request, response);
+        if (mismatch is not null)
+        {
+            _logger.LogError(
+                "Security event: host answer {Mti} stan {Stan} differs from its request in field(s) {Fields} (replayed or misrouted): it is not acted on",
+                response.Mti, response.Stan, mismatch);
+        }
+
+        return new HostAnswer(response, verified, mismatch);
+    }
+
+    /// <inheritdoc />
+    public int NextStan() => _stan.Next();
+
+    /// <inheritdoc />
+    public async Task RekeyAsync(CancellationToken cancellationToken)
+    {
+        var connection = _client.Connection ?? throw new Iso8583ChannelException(ChannelErrorReason.NotConnected, "The host link is not connected; it re-keys when it reconnects.");
+        _logger.LogWarning("Re-keying with the host: sign-on and key change on the open link");
+        await SignOnAsync(connection, cancellationToken);
     }
 
     /// <summary>Builds a request with the fields every terminal message carries: 7, 11, 12, 13, 41.</summary>

@@ -7,22 +7,42 @@ using Microsoft.Extensions.Logging;
 
 namespace CardlessAtm.Terminal.StoreAndForward;
 
+/// <summary>What the terminal does with a reversal after the host's answer (or its silence).</summary>
+public enum ReversalDisposition
+{
+    /// <summary>An authentic 0430 with 00 (also sent for a reversal already applied): the reversal leaves the queue.</summary>
+    Acknowledged,
+
+    /// <summary>No answer, a broken link, 91 or 92: repeat as 0421 after the backoff.</summary>
+    RetryLater,
+
+    /// <summary>63 or 96, or an answer whose MAC fails: the keys may be stale; re-key, then repeat.</summary>
+    RekeyThenRetry,
+
+    /// <summary>Any other code (12 the ATM is blocked, 30 format error, …): repeating cannot help; an operator must act.</summary>
+    NeedsOperator,
+}
+
 /// <summary>
-/// Delivers the reversal queue to the host: each reversal as an 0420, repeated as 0421 with exponential
-/// backoff until the host answers with an authentic 0430; only then is it removed from the disk.
+/// Delivers the reversal queue to the host: each reversal as an 0420, repeated as 0421 (same STAN, field 39 the
+/// reason) with exponential backoff per reversal. A reversal leaves the disk only on an authentic 0430 with 00;
+/// every other answer is classified (<see cref="Classify"/>), journalled and kept. After
+/// <see cref="TerminalOptions.ReversalMaxAttempts"/> attempts, or on a code that needs an operator, it raises an
+/// alert: an Error log, the <c>cardless_atm.saf.stuck</c> gauge and <see cref="Stuck"/>.
 /// </summary>
 public sealed class ReversalForwarder : IDisposable
 {
     private readonly ReversalStore _queue;
-    private readonly HostLink _host;
+    private readonly IHostLink _host;
     private readonly ElectronicJournal _journal;
     private readonly TerminalOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _wake = new(0);
+    private bool _rekeyFirst;
 
     /// <summary>Creates the forwarder.</summary>
-    public ReversalForwarder(ReversalStore queue, HostLink host, ElectronicJournal journal, TerminalOptions options, TimeProvider time, ILogger logger)
+    public ReversalForwarder(ReversalStore queue, IHostLink host, ElectronicJournal journal, TerminalOptions options, TimeProvider time, ILogger logger)
     {
         _queue = queue;
         _host = host;
@@ -35,61 +55,115 @@ public sealed class ReversalForwarder : IDisposable
     /// <summary>The reversals waiting on disk.</summary>
     public ReversalStore Store => _queue;
 
-    /// <summary>Journals and stores a reversal, then wakes the forwarding loop.</summary>
+    /// <summary>Reversals that raised an alert: waiting for an operator, or past the attempt bound.</summary>
+    public IReadOnlyList<PendingReversal> Stuck => [.. _queue.ReadAll().Reversals.Where(IsStuck)];
+
+    /// <summary>How many reversals are stuck (for the <c>cardless_atm.saf.stuck</c> gauge).</summary>
+    public int StuckCount => _queue.ReadAll().Reversals.Count(IsStuck);
+
+    /// <summary>The classification of a field 39 in an authentic 0430.</summary>
+    public static ReversalDisposition Classify(string? responseCode) => responseCode switch
+    {
+        ResponseCodes.Approved => ReversalDisposition.Acknowledged,
+        ResponseCodes.IssuerUnavailable or ResponseCodes.RoutingError => ReversalDisposition.RetryLater,
+        ResponseCodes.SecurityViolation or ResponseCodes.SystemMalfunction => ReversalDisposition.RekeyThenRetry,
+        _ => ReversalDisposition.NeedsOperator,
+    };
+
+    /// <summary>
+    /// Stores a reversal durably (file, fsync, directory fsync), <em>then</em> journals it and wakes the
+    /// forwarding loop: a crash between the two leaves a file that recovery sees, never a journal line without one.
+    /// </summary>
     public async Task EnqueueAsync(PendingReversal reversal)
     {
         ArgumentNullException.ThrowIfNull(reversal);
+        _queue.Save(reversal);
         await _journal.WriteAsync(JournalEvents.ReversalQueued, reversal.Session, reversal.OriginalStan, new Dictionary<string, string>
         {
             ["id"] = reversal.Id,
             ["amount"] = reversal.AmountMinor.ToString(CultureInfo.InvariantCulture),
             ["dispensed"] = reversal.DispensedMinor.ToString(CultureInfo.InvariantCulture),
             ["kind"] = reversal.IsPartial ? "partial" : "full",
+            ["reasonCode"] = reversal.ReasonCode,
             ["reason"] = reversal.Reason,
         });
-        _queue.Save(reversal);
         _wake.Release();
+    }
+
+    /// <summary>
+    /// An operator's retry: a reversal waiting for an operator (or past its attempt bound) is made due at once.
+    /// Works on the files alone, so <c>cardless-atm terminal saf retry</c> can run beside the terminal.
+    /// </summary>
+    /// <returns>False when no reversal has this id.</returns>
+    public static bool RequestRetry(ReversalStore queue, string id, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(queue);
+        ArgumentNullException.ThrowIfNull(time);
+        if (queue.Find(id) is not { } reversal)
+        {
+            return false;
+        }
+
+        queue.Save(reversal with { Status = ReversalStatus.Pending, NextAttemptAt = null, Attempts = 0, LastProblem = $"operator retry at {time.GetUtcNow():u}" });
+        return true;
     }
 
     /// <inheritdoc />
     public void Dispose() => _wake.Dispose();
 
-    /// <summary>Runs until cancelled: forwards every pending reversal, retrying with backoff.</summary>
+    /// <summary>Runs until cancelled: forwards every due reversal, each with its own backoff.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var delay = _options.ReversalRetryInitial;
         while (!cancellationToken.IsCancellationRequested)
         {
-            var pending = _queue.Pending;
-            if (pending.Count == 0)
-            {
-                delay = _options.ReversalRetryInitial;
-                await _wake.WaitAsync(cancellationToken);
-                continue;
-            }
-
-            var allDelivered = true;
-            foreach (var reversal in pending)
-            {
-                if (!await TryDeliverAsync(reversal, cancellationToken))
-                {
-                    allDelivered = false;
-                    break;
-                }
-            }
-
-            if (!allDelivered)
-            {
-                // Wait, or wake early when a new reversal arrives (it may find the host back).
-                await WaitForWakeAsync(delay, cancellationToken);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.ReversalRetryMax.Ticks));
-            }
-            else
-            {
-                delay = _options.ReversalRetryInitial;
-            }
+            var wait = await ForwardDueAsync(cancellationToken);
+            await WaitForWakeAsync(wait, cancellationToken);
         }
     }
+
+    /// <summary>
+    /// One pass over the queue: sends every due reversal in order, stopping at the first the link could not
+    /// carry. Returns how long to wait before the next pass (or <see cref="Timeout.InfiniteTimeSpan"/> when
+    /// nothing is due until a new reversal or an operator retry arrives).
+    /// </summary>
+    public async Task<TimeSpan> ForwardDueAsync(CancellationToken cancellationToken)
+    {
+        IReadOnlyList<PendingReversal> pending;
+        try
+        {
+            pending = _queue.Pending;
+        }
+        catch (ReversalStoreException e)
+        {
+            _logger.LogError("Store-and-forward queue {Directory}: {Problem}", _queue.Directory, e.Message);
+            return _options.ReversalRetryMax;
+        }
+
+        var now = _time.GetUtcNow();
+        foreach (var reversal in pending.Where(r => r.Status == ReversalStatus.Pending && (r.NextAttemptAt is null || r.NextAttemptAt <= now)))
+        {
+            if (!_host.IsReady)
+            {
+                return _options.ReversalRetryInitial;
+            }
+
+            if (!await TryDeliverAsync(reversal, cancellationToken))
+            {
+                break; // the link carried nothing: the others would fare no better now
+            }
+        }
+
+        var next = _queue.ReadAll().Reversals.Where(r => r.Status == ReversalStatus.Pending).Select(r => r.NextAttemptAt ?? now).DefaultIfEmpty().Min();
+        if (next == default)
+        {
+            return _options.ReversalRetryMax; // nothing pending: look again now and then (an operator retry from another process)
+        }
+
+        var wait = next - _time.GetUtcNow();
+        return wait <= TimeSpan.Zero ? TimeSpan.FromMilliseconds(1) : (wait > _options.ReversalRetryMax ? _options.ReversalRetryMax : wait);
+    }
+
+    private bool IsStuck(PendingReversal r) => r.Status == ReversalStatus.NeedsOperator || r.Attempts >= _options.ReversalMaxAttempts;
 
     private async Task WaitForWakeAsync(TimeSpan delay, CancellationToken cancellationToken)
     {
@@ -105,48 +179,114 @@ public sealed class ReversalForwarder : IDisposable
         }
     }
 
+    /// <returns>False when the link could not carry the reversal (no answer); true when the host answered.</returns>
     private async Task<bool> TryDeliverAsync(PendingReversal reversal, CancellationToken cancellationToken)
     {
-        if (!_host.IsReady)
+        if (_rekeyFirst)
         {
-            return false;
+            try
+            {
+                await _host.RekeyAsync(cancellationToken);
+                _rekeyFirst = false;
+            }
+            catch (Exception e) when (e is Iso8583ChannelException or InvalidOperationException or TimeoutException)
+            {
+                await RecordFailureAsync(reversal, "none", $"re-key failed: {e.Message}", ReversalDisposition.RekeyThenRetry);
+                return false;
+            }
         }
 
+        var stan = reversal.AdviceStan == 0 ? _host.NextStan() : reversal.AdviceStan;
         var advice = _host.NewRequest(reversal.Attempts == 0 ? Mti.ReversalAdvice : Mti.ReversalAdviceRepeat);
+        advice.Stan = stan;
         advice.ProcessingCode = "010000";
         advice.AmountMinor = reversal.AmountMinor;
         advice.CurrencyCode = reversal.CurrencyNumeric;
         advice.RetrievalReferenceNumber = reversal.RetrievalReference;
+        advice.ResponseCode = reversal.ReasonCode;
         advice.OriginalData = new OriginalDataElements(Mti.FinancialRequest, reversal.OriginalStan, reversal.OriginalTransmission);
         if (reversal.IsPartial)
         {
             advice.ReplacementAmountMinor = reversal.DispensedMinor;
         }
 
-        _queue.Save(reversal with { Attempts = reversal.Attempts + 1 });
+        // Counted on disk before it leaves: a crash mid-send repeats it as 0421 with the same STAN.
+        var attempt = reversal with { Attempts = reversal.Attempts + 1, AdviceStan = stan };
+        _queue.Save(attempt);
+        HostAnswer answer;
         try
         {
-            var answer = await _host.SendAsync(advice, cancellationToken);
-            if (!answer.MacVerified || answer.Response.Mti != Mti.ReversalAdviceResponse)
-            {
-                _logger.LogWarning("Reversal {Id}: the host's answer {Mti} is not an authentic 0430; will repeat", reversal.Id, answer.Response.Mti);
-                return false;
-            }
-
-            await _journal.WriteAsync(JournalEvents.ReversalAcknowledged, reversal.Session, reversal.OriginalStan, new Dictionary<string, string>
-            {
-                ["id"] = reversal.Id,
-                ["response"] = answer.ResponseCode ?? "-",
-                ["attempts"] = (reversal.Attempts + 1).ToString(CultureInfo.InvariantCulture),
-            });
-            _queue.Complete(reversal.Id);
-            _logger.LogInformation("Reversal {Id} acknowledged by the host ({ResponseCode})", reversal.Id, answer.ResponseCode);
-            return true;
+            answer = await _host.SendAsync(advice, cancellationToken);
         }
         catch (Exception e) when (e is Iso8583ChannelException or InvalidOperationException or TimeoutException)
         {
-            _logger.LogWarning("Reversal {Id} not delivered yet (attempt {Attempt}): {Reason}", reversal.Id, reversal.Attempts + 1, e.Message);
+            await RecordFailureAsync(attempt, "none", e.Message, ReversalDisposition.RetryLater);
             return false;
+        }
+
+        if (!answer.MacVerified || answer.Response.Mti != Mti.ReversalAdviceResponse)
+        {
+            await RecordFailureAsync(attempt, answer.ResponseCode ?? "none", $"the answer {answer.Response.Mti} is not an authentic 0430", ReversalDisposition.RekeyThenRetry);
+            return true;
+        }
+
+        if (answer.Mismatch is not null)
+        {
+            await RecordFailureAsync(attempt, answer.ResponseCode ?? "none", $"the 0430 differs from the advice in field(s) {answer.Mismatch}", ReversalDisposition.RetryLater);
+            return true;
+        }
+
+        var disposition = Classify(answer.ResponseCode);
+        if (disposition != ReversalDisposition.Acknowledged)
+        {
+            await RecordFailureAsync(attempt, answer.ResponseCode ?? "none", $"the host answered {answer.ResponseCode} ({ResponseCodes.Describe(answer.ResponseCode)})", disposition);
+            return true;
+        }
+
+        await _journal.WriteAsync(JournalEvents.ReversalAcknowledged, reversal.Session, reversal.OriginalStan, new Dictionary<string, string>
+        {
+            ["id"] = reversal.Id,
+            ["response"] = ResponseCodes.Approved,
+            ["attempts"] = attempt.Attempts.ToString(CultureInfo.InvariantCulture),
+        });
+        _queue.Complete(reversal.Id);
+        _logger.LogInformation("Reversal {Id} acknowledged by the host (00) after {Attempts} attempt(s)", reversal.Id, attempt.Attempts);
+        return true;
+    }
+
+    private async Task RecordFailureAsync(PendingReversal attempt, string response, string problem, ReversalDisposition disposition)
+    {
+        var status = disposition == ReversalDisposition.NeedsOperator ? ReversalStatus.NeedsOperator : ReversalStatus.Pending;
+        var exponent = Math.Clamp(attempt.Attempts - 1, 0, 30);
+        var backoff = TimeSpan.FromTicks(Math.Min(_options.ReversalRetryInitial.Ticks * (1L << Math.Min(exponent, 20)), _options.ReversalRetryMax.Ticks));
+        var updated = attempt with
+        {
+            Status = status,
+            LastResponse = response,
+            LastProblem = problem,
+            NextAttemptAt = status == ReversalStatus.Pending ? _time.GetUtcNow() + backoff : null,
+        };
+        _queue.Save(updated);
+        _rekeyFirst |= disposition == ReversalDisposition.RekeyThenRetry;
+        await _journal.WriteAsync(JournalEvents.ReversalNotAcknowledged, attempt.Session, attempt.OriginalStan, new Dictionary<string, string>
+        {
+            ["id"] = attempt.Id,
+            ["response"] = response,
+            ["disposition"] = disposition.ToString(),
+            ["attempts"] = attempt.Attempts.ToString(CultureInfo.InvariantCulture),
+            ["problem"] = problem,
+        });
+
+        if (IsStuck(updated))
+        {
+            _logger.LogError(
+                "ALERT stuck reversal {Id} (session {Session}, {Amount} minor units): {Problem}; attempts {Attempts}; {Action}",
+                attempt.Id, attempt.Session, attempt.AmountMinor - attempt.DispensedMinor, problem, attempt.Attempts,
+                status == ReversalStatus.NeedsOperator ? "not repeated until an operator runs 'cardless-atm terminal saf retry " + attempt.Id + "'" : "still repeated every " + _options.ReversalRetryMax);
+        }
+        else
+        {
+            _logger.LogWarning("Reversal {Id} not acknowledged (attempt {Attempt}): {Problem}; {Disposition}", attempt.Id, attempt.Attempts, problem, disposition);
         }
     }
 }

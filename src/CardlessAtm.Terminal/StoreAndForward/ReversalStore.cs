@@ -1,6 +1,20 @@
 using System.Text.Json;
+using CardlessAtm.Devices;
 
 namespace CardlessAtm.Terminal.StoreAndForward;
+
+/// <summary>Where a reversal stands in its lifecycle.</summary>
+public enum ReversalStatus
+{
+    /// <summary>Waiting to be sent, or to be repeated after its backoff.</summary>
+    Pending,
+
+    /// <summary>
+    /// The host refused it with a code that repeating cannot fix (e.g. 12 the ATM is blocked, 30 format error).
+    /// It stays on disk and is not sent again until an operator runs <c>cardless-atm terminal saf retry ID</c>.
+    /// </summary>
+    NeedsOperator,
+}
 
 /// <summary>
 /// A reversal the host must receive: it undoes an approved withdrawal in full, or in part when only some
@@ -11,9 +25,9 @@ namespace CardlessAtm.Terminal.StoreAndForward;
 /// <param name="OriginalTransmission">Field 7 of the approved 0200 (MMDDhhmmss).</param>
 /// <param name="RetrievalReference">Field 37 of the approved 0200.</param>
 /// <param name="AmountMinor">The approved amount (field 4).</param>
-/// <param name="DispensedMinor">What reached the customer (field 95); 0 for a full reversal.</param>
+/// <param name="DispensedMinor">What surely reached the customer (field 95); 0 for a full reversal.</param>
 /// <param name="CurrencyNumeric">Field 49.</param>
-/// <param name="Reason">Why (journal text: jam, timeout, cancelled, unverifiable approval, recovery…).</param>
+/// <param name="Reason">Why, in words (journal text: jam, timeout, cancelled, unverifiable approval, recovery…).</param>
 /// <param name="Session">The withdrawal session, for the journal and logs.</param>
 /// <param name="QueuedAt">When it was queued.</param>
 /// <param name="Attempts">How many times it was sent so far.</param>
@@ -30,13 +44,32 @@ public sealed record PendingReversal(
     DateTimeOffset QueuedAt,
     int Attempts = 0)
 {
+    /// <summary>Field 39 of the 0420: <see cref="Iso8583.ReversalReasons"/>; 22 marks the amount beyond 95 as suspect.</summary>
+    public string ReasonCode { get; init; } = Iso8583.ReversalReasons.Timeout;
+
+    /// <summary>Field 11 of the 0420, kept for every 0421 repeat; 0 until the first send.</summary>
+    public int AdviceStan { get; init; }
+
+    /// <summary>Pending, or waiting for an operator.</summary>
+    public ReversalStatus Status { get; init; } = ReversalStatus.Pending;
+
+    /// <summary>The host's last field 39 for it (or "none" when it did not answer), null before the first send.</summary>
+    public string? LastResponse { get; init; }
+
+    /// <summary>Why the last attempt did not complete it, in words.</summary>
+    public string? LastProblem { get; init; }
+
+    /// <summary>When it may be sent next (null: at once).</summary>
+    public DateTimeOffset? NextAttemptAt { get; init; }
+
     /// <summary>Whether some notes were presented (a partial reversal, field 95 carries them).</summary>
     public bool IsPartial => DispensedMinor > 0;
 }
 
 /// <summary>
-/// The store-and-forward queue of reversals on disk: one file per reversal, written atomically (temporary
-/// file, flush to disk, rename), removed only when the host has acknowledged it with an 0430.
+/// The store-and-forward queue of reversals on disk: one file per reversal, written atomically and durably
+/// (temporary file, fsync, rename, fsync of the directory) before anything else records it, removed only when
+/// the host has acknowledged it with an authentic 0430 carrying 00.
 /// </summary>
 public sealed class ReversalStore
 {
@@ -57,51 +90,88 @@ public sealed class ReversalStore
     /// <summary>Raised after the queue's depth changed.</summary>
     public event Action<int>? DepthChanged;
 
-    /// <summary>Reversals waiting for an 0430, oldest first.</summary>
+    /// <summary>Reversals waiting for an 0430 with 00, oldest first.</summary>
+    /// <exception cref="ReversalStoreException">A file of the queue cannot be read (the message names it).</exception>
     public IReadOnlyList<PendingReversal> Pending
     {
         get
         {
-            lock (_gate)
+            var (reversals, unreadable) = ReadAll();
+            if (unreadable.Count > 0)
             {
-                return [.. System.IO.Directory.EnumerateFiles(Directory, "*.json")
-                    .Select(Read)
-                    .OfType<PendingReversal>()
-                    .OrderBy(r => r.QueuedAt)
-                    .ThenBy(r => r.Id, StringComparer.Ordinal)];
+                throw new ReversalStoreException(unreadable);
             }
+
+            return reversals;
         }
     }
 
-    /// <summary>Number of reversals waiting.</summary>
+    /// <summary>Number of reversals waiting (readable or not: an unreadable file is still money owed).</summary>
     public int Depth => System.IO.Directory.EnumerateFiles(Directory, "*.json").Count();
 
-    /// <summary>Adds (or replaces, e.g. to count an attempt) a reversal durably.</summary>
+    /// <summary>
+    /// Every reversal that can be read, oldest first, and every file that cannot (path and reason). Such a file is
+    /// never deleted or skipped silently: <see cref="Pending"/> refuses to work around it.
+    /// </summary>
+    public (IReadOnlyList<PendingReversal> Reversals, IReadOnlyList<string> Unreadable) ReadAll()
+    {
+        lock (_gate)
+        {
+            var reversals = new List<PendingReversal>();
+            var unreadable = new List<string>();
+            foreach (var path in System.IO.Directory.EnumerateFiles(Directory, "*.json"))
+            {
+                try
+                {
+                    if (JsonSerializer.Deserialize<PendingReversal>(File.ReadAllText(path), Json) is { } reversal
+                        && System.IO.Path.GetFileNameWithoutExtension(path) == reversal.Id)
+                    {
+                        reversals.Add(reversal);
+                    }
+                    else
+                    {
+                        unreadable.Add($"{path}: not a reversal of this queue (empty, or its id differs from the file name)");
+                    }
+                }
+                catch (JsonException e)
+                {
+                    unreadable.Add($"{path}: line {(e.LineNumber ?? 0) + 1}: {e.Message}");
+                }
+                catch (IOException e)
+                {
+                    unreadable.Add($"{path}: {e.Message}");
+                }
+            }
+
+            return ([.. reversals.OrderBy(r => r.QueuedAt).ThenBy(r => r.Id, StringComparer.Ordinal)], unreadable);
+        }
+    }
+
+    /// <summary>The reversal with this id, or null.</summary>
+    public PendingReversal? Find(string id) => ReadAll().Reversals.FirstOrDefault(r => r.Id == id);
+
+    /// <summary>Whether a file for this id is on disk.</summary>
+    public bool Contains(string id) => File.Exists(PathOf(id));
+
+    /// <summary>Adds (or replaces, e.g. to count an attempt) a reversal durably: when this returns, a power cut cannot lose it.</summary>
     public void Save(PendingReversal reversal)
     {
         ArgumentNullException.ThrowIfNull(reversal);
         lock (_gate)
         {
-            var path = PathOf(reversal.Id);
-            var temporary = path + ".tmp";
-            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-            {
-                JsonSerializer.Serialize(stream, reversal, Json);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, path, overwrite: true);
+            DurableFile.WriteAllBytes(PathOf(reversal.Id), JsonSerializer.SerializeToUtf8Bytes(reversal, Json));
         }
 
         DepthChanged?.Invoke(Depth);
     }
 
-    /// <summary>Removes a reversal the host acknowledged.</summary>
+    /// <summary>Removes a reversal the host acknowledged (durably: a power cut after this cannot bring it back).</summary>
     public void Complete(string id)
     {
         lock (_gate)
         {
             File.Delete(PathOf(id));
+            DurableFile.FlushDirectory(Directory);
         }
 
         DepthChanged?.Invoke(Depth);
@@ -116,17 +186,12 @@ public sealed class ReversalStore
 
         return System.IO.Path.Combine(Directory, id + ".json");
     }
+}
 
-    private static PendingReversal? Read(string path)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<PendingReversal>(File.ReadAllText(path), Json);
-        }
-        catch (Exception e) when (e is JsonException or IOException)
-        {
-            // A file that cannot be read is left in place for an operator; it is never silently dropped.
-            return null;
-        }
-    }
+/// <summary>A file of the reversal queue cannot be read; the message names each one. Nothing was changed.</summary>
+public sealed class ReversalStoreException(IReadOnlyList<string> unreadable)
+    : IOException($"The reversal queue has {unreadable.Count} unreadable file(s), which may be money owed to customers; repair or move them aside by hand: {string.Join("; ", unreadable)}")
+{
+    /// <summary>Each unreadable file with the reason.</summary>
+    public IReadOnlyList<string> Unreadable { get; } = unreadable;
 }

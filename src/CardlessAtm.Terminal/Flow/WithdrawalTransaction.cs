@@ -1,0 +1,332 @@
+using System.Globalization;
+using CardlessAtm.Devices;
+using CardlessAtm.Devices.Dispenser;
+using CardlessAtm.Iso8583;
+using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Terminal.Journal;
+using CardlessAtm.Terminal.Links;
+using CardlessAtm.Terminal.StoreAndForward;
+using Microsoft.Extensions.Logging;
+
+namespace CardlessAtm.Terminal.Flow;
+
+/// <summary>How the withdrawal transaction ended, for the customer dialogue to answer the phone and show the result.</summary>
+/// <param name="ResponseCode">The code for the phone.</param>
+/// <param name="Presented">What reached the customer, when a dispense ran.</param>
+/// <param name="CustomerMessage">What the customer is told.</param>
+/// <param name="Final">Done or Terminated.</param>
+/// <param name="AuthorizationCode">The host's field 38, when approved.</param>
+/// <param name="Screen">A result screen other than the default one for <paramref name="Final"/>.</param>
+public sealed record WithdrawalSettlement(
+    string ResponseCode, Money? Presented, string CustomerMessage, TerminalState Final, string? AuthorizationCode = null, Devices.Display.Screen? Screen = null);
+
+/// <summary>
+/// The money part of a withdrawal: authorise with the host → dispense → settle. Whatever happens after the
+/// 0200 is journalled — no answer, a bad MAC, an answer that is not bound to the request, a cancel, a jam, a
+/// device that stops answering, or any exception — it ends in a settlement, and every approval that did not
+/// become notes in the customer's hand becomes a reversal in the store-and-forward queue (with the reason code
+/// that says whether the dispensed amount is certain).
+/// </summary>
+public sealed class WithdrawalTransaction(
+    IHostLink host, ICashDispenser dispenser, ReversalForwarder reversals, ElectronicJournal journal, TerminalOptions options, TerminalMetrics metrics, TimeProvider time, ILogger logger)
+{
+    private enum Stage
+    {
+        NotAsked,
+        Asked,
+        Approved,
+        Dispensing,
+        Dispensed,
+        Reversed,
+    }
+
+    /// <summary>
+    /// Raised when the dispenser can no longer be trusted (it did not finish a dispense in
+    /// <see cref="TerminalOptions.DispenseTimeout"/>): the ATM must go out of service.
+    /// </summary>
+    public event Action<string>? DispenserUnusable;
+
+    /// <summary>Raised when the transaction enters Authorising, Dispensing or Presenting.</summary>
+    public event Func<TerminalState, Task>? Progress;
+
+    /// <summary>Asks the host, dispenses on an authentic approval, and settles; never throws after the host was asked.</summary>
+    /// <param name="session">The QR session nonce.</param>
+    /// <param name="amount">The amount on screen.</param>
+    /// <param name="mix">The notes the fault check chose.</param>
+    /// <param name="phone">The phone's 0200 (fields 3, 4, 48, 49 and 127 go to the host).</param>
+    /// <param name="stan">This terminal's STAN for the 0200.</param>
+    /// <param name="cancelPressed">Completes with true if the customer pressed Cancel while the host decided.</param>
+    /// <param name="cancellationToken">Shutdown: what is unfinished then is settled by recovery at the next start.</param>
+    public async Task<WithdrawalSettlement> RunAsync(string session, Money amount, Mix mix, IsoMessage phone, int stan, Task<bool> cancelPressed, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(phone);
+        ArgumentNullException.ThrowIfNull(cancelPressed);
+        var stage = Stage.NotAsked;
+        PendingReversal? pending = null;
+        DispenseStartRecord? started = null;
+        Money? presented = null;
+        try
+        {
+            await ReportAsync(TerminalState.Authorising);
+            var request = BuildAuthorisation(phone, stan);
+            var transmission = request.GetString(7)!;
+            pending = new PendingReversal(
+                $"{stan:D6}-{transmission}", stan, transmission, request.RetrievalReferenceNumber!, amount.MinorUnits, 0, amount.Currency.NumericCode, string.Empty, session, time.GetUtcNow());
+            await journal.WriteAsync(JournalEvents.AuthoriseRequest, session, stan, new Dictionary<string, string>
+            {
+                ["rrn"] = pending.RetrievalReference,
+                ["transmission"] = transmission,
+                ["amount"] = amount.MinorUnits.ToString(CultureInfo.InvariantCulture),
+                ["currency"] = amount.Currency.NumericCode.ToString("D3", CultureInfo.InvariantCulture),
+            });
+
+            stage = Stage.Asked;
+            HostAnswer? answer = null;
+            string? failure = null;
+            try
+            {
+                answer = await host.SendAsync(request, cancellationToken);
+            }
+            catch (Exception e) when (e is Iso8583ChannelException or InvalidOperationException or TimeoutException)
+            {
+                failure = e.Message;
+            }
+
+            var cancelled = cancelPressed.IsCompletedSuccessfully && cancelPressed.Result;
+            await journal.WriteAsync(JournalEvents.AuthoriseAnswer, session, stan, new Dictionary<string, string>
+            {
+                ["response"] = answer?.ResponseCode ?? "none",
+                ["macVerified"] = answer?.MacVerified.ToString() ?? "-",
+                ["bound"] = answer is null ? "-" : (answer.Mismatch is null ? bool.TrueString : $"no: field(s) {answer.Mismatch}"),
+                ["authCode"] = answer?.Response.AuthorizationCode ?? "-",
+                ["cancelled"] = cancelled.ToString(),
+                ["failure"] = failure ?? "-",
+            });
+
+            if (answer is null)
+            {
+                // The host may have approved and debited: reverse in full until it acknowledges.
+                await ReverseAsync(pending with { Reason = "no answer from the host", ReasonCode = ReversalReasons.Timeout });
+                stage = Stage.Reversed;
+                return Declined(ResponseCodes.IssuerUnavailable, CustomerTexts.ForResponseCode(ResponseCodes.IssuerUnavailable));
+            }
+
+            if (!answer.IsAuthentic)
+            {
+                // Never act on an unauthenticated or unbound answer; if a real approval exists the debit is undone.
+                var why = answer.MacVerified ? $"host answer not bound to the request (field(s) {answer.Mismatch})" : "host answer failed its MAC check";
+                await ReverseAsync(pending with { Reason = why, ReasonCode = ReversalReasons.InvalidResponse });
+                stage = Stage.Reversed;
+                return Declined(ResponseCodes.SystemMalfunction, "The bank's answer could not be verified.");
+            }
+
+            if (answer.ResponseCode != ResponseCodes.Approved)
+            {
+                stage = Stage.Reversed; // declined: nothing to reverse
+                return Declined(answer.ResponseCode ?? ResponseCodes.SystemMalfunction, CustomerTexts.ForResponseCode(answer.ResponseCode));
+            }
+
+            stage = Stage.Approved;
+            if (cancelled)
+            {
+                await ReverseAsync(pending with { Reason = "customer cancelled while the host was deciding", ReasonCode = ReversalReasons.CustomerCancellation });
+                stage = Stage.Reversed;
+                return Declined(ResponseCodes.DoNotHonour, "Cancelled. Nothing will be charged.");
+            }
+
+            await ReportAsync(TerminalState.Dispensing);
+            var counters = await dispenser.ReadDeviceCountersAsync(CancellationToken.None);
+            started = new DispenseStartRecord(mix, dispenser.CashUnits.ToDictionary(u => u.Id, u => u.Count, StringComparer.Ordinal), counters);
+            await journal.WriteAsync(JournalEvents.DispenseStart, session, stan, new Dictionary<string, string>
+            {
+                ["mix"] = RecoveryRecord.FormatMix(mix),
+                ["counts"] = RecoveryRecord.FormatCounts(dispenser.CashUnits),
+                ["counters"] = counters is null ? "none" : RecoveryRecord.FormatCounters(counters),
+                ["reversalId"] = pending.Id,
+                ["rrn"] = pending.RetrievalReference,
+                ["transmission"] = pending.OriginalTransmission,
+                ["amount"] = amount.MinorUnits.ToString(CultureInfo.InvariantCulture),
+                ["currency"] = amount.Currency.NumericCode.ToString("D3", CultureInfo.InvariantCulture),
+            });
+
+            // Once notes move, the dispense runs to its end whatever else happens — but not longer than its bound.
+            stage = Stage.Dispensing;
+            var result = await dispenser.DispenseAsync(mix, CancellationToken.None).WaitAsync(options.DispenseTimeout, time, CancellationToken.None);
+            stage = Stage.Dispensed;
+            presented = result.Presented;
+            await journal.WriteAsync(JournalEvents.DispenseEnd, session, stan, RecoveryRecord.DescribeResult(result));
+            if (result.Completion != DispenseCompletion.Ok)
+            {
+                metrics.DispenserFault(result.Completion);
+                await ResetAfterFaultAsync(session);
+            }
+
+            await ReportAsync(TerminalState.Presenting);
+            if (result.Presented == amount && result.IsComplete)
+            {
+                return new WithdrawalSettlement(ResponseCodes.Approved, result.Presented, "Please take your cash.", TerminalState.Done, answer.Response.AuthorizationCode);
+            }
+
+            // Notes whose fate is unknown are credited back too and flagged suspect (22) for the cash count:
+            // the customer is never charged for cash that may not have come out.
+            await ReverseAsync(pending with { DispensedMinor = result.Presented.MinorUnits, Reason = $"dispense {result.Completion}", ReasonCode = ReasonFor(result) });
+            stage = Stage.Reversed;
+            if (result.Presented.IsPositive)
+            {
+                var screen = CustomerTexts.Partial(result.Presented.ToString(), amount.ToString());
+                return new WithdrawalSettlement(ResponseCodes.Approved, result.Presented, string.Join(' ', screen.Lines), TerminalState.Done, answer.Response.AuthorizationCode, screen);
+            }
+
+            return new WithdrawalSettlement(ResponseCodes.SystemMalfunction, result.Presented, "The ATM could not pay out. Nothing will be charged.", TerminalState.Terminated);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw; // shutting down: recovery settles it from the journal at the next start
+        }
+        catch (Exception e)
+        {
+            return await SettleFaultAsync(e, stage, session, amount, pending, started, presented);
+        }
+
+        WithdrawalSettlement Declined(string code, string message) => new(code, null, message, TerminalState.Terminated);
+    }
+
+    private static string ReasonFor(DispenseResult result) =>
+        result.HasUnknown ? ReversalReasons.SuspectedMalfunction
+        : result.Presented.IsPositive ? ReversalReasons.PartialDispense
+        : ReversalReasons.AtmMalfunction;
+
+    private async Task<WithdrawalSettlement> SettleFaultAsync(
+        Exception fault, Stage stage, string session, Money amount, PendingReversal? pending, DispenseStartRecord? started, Money? presented)
+    {
+        logger.LogError(fault, "Withdrawal {Session} failed at stage {Stage}: {Type}: {Message}", session, stage, fault.GetType().Name, fault.Message);
+        try
+        {
+            await journal.WriteAsync(JournalEvents.WithdrawalFault, session, pending?.OriginalStan, new Dictionary<string, string>
+            {
+                ["stage"] = stage.ToString(),
+                ["fault"] = fault.GetType().Name,
+                ["detail"] = fault.Message,
+            });
+        }
+        catch (Exception journalFault) when (journalFault is IOException or ObjectDisposedException)
+        {
+            logger.LogCritical("The journal cannot record the fault of withdrawal {Session}: {Message}", session, journalFault.Message);
+        }
+
+        switch (stage)
+        {
+            case Stage.NotAsked:
+            case Stage.Reversed:
+                break;
+            case Stage.Asked:
+            case Stage.Approved:
+                await ReverseAsync(pending! with { Reason = $"ATM fault before any note moved: {fault.GetType().Name}", ReasonCode = ReversalReasons.AtmMalfunction });
+                break;
+            case Stage.Dispensing:
+                var settled = await SettleInterruptedDispenseAsync(fault, session, pending!, started!);
+                presented = settled.Presented;
+                await ReverseAsync(pending! with { DispensedMinor = settled.Presented.MinorUnits, Reason = $"dispense failed: {fault.GetType().Name}", ReasonCode = ReasonFor(settled) });
+                break;
+            case Stage.Dispensed:
+                if (presented!.Value.MinorUnits < amount.MinorUnits)
+                {
+                    await ReverseAsync(pending! with { DispensedMinor = presented.Value.MinorUnits, Reason = $"fault after a partial dispense: {fault.GetType().Name}", ReasonCode = ReversalReasons.PartialDispense });
+                }
+                else if (presented == amount)
+                {
+                    return new WithdrawalSettlement(ResponseCodes.Approved, presented, "Please take your cash.", TerminalState.Done);
+                }
+
+                break;
+        }
+
+        if (presented is { IsPositive: true } paid)
+        {
+            var screen = CustomerTexts.Partial(paid.ToString(), amount.ToString());
+            return new WithdrawalSettlement(ResponseCodes.Approved, paid, string.Join(' ', screen.Lines), TerminalState.Done, null, screen);
+        }
+
+        return new WithdrawalSettlement(
+            ResponseCodes.SystemMalfunction, presented, stage == Stage.NotAsked ? "The ATM could not complete the request." : "The ATM could not pay out. Nothing will be charged.", TerminalState.Terminated);
+    }
+
+    /// <summary>
+    /// A dispense that threw or did not end in time. When it threw, the device is asked what moved, as recovery
+    /// after a crash would; when it hung, nothing more can be asked of it: every note is unknown (suspect) and
+    /// the ATM goes out of service.
+    /// </summary>
+    private async Task<DispenseResult> SettleInterruptedDispenseAsync(Exception fault, string session, PendingReversal pending, DispenseStartRecord started)
+    {
+        DispenseResult result;
+        if (fault is InvalidMixException)
+        {
+            // Refused before the device was commanded: certainly nothing moved.
+            result = new DispenseResult(DispenseCompletion.InvalidRequest, started.Mix.Amount, [], null, fault.Message);
+        }
+        else if (fault is TimeoutException)
+        {
+            var movements = started.Mix.Items.Select(i => new UnitMovement(i.CashUnitId, i.Denomination, 0, 0, i.Notes)).ToList();
+            result = new DispenseResult(DispenseCompletion.Timeout, started.Mix.Amount, movements, null, $"the dispenser did not finish within {options.DispenseTimeout}");
+            DispenserUnusable?.Invoke($"the dispenser did not finish a dispense within {options.DispenseTimeout}");
+        }
+        else
+        {
+            try
+            {
+                var now = started.Counters is null ? null : await dispenser.ReadDeviceCountersAsync(CancellationToken.None);
+                var moved = started.Counters is null || now is null ? null : now.Since(started.Counters);
+                result = await dispenser.RecoverInterruptedDispenseAsync(started.Mix, started.Counts, moved, CancellationToken.None)
+                    .WaitAsync(options.DispenseTimeout, time, CancellationToken.None);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                var movements = started.Mix.Items.Select(i => new UnitMovement(i.CashUnitId, i.Denomination, 0, 0, i.Notes)).ToList();
+                result = new DispenseResult(DispenseCompletion.HardwareError, started.Mix.Amount, movements, null, $"the dispenser cannot say what moved: {e.Message}");
+                DispenserUnusable?.Invoke($"the dispenser failed and cannot say what it moved ({e.GetType().Name})");
+            }
+        }
+
+        await journal.WriteAsync(JournalEvents.DispenseEnd, session, pending.OriginalStan, RecoveryRecord.DescribeResult(result));
+        metrics.DispenserFault(result.Completion);
+        return result;
+    }
+
+    private async Task ReverseAsync(PendingReversal reversal) => await reversals.EnqueueAsync(reversal);
+
+    private async Task ReportAsync(TerminalState state)
+    {
+        if (Progress is { } progress)
+        {
+            await progress(state);
+        }
+    }
+
+    private async Task ResetAfterFaultAsync(string session)
+    {
+        var reset = await dispenser.ResetAsync(CancellationToken.None).WaitAsync(options.DispenseTimeout, time, CancellationToken.None);
+        await journal.WriteAsync(JournalEvents.DispenserReset, session, null, new Dictionary<string, string>
+        {
+            ["completion"] = reset.Completion.ToString(),
+            ["rejected"] = reset.Movements.Sum(m => m.Rejected).ToString(CultureInfo.InvariantCulture),
+        });
+    }
+
+    private IsoMessage BuildAuthorisation(IsoMessage phone, int stan)
+    {
+        var request = host.NewRequest(Mti.FinancialRequest);
+        request.Stan = stan;
+        foreach (var field in new[] { 3, 4, 48, 49, 127 })
+        {
+            if (phone.GetBytes(field) is { } value)
+            {
+                request.SetBytes(field, value);
+            }
+        }
+
+        request.RetrievalReferenceNumber = host.NewRetrievalReference(stan);
+        return request;
+    }
+
+    private sealed record DispenseStartRecord(Mix Mix, IReadOnlyDictionary<string, int> Counts, DeviceCounters? Counters);
+}

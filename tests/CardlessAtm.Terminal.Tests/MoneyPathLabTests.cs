@@ -1,0 +1,75 @@
+using CardlessAtm.Devices.Sensors;
+using CardlessAtm.Host.Seeding;
+using CardlessAtm.Host.Storage;
+using CardlessAtm.Iso8583;
+using CardlessAtm.Terminal.Journal;
+using CardlessAtm.Terminal.StoreAndForward;
+
+namespace CardlessAtm.Terminal.Tests;
+
+/// <summary>The money path's faults against the real host on SQLite: balances, queue and cash, not log lines.</summary>
+public class MoneyPathLabTests
+{
+    [Fact]
+    public async Task A_reversal_the_host_refuses_while_the_atm_is_blocked_stays_queued_until_an_operator_retries_it()
+    {
+        await using var lab = await Lab.StartAsync();
+        var before = await lab.BalanceAsync();
+        lab.Dispenser.Faults.JamAfterNotes = 2; // 10 + 20 presented, the 50 jams
+        lab.Terminal.Journal.Written += e =>
+        {
+            if (e.Event == JournalEvents.DispenseStart)
+            {
+                lab.Host.Administration.SetAtmStatusAsync(DemoSeed.AtmId, AtmStatus.Blocked).GetAwaiter().GetResult();
+            }
+        };
+        var qr = await lab.ShowQrAsync(80);
+
+        var reply = await lab.SendAsync(lab.PhoneRequest(qr));
+        await lab.WaitUntilAsync(() => lab.Terminal.Reversals.Store.ReadAll().Reversals.Any(r => r.LastResponse == ResponseCodes.InvalidTransaction));
+
+        Assert.Equal(ResponseCodes.Approved, reply.ResponseCode);
+        Assert.Equal(3_000, reply.ReplacementAmountMinor);
+        var kept = Assert.Single(lab.Terminal.Reversals.Store.Pending);
+        Assert.Equal(ReversalStatus.NeedsOperator, kept.Status);
+        Assert.Equal(3_000, kept.DispensedMinor);
+        Assert.Equal(before - 8_000, await lab.BalanceAsync()); // still charged in full: the reversal is owed
+        Assert.Equal(1, lab.Terminal.Reversals.StuckCount);
+
+        await lab.Host.Administration.SetAtmStatusAsync(DemoSeed.AtmId, AtmStatus.Active);
+        Assert.True(ReversalForwarder.RequestRetry(lab.Terminal.Reversals.Store, kept.Id, lab.Time));
+        await lab.WaitForReversalsDeliveredAsync();
+
+        Assert.Equal(before - 3_000, await lab.BalanceAsync());
+        Assert.Equal(2, lab.Dispenser.PresentedTotal);
+        Assert.Equal(0, lab.Terminal.Reversals.StuckCount);
+    }
+
+    [Fact]
+    public async Task A_cassette_pulled_while_the_host_decides_refunds_the_customer_and_the_atm_serves_the_next_one()
+    {
+        await using var lab = await Lab.StartAsync();
+        var before = await lab.BalanceAsync();
+        lab.Terminal.Journal.Written += e =>
+        {
+            if (e.Event == JournalEvents.AuthoriseRequest && e.Data!["amount"] == "8000")
+            {
+                lab.Sensors.Set("Cassette3", SensorState.Alert);
+            }
+        };
+        var qr = await lab.ShowQrAsync(80);
+
+        var reply = await lab.SendAsync(lab.PhoneRequest(qr));
+        await lab.WaitForReversalsDeliveredAsync();
+
+        Assert.Equal(ResponseCodes.SystemMalfunction, reply.ResponseCode);
+        Assert.Equal(0, lab.Dispenser.PresentedTotal);
+        Assert.Equal(before, await lab.BalanceAsync());
+        Assert.Equal(0, lab.Terminal.Reversals.Store.Depth);
+
+        lab.Sensors.Set("Cassette3", SensorState.Normal);
+        var next = await lab.ShowQrAsync(30);
+        Assert.Equal(ResponseCodes.Approved, (await lab.SendAsync(lab.PhoneRequest(next))).ResponseCode);
+        Assert.Equal(before - 3_000, await lab.BalanceAsync());
+    }
+}
