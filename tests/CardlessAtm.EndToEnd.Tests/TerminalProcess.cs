@@ -35,7 +35,8 @@ internal sealed class TerminalProcess : IAsyncDisposable
     public IEnumerable<string> Output => _output;
 
     /// <summary>Writes the configuration and starts the process.</summary>
-    public static TerminalProcess Start(string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout)
+    public static TerminalProcess Start(
+        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, string? killAfter = null)
     {
         Directory.CreateDirectory(directory);
         var configPath = Path.Combine(directory, "terminal.json");
@@ -70,13 +71,25 @@ internal sealed class TerminalProcess : IAsyncDisposable
                     ["Simulated"] = new Dictionary<string, object>
                     {
                         ["StateFile"] = Path.Combine(directory, "dispenser-memory.json"),
-                        ["Faults"] = new Dictionary<string, object> { ["NoteDelay"] = noteDelay.ToString() },
+                        ["Faults"] = jamAfterNotes is { } jam
+                            ? new Dictionary<string, object> { ["NoteDelay"] = noteDelay.ToString(), ["JamAfterNotes"] = jam }
+                            : new Dictionary<string, object> { ["NoteDelay"] = noteDelay.ToString() },
                     },
                 },
             },
         };
         File.WriteAllText(configPath, JsonSerializer.Serialize(config));
-        return new TerminalProcess(Launch(configPath), configPath, directory);
+        return new TerminalProcess(Launch(configPath, killAfter), configPath, directory);
+    }
+
+    /// <summary>Whether the process has ended (e.g. killed itself at its kill point).</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Waits until the process ends by itself.</summary>
+    public async Task WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cancel.Token);
     }
 
     /// <summary>Kills the process at once (no shutdown) — a power cut as far as the software can tell.</summary>
@@ -87,8 +100,14 @@ internal sealed class TerminalProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the same terminal again (same configuration, journal, queue and device memory).</summary>
-    public void Restart(TimeSpan? noteDelay = null)
+    public void Restart(TimeSpan? noteDelay = null, bool clearFaults = false)
     {
+        if (clearFaults)
+        {
+            var text = File.ReadAllText(ConfigPath);
+            File.WriteAllText(ConfigPath, System.Text.RegularExpressions.Regex.Replace(text, ",\"JamAfterNotes\":[0-9]+", string.Empty));
+        }
+
         if (noteDelay is { } delay)
         {
             var text = File.ReadAllText(ConfigPath);
@@ -140,7 +159,7 @@ internal sealed class TerminalProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static Process Launch(string configPath)
+    private static Process Launch(string configPath, string? killAfter = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -153,6 +172,11 @@ internal sealed class TerminalProcess : IAsyncDisposable
         start.ArgumentList.Add("terminal");
         start.ArgumentList.Add("--config");
         start.ArgumentList.Add(configPath);
+        if (killAfter is not null)
+        {
+            start.Environment["CARDLESSATM_KILL_AFTER"] = killAfter;
+        }
+
         return Process.Start(start) ?? throw new InvalidOperationException("Could not start the terminal process.");
     }
 

@@ -33,6 +33,7 @@ internal static class TerminalCommand
 
         var command = new Command("terminal", "Run the ATM: devices from Devices:*, links to Terminal:Host and Terminal:Proxy, journal and reversal queue in Terminal:DataDirectory. Stops on Ctrl+C or SIGTERM (systemd).");
         command.Subcommands.Add(journal);
+        command.Subcommands.Add(TerminalSafCommand.Create());
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
         {
             using var host = CliHost.Build(parse, builder =>
@@ -50,15 +51,18 @@ internal static class TerminalCommand
             });
 
             // Everything that can be wrong in the settings or the key store fails here, before anything is dialled.
+            AtmTerminal terminal;
             try
             {
-                host.Services.GetRequiredService<AtmTerminal>();
+                terminal = host.Services.GetRequiredService<AtmTerminal>();
             }
             catch (SecurityException e)
             {
                 await Console.Error.WriteLineAsync($"Key store: {e.Message}");
                 return 2;
             }
+
+            KillPoint.Arm(terminal, host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CardlessAtm.KillPoint"));
 
             await host.RunAsync(cancellationToken);
             return 0;

@@ -197,7 +197,7 @@ public sealed class ReversalForwarder : IDisposable
         }
 
         var stan = reversal.AdviceStan == 0 ? _host.NextStan() : reversal.AdviceStan;
-        var advice = _host.NewRequest(reversal.Attempts == 0 ? Mti.ReversalAdvice : Mti.ReversalAdviceRepeat);
+        var advice = _host.NewRequest(reversal.AdviceStan == 0 ? Mti.ReversalAdvice : Mti.ReversalAdviceRepeat);
         advice.Stan = stan;
         advice.ProcessingCode = "010000";
         advice.AmountMinor = reversal.AmountMinor;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using CardlessAtm.Devices;
 
 namespace CardlessAtm.Terminal.StoreAndForward;
@@ -73,7 +74,7 @@ public sealed record PendingReversal(
 /// </summary>
 public sealed class ReversalStore
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
     private readonly Lock _gate = new();
 
     /// <summary>Opens the queue in a directory (created if missing).</summary>
