@@ -3,62 +3,119 @@ using System.Runtime.InteropServices;
 namespace CardlessAtm.Devices;
 
 /// <summary>
-/// Writes that survive a power cut: a file is replaced atomically (temporary file in the same directory,
-/// fsync, rename) and the directory is fsynced afterwards, so the rename itself is on the disk too.
+/// Replaces a file's content so that a crash or power cut leaves either the old or the new content, and a
+/// completed write survives: the bytes go to <c>path.tmp</c> in the same directory, which is fsynced, renamed
+/// over <c>path</c>, and then the directory itself is fsynced so the rename is on disk too.
 /// </summary>
+/// <remarks>
+/// A leftover <c>path.tmp</c> from a crash is ignored by readers of <c>path</c> and overwritten by the next
+/// write. Writers of one path must not run concurrently (they share the temporary file name). On Windows the
+/// directory step is a no-op: NTFS journals the rename's metadata and a directory cannot be flushed there.
+/// </remarks>
 public static partial class DurableFile
 {
-    /// <summary>Replaces <paramref name="path"/> with <paramref name="content"/>; on return both the data and the name are on disk.</summary>
-    public static void WriteAllBytes(string path, ReadOnlySpan<byte> content)
+    /// <summary>The temporary file a write of <paramref name="path"/> goes through.</summary>
+    /// <param name="path">The target file.</param>
+    /// <returns><c>path.tmp</c>.</returns>
+    public static string TemporaryPathOf(string path) => Path.GetFullPath(path) + ".tmp";
+
+    /// <summary>Durably replaces <paramref name="path"/> with <paramref name="bytes"/>.</summary>
+    /// <param name="path">The file to replace (its directory is created if missing).</param>
+    /// <param name="bytes">The whole new content.</param>
+    /// <exception cref="IOException">A step failed; <paramref name="path"/> still holds its previous content.</exception>
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        var full = Path.GetFullPath(path);
-        var temporary = full + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        var (full, temporary, directory) = Prepare(path);
+        using (var handle = File.OpenHandle(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
         {
-            stream.Write(content);
-            stream.Flush(flushToDisk: true);
+            RandomAccess.Write(handle, bytes, 0);
+            RandomAccess.FlushToDisk(handle);
         }
 
         File.Move(temporary, full, overwrite: true);
-        FlushDirectory(Path.GetDirectoryName(full)!);
+        FlushDirectory(directory);
     }
 
-    /// <summary>Forces a directory's entries (created, renamed, deleted files) to the disk. A no-op where the OS has no such call.</summary>
-    /// <exception cref="IOException">The directory could not be opened or flushed.</exception>
-    public static void FlushDirectory(string directory)
+    /// <summary>Durably replaces <paramref name="path"/> with <paramref name="bytes"/>.</summary>
+    /// <param name="path">The file to replace (its directory is created if missing).</param>
+    /// <param name="bytes">The whole new content.</param>
+    /// <param name="cancellationToken">Cancels before the rename; the old content then stays.</param>
+    /// <returns>A task that completes when the new content and the rename are on disk.</returns>
+    /// <exception cref="IOException">A step failed; <paramref name="path"/> still holds its previous content.</exception>
+    public static async Task WriteAllBytesAsync(string path, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
-        if (OperatingSystem.IsWindows())
+        var (full, temporary, directory) = Prepare(path);
+        using (var handle = File.OpenHandle(temporary, FileMode.Create, FileAccess.Write, FileShare.None, FileOptions.Asynchronous))
         {
-            return; // NTFS journals renames; a directory cannot be opened for flushing without backup semantics.
+            await RandomAccess.WriteAsync(handle, bytes, 0, cancellationToken).ConfigureAwait(false);
+            RandomAccess.FlushToDisk(handle);
         }
 
-        var fd = Open(directory, 0 /* O_RDONLY: a directory opens read-only on Linux and macOS alike */);
+        cancellationToken.ThrowIfCancellationRequested();
+        File.Move(temporary, full, overwrite: true);
+        FlushDirectory(directory);
+    }
+
+    /// <summary>
+    /// Fsyncs a directory, so that entries created, renamed or removed in it are on disk. .NET cannot open a
+    /// directory as a file, so on Unix this calls <c>open(2)</c> read-only and <c>fsync(2)</c>; no-op on Windows.
+    /// </summary>
+    /// <param name="directory">The directory.</param>
+    /// <exception cref="IOException">It cannot be opened or flushed (the message names it and the errno).</exception>
+    public static void FlushDirectory(string directory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var fd = Native.Open(directory, OpenReadOnly);
         if (fd < 0)
         {
-            throw new IOException($"Cannot open directory {directory} to flush it (errno {Marshal.GetLastPInvokeError()}).");
+            throw new IOException($"Cannot open directory {directory} to fsync it: errno {Marshal.GetLastPInvokeError()}.");
         }
 
         try
         {
-            if (Fsync(fd) != 0)
+            if (Native.Fsync(fd) != 0)
             {
-                throw new IOException($"Cannot flush directory {directory} to disk (errno {Marshal.GetLastPInvokeError()}).");
+                var errno = Marshal.GetLastPInvokeError();
+
+                // EINVAL: the file system cannot sync a directory (some FUSE and network mounts); nothing more can be done.
+                if (errno != Einval)
+                {
+                    throw new IOException($"Cannot fsync directory {directory}: errno {errno}.");
+                }
             }
         }
         finally
         {
-            _ = Close(fd);
+            _ = Native.Close(fd);
         }
     }
 
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags);
+    private const int OpenReadOnly = 0;
+    private const int Einval = 22;
 
-    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
-    private static partial int Fsync(int fd);
+    private static (string Full, string Temporary, string Directory) Prepare(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var full = Path.GetFullPath(path);
+        var directory = Path.GetDirectoryName(full) ?? throw new ArgumentException($"{full} has no directory.", nameof(path));
+        Directory.CreateDirectory(directory);
+        return (full, full + ".tmp", directory);
+    }
 
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int Close(int fd);
+    private static partial class Native
+    {
+        [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial int Open(string path, int flags);
+
+        [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+        internal static partial int Fsync(int fd);
+
+        [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+        internal static partial int Close(int fd);
+    }
 }

@@ -233,10 +233,22 @@ internal static class HostCommand
                     : throw new UsageException($"--day '{text}' is not a date yyyy-MM-dd.");
             }
 
-            Console.WriteLine("ATM       currency  approved        amount  declined  reversed      credited  unmatched   net dispensed");
+            Console.WriteLine("ATM       currency  approved        amount  declined  reversed      credited  unmatched   net dispensed  suspect  suspect amount");
+            var suspects = new List<AtmDayReport>();
             foreach (var line in await host.Administration.GetDayReportAsync(businessDay, cancellationToken))
             {
-                Console.WriteLine($"{line.AtmId}  {line.CurrencyNumeric:D3}       {line.ApprovedCount,8} {line.ApprovedMinor,13} {line.DeclinedCount,9} {line.ReversedCount,9} {line.ReversedMinor,13} {line.UnmatchedReversals,10} {line.NetDispensedMinor,15}");
+                Console.WriteLine($"{line.AtmId}  {line.CurrencyNumeric:D3}       {line.ApprovedCount,8} {line.ApprovedMinor,13} {line.DeclinedCount,9} {line.ReversedCount,9} {line.ReversedMinor,13} {line.UnmatchedReversals,10} {line.NetDispensedMinor,15} {line.SuspectCount,8} {line.SuspectMinor,15}");
+                if (line.SuspectCount > 0)
+                {
+                    suspects.Add(line);
+                }
+            }
+
+            foreach (var line in suspects)
+            {
+                // Credited to the customers, but the dispenser could not say what it presented: the
+                // cash count settles it (that much over the expected cassette total means nothing was taken).
+                Console.WriteLine($"suspect: {line.AtmId} {line.SuspectCount} reversal(s), {line.SuspectMinor} credited without knowing what was presented; settle with the ATM's cash count");
             }
 
             var totals = await host.Administration.GetLedgerTotalsAsync(cancellationToken);

@@ -17,8 +17,9 @@ public interface ICashUnitStore
 public sealed class CashUnitStoreException(string message, Exception? inner = null) : IOException(message, inner);
 
 /// <summary>
-/// Cash-unit counts in a JSON file, replaced atomically: written to a temporary file, flushed to disk,
-/// then renamed over the old one — so a power cut leaves either the old or the new counts, never half.
+/// Cash-unit counts in a JSON file, replaced atomically with <see cref="DurableFile"/>: written to a temporary
+/// file, fsynced, renamed over the old one, and the directory fsynced — so a power cut leaves either the old
+/// or the new counts, never half, and a completed save is not lost with the directory entry.
 /// </summary>
 public sealed class JsonFileCashUnitStore(string path) : ICashUnitStore
 {
@@ -42,7 +43,12 @@ public sealed class JsonFileCashUnitStore(string path) : ICashUnitStore
                 ?? throw new CashUnitStoreException($"{Path} holds no cash units.");
             return [.. saved.Select(s => s.ToCashUnit())];
         }
-        catch (Exception e) when (e is JsonException or UnknownCurrencyException or ArgumentException)
+        catch (JsonException e)
+        {
+            var where = e.LineNumber is { } line ? $" at line {line + 1}, byte {e.BytePositionInLine + 1}" : "";
+            throw new CashUnitStoreException($"{Path} is not a valid cash-unit state file{where}: {e.Message} Move it aside to start from the configured counts.", e);
+        }
+        catch (Exception e) when (e is UnknownCurrencyException or ArgumentException)
         {
             throw new CashUnitStoreException($"{Path} is not a valid cash-unit state file: {e.Message} Move it aside to start from the configured counts.", e);
         }
@@ -52,15 +58,8 @@ public sealed class JsonFileCashUnitStore(string path) : ICashUnitStore
     public async Task SaveAsync(IReadOnlyList<CashUnit> units, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(units);
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
-        var temporary = Path + ".tmp";
-        await using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            await JsonSerializer.SerializeAsync(stream, units.Select(SavedUnit.From).ToList(), Json, cancellationToken);
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, Path, overwrite: true);
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(units.Select(SavedUnit.From).ToList(), Json);
+        await DurableFile.WriteAllBytesAsync(Path, bytes, cancellationToken);
     }
 
     private sealed record SavedUnit(

@@ -33,7 +33,12 @@ public sealed record WithdrawalOutcome(string ResponseCode, string? AuthCode, lo
 }
 
 /// <summary>A reversal advice after its MAC was verified.</summary>
-internal sealed record VerifiedReversal(RequestKey Original, string Mti, long OriginalAmountMinor, long? DispensedMinor);
+/// <param name="Original">The original request's key (field 41 and 90).</param>
+/// <param name="Mti">0420 or 0421.</param>
+/// <param name="OriginalAmountMinor">Field 4.</param>
+/// <param name="DispensedMinor">Field 95, what the ATM says it dispensed, if sent.</param>
+/// <param name="ReasonCode">Field 39, one of <see cref="ReversalReasons"/>, or null for an ordinary reversal.</param>
+internal sealed record VerifiedReversal(RequestKey Original, string Mti, long OriginalAmountMinor, long? DispensedMinor, string? ReasonCode = null);
 
 /// <summary>The host's answer to a reversal advice.</summary>
 /// <param name="ResponseCode">Field 39 of the 0430 (00: acknowledged).</param>
@@ -87,6 +92,10 @@ internal static class LedgerDecisions
                     NewTransaction(request, code, null, day, ledger.UtcNow),
                     request.SessionNonce) ?? throw new DuplicateRequestException();
                 id = tx.TransactionId;
+            }
+            else
+            {
+                ledger.RecordRefusedRequest(atm, request.Key.Stan, code);
             }
 
             ledger.AppendAudit("withdrawal.declined", atm, code, $"stan {request.Key.Stan}: {reason}");
@@ -202,7 +211,8 @@ internal static class LedgerDecisions
     {
         var original = advice.Original;
         var atm = original.AtmId;
-        var what = $"reversal {advice.Mti} of stan {original.Stan} at {original.TransmissionDateTime}";
+        var what = $"reversal {advice.Mti} of stan {original.Stan} at {original.TransmissionDateTime}"
+            + (advice.ReasonCode is { } code ? $" (reason {code})" : "");
 
         if (ledger.FindReversal(original) is { } earlier)
         {
@@ -213,7 +223,7 @@ internal static class LedgerDecisions
         var tx = ledger.FindTransaction(original);
         if (tx is null)
         {
-            ledger.TryInsertReversal(new ReversalRecord(0, original, null, advice.DispensedMinor ?? 0, 0, ReversalOutcomeKind.Unmatched, ledger.UtcNow));
+            ledger.TryInsertReversal(new ReversalRecord(0, original, null, advice.DispensedMinor ?? 0, 0, ReversalOutcomeKind.Unmatched, ledger.UtcNow, advice.ReasonCode));
             ledger.AppendAudit("reversal.unmatched", atm, ResponseCodes.Approved, $"{what}: no such transaction; acknowledged and kept for investigation");
             return new ReversalOutcome(ResponseCodes.Approved, 0, ReversalOutcomeKind.Unmatched, false, "no such transaction");
         }
@@ -240,8 +250,16 @@ internal static class LedgerDecisions
             reason += $" (advice names amount {advice.OriginalAmountMinor}, the transaction was {tx.AmountMinor}: the stored amount was used)";
         }
 
+        // Reason 22: the dispenser could not say what it presented. The customer is credited as for
+        // any reversal, and the same amount is marked suspect so the ATM's cash count settles it.
+        var suspect = advice.ReasonCode == ReversalReasons.SuspectedMalfunction ? credit : 0;
+        if (suspect > 0)
+        {
+            reason += $"; {suspect} suspect (the dispenser could not say what it presented): for the cash count";
+        }
+
         var outcome = credit > 0 ? ReversalOutcomeKind.Applied : ReversalOutcomeKind.NoEffect;
-        ledger.TryInsertReversal(new ReversalRecord(0, original, tx.TransactionId, dispensed, credit, outcome, ledger.UtcNow));
+        ledger.TryInsertReversal(new ReversalRecord(0, original, tx.TransactionId, dispensed, credit, outcome, ledger.UtcNow, advice.ReasonCode, suspect));
         if (credit > 0)
         {
             ledger.AddReversedAmount(tx.TransactionId, credit);

@@ -258,15 +258,24 @@ public sealed class HostProcessor : IDisposable
         OriginalDataElements original;
         long amount;
         long? dispensed;
+        string? reasonCode;
         try
         {
             original = request.OriginalData!;
             amount = request.AmountMinor!.Value;
             dispensed = request.Has(95) ? request.ReplacementAmountMinor : null;
+            reasonCode = request.Has(39) ? request.ResponseCode : null;
         }
         catch (Iso8583FieldException ex)
         {
             return await DeclineAsync(request, keys, ResponseCodes.FormatError, $"reversal field {ex.FieldNumber} malformed", cancellationToken);
+        }
+
+        // Field 39 is optional (absent: an ordinary reversal); present, it must be a reason we know,
+        // or the host would credit without knowing whether the amount is suspect.
+        if (reasonCode is not null && !ReversalReasons.IsKnown(reasonCode))
+        {
+            return await DeclineAsync(request, keys, ResponseCodes.FormatError, $"reversal reason (field 39) {Safe(reasonCode)} is not a known reason code", cancellationToken);
         }
 
         if (original.OriginalMti != Mti.FinancialRequest)
@@ -278,7 +287,8 @@ public sealed class HostProcessor : IDisposable
             new RequestKey(atm!.AtmId, original.OriginalStan.ToString("D6", System.Globalization.CultureInfo.InvariantCulture), original.OriginalTransmissionDateTime),
             request.Mti,
             amount,
-            dispensed);
+            dispensed,
+            reasonCode);
         var outcome = await _store.WriteAsync(w => LedgerDecisions.DecideReversal(w, advice), cancellationToken);
         _logger.LogInformation(
             "{Mti} from {AtmId} for stan {Stan}: {Outcome}, credited {Credited} ({Reason})",
@@ -418,7 +428,23 @@ public sealed class HostProcessor : IDisposable
         var stan = request.TryGetValue(11, out var s) ? Safe(Encoding.ASCII.GetString(s)) : "-";
         var detail = $"{request.Mti} stan {stan}: {reason}";
         _logger.LogWarning("Declined {Mti} from {AtmId}: {ResponseCode} {Reason}", request.Mti, atmId ?? "?", code, reason);
-        await AuditAsync(Mti.IsRequest(request.Mti) ? "request.declined" : "message.refused", atmId, code, detail, cancellationToken);
+        var eventName = Mti.IsRequest(request.Mti) ? "request.declined" : "message.refused";
+        var countAsDecline = request.Mti == Mti.FinancialRequest && atmId is not null;
+        await _store.WriteAsync(
+            w =>
+            {
+                w.AppendAudit(eventName, atmId, code, detail);
+
+                // A withdrawal refused before it got a transaction row still counts in the ATM's day
+                // report; an ATM the host does not know has no line there.
+                if (countAsDecline && w.GetAtm(atmId!) is not null)
+                {
+                    w.RecordRefusedRequest(atmId!, request.Has(11) ? stan : null, code);
+                }
+
+                return 0;
+            },
+            cancellationToken);
         return Respond(request, code, keys);
     }
 

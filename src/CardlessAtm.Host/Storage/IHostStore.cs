@@ -123,6 +123,15 @@ public interface ILedgerWriter : ILedgerReader
 
     /// <summary>Appends to the audit trail. The caller guarantees <paramref name="detail"/> holds no secret.</summary>
     void AppendAudit(string eventName, string? atmId, string? responseCode, string detail);
+
+    /// <summary>
+    /// Counts a withdrawal request declined without a transaction row (MAC, QR session, phone, replay
+    /// checks) in the ATM's day report.
+    /// </summary>
+    /// <param name="atmId">The ATM (known to the host).</param>
+    /// <param name="stan">Field 11 as received, if readable.</param>
+    /// <param name="responseCode">The field 39 sent.</param>
+    void RecordRefusedRequest(string atmId, string? stan, string responseCode);
 }
 
 /// <summary>Why a ledger entry was posted.</summary>

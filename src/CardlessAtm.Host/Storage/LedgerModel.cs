@@ -161,6 +161,11 @@ public enum ReversalOutcomeKind
 /// <param name="CreditedMinor">What was credited back to the account.</param>
 /// <param name="Outcome">Applied, no effect or unmatched.</param>
 /// <param name="CreatedUtc">When it was first received.</param>
+/// <param name="ReasonCode">Field 39 of the advice (<see cref="Iso8583.ReversalReasons"/>), or null for an ordinary reversal.</param>
+/// <param name="SuspectMinor">
+/// The part of <paramref name="CreditedMinor"/> the ATM could not vouch for (reason 22, suspected malfunction):
+/// the customer was credited, the ATM's cash count settles it. 0 otherwise.
+/// </param>
 public sealed record ReversalRecord(
     long ReversalId,
     RequestKey Original,
@@ -168,7 +173,9 @@ public sealed record ReversalRecord(
     long DispensedMinor,
     long CreditedMinor,
     ReversalOutcomeKind Outcome,
-    DateTimeOffset CreatedUtc);
+    DateTimeOffset CreatedUtc,
+    string? ReasonCode = null,
+    long SuspectMinor = 0);
 
 /// <summary>An entry in the audit trail. <see cref="Detail"/> never holds a secret.</summary>
 /// <param name="AuditId">Sequence number.</param>
@@ -214,10 +221,15 @@ public readonly record struct LedgerTotals(
 /// <param name="CurrencyNumeric">Currency of the amounts.</param>
 /// <param name="ApprovedCount">Approved withdrawals.</param>
 /// <param name="ApprovedMinor">Their total.</param>
-/// <param name="DeclinedCount">Declined requests recorded as transactions.</param>
+/// <param name="DeclinedCount">Declined withdrawal requests: those recorded as transactions and those refused before one (bad MAC, QR session, phone, ...).</param>
 /// <param name="ReversedCount">Reversals applied.</param>
 /// <param name="ReversedMinor">Amount credited back.</param>
 /// <param name="UnmatchedReversals">Reversals for unknown transactions (to investigate).</param>
+/// <param name="SuspectCount">Reversals with reason 22 (the dispenser could not say what it presented) that credited something.</param>
+/// <param name="SuspectMinor">
+/// What those credited: included in <paramref name="ReversedMinor"/>, but the notes may have been taken, so the
+/// ATM's cash count settles it (a surplus of this much in the cassettes means the customer got nothing).
+/// </param>
 public sealed record AtmDayReport(
     string AtmId,
     int CurrencyNumeric,
@@ -226,7 +238,9 @@ public sealed record AtmDayReport(
     int DeclinedCount,
     int ReversedCount,
     long ReversedMinor,
-    int UnmatchedReversals)
+    int UnmatchedReversals,
+    int SuspectCount = 0,
+    long SuspectMinor = 0)
 {
     /// <summary>What the ATM should have paid out: approved less reversed.</summary>
     public long NetDispensedMinor => ApprovedMinor - ReversedMinor;

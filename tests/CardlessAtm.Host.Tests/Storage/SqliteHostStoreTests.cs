@@ -20,7 +20,7 @@ public sealed class SqliteHostStoreTests : IDisposable
         var path = _dir.File("host.db");
         await using (var store = SqliteHostStore.Open(path))
         {
-            Assert.Equal(1, store.SchemaVersion);
+            Assert.Equal(SqliteMigrations.All[^1].Version, store.SchemaVersion);
             await store.WriteAsync(w =>
             {
                 w.InsertAccount(Account("ACC1", 5000));
@@ -35,7 +35,7 @@ public sealed class SqliteHostStoreTests : IDisposable
             cmd.CommandText = "PRAGMA journal_mode;";
             Assert.Equal("wal", (string)cmd.ExecuteScalar()!);
             cmd.CommandText = "SELECT COUNT(*) FROM schema_version;";
-            Assert.Equal(1L, (long)cmd.ExecuteScalar()!);
+            Assert.Equal((long)SqliteMigrations.All.Count, (long)cmd.ExecuteScalar()!);
         }
 
         await using (var reopened = SqliteHostStore.Open(path))
@@ -45,6 +45,38 @@ public sealed class SqliteHostStoreTests : IDisposable
             Assert.Equal(5000, account.BalanceMinor);
             Assert.True((await reopened.ReadAsync(r => r.GetLedgerTotals())).Balances);
         }
+    }
+
+    [Fact]
+    public async Task A_host_db_created_by_schema_version_1_is_migrated_and_keeps_its_reversals()
+    {
+        // A host.db as the previous program left it: schema 1 only, with a day's withdrawal and reversal.
+        var path = _dir.File("v1.db");
+        using (var raw = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            raw.Open();
+            using var cmd = raw.CreateCommand();
+            cmd.CommandText = "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_utc TEXT NOT NULL) STRICT;"
+                + SqliteMigrations.All[0].Sql
+                + """
+                INSERT INTO schema_version VALUES (1, 'v1', '2025-01-01T00:00:00Z');
+                INSERT INTO atms (atm_id, location, currency, status, master_key_ref, created_utc, updated_utc)
+                    VALUES ('ATM00001', 'x', 978, 'active', 'tmk', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z');
+                INSERT INTO transactions (atm_id, stan, transmission, rrn, account_id, amount_minor, currency, response_code, reversed_minor, business_day, created_utc)
+                    VALUES ('ATM00001', '000001', '0101000000', 'r', NULL, 5000, 978, '00', 5000, '2025-01-01', '2025-01-01T00:00:00Z');
+                INSERT INTO reversals (atm_id, orig_stan, orig_transmission, transaction_id, dispensed_minor, credited_minor, outcome, business_day, created_utc)
+                    VALUES ('ATM00001', '000001', '0101000000', 1, 0, 5000, 'applied', '2025-01-01', '2025-01-01T00:00:00Z');
+                """;
+            cmd.ExecuteNonQuery();
+        }
+
+        await using var store = SqliteHostStore.Open(path);
+        Assert.Equal(SqliteMigrations.All[^1].Version, store.SchemaVersion);
+        var reversal = await store.ReadAsync(r => r.FindReversal(new RequestKey("ATM00001", "000001", "0101000000")));
+        Assert.NotNull(reversal);
+        Assert.Equal((5_000L, (string?)null, 0L), (reversal.CreditedMinor, reversal.ReasonCode, reversal.SuspectMinor));
+        var line = Assert.Single(await store.ReadAsync(r => r.GetDayReport(new DateOnly(2025, 1, 1))));
+        Assert.Equal((1, 5_000L, 0, 0L, 0), (line.ReversedCount, line.ReversedMinor, line.SuspectCount, line.SuspectMinor, line.DeclinedCount));
     }
 
     [Fact]

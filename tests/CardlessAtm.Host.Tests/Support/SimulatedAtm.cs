@@ -127,7 +127,7 @@ public sealed class SimulatedAtm : IAsyncDisposable
     }
 
     /// <summary>0420 (or 0421) for an earlier 0200; <paramref name="dispensedMinor"/> makes it partial.</summary>
-    public IsoMessage Reversal(IsoMessage original, long? dispensedMinor = null, bool repeat = false)
+    public IsoMessage Reversal(IsoMessage original, long? dispensedMinor = null, bool repeat = false, string? reasonCode = null)
     {
         var message = new IsoMessage(repeat ? Mti.ReversalAdviceRepeat : Mti.ReversalAdvice);
         message.Set(3, original.ProcessingCode!);
@@ -140,6 +140,11 @@ public sealed class SimulatedAtm : IAsyncDisposable
         if (dispensedMinor is { } dispensed)
         {
             message.ReplacementAmountMinor = dispensed;
+        }
+
+        if (reasonCode is not null)
+        {
+            message.ResponseCode = reasonCode;
         }
 
         MessageMac.Apply(message, IsoMac);

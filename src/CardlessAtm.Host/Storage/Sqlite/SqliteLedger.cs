@@ -235,7 +235,7 @@ internal sealed class SqliteLedger(SqliteConnection connection, TimeProvider tim
         $"SELECT {TransactionColumns} FROM transactions WHERE transaction_id = $id;", MapTransaction, ("$id", id)).Single();
 
     private const string ReversalColumns =
-        "reversal_id, atm_id, orig_stan, orig_transmission, transaction_id, dispensed_minor, credited_minor, outcome, created_utc";
+        "reversal_id, atm_id, orig_stan, orig_transmission, transaction_id, dispensed_minor, credited_minor, outcome, created_utc, reason_code, suspect_minor";
 
     private static ReversalRecord MapReversal(SqliteDataReader r) => new(
         r.GetInt64(0),
@@ -244,7 +244,9 @@ internal sealed class SqliteLedger(SqliteConnection connection, TimeProvider tim
         r.GetInt64(5),
         r.GetInt64(6),
         r.GetString(7) switch { "applied" => ReversalOutcomeKind.Applied, "no_effect" => ReversalOutcomeKind.NoEffect, _ => ReversalOutcomeKind.Unmatched },
-        DateTimeOffset.Parse(r.GetString(8), CultureInfo.InvariantCulture));
+        DateTimeOffset.Parse(r.GetString(8), CultureInfo.InvariantCulture),
+        NullableString(r, 9),
+        r.GetInt64(10));
 
     public ReversalRecord? FindReversal(RequestKey original) => Query(
         $"SELECT {ReversalColumns} FROM reversals WHERE atm_id = $a AND orig_stan = $s AND orig_transmission = $t;",
@@ -298,25 +300,53 @@ internal sealed class SqliteLedger(SqliteConnection connection, TimeProvider tim
             """,
             r => new AtmDayReport(r.GetString(0), r.GetInt32(1), r.GetInt32(2), r.GetInt64(3), r.GetInt32(4), 0, 0, 0),
             ("$d", day)).ToDictionary(l => l.AtmId, StringComparer.Ordinal);
+
+        // Declines refused before a transaction row (MAC, QR session, phone checks) count too: the
+        // customer saw them at the ATM all the same.
+        var refusals = Query(
+            """
+            SELECT f.atm_id, COALESCE(a.currency, 0), COUNT(*)
+            FROM refused_requests f LEFT JOIN atms a ON a.atm_id = f.atm_id
+            WHERE f.business_day = $d GROUP BY f.atm_id;
+            """,
+            r => (AtmId: r.GetString(0), Currency: r.GetInt32(1), Count: r.GetInt32(2)),
+            ("$d", day));
+        foreach (var refused in refusals)
+        {
+            var line = lines.TryGetValue(refused.AtmId, out var existing)
+                ? existing
+                : new AtmDayReport(refused.AtmId, refused.Currency, 0, 0, 0, 0, 0, 0);
+            lines[refused.AtmId] = line with { DeclinedCount = line.DeclinedCount + refused.Count };
+        }
+
         var reversals = Query(
             """
             SELECT r.atm_id, COALESCE(t.currency, a.currency, 0),
                    SUM(CASE WHEN r.outcome = 'applied' THEN 1 ELSE 0 END),
                    SUM(r.credited_minor),
-                   SUM(CASE WHEN r.outcome = 'unmatched' THEN 1 ELSE 0 END)
+                   SUM(CASE WHEN r.outcome = 'unmatched' THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN r.suspect_minor > 0 THEN 1 ELSE 0 END),
+                   SUM(r.suspect_minor)
             FROM reversals r
             LEFT JOIN transactions t ON t.transaction_id = r.transaction_id
             LEFT JOIN atms a ON a.atm_id = r.atm_id
             WHERE r.business_day = $d GROUP BY r.atm_id;
             """,
-            r => (AtmId: r.GetString(0), Currency: r.GetInt32(1), Count: r.GetInt32(2), Amount: r.GetInt64(3), Unmatched: r.GetInt32(4)),
+            r => (AtmId: r.GetString(0), Currency: r.GetInt32(1), Count: r.GetInt32(2), Amount: r.GetInt64(3), Unmatched: r.GetInt32(4), SuspectCount: r.GetInt32(5), Suspect: r.GetInt64(6)),
             ("$d", day));
         foreach (var rev in reversals)
         {
             var line = lines.TryGetValue(rev.AtmId, out var existing)
                 ? existing
                 : new AtmDayReport(rev.AtmId, rev.Currency, 0, 0, 0, 0, 0, 0);
-            lines[rev.AtmId] = line with { ReversedCount = rev.Count, ReversedMinor = rev.Amount, UnmatchedReversals = rev.Unmatched };
+            lines[rev.AtmId] = line with
+            {
+                ReversedCount = rev.Count,
+                ReversedMinor = rev.Amount,
+                UnmatchedReversals = rev.Unmatched,
+                SuspectCount = rev.SuspectCount,
+                SuspectMinor = rev.Suspect,
+            };
         }
 
         return [.. lines.Values.OrderBy(l => l.AtmId, StringComparer.Ordinal)];
@@ -545,8 +575,8 @@ internal sealed class SqliteLedger(SqliteConnection connection, TimeProvider tim
         ArgumentNullException.ThrowIfNull(reversal);
         var inserted = NonQuery(
             """
-            INSERT OR IGNORE INTO reversals (atm_id, orig_stan, orig_transmission, transaction_id, dispensed_minor, credited_minor, outcome, business_day, created_utc)
-            VALUES ($a, $s, $t, $tx, $disp, $cred, $out, $day, $now);
+            INSERT OR IGNORE INTO reversals (atm_id, orig_stan, orig_transmission, transaction_id, dispensed_minor, credited_minor, outcome, business_day, created_utc, reason_code, suspect_minor)
+            VALUES ($a, $s, $t, $tx, $disp, $cred, $out, $day, $now, $reason, $suspect);
             """,
             ("$a", reversal.Original.AtmId),
             ("$s", reversal.Original.Stan),
@@ -556,7 +586,9 @@ internal sealed class SqliteLedger(SqliteConnection connection, TimeProvider tim
             ("$cred", reversal.CreditedMinor),
             ("$out", OutcomeText(reversal.Outcome)),
             ("$day", Day(DateOnly.FromDateTime(_now.UtcDateTime))),
-            ("$now", Now));
+            ("$now", Now),
+            ("$reason", reversal.ReasonCode),
+            ("$suspect", reversal.SuspectMinor));
         return inserted == 0 ? null : FindReversal(reversal.Original);
     }
 
@@ -567,4 +599,12 @@ internal sealed class SqliteLedger(SqliteConnection connection, TimeProvider tim
         ("$a", atmId),
         ("$rc", responseCode),
         ("$d", detail));
+
+    public void RecordRefusedRequest(string atmId, string? stan, string responseCode) => NonQuery(
+        "INSERT INTO refused_requests (atm_id, stan, response_code, business_day, created_utc) VALUES ($a, $s, $rc, $day, $now);",
+        ("$a", atmId),
+        ("$s", stan),
+        ("$rc", responseCode),
+        ("$day", Day(DateOnly.FromDateTime(_now.UtcDateTime))),
+        ("$now", Now));
 }

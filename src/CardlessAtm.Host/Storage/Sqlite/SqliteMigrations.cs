@@ -119,5 +119,23 @@ internal static class SqliteMigrations
                 detail TEXT NOT NULL
             ) STRICT;
             """),
+        new(2, "reversal reason code and suspect amount; requests refused before a transaction row", """
+            -- Field 39 of the 0420/0421 (null: an ordinary reversal) and, for 22 (suspected malfunction),
+            -- the credited amount the ATM's cash count has to settle.
+            ALTER TABLE reversals ADD COLUMN reason_code TEXT CHECK (reason_code IS NULL OR length(reason_code) = 2);
+            ALTER TABLE reversals ADD COLUMN suspect_minor INTEGER NOT NULL DEFAULT 0 CHECK (suspect_minor >= 0);
+
+            -- One row per 0200 from a known ATM declined without a transaction row (bad MAC, QR session
+            -- refused, phone revoked, ...), so the day report counts every decline the ATM showed.
+            CREATE TABLE refused_requests (
+                refusal_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                atm_id TEXT NOT NULL,
+                stan TEXT,
+                response_code TEXT NOT NULL CHECK (length(response_code) = 2),
+                business_day TEXT NOT NULL,
+                created_utc TEXT NOT NULL
+            ) STRICT;
+            CREATE INDEX ix_refused_requests_day ON refused_requests (business_day, atm_id);
+            """),
     ];
 }
