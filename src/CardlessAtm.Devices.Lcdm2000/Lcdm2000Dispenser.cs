@@ -24,6 +24,7 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
     private readonly Lcdm2000Link _link;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Lcdm2000CounterFile? _counterFile;
     private bool _disposed;
 
     /// <summary>Creates the driver on a serial port; the port's line settings are taken from <paramref name="options"/> when it is opened (on first use).</summary>
@@ -31,6 +32,7 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
     /// <param name="options">Settings; validated here (an <see cref="ArgumentException"/> names every bad setting) and copied.</param>
     /// <param name="timeProvider">Clock for every time limit; the system clock if null.</param>
     /// <param name="logger">Logger; none if null.</param>
+    /// <exception cref="Lcdm2000CounterFileException">The <see cref="Lcdm2000Options.CounterFile"/> exists but is unreadable.</exception>
     public Lcdm2000Dispenser(SerialPort port, Lcdm2000Options options, TimeProvider? timeProvider = null, ILogger<Lcdm2000Dispenser>? logger = null)
         : this(options, timeProvider, logger, o => OpenSerial(port, o), _ => port.Close(), () => DiscardSerial(port))
     {
@@ -56,6 +58,12 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
         options.ThrowIfInvalid();
         _options = options.Clone();
         _logger = logger ?? NullLogger.Instance;
+        _counterFile = string.IsNullOrEmpty(_options.CounterFile) ? null : Lcdm2000CounterFile.Open(_options.CounterFile);
+        if (_counterFile?.InFlight is { } stale)
+        {
+            LogInFlightAtStart(_logger, _counterFile.Path, stale.Command, stale.Upper, stale.Lower);
+        }
+
         Status = new DispenserStatus(_options.DeviceName);
         Info = new DispenserDeviceInfo(Model, 2, _options.MaxNotesPerDispense);
         _link = new Lcdm2000Link(() => open(_options), close, discard, _options, timeProvider ?? TimeProvider.System, _logger);
@@ -92,6 +100,14 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
 
     /// <summary>Traffic counters since the driver was created.</summary>
     public Lcdm2000Counters Counters => _link.Counters;
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// From the driver's counter file (<see cref="Lcdm2000Options.CounterFile"/>), null without one. The notes of a
+    /// command sent whose answer is not recorded yet (in flight now, or when the process died) count as unknown.
+    /// </remarks>
+    public Task<DeviceCounters?> ReadCountersAsync(CancellationToken cancellationToken) =>
+        Task.FromResult(_counterFile?.Snapshot());
 
     /// <summary>
     /// Opens the port and reads the firmware version and status. Returns null when the device answered;
@@ -324,8 +340,69 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
 
     private readonly record struct StepOutcome(DispenseCompletion? Completion, string? DeviceCode, string Detail);
 
-    /// <summary>Runs one dispense command and adds what moved to the tally. A null completion means the step went fully well.</summary>
+    /// <summary>
+    /// Runs one dispense command and adds what moved to the tally, and to the counter file: the command is
+    /// recorded there as in flight before it is sent, and what it moved replaces that record after the answer.
+    /// A null completion means the step went fully well.
+    /// </summary>
     private async Task<StepOutcome> RunStepAsync(Lcdm2000DispenseStep step, Tally tally, CancellationToken cancellationToken)
+    {
+        if (_counterFile is { } file)
+        {
+            try
+            {
+                file.BeginCommand(step);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Without the in-flight record a crash during this command could not be told apart: do not send it.
+                var reason = $"counter file {file.Path} cannot be written ({ex.Message}); command 0x{(byte)step.Command:X2} not sent";
+                MarkFault(DeviceState.HardwareError, reason);
+                return new StepOutcome(DispenseCompletion.HardwareError, null, reason);
+            }
+        }
+
+        var moved = new Tally();
+        StepOutcome outcome;
+        try
+        {
+            outcome = await RunStepCoreAsync(step, moved, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Thrown only before anything was sent.
+            RecordCompleted(step, moved);
+            throw;
+        }
+
+        tally.Add(moved);
+        var recordFailure = RecordCompleted(step, moved);
+        return recordFailure is null ? outcome : outcome with { Detail = $"{outcome.Detail}; {recordFailure}" };
+    }
+
+    /// <summary>Moves the in-flight command into the counters; returns why that failed, or null.</summary>
+    private string? RecordCompleted(Lcdm2000DispenseStep step, Tally moved)
+    {
+        if (_counterFile is not { } file)
+        {
+            return null;
+        }
+
+        try
+        {
+            file.CompleteCommand(moved.Movements(upperAsked: true, lowerAsked: true));
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The file still shows the command in flight (its notes unknown): stop until the file can be written.
+            var reason = $"counter file {file.Path} cannot be written after command 0x{(byte)step.Command:X2} ({ex.Message}); its notes stay unknown there";
+            MarkFault(DeviceState.HardwareError, reason);
+            return reason;
+        }
+    }
+
+    private async Task<StepOutcome> RunStepCoreAsync(Lcdm2000DispenseStep step, Tally tally, CancellationToken cancellationToken)
     {
         var exchange = await _link.ExchangeAsync(step.Command, step.Data(), _options.DispenseTimeout(step.Total), repeatOnSilence: false, cancellationToken);
         if (exchange.Outcome != ExchangeOutcome.Answered)
@@ -567,10 +644,21 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "LCDM-2000 dispense {Completion}: {Summary}")]
     private static partial void LogDispensed(ILogger logger, DispenseCompletion completion, string summary);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "LCDM-2000 counter file {Path}: command 0x{Command:X2} ({Upper}+{Lower} notes) was in flight when the driver last stopped; its notes count as unknown")]
+    private static partial void LogInFlightAtStart(ILogger logger, string path, byte command, int upper, int lower);
+
     /// <summary>Per-position sums over the commands of one dispense.</summary>
     private sealed class Tally
     {
         private readonly int[,] _counts = new int[3, 3];
+
+        public void Add(Tally other)
+        {
+            for (var p = 1; p <= 2; p++)
+            {
+                Add(p, other._counts[p, 0], other._counts[p, 1], other._counts[p, 2]);
+            }
+        }
 
         public void Add(int position, int presented, int rejected, int unknown)
         {

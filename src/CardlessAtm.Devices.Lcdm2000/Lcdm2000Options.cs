@@ -58,6 +58,14 @@ public sealed class Lcdm2000Options
     /// <summary>Use the combined upper-and-lower command (0x56) when both cassettes are asked. Default true.</summary>
     public bool UseCombinedDispense { get; set; } = true;
 
+    /// <summary>
+    /// The driver's own durable note counters (the LCDM-2000 keeps none), e.g. <c>/var/lib/cardless-atm/lcdm2000-counters.json</c>:
+    /// presented / rejected / unknown per position and the command in flight, so that recovery after a crash
+    /// mid-dispense is uncertain only about that command. A full path; created on first use; a corrupt file is an
+    /// error, never reset. Null or empty: no counters (recovery then treats every note of the dispense as unknown).
+    /// </summary>
+    public string? CounterFile { get; set; }
+
     /// <summary>The name the device's status carries (journal, events). Default <c>Dispenser</c>.</summary>
     public string DeviceName { get; set; } = "Dispenser";
 
@@ -118,6 +126,18 @@ public sealed class Lcdm2000Options
         if (MaxNotesPerDispense is < 1 or > 1000)
         {
             errors.Add($"{p}{nameof(MaxNotesPerDispense)} is {MaxNotesPerDispense}; it must be 1..1000.");
+        }
+
+        if (!string.IsNullOrEmpty(CounterFile))
+        {
+            if (CounterFile.Trim() != CounterFile || !Path.IsPathFullyQualified(CounterFile))
+            {
+                errors.Add($"{p}{nameof(CounterFile)} is '{CounterFile}'; it must be a full path, e.g. /var/lib/cardless-atm/lcdm2000-counters.json.");
+            }
+            else if (Directory.Exists(CounterFile) || CounterFile.EndsWith(Path.DirectorySeparatorChar) || CounterFile.EndsWith(Path.AltDirectorySeparatorChar))
+            {
+                errors.Add($"{p}{nameof(CounterFile)} is '{CounterFile}', a directory; it must name a file.");
+            }
         }
 
         if (string.IsNullOrWhiteSpace(DeviceName))
