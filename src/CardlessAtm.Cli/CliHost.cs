@@ -94,6 +94,12 @@ internal static class CliHost
         ["Devices:Dispenser:StateFile"] = Path.Combine(
             Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
             "cardless-atm", "cash-units.json"),
+
+        // The LCDM-2000's own counters (presented/rejected per position, the command in flight), so recovery after a
+        // crash mid-dispense knows what moved; used only when Devices:Dispenser:Kind=Lcdm2000.
+        ["Devices:Dispenser:Lcdm2000:CounterFile"] = Path.Combine(
+            Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
+            "cardless-atm", "lcdm2000-counters.json"),
     };
 
     private static Dictionary<string, string?> ParseOverrides(IEnumerable<string> overrides)
