@@ -122,6 +122,9 @@ internal sealed class DemoNetwork : IAsyncDisposable
             (SimulatedDisplay)devices.Display);
     }
 
+    /// <summary>Where the terminal with this id keeps its journal.</summary>
+    public string JournalPathOf(string atmId) => Path.Combine(Directory.FullName, atmId, "data", "journal.log");
+
     /// <summary>An enrolled phone for demo customer <paramref name="customer"/> (its DUKPT state in a 0600 file).</summary>
     public CardlessWithdrawalClient Phone(int customer, string? name = null)
     {

@@ -40,6 +40,18 @@ internal enum DemoScenarioKind
 
     /// <summary>The host is down when the ATM asks: the customer is told, a reversal waits until the host is back.</summary>
     HostDown,
+
+    /// <summary>A jam; the host's write fails on the first 0430 (91), the 0421 repeat is accepted (00).</summary>
+    ReversalRefused,
+
+    /// <summary>A jam; an operator blocks the ATM at the host mid-dispense: the reversal is refused 12, waits for an operator, who unblocks and retries.</summary>
+    AtmBlockedAfterApproval,
+
+    /// <summary>The 50s cassette is pulled while the host approves: the mix is invalid after approval; full reversal, next customer.</summary>
+    ExceptionAfterApproval,
+
+    /// <summary>Hundreds of forwarded 0200s for no session on screen, then a real withdrawal: all refused, summarised, the customer served.</summary>
+    UnmatchedRequestFlood,
 }
 
 /// <summary>
@@ -50,7 +62,21 @@ internal enum DemoScenarioKind
 internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind profile, FileInfo? saveQr, TextWriter output, ILoggerFactory loggers)
 {
     private const int AmountMajor = 80;
+    private const int FloodRequests = 500;
     private readonly TaskCompletionSource<WithdrawalOutcome> _atmOutcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The scenarios <c>--scenario all</c> runs, in order, with their command-line names.</summary>
+    public static IReadOnlyList<DemoScenarioKind> All { get; } = Enum.GetValues<DemoScenarioKind>();
+
+    /// <summary>"dispenser-jam" for DispenserJam.</summary>
+    public static string NameOf(DemoScenarioKind kind) =>
+        string.Concat(kind.ToString().Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+
+    /// <summary>The last line of the report: how the scenario ended and whether the ledger balanced.</summary>
+    public string? Summary { get; private set; }
+
+    private int? _floodJournalLines;
+    private int _floodRefused;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -65,7 +91,12 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
         atm.Terminal.Journal.Written += Narrate;
         atm.Terminal.Flow.WithdrawalEnded += outcome => _atmOutcome.TrySetResult(outcome);
 
-        Prepare(atm);
+        Prepare(network, atm);
+        if (kind == DemoScenarioKind.UnmatchedRequestFlood)
+        {
+            await FloodAsync(network, cancellationToken);
+        }
+
         Say(string.Empty);
         Say($"A  The customer presses ENTER on the ATM and types {AmountMajor} (EUR).");
         await WaitForAsync(atm, s => s == TerminalState.Idle, cancellationToken); // keys before the idle screen are discarded
@@ -93,11 +124,16 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
             await network.RestartHostAsync(cancellationToken);
         }
 
+        if (kind == DemoScenarioKind.AtmBlockedAfterApproval)
+        {
+            await ActAsOperatorAsync(network, atm, cancellationToken);
+        }
+
         await WaitForReversalsAsync(atm, cancellationToken);
         return await ReportAsync(network, atm, customer, before, expectedEnding, cancellationToken);
     }
 
-    private void Prepare(DemoAtm atm)
+    private void Prepare(DemoNetwork network, DemoAtm atm)
     {
         switch (kind)
         {
@@ -109,6 +145,93 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
                 atm.Sensors.Set(SensorKind.SafeDoor, SensorState.Alert);
                 Say("(scenario: the safe door is open)");
                 break;
+            case DemoScenarioKind.ReversalRefused:
+                atm.Dispenser.Faults.JamAfterNotes = 1;
+                var failed = 0;
+                network.Host.Processor.BeforeReversalWritten = _ => Interlocked.Exchange(ref failed, 1) == 0
+                    ? throw new Host.Storage.StoreUnavailableException("scenario: the host's database write fails once")
+                    : ValueTask.CompletedTask;
+                Say("(scenario: the dispenser will jam after the first note; the host's write of the first reversal fails: 91)");
+                break;
+            case DemoScenarioKind.AtmBlockedAfterApproval:
+                atm.Dispenser.Faults.JamAfterNotes = 1;
+                atm.Terminal.Journal.Written += entry =>
+                {
+                    if (entry.Event == JournalEvents.DispenseStart)
+                    {
+                        network.Host.Administration.SetAtmStatusAsync(Host.Seeding.DemoSeed.AtmId, Host.Storage.AtmStatus.Blocked).GetAwaiter().GetResult();
+                        Say("   (scenario: an operator blocks the ATM at the host now)");
+                    }
+                };
+                Say("(scenario: the dispenser will jam after the first note, and the ATM is blocked at the host while it dispenses)");
+                break;
+            case DemoScenarioKind.ExceptionAfterApproval:
+                atm.Terminal.Journal.Written += entry =>
+                {
+                    if (entry.Event == JournalEvents.AuthoriseRequest)
+                    {
+                        atm.Sensors.Set(SensorKind.CassettePresent, SensorState.Alert, position: 3);
+                        Say("   (scenario: the 50s cassette is pulled while the host decides)");
+                    }
+                };
+                break;
+        }
+    }
+
+    /// <summary>Forwarded 0200s that match no session on screen, through the proxy's phone port, as an attacker would send them.</summary>
+    private async Task FloodAsync(DemoNetwork network, CancellationToken cancellationToken)
+    {
+        Say($"(scenario: {FloodRequests} anonymous 0200s for sessions that are not on screen arrive through the proxy)");
+        var linesBefore = ElectronicJournal.ReadAll(network.JournalPathOf(Host.Seeding.DemoSeed.AtmId)).Count;
+        await using var client = new Iso8583.Channels.Iso8583Client(new Iso8583.Channels.Iso8583ClientOptions
+        {
+            Host = "127.0.0.1",
+            Port = network.Proxy.PhoneEndPoint.Port,
+            RequestTimeout = TimeSpan.FromSeconds(30),
+        });
+        await client.StartAsync(cancellationToken);
+        await client.WaitUntilConnectedAsync(cancellationToken);
+        var refused = 0;
+        for (var i = 1; i <= FloodRequests; i++)
+        {
+            var request = new IsoMessage(Mti.FinancialRequest)
+            {
+                ProcessingCode = "010000",
+                AmountMinor = 100_00,
+                Stan = i,
+                TerminalId = Host.Seeding.DemoSeed.AtmId,
+                CurrencyCode = 978,
+                SessionPayload = $"not-a-session-{i}",
+            };
+            request.SetTransmissionDateTime(DateTimeOffset.UtcNow);
+            request.SetBytes(127, [1, 2, 3]);
+            var answer = await client.SendRequestAsync(request, cancellationToken);
+            refused += answer.ResponseCode == ResponseCodes.Approved ? 0 : 1;
+        }
+
+        var linesAfter = ElectronicJournal.ReadAll(network.JournalPathOf(Host.Seeding.DemoSeed.AtmId)).Count;
+        _floodJournalLines = linesAfter - linesBefore;
+        _floodRefused = refused;
+        Say($"   {refused} of {FloodRequests} refused; the ATM's journal grew by {_floodJournalLines} line(s)");
+    }
+
+    /// <summary>The operator's part of atm-blocked-after-approval: sees the stuck reversal, unblocks the ATM, retries it.</summary>
+    private async Task ActAsOperatorAsync(DemoNetwork network, DemoAtm atm, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        while (atm.Terminal.Reversals.Store.ReadAll().Reversals.All(r => r.Status != Terminal.StoreAndForward.ReversalStatus.NeedsOperator))
+        {
+            await Task.Delay(50, timeout.Token);
+        }
+
+        Say("The reversal was refused (12: the ATM is blocked) and waits for an operator; 'cardless-atm terminal saf list' shows:");
+        Commands.TerminalSafCommand.List(atm.Terminal.Reversals.Store, output);
+        await network.Host.Administration.SetAtmStatusAsync(Host.Seeding.DemoSeed.AtmId, Host.Storage.AtmStatus.Active, cancellationToken);
+        foreach (var stuck in atm.Terminal.Reversals.Stuck)
+        {
+            Terminal.StoreAndForward.ReversalForwarder.RequestRetry(atm.Terminal.Reversals.Store, stuck.Id, TimeProvider.System);
+            Say($"The operator unblocks the ATM at the host and runs 'cardless-atm terminal saf retry {stuck.Id}'.");
         }
     }
 
@@ -173,10 +296,17 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
         Say(string.Empty);
         Say($"Balance of {customer.HolderName}: {Devices.Money.Of(before, "EUR")} → {Devices.Money.Of(after, "EUR")}");
         Say($"Notes presented by the ATM: {presented}; approved debits − reversals at the host: {Devices.Money.Of(netDebits, "EUR")}; reversals waiting: {atm.Terminal.Reversals.Store.Depth}");
-        var balanced = totals.Balances && presented.MinorUnits == netDebits && atm.Terminal.Reversals.Store.Depth == 0 && before - after == netDebits;
+        var report = await network.Host.Administration.GetDayReportAsync(cancellationToken: cancellationToken);
+        var suspect = report.Sum(r => r.SuspectMinor);
+        Say($"Suspect amounts at the host (the device could not say what it presented; settled at the cash count): {Devices.Money.Of(suspect, "EUR")}");
+        var floodContained = _floodJournalLines is not { } lines || (lines <= 20 && _floodRefused == FloodRequests);
+        var balanced = totals.Balances && presented.MinorUnits == netDebits && atm.Terminal.Reversals.Store.Depth == 0 && before - after == netDebits && floodContained;
+        Summary = $"{ending}; cash out {presented}, debits − reversals {Devices.Money.Of(netDebits, "EUR")}, SAF {atm.Terminal.Reversals.Store.Depth}, suspect {Devices.Money.Of(suspect, "EUR")}"
+            + (_floodJournalLines is { } grown ? $", {_floodRefused}/{FloodRequests} refused, journal +{grown} lines" : string.Empty)
+            + (balanced ? "; ledger balanced" : "; LEDGER NOT BALANCED");
         Say(balanced
-            ? $"Ledger balanced: cash out = money debited. Scenario {kind} ended: {ending}."
-            : $"LEDGER NOT BALANCED after scenario {kind} ({ending}): ledger consistent={totals.Balances}.");
+            ? $"Ledger balanced: cash out = money debited. Scenario {NameOf(kind)} ended: {ending}."
+            : $"LEDGER NOT BALANCED after scenario {NameOf(kind)} ({ending}): ledger consistent={totals.Balances}.");
         return balanced ? 0 : 1;
     }
 

@@ -70,6 +70,12 @@ public sealed class HostProcessor : IDisposable
     /// </summary>
     public Func<IsoMessage, WithdrawalOutcome, ValueTask>? AfterWithdrawalCommitted { get; set; }
 
+    /// <summary>
+    /// Fault-injection point for the reversal lifecycle: awaited after an 0420/0421 is authenticated and before it
+    /// is written; throwing <see cref="StoreUnavailableException"/> gives the ATM the 91 a failed write gives. Null in production.
+    /// </summary>
+    public Func<IsoMessage, ValueTask>? BeforeReversalWritten { get; set; }
+
     /// <summary>Handles one request; returns its response, or null for a message that gets none.</summary>
     public async ValueTask<IsoMessage?> HandleAsync(IsoMessage request, CancellationToken cancellationToken = default)
     {
@@ -289,6 +295,11 @@ public sealed class HostProcessor : IDisposable
             amount,
             dispensed,
             reasonCode);
+        if (BeforeReversalWritten is { } beforeWrite)
+        {
+            await beforeWrite(request);
+        }
+
         var outcome = await _store.WriteAsync(w => LedgerDecisions.DecideReversal(w, advice), cancellationToken);
         _logger.LogInformation(
             "{Mti} from {AtmId} for stan {Stan}: {Outcome}, credited {Credited} ({Reason})",
