@@ -70,11 +70,12 @@ public sealed class AtmTerminal : IAsyncDisposable
         options.Validate();
         qrOptions.Validate();
         var masterKey = new FileKeyStore(options.KeyStore).LoadKey(options.MasterKeyName);
-        var journal = new ElectronicJournal(Path.Combine(options.DataDirectory, "journal.log"), time);
+        var journal = new ElectronicJournal(Path.Combine(options.DataDirectory, "journal.log"), time, loggers.CreateLogger<ElectronicJournal>());
         var queue = new ReversalStore(Path.Combine(options.DataDirectory, "saf"));
         var host = new HostLink(options, profile, masterKey, new StanGenerator(Random.Shared.Next(1, 900_000)), time, loggers.CreateLogger<HostLink>());
         var reversals = new ReversalForwarder(queue, host, journal, options, time, loggers.CreateLogger<ReversalForwarder>());
         var metrics = new TerminalMetrics(() => queue.Depth, meters);
+        journal.LineSkipped += line => metrics.JournalLineSkipped(line.Torn);
         var flow = new WithdrawalFlow(options, devices, host, reversals, journal, qrOptions, metrics, time, loggers.CreateLogger<WithdrawalFlow>());
         return new AtmTerminal(options, devices, host, journal, reversals, flow, metrics, time, loggers);
     }

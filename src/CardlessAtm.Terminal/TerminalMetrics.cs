@@ -16,6 +16,7 @@ public sealed class TerminalMetrics : IDisposable
     private readonly Counter<long> _withdrawals;
     private readonly Counter<long> _dispenserFaults;
     private readonly Histogram<double> _latency;
+    private readonly Counter<long> _journalCorruptLines;
 
     /// <summary>Creates the instruments; <paramref name="safDepth"/> is read when the SAF gauge is observed.</summary>
     public TerminalMetrics(Func<int> safDepth, IMeterFactory? meterFactory = null)
@@ -24,6 +25,7 @@ public sealed class TerminalMetrics : IDisposable
         _withdrawals = _meter.CreateCounter<long>("cardless_atm.withdrawals", description: "Withdrawals by outcome and response code.");
         _dispenserFaults = _meter.CreateCounter<long>("cardless_atm.dispenser.faults", description: "Dispenser faults by kind.");
         _latency = _meter.CreateHistogram<double>("cardless_atm.withdrawal.duration", unit: "ms", description: "From the forwarded request to the outcome.");
+        _journalCorruptLines = _meter.CreateCounter<long>("cardless_atm.journal.corrupt_lines", description: "Journal lines skipped because they are torn or corrupt (each counted once per run; see terminal journal --check).");
         _meter.CreateObservableGauge("cardless_atm.saf.depth", safDepth, description: "Reversals waiting in the store-and-forward queue.");
     }
 
@@ -36,6 +38,9 @@ public sealed class TerminalMetrics : IDisposable
 
     /// <summary>Records a withdrawal's end-to-end duration at the terminal.</summary>
     public void Latency(TimeSpan elapsed) => _latency.Record(elapsed.TotalMilliseconds);
+
+    /// <summary>Counts a journal line that was skipped because it is not an entry.</summary>
+    public void JournalLineSkipped(bool torn) => _journalCorruptLines.Add(1, new KeyValuePair<string, object?>("kind", torn ? "torn" : "corrupt"));
 
     /// <inheritdoc />
     public void Dispose() => _meter.Dispose();

@@ -15,7 +15,12 @@ internal static class TerminalCommand
 {
     public static Command Create()
     {
+        var check = new Option<bool>("--check")
+        {
+            Description = "Only check the journal: print path:line and a reason for each torn or corrupt line; exit 2 when there is any, 0 when clean. Nothing is changed.",
+        };
         var journal = new Command("journal", "Print the electronic journal in readable form (Terminal:DataDirectory/journal.log).");
+        journal.Options.Add(check);
         journal.SetAction(parse => CliHost.RunAsync(async () =>
         {
             using var host = CliHost.Build(parse, _ => { });
@@ -27,7 +32,18 @@ internal static class TerminalCommand
                 return 1;
             }
 
-            Console.Write(Terminal.Journal.ElectronicJournal.Export(Terminal.Journal.ElectronicJournal.ReadAll(path)));
+            if (parse.GetValue(check))
+            {
+                return Terminal.Journal.JournalCheck.Run(path, Console.Out);
+            }
+
+            var read = Terminal.Journal.ElectronicJournal.ReadAll(path);
+            Console.Write(Terminal.Journal.ElectronicJournal.Export(read));
+            foreach (var skipped in read.Skipped)
+            {
+                await Console.Error.WriteLineAsync($"skipped {skipped}");
+            }
+
             return 0;
         }));
 

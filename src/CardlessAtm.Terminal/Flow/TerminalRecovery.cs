@@ -20,7 +20,8 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
     public async Task<int> RecoverAsync(CancellationToken cancellationToken)
     {
         var settled = 0;
-        var sessions = ElectronicJournal.ReadAll(journal.Path)
+        // Torn or corrupt lines are skipped (and reported by the journal): they never stop the ATM from starting.
+        var sessions = journal.ReadAllEntries()
             .Where(e => e.Session is not null)
             .GroupBy(e => e.Session!, StringComparer.Ordinal);
         foreach (var session in sessions)

@@ -1,7 +1,10 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CardlessAtm.Terminal.Journal;
 
@@ -28,7 +31,8 @@ public sealed record JournalEntry(
 /// The ATM's electronic journal: an append-only file of JSON lines. Every step is written and flushed
 /// <em>before</em> the action it records; the steps before which money moves are forced to the disk
 /// (<see cref="JournalEvents.MustReachDiskFirst"/>), so after a power cut the journal says what may have
-/// happened and recovery can settle it. A line torn by a crash mid-write is ignored when reading.
+/// happened and recovery can settle it. A line torn by a crash mid-write, or corrupted, is skipped when reading —
+/// wherever it is — and reported with its file and line number; it is never deleted or rewritten.
 /// </summary>
 public sealed class ElectronicJournal : IDisposable
 {
@@ -36,16 +40,22 @@ public sealed class ElectronicJournal : IDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly FileStream _file;
     private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly HashSet<(string Path, int Line)> _reported = [];
     private long _sequence;
 
     /// <summary>Opens (or creates) the journal file for appending.</summary>
-    public ElectronicJournal(string path, TimeProvider timeProvider)
+    /// <param name="path">The journal file.</param>
+    /// <param name="timeProvider">The clock for the entries' times.</param>
+    /// <param name="logger">Where skipped (torn or corrupt) lines are reported; none when null.</param>
+    public ElectronicJournal(string path, TimeProvider timeProvider, ILogger? logger = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         Path = System.IO.Path.GetFullPath(path);
+        _logger = logger ?? NullLogger.Instance;
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
         var existing = ReadAll(Path);
-        _sequence = existing.Count == 0 ? 0 : existing[^1].Sequence;
+        _sequence = existing.Count == 0 ? 0 : existing.Max(e => e.Sequence);
         _file = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
         EndTornLine();
         _time = timeProvider;
@@ -53,6 +63,9 @@ public sealed class ElectronicJournal : IDisposable
 
     /// <summary>The journal file.</summary>
     public string Path { get; }
+
+    /// <summary>Raised once for each torn or corrupt line a read of this journal skips (e.g. for a metric).</summary>
+    public event Action<SkippedJournalLine>? LineSkipped;
 
     /// <summary>Raised after an entry is on the disk (e.g. for a live view of the steps).</summary>
     public event Action<JournalEntry>? Written;
@@ -81,41 +94,28 @@ public sealed class ElectronicJournal : IDisposable
         return entry;
     }
 
-    /// <summary>Reads every complete entry of this journal.</summary>
-    public IReadOnlyList<JournalEntry> ReadAllEntries() => ReadAll(Path);
+    /// <summary>
+    /// Reads every entry of this journal. Lines that are not entries are skipped and reported (logged and
+    /// raised through <see cref="LineSkipped"/>) the first time this journal meets them.
+    /// </summary>
+    public JournalReadResult ReadAllEntries() => Report(ReadAll(Path));
 
-    /// <summary>Reads every complete entry of a journal file (a torn last line is skipped).</summary>
-    public static IReadOnlyList<JournalEntry> ReadAll(string path)
+    /// <summary>
+    /// Reads every entry of a journal file. A line that is not an entry — torn by a crash mid-write, or
+    /// corrupted — is skipped wherever it is, and listed in <see cref="JournalReadResult.Skipped"/> with its line number.
+    /// </summary>
+    public static JournalReadResult ReadAll(string path)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
         if (!File.Exists(path))
         {
-            return [];
+            return JournalReadResult.Empty;
         }
 
         var entries = new List<JournalEntry>();
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        while (reader.ReadLine() is { } line)
-        {
-            if (line.Length == 0)
-            {
-                continue;
-            }
-
-            try
-            {
-                if (JsonSerializer.Deserialize<JournalEntry>(line, Json) is { } entry)
-                {
-                    entries.Add(entry);
-                }
-            }
-            catch (JsonException) when (reader.Peek() < 0)
-            {
-                // The last line was cut short by a crash while it was written: it recorded nothing yet.
-            }
-        }
-
-        return entries;
+        var skipped = new List<SkippedJournalLine>();
+        ReadFile(System.IO.Path.GetFullPath(path), entries, skipped);
+        return new JournalReadResult(entries, skipped, [System.IO.Path.GetFullPath(path)]);
     }
 
     /// <summary>A readable export: one line per entry, e.g. for an auditor or a support ticket.</summary>
@@ -152,6 +152,110 @@ public sealed class ElectronicJournal : IDisposable
     {
         _file.Dispose();
         _gate.Dispose();
+    }
+
+    /// <summary>Reads one file line by line (split on <c>\n</c> only, so line numbers match <c>sed -n Np</c>).</summary>
+    private static void ReadFile(string path, List<JournalEntry> entries, List<SkippedJournalLine> skipped, Func<JournalEntry, bool>? keep = null)
+    {
+        foreach (var (number, line, terminated) in Lines(path))
+        {
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            if (Parse(line, out var entry, out var reason))
+            {
+                if (keep is null || keep(entry))
+                {
+                    entries.Add(entry);
+                }
+            }
+            else
+            {
+                skipped.Add(terminated
+                    ? new SkippedJournalLine(path, number, reason, Torn: false)
+                    : new SkippedJournalLine(path, number, $"torn: the file ends mid-line, a crash cut this entry short while it was written ({reason})", Torn: true));
+            }
+        }
+    }
+
+    private static bool Parse(byte[] line, [NotNullWhen(true)] out JournalEntry? entry, out string reason)
+    {
+        try
+        {
+            entry = JsonSerializer.Deserialize<JournalEntry>(line, Json);
+        }
+        catch (JsonException e)
+        {
+            // The reason never quotes the line: it is read by people who must not see more than the journal shows.
+            entry = null;
+            reason = $"not valid JSON at byte {e.BytePositionInLine ?? 0} of {line.Length}";
+            return false;
+        }
+
+        if (entry is null || string.IsNullOrEmpty(entry.Event) || entry.Sequence <= 0)
+        {
+            entry = null;
+            reason = "JSON but not a journal entry (no sequence or event)";
+            return false;
+        }
+
+        reason = string.Empty;
+        return true;
+    }
+
+    private static IEnumerable<(int Number, byte[] Line, bool Terminated)> Lines(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1 << 16);
+        var buffer = new byte[1 << 16];
+        var pending = new MemoryStream();
+        var number = 0;
+        int read;
+        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            var start = 0;
+            while (start < read)
+            {
+                var end = Array.IndexOf(buffer, (byte)'\n', start, read - start);
+                if (end < 0)
+                {
+                    pending.Write(buffer, start, read - start);
+                    break;
+                }
+
+                pending.Write(buffer, start, end - start);
+                number++;
+                yield return (number, pending.ToArray(), true);
+                pending.SetLength(0);
+                start = end + 1;
+            }
+        }
+
+        if (pending.Length > 0)
+        {
+            yield return (number + 1, pending.ToArray(), false);
+        }
+    }
+
+    /// <summary>Logs and raises the skipped lines this journal has not reported yet.</summary>
+    private JournalReadResult Report(JournalReadResult result)
+    {
+        foreach (var line in result.Skipped)
+        {
+            lock (_reported)
+            {
+                if (!_reported.Add((line.Path, line.LineNumber)))
+                {
+                    continue;
+                }
+            }
+
+            _logger.LogError("Journal line {Path}:{LineNumber} skipped: {Reason}. It is left in the file for audit; run 'cardless-atm terminal journal --check' to list every such line", line.Path, line.LineNumber, line.Reason);
+            LineSkipped?.Invoke(line);
+        }
+
+        return result;
     }
 
     /// <summary>After a crash mid-write the file may end without a newline; start the next entry on a line of its own.</summary>
