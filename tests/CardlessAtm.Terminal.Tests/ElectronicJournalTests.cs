@@ -77,5 +77,27 @@ public sealed class ElectronicJournalTests : IDisposable
         Assert.All(reported, r => Assert.Equal(2, r.LineNumber));
     }
 
+    [Fact]
+    public async Task Counted_events_become_at_most_one_summary_per_interval_and_the_rest_is_written_on_close()
+    {
+        var journal = new ElectronicJournal(JournalPath, _time);
+        await journal.CountAsync(JournalEvents.RequestsUnmatched, "12 no session on screen");
+        _time.Advance(TimeSpan.FromSeconds(30));
+        await journal.CountAsync(JournalEvents.RequestsUnmatched, "94 the session was already used");
+        await journal.WriteAsync(JournalEvents.Started); // the interval is not over: no summary yet
+        _time.Advance(TimeSpan.FromSeconds(31));
+        await journal.WriteAsync(JournalEvents.AmountEntered); // now it is: the summary comes first
+        await journal.CountAsync(JournalEvents.RequestsUnmatched, "12 no session on screen");
+        journal.Dispose(); // stopping writes what is left
+
+        var read = ElectronicJournal.ReadAll(JournalPath);
+        Assert.Equal([JournalEvents.Started, JournalEvents.RequestsUnmatched, JournalEvents.AmountEntered, JournalEvents.RequestsUnmatched], read.Select(e => e.Event));
+        Assert.Equal("2", read[1]["total"]);
+        Assert.Equal("1", read[1]["12 no session on screen"]);
+        Assert.Equal("1", read[1]["94 the session was already used"]);
+        Assert.Equal(_time.GetUtcNow().AddSeconds(-61), DateTimeOffset.Parse(read[1]["from"]!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("1", read[3]["total"]);
+    }
+
     public void Dispose() => _directory.Delete(recursive: true);
 }

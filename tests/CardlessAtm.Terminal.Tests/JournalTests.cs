@@ -1,6 +1,8 @@
 using System.Text;
 using System.Text.Json;
+using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Terminal.Flow;
 using CardlessAtm.Terminal.Journal;
 
 namespace CardlessAtm.Terminal.Tests;
@@ -43,6 +45,44 @@ public class JournalTests
         Assert.Contains(lab.Journal(), e => e.Event == JournalEvents.WithdrawalEnd && e["response"] == ResponseCodes.Approved);
         Assert.Equal(3, Assert.Single(lab.Journal().Skipped).LineNumber);
         Assert.Equal(1, meters.Total("cardless_atm.journal.corrupt_lines")); // reported at start-up, once
+    }
+
+    [Fact]
+    public async Task Five_thousand_requests_that_match_no_session_add_a_handful_of_journal_lines_and_are_all_counted()
+    {
+        using var meters = new TestMeters();
+        await using var lab = await Lab.StartAsync(meters: meters);
+        var qr = await lab.ShowQrAsync(20);
+        var wrongAmount = await lab.SendAsync(lab.PhoneRequest(qr, amountOverride: 999_00)); // concerns the session on screen
+        lab.Keypad.Press(AtmKey.Cancel);
+        await lab.WaitForStateAsync(TerminalState.Idle);
+        var used = lab.PhoneRequest(qr);
+        var stranger = lab.PhoneRequest(qr);
+        stranger.SessionPayload = "not a session code";
+        var linesBefore = File.ReadAllLines(lab.Terminal.Journal.Path).Length;
+
+        var codes = new List<string?>();
+        for (var i = 0; i < 5_000; i++)
+        {
+            codes.Add((await lab.SendAsync(i % 5 == 0 ? stranger : used)).ResponseCode);
+        }
+
+        var linesAfterFlood = File.ReadAllLines(lab.Terminal.Journal.Path).Length;
+        lab.Time.Advance(TimeSpan.FromSeconds(61));
+        await lab.SendAsync(used); // the next one after the interval writes the summary of the 5,000
+
+        Assert.Equal(ResponseCodes.InvalidAmount, wrongAmount.ResponseCode);
+        Assert.Single(lab.Journal(), e => e.Event == JournalEvents.RequestRefused && e["response"] == ResponseCodes.InvalidAmount);
+        Assert.Equal(4_000, codes.Count(c => c == ResponseCodes.DuplicateTransmission));
+        Assert.Equal(1_000, codes.Count(c => c == ResponseCodes.InvalidTransaction));
+        Assert.InRange(linesAfterFlood - linesBefore, 0, 3);
+        Assert.InRange(File.ReadAllLines(lab.Terminal.Journal.Path).Length - linesBefore, 1, 4);
+        var summary = Assert.Single(lab.Journal(), e => e.Event == JournalEvents.RequestsUnmatched);
+        Assert.Equal("5000", summary["total"]);
+        Assert.Equal("4000", summary[$"{ResponseCodes.DuplicateTransmission} the session was already used"]);
+        Assert.Equal("1000", summary[$"{ResponseCodes.InvalidTransaction} no session on screen"]);
+        Assert.Equal(5_001, meters.Total("cardless_atm.requests.unmatched"));
+        Assert.Equal(4_001, meters.Total("cardless_atm.requests.unmatched", "response_code", ResponseCodes.DuplicateTransmission));
     }
 
     internal static string Line(long sequence, string @event, string? session = null, int? stan = null, Dictionary<string, string>? data = null) =>

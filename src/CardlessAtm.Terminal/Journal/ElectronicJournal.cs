@@ -42,7 +42,9 @@ public sealed class ElectronicJournal : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly HashSet<(string Path, int Line)> _reported = [];
+    private readonly Dictionary<string, Tally> _tallies = new(StringComparer.Ordinal);
     private long _sequence;
+    private bool _disposed;
 
     /// <summary>Opens (or creates) the journal file for appending.</summary>
     /// <param name="path">The journal file.</param>
@@ -70,28 +72,81 @@ public sealed class ElectronicJournal : IDisposable
     /// <summary>Raised after an entry is on the disk (e.g. for a live view of the steps).</summary>
     public event Action<JournalEntry>? Written;
 
+    /// <summary>How long a summary (<see cref="CountAsync"/>) collects before it is written; one summary per interval at most.</summary>
+    public TimeSpan SummaryInterval { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Writes one entry and flushes it before returning (to the disk for the entries that precede money movements).</summary>
     public async Task<JournalEntry> WriteAsync(string @event, string? session = null, int? stan = null, IReadOnlyDictionary<string, string>? data = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(@event);
+        var written = new List<JournalEntry>(1);
         JournalEntry entry;
         await _gate.WaitAsync();
         try
         {
-            entry = new JournalEntry(_sequence + 1, _time.GetUtcNow(), @event, session, stan, data);
-            var line = JsonSerializer.SerializeToUtf8Bytes(entry, Json);
-            await _file.WriteAsync(line);
-            await _file.WriteAsync("\n"u8.ToArray());
-            _file.Flush(flushToDisk: JournalEvents.MustReachDiskFirst(@event));
-            _sequence = entry.Sequence;
+            WriteDueSummaries(written, force: false);
+            entry = Append(@event, session, stan, data);
+            written.Add(entry);
         }
         finally
         {
             _gate.Release();
         }
 
-        Written?.Invoke(entry);
+        Raise(written);
         return entry;
+    }
+
+    /// <summary>
+    /// Counts one occurrence of <paramref name="key"/> toward a summary entry <paramref name="summaryEvent"/>
+    /// instead of writing an entry of its own: for events anyone may cause at any rate (e.g. requests that match
+    /// no session). The summary — counts per key, the total, and the first and last time — is written at most
+    /// once per <see cref="SummaryInterval"/>: by the first count, or the first other write, after the interval;
+    /// or when the journal is closed.
+    /// </summary>
+    public async Task CountAsync(string summaryEvent, string key)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(summaryEvent);
+        ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        var written = new List<JournalEntry>(0);
+        await _gate.WaitAsync();
+        try
+        {
+            WriteDueSummaries(written, force: false);
+            var now = _time.GetUtcNow();
+            if (!_tallies.TryGetValue(summaryEvent, out var tally))
+            {
+                tally = new Tally(now);
+                _tallies.Add(summaryEvent, tally);
+            }
+
+            tally.Last = now;
+            tally.Total++;
+            tally.Counts[key] = tally.Counts.GetValueOrDefault(key) + 1;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        Raise(written);
+    }
+
+    /// <summary>Writes every summary still collecting, whether its interval is over or not (e.g. before stopping).</summary>
+    public async Task FlushSummariesAsync()
+    {
+        var written = new List<JournalEntry>(0);
+        await _gate.WaitAsync();
+        try
+        {
+            WriteDueSummaries(written, force: true);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        Raise(written);
     }
 
     /// <summary>
@@ -150,8 +205,73 @@ public sealed class ElectronicJournal : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        _file.Dispose();
+        if (_disposed)
+        {
+            return;
+        }
+
+        _gate.Wait();
+        try
+        {
+            WriteDueSummaries([], force: true); // stopping: nothing counted is lost
+            _file.Flush(flushToDisk: true);
+            _disposed = true;
+            _file.Dispose();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
         _gate.Dispose();
+    }
+
+    /// <summary>Writes one entry at the end of the journal. The gate must be held.</summary>
+    private JournalEntry Append(string @event, string? session, int? stan, IReadOnlyDictionary<string, string>? data)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var entry = new JournalEntry(_sequence + 1, _time.GetUtcNow(), @event, session, stan, data);
+        var line = JsonSerializer.SerializeToUtf8Bytes(entry, Json);
+        _file.Write(line);
+        _file.Write("\n"u8);
+        _file.Flush(flushToDisk: JournalEvents.MustReachDiskFirst(@event));
+        _sequence = entry.Sequence;
+        return entry;
+    }
+
+    /// <summary>Writes the summaries whose interval is over (all when <paramref name="force"/>). The gate must be held.</summary>
+    private void WriteDueSummaries(List<JournalEntry> written, bool force)
+    {
+        if (_tallies.Count == 0)
+        {
+            return;
+        }
+
+        var now = _time.GetUtcNow();
+        foreach (var (summaryEvent, tally) in _tallies.Where(t => force || now - t.Value.First >= SummaryInterval).ToList())
+        {
+            var data = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["from"] = tally.First.ToString("O", CultureInfo.InvariantCulture),
+                ["to"] = tally.Last.ToString("O", CultureInfo.InvariantCulture),
+                ["total"] = tally.Total.ToString(CultureInfo.InvariantCulture),
+            };
+            foreach (var (key, count) in tally.Counts.OrderBy(c => c.Key, StringComparer.Ordinal))
+            {
+                data[key] = count.ToString(CultureInfo.InvariantCulture);
+            }
+
+            written.Add(Append(summaryEvent, null, null, data));
+            _tallies.Remove(summaryEvent);
+        }
+    }
+
+    private void Raise(List<JournalEntry> written)
+    {
+        foreach (var entry in written)
+        {
+            Written?.Invoke(entry);
+        }
     }
 
     /// <summary>Reads one file line by line (split on <c>\n</c> only, so line numbers match <c>sed -n Np</c>).</summary>
@@ -273,5 +393,16 @@ public sealed class ElectronicJournal : IDisposable
             _file.Write("\n"u8);
             _file.Flush(flushToDisk: true);
         }
+    }
+
+    private sealed class Tally(DateTimeOffset first)
+    {
+        public DateTimeOffset First { get; } = first;
+
+        public DateTimeOffset Last { get; set; } = first;
+
+        public long Total { get; set; }
+
+        public Dictionary<string, long> Counts { get; } = new(StringComparer.Ordinal);
     }
 }

@@ -21,6 +21,12 @@ public static class JournalEvents
     /// <summary>A forwarded request was refused before the host was asked.</summary>
     public const string RequestRefused = "request-refused";
 
+    /// <summary>
+    /// A summary of the forwarded requests that matched no session (no session on screen, another session,
+    /// a used or unknown nonce, unreadable): their counts per response code and reason over an interval.
+    /// </summary>
+    public const string RequestsUnmatched = "requests-unmatched";
+
     /// <summary>A forwarded request for the session on screen was accepted.</summary>
     public const string RequestReceived = "request-received";
 
