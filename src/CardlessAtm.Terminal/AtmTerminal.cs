@@ -70,7 +70,7 @@ public sealed class AtmTerminal : IAsyncDisposable
         options.Validate();
         qrOptions.Validate();
         var masterKey = new FileKeyStore(options.KeyStore).LoadKey(options.MasterKeyName);
-        var journal = new ElectronicJournal(Path.Combine(options.DataDirectory, "journal.log"), time, loggers.CreateLogger<ElectronicJournal>());
+        var journal = new ElectronicJournal(Path.Combine(options.DataDirectory, "journal.log"), time, loggers.CreateLogger<ElectronicJournal>(), options.Journal);
         var queue = new ReversalStore(Path.Combine(options.DataDirectory, "saf"));
         var host = new HostLink(options, profile, masterKey, new StanGenerator(Random.Shared.Next(1, 900_000)), time, loggers.CreateLogger<HostLink>());
         var reversals = new ReversalForwarder(queue, host, journal, options, time, loggers.CreateLogger<ReversalForwarder>());

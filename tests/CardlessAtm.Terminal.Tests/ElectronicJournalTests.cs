@@ -71,8 +71,10 @@ public sealed class ElectronicJournalTests : IDisposable
         }
 
         var read = ElectronicJournal.ReadAll(JournalPath);
-        Assert.Equal([1L, 2, 3, 4], read.Select(e => e.Sequence)); // the torn line recorded nothing: its number is taken again
-        Assert.Equal(2, Assert.Single(read.Skipped).LineNumber);
+        // The torn line recorded nothing: its number is taken again (by the header of the segment the new UTC day opened).
+        Assert.Equal([1L, 2, 3, 4, 5], read.Select(e => e.Sequence));
+        var torn = Assert.Single(read.Skipped);
+        Assert.Equal((Path.Combine(_directory.FullName, "journal-20250101-001.log"), 2), (torn.Path, torn.LineNumber));
         Assert.Equal(3, reported.Count); // once per start, not once per read
         Assert.All(reported, r => Assert.Equal(2, r.LineNumber));
     }

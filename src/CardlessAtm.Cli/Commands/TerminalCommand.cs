@@ -19,14 +19,14 @@ internal static class TerminalCommand
         {
             Description = "Only check the journal: print path:line and a reason for each torn or corrupt line; exit 2 when there is any, 0 when clean. Nothing is changed.",
         };
-        var journal = new Command("journal", "Print the electronic journal in readable form (Terminal:DataDirectory/journal.log).");
+        var journal = new Command("journal", "Print the electronic journal in readable form, every segment in order (Terminal:DataDirectory/journal.log and journal-YYYYMMDD-NNN.log).");
         journal.Options.Add(check);
         journal.SetAction(parse => CliHost.RunAsync(async () =>
         {
             using var host = CliHost.Build(parse, _ => { });
             var options = ReadOptions(host.Services.GetRequiredService<IConfiguration>());
             var path = Path.Combine(options.DataDirectory, "journal.log");
-            if (!File.Exists(path))
+            if (Terminal.Journal.ElectronicJournal.Segments(path).Count == 0)
             {
                 await Console.Error.WriteLineAsync($"No journal at {path}.");
                 return 1;
