@@ -69,12 +69,13 @@ public sealed class AtmTerminal : IAsyncDisposable
         options.Validate();
         qrOptions.Validate();
         var masterKey = new FileKeyStore(options.KeyStore).LoadKey(options.MasterKeyName);
-        var journal = new ElectronicJournal(Path.Combine(options.DataDirectory, "journal.log"), time);
+        var journal = new ElectronicJournal(Path.Combine(options.DataDirectory, "journal.log"), time, loggers.CreateLogger<ElectronicJournal>(), options.Journal);
         var queue = new ReversalStore(Path.Combine(options.DataDirectory, "saf"));
         var stan = StanReservation.Open(Path.Combine(options.DataDirectory, "stan"));
         var host = new HostLink(options, profile, masterKey, stan, time, loggers.CreateLogger<HostLink>());
         var reversals = new ReversalForwarder(queue, host, journal, options, time, loggers.CreateLogger<ReversalForwarder>());
         var metrics = new TerminalMetrics(() => queue.Depth, () => reversals.StuckCount, meters);
+        journal.LineSkipped += line => metrics.JournalLineSkipped(line.Torn);
         var flow = new WithdrawalFlow(options, devices, host, reversals, journal, qrOptions, metrics, time, loggers.CreateLogger<WithdrawalFlow>());
         return new AtmTerminal(options, devices, host, journal, reversals, flow, metrics, time, loggers);
     }

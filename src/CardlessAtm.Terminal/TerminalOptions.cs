@@ -24,6 +24,9 @@ public sealed class TerminalOptions
     /// <summary>The configuration section name.</summary>
     public const string SectionName = "Terminal";
 
+    /// <summary>The smallest <see cref="JournalMaxSegmentBytes"/> allowed (a few entries).</summary>
+    public const long MinJournalSegmentBytes = 4096;
+
     /// <summary>This ATM's id (field 41, 8 characters), e.g. <c>ATM00001</c>.</summary>
     public string AtmId { get; set; } = string.Empty;
 
@@ -75,6 +78,15 @@ public sealed class TerminalOptions
     /// <summary>Idle time after which an echo test checks each link.</summary>
     public TimeSpan EchoInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The journal's current segment is closed before it would grow past this size (and at every UTC midnight).</summary>
+    public long JournalMaxSegmentBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Closed journal segments are kept this many days (never one holding an unfinished withdrawal).</summary>
+    public int JournalRetentionDays { get; set; } = 90;
+
+    /// <summary>The journal's rotation and retention, from <see cref="JournalMaxSegmentBytes"/> and <see cref="JournalRetentionDays"/>.</summary>
+    public Journal.JournalOptions Journal => new() { MaxSegmentBytes = JournalMaxSegmentBytes, RetentionDays = JournalRetentionDays };
+
     /// <summary>Checks the settings; the message names the setting at fault.</summary>
     /// <exception cref="ArgumentException">A setting is missing or out of range.</exception>
     public void Validate()
@@ -120,6 +132,16 @@ public sealed class TerminalOptions
         if (HostTimeout <= TimeSpan.Zero || MaxAmountMajor <= 0 || ReversalRetryInitial <= TimeSpan.Zero || ReversalRetryMax < ReversalRetryInitial)
         {
             throw new ArgumentException($"{SectionName}: HostTimeout, MaxAmountMajor and the reversal retry times must be positive, ReversalRetryMax ≥ ReversalRetryInitial.");
+        }
+
+        if (JournalMaxSegmentBytes < MinJournalSegmentBytes)
+        {
+            throw new ArgumentException($"{SectionName}:{nameof(JournalMaxSegmentBytes)} must be at least {MinJournalSegmentBytes} bytes (got {JournalMaxSegmentBytes}).");
+        }
+
+        if (JournalRetentionDays < 1)
+        {
+            throw new ArgumentException($"{SectionName}:{nameof(JournalRetentionDays)} must be at least 1 day (got {JournalRetentionDays}).");
         }
     }
 }

@@ -56,7 +56,17 @@ internal sealed class Lab : IAsyncDisposable
 
     public WithdrawalFlow Flow => Terminal.Flow;
 
-    public static async Task<Lab> StartAsync(SecurityProfileKind profile = SecurityProfileKind.Aes, bool tls = false)
+    /// <param name="profile">The security profile of host and terminal.</param>
+    /// <param name="tls">Whether the host link runs over TLS.</param>
+    /// <param name="prepareDataDirectory">Called with the terminal's data directory before the terminal opens it (e.g. to leave a journal behind).</param>
+    /// <param name="meters">The terminal's meter factory (to observe its metrics in isolation).</param>
+    /// <param name="configure">Changes the terminal's settings before it is created.</param>
+    public static async Task<Lab> StartAsync(
+        SecurityProfileKind profile = SecurityProfileKind.Aes,
+        bool tls = false,
+        Action<string>? prepareDataDirectory = null,
+        System.Diagnostics.Metrics.IMeterFactory? meters = null,
+        Action<TerminalOptions>? configure = null)
     {
         var directory = Directory.CreateTempSubdirectory("cardless-atm-lab-");
         var hostTls = new Network.TlsListenerOptions();
@@ -105,7 +115,10 @@ internal sealed class Lab : IAsyncDisposable
             DataDirectory = Path.Combine(directory.FullName, "terminal-data"),
             ResultScreenTime = TimeSpan.Zero,
         };
-        var terminal = AtmTerminal.Create(options, devices, SecurityProfiles.Create(profile), new QrSessionOptions { Lifetime = TimeSpan.FromSeconds(60), ClockSkew = TimeSpan.Zero }, time, NullLoggerFactory.Instance);
+        configure?.Invoke(options);
+        Directory.CreateDirectory(options.DataDirectory);
+        prepareDataDirectory?.Invoke(options.DataDirectory);
+        var terminal = AtmTerminal.Create(options, devices, SecurityProfiles.Create(profile), new QrSessionOptions { Lifetime = TimeSpan.FromSeconds(60), ClockSkew = TimeSpan.Zero }, time, NullLoggerFactory.Instance, meters);
         var lab = new Lab(directory, host, seed, terminal, keypad, dispenser, sensors, time);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await terminal.WaitUntilHostReadyAsync(timeout.Token);
@@ -192,7 +205,7 @@ internal sealed class Lab : IAsyncDisposable
         }
     }
 
-    public IReadOnlyList<Journal.JournalEntry> Journal() => Terminal.Journal.ReadAllEntries();
+    public Journal.JournalReadResult Journal() => Terminal.Journal.ReadAllEntries();
 
     public async ValueTask DisposeAsync()
     {

@@ -15,19 +15,35 @@ internal static class TerminalCommand
 {
     public static Command Create()
     {
-        var journal = new Command("journal", "Print the electronic journal in readable form (Terminal:DataDirectory/journal.log).");
+        var check = new Option<bool>("--check")
+        {
+            Description = "Only check the journal: print path:line and a reason for each torn or corrupt line; exit 2 when there is any, 0 when clean. Nothing is changed.",
+        };
+        var journal = new Command("journal", "Print the electronic journal in readable form, every segment in order (Terminal:DataDirectory/journal.log and journal-YYYYMMDD-NNN.log).");
+        journal.Options.Add(check);
         journal.SetAction(parse => CliHost.RunAsync(async () =>
         {
             using var host = CliHost.Build(parse, _ => { });
             var options = ReadOptions(host.Services.GetRequiredService<IConfiguration>());
             var path = Path.Combine(options.DataDirectory, "journal.log");
-            if (!File.Exists(path))
+            if (Terminal.Journal.ElectronicJournal.Segments(path).Count == 0)
             {
                 await Console.Error.WriteLineAsync($"No journal at {path}.");
                 return 1;
             }
 
-            Console.Write(Terminal.Journal.ElectronicJournal.Export(Terminal.Journal.ElectronicJournal.ReadAll(path)));
+            if (parse.GetValue(check))
+            {
+                return Terminal.Journal.JournalCheck.Run(path, Console.Out);
+            }
+
+            var read = Terminal.Journal.ElectronicJournal.ReadAll(path);
+            Console.Write(Terminal.Journal.ElectronicJournal.Export(read));
+            foreach (var skipped in read.Skipped)
+            {
+                await Console.Error.WriteLineAsync($"skipped {skipped}");
+            }
+
             return 0;
         }));
 

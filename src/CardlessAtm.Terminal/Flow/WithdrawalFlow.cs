@@ -197,16 +197,28 @@ public sealed class WithdrawalFlow : IDisposable
     {
         ArgumentNullException.ThrowIfNull(request);
         var session = Volatile.Read(ref _session);
-        var (code, reason) = Check(request, session);
+        var (code, reason, onScreen) = Check(request, session);
         if (code is not null)
         {
-            await _journal.WriteAsync(JournalEvents.RequestRefused, session?.Nonce, null, new Dictionary<string, string>
+            if (onScreen)
             {
-                ["response"] = code,
-                ["reason"] = reason!,
-                ["phoneStan"] = request.GetString(11) ?? "-",
-            });
-            _logger.LogWarning("Refused a forwarded request for {AtmId}: {ResponseCode} {Reason}", request.GetString(41) ?? "?", code, reason);
+                // It concerns the session on screen (wrong amount, expired, a second claim): journalled on its own.
+                await _journal.WriteAsync(JournalEvents.RequestRefused, session?.Nonce, null, new Dictionary<string, string>
+                {
+                    ["response"] = code,
+                    ["reason"] = reason!,
+                    ["phoneStan"] = request.GetString(11) ?? "-",
+                });
+                _logger.LogWarning("Refused a forwarded request for {AtmId}: {ResponseCode} {Reason}", request.GetString(41) ?? "?", code, reason);
+            }
+            else
+            {
+                // Anyone on the internet can send these: counted and summarised, so they cannot fill the journal.
+                await _journal.CountAsync(JournalEvents.RequestsUnmatched, $"{code} {reason}");
+                _metrics.UnmatchedRequest(code, reason!);
+                _logger.LogDebug("Refused a forwarded request that matches no session: {ResponseCode} {Reason}", code, reason);
+            }
+
             _metrics.Withdrawal("refused", code);
             return request.CreateResponse(code);
         }
@@ -440,7 +452,11 @@ public sealed class WithdrawalFlow : IDisposable
         return new WithdrawalOutcome(session, amount, null, responseCode, customerMessage, TerminalState.Terminated);
     }
 
-    private (string? Code, string? Reason) Check(IsoMessage request, ActiveSession? session)
+    /// <summary>
+    /// Why a forwarded request is refused (null when it claims the session on screen), and whether it concerns
+    /// the session on screen at all — it carries that session's payload — or matches no session.
+    /// </summary>
+    private (string? Code, string? Reason, bool OnScreen) Check(IsoMessage request, ActiveSession? session)
     {
         string? qrText;
         long? amountMinor;
@@ -455,38 +471,39 @@ public sealed class WithdrawalFlow : IDisposable
         }
         catch (Iso8583FieldException e)
         {
-            return (ResponseCodes.FormatError, $"field {e.FieldNumber} malformed");
+            return (ResponseCodes.FormatError, $"field {e.FieldNumber} malformed", false);
         }
 
+        var onScreen = session is not null && qrText is not null && session.Payload.Text == qrText;
         if (terminal != _options.AtmId)
         {
-            return (ResponseCodes.InvalidTransaction, $"field 41 names another ATM");
+            return (ResponseCodes.InvalidTransaction, $"field 41 names another ATM", onScreen);
         }
 
         if (qrText is null || amountMinor is null || currency is null || !request.Has(127))
         {
-            return (ResponseCodes.FormatError, "fields 4, 48, 49 and 127 are required");
+            return (ResponseCodes.FormatError, "fields 4, 48, 49 and 127 are required", onScreen);
         }
 
-        var nonce = QrPayloadFormat.Parse(qrText).Payload?.Nonce.ToString();
-        if (session is null || session.Payload.Text != qrText)
+        if (!onScreen)
         {
+            var nonce = QrPayloadFormat.Parse(qrText).Payload?.Nonce.ToString();
             return nonce is not null && WasUsed(nonce)
-                ? (ResponseCodes.DuplicateTransmission, "the session was already used")
-                : (ResponseCodes.InvalidTransaction, session is null ? "no session on screen" : "not the session on screen");
+                ? (ResponseCodes.DuplicateTransmission, "the session was already used", false)
+                : (ResponseCodes.InvalidTransaction, session is null ? "no session on screen" : "not the session on screen", false);
         }
 
-        if (amountMinor != session.Payload.Amount.MinorUnits || currency != session.Payload.Amount.Currency.NumericCode)
+        if (amountMinor != session!.Payload.Amount.MinorUnits || currency != session.Payload.Amount.Currency.NumericCode)
         {
-            return (ResponseCodes.InvalidAmount, "amount or currency differs from the session on screen");
+            return (ResponseCodes.InvalidAmount, "amount or currency differs from the session on screen", true);
         }
 
         if (_time.GetUtcNow() >= session.Payload.ExpiresAt)
         {
-            return (ResponseCodes.InvalidTransaction, "the session has expired");
+            return (ResponseCodes.InvalidTransaction, "the session has expired", true);
         }
 
-        return session.TryClaim() ? (null, null) : (ResponseCodes.DuplicateTransmission, "the session already has a request");
+        return session.TryClaim() ? (null, null, true) : (ResponseCodes.DuplicateTransmission, "the session already has a request", true);
     }
 
     private async Task<Money?> ReadAmountAsync(CancellationToken cancellationToken)

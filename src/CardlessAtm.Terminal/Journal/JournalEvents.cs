@@ -21,6 +21,12 @@ public static class JournalEvents
     /// <summary>A forwarded request was refused before the host was asked.</summary>
     public const string RequestRefused = "request-refused";
 
+    /// <summary>
+    /// A summary of the forwarded requests that matched no session (no session on screen, another session,
+    /// a used or unknown nonce, unreadable): their counts per response code and reason over an interval.
+    /// </summary>
+    public const string RequestsUnmatched = "requests-unmatched";
+
     /// <summary>A forwarded request for the session on screen was accepted.</summary>
     public const string RequestReceived = "request-received";
 
@@ -54,6 +60,12 @@ public static class JournalEvents
     /// <summary>Recovery settled a withdrawal interrupted by a crash.</summary>
     public const string Recovered = "recovered";
 
+    /// <summary>
+    /// The first entry of each new journal segment: the closed one's file name (<c>previous</c>) and the
+    /// withdrawals still open (<c>open</c>: <c>session@sequence</c> of their authorise-request, or <c>-</c>).
+    /// </summary>
+    public const string SegmentStarted = "journal-segment";
+
     /// <summary>A fault sensor changed.</summary>
     public const string Sensor = "sensor";
 
@@ -67,5 +79,11 @@ public static class JournalEvents
     /// recovery needs none of them to settle money, and skipping their fsync halves the terminal's latency.
     /// </summary>
     public static bool MustReachDiskFirst(string @event) =>
-        @event is AuthoriseRequest or DispenseStart or DispenseEnd or ReversalQueued or Recovered or Started;
+        @event is AuthoriseRequest or DispenseStart or DispenseEnd or ReversalQueued or Recovered or Started or SegmentStarted;
+
+    /// <summary>The entry from which a withdrawal must be settled by recovery if it is not finished.</summary>
+    public static bool OpensWithdrawal(string @event) => @event == AuthoriseRequest;
+
+    /// <summary>The entries after which recovery has nothing left to settle for a withdrawal.</summary>
+    public static bool FinishesWithdrawal(string @event) => @event is WithdrawalEnd or Recovered;
 }
