@@ -17,22 +17,46 @@ public class DemoScenarioTests
     [InlineData("expired-qr", "expired")]
     [InlineData("door-open", "This ATM cannot dispense cash right now")]
     [InlineData("host-down", "The host acknowledged the reversal")]
+    [InlineData("reversal-refused", "the host answered 91")]
+    [InlineData("atm-blocked-after-approval", "status=NeedsOperator")]
+    [InlineData("exception-after-approval", "InvalidMixException")]
+    [InlineData("unmatched-request-flood", "500 of 500 refused")]
+    [InlineData("torn-journal", ":4: ")]
     public async Task Every_demo_scenario_ends_as_described_with_a_balanced_ledger(string scenario, string expected)
+    {
+        var (exit, text) = await RunDemoAsync("--scenario", scenario);
+        Assert.True(exit == 0, $"exit {exit}\n{text}");
+        Assert.Contains(expected, text, StringComparison.Ordinal);
+        Assert.Contains("Ledger balanced", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Scenario_all_runs_every_scenario_and_prints_one_row_each()
+    {
+        var (exit, text) = await RunDemoAsync("--scenario", "all");
+
+        Assert.True(exit == 0, $"exit {exit}\n{text}");
+        var rows = text.Split('\n').Where(l => l.Contains("; ledger balanced", StringComparison.Ordinal)).ToList();
+        Assert.Equal(12, rows.Count);
+        Assert.Contains("12 of 12 scenarios ended as they should", text, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int Exit, string Output)> RunDemoAsync(params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(Cli.Path);
         start.ArgumentList.Add("demo");
-        start.ArgumentList.Add("--scenario");
-        start.ArgumentList.Add(scenario);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await process.WaitForExitAsync(timeout.Token);
 
-        var text = await output;
-        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{text}\n{await errors}");
-        Assert.Contains(expected, text, StringComparison.Ordinal);
-        Assert.Contains("Ledger balanced", text, StringComparison.Ordinal);
+        return (process.ExitCode, await output + "\n" + await errors);
     }
 }

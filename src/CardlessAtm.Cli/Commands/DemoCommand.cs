@@ -11,12 +11,13 @@ internal static class DemoCommand
 {
     public static Command Create()
     {
+        var names = DemoScenario.All.Select(DemoScenario.NameOf).ToArray();
         var scenario = new Option<string>("--scenario", "-s")
         {
-            Description = "Which path to run: approved (default), wrong-pin, insufficient-funds, dispenser-jam, expired-qr, door-open, host-down.",
+            Description = $"Which path to run: {string.Join(", ", names)}, or all (each in turn, then a table). Default: approved.",
             DefaultValueFactory = _ => "approved",
         };
-        scenario.AcceptOnlyFromAmong("approved", "wrong-pin", "insufficient-funds", "dispenser-jam", "expired-qr", "door-open", "host-down");
+        scenario.AcceptOnlyFromAmong([.. names, "all"]);
         var saveQr = new Option<FileInfo?>("--save-qr") { Description = "Also write the QR code as a PNG file." };
         var profile = new Option<string>("--profile")
         {
@@ -36,11 +37,59 @@ internal static class DemoCommand
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
         {
             using var host = CliHost.Build(parse, _ => { });
-            var kind = Enum.Parse<DemoScenarioKind>(parse.GetValue(scenario)!.Replace("-", string.Empty, StringComparison.Ordinal), ignoreCase: true);
             var profileKind = SecurityProfiles.ParseKind(parse.GetValue(profile), "--profile");
+            if (parse.GetValue(scenario) == "all")
+            {
+                return await RunAllAsync(profileKind, cancellationToken);
+            }
+
+            var kind = Enum.Parse<DemoScenarioKind>(parse.GetValue(scenario)!.Replace("-", string.Empty, StringComparison.Ordinal), ignoreCase: true);
             var run = new DemoScenario(kind, profileKind, parse.GetValue(saveQr), Console.Out, host.Services.GetRequiredService<ILoggerFactory>());
             return await run.RunAsync(cancellationToken);
         }));
         return command;
+    }
+
+    /// <summary>Every scenario in turn, each on a fresh network with its narration kept back; one row each, exit 0 only if all balanced.</summary>
+    private static async Task<int> RunAllAsync(SecurityProfileKind profile, CancellationToken cancellationToken)
+    {
+        var failures = 0;
+        var rows = new List<(string Name, string Result, string Summary)>();
+        foreach (var kind in DemoScenario.All)
+        {
+            var narration = new StringWriter();
+            var run = new DemoScenario(kind, profile, null, narration, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            int exit;
+            try
+            {
+                exit = await run.RunAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                narration.WriteLine($"{e.GetType().Name}: {e.Message}");
+                exit = 1;
+            }
+
+            var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
+            rows.Add((DemoScenario.NameOf(kind), exit == 0 ? $"ok ({seconds:F1} s)" : "FAILED", run.Summary ?? "did not finish"));
+            Console.WriteLine($"{DemoScenario.NameOf(kind),-28} {(exit == 0 ? "ok" : "FAILED")}");
+            if (exit != 0)
+            {
+                failures++;
+                Console.WriteLine(narration.ToString());
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"{"scenario",-28} {"result",-12} outcome and ledger check");
+        foreach (var (name, result, summary) in rows)
+        {
+            Console.WriteLine($"{name,-28} {result,-12} {summary}");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"{rows.Count - failures} of {rows.Count} scenarios ended as they should with the ledger balanced.");
+        return failures == 0 ? 0 : 1;
     }
 }

@@ -52,6 +52,9 @@ internal enum DemoScenarioKind
 
     /// <summary>Hundreds of forwarded 0200s for no session on screen, then a real withdrawal: all refused, summarised, the customer served.</summary>
     UnmatchedRequestFlood,
+
+    /// <summary>The journal has a torn line in the middle and one at the end before start-up: both reported, the ATM serves.</summary>
+    TornJournal,
 }
 
 /// <summary>
@@ -76,6 +79,7 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
     public string? Summary { get; private set; }
 
     private int? _floodJournalLines;
+    private bool? _tornLinesReported;
     private int _floodRefused;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
@@ -83,6 +87,11 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
         var qrOptions = new QrSessionOptions { Lifetime = kind == DemoScenarioKind.ExpiredQr ? TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(90), ClockSkew = TimeSpan.Zero };
         Say($"Starting the network on loopback (security profile {profile}): host, proxy, terminal, phone…");
         await using var network = await DemoNetwork.StartAsync(profile, loggers, cancellationToken);
+        if (kind == DemoScenarioKind.TornJournal)
+        {
+            await TearJournalAsync(network.JournalPathOf(Host.Seeding.DemoSeed.AtmId), cancellationToken);
+        }
+
         var atm = await network.StartTerminalAsync(Host.Seeding.DemoSeed.AtmId, qrOptions, cancellationToken);
         Say($"  host on 127.0.0.1:{network.HostPort}, proxy ATM side :{network.Proxy.AtmEndPoint.Port} phone side :{network.Proxy.PhoneEndPoint.Port}, terminal {Host.Seeding.DemoSeed.AtmId} signed on to both");
         var customerIndex = kind == DemoScenarioKind.InsufficientFunds ? 1 : 0;
@@ -176,6 +185,23 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
                 };
                 break;
         }
+    }
+
+    /// <summary>A journal as a power cut mid-write leaves it, then a second one later: a torn line in the middle and a torn tail.</summary>
+    private async Task TearJournalAsync(string path, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var at = DateTimeOffset.UtcNow.AddHours(-1).ToString("O", CultureInfo.InvariantCulture);
+        await File.WriteAllTextAsync(
+            path,
+            $$$"""
+            {"Sequence":1,"At":"{{{at}}}","Event":"terminal-started","Data":{"atm":"ATM00001"}}
+            {"Sequence":2,"At":"{{{at}}}","Event":"amount-entered","Data":{"am
+            {"Sequence":3,"At":"{{{at}}}","Event":"terminal-started","Data":{"atm":"ATM00001"}}
+            {"Sequence":4,"At":"{{{at}}}","Event":"fault-ch
+            """,
+            cancellationToken);
+        Say($"(scenario: the journal {path} has a torn line in the middle — line 2 — and a torn last line — line 4 — before start-up)");
     }
 
     /// <summary>Forwarded 0200s that match no session on screen, through the proxy's phone port, as an attacker would send them.</summary>
@@ -287,6 +313,12 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
     {
         atm.Terminal.Journal.Written -= Narrate;
         Say(string.Empty);
+        if (kind == DemoScenarioKind.TornJournal)
+        {
+            Say("'cardless-atm terminal journal --check' reports the torn lines (kept in the file for the auditor):");
+            _tornLinesReported = JournalCheck.Run(network.JournalPathOf(Host.Seeding.DemoSeed.AtmId), output) == JournalCheck.BadLines;
+        }
+
         Say("Electronic journal of the ATM:");
         output.Write(ElectronicJournal.Export(atm.Terminal.Journal.ReadAllEntries()));
         var after = (await network.Host.Administration.GetAccountAsync(customer.AccountId, cancellationToken))!.BalanceMinor;
@@ -299,7 +331,7 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
         var report = await network.Host.Administration.GetDayReportAsync(cancellationToken: cancellationToken);
         var suspect = report.Sum(r => r.SuspectMinor);
         Say($"Suspect amounts at the host (the device could not say what it presented; settled at the cash count): {Devices.Money.Of(suspect, "EUR")}");
-        var floodContained = _floodJournalLines is not { } lines || (lines <= 20 && _floodRefused == FloodRequests);
+        var floodContained = (_floodJournalLines is not { } lines || (lines <= 20 && _floodRefused == FloodRequests)) && _tornLinesReported != false;
         var balanced = totals.Balances && presented.MinorUnits == netDebits && atm.Terminal.Reversals.Store.Depth == 0 && before - after == netDebits && floodContained;
         Summary = $"{ending}; cash out {presented}, debits − reversals {Devices.Money.Of(netDebits, "EUR")}, SAF {atm.Terminal.Reversals.Store.Depth}, suspect {Devices.Money.Of(suspect, "EUR")}"
             + (_floodJournalLines is { } grown ? $", {_floodRefused}/{FloodRequests} refused, journal +{grown} lines" : string.Empty)
@@ -344,6 +376,8 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
             JournalEvents.DispenseEnd => $"   Dispense {entry["completion"]}: {entry["presented"]} presented.",
             JournalEvents.ReversalQueued => $"   Reversal queued on disk ({entry["kind"]}: dispensed {entry["dispensed"]} of {entry["amount"]} minor units) — {entry["reason"]}.",
             JournalEvents.ReversalAcknowledged => $"   The host acknowledged the reversal (0430, {entry["response"]}).",
+            JournalEvents.ReversalNotAcknowledged => $"   The reversal is not acknowledged ({entry["problem"]}): {entry["disposition"]}; it stays on disk.",
+            JournalEvents.WithdrawalFault => $"   The ATM failed after asking the host ({entry["fault"]} at {entry["stage"]}): it settles by a reversal.",
             _ => null,
         };
         if (line is not null)
