@@ -87,10 +87,24 @@ public sealed class AtmTerminal : IAsyncDisposable
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         await Journal.WriteAsync(JournalEvents.Started, data: new Dictionary<string, string> { ["atm"] = Options.AtmId });
+        var (_, unreadable) = Reversals.Store.ReadAll();
+        if (unreadable.Count > 0)
+        {
+            // A reversal file nobody can read may be money owed to a customer: serve no one until an operator repairs it.
+            var reason = new ReversalStoreException(unreadable).Message;
+            _logger.LogCritical("Out of service: {Reason}", reason);
+            Flow.TakeOutOfService(reason);
+        }
+
         var recovered = await _recovery.RecoverAsync(cancellationToken);
         if (recovered > 0)
         {
             _logger.LogWarning("Recovery settled {Count} unfinished withdrawal(s)", recovered);
+        }
+
+        if (_recovery.Unsettled.Count > 0)
+        {
+            Flow.TakeOutOfService(string.Join("; ", _recovery.Unsettled));
         }
 
         await _host.StartAsync(cancellationToken);

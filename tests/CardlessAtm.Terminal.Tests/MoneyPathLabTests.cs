@@ -2,6 +2,7 @@ using CardlessAtm.Devices.Sensors;
 using CardlessAtm.Host.Seeding;
 using CardlessAtm.Host.Storage;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Terminal.Flow;
 using CardlessAtm.Terminal.Journal;
 using CardlessAtm.Terminal.StoreAndForward;
 
@@ -71,5 +72,27 @@ public class MoneyPathLabTests
         var next = await lab.ShowQrAsync(30);
         Assert.Equal(ResponseCodes.Approved, (await lab.SendAsync(lab.PhoneRequest(next))).ResponseCode);
         Assert.Equal(before - 3_000, await lab.BalanceAsync());
+    }
+}
+
+/// <summary>Files the terminal cannot trust stop it serving, with the path, instead of being guessed around.</summary>
+public class UntrustedFileTests
+{
+    [Fact]
+    public async Task An_unreadable_reversal_file_takes_the_atm_out_of_service_naming_the_file_and_keeps_it()
+    {
+        string? corrupt = null;
+        await using var lab = await Lab.StartAsync(prepareDataDirectory: data =>
+        {
+            Directory.CreateDirectory(Path.Combine(data, "saf"));
+            corrupt = Path.Combine(data, "saf", "000042-1201100000.json");
+            File.WriteAllText(corrupt, "{ \"Id\": \"000042-12011");
+        });
+
+        await lab.WaitForStateAsync(TerminalState.OutOfService);
+
+        Assert.Contains(corrupt!, lab.Flow.OutOfServiceReason, StringComparison.Ordinal);
+        Assert.True(File.Exists(corrupt));
+        Assert.Equal(1, lab.Terminal.Reversals.Store.Depth);
     }
 }

@@ -26,6 +26,12 @@ internal static class TerminalSafCommand
         {
             var queue = OpenQueue(parse);
             var reversalId = parse.GetValue(id)!;
+            if (reversalId.Length == 0 || reversalId.Any(c => !char.IsAsciiLetterOrDigit(c) && c != '-'))
+            {
+                await Console.Error.WriteLineAsync($"saf retry: '{reversalId}' is not a reversal id (letters, digits and '-', as 'saf list' shows them).");
+                return 2;
+            }
+
             if (!ReversalForwarder.RequestRetry(queue, reversalId, TimeProvider.System))
             {
                 await Console.Error.WriteLineAsync($"saf retry: no reversal '{reversalId}' in {queue.Directory} ('saf list' shows the ids).");

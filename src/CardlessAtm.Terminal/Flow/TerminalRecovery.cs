@@ -34,12 +34,25 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
                 continue;
             }
 
-            await SettleAsync(session.Key, entries, request, cancellationToken);
-            settled++;
+            try
+            {
+                await SettleAsync(session.Key, entries, request, cancellationToken);
+                settled++;
+            }
+            catch (Exception e) when (e is FormatException or OverflowException or ArgumentException or KeyNotFoundException or NullReferenceException or InvalidOperationException)
+            {
+                // A well-formed line with a value recovery cannot use: guessing could lose or create money.
+                var problem = $"the journal {journal.Path} holds withdrawal {session.Key} (stan {request.Stan}, line sequence {request.Sequence}) that recovery cannot settle: {e.Message}";
+                logger.LogCritical("Recovery: {Problem}", problem);
+                Unsettled.Add(problem);
+            }
         }
 
         return settled;
     }
+
+    /// <summary>Withdrawals the last <see cref="RecoverAsync"/> could not settle (an operator must), each with the journal path and entry.</summary>
+    public List<string> Unsettled { get; } = [];
 
     private async Task SettleAsync(string session, List<JournalEntry> entries, JournalEntry request, CancellationToken cancellationToken)
     {
@@ -55,7 +68,10 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
         var reversalId = $"{stan:D6}-{request["transmission"]}";
         var reversalQueued = reversals.Store.Contains(reversalId)
             || entries.Any(e => e.Event == JournalEvents.ReversalAcknowledged && e["id"] == reversalId);
-        var declined = answer is not null && answer["macVerified"] == bool.TrueString && answer["response"] != ResponseCodes.Approved;
+        // Only an authentic decline bound to this very request proves the host did not debit ("bound" is absent in
+        // journals written before answers were bound to requests; those counted MAC-verified answers as bound).
+        var declined = answer is not null && answer["macVerified"] == bool.TrueString && (answer["bound"] ?? bool.TrueString) == bool.TrueString
+            && answer["response"] != ResponseCodes.Approved;
 
         Money presented;
         string how;

@@ -188,6 +188,13 @@ public sealed class WithdrawalFlow : IDisposable
     /// <summary>Why the ATM is out of service for good (until restarted), or null.</summary>
     public string? OutOfServiceReason => Volatile.Read(ref _outOfServiceReason);
 
+    /// <summary>Takes the ATM out of service until it is restarted (a device or a file it cannot trust); the next customer sees "out of service".</summary>
+    public void TakeOutOfService(string reason)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        Volatile.Write(ref _outOfServiceReason, reason);
+    }
+
     /// <summary>
     /// Step E: a request the proxy forwarded. Accepted only for the session on screen right now — same
     /// payload, ATM id, amount and currency, not expired, not used; anything else is declined at once and

@@ -64,7 +64,7 @@ public sealed class WithdrawalTransaction(
         var stage = Stage.NotAsked;
         PendingReversal? pending = null;
         DispenseStartRecord? started = null;
-        Money? presented = null;
+        DispenseResult? dispensed = null;
         try
         {
             await ReportAsync(TerminalState.Authorising);
@@ -111,10 +111,12 @@ public sealed class WithdrawalTransaction(
                 return Declined(ResponseCodes.IssuerUnavailable, CustomerTexts.ForResponseCode(ResponseCodes.IssuerUnavailable));
             }
 
-            if (!answer.IsAuthentic)
+            if (!answer.IsAuthentic || answer.Response.Mti != Mti.FinancialResponse)
             {
                 // Never act on an unauthenticated or unbound answer; if a real approval exists the debit is undone.
-                var why = answer.MacVerified ? $"host answer not bound to the request (field(s) {answer.Mismatch})" : "host answer failed its MAC check";
+                var why = !answer.MacVerified ? "host answer failed its MAC check"
+                    : answer.Mismatch is not null ? $"host answer not bound to the request (field(s) {answer.Mismatch})"
+                    : $"host answered {answer.Response.Mti}, not 0210";
                 await ReverseAsync(pending with { Reason = why, ReasonCode = ReversalReasons.InvalidResponse });
                 stage = Stage.Reversed;
                 return Declined(ResponseCodes.SystemMalfunction, "The bank's answer could not be verified.");
@@ -135,7 +137,7 @@ public sealed class WithdrawalTransaction(
             }
 
             await ReportAsync(TerminalState.Dispensing);
-            var counters = await dispenser.ReadDeviceCountersAsync(CancellationToken.None);
+            var counters = await dispenser.ReadDeviceCountersAsync(CancellationToken.None).WaitAsync(options.DispenseTimeout, time, CancellationToken.None);
             started = new DispenseStartRecord(mix, dispenser.CashUnits.ToDictionary(u => u.Id, u => u.Count, StringComparer.Ordinal), counters);
             await journal.WriteAsync(JournalEvents.DispenseStart, session, stan, new Dictionary<string, string>
             {
@@ -153,7 +155,7 @@ public sealed class WithdrawalTransaction(
             stage = Stage.Dispensing;
             var result = await dispenser.DispenseAsync(mix, CancellationToken.None).WaitAsync(options.DispenseTimeout, time, CancellationToken.None);
             stage = Stage.Dispensed;
-            presented = result.Presented;
+            dispensed = result;
             await journal.WriteAsync(JournalEvents.DispenseEnd, session, stan, RecoveryRecord.DescribeResult(result));
             if (result.Completion != DispenseCompletion.Ok)
             {
@@ -185,7 +187,7 @@ public sealed class WithdrawalTransaction(
         }
         catch (Exception e)
         {
-            return await SettleFaultAsync(e, stage, session, amount, pending, started, presented);
+            return await SettleFaultAsync(e, stage, session, amount, pending, started, dispensed);
         }
 
         WithdrawalSettlement Declined(string code, string message) => new(code, null, message, TerminalState.Terminated);
@@ -197,7 +199,7 @@ public sealed class WithdrawalTransaction(
         : ReversalReasons.AtmMalfunction;
 
     private async Task<WithdrawalSettlement> SettleFaultAsync(
-        Exception fault, Stage stage, string session, Money amount, PendingReversal? pending, DispenseStartRecord? started, Money? presented)
+        Exception fault, Stage stage, string session, Money amount, PendingReversal? pending, DispenseStartRecord? started, DispenseResult? dispensed)
     {
         logger.LogError(fault, "Withdrawal {Session} failed at stage {Stage}: {Type}: {Message}", session, stage, fault.GetType().Name, fault.Message);
         try
@@ -209,36 +211,44 @@ public sealed class WithdrawalTransaction(
                 ["detail"] = fault.Message,
             });
         }
-        catch (Exception journalFault) when (journalFault is IOException or ObjectDisposedException)
+        catch (Exception journalFault) when (journalFault is not OperationCanceledException)
         {
             logger.LogCritical("The journal cannot record the fault of withdrawal {Session}: {Message}", session, journalFault.Message);
         }
 
-        switch (stage)
+        Money? presented = dispensed?.Presented;
+        try
         {
-            case Stage.NotAsked:
-            case Stage.Reversed:
-                break;
-            case Stage.Asked:
-            case Stage.Approved:
-                await ReverseAsync(pending! with { Reason = $"ATM fault before any note moved: {fault.GetType().Name}", ReasonCode = ReversalReasons.AtmMalfunction });
-                break;
-            case Stage.Dispensing:
-                var settled = await SettleInterruptedDispenseAsync(fault, session, pending!, started!);
-                presented = settled.Presented;
-                await ReverseAsync(pending! with { DispensedMinor = settled.Presented.MinorUnits, Reason = $"dispense failed: {fault.GetType().Name}", ReasonCode = ReasonFor(settled) });
-                break;
-            case Stage.Dispensed:
-                if (presented!.Value.MinorUnits < amount.MinorUnits)
-                {
-                    await ReverseAsync(pending! with { DispensedMinor = presented.Value.MinorUnits, Reason = $"fault after a partial dispense: {fault.GetType().Name}", ReasonCode = ReversalReasons.PartialDispense });
-                }
-                else if (presented == amount)
-                {
-                    return new WithdrawalSettlement(ResponseCodes.Approved, presented, "Please take your cash.", TerminalState.Done);
-                }
-
-                break;
+            switch (stage)
+            {
+                case Stage.NotAsked:
+                case Stage.Reversed:
+                    break;
+                case Stage.Asked:
+                case Stage.Approved:
+                    await ReverseAsync(pending! with { Reason = $"ATM fault before any note moved: {fault.GetType().Name}", ReasonCode = ReversalReasons.AtmMalfunction });
+                    break;
+                case Stage.Dispensing:
+                    var settled = await SettleInterruptedDispenseAsync(fault, session, pending!, started!);
+                    presented = settled.Presented;
+                    await ReverseAsync(pending! with { DispensedMinor = settled.Presented.MinorUnits, Reason = $"dispense failed: {fault.GetType().Name}", ReasonCode = ReasonFor(settled) });
+                    break;
+                case Stage.Dispensed when dispensed!.Presented == amount && !dispensed.HasUnknown:
+                    return new WithdrawalSettlement(ResponseCodes.Approved, dispensed.Presented, "Please take your cash.", TerminalState.Done);
+                case Stage.Dispensed:
+                    await ReverseAsync(pending! with { DispensedMinor = dispensed.Presented.MinorUnits, Reason = $"fault after the dispense: {fault.GetType().Name}", ReasonCode = ReasonFor(dispensed) });
+                    break;
+            }
+        }
+        catch (Exception settleFault) when (settleFault is not OperationCanceledException)
+        {
+            // The reversal could not be stored or journalled. If its file is on disk, it is the truth and will be sent;
+            // if not, recovery at the next start finds the withdrawal unfinished. Either way no customer is served until then.
+            var stored = pending is not null && reversals.Store.Contains(pending.Id);
+            logger.LogCritical(
+                "Withdrawal {Session}: the reversal after the fault could not be {What} ({Type}: {Message}); the ATM goes out of service",
+                session, stored ? "journalled (its file is on disk)" : "stored", settleFault.GetType().Name, settleFault.Message);
+            DispenserUnusable?.Invoke($"withdrawal {session} could not be settled: {settleFault.Message}");
         }
 
         if (presented is { IsPositive: true } paid)
@@ -274,7 +284,7 @@ public sealed class WithdrawalTransaction(
         {
             try
             {
-                var now = started.Counters is null ? null : await dispenser.ReadDeviceCountersAsync(CancellationToken.None);
+                var now = started.Counters is null ? null : await dispenser.ReadDeviceCountersAsync(CancellationToken.None).WaitAsync(options.DispenseTimeout, time, CancellationToken.None);
                 var moved = started.Counters is null || now is null ? null : now.Since(started.Counters);
                 result = await dispenser.RecoverInterruptedDispenseAsync(started.Mix, started.Counts, moved, CancellationToken.None)
                     .WaitAsync(options.DispenseTimeout, time, CancellationToken.None);
@@ -294,13 +304,26 @@ public sealed class WithdrawalTransaction(
 
     private async Task ReverseAsync(PendingReversal reversal) => await reversals.EnqueueAsync(reversal);
 
+    /// <summary>Tells the dialogue (screens); a screen that hangs or fails never holds up or breaks the money path.</summary>
     private async Task ReportAsync(TerminalState state)
     {
-        if (Progress is { } progress)
+        if (Progress is not { } progress)
         {
-            await progress(state);
+            return;
+        }
+
+        try
+        {
+            await progress(state).WaitAsync(ProgressBound, time, CancellationToken.None);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning("The screen for {State} did not update ({Type}: {Message}); the withdrawal goes on", state, e.GetType().Name, e.Message);
         }
     }
+
+    /// <summary>Longest the money path waits for a screen update.</summary>
+    private static readonly TimeSpan ProgressBound = TimeSpan.FromSeconds(5);
 
     private async Task ResetAfterFaultAsync(string session)
     {

@@ -79,7 +79,7 @@ public static class JournalEvents
     /// recovery needs none of them to settle money, and skipping their fsync halves the terminal's latency.
     /// </summary>
     public static bool MustReachDiskFirst(string @event) =>
-        @event is AuthoriseRequest or DispenseStart or DispenseEnd or ReversalQueued or Recovered or Started or SegmentStarted;
+        @event is AuthoriseRequest or DispenseStart or DispenseEnd or ReversalQueued or ReversalAcknowledged or Recovered or Started or SegmentStarted;
 
     /// <summary>The entry from which a withdrawal must be settled by recovery if it is not finished.</summary>
     public static bool OpensWithdrawal(string @event) => @event == AuthoriseRequest;

@@ -1,6 +1,5 @@
 using System.Globalization;
 using CardlessAtm.Iso8583;
-using CardlessAtm.Iso8583.Channels;
 using CardlessAtm.Terminal.Journal;
 using CardlessAtm.Terminal.Links;
 using Microsoft.Extensions.Logging;
@@ -99,13 +98,7 @@ public sealed class ReversalForwarder : IDisposable
     {
         ArgumentNullException.ThrowIfNull(queue);
         ArgumentNullException.ThrowIfNull(time);
-        if (queue.Find(id) is not { } reversal)
-        {
-            return false;
-        }
-
-        queue.Save(reversal with { Status = ReversalStatus.Pending, NextAttemptAt = null, Attempts = 0, LastProblem = $"operator retry at {time.GetUtcNow():u}" });
-        return true;
+        return queue.Update(id, reversal => reversal with { Status = ReversalStatus.Pending, NextAttemptAt = null, Attempts = 0, LastProblem = $"operator retry at {time.GetUtcNow():u}" });
     }
 
     /// <inheritdoc />
@@ -116,7 +109,18 @@ public sealed class ReversalForwarder : IDisposable
     {
         while (!cancellationToken.IsCancellationRequested)
         {
-            var wait = await ForwardDueAsync(cancellationToken);
+            TimeSpan wait;
+            try
+            {
+                wait = await ForwardDueAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // A disk or journal failure must not end store-and-forward for good: the reversals stay on disk.
+                _logger.LogError(e, "Store-and-forward pass failed ({Type}: {Message}); trying again in {Delay}", e.GetType().Name, e.Message, _options.ReversalRetryMax);
+                wait = _options.ReversalRetryMax;
+            }
+
             await WaitForWakeAsync(wait, cancellationToken);
         }
     }
@@ -189,7 +193,7 @@ public sealed class ReversalForwarder : IDisposable
                 await _host.RekeyAsync(cancellationToken);
                 _rekeyFirst = false;
             }
-            catch (Exception e) when (e is Iso8583ChannelException or InvalidOperationException or TimeoutException)
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 await RecordFailureAsync(reversal, "none", $"re-key failed: {e.Message}", ReversalDisposition.RekeyThenRetry);
                 return false;
@@ -218,7 +222,7 @@ public sealed class ReversalForwarder : IDisposable
         {
             answer = await _host.SendAsync(advice, cancellationToken);
         }
-        catch (Exception e) when (e is Iso8583ChannelException or InvalidOperationException or TimeoutException)
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             await RecordFailureAsync(attempt, "none", e.Message, ReversalDisposition.RetryLater);
             return false;

@@ -160,10 +160,44 @@ public sealed class ReversalStore
         ArgumentNullException.ThrowIfNull(reversal);
         lock (_gate)
         {
+            using var exclusive = LockDirectory();
             DurableFile.WriteAllBytes(PathOf(reversal.Id), JsonSerializer.SerializeToUtf8Bytes(reversal, Json));
         }
 
         DepthChanged?.Invoke(Depth);
+    }
+
+    /// <summary>
+    /// Reads, changes and saves one reversal as one step, also against another process (an operator's
+    /// <c>saf retry</c> beside the running terminal). False when no readable reversal has this id (e.g. it was just acknowledged).
+    /// </summary>
+    public bool Update(string id, Func<PendingReversal, PendingReversal> change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        lock (_gate)
+        {
+            using var exclusive = LockDirectory();
+            var path = PathOf(id);
+            PendingReversal? current;
+            try
+            {
+                current = File.Exists(path) ? JsonSerializer.Deserialize<PendingReversal>(File.ReadAllText(path), Json) : null;
+            }
+            catch (JsonException)
+            {
+                current = null;
+            }
+
+            if (current is null || current.Id != id)
+            {
+                return false;
+            }
+
+            DurableFile.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(change(current), Json));
+        }
+
+        DepthChanged?.Invoke(Depth);
+        return true;
     }
 
     /// <summary>Removes a reversal the host acknowledged (durably: a power cut after this cannot bring it back).</summary>
@@ -171,11 +205,32 @@ public sealed class ReversalStore
     {
         lock (_gate)
         {
+            using var exclusive = LockDirectory();
             File.Delete(PathOf(id));
             DurableFile.FlushDirectory(Directory);
         }
 
         DepthChanged?.Invoke(Depth);
+    }
+
+    /// <summary>
+    /// An exclusive lock on the queue across processes (<c>.lock</c> in the directory, held open without sharing;
+    /// .NET takes an advisory lock on it on Unix), waited for up to 5 s.
+    /// </summary>
+    private FileStream LockDirectory()
+    {
+        var path = System.IO.Path.Combine(Directory, ".lock");
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (attempt < 250)
+            {
+                Thread.Sleep(20);
+            }
+        }
     }
 
     private string PathOf(string id)
