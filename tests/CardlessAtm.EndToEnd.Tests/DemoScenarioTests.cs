@@ -22,6 +22,8 @@ public class DemoScenarioTests
     [InlineData("exception-after-approval", "InvalidMixException")]
     [InlineData("unmatched-request-flood", "500 of 500 refused")]
     [InlineData("torn-journal", ":4: ")]
+    [InlineData("terminal-killed-mid-dispense", "recovered after SIGKILL")]
+    [InlineData("terminal-killed-before-reversal-file", "reason=recovery: dispense had ended")]
     public async Task Every_demo_scenario_ends_as_described_with_a_balanced_ledger(string scenario, string expected)
     {
         var (exit, text) = await RunDemoAsync("--scenario", scenario);
@@ -37,8 +39,8 @@ public class DemoScenarioTests
 
         Assert.True(exit == 0, $"exit {exit}\n{text}");
         var rows = text.Split('\n').Where(l => l.Contains("; ledger balanced", StringComparison.Ordinal)).ToList();
-        Assert.Equal(12, rows.Count);
-        Assert.Contains("12 of 12 scenarios ended as they should", text, StringComparison.Ordinal);
+        Assert.Equal(14, rows.Count);
+        Assert.Contains("14 of 14 scenarios ended as they should", text, StringComparison.Ordinal);
     }
 
     private static async Task<(int Exit, string Output)> RunDemoAsync(params string[] arguments)

@@ -55,6 +55,12 @@ internal enum DemoScenarioKind
 
     /// <summary>The journal has a torn line in the middle and one at the end before start-up: both reported, the ATM serves.</summary>
     TornJournal,
+
+    /// <summary>The terminal process is SIGKILLed while notes are moving; restarted, it settles from the device's counters.</summary>
+    TerminalKilledMidDispense,
+
+    /// <summary>A jam, and the terminal process is SIGKILLed right after journalling the dispense, before the reversal file exists.</summary>
+    TerminalKilledBeforeReversalFile,
 }
 
 /// <summary>
@@ -87,6 +93,11 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
         var qrOptions = new QrSessionOptions { Lifetime = kind == DemoScenarioKind.ExpiredQr ? TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(90), ClockSkew = TimeSpan.Zero };
         Say($"Starting the network on loopback (security profile {profile}): host, proxy, terminal, phone…");
         await using var network = await DemoNetwork.StartAsync(profile, loggers, cancellationToken);
+        if (kind is DemoScenarioKind.TerminalKilledMidDispense or DemoScenarioKind.TerminalKilledBeforeReversalFile)
+        {
+            return await RunKilledTerminalAsync(network, cancellationToken);
+        }
+
         if (kind == DemoScenarioKind.TornJournal)
         {
             await TearJournalAsync(network.JournalPathOf(Host.Seeding.DemoSeed.AtmId), cancellationToken);
@@ -185,6 +196,93 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
                 };
                 break;
         }
+    }
+
+    /// <summary>
+    /// The kill scenarios: the terminal runs as its own process, is SIGKILLed mid-dispense (or, by
+    /// CARDLESSATM_KILL_AFTER, right after dispense-end of a jam), is started again and must settle by itself.
+    /// </summary>
+    private async Task<int> RunKilledTerminalAsync(DemoNetwork network, CancellationToken cancellationToken)
+    {
+        var midDispense = kind == DemoScenarioKind.TerminalKilledMidDispense;
+        var customer = network.Seed.Customers[0];
+        var before = (await network.Host.Administration.GetAccountAsync(customer.AccountId, cancellationToken))!.BalanceMinor;
+        await using var terminal = DemoTerminalProcess.Start(
+            network, Host.Seeding.DemoSeed.AtmId, midDispense ? TimeSpan.FromMilliseconds(400) : TimeSpan.Zero, midDispense ? null : 1, midDispense ? null : JournalEvents.DispenseEnd);
+        Say(midDispense
+            ? "(scenario: the terminal runs as its own process; it will be SIGKILLed while the notes are moving)"
+            : "(scenario: the terminal runs as its own process; the dispenser jams after the first note, and the process SIGKILLs itself right after journalling dispense-end — before the reversal file is written)");
+        using (var online = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            online.CancelAfter(TimeSpan.FromSeconds(60));
+            await network.Proxy.WaitForAtmStateAsync(Host.Seeding.DemoSeed.AtmId, Proxy.AtmLinkState.Online, online.Token);
+        }
+
+        Say($"A  The customer types {AmountMajor} on the ATM; B the QR code is shown; C the phone scans it; D it sends the 0200.");
+        var qr = await terminal.ShowQrAsync(AmountMajor, cancellationToken);
+        var phone = network.Phone(0);
+        var withdrawal = phone.WithdrawAsync(ScannedSession.FromText(qr), customer.AccountId, WithdrawalInteraction.Automatic(customer.Pin), null, cancellationToken);
+        if (midDispense)
+        {
+            while (!ElectronicJournal.ReadAll(terminal.JournalPath).Any(e => e.Event == JournalEvents.DispenseStart))
+            {
+                await Task.Delay(20, cancellationToken);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(600), cancellationToken); // the first note is out, the second on its way
+            terminal.Kill();
+            Say("   SIGKILL: the terminal process dies mid-dispense.");
+        }
+        else
+        {
+            await terminal.WaitForExitAsync(cancellationToken);
+            Say("   The terminal process SIGKILLed itself right after journalling dispense-end.");
+        }
+
+        try
+        {
+            var outcome = await withdrawal;
+            Say($"   The phone shows: {outcome.Message}");
+        }
+        catch (PhoneInputException e)
+        {
+            Say($"   The phone shows: {e.Message}");
+        }
+
+        Say("The terminal is started again: recovery settles the unfinished withdrawal before it serves anyone.");
+        terminal.Restart();
+        await terminal.WaitForStartsAsync(2, cancellationToken);
+        using (var settled = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            settled.CancelAfter(TimeSpan.FromSeconds(60));
+            await network.Proxy.WaitForAtmStateAsync(Host.Seeding.DemoSeed.AtmId, Proxy.AtmLinkState.Online, settled.Token);
+            while (terminal.SafDepth > 0 && !settled.IsCancellationRequested)
+            {
+                await Task.Delay(50, CancellationToken.None);
+            }
+        }
+
+        Say(string.Empty);
+        Say("Electronic journal of the ATM (both runs):");
+        output.Write(ElectronicJournal.Export(ElectronicJournal.ReadAll(terminal.JournalPath)));
+        var after = (await network.Host.Administration.GetAccountAsync(customer.AccountId, cancellationToken))!.BalanceMinor;
+        var totals = await network.Host.Administration.GetLedgerTotalsAsync(cancellationToken);
+        var report = await network.Host.Administration.GetDayReportAsync(cancellationToken: cancellationToken);
+        var presented = await terminal.PresentedMinorAsync(cancellationToken);
+        var netDebits = totals.ApprovedWithdrawalsMinor - totals.ReversalsMinor;
+        var suspect = report.Sum(r => r.SuspectMinor);
+        var recovered = ElectronicJournal.ReadAll(terminal.JournalPath).Any(e => e.Event == JournalEvents.Recovered);
+        Say(string.Empty);
+        Say($"Balance of {customer.HolderName}: {Devices.Money.Of(before, "EUR")} → {Devices.Money.Of(after, "EUR")}");
+        Say($"Notes presented by the ATM: {Devices.Money.Of(presented, "EUR")}; approved debits − reversals at the host: {Devices.Money.Of(netDebits, "EUR")}; reversals waiting: {terminal.SafDepth}; suspect: {Devices.Money.Of(suspect, "EUR")}");
+        var balanced = totals.Balances && recovered && presented == netDebits && terminal.SafDepth == 0 && before - after == netDebits;
+        var ending = recovered ? "recovered after SIGKILL" : "NOT recovered";
+        Summary = $"{ending}; cash out {Devices.Money.Of(presented, "EUR")}, debits − reversals {Devices.Money.Of(netDebits, "EUR")}, SAF {terminal.SafDepth}, suspect {Devices.Money.Of(suspect, "EUR")}"
+            + (balanced ? "; ledger balanced" : "; LEDGER NOT BALANCED");
+        Say(balanced
+            ? $"Ledger balanced: cash out = money debited. Scenario {NameOf(kind)} ended: {ending}."
+            : $"LEDGER NOT BALANCED after scenario {NameOf(kind)} ({ending}): ledger consistent={totals.Balances}.");
+        return balanced ? 0 : 1;
     }
 
     /// <summary>A journal as a power cut mid-write leaves it, then a second one later: a torn line in the middle and a torn tail.</summary>

@@ -1,0 +1,198 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using CardlessAtm.Cli.Commands;
+using CardlessAtm.Devices.Dispenser;
+using CardlessAtm.Security;
+
+namespace CardlessAtm.Cli.Demo;
+
+/// <summary>
+/// A terminal as a separate <c>cardless-atm terminal</c> process — the console display and keypad on its standard
+/// streams, simulated dispenser with state files — so a scenario can SIGKILL it and start it again, as a power
+/// cut and a reboot would.
+/// </summary>
+internal sealed class DemoTerminalProcess : IAsyncDisposable
+{
+    private readonly ConcurrentQueue<string> _output = new();
+    private readonly string _configPath;
+    private Process _process;
+
+    private DemoTerminalProcess(string directory, string configPath, string? killAfter)
+    {
+        Directory = directory;
+        _configPath = configPath;
+        _process = Launch(killAfter);
+    }
+
+    public string Directory { get; }
+
+    public string JournalPath => Path.Combine(Directory, "data", "journal.log");
+
+    public string SafDirectory => Path.Combine(Directory, "data", "saf");
+
+    public bool HasExited => _process.HasExited;
+
+    public static DemoTerminalProcess Start(DemoNetwork network, string atmId, TimeSpan noteDelay, int? jamAfterNotes, string? killAfter)
+    {
+        var directory = Path.Combine(network.Directory.FullName, atmId + "-process");
+        var keys = new FileKeyStore(Path.Combine(directory, "keys"));
+        keys.SaveKey("tmk", network.Seed.Atm.MasterKey, overwrite: true);
+        var faults = new Dictionary<string, object> { ["NoteDelay"] = noteDelay.ToString() };
+        if (jamAfterNotes is { } jam)
+        {
+            faults["JamAfterNotes"] = jam;
+        }
+
+        var config = new Dictionary<string, object>
+        {
+            ["Security"] = new Dictionary<string, object> { ["Profile"] = network.Profile.Kind.ToString() },
+            ["QrSession"] = new Dictionary<string, object> { ["Lifetime"] = "00:02:00", ["ClockSkew"] = "00:00:00" },
+            ["Terminal"] = new Dictionary<string, object>
+            {
+                ["AtmId"] = atmId,
+                ["Currency"] = "EUR",
+                ["Host"] = new Dictionary<string, object> { ["Address"] = "127.0.0.1", ["Port"] = network.HostPort },
+                ["Proxy"] = new Dictionary<string, object> { ["Address"] = "127.0.0.1", ["Port"] = network.Proxy.AtmEndPoint.Port },
+                ["KeyStore"] = keys.Directory,
+                ["DataDirectory"] = Path.Combine(directory, "data"),
+                ["ResultScreenTime"] = "00:00:00",
+                ["ReversalRetryInitial"] = "00:00:00.200",
+                ["ReversalRetryMax"] = "00:00:01",
+            },
+            ["Devices"] = new Dictionary<string, object>
+            {
+                ["Display"] = new Dictionary<string, object> { ["Kind"] = "Console" },
+                ["Keypad"] = new Dictionary<string, object> { ["Kind"] = "Console" },
+                ["Dispenser"] = new Dictionary<string, object>
+                {
+                    ["CashUnits"] = new[] { ("CASS1", 1, "10"), ("CASS2", 2, "20"), ("CASS3", 3, "50") }
+                        .Select(u => new Dictionary<string, object> { ["Id"] = u.Item1, ["Position"] = u.Item2, ["Currency"] = "EUR", ["Denomination"] = u.Item3, ["Count"] = 200 })
+                        .ToArray(),
+                    ["StateFile"] = Path.Combine(directory, "cash-units.json"),
+                    ["Simulated"] = new Dictionary<string, object>
+                    {
+                        ["StateFile"] = Path.Combine(directory, "dispenser-memory.json"),
+                        ["Faults"] = faults,
+                    },
+                },
+            },
+        };
+        System.IO.Directory.CreateDirectory(directory);
+        var configPath = Path.Combine(directory, "terminal.json");
+        File.WriteAllText(configPath, JsonSerializer.Serialize(config));
+        return new DemoTerminalProcess(directory, configPath, killAfter);
+    }
+
+    /// <summary>Starts it again, without the kill point and without injected dispenser faults.</summary>
+    public void Restart()
+    {
+        var text = File.ReadAllText(_configPath);
+        text = System.Text.RegularExpressions.Regex.Replace(text, ",\"JamAfterNotes\":[0-9]+", string.Empty);
+        text = System.Text.RegularExpressions.Regex.Replace(text, "\"NoteDelay\":\"[^\"]*\"", "\"NoteDelay\":\"00:00:00\"");
+        File.WriteAllText(_configPath, text);
+        _output.Clear();
+        _process.Dispose();
+        _process = Launch(killAfter: null);
+    }
+
+    /// <summary>SIGKILL now.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    public async Task WaitForExitAsync(CancellationToken cancellationToken) => await _process.WaitForExitAsync(cancellationToken);
+
+    /// <summary>The customer types the amount; returns the QR payload once it is on the console.</summary>
+    public async Task<string> ShowQrAsync(int amountMajor, CancellationToken cancellationToken)
+    {
+        await WaitUntilAsync(() => LastScreenIs("  Press ENTER"), "the idle screen", cancellationToken);
+        await _process.StandardInput.WriteAsync("\n" + amountMajor.ToString(CultureInfo.InvariantCulture) + "\n");
+        await _process.StandardInput.FlushAsync(cancellationToken);
+        await WaitUntilAsync(() => _output.Any(l => l.TrimStart().StartsWith("QR:", StringComparison.Ordinal)), "a QR code", cancellationToken);
+        return _output.Select(l => l.Trim()).Last(l => l.StartsWith("QR:", StringComparison.Ordinal))[3..].Trim();
+    }
+
+    /// <summary>Waits until the terminal signed on again after a restart (recovery runs before it dials out).</summary>
+    public Task WaitForStartsAsync(int starts, CancellationToken cancellationToken) =>
+        WaitUntilAsync(() => Terminal.Journal.ElectronicJournal.ReadAll(JournalPath).Count(e => e.Event == Terminal.Journal.JournalEvents.Started) >= starts, "the restart", cancellationToken);
+
+    /// <summary>Value of the notes presented, from the terminal's persisted cash units.</summary>
+    public async Task<long> PresentedMinorAsync(CancellationToken cancellationToken)
+    {
+        var units = await new JsonFileCashUnitStore(Path.Combine(Directory, "cash-units.json")).LoadAsync(cancellationToken);
+        return units?.Sum(u => u.PresentedValue.MinorUnits) ?? 0;
+    }
+
+    public int SafDepth => System.IO.Directory.Exists(SafDirectory) ? System.IO.Directory.GetFiles(SafDirectory, "*.json").Length : 0;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    private bool LastScreenIs(string prefix)
+    {
+        string[] screens = ["  Press ENTER", "  Amount (", "  Scan with", "  Authorising", "  Dispensing", "  Transaction terminated", "  Please take", "  Only ", "  Temporarily"];
+        var lines = _output.ToList();
+        var last = lines.FindLastIndex(l => screens.Any(p => l.StartsWith(p, StringComparison.Ordinal)));
+        return last >= 0 && lines[last].StartsWith(prefix, StringComparison.Ordinal);
+    }
+
+    private async Task WaitUntilAsync(Func<bool> condition, string what, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        while (!condition())
+        {
+            if (timeout.IsCancellationRequested)
+            {
+                throw new TimeoutException($"The terminal process never showed {what}. Its output:\n{string.Join('\n', _output.TakeLast(40))}");
+            }
+
+            await Task.Delay(50, CancellationToken.None);
+        }
+    }
+
+    private Process Launch(string? killAfter)
+    {
+        var self = Environment.ProcessPath ?? "dotnet";
+        var start = new ProcessStartInfo(self) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+        {
+            start.ArgumentList.Add(typeof(DemoTerminalProcess).Assembly.Location);
+        }
+
+        start.ArgumentList.Add("terminal");
+        start.ArgumentList.Add("--config");
+        start.ArgumentList.Add(_configPath);
+        if (killAfter is not null)
+        {
+            start.Environment[KillPoint.Variable] = killAfter;
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the terminal process.");
+        process.OutputDataReceived += (_, e) => Enqueue(e.Data);
+        process.ErrorDataReceived += (_, e) => Enqueue(e.Data is null ? null : "stderr: " + e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private void Enqueue(string? line)
+    {
+        if (line is not null)
+        {
+            _output.Enqueue(line);
+        }
+    }
+}
