@@ -114,7 +114,8 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
                 amount.Currency.NumericCode,
                 $"recovery: {how}",
                 session,
-                time.GetUtcNow()) { ReasonCode = reasonCode });
+                time.GetUtcNow())
+            { ReasonCode = reasonCode });
         }
 
         await journal.WriteAsync(JournalEvents.Recovered, session, stan, new Dictionary<string, string>

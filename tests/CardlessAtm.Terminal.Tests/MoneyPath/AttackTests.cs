@@ -110,14 +110,22 @@ public class AttackTests
         using var rig = await MoneyPathRig.CreateAsync();
         await rig.Journal.WriteAsync(JournalEvents.AuthoriseRequest, "s-1", 7, new Dictionary<string, string>
         {
-            ["rrn"] = "633510000007", ["transmission"] = "1201100000", ["amount"] = "8000", ["currency"] = "978",
+            ["rrn"] = "633510000007",
+            ["transmission"] = "1201100000",
+            ["amount"] = "8000",
+            ["currency"] = "978",
         });
 
         // Exactly what WithdrawalTransaction journals for an answer whose field 11 differs (a replayed/misrouted 05),
         // then the process dies before EnqueueAsync's file is written.
         await rig.Journal.WriteAsync(JournalEvents.AuthoriseAnswer, "s-1", 7, new Dictionary<string, string>
         {
-            ["response"] = "05", ["macVerified"] = bool.TrueString, ["bound"] = "no: field(s) 11", ["authCode"] = "-", ["cancelled"] = bool.FalseString, ["failure"] = "-",
+            ["response"] = "05",
+            ["macVerified"] = bool.TrueString,
+            ["bound"] = "no: field(s) 11",
+            ["authCode"] = "-",
+            ["cancelled"] = bool.FalseString,
+            ["failure"] = "-",
         });
 
         await new TerminalRecovery(rig.Journal, rig.Dispenser, rig.Forwarder, rig.Time, NullLogger.Instance).RecoverAsync(CancellationToken.None);
