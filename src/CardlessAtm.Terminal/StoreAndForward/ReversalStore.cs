@@ -160,8 +160,9 @@ public sealed class ReversalStore
         ArgumentNullException.ThrowIfNull(reversal);
         lock (_gate)
         {
+            var path = PathOf(reversal.Id); // a bad id is refused before anything on disk changes
             using var exclusive = LockDirectory();
-            DurableFile.WriteAllBytes(PathOf(reversal.Id), JsonSerializer.SerializeToUtf8Bytes(reversal, Json));
+            DurableFile.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(reversal, Json));
         }
 
         DepthChanged?.Invoke(Depth);
@@ -176,8 +177,8 @@ public sealed class ReversalStore
         ArgumentNullException.ThrowIfNull(change);
         lock (_gate)
         {
-            using var exclusive = LockDirectory();
             var path = PathOf(id);
+            using var exclusive = LockDirectory();
             PendingReversal? current;
             try
             {
@@ -205,8 +206,9 @@ public sealed class ReversalStore
     {
         lock (_gate)
         {
+            var path = PathOf(id);
             using var exclusive = LockDirectory();
-            File.Delete(PathOf(id));
+            File.Delete(path);
             DurableFile.FlushDirectory(Directory);
         }
 
