@@ -73,7 +73,7 @@ internal static class DemoCommand
 
             var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
             rows.Add((DemoScenario.NameOf(kind), exit == 0 ? $"ok ({seconds:F1} s)" : "FAILED", run.Summary ?? "did not finish"));
-            Console.WriteLine($"{DemoScenario.NameOf(kind),-28} {(exit == 0 ? "ok" : "FAILED")}");
+            Console.WriteLine($"{DemoScenario.NameOf(kind),-38} {(exit == 0 ? "ok" : "FAILED")}");
             if (exit != 0)
             {
                 failures++;
@@ -82,10 +82,10 @@ internal static class DemoCommand
         }
 
         Console.WriteLine();
-        Console.WriteLine($"{"scenario",-28} {"result",-12} outcome and ledger check");
+        Console.WriteLine($"{"scenario",-38} {"result",-12} outcome and ledger check");
         foreach (var (name, result, summary) in rows)
         {
-            Console.WriteLine($"{name,-28} {result,-12} {summary}");
+            Console.WriteLine($"{name,-38} {result,-12} {summary}");
         }
 
         Console.WriteLine();
