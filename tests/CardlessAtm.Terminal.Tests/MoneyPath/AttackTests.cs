@@ -1,7 +1,6 @@
 using CardlessAtm.Devices;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Iso8583;
-using CardlessAtm.Network;
 using CardlessAtm.Security;
 using CardlessAtm.Terminal.Flow;
 using CardlessAtm.Terminal.Journal;
@@ -44,8 +43,8 @@ public class AttackTests
     public async Task F1b_the_forwarding_loop_survives_a_rekey_whose_key_change_data_fails_its_check()
     {
         using var rig = await MoneyPathRig.CreateAsync();
-        var host = new RekeyFailsOnceHostLink(rig.Host);
-        using var forwarder = new ReversalForwarder(rig.Queue, host, rig.Journal, rig.Options, rig.Time, NullLogger.Instance);
+        rig.Host.RekeyFaults.Enqueue(new KeyCheckValueMismatchException("Field 120 (key-change data): MAC key fails the AES key-wrap integrity check (wrong terminal master key or altered data)."));
+        using var forwarder = new ReversalForwarder(rig.Queue, rig.Host, rig.Journal, rig.Options, rig.Time, NullLogger.Instance);
         await forwarder.EnqueueAsync(Reversal(rig));
         rig.Host.Answers(ResponseCodes.SecurityViolation); // 63 (or a forged 0430 with a bad MAC): re-key first next time
         rig.Host.Answers(ResponseCodes.Approved);
@@ -220,31 +219,6 @@ public class AttackTests
 
     private static PendingReversal Reversal(MoneyPathRig rig) =>
         new("000123-1201095959", 123, "1201095959", "633510000123", 8_000, 0, 978, "test", "session-1", rig.Time.GetUtcNow());
-
-    /// <summary>The scripted link, whose first re-key fails as HostLink's does when field 120 fails its integrity check.</summary>
-    private sealed class RekeyFailsOnceHostLink(ScriptedHostLink inner) : IHostLink
-    {
-        private int _rekeys;
-
-        public bool IsReady => inner.IsReady;
-
-        public SessionMacKey? SessionKey => inner.SessionKey;
-
-        public Task WaitUntilReadyAsync(CancellationToken cancellationToken) => inner.WaitUntilReadyAsync(cancellationToken);
-
-        public int NextStan() => inner.NextStan();
-
-        public IsoMessage NewRequest(string mti) => inner.NewRequest(mti);
-
-        public string NewRetrievalReference(int stan) => inner.NewRetrievalReference(stan);
-
-        public Task<HostAnswer> SendAsync(IsoMessage request, CancellationToken cancellationToken) => inner.SendAsync(request, cancellationToken);
-
-        public Task RekeyAsync(CancellationToken cancellationToken) =>
-            ++_rekeys == 1
-                ? throw new KeyCheckValueMismatchException("Field 120 (key-change data): MAC key fails the AES key-wrap integrity check (wrong terminal master key or altered data).")
-                : inner.RekeyAsync(cancellationToken);
-    }
 
     /// <summary>The real dispenser, with a counter read that can hang, a scripted dispense result and a failing reset.</summary>
     private sealed class ScriptedDispenser(ICashDispenser inner) : ICashDispenser

@@ -135,6 +135,7 @@ internal sealed class ScriptedHostLink(TimeProvider time) : IHostLink
 
     public List<IsoMessage> Sent { get; } = [];
 
+    /// <summary>Re-keys asked for, failed ones included.</summary>
     public int Rekeys { get; private set; }
 
     public bool Ready { get; set; } = true;
@@ -192,9 +193,12 @@ internal sealed class ScriptedHostLink(TimeProvider time) : IHostLink
         return Task.FromResult(result with { Mismatch = HostAnswer.FindMismatch(request, result.Response) });
     }
 
+    /// <summary>Faults the next re-keys throw, one each (e.g. a field 120 that fails its check, a timeout).</summary>
+    public Queue<Exception> RekeyFaults { get; } = new();
+
     public Task RekeyAsync(CancellationToken cancellationToken)
     {
         Rekeys++;
-        return Task.CompletedTask;
+        return RekeyFaults.TryDequeue(out var fault) ? throw fault : Task.CompletedTask;
     }
 }

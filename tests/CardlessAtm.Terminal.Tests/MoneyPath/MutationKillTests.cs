@@ -1,7 +1,6 @@
 using CardlessAtm.Devices;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Iso8583;
-using CardlessAtm.Network;
 using CardlessAtm.Terminal.Flow;
 using CardlessAtm.Terminal.Journal;
 using CardlessAtm.Terminal.Links;
@@ -444,13 +443,12 @@ public class ForwarderMutationTests
     public async Task A_failed_rekey_sends_nothing_counts_no_attempt_and_is_tried_again_first()
     {
         using var rig = await MoneyPathRig.CreateAsync();
-        var link = new FailingRekeyLink(rig.Host);
-        using var forwarder = new ReversalForwarder(rig.Queue, link, rig.Journal, rig.Options, rig.Time, NullLogger.Instance);
+        using var forwarder = new ReversalForwarder(rig.Queue, rig.Host, rig.Journal, rig.Options, rig.Time, NullLogger.Instance);
         await forwarder.EnqueueAsync(Reversal(rig));
         rig.Host.Answers(ResponseCodes.SecurityViolation);
         await forwarder.ForwardDueAsync(CancellationToken.None);
         rig.Time.Advance(TimeSpan.FromSeconds(1));
-        link.FailRekeys = 1;
+        rig.Host.RekeyFaults.Enqueue(new TimeoutException("the rekey timed out"));
 
         await forwarder.ForwardDueAsync(CancellationToken.None);
 
@@ -460,14 +458,14 @@ public class ForwarderMutationTests
         rig.Time.Advance(TimeSpan.FromSeconds(5));
         rig.Host.Answers(ResponseCodes.Approved);
         await forwarder.ForwardDueAsync(CancellationToken.None);
-        Assert.Equal(2, link.RekeyCalls);
+        Assert.Equal(2, rig.Host.Rekeys);
         Assert.Empty(rig.Queue.Pending);
 
         rig.Time.Advance(TimeSpan.FromSeconds(5));
         await forwarder.EnqueueAsync(Reversal(rig) with { Id = "000125-1201095959", OriginalStan = 125 });
         rig.Host.Answers(ResponseCodes.Approved);
         await forwarder.ForwardDueAsync(CancellationToken.None);
-        Assert.Equal(2, link.RekeyCalls); // a good re-key is not repeated
+        Assert.Equal(2, rig.Host.Rekeys); // a good re-key is not repeated
     }
 
     [Fact]
@@ -531,40 +529,6 @@ public class ForwarderMutationTests
 
     internal static PendingReversal Reversal(MoneyPathRig rig) =>
         new("000123-1201095959", 123, "1201095959", "633510000123", 8_000, 0, 978, "test", "session-1", rig.Time.GetUtcNow());
-
-    /// <summary>The scripted link, except that the next <see cref="FailRekeys"/> re-keys time out.</summary>
-    private sealed class FailingRekeyLink(ScriptedHostLink inner) : IHostLink
-    {
-        public int FailRekeys { get; set; }
-
-        public int RekeyCalls { get; private set; }
-
-        public bool IsReady => inner.IsReady;
-
-        public SessionMacKey? SessionKey => inner.SessionKey;
-
-        public Task WaitUntilReadyAsync(CancellationToken cancellationToken) => inner.WaitUntilReadyAsync(cancellationToken);
-
-        public int NextStan() => inner.NextStan();
-
-        public IsoMessage NewRequest(string mti) => inner.NewRequest(mti);
-
-        public string NewRetrievalReference(int stan) => inner.NewRetrievalReference(stan);
-
-        public Task<HostAnswer> SendAsync(IsoMessage request, CancellationToken cancellationToken) => inner.SendAsync(request, cancellationToken);
-
-        public Task RekeyAsync(CancellationToken cancellationToken)
-        {
-            RekeyCalls++;
-            if (FailRekeys > 0)
-            {
-                FailRekeys--;
-                throw new TimeoutException("the rekey timed out");
-            }
-
-            return inner.RekeyAsync(cancellationToken);
-        }
-    }
 }
 
 /// <summary>The reversal queue on disk: order, depth, ids and the files it refuses to guess about.</summary>
