@@ -72,7 +72,8 @@ internal sealed class DemoNetwork : IAsyncDisposable
     /// <param name="cancellationToken">Cancels start-up.</param>
     /// <param name="deviceMemory">Whether the simulated dispenser keeps its memory in a file after every note (as a real one does);
     /// off for the load benchmark, whose mechanical parts are meant to cost nothing.</param>
-    public async Task<DemoAtm> StartTerminalAsync(string atmId, QrSessionOptions qrOptions, CancellationToken cancellationToken, bool deviceMemory = true)
+    /// <param name="hostPort">The loopback port the terminal dials for its host, when not the host's own (a relay in between).</param>
+    public async Task<DemoAtm> StartTerminalAsync(string atmId, QrSessionOptions qrOptions, CancellationToken cancellationToken, bool deviceMemory = true, int? hostPort = null)
     {
         var masterKey = atmId == DemoSeed.AtmId
             ? Seed.Atm.MasterKey
@@ -99,7 +100,7 @@ internal sealed class DemoNetwork : IAsyncDisposable
         {
             AtmId = atmId,
             Currency = "EUR",
-            Host = new EndpointOptions { Address = "127.0.0.1", Port = HostPort },
+            Host = new EndpointOptions { Address = "127.0.0.1", Port = hostPort ?? HostPort },
             Proxy = new EndpointOptions { Address = "127.0.0.1", Port = Proxy.AtmEndPoint.Port },
             KeyStore = keys.Directory,
             DataDirectory = Path.Combine(atmDirectory, "data"),

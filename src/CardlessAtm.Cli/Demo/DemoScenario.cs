@@ -61,6 +61,9 @@ internal enum DemoScenarioKind
 
     /// <summary>A jam, and the terminal process is SIGKILLed right after journalling the dispense, before the reversal file exists.</summary>
     TerminalKilledBeforeReversalFile,
+
+    /// <summary>An attacker between ATM and host answers a second withdrawal with the first one's approval: no cash, reversed.</summary>
+    ReplayedApproval,
 }
 
 /// <summary>
@@ -72,7 +75,7 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
 {
     private const int AmountMajor = 80;
     private const int FloodRequests = 500;
-    private readonly TaskCompletionSource<WithdrawalOutcome> _atmOutcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource<WithdrawalOutcome> _atmOutcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>The scenarios <c>--scenario all</c> runs, in order, with their command-line names.</summary>
     public static IReadOnlyList<DemoScenarioKind> All { get; } = Enum.GetValues<DemoScenarioKind>();
@@ -87,6 +90,7 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
     private int? _floodJournalLines;
     private bool? _tornLinesReported;
     private int _floodRefused;
+    private bool? _replayRefused;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -103,7 +107,8 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
             await TearJournalAsync(network.JournalPathOf(Host.Seeding.DemoSeed.AtmId), cancellationToken);
         }
 
-        var atm = await network.StartTerminalAsync(Host.Seeding.DemoSeed.AtmId, qrOptions, cancellationToken);
+        await using var relay = kind == DemoScenarioKind.ReplayedApproval ? ReplayingRelay.Start(network.HostPort) : null;
+        var atm = await network.StartTerminalAsync(Host.Seeding.DemoSeed.AtmId, qrOptions, cancellationToken, hostPort: relay?.Port);
         Say($"  host on 127.0.0.1:{network.HostPort}, proxy ATM side :{network.Proxy.AtmEndPoint.Port} phone side :{network.Proxy.PhoneEndPoint.Port}, terminal {Host.Seeding.DemoSeed.AtmId} signed on to both");
         var customerIndex = kind == DemoScenarioKind.InsufficientFunds ? 1 : 0;
         var customer = network.Seed.Customers[customerIndex];
@@ -117,24 +122,10 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
             await FloodAsync(network, cancellationToken);
         }
 
-        Say(string.Empty);
-        Say($"A  The customer presses ENTER on the ATM and types {AmountMajor} (EUR).");
-        await WaitForAsync(atm, s => s == TerminalState.Idle, cancellationToken); // keys before the idle screen are discarded
-        var qrShown = WaitForAsync(atm, s => s is TerminalState.QrShown or TerminalState.Terminated, cancellationToken);
-        atm.Keypad.Press(AtmKey.Enter);
-        atm.Keypad.Type(AmountMajor.ToString(CultureInfo.InvariantCulture));
-        atm.Keypad.Press(AtmKey.Enter);
-        var state = await qrShown;
-        string expectedEnding;
-        if (state == TerminalState.Terminated)
+        var expectedEnding = await ServeCustomerAsync(network, atm, customerIndex, cancellationToken);
+        if (relay is not null)
         {
-            var ended = await _atmOutcome.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
-            Say($"   The ATM shows: {ended.CustomerMessage}");
-            expectedEnding = "refused before any QR";
-        }
-        else
-        {
-            expectedEnding = await WithdrawAsync(network, atm, customerIndex, cancellationToken);
+            expectedEnding = await ReplayAsync(network, atm, relay, customerIndex, cancellationToken);
         }
 
         Say(string.Empty);
@@ -196,6 +187,48 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
                 };
                 break;
         }
+    }
+
+    /// <summary>Steps A–G for one customer: amount on the keypad, QR, phone, PIN; what the phone saw, or why no QR was shown.</summary>
+    private async Task<string> ServeCustomerAsync(DemoNetwork network, DemoAtm atm, int customerIndex, CancellationToken cancellationToken)
+    {
+        _atmOutcome = new TaskCompletionSource<WithdrawalOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Say(string.Empty);
+        Say($"A  The customer presses ENTER on the ATM and types {AmountMajor} (EUR).");
+        await WaitForAsync(atm, s => s == TerminalState.Idle, cancellationToken); // keys before the idle screen are discarded
+        var qrShown = WaitForAsync(atm, s => s is TerminalState.QrShown or TerminalState.Terminated, cancellationToken);
+        atm.Keypad.Press(AtmKey.Enter);
+        atm.Keypad.Type(AmountMajor.ToString(CultureInfo.InvariantCulture));
+        atm.Keypad.Press(AtmKey.Enter);
+        if (await qrShown == TerminalState.Terminated)
+        {
+            var ended = await _atmOutcome.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+            Say($"   The ATM shows: {ended.CustomerMessage}");
+            return "refused before any QR";
+        }
+
+        return await WithdrawAsync(network, atm, customerIndex, cancellationToken);
+    }
+
+    /// <summary>
+    /// replayed-approval, after a first approved withdrawal passed the relay: the same customer withdraws again and
+    /// the attacker answers the ATM's 0200 with the recorded approval. The ATM must not dispense, and must reverse the
+    /// real (dropped) approval the host gave.
+    /// </summary>
+    private async Task<string> ReplayAsync(DemoNetwork network, DemoAtm atm, ReplayingRelay relay, int customerIndex, CancellationToken cancellationToken)
+    {
+        await WaitForAsync(atm, s => s == TerminalState.Idle, cancellationToken);
+        relay.ArmReplay();
+        Say(string.Empty);
+        Say($"(scenario: an attacker on the ATM–host wire recorded that approval — STAN {relay.RecordedStan:D6}, MACed by the host — and will answer the next 0200 with it, field 11 changed to match)");
+        var presentedBefore = atm.PresentedValue;
+        var ending = await ServeCustomerAsync(network, atm, customerIndex, cancellationToken);
+        var refused = relay.Replayed == 1 && atm.PresentedValue == presentedBefore;
+        _replayRefused = refused;
+        Say(refused
+            ? $"   The ATM refused the replayed approval: no note moved ({atm.PresentedValue} presented in all)."
+            : $"   THE REPLAYED APPROVAL WAS NOT REFUSED: replayed {relay.Replayed}, presented {presentedBefore} → {atm.PresentedValue}.");
+        return $"replay refused ({ending})";
     }
 
     /// <summary>
@@ -429,7 +462,7 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
         var report = await network.Host.Administration.GetDayReportAsync(cancellationToken: cancellationToken);
         var suspect = report.Sum(r => r.SuspectMinor);
         Say($"Suspect amounts at the host (the device could not say what it presented; settled at the cash count): {Devices.Money.Of(suspect, "EUR")}");
-        var floodContained = (_floodJournalLines is not { } lines || (lines <= 20 && _floodRefused == FloodRequests)) && _tornLinesReported != false;
+        var floodContained = (_floodJournalLines is not { } lines || (lines <= 20 && _floodRefused == FloodRequests)) && _tornLinesReported != false && _replayRefused != false;
         var balanced = totals.Balances && presented.MinorUnits == netDebits && atm.Terminal.Reversals.Store.Depth == 0 && before - after == netDebits && floodContained;
         Summary = $"{ending}; cash out {presented}, debits − reversals {Devices.Money.Of(netDebits, "EUR")}, SAF {atm.Terminal.Reversals.Store.Depth}, suspect {Devices.Money.Of(suspect, "EUR")}"
             + (_floodJournalLines is { } grown ? $", {_floodRefused}/{FloodRequests} refused, journal +{grown} lines" : string.Empty)
@@ -467,6 +500,8 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
             JournalEvents.RequestReceived => $"E  The proxy forwards the request to {Host.Seeding.DemoSeed.AtmId}; it belongs to the session on screen.",
             JournalEvents.RequestRefused => $"E  The ATM refuses the forwarded request: {entry["reason"]} ({entry["response"]}).",
             JournalEvents.AuthoriseRequest => $"F  The ATM sends its own 0200 (MACed with its session key, STAN {entry.Stan:D6}) to the host.",
+            JournalEvents.AuthoriseAnswer when entry["response"] == ResponseCodes.Approved && (entry["macVerified"] != bool.TrueString || entry["bound"] != bool.TrueString)
+                => $"G  An answer claiming approval arrives (auth code {entry["authCode"]}), but it fails the ATM's checks (MAC verified: {entry["macVerified"]}; bound to the request: {entry["bound"]}).",
             JournalEvents.AuthoriseAnswer when entry["response"] == ResponseCodes.Approved => $"G  The host authenticates the ATM, the phone, the QR and the PIN, checks the account, approves (auth code {entry["authCode"]}) and debits.",
             JournalEvents.AuthoriseAnswer when entry["response"] == "none" => $"G  No answer from the host ({entry["failure"]}).",
             JournalEvents.AuthoriseAnswer => $"G  The host declines: {entry["response"]} {ResponseCodes.Describe(entry["response"])}.",
