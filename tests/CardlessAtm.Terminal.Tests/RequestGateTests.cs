@@ -56,9 +56,9 @@ public sealed class RequestGateTests : IDisposable
         var second = await _gate.CheckAsync(Request(session, phoneStan: 8), session);
 
         Assert.Equal((ResponseCodes.DuplicateTransmission, true), (second.ResponseCode, second.ConcernsSessionOnScreen));
-        var refused = Assert.Single(_journal.ReadAllEntries());
+        var refused = Assert.IsType<RequestRefused>(Assert.Single(_journal.ReadAllEntries()));
         Assert.Equal((JournalEvents.RequestRefused, session.Nonce), (refused.Event, refused.Session));
-        Assert.Equal((ResponseCodes.DuplicateTransmission, "the session already has a request", "000008"), (refused["response"], refused["reason"], refused["phoneStan"]));
+        Assert.Equal((ResponseCodes.DuplicateTransmission, "the session already has a request", "000008"), (refused.Response, refused.Reason, refused.PhoneStan));
         Assert.Equal(1, _meters.Total("cardless_atm.withdrawals", "response_code", ResponseCodes.DuplicateTransmission));
     }
 
@@ -83,7 +83,7 @@ public sealed class RequestGateTests : IDisposable
         var decision = await _gate.CheckAsync(request, session);
 
         Assert.Equal((ResponseCodes.InvalidTransaction, "field 41 names another ATM", true), (decision.ResponseCode, decision.Reason, decision.ConcernsSessionOnScreen));
-        Assert.Equal(ResponseCodes.InvalidTransaction, Assert.Single(_journal.ReadAllEntries(), e => e.Event == JournalEvents.RequestRefused)["response"]);
+        Assert.Equal(ResponseCodes.InvalidTransaction, Assert.IsType<RequestRefused>(Assert.Single(_journal.ReadAllEntries(), e => e.Event == JournalEvents.RequestRefused)).Response);
         Assert.True((await _gate.CheckAsync(Request(session), session)).Admitted); // the refusal did not claim the session
     }
 
@@ -101,7 +101,7 @@ public sealed class RequestGateTests : IDisposable
         var decision = await _gate.CheckAsync(request, session);
 
         Assert.Equal((ResponseCodes.InvalidAmount, true), (decision.ResponseCode, decision.ConcernsSessionOnScreen));
-        Assert.Equal(ResponseCodes.InvalidAmount, Assert.Single(_journal.ReadAllEntries())["response"]);
+        Assert.Equal(ResponseCodes.InvalidAmount, Assert.IsType<RequestRefused>(Assert.Single(_journal.ReadAllEntries())).Response);
     }
 
     [Fact]
@@ -220,9 +220,9 @@ public sealed class RequestGateTests : IDisposable
         Assert.Empty(_journal.ReadAllEntries()); // nothing yet: the summary collects for its interval
         await _journal.FlushSummariesAsync();
 
-        var summary = Assert.Single(_journal.ReadAllEntries());
+        var summary = Assert.IsType<RequestsUnmatched>(Assert.Single(_journal.ReadAllEntries()));
         Assert.Equal(JournalEvents.RequestsUnmatched, summary.Event);
-        Assert.Equal(("4", "3", "1"), (summary["total"], summary["12 no session on screen"], summary["94 the session was already used"]));
+        Assert.Equal((4L, 3L, 1L), (summary.Total, summary.Counts["12 no session on screen"], summary.Counts["94 the session was already used"]));
         Assert.Equal(3, _meters.Total("cardless_atm.requests.unmatched", "reason", "no session on screen"));
         Assert.Equal(4, _meters.Total("cardless_atm.withdrawals", "outcome", "refused"));
     }

@@ -103,17 +103,12 @@ public sealed class RequestGate
         if (decision.ConcernsSessionOnScreen)
         {
             // It concerns the session on screen (wrong amount, expired, a second claim): journalled on its own.
-            await _journal.WriteAsync(JournalEvents.RequestRefused, onScreen?.Nonce, null, new Dictionary<string, string>
-            {
-                ["response"] = decision.ResponseCode!,
-                ["reason"] = decision.Reason!,
-                ["phoneStan"] = request.GetString(11) ?? "-",
-            });
+            await _journal.WriteAsync(new RequestRefused(decision.ResponseCode!, decision.Reason!, request.GetString(11) ?? "-") { Session = onScreen?.Nonce });
             _logger.LogWarning("Refused a forwarded request for {AtmId}: {ResponseCode} {Reason}", request.GetString(41) ?? "?", decision.ResponseCode, decision.Reason);
         }
         else
         {
-            await _journal.CountAsync(JournalEvents.RequestsUnmatched, $"{decision.ResponseCode} {decision.Reason}");
+            await _journal.CountAsync($"{decision.ResponseCode} {decision.Reason}");
             _metrics.UnmatchedRequest(decision.ResponseCode!, decision.Reason!);
             _logger.LogDebug("Refused a forwarded request that matches no session: {ResponseCode} {Reason}", decision.ResponseCode, decision.Reason);
         }

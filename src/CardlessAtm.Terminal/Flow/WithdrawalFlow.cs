@@ -262,7 +262,7 @@ public sealed class WithdrawalFlow : IDisposable
             return Terminate(null, null, null, "Cancelled.");
         }
 
-        await _journal.WriteAsync(JournalEvents.AmountEntered, data: new Dictionary<string, string> { ["amount"] = amount.Value.ToString() });
+        await _journal.WriteAsync(new AmountEntered(JournalAmount.Of(amount.Value)));
 
         Enter(TerminalState.FaultCheck);
         await _devices.Dispenser.RefreshStatusAsync(cancellationToken);
@@ -281,11 +281,7 @@ public sealed class WithdrawalFlow : IDisposable
 
         var payload = new QrSessionIssuer(_atmId, key1.Qr, _time, _qrOptions).Issue(amount.Value);
         var session = new ActiveSession(payload);
-        await _journal.WriteAsync(JournalEvents.QrShown, session.Nonce, null, new Dictionary<string, string>
-        {
-            ["amount"] = amount.Value.ToString(),
-            ["expires"] = payload.ExpiresAt.ToString("u", CultureInfo.InvariantCulture),
-        });
+        await _journal.WriteAsync(new QrShown(JournalAmount.Of(amount.Value), payload.ExpiresAt) { Session = session.Nonce });
         Volatile.Write(ref _session, session);
         Enter(TerminalState.QrShown);
         try
@@ -328,7 +324,7 @@ public sealed class WithdrawalFlow : IDisposable
                 }
 
                 session.EndReason = "The QR code has expired.";
-                await _journal.WriteAsync(JournalEvents.SessionEnded, session.Nonce, data: new Dictionary<string, string> { ["reason"] = "expired" });
+                await _journal.WriteAsync(new SessionEnded("expired") { Session = session.Nonce });
                 return null;
             }
 
@@ -349,7 +345,7 @@ public sealed class WithdrawalFlow : IDisposable
                 }
 
                 session.EndReason = "Cancelled.";
-                await _journal.WriteAsync(JournalEvents.SessionEnded, session.Nonce, data: new Dictionary<string, string> { ["reason"] = "cancelled" });
+                await _journal.WriteAsync(new SessionEnded("cancelled") { Session = session.Nonce });
                 return null;
             }
 
@@ -364,11 +360,7 @@ public sealed class WithdrawalFlow : IDisposable
         var stan = _host.NextStan();
         using var scope = _logger.BeginScope(new Dictionary<string, object> { ["AtmId"] = _options.AtmId, ["Session"] = session.Nonce, ["Stan"] = stan });
         Enter(TerminalState.RequestReceived);
-        await _journal.WriteAsync(JournalEvents.RequestReceived, session.Nonce, stan, new Dictionary<string, string>
-        {
-            ["phoneStan"] = phone.GetString(11) ?? "-",
-            ["amount"] = amount.ToString(),
-        });
+        await _journal.WriteAsync(new RequestReceived(phone.GetString(11) ?? "-", JournalAmount.Of(amount)) { Session = session.Nonce, Stan = stan });
 
         // The fault check runs again: a door may have opened while the customer used the phone.
         await _devices.Dispenser.RefreshStatusAsync(cancellationToken);
@@ -414,13 +406,7 @@ public sealed class WithdrawalFlow : IDisposable
             reply.ReplacementAmountMinor = paid.MinorUnits;
         }
 
-        await _journal.WriteAsync(JournalEvents.WithdrawalEnd, session.Nonce, null, new Dictionary<string, string>
-        {
-            ["response"] = responseCode,
-            ["presented"] = (presented ?? new Money(0, amount.Currency)).ToString(),
-            ["state"] = final.ToString(),
-            ["message"] = customerMessage,
-        });
+        await _journal.WriteAsync(new WithdrawalEnded(responseCode, JournalAmount.Of(presented ?? new Money(0, amount.Currency)), final.ToString(), customerMessage) { Session = session.Nonce });
         forwarded.Reply.TrySetResult(reply);
         _metrics.Withdrawal(final == TerminalState.Done ? (presented == amount ? "dispensed" : "partial") : "declined", responseCode);
         _metrics.Latency(Stopwatch.GetElapsedTime(started));
@@ -510,22 +496,11 @@ public sealed class WithdrawalFlow : IDisposable
 
     private async Task JournalVerdictAsync(string? session, FaultVerdict verdict)
     {
-        await _journal.WriteAsync(JournalEvents.FaultCheck, session, null, new Dictionary<string, string>
-        {
-            ["amount"] = verdict.Amount.ToString(),
-            ["ready"] = verdict.IsReady.ToString(),
-            ["reasons"] = verdict.Reasons.Count == 0 ? "-" : string.Join("; ", verdict.Reasons.Select(r => $"{r.Code}: {r.LogText}")),
-        });
+        await _journal.WriteAsync(new FaultChecked(JournalAmount.Of(verdict.Amount), verdict.IsReady, [.. verdict.Reasons.Select(r => $"{r.Code}: {r.LogText}")]) { Session = session });
     }
 
     private void OnSensorChanged(object? sender, Devices.Status.StatusChange change) =>
-        _ = _journal.WriteAsync(JournalEvents.Sensor, Volatile.Read(ref _session)?.Nonce, null, new Dictionary<string, string>
-        {
-            ["sensor"] = change.Property,
-            ["from"] = change.OldValue?.ToString() ?? "-",
-            ["to"] = change.NewValue?.ToString() ?? "-",
-            ["state"] = _state.ToString(),
-        });
+        _ = _journal.WriteAsync(new SensorChanged(change.Property, change.OldValue?.ToString(), change.NewValue?.ToString(), _state.ToString()) { Session = Volatile.Read(ref _session)?.Nonce });
 
     private void Enter(TerminalState state)
     {
