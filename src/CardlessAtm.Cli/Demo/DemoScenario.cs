@@ -168,7 +168,7 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
                 atm.Dispenser.Faults.JamAfterNotes = 1;
                 atm.Terminal.Journal.Written += entry =>
                 {
-                    if (entry.Event == JournalEvents.DispenseStart)
+                    if (entry is DispenseStarted)
                     {
                         network.Host.Administration.SetAtmStatusAsync(Host.Seeding.DemoSeed.AtmId, Host.Storage.AtmStatus.Blocked).GetAwaiter().GetResult();
                         Say("   (scenario: an operator blocks the ATM at the host now)");
@@ -179,7 +179,7 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
             case DemoScenarioKind.ExceptionAfterApproval:
                 atm.Terminal.Journal.Written += entry =>
                 {
-                    if (entry.Event == JournalEvents.AuthoriseRequest)
+                    if (entry is AuthoriseRequested)
                     {
                         atm.Sensors.Set(SensorKind.CassettePresent, SensorState.Alert, position: 3);
                         Say("   (scenario: the 50s cassette is pulled while the host decides)");
@@ -493,24 +493,24 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
     /// <summary>Tells the steps the ATM journals, as they happen.</summary>
     private void Narrate(JournalEntry entry)
     {
-        var line = entry.Event switch
+        var line = entry switch
         {
-            JournalEvents.FaultCheck when entry["ready"] == bool.TrueString => $"   Fault check for {entry["amount"]}: the ATM can dispense it.",
-            JournalEvents.FaultCheck => $"   Fault check for {entry["amount"]}: NOT ready — {entry["reasons"]}",
-            JournalEvents.RequestReceived => $"E  The proxy forwards the request to {Host.Seeding.DemoSeed.AtmId}; it belongs to the session on screen.",
-            JournalEvents.RequestRefused => $"E  The ATM refuses the forwarded request: {entry["reason"]} ({entry["response"]}).",
-            JournalEvents.AuthoriseRequest => $"F  The ATM sends its own 0200 (MACed with its session key, STAN {entry.Stan:D6}) to the host.",
-            JournalEvents.AuthoriseAnswer when entry["response"] == ResponseCodes.Approved && (entry["macVerified"] != bool.TrueString || entry["bound"] != bool.TrueString)
-                => $"G  An answer claiming approval arrives (auth code {entry["authCode"]}), but it fails the ATM's checks (MAC verified: {entry["macVerified"]}; bound to the request: {entry["bound"]}).",
-            JournalEvents.AuthoriseAnswer when entry["response"] == ResponseCodes.Approved => $"G  The host authenticates the ATM, the phone, the QR and the PIN, checks the account, approves (auth code {entry["authCode"]}) and debits.",
-            JournalEvents.AuthoriseAnswer when entry["response"] == "none" => $"G  No answer from the host ({entry["failure"]}).",
-            JournalEvents.AuthoriseAnswer => $"G  The host declines: {entry["response"]} {ResponseCodes.Describe(entry["response"])}.",
-            JournalEvents.DispenseStart => $"   The ATM verified the host's MAC and dispenses {entry["mix"]}.",
-            JournalEvents.DispenseEnd => $"   Dispense {entry["completion"]}: {entry["presented"]} presented.",
-            JournalEvents.ReversalQueued => $"   Reversal queued on disk ({entry["kind"]}: dispensed {entry["dispensed"]} of {entry["amount"]} minor units) — {entry["reason"]}.",
-            JournalEvents.ReversalAcknowledged => $"   The host acknowledged the reversal (0430, {entry["response"]}).",
-            JournalEvents.ReversalNotAcknowledged => $"   The reversal is not acknowledged ({entry["problem"]}): {entry["disposition"]}; it stays on disk.",
-            JournalEvents.WithdrawalFault => $"   The ATM failed after asking the host ({entry["fault"]} at {entry["stage"]}): it settles by a reversal.",
+            FaultChecked { Ready: true } check => $"   Fault check for {check.Amount}: the ATM can dispense it.",
+            FaultChecked check => $"   Fault check for {check.Amount}: NOT ready — {string.Join("; ", check.Reasons)}",
+            RequestReceived => $"E  The proxy forwards the request to {Host.Seeding.DemoSeed.AtmId}; it belongs to the session on screen.",
+            RequestRefused refused => $"E  The ATM refuses the forwarded request: {refused.Reason} ({refused.Response}).",
+            AuthoriseRequested => $"F  The ATM sends its own 0200 (MACed with its session key, STAN {entry.Stan:D6}) to the host.",
+            AuthoriseAnswered { Response: null } answer => $"G  No answer from the host ({answer.Failure}).",
+            AuthoriseAnswered { Response: ResponseCodes.Approved, IsAuthentic: false } answer
+                => $"G  An answer claiming approval arrives (auth code {answer.AuthCode}), but it fails the ATM's checks (MAC verified: {answer.MacVerified}; bound to the request: {(answer.Mismatch is null ? "yes" : $"no, field(s) {answer.Mismatch}")}).",
+            AuthoriseAnswered { Response: ResponseCodes.Approved } answer => $"G  The host authenticates the ATM, the phone, the QR and the PIN, checks the account, approves (auth code {answer.AuthCode}) and debits.",
+            AuthoriseAnswered answer => $"G  The host declines: {answer.Response} {ResponseCodes.Describe(answer.Response)}.",
+            DispenseStarted start => $"   The ATM verified the host's MAC and dispenses {string.Join(", ", start.Mix.Select(i => $"{i.Notes} x {i.Denomination}"))}.",
+            DispenseEnded end => $"   Dispense {end.Completion}: {end.Presented} presented.",
+            ReversalQueued queued => $"   Reversal queued on disk ({queued.Kind}: dispensed {queued.Dispensed} of {queued.Amount}) — {queued.Reason}.",
+            ReversalAcknowledged acknowledged => $"   The host acknowledged the reversal (0430, {acknowledged.Response}).",
+            ReversalNotAcknowledged refused => $"   The reversal is not acknowledged ({refused.Problem}): {refused.Disposition}; it stays on disk.",
+            WithdrawalFault fault => $"   The ATM failed after asking the host ({fault.Fault} at {fault.Stage}): it settles by a reversal.",
             _ => null,
         };
         if (line is not null)
