@@ -60,7 +60,7 @@ internal sealed class DemoNetwork : IAsyncDisposable
         var host = await HostServer.StartAsync(HostOptions(directory, profileKind, port: 0), loggers, cancellationToken: cancellationToken);
         var seed = await DemoSeed.SeedAsync(host, cancellationToken);
         var proxy = await ProxyServer.StartAsync(
-            new ProxyOptions { Atm = new ProxyListenerOptions { Port = 0 }, Phone = new ProxyListenerOptions { Port = 0 }, MaxRequestsPerPhoneConnection = 1_000_000 },
+            new ProxyOptions { Atm = new ProxyListenerOptions { Port = 0, Insecure = true }, Phone = new ProxyListenerOptions { Port = 0 }, MaxRequestsPerPhoneConnection = 1_000_000 },
             loggers,
             cancellationToken: cancellationToken);
         return new DemoNetwork(directory, host, seed, proxy, host.Profile, loggers) { HostPort = host.LocalEndPoint.Port };
