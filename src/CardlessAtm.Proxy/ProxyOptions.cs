@@ -70,6 +70,7 @@ public sealed class ProxyOptions
         Require(Phone is not null, "Proxy:Phone", "is required");
         Atm!.Validate("Proxy:Atm");
         Phone!.Validate("Proxy:Phone");
+        ValidateAtmIdentity();
         Require(ForwardTimeout > TimeSpan.Zero, "Proxy:ForwardTimeout", "must be positive (e.g. 00:01:30)");
         Require(MaxRequestsPerPhoneConnection >= 1, "Proxy:MaxRequestsPerPhoneConnection", "must be at least 1");
         Require(MaxConcurrentRequestsPerPhoneConnection >= 1, "Proxy:MaxConcurrentRequestsPerPhoneConnection", "must be at least 1");
@@ -82,6 +83,19 @@ public sealed class ProxyOptions
         {
             throw new ProxyConfigurationException("Proxy:Phone:Port", string.Create(CultureInfo.InvariantCulture, $"Proxy:Phone:Port {Phone.Port} is also Proxy:Atm:Port; the two listeners need different ports."));
         }
+    }
+
+    // The ATM port is where an ATM claims its id: without a per-ATM certificate any connection can claim any id.
+    private void ValidateAtmIdentity()
+    {
+        var tls = Atm.Tls;
+        var hasCa = !string.IsNullOrWhiteSpace(tls.ClientCaCertificatePath);
+        Require(hasCa || Atm.Insecure, "Proxy:Atm:Tls:ClientCaCertificatePath", "must name the ATM CA certificate (mutual TLS: each ATM proves its id with its certificate); plain TCP or TLS without ATM certificates needs Proxy:Atm:Insecure = true");
+        Require(!hasCa || tls.Enabled, "Proxy:Atm:Tls:CertificatePath", "must be set (with PrivateKeyPath) when Proxy:Atm:Tls:ClientCaCertificatePath is: ATM certificates need TLS");
+        Require(!hasCa || string.IsNullOrWhiteSpace(tls.ClientCertificatePin), "Proxy:Atm:Tls:ClientCertificatePin", "cannot be combined with ClientCaCertificatePath (each ATM has its own certificate from the CA)");
+        Require(!hasCa || tls.ServerAuthentication is null || tls.ServerAuthentication.ServerCertificate is not null, "Proxy:Atm:Tls:ServerAuthentication", "must carry a ServerCertificate when ClientCaCertificatePath is set");
+        Require(hasCa || string.IsNullOrWhiteSpace(tls.DenyListPath), "Proxy:Atm:Tls:DenyListPath", "needs ClientCaCertificatePath: it revokes ATM certificates");
+        Require(string.IsNullOrWhiteSpace(Phone.Tls.ClientCaCertificatePath) && string.IsNullOrWhiteSpace(Phone.Tls.DenyListPath), "Proxy:Phone:Tls:ClientCaCertificatePath", "is for the ATM port only (phones authenticate with their DUKPT MAC)");
     }
 
     internal static void Require(bool condition, string setting, string rule)
@@ -107,6 +121,13 @@ public sealed class ProxyListenerOptions
 
     /// <summary>TLS for this listener (off unless a certificate is configured).</summary>
     public ProxyTlsOptions Tls { get; set; } = new();
+
+    /// <summary>
+    /// ATM port only: true lets ATMs sign on without an ATM certificate (plain TCP, or TLS without
+    /// <see cref="ProxyTlsOptions.ClientCaCertificatePath"/>), so any connection may claim any ATM id. For a lab that
+    /// chooses this knowingly; the proxy logs a warning at start-up. Default false.
+    /// </summary>
+    public bool Insecure { get; set; }
 
     /// <summary>The parsed <see cref="Address"/> (valid after <see cref="Validate"/>).</summary>
     internal IPAddress BindAddress { get; private set; } = IPAddress.Loopback;
@@ -148,6 +169,19 @@ public sealed class ProxyTlsOptions
 
     /// <summary>When set, clients must present a certificate matching this pin (<c>spki-sha256:…</c> or <c>cert-sha256:…</c>).</summary>
     public string? ClientCertificatePin { get; set; }
+
+    /// <summary>
+    /// ATM port: the pinned ATM CA certificate (PEM, as <c>cardless-atm keys tls-ca</c> writes it). Setting it requires
+    /// every ATM to present a certificate issued directly by this CA (chain built against it alone, never the system
+    /// store), and a sign-on is accepted only for the ATM id the certificate names.
+    /// </summary>
+    public string? ClientCaCertificatePath { get; set; }
+
+    /// <summary>
+    /// ATM port: a deny list of revoked ATM certificates (lines <c>serial:HEX</c> or <c>cert-sha256:HEX</c>), re-read
+    /// whenever the file changes, without a restart. Optional; needs <see cref="ClientCaCertificatePath"/>.
+    /// </summary>
+    public string? DenyListPath { get; set; }
 
     /// <summary>Ready-made server options (in-process use, e.g. the demo); takes precedence over the paths. Not bound from configuration.</summary>
     public SslServerAuthenticationOptions? ServerAuthentication { get; set; }

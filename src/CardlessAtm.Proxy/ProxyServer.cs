@@ -37,6 +37,7 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Iso8583Server _atmServer;
     private readonly Iso8583Server _phoneServer;
+    private readonly AtmClientCertificateValidator? _atmIdentity;
     private int _state; // 0 new, 1 started, 2 stopped
     private int _disposed;
 
@@ -56,7 +57,10 @@ public sealed class ProxyServer : IAsyncDisposable
         _time = timeProvider ?? TimeProvider.System;
         try
         {
-            var atmTls = LoadTls(options.Atm.Tls, "Proxy:Atm:Tls");
+            _atmIdentity = LoadAtmIdentity(options.Atm.Tls, loggerFactory, _time);
+            var atmTls = _atmIdentity is null
+                ? LoadTls(options.Atm.Tls, "Proxy:Atm:Tls")
+                : _atmIdentity.ServerOptions(options.Atm.Tls.ServerAuthentication?.ServerCertificate ?? LoadServerCertificate(options.Atm.Tls, "Proxy:Atm:Tls"));
             var phoneTls = LoadTls(options.Phone.Tls, "Proxy:Phone:Tls");
             _atmServer = new Iso8583Server(new Iso8583ServerOptions
             {
@@ -94,6 +98,7 @@ public sealed class ProxyServer : IAsyncDisposable
         catch
         {
             DisposeCertificates();
+            _atmIdentity?.Dispose();
             throw;
         }
 
@@ -159,6 +164,10 @@ public sealed class ProxyServer : IAsyncDisposable
             _options.Atm.Tls.Enabled ? "TLS" : "plain TCP",
             PhoneEndPoint.ToString(),
             _options.Phone.Tls.Enabled ? "TLS" : "plain TCP");
+        if (_atmIdentity is null)
+        {
+            ProxyLog.AtmPortInsecure(_log, AtmEndPoint.ToString(), _options.Atm.Tls.Enabled ? "TLS without ATM certificates" : "plain TCP");
+        }
     }
 
     /// <summary>
@@ -194,6 +203,7 @@ public sealed class ProxyServer : IAsyncDisposable
         await _atmServer.DisposeAsync();
         Metrics.Dispose();
         DisposeCertificates();
+        _atmIdentity?.Dispose();
         _stopping.Dispose();
     }
 
@@ -243,6 +253,53 @@ public sealed class ProxyServer : IAsyncDisposable
 
     private static IsoMessage Answer(IsoMessage request, string responseCode) => request.CreateResponse(responseCode);
 
+    private static AtmClientCertificateValidator? LoadAtmIdentity(ProxyTlsOptions tls, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        if (string.IsNullOrWhiteSpace(tls.ClientCaCertificatePath))
+        {
+            return null;
+        }
+
+        X509Certificate2 authority;
+        try
+        {
+            authority = X509Certificate2.CreateFromPem(File.ReadAllText(tls.ClientCaCertificatePath));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            throw new ProxyConfigurationException(
+                "Proxy:Atm:Tls:ClientCaCertificatePath",
+                $"Proxy:Atm:Tls:ClientCaCertificatePath: cannot load the ATM CA certificate '{tls.ClientCaCertificatePath}': {ex.Message}",
+                ex);
+        }
+
+        using (authority)
+        {
+            if (authority.Extensions["2.5.29.19"] is not X509BasicConstraintsExtension { CertificateAuthority: true })
+            {
+                throw new ProxyConfigurationException(
+                    "Proxy:Atm:Tls:ClientCaCertificatePath",
+                    $"Proxy:Atm:Tls:ClientCaCertificatePath: '{tls.ClientCaCertificatePath}' is not a CA certificate (make one with 'cardless-atm keys tls-ca').");
+            }
+
+            CertificateDenyList? denyList = null;
+            if (!string.IsNullOrWhiteSpace(tls.DenyListPath))
+            {
+                try
+                {
+                    denyList = CertificateDenyList.Load(tls.DenyListPath);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+                {
+                    throw new ProxyConfigurationException("Proxy:Atm:Tls:DenyListPath", $"Proxy:Atm:Tls:DenyListPath: {ex.Message}", ex);
+                }
+            }
+
+            var logger = loggerFactory.CreateLogger("CardlessAtm.Proxy.AtmIdentity");
+            return new AtmClientCertificateValidator(authority, denyList, time, logger);
+        }
+    }
+
     private SslServerAuthenticationOptions? LoadTls(ProxyTlsOptions tls, string section)
     {
         if (tls.ServerAuthentication is { } ready)
@@ -268,10 +325,15 @@ public sealed class ProxyServer : IAsyncDisposable
             }
         }
 
+        return TlsSetup.ServerOptions(LoadServerCertificate(tls, section), pin);
+    }
+
+    private X509Certificate2 LoadServerCertificate(ProxyTlsOptions tls, string section)
+    {
         X509Certificate2 certificate;
         try
         {
-            certificate = LabCertificates.LoadPem(tls.CertificatePath, tls.PrivateKeyPath!);
+            certificate = LabCertificates.LoadPem(tls.CertificatePath!, tls.PrivateKeyPath!);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -282,7 +344,7 @@ public sealed class ProxyServer : IAsyncDisposable
         }
 
         _certificates.Add(certificate);
-        return TlsSetup.ServerOptions(certificate, pin);
+        return certificate;
     }
 
     private void DisposeCertificates()
@@ -328,6 +390,11 @@ public sealed class ProxyServer : IAsyncDisposable
             return ValueTask.FromResult<IsoMessage?>(Answer(request, ResponseCodes.InvalidTransaction));
         }
 
+        if (_atmIdentity is not null && RefuseUncertified(request, atm, id, stan) is { } refusal)
+        {
+            return ValueTask.FromResult<IsoMessage?>(refusal);
+        }
+
         switch (_registry.TrySignOn(id, atm, out var holder, out _))
         {
             case SignOnResult.Accepted:
@@ -344,6 +411,26 @@ public sealed class ProxyServer : IAsyncDisposable
                 Metrics.SignOn(accepted: false);
                 return ValueTask.FromResult<IsoMessage?>(Answer(request, ResponseCodes.InvalidTransaction));
         }
+    }
+
+    /// <summary>
+    /// The identity check of a sign-on: field 41 must be the ATM id of the connection's certificate, and the certificate
+    /// must still pass (the deny list may have changed since the handshake). A refusal changes no registry entry; the
+    /// connection gets its 63 and is closed.
+    /// </summary>
+    private IsoMessage? RefuseUncertified(IsoMessage request, Iso8583Connection atm, string id, string stan)
+    {
+        var check = _atmIdentity!.Check(atm.RemoteCertificate);
+        if (check.Accepted && string.Equals(check.AtmId, id, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var problem = check.Accepted ? "the certificate names another ATM" : "the certificate no longer passes: " + check.Problem;
+        ProxyLog.AtmSignOnNotCertified(_log, id, check.AtmId ?? "-", stan, atm.Id, atm.RemoteEndPoint, check.Subject, check.Serial, problem);
+        Metrics.SignOn(accepted: false);
+        _ = CloseAfterAnswerAsync(atm);
+        return Answer(request, ResponseCodes.SecurityViolation);
     }
 
     private void OnAtmConnectionOpened(Iso8583Connection atm) => _ = CloseUnlessSignedOnAsync(atm);

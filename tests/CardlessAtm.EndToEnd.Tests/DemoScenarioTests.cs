@@ -21,6 +21,7 @@ public class DemoScenarioTests
     [InlineData("atm-blocked-after-approval", "status=NeedsOperator")]
     [InlineData("exception-after-approval", "InvalidMixException")]
     [InlineData("unmatched-request-flood", "500 of 500 refused")]
+    [InlineData("impostor-atm", "claiming ATM00001: sign-on answered 63")]
     [InlineData("torn-journal", ":4: ")]
     [InlineData("terminal-killed-mid-dispense", "recovered after SIGKILL")]
     [InlineData("terminal-killed-before-reversal-file", "reason=recovery: dispense had ended")]

@@ -228,7 +228,7 @@ internal sealed class Network : IAsyncDisposable
 
     private static ProxyOptions ProxyOptions(int atmPort, int phonePort) => new()
     {
-        Atm = new ProxyListenerOptions { Port = atmPort },
+        Atm = new ProxyListenerOptions { Port = atmPort, Insecure = true }, // the terminal's plain link; ATM certificates are tested in CardlessAtm.Proxy.Tests
         Phone = new ProxyListenerOptions { Port = phonePort },
         MaxRequestsPerPhoneConnection = 100,
     };

@@ -53,6 +53,9 @@ internal enum DemoScenarioKind
     /// <summary>Hundreds of forwarded 0200s for no session on screen, then a real withdrawal: all refused, summarised, the customer served.</summary>
     UnmatchedRequestFlood,
 
+    /// <summary>Before the real ATM dials in, impostors try to sign on as it (no certificate; another ATM's certificate): refused, the real ATM serves.</summary>
+    ImpostorAtm,
+
     /// <summary>The journal has a torn line in the middle and one at the end before start-up: both reported, the ATM serves.</summary>
     TornJournal,
 
@@ -89,6 +92,8 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
 
     private int? _floodJournalLines;
     private bool? _tornLinesReported;
+    private string? _impostorOutcome;
+    private bool? _impostorRefused;
     private int _floodRefused;
     private bool? _replayRefused;
 
@@ -107,9 +112,15 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
             await TearJournalAsync(network.JournalPathOf(Host.Seeding.DemoSeed.AtmId), cancellationToken);
         }
 
+        if (kind == DemoScenarioKind.ImpostorAtm)
+        {
+            await ImpostorAsync(network, cancellationToken);
+        }
+
         await using var relay = kind == DemoScenarioKind.ReplayedApproval ? ReplayingRelay.Start(network.HostPort) : null;
         var atm = await network.StartTerminalAsync(Host.Seeding.DemoSeed.AtmId, qrOptions, cancellationToken, hostPort: relay?.Port);
         Say($"  host on 127.0.0.1:{network.HostPort}, proxy ATM side :{network.Proxy.AtmEndPoint.Port} phone side :{network.Proxy.PhoneEndPoint.Port}, terminal {Host.Seeding.DemoSeed.AtmId} signed on to both");
+        Say($"  terminal ↔ proxy: mutual TLS 1.3; {Host.Seeding.DemoSeed.AtmId} presents its certificate (CN={Host.Seeding.DemoSeed.AtmId}, issued by {network.Pki.AuthoritySubject}, which the proxy pins) and pins the proxy's certificate {network.Pki.ProxyPin}");
         var customerIndex = kind == DemoScenarioKind.InsufficientFunds ? 1 : 0;
         var customer = network.Seed.Customers[customerIndex];
         var before = (await network.Host.Administration.GetAccountAsync(customer.AccountId, cancellationToken))!.BalanceMinor;
@@ -372,6 +383,57 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
         Say($"   {refused} of {FloodRequests} refused; the ATM's journal grew by {_floodJournalLines} line(s)");
     }
 
+    /// <summary>
+    /// The impostor-atm scenario: before the real ATM dials in, one connection without a certificate and one holding
+    /// ATM00002's genuine certificate try to sign on as ATM00001. The proxy must refuse both and leave the id unclaimed.
+    /// </summary>
+    private async Task ImpostorAsync(DemoNetwork network, CancellationToken cancellationToken)
+    {
+        var target = Host.Seeding.DemoSeed.AtmId;
+        Say($"(scenario: before {target} dials in, impostors try to sign on to the proxy as {target})");
+        var bare = await TrySignOnAsync(network, null, target, cancellationToken);
+        Say($"   impostor without a certificate: {Describe(bare)}");
+        using var other = network.Pki.IssueInMemory("ATM00002");
+        var borrowed = await TrySignOnAsync(network, other, target, cancellationToken);
+        Say($"   impostor holding ATM00002's certificate, claiming {target}: {Describe(borrowed)}");
+        var unclaimed = network.Proxy.GetAtmState(target) == Proxy.AtmLinkState.Unknown;
+        Say($"   {target} at the proxy: {network.Proxy.GetAtmState(target)}");
+        var refused = bare != ResponseCodes.Approved && borrowed == ResponseCodes.SecurityViolation && unclaimed;
+        _impostorRefused = refused;
+        _impostorOutcome = refused ? "impostor refused (no certificate: TLS refused; ATM00002's certificate: 63)" : "IMPOSTOR NOT REFUSED";
+
+        static string Describe(string? code) => code is null ? "the TLS handshake refused it" : $"sign-on answered {code} ({ResponseCodes.Describe(code)})";
+    }
+
+    /// <summary>One sign-on attempt on the proxy's ATM port; the answer's response code, or null when the connection was refused first.</summary>
+    private static async Task<string?> TrySignOnAsync(DemoNetwork network, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate, string atmId, CancellationToken cancellationToken)
+    {
+        var answered = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = new Iso8583.Channels.Iso8583Client(new Iso8583.Channels.Iso8583ClientOptions
+        {
+            Host = "127.0.0.1",
+            Port = network.Proxy.AtmEndPoint.Port,
+            Tls = TlsSetup.ClientOptions(DemoAtmPki.ProxyName, network.Pki.ProxyPin, certificate),
+            ReconnectInitialDelay = TimeSpan.FromHours(1),
+            ReconnectMaxDelay = TimeSpan.FromHours(1),
+            SignOn = async (connection, ct) =>
+            {
+                var signOn = new IsoMessage(Mti.NetworkManagementRequest) { Stan = 1, TerminalId = atmId, NetworkManagementCode = NetworkManagementCodes.SignOn };
+                signOn.SetTransmissionDateTime(DateTimeOffset.UtcNow);
+                answered.TrySetResult((await connection.SendRequestAsync(signOn, ct)).ResponseCode ?? "-");
+            },
+        });
+        await client.StartAsync(cancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        while (!answered.Task.IsCompleted && client.ConsecutiveFailures == 0)
+        {
+            await Task.WhenAny(answered.Task, Task.Delay(10, timeout.Token));
+        }
+
+        return answered.Task.IsCompleted ? await answered.Task : null;
+    }
+
     /// <summary>The operator's part of atm-blocked-after-approval: sees the stuck reversal, unblocks the ATM, retries it.</summary>
     private async Task ActAsOperatorAsync(DemoNetwork network, DemoAtm atm, CancellationToken cancellationToken)
     {
@@ -462,10 +524,12 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
         var report = await network.Host.Administration.GetDayReportAsync(cancellationToken: cancellationToken);
         var suspect = report.Sum(r => r.SuspectMinor);
         Say($"Suspect amounts at the host (the device could not say what it presented; settled at the cash count): {Devices.Money.Of(suspect, "EUR")}");
-        var floodContained = (_floodJournalLines is not { } lines || (lines <= 20 && _floodRefused == FloodRequests)) && _tornLinesReported != false && _replayRefused != false;
+        var floodContained = (_floodJournalLines is not { } lines || (lines <= 20 && _floodRefused == FloodRequests)) && _tornLinesReported != false
+            && _impostorRefused != false && _replayRefused != false;
         var balanced = totals.Balances && presented.MinorUnits == netDebits && atm.Terminal.Reversals.Store.Depth == 0 && before - after == netDebits && floodContained;
         Summary = $"{ending}; cash out {presented}, debits − reversals {Devices.Money.Of(netDebits, "EUR")}, SAF {atm.Terminal.Reversals.Store.Depth}, suspect {Devices.Money.Of(suspect, "EUR")}"
             + (_floodJournalLines is { } grown ? $", {_floodRefused}/{FloodRequests} refused, journal +{grown} lines" : string.Empty)
+            + (_impostorOutcome is { } impostor ? ", " + impostor : string.Empty)
             + (balanced ? "; ledger balanced" : "; LEDGER NOT BALANCED");
         Say(balanced
             ? $"Ledger balanced: cash out = money debited. Scenario {NameOf(kind)} ended: {ending}."

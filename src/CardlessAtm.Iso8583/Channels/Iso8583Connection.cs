@@ -72,6 +72,9 @@ public sealed class Iso8583Connection : IAsyncDisposable
     /// <summary>Free for the owner's use, e.g. the ATM id a proxy learned from the sign-on.</summary>
     public object? Tag { get; set; }
 
+    /// <summary>The certificate the peer presented in the TLS handshake (mutual TLS), or null (plain TCP, or none asked for).</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate? RemoteCertificate { get; internal set; }
+
     /// <summary>Open, draining or closed.</summary>
     public ConnectionState State => (ConnectionState)Volatile.Read(ref _state);
 

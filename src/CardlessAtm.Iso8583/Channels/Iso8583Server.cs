@@ -120,6 +120,7 @@ public sealed class Iso8583Server : IAsyncDisposable
 
         socket.NoDelay = true;
         Stream stream = new NetworkStream(socket, ownsSocket: true);
+        SslStream? tlsStream = null;
         try
         {
             using var timeout = new CancellationTokenSource(_options.HandshakeTimeout, _options.TimeProvider);
@@ -127,7 +128,7 @@ public sealed class Iso8583Server : IAsyncDisposable
             if (_options.Tls is { } tls)
             {
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
-                stream = ssl;
+                stream = tlsStream = ssl;
                 await ssl.AuthenticateAsServerAsync(tls, linked.Token);
             }
 
@@ -143,7 +144,7 @@ public sealed class Iso8583Server : IAsyncDisposable
             return;
         }
 
-        var connection = new Iso8583Connection(stream, _options, remote, OnClosed);
+        var connection = new Iso8583Connection(stream, _options, remote, OnClosed) { RemoteCertificate = tlsStream?.RemoteCertificate };
         _connections[connection.Id] = connection;
         _log.LogInformation("ISO 8583 server: connection {Id} from {Remote}.", connection.Id, remote);
         try
