@@ -77,6 +77,7 @@ public sealed class ConnectionFloodTests
         await Task.WhenAll(attackers);
 
         Assert.Equal(AtmLinkState.Unknown, f.Proxy.GetAtmState(Id(0))); // the first of the flood was forgotten
+        Assert.True(f.Proxy.KnownAtmCount <= new ProxyOptions().MaxKnownAtms, $"{f.Proxy.KnownAtmCount} ATMs known");
         Assert.Equal(AtmLinkState.Online, f.Proxy.GetAtmState("ATM00001"));
         await using var phone = await FakePhone.StartAsync(f.Proxy.PhoneEndPoint);
         Assert.Equal(ResponseCodes.Approved, (await phone.SendAsync(FakePhone.Withdrawal("ATM00001", 3))).ResponseCode);
