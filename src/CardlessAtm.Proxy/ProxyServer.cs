@@ -29,7 +29,7 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly ProxyOptions _options;
     private readonly ILogger _log;
     private readonly TimeProvider _time;
-    private readonly AtmRegistry _registry = new();
+    private readonly AtmRegistry _registry;
     private readonly StanGenerator _stans = new();
     private readonly ConditionalWeakTable<Iso8583Connection, StrongBox<int>> _forwardsInFlight = [];
     private readonly ConditionalWeakTable<Iso8583Connection, StrongBox<int>> _phoneRequestCounts = [];
@@ -55,6 +55,7 @@ public sealed class ProxyServer : IAsyncDisposable
         loggerFactory ??= NullLoggerFactory.Instance;
         _log = loggerFactory.CreateLogger<ProxyServer>();
         _time = timeProvider ?? TimeProvider.System;
+        _registry = new AtmRegistry(options.MaxKnownAtms);
         try
         {
             _atmIdentity = LoadAtmIdentity(options.Atm.Tls, loggerFactory, _time);
@@ -67,6 +68,8 @@ public sealed class ProxyServer : IAsyncDisposable
                 Address = options.Atm.BindAddress,
                 Port = options.Atm.Port,
                 MaxConnections = options.Atm.MaxConnections,
+                MaxUnauthenticatedConnections = options.MaxAtmConnectionsBeforeSignOn,
+                MaxConnectionsPerAddress = options.Atm.MaxConnectionsPerAddress,
                 Tls = atmTls,
                 HandshakeTimeout = options.HandshakeTimeout,
                 RequestTimeout = options.ForwardTimeout,
@@ -83,6 +86,7 @@ public sealed class ProxyServer : IAsyncDisposable
                 Address = options.Phone.BindAddress,
                 Port = options.Phone.Port,
                 MaxConnections = options.Phone.MaxConnections,
+                MaxConnectionsPerAddress = options.Phone.MaxConnectionsPerAddress,
                 Tls = phoneTls,
                 HandshakeTimeout = options.HandshakeTimeout,
                 MaxUnansweredRequests = 1, // the proxy never sends a phone a request
@@ -90,6 +94,8 @@ public sealed class ProxyServer : IAsyncDisposable
                 RequestHandler = HandlePhoneRequestAsync,
                 UnmatchedResponseHandler = OnPhoneResponse,
                 ReceiveIdleTimeout = options.PhoneIdleTimeout,
+                FirstMessageTimeout = options.PhoneFirstMessageTimeout,
+                MaxConnectionLifetime = options.PhoneConnectionLifetime,
                 DrainTimeout = options.ForwardTimeout, // a closing phone connection still gets the answers in flight
                 TimeProvider = _time,
                 Logger = loggerFactory.CreateLogger("CardlessAtm.Proxy.PhoneListener"),
@@ -104,7 +110,9 @@ public sealed class ProxyServer : IAsyncDisposable
 
         _atmServer.ConnectionOpened += OnAtmConnectionOpened;
         _atmServer.ConnectionClosed += OnAtmConnectionClosed;
-        Metrics = new ProxyMetrics(meterFactory, () => _registry.OnlineCount);
+        Metrics = new ProxyMetrics(meterFactory, () => _registry.OnlineCount, () => _registry.KnownCount);
+        _atmServer.LimitEnforced += (limit, action) => Metrics.ConnectionLimited("atm", limit, action);
+        _phoneServer.LimitEnforced += (limit, action) => Metrics.ConnectionLimited("phone", limit, action);
     }
 
     /// <summary>The proxy's metrics (meter <c>CardlessAtm.Proxy</c>).</summary>
@@ -117,6 +125,9 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <summary>Where phones connect (after start; the real port when 0 was configured).</summary>
     /// <exception cref="InvalidOperationException">Not started.</exception>
     public IPEndPoint PhoneEndPoint => _phoneServer.LocalEndPoint;
+
+    /// <summary>ATM ids the proxy remembers (online or offline); at most <see cref="ProxyOptions.MaxKnownAtms"/>.</summary>
+    public int KnownAtmCount => _registry.KnownCount;
 
     /// <summary>The ids of the ATMs signed on over a live connection, in order.</summary>
     public IReadOnlyCollection<string> OnlineAtms => _registry.OnlineIds;
@@ -398,6 +409,7 @@ public sealed class ProxyServer : IAsyncDisposable
         switch (_registry.TrySignOn(id, atm, out var holder, out _))
         {
             case SignOnResult.Accepted:
+                atm.MarkAuthenticated(); // keeps its slot however many anonymous sockets arrive (see Proxy:MaxAtmConnectionsBeforeSignOn)
                 ProxyLog.AtmSignedOn(_log, id, stan, atm.Id, atm.RemoteEndPoint);
                 Metrics.SignOn(accepted: true);
                 return ValueTask.FromResult<IsoMessage?>(Answer(request, ResponseCodes.Approved));
