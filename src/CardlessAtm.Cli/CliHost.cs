@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CardlessAtm.Cli.Logging;
 using CardlessAtm.Devices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -57,9 +58,9 @@ internal static class CliHost
 
         builder.Configuration.AddEnvironmentVariables("CARDLESSATM_");
         builder.Configuration.AddInMemoryCollection(ParseOverrides(parse.GetValue(SetOption) ?? []));
-        builder.Logging.AddSimpleConsole(o =>
+        builder.Logging.AddConsole(o => o.FormatterName = CliConsoleFormatter.FormatterName);
+        builder.Logging.AddConsoleFormatter<CliConsoleFormatter, ConsoleFormatterOptions>(o =>
         {
-            o.SingleLine = true;
             o.IncludeScopes = true; // the ATM id, session and STAN of a withdrawal ride on every line as a scope
             o.TimestampFormat = "HH:mm:ss.fff ";
         });
