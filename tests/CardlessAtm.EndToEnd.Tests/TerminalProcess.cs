@@ -38,6 +38,14 @@ internal sealed class TerminalProcess : IAsyncDisposable
     public static TerminalProcess Start(
         string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, string? killAfter = null, bool verbose = false)
     {
+        var configPath = WriteConfig(directory, atmId, hostPort, proxyPort, keyStore, noteDelay, hostTimeout, jamAfterNotes);
+        return new TerminalProcess(Launch(configPath, killAfter, verbose), configPath, directory);
+    }
+
+    /// <summary>Writes the terminal's configuration file (EUR cash units, console keypad and display) and returns its path.</summary>
+    public static string WriteConfig(
+        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null)
+    {
         Directory.CreateDirectory(directory);
         var configPath = Path.Combine(directory, "terminal.json");
         var config = new Dictionary<string, object>
@@ -79,7 +87,7 @@ internal sealed class TerminalProcess : IAsyncDisposable
             },
         };
         File.WriteAllText(configPath, JsonSerializer.Serialize(config));
-        return new TerminalProcess(Launch(configPath, killAfter, verbose), configPath, directory);
+        return configPath;
     }
 
     /// <summary>Whether the process has ended (e.g. killed itself at its kill point).</summary>
