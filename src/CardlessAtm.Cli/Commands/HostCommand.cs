@@ -78,6 +78,7 @@ internal static class HostCommand
                 await generic.StartAsync(cancellationToken);
                 Console.WriteLine($"host: listening on {host.LocalEndPoint} (ledger {Path.GetFullPath(options.DatabasePath)}, profile {host.Profile.Kind})");
                 await generic.WaitForShutdownAsync(cancellationToken);
+                Console.WriteLine("host: stopped");
                 return 0;
             });
         }));

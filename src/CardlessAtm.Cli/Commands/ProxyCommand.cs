@@ -38,6 +38,7 @@ internal static class ProxyCommand
                 await host.StartAsync(cancellationToken);
                 Console.WriteLine($"proxy: ATMs on {proxy.AtmEndPoint}, phones on {proxy.PhoneEndPoint}");
                 await host.WaitForShutdownAsync(cancellationToken);
+                Console.WriteLine("proxy: stopped");
                 return 0;
             }
         }));

@@ -84,6 +84,7 @@ internal static class TerminalCommand
             KillPoint.Arm(terminal, host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CardlessAtm.KillPoint"));
 
             await host.RunAsync(cancellationToken);
+            Console.WriteLine("terminal: stopped");
             return 0;
         }));
         return command;
