@@ -419,29 +419,12 @@ internal static class KeysCommand
 
             return body(new KeysContext(profile, store!));
         }
-        catch (UsageException e)
-        {
-            Console.Error.WriteLine(e.Message);
-            return 2;
-        }
-        catch (FormatException e)
-        {
-            Console.Error.WriteLine(e.Message);
-            return 2;
-        }
-        catch (SecurityException e)
+        catch (SecurityException e) when (e is not KeyFileRejectedException)
         {
             Console.Error.WriteLine($"Refused ({e.Failure}): {e.Message}");
             return 1;
         }
-        catch (Devices.DeviceConfigurationException e)
-        {
-            Console.Error.WriteLine(e.Message);
-            return 2;
-        }
     }
 
     private sealed record KeysContext(ISecurityProfile Profile, FileKeyStore Store);
-
-    private sealed class UsageException(string message) : Exception(message);
 }

@@ -157,6 +157,15 @@ public sealed class FileKeyStore
             throw new KeyFileRejectedException(
                 $"Key file {path} is accessible by group or others (mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}); refusing to use it. Fix: chmod 600 {path}");
         }
+
+        // A file at 0600 in a directory others can write can be swapped for one of theirs: the directory is part of the check.
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var directoryMode = File.GetUnixFileMode(directory);
+        if ((directoryMode & GroupOrOther) != 0)
+        {
+            throw new KeyFileRejectedException(
+                $"Key directory {directory} is accessible by group or others (mode {Convert.ToString((int)directoryMode, 8).PadLeft(4, '0')}); it must be 0700. Fix: chmod 700 {directory}");
+        }
     }
 
     /// <summary>The path only.</summary>
