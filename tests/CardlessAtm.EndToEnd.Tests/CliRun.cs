@@ -8,18 +8,7 @@ internal static class CliRun
     /// <summary>Starts a long-running role (host, proxy) and returns it with its output collected line by line.</summary>
     public static (Process Process, System.Collections.Concurrent.ConcurrentQueue<string> Output) Start(string workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory,
-        };
-        start.ArgumentList.Add(Cli.Path);
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
+        var start = StartInfo(workingDirectory, args, redirectInput: false);
 
         var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start cardless-atm.");
@@ -44,19 +33,7 @@ internal static class CliRun
 
     public static async Task<(int ExitCode, string Output)> RunAsync(string workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory,
-        };
-        start.ArgumentList.Add(Cli.Path);
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
+        var start = StartInfo(workingDirectory, args, redirectInput: true);
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start cardless-atm.");
         process.StandardInput.Close();
@@ -74,5 +51,24 @@ internal static class CliRun
         }
 
         return (process.ExitCode, (await stdout) + (await stderr));
+    }
+
+    private static ProcessStartInfo StartInfo(string workingDirectory, string[] args, bool redirectInput)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = redirectInput,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory,
+        };
+        start.ArgumentList.Add(Cli.Path);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return start;
     }
 }
