@@ -121,7 +121,6 @@ internal sealed class Network : IAsyncDisposable
             {
                 var provisioning = Seed.Phones[customer];
                 var path = Path.Combine(Directory.FullName, "phones", $"phone-{customer}.key");
-                System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
                 enrolment = PhoneEnrolment.Create(path, Host.Profile, provisioning.InitialKey, provisioning.InitialKsn);
                 _enrolments[customer] = enrolment;
             }

@@ -231,7 +231,7 @@ internal static class KeysCommand
         command.SetAction(parse => Run(parse, _ =>
         {
             var directory = parse.GetValue(output)!;
-            directory.Create();
+            FileKeyStore.CreatePrivateDirectory(directory.FullName);
             var stem = parse.GetValue(name)!;
             using var certificate = LabCertificates.CreateSelfSigned(stem, TimeProvider.System, TimeSpan.FromDays(parse.GetValue(days)));
             var certPath = Path.Combine(directory.FullName, stem + ".crt");
@@ -259,7 +259,7 @@ internal static class KeysCommand
         command.SetAction(parse => Run(parse, _ =>
         {
             var directory = parse.GetValue(output)!;
-            directory.Create();
+            FileKeyStore.CreatePrivateDirectory(directory.FullName);
             var (certPath, keyPath) = PairPaths(directory, "atm-ca");
             using var authority = AtmCertificates.CreateAuthority(parse.GetValue(name)!, TimeProvider.System, Days(parse.GetValue(days)));
             LabCertificates.WritePem(authority, certPath, keyPath);
@@ -302,7 +302,7 @@ internal static class KeysCommand
             using (authority)
             {
                 var directory = parse.GetValue(output)!;
-                directory.Create();
+                FileKeyStore.CreatePrivateDirectory(directory.FullName);
                 var (certPath, keyPath) = PairPaths(directory, atmId);
                 X509Certificate2 issued;
                 try

@@ -39,7 +39,8 @@ internal sealed class DemoAtmPki : IDisposable
 
     public static DemoAtmPki Create(DirectoryInfo demoDirectory)
     {
-        var directory = Directory.CreateDirectory(Path.Combine(demoDirectory.FullName, "pki")).FullName;
+        var directory = Path.Combine(demoDirectory.FullName, "pki");
+        FileKeyStore.CreatePrivateDirectory(directory);
         var authority = AtmCertificates.CreateAuthority("CardlessAtm demo ATM CA", TimeProvider.System, TimeSpan.FromDays(1));
         LabCertificates.WritePem(authority, Path.Combine(directory, "atm-ca.crt"), Path.Combine(directory, "atm-ca.key"));
         using var proxy = LabCertificates.CreateSelfSigned(ProxyName, TimeProvider.System, TimeSpan.FromDays(1));
@@ -60,7 +61,7 @@ internal sealed class DemoAtmPki : IDisposable
     /// <summary>Issues <paramref name="atmId"/>'s client pair into <paramref name="atmDirectory"/> and returns the terminal's proxy-link TLS settings.</summary>
     public TlsClientOptions IssueTerminalTls(string atmId, string atmDirectory)
     {
-        Directory.CreateDirectory(atmDirectory);
+        FileKeyStore.CreatePrivateDirectory(atmDirectory);
         var certificatePath = Path.Combine(atmDirectory, atmId + ".crt");
         var keyPath = Path.Combine(atmDirectory, atmId + ".key");
         if (!File.Exists(certificatePath))

@@ -135,7 +135,6 @@ internal sealed class DemoNetwork : IAsyncDisposable
     {
         var provisioning = Seed.Phones[customer];
         var path = Path.Combine(Directory.FullName, "phones", $"{name ?? provisioning.Phone.DeviceId}.key");
-        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var enrolment = File.Exists(path)
             ? PhoneEnrolment.Open(path, Profile)
             : PhoneEnrolment.Create(path, Profile, provisioning.InitialKey, provisioning.InitialKsn);
