@@ -47,7 +47,7 @@ public class OperationsProcessTests
         {
             string[] args = role == "host"
                 ? ["host", "run", "--port", "0", "--db", Path.Combine(directory.FullName, "host.db"), "--keys", Path.Combine(directory.FullName, "keys"), "--verbose"]
-                : ["proxy", "--atm-port", "0", "--phone-port", "0", "--verbose"];
+                : ["proxy", "--atm-port", "0", "--phone-port", "0", "--set", "Proxy:Atm:Insecure=true", "--verbose"];
             var (process, output) = CliRun.Start(directory.FullName, args);
             using (process)
             {
