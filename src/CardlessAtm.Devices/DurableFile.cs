@@ -4,7 +4,7 @@ namespace CardlessAtm.Devices;
 
 /// <summary>
 /// Replaces a file's content so that a crash or power cut leaves either the old or the new content, and a
-/// completed write survives: the bytes go to <c>path.tmp</c> in the same directory, which is fsynced, renamed
+/// completed write survives: the bytes go to <c>path.tmp</c> (mode 0600) in the same directory, which is fsynced, renamed
 /// over <c>path</c>, and then the directory itself is fsynced so the rename is on disk too.
 /// </summary>
 /// <remarks>
@@ -26,10 +26,10 @@ public static partial class DurableFile
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {
         var (full, temporary, directory) = Prepare(path);
-        using (var handle = File.OpenHandle(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        using (var stream = OpenTemporary(temporary, FileOptions.None))
         {
-            RandomAccess.Write(handle, bytes, 0);
-            RandomAccess.FlushToDisk(handle);
+            RandomAccess.Write(stream.SafeFileHandle, bytes, 0);
+            RandomAccess.FlushToDisk(stream.SafeFileHandle);
         }
 
         File.Move(temporary, full, overwrite: true);
@@ -45,10 +45,10 @@ public static partial class DurableFile
     public static async Task WriteAllBytesAsync(string path, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken = default)
     {
         var (full, temporary, directory) = Prepare(path);
-        using (var handle = File.OpenHandle(temporary, FileMode.Create, FileAccess.Write, FileShare.None, FileOptions.Asynchronous))
+        using (var stream = OpenTemporary(temporary, FileOptions.Asynchronous))
         {
-            await RandomAccess.WriteAsync(handle, bytes, 0, cancellationToken).ConfigureAwait(false);
-            RandomAccess.FlushToDisk(handle);
+            await RandomAccess.WriteAsync(stream.SafeFileHandle, bytes, 0, cancellationToken).ConfigureAwait(false);
+            RandomAccess.FlushToDisk(stream.SafeFileHandle);
         }
 
         cancellationToken.ThrowIfCancellationRequested();
@@ -97,6 +97,28 @@ public static partial class DurableFile
 
     private const int OpenReadOnly = 0;
     private const int Einval = 22;
+
+    /// <summary>
+    /// The temporary file, created owner-only (0600) on Unix: what goes through here is money and device state
+    /// (reversals, cash counts, the STAN), no business of other local users. The rename keeps the mode.
+    /// </summary>
+    private static FileStream OpenTemporary(string temporary, FileOptions options)
+    {
+        var open = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None, Options = options, BufferSize = 0 };
+        if (!OperatingSystem.IsWindows())
+        {
+            open.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        var stream = new FileStream(temporary, open);
+        if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(stream.SafeFileHandle) & ~(UnixFileMode.UserRead | UnixFileMode.UserWrite)) != 0)
+        {
+            // A leftover temporary file from an older version keeps its mode through FileMode.Create.
+            File.SetUnixFileMode(stream.SafeFileHandle, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        return stream;
+    }
 
     private static (string Full, string Temporary, string Directory) Prepare(string path)
     {

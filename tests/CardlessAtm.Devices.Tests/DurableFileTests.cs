@@ -21,6 +21,27 @@ public sealed class DurableFileTests : IDisposable
     }
 
     [Fact]
+    public async Task Written_files_are_owner_only_even_over_a_leftover_temporary_file_others_could_read()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var path = Path.Combine(_dir, "reversal.json");
+        DurableFile.WriteAllBytes(path, Encoding.UTF8.GetBytes("{}"));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+
+        var temporary = DurableFile.TemporaryPathOf(path);
+        File.WriteAllText(temporary, "left by an older version");
+        File.SetUnixFileMode(temporary, (UnixFileMode)Convert.ToInt32("644", 8));
+        await DurableFile.WriteAllBytesAsync(path, Encoding.UTF8.GetBytes("{\"next\":1}"));
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        Assert.Equal("{\"next\":1}", File.ReadAllText(path));
+    }
+
+    [Fact]
     public async Task A_leftover_temporary_file_from_a_crash_breaks_neither_the_read_nor_the_next_write()
     {
         var path = Path.Combine(_dir, "state.json");

@@ -44,6 +44,22 @@ public sealed class ElectronicJournalTests : IDisposable
     }
 
     [Fact]
+    public async Task A_new_journal_is_created_owner_only()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        using (var journal = new ElectronicJournal(JournalPath, _time))
+        {
+            await journal.WriteAsync(JournalSamples.Started());
+        }
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(JournalPath));
+    }
+
+    [Fact]
     public async Task A_clean_journal_checks_clean()
     {
         using (var journal = new ElectronicJournal(JournalPath, _time))

@@ -55,13 +55,25 @@ public sealed class ElectronicJournal : IDisposable
         _options = options ?? new JournalOptions();
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
         LoadState();
-        _file = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read | FileShare.Delete);
+        _file = OpenForAppend(Path);
         EndTornLine();
         ApplyRetention();
     }
 
     /// <summary>The journal file.</summary>
     public string Path { get; }
+
+    /// <summary>Opens a segment for appending; a new one is created owner-only (0600): the journal is the ATM's money record.</summary>
+    private static FileStream OpenForAppend(string path)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read | FileShare.Delete };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        return new FileStream(path, options);
+    }
 
     /// <summary>Raised once for each torn or corrupt line a read of this journal skips (e.g. for a metric).</summary>
     public event Action<SkippedJournalLine>? LineSkipped;
@@ -396,7 +408,7 @@ public sealed class ElectronicJournal : IDisposable
         var closed = ClosedSegmentPath(closedDay);
         File.Move(Path, closed);
         Renamed(closed);
-        _file = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read | FileShare.Delete);
+        _file = OpenForAppend(Path);
         _segmentDay = day;
         var header = new SegmentStarted(System.IO.Path.GetFileName(closed), [.. _open.OrderBy(o => o.Value).Select(o => new OpenWithdrawal(o.Key, o.Value))])
         {

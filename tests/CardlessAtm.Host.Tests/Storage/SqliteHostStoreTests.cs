@@ -48,6 +48,27 @@ public sealed class SqliteHostStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_new_database_and_its_wal_are_owner_only()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var path = _dir.File("private.db");
+        await using var store = SqliteHostStore.Open(path);
+        await store.WriteAsync(w =>
+        {
+            w.InsertAccount(Account("ACC1", 5000));
+            return 0;
+        });
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        Assert.True(File.Exists(path + "-wal"));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path + "-wal"));
+    }
+
+    [Fact]
     public async Task A_host_db_created_by_schema_version_1_is_migrated_and_keeps_its_reversals()
     {
         // A host.db as the previous program left it: schema 1 only, with a day's withdrawal and reversal.

@@ -49,6 +49,31 @@ public sealed class SqliteHostStore : IHostStore
     /// <summary>Schema version after migration.</summary>
     public int SchemaVersion { get; private init; }
 
+    /// <summary>
+    /// Creates a missing database file empty and owner-only (0600) before SQLite opens it: SQLite would make it with
+    /// the process umask (often 0644), and it gives the -wal and -shm files the database file's mode.
+    /// </summary>
+    private static void CreateOwnerOnly(string fullPath)
+    {
+        if (OperatingSystem.IsWindows() || File.Exists(fullPath))
+        {
+            return;
+        }
+
+        try
+        {
+            using var _ = new FileStream(fullPath, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
+        }
+        catch (IOException) when (File.Exists(fullPath))
+        {
+            // Another process created it first; SQLite opens that one.
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreUnavailableException($"Cannot create the host database '{fullPath}': {ex.Message}", ex);
+        }
+    }
+
     /// <summary>Opens (creating if needed) the database file and brings its schema up to date.</summary>
     /// <param name="databasePath">Path of the SQLite file.</param>
     /// <param name="time">Clock for timestamps and business days; <see cref="TimeProvider.System"/> if null.</param>
@@ -69,6 +94,7 @@ public sealed class SqliteHostStore : IHostStore
             DefaultTimeout = 30,
         }.ToString();
 
+        CreateOwnerOnly(fullPath);
         SqliteConnection? connection = null;
         try
         {
