@@ -4,6 +4,7 @@ using System.Device.Spi;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Display;
 using CardlessAtm.Devices.RaspberryPi.Display;
+using CardlessAtm.Devices.RaspberryPi.Doctor;
 using CardlessAtm.Devices.RaspberryPi.Imaging;
 using CardlessAtm.Devices.RaspberryPi.Keypad;
 using CardlessAtm.Devices.RaspberryPi.Sensors;
@@ -48,7 +49,7 @@ public static class RaspberryPiRegistration
     public static AtmDevicesBuilder AddRaspberryPiDevices(this AtmDevicesBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.TryAddSingleton(_ => new GpioController());
+        builder.Services.TryAddSingleton(services => OpenGpioController(services.GetService<IConfiguration>()));
         return builder
             .AddDisplayKind(Ili934xKind, (services, section) =>
             {
@@ -151,6 +152,28 @@ public static class RaspberryPiRegistration
         }
     }
 
+    /// <summary>
+    /// The board's GPIO controller, after checking that the driver it needs can load (libgpiod on a Pi 5, and for the
+    /// fault sensors' edge events), so a missing package is named instead of surfacing as a raw exception later.
+    /// </summary>
+    internal static GpioController OpenGpioController(IConfiguration? configuration, PiMachine? machine = null, Func<GpioController>? create = null)
+    {
+        machine ??= PiMachine.Current;
+        var sensors = configuration?.GetSection("Devices:Sensors");
+        var edgeEvents = sensors is not null
+            && string.Equals(sensors["Kind"], GpioKind, StringComparison.OrdinalIgnoreCase)
+            && sensors.GetSection($"{GpioKind}:Sensors").GetChildren().Any(c => c["Pin"] is not null);
+        RaspberryPiDoctor.RequireGpioLibrary(machine, edgeEvents, "Devices (GPIO)");
+        try
+        {
+            return (create ?? (() => new GpioController()))();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException or DllNotFoundException or TypeInitializationException or InvalidOperationException)
+        {
+            throw new DeviceConfigurationException("Devices (GPIO)", DescribeOpenFailure("the GPIO controller (/dev/gpiomem or /dev/gpiochip*)", "gpio", ex));
+        }
+    }
+
     private static T Open<T>(string setting, string device, string bus, Func<T> open)
     {
         try
@@ -159,10 +182,22 @@ public static class RaspberryPiRegistration
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException or DllNotFoundException)
         {
-            throw new DeviceConfigurationException(
-                setting,
-                $"{device} cannot be used ({ex.Message.TrimEnd('.')}); is {bus} enabled in /boot/firmware/config.txt and is the service user in the {bus.ToLowerInvariant()} group? See docs/hardware/raspberry-pi.md");
+            throw new DeviceConfigurationException(setting, DescribeOpenFailure(device, bus.ToLowerInvariant(), ex));
         }
+    }
+
+    /// <summary>What went wrong opening <paramref name="device"/>, told by the failure's kind, with the fix.</summary>
+    internal static string DescribeOpenFailure(string device, string group, Exception failure)
+    {
+        var reason = failure.Message.TrimEnd('.', ' ');
+        var fix = failure switch
+        {
+            DllNotFoundException or TypeInitializationException => $"a native library is missing; for GPIO install it: sudo apt install {RaspberryPiDoctor.LibgpiodPackage}",
+            UnauthorizedAccessException => $"permission denied: add the service user to the '{group}' group (sudo usermod -aG {group} USER) and, under systemd, allow the node in the unit (DeviceAllow=)",
+            FileNotFoundException or DirectoryNotFoundException => $"the node does not exist: enable the interface in /boot/firmware/config.txt ({(group == "spi" ? "dtparam=spi=on" : group == "i2c" ? "dtparam=i2c_arm=on" : "see the overlays")}) and reboot",
+            _ => "check the wiring, the interface's overlay in /boot/firmware/config.txt and the service user's groups",
+        };
+        return $"{device} cannot be used ({reason}); {fix}. 'cardless-atm devices doctor' checks every node, group and library the configured devices need (docs/hardware/raspberry-pi.md)";
     }
 
     private static TimeProvider Time(IServiceProvider services) => services.GetService<TimeProvider>() ?? TimeProvider.System;

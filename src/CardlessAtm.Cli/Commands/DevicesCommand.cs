@@ -8,13 +8,15 @@ using CardlessAtm.Devices.Display;
 using CardlessAtm.Devices.FaultCheck;
 using CardlessAtm.Devices.Lcdm2000;
 using CardlessAtm.Devices.RaspberryPi;
+using CardlessAtm.Devices.RaspberryPi.Doctor;
 using CardlessAtm.Devices.Simulated;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace CardlessAtm.Cli.Commands;
 
-/// <summary><c>cardless-atm devices status|selftest</c>.</summary>
+/// <summary><c>cardless-atm devices status|selftest|doctor</c>.</summary>
 internal static class DevicesCommand
 {
     /// <summary>Registers every device kind this build knows. Driver projects add their kinds here.</summary>
@@ -29,6 +31,7 @@ internal static class DevicesCommand
         var command = new Command("devices", "Show the ATM's devices and run their self-test.");
         command.Subcommands.Add(CreateStatus());
         command.Subcommands.Add(CreateSelfTest());
+        command.Subcommands.Add(CreateDoctor());
         return command;
     }
 
@@ -114,6 +117,27 @@ internal static class DevicesCommand
 
                 return results.All(r => r.Passed) ? 0 : 1;
             }
+        }));
+        return command;
+    }
+
+    private static Command CreateDoctor()
+    {
+        var command = new Command(
+            "doctor",
+            "Check what the configured devices need of this Raspberry Pi without opening them: each device node and the group that opens it, the boot settings (overlays) that make it appear, the dispenser's UART and the kernel console, and libgpiod. Prints the fix for each problem. Exit code 0 = nothing to fix, 1 = something to fix, 2 = configuration error.");
+        command.SetAction(parse => CliHost.RunAsync(() =>
+        {
+            using var host = CliHost.Build(parse, _ => { });
+            var findings = RaspberryPiDoctor.Examine(host.Services.GetRequiredService<IConfiguration>(), PiMachine.Current);
+            foreach (var finding in findings)
+            {
+                Console.WriteLine(finding);
+            }
+
+            var problems = findings.Count(f => !f.Ok);
+            Console.WriteLine(problems == 0 ? "Nothing to fix." : $"{problems} thing(s) to fix.");
+            return Task.FromResult(problems == 0 ? 0 : 1);
         }));
         return command;
     }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CardlessAtm.Cli.Hosting;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Qr.Sessions;
 using CardlessAtm.Security;
@@ -6,6 +7,7 @@ using CardlessAtm.Terminal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 
 namespace CardlessAtm.Cli.Commands;
@@ -66,7 +68,17 @@ internal static class TerminalCommand
                         options, devices, SecurityProfiles.FromConfiguration(configuration),
                         ReadQrOptions(configuration), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>());
                 });
-                builder.Services.AddHostedService<TerminalService>();
+                builder.Services.AddSingleton<TerminalService>();
+                builder.Services.AddHostedService(sp => sp.GetRequiredService<TerminalService>());
+                builder.Services.AddHostedService(sp =>
+                {
+                    var service = sp.GetRequiredService<TerminalService>();
+                    return new SystemdWatchdog(
+                        sp.GetService<ISystemdNotifier>() ?? NoSystemd.Instance,
+                        SystemdWatchdog.IntervalFromEnvironment(),
+                        () => service.ExecuteTask is { IsCompleted: false },
+                        sp.GetRequiredService<TimeProvider>());
+                });
             });
 
             // Everything that can be wrong in the settings or the key store fails here, before anything is dialled.
@@ -155,6 +167,18 @@ internal static class TerminalCommand
         }
 
         return options;
+    }
+
+    /// <summary>Outside systemd there is no one to notify.</summary>
+    private sealed class NoSystemd : ISystemdNotifier
+    {
+        public static readonly NoSystemd Instance = new();
+
+        public bool IsEnabled => false;
+
+        public void Notify(ServiceState state)
+        {
+        }
     }
 
     private sealed class TerminalService(AtmTerminal terminal) : BackgroundService
