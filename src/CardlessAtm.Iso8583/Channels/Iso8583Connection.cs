@@ -375,7 +375,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
                 }
                 catch (Iso8583FramingException ex)
                 {
-                    _log.LogWarning("ISO 8583 connection {Id} from {Remote}: {Error}; closing, the next frame cannot be found.", Id, RemoteEndPoint, ex.Message);
+                    _log.LogWarning("ISO 8583 connection {Id} from {Remote}: {Error}; closing, the next frame cannot be found.", Id, RemoteEndPoint, ex.Message.TrimEnd('.'));
                     keepGoing = false;
                 }
 
@@ -719,7 +719,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            _log.LogWarning("ISO 8583 connection {Id} to {Remote}: echo test failed ({Error}); closing.", Id, RemoteEndPoint, ex.Message);
+            _log.LogWarning("ISO 8583 connection {Id} to {Remote}: echo test failed ({Error}); closing.", Id, RemoteEndPoint, ex.Message.TrimEnd('.'));
             Shutdown(flush: false);
         }
     }
