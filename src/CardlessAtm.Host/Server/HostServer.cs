@@ -76,6 +76,9 @@ public sealed class HostServer : IAsyncDisposable
 
     private readonly SqliteHostStore _store;
     private readonly PinVerifier _pins;
+
+    // Which ATM signed on over each connection (sign-on enforced); an entry lives as long as its connection.
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<Iso8583Connection, HostSession> _sessions = [];
     private Iso8583Server? _server;
 
     private HostServer(SqliteHostStore store, FileKeyStore vault, ISecurityProfile profile, PinVerifier pins, HostProcessor processor, HostAdministration administration)
@@ -160,7 +163,11 @@ public sealed class HostServer : IAsyncDisposable
             MaxConnections = options.MaxConnections,
             TimeProvider = time,
             Logger = loggerFactory.CreateLogger<Iso8583Server>(),
-            RequestHandler = (request, _, ct) => processor.HandleAsync(request, ct),
+            RequestHandler = (request, connection, ct) => processor.HandleAsync(request, _sessions.GetOrCreateValue(connection), ct),
+
+            // Echoes go to the processor, which holds the keys: an echo whose field 64/128 does not verify is
+            // refused 63 rather than answered 00 by the channel.
+            AnswerEchoTests = false,
             Tls = options.Tls.CreateServerOptions(),
         });
         await _server.StartAsync(cancellationToken);
