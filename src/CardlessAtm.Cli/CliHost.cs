@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CardlessAtm.Cli.Logging;
 using CardlessAtm.Devices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -57,9 +58,9 @@ internal static class CliHost
 
         builder.Configuration.AddEnvironmentVariables("CARDLESSATM_");
         builder.Configuration.AddInMemoryCollection(ParseOverrides(parse.GetValue(SetOption) ?? []));
-        builder.Logging.AddSimpleConsole(o =>
+        builder.Logging.AddConsole(o => o.FormatterName = CliConsoleFormatter.FormatterName);
+        builder.Logging.AddConsoleFormatter<CliConsoleFormatter, ConsoleFormatterOptions>(o =>
         {
-            o.SingleLine = true;
             o.IncludeScopes = true; // the ATM id, session and STAN of a withdrawal ride on every line as a scope
             o.TimestampFormat = "HH:mm:ss.fff ";
         });
@@ -70,22 +71,18 @@ internal static class CliHost
         return builder.Build();
     }
 
-    /// <summary>Runs a subcommand body, turning configuration errors into exit code 2 with the message on standard error.</summary>
+    /// <summary>Runs a subcommand body; an exception it throws is mapped to an exit code and one line by <see cref="CliErrors"/>.</summary>
     public static async Task<int> RunAsync(Func<Task<int>> body)
     {
         try
         {
             return await body();
         }
-        catch (DeviceConfigurationException e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            await Console.Error.WriteLineAsync(e.Message);
-            return 2;
-        }
-        catch (InvalidDataException e) when (e.Source?.StartsWith("Microsoft.Extensions.Configuration", StringComparison.Ordinal) == true)
-        {
-            await Console.Error.WriteLineAsync($"Configuration file error: {e.Message}");
-            return 2;
+            var (exitCode, line) = CliErrors.Describe(e);
+            await Console.Error.WriteLineAsync(line);
+            return exitCode;
         }
     }
 

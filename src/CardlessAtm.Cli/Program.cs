@@ -21,4 +21,15 @@ root.Subcommands.Add(FirmwareSimCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 // --- end subcommands ---
 
-return await root.Parse(args).InvokeAsync();
+// Exceptions come here, not to System.CommandLine's handler (which prints the stack trace): one mapping to
+// exit code and message for every subcommand.
+try
+{
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e)
+{
+    var (exitCode, line) = CliErrors.Describe(e);
+    await Console.Error.WriteLineAsync(line);
+    return exitCode;
+}

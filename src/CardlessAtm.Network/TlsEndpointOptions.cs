@@ -1,4 +1,6 @@
 using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using CardlessAtm.Security;
 
 namespace CardlessAtm.Network;
@@ -40,7 +42,8 @@ public sealed class TlsListenerOptions
 
 /// <summary>
 /// TLS 1.3 on a dialling side (terminal, phone): the pin of the server certificate to accept — nothing else
-/// is trusted — and the name to ask for.
+/// is trusted — and the name to ask for; optionally the client certificate to present (an ATM's certificate from the
+/// network's ATM CA, which the proxy binds to the ATM id).
 /// </summary>
 public sealed class TlsClientOptions
 {
@@ -50,8 +53,98 @@ public sealed class TlsClientOptions
     /// <summary>The name sent in the TLS handshake (SNI); default the address dialled.</summary>
     public string? TargetHost { get; set; }
 
+    /// <summary>The client certificate to present (PEM, as <c>cardless-atm keys tls-client</c> writes it). Unset: none.</summary>
+    public string? ClientCertificatePath { get; set; }
+
+    /// <summary>The client certificate's private key (PKCS#8 PEM, readable only by the service user).</summary>
+    public string? ClientPrivateKeyPath { get; set; }
+
+    /// <summary>True when the link runs TLS.</summary>
+    public bool Enabled => !string.IsNullOrWhiteSpace(ServerPin);
+
+    /// <summary>True when a client certificate is configured.</summary>
+    public bool HasClientCertificate => !string.IsNullOrWhiteSpace(ClientCertificatePath);
+
+    /// <summary>
+    /// Checks the settings and loads the client pair once, so that a bad file stops start-up rather than every
+    /// reconnect. Returns the client certificate's subject, or null when none is configured.
+    /// </summary>
+    /// <param name="section">The configuration path of these settings, e.g. <c>Terminal:Proxy:Tls</c>.</param>
+    /// <exception cref="LinkConfigurationException">A setting is wrong; <see cref="LinkConfigurationException.Setting"/> names it.</exception>
+    public X509Certificate2? Validate(string section)
+    {
+        if (!string.IsNullOrWhiteSpace(ServerPin))
+        {
+            try
+            {
+                CertificatePin.Parse(ServerPin);
+            }
+            catch (FormatException e)
+            {
+                throw new LinkConfigurationException($"{section}:ServerPin", e.Message);
+            }
+        }
+
+        var hasKey = !string.IsNullOrWhiteSpace(ClientPrivateKeyPath);
+        if (HasClientCertificate != hasKey)
+        {
+            var missing = HasClientCertificate ? "ClientPrivateKeyPath" : "ClientCertificatePath";
+            throw new LinkConfigurationException($"{section}:{missing}", $"{section}:{missing} must be set together with the other (client certificate and its private key).");
+        }
+
+        if (!HasClientCertificate)
+        {
+            return null;
+        }
+
+        if (!Enabled)
+        {
+            throw new LinkConfigurationException($"{section}:ServerPin", $"{section}:ServerPin must be set when a client certificate is: a client certificate needs TLS.");
+        }
+
+        return LoadClientCertificate(section);
+    }
+
     /// <summary>The <see cref="SslClientAuthenticationOptions"/> to dial with, or null for plain TCP.</summary>
     /// <exception cref="FormatException">The pin is malformed.</exception>
-    public SslClientAuthenticationOptions? CreateClientOptions(string address) =>
-        string.IsNullOrWhiteSpace(ServerPin) ? null : TlsSetup.ClientOptions(TargetHost ?? address, CertificatePin.Parse(ServerPin));
+    /// <exception cref="LinkConfigurationException">The client pair cannot be loaded.</exception>
+    public SslClientAuthenticationOptions? CreateClientOptions(string address, string section = "Tls") =>
+        string.IsNullOrWhiteSpace(ServerPin)
+            ? null
+            : TlsSetup.ClientOptions(TargetHost ?? address, CertificatePin.Parse(ServerPin), HasClientCertificate ? LoadClientCertificate(section) : null);
+
+    private X509Certificate2 LoadClientCertificate(string section)
+    {
+        try
+        {
+            return LabCertificates.LoadPem(ClientCertificatePath!, ClientPrivateKeyPath!);
+        }
+        catch (SecurityException e)
+        {
+            throw new LinkConfigurationException($"{section}:ClientPrivateKeyPath", $"{section}:ClientPrivateKeyPath '{ClientPrivateKeyPath}': {e.Message}", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            throw new LinkConfigurationException(
+                $"{section}:ClientCertificatePath",
+                $"{section}:ClientCertificatePath: cannot load the client certificate '{ClientCertificatePath}' with its key '{ClientPrivateKeyPath}': {e.Message}",
+                e);
+        }
+    }
+}
+
+/// <summary>A link setting (TLS, endpoint) is wrong; <see cref="Setting"/> names it and the message says what it must be. No secret is in the message.</summary>
+public sealed class LinkConfigurationException : ArgumentException
+{
+    /// <summary>Creates the error.</summary>
+    /// <param name="setting">The configuration key, e.g. <c>Terminal:Proxy:Tls:ClientCertificatePath</c>.</param>
+    /// <param name="message">What is wrong and what is expected.</param>
+    /// <param name="inner">The cause, if any.</param>
+    public LinkConfigurationException(string setting, string message, Exception? inner = null) : base(message, inner)
+    {
+        Setting = setting;
+    }
+
+    /// <summary>The configuration key at fault.</summary>
+    public string Setting { get; }
 }

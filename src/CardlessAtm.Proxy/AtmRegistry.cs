@@ -31,11 +31,15 @@ internal enum SignOnResult
 /// <summary>
 /// Which connection speaks for which ATM id. One lock guards the table: sign-ons are rare and the critical
 /// sections are a few dictionary operations, so correctness (no id ever held by two live connections) is cheap.
+/// Only accepted sign-ons add an id, and at most <c>maxKnown</c> ids are kept: past that the id offline longest is
+/// forgotten, so sign-ons with ever new ids cannot grow the table.
 /// </summary>
-internal sealed class AtmRegistry
+internal sealed class AtmRegistry(int maxKnown = 10_000)
 {
     private readonly object _gate = new();
     private readonly Dictionary<string, Iso8583Connection?> _atms = new(StringComparer.Ordinal);
+    private readonly LinkedList<string> _offlineOrder = new();
+    private readonly Dictionary<string, LinkedListNode<string>> _offline = new(StringComparer.Ordinal);
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>ATMs online now (signed on over a connection that is still open; the same test as <see cref="Find"/>).</summary>
@@ -46,6 +50,18 @@ internal sealed class AtmRegistry
             lock (_gate)
             {
                 return _atms.Values.Count(c => c is { IsOpen: true });
+            }
+        }
+    }
+
+    /// <summary>ATM ids remembered, online or offline (at most the bound given at construction).</summary>
+    public int KnownCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _atms.Count;
             }
         }
     }
@@ -96,6 +112,18 @@ internal sealed class AtmRegistry
                 replaced = current;
             }
 
+            if (_offline.Remove(atmId, out var wasOffline))
+            {
+                _offlineOrder.Remove(wasOffline);
+            }
+            else if (!_atms.ContainsKey(atmId) && _atms.Count >= maxKnown && _offlineOrder.First is { } oldest)
+            {
+                // Full: forget the ATM offline longest. Online ones are bounded by the connection limit, below maxKnown.
+                _atms.Remove(oldest.Value);
+                _offline.Remove(oldest.Value);
+                _offlineOrder.RemoveFirst();
+            }
+
             _atms[atmId] = connection;
             connection.Tag = atmId;
             Signal();
@@ -115,6 +143,7 @@ internal sealed class AtmRegistry
             }
 
             _atms[atmId] = null;
+            _offline[atmId] = _offlineOrder.AddLast(atmId);
             Signal();
             return true;
         }

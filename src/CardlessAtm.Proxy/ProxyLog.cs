@@ -15,6 +15,9 @@ internal static partial class ProxyLog
     [LoggerMessage(2, LogLevel.Information, "Proxy stopped.")]
     public static partial void Stopped(ILogger logger);
 
+    [LoggerMessage(3, LogLevel.Warning, "INSECURE: the ATM port {AtmEndPoint} runs {Transport} (Proxy:Atm:Insecure = true): ATMs are not authenticated, any connection may sign on as any ATM id. Configure Proxy:Atm:Tls with ClientCaCertificatePath outside a lab.")]
+    public static partial void AtmPortInsecure(ILogger logger, string atmEndPoint, string transport);
+
     [LoggerMessage(10, LogLevel.Information, "ATM {AtmId} signed on (STAN {Stan}, connection {Connection} from {Remote}).")]
     public static partial void AtmSignedOn(ILogger logger, string atmId, string stan, long connection, string remote);
 
@@ -44,6 +47,9 @@ internal static partial class ProxyLog
 
     [LoggerMessage(19, LogLevel.Warning, "ATM connection {Connection} from {Remote} did not sign on within {Seconds:0.###} s; closing it.")]
     public static partial void AtmNoSignOn(ILogger logger, long connection, string remote, double seconds);
+
+    [LoggerMessage(20, LogLevel.Warning, "SECURITY: ATM {AtmId} sign-on refused with 63 (STAN {Stan}, connection {Connection} from {Remote}): the connection's certificate (subject {Subject}, {Serial}) names ATM {CertifiedAtmId}; {Problem}. No registry change; the connection is closed.")]
+    public static partial void AtmSignOnNotCertified(ILogger logger, string atmId, string certifiedAtmId, string stan, long connection, string remote, string subject, string serial, string problem);
 
     [LoggerMessage(30, LogLevel.Debug, "Phone STAN {PhoneStan} for ATM {AtmId} (session {Session}, phone connection {PhoneConnection}): forwarding as STAN {ProxyStan}.")]
     public static partial void Forwarding(ILogger logger, string phoneStan, string atmId, string session, long phoneConnection, string proxyStan);

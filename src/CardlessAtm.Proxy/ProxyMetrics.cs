@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using CardlessAtm.Iso8583.Channels;
 
 namespace CardlessAtm.Proxy;
 
@@ -44,7 +45,10 @@ public static class ForwardOutcomes
 /// answering it, for forwarded requests; tag <c>outcome</c>),
 /// <c>cardless_atm.proxy.atms.registered</c> (observable gauge),
 /// <c>cardless_atm.proxy.sign_ons</c> (counter; tag <c>result</c> = accepted | refused),
-/// <c>cardless_atm.proxy.late_answers</c> (counter: ATM answers that came after the phone was answered 91).
+/// <c>cardless_atm.proxy.late_answers</c> (counter: ATM answers that came after the phone was answered 91),
+/// <c>cardless_atm.proxy.atms.known</c> (observable gauge: ATM ids remembered, online or offline),
+/// <c>cardless_atm.proxy.connections.limited</c> (counter; tags <c>listener</c> = atm | phone, <c>limit</c>, <c>action</c> =
+/// refused | evicted | closed: a connection limit or timeout was enforced).
 /// </summary>
 public sealed class ProxyMetrics : IDisposable
 {
@@ -56,8 +60,9 @@ public sealed class ProxyMetrics : IDisposable
     private readonly Histogram<double> _forwardDuration;
     private readonly Counter<long> _signOns;
     private readonly Counter<long> _lateAnswers;
+    private readonly Counter<long> _connectionsLimited;
 
-    internal ProxyMetrics(IMeterFactory? meterFactory, Func<int> registeredAtms)
+    internal ProxyMetrics(IMeterFactory? meterFactory, Func<int> registeredAtms, Func<int> knownAtms)
     {
         var options = new MeterOptions(MeterName) { Version = "1.0" };
         Meter = meterFactory?.Create(options) ?? new Meter(options);
@@ -67,6 +72,8 @@ public sealed class ProxyMetrics : IDisposable
         _signOns = Meter.CreateCounter<long>("cardless_atm.proxy.sign_ons", "{sign-on}", "ATM sign-ons, by result.");
         _lateAnswers = Meter.CreateCounter<long>("cardless_atm.proxy.late_answers", "{answer}", "ATM answers that came after the phone had been answered 91.");
         Meter.CreateObservableGauge("cardless_atm.proxy.atms.registered", registeredAtms, "{atm}", "ATMs signed on over a live connection.");
+        Meter.CreateObservableGauge("cardless_atm.proxy.atms.known", knownAtms, "{atm}", "ATM ids remembered, online or offline (at most Proxy:MaxKnownAtms).");
+        _connectionsLimited = Meter.CreateCounter<long>("cardless_atm.proxy.connections.limited", "{connection}", "Connections refused, evicted or closed by a connection limit or timeout, by listener, limit and action.");
     }
 
     /// <summary>The meter (one per proxy instance; its name is <see cref="MeterName"/>).</summary>
@@ -91,4 +98,7 @@ public sealed class ProxyMetrics : IDisposable
         _signOns.Add(1, new KeyValuePair<string, object?>("result", accepted ? "accepted" : "refused"));
 
     internal void LateAnswer() => _lateAnswers.Add(1);
+
+    internal void ConnectionLimited(string listener, ConnectionLimit limit, ConnectionLimitAction action) =>
+        _connectionsLimited.Add(1, new TagList { { "listener", listener }, { "limit", ConnectionLimitTags.Of(limit) }, { "action", ConnectionLimitTags.Of(action) } });
 }

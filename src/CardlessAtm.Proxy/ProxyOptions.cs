@@ -62,6 +62,29 @@ public sealed class ProxyOptions
     /// <summary>How long a TLS handshake may take on either listener (default 10 s).</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Most ATM connections at once that have not signed on (default 256). The rest of <c>Proxy:Atm:MaxConnections</c>
+    /// is reserved for signed-on ATMs; when reached, the oldest connection that has not signed on is closed for the
+    /// newcomer, so a flood of anonymous sockets never keeps an ATM from dialling in.
+    /// </summary>
+    public int MaxAtmConnectionsBeforeSignOn { get; set; } = 256;
+
+    /// <summary>
+    /// A phone connection is closed this long after it opened, whatever it sends (default 5 min; its requests in
+    /// flight are answered first). Keep-alive frames never extend it. Must exceed <see cref="ForwardTimeout"/>.
+    /// </summary>
+    public TimeSpan PhoneConnectionLifetime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>A phone connection that has not sent a complete message this long after it opened is closed (default 30 s): slow-loris.</summary>
+    public TimeSpan PhoneFirstMessageTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Most ATM ids the proxy remembers (default 10,000). Only signed-on ATMs are entered; when full, the id that has
+    /// been offline longest is forgotten (a phone request for it is then answered 92 until it signs on again).
+    /// Must be at least <c>Proxy:Atm:MaxConnections</c>, so an online ATM is never forgotten.
+    /// </summary>
+    public int MaxKnownAtms { get; set; } = 10_000;
+
     /// <summary>Checks every setting; throws naming the first bad one.</summary>
     /// <exception cref="ProxyConfigurationException">A setting is invalid.</exception>
     public void Validate()
@@ -70,6 +93,7 @@ public sealed class ProxyOptions
         Require(Phone is not null, "Proxy:Phone", "is required");
         Atm!.Validate("Proxy:Atm");
         Phone!.Validate("Proxy:Phone");
+        ValidateAtmIdentity();
         Require(ForwardTimeout > TimeSpan.Zero, "Proxy:ForwardTimeout", "must be positive (e.g. 00:01:30)");
         Require(MaxRequestsPerPhoneConnection >= 1, "Proxy:MaxRequestsPerPhoneConnection", "must be at least 1");
         Require(MaxConcurrentRequestsPerPhoneConnection >= 1, "Proxy:MaxConcurrentRequestsPerPhoneConnection", "must be at least 1");
@@ -78,10 +102,27 @@ public sealed class ProxyOptions
         Require(AtmEchoInterval is null || AtmEchoInterval > TimeSpan.Zero, "Proxy:AtmEchoInterval", "must be positive when set");
         Require(AtmSignOnTimeout > TimeSpan.Zero, "Proxy:AtmSignOnTimeout", "must be positive");
         Require(HandshakeTimeout > TimeSpan.Zero, "Proxy:HandshakeTimeout", "must be positive");
+        Require(MaxAtmConnectionsBeforeSignOn >= 1 && MaxAtmConnectionsBeforeSignOn <= Atm.MaxConnections, "Proxy:MaxAtmConnectionsBeforeSignOn", string.Create(CultureInfo.InvariantCulture, $"must be 1 to Proxy:Atm:MaxConnections ({Atm.MaxConnections})"));
+        Require(PhoneConnectionLifetime > ForwardTimeout, "Proxy:PhoneConnectionLifetime", string.Create(CultureInfo.InvariantCulture, $"must exceed Proxy:ForwardTimeout ({ForwardTimeout}), so a phone's request can be answered"));
+        Require(PhoneFirstMessageTimeout > TimeSpan.Zero, "Proxy:PhoneFirstMessageTimeout", "must be positive");
+        Require(MaxKnownAtms >= Atm.MaxConnections, "Proxy:MaxKnownAtms", string.Create(CultureInfo.InvariantCulture, $"must be at least Proxy:Atm:MaxConnections ({Atm.MaxConnections}), so no online ATM is ever forgotten"));
         if (Atm.Port != 0 && Atm.Port == Phone.Port && Atm.BindAddress.Equals(Phone.BindAddress))
         {
             throw new ProxyConfigurationException("Proxy:Phone:Port", string.Create(CultureInfo.InvariantCulture, $"Proxy:Phone:Port {Phone.Port} is also Proxy:Atm:Port; the two listeners need different ports."));
         }
+    }
+
+    // The ATM port is where an ATM claims its id: without a per-ATM certificate any connection can claim any id.
+    private void ValidateAtmIdentity()
+    {
+        var tls = Atm.Tls;
+        var hasCa = !string.IsNullOrWhiteSpace(tls.ClientCaCertificatePath);
+        Require(hasCa || Atm.Insecure, "Proxy:Atm:Tls:ClientCaCertificatePath", "must name the ATM CA certificate (mutual TLS: each ATM proves its id with its certificate); plain TCP or TLS without ATM certificates needs Proxy:Atm:Insecure = true");
+        Require(!hasCa || tls.Enabled, "Proxy:Atm:Tls:CertificatePath", "must be set (with PrivateKeyPath) when Proxy:Atm:Tls:ClientCaCertificatePath is: ATM certificates need TLS");
+        Require(!hasCa || string.IsNullOrWhiteSpace(tls.ClientCertificatePin), "Proxy:Atm:Tls:ClientCertificatePin", "cannot be combined with ClientCaCertificatePath (each ATM has its own certificate from the CA)");
+        Require(!hasCa || tls.ServerAuthentication is null || tls.ServerAuthentication.ServerCertificate is not null, "Proxy:Atm:Tls:ServerAuthentication", "must carry a ServerCertificate when ClientCaCertificatePath is set");
+        Require(hasCa || string.IsNullOrWhiteSpace(tls.DenyListPath), "Proxy:Atm:Tls:DenyListPath", "needs ClientCaCertificatePath: it revokes ATM certificates");
+        Require(string.IsNullOrWhiteSpace(Phone.Tls.ClientCaCertificatePath) && string.IsNullOrWhiteSpace(Phone.Tls.DenyListPath), "Proxy:Phone:Tls:ClientCaCertificatePath", "is for the ATM port only (phones authenticate with their DUKPT MAC)");
     }
 
     internal static void Require(bool condition, string setting, string rule)
@@ -102,11 +143,29 @@ public sealed class ProxyListenerOptions
     /// <summary>The TCP port; 0 picks a free one (read it from <see cref="ProxyServer.AtmEndPoint"/> / <see cref="ProxyServer.PhoneEndPoint"/>).</summary>
     public int Port { get; set; }
 
-    /// <summary>Most connections at once on this listener; more are accepted and closed at once (default 1024).</summary>
+    /// <summary>
+    /// Most connections at once on this listener (default 1024). When reached, the oldest connection that has not
+    /// signed on and has no request being handled is closed for the newcomer; only when there is none is the
+    /// newcomer closed at once.
+    /// </summary>
     public int MaxConnections { get; set; } = 1024;
+
+    /// <summary>
+    /// Most connections at once from one IP address (default 64). When reached, the oldest of that address's
+    /// connections that has not signed on and has no request being handled is closed for the newcomer, so one
+    /// address only ever pushes out its own. Raise it for many ATMs or phones behind one NAT address.
+    /// </summary>
+    public int MaxConnectionsPerAddress { get; set; } = 64;
 
     /// <summary>TLS for this listener (off unless a certificate is configured).</summary>
     public ProxyTlsOptions Tls { get; set; } = new();
+
+    /// <summary>
+    /// ATM port only: true lets ATMs sign on without an ATM certificate (plain TCP, or TLS without
+    /// <see cref="ProxyTlsOptions.ClientCaCertificatePath"/>), so any connection may claim any ATM id. For a lab that
+    /// chooses this knowingly; the proxy logs a warning at start-up. Default false.
+    /// </summary>
+    public bool Insecure { get; set; }
 
     /// <summary>The parsed <see cref="Address"/> (valid after <see cref="Validate"/>).</summary>
     internal IPAddress BindAddress { get; private set; } = IPAddress.Loopback;
@@ -128,6 +187,7 @@ public sealed class ProxyListenerOptions
 
         ProxyOptions.Require(Port is >= 0 and <= 65535, $"{section}:Port", "must be 0–65535 (0 picks a free port)");
         ProxyOptions.Require(MaxConnections >= 1, $"{section}:MaxConnections", "must be at least 1");
+        ProxyOptions.Require(MaxConnectionsPerAddress >= 1 && MaxConnectionsPerAddress <= MaxConnections, $"{section}:MaxConnectionsPerAddress", string.Create(CultureInfo.InvariantCulture, $"must be 1 to {section}:MaxConnections ({MaxConnections})"));
         ProxyOptions.Require(Tls is not null, $"{section}:Tls", "is required (leave its settings empty for plain TCP)");
         Tls!.Validate($"{section}:Tls");
     }
@@ -148,6 +208,19 @@ public sealed class ProxyTlsOptions
 
     /// <summary>When set, clients must present a certificate matching this pin (<c>spki-sha256:…</c> or <c>cert-sha256:…</c>).</summary>
     public string? ClientCertificatePin { get; set; }
+
+    /// <summary>
+    /// ATM port: the pinned ATM CA certificate (PEM, as <c>cardless-atm keys tls-ca</c> writes it). Setting it requires
+    /// every ATM to present a certificate issued directly by this CA (chain built against it alone, never the system
+    /// store), and a sign-on is accepted only for the ATM id the certificate names.
+    /// </summary>
+    public string? ClientCaCertificatePath { get; set; }
+
+    /// <summary>
+    /// ATM port: a deny list of revoked ATM certificates (lines <c>serial:HEX</c> or <c>cert-sha256:HEX</c>), re-read
+    /// whenever the file changes, without a restart. Optional; needs <see cref="ClientCaCertificatePath"/>.
+    /// </summary>
+    public string? DenyListPath { get; set; }
 
     /// <summary>Ready-made server options (in-process use, e.g. the demo); takes precedence over the paths. Not bound from configuration.</summary>
     public SslServerAuthenticationOptions? ServerAuthentication { get; set; }

@@ -29,7 +29,7 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly ProxyOptions _options;
     private readonly ILogger _log;
     private readonly TimeProvider _time;
-    private readonly AtmRegistry _registry = new();
+    private readonly AtmRegistry _registry;
     private readonly StanGenerator _stans = new();
     private readonly ConditionalWeakTable<Iso8583Connection, StrongBox<int>> _forwardsInFlight = [];
     private readonly ConditionalWeakTable<Iso8583Connection, StrongBox<int>> _phoneRequestCounts = [];
@@ -37,6 +37,7 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Iso8583Server _atmServer;
     private readonly Iso8583Server _phoneServer;
+    private readonly AtmClientCertificateValidator? _atmIdentity;
     private int _state; // 0 new, 1 started, 2 stopped
     private int _disposed;
 
@@ -54,15 +55,21 @@ public sealed class ProxyServer : IAsyncDisposable
         loggerFactory ??= NullLoggerFactory.Instance;
         _log = loggerFactory.CreateLogger<ProxyServer>();
         _time = timeProvider ?? TimeProvider.System;
+        _registry = new AtmRegistry(options.MaxKnownAtms);
         try
         {
-            var atmTls = LoadTls(options.Atm.Tls, "Proxy:Atm:Tls");
+            _atmIdentity = LoadAtmIdentity(options.Atm.Tls, loggerFactory, _time);
+            var atmTls = _atmIdentity is null
+                ? LoadTls(options.Atm.Tls, "Proxy:Atm:Tls")
+                : _atmIdentity.ServerOptions(options.Atm.Tls.ServerAuthentication?.ServerCertificate ?? LoadServerCertificate(options.Atm.Tls, "Proxy:Atm:Tls"));
             var phoneTls = LoadTls(options.Phone.Tls, "Proxy:Phone:Tls");
             _atmServer = new Iso8583Server(new Iso8583ServerOptions
             {
                 Address = options.Atm.BindAddress,
                 Port = options.Atm.Port,
                 MaxConnections = options.Atm.MaxConnections,
+                MaxUnauthenticatedConnections = options.MaxAtmConnectionsBeforeSignOn,
+                MaxConnectionsPerAddress = options.Atm.MaxConnectionsPerAddress,
                 Tls = atmTls,
                 HandshakeTimeout = options.HandshakeTimeout,
                 RequestTimeout = options.ForwardTimeout,
@@ -79,6 +86,7 @@ public sealed class ProxyServer : IAsyncDisposable
                 Address = options.Phone.BindAddress,
                 Port = options.Phone.Port,
                 MaxConnections = options.Phone.MaxConnections,
+                MaxConnectionsPerAddress = options.Phone.MaxConnectionsPerAddress,
                 Tls = phoneTls,
                 HandshakeTimeout = options.HandshakeTimeout,
                 MaxUnansweredRequests = 1, // the proxy never sends a phone a request
@@ -86,6 +94,8 @@ public sealed class ProxyServer : IAsyncDisposable
                 RequestHandler = HandlePhoneRequestAsync,
                 UnmatchedResponseHandler = OnPhoneResponse,
                 ReceiveIdleTimeout = options.PhoneIdleTimeout,
+                FirstMessageTimeout = options.PhoneFirstMessageTimeout,
+                MaxConnectionLifetime = options.PhoneConnectionLifetime,
                 DrainTimeout = options.ForwardTimeout, // a closing phone connection still gets the answers in flight
                 TimeProvider = _time,
                 Logger = loggerFactory.CreateLogger("CardlessAtm.Proxy.PhoneListener"),
@@ -94,12 +104,15 @@ public sealed class ProxyServer : IAsyncDisposable
         catch
         {
             DisposeCertificates();
+            _atmIdentity?.Dispose();
             throw;
         }
 
         _atmServer.ConnectionOpened += OnAtmConnectionOpened;
         _atmServer.ConnectionClosed += OnAtmConnectionClosed;
-        Metrics = new ProxyMetrics(meterFactory, () => _registry.OnlineCount);
+        Metrics = new ProxyMetrics(meterFactory, () => _registry.OnlineCount, () => _registry.KnownCount);
+        _atmServer.LimitEnforced += (limit, action) => Metrics.ConnectionLimited("atm", limit, action);
+        _phoneServer.LimitEnforced += (limit, action) => Metrics.ConnectionLimited("phone", limit, action);
     }
 
     /// <summary>The proxy's metrics (meter <c>CardlessAtm.Proxy</c>).</summary>
@@ -112,6 +125,9 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <summary>Where phones connect (after start; the real port when 0 was configured).</summary>
     /// <exception cref="InvalidOperationException">Not started.</exception>
     public IPEndPoint PhoneEndPoint => _phoneServer.LocalEndPoint;
+
+    /// <summary>ATM ids the proxy remembers (online or offline); at most <see cref="ProxyOptions.MaxKnownAtms"/>.</summary>
+    public int KnownAtmCount => _registry.KnownCount;
 
     /// <summary>The ids of the ATMs signed on over a live connection, in order.</summary>
     public IReadOnlyCollection<string> OnlineAtms => _registry.OnlineIds;
@@ -159,6 +175,10 @@ public sealed class ProxyServer : IAsyncDisposable
             _options.Atm.Tls.Enabled ? "TLS" : "plain TCP",
             PhoneEndPoint.ToString(),
             _options.Phone.Tls.Enabled ? "TLS" : "plain TCP");
+        if (_atmIdentity is null)
+        {
+            ProxyLog.AtmPortInsecure(_log, AtmEndPoint.ToString(), _options.Atm.Tls.Enabled ? "TLS without ATM certificates" : "plain TCP");
+        }
     }
 
     /// <summary>
@@ -194,6 +214,7 @@ public sealed class ProxyServer : IAsyncDisposable
         await _atmServer.DisposeAsync();
         Metrics.Dispose();
         DisposeCertificates();
+        _atmIdentity?.Dispose();
         _stopping.Dispose();
     }
 
@@ -243,6 +264,53 @@ public sealed class ProxyServer : IAsyncDisposable
 
     private static IsoMessage Answer(IsoMessage request, string responseCode) => request.CreateResponse(responseCode);
 
+    private static AtmClientCertificateValidator? LoadAtmIdentity(ProxyTlsOptions tls, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        if (string.IsNullOrWhiteSpace(tls.ClientCaCertificatePath))
+        {
+            return null;
+        }
+
+        X509Certificate2 authority;
+        try
+        {
+            authority = X509Certificate2.CreateFromPem(File.ReadAllText(tls.ClientCaCertificatePath));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            throw new ProxyConfigurationException(
+                "Proxy:Atm:Tls:ClientCaCertificatePath",
+                $"Proxy:Atm:Tls:ClientCaCertificatePath: cannot load the ATM CA certificate '{tls.ClientCaCertificatePath}': {ex.Message}",
+                ex);
+        }
+
+        using (authority)
+        {
+            if (authority.Extensions["2.5.29.19"] is not X509BasicConstraintsExtension { CertificateAuthority: true })
+            {
+                throw new ProxyConfigurationException(
+                    "Proxy:Atm:Tls:ClientCaCertificatePath",
+                    $"Proxy:Atm:Tls:ClientCaCertificatePath: '{tls.ClientCaCertificatePath}' is not a CA certificate (make one with 'cardless-atm keys tls-ca').");
+            }
+
+            CertificateDenyList? denyList = null;
+            if (!string.IsNullOrWhiteSpace(tls.DenyListPath))
+            {
+                try
+                {
+                    denyList = CertificateDenyList.Load(tls.DenyListPath);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+                {
+                    throw new ProxyConfigurationException("Proxy:Atm:Tls:DenyListPath", $"Proxy:Atm:Tls:DenyListPath: {ex.Message}", ex);
+                }
+            }
+
+            var logger = loggerFactory.CreateLogger("CardlessAtm.Proxy.AtmIdentity");
+            return new AtmClientCertificateValidator(authority, denyList, time, logger);
+        }
+    }
+
     private SslServerAuthenticationOptions? LoadTls(ProxyTlsOptions tls, string section)
     {
         if (tls.ServerAuthentication is { } ready)
@@ -268,10 +336,15 @@ public sealed class ProxyServer : IAsyncDisposable
             }
         }
 
+        return TlsSetup.ServerOptions(LoadServerCertificate(tls, section), pin);
+    }
+
+    private X509Certificate2 LoadServerCertificate(ProxyTlsOptions tls, string section)
+    {
         X509Certificate2 certificate;
         try
         {
-            certificate = LabCertificates.LoadPem(tls.CertificatePath, tls.PrivateKeyPath!);
+            certificate = LabCertificates.LoadPem(tls.CertificatePath!, tls.PrivateKeyPath!);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -282,7 +355,7 @@ public sealed class ProxyServer : IAsyncDisposable
         }
 
         _certificates.Add(certificate);
-        return TlsSetup.ServerOptions(certificate, pin);
+        return certificate;
     }
 
     private void DisposeCertificates()
@@ -328,9 +401,15 @@ public sealed class ProxyServer : IAsyncDisposable
             return ValueTask.FromResult<IsoMessage?>(Answer(request, ResponseCodes.InvalidTransaction));
         }
 
+        if (_atmIdentity is not null && RefuseUncertified(request, atm, id, stan) is { } refusal)
+        {
+            return ValueTask.FromResult<IsoMessage?>(refusal);
+        }
+
         switch (_registry.TrySignOn(id, atm, out var holder, out _))
         {
             case SignOnResult.Accepted:
+                atm.MarkAuthenticated(); // keeps its slot however many anonymous sockets arrive (see Proxy:MaxAtmConnectionsBeforeSignOn)
                 ProxyLog.AtmSignedOn(_log, id, stan, atm.Id, atm.RemoteEndPoint);
                 Metrics.SignOn(accepted: true);
                 return ValueTask.FromResult<IsoMessage?>(Answer(request, ResponseCodes.Approved));
@@ -344,6 +423,26 @@ public sealed class ProxyServer : IAsyncDisposable
                 Metrics.SignOn(accepted: false);
                 return ValueTask.FromResult<IsoMessage?>(Answer(request, ResponseCodes.InvalidTransaction));
         }
+    }
+
+    /// <summary>
+    /// The identity check of a sign-on: field 41 must be the ATM id of the connection's certificate, and the certificate
+    /// must still pass (the deny list may have changed since the handshake). A refusal changes no registry entry; the
+    /// connection gets its 63 and is closed.
+    /// </summary>
+    private IsoMessage? RefuseUncertified(IsoMessage request, Iso8583Connection atm, string id, string stan)
+    {
+        var check = _atmIdentity!.Check(atm.RemoteCertificate);
+        if (check.Accepted && string.Equals(check.AtmId, id, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var problem = check.Accepted ? "the certificate names another ATM" : "the certificate no longer passes: " + check.Problem;
+        ProxyLog.AtmSignOnNotCertified(_log, id, check.AtmId ?? "-", stan, atm.Id, atm.RemoteEndPoint, check.Subject, check.Serial, problem);
+        Metrics.SignOn(accepted: false);
+        _ = CloseAfterAnswerAsync(atm);
+        return Answer(request, ResponseCodes.SecurityViolation);
     }
 
     private void OnAtmConnectionOpened(Iso8583Connection atm) => _ = CloseUnlessSignedOnAsync(atm);

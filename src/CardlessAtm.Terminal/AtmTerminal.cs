@@ -86,7 +86,7 @@ public sealed class AtmTerminal : IAsyncDisposable
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        await Journal.WriteAsync(JournalEvents.Started, data: new Dictionary<string, string> { ["atm"] = Options.AtmId });
+        await Journal.WriteAsync(new TerminalStarted(Options.AtmId));
         var (_, unreadable) = Reversals.Store.ReadAll();
         if (unreadable.Count > 0)
         {

@@ -11,7 +11,10 @@ public sealed class EndpointOptions
     /// <summary>TCP port.</summary>
     public int Port { get; set; }
 
-    /// <summary>TLS 1.3 with the peer's pinned certificate (<c>…:Tls:ServerPin</c>); plain TCP when unset.</summary>
+    /// <summary>
+    /// TLS 1.3 with the peer's pinned certificate (<c>…:Tls:ServerPin</c>); plain TCP when unset. The proxy link also
+    /// presents this ATM's client certificate (<c>…:Tls:ClientCertificatePath</c> and <c>ClientPrivateKeyPath</c>).
+    /// </summary>
     public CardlessAtm.Network.TlsClientOptions Tls { get; set; } = new();
 
     /// <inheritdoc />
@@ -109,6 +112,8 @@ public sealed class TerminalOptions
             }
         }
 
+        ValidateProxyCertificate();
+
         if (string.IsNullOrWhiteSpace(KeyStore))
         {
             throw new ArgumentException($"{SectionName}:{nameof(KeyStore)} must name the key-store directory that holds the terminal master key.");
@@ -142,6 +147,19 @@ public sealed class TerminalOptions
         if (JournalRetentionDays < 1)
         {
             throw new ArgumentException($"{SectionName}:{nameof(JournalRetentionDays)} must be at least 1 day (got {JournalRetentionDays}).");
+        }
+    }
+
+    // The proxy accepts this ATM's sign-on only for the id its certificate names: a mismatch is found here, not as a 63 in a reconnect loop.
+    private void ValidateProxyCertificate()
+    {
+        const string section = SectionName + ":" + nameof(Proxy) + ":" + nameof(EndpointOptions.Tls);
+        using var certificate = Proxy.Tls.Validate(section);
+        if (certificate is not null && Security.AtmCertificates.ReadAtmId(certificate) is var named && !string.Equals(named, AtmId, StringComparison.Ordinal))
+        {
+            throw new Network.LinkConfigurationException(
+                section + ":ClientCertificatePath",
+                $"{section}:ClientCertificatePath '{Proxy.Tls.ClientCertificatePath}' names ATM '{named ?? "(none)"}', but {SectionName}:{nameof(AtmId)} is '{AtmId}'; the proxy would refuse the sign-on (63).");
         }
     }
 }

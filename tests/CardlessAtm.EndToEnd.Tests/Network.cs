@@ -49,7 +49,7 @@ internal sealed class Network : IAsyncDisposable
     }
 
     /// <summary>Starts the seeded ATM's terminal process and waits until the proxy sees it signed on.</summary>
-    public async Task<TerminalProcess> StartTerminalAsync(TimeSpan? noteDelay = null, TimeSpan? hostTimeout = null, int? jamAfterNotes = null, string? killAfter = null)
+    public async Task<TerminalProcess> StartTerminalAsync(TimeSpan? noteDelay = null, TimeSpan? hostTimeout = null, int? jamAfterNotes = null, string? killAfter = null, bool verbose = false)
     {
         var keys = new FileKeyStore(Path.Combine(Directory.FullName, "terminal-keys"));
         if (!keys.Contains("tmk"))
@@ -59,7 +59,7 @@ internal sealed class Network : IAsyncDisposable
 
         var terminal = TerminalProcess.Start(
             Path.Combine(Directory.FullName, "terminal"), DemoSeed.AtmId, HostPort, Proxy.AtmEndPoint.Port, keys.Directory,
-            noteDelay ?? TimeSpan.Zero, hostTimeout ?? TimeSpan.FromSeconds(30), jamAfterNotes, killAfter);
+            noteDelay ?? TimeSpan.Zero, hostTimeout ?? TimeSpan.FromSeconds(30), jamAfterNotes, killAfter, verbose);
         _terminals.Add(terminal);
         await WaitUntilAtmOnlineAsync();
         return terminal;
@@ -121,7 +121,6 @@ internal sealed class Network : IAsyncDisposable
             {
                 var provisioning = Seed.Phones[customer];
                 var path = Path.Combine(Directory.FullName, "phones", $"phone-{customer}.key");
-                System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
                 enrolment = PhoneEnrolment.Create(path, Host.Profile, provisioning.InitialKey, provisioning.InitialKsn);
                 _enrolments[customer] = enrolment;
             }
@@ -228,7 +227,7 @@ internal sealed class Network : IAsyncDisposable
 
     private static ProxyOptions ProxyOptions(int atmPort, int phonePort) => new()
     {
-        Atm = new ProxyListenerOptions { Port = atmPort },
+        Atm = new ProxyListenerOptions { Port = atmPort, Insecure = true }, // the terminal's plain link; ATM certificates are tested in CardlessAtm.Proxy.Tests
         Phone = new ProxyListenerOptions { Port = phonePort },
         MaxRequestsPerPhoneConnection = 100,
     };

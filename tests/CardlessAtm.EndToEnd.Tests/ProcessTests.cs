@@ -56,7 +56,7 @@ public class ProcessTests
 
         var journal = ElectronicJournal.ReadAll(terminal.JournalPath);
         var recovered = Assert.Single(journal, e => e.Event == JournalEvents.Recovered);
-        Assert.Equal("partial", recovered["reversal"]);
+        Assert.Equal("partial", Assert.IsType<Recovered>(recovered).Reversal);
         Assert.InRange(presentedBeforeCrash, 1, 2);
         var charged = before - await network.BalanceAsync();
         Assert.Equal(await Network.PresentedValueAsync(terminal), charged);

@@ -36,7 +36,15 @@ internal sealed class TerminalProcess : IAsyncDisposable
 
     /// <summary>Writes the configuration and starts the process.</summary>
     public static TerminalProcess Start(
-        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, string? killAfter = null)
+        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, string? killAfter = null, bool verbose = false)
+    {
+        var configPath = WriteConfig(directory, atmId, hostPort, proxyPort, keyStore, noteDelay, hostTimeout, jamAfterNotes);
+        return new TerminalProcess(Launch(configPath, killAfter, verbose), configPath, directory);
+    }
+
+    /// <summary>Writes the terminal's configuration file (EUR cash units, console keypad and display) and returns its path.</summary>
+    public static string WriteConfig(
+        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null)
     {
         Directory.CreateDirectory(directory);
         var configPath = Path.Combine(directory, "terminal.json");
@@ -79,7 +87,7 @@ internal sealed class TerminalProcess : IAsyncDisposable
             },
         };
         File.WriteAllText(configPath, JsonSerializer.Serialize(config));
-        return new TerminalProcess(Launch(configPath, killAfter), configPath, directory);
+        return configPath;
     }
 
     /// <summary>Whether the process has ended (e.g. killed itself at its kill point).</summary>
@@ -97,6 +105,14 @@ internal sealed class TerminalProcess : IAsyncDisposable
     {
         _process.Kill(entireProcessTree: true);
         _process.WaitForExit();
+    }
+
+    /// <summary>Sends SIGTERM (what systemd and <c>kill</c> send) and waits for the process to end; returns its exit code.</summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        Signals.Terminate(_process);
+        await WaitForExitAsync(timeout);
+        return _process.ExitCode;
     }
 
     /// <summary>Starts the same terminal again (same configuration, journal, queue and device memory).</summary>
@@ -159,7 +175,7 @@ internal sealed class TerminalProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static Process Launch(string configPath, string? killAfter = null)
+    private static Process Launch(string configPath, string? killAfter = null, bool verbose = false)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -172,6 +188,11 @@ internal sealed class TerminalProcess : IAsyncDisposable
         start.ArgumentList.Add("terminal");
         start.ArgumentList.Add("--config");
         start.ArgumentList.Add(configPath);
+        if (verbose)
+        {
+            start.ArgumentList.Add("--verbose");
+        }
+
         if (killAfter is not null)
         {
             start.Environment["CARDLESSATM_KILL_AFTER"] = killAfter;

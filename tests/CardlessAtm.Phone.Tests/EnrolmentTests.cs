@@ -69,6 +69,49 @@ public sealed class EnrolmentTests
     }
 
     [Fact]
+    public void Enrolling_into_a_directory_others_can_list_is_refused_before_a_key_is_written()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var directory = Directory.CreateTempSubdirectory("cardless-phone-open-");
+        try
+        {
+            File.SetUnixFileMode(directory.FullName, (UnixFileMode)Convert.ToInt32("755", 8));
+            var profile = SecurityProfiles.Create(SecurityProfileKind.Aes);
+            using var bdk = SecretKey.FromHex(KeyAlgorithm.Aes128, TestKeys.AesBdk);
+            var ksn = KeySerialNumber.AesInitial(TestKeys.AesInitialKeyId);
+            using var initialKey = profile.DeriveInitialKey(bdk, ksn);
+            var path = Path.Combine(directory.FullName, "phone.key");
+
+            var ex = Assert.Throws<PhoneInputException>(() => PhoneEnrolment.Create(path, profile, initialKey, ksn));
+
+            Assert.Equal(PhoneInputError.EnrolmentInsecure, ex.Error);
+            Assert.Contains($"chmod 700 {directory.FullName}", ex.Message, StringComparison.Ordinal);
+            Assert.False(File.Exists(path));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void An_enrolment_in_a_new_directory_makes_it_owner_only()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        using var phone = new PhoneFixture();
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(phone.Directory));
+    }
+
+    [Fact]
     public void An_enrolment_for_the_other_profile_is_refused_naming_both()
     {
         using var phone = new PhoneFixture(SecurityProfileKind.Aes);

@@ -87,7 +87,6 @@ internal sealed class PhoneFixture : IDisposable
     public PhoneFixture(SecurityProfileKind kind = SecurityProfileKind.Aes)
     {
         Directory = Path.Combine(Path.GetTempPath(), "cardless-phone-tests-" + Guid.NewGuid().ToString("N"));
-        System.IO.Directory.CreateDirectory(Directory);
         Profile = SecurityProfiles.Create(kind);
         Bdk = kind == SecurityProfileKind.Aes
             ? SecretKey.FromHex(KeyAlgorithm.Aes128, TestKeys.AesBdk)

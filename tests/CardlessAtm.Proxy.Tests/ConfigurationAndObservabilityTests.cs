@@ -84,6 +84,7 @@ public class ConfigurationAndObservabilityTests
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Proxy:Atm:Port"] = "0",
+            ["Proxy:Atm:Insecure"] = "true",
             ["Proxy:Phone:Port"] = "0",
             ["Proxy:Phone:Address"] = "localhost",
             ["Proxy:ForwardTimeout"] = "00:00:45",
@@ -98,6 +99,7 @@ public class ConfigurationAndObservabilityTests
         Assert.Equal(TimeSpan.FromSeconds(45), bound.ForwardTimeout);
         Assert.Null(bound.AtmEchoInterval); // empty disables it, as docs/proxy.md says
         Assert.Equal("localhost", bound.Phone.Address);
+        Assert.True(bound.Atm.Insecure);
 
         await hosted.StartAsync(CancellationToken.None);
         var proxy = provider.GetRequiredService<ProxyHostedService>().Proxy;

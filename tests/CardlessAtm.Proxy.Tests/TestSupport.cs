@@ -52,7 +52,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
     {
         var options = new ProxyOptions
         {
-            Atm = new ProxyListenerOptions { Port = 0 },
+            Atm = new ProxyListenerOptions { Port = 0, Insecure = true }, // plain TCP unless a test sets up the ATM PKI (AtmPki)
             Phone = new ProxyListenerOptions { Port = 0 },
         };
         configure?.Invoke(options);

@@ -67,6 +67,65 @@ public sealed class TlsTests
         }
     }
 
+    [Fact]
+    public void A_lab_pair_written_into_a_new_directory_makes_it_owner_only_so_the_key_loads_back()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var parent = Directory.CreateTempSubdirectory("cardless-tls-");
+        try
+        {
+            // A directory made with the process umask (0755 here) would make the key unloadable by LoadPem.
+            var directory = Path.Combine(parent.FullName, "pki", "atm");
+            using var cert = LabCertificates.CreateSelfSigned("lab", Clock, TimeSpan.FromDays(1));
+            var certPath = Path.Combine(directory, "lab.crt");
+            var keyPath = Path.Combine(directory, "lab.key");
+
+            LabCertificates.WritePem(cert, certPath, keyPath);
+
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(directory));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyPath));
+            using var loaded = LabCertificates.LoadPem(certPath, keyPath);
+            Assert.True(loaded.HasPrivateKey);
+        }
+        finally
+        {
+            parent.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_lab_pair_is_not_written_into_an_existing_directory_that_others_can_list()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var directory = Directory.CreateTempSubdirectory("cardless-tls-");
+        try
+        {
+            File.SetUnixFileMode(directory.FullName, (UnixFileMode)Convert.ToInt32("755", 8));
+            using var cert = LabCertificates.CreateSelfSigned("lab", Clock, TimeSpan.FromDays(1));
+            var certPath = Path.Combine(directory.FullName, "lab.crt");
+            var keyPath = Path.Combine(directory.FullName, "lab.key");
+
+            var refused = Assert.Throws<KeyFileRejectedException>(() => LabCertificates.WritePem(cert, certPath, keyPath));
+
+            Assert.Contains(directory.FullName, refused.Message, StringComparison.Ordinal);
+            Assert.Contains("chmod 700", refused.Message, StringComparison.Ordinal);
+            Assert.False(File.Exists(keyPath));
+            Assert.False(File.Exists(certPath));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
     private static async Task<(SslProtocols Server, SslProtocols Client)> HandshakeAsync(System.Security.Cryptography.X509Certificates.X509Certificate2 serverCertificate, CertificatePin pin)
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

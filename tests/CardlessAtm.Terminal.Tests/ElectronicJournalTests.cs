@@ -48,7 +48,7 @@ public sealed class ElectronicJournalTests : IDisposable
     {
         using (var journal = new ElectronicJournal(JournalPath, _time))
         {
-            await journal.WriteAsync(JournalEvents.Started);
+            await journal.WriteAsync(JournalSamples.Started());
         }
 
         using var output = new StringWriter();
@@ -65,7 +65,7 @@ public sealed class ElectronicJournalTests : IDisposable
         {
             using var journal = new ElectronicJournal(JournalPath, _time);
             journal.LineSkipped += reported.Add;
-            await journal.WriteAsync(JournalEvents.Started);
+            await journal.WriteAsync(JournalSamples.Started());
             journal.ReadAllEntries();
             journal.ReadAllEntries();
         }
@@ -83,22 +83,23 @@ public sealed class ElectronicJournalTests : IDisposable
     public async Task Counted_events_become_at_most_one_summary_per_interval_and_the_rest_is_written_on_close()
     {
         var journal = new ElectronicJournal(JournalPath, _time);
-        await journal.CountAsync(JournalEvents.RequestsUnmatched, "12 no session on screen");
+        await journal.CountAsync("12 no session on screen");
         _time.Advance(TimeSpan.FromSeconds(30));
-        await journal.CountAsync(JournalEvents.RequestsUnmatched, "94 the session was already used");
-        await journal.WriteAsync(JournalEvents.Started); // the interval is not over: no summary yet
+        await journal.CountAsync("94 the session was already used");
+        await journal.WriteAsync(JournalSamples.Started()); // the interval is not over: no summary yet
         _time.Advance(TimeSpan.FromSeconds(31));
-        await journal.WriteAsync(JournalEvents.AmountEntered); // now it is: the summary comes first
-        await journal.CountAsync(JournalEvents.RequestsUnmatched, "12 no session on screen");
+        await journal.WriteAsync(new AmountEntered(new JournalAmount(2_000, "EUR"))); // now it is: the summary comes first
+        await journal.CountAsync("12 no session on screen");
         journal.Dispose(); // stopping writes what is left
 
         var read = ElectronicJournal.ReadAll(JournalPath);
         Assert.Equal([JournalEvents.Started, JournalEvents.RequestsUnmatched, JournalEvents.AmountEntered, JournalEvents.RequestsUnmatched], read.Select(e => e.Event));
-        Assert.Equal("2", read[1]["total"]);
-        Assert.Equal("1", read[1]["12 no session on screen"]);
-        Assert.Equal("1", read[1]["94 the session was already used"]);
-        Assert.Equal(_time.GetUtcNow().AddSeconds(-61), DateTimeOffset.Parse(read[1]["from"]!, System.Globalization.CultureInfo.InvariantCulture));
-        Assert.Equal("1", read[3]["total"]);
+        var first = Assert.IsType<RequestsUnmatched>(read[1]);
+        Assert.Equal(2, first.Total);
+        Assert.Equal(1, first.Counts["12 no session on screen"]);
+        Assert.Equal(1, first.Counts["94 the session was already used"]);
+        Assert.Equal(_time.GetUtcNow().AddSeconds(-61), first.From);
+        Assert.Equal(1, Assert.IsType<RequestsUnmatched>(read[3]).Total);
     }
 
     public void Dispose() => _directory.Delete(recursive: true);

@@ -28,11 +28,11 @@ public sealed class JournalRotationTests : IDisposable
         {
             for (var i = 0; i < 40; i++)
             {
-                await journal.WriteAsync(JournalEvents.Sensor, data: new Dictionary<string, string> { ["sensor"] = "SafeDoor", ["n"] = $"{i}" });
+                await journal.WriteAsync(JournalSamples.Sensor(to: $"{i}"));
             }
 
             _time.Advance(TimeSpan.FromDays(1));
-            await journal.WriteAsync(JournalEvents.Started);
+            await journal.WriteAsync(JournalSamples.Started());
         }
 
         var files = ElectronicJournal.Segments(JournalPath);
@@ -46,7 +46,7 @@ public sealed class JournalRotationTests : IDisposable
         Assert.Equal(40, read.Count(e => e.Event == JournalEvents.Sensor));
         var current = ElectronicJournal.ReadAll(JournalPath).Where(e => e.At.UtcDateTime.Date == new DateTime(2025, 3, 2)).ToList();
         Assert.Equal([JournalEvents.SegmentStarted, JournalEvents.Started], current.Select(e => e.Event)); // the new day began a segment
-        Assert.Equal(closed[^1], current[0]["previous"]);
+        Assert.Equal(closed[^1], Assert.IsType<SegmentStarted>(current[0]).Previous);
     }
 
     [Fact]
@@ -56,18 +56,12 @@ public sealed class JournalRotationTests : IDisposable
         using (var journal = new ElectronicJournal(JournalPath, _time, options: Small))
         {
             await FinishedWithdrawalsAsync(journal, 8); // older history, nothing open
-            await journal.WriteAsync(JournalEvents.AuthoriseRequest, session, 123, new Dictionary<string, string>
-            {
-                ["amount"] = "5000",
-                ["currency"] = "978",
-                ["transmission"] = "0301100000",
-                ["rrn"] = "000000000123",
-            });
+            await journal.WriteAsync(JournalSamples.Asked(session, 123, amountMinor: 5_000, transmission: "0301100000"));
             await FinishedWithdrawalsAsync(journal, 4); // other traffic: the segment rotates
-            await journal.WriteAsync(JournalEvents.AuthoriseAnswer, session, 123, new Dictionary<string, string> { ["response"] = ResponseCodes.Approved, ["macVerified"] = bool.TrueString });
+            await journal.WriteAsync(JournalSamples.Answered(session, 123));
             await FinishedWithdrawalsAsync(journal, 8);
             _time.Advance(TimeSpan.FromDays(10)); // far past the retention; the power is cut before withdrawal-end
-            await journal.WriteAsync(JournalEvents.Started);
+            await journal.WriteAsync(JournalSamples.Started());
         }
 
         var files = ElectronicJournal.Segments(JournalPath);
@@ -88,7 +82,7 @@ public sealed class JournalRotationTests : IDisposable
         Assert.Equal(holding[0], unfinished.Files[0]); // read back exactly to where the withdrawal began
         Assert.All(unfinished.Entries, e => Assert.Equal(session, e.Session));
         var recovered = Assert.Single(ElectronicJournal.ReadAll(JournalPath), e => e.Event == JournalEvents.Recovered);
-        Assert.Equal(("full", session), (recovered["reversal"], recovered.Session));
+        Assert.Equal(("full", session), (Assert.IsType<Recovered>(recovered).Reversal, recovered.Session));
         Assert.Equal(0, await new TerminalRecovery(restarted, dispenser, reversals, _time, NullLogger.Instance).RecoverAsync(CancellationToken.None));
     }
 
@@ -117,8 +111,8 @@ public sealed class JournalRotationTests : IDisposable
         for (var i = 0; i < count; i++)
         {
             var session = $"FINISHED{Guid.NewGuid():N}"[..16];
-            await journal.WriteAsync(JournalEvents.AuthoriseRequest, session, i, new Dictionary<string, string> { ["amount"] = "2000", ["currency"] = "978" });
-            await journal.WriteAsync(JournalEvents.WithdrawalEnd, session, null, new Dictionary<string, string> { ["response"] = ResponseCodes.Approved });
+            await journal.WriteAsync(JournalSamples.Asked(session, i, amountMinor: 2_000));
+            await journal.WriteAsync(JournalSamples.Ended(session));
         }
     }
 

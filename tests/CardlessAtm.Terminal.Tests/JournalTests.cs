@@ -45,7 +45,7 @@ public class JournalTests
         var torn = Assert.Single(lab.Journal().Skipped);
         Assert.Equal(3, torn.LineNumber);
         Assert.Equal(Torn, File.ReadAllLines(torn.Path)[2]); // never deleted or rewritten
-        Assert.Contains(lab.Journal(), e => e.Event == JournalEvents.WithdrawalEnd && e["response"] == ResponseCodes.Approved);
+        Assert.Contains(lab.Journal(), e => e is WithdrawalEnded { Response: ResponseCodes.Approved });
         Assert.Equal(1, meters.Total("cardless_atm.journal.corrupt_lines")); // once per run, however often it is read
     }
 
@@ -74,15 +74,15 @@ public class JournalTests
         await lab.SendAsync(used); // the next one after the interval writes the summary of the 5,000
 
         Assert.Equal(ResponseCodes.InvalidAmount, wrongAmount.ResponseCode);
-        Assert.Single(lab.Journal(), e => e.Event == JournalEvents.RequestRefused && e["response"] == ResponseCodes.InvalidAmount);
+        Assert.Single(lab.Journal(), e => e is RequestRefused { Response: ResponseCodes.InvalidAmount });
         Assert.Equal(4_000, codes.Count(c => c == ResponseCodes.DuplicateTransmission));
         Assert.Equal(1_000, codes.Count(c => c == ResponseCodes.InvalidTransaction));
         Assert.InRange(linesAfterFlood - linesBefore, 0, 3);
         Assert.InRange(File.ReadAllLines(lab.Terminal.Journal.Path).Length - linesBefore, 1, 4);
-        var summary = Assert.Single(lab.Journal(), e => e.Event == JournalEvents.RequestsUnmatched);
-        Assert.Equal("5000", summary["total"]);
-        Assert.Equal("4000", summary[$"{ResponseCodes.DuplicateTransmission} the session was already used"]);
-        Assert.Equal("1000", summary[$"{ResponseCodes.InvalidTransaction} no session on screen"]);
+        var summary = Assert.IsType<RequestsUnmatched>(Assert.Single(lab.Journal(), e => e.Event == JournalEvents.RequestsUnmatched));
+        Assert.Equal(5_000, summary.Total);
+        Assert.Equal(4_000, summary.Counts[$"{ResponseCodes.DuplicateTransmission} the session was already used"]);
+        Assert.Equal(1_000, summary.Counts[$"{ResponseCodes.InvalidTransaction} no session on screen"]);
         Assert.Equal(5_001, meters.Total("cardless_atm.requests.unmatched"));
         Assert.Equal(4_001, meters.Total("cardless_atm.requests.unmatched", "response_code", ResponseCodes.DuplicateTransmission));
     }
@@ -96,15 +96,16 @@ public class JournalTests
         var journal = lab.Journal();
         var recovered = Assert.Single(journal, e => e.Event == JournalEvents.Recovered);
         Assert.Equal(session, recovered.Session);
-        Assert.Equal("full", recovered["reversal"]);
-        Assert.Contains(journal, e => e.Event == JournalEvents.ReversalQueued && e.Session == session && e["amount"] == "5000");
+        Assert.Equal("full", Assert.IsType<Recovered>(recovered).Reversal);
+        Assert.Contains(journal, e => e is ReversalQueued { Amount: { AmountMinor: 5_000, Currency: "EUR" } } && e.Session == session);
         Assert.True(journal.Files.Count >= 3, string.Join(", ", journal.Files));
         Assert.Equal(journal.Select(e => e.Sequence).Order(), journal.Select(e => e.Sequence)); // increasing across segments
     }
 
     /// <summary>
     /// A journal that rotated twice while a withdrawal was open: its authorise-request is in the oldest
-    /// segment, the host's approval in the next, and it never finished (the ATM lost power).
+    /// segment, the host's approval in the next, and it never finished (the ATM lost power). Written in the
+    /// old untyped format (<see cref="Line"/>): recovering it is what an ATM upgraded mid-withdrawal must do.
     /// </summary>
     internal static void LeaveRotatedJournal(string directory, string session, int stan = 123)
     {
@@ -130,6 +131,11 @@ public class JournalTests
         ]);
     }
 
+    /// <summary>A line exactly as journals wrote it before entries were typed: every detail a string under <c>Data</c>.</summary>
     internal static string Line(long sequence, string @event, string? session = null, int? stan = null, Dictionary<string, string>? data = null) =>
-        JsonSerializer.Serialize(new JournalEntry(sequence, new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero).AddSeconds(sequence), @event, session, stan, data));
+        JsonSerializer.Serialize(new OldFormatLine(sequence, new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero).AddSeconds(sequence), @event, session, stan, data), OldFormat);
+
+    private static readonly JsonSerializerOptions OldFormat = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
+
+    private sealed record OldFormatLine(long Sequence, DateTimeOffset At, string Event, string? Session, int? Stan, IReadOnlyDictionary<string, string>? Data);
 }

@@ -53,7 +53,7 @@ public class MoneyPathLabTests
         var before = await lab.BalanceAsync();
         lab.Terminal.Journal.Written += e =>
         {
-            if (e.Event == JournalEvents.AuthoriseRequest && e.Data!["amount"] == "8000")
+            if (e is AuthoriseRequested { Amount.AmountMinor: 8_000 })
             {
                 lab.Sensors.Set("Cassette3", SensorState.Alert);
             }

@@ -93,7 +93,7 @@ public class WithdrawalFlowTests
         Assert.Equal(ResponseCodes.InvalidAmount, reply.ResponseCode);
         Assert.Equal(before, await lab.BalanceAsync());
         Assert.DoesNotContain(lab.Journal(), e => e.Event == JournalEvents.AuthoriseRequest);
-        Assert.Contains(lab.Journal(), e => e.Event == JournalEvents.RequestRefused && e["response"] == ResponseCodes.InvalidAmount);
+        Assert.Contains(lab.Journal(), e => e is RequestRefused { Response: ResponseCodes.InvalidAmount });
     }
 
     [Fact]
@@ -108,7 +108,7 @@ public class WithdrawalFlowTests
 
         Assert.Equal(ResponseCodes.InvalidTransaction, reply.ResponseCode);
         Assert.Equal(0, lab.Dispenser.PresentedTotal);
-        Assert.Contains(lab.Journal(), e => e.Event == JournalEvents.RequestRefused && e["reason"]!.Contains("another ATM", StringComparison.Ordinal));
+        Assert.Contains(lab.Journal(), e => e is RequestRefused r && r.Reason.Contains("another ATM", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -167,7 +167,7 @@ public class WithdrawalFlowTests
         var reply = await lab.SendAsync(request);
 
         Assert.NotEqual(ResponseCodes.Approved, reply.ResponseCode);
-        Assert.Contains(lab.Journal(), e => e.Event == JournalEvents.SessionEnded && e["reason"] == "expired");
+        Assert.Contains(lab.Journal(), e => e is SessionEnded { Reason: "expired" });
     }
 
     [Fact]
@@ -200,7 +200,7 @@ public class WithdrawalFlowTests
         Assert.Equal(ResponseCodes.SystemMalfunction, reply.ResponseCode);
         Assert.Equal(before, await lab.BalanceAsync());
         Assert.DoesNotContain(lab.Journal(), e => e.Event == JournalEvents.AuthoriseRequest);
-        Assert.Contains(lab.Journal(), e => e.Event == JournalEvents.Sensor && e["to"] == "Alert");
+        Assert.Contains(lab.Journal(), e => e is SensorChanged { To: "Alert" });
     }
 
     [Fact]
@@ -217,7 +217,7 @@ public class WithdrawalFlowTests
 
         Assert.Null(lab.Flow.CurrentQrText);
         Assert.DoesNotContain(lab.Journal(), e => e.Event == JournalEvents.QrShown);
-        Assert.Contains(lab.Journal(), e => e.Event == JournalEvents.FaultCheck && e["ready"] == bool.FalseString);
+        Assert.Contains(lab.Journal(), e => e is FaultChecked { Ready: false });
     }
 
     private static bool Ordered(List<string> events, params string[] expected)

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
+using CardlessAtm.Devices;
 using CardlessAtm.Host.Administration;
 using CardlessAtm.Host.Seeding;
 using CardlessAtm.Host.Server;
@@ -72,10 +74,11 @@ internal static class HostCommand
             var loggerFactory = generic.Services.GetRequiredService<ILoggerFactory>();
             return await Guard(async () =>
             {
-                await using var host = await HostServer.StartAsync(options, loggerFactory, cancellationToken: cancellationToken);
+                await using var host = await StartListeningAsync(options, loggerFactory, cancellationToken);
                 await generic.StartAsync(cancellationToken);
                 Console.WriteLine($"host: listening on {host.LocalEndPoint} (ledger {Path.GetFullPath(options.DatabasePath)}, profile {host.Profile.Kind})");
                 await generic.WaitForShutdownAsync(cancellationToken);
+                Console.WriteLine("host: stopped");
                 return 0;
             });
         }));
@@ -230,7 +233,7 @@ internal static class HostCommand
             {
                 businessDay = DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed)
                     ? parsed
-                    : throw new UsageException($"--day '{text}' is not a date yyyy-MM-dd.");
+                    : throw new DeviceConfigurationException("--day", $"'{text}' is not a date yyyy-MM-dd");
             }
 
             Console.WriteLine("ATM       currency  approved        amount  declined  reversed      credited  unmatched   net dispensed  suspect  suspect amount");
@@ -288,6 +291,19 @@ internal static class HostCommand
         return command;
     }
 
+    private static async Task<HostServer> StartListeningAsync(HostServerOptions options, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await HostServer.StartAsync(options, loggerFactory, cancellationToken: cancellationToken);
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressAlreadyInUse or SocketError.AddressNotAvailable or SocketError.AccessDenied)
+        {
+            throw new DeviceConfigurationException(
+                "Host:Port", $"cannot listen on {options.Address}:{options.Port} ({e.SocketErrorCode}); choose a free port (0 picks one), an address of this machine, or a port above 1023 without root");
+        }
+    }
+
     private static HostServerOptions Options(ParseResult parse, IConfiguration configuration)
     {
         var options = new HostServerOptions
@@ -300,7 +316,7 @@ internal static class HostCommand
         {
             options.Port = int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var value)
                 ? value
-                : throw new UsageException($"Host:Port '{port}' is not a port number.");
+                : throw new DeviceConfigurationException("Host:Port", $"'{port}' is not a port number (0-65535)");
         }
 
         if (configuration["Host:Address"] is { } address)
@@ -313,7 +329,7 @@ internal static class HostCommand
     }
 
     private static IPAddress ParseAddress(string text, string setting) =>
-        IPAddress.TryParse(text, out var address) ? address : throw new UsageException($"{setting} '{text}' is not an IP address.");
+        IPAddress.TryParse(text, out var address) ? address : throw new DeviceConfigurationException(setting, $"'{text}' is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::)");
 
     private static Task<int> Operate(ParseResult parse, Func<HostServer, Task> body) => CliHost.RunAsync(async () =>
     {
@@ -328,23 +344,14 @@ internal static class HostCommand
         });
     });
 
+    /// <summary>The operator-facing refusals (exit 1, message only); everything else goes to <see cref="CliErrors"/>.</summary>
     private static async Task<int> Guard(Func<Task<int>> body)
     {
         try
         {
             return await body();
         }
-        catch (UsageException e)
-        {
-            await Console.Error.WriteLineAsync(e.Message);
-            return 2;
-        }
-        catch (ArgumentException e)
-        {
-            await Console.Error.WriteLineAsync($"Configuration error: {e.Message}");
-            return 2;
-        }
-        catch (Exception e) when (e is HostAdministrationException or StoreUnavailableException or SecurityException)
+        catch (Exception e) when (e is HostAdministrationException or StoreUnavailableException or (SecurityException and not KeyFileRejectedException))
         {
             await Console.Error.WriteLineAsync(e.Message);
             return 1;
@@ -353,6 +360,4 @@ internal static class HostCommand
 
     private static void Print(AccountRecord account) =>
         Console.WriteLine($"account {account.AccountId} ({account.HolderName}): balance {account.BalanceMinor} {account.CurrencyNumeric:D3}, {account.Status}, daily limit {account.DailyAmountLimitMinor} / {account.DailyCountLimit} withdrawals");
-
-    private sealed class UsageException(string message) : Exception(message);
 }

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using CardlessAtm.Security;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -34,6 +36,8 @@ internal static class KeysCommand
         command.Subcommands.Add(CreateList());
         command.Subcommands.Add(CreatePhoneEnroll());
         command.Subcommands.Add(CreateTls());
+        command.Subcommands.Add(CreateTlsCa());
+        command.Subcommands.Add(CreateTlsClient());
         return command;
     }
 
@@ -227,7 +231,7 @@ internal static class KeysCommand
         command.SetAction(parse => Run(parse, _ =>
         {
             var directory = parse.GetValue(output)!;
-            directory.Create();
+            FileKeyStore.CreatePrivateDirectory(directory.FullName);
             var stem = parse.GetValue(name)!;
             using var certificate = LabCertificates.CreateSelfSigned(stem, TimeProvider.System, TimeSpan.FromDays(parse.GetValue(days)));
             var certPath = Path.Combine(directory.FullName, stem + ".crt");
@@ -245,6 +249,98 @@ internal static class KeysCommand
         }, needsStore: false));
         return command;
     }
+
+    private static Command CreateTlsCa()
+    {
+        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Directory for atm-ca.crt (0644, give it to every proxy) and atm-ca.key (0600, keep it offline).", Required = true };
+        var name = new Option<string>("--name", "-n") { Description = "The CA's common name.", DefaultValueFactory = _ => "CardlessAtm lab ATM CA" };
+        var days = new Option<int>("--days") { Description = "Validity in days.", DefaultValueFactory = _ => 1825 };
+        var command = new Command("tls-ca", "Make the lab ATM certificate authority (ECDSA P-256) that issues each ATM's TLS client certificate; the proxy pins its certificate (Proxy:Atm:Tls:ClientCaCertificatePath).") { output, name, days };
+        command.SetAction(parse => Run(parse, _ =>
+        {
+            var directory = parse.GetValue(output)!;
+            FileKeyStore.CreatePrivateDirectory(directory.FullName);
+            var (certPath, keyPath) = PairPaths(directory, "atm-ca");
+            using var authority = AtmCertificates.CreateAuthority(parse.GetValue(name)!, TimeProvider.System, Days(parse.GetValue(days)));
+            LabCertificates.WritePem(authority, certPath, keyPath);
+            Console.WriteLine($"ATM CA certificate: {certPath}  (set Proxy:Atm:Tls:ClientCaCertificatePath to it)");
+            Console.WriteLine($"ATM CA private key: {keyPath} (mode 0600; only 'keys tls-client' needs it: keep it off the proxy)");
+            Console.WriteLine($"CA fingerprint: {CertificatePin.ForCertificate(authority)}");
+            return 0;
+        }, needsStore: false));
+        return command;
+    }
+
+    private static Command CreateTlsClient()
+    {
+        var atm = new Option<string>("--atm") { Description = "The ATM id the certificate names (its subject CN), e.g. ATM00001.", Required = true };
+        var ca = new Option<FileInfo>("--ca") { Description = "The ATM CA certificate written by 'keys tls-ca' (atm-ca.crt).", Required = true };
+        var caKey = new Option<FileInfo?>("--ca-key") { Description = "The ATM CA private key (default: the --ca path with .key for .crt)." };
+        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Directory for <ATM id>.crt (0644) and <ATM id>.key (0600), installed on that ATM.", Required = true };
+        var days = new Option<int>("--days") { Description = "Validity in days (never past the CA's).", DefaultValueFactory = _ => 365 };
+        var command = new Command("tls-client", "Issue an ATM's TLS client certificate, signed by the ATM CA; the proxy accepts that ATM's sign-on only for the id it names. Prints the serial to put on the deny list if the ATM is lost.") { atm, ca, caKey, output, days };
+        command.SetAction(parse => Run(parse, _ =>
+        {
+            var atmId = parse.GetValue(atm)!;
+            if (!CardlessAtm.Qr.Payload.AtmId.TryParse(atmId, out var _))
+            {
+                throw new UsageException($"--atm '{atmId}' is not an ATM id (8 characters, A-Z and 0-9).");
+            }
+
+            var caPath = parse.GetValue(ca)!.FullName;
+            var caKeyPath = parse.GetValue(caKey)?.FullName ?? Path.ChangeExtension(caPath, ".key");
+            X509Certificate2 authority;
+            try
+            {
+                authority = LabCertificates.LoadPem(caPath, caKeyPath);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+            {
+                throw new UsageException($"--ca: cannot load the ATM CA '{caPath}' with its key '{caKeyPath}': {e.Message}");
+            }
+
+            using (authority)
+            {
+                var directory = parse.GetValue(output)!;
+                FileKeyStore.CreatePrivateDirectory(directory.FullName);
+                var (certPath, keyPath) = PairPaths(directory, atmId);
+                X509Certificate2 issued;
+                try
+                {
+                    issued = AtmCertificates.IssueAtmCertificate(authority, atmId, TimeProvider.System, Days(parse.GetValue(days)));
+                }
+                catch (ArgumentException e)
+                {
+                    throw new UsageException($"--ca: {e.Message}");
+                }
+
+                using (issued)
+                {
+                    LabCertificates.WritePem(issued, certPath, keyPath);
+                    Console.WriteLine($"ATM {atmId} certificate: {certPath}  (Terminal:Proxy:Tls:ClientCertificatePath)");
+                    Console.WriteLine($"ATM {atmId} private key: {keyPath} (mode 0600; Terminal:Proxy:Tls:ClientPrivateKeyPath)");
+                    Console.WriteLine($"Valid until {issued.NotAfter.ToUniversalTime():yyyy-MM-dd} UTC. To revoke, add this line to the proxy's deny list: {AtmCertificates.SerialText(issued)}");
+                }
+            }
+
+            return 0;
+        }, needsStore: false));
+        return command;
+    }
+
+    private static (string Certificate, string Key) PairPaths(DirectoryInfo directory, string stem)
+    {
+        var certPath = Path.Combine(directory.FullName, stem + ".crt");
+        var keyPath = Path.Combine(directory.FullName, stem + ".key");
+        if (File.Exists(certPath) || File.Exists(keyPath))
+        {
+            throw new UsageException($"{certPath} or {keyPath} already exists; remove them first.");
+        }
+
+        return (certPath, keyPath);
+    }
+
+    private static TimeSpan Days(int days) => days >= 1 ? TimeSpan.FromDays(days) : throw new UsageException($"--days must be at least 1 (got {days}).");
 
     private static KeyAlgorithm ResolveAlgorithm(ISecurityProfile profile, string role, string? algorithm)
     {
@@ -323,29 +419,12 @@ internal static class KeysCommand
 
             return body(new KeysContext(profile, store!));
         }
-        catch (UsageException e)
-        {
-            Console.Error.WriteLine(e.Message);
-            return 2;
-        }
-        catch (FormatException e)
-        {
-            Console.Error.WriteLine(e.Message);
-            return 2;
-        }
-        catch (SecurityException e)
+        catch (SecurityException e) when (e is not KeyFileRejectedException)
         {
             Console.Error.WriteLine($"Refused ({e.Failure}): {e.Message}");
             return 1;
         }
-        catch (Devices.DeviceConfigurationException e)
-        {
-            Console.Error.WriteLine(e.Message);
-            return 2;
-        }
     }
 
     private sealed record KeysContext(ISecurityProfile Profile, FileKeyStore Store);
-
-    private sealed class UsageException(string message) : Exception(message);
 }

@@ -195,9 +195,9 @@ internal static class PhoneCommand
     private static bool Confirm(WithdrawalConfirmation confirmation)
     {
         Console.Error.Write($"{confirmation.Prompt} Session expires {confirmation.ExpiresAt:HH:mm:ss} UTC. [y/N] ");
-        var key = Console.ReadKey(intercept: true);
-        Console.Error.WriteLine(key.KeyChar is 'y' or 'Y' ? "yes" : "no");
-        return key.KeyChar is 'y' or 'Y';
+        // A whole line: reading one key left the Enter after "y" in the buffer, where the PIN prompt took it as an empty PIN.
+        var answer = Console.ReadLine()?.Trim() ?? string.Empty;
+        return answer.Equals("y", StringComparison.OrdinalIgnoreCase) || answer.Equals("yes", StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>Reads the PIN key by key without echo (a <c>*</c> per digit); Backspace erases, Enter ends, Escape cancels.</summary>

@@ -33,26 +33,12 @@ internal static class ProxyCommand
             });
             using (host)
             {
-                ProxyServer proxy;
-                try
-                {
-                    // Options are bound and the listeners opened here, so a bad setting is reported in one line, not as a host failure.
-                    proxy = await host.Services.GetRequiredService<ProxyHostedService>().StartProxyAsync(cancellationToken);
-                }
-                catch (ProxyConfigurationException e)
-                {
-                    await Console.Error.WriteLineAsync(e.Message);
-                    return 2;
-                }
-                catch (InvalidOperationException e) when (e.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
-                {
-                    await Console.Error.WriteLineAsync($"Configuration error: {e.Message}");
-                    return 2;
-                }
-
+                // Options are bound and the listeners opened here, so a bad setting is reported in one line, not as a host failure.
+                var proxy = await host.Services.GetRequiredService<ProxyHostedService>().StartProxyAsync(cancellationToken);
                 await host.StartAsync(cancellationToken);
                 Console.WriteLine($"proxy: ATMs on {proxy.AtmEndPoint}, phones on {proxy.PhoneEndPoint}");
                 await host.WaitForShutdownAsync(cancellationToken);
+                Console.WriteLine("proxy: stopped");
                 return 0;
             }
         }));

@@ -59,8 +59,11 @@ internal static class TerminalCommand
                 builder.Services.AddSingleton(sp =>
                 {
                     var configuration = sp.GetRequiredService<IConfiguration>();
+                    var options = ReadOptions(configuration);
+                    var devices = sp.GetRequiredService<AtmDevices>();
+                    CheckCashUnitCurrency(options, devices);
                     return AtmTerminal.Create(
-                        ReadOptions(configuration), sp.GetRequiredService<AtmDevices>(), SecurityProfiles.FromConfiguration(configuration),
+                        options, devices, SecurityProfiles.FromConfiguration(configuration),
                         ReadQrOptions(configuration), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>());
                 });
                 builder.Services.AddHostedService<TerminalService>();
@@ -72,7 +75,7 @@ internal static class TerminalCommand
             {
                 terminal = host.Services.GetRequiredService<AtmTerminal>();
             }
-            catch (SecurityException e)
+            catch (SecurityException e) when (e is not KeyFileRejectedException)
             {
                 await Console.Error.WriteLineAsync($"Key store: {e.Message}");
                 return 2;
@@ -81,6 +84,7 @@ internal static class TerminalCommand
             KillPoint.Arm(terminal, host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CardlessAtm.KillPoint"));
 
             await host.RunAsync(cancellationToken);
+            Console.WriteLine("terminal: stopped");
             return 0;
         }));
         return command;
@@ -101,7 +105,39 @@ internal static class TerminalCommand
             throw new Devices.DeviceConfigurationException(TerminalOptions.SectionName, e.Message.TrimEnd('.'));
         }
 
+        CheckPin(options.Host.Tls.ServerPin, $"{TerminalOptions.SectionName}:Host:Tls:ServerPin");
+        CheckPin(options.Proxy.Tls.ServerPin, $"{TerminalOptions.SectionName}:Proxy:Tls:ServerPin");
         return options;
+    }
+
+    private static void CheckPin(string? pin, string setting)
+    {
+        if (string.IsNullOrWhiteSpace(pin))
+        {
+            return;
+        }
+
+        try
+        {
+            _ = CertificatePin.Parse(pin);
+        }
+        catch (FormatException e)
+        {
+            throw new Devices.DeviceConfigurationException(setting, e.Message.TrimEnd('.'));
+        }
+    }
+
+    /// <summary>An ATM that asks for USD from EUR cassettes would fail every withdrawal: refused at start-up instead.</summary>
+    private static void CheckCashUnitCurrency(TerminalOptions options, AtmDevices devices)
+    {
+        var other = devices.Dispenser.CashUnits.FirstOrDefault(u => !string.Equals(u.Currency.Code, options.Currency, StringComparison.OrdinalIgnoreCase));
+        if (other is not null)
+        {
+            var loaded = string.Join(", ", devices.Dispenser.CashUnits.Select(u => u.Currency.Code).Distinct());
+            throw new Devices.DeviceConfigurationException(
+                $"{TerminalOptions.SectionName}:Currency",
+                $"'{options.Currency}' does not match the cash units' currency ({other.Id} holds {other.Currency.Code}); allowed: {loaded}");
+        }
     }
 
     /// <summary>Reads the <c>QrSession</c> section.</summary>

@@ -29,9 +29,10 @@ internal sealed class DemoNetwork : IAsyncDisposable
     private readonly List<(AtmTerminal Terminal, Task Running)> _terminals = [];
     private HostServer _host;
 
-    private DemoNetwork(DirectoryInfo directory, HostServer host, DemoSeedResult seed, ProxyServer proxy, ISecurityProfile profile, ILoggerFactory loggers)
+    private DemoNetwork(DirectoryInfo directory, HostServer host, DemoSeedResult seed, ProxyServer proxy, DemoAtmPki pki, ISecurityProfile profile, ILoggerFactory loggers)
     {
         Directory = directory;
+        Pki = pki;
         _host = host;
         Seed = seed;
         Proxy = proxy;
@@ -47,6 +48,9 @@ internal sealed class DemoNetwork : IAsyncDisposable
 
     public ProxyServer Proxy { get; }
 
+    /// <summary>The ATM CA and certificates of this run: the terminal↔proxy link runs mutual TLS 1.3.</summary>
+    public DemoAtmPki Pki { get; }
+
     public ISecurityProfile Profile { get; }
 
     public ILoggerFactory Loggers { get; }
@@ -59,11 +63,11 @@ internal sealed class DemoNetwork : IAsyncDisposable
         var directory = System.IO.Directory.CreateTempSubdirectory("cardless-atm-demo-");
         var host = await HostServer.StartAsync(HostOptions(directory, profileKind, port: 0), loggers, cancellationToken: cancellationToken);
         var seed = await DemoSeed.SeedAsync(host, cancellationToken);
-        var proxy = await ProxyServer.StartAsync(
-            new ProxyOptions { Atm = new ProxyListenerOptions { Port = 0 }, Phone = new ProxyListenerOptions { Port = 0 }, MaxRequestsPerPhoneConnection = 1_000_000 },
-            loggers,
-            cancellationToken: cancellationToken);
-        return new DemoNetwork(directory, host, seed, proxy, host.Profile, loggers) { HostPort = host.LocalEndPoint.Port };
+        var pki = DemoAtmPki.Create(directory);
+        var proxyOptions = new ProxyOptions { Atm = new ProxyListenerOptions { Port = 0 }, Phone = new ProxyListenerOptions { Port = 0 }, MaxRequestsPerPhoneConnection = 1_000_000 };
+        pki.ConfigureProxy(proxyOptions.Atm);
+        var proxy = await ProxyServer.StartAsync(proxyOptions, loggers, cancellationToken: cancellationToken);
+        return new DemoNetwork(directory, host, seed, proxy, pki, host.Profile, loggers) { HostPort = host.LocalEndPoint.Port };
     }
 
     /// <summary>Adds an ATM to the host (the first one is the seeded <c>ATM00001</c>) and starts its terminal on simulated devices.</summary>
@@ -72,7 +76,8 @@ internal sealed class DemoNetwork : IAsyncDisposable
     /// <param name="cancellationToken">Cancels start-up.</param>
     /// <param name="deviceMemory">Whether the simulated dispenser keeps its memory in a file after every note (as a real one does);
     /// off for the load benchmark, whose mechanical parts are meant to cost nothing.</param>
-    public async Task<DemoAtm> StartTerminalAsync(string atmId, QrSessionOptions qrOptions, CancellationToken cancellationToken, bool deviceMemory = true)
+    /// <param name="hostPort">The loopback port the terminal dials for its host, when not the host's own (a relay in between).</param>
+    public async Task<DemoAtm> StartTerminalAsync(string atmId, QrSessionOptions qrOptions, CancellationToken cancellationToken, bool deviceMemory = true, int? hostPort = null)
     {
         var masterKey = atmId == DemoSeed.AtmId
             ? Seed.Atm.MasterKey
@@ -99,8 +104,8 @@ internal sealed class DemoNetwork : IAsyncDisposable
         {
             AtmId = atmId,
             Currency = "EUR",
-            Host = new EndpointOptions { Address = "127.0.0.1", Port = HostPort },
-            Proxy = new EndpointOptions { Address = "127.0.0.1", Port = Proxy.AtmEndPoint.Port },
+            Host = new EndpointOptions { Address = "127.0.0.1", Port = hostPort ?? HostPort },
+            Proxy = new EndpointOptions { Address = "127.0.0.1", Port = Proxy.AtmEndPoint.Port, Tls = Pki.IssueTerminalTls(atmId, Path.Combine(atmDirectory, "tls")) },
             KeyStore = keys.Directory,
             DataDirectory = Path.Combine(atmDirectory, "data"),
             ResultScreenTime = TimeSpan.Zero,
@@ -130,7 +135,6 @@ internal sealed class DemoNetwork : IAsyncDisposable
     {
         var provisioning = Seed.Phones[customer];
         var path = Path.Combine(Directory.FullName, "phones", $"{name ?? provisioning.Phone.DeviceId}.key");
-        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var enrolment = File.Exists(path)
             ? PhoneEnrolment.Open(path, Profile)
             : PhoneEnrolment.Create(path, Profile, provisioning.InitialKey, provisioning.InitialKsn);
@@ -172,6 +176,7 @@ internal sealed class DemoNetwork : IAsyncDisposable
         await Proxy.DisposeAsync();
         await _host.DisposeAsync();
         Seed.Dispose();
+        Pki.Dispose();
         _stop.Dispose();
         try
         {

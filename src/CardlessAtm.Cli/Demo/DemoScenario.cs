@@ -53,6 +53,9 @@ internal enum DemoScenarioKind
     /// <summary>Hundreds of forwarded 0200s for no session on screen, then a real withdrawal: all refused, summarised, the customer served.</summary>
     UnmatchedRequestFlood,
 
+    /// <summary>Before the real ATM dials in, impostors try to sign on as it (no certificate; another ATM's certificate): refused, the real ATM serves.</summary>
+    ImpostorAtm,
+
     /// <summary>The journal has a torn line in the middle and one at the end before start-up: both reported, the ATM serves.</summary>
     TornJournal,
 
@@ -61,6 +64,9 @@ internal enum DemoScenarioKind
 
     /// <summary>A jam, and the terminal process is SIGKILLed right after journalling the dispense, before the reversal file exists.</summary>
     TerminalKilledBeforeReversalFile,
+
+    /// <summary>An attacker between ATM and host answers a second withdrawal with the first one's approval: no cash, reversed.</summary>
+    ReplayedApproval,
 }
 
 /// <summary>
@@ -72,7 +78,7 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
 {
     private const int AmountMajor = 80;
     private const int FloodRequests = 500;
-    private readonly TaskCompletionSource<WithdrawalOutcome> _atmOutcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource<WithdrawalOutcome> _atmOutcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>The scenarios <c>--scenario all</c> runs, in order, with their command-line names.</summary>
     public static IReadOnlyList<DemoScenarioKind> All { get; } = Enum.GetValues<DemoScenarioKind>();
@@ -86,7 +92,10 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
 
     private int? _floodJournalLines;
     private bool? _tornLinesReported;
+    private string? _impostorOutcome;
+    private bool? _impostorRefused;
     private int _floodRefused;
+    private bool? _replayRefused;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -103,8 +112,15 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
             await TearJournalAsync(network.JournalPathOf(Host.Seeding.DemoSeed.AtmId), cancellationToken);
         }
 
-        var atm = await network.StartTerminalAsync(Host.Seeding.DemoSeed.AtmId, qrOptions, cancellationToken);
+        if (kind == DemoScenarioKind.ImpostorAtm)
+        {
+            await ImpostorAsync(network, cancellationToken);
+        }
+
+        await using var relay = kind == DemoScenarioKind.ReplayedApproval ? ReplayingRelay.Start(network.HostPort) : null;
+        var atm = await network.StartTerminalAsync(Host.Seeding.DemoSeed.AtmId, qrOptions, cancellationToken, hostPort: relay?.Port);
         Say($"  host on 127.0.0.1:{network.HostPort}, proxy ATM side :{network.Proxy.AtmEndPoint.Port} phone side :{network.Proxy.PhoneEndPoint.Port}, terminal {Host.Seeding.DemoSeed.AtmId} signed on to both");
+        Say($"  terminal ↔ proxy: mutual TLS 1.3; {Host.Seeding.DemoSeed.AtmId} presents its certificate (CN={Host.Seeding.DemoSeed.AtmId}, issued by {network.Pki.AuthoritySubject}, which the proxy pins) and pins the proxy's certificate {network.Pki.ProxyPin}");
         var customerIndex = kind == DemoScenarioKind.InsufficientFunds ? 1 : 0;
         var customer = network.Seed.Customers[customerIndex];
         var before = (await network.Host.Administration.GetAccountAsync(customer.AccountId, cancellationToken))!.BalanceMinor;
@@ -117,24 +133,10 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
             await FloodAsync(network, cancellationToken);
         }
 
-        Say(string.Empty);
-        Say($"A  The customer presses ENTER on the ATM and types {AmountMajor} (EUR).");
-        await WaitForAsync(atm, s => s == TerminalState.Idle, cancellationToken); // keys before the idle screen are discarded
-        var qrShown = WaitForAsync(atm, s => s is TerminalState.QrShown or TerminalState.Terminated, cancellationToken);
-        atm.Keypad.Press(AtmKey.Enter);
-        atm.Keypad.Type(AmountMajor.ToString(CultureInfo.InvariantCulture));
-        atm.Keypad.Press(AtmKey.Enter);
-        var state = await qrShown;
-        string expectedEnding;
-        if (state == TerminalState.Terminated)
+        var expectedEnding = await ServeCustomerAsync(network, atm, customerIndex, cancellationToken);
+        if (relay is not null)
         {
-            var ended = await _atmOutcome.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
-            Say($"   The ATM shows: {ended.CustomerMessage}");
-            expectedEnding = "refused before any QR";
-        }
-        else
-        {
-            expectedEnding = await WithdrawAsync(network, atm, customerIndex, cancellationToken);
+            expectedEnding = await ReplayAsync(network, atm, relay, customerIndex, cancellationToken);
         }
 
         Say(string.Empty);
@@ -177,7 +179,7 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
                 atm.Dispenser.Faults.JamAfterNotes = 1;
                 atm.Terminal.Journal.Written += entry =>
                 {
-                    if (entry.Event == JournalEvents.DispenseStart)
+                    if (entry is DispenseStarted)
                     {
                         network.Host.Administration.SetAtmStatusAsync(Host.Seeding.DemoSeed.AtmId, Host.Storage.AtmStatus.Blocked).GetAwaiter().GetResult();
                         Say("   (scenario: an operator blocks the ATM at the host now)");
@@ -188,7 +190,7 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
             case DemoScenarioKind.ExceptionAfterApproval:
                 atm.Terminal.Journal.Written += entry =>
                 {
-                    if (entry.Event == JournalEvents.AuthoriseRequest)
+                    if (entry is AuthoriseRequested)
                     {
                         atm.Sensors.Set(SensorKind.CassettePresent, SensorState.Alert, position: 3);
                         Say("   (scenario: the 50s cassette is pulled while the host decides)");
@@ -196,6 +198,48 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
                 };
                 break;
         }
+    }
+
+    /// <summary>Steps A–G for one customer: amount on the keypad, QR, phone, PIN; what the phone saw, or why no QR was shown.</summary>
+    private async Task<string> ServeCustomerAsync(DemoNetwork network, DemoAtm atm, int customerIndex, CancellationToken cancellationToken)
+    {
+        _atmOutcome = new TaskCompletionSource<WithdrawalOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Say(string.Empty);
+        Say($"A  The customer presses ENTER on the ATM and types {AmountMajor} (EUR).");
+        await WaitForAsync(atm, s => s == TerminalState.Idle, cancellationToken); // keys before the idle screen are discarded
+        var qrShown = WaitForAsync(atm, s => s is TerminalState.QrShown or TerminalState.Terminated, cancellationToken);
+        atm.Keypad.Press(AtmKey.Enter);
+        atm.Keypad.Type(AmountMajor.ToString(CultureInfo.InvariantCulture));
+        atm.Keypad.Press(AtmKey.Enter);
+        if (await qrShown == TerminalState.Terminated)
+        {
+            var ended = await _atmOutcome.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+            Say($"   The ATM shows: {ended.CustomerMessage}");
+            return "refused before any QR";
+        }
+
+        return await WithdrawAsync(network, atm, customerIndex, cancellationToken);
+    }
+
+    /// <summary>
+    /// replayed-approval, after a first approved withdrawal passed the relay: the same customer withdraws again and
+    /// the attacker answers the ATM's 0200 with the recorded approval. The ATM must not dispense, and must reverse the
+    /// real (dropped) approval the host gave.
+    /// </summary>
+    private async Task<string> ReplayAsync(DemoNetwork network, DemoAtm atm, ReplayingRelay relay, int customerIndex, CancellationToken cancellationToken)
+    {
+        await WaitForAsync(atm, s => s == TerminalState.Idle, cancellationToken);
+        relay.ArmReplay();
+        Say(string.Empty);
+        Say($"(scenario: an attacker on the ATM–host wire recorded that approval — STAN {relay.RecordedStan:D6}, MACed by the host — and will answer the next 0200 with it, field 11 changed to match)");
+        var presentedBefore = atm.PresentedValue;
+        var ending = await ServeCustomerAsync(network, atm, customerIndex, cancellationToken);
+        var refused = relay.Replayed == 1 && atm.PresentedValue == presentedBefore;
+        _replayRefused = refused;
+        Say(refused
+            ? $"   The ATM refused the replayed approval: no note moved ({atm.PresentedValue} presented in all)."
+            : $"   THE REPLAYED APPROVAL WAS NOT REFUSED: replayed {relay.Replayed}, presented {presentedBefore} → {atm.PresentedValue}.");
+        return $"replay refused ({ending})";
     }
 
     /// <summary>
@@ -339,6 +383,57 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
         Say($"   {refused} of {FloodRequests} refused; the ATM's journal grew by {_floodJournalLines} line(s)");
     }
 
+    /// <summary>
+    /// The impostor-atm scenario: before the real ATM dials in, one connection without a certificate and one holding
+    /// ATM00002's genuine certificate try to sign on as ATM00001. The proxy must refuse both and leave the id unclaimed.
+    /// </summary>
+    private async Task ImpostorAsync(DemoNetwork network, CancellationToken cancellationToken)
+    {
+        var target = Host.Seeding.DemoSeed.AtmId;
+        Say($"(scenario: before {target} dials in, impostors try to sign on to the proxy as {target})");
+        var bare = await TrySignOnAsync(network, null, target, cancellationToken);
+        Say($"   impostor without a certificate: {Describe(bare)}");
+        using var other = network.Pki.IssueInMemory("ATM00002");
+        var borrowed = await TrySignOnAsync(network, other, target, cancellationToken);
+        Say($"   impostor holding ATM00002's certificate, claiming {target}: {Describe(borrowed)}");
+        var unclaimed = network.Proxy.GetAtmState(target) == Proxy.AtmLinkState.Unknown;
+        Say($"   {target} at the proxy: {network.Proxy.GetAtmState(target)}");
+        var refused = bare != ResponseCodes.Approved && borrowed == ResponseCodes.SecurityViolation && unclaimed;
+        _impostorRefused = refused;
+        _impostorOutcome = refused ? "impostor refused (no certificate: TLS refused; ATM00002's certificate: 63)" : "IMPOSTOR NOT REFUSED";
+
+        static string Describe(string? code) => code is null ? "the TLS handshake refused it" : $"sign-on answered {code} ({ResponseCodes.Describe(code)})";
+    }
+
+    /// <summary>One sign-on attempt on the proxy's ATM port; the answer's response code, or null when the connection was refused first.</summary>
+    private static async Task<string?> TrySignOnAsync(DemoNetwork network, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate, string atmId, CancellationToken cancellationToken)
+    {
+        var answered = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = new Iso8583.Channels.Iso8583Client(new Iso8583.Channels.Iso8583ClientOptions
+        {
+            Host = "127.0.0.1",
+            Port = network.Proxy.AtmEndPoint.Port,
+            Tls = TlsSetup.ClientOptions(DemoAtmPki.ProxyName, network.Pki.ProxyPin, certificate),
+            ReconnectInitialDelay = TimeSpan.FromHours(1),
+            ReconnectMaxDelay = TimeSpan.FromHours(1),
+            SignOn = async (connection, ct) =>
+            {
+                var signOn = new IsoMessage(Mti.NetworkManagementRequest) { Stan = 1, TerminalId = atmId, NetworkManagementCode = NetworkManagementCodes.SignOn };
+                signOn.SetTransmissionDateTime(DateTimeOffset.UtcNow);
+                answered.TrySetResult((await connection.SendRequestAsync(signOn, ct)).ResponseCode ?? "-");
+            },
+        });
+        await client.StartAsync(cancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        while (!answered.Task.IsCompleted && client.ConsecutiveFailures == 0)
+        {
+            await Task.WhenAny(answered.Task, Task.Delay(10, timeout.Token));
+        }
+
+        return answered.Task.IsCompleted ? await answered.Task : null;
+    }
+
     /// <summary>The operator's part of atm-blocked-after-approval: sees the stuck reversal, unblocks the ATM, retries it.</summary>
     private async Task ActAsOperatorAsync(DemoNetwork network, DemoAtm atm, CancellationToken cancellationToken)
     {
@@ -429,10 +524,12 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
         var report = await network.Host.Administration.GetDayReportAsync(cancellationToken: cancellationToken);
         var suspect = report.Sum(r => r.SuspectMinor);
         Say($"Suspect amounts at the host (the device could not say what it presented; settled at the cash count): {Devices.Money.Of(suspect, "EUR")}");
-        var floodContained = (_floodJournalLines is not { } lines || (lines <= 20 && _floodRefused == FloodRequests)) && _tornLinesReported != false;
+        var floodContained = (_floodJournalLines is not { } lines || (lines <= 20 && _floodRefused == FloodRequests)) && _tornLinesReported != false
+            && _impostorRefused != false && _replayRefused != false;
         var balanced = totals.Balances && presented.MinorUnits == netDebits && atm.Terminal.Reversals.Store.Depth == 0 && before - after == netDebits && floodContained;
         Summary = $"{ending}; cash out {presented}, debits − reversals {Devices.Money.Of(netDebits, "EUR")}, SAF {atm.Terminal.Reversals.Store.Depth}, suspect {Devices.Money.Of(suspect, "EUR")}"
             + (_floodJournalLines is { } grown ? $", {_floodRefused}/{FloodRequests} refused, journal +{grown} lines" : string.Empty)
+            + (_impostorOutcome is { } impostor ? ", " + impostor : string.Empty)
             + (balanced ? "; ledger balanced" : "; LEDGER NOT BALANCED");
         Say(balanced
             ? $"Ledger balanced: cash out = money debited. Scenario {NameOf(kind)} ended: {ending}."
@@ -460,22 +557,24 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
     /// <summary>Tells the steps the ATM journals, as they happen.</summary>
     private void Narrate(JournalEntry entry)
     {
-        var line = entry.Event switch
+        var line = entry switch
         {
-            JournalEvents.FaultCheck when entry["ready"] == bool.TrueString => $"   Fault check for {entry["amount"]}: the ATM can dispense it.",
-            JournalEvents.FaultCheck => $"   Fault check for {entry["amount"]}: NOT ready — {entry["reasons"]}",
-            JournalEvents.RequestReceived => $"E  The proxy forwards the request to {Host.Seeding.DemoSeed.AtmId}; it belongs to the session on screen.",
-            JournalEvents.RequestRefused => $"E  The ATM refuses the forwarded request: {entry["reason"]} ({entry["response"]}).",
-            JournalEvents.AuthoriseRequest => $"F  The ATM sends its own 0200 (MACed with its session key, STAN {entry.Stan:D6}) to the host.",
-            JournalEvents.AuthoriseAnswer when entry["response"] == ResponseCodes.Approved => $"G  The host authenticates the ATM, the phone, the QR and the PIN, checks the account, approves (auth code {entry["authCode"]}) and debits.",
-            JournalEvents.AuthoriseAnswer when entry["response"] == "none" => $"G  No answer from the host ({entry["failure"]}).",
-            JournalEvents.AuthoriseAnswer => $"G  The host declines: {entry["response"]} {ResponseCodes.Describe(entry["response"])}.",
-            JournalEvents.DispenseStart => $"   The ATM verified the host's MAC and dispenses {entry["mix"]}.",
-            JournalEvents.DispenseEnd => $"   Dispense {entry["completion"]}: {entry["presented"]} presented.",
-            JournalEvents.ReversalQueued => $"   Reversal queued on disk ({entry["kind"]}: dispensed {entry["dispensed"]} of {entry["amount"]} minor units) — {entry["reason"]}.",
-            JournalEvents.ReversalAcknowledged => $"   The host acknowledged the reversal (0430, {entry["response"]}).",
-            JournalEvents.ReversalNotAcknowledged => $"   The reversal is not acknowledged ({entry["problem"]}): {entry["disposition"]}; it stays on disk.",
-            JournalEvents.WithdrawalFault => $"   The ATM failed after asking the host ({entry["fault"]} at {entry["stage"]}): it settles by a reversal.",
+            FaultChecked { Ready: true } check => $"   Fault check for {check.Amount}: the ATM can dispense it.",
+            FaultChecked check => $"   Fault check for {check.Amount}: NOT ready — {string.Join("; ", check.Reasons)}",
+            RequestReceived => $"E  The proxy forwards the request to {Host.Seeding.DemoSeed.AtmId}; it belongs to the session on screen.",
+            RequestRefused refused => $"E  The ATM refuses the forwarded request: {refused.Reason} ({refused.Response}).",
+            AuthoriseRequested => $"F  The ATM sends its own 0200 (MACed with its session key, STAN {entry.Stan:D6}) to the host.",
+            AuthoriseAnswered { Response: null } answer => $"G  No answer from the host ({answer.Failure}).",
+            AuthoriseAnswered { Response: ResponseCodes.Approved, IsAuthentic: false } answer
+                => $"G  An answer claiming approval arrives (auth code {answer.AuthCode}), but it fails the ATM's checks (MAC verified: {answer.MacVerified}; bound to the request: {(answer.Mismatch is null ? "yes" : $"no, field(s) {answer.Mismatch}")}).",
+            AuthoriseAnswered { Response: ResponseCodes.Approved } answer => $"G  The host authenticates the ATM, the phone, the QR and the PIN, checks the account, approves (auth code {answer.AuthCode}) and debits.",
+            AuthoriseAnswered answer => $"G  The host declines: {answer.Response} {ResponseCodes.Describe(answer.Response)}.",
+            DispenseStarted start => $"   The ATM verified the host's MAC and dispenses {string.Join(", ", start.Mix.Select(i => $"{i.Notes} x {i.Denomination}"))}.",
+            DispenseEnded end => $"   Dispense {end.Completion}: {end.Presented} presented.",
+            ReversalQueued queued => $"   Reversal queued on disk ({queued.Kind}: dispensed {queued.Dispensed} of {queued.Amount}) — {queued.Reason}.",
+            ReversalAcknowledged acknowledged => $"   The host acknowledged the reversal (0430, {acknowledged.Response}).",
+            ReversalNotAcknowledged refused => $"   The reversal is not acknowledged ({refused.Problem}): {refused.Disposition}; it stays on disk.",
+            WithdrawalFault fault => $"   The ATM failed after asking the host ({fault.Fault} at {fault.Stage}): it settles by a reversal.",
             _ => null,
         };
         if (line is not null)

@@ -39,6 +39,7 @@ internal sealed class DemoTerminalProcess : IAsyncDisposable
         var directory = Path.Combine(network.Directory.FullName, atmId + "-process");
         var keys = new FileKeyStore(Path.Combine(directory, "keys"));
         keys.SaveKey("tmk", network.Seed.Atm.MasterKey, overwrite: true);
+        var tls = network.Pki.IssueTerminalTls(atmId, Path.Combine(directory, "tls"));
         var faults = new Dictionary<string, object> { ["NoteDelay"] = noteDelay.ToString() };
         if (jamAfterNotes is { } jam)
         {
@@ -54,7 +55,18 @@ internal sealed class DemoTerminalProcess : IAsyncDisposable
                 ["AtmId"] = atmId,
                 ["Currency"] = "EUR",
                 ["Host"] = new Dictionary<string, object> { ["Address"] = "127.0.0.1", ["Port"] = network.HostPort },
-                ["Proxy"] = new Dictionary<string, object> { ["Address"] = "127.0.0.1", ["Port"] = network.Proxy.AtmEndPoint.Port },
+                ["Proxy"] = new Dictionary<string, object>
+                {
+                    ["Address"] = "127.0.0.1",
+                    ["Port"] = network.Proxy.AtmEndPoint.Port,
+                    ["Tls"] = new Dictionary<string, object>
+                    {
+                        ["ServerPin"] = tls.ServerPin!,
+                        ["TargetHost"] = tls.TargetHost!,
+                        ["ClientCertificatePath"] = tls.ClientCertificatePath!,
+                        ["ClientPrivateKeyPath"] = tls.ClientPrivateKeyPath!,
+                    },
+                },
                 ["KeyStore"] = keys.Directory,
                 ["DataDirectory"] = Path.Combine(directory, "data"),
                 ["ResultScreenTime"] = "00:00:00",

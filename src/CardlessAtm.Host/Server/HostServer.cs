@@ -36,8 +36,38 @@ public sealed class HostServerOptions
     /// <summary>Limits.</summary>
     public HostPolicy Policy { get; set; } = new();
 
-    /// <summary>Most simultaneous ATM connections.</summary>
+    /// <summary>
+    /// Most simultaneous ATM connections (default 1024), counting those in their TLS handshake. When reached, the
+    /// oldest connection that has not signed on and has no request being handled is closed for the newcomer; only when
+    /// there is none is the newcomer closed at once.
+    /// </summary>
     public int MaxConnections { get; set; } = 1024;
+
+    /// <summary>
+    /// Most connections at once that have not signed on (default 256): the rest of <see cref="MaxConnections"/> is
+    /// reserved for signed-on ATMs. When reached, the oldest that has not signed on is closed for the newcomer, so a
+    /// flood of anonymous sockets never keeps an ATM from dialling in.
+    /// </summary>
+    public int MaxConnectionsBeforeSignOn { get; set; } = 256;
+
+    /// <summary>
+    /// Most connections at once from one IP address (default 64). When reached, the oldest of that address's
+    /// connections that has not signed on and has no request being handled is closed for the newcomer, so one address
+    /// only ever pushes out its own. Raise it for many ATMs behind one NAT address.
+    /// </summary>
+    public int MaxConnectionsPerAddress { get; set; } = 64;
+
+    /// <summary>
+    /// A connection that receives no message for this long is closed (default 90 s). An ATM's link stays up with its
+    /// echo tests (every 30 s of silence by default), so it must exceed the ATMs' echo interval. Keep-alive frames do not count.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>A connection that has sent no complete message this long after it opened is closed (default 15 s): slow-loris.</summary>
+    public TimeSpan FirstMessageTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long a TLS handshake may take (default 10 s).</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>TLS 1.3 for the ATMs' connections (<c>Host:Tls</c>); plain TCP when no certificate is set.</summary>
     public TlsListenerOptions Tls { get; set; } = new();
@@ -60,7 +90,33 @@ public sealed class HostServerOptions
             throw new ArgumentOutOfRangeException(nameof(Port), Port, "Host:Port must be 0..65535.");
         }
 
+        if (MaxConnections < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxConnections), MaxConnections, "Host:MaxConnections must be at least 1.");
+        }
+
+        if (MaxConnectionsBeforeSignOn < 1 || MaxConnectionsBeforeSignOn > MaxConnections)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxConnectionsBeforeSignOn), MaxConnectionsBeforeSignOn, $"Host:MaxConnectionsBeforeSignOn must be 1 to Host:MaxConnections ({MaxConnections}).");
+        }
+
+        if (MaxConnectionsPerAddress < 1 || MaxConnectionsPerAddress > MaxConnections)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxConnectionsPerAddress), MaxConnectionsPerAddress, $"Host:MaxConnectionsPerAddress must be 1 to Host:MaxConnections ({MaxConnections}).");
+        }
+
+        RequirePositive(IdleTimeout, nameof(IdleTimeout));
+        RequirePositive(FirstMessageTimeout, nameof(FirstMessageTimeout));
+        RequirePositive(HandshakeTimeout, nameof(HandshakeTimeout));
         Policy.Validate();
+    }
+
+    private static void RequirePositive(TimeSpan value, string setting)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(setting, value, $"Host:{setting} must be positive (e.g. 00:01:30).");
+        }
     }
 }
 
@@ -80,6 +136,7 @@ public sealed class HostServer : IAsyncDisposable
     // Which ATM signed on over each connection (sign-on enforced); an entry lives as long as its connection.
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<Iso8583Connection, HostSession> _sessions = [];
     private Iso8583Server? _server;
+    private HostMetrics? _metrics;
 
     private HostServer(SqliteHostStore store, FileKeyStore vault, ISecurityProfile profile, PinVerifier pins, HostProcessor processor, HostAdministration administration)
     {
@@ -105,6 +162,9 @@ public sealed class HostServer : IAsyncDisposable
 
     /// <summary>Operator operations (accounts, ATMs, phones, reports).</summary>
     public HostAdministration Administration { get; }
+
+    /// <summary>The listener's metrics (meter <c>CardlessAtm.Host</c>; after <see cref="StartAsync"/>).</summary>
+    public HostMetrics Metrics => _metrics ?? throw new InvalidOperationException("The host is not listening.");
 
     /// <summary>Where the server listens (after <see cref="StartAsync"/>).</summary>
     public IPEndPoint LocalEndPoint => _server?.LocalEndPoint ?? throw new InvalidOperationException("The host is not listening.");
@@ -161,15 +221,35 @@ public sealed class HostServer : IAsyncDisposable
             Address = options.Address,
             Port = options.Port,
             MaxConnections = options.MaxConnections,
+            MaxUnauthenticatedConnections = options.MaxConnectionsBeforeSignOn,
+            MaxConnectionsPerAddress = options.MaxConnectionsPerAddress,
+            ReceiveIdleTimeout = options.IdleTimeout,
+            FirstMessageTimeout = options.FirstMessageTimeout,
+            HandshakeTimeout = options.HandshakeTimeout,
             TimeProvider = time,
             Logger = loggerFactory.CreateLogger<Iso8583Server>(),
-            RequestHandler = (request, connection, ct) => processor.HandleAsync(request, _sessions.GetOrCreateValue(connection), ct),
+            RequestHandler = async (request, connection, ct) =>
+            {
+                var session = _sessions.GetOrCreateValue(connection);
+                var response = await processor.HandleAsync(request, session, ct);
+                if (session.SignedOnAtmId is not null && !connection.IsAuthenticated)
+                {
+                    // Only a sign-on whose field 64 verified under the ATM's key sets the session: an unMACed or
+                    // forged one is refused 63 and its connection stays anonymous (evictable, counted before sign-on).
+                    connection.MarkAuthenticated(); // keeps its slot however many anonymous sockets arrive
+                }
+
+                return response;
+            },
 
             // Echoes go to the processor, which holds the keys: an echo whose field 64/128 does not verify is
             // refused 63 rather than answered 00 by the channel.
             AnswerEchoTests = false,
             Tls = options.Tls.CreateServerOptions(),
         });
+        var server = _server;
+        _metrics = new HostMetrics(() => server.SlotCount);
+        _server.LimitEnforced += _metrics.ConnectionLimited;
         await _server.StartAsync(cancellationToken);
     }
 
@@ -180,6 +260,8 @@ public sealed class HostServer : IAsyncDisposable
         {
             await _server.DisposeAsync();
         }
+
+        _metrics?.Dispose();
 
         Processor.Dispose();
         await _store.DisposeAsync();

@@ -104,8 +104,23 @@ public class Iso8583ConnectionOptions
     /// <summary>Builds the echo request; default: 0800 with 7, 11 (from <see cref="Stan"/>), 41 (<see cref="TerminalId"/>) and 70 = 301.</summary>
     public Func<IsoMessage>? EchoRequestFactory { get; set; }
 
-    /// <summary>When set, the connection is closed after this long without receiving anything (a peer that went silent).</summary>
+    /// <summary>
+    /// When set, the connection is closed after this long without receiving a message (a peer that went silent).
+    /// Zero-length keep-alive frames are not messages: they do not reset this timer.
+    /// </summary>
     public TimeSpan? ReceiveIdleTimeout { get; set; }
+
+    /// <summary>
+    /// When set, the connection is closed if no complete message has arrived this long after it opened (after TLS), so
+    /// a peer that sends nothing, or a frame a byte at a time, cannot hold a slot. Null (default) disables it.
+    /// </summary>
+    public TimeSpan? FirstMessageTimeout { get; set; }
+
+    /// <summary>
+    /// When set, the connection is closed gracefully (requests in flight are answered, up to <see cref="DrainTimeout"/>)
+    /// this long after it opened, whatever it sends. Null (default) disables it.
+    /// </summary>
+    public TimeSpan? MaxConnectionLifetime { get; set; }
 
     /// <summary>The terminal id put in field 41 of the echo requests this side sends (optional).</summary>
     public string? TerminalId { get; set; }
@@ -137,6 +152,8 @@ public class Iso8583ConnectionOptions
         Require(MaxConcurrentIncomingRequests >= 1, nameof(MaxConcurrentIncomingRequests), "must be at least 1");
         Require(IdleEchoInterval is null || IdleEchoInterval > TimeSpan.Zero, nameof(IdleEchoInterval), "must be positive when set");
         Require(ReceiveIdleTimeout is null || ReceiveIdleTimeout > TimeSpan.Zero, nameof(ReceiveIdleTimeout), "must be positive when set");
+        Require(FirstMessageTimeout is null || FirstMessageTimeout > TimeSpan.Zero, nameof(FirstMessageTimeout), "must be positive when set");
+        Require(MaxConnectionLifetime is null || MaxConnectionLifetime > TimeSpan.Zero, nameof(MaxConnectionLifetime), "must be positive when set");
         Require(DrainTimeout >= TimeSpan.Zero, nameof(DrainTimeout), "must not be negative");
         Require(TimeProvider is not null, nameof(TimeProvider), "is required");
         Require(Logger is not null, nameof(Logger), "is required");
@@ -216,8 +233,27 @@ public sealed class Iso8583ServerOptions : Iso8583ConnectionOptions
     /// <summary>The port (0 = any free port; read it from <see cref="Iso8583Server.LocalEndPoint"/>).</summary>
     public int Port { get; set; }
 
-    /// <summary>Most connections at once; more are accepted and closed at once (default 1024).</summary>
+    /// <summary>
+    /// Most connections at once (default 1024), counting those in their TLS handshake. When reached, the oldest
+    /// unauthenticated connection with no request being handled is evicted for the newcomer; when there is none, the
+    /// newcomer is closed at once.
+    /// </summary>
     public int MaxConnections { get; set; } = 1024;
+
+    /// <summary>
+    /// Most connections at once that have not been <see cref="Iso8583Connection.MarkAuthenticated">authenticated</see>
+    /// (default: <see cref="MaxConnections"/>). Below <see cref="MaxConnections"/> it reserves the rest for
+    /// authenticated peers. When reached, the oldest unauthenticated connection with no request being handled is
+    /// evicted for the newcomer.
+    /// </summary>
+    public int? MaxUnauthenticatedConnections { get; set; }
+
+    /// <summary>
+    /// Most connections at once from one IP address (default: no limit). When reached, the oldest unauthenticated
+    /// connection of that address with no request being handled is evicted for the newcomer; when there is none, the
+    /// newcomer is closed at once. So one address can only push out its own connections.
+    /// </summary>
+    public int? MaxConnectionsPerAddress { get; set; }
 
     /// <summary>When set, every connection runs over TLS with these options.</summary>
     public SslServerAuthenticationOptions? Tls { get; set; }
@@ -235,6 +271,8 @@ public sealed class Iso8583ServerOptions : Iso8583ConnectionOptions
         Require(Address is not null, nameof(Address), "is required");
         Require(Port is >= 0 and <= 65535, nameof(Port), "must be 0–65535");
         Require(MaxConnections >= 1, nameof(MaxConnections), "must be at least 1");
+        Require(MaxUnauthenticatedConnections is null || (MaxUnauthenticatedConnections >= 1 && MaxUnauthenticatedConnections <= MaxConnections), nameof(MaxUnauthenticatedConnections), "must be 1 to MaxConnections when set");
+        Require(MaxConnectionsPerAddress is null || (MaxConnectionsPerAddress >= 1 && MaxConnectionsPerAddress <= MaxConnections), nameof(MaxConnectionsPerAddress), "must be 1 to MaxConnections when set");
         Require(HandshakeTimeout > TimeSpan.Zero, nameof(HandshakeTimeout), "must be positive");
     }
 }

@@ -19,6 +19,7 @@ public sealed class Iso8583Client : IAsyncDisposable
     private Iso8583Connection? _connection;
     private Task _loop = Task.CompletedTask;
     private int _started;
+    private int _disposed;
 
     /// <summary>Creates the client; nothing is dialled until <see cref="StartAsync"/>.</summary>
     /// <param name="options">The settings; validated here.</param>
@@ -105,6 +106,13 @@ public sealed class Iso8583Client : IAsyncDisposable
     /// <returns>A task that completes when everything has stopped.</returns>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
+        // A host disposes its services after the service that owns the client has: a second stop is a no-op,
+        // not an ObjectDisposedException that turns a clean SIGTERM into exit code 1.
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync();
         await _loop; // the loop stops at once; whatever it published is drained below
         if (Interlocked.Exchange(ref _connection, null) is { } connection)
@@ -131,7 +139,10 @@ public sealed class Iso8583Client : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
-        _stopping.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _stopping.Dispose();
+        }
     }
 
     /// <summary>The delay before reconnect attempt <paramref name="failures"/>: half the capped exponential delay plus a random part of the other half.</summary>

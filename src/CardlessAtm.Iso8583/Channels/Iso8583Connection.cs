@@ -45,7 +45,11 @@ public sealed class Iso8583Connection : IAsyncDisposable
     private readonly Action<Iso8583Connection>? _onClosed;
     private int _state;
     private int _inFlightIncoming;
+    private int _authenticated;
+    private int _closedBy = -1;
     private long _lastReceived;
+    private long _opened;
+    private int _receivedMessage;
 
     internal Iso8583Connection(Stream stream, Iso8583ConnectionOptions options, string remoteEndPoint, Action<Iso8583Connection>? onClosed)
     {
@@ -60,6 +64,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
         _unansweredSlots = new SemaphoreSlim(options.MaxUnansweredRequests, options.MaxUnansweredRequests);
         _incomingSlots = new SemaphoreSlim(options.MaxConcurrentIncomingRequests, options.MaxConcurrentIncomingRequests);
         _lastReceived = options.TimeProvider.GetTimestamp();
+        _opened = _lastReceived;
         Completion = Task.CompletedTask;
     }
 
@@ -72,17 +77,48 @@ public sealed class Iso8583Connection : IAsyncDisposable
     /// <summary>Free for the owner's use, e.g. the ATM id a proxy learned from the sign-on.</summary>
     public object? Tag { get; set; }
 
+    /// <summary>The certificate the peer presented in the TLS handshake (mutual TLS), or null (plain TCP, or none asked for).</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate? RemoteCertificate { get; internal set; }
+
     /// <summary>Open, draining or closed.</summary>
     public ConnectionState State => (ConnectionState)Volatile.Read(ref _state);
 
     /// <summary>True while requests can be sent.</summary>
     public bool IsOpen => State == ConnectionState.Open;
 
+    /// <summary>
+    /// True once the owner has called <see cref="MarkAuthenticated"/> (e.g. the ATM signed on). A server never evicts an
+    /// authenticated connection to make room for a new one, and it no longer counts against
+    /// <see cref="Iso8583ServerOptions.MaxUnauthenticatedConnections"/>.
+    /// </summary>
+    public bool IsAuthenticated => Volatile.Read(ref _authenticated) == 1;
+
+    /// <summary>The limit that closed this connection (a timeout), or null when it closed for another reason or is open.</summary>
+    public ConnectionLimit? ClosedBy => Volatile.Read(ref _closedBy) is var limit and >= 0 ? (ConnectionLimit)limit : null;
+
     /// <summary>Requests sent and not yet answered.</summary>
     public int PendingRequestCount => _pending.Count;
 
     /// <summary>Completes when the connection has closed and its socket is released.</summary>
     public Task Completion { get; private set; }
+
+    /// <summary>True while a request of the peer is being handled (a server does not evict such a connection).</summary>
+    internal bool IsBusy => Volatile.Read(ref _inFlightIncoming) > 0;
+
+    /// <summary>Called once when <see cref="MarkAuthenticated"/> is first called (the server frees the unauthenticated slot).</summary>
+    internal Action<Iso8583Connection>? Authenticated { get; set; }
+
+    /// <summary>
+    /// Records that the peer proved who it is (e.g. an ATM's sign-on was accepted). Call it only after a check that
+    /// an anonymous peer cannot pass: an authenticated connection keeps its slot however many others arrive.
+    /// </summary>
+    public void MarkAuthenticated()
+    {
+        if (Interlocked.Exchange(ref _authenticated, 1) == 0)
+        {
+            Authenticated?.Invoke(this);
+        }
+    }
 
     /// <summary>
     /// Sends a request (or advice) and waits for the response with the same match key, up to
@@ -181,7 +217,15 @@ public sealed class Iso8583Connection : IAsyncDisposable
     /// <inheritdoc />
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"ISO 8583 connection {Id} to {RemoteEndPoint} ({State})");
 
-    internal void Start() => Completion = RunAsync();
+    internal void Start()
+    {
+        _opened = _options.TimeProvider.GetTimestamp();
+        Volatile.Write(ref _lastReceived, _opened);
+        Completion = RunAsync();
+    }
+
+    /// <summary>Closes at once without draining (evicted by the server); the socket is released in the background.</summary>
+    internal void Abort() => Shutdown(flush: false);
 
     private async Task RunAsync()
     {
@@ -311,9 +355,12 @@ public sealed class Iso8583Connection : IAsyncDisposable
                 {
                     while (keepGoing && framing.TryReadFrame(ref buffer, out var frame))
                     {
-                        Volatile.Write(ref _lastReceived, _options.TimeProvider.GetTimestamp());
+                        // Only a message is activity: keep-alive frames are read and dropped, so they cannot hold a
+                        // connection open past its idle timeout (and nothing extends its absolute lifetime).
                         if (!frame.IsKeepAlive)
                         {
+                            Volatile.Write(ref _lastReceived, _options.TimeProvider.GetTimestamp());
+                            Volatile.Write(ref _receivedMessage, 1);
                             keepGoing = HandleFrame(frame, out var waitForSlot);
                             if (waitForSlot is not null)
                             {
@@ -591,7 +638,9 @@ public sealed class Iso8583Connection : IAsyncDisposable
     {
         var echo = _options.IdleEchoInterval;
         var timeout = _options.ReceiveIdleTimeout;
-        if (echo is null && timeout is null)
+        var lifetime = _options.MaxConnectionLifetime;
+        var firstMessage = _options.FirstMessageTimeout;
+        if (echo is null && timeout is null && lifetime is null && firstMessage is null)
         {
             return;
         }
@@ -601,11 +650,28 @@ public sealed class Iso8583Connection : IAsyncDisposable
         {
             while (!_lifetime.IsCancellationRequested)
             {
+                var age = clock.GetElapsedTime(_opened);
+                if (lifetime is { } l && age >= l)
+                {
+                    _log.LogInformation("ISO 8583 connection {Id} to {Remote}: open for {Seconds:0} s, its most; closing after the requests in flight.", Id, RemoteEndPoint, age.TotalSeconds);
+                    Volatile.Write(ref _closedBy, (int)ConnectionLimit.MaxLifetime);
+                    _ = CloseAsync(CancellationToken.None); // drains in the background; this loop must end for the close to complete
+                    return;
+                }
+
+                var waitingForFirst = firstMessage is not null && Volatile.Read(ref _receivedMessage) == 0;
+                if (waitingForFirst && age >= firstMessage!.Value)
+                {
+                    _log.LogWarning("ISO 8583 connection {Id} to {Remote}: no complete message within {Seconds:0} s of connecting; closing.", Id, RemoteEndPoint, age.TotalSeconds);
+                    CloseForLimit(ConnectionLimit.FirstMessageTimeout);
+                    return;
+                }
+
                 var idle = clock.GetElapsedTime(Volatile.Read(ref _lastReceived));
                 if (timeout is { } t && idle >= t)
                 {
                     _log.LogWarning("ISO 8583 connection {Id} to {Remote}: nothing received for {Seconds:0} s; closing.", Id, RemoteEndPoint, idle.TotalSeconds);
-                    Shutdown(flush: false);
+                    CloseForLimit(ConnectionLimit.IdleTimeout);
                     return;
                 }
 
@@ -616,14 +682,14 @@ public sealed class Iso8583Connection : IAsyncDisposable
                 }
 
                 var wait = TimeSpan.MaxValue;
-                if (echo is { } e2)
+                wait = echo is { } e2 && e2 - idle < wait ? e2 - idle : wait;
+                wait = timeout is { } t2 && t2 - idle < wait ? t2 - idle : wait;
+                wait = lifetime is { } l2 && l2 - age < wait ? l2 - age : wait;
+                wait = waitingForFirst && firstMessage!.Value - age < wait ? firstMessage.Value - age : wait;
+                if (wait == TimeSpan.MaxValue)
                 {
-                    wait = e2 - idle;
-                }
-
-                if (timeout is { } t2 && t2 - idle < wait)
-                {
-                    wait = t2 - idle;
+                    await Task.Delay(Timeout.InfiniteTimeSpan, clock, _lifetime.Token); // only the first-message deadline was set, and it is met
+                    return;
                 }
 
                 await Task.Delay(wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait, clock, _lifetime.Token);
@@ -632,6 +698,12 @@ public sealed class Iso8583Connection : IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
+    }
+
+    private void CloseForLimit(ConnectionLimit limit)
+    {
+        Volatile.Write(ref _closedBy, (int)limit);
+        Shutdown(flush: false);
     }
 
     private async Task SendEchoAsync()

@@ -17,6 +17,7 @@ public sealed class Iso8583Server : IAsyncDisposable
     private readonly ILogger _log;
     private readonly ConcurrentDictionary<long, Iso8583Connection> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly ConnectionSlots _slots;
     private TcpListener? _listener;
     private Task _acceptLoop = Task.CompletedTask;
     private int _accepting;
@@ -30,6 +31,7 @@ public sealed class Iso8583Server : IAsyncDisposable
         options.Validate();
         _options = options;
         _log = options.Logger;
+        _slots = new ConnectionSlots(options.MaxConnections, options.MaxUnauthenticatedConnections ?? options.MaxConnections, options.MaxConnectionsPerAddress);
     }
 
     /// <summary>Raised when a connection has been accepted (after TLS), before its first frame is read.</summary>
@@ -37,6 +39,12 @@ public sealed class Iso8583Server : IAsyncDisposable
 
     /// <summary>Raised when a connection has closed.</summary>
     public event Action<Iso8583Connection>? ConnectionClosed;
+
+    /// <summary>Raised when a connection limit or timeout was enforced: a newcomer refused, an older connection evicted, or a connection closed by a timeout.</summary>
+    public event Action<ConnectionLimit, ConnectionLimitAction>? LimitEnforced;
+
+    /// <summary>Connections holding a slot now, including those still in their TLS handshake.</summary>
+    public int SlotCount => _slots.Count;
 
     /// <summary>The address and port listened on (valid after <see cref="StartAsync"/>).</summary>
     public IPEndPoint LocalEndPoint => (IPEndPoint)(_listener?.LocalEndpoint ?? throw new InvalidOperationException("the server has not been started."));
@@ -111,23 +119,49 @@ public sealed class Iso8583Server : IAsyncDisposable
     private async Task AcceptAsync(Socket socket, CancellationToken stop)
     {
         var remote = socket.RemoteEndPoint?.ToString() ?? "unknown";
-        if (_connections.Count >= _options.MaxConnections)
+        var address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+        var admission = _slots.Admit(address, socket.Dispose);
+        foreach (var evicted in admission.Evicted)
         {
-            _log.LogWarning("ISO 8583 server: refusing {Remote}, {Max} connections already open.", remote, _options.MaxConnections);
+            evicted.Evict();
+            Enforced(admission.Reached!.Value, ConnectionLimitAction.Evicted);
+        }
+
+        if (admission.Slot is not { } slot)
+        {
+            _log.LogWarning("ISO 8583 server: refusing {Remote}: {Limit} reached and no unauthenticated idle connection to evict.", remote, admission.Reached);
+            Enforced(admission.Reached!.Value, ConnectionLimitAction.Refused);
             socket.Dispose();
             return;
         }
 
-        socket.NoDelay = true;
-        Stream stream = new NetworkStream(socket, ownsSocket: true);
+        if (admission.Evicted.Count > 0)
+        {
+            _log.LogInformation("ISO 8583 server: {Limit} reached; closed the oldest unauthenticated idle connection for {Remote}.", admission.Reached, remote);
+        }
+
+        Stream stream;
+        SslStream? tlsStream = null;
+        using var timeout = new CancellationTokenSource(_options.HandshakeTimeout, _options.TimeProvider);
         try
         {
-            using var timeout = new CancellationTokenSource(_options.HandshakeTimeout, _options.TimeProvider);
+            socket.NoDelay = true;
+            stream = new NetworkStream(socket, ownsSocket: true);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException)
+        {
+            _slots.Release(slot); // evicted (or reset by the peer) before it even started
+            socket.Dispose();
+            return;
+        }
+
+        try
+        {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
             if (_options.Tls is { } tls)
             {
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
-                stream = ssl;
+                stream = tlsStream = ssl;
                 await ssl.AuthenticateAsServerAsync(tls, linked.Token);
             }
 
@@ -138,12 +172,28 @@ public sealed class Iso8583Server : IAsyncDisposable
         }
         catch (Exception ex)
         {
+            _slots.Release(slot);
+            if (timeout.IsCancellationRequested)
+            {
+                Enforced(ConnectionLimit.HandshakeTimeout, ConnectionLimitAction.Closed);
+            }
+
             _log.LogWarning("ISO 8583 server: handshake with {Remote} failed: {Error}", remote, ex.Message);
             await stream.DisposeAsync();
             return;
         }
 
-        var connection = new Iso8583Connection(stream, _options, remote, OnClosed);
+        var connection = new Iso8583Connection(stream, _options, remote, c => OnClosed(c, slot))
+        {
+            Authenticated = _ => _slots.Authenticate(slot),
+            RemoteCertificate = tlsStream?.RemoteCertificate,
+        };
+        if (!_slots.Attach(slot, connection))
+        {
+            await stream.DisposeAsync(); // evicted while in its handshake
+            return;
+        }
+
         _connections[connection.Id] = connection;
         _log.LogInformation("ISO 8583 server: connection {Id} from {Remote}.", connection.Id, remote);
         try
@@ -162,9 +212,27 @@ public sealed class Iso8583Server : IAsyncDisposable
         }
     }
 
-    private void OnClosed(Iso8583Connection connection)
+    private void Enforced(ConnectionLimit limit, ConnectionLimitAction action)
     {
+        try
+        {
+            LimitEnforced?.Invoke(limit, action);
+        }
+        catch (Exception ex)
+        {
+            _log.LogError(ex, "ISO 8583 server: a LimitEnforced handler failed.");
+        }
+    }
+
+    private void OnClosed(Iso8583Connection connection, ConnectionSlots.Slot slot)
+    {
+        _slots.Release(slot);
         _connections.TryRemove(connection.Id, out _);
+        if (connection.ClosedBy is { } limit)
+        {
+            Enforced(limit, ConnectionLimitAction.Closed);
+        }
+
         try
         {
             ConnectionClosed?.Invoke(connection);

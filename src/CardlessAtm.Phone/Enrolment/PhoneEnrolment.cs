@@ -61,7 +61,7 @@ public sealed class PhoneEnrolment
     /// <param name="initialKsn">The initial KSN from the host's enrolment.</param>
     /// <param name="overwrite">Replace an existing enrolment (its remaining keys are lost).</param>
     /// <param name="logger">Logs the device id (never a key).</param>
-    /// <exception cref="PhoneInputException">Bad path, existing file without <paramref name="overwrite"/>, or a key/KSN that does not suit the profile.</exception>
+    /// <exception cref="PhoneInputException">Bad path, a directory group or others can access, existing file without <paramref name="overwrite"/>, or a key/KSN that does not suit the profile.</exception>
     public static PhoneEnrolment Create(string path, ISecurityProfile profile, SecretKey initialKey, KeySerialNumber initialKsn, bool overwrite = false, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(profile);
@@ -83,6 +83,16 @@ public sealed class PhoneEnrolment
             if (!overwrite && File.Exists(enrolment.Path))
             {
                 throw new PhoneInputException(PhoneInputError.InvalidSetting, enrolment.Where, "the phone is already enrolled here; refusing to replace it (its unused keys would be lost). Use another file or overwrite explicitly.");
+            }
+
+            try
+            {
+                // Refused now rather than at the first withdrawal, when the phone could no longer load what it saved.
+                FileKeyStore.CreatePrivateDirectory(System.IO.Path.GetDirectoryName(enrolment.Path)!);
+            }
+            catch (KeyFileRejectedException ex)
+            {
+                throw new PhoneInputException(PhoneInputError.EnrolmentInsecure, enrolment.Where, $"cannot keep the phone's DUKPT keys here: {ex.Message}", ex);
             }
 
             using var guard = enrolment.Lock();
@@ -251,7 +261,7 @@ public sealed class PhoneEnrolment
         }
         catch (KeyFileRejectedException ex)
         {
-            throw new PhoneInputException(PhoneInputError.EnrolmentInsecure, Where, $"it holds the phone's DUKPT keys but group or others can access it; fix: chmod 600 {Path}", ex);
+            throw new PhoneInputException(PhoneInputError.EnrolmentInsecure, Where, $"it holds the phone's DUKPT keys and is refused: {ex.Message}", ex);
         }
 
         DukptDevice device;

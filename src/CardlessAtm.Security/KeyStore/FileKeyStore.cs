@@ -31,15 +31,32 @@ public sealed class FileKeyStore
         Directory = Path.GetFullPath(directory);
         if (!System.IO.Directory.Exists(Directory))
         {
-            if (OperatingSystem.IsWindows())
-            {
-                System.IO.Directory.CreateDirectory(Directory);
-            }
-            else
-            {
-                System.IO.Directory.CreateDirectory(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
+            CreatePrivateDirectory(Directory);
         }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="directory"/> (and its missing parents) with mode 0700 when it does not exist, and
+    /// throws when it exists but group or others can access it: a key written there would be refused when loaded.
+    /// </summary>
+    /// <exception cref="KeyFileRejectedException">The directory exists and is too open.</exception>
+    public static void CreatePrivateDirectory(string directory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        var full = Path.GetFullPath(directory);
+        if (OperatingSystem.IsWindows())
+        {
+            System.IO.Directory.CreateDirectory(full);
+            return;
+        }
+
+        if (!System.IO.Directory.Exists(full))
+        {
+            System.IO.Directory.CreateDirectory(full, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            return;
+        }
+
+        CheckDirectoryPermissions(full);
     }
 
     /// <summary>The store directory (absolute).</summary>
@@ -169,6 +186,20 @@ public sealed class FileKeyStore
         {
             throw new KeyFileRejectedException(
                 $"Key file {path} is accessible by group or others (mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}); refusing to use it. Fix: chmod 600 {path}");
+        }
+
+        // A file at 0600 in a directory others can write can be swapped for one of theirs: the directory is part of the check.
+        CheckDirectoryPermissions(Path.GetDirectoryName(Path.GetFullPath(path))!);
+    }
+
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static void CheckDirectoryPermissions(string directory)
+    {
+        var directoryMode = File.GetUnixFileMode(directory);
+        if ((directoryMode & GroupOrOther) != 0)
+        {
+            throw new KeyFileRejectedException(
+                $"Key directory {directory} is accessible by group or others (mode {Convert.ToString((int)directoryMode, 8).PadLeft(4, '0')}); it must be 0700. Fix: chmod 700 {directory}");
         }
     }
 

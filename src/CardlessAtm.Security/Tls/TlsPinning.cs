@@ -150,14 +150,16 @@ public static class LabCertificates
     }
 
     /// <summary>
-    /// Writes the certificate (PEM, mode 0644) and its private key (PKCS#8 PEM, mode 0600) and returns the
-    /// SPKI pin to give the peer.
+    /// Writes the certificate (PEM, mode 0644) and its private key (PKCS#8 PEM, mode 0600, in a directory made 0700
+    /// when missing) and returns the SPKI pin to give the peer.
     /// </summary>
+    /// <exception cref="KeyFileRejectedException">The key's directory exists and group or others can access it.</exception>
     public static CertificatePin WritePem(X509Certificate2 certificate, string certificatePath, string privateKeyPath)
     {
         ArgumentNullException.ThrowIfNull(certificate);
         using var key = certificate.GetECDsaPrivateKey() ?? throw new ArgumentException("Certificate has no ECDSA private key.", nameof(certificate));
         var keyPem = key.ExportPkcs8PrivateKeyPem();
+        FileKeyStore.CreatePrivateDirectory(Path.GetDirectoryName(Path.GetFullPath(privateKeyPath))!);
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {

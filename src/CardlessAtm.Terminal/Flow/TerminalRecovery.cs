@@ -1,4 +1,3 @@
-using System.Globalization;
 using CardlessAtm.Devices;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Iso8583;
@@ -28,8 +27,8 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
         foreach (var session in sessions)
         {
             var entries = session.ToList();
-            var request = entries.LastOrDefault(e => e.Event == JournalEvents.AuthoriseRequest);
-            if (request is null || entries.Any(e => e.Event is JournalEvents.WithdrawalEnd or JournalEvents.Recovered))
+            var request = entries.OfType<AuthoriseRequested>().LastOrDefault();
+            if (request is null || entries.Any(e => e is WithdrawalEnded or Recovered))
             {
                 continue;
             }
@@ -54,43 +53,40 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
     /// <summary>Withdrawals the last <see cref="RecoverAsync"/> could not settle (an operator must), each with the journal path and entry.</summary>
     public List<string> Unsettled { get; } = [];
 
-    private async Task SettleAsync(string session, List<JournalEntry> entries, JournalEntry request, CancellationToken cancellationToken)
+    private async Task SettleAsync(string session, List<JournalEntry> entries, AuthoriseRequested request, CancellationToken cancellationToken)
     {
-        var amount = new Money(
-            long.Parse(request["amount"]!, CultureInfo.InvariantCulture),
-            Currency.FromNumericCode(int.Parse(request["currency"]!, CultureInfo.InvariantCulture)));
-        var stan = request.Stan!.Value;
-        var answer = entries.LastOrDefault(e => e.Event == JournalEvents.AuthoriseAnswer);
-        var start = entries.LastOrDefault(e => e.Event == JournalEvents.DispenseStart);
-        var end = entries.LastOrDefault(e => e.Event == JournalEvents.DispenseEnd);
+        var amount = request.Amount.ToMoney();
+        var stan = request.Stan ?? throw new FormatException("its authorise-request has no STAN");
+        var answer = entries.OfType<AuthoriseAnswered>().LastOrDefault();
+        var start = entries.OfType<DispenseStarted>().LastOrDefault();
+        var end = entries.OfType<DispenseEnded>().LastOrDefault();
         // The reversal file is written (and fsynced) before its journal line, so the SAF directory is the truth:
         // a withdrawal that needs a reversal and has neither a file nor an acknowledgement gets one now.
-        var reversalId = $"{stan:D6}-{request["transmission"]}";
+        var reversalId = $"{stan:D6}-{request.Transmission}";
         var reversalQueued = reversals.Store.Contains(reversalId)
-            || entries.Any(e => e.Event == JournalEvents.ReversalAcknowledged && e["id"] == reversalId);
-        // Only an authentic decline bound to this very request proves the host did not debit ("bound" is absent in
-        // journals written before answers were bound to requests; those counted MAC-verified answers as bound).
-        var declined = answer is not null && answer["macVerified"] == bool.TrueString && (answer["bound"] ?? bool.TrueString) == bool.TrueString
-            && answer["response"] != ResponseCodes.Approved;
+            || entries.OfType<ReversalAcknowledged>().Any(e => e.Id == reversalId);
+        // Only an authentic decline bound to this very request proves the host did not debit (old journals written
+        // before answers were bound to requests have no mismatch: they counted MAC-verified answers as bound).
+        var declined = answer is { IsAuthentic: true } && answer.Response != ResponseCodes.Approved;
 
         Money presented;
         string how;
         var reasonCode = answer is null ? ReversalReasons.Timeout : ReversalReasons.AtmMalfunction;
         if (end is not null)
         {
-            presented = new Money(long.Parse(end["presentedMinor"]!, CultureInfo.InvariantCulture), amount.Currency);
+            presented = new Money(end.Presented.AmountMinor, amount.Currency);
             how = "dispense had ended";
-            reasonCode = UnknownNotes(end["movements"]) > 0 ? ReversalReasons.SuspectedMalfunction
+            reasonCode = end.UnknownNotes > 0 ? ReversalReasons.SuspectedMalfunction
                 : presented.IsPositive ? ReversalReasons.PartialDispense : ReversalReasons.AtmMalfunction;
         }
         else if (start is not null)
         {
-            var mix = RecoveryRecord.ParseMix(start["mix"]!, amount);
-            var before = RecoveryRecord.ParseCounters(start["counters"]);
+            var mix = JournalMixItem.ToMix(start.Mix, amount);
+            var before = start.Counters is null ? null : JournalDeviceCounter.ToCounters(start.Counters);
             var now = before is null ? null : await dispenser.ReadDeviceCountersAsync(cancellationToken);
             var moved = before is null || now is null ? null : now.Since(before);
-            var result = await dispenser.RecoverInterruptedDispenseAsync(mix, RecoveryRecord.ParseCounts(start["counts"]!), moved, cancellationToken);
-            await journal.WriteAsync(JournalEvents.DispenseEnd, session, stan, RecoveryRecord.DescribeResult(result));
+            var result = await dispenser.RecoverInterruptedDispenseAsync(mix, start.Counts, moved, cancellationToken);
+            await journal.WriteAsync(DispenseEnded.Of(result) with { Session = session, Stan = stan });
             presented = result.Presented;
             reasonCode = result.HasUnknown ? ReversalReasons.SuspectedMalfunction : presented.IsPositive ? ReversalReasons.PartialDispense : ReversalReasons.AtmMalfunction;
             how = moved is null ? "dispense interrupted; the device keeps no counters, notes marked unknown" : "dispense interrupted; settled from the device counters";
@@ -107,8 +103,8 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
             await reversals.EnqueueAsync(new PendingReversal(
                 reversalId,
                 stan,
-                request["transmission"]!,
-                request["rrn"]!,
+                request.Transmission,
+                request.Rrn,
                 amount.MinorUnits,
                 presented.MinorUnits,
                 amount.Currency.NumericCode,
@@ -118,20 +114,10 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
             { ReasonCode = reasonCode });
         }
 
-        await journal.WriteAsync(JournalEvents.Recovered, session, stan, new Dictionary<string, string>
-        {
-            ["how"] = how,
-            ["presented"] = presented.ToString(),
-            ["reversal"] = reverse ? (presented.IsPositive ? "partial" : "full") : (reversalQueued ? "already queued" : "none needed"),
-        });
+        var reversal = reverse ? (presented.IsPositive ? "partial" : "full") : (reversalQueued ? "already queued" : "none needed");
+        await journal.WriteAsync(new Recovered(how, JournalAmount.Of(presented), reversal) { Session = session, Stan = stan });
         logger.LogWarning(
             "Recovered withdrawal {Session} stan {Stan}: {How}; presented {Presented} of {Amount}; reversal {Reversal}",
             session, stan, how, presented, amount, reverse ? "queued" : "not needed");
     }
-
-    /// <summary>Notes of unknown fate in a journalled "movements" detail ("CASS1:2/0/1;CASS2:0/0/0").</summary>
-    private static int UnknownNotes(string? movements) =>
-        (movements ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries)
-            .Select(m => m.Split('/'))
-            .Sum(parts => parts.Length == 3 && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var unknown) ? unknown : 0);
 }

@@ -80,8 +80,7 @@ public sealed class WithdrawalFlow : IDisposable
     private readonly TerminalMetrics _metrics;
     private readonly Currency _currency;
     private readonly AtmId _atmId;
-    private readonly Queue<string> _usedSessions = new();
-    private readonly Lock _gate = new();
+    private readonly RequestGate _requestGate;
     private ActiveSession? _session;
     private Devices.Display.Screen? _lastResultScreen;
     private Task<KeyPress>? _pendingKey;
@@ -107,6 +106,7 @@ public sealed class WithdrawalFlow : IDisposable
         _transaction.Progress += OnTransactionProgressAsync;
         _transaction.DispenserUnusable += reason => Volatile.Write(ref _outOfServiceReason, reason);
         _journal = journal;
+        _requestGate = new RequestGate(options.AtmId, journal, metrics, time, logger);
         _qrOptions = qrOptions;
         _metrics = metrics;
         _time = time;
@@ -196,38 +196,17 @@ public sealed class WithdrawalFlow : IDisposable
     }
 
     /// <summary>
-    /// Step E: a request the proxy forwarded. Accepted only for the session on screen right now — same
-    /// payload, ATM id, amount and currency, not expired, not used; anything else is declined at once and
-    /// journalled. An accepted request is answered when the withdrawal ends.
+    /// Step E: a request the proxy forwarded. Accepted only for the session on screen right now (see
+    /// <see cref="RequestGate"/>); anything else is declined at once. An accepted request is answered when the withdrawal ends.
     /// </summary>
     public async ValueTask<IsoMessage> HandleForwardedRequestAsync(IsoMessage request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var session = Volatile.Read(ref _session);
-        var (code, reason, onScreen) = Check(request, session);
-        if (code is not null)
+        var decision = await _requestGate.CheckAsync(request, session?.Gate);
+        if (!decision.Admitted)
         {
-            if (onScreen)
-            {
-                // It concerns the session on screen (wrong amount, expired, a second claim): journalled on its own.
-                await _journal.WriteAsync(JournalEvents.RequestRefused, session?.Nonce, null, new Dictionary<string, string>
-                {
-                    ["response"] = code,
-                    ["reason"] = reason!,
-                    ["phoneStan"] = request.GetString(11) ?? "-",
-                });
-                _logger.LogWarning("Refused a forwarded request for {AtmId}: {ResponseCode} {Reason}", request.GetString(41) ?? "?", code, reason);
-            }
-            else
-            {
-                // Anyone on the internet can send these: counted and summarised, so they cannot fill the journal.
-                await _journal.CountAsync(JournalEvents.RequestsUnmatched, $"{code} {reason}");
-                _metrics.UnmatchedRequest(code, reason!);
-                _logger.LogDebug("Refused a forwarded request that matches no session: {ResponseCode} {Reason}", code, reason);
-            }
-
-            _metrics.Withdrawal("refused", code);
-            return request.CreateResponse(code);
+            return request.CreateResponse(decision.ResponseCode!);
         }
 
         var forwarded = new ForwardedRequest(request, new TaskCompletionSource<IsoMessage>(TaskCreationOptions.RunContinuationsAsynchronously));
@@ -283,7 +262,7 @@ public sealed class WithdrawalFlow : IDisposable
             return Terminate(null, null, null, "Cancelled.");
         }
 
-        await _journal.WriteAsync(JournalEvents.AmountEntered, data: new Dictionary<string, string> { ["amount"] = amount.Value.ToString() });
+        await _journal.WriteAsync(new AmountEntered(JournalAmount.Of(amount.Value)));
 
         Enter(TerminalState.FaultCheck);
         await _devices.Dispenser.RefreshStatusAsync(cancellationToken);
@@ -302,11 +281,7 @@ public sealed class WithdrawalFlow : IDisposable
 
         var payload = new QrSessionIssuer(_atmId, key1.Qr, _time, _qrOptions).Issue(amount.Value);
         var session = new ActiveSession(payload);
-        await _journal.WriteAsync(JournalEvents.QrShown, session.Nonce, null, new Dictionary<string, string>
-        {
-            ["amount"] = amount.Value.ToString(),
-            ["expires"] = payload.ExpiresAt.ToString("u", CultureInfo.InvariantCulture),
-        });
+        await _journal.WriteAsync(new QrShown(JournalAmount.Of(amount.Value), payload.ExpiresAt) { Session = session.Nonce });
         Volatile.Write(ref _session, session);
         Enter(TerminalState.QrShown);
         try
@@ -329,9 +304,9 @@ public sealed class WithdrawalFlow : IDisposable
         }
         finally
         {
-            session.Close();
+            session.Close(); // before it leaves the screen, so that no request read it as on screen and claims it now
             Volatile.Write(ref _session, null);
-            Remember(session.Nonce);
+            _requestGate.Retire(session.Gate);
         }
     }
 
@@ -349,7 +324,7 @@ public sealed class WithdrawalFlow : IDisposable
                 }
 
                 session.EndReason = "The QR code has expired.";
-                await _journal.WriteAsync(JournalEvents.SessionEnded, session.Nonce, data: new Dictionary<string, string> { ["reason"] = "expired" });
+                await _journal.WriteAsync(new SessionEnded("expired") { Session = session.Nonce });
                 return null;
             }
 
@@ -370,7 +345,7 @@ public sealed class WithdrawalFlow : IDisposable
                 }
 
                 session.EndReason = "Cancelled.";
-                await _journal.WriteAsync(JournalEvents.SessionEnded, session.Nonce, data: new Dictionary<string, string> { ["reason"] = "cancelled" });
+                await _journal.WriteAsync(new SessionEnded("cancelled") { Session = session.Nonce });
                 return null;
             }
 
@@ -385,11 +360,7 @@ public sealed class WithdrawalFlow : IDisposable
         var stan = _host.NextStan();
         using var scope = _logger.BeginScope(new Dictionary<string, object> { ["AtmId"] = _options.AtmId, ["Session"] = session.Nonce, ["Stan"] = stan });
         Enter(TerminalState.RequestReceived);
-        await _journal.WriteAsync(JournalEvents.RequestReceived, session.Nonce, stan, new Dictionary<string, string>
-        {
-            ["phoneStan"] = phone.GetString(11) ?? "-",
-            ["amount"] = amount.ToString(),
-        });
+        await _journal.WriteAsync(new RequestReceived(phone.GetString(11) ?? "-", JournalAmount.Of(amount)) { Session = session.Nonce, Stan = stan });
 
         // The fault check runs again: a door may have opened while the customer used the phone.
         await _devices.Dispenser.RefreshStatusAsync(cancellationToken);
@@ -435,13 +406,7 @@ public sealed class WithdrawalFlow : IDisposable
             reply.ReplacementAmountMinor = paid.MinorUnits;
         }
 
-        await _journal.WriteAsync(JournalEvents.WithdrawalEnd, session.Nonce, null, new Dictionary<string, string>
-        {
-            ["response"] = responseCode,
-            ["presented"] = (presented ?? new Money(0, amount.Currency)).ToString(),
-            ["state"] = final.ToString(),
-            ["message"] = customerMessage,
-        });
+        await _journal.WriteAsync(new WithdrawalEnded(responseCode, JournalAmount.Of(presented ?? new Money(0, amount.Currency)), final.ToString(), customerMessage) { Session = session.Nonce });
         forwarded.Reply.TrySetResult(reply);
         _metrics.Withdrawal(final == TerminalState.Done ? (presented == amount ? "dispensed" : "partial") : "declined", responseCode);
         _metrics.Latency(Stopwatch.GetElapsedTime(started));
@@ -457,60 +422,6 @@ public sealed class WithdrawalFlow : IDisposable
         Enter(TerminalState.Terminated);
         _metrics.Withdrawal("terminated", responseCode ?? "none");
         return new WithdrawalOutcome(session, amount, null, responseCode, customerMessage, TerminalState.Terminated);
-    }
-
-    /// <summary>
-    /// Why a forwarded request is refused (null when it claims the session on screen), and whether it concerns
-    /// the session on screen at all — it carries that session's payload — or matches no session.
-    /// </summary>
-    private (string? Code, string? Reason, bool OnScreen) Check(IsoMessage request, ActiveSession? session)
-    {
-        string? qrText;
-        long? amountMinor;
-        int? currency;
-        string? terminal;
-        try
-        {
-            qrText = request.SessionPayload;
-            amountMinor = request.AmountMinor;
-            currency = request.CurrencyCode;
-            terminal = request.TerminalId;
-        }
-        catch (Iso8583FieldException e)
-        {
-            return (ResponseCodes.FormatError, $"field {e.FieldNumber} malformed", false);
-        }
-
-        var onScreen = session is not null && qrText is not null && session.Payload.Text == qrText;
-        if (terminal != _options.AtmId)
-        {
-            return (ResponseCodes.InvalidTransaction, $"field 41 names another ATM", onScreen);
-        }
-
-        if (qrText is null || amountMinor is null || currency is null || !request.Has(127))
-        {
-            return (ResponseCodes.FormatError, "fields 4, 48, 49 and 127 are required", onScreen);
-        }
-
-        if (!onScreen)
-        {
-            var nonce = QrPayloadFormat.Parse(qrText).Payload?.Nonce.ToString();
-            return nonce is not null && WasUsed(nonce)
-                ? (ResponseCodes.DuplicateTransmission, "the session was already used", false)
-                : (ResponseCodes.InvalidTransaction, session is null ? "no session on screen" : "not the session on screen", false);
-        }
-
-        if (amountMinor != session!.Payload.Amount.MinorUnits || currency != session.Payload.Amount.Currency.NumericCode)
-        {
-            return (ResponseCodes.InvalidAmount, "amount or currency differs from the session on screen", true);
-        }
-
-        if (_time.GetUtcNow() >= session.Payload.ExpiresAt)
-        {
-            return (ResponseCodes.InvalidTransaction, "the session has expired", true);
-        }
-
-        return session.TryClaim() ? (null, null, true) : (ResponseCodes.DuplicateTransmission, "the session already has a request", true);
     }
 
     private async Task<Money?> ReadAmountAsync(CancellationToken cancellationToken)
@@ -585,22 +496,11 @@ public sealed class WithdrawalFlow : IDisposable
 
     private async Task JournalVerdictAsync(string? session, FaultVerdict verdict)
     {
-        await _journal.WriteAsync(JournalEvents.FaultCheck, session, null, new Dictionary<string, string>
-        {
-            ["amount"] = verdict.Amount.ToString(),
-            ["ready"] = verdict.IsReady.ToString(),
-            ["reasons"] = verdict.Reasons.Count == 0 ? "-" : string.Join("; ", verdict.Reasons.Select(r => $"{r.Code}: {r.LogText}")),
-        });
+        await _journal.WriteAsync(new FaultChecked(JournalAmount.Of(verdict.Amount), verdict.IsReady, [.. verdict.Reasons.Select(r => $"{r.Code}: {r.LogText}")]) { Session = session });
     }
 
     private void OnSensorChanged(object? sender, Devices.Status.StatusChange change) =>
-        _ = _journal.WriteAsync(JournalEvents.Sensor, Volatile.Read(ref _session)?.Nonce, null, new Dictionary<string, string>
-        {
-            ["sensor"] = change.Property,
-            ["from"] = change.OldValue?.ToString() ?? "-",
-            ["to"] = change.NewValue?.ToString() ?? "-",
-            ["state"] = _state.ToString(),
-        });
+        _ = _journal.WriteAsync(new SensorChanged(change.Property, change.OldValue?.ToString(), change.NewValue?.ToString(), _state.ToString()) { Session = Volatile.Read(ref _session)?.Nonce });
 
     private void Enter(TerminalState state)
     {
@@ -608,50 +508,22 @@ public sealed class WithdrawalFlow : IDisposable
         StateChanged?.Invoke(state);
     }
 
-    private void Remember(string nonce)
-    {
-        lock (_gate)
-        {
-            _usedSessions.Enqueue(nonce);
-            while (_usedSessions.Count > 1024)
-            {
-                _usedSessions.Dequeue();
-            }
-        }
-    }
-
-    private bool WasUsed(string nonce)
-    {
-        lock (_gate)
-        {
-            return _usedSessions.Contains(nonce);
-        }
-    }
-
     private sealed record ForwardedRequest(IsoMessage PhoneRequest, TaskCompletionSource<IsoMessage> Reply);
 
+    /// <summary>The session on screen: the gate's view of it, and the dialogue's hand-over of the admitted request.</summary>
     private sealed class ActiveSession(QrSessionPayload payload)
     {
-        private const int Open = 0;
-        private const int Claimed = 1;
-        private const int Closed = 2;
-        private int _state;
+        public GateSession Gate { get; } = new(payload);
 
-        public QrSessionPayload Payload { get; } = payload;
+        public QrSessionPayload Payload => Gate.Payload;
 
-        public string Nonce { get; } = payload.Nonce.ToString();
+        public string Nonce => Gate.Nonce;
 
         public TaskCompletionSource<ForwardedRequest> Requests { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public string? EndReason { get; set; }
 
-        /// <summary>The first request claims the session; every later one is a duplicate.</summary>
-        public bool TryClaim() => Interlocked.CompareExchange(ref _state, Claimed, Open) == Open;
-
-        /// <summary>
-        /// No request may claim the session any more (cancelled, expired, finished). False when a request had
-        /// already claimed it: its hand-over to the flow is then imminent and must be served.
-        /// </summary>
-        public bool Close() => Interlocked.CompareExchange(ref _state, Closed, Open) == Open;
+        /// <inheritdoc cref="GateSession.Close"/>
+        public bool Close() => Gate.Close();
     }
 }

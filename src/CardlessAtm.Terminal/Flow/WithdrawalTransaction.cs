@@ -1,4 +1,3 @@
-using System.Globalization;
 using CardlessAtm.Devices;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Iso8583;
@@ -72,13 +71,7 @@ public sealed class WithdrawalTransaction(
             var transmission = request.GetString(7)!;
             pending = new PendingReversal(
                 $"{stan:D6}-{transmission}", stan, transmission, request.RetrievalReferenceNumber!, amount.MinorUnits, 0, amount.Currency.NumericCode, string.Empty, session, time.GetUtcNow());
-            await journal.WriteAsync(JournalEvents.AuthoriseRequest, session, stan, new Dictionary<string, string>
-            {
-                ["rrn"] = pending.RetrievalReference,
-                ["transmission"] = transmission,
-                ["amount"] = amount.MinorUnits.ToString(CultureInfo.InvariantCulture),
-                ["currency"] = amount.Currency.NumericCode.ToString("D3", CultureInfo.InvariantCulture),
-            });
+            await journal.WriteAsync(new AuthoriseRequested(pending.RetrievalReference, transmission, JournalAmount.Of(amount)) { Session = session, Stan = stan });
 
             stage = Stage.Asked;
             HostAnswer? answer = null;
@@ -93,14 +86,10 @@ public sealed class WithdrawalTransaction(
             }
 
             var cancelled = cancelPressed.IsCompletedSuccessfully && cancelPressed.Result;
-            await journal.WriteAsync(JournalEvents.AuthoriseAnswer, session, stan, new Dictionary<string, string>
+            await journal.WriteAsync(new AuthoriseAnswered(answer?.ResponseCode, answer?.MacVerified ?? false, answer?.Mismatch, answer?.Response.AuthorizationCode, cancelled, failure)
             {
-                ["response"] = answer?.ResponseCode ?? "none",
-                ["macVerified"] = answer?.MacVerified.ToString() ?? "-",
-                ["bound"] = answer is null ? "-" : (answer.Mismatch is null ? bool.TrueString : $"no: field(s) {answer.Mismatch}"),
-                ["authCode"] = answer?.Response.AuthorizationCode ?? "-",
-                ["cancelled"] = cancelled.ToString(),
-                ["failure"] = failure ?? "-",
+                Session = session,
+                Stan = stan,
             });
 
             if (answer is null)
@@ -139,24 +128,22 @@ public sealed class WithdrawalTransaction(
             await ReportAsync(TerminalState.Dispensing);
             var counters = await dispenser.ReadDeviceCountersAsync(CancellationToken.None).WaitAsync(options.DispenseTimeout, time, CancellationToken.None);
             started = new DispenseStartRecord(mix, dispenser.CashUnits.ToDictionary(u => u.Id, u => u.Count, StringComparer.Ordinal), counters);
-            await journal.WriteAsync(JournalEvents.DispenseStart, session, stan, new Dictionary<string, string>
-            {
-                ["mix"] = RecoveryRecord.FormatMix(mix),
-                ["counts"] = RecoveryRecord.FormatCounts(dispenser.CashUnits),
-                ["counters"] = counters is null ? "none" : RecoveryRecord.FormatCounters(counters),
-                ["reversalId"] = pending.Id,
-                ["rrn"] = pending.RetrievalReference,
-                ["transmission"] = pending.OriginalTransmission,
-                ["amount"] = amount.MinorUnits.ToString(CultureInfo.InvariantCulture),
-                ["currency"] = amount.Currency.NumericCode.ToString("D3", CultureInfo.InvariantCulture),
-            });
+            await journal.WriteAsync(new DispenseStarted(
+                JournalMixItem.Of(mix),
+                dispenser.CashUnits.ToDictionary(u => u.Id, u => u.Count, StringComparer.Ordinal),
+                counters is null ? null : JournalDeviceCounter.Of(counters),
+                pending.Id,
+                pending.RetrievalReference,
+                pending.OriginalTransmission,
+                JournalAmount.Of(amount))
+            { Session = session, Stan = stan });
 
             // Once notes move, the dispense runs to its end whatever else happens — but not longer than its bound.
             stage = Stage.Dispensing;
             var result = await dispenser.DispenseAsync(mix, CancellationToken.None).WaitAsync(options.DispenseTimeout, time, CancellationToken.None);
             stage = Stage.Dispensed;
             dispensed = result;
-            await journal.WriteAsync(JournalEvents.DispenseEnd, session, stan, RecoveryRecord.DescribeResult(result));
+            await journal.WriteAsync(DispenseEnded.Of(result) with { Session = session, Stan = stan });
             if (result.Completion != DispenseCompletion.Ok)
             {
                 metrics.DispenserFault(result.Completion);
@@ -204,12 +191,7 @@ public sealed class WithdrawalTransaction(
         logger.LogError(fault, "Withdrawal {Session} failed at stage {Stage}: {Type}: {Message}", session, stage, fault.GetType().Name, fault.Message);
         try
         {
-            await journal.WriteAsync(JournalEvents.WithdrawalFault, session, pending?.OriginalStan, new Dictionary<string, string>
-            {
-                ["stage"] = stage.ToString(),
-                ["fault"] = fault.GetType().Name,
-                ["detail"] = fault.Message,
-            });
+            await journal.WriteAsync(new WithdrawalFault(stage.ToString(), fault.GetType().Name, fault.Message) { Session = session, Stan = pending?.OriginalStan });
         }
         catch (Exception journalFault) when (journalFault is not OperationCanceledException)
         {
@@ -297,7 +279,7 @@ public sealed class WithdrawalTransaction(
             }
         }
 
-        await journal.WriteAsync(JournalEvents.DispenseEnd, session, pending.OriginalStan, RecoveryRecord.DescribeResult(result));
+        await journal.WriteAsync(DispenseEnded.Of(result) with { Session = session, Stan = pending.OriginalStan });
         metrics.DispenserFault(result.Completion);
         return result;
     }
@@ -328,11 +310,7 @@ public sealed class WithdrawalTransaction(
     private async Task ResetAfterFaultAsync(string session)
     {
         var reset = await dispenser.ResetAsync(CancellationToken.None).WaitAsync(options.DispenseTimeout, time, CancellationToken.None);
-        await journal.WriteAsync(JournalEvents.DispenserReset, session, null, new Dictionary<string, string>
-        {
-            ["completion"] = reset.Completion.ToString(),
-            ["rejected"] = reset.Movements.Sum(m => m.Rejected).ToString(CultureInfo.InvariantCulture),
-        });
+        await journal.WriteAsync(new DispenserReset(reset.Completion.ToString(), reset.Movements.Sum(m => m.Rejected)) { Session = session });
     }
 
     private IsoMessage BuildAuthorisation(IsoMessage phone, int stan)

@@ -8,25 +8,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CardlessAtm.Terminal.Journal;
 
-/// <summary>One line of the electronic journal. Never holds a PIN, key or full account credential.</summary>
-/// <param name="Sequence">1, 2, 3, … in file order.</param>
-/// <param name="At">When it was written (UTC).</param>
-/// <param name="Event">What happened or is about to happen, e.g. <c>dispense-start</c>.</param>
-/// <param name="Session">The withdrawal session (QR nonce), if any.</param>
-/// <param name="Stan">The terminal's STAN toward the host, if any.</param>
-/// <param name="Data">Details (amounts, codes, mixes, counters).</param>
-public sealed record JournalEntry(
-    long Sequence,
-    DateTimeOffset At,
-    string Event,
-    string? Session,
-    int? Stan,
-    IReadOnlyDictionary<string, string>? Data)
-{
-    /// <summary>A detail by name, or null.</summary>
-    public string? this[string key] => Data is not null && Data.TryGetValue(key, out var value) ? value : null;
-}
-
 /// <summary>
 /// The ATM's electronic journal: an append-only file of JSON lines. Every step is written and flushed
 /// <em>before</em> the action it records; the steps before which money moves are forced to the disk
@@ -36,13 +17,18 @@ public sealed record JournalEntry(
 /// </summary>
 public sealed class ElectronicJournal : IDisposable
 {
-    private static readonly JsonSerializerOptions Json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        AllowOutOfOrderMetadataProperties = true, // a hand-edited or reordered line still names its event
+    };
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly JournalOptions _options;
     private readonly HashSet<(string Path, int Line)> _reported = [];
-    private readonly Dictionary<string, Tally> _tallies = new(StringComparer.Ordinal);
+    private Tally? _unmatched;
 
     // Withdrawals asked of the host and not finished (session → sequence of its authorise-request): what
     // recovery needs, what each new segment records, and what retention must keep.
@@ -86,17 +72,21 @@ public sealed class ElectronicJournal : IDisposable
     /// <summary>How long a summary (<see cref="CountAsync"/>) collects before it is written; one summary per interval at most.</summary>
     public TimeSpan SummaryInterval { get; init; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>Writes one entry and flushes it before returning (to the disk for the entries that precede money movements).</summary>
-    public async Task<JournalEntry> WriteAsync(string @event, string? session = null, int? stan = null, IReadOnlyDictionary<string, string>? data = null)
+    /// <summary>
+    /// Writes one entry — numbered and timed by the journal, whatever <paramref name="entry"/> held — and flushes it
+    /// before returning (to the disk for the entries that precede money movements). Returns the entry as written.
+    /// </summary>
+    public async Task<T> WriteAsync<T>(T entry)
+        where T : JournalEntry
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(@event);
+        ArgumentNullException.ThrowIfNull(entry);
         var written = new List<JournalEntry>(1);
-        JournalEntry entry;
+        JournalEntry stamped;
         await _gate.WaitAsync();
         try
         {
             WriteDueSummaries(written, force: false);
-            entry = Append(written, @event, session, stan, data);
+            stamped = Append(written, entry);
         }
         finally
         {
@@ -104,19 +94,18 @@ public sealed class ElectronicJournal : IDisposable
         }
 
         Raise(written);
-        return entry;
+        return (T)stamped;
     }
 
     /// <summary>
-    /// Counts one occurrence of <paramref name="key"/> toward a summary entry <paramref name="summaryEvent"/>
-    /// instead of writing an entry of its own: for events anyone may cause at any rate (e.g. requests that match
-    /// no session). The summary — counts per key, the total, and the first and last time — is written at most
+    /// Counts one forwarded request that matched no session under <paramref name="key"/> (its response code and
+    /// reason) toward a <see cref="RequestsUnmatched"/> summary instead of an entry of its own: anyone may send
+    /// those at any rate. The summary — counts per key, the total, and the first and last time — is written at most
     /// once per <see cref="SummaryInterval"/>: by the first count, or the first other write, after the interval;
     /// or when the journal is closed.
     /// </summary>
-    public async Task CountAsync(string summaryEvent, string key)
+    public async Task CountAsync(string key)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(summaryEvent);
         ArgumentException.ThrowIfNullOrWhiteSpace(key);
         var written = new List<JournalEntry>(0);
         await _gate.WaitAsync();
@@ -124,15 +113,10 @@ public sealed class ElectronicJournal : IDisposable
         {
             WriteDueSummaries(written, force: false);
             var now = _time.GetUtcNow();
-            if (!_tallies.TryGetValue(summaryEvent, out var tally))
-            {
-                tally = new Tally(now);
-                _tallies.Add(summaryEvent, tally);
-            }
-
-            tally.Last = now;
-            tally.Total++;
-            tally.Counts[key] = tally.Counts.GetValueOrDefault(key) + 1;
+            _unmatched ??= new Tally(now);
+            _unmatched.Last = now;
+            _unmatched.Total++;
+            _unmatched.Counts[key] = _unmatched.Counts.GetValueOrDefault(key) + 1;
         }
         finally
         {
@@ -294,6 +278,7 @@ public sealed class ElectronicJournal : IDisposable
         var text = new StringBuilder();
         foreach (var e in entries)
         {
+            ArgumentNullException.ThrowIfNull(e);
             text.Append(CultureInfo.InvariantCulture, $"{e.Sequence,6} {e.At:yyyy-MM-dd HH:mm:ss.fff} {e.Event,-22}");
             if (e.Session is not null)
             {
@@ -305,7 +290,7 @@ public sealed class ElectronicJournal : IDisposable
                 text.Append(CultureInfo.InvariantCulture, $" stan={e.Stan:D6}");
             }
 
-            foreach (var (key, value) in e.Data ?? new Dictionary<string, string>())
+            foreach (var (key, value) in Details(e))
             {
                 text.Append(CultureInfo.InvariantCulture, $" {key}={value}");
             }
@@ -341,27 +326,56 @@ public sealed class ElectronicJournal : IDisposable
     }
 
     /// <summary>Writes one entry at the end of the journal, closing the segment first when it is full or of another UTC day. The gate must be held.</summary>
-    private JournalEntry Append(List<JournalEntry> written, string @event, string? session, int? stan, IReadOnlyDictionary<string, string>? data)
+    private JournalEntry Append(List<JournalEntry> written, JournalEntry unstamped)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var now = _time.GetUtcNow();
-        var entry = new JournalEntry(_sequence + 1, now, @event, session, stan, data);
-        var line = JsonSerializer.SerializeToUtf8Bytes(entry, Json);
+        var entry = unstamped with { Sequence = _sequence + 1, At = now };
+        var line = Serialize(entry);
         var day = DateOnly.FromDateTime(now.UtcDateTime);
         var full = _file.Length > _headerLength && _file.Length + line.Length + 1 > _options.MaxSegmentBytes;
         if (_segmentDay is { } segmentDay && (segmentDay != day || full))
         {
             written.Add(Rotate(segmentDay, day, now));
             entry = entry with { Sequence = _sequence + 1 };
-            line = JsonSerializer.SerializeToUtf8Bytes(entry, Json);
+            line = Serialize(entry);
         }
 
-        WriteLine(line, JournalEvents.MustReachDiskFirst(@event));
+        WriteLine(line, JournalEvents.MustReachDiskFirst(entry.Event));
         _sequence = entry.Sequence;
         _segmentDay ??= day;
         Track(_open, entry);
         written.Add(entry);
         return entry;
+    }
+
+    /// <summary>One line: the entry as its own type, with its <c>event</c> name.</summary>
+    internal static byte[] Serialize(JournalEntry entry) => JsonSerializer.SerializeToUtf8Bytes(entry, Json);
+
+    /// <summary>An entry's details (everything but its sequence, time, event, session and STAN) as name=value, for people.</summary>
+    private static IEnumerable<(string Name, string Value)> Details(JournalEntry entry)
+    {
+        if (entry is UntypedEntry untyped)
+        {
+            foreach (var (key, value) in untyped.Data)
+            {
+                yield return (key, value);
+            }
+
+            yield break;
+        }
+
+        using var document = JsonDocument.Parse(Serialize(entry));
+        foreach (var property in document.RootElement.EnumerateObject())
+        {
+            if (property.Name is "event" or "sequence" or "at" or "session" or "stan")
+            {
+                continue;
+            }
+
+            // Amounts, mixes and counts as compact JSON: the one representation, and no space inside a value.
+            yield return (property.Name, property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString()! : property.Value.GetRawText());
+        }
     }
 
     private void WriteLine(byte[] line, bool flushToDisk)
@@ -375,7 +389,7 @@ public sealed class ElectronicJournal : IDisposable
     /// Closes the current segment as <c>journal-YYYYMMDD-NNN.log</c> and starts a new one whose first entry
     /// records the withdrawals still open, so that recovery can stop reading where the oldest of them began.
     /// </summary>
-    private JournalEntry Rotate(DateOnly closedDay, DateOnly day, DateTimeOffset now)
+    private SegmentStarted Rotate(DateOnly closedDay, DateOnly day, DateTimeOffset now)
     {
         _file.Flush(flushToDisk: true);
         _file.Dispose();
@@ -384,12 +398,12 @@ public sealed class ElectronicJournal : IDisposable
         Renamed(closed);
         _file = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read | FileShare.Delete);
         _segmentDay = day;
-        var header = new JournalEntry(_sequence + 1, now, JournalEvents.SegmentStarted, null, null, new Dictionary<string, string>
+        var header = new SegmentStarted(System.IO.Path.GetFileName(closed), [.. _open.OrderBy(o => o.Value).Select(o => new OpenWithdrawal(o.Key, o.Value))])
         {
-            ["previous"] = System.IO.Path.GetFileName(closed),
-            ["open"] = _open.Count == 0 ? "-" : string.Join(' ', _open.OrderBy(o => o.Value).Select(o => $"{o.Key}@{o.Value.ToString(CultureInfo.InvariantCulture)}")),
-        });
-        WriteLine(JsonSerializer.SerializeToUtf8Bytes(header, Json), flushToDisk: true);
+            Sequence = _sequence + 1,
+            At = now,
+        };
+        WriteLine(Serialize(header), flushToDisk: true);
         _headerLength = _file.Length;
         _sequence = header.Sequence;
         _logger.LogInformation("Journal segment closed as {Segment}; {Open} withdrawal(s) still open", closed, _open.Count);
@@ -457,7 +471,7 @@ public sealed class ElectronicJournal : IDisposable
             var entries = new List<JournalEntry>();
             ReadFile(files[i], entries, _loadSkipped);
             read.Add(entries);
-            if (entries.Count > 0 && entries[0].Event == JournalEvents.SegmentStarted)
+            if (entries.Count > 0 && entries[0] is SegmentStarted)
             {
                 break;
             }
@@ -466,16 +480,12 @@ public sealed class ElectronicJournal : IDisposable
         read.Reverse();
         foreach (var entry in read.SelectMany(e => e))
         {
-            if (entry.Event == JournalEvents.SegmentStarted)
+            if (entry is SegmentStarted header)
             {
                 _open.Clear();
-                foreach (var open in (entry["open"] ?? "-").Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(o => o != "-"))
+                foreach (var open in header.Open)
                 {
-                    var at = open.LastIndexOf('@');
-                    if (at > 0 && long.TryParse(open.AsSpan(at + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var sequence))
-                    {
-                        _open[open[..at]] = sequence;
-                    }
+                    _open[open.Session] = open.Sequence;
                 }
             }
 
@@ -537,28 +547,14 @@ public sealed class ElectronicJournal : IDisposable
     /// <summary>Writes the summaries whose interval is over (all when <paramref name="force"/>). The gate must be held.</summary>
     private void WriteDueSummaries(List<JournalEntry> written, bool force)
     {
-        if (_tallies.Count == 0)
+        if (_unmatched is not { } tally || (!force && _time.GetUtcNow() - tally.First < SummaryInterval))
         {
             return;
         }
 
-        var now = _time.GetUtcNow();
-        foreach (var (summaryEvent, tally) in _tallies.Where(t => force || now - t.Value.First >= SummaryInterval).ToList())
-        {
-            var data = new Dictionary<string, string>(StringComparer.Ordinal)
-            {
-                ["from"] = tally.First.ToString("O", CultureInfo.InvariantCulture),
-                ["to"] = tally.Last.ToString("O", CultureInfo.InvariantCulture),
-                ["total"] = tally.Total.ToString(CultureInfo.InvariantCulture),
-            };
-            foreach (var (key, count) in tally.Counts.OrderBy(c => c.Key, StringComparer.Ordinal))
-            {
-                data[key] = count.ToString(CultureInfo.InvariantCulture);
-            }
-
-            Append(written, summaryEvent, null, null, data);
-            _tallies.Remove(summaryEvent);
-        }
+        var counts = tally.Counts.OrderBy(c => c.Key, StringComparer.Ordinal).ToDictionary(c => c.Key, c => c.Value, StringComparer.Ordinal);
+        Append(written, new RequestsUnmatched(tally.First, tally.Last, tally.Total, counts));
+        _unmatched = null;
     }
 
     private void Raise(List<JournalEntry> written)
@@ -597,19 +593,40 @@ public sealed class ElectronicJournal : IDisposable
 
     private static bool Parse(byte[] line, [NotNullWhen(true)] out JournalEntry? entry, out string reason)
     {
+        // The reasons never quote the line: they are read by people who must not see more than the journal shows.
+        entry = null;
+        JsonDocument document;
         try
         {
-            entry = JsonSerializer.Deserialize<JournalEntry>(line, Json);
+            document = JsonDocument.Parse(line);
         }
         catch (JsonException e)
         {
-            // The reason never quotes the line: it is read by people who must not see more than the journal shows.
-            entry = null;
             reason = $"not valid JSON at byte {e.BytePositionInLine ?? 0} of {line.Length}";
             return false;
         }
 
-        if (entry is null || string.IsNullOrEmpty(entry.Event) || entry.Sequence <= 0)
+        using (document)
+        {
+            var root = document.RootElement;
+            try
+            {
+                entry = root.ValueKind != JsonValueKind.Object ? null
+                    : LegacyJournalLine.Is(root) ? LegacyJournalLine.Convert(root)
+                    : root.TryGetProperty("event", out _) ? root.Deserialize<JournalEntry>(Json)
+                    : null;
+            }
+            catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or FormatException or ArgumentException or OverflowException)
+            {
+                reason = e is JsonException json
+                    ? $"JSON but not a journal entry (an unknown event or a value of the wrong kind at {json.Path ?? "$"})"
+                    : $"JSON but not a journal entry (a value that cannot be read: {e.GetType().Name})";
+                entry = null;
+                return false;
+            }
+        }
+
+        if (entry is null || entry.Sequence <= 0)
         {
             entry = null;
             reason = "JSON but not a journal entry (no sequence or event)";

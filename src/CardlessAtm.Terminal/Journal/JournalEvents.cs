@@ -1,6 +1,9 @@
 namespace CardlessAtm.Terminal.Journal;
 
-/// <summary>The journal's event names. Withdrawal steps are written before the action they name.</summary>
+/// <summary>
+/// The journal's event names: the <c>event</c> property of each line, which names its <see cref="JournalEntry"/>
+/// type. Withdrawal steps are written before the action they name.
+/// </summary>
 public static class JournalEvents
 {
     /// <summary>The terminal started (and ran recovery).</summary>
@@ -60,10 +63,7 @@ public static class JournalEvents
     /// <summary>Recovery settled a withdrawal interrupted by a crash.</summary>
     public const string Recovered = "recovered";
 
-    /// <summary>
-    /// The first entry of each new journal segment: the closed one's file name (<c>previous</c>) and the
-    /// withdrawals still open (<c>open</c>: <c>session@sequence</c> of their authorise-request, or <c>-</c>).
-    /// </summary>
+    /// <summary>The first entry of each new journal segment: the closed one's file name and the withdrawals still open.</summary>
     public const string SegmentStarted = "journal-segment";
 
     /// <summary>A fault sensor changed.</summary>

@@ -27,7 +27,7 @@ public sealed class ProxyLink : IAsyncDisposable
         {
             Host = options.Proxy.Address,
             Port = options.Proxy.Port,
-            Tls = options.Proxy.Tls.CreateClientOptions(options.Proxy.Address),
+            Tls = options.Proxy.Tls.CreateClientOptions(options.Proxy.Address, "Terminal:Proxy:Tls"),
             TerminalId = options.AtmId,
             IdleEchoInterval = options.EchoInterval,
             SignOn = SignOnAsync,
@@ -44,7 +44,19 @@ public sealed class ProxyLink : IAsyncDisposable
     public bool IsConnected => _client.IsConnected;
 
     /// <summary>Starts dialling; returns at once.</summary>
-    public Task StartAsync(CancellationToken cancellationToken) => _client.StartAsync(cancellationToken);
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!_options.Proxy.Tls.HasClientCertificate)
+        {
+            _logger.LogWarning(
+                "INSECURE: the proxy link to {Endpoint} runs {Transport} without an ATM client certificate; a proxy that checks ATM identity refuses it, one that does not lets anyone sign on as {AtmId}. Set Terminal:Proxy:Tls (ServerPin, ClientCertificatePath, ClientPrivateKeyPath).",
+                _options.Proxy,
+                _options.Proxy.Tls.Enabled ? "TLS" : "plain TCP",
+                _options.AtmId);
+        }
+
+        return _client.StartAsync(cancellationToken);
+    }
 
     /// <summary>Waits until the proxy accepted the sign-on.</summary>
     public Task WaitUntilConnectedAsync(CancellationToken cancellationToken) => _client.WaitUntilConnectedAsync(cancellationToken);

@@ -1,4 +1,4 @@
-using System.Globalization;
+using CardlessAtm.Devices;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Terminal.Journal;
 using CardlessAtm.Terminal.Links;
@@ -77,15 +77,15 @@ public sealed class ReversalForwarder : IDisposable
     {
         ArgumentNullException.ThrowIfNull(reversal);
         _queue.Save(reversal);
-        await _journal.WriteAsync(JournalEvents.ReversalQueued, reversal.Session, reversal.OriginalStan, new Dictionary<string, string>
-        {
-            ["id"] = reversal.Id,
-            ["amount"] = reversal.AmountMinor.ToString(CultureInfo.InvariantCulture),
-            ["dispensed"] = reversal.DispensedMinor.ToString(CultureInfo.InvariantCulture),
-            ["kind"] = reversal.IsPartial ? "partial" : "full",
-            ["reasonCode"] = reversal.ReasonCode,
-            ["reason"] = reversal.Reason,
-        });
+        var currency = Currency.FromNumericCode(reversal.CurrencyNumeric).Code;
+        await _journal.WriteAsync(new ReversalQueued(
+            reversal.Id,
+            new JournalAmount(reversal.AmountMinor, currency),
+            new JournalAmount(reversal.DispensedMinor, currency),
+            reversal.IsPartial ? "partial" : "full",
+            reversal.ReasonCode,
+            reversal.Reason)
+        { Session = reversal.Session, Stan = reversal.OriginalStan });
         _wake.Release();
     }
 
@@ -247,12 +247,7 @@ public sealed class ReversalForwarder : IDisposable
             return true;
         }
 
-        await _journal.WriteAsync(JournalEvents.ReversalAcknowledged, reversal.Session, reversal.OriginalStan, new Dictionary<string, string>
-        {
-            ["id"] = reversal.Id,
-            ["response"] = ResponseCodes.Approved,
-            ["attempts"] = attempt.Attempts.ToString(CultureInfo.InvariantCulture),
-        });
+        await _journal.WriteAsync(new ReversalAcknowledged(reversal.Id, ResponseCodes.Approved, attempt.Attempts) { Session = reversal.Session, Stan = reversal.OriginalStan });
         _queue.Complete(reversal.Id);
         _logger.LogInformation("Reversal {Id} acknowledged by the host (00) after {Attempts} attempt(s)", reversal.Id, attempt.Attempts);
         return true;
@@ -272,14 +267,7 @@ public sealed class ReversalForwarder : IDisposable
         };
         _queue.Save(updated);
         _rekeyFirst |= disposition == ReversalDisposition.RekeyThenRetry;
-        await _journal.WriteAsync(JournalEvents.ReversalNotAcknowledged, attempt.Session, attempt.OriginalStan, new Dictionary<string, string>
-        {
-            ["id"] = attempt.Id,
-            ["response"] = response,
-            ["disposition"] = disposition.ToString(),
-            ["attempts"] = attempt.Attempts.ToString(CultureInfo.InvariantCulture),
-            ["problem"] = problem,
-        });
+        await _journal.WriteAsync(new ReversalNotAcknowledged(attempt.Id, response, disposition.ToString(), attempt.Attempts, problem) { Session = attempt.Session, Stan = attempt.OriginalStan });
 
         if (IsStuck(updated))
         {

@@ -5,8 +5,8 @@ public sealed class TempDirectory : IDisposable
 {
     public TempDirectory()
     {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "cardless-host-tests-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path);
+        // Owner-only (0700), as the key files and TLS keys the tests write into it require.
+        Path = Directory.CreateTempSubdirectory("cardless-host-tests-").FullName;
     }
 
     public string Path { get; }

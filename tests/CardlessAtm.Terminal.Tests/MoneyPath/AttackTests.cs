@@ -107,25 +107,11 @@ public class AttackTests
     public async Task F2_recovery_reverses_a_withdrawal_whose_only_answer_was_an_unbound_decline()
     {
         using var rig = await MoneyPathRig.CreateAsync();
-        await rig.Journal.WriteAsync(JournalEvents.AuthoriseRequest, "s-1", 7, new Dictionary<string, string>
-        {
-            ["rrn"] = "633510000007",
-            ["transmission"] = "1201100000",
-            ["amount"] = "8000",
-            ["currency"] = "978",
-        });
+        await rig.Journal.WriteAsync(new AuthoriseRequested("633510000007", "1201100000", new JournalAmount(8_000, "EUR")) { Session = "s-1", Stan = 7 });
 
         // Exactly what WithdrawalTransaction journals for an answer whose field 11 differs (a replayed/misrouted 05),
         // then the process dies before EnqueueAsync's file is written.
-        await rig.Journal.WriteAsync(JournalEvents.AuthoriseAnswer, "s-1", 7, new Dictionary<string, string>
-        {
-            ["response"] = "05",
-            ["macVerified"] = bool.TrueString,
-            ["bound"] = "no: field(s) 11",
-            ["authCode"] = "-",
-            ["cancelled"] = bool.FalseString,
-            ["failure"] = "-",
-        });
+        await rig.Journal.WriteAsync(new AuthoriseAnswered("05", MacVerified: true, Mismatch: "11", AuthCode: null, Cancelled: false, Failure: null) { Session = "s-1", Stan = 7 });
 
         await new TerminalRecovery(rig.Journal, rig.Dispenser, rig.Forwarder, rig.Time, NullLogger.Instance).RecoverAsync(CancellationToken.None);
 

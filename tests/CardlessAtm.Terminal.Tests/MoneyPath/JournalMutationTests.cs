@@ -16,25 +16,23 @@ public sealed class JournalMutationTests : IDisposable
 
     private ElectronicJournal Open(JournalOptions? options = null) => new(JournalPath, _time, null, options);
 
-    private static Dictionary<string, string> Asked(string amount = "8000") => new() { ["amount"] = amount, ["currency"] = "978", ["transmission"] = "1201100000", ["rrn"] = "r" };
 
     [Fact]
     public async Task Entries_are_numbered_from_1_and_a_reopened_journal_continues_the_numbering()
     {
         using (var journal = Open())
         {
-            Assert.Equal(1, (await journal.WriteAsync(JournalEvents.Started)).Sequence);
-            var second = await journal.WriteAsync(JournalEvents.AuthoriseRequest, "s", 5, Asked());
+            Assert.Equal(1, (await journal.WriteAsync(JournalSamples.Started())).Sequence);
+            var second = await journal.WriteAsync(JournalSamples.Asked("s", 5));
             Assert.Equal((2L, _time.GetUtcNow(), "s", (int?)5), (second.Sequence, second.At, second.Session, second.Stan));
         }
 
         using var reopened = Open();
-        Assert.Equal(3, (await reopened.WriteAsync(JournalEvents.Started)).Sequence);
+        Assert.Equal(3, (await reopened.WriteAsync(JournalSamples.Started())).Sequence);
         var all = reopened.ReadAllEntries();
         Assert.Equal([1L, 2L, 3L], all.Select(e => e.Sequence));
-        Assert.Equal("8000", all[1]["amount"]);
-        Assert.Null(all[1]["missing"]);
-        Assert.Null(all[0]["amount"]);
+        Assert.Equal(new JournalAmount(8_000, "EUR"), Assert.IsType<AuthoriseRequested>(all[1]).Amount);
+        Assert.Equal(JournalSamples.AtmId, Assert.IsType<TerminalStarted>(all[0]).Atm);
     }
 
     [Fact]
@@ -42,14 +40,14 @@ public sealed class JournalMutationTests : IDisposable
     {
         using (var journal = Open())
         {
-            await journal.WriteAsync(JournalEvents.AuthoriseRequest, "open", 1, Asked());
-            await journal.WriteAsync(JournalEvents.AuthoriseRequest, "ended", 2, Asked());
-            await journal.WriteAsync(JournalEvents.WithdrawalEnd, "ended", null);
-            await journal.WriteAsync(JournalEvents.AuthoriseRequest, "recovered", 3, Asked());
-            await journal.WriteAsync(JournalEvents.Recovered, "recovered", 3);
-            await journal.WriteAsync(JournalEvents.QrShown, "never-asked", null);
-            await journal.WriteAsync(JournalEvents.AuthoriseAnswer, "open", 1, new Dictionary<string, string> { ["response"] = "00" });
-            await journal.WriteAsync(JournalEvents.Started);
+            await journal.WriteAsync(JournalSamples.Asked("open", 1));
+            await journal.WriteAsync(JournalSamples.Asked("ended", 2));
+            await journal.WriteAsync(JournalSamples.Ended("ended"));
+            await journal.WriteAsync(JournalSamples.Asked("recovered", 3));
+            await journal.WriteAsync(new Recovered("test", new JournalAmount(0, "EUR"), "full") { Session = "recovered", Stan = 3 });
+            await journal.WriteAsync(new QrShown(new JournalAmount(8_000, "EUR"), _time.GetUtcNow().AddMinutes(2)) { Session = "never-asked" });
+            await journal.WriteAsync(JournalSamples.Answered("open", 1));
+            await journal.WriteAsync(JournalSamples.Started());
         }
 
         using var reopened = Open();
@@ -63,8 +61,8 @@ public sealed class JournalMutationTests : IDisposable
     public async Task Nothing_open_reads_nothing()
     {
         using var journal = Open();
-        await journal.WriteAsync(JournalEvents.AuthoriseRequest, "s", 1, Asked());
-        await journal.WriteAsync(JournalEvents.WithdrawalEnd, "s", null);
+        await journal.WriteAsync(JournalSamples.Asked("s", 1));
+        await journal.WriteAsync(JournalSamples.Ended("s"));
 
         Assert.Empty(journal.ReadUnfinished());
     }
@@ -74,11 +72,11 @@ public sealed class JournalMutationTests : IDisposable
     {
         var options = new JournalOptions { MaxSegmentBytes = 600 };
         using var journal = Open(options);
-        await journal.WriteAsync(JournalEvents.AuthoriseRequest, "a", 1, Asked());
-        await journal.WriteAsync(JournalEvents.AuthoriseRequest, "b", 2, Asked());
+        await journal.WriteAsync(JournalSamples.Asked("a", 1));
+        await journal.WriteAsync(JournalSamples.Asked("b", 2));
         while (ElectronicJournal.Segments(JournalPath).Count == 1)
         {
-            await journal.WriteAsync(JournalEvents.Sensor, null, null, new Dictionary<string, string> { ["name"] = "Door", ["state"] = "Normal" });
+            await journal.WriteAsync(JournalSamples.Sensor("Door"));
         }
 
         var closed = ElectronicJournal.Segments(JournalPath)[0];
@@ -86,21 +84,24 @@ public sealed class JournalMutationTests : IDisposable
         Assert.True(new FileInfo(closed).Length <= 600);
         var header = ElectronicJournal.ReadSegment(JournalPath)[0];
         Assert.Equal(JournalEvents.SegmentStarted, header.Event);
-        Assert.Equal(("journal-20261201-001.log", "a@1 b@2"), (header["previous"], header["open"]));
+        var started = Assert.IsType<SegmentStarted>(header);
+        Assert.Equal("journal-20261201-001.log", started.Previous);
+        Assert.Equal([new OpenWithdrawal("a", 1), new OpenWithdrawal("b", 2)], started.Open);
         Assert.Equal(ElectronicJournal.ReadSegment(closed)[^1].Sequence + 1, header.Sequence);
         Assert.Equal(header.Sequence + 1, ElectronicJournal.ReadSegment(JournalPath)[1].Sequence); // the entry that did not fit
-        var next = await journal.WriteAsync(JournalEvents.Started);
+        var next = await journal.WriteAsync(JournalSamples.Started());
         Assert.Equal(header.Sequence + 2, next.Sequence);
 
-        await journal.WriteAsync(JournalEvents.WithdrawalEnd, "a", null);
-        await journal.WriteAsync(JournalEvents.WithdrawalEnd, "b", null);
-        while (ElectronicJournal.Segments(JournalPath).Count == 2)
+        await journal.WriteAsync(JournalSamples.Ended("a"));
+        await journal.WriteAsync(JournalSamples.Ended("b")); // either may itself have closed a segment
+        var segments = ElectronicJournal.Segments(JournalPath).Count;
+        while (ElectronicJournal.Segments(JournalPath).Count == segments)
         {
-            await journal.WriteAsync(JournalEvents.Sensor, null, null, new Dictionary<string, string> { ["name"] = "Door", ["state"] = "Normal" });
+            await journal.WriteAsync(JournalSamples.Sensor("Door"));
         }
 
-        Assert.Equal(Path.Combine(_directory.FullName, "journal-20261201-002.log"), ElectronicJournal.Segments(JournalPath)[1]);
-        Assert.Equal("-", ElectronicJournal.ReadSegment(JournalPath)[0]["open"]);
+        Assert.Equal(Path.Combine(_directory.FullName, $"journal-20261201-{segments:D3}.log"), ElectronicJournal.Segments(JournalPath)[segments - 1]);
+        Assert.Empty(Assert.IsType<SegmentStarted>(ElectronicJournal.ReadSegment(JournalPath)[0]).Open);
     }
 
     [Fact]
@@ -108,19 +109,19 @@ public sealed class JournalMutationTests : IDisposable
     {
         using (var journal = Open())
         {
-            await journal.WriteAsync(JournalEvents.Started);
+            await journal.WriteAsync(JournalSamples.Started());
             _time.Advance(TimeSpan.FromHours(13)); // 23:00 the same day
-            await journal.WriteAsync(JournalEvents.Started);
+            await journal.WriteAsync(JournalSamples.Started());
             Assert.Single(ElectronicJournal.Segments(JournalPath));
             _time.Advance(TimeSpan.FromHours(2)); // 01:00 the next day
-            await journal.WriteAsync(JournalEvents.Started);
+            await journal.WriteAsync(JournalSamples.Started());
         }
 
         Assert.Equal([Path.Combine(_directory.FullName, "journal-20261201-001.log"), JournalPath], ElectronicJournal.Segments(JournalPath));
         Assert.Equal([JournalEvents.SegmentStarted, JournalEvents.Started], ElectronicJournal.ReadSegment(JournalPath).Select(e => e.Event));
 
         using var reopened = Open(); // the current segment's day is read back: no second rotation today
-        await reopened.WriteAsync(JournalEvents.Started);
+        await reopened.WriteAsync(JournalSamples.Started());
         Assert.Equal(2, ElectronicJournal.Segments(JournalPath).Count);
     }
 
@@ -131,15 +132,15 @@ public sealed class JournalMutationTests : IDisposable
         using var journal = Open(options);
         for (var i = 0; i < 30; i++)
         {
-            await journal.WriteAsync(JournalEvents.Sensor, null, null, new Dictionary<string, string> { ["name"] = "Door", ["state"] = "Normal" });
+            await journal.WriteAsync(JournalSamples.Sensor("Door"));
         }
 
         var before = ElectronicJournal.Segments(JournalPath).Count;
-        await journal.WriteAsync(JournalEvents.AuthoriseRequest, "late", 9, Asked());
+        await journal.WriteAsync(JournalSamples.Asked("late", 9));
         var began = ElectronicJournal.Segments(JournalPath).Count;
         for (var i = 0; i < 30; i++)
         {
-            await journal.WriteAsync(JournalEvents.Sensor, null, null, new Dictionary<string, string> { ["name"] = "Door", ["state"] = "Normal" });
+            await journal.WriteAsync(JournalSamples.Sensor("Door"));
         }
 
         var unfinished = journal.ReadUnfinished();
@@ -157,13 +158,13 @@ public sealed class JournalMutationTests : IDisposable
         var options = new JournalOptions { RetentionDays = 1 };
         using (var journal = Open(options))
         {
-            await journal.WriteAsync(JournalEvents.Started); // day 1: closed, nothing open
+            await journal.WriteAsync(JournalSamples.Started()); // day 1: closed, nothing open
             _time.Advance(TimeSpan.FromDays(1));
-            await journal.WriteAsync(JournalEvents.AuthoriseRequest, "open", 1, Asked()); // day 2: open withdrawal
+            await journal.WriteAsync(JournalSamples.Asked("open", 1)); // day 2: open withdrawal
             _time.Advance(TimeSpan.FromDays(1));
-            await journal.WriteAsync(JournalEvents.Started); // day 3
+            await journal.WriteAsync(JournalSamples.Started()); // day 3
             _time.Advance(TimeSpan.FromDays(1));
-            await journal.WriteAsync(JournalEvents.Started); // day 4
+            await journal.WriteAsync(JournalSamples.Started()); // day 4
         }
 
         _time.Advance(TimeSpan.FromDays(3));
@@ -182,9 +183,9 @@ public sealed class JournalMutationTests : IDisposable
         var options = new JournalOptions { RetentionDays = 2 };
         using (var journal = Open(options))
         {
-            await journal.WriteAsync(JournalEvents.Started);
+            await journal.WriteAsync(JournalSamples.Started());
             _time.Advance(TimeSpan.FromDays(1));
-            await journal.WriteAsync(JournalEvents.Started);
+            await journal.WriteAsync(JournalSamples.Started());
         }
 
         _time.Advance(TimeSpan.FromDays(1)); // 2026-12-03: the 12-01 segment is 2 days old
@@ -205,28 +206,28 @@ public sealed class JournalMutationTests : IDisposable
     {
         using var journal = new ElectronicJournal(JournalPath, _time) { SummaryInterval = TimeSpan.FromMinutes(1) };
         var first = _time.GetUtcNow();
-        await journal.CountAsync(JournalEvents.RequestsUnmatched, "b");
+        await journal.CountAsync("b");
         _time.Advance(TimeSpan.FromSeconds(30));
-        await journal.CountAsync(JournalEvents.RequestsUnmatched, "a");
-        await journal.CountAsync(JournalEvents.RequestsUnmatched, "b");
+        await journal.CountAsync("a");
+        await journal.CountAsync("b");
         _time.Advance(TimeSpan.FromSeconds(29));
-        await journal.WriteAsync(JournalEvents.Sensor);
+        await journal.WriteAsync(JournalSamples.Sensor());
         Assert.DoesNotContain(journal.ReadAllEntries(), e => e.Event == JournalEvents.RequestsUnmatched);
 
         _time.Advance(TimeSpan.FromSeconds(1)); // exactly one interval after the first count
-        await journal.WriteAsync(JournalEvents.Started);
+        await journal.WriteAsync(JournalSamples.Started());
 
         var entries = journal.ReadAllEntries();
         Assert.Equal([JournalEvents.Sensor, JournalEvents.RequestsUnmatched, JournalEvents.Started], entries.Select(e => e.Event));
-        var summary = entries[1];
-        Assert.Equal(("3", "1", "2"), (summary["total"], summary["a"], summary["b"]));
-        Assert.Equal((first.ToString("O", System.Globalization.CultureInfo.InvariantCulture), first.AddSeconds(30).ToString("O", System.Globalization.CultureInfo.InvariantCulture)), (summary["from"], summary["to"]));
-        Assert.Equal(["from", "to", "total", "a", "b"], summary.Data!.Keys);
+        var summary = Assert.IsType<RequestsUnmatched>(entries[1]);
+        Assert.Equal((3L, 1L, 2L), (summary.Total, summary.Counts["a"], summary.Counts["b"]));
+        Assert.Equal((first, first.AddSeconds(30)), (summary.From, summary.To));
+        Assert.Equal(["a", "b"], summary.Counts.Keys);
         Assert.Equal((2L, 3L), (summary.Sequence, entries[2].Sequence));
 
-        await journal.CountAsync(JournalEvents.RequestsUnmatched, "c");
+        await journal.CountAsync("c");
         await journal.FlushSummariesAsync();
-        Assert.Equal("1", journal.ReadAllEntries()[^1]["total"]);
+        Assert.Equal(1, Assert.IsType<RequestsUnmatched>(journal.ReadAllEntries()[^1]).Total);
         await journal.FlushSummariesAsync();
         Assert.Equal(4, journal.ReadAllEntries().Count);
     }
@@ -237,13 +238,13 @@ public sealed class JournalMutationTests : IDisposable
         var written = new List<string>();
         using var journal = new ElectronicJournal(JournalPath, _time) { SummaryInterval = TimeSpan.FromMinutes(1) };
         journal.Written += e => written.Add(e.Event);
-        await journal.CountAsync(JournalEvents.RequestsUnmatched, "a");
+        await journal.CountAsync("a");
         _time.Advance(TimeSpan.FromMinutes(2));
 
-        await journal.CountAsync(JournalEvents.RequestsUnmatched, "a");
+        await journal.CountAsync("a");
 
         Assert.Equal([JournalEvents.RequestsUnmatched], written);
-        Assert.Equal("1", journal.ReadAllEntries()[0]["total"]);
+        Assert.Equal(1, Assert.IsType<RequestsUnmatched>(journal.ReadAllEntries()[0]).Total);
         journal.Dispose();
         Assert.Equal(2, ElectronicJournal.ReadAll(JournalPath).Count);
     }
@@ -252,13 +253,13 @@ public sealed class JournalMutationTests : IDisposable
     public async Task Closing_writes_what_is_still_counted()
     {
         var journal = new ElectronicJournal(JournalPath, _time);
-        await journal.CountAsync(JournalEvents.RequestsUnmatched, "k");
+        await journal.CountAsync("k");
         journal.Dispose();
         journal.Dispose(); // twice is harmless
 
-        var summary = Assert.Single(ElectronicJournal.ReadAll(JournalPath));
-        Assert.Equal(("1", "1"), (summary["total"], summary["k"]));
-        await Assert.ThrowsAsync<ObjectDisposedException>(() => journal.WriteAsync(JournalEvents.Started));
+        var summary = Assert.IsType<RequestsUnmatched>(Assert.Single(ElectronicJournal.ReadAll(JournalPath)));
+        Assert.Equal((1L, 1L), (summary.Total, summary.Counts["k"]));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => journal.WriteAsync(JournalSamples.Started()));
     }
 
     [Fact]
@@ -296,7 +297,7 @@ public sealed class JournalMutationTests : IDisposable
 
         using (var journal = Open())
         {
-            Assert.Equal(2, (await journal.WriteAsync(JournalEvents.Started)).Sequence);
+            Assert.Equal(2, (await journal.WriteAsync(JournalSamples.Started())).Sequence);
         }
 
         var result = ElectronicJournal.ReadAll(JournalPath);
@@ -311,12 +312,12 @@ public sealed class JournalMutationTests : IDisposable
     {
         using (var journal = Open())
         {
-            await journal.WriteAsync(JournalEvents.Started);
+            await journal.WriteAsync(JournalSamples.Started());
         }
 
         using (var journal = Open())
         {
-            await journal.WriteAsync(JournalEvents.Started);
+            await journal.WriteAsync(JournalSamples.Started());
         }
 
         Assert.Equal(2, File.ReadAllLines(JournalPath).Length);
@@ -327,7 +328,7 @@ public sealed class JournalMutationTests : IDisposable
     {
         File.WriteAllText(JournalPath, "garbage\n");
         using var journal = Open();
-        await journal.WriteAsync(JournalEvents.AuthoriseRequest, "s", 1, Asked());
+        await journal.WriteAsync(JournalSamples.Asked("s", 1));
 
         var unfinished = journal.ReadUnfinished();
 
@@ -340,14 +341,14 @@ public sealed class JournalMutationTests : IDisposable
     public async Task The_export_is_one_readable_line_per_entry()
     {
         using var journal = Open();
-        await journal.WriteAsync(JournalEvents.AuthoriseRequest, "s-1", 42, new Dictionary<string, string> { ["amount"] = "8000", ["currency"] = "978" });
-        await journal.WriteAsync(JournalEvents.Started);
+        await journal.WriteAsync(JournalSamples.Asked("s-1", 42));
+        await journal.WriteAsync(JournalSamples.Started());
 
         var text = ElectronicJournal.Export(journal.ReadAllEntries());
 
         Assert.Equal(
-            "     1 2026-12-01 10:00:00.000 authorise-request      session=s-1 stan=000042 amount=8000 currency=978" + Environment.NewLine
-            + "     2 2026-12-01 10:00:00.000 terminal-started      " + Environment.NewLine,
+            "     1 2026-12-01 10:00:00.000 authorise-request      session=s-1 stan=000042 rrn=633510000042 transmission=1201100000 amount={\"amountMinor\":8000,\"currency\":\"EUR\"}" + Environment.NewLine
+            + "     2 2026-12-01 10:00:00.000 terminal-started       atm=ATM00001" + Environment.NewLine,
             text);
     }
 
@@ -356,8 +357,8 @@ public sealed class JournalMutationTests : IDisposable
     {
         using (var journal = Open())
         {
-            await journal.WriteAsync(JournalEvents.Started);
-            await journal.WriteAsync(JournalEvents.Started);
+            await journal.WriteAsync(JournalSamples.Started());
+            await journal.WriteAsync(JournalSamples.Started());
         }
 
         var clean = new StringWriter();

@@ -34,7 +34,7 @@ public class RecoveryMutationTests
         Assert.Equal((Session, "recovery: no answer from the host was recorded"), (reversal.Session, reversal.Reason));
         Assert.Equal(rig.Time.GetUtcNow(), reversal.QueuedAt);
         var recovered = Recovered(rig);
-        Assert.Equal(("no answer from the host was recorded", "full", new Money(0, Currency.FromNumericCode(978)).ToString()), (recovered["how"], recovered["reversal"], recovered["presented"]));
+        Assert.Equal(("no answer from the host was recorded", "full", new Money(0, Currency.FromNumericCode(978)).ToString()), (recovered.How, recovered.Reversal, recovered.Presented.ToString()));
         Assert.Equal(Stan, recovered.Stan);
     }
 
@@ -50,7 +50,7 @@ public class RecoveryMutationTests
         Assert.Equal(1, await RecoverAsync(rig));
 
         Assert.Empty(rig.Queue.Pending);
-        Assert.Equal("none needed", Recovered(rig)["reversal"]);
+        Assert.Equal("none needed", Recovered(rig).Reversal);
     }
 
     [Theory]
@@ -80,7 +80,7 @@ public class RecoveryMutationTests
 
         var reversal = rig.SingleReversal();
         Assert.Equal((0L, ReversalReasons.AtmMalfunction), (reversal.DispensedMinor, reversal.ReasonCode));
-        Assert.Equal(("approved but nothing was dispensed", "full"), (Recovered(rig)["how"], Recovered(rig)["reversal"]));
+        Assert.Equal(("approved but nothing was dispensed", "full"), (Recovered(rig).How, Recovered(rig).Reversal));
     }
 
     [Fact]
@@ -95,7 +95,7 @@ public class RecoveryMutationTests
 
         Assert.Empty(rig.Queue.Pending);
         var recovered = Recovered(rig);
-        Assert.Equal(("dispense had ended", "none needed", Money.FromMajor(80, "EUR").ToString()), (recovered["how"], recovered["reversal"], recovered["presented"]));
+        Assert.Equal(("dispense had ended", "none needed", Money.FromMajor(80, "EUR").ToString()), (recovered.How, recovered.Reversal, recovered.Presented.ToString()));
     }
 
     [Fact]
@@ -128,7 +128,7 @@ public class RecoveryMutationTests
 
         var reversal = rig.SingleReversal();
         Assert.Equal((1_000L, ReversalReasons.SuspectedMalfunction), (reversal.DispensedMinor, reversal.ReasonCode));
-        Assert.Equal("partial", Recovered(rig)["reversal"]);
+        Assert.Equal("partial", Recovered(rig).Reversal);
     }
 
     [Fact]
@@ -136,12 +136,12 @@ public class RecoveryMutationTests
     {
         using var rig = await MoneyPathRig.CreateAsync();
         await AskedAsync(rig);
-        await rig.Journal.WriteAsync(JournalEvents.ReversalAcknowledged, Session, Stan, new Dictionary<string, string> { ["id"] = ReversalId, ["response"] = "00" });
+        await rig.Journal.WriteAsync(new ReversalAcknowledged(ReversalId, "00", 1) { Session = Session, Stan = Stan });
 
         Assert.Equal(1, await RecoverAsync(rig));
 
         Assert.Empty(rig.Queue.Pending);
-        Assert.Equal("already queued", Recovered(rig)["reversal"]);
+        Assert.Equal("already queued", Recovered(rig).Reversal);
     }
 
     [Fact]
@@ -149,7 +149,7 @@ public class RecoveryMutationTests
     {
         using var rig = await MoneyPathRig.CreateAsync();
         await AskedAsync(rig);
-        await rig.Journal.WriteAsync(JournalEvents.ReversalAcknowledged, Session, Stan, new Dictionary<string, string> { ["id"] = "000006-1201100000", ["response"] = "00" });
+        await rig.Journal.WriteAsync(new ReversalAcknowledged("000006-1201100000", "00", 1) { Session = Session, Stan = Stan });
 
         await RecoverAsync(rig);
 
@@ -160,11 +160,11 @@ public class RecoveryMutationTests
     public async Task Only_sessions_asked_of_the_host_and_not_finished_are_settled_each_once()
     {
         using var rig = await MoneyPathRig.CreateAsync();
-        await rig.Journal.WriteAsync(JournalEvents.QrShown, "shown-only", null, new Dictionary<string, string> { ["amount"] = "8000" });
+        await rig.Journal.WriteAsync(new QrShown(new JournalAmount(8_000, "EUR"), rig.Time.GetUtcNow()) { Session = "shown-only" });
         await AskedAsync(rig, "s-a", 11, "1201100011");
         await AskedAsync(rig, "s-b", 12, "1201100012");
         await AskedAsync(rig, "s-done", 13, "1201100013");
-        await rig.Journal.WriteAsync(JournalEvents.WithdrawalEnd, "s-done", null, new Dictionary<string, string> { ["response"] = "00" });
+        await rig.Journal.WriteAsync(JournalSamples.Ended("s-done"));
 
         Assert.Equal(2, await RecoverAsync(rig));
 
@@ -179,51 +179,31 @@ public class RecoveryMutationTests
         using var rig = await MoneyPathRig.CreateAsync();
         await AskedAsync(rig);
         await AnsweredAsync(rig, ResponseCodes.Approved, macVerified: true);
-        await rig.Journal.WriteAsync(JournalEvents.DispenseStart, Session, Stan, new Dictionary<string, string>
-        {
-            ["mix"] = RecoveryRecord.FormatMix(MoneyPathRig.Mix80),
-            ["counts"] = RecoveryRecord.FormatCounts(rig.Dispenser.CashUnits),
-            ["counters"] = "none",
-        });
+        await rig.Journal.WriteAsync(JournalSamples.DispenseStart(Session, Stan, MoneyPathRig.Mix80, rig.Dispenser.CashUnits));
 
         await RecoverAsync(rig);
 
         var end = Assert.Single(rig.Entries(), e => e.Event == JournalEvents.DispenseEnd);
         Assert.Equal((Session, (int?)Stan), (end.Session, end.Stan));
-        Assert.Equal("dispense interrupted; the device keeps no counters, notes marked unknown", Recovered(rig)["how"]);
+        Assert.Equal("dispense interrupted; the device keeps no counters, notes marked unknown", Recovered(rig).How);
         Assert.Equal(8_000, rig.SingleReversal().AmountMinor);
     }
 
-    private static JournalEntry Recovered(MoneyPathRig rig) => Assert.Single(rig.Entries(), e => e.Event == JournalEvents.Recovered);
+    private static Recovered Recovered(MoneyPathRig rig) => Assert.IsType<Recovered>(Assert.Single(rig.Entries(), e => e.Event == JournalEvents.Recovered));
 
     private static Task<int> RecoverAsync(MoneyPathRig rig) =>
         new TerminalRecovery(rig.Journal, rig.Dispenser, rig.Forwarder, rig.Time, NullLogger.Instance).RecoverAsync(CancellationToken.None);
 
-    private static Task<JournalEntry> AskedAsync(MoneyPathRig rig, string session = Session, int stan = Stan, string transmission = Transmission) =>
-        rig.Journal.WriteAsync(JournalEvents.AuthoriseRequest, session, stan, new Dictionary<string, string>
-        {
-            ["rrn"] = $"63351{stan:D7}",
-            ["transmission"] = transmission,
-            ["amount"] = "8000",
-            ["currency"] = "978",
-        });
+    private static Task<AuthoriseRequested> AskedAsync(MoneyPathRig rig, string session = Session, int stan = Stan, string transmission = Transmission) =>
+        rig.Journal.WriteAsync(JournalSamples.Asked(session, stan, transmission: transmission));
 
-    private static Task<JournalEntry> AnsweredAsync(MoneyPathRig rig, string code, bool macVerified) =>
-        rig.Journal.WriteAsync(JournalEvents.AuthoriseAnswer, Session, Stan, new Dictionary<string, string>
-        {
-            ["response"] = code,
-            ["macVerified"] = macVerified.ToString(),
-        });
+    private static Task<AuthoriseAnswered> AnsweredAsync(MoneyPathRig rig, string code, bool macVerified) =>
+        rig.Journal.WriteAsync(JournalSamples.Answered(Session, Stan, code, macVerified));
 
     private static async Task EndedAsync(MoneyPathRig rig, DispenseResult result)
     {
-        await rig.Journal.WriteAsync(JournalEvents.DispenseStart, Session, Stan, new Dictionary<string, string>
-        {
-            ["mix"] = RecoveryRecord.FormatMix(MoneyPathRig.Mix80),
-            ["counts"] = RecoveryRecord.FormatCounts(rig.Dispenser.CashUnits),
-            ["counters"] = "none",
-        });
-        await rig.Journal.WriteAsync(JournalEvents.DispenseEnd, Session, Stan, RecoveryRecord.DescribeResult(result));
+        await rig.Journal.WriteAsync(JournalSamples.DispenseStart(Session, Stan, MoneyPathRig.Mix80, rig.Dispenser.CashUnits));
+        await rig.Journal.WriteAsync(JournalSamples.DispenseEnd(Session, Stan, result));
     }
 }
 
@@ -243,8 +223,8 @@ public class ForwarderMutationTests
         Assert.Equal(("010000", 8_000L, 978, "633510000123", ReversalReasons.Timeout), (advice.ProcessingCode, advice.AmountMinor, advice.CurrencyCode, advice.RetrievalReferenceNumber, advice.ResponseCode));
         Assert.Equal((Mti.FinancialRequest, 123, "1201095959"), (advice.OriginalData!.OriginalMti, advice.OriginalData.OriginalStan, advice.OriginalData.OriginalTransmissionDateTime));
         Assert.False(advice.Has(95));
-        var acknowledged = Assert.Single(rig.Entries(), e => e.Event == JournalEvents.ReversalAcknowledged);
-        Assert.Equal(("000123-1201095959", "00", "1"), (acknowledged["id"], acknowledged["response"], acknowledged["attempts"]));
+        var acknowledged = Assert.IsType<ReversalAcknowledged>(Assert.Single(rig.Entries(), e => e.Event == JournalEvents.ReversalAcknowledged));
+        Assert.Equal(("000123-1201095959", "00", 1), (acknowledged.Id, acknowledged.Response, acknowledged.Attempts));
         Assert.Equal(("session-1", (int?)123), (acknowledged.Session, acknowledged.Stan));
     }
 
@@ -256,10 +236,10 @@ public class ForwarderMutationTests
         await rig.Forwarder.EnqueueAsync(Reversal(rig) with { DispensedMinor = 3_000, ReasonCode = ReversalReasons.PartialDispense });
         await rig.Forwarder.EnqueueAsync(Reversal(rig) with { Id = "000124-1201095959", OriginalStan = 124 });
 
-        var queued = rig.Entries().Where(e => e.Event == JournalEvents.ReversalQueued).ToList();
+        var queued = rig.Entries().OfType<ReversalQueued>().ToList();
         Assert.Equal(2, queued.Count);
-        Assert.Equal(("000123-1201095959", "8000", "3000", "partial", ReversalReasons.PartialDispense, "test"), (queued[0]["id"], queued[0]["amount"], queued[0]["dispensed"], queued[0]["kind"], queued[0]["reasonCode"], queued[0]["reason"]));
-        Assert.Equal(("full", "0", (int?)124, "session-1"), (queued[1]["kind"], queued[1]["dispensed"], queued[1].Stan, queued[1].Session));
+        Assert.Equal(("000123-1201095959", new JournalAmount(8_000, "EUR"), new JournalAmount(3_000, "EUR"), "partial", ReversalReasons.PartialDispense, "test"), (queued[0].Id, queued[0].Amount, queued[0].Dispensed, queued[0].Kind, queued[0].ReasonCode, queued[0].Reason));
+        Assert.Equal(("full", 0L, (int?)124, "session-1"), (queued[1].Kind, queued[1].Dispensed.AmountMinor, queued[1].Stan, queued[1].Session));
         Assert.Equal(2, rig.Queue.Depth);
     }
 
@@ -370,9 +350,9 @@ public class ForwarderMutationTests
         Assert.Equal((ReversalStatus.Pending, ResponseCodes.IssuerUnavailable, 1), (kept.Status, kept.LastResponse, kept.Attempts));
         Assert.Equal(rig.Host.Sent[0].Stan, kept.AdviceStan);
         Assert.StartsWith("the host answered 91", kept.LastProblem, StringComparison.Ordinal);
-        var failed = Assert.Single(rig.Entries(), e => e.Event == JournalEvents.ReversalNotAcknowledged);
-        Assert.Equal(("000123-1201095959", "91", nameof(ReversalDisposition.RetryLater), "1"), (failed["id"], failed["response"], failed["disposition"], failed["attempts"]));
-        Assert.Equal(kept.LastProblem, failed["problem"]);
+        var failed = Assert.IsType<ReversalNotAcknowledged>(Assert.Single(rig.Entries(), e => e.Event == JournalEvents.ReversalNotAcknowledged));
+        Assert.Equal(("000123-1201095959", "91", nameof(ReversalDisposition.RetryLater), 1), (failed.Id, failed.Response, failed.Disposition, failed.Attempts));
+        Assert.Equal(kept.LastProblem, failed.Problem);
         Assert.Equal(("session-1", (int?)123), (failed.Session, failed.Stan));
     }
 
@@ -387,7 +367,7 @@ public class ForwarderMutationTests
 
         var kept = rig.SingleReversal();
         Assert.Equal(("none", rig.Time.GetUtcNow() + TimeSpan.FromSeconds(1)), (kept.LastResponse, kept.NextAttemptAt));
-        Assert.Equal(nameof(ReversalDisposition.RetryLater), Assert.Single(rig.Entries(), e => e.Event == JournalEvents.ReversalNotAcknowledged)["disposition"]);
+        Assert.Equal(nameof(ReversalDisposition.RetryLater), Assert.IsType<ReversalNotAcknowledged>(Assert.Single(rig.Entries(), e => e.Event == JournalEvents.ReversalNotAcknowledged)).Disposition);
         Assert.Equal(0, rig.Host.Rekeys);
     }
 
@@ -410,9 +390,9 @@ public class ForwarderMutationTests
 
         Assert.Equal(0, rig.Host.Rekeys);
         Assert.Empty(rig.Queue.Pending);
-        var failed = Assert.Single(rig.Entries(), e => e.Event == JournalEvents.ReversalNotAcknowledged);
-        Assert.Equal(nameof(ReversalDisposition.RetryLater), failed["disposition"]);
-        Assert.Contains("differs from the advice in field(s) 4", failed["problem"], StringComparison.Ordinal);
+        var failed = Assert.IsType<ReversalNotAcknowledged>(Assert.Single(rig.Entries(), e => e.Event == JournalEvents.ReversalNotAcknowledged));
+        Assert.Equal(nameof(ReversalDisposition.RetryLater), failed.Disposition);
+        Assert.Contains("differs from the advice in field(s) 4", failed.Problem, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -505,7 +485,7 @@ public class ForwarderMutationTests
         await rig.Forwarder.ForwardDueAsync(CancellationToken.None);
 
         Assert.Null(rig.SingleReversal().NextAttemptAt);
-        Assert.Equal(nameof(ReversalDisposition.NeedsOperator), Assert.Single(rig.Entries(), e => e.Event == JournalEvents.ReversalNotAcknowledged)["disposition"]);
+        Assert.Equal(nameof(ReversalDisposition.NeedsOperator), Assert.IsType<ReversalNotAcknowledged>(Assert.Single(rig.Entries(), e => e.Event == JournalEvents.ReversalNotAcknowledged)).Disposition);
     }
 
     [Fact]

@@ -36,10 +36,11 @@ public class RecoveryTests
         using var rig = await MoneyPathRig.CreateAsync();
         await AskedAsync(rig);
         await ApprovedAsync(rig);
-        await rig.Journal.WriteAsync(JournalEvents.DispenseStart, Session, Stan, DispenseStart(rig, "none"));
-        await rig.Journal.WriteAsync(JournalEvents.DispenseEnd, Session, Stan, RecoveryRecord.DescribeResult(
+        await rig.Journal.WriteAsync(DispenseStart(rig));
+        await rig.Journal.WriteAsync(JournalSamples.DispenseEnd(Session, Stan,
             new DispenseResult(DispenseCompletion.Jam, MoneyPathRig.Mix80.Amount, [new UnitMovement("CASS1", MoneyPathRig.Mix80.Items[0].Denomination, 1, 0, 0)])));
-        await rig.Journal.WriteAsync(JournalEvents.ReversalQueued, Session, Stan, new Dictionary<string, string> { ["id"] = ReversalId }); // the old order: journal first, file never written
+        var euro = new JournalAmount(8_000, "EUR");
+        await rig.Journal.WriteAsync(new ReversalQueued(ReversalId, euro, euro with { AmountMinor = 1_000 }, "partial", ReversalReasons.PartialDispense, "jam") { Session = Session, Stan = Stan }); // the old order: journal first, file never written
 
         Assert.Equal(1, await RecoverAsync(rig));
 
@@ -58,7 +59,7 @@ public class RecoveryTests
         Assert.Equal(1, await RecoverAsync(rig));
 
         Assert.Equal(ReversalId, rig.SingleReversal().Id);
-        Assert.Contains(rig.Entries(), e => e.Event == JournalEvents.Recovered && e["reversal"] == "already queued");
+        Assert.Contains(rig.Entries(), e => e is Recovered { Reversal: "already queued" });
     }
 
     [Fact]
@@ -67,7 +68,7 @@ public class RecoveryTests
         using var rig = await MoneyPathRig.CreateAsync();
         await AskedAsync(rig);
         await ApprovedAsync(rig);
-        await rig.Journal.WriteAsync(JournalEvents.DispenseStart, Session, Stan, DispenseStart(rig, "none"));
+        await rig.Journal.WriteAsync(DispenseStart(rig));
 
         Assert.Equal(1, await RecoverAsync(rig));
 
@@ -82,7 +83,7 @@ public class RecoveryTests
         await AskedAsync(rig);
         await ApprovedAsync(rig);
         var before = await rig.Dispenser.ReadDeviceCountersAsync(CancellationToken.None);
-        await rig.Journal.WriteAsync(JournalEvents.DispenseStart, Session, Stan, DispenseStart(rig, RecoveryRecord.FormatCounters(before!)));
+        await rig.Journal.WriteAsync(DispenseStart(rig, before));
         await rig.Device.DispenseAsync([new PositionCount(1, 1), new PositionCount(2, 1)], CancellationToken.None); // 30.00 moved, then the crash
 
         Assert.Equal(1, await RecoverAsync(rig));
@@ -98,7 +99,7 @@ public class RecoveryTests
     {
         using var rig = await MoneyPathRig.CreateAsync();
         await AskedAsync(rig);
-        await rig.Journal.WriteAsync(JournalEvents.WithdrawalEnd, Session, null, new Dictionary<string, string> { ["response"] = "00" });
+        await rig.Journal.WriteAsync(JournalSamples.Ended(Session));
 
         Assert.Equal(0, await RecoverAsync(rig));
         Assert.Empty(rig.Queue.Pending);
@@ -107,26 +108,10 @@ public class RecoveryTests
     private static Task<int> RecoverAsync(MoneyPathRig rig) =>
         new TerminalRecovery(rig.Journal, rig.Dispenser, rig.Forwarder, rig.Time, NullLogger.Instance).RecoverAsync(CancellationToken.None);
 
-    private static Task<JournalEntry> AskedAsync(MoneyPathRig rig) => rig.Journal.WriteAsync(JournalEvents.AuthoriseRequest, Session, Stan, new Dictionary<string, string>
-    {
-        ["rrn"] = "633510000007",
-        ["transmission"] = Transmission,
-        ["amount"] = "8000",
-        ["currency"] = "978",
-    });
+    private static Task<AuthoriseRequested> AskedAsync(MoneyPathRig rig) => rig.Journal.WriteAsync(JournalSamples.Asked(Session, Stan, transmission: Transmission));
 
-    private static Task<JournalEntry> ApprovedAsync(MoneyPathRig rig) => rig.Journal.WriteAsync(JournalEvents.AuthoriseAnswer, Session, Stan, new Dictionary<string, string>
-    {
-        ["response"] = "00",
-        ["macVerified"] = bool.TrueString,
-    });
+    private static Task<AuthoriseAnswered> ApprovedAsync(MoneyPathRig rig) => rig.Journal.WriteAsync(JournalSamples.Answered(Session, Stan));
 
-    private static Dictionary<string, string> DispenseStart(MoneyPathRig rig, string counters) => new()
-    {
-        ["mix"] = RecoveryRecord.FormatMix(MoneyPathRig.Mix80),
-        ["counts"] = RecoveryRecord.FormatCounts(rig.Dispenser.CashUnits),
-        ["counters"] = counters,
-        ["amount"] = "8000",
-        ["currency"] = "978",
-    };
+    private static DispenseStarted DispenseStart(MoneyPathRig rig, DeviceCounters? counters = null) =>
+        JournalSamples.DispenseStart(Session, Stan, MoneyPathRig.Mix80, rig.Dispenser.CashUnits, counters, Transmission);
 }

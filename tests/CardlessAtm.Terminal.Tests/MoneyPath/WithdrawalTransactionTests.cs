@@ -107,7 +107,7 @@ public class WithdrawalTransactionTests
         var reversal = rig.SingleReversal();
         Assert.Equal(ReversalReasons.InvalidResponse, reversal.ReasonCode);
         Assert.Equal(8_000, reversal.AmountMinor);
-        Assert.Contains(rig.Entries(), e => e.Event == JournalEvents.AuthoriseAnswer && e["bound"] == $"no: field(s) {field}");
+        Assert.Contains(rig.Entries(), e => e is AuthoriseAnswered a && a.Mismatch == $"{field}");
     }
 
     [Fact]
@@ -161,7 +161,7 @@ public class WithdrawalTransactionTests
         var reversal = rig.SingleReversal();
         Assert.Equal(0, reversal.DispensedMinor);
         Assert.Equal(ReversalReasons.AtmMalfunction, reversal.ReasonCode);
-        Assert.Contains(rig.Entries(), e => e.Event == JournalEvents.WithdrawalFault && e["fault"] == "InvalidMixException");
+        Assert.Contains(rig.Entries(), e => e is WithdrawalFault { Fault: "InvalidMixException" });
         Assert.Null(rig.UnusableReason);
     }
 
@@ -208,9 +208,9 @@ public class WithdrawalTransactionTests
         var fileExistedWhenJournalled = false;
         rig.Journal.Written += e =>
         {
-            if (e.Event == JournalEvents.ReversalQueued)
+            if (e is ReversalQueued queued)
             {
-                fileExistedWhenJournalled = rig.Queue.Contains(e["id"]!);
+                fileExistedWhenJournalled = rig.Queue.Contains(queued.Id);
             }
         };
         rig.Host.TimesOut();

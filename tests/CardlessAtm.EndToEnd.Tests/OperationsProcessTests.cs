@@ -1,0 +1,91 @@
+using CardlessAtm.Phone.Withdrawal;
+
+namespace CardlessAtm.EndToEnd.Tests;
+
+/// <summary>What an operator sees of the processes: log lines in a redirected log, exit codes, stops.</summary>
+[Collection("processes")]
+public class OperationsProcessTests
+{
+    [Fact]
+    public async Task A_redirected_terminal_log_names_the_atm_session_and_stan_in_plain_text()
+    {
+        await using var network = await Network.StartAsync();
+        var terminal = await network.StartTerminalAsync(verbose: true);
+
+        var qr = await Network.ShowQrAsync(terminal, 20);
+        var outcome = await network.WithdrawAsync(network.Phone(), qr);
+        Assert.Equal(WithdrawalStatus.Approved, outcome.Status);
+        var ended = await WaitForAsync(terminal, l => l.Contains("Withdrawal ended", StringComparison.Ordinal));
+
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(ended, @"=> atm=ATM00001 session=\S+ stan=\d+ Withdrawal ended"), ended);
+        var log = string.Join('\n', terminal.Output);
+        Assert.DoesNotContain("System.Collections.Generic", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("\u001b[", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sigterm_stops_the_terminal_with_exit_0()
+    {
+        await using var network = await Network.StartAsync();
+        var terminal = await network.StartTerminalAsync(verbose: true);
+
+        var exit = await terminal.TerminateAsync(TimeSpan.FromSeconds(30));
+
+        var log = string.Join('\n', terminal.Output);
+        Assert.True(exit == 0, $"exit {exit}:\n{log}");
+        Assert.Contains("terminal: stopped", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", log, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("host")]
+    [InlineData("proxy")]
+    public async Task Sigterm_stops_a_listening_role_with_exit_0(string role)
+    {
+        var directory = Directory.CreateTempSubdirectory("cardless-atm-stop-");
+        try
+        {
+            string[] args = role == "host"
+                ? ["host", "run", "--port", "0", "--db", Path.Combine(directory.FullName, "host.db"), "--keys", Path.Combine(directory.FullName, "keys"), "--verbose"]
+                : ["proxy", "--atm-port", "0", "--phone-port", "0", "--verbose"];
+            var (process, output) = CliRun.Start(directory.FullName, args);
+            using (process)
+            {
+                using (var ready = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+                {
+                    while (!output.Any(l => l.StartsWith(role + ":", StringComparison.Ordinal)))
+                    {
+                        await Task.Delay(50, ready.Token);
+                    }
+                }
+
+                Signals.Terminate(process);
+                using var stopped = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await process.WaitForExitAsync(stopped.Token);
+
+                var log = string.Join('\n', output);
+                Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}:\n{log}");
+                Assert.Contains($"{role}: stopped", log, StringComparison.Ordinal);
+                Assert.DoesNotContain("   at ", log, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    internal static async Task<string> WaitForAsync(TerminalProcess process, Func<string, bool> match)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            if (process.Output.FirstOrDefault(match) is { } line)
+            {
+                return line;
+            }
+
+            await Task.Delay(50, timeout.Token);
+        }
+    }
+}
