@@ -9,25 +9,24 @@ namespace CardlessAtm.Security.Tests;
 /// <summary>
 /// Issue 12: the key-change MAC key derivation and field 120 v2. The KDF is checked against an independent
 /// implementation written here from SP 800-108 §4.1 (counter mode, CMAC as the PRF, a plain loop over BouncyCastle's
-/// CMac rather than its KdfCounterBytesGenerator): no published CAVP vector uses this label/context layout.
+/// CMac rather than its KdfCounterBytesGenerator), which is itself checked against a published NIST CAVP KDFCTR vector:
+/// no published vector uses this label/context layout.
 /// </summary>
 public sealed class KeyChangeV2Tests
 {
     public static TheoryData<SecurityProfileKind> Profiles() => [SecurityProfileKind.Aes, SecurityProfileKind.Legacy3Des];
 
-    /// <summary>K(i) = CMAC(TMK, [i]_32 || "CardlessAtm key-change MAC v1" || 0x00 || atmId || [L]_32), i = 1.. .</summary>
-    private static byte[] ReferenceKdf(byte[] tmk, bool tdes, string atmId, int lengthBytes)
+    /// <summary>SP 800-108 §4.1, counter before the fixed input: K(i) = CMAC(KI, [i]_32 || fixedInput), i = 1.. .</summary>
+    private static byte[] ReferenceCounterKdf(byte[] ki, bool tdes, byte[] fixedInput, int lengthBytes)
     {
-        var fixedInput = Encoding.ASCII.GetBytes("CardlessAtm key-change MAC v1").Concat(new byte[] { 0 }).Concat(Encoding.ASCII.GetBytes(atmId)).ToArray();
         var output = new List<byte>();
         for (var i = 1; output.Count < lengthBytes; i++)
         {
             var cmac = tdes ? new CMac(new DesEdeEngine()) : new CMac(new AesEngine());
-            cmac.Init(new KeyParameter(tmk));
-            var block = new byte[4 + fixedInput.Length + 4];
+            cmac.Init(new KeyParameter(ki));
+            var block = new byte[4 + fixedInput.Length];
             BinaryPrimitives.WriteInt32BigEndian(block, i);
             fixedInput.CopyTo(block, 4);
-            BinaryPrimitives.WriteInt32BigEndian(block.AsSpan(block.Length - 4), lengthBytes * 8);
             cmac.BlockUpdate(block, 0, block.Length);
             var k = new byte[cmac.GetMacSize()];
             cmac.DoFinal(k, 0);
@@ -35,6 +34,25 @@ public sealed class KeyChangeV2Tests
         }
 
         return output.Take(lengthBytes).ToArray();
+    }
+
+    /// <summary>The fixed input of the key-change MAC key: label || 0x00 || ATM id || [L]_32.</summary>
+    private static byte[] ReferenceKdf(byte[] tmk, bool tdes, string atmId, int lengthBytes)
+    {
+        var l = new byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(l, lengthBytes * 8);
+        var fixedInput = Encoding.ASCII.GetBytes("CardlessAtm key-change MAC v1").Concat(new byte[] { 0 }).Concat(Encoding.ASCII.GetBytes(atmId)).Concat(l).ToArray();
+        return ReferenceCounterKdf(tmk, tdes, fixedInput, lengthBytes);
+    }
+
+    [Fact]
+    public void The_reference_kdf_reproduces_the_nist_cavp_kdfctr_cmac_aes128_before_fixed_32_bit_vector()
+    {
+        // NIST CAVP KDFCTR_gen.rsp, [PRF=CMAC_AES128] [CTRLOCATION=BEFORE_FIXED] [RLEN=32_BITS], L = 128, COUNT = 0.
+        var ki = Convert.FromHexString("c10b152e8c97b77e18704e0f0bd38305");
+        var fixedInput = Convert.FromHexString("98cd4cbbbebe15d17dc86e6dbad800a2dcbd64f7c7ad0e78e9cf94ffdba89d03e97eadf6c4f7b806caf52aa38f09d0eb71d71f497bcc6906b48d36c4");
+
+        Assert.Equal(Convert.FromHexString("26faf61908ad9ee881b8305c221db53f"), ReferenceCounterKdf(ki, tdes: false, fixedInput, 16));
     }
 
     [Theory]
