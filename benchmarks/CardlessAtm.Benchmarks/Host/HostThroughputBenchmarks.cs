@@ -120,11 +120,20 @@ public class HostThroughputBenchmarks
             var client = new Iso8583Client(new Iso8583ClientOptions { Host = host.Address.ToString(), Port = host.Port, TerminalId = atmId, MaxUnansweredRequests = 4 });
             await client.StartAsync();
             await client.WaitUntilConnectedAsync();
-            await client.SendRequestAsync(NetworkManagement(atmId, 1, NetworkManagementCodes.SignOn));
-            var change = await client.SendRequestAsync(NetworkManagement(atmId, 2, NetworkManagementCodes.KeyChange));
-            using var keys = profile.OpenKeyChangeData(masterKey, change.KeyChangeData);
+            // Sign-on and key change are MACed under the key derived from the TMK (docs/protocol/iso8583.md §2.7).
+            using var derived = profile.DeriveKeyChangeMacKey(masterKey, atmId);
+            using var keyChangeMac = SessionMacKey.Create(profile, derived);
+            var signOn = NetworkManagement(atmId, 1, NetworkManagementCodes.SignOn);
+            MessageMac.Apply(signOn, keyChangeMac.Iso);
+            await client.SendRequestAsync(signOn);
+            var nonce = KeyChangeRequestData.CreateNonce();
+            var request = NetworkManagement(atmId, 2, NetworkManagementCodes.KeyChange);
+            request.KeyChangeData = KeyChangeRequestData.Encode(nonce);
+            MessageMac.Apply(request, keyChangeMac.Iso);
+            var change = await client.SendRequestAsync(request);
+            using var keys = profile.OpenKeyChangeData(masterKey, change.KeyChangeData, nonce, 0);
             var device = profile.LoadPhoneDevice(phone.InitialKey, phone.InitialKsn);
-            return new LoadAtm(client, SessionMacKey.Create(profile, keys.MacKey), device, profile.CreatePhoneProtector(device), atmId, accountId) { _stan = 2 };
+            return new LoadAtm(client, SessionMacKey.Create(profile, keys.Keys.MacKey), device, profile.CreatePhoneProtector(device), atmId, accountId) { _stan = 2 };
         }
 
         private static IsoMessage NetworkManagement(string atmId, int stan, string code)

@@ -15,6 +15,12 @@ public sealed class HostPolicy
     /// <summary>Tolerated clock difference between ATM and host when checking expiry. Default 30 s.</summary>
     public TimeSpan ClockSkew { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long after a key change the ATM's previous session key is still accepted, for messages MACed before the
+    /// ATM installed the new one (in flight, or queued reversals). Older key sets are pruned. Default 2 minutes.
+    /// </summary>
+    public TimeSpan PreviousKeyGrace { get; init; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Checks the values; throws naming the bad setting.</summary>
     public void Validate()
     {
@@ -31,6 +37,11 @@ public sealed class HostPolicy
         if (MaxSessionLifetime <= TimeSpan.Zero || ClockSkew < TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxSessionLifetime), "Host:MaxSessionLifetime must be positive and Host:ClockSkew not negative.");
+        }
+
+        if (PreviousKeyGrace < TimeSpan.Zero || PreviousKeyGrace > TimeSpan.FromHours(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(PreviousKeyGrace), PreviousKeyGrace, "Host:Policy:PreviousKeyGrace must be 0..1 hour.");
         }
     }
 }

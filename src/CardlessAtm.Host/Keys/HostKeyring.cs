@@ -35,11 +35,12 @@ internal sealed class AtmSessionKeys : IDisposable
 
 /// <summary>
 /// Keys the host uses per request, loaded from the vault once and kept until they change: each
-/// ATM's session MAC key (by version) and the phones' base derivation keys.
+/// ATM's session MAC keys (by vault reference, so the current and the previous version can both be
+/// held) and the phones' base derivation keys.
 /// </summary>
 internal sealed class HostKeyring(FileKeyStore vault, ISecurityProfile profile) : IDisposable
 {
-    private readonly ConcurrentDictionary<string, AtmSessionKeys> _atms = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, AtmSessionKeys> _sessionKeys = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, SecretKey> _bdks = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
 
@@ -48,30 +49,57 @@ internal sealed class HostKeyring(FileKeyStore vault, ISecurityProfile profile) 
     public FileKeyStore Vault => vault;
 
     /// <summary>The ATM's current session keys, or null before its first key change.</summary>
-    public AtmSessionKeys? SessionKeysFor(AtmRecord atm)
+    public AtmSessionKeys? SessionKeysFor(AtmRecord atm) =>
+        atm.SessionKeyRef is null ? null : Load(atm.SessionKeyRef, atm.SessionKeyVersion);
+
+    /// <summary>
+    /// The session keys the last key change replaced, while they are still accepted (until
+    /// <see cref="AtmRecord.PreviousKeyValidUntil"/>); null otherwise.
+    /// </summary>
+    public AtmSessionKeys? PreviousKeysFor(AtmRecord atm, DateTimeOffset now)
     {
-        if (atm.SessionKeyRef is null)
+        if (atm.PreviousSessionKeyRef is not { } reference || atm.PreviousKeyValidUntil is not { } until || now >= until)
         {
             return null;
         }
 
-        if (_atms.TryGetValue(atm.AtmId, out var cached) && cached.Version == atm.SessionKeyVersion)
+        try
+        {
+            return Load(reference, atm.SessionKeyVersion - 1);
+        }
+        catch (SecurityException)
+        {
+            return null; // pruned or unreadable: the previous key is simply no longer accepted
+        }
+    }
+
+    /// <summary>The MAC of the ATM's sign-on and key change, under the key derived from its terminal master key. The caller disposes it.</summary>
+    public SessionMacKey KeyChangeMacFor(AtmRecord atm)
+    {
+        using var masterKey = vault.LoadKey(atm.MasterKeyRef);
+        using var derived = profile.DeriveKeyChangeMacKey(masterKey, atm.AtmId);
+        return SessionMacKey.Create(profile, derived);
+    }
+
+    /// <summary>Drops a pruned key set from the cache (requests in flight keep their reference; the GC collects it).</summary>
+    public void Forget(string reference) => _sessionKeys.TryRemove(reference, out _);
+
+    private AtmSessionKeys Load(string reference, int version)
+    {
+        if (_sessionKeys.TryGetValue(reference, out var cached))
         {
             return cached;
         }
 
         lock (_gate)
         {
-            if (_atms.TryGetValue(atm.AtmId, out cached) && cached.Version == atm.SessionKeyVersion)
+            if (_sessionKeys.TryGetValue(reference, out cached))
             {
                 return cached;
             }
 
-            var fresh = new AtmSessionKeys(atm.SessionKeyVersion, vault.LoadKey(atm.SessionKeyRef), profile);
-
-            // The replaced key set may still be in use by a request in flight; it is left to the GC
-            // rather than disposed under it.
-            _atms[atm.AtmId] = fresh;
+            var fresh = new AtmSessionKeys(version, vault.LoadKey(reference), profile);
+            _sessionKeys[reference] = fresh;
             return fresh;
         }
     }
@@ -81,7 +109,7 @@ internal sealed class HostKeyring(FileKeyStore vault, ISecurityProfile profile) 
 
     public void Dispose()
     {
-        foreach (var keys in _atms.Values)
+        foreach (var keys in _sessionKeys.Values)
         {
             keys.Dispose();
         }
@@ -91,7 +119,7 @@ internal sealed class HostKeyring(FileKeyStore vault, ISecurityProfile profile) 
             key.Dispose();
         }
 
-        _atms.Clear();
+        _sessionKeys.Clear();
         _bdks.Clear();
     }
 }

@@ -6,6 +6,7 @@ using CardlessAtm.Host.Keys;
 using CardlessAtm.Host.Storage;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Mac;
+using CardlessAtm.Network;
 using CardlessAtm.Qr.Payload;
 using CardlessAtm.Qr.Sessions;
 using CardlessAtm.Security;
@@ -76,17 +77,25 @@ public sealed class HostProcessor : IDisposable
     /// </summary>
     public Func<IsoMessage, ValueTask>? BeforeReversalWritten { get; set; }
 
-    /// <summary>Handles one request; returns its response, or null for a message that gets none.</summary>
-    public async ValueTask<IsoMessage?> HandleAsync(IsoMessage request, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Handles one request arriving on a connection of its own (not signed on): a 0200, 0420 or 0421 is refused 63.
+    /// Returns its response, or null for a message that gets none.
+    /// </summary>
+    public ValueTask<IsoMessage?> HandleAsync(IsoMessage request, CancellationToken cancellationToken = default) =>
+        HandleAsync(request, new HostSession(), cancellationToken);
+
+    /// <summary>Handles one request that arrived on the connection <paramref name="session"/> describes; returns its response, or null for a message that gets none.</summary>
+    public async ValueTask<IsoMessage?> HandleAsync(IsoMessage request, HostSession session, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(session);
         try
         {
             return request.Mti switch
             {
-                Mti.FinancialRequest => await WithdrawAsync(request, cancellationToken),
-                Mti.ReversalAdvice or Mti.ReversalAdviceRepeat => await ReverseAsync(request, cancellationToken),
-                Mti.NetworkManagementRequest => await NetworkManagementAsync(request, cancellationToken),
+                Mti.FinancialRequest => await WithdrawAsync(request, session, cancellationToken),
+                Mti.ReversalAdvice or Mti.ReversalAdviceRepeat => await ReverseAsync(request, session, cancellationToken),
+                Mti.NetworkManagementRequest => await NetworkManagementAsync(request, session, cancellationToken),
                 _ => await UnsupportedAsync(request, cancellationToken),
             };
         }
@@ -117,9 +126,9 @@ public sealed class HostProcessor : IDisposable
         return await DeclineAsync(request, null, ResponseCodes.InvalidTransaction, $"MTI {request.Mti} is not handled by the host", cancellationToken);
     }
 
-    private async ValueTask<IsoMessage> WithdrawAsync(IsoMessage request, CancellationToken cancellationToken)
+    private async ValueTask<IsoMessage> WithdrawAsync(IsoMessage request, HostSession session, CancellationToken cancellationToken)
     {
-        var (atm, keys, problem) = await AuthenticateAtmAsync(request, cancellationToken);
+        var (atm, keys, problem) = await AuthenticateAtmAsync(request, session, cancellationToken);
         if (problem is not null)
         {
             return problem;
@@ -248,9 +257,9 @@ public sealed class HostProcessor : IDisposable
 
     private bool CheckPin(OpenedPhoneRequest opened, PinRecord record) => PinReferences.Matches(_pins, opened, record);
 
-    private async ValueTask<IsoMessage> ReverseAsync(IsoMessage request, CancellationToken cancellationToken)
+    private async ValueTask<IsoMessage> ReverseAsync(IsoMessage request, HostSession session, CancellationToken cancellationToken)
     {
-        var (atm, keys, problem) = await AuthenticateAtmAsync(request, cancellationToken);
+        var (atm, keys, problem) = await AuthenticateAtmAsync(request, session, cancellationToken);
         if (problem is not null)
         {
             return problem;
@@ -314,7 +323,7 @@ public sealed class HostProcessor : IDisposable
         return response;
     }
 
-    private async ValueTask<IsoMessage> NetworkManagementAsync(IsoMessage request, CancellationToken cancellationToken)
+    private async ValueTask<IsoMessage> NetworkManagementAsync(IsoMessage request, HostSession session, CancellationToken cancellationToken)
     {
         var atmId = SafeTerminal(request);
         var code = request.NetworkManagementCode;
@@ -324,12 +333,20 @@ public sealed class HostProcessor : IDisposable
             return await DeclineAsync(request, null, ResponseCodes.InvalidTransaction, "network management from an unknown ATM", cancellationToken);
         }
 
-        // Network management may come before any session key exists; when the ATM has one and the
-        // message carries a MAC, it must verify.
-        var keys = _keys.SessionKeysFor(atm);
-        if (keys is not null && (request.Has(64) || request.Has(128)) && MessageMac.Verify(request, keys.IsoMac) != MacCheckResult.Valid)
+        switch (code)
         {
-            return await DeclineAsync(request, keys, ResponseCodes.SecurityViolation, "network management MAC does not verify", cancellationToken);
+            case NetworkManagementCodes.SignOn:
+                return await SignOnAsync(request, atm, session, cancellationToken);
+            case NetworkManagementCodes.KeyChange:
+                return await ChangeKeysAsync(request, atm, session, cancellationToken);
+        }
+
+        // Sign-off and echo: a MAC field that is present must verify (under the session key, the previous one
+        // while it is accepted, or the key-change MAC key); a garbage field 64/128 is never answered 00.
+        var keys = _keys.SessionKeysFor(atm);
+        if ((request.Has(64) || request.Has(128)) && !NetworkMacVerifies(request, atm, keys))
+        {
+            return await RefuseSecurityAsync(request, "security.bad-mac", "network management MAC does not verify", cancellationToken);
         }
 
         if (atm.Status != AtmStatus.Active)
@@ -339,66 +356,213 @@ public sealed class HostProcessor : IDisposable
 
         switch (code)
         {
-            case NetworkManagementCodes.SignOn:
             case NetworkManagementCodes.SignOff:
-                var signOn = code == NetworkManagementCodes.SignOn;
-                await _store.WriteAsync(
-                    w =>
-                    {
-                        var current = w.GetAtm(atm.AtmId)!;
-                        w.UpdateAtm(current with { SignedOn = signOn });
-                        w.AppendAudit(signOn ? "atm.sign-on" : "atm.sign-off", atm.AtmId, ResponseCodes.Approved, signOn ? "signed on" : "signed off");
-                        return 0;
-                    },
-                    cancellationToken);
+                if (!session.IsSignedOnAs(atm.AtmId))
+                {
+                    return await RefuseSecurityAsync(request, "security.not-signed-on", "sign-off on a connection not signed on as this ATM", cancellationToken);
+                }
+
+                session.SignOff();
+                await RecordSignOnAsync(atm.AtmId, signOn: false, cancellationToken);
                 return Respond(request, ResponseCodes.Approved, keys);
             case NetworkManagementCodes.EchoTest:
                 return Respond(request, ResponseCodes.Approved, keys);
-            case NetworkManagementCodes.KeyChange:
-                return await ChangeKeysAsync(request, atm, cancellationToken);
             default:
                 return await DeclineAsync(request, keys, ResponseCodes.InvalidTransaction, $"network management code {Safe(code)} not supported", cancellationToken);
         }
     }
 
-    private async ValueTask<IsoMessage> ChangeKeysAsync(IsoMessage request, AtmRecord atm, CancellationToken cancellationToken)
+    private bool NetworkMacVerifies(IsoMessage request, AtmRecord atm, AtmSessionKeys? keys)
     {
-        var profile = _keys.Profile;
-        using var sessionKeys = profile.GenerateSessionKeys();
-        byte[] keyChangeData;
-        using (var masterKey = _keys.Vault.LoadKey(atm.MasterKeyRef))
+        if (keys is not null && MessageMac.Verify(request, keys.IsoMac) == MacCheckResult.Valid)
         {
-            keyChangeData = profile.CreateKeyChangeData(masterKey, sessionKeys);
+            return true;
         }
 
-        var version = atm.SessionKeyVersion + 1;
-        var macKeyRef = $"mac-{atm.AtmId}-v{version}";
-        _keys.Vault.SaveKey(macKeyRef, sessionKeys.MacKey, overwrite: true);
-        if (sessionKeys.PinKey is { } pinKey)
+        if (_keys.PreviousKeysFor(atm, _time.GetUtcNow()) is { } previous && MessageMac.Verify(request, previous.IsoMac) == MacCheckResult.Valid)
         {
-            _keys.Vault.SaveKey($"tpk-{atm.AtmId}-v{version}", pinKey, overwrite: true);
+            return true;
         }
 
-        var kcv = sessionKeys.MacKey.CheckValue.ToString();
-        await _store.WriteAsync(
+        using var keyChangeMac = _keys.KeyChangeMacFor(atm);
+        return MessageMac.Verify(request, keyChangeMac.Iso) == MacCheckResult.Valid;
+    }
+
+    /// <summary>
+    /// 0800/001: valid only with a MAC under the key derived from the ATM's terminal master key. Then (and only
+    /// then) this connection may carry the ATM's 0200/0420/0421; the 0810 is MACed under the same key.
+    /// </summary>
+    private async ValueTask<IsoMessage> SignOnAsync(IsoMessage request, AtmRecord atm, HostSession session, CancellationToken cancellationToken)
+    {
+        using var keyChangeMac = _keys.KeyChangeMacFor(atm);
+        var mac = MessageMac.Verify(request, keyChangeMac.Iso);
+        if (mac != MacCheckResult.Valid)
+        {
+            return await RefuseSecurityAsync(request, "security.sign-on-refused", $"sign-on MAC {mac}: the connection is not signed on", cancellationToken);
+        }
+
+        if (atm.Status != AtmStatus.Active)
+        {
+            return RespondSigned(await DeclineAsync(request, null, ResponseCodes.InvalidTransaction, "ATM is blocked", cancellationToken), keyChangeMac);
+        }
+
+        session.SignOn(atm.AtmId);
+        await RecordSignOnAsync(atm.AtmId, signOn: true, cancellationToken);
+        return RespondSigned(request.CreateResponse(ResponseCodes.Approved), keyChangeMac);
+    }
+
+    private Task<int> RecordSignOnAsync(string atmId, bool signOn, CancellationToken cancellationToken) =>
+        _store.WriteAsync(
             w =>
             {
-                var current = w.GetAtm(atm.AtmId)!;
-                w.UpdateAtm(current with { SessionKeyRef = macKeyRef, SessionKeyVersion = version, SessionKeyCheckValue = kcv });
-                w.AppendAudit("atm.key-change", atm.AtmId, ResponseCodes.Approved, $"session keys version {version}, MAC key KCV {kcv}");
+                var current = w.GetAtm(atmId)!;
+                w.UpdateAtm(current with { SignedOn = signOn });
+                w.AppendAudit(signOn ? "atm.sign-on" : "atm.sign-off", atmId, ResponseCodes.Approved, signOn ? "signed on" : "signed off");
                 return 0;
             },
             cancellationToken);
-        _logger.LogInformation("Key change for {AtmId}: session key version {Version}, MAC KCV {Kcv}", atm.AtmId, version, kcv);
 
-        // The 0810 is not MACed: the new keys are usable only by the holder of the master key, and the
-        // ATM checks each key against its KCV inside field 120.
+    /// <summary>
+    /// 0800/101, the authenticated key change (docs/protocol/iso8583.md §2.7): on a signed-on connection, MACed
+    /// under the key-change MAC key, carrying a fresh terminal nonce in field 120. The new version is computed
+    /// and written in the same transaction that reads the current one and consumes the nonce; the replaced key
+    /// set stays valid for <see cref="HostPolicy.PreviousKeyGrace"/>, older ones are pruned. The 0810 binds the
+    /// keys to the nonce and the version (field 120 version 2) and is MACed under the key-change MAC key.
+    /// </summary>
+    private async ValueTask<IsoMessage> ChangeKeysAsync(IsoMessage request, AtmRecord atm, HostSession session, CancellationToken cancellationToken)
+    {
+        if (!session.IsSignedOnAs(atm.AtmId))
+        {
+            return await RefuseSecurityAsync(request, "security.key-change-refused", "key change on a connection not signed on as this ATM: no key changed", cancellationToken);
+        }
+
+        using var keyChangeMac = _keys.KeyChangeMacFor(atm);
+        var mac = MessageMac.Verify(request, keyChangeMac.Iso);
+        if (mac != MacCheckResult.Valid)
+        {
+            return await RefuseSecurityAsync(request, "security.key-change-refused", $"key-change MAC {mac}: no key changed", cancellationToken);
+        }
+
+        if (atm.Status != AtmStatus.Active)
+        {
+            return RespondSigned(await DeclineAsync(request, null, ResponseCodes.InvalidTransaction, "ATM is blocked", cancellationToken), keyChangeMac);
+        }
+
+        byte[] nonce;
+        try
+        {
+            nonce = KeyChangeRequestData.Decode(request.KeyChangeData ?? []);
+        }
+        catch (SecurityException ex)
+        {
+            return RespondSigned(await DeclineAsync(request, null, ResponseCodes.FormatError, $"key-change request field 120 refused: {ex.Failure}", cancellationToken), keyChangeMac);
+        }
+
+        var profile = _keys.Profile;
+        using var sessionKeys = profile.GenerateSessionKeys();
+        var kcv = sessionKeys.MacKey.CheckValue.ToString();
+        var nonceText = Convert.ToHexString(nonce);
+        var grace = _policy.PreviousKeyGrace;
+        var vault = _keys.Vault;
+
+        // The version is read and written in one transaction (the store serialises writers), so two racing key
+        // changes get two versions. The key files are named by that version and written inside the transaction:
+        // a rolled-back attempt leaves a file no record names, overwritten by the next change of that version.
+        var change = await _store.WriteAsync(
+            w =>
+            {
+                var current = w.GetAtm(atm.AtmId)!;
+                var version = current.SessionKeyVersion + 1;
+                if (!w.TryRecordKeyChangeNonce(atm.AtmId, nonceText, version))
+                {
+                    return (Version: 0, Previous: current.SessionKeyVersion);
+                }
+
+                var macKeyRef = MacKeyRef(atm.AtmId, version);
+                vault.SaveKey(macKeyRef, sessionKeys.MacKey, overwrite: true);
+                if (sessionKeys.PinKey is { } pinKey)
+                {
+                    vault.SaveKey(PinKeyRef(atm.AtmId, version), pinKey, overwrite: true);
+                }
+
+                w.UpdateAtm(current with
+                {
+                    SessionKeyRef = macKeyRef,
+                    SessionKeyVersion = version,
+                    SessionKeyCheckValue = kcv,
+                    PreviousSessionKeyRef = current.SessionKeyRef,
+                    PreviousKeyValidUntil = current.SessionKeyRef is null ? null : w.UtcNow + grace,
+                });
+                w.AppendAudit("atm.key-change", atm.AtmId, ResponseCodes.Approved, $"session keys version {version}, MAC key KCV {kcv}");
+                return (Version: version, Previous: current.SessionKeyVersion);
+            },
+            cancellationToken);
+        if (change.Version == 0)
+        {
+            return await RefuseSecurityAsync(request, "security.key-change-refused", "key-change nonce already used (replayed 0800/101): no key changed", cancellationToken);
+        }
+
+        Prune(atm.AtmId, keepFrom: change.Previous);
+        _logger.LogInformation("Key change for {AtmId}: session key version {Version}, MAC KCV {Kcv}", atm.AtmId, change.Version, kcv);
+
+        byte[] keyChangeData;
+        using (var masterKey = vault.LoadKey(atm.MasterKeyRef))
+        {
+            keyChangeData = profile.CreateKeyChangeData(masterKey, sessionKeys, change.Version, nonce);
+        }
+
         var response = request.CreateResponse(ResponseCodes.Approved);
         response.KeyChangeData = keyChangeData;
+        MessageMac.Apply(response, keyChangeMac.Iso);
         return response;
     }
 
-    private async ValueTask<(AtmRecord? Atm, AtmSessionKeys? Keys, IsoMessage? Problem)> AuthenticateAtmAsync(IsoMessage request, CancellationToken cancellationToken)
+    private static string MacKeyRef(string atmId, int version) => $"mac-{atmId}-v{version}";
+
+    private static string PinKeyRef(string atmId, int version) => $"tpk-{atmId}-v{version}";
+
+    /// <summary>Deletes the ATM's session key files older than <paramref name="keepFrom"/> (the previous version stays for its grace time).</summary>
+    private void Prune(string atmId, int keepFrom)
+    {
+        foreach (var name in _keys.Vault.List())
+        {
+            foreach (var prefix in (string[])[$"mac-{atmId}-v", $"tpk-{atmId}-v"])
+            {
+                if (name.StartsWith(prefix, StringComparison.Ordinal)
+                    && int.TryParse(name.AsSpan(prefix.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var version)
+                    && version < keepFrom)
+                {
+                    try
+                    {
+                        _keys.Vault.Delete(name);
+                        _keys.Forget(name);
+                    }
+                    catch (IOException ex)
+                    {
+                        _logger.LogWarning("Could not prune superseded key file {Name}: {Message}", name, ex.Message);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>A refusal for a security reason (forged or replayed key change, bad sign-on, no sign-on): 63, not MACed, nothing changed, logged and audited as a security event.</summary>
+    private async ValueTask<IsoMessage> RefuseSecurityAsync(IsoMessage request, string eventName, string reason, CancellationToken cancellationToken)
+    {
+        var atmId = SafeTerminal(request);
+        var stan = request.TryGetValue(11, out var s) ? Safe(Encoding.ASCII.GetString(s)) : "-";
+        _logger.LogWarning("Security event {Event}: {Mti} stan {Stan} for {AtmId} refused 63: {Reason}", eventName, request.Mti, stan, atmId ?? "?", reason);
+        await AuditAsync(eventName, atmId, ResponseCodes.SecurityViolation, $"{request.Mti} stan {stan}: {reason}", cancellationToken);
+        return request.CreateResponse(ResponseCodes.SecurityViolation);
+    }
+
+    private static IsoMessage RespondSigned(IsoMessage response, SessionMacKey keyChangeMac)
+    {
+        MessageMac.Apply(response, keyChangeMac.Iso);
+        return response;
+    }
+
+    private async ValueTask<(AtmRecord? Atm, AtmSessionKeys? Keys, IsoMessage? Problem)> AuthenticateAtmAsync(IsoMessage request, HostSession session, CancellationToken cancellationToken)
     {
         var atmId = SafeTerminal(request);
         if (atmId is null || !AtmId.TryParse(atmId, out _))
@@ -412,6 +576,13 @@ public sealed class HostProcessor : IDisposable
             return (null, null, await DeclineAsync(request, null, ResponseCodes.InvalidTransaction, "unknown ATM", cancellationToken));
         }
 
+        // Sign-on enforced: only a connection over which this very ATM signed on with a valid MAC may carry its
+        // financial messages. Anything else is refused 63 before its MAC or the ledger is looked at, and changes nothing.
+        if (!session.IsSignedOnAs(atmId))
+        {
+            return (null, null, await RefuseSecurityAsync(request, "security.not-signed-on", "financial message on a connection not signed on as this ATM", cancellationToken));
+        }
+
         var keys = _keys.SessionKeysFor(atm);
         if (keys is null)
         {
@@ -420,6 +591,15 @@ public sealed class HostProcessor : IDisposable
         }
 
         var mac = MessageMac.Verify(request, keys.IsoMac);
+        if (mac == MacCheckResult.Mismatch && _keys.PreviousKeysFor(atm, _time.GetUtcNow()) is { } previous
+            && MessageMac.Verify(request, previous.IsoMac) == MacCheckResult.Valid)
+        {
+            // MACed before the ATM installed the keys of the last key change (in flight): still accepted, and
+            // answered under the same key, for PreviousKeyGrace.
+            keys = previous;
+            mac = MacCheckResult.Valid;
+        }
+
         if (mac != MacCheckResult.Valid)
         {
             return (atm, keys, await DeclineAsync(request, keys, ResponseCodes.SecurityViolation, $"ATM message MAC {mac}", cancellationToken));

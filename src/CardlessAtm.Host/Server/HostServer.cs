@@ -4,7 +4,6 @@ using CardlessAtm.Host.Authorisation;
 using CardlessAtm.Host.Processing;
 using CardlessAtm.Host.Storage;
 using CardlessAtm.Host.Storage.Sqlite;
-using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
 using CardlessAtm.Network;
 using CardlessAtm.Security;
@@ -133,6 +132,9 @@ public sealed class HostServer : IAsyncDisposable
 
     private readonly SqliteHostStore _store;
     private readonly PinVerifier _pins;
+
+    // Which ATM signed on over each connection (sign-on enforced); an entry lives as long as its connection.
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<Iso8583Connection, HostSession> _sessions = [];
     private Iso8583Server? _server;
     private HostMetrics? _metrics;
 
@@ -228,14 +230,21 @@ public sealed class HostServer : IAsyncDisposable
             Logger = loggerFactory.CreateLogger<Iso8583Server>(),
             RequestHandler = async (request, connection, ct) =>
             {
-                var response = await processor.HandleAsync(request, ct);
-                if (IsAcceptedSignOn(request, response))
+                var session = _sessions.GetOrCreateValue(connection);
+                var response = await processor.HandleAsync(request, session, ct);
+                if (session.SignedOnAtmId is not null && !connection.IsAuthenticated)
                 {
+                    // Only a sign-on whose field 64 verified under the ATM's key sets the session: an unMACed or
+                    // forged one is refused 63 and its connection stays anonymous (evictable, counted before sign-on).
                     connection.MarkAuthenticated(); // keeps its slot however many anonymous sockets arrive
                 }
 
                 return response;
             },
+
+            // Echoes go to the processor, which holds the keys: an echo whose field 64/128 does not verify is
+            // refused 63 rather than answered 00 by the channel.
+            AnswerEchoTests = false,
             Tls = options.Tls.CreateServerOptions(),
         });
         var server = _server;
@@ -243,10 +252,6 @@ public sealed class HostServer : IAsyncDisposable
         _server.LimitEnforced += _metrics.ConnectionLimited;
         await _server.StartAsync(cancellationToken);
     }
-
-    private static bool IsAcceptedSignOn(IsoMessage request, IsoMessage? response) =>
-        request.Mti == Mti.NetworkManagementRequest && request.NetworkManagementCode == NetworkManagementCodes.SignOn
-        && response?.ResponseCode == ResponseCodes.Approved;
 
     /// <summary>Stops listening (draining requests in flight), then closes the ledger.</summary>
     public async ValueTask DisposeAsync()

@@ -121,6 +121,12 @@ public interface ILedgerWriter : ILedgerReader
     /// <summary>Records a reversal. Returns null when this original was already reversed.</summary>
     ReversalRecord? TryInsertReversal(ReversalRecord reversal);
 
+    /// <summary>
+    /// Marks an ATM's key-change nonce as used. Returns false when it was used before (a replayed 0800/101): the
+    /// primary key decides, inside the same transaction as the key version.
+    /// </summary>
+    bool TryRecordKeyChangeNonce(string atmId, string nonce, int keyVersion);
+
     /// <summary>Appends to the audit trail. The caller guarantees <paramref name="detail"/> holds no secret.</summary>
     void AppendAudit(string eventName, string? atmId, string? responseCode, string detail);
 

@@ -98,6 +98,8 @@ public sealed record PhoneEnrolment(
 /// <param name="SessionKeyRef">Key vault reference of its current session key set, or null before the first key change.</param>
 /// <param name="SessionKeyVersion">Increments at every key change.</param>
 /// <param name="SessionKeyCheckValue">Check value of the current session MAC key (safe to show).</param>
+/// <param name="PreviousSessionKeyRef">Vault reference of the session key set the last key change replaced, kept for messages in flight.</param>
+/// <param name="PreviousKeyValidUntil">Until when the previous key set is still accepted (the key change's time + <c>Host:Policy:PreviousKeyGrace</c>).</param>
 public sealed record AtmRecord(
     string AtmId,
     string Location,
@@ -107,7 +109,9 @@ public sealed record AtmRecord(
     string MasterKeyRef,
     string? SessionKeyRef,
     int SessionKeyVersion,
-    string? SessionKeyCheckValue);
+    string? SessionKeyCheckValue,
+    string? PreviousSessionKeyRef = null,
+    DateTimeOffset? PreviousKeyValidUntil = null);
 
 /// <summary>Key of an authorisation request as the ATM numbers it: field 41 + 11 + 7.</summary>
 /// <param name="AtmId">Field 41.</param>

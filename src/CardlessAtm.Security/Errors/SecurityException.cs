@@ -25,6 +25,8 @@ public enum SecurityFailure
     InvalidCredentialFormat,
     /// <summary>A key file is readable by group or others, or is missing.</summary>
     KeyFileRejected,
+    /// <summary>A key-change answer is not fresh: it answers another request's nonce, or its key version is not above the current one.</summary>
+    StaleKeyChange,
 }
 
 /// <summary>
@@ -95,3 +97,6 @@ public sealed class InvalidCredentialFormatException(string message) : SecurityE
 
 /// <summary>A key file was refused (permissions, missing, unreadable).</summary>
 public sealed class KeyFileRejectedException(string message) : SecurityException(SecurityFailure.KeyFileRejected, message);
+
+/// <summary>A key-change answer is not bound to this request (other nonce) or would not move the key version forward.</summary>
+public sealed class StaleKeyChangeException(string message) : SecurityException(SecurityFailure.StaleKeyChange, message);

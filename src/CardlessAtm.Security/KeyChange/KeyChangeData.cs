@@ -46,12 +46,83 @@ internal static class KeyChangeData
             throw new MalformedDataException($"Field 120 (key-change data): format version {version} is not supported (expected {Version}).");
         }
 
+        CheckProfile(ref reader, profileId, profileName);
+        return ReadEntries(ref reader, profileName, sessionAlgorithm, terminalMasterKey);
+    }
+
+    /// <summary>
+    /// Version 2, the authenticated key change's answer:
+    /// <c>0x02 | 0x02 (answer) | profile(1) | keyVersion(4, big-endian) | nonceLength(1) | terminal nonce | keyCount(1) | entries</c>.
+    /// The 0810 that carries it is MACed under the key-change MAC key, so the keys are bound to the nonce and the version.
+    /// </summary>
+    public static byte[] CreateBound(byte profileId, SecretKey terminalMasterKey, SessionKeySet keys, int keyVersion, ReadOnlySpan<byte> terminalNonce)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(keyVersion);
+        KeyChangeRequestData.RequireNonce(terminalNonce);
+        using var buffer = new MemoryStream();
+        buffer.WriteByte(KeyChangeRequestData.FormatVersion);
+        buffer.WriteByte(AnswerType);
+        buffer.WriteByte(profileId);
+        Span<byte> versionBytes = stackalloc byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(versionBytes, keyVersion);
+        buffer.Write(versionBytes);
+        buffer.WriteByte((byte)terminalNonce.Length);
+        buffer.Write(terminalNonce);
+        buffer.WriteByte(keys.PinKey is null ? (byte)1 : (byte)2);
+        WriteEntry(buffer, MacUsage, terminalMasterKey, keys.MacKey);
+        if (keys.PinKey is not null)
+        {
+            WriteEntry(buffer, PinUsage, terminalMasterKey, keys.PinKey);
+        }
+
+        return buffer.ToArray();
+    }
+
+    /// <summary>Opens a version 2 answer: the nonce must be <paramref name="expectedNonce"/> and the version above <paramref name="currentVersion"/>, checked before any key is unwrapped.</summary>
+    public static OpenedKeyChange OpenBound(byte profileId, string profileName, KeyAlgorithm sessionAlgorithm, SecretKey terminalMasterKey, ReadOnlySpan<byte> data, ReadOnlySpan<byte> expectedNonce, int currentVersion)
+    {
+        var reader = new SpanReader(data, "Field 120 (key-change data)");
+        var version = reader.ReadByte("version");
+        if (version != KeyChangeRequestData.FormatVersion)
+        {
+            throw new MalformedDataException($"Field 120 (key-change data): format version {version}; the authenticated key change needs version {KeyChangeRequestData.FormatVersion}.");
+        }
+
+        var type = reader.ReadByte("type");
+        if (type != AnswerType)
+        {
+            throw new MalformedDataException($"Field 120 (key-change data): type {type}; an answer (type {AnswerType}) was expected.");
+        }
+
+        CheckProfile(ref reader, profileId, profileName);
+        var keyVersion = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(reader.ReadBytes(4, "key version"));
+        var nonce = reader.ReadBytes(reader.ReadByte("nonce length"), "nonce");
+        if (nonce.Length != expectedNonce.Length || !CryptographicOperations.FixedTimeEquals(nonce, expectedNonce))
+        {
+            throw new StaleKeyChangeException("Field 120 (key-change data): the answer carries another request's nonce (replayed or misrouted); no key is installed.");
+        }
+
+        if (keyVersion <= currentVersion)
+        {
+            throw new StaleKeyChangeException($"Field 120 (key-change data): key version {keyVersion} is not above the current version {currentVersion}; no key is installed.");
+        }
+
+        return new OpenedKeyChange(keyVersion, ReadEntries(ref reader, profileName, sessionAlgorithm, terminalMasterKey));
+    }
+
+    private const byte AnswerType = 2;
+
+    private static void CheckProfile(ref SpanReader reader, byte profileId, string profileName)
+    {
         var profile = reader.ReadByte("profile");
         if (profile != profileId)
         {
             throw new ProfileMismatchException($"Field 120 (key-change data): built under profile id {profile}; this terminal runs {profileName} (id {profileId}).");
         }
+    }
 
+    private static SessionKeySet ReadEntries(ref SpanReader reader, string profileName, KeyAlgorithm sessionAlgorithm, SecretKey terminalMasterKey)
+    {
         var count = reader.ReadByte("key count");
         if (count is < 1 or > 2)
         {

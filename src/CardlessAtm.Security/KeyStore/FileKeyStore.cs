@@ -90,6 +90,19 @@ public sealed class FileKeyStore
         Write(name, $"{Header}\ntype=key\nalgorithm={key.Algorithm.DisplayName()}\nkcv={key.CheckValue}\n", "key", key.Material, overwrite);
     }
 
+    /// <summary>Removes a key file (a pruned, superseded key); false when there was none.</summary>
+    public bool Delete(string name)
+    {
+        var path = PathOf(name);
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+
+        File.Delete(path);
+        return true;
+    }
+
     /// <summary>Reads a key after checking the file's permissions and the key's KCV.</summary>
     /// <exception cref="KeyFileRejectedException">Missing, group/other-accessible or malformed file.</exception>
     /// <exception cref="KeyCheckValueMismatchException">The key does not match the KCV recorded beside it.</exception>

@@ -49,6 +49,30 @@ public interface ISecurityProfile
     /// <exception cref="InvalidKeyException">A TDES key has bad parity.</exception>
     SessionKeySet OpenKeyChangeData(SecretKey terminalMasterKey, ReadOnlySpan<byte> keyChangeData);
 
+    /// <summary>
+    /// Host and terminal: the key that MACs the sign-on and the key change (0800/001, 0800/101 and their 0810s),
+    /// derived from the ATM's terminal master key (NIST SP 800-108 counter-mode KDF, CMAC PRF, the ATM id as
+    /// context). A key of <see cref="SessionKeyAlgorithm"/>, for <see cref="CreateMessageMac"/>.
+    /// </summary>
+    SecretKey DeriveKeyChangeMacKey(SecretKey terminalMasterKey, string atmId);
+
+    /// <summary>
+    /// Host: builds field 120 version 2 for the 0810/101 — the keys under the TMK with their KCVs, bound to
+    /// <paramref name="keyVersion"/> and the <paramref name="terminalNonce"/> of the request (the 0810 is then
+    /// MACed under <see cref="DeriveKeyChangeMacKey"/>).
+    /// </summary>
+    byte[] CreateKeyChangeData(SecretKey terminalMasterKey, SessionKeySet sessionKeys, int keyVersion, ReadOnlySpan<byte> terminalNonce);
+
+    /// <summary>
+    /// Terminal: opens field 120 version 2. Refuses (before unwrapping any key) an answer whose nonce is not
+    /// <paramref name="expectedNonce"/> or whose key version is not above <paramref name="currentVersion"/>,
+    /// then checks every key against its KCV.
+    /// </summary>
+    /// <exception cref="StaleKeyChangeException">Another request's nonce, or a version not above the current one.</exception>
+    /// <exception cref="KeyCheckValueMismatchException">A key does not match its KCV (or fails the AES key-wrap check).</exception>
+    /// <exception cref="MalformedDataException">Truncated or malformed field, or format version 1.</exception>
+    OpenedKeyChange OpenKeyChangeData(SecretKey terminalMasterKey, ReadOnlySpan<byte> keyChangeData, ReadOnlySpan<byte> expectedNonce, int currentVersion);
+
     /// <summary>Host/enrolment: the phone's DUKPT initial key from the BDK and the phone's initial KSN.</summary>
     SecretKey DeriveInitialKey(SecretKey baseDerivationKey, KeySerialNumber initialKsn);
 

@@ -43,6 +43,34 @@ internal abstract class SecurityProfileBase : ISecurityProfile
         return KeyChangeData.Open(_phoneCrypto.ProfileId, _phoneCrypto.ProfileName, SessionKeyAlgorithm, terminalMasterKey, keyChangeData);
     }
 
+    public SecretKey DeriveKeyChangeMacKey(SecretKey terminalMasterKey, string atmId)
+    {
+        ArgumentNullException.ThrowIfNull(terminalMasterKey);
+        RequireMasterKey(terminalMasterKey);
+        return KeyChangeMacKeyDerivation.Derive(terminalMasterKey, SessionKeyAlgorithm, atmId);
+    }
+
+    public byte[] CreateKeyChangeData(SecretKey terminalMasterKey, SessionKeySet sessionKeys, int keyVersion, ReadOnlySpan<byte> terminalNonce)
+    {
+        ArgumentNullException.ThrowIfNull(terminalMasterKey);
+        ArgumentNullException.ThrowIfNull(sessionKeys);
+        RequireMasterKey(terminalMasterKey);
+        RequireSessionKey(sessionKeys.MacKey, "Session MAC key");
+        if (sessionKeys.PinKey is not null)
+        {
+            RequireSessionKey(sessionKeys.PinKey, "Session PIN key");
+        }
+
+        return KeyChangeData.CreateBound(_phoneCrypto.ProfileId, terminalMasterKey, sessionKeys, keyVersion, terminalNonce);
+    }
+
+    public OpenedKeyChange OpenKeyChangeData(SecretKey terminalMasterKey, ReadOnlySpan<byte> keyChangeData, ReadOnlySpan<byte> expectedNonce, int currentVersion)
+    {
+        ArgumentNullException.ThrowIfNull(terminalMasterKey);
+        RequireMasterKey(terminalMasterKey);
+        return KeyChangeData.OpenBound(_phoneCrypto.ProfileId, _phoneCrypto.ProfileName, SessionKeyAlgorithm, terminalMasterKey, keyChangeData, expectedNonce, currentVersion);
+    }
+
     public SecretKey DeriveInitialKey(SecretKey baseDerivationKey, KeySerialNumber initialKsn) =>
         _phoneCrypto.DeriveInitialKey(baseDerivationKey, initialKsn);
 

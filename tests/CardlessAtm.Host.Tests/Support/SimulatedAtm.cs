@@ -22,6 +22,7 @@ public sealed class SimulatedAtm : IAsyncDisposable
     private readonly ISecurityProfile _profile;
     private readonly SecretKey _masterKey;
     private readonly Iso8583Client _client;
+    private readonly SessionMacKey _keyChangeMac;
     private SessionMacKey? _mac;
     private SimulatedAtm? _sharedMac;
 
@@ -31,6 +32,11 @@ public sealed class SimulatedAtm : IAsyncDisposable
         AtmId = atmId;
         Currency = currency;
         _masterKey = masterKey;
+        using (var derived = profile.DeriveKeyChangeMacKey(masterKey, atmId))
+        {
+            _keyChangeMac = SessionMacKey.Create(profile, derived);
+        }
+
         _client = new Iso8583Client(new Iso8583ClientOptions
         {
             Host = host.Address.ToString(),
@@ -50,6 +56,15 @@ public sealed class SimulatedAtm : IAsyncDisposable
 
     public IQrPayloadMac QrMac => _sharedMac?.QrMac ?? (_mac ?? throw new InvalidOperationException("No key change yet.")).Qr;
 
+    /// <summary>The MAC of sign-on and key change (under the key derived from the TMK).</summary>
+    public IsoMac KeyChangeMac => _keyChangeMac.Iso;
+
+    /// <summary>The host's version of the keys this ATM received last (0 before any).</summary>
+    public int KeyVersion { get; private set; }
+
+    /// <summary>The nonce of the last key-change request built by <see cref="NetworkManagement"/>.</summary>
+    public byte[]? LastKeyChangeNonce { get; private set; }
+
     public static int NextStan() => (Interlocked.Increment(ref _stanCounter) % 999_999) + 1;
 
     public async Task ConnectAsync()
@@ -66,9 +81,11 @@ public sealed class SimulatedAtm : IAsyncDisposable
         Assert.Equal(ResponseCodes.Approved, signOn.ResponseCode);
         var change = await SendAsync(NetworkManagement(NetworkManagementCodes.KeyChange));
         Assert.Equal(ResponseCodes.Approved, change.ResponseCode);
-        using var keys = _profile.OpenKeyChangeData(_masterKey, change.KeyChangeData);
+        Assert.Equal(MacCheckResult.Valid, MessageMac.Verify(change, KeyChangeMac));
+        using var keys = _profile.OpenKeyChangeData(_masterKey, change.KeyChangeData, LastKeyChangeNonce, KeyVersion);
         _mac?.Dispose();
-        _mac = SessionMacKey.Create(_profile, keys.MacKey);
+        _mac = SessionMacKey.Create(_profile, keys.Keys.MacKey);
+        KeyVersion = keys.KeyVersion;
         return change;
     }
 
@@ -80,12 +97,31 @@ public sealed class SimulatedAtm : IAsyncDisposable
         _sharedMac = other;
     }
 
+    /// <summary>An authentic 0800 as the terminal sends it: sign-on and key change MACed under the key-change MAC key, the key change with a fresh nonce.</summary>
     public IsoMessage NetworkManagement(string code)
+    {
+        var message = UnsignedNetworkManagement(code, AtmId);
+        if (code == NetworkManagementCodes.KeyChange)
+        {
+            LastKeyChangeNonce = KeyChangeRequestData.CreateNonce();
+            message.KeyChangeData = KeyChangeRequestData.Encode(LastKeyChangeNonce);
+        }
+
+        if (code is NetworkManagementCodes.SignOn or NetworkManagementCodes.KeyChange)
+        {
+            MessageMac.Apply(message, KeyChangeMac);
+        }
+
+        return message;
+    }
+
+    /// <summary>An 0800 without any MAC, as any TCP client can send it.</summary>
+    public static IsoMessage UnsignedNetworkManagement(string code, string atmId)
     {
         var message = new IsoMessage(Mti.NetworkManagementRequest);
         message.SetTransmissionDateTime(DateTimeOffset.UtcNow);
         message.Stan = NextStan();
-        message.TerminalId = AtmId;
+        message.TerminalId = atmId;
         message.NetworkManagementCode = code;
         return message;
     }
@@ -165,6 +201,7 @@ public sealed class SimulatedAtm : IAsyncDisposable
     {
         await _client.DisposeAsync();
         _mac?.Dispose();
+        _keyChangeMac.Dispose();
     }
 }
 

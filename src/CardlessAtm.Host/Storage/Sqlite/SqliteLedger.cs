@@ -179,7 +179,7 @@ internal sealed class SqliteLedger(SqliteConnection connection, TimeProvider tim
             r.GetInt64(6) != 0),
         ("$id", accountId)).FirstOrDefault();
 
-    private const string AtmColumns = "atm_id, location, currency, status, signed_on, master_key_ref, session_key_ref, session_key_version, session_key_kcv";
+    private const string AtmColumns = "atm_id, location, currency, status, signed_on, master_key_ref, session_key_ref, session_key_version, session_key_kcv, previous_session_key_ref, previous_key_valid_until";
 
     private static AtmRecord MapAtm(SqliteDataReader r) => new(
         r.GetString(0),
@@ -190,7 +190,9 @@ internal sealed class SqliteLedger(SqliteConnection connection, TimeProvider tim
         r.GetString(5),
         NullableString(r, 6),
         r.GetInt32(7),
-        NullableString(r, 8));
+        NullableString(r, 8),
+        NullableString(r, 9),
+        r.IsDBNull(10) ? null : DateTimeOffset.Parse(r.GetString(10), CultureInfo.InvariantCulture));
 
     public AtmRecord? GetAtm(string atmId) =>
         Query($"SELECT {AtmColumns} FROM atms WHERE atm_id = $id;", MapAtm, ("$id", atmId)).FirstOrDefault();
@@ -454,7 +456,7 @@ internal sealed class SqliteLedger(SqliteConnection connection, TimeProvider tim
         var inserted = NonQuery(
             $"""
             INSERT OR IGNORE INTO atms ({AtmColumns}, created_utc, updated_utc)
-            VALUES ($id, $loc, $cur, $status, $on, $mk, $sk, $ver, $kcv, $now, $now);
+            VALUES ($id, $loc, $cur, $status, $on, $mk, $sk, $ver, $kcv, $psk, $pvu, $now, $now);
             """,
             AtmParameters(atm));
         if (inserted == 0)
@@ -469,7 +471,8 @@ internal sealed class SqliteLedger(SqliteConnection connection, TimeProvider tim
         var updated = NonQuery(
             """
             UPDATE atms SET location = $loc, currency = $cur, status = $status, signed_on = $on, master_key_ref = $mk,
-                session_key_ref = $sk, session_key_version = $ver, session_key_kcv = $kcv, updated_utc = $now
+                session_key_ref = $sk, session_key_version = $ver, session_key_kcv = $kcv,
+                previous_session_key_ref = $psk, previous_key_valid_until = $pvu, updated_utc = $now
             WHERE atm_id = $id;
             """,
             AtmParameters(atm));
@@ -490,8 +493,17 @@ internal sealed class SqliteLedger(SqliteConnection connection, TimeProvider tim
         ("$sk", atm.SessionKeyRef),
         ("$ver", atm.SessionKeyVersion),
         ("$kcv", atm.SessionKeyCheckValue),
+        ("$psk", atm.PreviousSessionKeyRef),
+        ("$pvu", atm.PreviousKeyValidUntil?.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture)),
         ("$now", Now),
     ];
+
+    public bool TryRecordKeyChangeNonce(string atmId, string nonce, int keyVersion) => NonQuery(
+        "INSERT OR IGNORE INTO key_change_nonces (atm_id, nonce, key_version, used_utc) VALUES ($a, $n, $v, $now);",
+        ("$a", atmId),
+        ("$n", nonce),
+        ("$v", keyVersion),
+        ("$now", Now)) == 1;
 
     public void InsertPhone(PhoneEnrolment phone)
     {

@@ -137,5 +137,20 @@ internal static class SqliteMigrations
             ) STRICT;
             CREATE INDEX ix_refused_requests_day ON refused_requests (business_day, atm_id);
             """),
+        new(3, "previous session key kept for messages in flight; key-change nonces (single use)", """
+            -- The key set the last key change replaced, accepted until previous_key_valid_until (UTC, ISO 8601).
+            ALTER TABLE atms ADD COLUMN previous_session_key_ref TEXT;
+            ALTER TABLE atms ADD COLUMN previous_key_valid_until TEXT;
+
+            -- One row per authenticated 0800/101: the primary key makes a terminal nonce single-use, so a
+            -- captured key-change request replayed later changes nothing.
+            CREATE TABLE key_change_nonces (
+                atm_id TEXT NOT NULL,
+                nonce TEXT NOT NULL,
+                key_version INTEGER NOT NULL,
+                used_utc TEXT NOT NULL,
+                PRIMARY KEY (atm_id, nonce)
+            ) STRICT;
+            """),
     ];
 }

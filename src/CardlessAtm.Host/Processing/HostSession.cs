@@ -1,0 +1,21 @@
+namespace CardlessAtm.Host.Processing;
+
+/// <summary>
+/// What the host knows about one ATM connection: which ATM signed on over it with a valid MAC (0800/001 MACed
+/// under the key derived from that ATM's terminal master key). The host serves 0200, 0420 and 0421 only on a
+/// connection signed on as the ATM in field 41 (docs/protocol/iso8583.md §2.6). One per connection; thread-safe.
+/// </summary>
+public sealed class HostSession
+{
+    private string? _atmId;
+
+    /// <summary>The ATM that signed on over this connection, or null.</summary>
+    public string? SignedOnAtmId => Volatile.Read(ref _atmId);
+
+    /// <summary>Whether <paramref name="atmId"/> signed on over this connection (and has not signed off).</summary>
+    public bool IsSignedOnAs(string? atmId) => atmId is not null && string.Equals(SignedOnAtmId, atmId, StringComparison.Ordinal);
+
+    internal void SignOn(string atmId) => Volatile.Write(ref _atmId, atmId);
+
+    internal void SignOff() => Volatile.Write(ref _atmId, null);
+}
