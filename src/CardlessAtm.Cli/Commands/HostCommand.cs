@@ -266,30 +266,45 @@ internal static class HostCommand
 
     private static Command CreateSeedDemo()
     {
-        var atmKeys = new Option<DirectoryInfo>("--atm-keys") { Description = "The demo ATM's key store directory (receives tmk-ATM00001).", Required = true };
-        var phoneKeys = new Option<DirectoryInfo>("--phone-keys") { Description = "Directory receiving one DUKPT state file per demo customer (phone-<account id>).", Required = true };
-        var command = new Command("seed-demo", "Seed an empty ledger with the demo data: three accounts with known balances and PINs, ATM00001 and a phone per account (keys generated now).")
+        var atmKeys = new Option<DirectoryInfo>("--atm-keys") { Description = "The demo ATM's key store directory: receives its master key as 'tmk', the name the terminal loads (Terminal:MasterKeyName).", Required = true };
+        var phoneKeys = new Option<DirectoryInfo>("--phone-keys") { Description = "Directory receiving one phone enrolment per demo customer, named by the phone's device id (<device id>.key, as 'phone withdraw --enrolment' takes it).", Required = true };
+        var force = new Option<bool>("--force") { Description = "Replace keys that already exist (the host's tmk-ATM00001, the ATM's tmk, the phone files). Without it an existing key is refused and nothing is changed." };
+        var command = new Command("seed-demo", "Seed an empty ledger with the demo data: three accounts with known balances and PINs, ATM00001 and a phone per account (keys generated now). Refuses to replace existing keys unless --force.")
         {
-            atmKeys, phoneKeys,
+            atmKeys, phoneKeys, force,
         };
         command.SetAction((parse, cancellationToken) => Operate(parse, async host =>
         {
-            using var seed = await DemoSeed.SeedAsync(host, cancellationToken);
+            var replace = parse.GetValue(force);
             var atmStore = new FileKeyStore(parse.GetValue(atmKeys)!.FullName);
-            atmStore.SaveKey(seed.Atm.Atm.MasterKeyRef, seed.Atm.MasterKey, overwrite: false);
-            Console.WriteLine($"ATM {seed.Atm.Atm.AtmId}: {atmStore.PathOf(seed.Atm.Atm.MasterKeyRef)} (KCV {seed.Atm.MasterKey.CheckValue})");
-            var phoneStore = new FileKeyStore(parse.GetValue(phoneKeys)!.FullName);
+            const string terminalKeyName = "tmk";
+            var phoneDirectory = parse.GetValue(phoneKeys)!.FullName;
+            FileKeyStore.CreatePrivateDirectory(phoneDirectory);
+
+            // Everything that would be replaced is checked before the ledger or any key file is touched.
+            host.Administration.EnsureMasterKeyReplaceable(DemoSeed.AtmId, replace);
+            if (!replace && atmStore.Contains(terminalKeyName))
+            {
+                throw new HostAdministrationException($"The ATM's key store already holds {atmStore.PathOf(terminalKeyName)}; refusing to replace it (the ATM would no longer match the host's key). Remove it or use --force.");
+            }
+
+            using var seed = await DemoSeed.SeedAsync(host, replace, cancellationToken);
+            atmStore.SaveKey(terminalKeyName, seed.Atm.MasterKey, overwrite: true);
+            Console.WriteLine($"ATM {seed.Atm.Atm.AtmId}: master key {atmStore.PathOf(terminalKeyName)} (KCV {seed.Atm.MasterKey.CheckValue}; the host holds the same as {seed.Atm.Atm.MasterKeyRef})");
             for (var i = 0; i < seed.Customers.Count; i++)
             {
                 var customer = seed.Customers[i];
-                using var device = host.Profile.LoadPhoneDevice(seed.Phones[i].InitialKey, seed.Phones[i].InitialKsn);
-                var stateName = "phone-" + customer.AccountId;
-                phoneStore.SaveDukptDevice(stateName, device);
-                Console.WriteLine($"account {customer.AccountId} ({customer.HolderName}) balance {customer.OpeningBalanceMinor} PIN {customer.Pin} (demo data): phone state {phoneStore.PathOf(stateName)}");
+                var provisioning = seed.Phones[i];
+                var path = Path.Combine(phoneDirectory, provisioning.Phone.DeviceId + ".key");
+                Phone.Enrolment.PhoneEnrolment.Create(path, host.Profile, provisioning.InitialKey, provisioning.InitialKsn, overwrite: true);
+                Console.WriteLine($"account {MaskAccount(customer.AccountId)} ({customer.HolderName}) balance {customer.OpeningBalanceMinor} PIN {customer.Pin} (demo data): phone enrolment {path}");
             }
         }));
         return command;
     }
+
+    /// <summary>An account id as operators see it in output: the last four digits only.</summary>
+    private static string MaskAccount(string accountId) => accountId.Length <= 4 ? accountId : new string('*', accountId.Length - 4) + accountId[^4..];
 
     private static async Task<HostServer> StartListeningAsync(HostServerOptions options, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {

@@ -182,7 +182,20 @@ public sealed class HostAdministration
     /// <param name="currencyNumeric">The currency it dispenses.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <exception cref="HostAdministrationException">A value is invalid or the ATM exists.</exception>
-    public async Task<AtmProvisioning> AddAtmAsync(string atmId, string location, int currencyNumeric, CancellationToken cancellationToken = default)
+    public async Task<AtmProvisioning> AddAtmAsync(string atmId, string location, int currencyNumeric, CancellationToken cancellationToken = default) =>
+        await AddAtmAsync(atmId, location, currencyNumeric, replaceExistingKey: false, cancellationToken);
+
+    /// <summary>Adds an ATM, generating its terminal master key, and says whether a key already in the vault may be replaced.</summary>
+    /// <param name="atmId">8 characters A-Z 0-9.</param>
+    /// <param name="location">Where it stands.</param>
+    /// <param name="currencyNumeric">The currency it dispenses.</param>
+    /// <param name="replaceExistingKey">
+    /// True to replace a <c>tmk-&lt;ATM&gt;</c> already in the host's key store (e.g. from a key ceremony). False refuses,
+    /// because the ATM configured with that key would then fail every sign-on.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <exception cref="HostAdministrationException">A value is invalid, the ATM exists, or its key exists and may not be replaced.</exception>
+    public async Task<AtmProvisioning> AddAtmAsync(string atmId, string location, int currencyNumeric, bool replaceExistingKey, CancellationToken cancellationToken = default)
     {
         ValidateAtmId(atmId);
         ValidateCurrency(currencyNumeric);
@@ -197,10 +210,12 @@ public sealed class HostAdministration
         }
 
         var masterKeyRef = $"tmk-{atmId}";
+        EnsureMasterKeyReplaceable(atmId, replaceExistingKey);
+
         var masterKey = SecretKey.Generate(_profile.TerminalMasterKeyAlgorithm);
         try
         {
-            _vault.SaveKey(masterKeyRef, masterKey, overwrite: true);
+            _vault.SaveKey(masterKeyRef, masterKey, overwrite: replaceExistingKey);
             var atm = new AtmRecord(atmId, location, currencyNumeric, AtmStatus.Active, false, masterKeyRef, null, 0, null);
             var stored = await WriteAsync(
                 w =>
@@ -216,6 +231,21 @@ public sealed class HostAdministration
         {
             masterKey.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Throws unless adding <paramref name="atmId"/> may write its master key: the host's key store holds no
+    /// <c>tmk-&lt;ATM&gt;</c> yet, or <paramref name="replaceExistingKey"/> is true. Checked before anything is written.
+    /// </summary>
+    /// <exception cref="HostAdministrationException">The key exists and may not be replaced.</exception>
+    public void EnsureMasterKeyReplaceable(string atmId, bool replaceExistingKey)
+    {
+        var masterKeyRef = $"tmk-{atmId}";
+        if (!replaceExistingKey && _vault.Contains(masterKeyRef))
+        {
+            throw new HostAdministrationException(
+                $"The host's key store already holds {masterKeyRef} ({_vault.PathOf(masterKeyRef)}), e.g. from the key ceremony; refusing to replace it, since the ATM loaded with it would fail every sign-on. Remove that file, or replace it explicitly (--force).");
         }
     }
 

@@ -15,7 +15,7 @@ public sealed record DemoCustomer(string AccountId, string HolderName, string Pi
 }
 
 /// <summary>
-/// What <see cref="DemoSeed.SeedAsync"/> created: the customers, the ATM with its terminal master key
+/// What <see cref="DemoSeed.SeedAsync(HostServer, CancellationToken)"/> created: the customers, the ATM with its terminal master key
 /// and one phone per customer with its DUKPT initial key. Keys are generated at run time (never
 /// committed); dispose this to zero them.
 /// </summary>
@@ -70,10 +70,16 @@ public static class DemoSeed
     /// <see cref="AtmId"/> and a phone per customer on an empty host.
     /// </summary>
     /// <exception cref="HostAdministrationException">The host already holds some of the demo data.</exception>
-    public static async Task<DemoSeedResult> SeedAsync(HostServer host, CancellationToken cancellationToken = default)
+    public static Task<DemoSeedResult> SeedAsync(HostServer host, CancellationToken cancellationToken = default) =>
+        SeedAsync(host, replaceExistingKey: false, cancellationToken);
+
+    /// <summary>As <see cref="SeedAsync(HostServer, CancellationToken)"/>, replacing a <c>tmk-ATM00001</c> already in the host's key store when asked.</summary>
+    /// <exception cref="HostAdministrationException">The host already holds some of the demo data, or the ATM's key without <paramref name="replaceExistingKey"/> (then nothing is written).</exception>
+    public static async Task<DemoSeedResult> SeedAsync(HostServer host, bool replaceExistingKey, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(host);
         var admin = host.Administration;
+        admin.EnsureMasterKeyReplaceable(AtmId, replaceExistingKey);
         foreach (var customer in Customers)
         {
             await admin.AddAccountAsync(
@@ -82,7 +88,7 @@ public static class DemoSeed
                 cancellationToken);
         }
 
-        var atm = await admin.AddAtmAsync(AtmId, "Demo branch, lobby", Currency, cancellationToken);
+        var atm = await admin.AddAtmAsync(AtmId, "Demo branch, lobby", Currency, replaceExistingKey, cancellationToken);
         var phones = new List<PhoneProvisioning>();
         try
         {
