@@ -217,6 +217,7 @@ internal static class KeysCommand
             using var device = context.Profile.LoadPhoneDevice(initialKey, initialKsn);
             target.SaveDukptDevice(stateName, device);
             Console.WriteLine($"Enrolled {context.Profile.Kind} phone {device.InitialKeyId} under {name}; first KSN {device.NextKsn}; state in {target.PathOf(stateName)}");
+            Console.WriteLine($"Note: the host does not know device {device.InitialKeyId} from this command; its requests are declined 63 until the host records it for an account. 'cardless-atm host phones enroll -a ACCOUNT --export-to DIR' does both in one step.");
             return 0;
         }));
         return command;

@@ -30,7 +30,7 @@ internal static class PhoneCommand
 
     private static readonly Option<string?> EnrolmentOption = new("--enrolment", "-e")
     {
-        Description = "The phone's enrolment file: the DUKPT state written by 'cardless-atm keys phone-enroll' (<phone-store>/phone-dukpt.key, mode 0600). Overrides Phone:Enrolment.",
+        Description = "The phone's enrolment file: the DUKPT state written by 'cardless-atm host phones enroll --export-to DIR' (DIR/phone-dukpt.key, mode 0600). Overrides Phone:Enrolment.",
     };
 
     public static Command Create()
@@ -190,7 +190,7 @@ internal static class PhoneCommand
 
     private static string EnrolmentPath(ParseResult parse, PhoneSettings settings) =>
         parse.GetValue(EnrolmentOption) ?? settings.Enrolment
-        ?? throw new PhoneInputException(PhoneInputError.InvalidSetting, "--enrolment", "no enrolment file was given (--enrolment or Phone:Enrolment); enrol with 'cardless-atm keys phone-enroll'.");
+        ?? throw new PhoneInputException(PhoneInputError.InvalidSetting, "--enrolment", "no enrolment file was given (--enrolment or Phone:Enrolment); enrol the phone at the host with 'cardless-atm host phones enroll -a ACCOUNT --export-to DIR'.");
 
     private static bool Confirm(WithdrawalConfirmation confirmation)
     {

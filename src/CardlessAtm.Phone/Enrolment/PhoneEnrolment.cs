@@ -137,7 +137,7 @@ public sealed class PhoneEnrolment
         if (!File.Exists(path))
         {
             // Checked before the key store is opened, which would create a missing directory.
-            throw new PhoneInputException(PhoneInputError.EnrolmentMissing, $"enrolment file {System.IO.Path.GetFullPath(path)}", "the file does not exist; enrol the phone first (cardless-atm keys phone-enroll).");
+            throw new PhoneInputException(PhoneInputError.EnrolmentMissing, $"enrolment file {System.IO.Path.GetFullPath(path)}", "the file does not exist; enrol the phone at the host first (cardless-atm host phones enroll -a ACCOUNT --export-to DIR).");
         }
 
         var enrolment = new PhoneEnrolment(path, logger);
@@ -252,7 +252,7 @@ public sealed class PhoneEnrolment
     {
         if (!File.Exists(Path))
         {
-            throw new PhoneInputException(PhoneInputError.EnrolmentMissing, Where, "the file does not exist; enrol the phone first (cardless-atm keys phone-enroll).");
+            throw new PhoneInputException(PhoneInputError.EnrolmentMissing, Where, "the file does not exist; enrol the phone at the host first (cardless-atm host phones enroll -a ACCOUNT --export-to DIR).");
         }
 
         try
