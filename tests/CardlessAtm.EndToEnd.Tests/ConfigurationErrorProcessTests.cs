@@ -139,9 +139,9 @@ public sealed class ConfigurationErrorProcessTests : IDisposable
     {
         string[] args = role switch
         {
-            "host" => ["host", "run", "--db", HostDb, "--keys", HostKeys, .. (extra.Contains("--port") ? Array.Empty<string>() : ["--port", "0"])],
+            "host" => ["host", "run", "--db", HostDb, "--keys", HostKeys, "--set", "Host:Insecure=true", .. (extra.Contains("--port") ? Array.Empty<string>() : ["--port", "0"])],
             // The port checks come after the ATM port's identity settings; a lab proxy without the ATM CA says so explicitly.
-            "proxy" => ["proxy", "--phone-port", "0", "--set", "Proxy:Atm:Insecure=true", .. (extra.Contains("--atm-port") ? Array.Empty<string>() : ["--atm-port", "0"])],
+            "proxy" => ["proxy", "--phone-port", "0", "--set", "Proxy:Atm:Insecure=true", "--set", "Proxy:Phone:Insecure=true", .. (extra.Contains("--atm-port") ? Array.Empty<string>() : ["--atm-port", "0"])],
             "terminal" => ["terminal", "--config", TerminalConfig()],
             "phone" => ["phone", "status"],
             "keys" => ["keys", "check", "--store", TerminalKeys, "--name", "tmk"],

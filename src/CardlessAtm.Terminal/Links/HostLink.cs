@@ -123,6 +123,9 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
     /// <summary>The current session MAC key (null before the first key change).</summary>
     public SessionMacKey? SessionKey => Volatile.Read(ref _sessionKey);
 
+    /// <summary>The current connection (its negotiated TLS session), or null while down.</summary>
+    public Iso8583Connection? Connection => _client.Connection;
+
     /// <summary>The terminal's STAN sequence toward the host.</summary>
     public StanGenerator Stan => _stan;
 
