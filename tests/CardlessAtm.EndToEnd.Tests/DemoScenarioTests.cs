@@ -48,6 +48,18 @@ public class DemoScenarioTests
         Assert.Contains($"{scenarios} of {scenarios} scenarios ended as they should", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_demo_prints_every_link_as_TLS_1_3_with_the_pin_its_session_matched()
+    {
+        var (exit, text) = await RunDemoAsync("--scenario", "approved");
+
+        Assert.True(exit == 0, $"exit {exit}\n{text}");
+        foreach (var link in new[] { "terminal->host", "terminal->proxy", "phone->proxy" })
+        {
+            Assert.Matches($"link {System.Text.RegularExpressions.Regex.Escape(link)}: TLS 1\\.3, server pinned spki-sha256:[A-Za-z0-9+/]{{43}}=", text);
+        }
+    }
+
     private static async Task<(int Exit, string Output)> RunDemoAsync(params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
