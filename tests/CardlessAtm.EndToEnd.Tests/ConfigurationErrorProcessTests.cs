@@ -104,6 +104,28 @@ public sealed class ConfigurationErrorProcessTests : IDisposable
         Assert.Contains("0700", output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Host:MaxConnections", "many")]
+    [InlineData("Host:MaxConnectionsBeforeSignOn", "0")]
+    [InlineData("Host:MaxConnectionsPerAddress", "-1")]
+    [InlineData("Host:IdleTimeout", "soon")]
+    [InlineData("Host:FirstMessageTimeout", "00:00:00")]
+    [InlineData("Host:HandshakeTimeout", "-00:00:05")]
+    public async Task Host_run_refuses_a_bad_connection_limit_naming_the_setting(string setting, string value)
+    {
+        var (exit, output) = await RunRoleAsync("host", "--set", $"{setting}={value}");
+
+        AssertRefused(exit, output, setting, value);
+    }
+
+    [Fact]
+    public async Task Host_run_without_TLS_or_Host_Insecure_is_refused_naming_the_setting()
+    {
+        var result = await CliRun.RunAsync(_directory.FullName, "host", "run", "--db", HostDb, "--keys", HostKeys, "--port", "0");
+
+        AssertRefused(result.ExitCode, result.Output, "Host:Tls:CertificatePath", "Host:Insecure = true");
+    }
+
     private static void AssertRefused(int exit, string output, string setting, string value)
     {
         Assert.True(exit == 2, $"exit {exit}, output:\n{output}");
