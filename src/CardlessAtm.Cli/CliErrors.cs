@@ -27,6 +27,7 @@ internal static class CliErrors
         {
             DeviceConfigurationException or UsageException => (ConfigurationExit, e.Message),
             ProxyConfigurationException proxy => (ConfigurationExit, $"Configuration error in {proxy.Setting}: {proxy.Message.TrimEnd('.')}."),
+            Network.LinkConfigurationException link => (ConfigurationExit, $"Configuration error in {link.Setting}: {link.Message.TrimEnd('.')}."),
             OptionsValidationException => (ConfigurationExit, $"Configuration error: {e.Message}"),
 
             // Every text a command parses is a setting or an argument, so a FormatException that gets here

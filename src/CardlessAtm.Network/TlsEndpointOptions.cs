@@ -11,7 +11,7 @@ namespace CardlessAtm.Network;
 /// </summary>
 public sealed class TlsListenerOptions
 {
-    /// <summary>The server certificate (PEM). Unset: plain TCP.</summary>
+    /// <summary>The server certificate (PEM), as <c>cardless-atm keys tls</c> writes it.</summary>
     public string? CertificatePath { get; set; }
 
     /// <summary>The private key (PKCS#8 PEM, readable only by the owner).</summary>
@@ -20,23 +20,56 @@ public sealed class TlsListenerOptions
     /// <summary>When set, clients must present a certificate with this pin.</summary>
     public string? ClientCertificatePin { get; set; }
 
-    /// <summary>The <see cref="SslServerAuthenticationOptions"/> to listen with, or null for plain TCP.</summary>
-    /// <exception cref="ArgumentException">Only one of the two paths is set, or a pin is malformed.</exception>
-    public SslServerAuthenticationOptions? CreateServerOptions()
+    /// <summary>True when a certificate is configured (the listener runs TLS).</summary>
+    public bool Enabled => !string.IsNullOrWhiteSpace(CertificatePath) || !string.IsNullOrWhiteSpace(PrivateKeyPath);
+
+    /// <summary>The <see cref="SslServerAuthenticationOptions"/> to listen with, or null for plain TCP (neither path set).</summary>
+    /// <param name="section">The configuration path of these settings, e.g. <c>Host:Tls</c>, for the error.</param>
+    /// <exception cref="LinkConfigurationException">Only one of the two paths is set, a pin is malformed, or the pair cannot be loaded; <see cref="LinkConfigurationException.Setting"/> names the setting.</exception>
+    public SslServerAuthenticationOptions? CreateServerOptions(string section = "Tls")
     {
-        if (string.IsNullOrWhiteSpace(CertificatePath) && string.IsNullOrWhiteSpace(PrivateKeyPath))
+        if (!Enabled)
         {
             return null;
         }
 
         if (string.IsNullOrWhiteSpace(CertificatePath) || string.IsNullOrWhiteSpace(PrivateKeyPath))
         {
-            throw new ArgumentException("Tls: set both CertificatePath and PrivateKeyPath (or neither, for plain TCP).");
+            var missing = string.IsNullOrWhiteSpace(CertificatePath) ? "CertificatePath" : "PrivateKeyPath";
+            throw new LinkConfigurationException($"{section}:{missing}", $"{section}:{missing} must be set together with the other (the certificate and its private key, as 'cardless-atm keys tls' writes them).");
         }
 
-        FileKeyStore.CheckPermissions(PrivateKeyPath);
-        var certificate = LabCertificates.LoadPem(CertificatePath, PrivateKeyPath);
-        return TlsSetup.ServerOptions(certificate, string.IsNullOrWhiteSpace(ClientCertificatePin) ? null : CertificatePin.Parse(ClientCertificatePin));
+        CertificatePin? pin = null;
+        if (!string.IsNullOrWhiteSpace(ClientCertificatePin))
+        {
+            try
+            {
+                pin = CertificatePin.Parse(ClientCertificatePin);
+            }
+            catch (FormatException e)
+            {
+                throw new LinkConfigurationException($"{section}:ClientCertificatePin", $"{section}:ClientCertificatePin: {e.Message}", e);
+            }
+        }
+
+        X509Certificate2 certificate;
+        try
+        {
+            certificate = LabCertificates.LoadPem(CertificatePath, PrivateKeyPath);
+        }
+        catch (SecurityException e)
+        {
+            throw new LinkConfigurationException($"{section}:PrivateKeyPath", $"{section}:PrivateKeyPath '{PrivateKeyPath}': {e.Message}", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            throw new LinkConfigurationException(
+                $"{section}:CertificatePath",
+                $"{section}:CertificatePath: cannot load the certificate '{CertificatePath}' with its key '{PrivateKeyPath}': {e.Message}",
+                e);
+        }
+
+        return TlsSetup.ServerOptions(certificate, pin);
     }
 }
 

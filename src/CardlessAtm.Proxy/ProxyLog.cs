@@ -18,6 +18,9 @@ internal static partial class ProxyLog
     [LoggerMessage(3, LogLevel.Warning, "INSECURE: the ATM port {AtmEndPoint} runs {Transport} (Proxy:Atm:Insecure = true): ATMs are not authenticated, any connection may sign on as any ATM id. Configure Proxy:Atm:Tls with ClientCaCertificatePath outside a lab.")]
     public static partial void AtmPortInsecure(ILogger logger, string atmEndPoint, string transport);
 
+    [LoggerMessage(4, LogLevel.Warning, "INSECURE: the phone port {PhoneEndPoint} runs plain TCP (Proxy:Phone:Insecure = true): phones' requests cross the network readable and the proxy is not authenticated to them. Configure Proxy:Phone:Tls (CertificatePath, PrivateKeyPath) outside a lab.")]
+    public static partial void PhonePortInsecure(ILogger logger, string phoneEndPoint);
+
     [LoggerMessage(10, LogLevel.Information, "ATM {AtmId} signed on (STAN {Stan}, connection {Connection} from {Remote}).")]
     public static partial void AtmSignedOn(ILogger logger, string atmId, string stan, long connection, string remote);
 

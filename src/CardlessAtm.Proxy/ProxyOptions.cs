@@ -94,6 +94,7 @@ public sealed class ProxyOptions
         Atm!.Validate("Proxy:Atm");
         Phone!.Validate("Proxy:Phone");
         ValidateAtmIdentity();
+        ValidatePhoneTransport();
         Require(ForwardTimeout > TimeSpan.Zero, "Proxy:ForwardTimeout", "must be positive (e.g. 00:01:30)");
         Require(MaxRequestsPerPhoneConnection >= 1, "Proxy:MaxRequestsPerPhoneConnection", "must be at least 1");
         Require(MaxConcurrentRequestsPerPhoneConnection >= 1, "Proxy:MaxConcurrentRequestsPerPhoneConnection", "must be at least 1");
@@ -124,6 +125,10 @@ public sealed class ProxyOptions
         Require(hasCa || string.IsNullOrWhiteSpace(tls.DenyListPath), "Proxy:Atm:Tls:DenyListPath", "needs ClientCaCertificatePath: it revokes ATM certificates");
         Require(string.IsNullOrWhiteSpace(Phone.Tls.ClientCaCertificatePath) && string.IsNullOrWhiteSpace(Phone.Tls.DenyListPath), "Proxy:Phone:Tls:ClientCaCertificatePath", "is for the ATM port only (phones authenticate with their DUKPT MAC)");
     }
+
+    // Phones send account data and PIN blocks (encrypted, but still their traffic) here: TLS unless a lab says otherwise.
+    private void ValidatePhoneTransport() =>
+        Require(Phone.Tls.Enabled || Phone.Insecure, "Proxy:Phone:Tls:CertificatePath", "must name the phone port's TLS certificate (with Proxy:Phone:Tls:PrivateKeyPath; make them with 'cardless-atm keys tls', phones pin it as Phone:TlsServerPin); plain TCP needs Proxy:Phone:Insecure = true");
 
     internal static void Require(bool condition, string setting, string rule)
     {
@@ -157,13 +162,14 @@ public sealed class ProxyListenerOptions
     /// </summary>
     public int MaxConnectionsPerAddress { get; set; } = 64;
 
-    /// <summary>TLS for this listener (off unless a certificate is configured).</summary>
+    /// <summary>TLS for this listener: required unless <see cref="Insecure"/> is true.</summary>
     public ProxyTlsOptions Tls { get; set; } = new();
 
     /// <summary>
-    /// ATM port only: true lets ATMs sign on without an ATM certificate (plain TCP, or TLS without
-    /// <see cref="ProxyTlsOptions.ClientCaCertificatePath"/>), so any connection may claim any ATM id. For a lab that
-    /// chooses this knowingly; the proxy logs a warning at start-up. Default false.
+    /// ATM port (<c>Proxy:Atm:Insecure</c>): true lets ATMs sign on without an ATM certificate (plain TCP, or TLS without
+    /// <see cref="ProxyTlsOptions.ClientCaCertificatePath"/>), so any connection may claim any ATM id. Phone port
+    /// (<c>Proxy:Phone:Insecure</c>): true lets it listen on plain TCP when <see cref="Tls"/> has no certificate. For a
+    /// lab that chooses this knowingly; the proxy logs a warning at start-up. Default false.
     /// </summary>
     public bool Insecure { get; set; }
 
@@ -188,7 +194,7 @@ public sealed class ProxyListenerOptions
         ProxyOptions.Require(Port is >= 0 and <= 65535, $"{section}:Port", "must be 0–65535 (0 picks a free port)");
         ProxyOptions.Require(MaxConnections >= 1, $"{section}:MaxConnections", "must be at least 1");
         ProxyOptions.Require(MaxConnectionsPerAddress >= 1 && MaxConnectionsPerAddress <= MaxConnections, $"{section}:MaxConnectionsPerAddress", string.Create(CultureInfo.InvariantCulture, $"must be 1 to {section}:MaxConnections ({MaxConnections})"));
-        ProxyOptions.Require(Tls is not null, $"{section}:Tls", "is required (leave its settings empty for plain TCP)");
+        ProxyOptions.Require(Tls is not null, $"{section}:Tls", "is required (leave its settings empty, with Insecure = true, for plain TCP)");
         Tls!.Validate($"{section}:Tls");
     }
 }

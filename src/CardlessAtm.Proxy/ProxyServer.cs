@@ -179,6 +179,11 @@ public sealed class ProxyServer : IAsyncDisposable
         {
             ProxyLog.AtmPortInsecure(_log, AtmEndPoint.ToString(), _options.Atm.Tls.Enabled ? "TLS without ATM certificates" : "plain TCP");
         }
+
+        if (!_options.Phone.Tls.Enabled)
+        {
+            ProxyLog.PhonePortInsecure(_log, PhoneEndPoint.ToString());
+        }
     }
 
     /// <summary>

@@ -57,6 +57,12 @@ public sealed class AtmTerminal : IAsyncDisposable
     /// <summary>Whether the proxy link is up.</summary>
     public bool IsProxyConnected => _proxy.IsConnected;
 
+    /// <summary>How the host link is secured, from its negotiated session, e.g. <c>TLS 1.3, server pinned spki-sha256:…</c>; <c>not connected</c> while down.</summary>
+    public string HostLinkSecurity => DescribeLink(_host.Connection, Options.Host);
+
+    /// <summary>How the proxy link is secured, from its negotiated session; <c>not connected</c> while down.</summary>
+    public string ProxyLinkSecurity => DescribeLink(_proxy.Connection, Options.Proxy);
+
     /// <summary>Builds the terminal: validates the settings, loads the terminal master key, opens the journal and the queue.</summary>
     /// <exception cref="ArgumentException">A setting is wrong (the message names it).</exception>
     /// <exception cref="SecurityException">The master key is missing or its file is readable by others.</exception>
@@ -107,6 +113,13 @@ public sealed class AtmTerminal : IAsyncDisposable
             Flow.TakeOutOfService(string.Join("; ", _recovery.Unsettled));
         }
 
+        if (!Options.Host.Tls.Enabled)
+        {
+            _logger.LogWarning(
+                "INSECURE: the host link to {Endpoint} runs plain TCP (Terminal:Host:Insecure = true): withdrawals cross the network readable and the host is not authenticated. Set Terminal:Host:Tls:ServerPin outside a lab.",
+                Options.Host);
+        }
+
         await _host.StartAsync(cancellationToken);
         await _proxy.StartAsync(cancellationToken);
         var forwarding = Reversals.RunAsync(cancellationToken);
@@ -123,6 +136,11 @@ public sealed class AtmTerminal : IAsyncDisposable
 
     /// <summary>Waits until the host link is signed on with session keys.</summary>
     public Task WaitUntilHostReadyAsync(CancellationToken cancellationToken) => _host.WaitUntilReadyAsync(cancellationToken);
+
+    private static string DescribeLink(Iso8583.Channels.Iso8583Connection? connection, EndpointOptions endpoint) =>
+        connection is not { IsOpen: true }
+            ? "not connected"
+            : TlsSetup.DescribeSession(connection.TlsProtocol, connection.RemoteCertificate, endpoint.Tls.Enabled ? CertificatePin.Parse(endpoint.Tls.ServerPin!) : null);
 
     /// <summary>Waits until both links are up (the host with session keys).</summary>
     public async Task WaitUntilOnlineAsync(CancellationToken cancellationToken)

@@ -12,10 +12,17 @@ public sealed class EndpointOptions
     public int Port { get; set; }
 
     /// <summary>
-    /// TLS 1.3 with the peer's pinned certificate (<c>…:Tls:ServerPin</c>); plain TCP when unset. The proxy link also
-    /// presents this ATM's client certificate (<c>…:Tls:ClientCertificatePath</c> and <c>ClientPrivateKeyPath</c>).
+    /// TLS 1.3 with the peer's pinned certificate (<c>…:Tls:ServerPin</c>), required unless <see cref="Insecure"/>. The proxy
+    /// link also presents this ATM's client certificate (<c>…:Tls:ClientCertificatePath</c> and <c>ClientPrivateKeyPath</c>).
     /// </summary>
     public CardlessAtm.Network.TlsClientOptions Tls { get; set; } = new();
+
+    /// <summary>
+    /// <c>Terminal:Host:Insecure</c> / <c>Terminal:Proxy:Insecure</c>: true lets this link run without TLS (and, for the
+    /// proxy link, without this ATM's client certificate), for a lab that chooses this knowingly; the terminal logs a
+    /// warning at start-up. Default false: the link must be configured with <see cref="Tls"/>.
+    /// </summary>
+    public bool Insecure { get; set; }
 
     /// <inheritdoc />
     public override string ToString() => $"{Address}:{Port}";
@@ -112,6 +119,7 @@ public sealed class TerminalOptions
             }
         }
 
+        ValidateLinkSecurity();
         ValidateProxyCertificate();
 
         if (string.IsNullOrWhiteSpace(KeyStore))
@@ -147,6 +155,27 @@ public sealed class TerminalOptions
         if (JournalRetentionDays < 1)
         {
             throw new ArgumentException($"{SectionName}:{nameof(JournalRetentionDays)} must be at least 1 day (got {JournalRetentionDays}).");
+        }
+    }
+
+    // Secure by default: a link without TLS (or, to the proxy, without the ATM's certificate) must say Insecure = true.
+    private void ValidateLinkSecurity()
+    {
+        const string host = SectionName + ":" + nameof(Host);
+        const string proxy = SectionName + ":" + nameof(Proxy);
+        if (!Host.Tls.Enabled && !Host.Insecure)
+        {
+            throw new Network.LinkConfigurationException(
+                host + ":Tls:ServerPin",
+                $"{host}:Tls:ServerPin must be the pin of the host's TLS certificate (as 'cardless-atm keys tls' prints it); plain TCP to the host needs {host}:Insecure = true.");
+        }
+
+        if (!Proxy.Insecure && !(Proxy.Tls.Enabled && Proxy.Tls.HasClientCertificate))
+        {
+            var missing = Proxy.Tls.Enabled ? "ClientCertificatePath" : "ServerPin";
+            throw new Network.LinkConfigurationException(
+                $"{proxy}:Tls:{missing}",
+                $"{proxy}:Tls needs ServerPin (the proxy's ATM-port certificate pin) and this ATM's certificate (ClientCertificatePath, ClientPrivateKeyPath, from 'cardless-atm keys tls-client'); {proxy}:Tls:{missing} is not set. Plain TCP or no ATM certificate needs {proxy}:Insecure = true.");
         }
     }
 

@@ -104,6 +104,28 @@ public sealed class ConfigurationErrorProcessTests : IDisposable
         Assert.Contains("0700", output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Host:MaxConnections", "many")]
+    [InlineData("Host:MaxConnectionsBeforeSignOn", "0")]
+    [InlineData("Host:MaxConnectionsPerAddress", "-1")]
+    [InlineData("Host:IdleTimeout", "soon")]
+    [InlineData("Host:FirstMessageTimeout", "00:00:00")]
+    [InlineData("Host:HandshakeTimeout", "-00:00:05")]
+    public async Task Host_run_refuses_a_bad_connection_limit_naming_the_setting(string setting, string value)
+    {
+        var (exit, output) = await RunRoleAsync("host", "--set", $"{setting}={value}");
+
+        AssertRefused(exit, output, setting, value);
+    }
+
+    [Fact]
+    public async Task Host_run_without_TLS_or_Host_Insecure_is_refused_naming_the_setting()
+    {
+        var result = await CliRun.RunAsync(_directory.FullName, "host", "run", "--db", HostDb, "--keys", HostKeys, "--port", "0");
+
+        AssertRefused(result.ExitCode, result.Output, "Host:Tls:CertificatePath", "Host:Insecure = true");
+    }
+
     private static void AssertRefused(int exit, string output, string setting, string value)
     {
         Assert.True(exit == 2, $"exit {exit}, output:\n{output}");
@@ -139,9 +161,9 @@ public sealed class ConfigurationErrorProcessTests : IDisposable
     {
         string[] args = role switch
         {
-            "host" => ["host", "run", "--db", HostDb, "--keys", HostKeys, .. (extra.Contains("--port") ? Array.Empty<string>() : ["--port", "0"])],
+            "host" => ["host", "run", "--db", HostDb, "--keys", HostKeys, "--set", "Host:Insecure=true", .. (extra.Contains("--port") ? Array.Empty<string>() : ["--port", "0"])],
             // The port checks come after the ATM port's identity settings; a lab proxy without the ATM CA says so explicitly.
-            "proxy" => ["proxy", "--phone-port", "0", "--set", "Proxy:Atm:Insecure=true", .. (extra.Contains("--atm-port") ? Array.Empty<string>() : ["--atm-port", "0"])],
+            "proxy" => ["proxy", "--phone-port", "0", "--set", "Proxy:Atm:Insecure=true", "--set", "Proxy:Phone:Insecure=true", .. (extra.Contains("--atm-port") ? Array.Empty<string>() : ["--atm-port", "0"])],
             "terminal" => ["terminal", "--config", TerminalConfig()],
             "phone" => ["phone", "status"],
             "keys" => ["keys", "check", "--store", TerminalKeys, "--name", "tmk"],

@@ -26,6 +26,7 @@ public class DemoScenarioTests
     [InlineData("terminal-killed-mid-dispense", "recovered after SIGKILL")]
     [InlineData("terminal-killed-before-reversal-file", "reason=recovery: dispense had ended")]
     [InlineData("replayed-approval", "The ATM refused the replayed approval: no note moved")]
+    [InlineData("connection-flood", "link phone->proxy: TLS 1.3, server pinned spki-sha256:")]
     public async Task Every_demo_scenario_ends_as_described_with_a_balanced_ledger(string scenario, string expected)
     {
         var (exit, text) = await RunDemoAsync("--scenario", scenario);
@@ -45,6 +46,18 @@ public class DemoScenarioTests
         var rows = text.Split('\n').Where(l => l.Contains("; ledger balanced", StringComparison.Ordinal)).ToList();
         Assert.Equal(scenarios, rows.Count);
         Assert.Contains($"{scenarios} of {scenarios} scenarios ended as they should", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_demo_prints_every_link_as_TLS_1_3_with_the_pin_its_session_matched()
+    {
+        var (exit, text) = await RunDemoAsync("--scenario", "approved");
+
+        Assert.True(exit == 0, $"exit {exit}\n{text}");
+        foreach (var link in new[] { "terminal->host", "terminal->proxy", "phone->proxy" })
+        {
+            Assert.Matches($"link {System.Text.RegularExpressions.Regex.Escape(link)}: TLS 1\\.3, server pinned spki-sha256:[A-Za-z0-9+/]{{43}}=", text);
+        }
     }
 
     private static async Task<(int Exit, string Output)> RunDemoAsync(params string[] arguments)

@@ -125,7 +125,7 @@ internal sealed class Network : IAsyncDisposable
                 _enrolments[customer] = enrolment;
             }
 
-            return new CardlessWithdrawalClient(new PhoneClientOptions(new ProxyEndpoint("127.0.0.1", Proxy.PhoneEndPoint.Port)), enrolment, Host.Profile);
+            return new CardlessWithdrawalClient(new PhoneClientOptions(new ProxyEndpoint("127.0.0.1", Proxy.PhoneEndPoint.Port)) { Insecure = true }, enrolment, Host.Profile);
         }
     }
 
@@ -223,12 +223,13 @@ internal sealed class Network : IAsyncDisposable
         KeyVaultPath = Path.Combine(directory.FullName, "host-keys"),
         Address = IPAddress.Loopback,
         Port = port,
+        Insecure = true, // TODO(i12-tls): run TLS on every link like the demo; explicit for now
     };
 
     private static ProxyOptions ProxyOptions(int atmPort, int phonePort) => new()
     {
         Atm = new ProxyListenerOptions { Port = atmPort, Insecure = true }, // the terminal's plain link; ATM certificates are tested in CardlessAtm.Proxy.Tests
-        Phone = new ProxyListenerOptions { Port = phonePort },
+        Phone = new ProxyListenerOptions { Port = phonePort, Insecure = true },
         MaxRequestsPerPhoneConnection = 100,
     };
 }

@@ -46,8 +46,8 @@ public class OperationsProcessTests
         try
         {
             string[] args = role == "host"
-                ? ["host", "run", "--port", "0", "--db", Path.Combine(directory.FullName, "host.db"), "--keys", Path.Combine(directory.FullName, "keys"), "--verbose"]
-                : ["proxy", "--atm-port", "0", "--phone-port", "0", "--set", "Proxy:Atm:Insecure=true", "--verbose"];
+                ? ["host", "run", "--port", "0", "--db", Path.Combine(directory.FullName, "host.db"), "--keys", Path.Combine(directory.FullName, "keys"), "--set", "Host:Insecure=true", "--verbose"]
+                : ["proxy", "--atm-port", "0", "--phone-port", "0", "--set", "Proxy:Atm:Insecure=true", "--set", "Proxy:Phone:Insecure=true", "--verbose"];
             var (process, output) = CliRun.Start(directory.FullName, args);
             using (process)
             {

@@ -56,8 +56,8 @@ internal sealed class TerminalProcess : IAsyncDisposable
             {
                 ["AtmId"] = atmId,
                 ["Currency"] = "EUR",
-                ["Host"] = new Dictionary<string, object> { ["Address"] = "127.0.0.1", ["Port"] = hostPort },
-                ["Proxy"] = new Dictionary<string, object> { ["Address"] = "127.0.0.1", ["Port"] = proxyPort },
+                ["Host"] = new Dictionary<string, object> { ["Address"] = "127.0.0.1", ["Port"] = hostPort, ["Insecure"] = true }, // the process tests' host listens on plain TCP
+                ["Proxy"] = new Dictionary<string, object> { ["Address"] = "127.0.0.1", ["Port"] = proxyPort, ["Insecure"] = true },
                 ["KeyStore"] = keyStore,
                 ["DataDirectory"] = Path.Combine(directory, "data"),
                 ["HostTimeout"] = hostTimeout.ToString(),

@@ -120,7 +120,7 @@ internal sealed class PhoneFixture : IDisposable
     {
         var builder = new PhoneClientOptionsBuilder();
         configure?.Invoke(builder);
-        var options = new PhoneClientOptions(proxy) { Tls = builder.Tls, RequestTimeout = builder.RequestTimeout, ConnectTimeout = builder.ConnectTimeout };
+        var options = new PhoneClientOptions(proxy) { Tls = builder.Tls, Insecure = builder.Tls is null, RequestTimeout = builder.RequestTimeout, ConnectTimeout = builder.ConnectTimeout };
         var loggers = LoggerFactory.Create(b => b.AddProvider(Logs).SetMinimumLevel(LogLevel.Trace));
         return new CardlessWithdrawalClient(options, PhoneEnrolment.Open(EnrolmentPath, Profile), Profile, Time, loggers);
     }

@@ -55,7 +55,7 @@ public sealed class ThroughProxyTests
     private static ProxyOptions LoopbackProxy() => new()
     {
         Atm = new ProxyListenerOptions { Port = 0, Insecure = true }, // ATM identity is not what these tests are about
-        Phone = new ProxyListenerOptions { Port = 0 },
+        Phone = new ProxyListenerOptions { Port = 0, Insecure = true }, // TLS to the proxy is tested in WithdrawalTests
     };
 
     private static async Task<Iso8583Client> SignedOnAtmAsync(ProxyServer proxy, string atmId, Func<IsoMessage, IsoMessage> answer)

@@ -86,6 +86,7 @@ public class ConfigurationAndObservabilityTests
             ["Proxy:Atm:Port"] = "0",
             ["Proxy:Atm:Insecure"] = "true",
             ["Proxy:Phone:Port"] = "0",
+            ["Proxy:Phone:Insecure"] = "true", // binding is what this tests; TLS on the phone port is tested below
             ["Proxy:Phone:Address"] = "localhost",
             ["Proxy:ForwardTimeout"] = "00:00:45",
             ["Proxy:MaxRequestsPerPhoneConnection"] = "1",

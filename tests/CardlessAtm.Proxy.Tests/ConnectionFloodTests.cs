@@ -1,6 +1,7 @@
 using System.Globalization;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Lab;
 using CardlessAtm.Tests.Shared;
 
 namespace CardlessAtm.Proxy.Tests;

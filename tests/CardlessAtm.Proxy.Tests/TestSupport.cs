@@ -53,7 +53,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
         var options = new ProxyOptions
         {
             Atm = new ProxyListenerOptions { Port = 0, Insecure = true }, // plain TCP unless a test sets up the ATM PKI (AtmPki)
-            Phone = new ProxyListenerOptions { Port = 0 },
+            Phone = new ProxyListenerOptions { Port = 0, Insecure = true }, // plain TCP unless a test configures Phone.Tls
         };
         configure?.Invoke(options);
         return options;

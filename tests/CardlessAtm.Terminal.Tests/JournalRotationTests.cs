@@ -96,8 +96,8 @@ public sealed class JournalRotationTests : IDisposable
             AtmId = "ATM00001",
             DataDirectory = "d",
             KeyStore = "k",
-            Host = new EndpointOptions { Port = 9 },
-            Proxy = new EndpointOptions { Port = 9 },
+            Host = new EndpointOptions { Port = 9, Insecure = true },
+            Proxy = new EndpointOptions { Port = 9, Insecure = true },
             JournalMaxSegmentBytes = maxSegmentBytes,
             JournalRetentionDays = retentionDays,
         };
@@ -118,7 +118,7 @@ public sealed class JournalRotationTests : IDisposable
 
     private async Task<(ReversalForwarder Reversals, ICashDispenser Dispenser)> RecoveryPartsAsync(ElectronicJournal journal)
     {
-        var options = new TerminalOptions { AtmId = "ATM00001", DataDirectory = _directory.FullName, KeyStore = _directory.FullName, Host = new EndpointOptions { Port = 9 }, Proxy = new EndpointOptions { Port = 9 } };
+        var options = new TerminalOptions { AtmId = "ATM00001", DataDirectory = _directory.FullName, KeyStore = _directory.FullName, Host = new EndpointOptions { Port = 9, Insecure = true }, Proxy = new EndpointOptions { Port = 9, Insecure = true } };
         var key = SecretKey.FromHex(KeyAlgorithm.Aes128, "00112233445566778899AABBCCDDEEFF");
         var host = new HostLink(options, SecurityProfiles.Create(SecurityProfileKind.Aes), key, new StanGenerator(1), _time, NullLogger.Instance);
         var units = new List<CashUnit> { new("CASS1", 1, Money.FromMajor(10, "EUR"), 100, 100, 10, 2000, CashUnitCounters.None) };

@@ -87,6 +87,7 @@ internal sealed class Lab : IAsyncDisposable
             Port = 0,
             Profile = profile,
             Tls = hostTls,
+            Insecure = !tls,
         });
         var seed = await DemoSeed.SeedAsync(host);
         var keys = new FileKeyStore(Path.Combine(directory.FullName, "terminal-keys"));
@@ -109,8 +110,8 @@ internal sealed class Lab : IAsyncDisposable
         {
             AtmId = DemoSeed.AtmId,
             Currency = "EUR",
-            Host = new EndpointOptions { Address = "127.0.0.1", Port = host.LocalEndPoint.Port, Tls = terminalTls },
-            Proxy = new EndpointOptions { Address = "127.0.0.1", Port = 9 },
+            Host = new EndpointOptions { Address = "127.0.0.1", Port = host.LocalEndPoint.Port, Tls = terminalTls, Insecure = !tls },
+            Proxy = new EndpointOptions { Address = "127.0.0.1", Port = 9, Insecure = true }, // no proxy in the lab
             KeyStore = keys.Directory,
             DataDirectory = Path.Combine(directory.FullName, "terminal-data"),
             ResultScreenTime = TimeSpan.Zero,

@@ -73,8 +73,8 @@ public sealed class ProxyCertificateSettingsTests : IDisposable
             AtmId = atmId,
             DataDirectory = _directory.FullName,
             KeyStore = _directory.FullName,
-            Host = new EndpointOptions { Port = 9 },
-            Proxy = new EndpointOptions { Port = 9, Tls = tls },
+            Host = new EndpointOptions { Port = 9, Insecure = true },
+            Proxy = new EndpointOptions { Port = 9, Tls = tls, Insecure = true }, // these tests are about the certificate settings, not whether TLS is required
         };
     }
 

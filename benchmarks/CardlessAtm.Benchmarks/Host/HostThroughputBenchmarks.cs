@@ -46,6 +46,7 @@ public class HostThroughputBenchmarks
             DatabasePath = Path.Combine(_dir, "host.db"),
             KeyVaultPath = Path.Combine(_dir, "keys"),
             Port = 0,
+            Insecure = true, // measures the host's processing; the load ATMs dial plain TCP
         });
         _atms = new LoadAtm[Connections];
         for (var i = 0; i < Connections; i++)

@@ -18,7 +18,9 @@ namespace CardlessAtm.Cli.Commands;
 /// <summary>
 /// <c>cardless-atm host …</c>: run the transaction-processing host, and the operator commands on its
 /// ledger (accounts, ATMs, phone enrolments, the day's report). Settings: the <c>Host</c> section
-/// (DatabasePath, KeyVaultPath, Address, Port) and <c>Security:Profile</c>; see docs/host.md.
+/// (DatabasePath, KeyVaultPath, Address, Port, Tls, Insecure, and the connection limits MaxConnections,
+/// MaxConnectionsBeforeSignOn, MaxConnectionsPerAddress, IdleTimeout, FirstMessageTimeout, HandshakeTimeout) and
+/// <c>Security:Profile</c>; see docs/host.md.
 /// Exit codes: 0 done, 1 refused (the message says why; nothing changed), 2 usage or configuration error.
 /// </summary>
 internal static class HostCommand
@@ -340,8 +342,51 @@ internal static class HostCommand
         }
 
         Devices.Configuration.AtmDevicesBuilder.Bind(configuration.GetSection("Host:Tls"), options.Tls);
+        options.Insecure = ReadBool(configuration, "Host:Insecure") ?? options.Insecure;
+        options.MaxConnections = ReadCount(configuration, "Host:MaxConnections") ?? options.MaxConnections;
+        options.MaxConnectionsBeforeSignOn = ReadCount(configuration, "Host:MaxConnectionsBeforeSignOn") ?? options.MaxConnectionsBeforeSignOn;
+        options.MaxConnectionsPerAddress = ReadCount(configuration, "Host:MaxConnectionsPerAddress") ?? options.MaxConnectionsPerAddress;
+        options.IdleTimeout = ReadDuration(configuration, "Host:IdleTimeout") ?? options.IdleTimeout;
+        options.FirstMessageTimeout = ReadDuration(configuration, "Host:FirstMessageTimeout") ?? options.FirstMessageTimeout;
+        options.HandshakeTimeout = ReadDuration(configuration, "Host:HandshakeTimeout") ?? options.HandshakeTimeout;
+        CheckLimits(options);
         return options;
     }
+
+    /// <summary>The connection limits against each other, so a bad combination names its setting before anything opens.</summary>
+    private static void CheckLimits(HostServerOptions options)
+    {
+        if (options.MaxConnectionsBeforeSignOn > options.MaxConnections)
+        {
+            throw new DeviceConfigurationException("Host:MaxConnectionsBeforeSignOn", string.Create(CultureInfo.InvariantCulture, $"{options.MaxConnectionsBeforeSignOn} is more than Host:MaxConnections ({options.MaxConnections}); it must be 1 to that"));
+        }
+
+        if (options.MaxConnectionsPerAddress > options.MaxConnections)
+        {
+            throw new DeviceConfigurationException("Host:MaxConnectionsPerAddress", string.Create(CultureInfo.InvariantCulture, $"{options.MaxConnectionsPerAddress} is more than Host:MaxConnections ({options.MaxConnections}); it must be 1 to that"));
+        }
+    }
+
+    private static bool? ReadBool(IConfiguration configuration, string setting) => configuration[setting] switch
+    {
+        null or "" => null,
+        var text when bool.TryParse(text, out var value) => value,
+        var text => throw new DeviceConfigurationException(setting, $"'{text}' is not true or false"),
+    };
+
+    private static int? ReadCount(IConfiguration configuration, string setting) => configuration[setting] switch
+    {
+        null or "" => null,
+        var text when int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= 1 => value,
+        var text => throw new DeviceConfigurationException(setting, $"'{text}' is not a whole number of connections, at least 1"),
+    };
+
+    private static TimeSpan? ReadDuration(IConfiguration configuration, string setting) => configuration[setting] switch
+    {
+        null or "" => null,
+        var text when TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var value) && value > TimeSpan.Zero => value,
+        var text => throw new DeviceConfigurationException(setting, $"'{text}' is not a positive duration hh:mm:ss (e.g. 00:00:15)"),
+    };
 
     private static IPAddress ParseAddress(string text, string setting) =>
         IPAddress.TryParse(text, out var address) ? address : throw new DeviceConfigurationException(setting, $"'{text}' is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::)");

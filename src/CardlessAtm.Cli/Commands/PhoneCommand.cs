@@ -14,7 +14,7 @@ namespace CardlessAtm.Cli.Commands;
 /// <summary>
 /// <c>cardless-atm phone withdraw|scan|status</c>: the customer's phone as a command. Settings come from the
 /// <c>Phone</c> section (<c>Phone:Proxy</c>, <c>Phone:Enrolment</c>, <c>Phone:ConnectTimeout</c>,
-/// <c>Phone:RequestTimeout</c>, <c>Phone:TlsServerPin</c>, <c>Phone:TlsTargetHost</c>) and <c>Security:Profile</c>;
+/// <c>Phone:RequestTimeout</c>, <c>Phone:TlsServerPin</c>, <c>Phone:TlsTargetHost</c>, <c>Phone:Insecure</c>) and <c>Security:Profile</c>;
 /// options override them. Exit codes: 0 approved (all or part dispensed), 1 declined or cancelled, 2 bad input,
 /// 3 proxy unreachable or outcome unknown.
 /// </summary>
@@ -169,11 +169,20 @@ internal static class PhoneCommand
             Enrolment = section["Enrolment"],
             TlsServerPin = section["TlsServerPin"],
             TlsTargetHost = section["TlsTargetHost"],
+            Insecure = ReadBool(section, "Insecure"),
         };
         settings.ConnectTimeout = ReadTimeSpan(section, "ConnectTimeout", settings.ConnectTimeout);
         settings.RequestTimeout = ReadTimeSpan(section, "RequestTimeout", settings.RequestTimeout);
         return settings;
     }
+
+    private static bool ReadBool(IConfigurationSection section, string key) =>
+        section[key] switch
+        {
+            null or "" => false,
+            var text when bool.TryParse(text, out var value) => value,
+            var text => throw new PhoneInputException(PhoneInputError.InvalidSetting, $"{section.Path}:{key}", $"'{text}' is not true or false."),
+        };
 
     private static TimeSpan ReadTimeSpan(IConfigurationSection section, string key, TimeSpan fallback)
     {

@@ -57,17 +57,25 @@ internal sealed class DemoNetwork : IAsyncDisposable
 
     public int HostPort { get; private set; }
 
-    /// <summary>Starts host and proxy (not yet a terminal).</summary>
-    public static async Task<DemoNetwork> StartAsync(SecurityProfileKind profileKind, ILoggerFactory loggers, CancellationToken cancellationToken)
+    /// <summary>True when the terminal–host link runs plain TCP (<c>Host:Insecure</c>, <c>Terminal:Host:Insecure</c>): only the replayed-approval scenario, whose attacker must read the wire.</summary>
+    public bool PlainHostLink { get; private init; }
+
+    /// <summary>Starts host and proxy (not yet a terminal), every listener on TLS 1.3 with a lab pair made now.</summary>
+    /// <param name="profileKind">The security profile.</param>
+    /// <param name="loggers">Where logs go.</param>
+    /// <param name="cancellationToken">Cancels start-up.</param>
+    /// <param name="plainHostLink">Run the host listener on plain TCP, explicitly insecure (see <see cref="PlainHostLink"/>).</param>
+    public static async Task<DemoNetwork> StartAsync(SecurityProfileKind profileKind, ILoggerFactory loggers, CancellationToken cancellationToken, bool plainHostLink = false)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("cardless-atm-demo-");
-        var host = await HostServer.StartAsync(HostOptions(directory, profileKind, port: 0), loggers, cancellationToken: cancellationToken);
-        var seed = await DemoSeed.SeedAsync(host, cancellationToken);
         var pki = DemoAtmPki.Create(directory);
+        var host = await HostServer.StartAsync(HostOptions(directory, profileKind, port: 0, pki, plainHostLink), loggers, cancellationToken: cancellationToken);
+        var seed = await DemoSeed.SeedAsync(host, cancellationToken);
         var proxyOptions = new ProxyOptions { Atm = new ProxyListenerOptions { Port = 0 }, Phone = new ProxyListenerOptions { Port = 0 }, MaxRequestsPerPhoneConnection = 1_000_000 };
         pki.ConfigureProxy(proxyOptions.Atm);
+        pki.ConfigureProxyPhones(proxyOptions.Phone);
         var proxy = await ProxyServer.StartAsync(proxyOptions, loggers, cancellationToken: cancellationToken);
-        return new DemoNetwork(directory, host, seed, proxy, pki, host.Profile, loggers) { HostPort = host.LocalEndPoint.Port };
+        return new DemoNetwork(directory, host, seed, proxy, pki, host.Profile, loggers) { HostPort = host.LocalEndPoint.Port, PlainHostLink = plainHostLink };
     }
 
     /// <summary>Adds an ATM to the host (the first one is the seeded <c>ATM00001</c>) and starts its terminal on simulated devices.</summary>
@@ -104,7 +112,9 @@ internal sealed class DemoNetwork : IAsyncDisposable
         {
             AtmId = atmId,
             Currency = "EUR",
-            Host = new EndpointOptions { Address = "127.0.0.1", Port = hostPort ?? HostPort },
+            Host = PlainHostLink
+                ? new EndpointOptions { Address = "127.0.0.1", Port = hostPort ?? HostPort, Insecure = true }
+                : new EndpointOptions { Address = "127.0.0.1", Port = hostPort ?? HostPort, Tls = Pki.TerminalHostTls() },
             Proxy = new EndpointOptions { Address = "127.0.0.1", Port = Proxy.AtmEndPoint.Port, Tls = Pki.IssueTerminalTls(atmId, Path.Combine(atmDirectory, "tls")) },
             KeyStore = keys.Directory,
             DataDirectory = Path.Combine(atmDirectory, "data"),
@@ -143,14 +153,14 @@ internal sealed class DemoNetwork : IAsyncDisposable
 
     /// <summary>A phone client over an enrolment, talking to this network's proxy.</summary>
     public CardlessWithdrawalClient PhoneClient(PhoneEnrolment enrolment) =>
-        new(new PhoneClientOptions(new ProxyEndpoint("127.0.0.1", Proxy.PhoneEndPoint.Port)), enrolment, Profile, loggerFactory: Loggers);
+        new(PhoneClientOptions.Pinned(new ProxyEndpoint("127.0.0.1", Proxy.PhoneEndPoint.Port), Pki.PhonePortPin, DemoAtmPki.PhonePortName), enrolment, Profile, loggerFactory: Loggers);
 
     /// <summary>Stops the host (the terminal's link drops and it keeps redialling).</summary>
     public async Task StopHostAsync() => await _host.DisposeAsync();
 
     /// <summary>Starts the host again on the same database, keys and port.</summary>
     public async Task RestartHostAsync(CancellationToken cancellationToken) =>
-        _host = await HostServer.StartAsync(HostOptions(Directory, Profile.Kind, HostPort), Loggers, cancellationToken: cancellationToken);
+        _host = await HostServer.StartAsync(HostOptions(Directory, Profile.Kind, HostPort, Pki, PlainHostLink), Loggers, cancellationToken: cancellationToken);
 
     public async ValueTask DisposeAsync()
     {
@@ -188,14 +198,24 @@ internal sealed class DemoNetwork : IAsyncDisposable
         }
     }
 
-    private static HostServerOptions HostOptions(DirectoryInfo directory, SecurityProfileKind profile, int port) => new()
+    private static HostServerOptions HostOptions(DirectoryInfo directory, SecurityProfileKind profile, int port, DemoAtmPki pki, bool plain)
     {
-        DatabasePath = Path.Combine(directory.FullName, "host.db"),
-        KeyVaultPath = Path.Combine(directory.FullName, "host-keys"),
-        Address = IPAddress.Loopback,
-        Port = port,
-        Profile = profile,
-    };
+        var options = new HostServerOptions
+        {
+            DatabasePath = Path.Combine(directory.FullName, "host.db"),
+            KeyVaultPath = Path.Combine(directory.FullName, "host-keys"),
+            Address = IPAddress.Loopback,
+            Port = port,
+            Profile = profile,
+            Insecure = plain,
+        };
+        if (!plain)
+        {
+            pki.ConfigureHost(options.Tls);
+        }
+
+        return options;
+    }
 
     private static Dictionary<string, string?> DeviceSettings(string atmDirectory)
     {

@@ -67,6 +67,9 @@ internal enum DemoScenarioKind
 
     /// <summary>An attacker between ATM and host answers a second withdrawal with the first one's approval: no cash, reversed.</summary>
     ReplayedApproval,
+
+    /// <summary>About 2,000 idle and keep-alive sockets held against each listener while a customer withdraws: approved, limits counted.</summary>
+    ConnectionFlood,
 }
 
 /// <summary>
@@ -74,7 +77,7 @@ internal enum DemoScenarioKind
 /// console, the phone scanning the QR image, the PIN — and narrates the patent's steps A–G as they happen,
 /// then prints the journal and the balances and checks that the ledger balances.
 /// </summary>
-internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind profile, FileInfo? saveQr, TextWriter output, ILoggerFactory loggers)
+internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfileKind profile, FileInfo? saveQr, TextWriter output, ILoggerFactory loggers)
 {
     private const int AmountMajor = 80;
     private const int FloodRequests = 500;
@@ -101,7 +104,7 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
     {
         var qrOptions = new QrSessionOptions { Lifetime = kind == DemoScenarioKind.ExpiredQr ? TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(90), ClockSkew = TimeSpan.Zero };
         Say($"Starting the network on loopback (security profile {profile}): host, proxy, terminal, phone…");
-        await using var network = await DemoNetwork.StartAsync(profile, loggers, cancellationToken);
+        await using var network = await DemoNetwork.StartAsync(profile, loggers, cancellationToken, plainHostLink: kind == DemoScenarioKind.ReplayedApproval);
         if (kind is DemoScenarioKind.TerminalKilledMidDispense or DemoScenarioKind.TerminalKilledBeforeReversalFile)
         {
             return await RunKilledTerminalAsync(network, cancellationToken);
@@ -120,7 +123,20 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
         await using var relay = kind == DemoScenarioKind.ReplayedApproval ? ReplayingRelay.Start(network.HostPort) : null;
         var atm = await network.StartTerminalAsync(Host.Seeding.DemoSeed.AtmId, qrOptions, cancellationToken, hostPort: relay?.Port);
         Say($"  host on 127.0.0.1:{network.HostPort}, proxy ATM side :{network.Proxy.AtmEndPoint.Port} phone side :{network.Proxy.PhoneEndPoint.Port}, terminal {Host.Seeding.DemoSeed.AtmId} signed on to both");
-        Say($"  terminal ↔ proxy: mutual TLS 1.3; {Host.Seeding.DemoSeed.AtmId} presents its certificate (CN={Host.Seeding.DemoSeed.AtmId}, issued by {network.Pki.AuthoritySubject}, which the proxy pins) and pins the proxy's certificate {network.Pki.ProxyPin}");
+        Say($"  link terminal->host: {atm.Terminal.HostLinkSecurity}");
+        Say($"  link terminal->proxy: {atm.Terminal.ProxyLinkSecurity}; {Host.Seeding.DemoSeed.AtmId} presents its certificate (CN={Host.Seeding.DemoSeed.AtmId}, issued by {network.Pki.AuthoritySubject}, which the proxy pins)");
+        if (network.PlainHostLink)
+        {
+            Say("  (scenario: the terminal–host link runs plain TCP, Host:Insecure and Terminal:Host:Insecure = true, so that the attacker on that wire can read it; TLS would have stopped the replay before the ATM's own checks)");
+        }
+
+        DemoConnectionFlood? flood = null;
+        if (kind == DemoScenarioKind.ConnectionFlood)
+        {
+            flood = await StartConnectionFloodAsync(network, cancellationToken);
+        }
+
+        await using var floodScope = flood;
         var customerIndex = kind == DemoScenarioKind.InsufficientFunds ? 1 : 0;
         var customer = network.Seed.Customers[customerIndex];
         var before = (await network.Host.Administration.GetAccountAsync(customer.AccountId, cancellationToken))!.BalanceMinor;
@@ -355,6 +371,7 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
         {
             Host = "127.0.0.1",
             Port = network.Proxy.PhoneEndPoint.Port,
+            Tls = TlsSetup.ClientOptions(DemoAtmPki.PhonePortName, network.Pki.PhonePortPin),
             RequestTimeout = TimeSpan.FromSeconds(30),
         });
         await client.StartAsync(cancellationToken);
@@ -491,6 +508,7 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
             Say("D  The phone sends the withdrawal request — ISO 8583 0200 over TCP, the account and PIN encrypted in field 127 — to the proxy.");
             var outcome = await phone.WithdrawAsync(scanned, network.Seed.Customers[customerIndex].AccountId, WithdrawalInteraction.Automatic(pin), progress, cancellationToken);
             Say($"   The phone shows: {outcome.Message}");
+            Say($"  link phone->proxy: {phone.LinkSecurity ?? "not connected"}");
             var ended = await _atmOutcome.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
             Say($"   The ATM shows: {ended.CustomerMessage}");
             return outcome.ResponseCode ?? outcome.Status.ToString();
@@ -524,12 +542,14 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
         var report = await network.Host.Administration.GetDayReportAsync(cancellationToken: cancellationToken);
         var suspect = report.Sum(r => r.SuspectMinor);
         Say($"Suspect amounts at the host (the device could not say what it presented; settled at the cash count): {Devices.Money.Of(suspect, "EUR")}");
+        var connectionFlood = FinishConnectionFlood(ending);
         var floodContained = (_floodJournalLines is not { } lines || (lines <= 20 && _floodRefused == FloodRequests)) && _tornLinesReported != false
-            && _impostorRefused != false && _replayRefused != false;
+            && _impostorRefused != false && _replayRefused != false && _connectionFloodServed != false;
         var balanced = totals.Balances && presented.MinorUnits == netDebits && atm.Terminal.Reversals.Store.Depth == 0 && before - after == netDebits && floodContained;
         Summary = $"{ending}; cash out {presented}, debits − reversals {Devices.Money.Of(netDebits, "EUR")}, SAF {atm.Terminal.Reversals.Store.Depth}, suspect {Devices.Money.Of(suspect, "EUR")}"
             + (_floodJournalLines is { } grown ? $", {_floodRefused}/{FloodRequests} refused, journal +{grown} lines" : string.Empty)
             + (_impostorOutcome is { } impostor ? ", " + impostor : string.Empty)
+            + (connectionFlood is { } floodSummary ? ", " + floodSummary : string.Empty)
             + (balanced ? "; ledger balanced" : "; LEDGER NOT BALANCED");
         Say(balanced
             ? $"Ledger balanced: cash out = money debited. Scenario {NameOf(kind)} ended: {ending}."

@@ -54,7 +54,12 @@ internal sealed class DemoTerminalProcess : IAsyncDisposable
             {
                 ["AtmId"] = atmId,
                 ["Currency"] = "EUR",
-                ["Host"] = new Dictionary<string, object> { ["Address"] = "127.0.0.1", ["Port"] = network.HostPort },
+                ["Host"] = new Dictionary<string, object>
+                {
+                    ["Address"] = "127.0.0.1",
+                    ["Port"] = network.HostPort,
+                    ["Tls"] = new Dictionary<string, object> { ["ServerPin"] = network.Pki.HostPin.ToString(), ["TargetHost"] = DemoAtmPki.HostName },
+                },
                 ["Proxy"] = new Dictionary<string, object>
                 {
                     ["Address"] = "127.0.0.1",

@@ -69,8 +69,18 @@ public sealed class HostServerOptions
     /// <summary>How long a TLS handshake may take (default 10 s).</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>TLS 1.3 for the ATMs' connections (<c>Host:Tls</c>); plain TCP when no certificate is set.</summary>
+    /// <summary>
+    /// TLS 1.3 for the ATMs' connections (<c>Host:Tls</c>: CertificatePath and PrivateKeyPath, the pair
+    /// <c>cardless-atm keys tls</c> writes). Required to listen unless <see cref="Insecure"/> is true.
+    /// </summary>
     public TlsListenerOptions Tls { get; set; } = new();
+
+    /// <summary>
+    /// <c>Host:Insecure</c>: true lets the host listen on plain TCP when <see cref="Tls"/> has no certificate, for a lab
+    /// that chooses this knowingly (messages are MACed but readable, and anyone on the path sees who withdraws what);
+    /// logged as a warning at start-up. Default false: no certificate, no listener.
+    /// </summary>
+    public bool Insecure { get; set; }
 
     /// <summary>Checks the settings; the message names the bad one.</summary>
     public void Validate()
@@ -109,6 +119,19 @@ public sealed class HostServerOptions
         RequirePositive(FirstMessageTimeout, nameof(FirstMessageTimeout));
         RequirePositive(HandshakeTimeout, nameof(HandshakeTimeout));
         Policy.Validate();
+    }
+
+    /// <summary>Checks what listening needs on top of <see cref="Validate"/>: TLS, or an explicit <c>Host:Insecure = true</c>.</summary>
+    /// <exception cref="LinkConfigurationException">No certificate and not insecure; <see cref="LinkConfigurationException.Setting"/> names the setting.</exception>
+    public void ValidateListener()
+    {
+        Validate();
+        if (!Tls.Enabled && !Insecure)
+        {
+            throw new LinkConfigurationException(
+                "Host:Tls:CertificatePath",
+                "Host:Tls:CertificatePath and Host:Tls:PrivateKeyPath must name the host's TLS certificate and key (make them with 'cardless-atm keys tls'; ATMs pin it as Terminal:Host:Tls:ServerPin); plain TCP needs Host:Insecure = true.");
+        }
     }
 
     private static void RequirePositive(TimeSpan value, string setting)
@@ -198,8 +221,11 @@ public sealed class HostServer : IAsyncDisposable
     }
 
     /// <summary>Opens the host and starts listening for ATM connections.</summary>
+    /// <exception cref="LinkConfigurationException">No TLS certificate and not <see cref="HostServerOptions.Insecure"/>, or the pair cannot be loaded.</exception>
     public static async Task<HostServer> StartAsync(HostServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        options.ValidateListener();
         var host = await OpenAsync(options, loggerFactory, time);
         try
         {
@@ -245,12 +271,23 @@ public sealed class HostServer : IAsyncDisposable
             // Echoes go to the processor, which holds the keys: an echo whose field 64/128 does not verify is
             // refused 63 rather than answered 00 by the channel.
             AnswerEchoTests = false,
-            Tls = options.Tls.CreateServerOptions(),
+            Tls = options.Tls.CreateServerOptions("Host:Tls"),
         });
         var server = _server;
         _metrics = new HostMetrics(() => server.SlotCount);
         _server.LimitEnforced += _metrics.ConnectionLimited;
         await _server.StartAsync(cancellationToken);
+        var log = loggerFactory.CreateLogger<HostServer>();
+        if (options.Tls.Enabled)
+        {
+            log.LogInformation("Host listening on {EndPoint} (TLS 1.3).", _server.LocalEndPoint);
+        }
+        else
+        {
+            log.LogWarning(
+                "INSECURE: the host listener {EndPoint} runs plain TCP (Host:Insecure = true): ATMs' messages cross the network readable. Configure Host:Tls (CertificatePath, PrivateKeyPath) outside a lab.",
+                _server.LocalEndPoint);
+        }
     }
 
     /// <summary>Stops listening (draining requests in flight), then closes the ledger.</summary>

@@ -267,12 +267,13 @@ public sealed class Iso8583Client : IAsyncDisposable
             throw;
         }
 
+        SslStream? tlsStream = null;
         try
         {
             if (_options.Tls is { } tls)
             {
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
-                stream = ssl;
+                stream = tlsStream = ssl;
                 await ssl.AuthenticateAsClientAsync(tls, linked.Token);
             }
 
@@ -287,6 +288,10 @@ public sealed class Iso8583Client : IAsyncDisposable
             throw;
         }
 
-        return new Iso8583Connection(stream, _options, $"{_options.Host}:{_options.Port}", onClosed: null);
+        return new Iso8583Connection(stream, _options, $"{_options.Host}:{_options.Port}", onClosed: null)
+        {
+            RemoteCertificate = tlsStream?.RemoteCertificate,
+            TlsProtocol = tlsStream?.SslProtocol,
+        };
     }
 }

@@ -77,8 +77,11 @@ public sealed class Iso8583Connection : IAsyncDisposable
     /// <summary>Free for the owner's use, e.g. the ATM id a proxy learned from the sign-on.</summary>
     public object? Tag { get; set; }
 
-    /// <summary>The certificate the peer presented in the TLS handshake (mutual TLS), or null (plain TCP, or none asked for).</summary>
+    /// <summary>The certificate the peer presented in the TLS handshake: the client's (mutual TLS) on an accepted connection, the server's on a dialled one; null on plain TCP or when none was asked for.</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate? RemoteCertificate { get; internal set; }
+
+    /// <summary>The TLS protocol the handshake negotiated (e.g. <see cref="System.Security.Authentication.SslProtocols.Tls13"/>), or null on plain TCP.</summary>
+    public System.Security.Authentication.SslProtocols? TlsProtocol { get; internal set; }
 
     /// <summary>Open, draining or closed.</summary>
     public ConnectionState State => (ConnectionState)Volatile.Read(ref _state);

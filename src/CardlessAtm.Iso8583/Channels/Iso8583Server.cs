@@ -187,6 +187,7 @@ public sealed class Iso8583Server : IAsyncDisposable
         {
             Authenticated = _ => _slots.Authenticate(slot),
             RemoteCertificate = tlsStream?.RemoteCertificate,
+            TlsProtocol = tlsStream?.SslProtocol,
         };
         if (!_slots.Attach(slot, connection))
         {

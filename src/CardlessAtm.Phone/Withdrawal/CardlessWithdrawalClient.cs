@@ -39,7 +39,7 @@ public sealed class CardlessWithdrawalClient
     /// <param name="profile">The network's security profile (<c>Security:Profile</c>).</param>
     /// <param name="time">The clock for expiry checks, field 7 and timeouts (default: system).</param>
     /// <param name="loggerFactory">Logging (default: none).</param>
-    /// <exception cref="PhoneInputException">A timeout in <paramref name="options"/> is invalid.</exception>
+    /// <exception cref="PhoneInputException">A timeout in <paramref name="options"/> is invalid, or it has no TLS and is not <see cref="PhoneClientOptions.Insecure"/>.</exception>
     public CardlessWithdrawalClient(PhoneClientOptions options, PhoneEnrolment enrolment, ISecurityProfile profile, TimeProvider? time = null, ILoggerFactory? loggerFactory = null)
     {
         _options = options ?? throw new ArgumentNullException(nameof(options));
@@ -51,6 +51,9 @@ public sealed class CardlessWithdrawalClient
         _log = loggerFactory.CreateLogger<CardlessWithdrawalClient>();
         _channelLog = loggerFactory.CreateLogger("CardlessAtm.Phone.Channel");
     }
+
+    /// <summary>How the last connection to the proxy was secured, from its negotiated session (e.g. <c>TLS 1.3, server pinned spki-sha256:…</c>); null before the first.</summary>
+    public string? LinkSecurity { get; private set; }
 
     /// <summary>The STAN a request under <paramref name="ksn"/> carries: derived from the DUKPT counter, so it advances and persists with it.</summary>
     public static int StanFor(KeySerialNumber ksn)
@@ -116,7 +119,12 @@ public sealed class CardlessWithdrawalClient
             {
                 using var deadline = new CancellationTokenSource(_options.ConnectTimeout, _time);
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancellationToken);
-                await client.WaitUntilConnectedAsync(linked.Token);
+                var connection = await client.WaitUntilConnectedAsync(linked.Token);
+                LinkSecurity = TlsSetup.DescribeSession(connection.TlsProtocol, connection.RemoteCertificate, _options.ServerPin);
+                if (_options.Tls is null)
+                {
+                    _log.LogWarning("INSECURE: the link to the proxy {Proxy} runs plain TCP (Phone:Insecure = true). Set Phone:TlsServerPin outside a lab.", _options.Proxy);
+                }
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {

@@ -54,11 +54,31 @@ public sealed class PhoneClientOptions
     /// <summary>Creates options for <paramref name="proxy"/>.</summary>
     public PhoneClientOptions(ProxyEndpoint proxy) => Proxy = proxy ?? throw new ArgumentNullException(nameof(proxy));
 
+    /// <summary>Options for <paramref name="proxy"/> over TLS 1.3, accepting only a proxy certificate matching <paramref name="serverPin"/>.</summary>
+    /// <param name="proxy">The proxy's phone port.</param>
+    /// <param name="serverPin">The pin of the phone port's certificate.</param>
+    /// <param name="targetHost">The TLS server name to send (default: the proxy's host).</param>
+    public static PhoneClientOptions Pinned(ProxyEndpoint proxy, CertificatePin serverPin, string? targetHost = null)
+    {
+        ArgumentNullException.ThrowIfNull(proxy);
+        ArgumentNullException.ThrowIfNull(serverPin);
+        return new PhoneClientOptions(proxy) { Tls = TlsSetup.ClientOptions(targetHost ?? proxy.Host, serverPin), ServerPin = serverPin };
+    }
+
     /// <summary>Where the proxy listens for phones.</summary>
     public ProxyEndpoint Proxy { get; }
 
-    /// <summary>When set, the link runs over TLS 1.3 and the proxy must present the pinned certificate (see <see cref="TlsSetup.ClientOptions"/>).</summary>
+    /// <summary>The link runs over TLS 1.3 and the proxy must present the pinned certificate (see <see cref="TlsSetup.ClientOptions"/>). Required unless <see cref="Insecure"/>.</summary>
     public SslClientAuthenticationOptions? Tls { get; init; }
+
+    /// <summary>The pin <see cref="Tls"/> checks the proxy's certificate against, for telling which certificate a session pinned (<see cref="CardlessWithdrawalClient.LinkSecurity"/>).</summary>
+    public CertificatePin? ServerPin { get; init; }
+
+    /// <summary>
+    /// True lets the phone talk to the proxy over plain TCP when <see cref="Tls"/> is not set (<c>Phone:Insecure</c>), for a
+    /// lab that chooses this knowingly; the phone logs a warning each time it connects. Default false.
+    /// </summary>
+    public bool Insecure { get; init; }
 
     /// <summary>How long to try to reach the proxy (TCP and TLS) before giving up with nothing sent (default 10 s).</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
@@ -70,10 +90,15 @@ public sealed class PhoneClientOptions
     /// </summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(100);
 
-    /// <summary>Checks the timeouts.</summary>
-    /// <exception cref="PhoneInputException">A timeout is not positive.</exception>
+    /// <summary>Checks the transport and the timeouts.</summary>
+    /// <exception cref="PhoneInputException">No TLS and not <see cref="Insecure"/>, or a timeout is not positive.</exception>
     public void Validate()
     {
+        if (Tls is null && !Insecure)
+        {
+            throw new PhoneInputException(PhoneInputError.InvalidSetting, "Phone:TlsServerPin", "must be the pin of the proxy's phone-port certificate (as 'cardless-atm keys tls' prints it): the phone talks to the proxy over TLS 1.3. Plain TCP needs Phone:Insecure = true.");
+        }
+
         if (ConnectTimeout <= TimeSpan.Zero)
         {
             throw new PhoneInputException(PhoneInputError.InvalidSetting, "Phone:ConnectTimeout", "must be positive, e.g. 00:00:10.");
@@ -107,11 +132,14 @@ public sealed class PhoneSettings
     /// <summary><c>Phone:RequestTimeout</c> (default 00:01:40, longer than the proxy's 90 s forward timeout).</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(100);
 
-    /// <summary><c>Phone:Tls:ServerPin</c>: when set, TLS is used and the proxy's certificate must match this pin (<c>spki-sha256:BASE64</c> or <c>cert-sha256:HEX</c>, as printed when the proxy's certificate was made).</summary>
+    /// <summary><c>Phone:TlsServerPin</c>: TLS is used and the proxy's certificate must match this pin (<c>spki-sha256:BASE64</c> or <c>cert-sha256:HEX</c>, as printed when the proxy's certificate was made).</summary>
     public string? TlsServerPin { get; set; }
 
-    /// <summary><c>Phone:Tls:TargetHost</c>: the TLS server name to send (default: the proxy's host).</summary>
+    /// <summary><c>Phone:TlsTargetHost</c>: the TLS server name to send (default: the proxy's host).</summary>
     public string? TlsTargetHost { get; set; }
+
+    /// <summary><c>Phone:Insecure</c>: true allows plain TCP to the proxy when <see cref="TlsServerPin"/> is not set (a lab only; warned about).</summary>
+    public bool Insecure { get; set; }
 
     /// <summary>Builds the client options, checking each setting.</summary>
     /// <exception cref="PhoneInputException">A setting is invalid; the message names it.</exception>
@@ -119,6 +147,7 @@ public sealed class PhoneSettings
     {
         var proxy = ProxyEndpoint.Parse(Proxy, "--proxy / Phone:Proxy");
         SslClientAuthenticationOptions? tls = null;
+        CertificatePin? serverPin = null;
         if (!string.IsNullOrWhiteSpace(TlsServerPin))
         {
             CertificatePin pin;
@@ -132,9 +161,10 @@ public sealed class PhoneSettings
             }
 
             tls = TlsSetup.ClientOptions(string.IsNullOrWhiteSpace(TlsTargetHost) ? proxy.Host : TlsTargetHost, pin);
+            serverPin = pin;
         }
 
-        var options = new PhoneClientOptions(proxy) { Tls = tls, ConnectTimeout = ConnectTimeout, RequestTimeout = RequestTimeout };
+        var options = new PhoneClientOptions(proxy) { Tls = tls, ServerPin = serverPin, Insecure = Insecure, ConnectTimeout = ConnectTimeout, RequestTimeout = RequestTimeout };
         options.Validate();
         return options;
     }

@@ -122,6 +122,35 @@ public static class TlsSetup
         };
     }
 
+    /// <summary>
+    /// One line saying how a dialled link is secured, from its negotiated session: <c>TLS 1.3, server pinned spki-sha256:…</c>
+    /// when <paramref name="peerCertificate"/> (the certificate the handshake accepted) matches <paramref name="pin"/>, or
+    /// <c>plain TCP</c>. Nothing secret: a pin is a hash of a public key.
+    /// </summary>
+    /// <param name="protocol">The negotiated protocol (<see cref="SslStream.SslProtocol"/>), or null on plain TCP.</param>
+    /// <param name="peerCertificate">The server certificate of the session.</param>
+    /// <param name="pin">The pin the link is configured with.</param>
+    public static string DescribeSession(SslProtocols? protocol, X509Certificate? peerCertificate, CertificatePin? pin)
+    {
+        if (protocol is not { } negotiated || negotiated == SslProtocols.None)
+        {
+            return "plain TCP";
+        }
+
+        var name = negotiated switch
+        {
+            SslProtocols.Tls13 => "TLS 1.3",
+            SslProtocols.Tls12 => "TLS 1.2",
+            _ => negotiated.ToString(),
+        };
+        if (pin is null)
+        {
+            return name + ", server certificate NOT pinned";
+        }
+
+        return pin.Matches(peerCertificate) ? $"{name}, server pinned {pin}" : $"{name}, server certificate does NOT match the pin {pin}";
+    }
+
     private static bool PinAccepts(CertificatePin pin, X509Certificate? certificate, SslPolicyErrors errors) =>
         (errors & SslPolicyErrors.RemoteCertificateNotAvailable) == 0 && pin.Matches(certificate);
 }

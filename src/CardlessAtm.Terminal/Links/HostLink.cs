@@ -135,6 +135,9 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
     /// <summary>The host's version of the session keys in use (0 before the first key change).</summary>
     public int KeyVersion => Volatile.Read(ref _keyVersion);
 
+    /// <summary>The current connection (its negotiated TLS session), or null while down.</summary>
+    public Iso8583Connection? Connection => _client.Connection;
+
     /// <summary>The terminal's STAN sequence toward the host.</summary>
     public StanGenerator Stan => _stan;
 

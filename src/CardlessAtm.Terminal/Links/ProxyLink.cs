@@ -43,13 +43,16 @@ public sealed class ProxyLink : IAsyncDisposable
     /// <summary>Whether the link is up.</summary>
     public bool IsConnected => _client.IsConnected;
 
+    /// <summary>The current connection (its negotiated TLS session), or null while down.</summary>
+    public Iso8583Connection? Connection => _client.Connection;
+
     /// <summary>Starts dialling; returns at once.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {
         if (!_options.Proxy.Tls.HasClientCertificate)
         {
             _logger.LogWarning(
-                "INSECURE: the proxy link to {Endpoint} runs {Transport} without an ATM client certificate; a proxy that checks ATM identity refuses it, one that does not lets anyone sign on as {AtmId}. Set Terminal:Proxy:Tls (ServerPin, ClientCertificatePath, ClientPrivateKeyPath).",
+                "INSECURE: the proxy link to {Endpoint} runs {Transport} without an ATM client certificate (Terminal:Proxy:Insecure = true); a proxy that checks ATM identity refuses it, one that does not lets anyone sign on as {AtmId}. Set Terminal:Proxy:Tls (ServerPin, ClientCertificatePath, ClientPrivateKeyPath) outside a lab.",
                 _options.Proxy,
                 _options.Proxy.Tls.Enabled ? "TLS" : "plain TCP",
                 _options.AtmId);

@@ -37,6 +37,7 @@ public sealed class HostHarness : IAsyncDisposable
         KeyVaultPath = dir.File("keys"),
         Address = IPAddress.Loopback,
         Port = port,
+        Insecure = true, // the simulated ATMs dial plain TCP; TLS is tested in CardlessAtm.Iso8583.Tests and end to end
     };
 
     public static async Task<HostHarness> StartAsync()

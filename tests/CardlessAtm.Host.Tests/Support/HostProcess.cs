@@ -88,7 +88,7 @@ public sealed class HostProcess : IDisposable
             return 2;
         }
 
-        var options = new HostServerOptions { DatabasePath = args[1], KeyVaultPath = args[2], Port = 0 };
+        var options = new HostServerOptions { DatabasePath = args[1], KeyVaultPath = args[2], Port = 0, Insecure = true };
         await using var host = await HostServer.StartAsync(options);
         if (args.Contains("--hang-after-commit"))
         {

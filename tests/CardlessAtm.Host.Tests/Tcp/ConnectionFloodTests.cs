@@ -1,5 +1,6 @@
 using CardlessAtm.Host.Tests.Support;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Lab;
 using CardlessAtm.Tests.Shared;
 
 namespace CardlessAtm.Host.Tests.Tcp;

@@ -1,38 +1,51 @@
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace CardlessAtm.Tests.Shared;
+namespace CardlessAtm.Lab;
 
 /// <summary>
-/// Many plain TCP sockets held open against one listener, as a connection-starvation attacker holds them: idle, or
-/// sending a zero-length keep-alive frame (a 2-byte length of 0) now and then. The listener may close any of them;
-/// that is what a defence does, and the flood does not reconnect.
+/// Many TCP sockets held open against one listener, as a connection-starvation attacker holds them: idle, or
+/// sending a zero-length keep-alive frame (a 2-byte length of 0) now and then — over TLS when the flood is given
+/// client options, so the frames reach a TLS listener's framing. The listener may close any of them; that is what a
+/// defence does, and the flood does not reconnect. Used by <c>cardless-atm demo --scenario connection-flood</c> and the
+/// host's and proxy's flood tests (one copy, linked into those test projects).
 /// </summary>
 internal sealed class SocketFlood : IAsyncDisposable
 {
     private readonly List<Socket> _sockets;
+    private readonly Dictionary<Socket, Stream> _streams;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _keepAlives;
 
-    private SocketFlood(List<Socket> sockets, TimeSpan? keepAliveEvery)
+    private SocketFlood(List<Socket> sockets, Dictionary<Socket, Stream> streams, int handshakesFailed, TimeSpan? keepAliveEvery)
     {
         _sockets = sockets;
+        _streams = streams;
+        HandshakesFailed = handshakesFailed;
         _keepAlives = keepAliveEvery is { } every ? Task.Run(() => SendKeepAlivesAsync(every)) : Task.CompletedTask;
     }
 
     /// <summary>How many sockets were connected (the listener may have closed some since).</summary>
     public int Count => _sockets.Count;
 
+    /// <summary>TLS floods: sockets whose handshake the listener refused or cut (they are not in <see cref="Count"/>).</summary>
+    public int HandshakesFailed { get; }
+
     /// <summary>Connects <paramref name="count"/> sockets to <paramref name="target"/>, 32 at a time so the listen backlog never overflows.</summary>
     /// <param name="target">The listener.</param>
     /// <param name="count">How many sockets.</param>
     /// <param name="keepAliveEvery">When set, every socket sends a keep-alive frame this often (real time).</param>
     /// <param name="cancellationToken">Bounds the whole flood.</param>
-    public static async Task<SocketFlood> StartAsync(IPEndPoint target, int count, TimeSpan? keepAliveEvery, CancellationToken cancellationToken)
+    /// <param name="tls">When set, each socket completes a TLS handshake with these options before it idles or sends keep-alives.</param>
+    public static async Task<SocketFlood> StartAsync(IPEndPoint target, int count, TimeSpan? keepAliveEvery, CancellationToken cancellationToken, SslClientAuthenticationOptions? tls = null)
     {
+        ArgumentNullException.ThrowIfNull(target);
         FileDescriptors.Require(count);
         var sockets = new List<Socket>(count);
+        var streams = new Dictionary<Socket, Stream>();
+        var handshakesFailed = 0;
         using var gate = new SemaphoreSlim(32);
         var connects = Enumerable.Range(0, count).Select(async _ =>
         {
@@ -50,6 +63,26 @@ internal sealed class SocketFlood : IAsyncDisposable
                     return;
                 }
 
+                if (tls is not null)
+                {
+                    var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+                    try
+                    {
+                        await ssl.AuthenticateAsClientAsync(tls, cancellationToken);
+                    }
+                    catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or SocketException)
+                    {
+                        await ssl.DisposeAsync(); // refused in the handshake (no client certificate) or evicted during it
+                        Interlocked.Increment(ref handshakesFailed);
+                        return;
+                    }
+
+                    lock (sockets)
+                    {
+                        streams[socket] = ssl;
+                    }
+                }
+
                 lock (sockets)
                 {
                     sockets.Add(socket);
@@ -61,7 +94,7 @@ internal sealed class SocketFlood : IAsyncDisposable
             }
         });
         await Task.WhenAll(connects);
-        return new SocketFlood(sockets, keepAliveEvery);
+        return new SocketFlood(sockets, streams, handshakesFailed, keepAliveEvery);
     }
 
     /// <summary>Sockets the listener has closed (a read returns end of stream or an error right away).</summary>
@@ -98,6 +131,11 @@ internal sealed class SocketFlood : IAsyncDisposable
         {
             foreach (var socket in _sockets)
             {
+                if (_streams.TryGetValue(socket, out var stream))
+                {
+                    stream.Dispose();
+                }
+
                 socket.Dispose();
             }
         }
@@ -120,9 +158,26 @@ internal sealed class SocketFlood : IAsyncDisposable
             {
                 try
                 {
-                    socket.Send(keepAlive, SocketFlags.None);
+                    Stream? stream;
+                    lock (_sockets)
+                    {
+                        _streams.TryGetValue(socket, out stream);
+                    }
+
+                    if (stream is null)
+                    {
+                        socket.Send(keepAlive, SocketFlags.None);
+                    }
+                    else
+                    {
+                        await stream.WriteAsync(keepAlive, _stop.Token);
+                    }
                 }
-                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException)
                 {
                     // Closed by the listener: the attacker does not care.
                 }
@@ -193,30 +248,4 @@ internal static partial class FileDescriptors
 
     [StructLayout(LayoutKind.Sequential)]
     private record struct ResourceLimit(ulong Current, ulong Maximum);
-}
-
-/// <summary>A fact that needs <c>sockets</c> sockets' worth of file descriptors: skipped, saying why, when the hard limit is lower.</summary>
-[AttributeUsage(AttributeTargets.Method)]
-internal sealed class SocketFloodFactAttribute : FactAttribute
-{
-    public SocketFloodFactAttribute(int sockets)
-    {
-        if (FileDescriptors.WhyNot(sockets) is { } reason)
-        {
-            Skip = reason;
-        }
-    }
-}
-
-/// <summary>A theory that needs <c>sockets</c> sockets' worth of file descriptors: skipped, saying why, when the hard limit is lower.</summary>
-[AttributeUsage(AttributeTargets.Method)]
-internal sealed class SocketFloodTheoryAttribute : TheoryAttribute
-{
-    public SocketFloodTheoryAttribute(int sockets)
-    {
-        if (FileDescriptors.WhyNot(sockets) is { } reason)
-        {
-            Skip = reason;
-        }
-    }
 }
