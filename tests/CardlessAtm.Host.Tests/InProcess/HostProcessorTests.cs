@@ -55,6 +55,15 @@ public sealed class HostProcessorTests : IAsyncLifetime
         return response;
     }
 
+    [Theory]
+    [InlineData(null, "-")]
+    [InlineData(" ~", " ~")]
+    [InlineData("a\nb\u001fc\u007f", "a?b?c?")]
+    [InlineData("0123456789012345678901234567890123456789", "0123456789012345678901234567890123456789")]
+    [InlineData("0123456789012345678901234567890123456789X", "0123456789012345678901234567890123456789…")]
+    public void Text_from_a_field_is_cut_to_40_printable_characters_before_it_reaches_the_audit(string? text, string expected) =>
+        Assert.Equal(expected, Processing.HostProcessor.Safe(text));
+
     // ---- approve and the transaction row ----
 
     [Fact]
