@@ -21,7 +21,8 @@ public sealed class SimulatedAtm : IAsyncDisposable
     private static int _stanCounter;
     private readonly ISecurityProfile _profile;
     private readonly SecretKey _masterKey;
-    private readonly Iso8583Client _client;
+    private readonly Iso8583Client? _client;
+    private readonly Func<IsoMessage, Task<IsoMessage>>? _send;
     private readonly SessionMacKey _keyChangeMac;
     private SessionMacKey? _mac;
     private SimulatedAtm? _sharedMac;
@@ -48,6 +49,18 @@ public sealed class SimulatedAtm : IAsyncDisposable
         });
     }
 
+    /// <summary>An ATM with no socket: each request goes straight to <paramref name="send"/> (the host's processor, in process).</summary>
+    public SimulatedAtm(ISecurityProfile profile, string atmId, SecretKey masterKey, Func<IsoMessage, Task<IsoMessage>> send, int currency = 978)
+    {
+        _profile = profile;
+        AtmId = atmId;
+        Currency = currency;
+        _masterKey = masterKey;
+        _send = send;
+        using var derived = profile.DeriveKeyChangeMacKey(masterKey, atmId);
+        _keyChangeMac = SessionMacKey.Create(profile, derived);
+    }
+
     public string AtmId { get; }
 
     public int Currency { get; }
@@ -69,6 +82,11 @@ public sealed class SimulatedAtm : IAsyncDisposable
 
     public async Task ConnectAsync()
     {
+        if (_client is null)
+        {
+            return;
+        }
+
         await _client.StartAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         await _client.WaitUntilConnectedAsync(timeout.Token);
@@ -187,7 +205,7 @@ public sealed class SimulatedAtm : IAsyncDisposable
         return message;
     }
 
-    public Task<IsoMessage> SendAsync(IsoMessage request) => _client.SendRequestAsync(request);
+    public Task<IsoMessage> SendAsync(IsoMessage request) => _client?.SendRequestAsync(request) ?? _send!(request);
 
     /// <summary>Sends and checks that the response carries a valid host MAC.</summary>
     public async Task<IsoMessage> SendCheckedAsync(IsoMessage request)
@@ -199,7 +217,11 @@ public sealed class SimulatedAtm : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _client.DisposeAsync();
+        if (_client is not null)
+        {
+            await _client.DisposeAsync();
+        }
+
         _mac?.Dispose();
         _keyChangeMac.Dispose();
     }
@@ -221,10 +243,11 @@ public sealed class SimulatedPhone(ISecurityProfile profile, SecretKey initialKe
         long? amountMinor = null,
         string processingCode = "010000",
         string? terminalId = null,
-        string? sessionPayload = null)
+        string? sessionPayload = null,
+        int? currencyNumeric = null)
     {
         var amount = (amountMinor ?? qr.Amount.MinorUnits).ToString("D12", CultureInfo.InvariantCulture);
-        var currency = qr.Amount.Currency.NumericCode.ToString("D3", CultureInfo.InvariantCulture);
+        var currency = (currencyNumeric ?? qr.Amount.Currency.NumericCode).ToString("D3", CultureInfo.InvariantCulture);
         var atm = terminalId ?? qr.AtmId.Value;
         var text = sessionPayload ?? qr.Text;
         var binding = new PhoneRequestBinding(processingCode, amount, atm, text, currency);
