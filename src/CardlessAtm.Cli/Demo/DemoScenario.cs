@@ -67,6 +67,9 @@ internal enum DemoScenarioKind
 
     /// <summary>An attacker between ATM and host answers a second withdrawal with the first one's approval: no cash, reversed.</summary>
     ReplayedApproval,
+
+    /// <summary>An attacker's own connection to the host sends a forged 0800/101 for ATM00001 and a replay of a recorded one: 63, keys unchanged.</summary>
+    ForgedKeyChange,
 }
 
 /// <summary>
@@ -118,7 +121,8 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
         }
 
         await using var relay = kind == DemoScenarioKind.ReplayedApproval ? ReplayingRelay.Start(network.HostPort) : null;
-        var atm = await network.StartTerminalAsync(Host.Seeding.DemoSeed.AtmId, qrOptions, cancellationToken, hostPort: relay?.Port);
+        await using var tap = kind == DemoScenarioKind.ForgedKeyChange ? await ForgedKeyChangeScenario.StartTapAsync(network.HostPort, cancellationToken) : null;
+        var atm = await network.StartTerminalAsync(Host.Seeding.DemoSeed.AtmId, qrOptions, cancellationToken, hostPort: relay?.Port ?? tap?.Port);
         Say($"  host on 127.0.0.1:{network.HostPort}, proxy ATM side :{network.Proxy.AtmEndPoint.Port} phone side :{network.Proxy.PhoneEndPoint.Port}, terminal {Host.Seeding.DemoSeed.AtmId} signed on to both");
         Say($"  terminal ↔ proxy: mutual TLS 1.3; {Host.Seeding.DemoSeed.AtmId} presents its certificate (CN={Host.Seeding.DemoSeed.AtmId}, issued by {network.Pki.AuthoritySubject}, which the proxy pins) and pins the proxy's certificate {network.Pki.ProxyPin}");
         var customerIndex = kind == DemoScenarioKind.InsufficientFunds ? 1 : 0;
@@ -128,6 +132,10 @@ internal sealed class DemoScenario(DemoScenarioKind kind, SecurityProfileKind pr
         atm.Terminal.Flow.WithdrawalEnded += outcome => _atmOutcome.TrySetResult(outcome);
 
         Prepare(network, atm);
+        if (tap is not null)
+        {
+            (_impostorRefused, _impostorOutcome) = await tap.AttackAsync(network, Say, cancellationToken);
+        }
         if (kind == DemoScenarioKind.UnmatchedRequestFlood)
         {
             await FloodAsync(network, cancellationToken);
