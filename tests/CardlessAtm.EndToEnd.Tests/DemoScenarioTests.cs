@@ -27,6 +27,7 @@ public class DemoScenarioTests
     [InlineData("terminal-killed-before-reversal-file", "reason=recovery: dispense had ended")]
     [InlineData("replayed-approval", "The ATM refused the replayed approval: no note moved")]
     [InlineData("connection-flood", "link phone->proxy: TLS 1.3, server pinned spki-sha256:")]
+    [InlineData("forged-key-change", "forged 0800/101 for ATM00001 (no valid MAC): the host answered 63")]
     public async Task Every_demo_scenario_ends_as_described_with_a_balanced_ledger(string scenario, string expected)
     {
         var (exit, text) = await RunDemoAsync("--scenario", scenario);

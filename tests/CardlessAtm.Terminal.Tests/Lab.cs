@@ -128,6 +128,9 @@ internal sealed class Lab : IAsyncDisposable
 
     public DemoCustomer Customer(int index = 0) => _seed.Customers[index];
 
+    /// <summary>A copy of the ATM's terminal master key (for a second party that re-keys the ATM at the host).</summary>
+    public SecretKey AtmMasterKey() => SecretKey.Create(_seed.Atm.MasterKey.Algorithm, _seed.Atm.MasterKey.ExportBytes());
+
     /// <summary>A customer types the amount at the ATM; returns the QR text once it is on screen.</summary>
     public async Task<string> ShowQrAsync(int amountMajor)
     {

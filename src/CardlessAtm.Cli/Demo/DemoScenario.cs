@@ -70,6 +70,9 @@ internal enum DemoScenarioKind
 
     /// <summary>About 2,000 idle and keep-alive sockets held against each listener while a customer withdraws: approved, limits counted.</summary>
     ConnectionFlood,
+
+    /// <summary>An attacker's own connection to the host sends a forged 0800/101 for ATM00001 and a replay of a recorded one: 63, keys unchanged.</summary>
+    ForgedKeyChange,
 }
 
 /// <summary>
@@ -104,7 +107,7 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
     {
         var qrOptions = new QrSessionOptions { Lifetime = kind == DemoScenarioKind.ExpiredQr ? TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(90), ClockSkew = TimeSpan.Zero };
         Say($"Starting the network on loopback (security profile {profile}): host, proxy, terminal, phone…");
-        await using var network = await DemoNetwork.StartAsync(profile, loggers, cancellationToken, plainHostLink: kind == DemoScenarioKind.ReplayedApproval);
+        await using var network = await DemoNetwork.StartAsync(profile, loggers, cancellationToken, plainHostLink: kind is DemoScenarioKind.ReplayedApproval or DemoScenarioKind.ForgedKeyChange);
         if (kind is DemoScenarioKind.TerminalKilledMidDispense or DemoScenarioKind.TerminalKilledBeforeReversalFile)
         {
             return await RunKilledTerminalAsync(network, cancellationToken);
@@ -121,13 +124,14 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         }
 
         await using var relay = kind == DemoScenarioKind.ReplayedApproval ? ReplayingRelay.Start(network.HostPort) : null;
-        var atm = await network.StartTerminalAsync(Host.Seeding.DemoSeed.AtmId, qrOptions, cancellationToken, hostPort: relay?.Port);
+        await using var tap = kind == DemoScenarioKind.ForgedKeyChange ? await ForgedKeyChangeScenario.StartTapAsync(network.HostPort, cancellationToken) : null;
+        var atm = await network.StartTerminalAsync(Host.Seeding.DemoSeed.AtmId, qrOptions, cancellationToken, hostPort: relay?.Port ?? tap?.Port);
         Say($"  host on 127.0.0.1:{network.HostPort}, proxy ATM side :{network.Proxy.AtmEndPoint.Port} phone side :{network.Proxy.PhoneEndPoint.Port}, terminal {Host.Seeding.DemoSeed.AtmId} signed on to both");
         Say($"  link terminal->host: {atm.Terminal.HostLinkSecurity}");
         Say($"  link terminal->proxy: {atm.Terminal.ProxyLinkSecurity}; {Host.Seeding.DemoSeed.AtmId} presents its certificate (CN={Host.Seeding.DemoSeed.AtmId}, issued by {network.Pki.AuthoritySubject}, which the proxy pins)");
         if (network.PlainHostLink)
         {
-            Say("  (scenario: the terminal–host link runs plain TCP, Host:Insecure and Terminal:Host:Insecure = true, so that the attacker on that wire can read it; TLS would have stopped the replay before the ATM's own checks)");
+            Say("  (scenario: the terminal–host link runs plain TCP, Host:Insecure and Terminal:Host:Insecure = true, so that the attacker on that wire can read and replay its messages; TLS would have hidden them, and here the MACs alone must stop the attack)");
         }
 
         DemoConnectionFlood? flood = null;
@@ -144,6 +148,10 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         atm.Terminal.Flow.WithdrawalEnded += outcome => _atmOutcome.TrySetResult(outcome);
 
         Prepare(network, atm);
+        if (tap is not null)
+        {
+            (_impostorRefused, _impostorOutcome) = await tap.AttackAsync(network, Say, cancellationToken);
+        }
         if (kind == DemoScenarioKind.UnmatchedRequestFlood)
         {
             await FloodAsync(network, cancellationToken);

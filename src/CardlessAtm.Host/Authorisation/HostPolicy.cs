@@ -21,6 +21,13 @@ public sealed class HostPolicy
     /// </summary>
     public TimeSpan PreviousKeyGrace { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// At most one audit row per remote address and refusal kind in this time for unauthenticated refusals (bad-MAC
+    /// sign-on, forged 0800/101, not signed on, unknown ATM); the ones suppressed are counted into the next row and every
+    /// refusal is counted by the <c>cardless_atm.host.security.refusals</c> metric. Default 1 minute.
+    /// </summary>
+    public TimeSpan RefusalAuditInterval { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Checks the values; throws naming the bad setting.</summary>
     public void Validate()
     {
@@ -42,6 +49,11 @@ public sealed class HostPolicy
         if (PreviousKeyGrace < TimeSpan.Zero || PreviousKeyGrace > TimeSpan.FromHours(1))
         {
             throw new ArgumentOutOfRangeException(nameof(PreviousKeyGrace), PreviousKeyGrace, "Host:Policy:PreviousKeyGrace must be 0..1 hour.");
+        }
+
+        if (RefusalAuditInterval <= TimeSpan.Zero || RefusalAuditInterval > TimeSpan.FromDays(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RefusalAuditInterval), RefusalAuditInterval, "Host:Policy:RefusalAuditInterval must be more than 0 and at most 1 day.");
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Text;
 using CardlessAtm.Host.Authorisation;
 using CardlessAtm.Host.Credentials;
@@ -40,6 +41,9 @@ public sealed class HostProcessor : IDisposable
     private readonly ILogger _logger;
     private readonly IPhoneRequestOpener _phoneOpener;
     private readonly QrSessionOptions _qrOptions;
+    private readonly RefusalAuditThrottle _refusalAudit;
+    private readonly Counter<long> _refusals;
+    private long _refusalCount;
 
     /// <summary>Creates the processor.</summary>
     /// <param name="store">The ledger.</param>
@@ -63,7 +67,16 @@ public sealed class HostProcessor : IDisposable
         _phoneOpener = profile.CreatePhoneOpener(new EnrolledPhoneKeys(_store, _keys));
         _qrOptions = new QrSessionOptions { MaxLifetime = _policy.MaxSessionLifetime, ClockSkew = _policy.ClockSkew };
         _qrOptions.Validate();
+        _refusalAudit = new RefusalAuditThrottle(_policy.RefusalAuditInterval);
+        Meter = new Meter(new MeterOptions(Server.HostMetrics.MeterName) { Version = "1.0" });
+        _refusals = Meter.CreateCounter<long>("cardless_atm.host.security.refusals", "{message}", "Unauthenticated messages refused (every one, including those whose audit row was suppressed), by event.");
     }
+
+    /// <summary>The processor's meter (named <c>CardlessAtm.Host</c>): <c>cardless_atm.host.security.refusals</c>, tag <c>event</c>.</summary>
+    public Meter Meter { get; }
+
+    /// <summary>How many unauthenticated refusals this processor made (each one, audited or suppressed).</summary>
+    public long SecurityRefusalCount => Interlocked.Read(ref _refusalCount);
 
     /// <summary>
     /// Fault-injection point for crash tests: awaited after a withdrawal decision is committed and
@@ -330,7 +343,7 @@ public sealed class HostProcessor : IDisposable
         var atm = atmId is null ? null : await _store.ReadAsync(r => r.GetAtm(atmId), cancellationToken);
         if (atm is null)
         {
-            return await DeclineAsync(request, null, ResponseCodes.InvalidTransaction, "network management from an unknown ATM", cancellationToken);
+            return await DeclineUnauthenticatedAsync(request, session, ResponseCodes.InvalidTransaction, "network management from an unknown ATM", cancellationToken);
         }
 
         switch (code)
@@ -346,7 +359,7 @@ public sealed class HostProcessor : IDisposable
         var keys = _keys.SessionKeysFor(atm);
         if ((request.Has(64) || request.Has(128)) && !NetworkMacVerifies(request, atm, keys))
         {
-            return await RefuseSecurityAsync(request, "security.bad-mac", "network management MAC does not verify", cancellationToken);
+            return await RefuseSecurityAsync(request, session, "security.bad-mac", "network management MAC does not verify", cancellationToken);
         }
 
         if (atm.Status != AtmStatus.Active)
@@ -359,7 +372,7 @@ public sealed class HostProcessor : IDisposable
             case NetworkManagementCodes.SignOff:
                 if (!session.IsSignedOnAs(atm.AtmId))
                 {
-                    return await RefuseSecurityAsync(request, "security.not-signed-on", "sign-off on a connection not signed on as this ATM", cancellationToken);
+                    return await RefuseSecurityAsync(request, session, "security.not-signed-on", "sign-off on a connection not signed on as this ATM", cancellationToken);
                 }
 
                 session.SignOff();
@@ -398,7 +411,7 @@ public sealed class HostProcessor : IDisposable
         var mac = MessageMac.Verify(request, keyChangeMac.Iso);
         if (mac != MacCheckResult.Valid)
         {
-            return await RefuseSecurityAsync(request, "security.sign-on-refused", $"sign-on MAC {mac}: the connection is not signed on", cancellationToken);
+            return await RefuseSecurityAsync(request, session, "security.sign-on-refused", $"sign-on MAC {mac}: the connection is not signed on", cancellationToken);
         }
 
         if (atm.Status != AtmStatus.Active)
@@ -433,14 +446,14 @@ public sealed class HostProcessor : IDisposable
     {
         if (!session.IsSignedOnAs(atm.AtmId))
         {
-            return await RefuseSecurityAsync(request, "security.key-change-refused", "key change on a connection not signed on as this ATM: no key changed", cancellationToken);
+            return await RefuseSecurityAsync(request, session, "security.key-change-refused", "key change on a connection not signed on as this ATM: no key changed", cancellationToken);
         }
 
         using var keyChangeMac = _keys.KeyChangeMacFor(atm);
         var mac = MessageMac.Verify(request, keyChangeMac.Iso);
         if (mac != MacCheckResult.Valid)
         {
-            return await RefuseSecurityAsync(request, "security.key-change-refused", $"key-change MAC {mac}: no key changed", cancellationToken);
+            return await RefuseSecurityAsync(request, session, "security.key-change-refused", $"key-change MAC {mac}: no key changed", cancellationToken);
         }
 
         if (atm.Status != AtmStatus.Active)
@@ -499,7 +512,7 @@ public sealed class HostProcessor : IDisposable
             cancellationToken);
         if (change.Version == 0)
         {
-            return await RefuseSecurityAsync(request, "security.key-change-refused", "key-change nonce already used (replayed 0800/101): no key changed", cancellationToken);
+            return await RefuseSecurityAsync(request, session, "security.key-change-refused", "key-change nonce already used (replayed 0800/101): no key changed", cancellationToken);
         }
 
         Prune(atm.AtmId, keepFrom: change.Previous);
@@ -547,13 +560,39 @@ public sealed class HostProcessor : IDisposable
     }
 
     /// <summary>A refusal for a security reason (forged or replayed key change, bad sign-on, no sign-on): 63, not MACed, nothing changed, logged and audited as a security event.</summary>
-    private async ValueTask<IsoMessage> RefuseSecurityAsync(IsoMessage request, string eventName, string reason, CancellationToken cancellationToken)
+    private async ValueTask<IsoMessage> RefuseSecurityAsync(IsoMessage request, HostSession session, string eventName, string reason, CancellationToken cancellationToken)
+    {
+        await AuditRefusalAsync(request, session, eventName, ResponseCodes.SecurityViolation, reason, cancellationToken);
+        return request.CreateResponse(ResponseCodes.SecurityViolation);
+    }
+
+    /// <summary>
+    /// Logs, counts and (throttled per remote address and event: <see cref="RefusalAuditThrottle"/>) audits a refusal of
+    /// a message no ATM key vouches for. The row carries how many like it were suppressed since the previous one.
+    /// Field 41 and 11 are attacker-chosen: only their sanitised form (<see cref="Safe"/>) reaches the log or the row.
+    /// </summary>
+    private async ValueTask AuditRefusalAsync(IsoMessage request, HostSession session, string eventName, string code, string reason, CancellationToken cancellationToken)
     {
         var atmId = SafeTerminal(request);
         var stan = request.TryGetValue(11, out var s) ? Safe(Encoding.ASCII.GetString(s)) : "-";
-        _logger.LogWarning("Security event {Event}: {Mti} stan {Stan} for {AtmId} refused 63: {Reason}", eventName, request.Mti, stan, atmId ?? "?", reason);
-        await AuditAsync(eventName, atmId, ResponseCodes.SecurityViolation, $"{request.Mti} stan {stan}: {reason}", cancellationToken);
-        return request.CreateResponse(ResponseCodes.SecurityViolation);
+        var address = Safe(session.RemoteAddress ?? "?");
+        Interlocked.Increment(ref _refusalCount);
+        _refusals.Add(1, new KeyValuePair<string, object?>("event", eventName));
+        var decision = _refusalAudit.Admit(address, $"{eventName} {code}", _time.GetUtcNow());
+        if (!decision.Write)
+        {
+            _logger.LogDebug("Refusal {Event} from {Address} for {AtmId}: audit row suppressed (at most one per {Interval})", eventName, address, atmId ?? "?", _policy.RefusalAuditInterval);
+            return;
+        }
+
+        _logger.LogWarning("Security event {Event} from {Address}: {Mti} stan {Stan} for {AtmId} refused {Code}: {Reason}", eventName, address, request.Mti, stan, atmId ?? "?", code, reason);
+        var detail = $"{request.Mti} stan {stan} from {decision.Address}: {reason}";
+        if (decision.Suppressed > 0)
+        {
+            detail += string.Create(System.Globalization.CultureInfo.InvariantCulture, $" [+{decision.Suppressed} more from {decision.Address} since {decision.PreviousRowAt:u} not audited]");
+        }
+
+        await AuditAsync(eventName, atmId, code, detail, cancellationToken);
     }
 
     private static IsoMessage RespondSigned(IsoMessage response, SessionMacKey keyChangeMac)
@@ -567,20 +606,20 @@ public sealed class HostProcessor : IDisposable
         var atmId = SafeTerminal(request);
         if (atmId is null || !AtmId.TryParse(atmId, out _))
         {
-            return (null, null, await DeclineAsync(request, null, ResponseCodes.FormatError, "field 41 is not an ATM id", cancellationToken));
+            return (null, null, await DeclineUnauthenticatedAsync(request, session, ResponseCodes.FormatError, "field 41 is not an ATM id", cancellationToken));
         }
 
         var atm = await _store.ReadAsync(r => r.GetAtm(atmId), cancellationToken);
         if (atm is null)
         {
-            return (null, null, await DeclineAsync(request, null, ResponseCodes.InvalidTransaction, "unknown ATM", cancellationToken));
+            return (null, null, await DeclineUnauthenticatedAsync(request, session, ResponseCodes.InvalidTransaction, "unknown ATM", cancellationToken));
         }
 
         // Sign-on enforced: only a connection over which this very ATM signed on with a valid MAC may carry its
         // financial messages. Anything else is refused 63 before its MAC or the ledger is looked at, and changes nothing.
         if (!session.IsSignedOnAs(atmId))
         {
-            return (null, null, await RefuseSecurityAsync(request, "security.not-signed-on", "financial message on a connection not signed on as this ATM", cancellationToken));
+            return (null, null, await RefuseSecurityAsync(request, session, "security.not-signed-on", "financial message on a connection not signed on as this ATM", cancellationToken));
         }
 
         var keys = _keys.SessionKeysFor(atm);
@@ -611,6 +650,13 @@ public sealed class HostProcessor : IDisposable
         }
 
         return (atm, keys, null);
+    }
+
+    /// <summary>A decline of a message naming no known ATM (no key to MAC it with): audited throttled, like a security refusal.</summary>
+    private async ValueTask<IsoMessage> DeclineUnauthenticatedAsync(IsoMessage request, HostSession session, string code, string reason, CancellationToken cancellationToken)
+    {
+        await AuditRefusalAsync(request, session, "request.declined", code, reason, cancellationToken);
+        return request.CreateResponse(code);
     }
 
     private async ValueTask<IsoMessage> DeclineAsync(IsoMessage request, AtmSessionKeys? keys, string code, string reason, CancellationToken cancellationToken)
@@ -726,7 +772,11 @@ public sealed class HostProcessor : IDisposable
     }
 
     /// <summary>Releases cached keys.</summary>
-    public void Dispose() => _keys.Dispose();
+    public void Dispose()
+    {
+        _keys.Dispose();
+        Meter.Dispose();
+    }
 
     /// <summary>The QR check's replay guard is the database step (see <see cref="LedgerDecisions"/>), not this.</summary>
     private sealed class NoReplayGuard : ISessionNonceRegistry

@@ -9,6 +9,12 @@ public sealed class HostSession
 {
     private string? _atmId;
 
+    /// <summary>A session for a connection from <paramref name="remoteAddress"/> (null: not known, e.g. a direct call).</summary>
+    public HostSession(string? remoteAddress = null) => RemoteAddress = remoteAddress;
+
+    /// <summary>The peer's IP address (no port): the key refusals are throttled by in the audit log.</summary>
+    public string? RemoteAddress { get; }
+
     /// <summary>The ATM that signed on over this connection, or null.</summary>
     public string? SignedOnAtmId => Volatile.Read(ref _atmId);
 

@@ -256,7 +256,7 @@ public sealed class HostServer : IAsyncDisposable
             Logger = loggerFactory.CreateLogger<Iso8583Server>(),
             RequestHandler = async (request, connection, ct) =>
             {
-                var session = _sessions.GetOrCreateValue(connection);
+                var session = _sessions.GetValue(connection, c => new HostSession(AddressOf(c.RemoteEndPoint)));
                 var response = await processor.HandleAsync(request, session, ct);
                 if (session.SignedOnAtmId is not null && !connection.IsAuthenticated)
                 {
@@ -289,6 +289,10 @@ public sealed class HostServer : IAsyncDisposable
                 _server.LocalEndPoint);
         }
     }
+
+    /// <summary>The IP address of a connection's "address:port" (the port varies per connection, so it is not part of the key).</summary>
+    private static string AddressOf(string remoteEndPoint) =>
+        IPEndPoint.TryParse(remoteEndPoint, out var endPoint) ? endPoint.Address.ToString() : remoteEndPoint;
 
     /// <summary>Stops listening (draining requests in flight), then closes the ledger.</summary>
     public async ValueTask DisposeAsync()

@@ -1,0 +1,116 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using CardlessAtm.Host.Processing;
+using CardlessAtm.Host.Seeding;
+using CardlessAtm.Host.Server;
+using CardlessAtm.Host.Tests.Support;
+using CardlessAtm.Iso8583;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CardlessAtm.Host.Tests.Tcp;
+
+/// <summary>
+/// Refusals of unauthenticated traffic (bad-MAC sign-on, forged 0800/101, unknown ATM in field 41) wrote one audit row
+/// each on main: a stranger could grow the database without limit. Now at most one row per remote address, event and
+/// code per <c>Host:Policy:RefusalAuditInterval</c>, carrying the count suppressed since the previous row, and every
+/// refusal is counted by <c>cardless_atm.host.security.refusals</c>. The clock is a <see cref="FakeTimeProvider"/>.
+/// </summary>
+public sealed partial class RefusalAuditBoundTests
+{
+    private const string Attacker = "203.0.113.7";
+    private const string Other = "198.51.100.9";
+
+    [Fact]
+    public async Task A_flood_of_refusals_writes_at_most_one_row_per_address_event_and_minute_with_the_suppressed_count()
+    {
+        using var dir = new TempDirectory();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 6, 0, 0, TimeSpan.Zero));
+        await using var host = await HostServer.OpenAsync(HostHarness.Options(dir), time: time);
+        using var seed = await DemoSeed.SeedAsync(host);
+        var versionBefore = (await host.Store.ReadAsync(r => r.GetAtm(DemoSeed.AtmId)!)).SessionKeyVersion;
+        long measured = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter == host.Processor.Meter && instrument.Name == "cardless_atm.host.security.refusals")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref measured, value));
+        listener.Start();
+
+        var attacker = new HostSession(Attacker);
+        const int PerKindPerMinute = 100;
+        const int Minutes = 3;
+        for (var minute = 0; minute < Minutes; minute++)
+        {
+            for (var i = 0; i < PerKindPerMinute; i++)
+            {
+                var forged = SimulatedAtm.UnsignedNetworkManagement(NetworkManagementCodes.KeyChange, DemoSeed.AtmId);
+                var badSignOn = SimulatedAtm.UnsignedNetworkManagement(NetworkManagementCodes.SignOn, DemoSeed.AtmId);
+                var unknownAtm = SimulatedAtm.UnsignedNetworkManagement(NetworkManagementCodes.SignOn, string.Create(CultureInfo.InvariantCulture, $"ATM9{i:D4}"));
+                Assert.Equal(ResponseCodes.SecurityViolation, (await host.Processor.HandleAsync(forged, attacker))!.ResponseCode);
+                Assert.Equal(ResponseCodes.SecurityViolation, (await host.Processor.HandleAsync(badSignOn, attacker))!.ResponseCode);
+                Assert.Equal(ResponseCodes.InvalidTransaction, (await host.Processor.HandleAsync(unknownAtm, attacker))!.ResponseCode);
+                time.Advance(TimeSpan.FromMilliseconds(500)); // 50 s of flooding per minute
+            }
+
+            if (minute == 0)
+            {
+                for (var i = 0; i < 10; i++)
+                {
+                    await host.Processor.HandleAsync(SimulatedAtm.UnsignedNetworkManagement(NetworkManagementCodes.KeyChange, DemoSeed.AtmId), new HostSession(Other));
+                }
+            }
+
+            time.Advance(TimeSpan.FromSeconds(10)); // the next minute's window
+        }
+
+        const int Total = (3 * PerKindPerMinute * Minutes) + 10;
+        Assert.Equal(Total, host.Processor.SecurityRefusalCount);
+        Assert.Equal(Total, Interlocked.Read(ref measured));
+
+        var rows = (await host.Store.ReadAsync(r => r.GetRecentAudit(10_000)))
+            .Where(a => a.Detail.Contains(" from " + Attacker + ":", StringComparison.Ordinal) || a.Detail.Contains(" from " + Other + ":", StringComparison.Ordinal))
+            .ToList();
+        Assert.Equal((3 * Minutes) + 1, rows.Count); // 910 refusals, 10 rows
+        Assert.Equal(Minutes, rows.Count(a => a.Event == "security.key-change-refused" && a.Detail.Contains(Attacker, StringComparison.Ordinal)));
+        Assert.Equal(Minutes, rows.Count(a => a.Event == "security.sign-on-refused"));
+        Assert.Equal(Minutes, rows.Count(a => a.Event == "request.declined" && a.ResponseCode == ResponseCodes.InvalidTransaction));
+        Assert.Single(rows, a => a.Detail.Contains(Other, StringComparison.Ordinal));
+
+        // Each row after the first of its key carries the 99 suppressed since; the last window's 99 (and the other
+        // address's 9) are still only counted, to be carried by that key's next row.
+        var carried = rows.Select(a => Suppressed().Match(a.Detail)).Where(m => m.Success).Select(m => long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(3 * (Minutes - 1), carried.Count);
+        Assert.All(carried, c => Assert.Equal(PerKindPerMinute - 1, c));
+        Assert.Equal(Total - (3 * (PerKindPerMinute - 1)) - 9, rows.Count + carried.Sum());
+        Assert.All(rows, a => Assert.DoesNotMatch("[^ -~…]", a.Detail));
+
+        // The next refusal of a key after its window carries the remainder.
+        await host.Processor.HandleAsync(SimulatedAtm.UnsignedNetworkManagement(NetworkManagementCodes.KeyChange, DemoSeed.AtmId), new HostSession(Other));
+        var latest = (await host.Store.ReadAsync(r => r.GetRecentAudit(1)))[0];
+        Assert.Contains("[+9 more from " + Other, latest.Detail, StringComparison.Ordinal);
+        Assert.Equal(versionBefore, (await host.Store.ReadAsync(r => r.GetAtm(DemoSeed.AtmId)!)).SessionKeyVersion);
+    }
+
+    [Fact]
+    public void The_throttle_keeps_a_bounded_table_when_every_refusal_comes_from_a_new_address()
+    {
+        var throttle = new RefusalAuditThrottle(TimeSpan.FromMinutes(1));
+        var now = new DateTimeOffset(2026, 12, 2, 6, 0, 0, TimeSpan.Zero);
+        var written = 0;
+        for (var i = 0; i < RefusalAuditThrottle.MaxKeys * 3; i++)
+        {
+            written += throttle.Admit(string.Create(CultureInfo.InvariantCulture, $"2001:db8::{i:x}"), "security.sign-on-refused 63", now).Write ? 1 : 0;
+        }
+
+        Assert.Equal(RefusalAuditThrottle.MaxKeys + 1, throttle.TrackedKeys); // plus the shared overflow key
+        Assert.Equal(RefusalAuditThrottle.MaxKeys + 1, written);
+    }
+
+    [GeneratedRegex(@"\[\+(\d+) more from ")]
+    private static partial Regex Suppressed();
+}
