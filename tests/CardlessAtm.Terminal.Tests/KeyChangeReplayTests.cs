@@ -35,6 +35,7 @@ public sealed class KeyChangeReplayTests : IAsyncLifetime
             DatabasePath = Path.Combine(_directory.FullName, "host.db"),
             KeyVaultPath = Path.Combine(_directory.FullName, "host-keys"),
             Port = 0,
+            Insecure = true, // the attack is an on-path relay that reads and replays the wire: plain TCP on purpose
         });
         _seed = await DemoSeed.SeedAsync(_host);
         _upstream = new Iso8583Client(new Iso8583ClientOptions { Host = "127.0.0.1", Port = _host.LocalEndPoint.Port, TerminalId = DemoSeed.AtmId });
@@ -89,7 +90,7 @@ public sealed class KeyChangeReplayTests : IAsyncLifetime
             AtmId = DemoSeed.AtmId,
             DataDirectory = _directory.FullName,
             KeyStore = _directory.FullName,
-            Host = new EndpointOptions { Port = _relay.LocalEndPoint.Port },
+            Host = new EndpointOptions { Port = _relay.LocalEndPoint.Port, Insecure = true },
             Proxy = new EndpointOptions { Port = 9 },
         };
         var master = SecretKey.Create(_seed.Atm.MasterKey.Algorithm, _seed.Atm.MasterKey.ExportBytes());

@@ -338,7 +338,7 @@ public sealed class HostProcessorTests : IAsyncLifetime
         noId.Remove(41);
         var response = await RefusedAsync(noId, ResponseCodes.FormatError, maced: false, countsInDayReport: false);
         Assert.Null((await _h.LastAuditAsync()).AtmId);
-        Assert.Equal("0200 stan " + noId.GetString(11) + ": field 41 is not an ATM id", (await _h.LastAuditAsync()).Detail);
+        Assert.Equal("0200 stan " + noId.GetString(11) + " from ?: field 41 is not an ATM id", (await _h.LastAuditAsync()).Detail);
         Assert.Null(response.TerminalId);
 
         var badId = _h.Withdrawal(0, 1_000);
@@ -356,7 +356,7 @@ public sealed class HostProcessorTests : IAsyncLifetime
         await RefusedAsync(request, ResponseCodes.InvalidTransaction, maced: false, countsInDayReport: false);
 
         Assert.Equal(0, await _h.DeclinedTodayAsync("ATM09999"));
-        Assert.Equal(("ATM09999", "0200 stan " + request.GetString(11) + ": unknown ATM"), ((await _h.LastAuditAsync()).AtmId, (await _h.LastAuditAsync()).Detail));
+        Assert.Equal(("ATM09999", "0200 stan " + request.GetString(11) + " from ?: unknown ATM"), ((await _h.LastAuditAsync()).AtmId, (await _h.LastAuditAsync()).Detail));
     }
 
     [Fact]
@@ -715,7 +715,7 @@ public sealed class HostProcessorTests : IAsyncLifetime
         Assert.Equal(ResponseCodes.SecurityViolation, response.ResponseCode);
         Assert.False(IsMaced(response)); // a refused 0800 carries no MAC (docs/protocol/iso8583.md §2.7)
         Assert.True((await _h.AtmRecordAsync())!.SignedOn);
-        Assert.Equal("0800 stan 999998: network management MAC does not verify", (await _h.LastAuditAsync()).Detail);
+        Assert.Equal("0800 stan 999998 from ?: network management MAC does not verify", (await _h.LastAuditAsync()).Detail);
     }
 
     [Fact]
