@@ -66,6 +66,12 @@ public class OperationsProcessTests
                 var log = string.Join('\n', output);
                 Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}:\n{log}");
                 Assert.Contains($"{role}: stopped", log, StringComparison.Ordinal);
+                if (role == "host")
+                {
+                    // The start-up line says how the listener runs (issue 13 item 8).
+                    Assert.Contains("with plain TCP (Host:Insecure = true)", log, StringComparison.Ordinal);
+                }
+
                 Assert.DoesNotContain("   at ", log, StringComparison.Ordinal);
             }
         }

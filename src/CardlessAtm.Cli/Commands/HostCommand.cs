@@ -78,7 +78,7 @@ internal static class HostCommand
             {
                 await using var host = await StartListeningAsync(options, loggerFactory, cancellationToken);
                 await generic.StartAsync(cancellationToken);
-                Console.WriteLine($"host: listening on {host.LocalEndPoint} (ledger {Path.GetFullPath(options.DatabasePath)}, profile {host.Profile.Kind})");
+                Console.WriteLine($"host: listening on {host.LocalEndPoint} with {Transport(options.Tls)} (ledger {Path.GetFullPath(options.DatabasePath)}, profile {host.Profile.Kind})");
                 await generic.WaitForShutdownAsync(cancellationToken);
                 Console.WriteLine("host: stopped");
                 return 0;
@@ -307,6 +307,18 @@ internal static class HostCommand
 
     /// <summary>An account id as operators see it in output: the last four digits only.</summary>
     private static string MaskAccount(string accountId) => accountId.Length <= 4 ? accountId : new string('*', accountId.Length - 4) + accountId[^4..];
+
+    /// <summary>What the start-up line says of the listener: TLS 1.3 and the pin terminals configure, or plain TCP.</summary>
+    private static string Transport(Network.TlsListenerOptions tls)
+    {
+        if (!tls.Enabled)
+        {
+            return "plain TCP (Host:Insecure = true)";
+        }
+
+        using var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(tls.CertificatePath!));
+        return $"TLS 1.3, certificate pin {CertificatePin.ForPublicKey(certificate)} (Terminal:Host:Tls:ServerPin)";
+    }
 
     private static async Task<HostServer> StartListeningAsync(HostServerOptions options, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
