@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using CardlessAtm.Devices;
 using CardlessAtm.Host.Administration;
+using CardlessAtm.Host.Authorisation;
 using CardlessAtm.Host.Seeding;
 using CardlessAtm.Host.Server;
 using CardlessAtm.Host.Storage;
@@ -308,6 +309,26 @@ internal static class HostCommand
     /// <summary>An account id as operators see it in output: the last four digits only.</summary>
     private static string MaskAccount(string accountId) => accountId.Length <= 4 ? accountId : new string('*', accountId.Length - 4) + accountId[^4..];
 
+    /// <summary>Binds and checks <c>Host:Policy</c> (PIN tries, limits, key grace, refusal audit interval), so a documented setting is never silently ignored.</summary>
+    /// <exception cref="DeviceConfigurationException">A value is malformed or out of range.</exception>
+    internal static HostPolicy ReadPolicy(IConfiguration configuration)
+    {
+        var policy = new HostPolicy();
+        Devices.Configuration.AtmDevicesBuilder.Bind(configuration.GetSection("Host:Policy"), policy);
+        try
+        {
+            policy.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            var problem = e.Message;
+            var parameter = problem.IndexOf(" (Parameter", StringComparison.Ordinal);
+            throw new DeviceConfigurationException($"Host:Policy:{e.ParamName}", (parameter < 0 ? problem : problem[..parameter]).TrimEnd('.'));
+        }
+
+        return policy;
+    }
+
     /// <summary>What the start-up line says of the listener: TLS 1.3 and the pin terminals configure, or plain TCP.</summary>
     private static string Transport(Network.TlsListenerOptions tls)
     {
@@ -354,6 +375,7 @@ internal static class HostCommand
         }
 
         Devices.Configuration.AtmDevicesBuilder.Bind(configuration.GetSection("Host:Tls"), options.Tls);
+        options.Policy = ReadPolicy(configuration);
         options.Insecure = ReadBool(configuration, "Host:Insecure") ?? options.Insecure;
         options.MaxConnections = ReadCount(configuration, "Host:MaxConnections") ?? options.MaxConnections;
         options.MaxConnectionsBeforeSignOn = ReadCount(configuration, "Host:MaxConnectionsBeforeSignOn") ?? options.MaxConnectionsBeforeSignOn;

@@ -1,0 +1,52 @@
+using CardlessAtm.Cli.Commands;
+using CardlessAtm.Devices;
+using Microsoft.Extensions.Configuration;
+
+namespace CardlessAtm.Cli.Tests;
+
+/// <summary><c>Host:Policy:*</c> is documented (key grace, refusal audit interval, limits): 'host run' must read it, not ignore it.</summary>
+public sealed class HostPolicySettingsTests
+{
+    [Fact]
+    public void Documented_policy_settings_are_bound()
+    {
+        var policy = HostCommand.ReadPolicy(Configuration(new()
+        {
+            ["Host:Policy:PreviousKeyGrace"] = "00:00:00",
+            ["Host:Policy:RefusalAuditInterval"] = "00:05:00",
+            ["Host:Policy:MaxPinTries"] = "5",
+        }));
+
+        Assert.Equal(TimeSpan.Zero, policy.PreviousKeyGrace);
+        Assert.Equal(TimeSpan.FromMinutes(5), policy.RefusalAuditInterval);
+        Assert.Equal(5, policy.MaxPinTries);
+    }
+
+    [Fact]
+    public void Without_settings_the_defaults_stay()
+    {
+        var policy = HostCommand.ReadPolicy(Configuration(new()));
+
+        Assert.Equal(TimeSpan.FromMinutes(2), policy.PreviousKeyGrace);
+        Assert.Equal(3, policy.MaxPinTries);
+    }
+
+    [Theory]
+    [InlineData("Host:Policy:MaxPinTries", "0")]
+    [InlineData("Host:Policy:PreviousKeyGrace", "02:00:00")]
+    public void An_out_of_range_value_is_a_configuration_error_naming_the_setting(string setting, string value)
+    {
+        var error = Assert.Throws<DeviceConfigurationException>(() => HostCommand.ReadPolicy(Configuration(new() { [setting] = value })));
+
+        Assert.Equal(setting, error.Setting);
+        Assert.DoesNotContain("(Parameter", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_malformed_value_is_a_configuration_error()
+    {
+        Assert.Throws<DeviceConfigurationException>(() => HostCommand.ReadPolicy(Configuration(new() { ["Host:Policy:PreviousKeyGrace"] = "two minutes" })));
+    }
+
+    private static IConfiguration Configuration(Dictionary<string, string?> values) => new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+}
