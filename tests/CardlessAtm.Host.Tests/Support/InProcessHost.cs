@@ -12,33 +12,19 @@ namespace CardlessAtm.Host.Tests.Support;
 /// the demo seed, and a simulated ATM whose requests go straight to <see cref="HostProcessor.HandleAsync(IsoMessage, HostSession, CancellationToken)"/>. The ATM
 /// has signed on and changed keys through the processor, as a terminal would.
 /// </summary>
-public sealed class InProcessHost : IAsyncDisposable
+public sealed class InProcessHost : SeededHost
 {
     private readonly List<SimulatedAtm> _atms = [];
 
     private InProcessHost(TempDirectory dir, HostServer host, DemoSeedResult seed)
+        : base(dir, host, seed)
     {
-        Dir = dir;
-        Host = host;
-        Seed = seed;
     }
-
-    public TempDirectory Dir { get; }
-
-    public HostServer Host { get; }
 
     public HostProcessor Processor => Host.Processor;
 
-    /// <summary>The connection the demo ATM (<see cref="Atm"/>) signed on over; requests sent without one arrive on it.</summary>
+    /// <summary>The connection the demo ATM (<see cref="SeededHost.Atm"/>) signed on over; requests sent without one arrive on it.</summary>
     public HostSession AtmConnection { get; } = new();
-
-    public DemoSeedResult Seed { get; }
-
-    public SimulatedAtm Atm { get; private set; } = null!;
-
-    public IReadOnlyList<SimulatedPhone> Phones { get; private set; } = [];
-
-    public DemoCustomer Customer(int index) => Seed.Customers[index];
 
     public static async Task<InProcessHost> StartAsync(HostPolicy? policy = null)
     {
@@ -54,7 +40,7 @@ public sealed class InProcessHost : IAsyncDisposable
         var harness = new InProcessHost(dir, host, seed);
         harness.Atm = harness.NewAtm(DemoSeed.AtmId, seed.Atm.MasterKey, harness.AtmConnection);
         await harness.Atm.SignOnAndChangeKeysAsync();
-        harness.Phones = [.. seed.Phones.Select(p => new SimulatedPhone(host.Profile, p.InitialKey, p.InitialKsn))];
+        harness.SeedPhones();
         return harness;
     }
 
@@ -73,11 +59,6 @@ public sealed class InProcessHost : IAsyncDisposable
     /// <param name="connection">The connection it arrives on; the demo ATM's (<see cref="AtmConnection"/>) when null.</param>
     public async Task<IsoMessage> SendAsync(IsoMessage request, HostSession? connection = null) =>
         await Processor.HandleAsync(request, connection ?? AtmConnection) ?? throw new Xunit.Sdk.XunitException($"no response to {request.Mti}");
-
-    public Task<long> BalanceAsync(int customer) =>
-        Host.Store.ReadAsync(r => r.GetAccount(Customer(customer).AccountId)!.BalanceMinor);
-
-    public Task<LedgerTotals> TotalsAsync() => Host.Store.ReadAsync(r => r.GetLedgerTotals());
 
     public async Task<AuditEntry> LastAuditAsync() => (await Host.Store.ReadAsync(r => r.GetRecentAudit(1)))[0];
 
@@ -98,28 +79,5 @@ public sealed class InProcessHost : IAsyncDisposable
 
     public Task<ReversalRecord?> ReversalAsync(IsoMessage original) => Host.Store.ReadAsync(r => r.FindReversal(KeyOf(original)));
 
-    /// <summary>A full withdrawal request for customer <paramref name="customer"/> with a fresh session.</summary>
-    public IsoMessage Withdrawal(int customer, long amountMinor, string? pin = null)
-    {
-        var qr = Atm.IssueSession(amountMinor);
-        var phone = Phones[customer].Request(qr, Customer(customer).AccountId, pin ?? Customer(customer).Pin);
-        return Atm.Withdrawal(phone);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var phone in Phones)
-        {
-            phone.Dispose();
-        }
-
-        foreach (var atm in _atms)
-        {
-            await atm.DisposeAsync();
-        }
-
-        await Host.DisposeAsync();
-        Seed.Dispose();
-        Dir.Dispose();
-    }
+    protected override IEnumerable<SimulatedAtm> OwnedAtms() => _atms;
 }
