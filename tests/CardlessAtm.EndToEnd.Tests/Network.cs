@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using CardlessAtm.Cli.Demo;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Host.Seeding;
 using CardlessAtm.Host.Server;
@@ -14,22 +15,28 @@ namespace CardlessAtm.EndToEnd.Tests;
 
 /// <summary>
 /// A host on a real SQLite file and a proxy, in this process; the terminal as a separate
-/// <c>cardless-atm terminal</c> process; the phone as the phone library a real app would use.
+/// <c>cardless-atm terminal</c> process; the phone as the phone library a real app would use. Every link runs
+/// TLS 1.3 as shipped: the host and both proxy ports with lab certificates, the terminal pinning the host and
+/// the proxy and presenting its ATM certificate from the lab ATM CA, the phone pinning the phone port.
 /// </summary>
 internal sealed class Network : IAsyncDisposable
 {
     private readonly List<TerminalProcess> _terminals = [];
     private readonly Dictionary<int, PhoneEnrolment> _enrolments = [];
 
-    private Network(DirectoryInfo directory, HostServer host, DemoSeedResult seed, ProxyServer proxy)
+    private Network(DirectoryInfo directory, DemoAtmPki pki, HostServer host, DemoSeedResult seed, ProxyServer proxy)
     {
         Directory = directory;
+        Pki = pki;
         Host = host;
         Seed = seed;
         Proxy = proxy;
     }
 
     public DirectoryInfo Directory { get; }
+
+    /// <summary>The lab certificates of this network (host, proxy ports, ATM CA); generated per network.</summary>
+    public DemoAtmPki Pki { get; }
 
     public HostServer Host { get; private set; }
 
@@ -42,10 +49,11 @@ internal sealed class Network : IAsyncDisposable
     public static async Task<Network> StartAsync()
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("cardless-atm-e2e-");
-        var host = await HostServer.StartAsync(HostOptions(directory, 0));
+        var pki = DemoAtmPki.Create(directory);
+        var host = await HostServer.StartAsync(HostOptions(directory, pki, 0));
         var seed = await DemoSeed.SeedAsync(host);
-        var proxy = await ProxyServer.StartAsync(ProxyOptions(0, 0));
-        return new Network(directory, host, seed, proxy) { HostPort = host.LocalEndPoint.Port };
+        var proxy = await ProxyServer.StartAsync(ProxyOptions(pki, 0, 0));
+        return new Network(directory, pki, host, seed, proxy) { HostPort = host.LocalEndPoint.Port };
     }
 
     /// <summary>Starts the seeded ATM's terminal process and waits until the proxy sees it signed on.</summary>
@@ -57,9 +65,11 @@ internal sealed class Network : IAsyncDisposable
             keys.SaveKey("tmk", Seed.Atm.MasterKey);
         }
 
+        var links = new TerminalLinks(
+            Pki.TerminalHostTls(), Pki.IssueTerminalTls(DemoSeed.AtmId, Path.Combine(Directory.FullName, "terminal-tls")));
         var terminal = TerminalProcess.Start(
             Path.Combine(Directory.FullName, "terminal"), DemoSeed.AtmId, HostPort, Proxy.AtmEndPoint.Port, keys.Directory,
-            noteDelay ?? TimeSpan.Zero, hostTimeout ?? TimeSpan.FromSeconds(30), jamAfterNotes, killAfter, verbose);
+            noteDelay ?? TimeSpan.Zero, hostTimeout ?? TimeSpan.FromSeconds(30), jamAfterNotes, killAfter, verbose, links);
         _terminals.Add(terminal);
         await WaitUntilAtmOnlineAsync();
         return terminal;
@@ -125,7 +135,8 @@ internal sealed class Network : IAsyncDisposable
                 _enrolments[customer] = enrolment;
             }
 
-            return new CardlessWithdrawalClient(new PhoneClientOptions(new ProxyEndpoint("127.0.0.1", Proxy.PhoneEndPoint.Port)) { Insecure = true }, enrolment, Host.Profile);
+            var options = PhoneClientOptions.Pinned(new ProxyEndpoint("127.0.0.1", Proxy.PhoneEndPoint.Port), Pki.PhonePortPin, DemoAtmPki.PhonePortName);
+            return new CardlessWithdrawalClient(options, enrolment, Host.Profile);
         }
     }
 
@@ -195,7 +206,7 @@ internal sealed class Network : IAsyncDisposable
         var atmPort = Proxy.AtmEndPoint.Port;
         var phonePort = Proxy.PhoneEndPoint.Port;
         await Proxy.DisposeAsync();
-        Proxy = await ProxyServer.StartAsync(ProxyOptions(atmPort, phonePort));
+        Proxy = await ProxyServer.StartAsync(ProxyOptions(Pki, atmPort, phonePort));
     }
 
     public async ValueTask DisposeAsync()
@@ -208,6 +219,7 @@ internal sealed class Network : IAsyncDisposable
         await Proxy.DisposeAsync();
         await Host.DisposeAsync();
         Seed.Dispose();
+        Pki.Dispose();
         try
         {
             Directory.Delete(recursive: true);
@@ -217,19 +229,29 @@ internal sealed class Network : IAsyncDisposable
         }
     }
 
-    private static HostServerOptions HostOptions(DirectoryInfo directory, int port) => new()
+    private static HostServerOptions HostOptions(DirectoryInfo directory, DemoAtmPki pki, int port)
     {
-        DatabasePath = Path.Combine(directory.FullName, "host.db"),
-        KeyVaultPath = Path.Combine(directory.FullName, "host-keys"),
-        Address = IPAddress.Loopback,
-        Port = port,
-        Insecure = true, // TODO(i12-tls): run TLS on every link like the demo; explicit for now
-    };
+        var options = new HostServerOptions
+        {
+            DatabasePath = Path.Combine(directory.FullName, "host.db"),
+            KeyVaultPath = Path.Combine(directory.FullName, "host-keys"),
+            Address = IPAddress.Loopback,
+            Port = port,
+        };
+        pki.ConfigureHost(options.Tls);
+        return options;
+    }
 
-    private static ProxyOptions ProxyOptions(int atmPort, int phonePort) => new()
+    private static ProxyOptions ProxyOptions(DemoAtmPki pki, int atmPort, int phonePort)
     {
-        Atm = new ProxyListenerOptions { Port = atmPort, Insecure = true }, // the terminal's plain link; ATM certificates are tested in CardlessAtm.Proxy.Tests
-        Phone = new ProxyListenerOptions { Port = phonePort, Insecure = true },
-        MaxRequestsPerPhoneConnection = 100,
-    };
+        var options = new ProxyOptions
+        {
+            Atm = new ProxyListenerOptions { Port = atmPort },
+            Phone = new ProxyListenerOptions { Port = phonePort },
+            MaxRequestsPerPhoneConnection = 100,
+        };
+        pki.ConfigureProxy(options.Atm);
+        pki.ConfigureProxyPhones(options.Phone);
+        return options;
+    }
 }

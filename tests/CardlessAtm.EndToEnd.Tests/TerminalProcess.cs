@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.EndToEnd.Tests;
 
@@ -36,15 +37,18 @@ internal sealed class TerminalProcess : IAsyncDisposable
 
     /// <summary>Writes the configuration and starts the process.</summary>
     public static TerminalProcess Start(
-        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, string? killAfter = null, bool verbose = false)
+        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, string? killAfter = null, bool verbose = false, TerminalLinks? links = null)
     {
-        var configPath = WriteConfig(directory, atmId, hostPort, proxyPort, keyStore, noteDelay, hostTimeout, jamAfterNotes);
+        var configPath = WriteConfig(directory, atmId, hostPort, proxyPort, keyStore, noteDelay, hostTimeout, jamAfterNotes, links);
         return new TerminalProcess(Launch(configPath, killAfter, verbose), configPath, directory);
     }
 
-    /// <summary>Writes the terminal's configuration file (EUR cash units, console keypad and display) and returns its path.</summary>
+    /// <summary>
+    /// Writes the terminal's configuration file (EUR cash units, console keypad and display) and returns its path.
+    /// Without <paramref name="links"/> both links are plain TCP (<c>Insecure = true</c>), for tests that never connect.
+    /// </summary>
     public static string WriteConfig(
-        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null)
+        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, TerminalLinks? links = null)
     {
         Directory.CreateDirectory(directory);
         var configPath = Path.Combine(directory, "terminal.json");
@@ -56,8 +60,8 @@ internal sealed class TerminalProcess : IAsyncDisposable
             {
                 ["AtmId"] = atmId,
                 ["Currency"] = "EUR",
-                ["Host"] = new Dictionary<string, object> { ["Address"] = "127.0.0.1", ["Port"] = hostPort, ["Insecure"] = true }, // the process tests' host listens on plain TCP
-                ["Proxy"] = new Dictionary<string, object> { ["Address"] = "127.0.0.1", ["Port"] = proxyPort, ["Insecure"] = true },
+                ["Host"] = Link(hostPort, links?.Host),
+                ["Proxy"] = Link(proxyPort, links?.Proxy),
                 ["KeyStore"] = keyStore,
                 ["DataDirectory"] = Path.Combine(directory, "data"),
                 ["HostTimeout"] = hostTimeout.ToString(),
@@ -88,6 +92,27 @@ internal sealed class TerminalProcess : IAsyncDisposable
         };
         File.WriteAllText(configPath, JsonSerializer.Serialize(config));
         return configPath;
+    }
+
+    /// <summary>One link's settings: TLS with <paramref name="tls"/>'s pin (and client certificate), or plain TCP when null.</summary>
+    private static Dictionary<string, object> Link(int port, TlsClientOptions? tls)
+    {
+        var link = new Dictionary<string, object> { ["Address"] = "127.0.0.1", ["Port"] = port };
+        if (tls is null)
+        {
+            link["Insecure"] = true;
+            return link;
+        }
+
+        var settings = new Dictionary<string, object> { ["ServerPin"] = tls.ServerPin!, ["TargetHost"] = tls.TargetHost! };
+        if (tls.HasClientCertificate)
+        {
+            settings["ClientCertificatePath"] = tls.ClientCertificatePath!;
+            settings["ClientPrivateKeyPath"] = tls.ClientPrivateKeyPath!;
+        }
+
+        link["Tls"] = settings;
+        return link;
     }
 
     /// <summary>Whether the process has ended (e.g. killed itself at its kill point).</summary>
@@ -242,3 +267,6 @@ internal static class Cli
         return File.Exists(path) ? path : throw new FileNotFoundException("Build the solution first: the end-to-end tests start cardless-atm as a process.", path);
     }
 }
+
+/// <summary>The terminal's TLS settings for its host link and its proxy link (pins, the ATM's client certificate).</summary>
+internal sealed record TerminalLinks(TlsClientOptions Host, TlsClientOptions Proxy);
