@@ -109,6 +109,40 @@ public sealed class KeyStoreTests : IDisposable
     }
 
     [Fact]
+    public void A_captured_device_state_holds_neither_the_initial_key_nor_any_used_transaction_key()
+    {
+        // docs/security.md, "Captured phone": what a thief reads from the phone's key file cannot decrypt
+        // or forge the requests it already sent.
+        var store = new FileKeyStore(_directory);
+        var ksn = KeySerialNumber.AesInitial("1234567890123456");
+        using var ik = SecretKey.FromHex(KeyAlgorithm.Aes128, Vectors.PublishedVectors.AesInitialKey128);
+        var used = new List<byte[]>();
+        using (var device = DukptDevice.LoadInitialKey(ik, ksn))
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                using var transaction = device.NextTransaction();
+                used.Add(transaction.TransactionKey.ExportBytes());
+            }
+
+            store.SaveDukptDevice("phone-dukpt", device);
+        }
+
+        var file = File.ReadAllBytes(Directory.GetFiles(_directory, "phone-dukpt*").Single());
+        var text = System.Text.Encoding.ASCII.GetString(file);
+        foreach (var secret in used.Prepend(ik.ExportBytes()))
+        {
+            Assert.DoesNotContain(Convert.ToHexString(secret), text, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain(Convert.ToBase64String(secret), text, StringComparison.Ordinal);
+            Assert.Equal(-1, file.AsSpan().IndexOf(secret));
+        }
+
+        using var loaded = store.LoadDukptDevice("phone-dukpt");
+        using var next = loaded.NextTransaction();
+        Assert.Equal(Vectors.PublishedVectors.Aes128TxnKeyVerify[3], Convert.ToHexString(next.TransactionKey.ExportBytes()));
+    }
+
+    [Fact]
     public void Bdk_provider_finds_keys_by_the_id_in_the_ksn()
     {
         var store = new FileKeyStore(_directory);
