@@ -28,6 +28,16 @@ public sealed class EndpointOptions
     public override string ToString() => $"{Address}:{Port}";
 }
 
+/// <summary>What the terminal does with its screens besides showing them (configuration section <c>Terminal:Display</c>).</summary>
+public sealed class TerminalDisplayOptions
+{
+    /// <summary>
+    /// <c>Terminal:Display:QrImagePath</c>: a full path where the terminal writes each QR it shows as a PNG (removed when
+    /// the QR screen ends), for <c>cardless-atm phone withdraw --qr FILE</c> in a lab. Off when empty (the default).
+    /// </summary>
+    public string? QrImagePath { get; set; }
+}
+
 /// <summary>The ATM application's settings (configuration section <c>Terminal</c>).</summary>
 public sealed class TerminalOptions
 {
@@ -48,6 +58,9 @@ public sealed class TerminalOptions
 
     /// <summary>The proxy that forwards phones' requests.</summary>
     public EndpointOptions Proxy { get; set; } = new();
+
+    /// <summary>Extra outputs of the customer display (the QR as a PNG file).</summary>
+    public TerminalDisplayOptions Display { get; set; } = new();
 
     /// <summary>Directory of the key store holding the terminal master key.</summary>
     public string KeyStore { get; set; } = string.Empty;
@@ -121,6 +134,7 @@ public sealed class TerminalOptions
 
         ValidateLinkSecurity();
         ValidateProxyCertificate();
+        ValidateQrImagePath();
 
         if (string.IsNullOrWhiteSpace(KeyStore))
         {
@@ -159,6 +173,26 @@ public sealed class TerminalOptions
     }
 
     // Secure by default: a link without TLS (or, to the proxy, without the ATM's certificate) must say Insecure = true.
+    private void ValidateQrImagePath()
+    {
+        if (string.IsNullOrWhiteSpace(Display.QrImagePath))
+        {
+            return;
+        }
+
+        var path = Display.QrImagePath;
+        var setting = $"{SectionName}:{nameof(Display)}:{nameof(TerminalDisplayOptions.QrImagePath)}";
+        if (!Path.IsPathFullyQualified(path) || !path.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"{setting} '{path}' must be a full path of a .png file (e.g. /tmp/atm-qr.png).");
+        }
+
+        if (!Directory.Exists(Path.GetDirectoryName(path)))
+        {
+            throw new ArgumentException($"{setting} '{path}': the directory {Path.GetDirectoryName(path)} does not exist.");
+        }
+    }
+
     private void ValidateLinkSecurity()
     {
         const string host = SectionName + ":" + nameof(Host);

@@ -24,6 +24,32 @@ public class OperationsProcessTests
     }
 
     [Fact]
+    public async Task The_phone_withdraws_from_the_png_the_terminal_writes_of_its_qr()
+    {
+        await using var network = await Network.StartAsync();
+        var png = Path.Combine(network.Directory.FullName, "atm-qr.png");
+        var terminal = await network.StartTerminalAsync(qrImagePath: png);
+        var balance = await network.BalanceAsync();
+
+        var shown = await Network.ShowQrAsync(terminal, 20);
+        var scanned = Phone.Scanning.ScannedSession.FromImageFile(png); // what `phone withdraw --qr FILE` reads
+        Assert.Equal(Phone.Scanning.ScannedSession.FromText(shown).Text, scanned.Text);
+        var outcome = await network.Phone().WithdrawAsync(
+            scanned, network.Seed.Customers[0].AccountId, WithdrawalInteraction.Automatic(network.Seed.Customers[0].Pin));
+
+        Assert.Equal(WithdrawalStatus.Approved, outcome.Status);
+        Assert.Equal(balance - 2000, await network.BalanceAsync());
+        await network.AssertReconciledAsync(terminal);
+
+        // The QR screen ended when the request arrived, and the file with it (a used QR is not left for the next phone).
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (File.Exists(png))
+        {
+            await Task.Delay(50, timeout.Token);
+        }
+    }
+
+    [Fact]
     public async Task Sigterm_stops_the_terminal_with_exit_0()
     {
         await using var network = await Network.StartAsync();

@@ -4,6 +4,7 @@ using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Qr.Sessions;
 using CardlessAtm.Security;
 using CardlessAtm.Terminal;
+using CardlessAtm.Terminal.Display;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -64,6 +65,14 @@ internal static class TerminalCommand
                     var options = ReadOptions(configuration);
                     var devices = sp.GetRequiredService<AtmDevices>();
                     CheckCashUnitCurrency(options, devices);
+                    if (!string.IsNullOrWhiteSpace(options.Display.QrImagePath))
+                    {
+                        devices = devices with
+                        {
+                            Display = new QrImageFileDisplay(devices.Display, options.Display.QrImagePath, sp.GetRequiredService<ILogger<QrImageFileDisplay>>()),
+                        };
+                    }
+
                     return AtmTerminal.Create(
                         options, devices, SecurityProfiles.FromConfiguration(configuration),
                         ReadQrOptions(configuration), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>());
