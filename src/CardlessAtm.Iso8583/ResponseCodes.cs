@@ -99,6 +99,12 @@ public static class ResponseCodes
 /// </summary>
 public static class ReversalReasons
 {
+    /// <summary>
+    /// 06: the host answered the 0200, authentically, with a code that does not say it declined cleanly (94 duplicate,
+    /// 91, 92, 96, a code this network does not use, or no field 39): it may have debited, so the ATM reverses in full.
+    /// </summary>
+    public const string UnknownOutcome = "06";
+
     /// <summary>17: the customer cancelled while the host was deciding.</summary>
     public const string CustomerCancellation = "17";
 
@@ -119,7 +125,7 @@ public static class ReversalReasons
 
     /// <summary>Whether <paramref name="code"/> is one of these reasons.</summary>
     public static bool IsKnown(string? code) =>
-        code is CustomerCancellation or InvalidResponse or SuspectedMalfunction or PartialDispense or Timeout or AtmMalfunction;
+        code is UnknownOutcome or CustomerCancellation or InvalidResponse or SuspectedMalfunction or PartialDispense or Timeout or AtmMalfunction;
 }
 
 /// <summary>Field 70 network management codes.</summary>

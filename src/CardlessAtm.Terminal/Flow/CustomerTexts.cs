@@ -41,6 +41,12 @@ public static class CustomerTexts
     /// <summary>The transaction ended without cash.</summary>
     public static Screen Terminated(string reason) => new(Title, ["Transaction terminated.", reason], Tone: ScreenTone.Error);
 
+    /// <summary>
+    /// The host's answer does not say whether the withdrawal was declined (e.g. 94 duplicate, 96): no cash, and a
+    /// full reversal undoes any debit.
+    /// </summary>
+    public const string UnknownOutcome = "The withdrawal could not be completed. Any amount taken from your account will be refunded.";
+
     /// <summary>Customer words for a response code (never the technical reason).</summary>
     public static string ForResponseCode(string? code) => code switch
     {

@@ -65,13 +65,16 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
         var reversalId = $"{stan:D6}-{request.Transmission}";
         var reversalQueued = reversals.Store.Contains(reversalId)
             || entries.OfType<ReversalAcknowledged>().Any(e => e.Id == reversalId);
-        // Only an authentic decline bound to this very request proves the host did not debit (old journals written
-        // before answers were bound to requests have no mismatch: they counted MAC-verified answers as bound).
-        var declined = answer is { IsAuthentic: true } && answer.Response != ResponseCodes.Approved;
+        // Only an authentic clean decline bound to this very request proves the host did not debit (old journals written
+        // before answers were bound to requests have no mismatch: they counted MAC-verified answers as bound). A 94, 96
+        // or any other code that is not a clean decline leaves the outcome unknown: reversed like an approval.
+        var declined = answer is { IsAuthentic: true } && WithdrawalTransaction.IsCleanDecline(answer.Response);
 
         Money presented;
         string how;
-        var reasonCode = answer is null ? ReversalReasons.Timeout : ReversalReasons.AtmMalfunction;
+        var reasonCode = answer is null ? ReversalReasons.Timeout
+            : answer is { IsAuthentic: true } && answer.Response != ResponseCodes.Approved ? ReversalReasons.UnknownOutcome
+            : ReversalReasons.AtmMalfunction;
         if (end is not null)
         {
             presented = new Money(end.Presented.AmountMinor, amount.Currency);
@@ -94,7 +97,9 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
         else
         {
             presented = new Money(0, amount.Currency);
-            how = answer is null ? "no answer from the host was recorded" : "approved but nothing was dispensed";
+            how = answer is null ? "no answer from the host was recorded"
+                : reasonCode == ReversalReasons.UnknownOutcome ? "the host's answer left the outcome unknown"
+                : declined ? "declined by the host" : "approved but nothing was dispensed";
         }
 
         var reverse = !declined && !reversalQueued && presented.MinorUnits < amount.MinorUnits;

@@ -111,10 +111,23 @@ public sealed class WithdrawalTransaction(
                 return Declined(ResponseCodes.SystemMalfunction, "The bank's answer could not be verified.");
             }
 
+            if (IsCleanDecline(answer.ResponseCode))
+            {
+                stage = Stage.Reversed; // declined before any debit: nothing to reverse
+                return Declined(answer.ResponseCode!, CustomerTexts.ForResponseCode(answer.ResponseCode));
+            }
+
             if (answer.ResponseCode != ResponseCodes.Approved)
             {
-                stage = Stage.Reversed; // declined: nothing to reverse
-                return Declined(answer.ResponseCode ?? ResponseCodes.SystemMalfunction, CustomerTexts.ForResponseCode(answer.ResponseCode));
+                // 94 says a request with this key was already processed (an attacker's copy may have been approved);
+                // 96 may follow a committed debit. Never dispense; undo whatever the host may have done.
+                await ReverseAsync(pending with
+                {
+                    Reason = $"the host answered {answer.ResponseCode ?? "without field 39"}: the outcome of the 0200 is unknown",
+                    ReasonCode = ReversalReasons.UnknownOutcome,
+                });
+                stage = Stage.Reversed;
+                return Declined(ResponseCodes.SystemMalfunction, CustomerTexts.UnknownOutcome);
             }
 
             stage = Stage.Approved;
@@ -179,6 +192,18 @@ public sealed class WithdrawalTransaction(
 
         WithdrawalSettlement Declined(string code, string message) => new(code, null, message, TerminalState.Terminated);
     }
+
+    /// <summary>
+    /// Whether an authentic 0210 with this field 39 proves the host declined before any debit (nothing to reverse).
+    /// Only the codes the host sends after deciding not to debit: 05, 12, 13, 14, 30, 51, 54, 55, 57, 61, 63, 65, 75.
+    /// Everything else that is not 00 — 94 (a request with this key was already processed), 91, 92, 96, a code the
+    /// network does not use, no field 39 — leaves the outcome unknown (docs/protocol/iso8583.md §3).
+    /// </summary>
+    public static bool IsCleanDecline(string? responseCode) => responseCode is
+        ResponseCodes.DoNotHonour or ResponseCodes.InvalidTransaction or ResponseCodes.InvalidAmount or ResponseCodes.InvalidAccount
+        or ResponseCodes.FormatError or ResponseCodes.InsufficientFunds or ResponseCodes.SessionExpired or ResponseCodes.IncorrectPin
+        or ResponseCodes.NotPermittedToCardholder or ResponseCodes.ExceedsAmountLimit or ResponseCodes.SecurityViolation
+        or ResponseCodes.ExceedsFrequencyLimit or ResponseCodes.PinTriesExceeded;
 
     private static string ReasonFor(DispenseResult result) =>
         result.HasUnknown ? ReversalReasons.SuspectedMalfunction

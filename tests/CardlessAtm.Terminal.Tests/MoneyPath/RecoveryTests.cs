@@ -105,6 +105,32 @@ public class RecoveryTests
         Assert.Empty(rig.Queue.Pending);
     }
 
+    [Theory]
+    [InlineData(ResponseCodes.DuplicateTransmission, true)]
+    [InlineData(ResponseCodes.SystemMalfunction, true)]
+    [InlineData(ResponseCodes.InsufficientFunds, false)]
+    public async Task Killed_after_an_authentic_answer_that_is_not_a_clean_decline_reverses_in_full_as_unknown_outcome(string code, bool reversed)
+    {
+        using var rig = await MoneyPathRig.CreateAsync();
+        await AskedAsync(rig);
+        await rig.Journal.WriteAsync(new AuthoriseAnswered(code, true, null, null, false, null) { Session = Session, Stan = Stan });
+
+        Assert.Equal(1, await RecoverAsync(rig));
+
+        Assert.Equal(300, rig.NotesLeft);
+        if (reversed)
+        {
+            var reversal = rig.SingleReversal();
+            Assert.Equal((ReversalId, 8_000, 0L, ReversalReasons.UnknownOutcome), (reversal.Id, reversal.AmountMinor, reversal.DispensedMinor, reversal.ReasonCode));
+            Assert.Contains(rig.Entries(), e => e is Recovered { Reversal: "full", How: "the host's answer left the outcome unknown" });
+        }
+        else
+        {
+            Assert.Empty(rig.Queue.Pending);
+            Assert.Contains(rig.Entries(), e => e is Recovered { Reversal: "none needed" });
+        }
+    }
+
     private static Task<int> RecoverAsync(MoneyPathRig rig) =>
         new TerminalRecovery(rig.Journal, rig.Dispenser, rig.Forwarder, rig.Time, NullLogger.Instance).RecoverAsync(CancellationToken.None);
 

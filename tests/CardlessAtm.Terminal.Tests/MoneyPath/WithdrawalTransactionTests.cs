@@ -33,6 +33,16 @@ public class WithdrawalTransactionTests
     [InlineData(ResponseCodes.InsufficientFunds)]
     [InlineData(ResponseCodes.IncorrectPin)]
     [InlineData(ResponseCodes.DoNotHonour)]
+    [InlineData(ResponseCodes.InvalidTransaction)]
+    [InlineData(ResponseCodes.InvalidAmount)]
+    [InlineData(ResponseCodes.InvalidAccount)]
+    [InlineData(ResponseCodes.FormatError)]
+    [InlineData(ResponseCodes.SessionExpired)]
+    [InlineData(ResponseCodes.NotPermittedToCardholder)]
+    [InlineData(ResponseCodes.ExceedsAmountLimit)]
+    [InlineData(ResponseCodes.SecurityViolation)]
+    [InlineData(ResponseCodes.ExceedsFrequencyLimit)]
+    [InlineData(ResponseCodes.PinTriesExceeded)]
     public async Task A_decline_moves_nothing_and_reverses_nothing(string code)
     {
         using var rig = await MoneyPathRig.CreateAsync();
@@ -44,6 +54,47 @@ public class WithdrawalTransactionTests
         Assert.Equal(TerminalState.Terminated, settled.Final);
         Assert.Equal(300, rig.NotesLeft);
         Assert.Empty(rig.Queue.Pending);
+    }
+
+    [Theory]
+    [InlineData(ResponseCodes.DuplicateTransmission)] // a request with this key was already processed: maybe an attacker's copy, approved
+    [InlineData(ResponseCodes.SystemMalfunction)] // the handler may have failed after the debit was committed
+    [InlineData(ResponseCodes.IssuerUnavailable)]
+    [InlineData(ResponseCodes.RoutingError)]
+    [InlineData("Z9")] // a code this network does not use
+    [InlineData(null)] // an authentic 0210 without field 39
+    public async Task An_authentic_answer_that_is_not_a_clean_decline_dispenses_nothing_and_reverses_in_full(string? code)
+    {
+        using var rig = await MoneyPathRig.CreateAsync();
+        rig.Host.Then(request =>
+        {
+            var response = ScriptedHostLink.Respond(request, ResponseCodes.DoNotHonour);
+            if (code is null)
+            {
+                response.Remove(39);
+            }
+            else
+            {
+                response.ResponseCode = code;
+            }
+
+            return new HostAnswer(response, MacVerified: true);
+        });
+
+        var settled = await rig.WithdrawAsync();
+
+        Assert.Equal(new WithdrawalSettlement(ResponseCodes.SystemMalfunction, null, CustomerTexts.UnknownOutcome, TerminalState.Terminated), settled);
+        Assert.Equal((100, 100, 100), (rig.NotesIn("CASS1"), rig.NotesIn("CASS2"), rig.NotesIn("CASS3")));
+        Assert.Equal(0, rig.Device.PresentedTotal);
+        var request = rig.Host.Sent[0];
+        var reversal = rig.SingleReversal();
+        Assert.Equal(
+            ($"{request.Stan:D6}-{request.GetString(7)}", request.Stan!.Value, request.RetrievalReferenceNumber, 8_000L, 0L, 978, ReversalReasons.UnknownOutcome, false),
+            (reversal.Id, reversal.OriginalStan, reversal.RetrievalReference, reversal.AmountMinor, reversal.DispensedMinor, reversal.CurrencyNumeric, reversal.ReasonCode, reversal.IsPartial));
+        Assert.Equal($"the host answered {code ?? "without field 39"}: the outcome of the 0200 is unknown", reversal.Reason);
+        var queued = Assert.Single(rig.Entries().OfType<ReversalQueued>());
+        Assert.Equal((reversal.Id, "full", ReversalReasons.UnknownOutcome, 8_000L), (queued.Id, queued.Kind, queued.ReasonCode, queued.Amount.AmountMinor));
+        Assert.DoesNotContain(rig.Entries(), e => e is DispenseStarted);
     }
 
     [Fact]
