@@ -36,15 +36,16 @@ internal sealed class TerminalProcess : IAsyncDisposable
 
     /// <summary>Writes the configuration and starts the process.</summary>
     public static TerminalProcess Start(
-        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, string? killAfter = null, bool verbose = false)
+        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, string? killAfter = null, bool verbose = false,
+        TimeSpan? stopTimeout = null)
     {
-        var configPath = WriteConfig(directory, atmId, hostPort, proxyPort, keyStore, noteDelay, hostTimeout, jamAfterNotes);
+        var configPath = WriteConfig(directory, atmId, hostPort, proxyPort, keyStore, noteDelay, hostTimeout, jamAfterNotes, stopTimeout);
         return new TerminalProcess(Launch(configPath, killAfter, verbose), configPath, directory);
     }
 
     /// <summary>Writes the terminal's configuration file (EUR cash units, console keypad and display) and returns its path.</summary>
     public static string WriteConfig(
-        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null)
+        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, TimeSpan? stopTimeout = null)
     {
         Directory.CreateDirectory(directory);
         var configPath = Path.Combine(directory, "terminal.json");
@@ -86,6 +87,11 @@ internal sealed class TerminalProcess : IAsyncDisposable
                 },
             },
         };
+        if (stopTimeout is { } stop)
+        {
+            ((Dictionary<string, object>)config["Terminal"])["StopTimeout"] = stop.ToString();
+        }
+
         File.WriteAllText(configPath, JsonSerializer.Serialize(config));
         return configPath;
     }
