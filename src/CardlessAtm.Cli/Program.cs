@@ -25,7 +25,15 @@ root.Subcommands.Add(BenchCommand.Create());
 // exit code and message for every subcommand.
 try
 {
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration
+    {
+        EnableDefaultExceptionHandler = false,
+
+        // SIGTERM/Ctrl+C cancel the command, which stops in its own time (the terminal drains a withdrawal in flight
+        // for Terminal:StopTimeout, then signs off). System.CommandLine's default of 2 s would cut that short with
+        // exit 143; this is only the last resort for a command that ignores the cancellation.
+        ProcessTerminationTimeout = TimeSpan.FromMinutes(5),
+    });
 }
 catch (Exception e)
 {

@@ -21,6 +21,8 @@ public sealed class AtmTerminal : IAsyncDisposable
     private readonly TerminalRecovery _recovery;
     private readonly TerminalMetrics _metrics;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private int _withdrawalInFlightAtStop;
 
     private AtmTerminal(TerminalOptions options, AtmDevices devices, HostLink host, ElectronicJournal journal, ReversalForwarder reversals, WithdrawalFlow flow, TerminalMetrics metrics, TimeProvider time, ILoggerFactory loggers)
     {
@@ -31,6 +33,7 @@ public sealed class AtmTerminal : IAsyncDisposable
         Reversals = reversals;
         Flow = flow;
         _metrics = metrics;
+        _time = time;
         _logger = loggers.CreateLogger<AtmTerminal>();
         _proxy = new ProxyLink(options, flow.HandleForwardedRequestAsync, time, loggers.CreateLogger<ProxyLink>());
         _recovery = new TerminalRecovery(journal, devices.Dispenser, reversals, time, loggers.CreateLogger<TerminalRecovery>());
@@ -124,15 +127,42 @@ public sealed class AtmTerminal : IAsyncDisposable
         await _proxy.StartAsync(cancellationToken);
         var forwarding = Reversals.RunAsync(cancellationToken);
         var serving = Flow.RunAsync(cancellationToken);
+        var all = Task.WhenAll(forwarding, serving);
+        var stopRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (cancellationToken.Register(() => stopRequested.TrySetResult()))
+        {
+            if (await Task.WhenAny(all, stopRequested.Task) != all)
+            {
+                // Stopping: a withdrawal in flight drains (WithdrawalFlow gives it StopTimeout); the bound here adds a
+                // little for its journal lines. Past it, the process ends as a crash would, and recovery settles the rest.
+                var bound = Task.Delay(Options.StopTimeout + TimeSpan.FromSeconds(2), _time, CancellationToken.None);
+                if (await Task.WhenAny(all, bound) != all)
+                {
+                    Volatile.Write(ref _withdrawalInFlightAtStop, 1);
+                    _logger.LogCritical(
+                        "Stopping with a withdrawal unfinished after {StopTimeout} (state {State}): it is left as after a crash; the next start settles it from the journal",
+                        Options.StopTimeout, Flow.State);
+                    _ = all.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                    return;
+                }
+            }
+        }
+
         try
         {
-            await Task.WhenAll(forwarding, serving);
+            await all;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Shutting down.
         }
     }
+
+    /// <summary>True when a stop could not wait for the withdrawal in flight (see <see cref="TerminalOptions.StopTimeout"/>).</summary>
+    public bool StoppedWithWithdrawalInFlight => Volatile.Read(ref _withdrawalInFlightAtStop) == 1;
+
+    /// <summary>Whether the host acknowledged the 0800/002 sign-off when the terminal stopped.</summary>
+    public bool SignedOffAtHost => _host.SignedOffAtHost;
 
     /// <summary>Waits until the host link is signed on with session keys.</summary>
     public Task WaitUntilHostReadyAsync(CancellationToken cancellationToken) => _host.WaitUntilReadyAsync(cancellationToken);
@@ -153,7 +183,14 @@ public sealed class AtmTerminal : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _proxy.DisposeAsync();
-        await _host.DisposeAsync();
+        await _host.DisposeAsync(); // signs off at the host
+        if (StoppedWithWithdrawalInFlight)
+        {
+            // The unfinished withdrawal may still write its journal lines or store a reversal: nothing it uses is
+            // closed under it; the process exit ends it as a crash would.
+            return;
+        }
+
         Flow.Dispose();
         Reversals.Dispose();
         Journal.Dispose();

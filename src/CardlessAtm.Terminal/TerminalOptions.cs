@@ -98,6 +98,14 @@ public sealed class TerminalOptions
     /// </summary>
     public TimeSpan DispenseTimeout { get; set; } = TimeSpan.FromSeconds(120);
 
+    /// <summary>
+    /// <c>Terminal:StopTimeout</c>: on SIGTERM or Ctrl+C, how long the terminal waits for the withdrawal in flight to finish
+    /// (and be journalled) before it signs off. A withdrawal still running then is left as a crash leaves it: the next start
+    /// settles it from the journal and the dispenser's counters. Default 40 s (the sample unit's
+    /// <c>TimeoutStopSec=60</c> leaves 20 s for the sign-off and closing the links).
+    /// </summary>
+    public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(40);
+
     /// <summary>Idle time after which an echo test checks each link.</summary>
     public TimeSpan EchoInterval { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -149,6 +157,11 @@ public sealed class TerminalOptions
         if (ReversalMaxAttempts < 1)
         {
             throw new ArgumentException($"{SectionName}:{nameof(ReversalMaxAttempts)} must be at least 1 (got {ReversalMaxAttempts}).");
+        }
+
+        if (StopTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{SectionName}:{nameof(StopTimeout)} must be positive (got {StopTimeout}).");
         }
 
         if (DispenseTimeout <= TimeSpan.Zero)

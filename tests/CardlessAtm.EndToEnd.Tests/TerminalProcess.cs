@@ -37,9 +37,9 @@ internal sealed class TerminalProcess : IAsyncDisposable
 
     /// <summary>Writes the configuration and starts the process.</summary>
     public static TerminalProcess Start(
-        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, string? killAfter = null, bool verbose = false, TerminalLinks? links = null, string? qrImagePath = null)
+        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, string? killAfter = null, bool verbose = false, TerminalLinks? links = null, string? qrImagePath = null, TimeSpan? stopTimeout = null)
     {
-        var configPath = WriteConfig(directory, atmId, hostPort, proxyPort, keyStore, noteDelay, hostTimeout, jamAfterNotes, links, qrImagePath);
+        var configPath = WriteConfig(directory, atmId, hostPort, proxyPort, keyStore, noteDelay, hostTimeout, jamAfterNotes, links, qrImagePath, stopTimeout);
         return new TerminalProcess(Launch(configPath, killAfter, verbose), configPath, directory);
     }
 
@@ -48,7 +48,7 @@ internal sealed class TerminalProcess : IAsyncDisposable
     /// Without <paramref name="links"/> both links are plain TCP (<c>Insecure = true</c>), for tests that never connect.
     /// </summary>
     public static string WriteConfig(
-        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, TerminalLinks? links = null, string? qrImagePath = null)
+        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, TerminalLinks? links = null, string? qrImagePath = null, TimeSpan? stopTimeout = null)
     {
         Directory.CreateDirectory(directory);
         var configPath = Path.Combine(directory, "terminal.json");
@@ -93,6 +93,11 @@ internal sealed class TerminalProcess : IAsyncDisposable
         if (qrImagePath is not null)
         {
             ((Dictionary<string, object>)config["Terminal"])["Display"] = new Dictionary<string, object> { ["QrImagePath"] = qrImagePath };
+        }
+
+        if (stopTimeout is { } stop)
+        {
+            ((Dictionary<string, object>)config["Terminal"])["StopTimeout"] = stop.ToString();
         }
 
         File.WriteAllText(configPath, JsonSerializer.Serialize(config));

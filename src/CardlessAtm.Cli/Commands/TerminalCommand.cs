@@ -16,6 +16,9 @@ namespace CardlessAtm.Cli.Commands;
 /// <summary><c>cardless-atm terminal</c>: the ATM application.</summary>
 internal static class TerminalCommand
 {
+    /// <summary>What the generic host allows beyond Terminal:StopTimeout for the journal lines, the sign-off and closing the links.</summary>
+    private static readonly TimeSpan StopMargin = TimeSpan.FromSeconds(15);
+
     public static Command Create()
     {
         var check = new Option<bool>("--check")
@@ -58,6 +61,9 @@ internal static class TerminalCommand
             using var host = CliHost.Build(parse, builder =>
             {
                 builder.Services.AddSystemd();
+
+                // The generic host must wait for the drain (Terminal:StopTimeout) and the sign-off, not its 30 s default.
+                builder.Services.AddOptions<HostOptions>().Configure<IConfiguration>((o, c) => o.ShutdownTimeout = ReadOptions(c).StopTimeout + StopMargin);
                 builder.Services.AddAtmDevices(builder.Configuration, DevicesCommand.AddDeviceKinds);
                 builder.Services.AddSingleton(sp =>
                 {
@@ -105,6 +111,21 @@ internal static class TerminalCommand
             KillPoint.Arm(terminal, host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CardlessAtm.KillPoint"));
 
             await host.RunAsync(cancellationToken);
+            if (terminal.SignedOffAtHost)
+            {
+                Console.WriteLine("terminal: signed off at the host");
+            }
+            else
+            {
+                Console.WriteLine("terminal: not signed off at the host (link down or sign-off refused; see the log)");
+            }
+
+            if (terminal.StoppedWithWithdrawalInFlight)
+            {
+                Console.WriteLine("terminal: stopped with a withdrawal unfinished (Terminal:StopTimeout ran out); the next start settles it from the journal");
+                return 1;
+            }
+
             Console.WriteLine("terminal: stopped");
             return 0;
         }));

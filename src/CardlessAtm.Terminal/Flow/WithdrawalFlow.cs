@@ -371,7 +371,15 @@ public sealed class WithdrawalFlow : IDisposable
             return await FinishAsync(forwarded, session, amount, null, ResponseCodes.SystemMalfunction, verdict.CustomerMessage!, started);
         }
 
-        var settlement = await _transaction.RunAsync(session.Nonce, amount, verdict.Mix!, phone, stan, WatchForCancel(cancellationToken), cancellationToken);
+        // A stop does not cut the money part short: it gets StopTimeout to finish (answer, dispense, journal). Only when
+        // that runs out is the host's answer no longer awaited, and recovery settles the rest at the next start.
+        using var drain = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
+        using var onStop = cancellationToken.Register(() =>
+        {
+            _logger.LogWarning("Stopping: the withdrawal in flight finishes first (at most {StopTimeout})", _options.StopTimeout);
+            drain.CancelAfter(_options.StopTimeout);
+        });
+        var settlement = await _transaction.RunAsync(session.Nonce, amount, verdict.Mix!, phone, stan, WatchForCancel(cancellationToken), drain.Token);
         return await FinishAsync(
             forwarded, session, amount, settlement.Presented, settlement.ResponseCode, settlement.CustomerMessage, started, settlement.AuthorizationCode, settlement.Final, settlement.Screen);
     }

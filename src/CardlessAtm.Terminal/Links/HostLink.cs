@@ -93,6 +93,7 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
     private SessionMacKey? _sessionKey;
     private SessionMacKey? _previousSessionKey;
     private int _keyVersion;
+    private int _signedOff;
 
     /// <summary>Creates the link (not yet connected). The link owns <paramref name="masterKey"/> and disposes it.</summary>
     public HostLink(TerminalOptions options, ISecurityProfile profile, SecretKey masterKey, StanGenerator stan, TimeProvider time, ILogger logger)
@@ -118,6 +119,7 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
             RequestTimeout = options.HostTimeout,
             IdleEchoInterval = options.EchoInterval,
             SignOn = SignOnAsync,
+            SignOff = SignOffAsync,
             TimeProvider = time,
             Logger = logger,
         });
@@ -131,6 +133,9 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
 
     /// <summary>The current session MAC key (null before the first key change).</summary>
     public SessionMacKey? SessionKey => Volatile.Read(ref _sessionKey);
+
+    /// <summary>Whether the host acknowledged this terminal's 0800/002 sign-off (set when the link stops).</summary>
+    public bool SignedOffAtHost => Volatile.Read(ref _signedOff) == 1;
 
     /// <summary>The host's version of the session keys in use (0 before the first key change).</summary>
     public int KeyVersion => Volatile.Read(ref _keyVersion);
@@ -298,6 +303,42 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
         }
 
         SignedOn?.Invoke();
+    }
+
+    /// <summary>Longest the stop waits for the host's 0810 to the sign-off.</summary>
+    private static readonly TimeSpan SignOffBound = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// 0800/002 when the link stops, MACed under the session key as the host requires of a sign-off; the host marks the
+    /// ATM signed off and audits it. Its 0810 must verify under the same key. A failure is logged and the stop goes on.
+    /// </summary>
+    private async Task SignOffAsync(Iso8583Connection connection, CancellationToken cancellationToken)
+    {
+        if (SessionKey is not { } key)
+        {
+            return; // never signed on with keys: nothing to sign off
+        }
+
+        var signOff = NewRequest(Mti.NetworkManagementRequest);
+        signOff.NetworkManagementCode = NetworkManagementCodes.SignOff;
+        MessageMac.Apply(signOff, key.Iso);
+        using var bound = new CancellationTokenSource(_options.HostTimeout < SignOffBound ? _options.HostTimeout : SignOffBound, _time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, bound.Token);
+        var answer = await connection.SendRequestAsync(signOff, either.Token);
+        if (answer.ResponseCode != ResponseCodes.Approved)
+        {
+            _logger.LogWarning("The host refused the sign-off of {AtmId}: {Code} ({Description})", _options.AtmId, answer.ResponseCode, ResponseCodes.Describe(answer.ResponseCode));
+            return;
+        }
+
+        if (MessageMac.Verify(answer, key.Iso) != MacCheckResult.Valid)
+        {
+            _logger.LogWarning("The host's answer to the sign-off of {AtmId} failed its MAC check: not counted as signed off", _options.AtmId);
+            return;
+        }
+
+        Volatile.Write(ref _signedOff, 1);
+        _logger.LogInformation("Signed off at the host {Endpoint} as {AtmId}", _options.Host, _options.AtmId);
     }
 
     /// <summary>Field 37: a retrieval reference unique per ATM and request (year digit, julian day, hour, STAN: 12 digits).</summary>
