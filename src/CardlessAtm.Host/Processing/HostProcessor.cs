@@ -42,6 +42,7 @@ public sealed class HostProcessor : IDisposable
     private readonly IPhoneRequestOpener _phoneOpener;
     private readonly QrSessionOptions _qrOptions;
     private readonly RefusalAuditThrottle _refusalAudit;
+    private readonly SignOnRegistry _signOns;
     private readonly Counter<long> _refusals;
     private long _refusalCount;
 
@@ -68,6 +69,7 @@ public sealed class HostProcessor : IDisposable
         _qrOptions = new QrSessionOptions { MaxLifetime = _policy.MaxSessionLifetime, ClockSkew = _policy.ClockSkew };
         _qrOptions.Validate();
         _refusalAudit = new RefusalAuditThrottle(_policy.RefusalAuditInterval);
+        _signOns = new SignOnRegistry(_policy.SignOnFreshness);
         Meter = new Meter(new MeterOptions(Server.HostMetrics.MeterName) { Version = "1.0" });
         _refusals = Meter.CreateCounter<long>("cardless_atm.host.security.refusals", "{message}", "Unauthenticated messages refused (every one, including those whose audit row was suppressed), by event.");
     }
@@ -376,6 +378,7 @@ public sealed class HostProcessor : IDisposable
                 }
 
                 session.SignOff();
+                _signOns.Release(atm.AtmId, session);
                 await RecordSignOnAsync(atm.AtmId, signOn: false, cancellationToken);
                 return Respond(request, ResponseCodes.Approved, keys);
             case NetworkManagementCodes.EchoTest:
@@ -402,8 +405,11 @@ public sealed class HostProcessor : IDisposable
     }
 
     /// <summary>
-    /// 0800/001: valid only with a MAC under the key derived from the ATM's terminal master key. Then (and only
-    /// then) this connection may carry the ATM's 0200/0420/0421; the 0810 is MACed under the same key.
+    /// 0800/001: valid only with a MAC under the key derived from the ATM's terminal master key, a field 7 within
+    /// <see cref="HostPolicy.SignOnFreshness"/> of the host's clock, and not accepted before (same MAC): a sign-on recorded
+    /// on the wire cannot be replayed. Then (and only then) this connection may carry the ATM's 0200/0420/0421, and any
+    /// older connection the ATM was signed on over is superseded (signed off, and closed by the listener); the 0810 is
+    /// MACed under the same key.
     /// </summary>
     private async ValueTask<IsoMessage> SignOnAsync(IsoMessage request, AtmRecord atm, HostSession session, CancellationToken cancellationToken)
     {
@@ -414,12 +420,49 @@ public sealed class HostProcessor : IDisposable
             return await RefuseSecurityAsync(request, session, "security.sign-on-refused", $"sign-on MAC {mac}: the connection is not signed on", cancellationToken);
         }
 
+        var now = _time.GetUtcNow();
+        DateTimeOffset sentAt;
+        try
+        {
+            if (request.GetTransmissionDateTime(now) is not { } sent)
+            {
+                return await RefuseAsync(request, session, "security.sign-on-refused", ResponseCodes.FormatError, "sign-on without field 7 (transmission date and time): the connection is not signed on", cancellationToken);
+            }
+
+            sentAt = sent;
+        }
+        catch (Iso8583FieldException)
+        {
+            return await RefuseAsync(request, session, "security.sign-on-refused", ResponseCodes.FormatError, "sign-on field 7 (transmission date and time) malformed: the connection is not signed on", cancellationToken);
+        }
+
+        if ((now - sentAt).Duration() > _policy.SignOnFreshness)
+        {
+            return await RefuseSecurityAsync(request, session, "security.sign-on-refused", $"sign-on stale: field 7 is {(now - sentAt).TotalSeconds:F0} s from the host's clock (more than Host:Policy:SignOnFreshness): the connection is not signed on", cancellationToken);
+        }
+
         if (atm.Status != AtmStatus.Active)
         {
             return RespondSigned(await DeclineAsync(request, null, ResponseCodes.InvalidTransaction, "ATM is blocked", cancellationToken), keyChangeMac);
         }
 
+        var macValue = Convert.ToHexString(request.GetBytes(64) ?? request.GetBytes(128) ?? []);
+        var admission = _signOns.Accept(atm.AtmId, macValue, sentAt, now, session, out var superseded);
+        if (admission != SignOnAdmission.Accepted)
+        {
+            var why = admission == SignOnAdmission.Replayed
+                ? "sign-on already accepted once (replayed 0800/001): the connection is not signed on"
+                : $"more than {SignOnRegistry.MaxRecentPerAtm} sign-ons of this ATM within Host:Policy:SignOnFreshness: the connection is not signed on";
+            return await RefuseSecurityAsync(request, session, "security.sign-on-refused", why, cancellationToken);
+        }
+
         session.SignOn(atm.AtmId);
+        if (superseded is not null)
+        {
+            _logger.LogWarning("ATM {AtmId} signed on over a new connection from {Address}: its older connection is superseded and closed", atm.AtmId, Safe(session.RemoteAddress ?? "?"));
+            superseded.Supersede();
+        }
+
         await RecordSignOnAsync(atm.AtmId, signOn: true, cancellationToken);
         return RespondSigned(request.CreateResponse(ResponseCodes.Approved), keyChangeMac);
     }
@@ -560,10 +603,14 @@ public sealed class HostProcessor : IDisposable
     }
 
     /// <summary>A refusal for a security reason (forged or replayed key change, bad sign-on, no sign-on): 63, not MACed, nothing changed, logged and audited as a security event.</summary>
-    private async ValueTask<IsoMessage> RefuseSecurityAsync(IsoMessage request, HostSession session, string eventName, string reason, CancellationToken cancellationToken)
+    private ValueTask<IsoMessage> RefuseSecurityAsync(IsoMessage request, HostSession session, string eventName, string reason, CancellationToken cancellationToken) =>
+        RefuseAsync(request, session, eventName, ResponseCodes.SecurityViolation, reason, cancellationToken);
+
+    /// <summary>A refusal with <paramref name="code"/> of a message no ATM key vouches for (or one that must not change state): not MACed, audited throttled.</summary>
+    private async ValueTask<IsoMessage> RefuseAsync(IsoMessage request, HostSession session, string eventName, string code, string reason, CancellationToken cancellationToken)
     {
-        await AuditRefusalAsync(request, session, eventName, ResponseCodes.SecurityViolation, reason, cancellationToken);
-        return request.CreateResponse(ResponseCodes.SecurityViolation);
+        await AuditRefusalAsync(request, session, eventName, code, reason, cancellationToken);
+        return request.CreateResponse(code);
     }
 
     /// <summary>

@@ -256,7 +256,7 @@ public sealed class HostServer : IAsyncDisposable
             Logger = loggerFactory.CreateLogger<Iso8583Server>(),
             RequestHandler = async (request, connection, ct) =>
             {
-                var session = _sessions.GetValue(connection, c => new HostSession(AddressOf(c.RemoteEndPoint)));
+                var session = _sessions.GetValue(connection, NewSession);
                 var response = await processor.HandleAsync(request, session, ct);
                 if (session.SignedOnAtmId is not null && !connection.IsAuthenticated)
                 {
@@ -287,6 +287,29 @@ public sealed class HostServer : IAsyncDisposable
             log.LogWarning(
                 "INSECURE: the host listener {EndPoint} runs plain TCP (Host:Insecure = true): ATMs' messages cross the network readable. Configure Host:Tls (CertificatePath, PrivateKeyPath) outside a lab.",
                 _server.LocalEndPoint);
+        }
+    }
+
+    /// <summary>
+    /// The session of a new connection. When a newer sign-on of its ATM supersedes it, the connection is closed: an ATM
+    /// holds one signed-on (authenticated, never evicted) slot at most, and the older connection is of no use to it.
+    /// </summary>
+    private static HostSession NewSession(Iso8583Connection connection)
+    {
+        var session = new HostSession(AddressOf(connection.RemoteEndPoint));
+        session.Superseded += () => _ = CloseQuietlyAsync(connection);
+        return session;
+    }
+
+    private static async Task CloseQuietlyAsync(Iso8583Connection connection)
+    {
+        try
+        {
+            await connection.CloseAsync();
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or Iso8583ChannelException)
+        {
+            // Already closing: nothing to do.
         }
     }
 

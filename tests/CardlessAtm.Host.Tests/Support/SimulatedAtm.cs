@@ -78,6 +78,9 @@ public sealed class SimulatedAtm : IAsyncDisposable
     /// <summary>The nonce of the last key-change request built by <see cref="NetworkManagement"/>.</summary>
     public byte[]? LastKeyChangeNonce { get; private set; }
 
+    /// <summary>The last authentic sign-on this ATM sent (what an on-path tap would have recorded).</summary>
+    public IsoMessage? LastSignOn { get; private set; }
+
     public static int NextStan() => (Interlocked.Increment(ref _stanCounter) % 999_999) + 1;
 
     public async Task ConnectAsync()
@@ -95,7 +98,8 @@ public sealed class SimulatedAtm : IAsyncDisposable
     /// <summary>Signs on and fetches session keys; returns the 0810 of the key change.</summary>
     public async Task<IsoMessage> SignOnAndChangeKeysAsync()
     {
-        var signOn = await SendAsync(NetworkManagement(NetworkManagementCodes.SignOn));
+        LastSignOn = NetworkManagement(NetworkManagementCodes.SignOn);
+        var signOn = await SendAsync(LastSignOn);
         Assert.Equal(ResponseCodes.Approved, signOn.ResponseCode);
         var change = await SendAsync(NetworkManagement(NetworkManagementCodes.KeyChange));
         Assert.Equal(ResponseCodes.Approved, change.ResponseCode);
