@@ -38,8 +38,8 @@ public sealed class HostServerOptions
 
     /// <summary>
     /// Most simultaneous ATM connections (default 1024), counting those in their TLS handshake. When reached, the
-    /// oldest connection that has not signed on and has no request being handled is closed for the newcomer; only when
-    /// there is none is the newcomer closed at once.
+    /// oldest connection that has not signed on is closed for the newcomer (whatever it is sending); only when there is
+    /// none (every slot signed on) is the newcomer closed at once.
     /// </summary>
     public int MaxConnections { get; set; } = 1024;
 
@@ -52,7 +52,7 @@ public sealed class HostServerOptions
 
     /// <summary>
     /// Most connections at once from one IP address (default 64). When reached, the oldest of that address's
-    /// connections that has not signed on and has no request being handled is closed for the newcomer, so one address
+    /// connections that has not signed on is closed for the newcomer, so one address
     /// only ever pushes out its own. Raise it for many ATMs behind one NAT address.
     /// </summary>
     public int MaxConnectionsPerAddress { get; set; } = 64;
@@ -68,6 +68,12 @@ public sealed class HostServerOptions
 
     /// <summary>How long a TLS handshake may take (default 10 s).</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// A connection whose ATM has not signed on (valid 0800/001) this long after it opened is closed, whatever it sends
+    /// (default 30 s): echoes or garbage do not let an anonymous socket keep its slot. An ATM signs on as soon as it connects.
+    /// </summary>
+    public TimeSpan SignOnTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// TLS 1.3 for the ATMs' connections (<c>Host:Tls</c>: CertificatePath and PrivateKeyPath, the pair
@@ -118,6 +124,7 @@ public sealed class HostServerOptions
         RequirePositive(IdleTimeout, nameof(IdleTimeout));
         RequirePositive(FirstMessageTimeout, nameof(FirstMessageTimeout));
         RequirePositive(HandshakeTimeout, nameof(HandshakeTimeout));
+        RequirePositive(SignOnTimeout, nameof(SignOnTimeout));
         Policy.Validate();
     }
 
@@ -252,6 +259,11 @@ public sealed class HostServer : IAsyncDisposable
             ReceiveIdleTimeout = options.IdleTimeout,
             FirstMessageTimeout = options.FirstMessageTimeout,
             HandshakeTimeout = options.HandshakeTimeout,
+            AuthenticationTimeout = options.SignOnTimeout,
+
+            // Every ATM signs on first: a connection that has not is evicted (oldest first) for a newcomer even while a
+            // request of its is being handled, so an anonymous socket that keeps sending holds no slot by being busy.
+            EvictBusyUnauthenticated = true,
             TimeProvider = time,
             Logger = loggerFactory.CreateLogger<Iso8583Server>(),
             RequestHandler = async (request, connection, ct) =>
