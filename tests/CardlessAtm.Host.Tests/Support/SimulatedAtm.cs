@@ -119,7 +119,7 @@ public sealed class SimulatedAtm : IAsyncDisposable
         _sharedMac = other;
     }
 
-    /// <summary>An authentic 0800 as the terminal sends it: sign-on and key change MACed under the key-change MAC key, the key change with a fresh nonce.</summary>
+    /// <summary>An authentic 0800 as the terminal sends it: sign-on, sign-off and key change MACed under the key-change MAC key, the key change with a fresh nonce.</summary>
     public IsoMessage NetworkManagement(string code)
     {
         var message = UnsignedNetworkManagement(code, AtmId);
@@ -129,7 +129,7 @@ public sealed class SimulatedAtm : IAsyncDisposable
             message.KeyChangeData = KeyChangeRequestData.Encode(LastKeyChangeNonce);
         }
 
-        if (code is NetworkManagementCodes.SignOn or NetworkManagementCodes.KeyChange)
+        if (code is NetworkManagementCodes.SignOn or NetworkManagementCodes.KeyChange or NetworkManagementCodes.SignOff)
         {
             MessageMac.Apply(message, KeyChangeMac);
         }
