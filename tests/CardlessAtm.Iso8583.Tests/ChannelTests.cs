@@ -554,6 +554,98 @@ public sealed class ChannelTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_anonymous_connection_is_closed_at_the_authentication_timeout_however_much_it_sends()
+    {
+        // Adversary review of issue 12, finding 3: traffic used to keep an anonymous (not signed-on) socket alive forever.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var server = await StartServerAsync(o =>
+        {
+            o.TimeProvider = time;
+            o.ReceiveIdleTimeout = TimeSpan.FromMinutes(5);
+            o.AuthenticationTimeout = TimeSpan.FromSeconds(30);
+            o.RequestHandler = (request, connection, ct) =>
+            {
+                if (request.Stan == 99)
+                {
+                    connection.MarkAuthenticated(); // the "sign-on"
+                }
+
+                return Approve(request, connection, ct);
+            };
+        });
+        await using var anonymous = await RawPeer.ConnectAsync(server.LocalEndPoint);
+        await using var authenticated = await RawPeer.ConnectAsync(server.LocalEndPoint);
+        await authenticated.SendFrameAsync(Request(99).Pack());
+        Assert.NotNull(await authenticated.ReadFrameAsync());
+        for (var i = 1; i <= 3; i++)
+        {
+            await anonymous.SendFrameAsync(Request(i).Pack());
+            Assert.NotNull(await anonymous.ReadFrameAsync()); // answered: it is busy, not idle
+            time.Advance(TimeSpan.FromSeconds(9));
+        }
+
+        var anonymousConnection = server.Connections.Single(c => !c.IsAuthenticated);
+        await AdvanceUntilDoneAsync(time, anonymousConnection.Completion, TimeSpan.FromSeconds(1));
+
+        Assert.Equal(ConnectionLimit.AuthenticationTimeout, anonymousConnection.ClosedBy);
+        Assert.True(await anonymous.ServerClosedAsync());
+        await authenticated.SendFrameAsync(Request(100).Pack());
+        Assert.NotNull(await authenticated.ReadFrameAsync()); // the authenticated one is not held to the deadline
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_busy_anonymous_connection_is_evicted_for_a_newcomer_only_where_the_listener_says_so(bool evictBusy)
+    {
+        // Adversary review of issue 12, finding 3: at the host (evictBusy) a request being handled no longer protects an
+        // anonymous socket's slot; a phone listener (default) keeps a busy phone's slot.
+        var release = new TaskCompletionSource();
+        var entered = 0;
+        var limited = new ConcurrentQueue<(ConnectionLimit, ConnectionLimitAction)>();
+        var server = await StartServerAsync(o =>
+        {
+            o.MaxConnections = 2;
+            o.EvictBusyUnauthenticated = evictBusy;
+            o.RequestHandler = async (request, connection, ct) =>
+            {
+                if (request.Stan < 10)
+                {
+                    Interlocked.Increment(ref entered);
+                    await release.Task.WaitAsync(ct); // busy until the test ends
+                }
+
+                return await Approve(request, connection, ct);
+            };
+        });
+        server.LimitEnforced += (limit, action) => limited.Enqueue((limit, action));
+        await using var first = await RawPeer.ConnectAsync(server.LocalEndPoint);
+        await first.SendFrameAsync(Request(1).Pack());
+        await Timeouts.UntilAsync(() => Volatile.Read(ref entered) == 1, "first request being handled");
+        await using var second = await RawPeer.ConnectAsync(server.LocalEndPoint);
+        await second.SendFrameAsync(Request(2).Pack());
+        await Timeouts.UntilAsync(() => Volatile.Read(ref entered) == 2, "second request being handled");
+
+        await using var newcomer = await RawPeer.ConnectAsync(server.LocalEndPoint);
+        await newcomer.SendFrameAsync(Request(50).Pack());
+
+        if (evictBusy)
+        {
+            Assert.NotNull(await newcomer.ReadFrameAsync()); // served
+            Assert.True(await first.ServerClosedAsync()); // the oldest anonymous one made room, busy as it was
+            Assert.Contains((ConnectionLimit.TotalConnections, ConnectionLimitAction.Evicted), limited);
+            Assert.Equal(2, server.SlotCount);
+        }
+        else
+        {
+            Assert.True(await newcomer.ServerClosedAsync());
+            Assert.Contains((ConnectionLimit.TotalConnections, ConnectionLimitAction.Refused), limited);
+        }
+
+        release.TrySetResult();
+    }
+
+    [Fact]
     public async Task A_malformed_response_fails_its_request_at_once_instead_of_timing_out()
     {
         // A raw "host" that answers with 49 = "9X8": 11 and 41 are read first, so the request can be identified.

@@ -104,7 +104,7 @@ internal sealed class ForgedKeyChangeScenario : IAsyncDisposable
         var replayCode = replay.ResponseCode;
         say($"   replayed 0800/101 recorded from {target} (stan {keyChange.Stan:D6}, nonce already used): the host answered {replayCode} ({ResponseCodes.Describe(replayCode)}), {(replay.KeyChangeData is null ? "no keys in the answer" : "KEYS IN THE ANSWER")}");
 
-        // The replayed sign-on carries no nonce, so it may sign this connection on; a key change still needs the MAC.
+        // The replayed sign-on is refused (already used, or stale: docs/protocol/iso8583.md §2.6); a key change needs the MAC anyway.
         var forgedAgain = new IsoMessage(Mti.NetworkManagementRequest) { Stan = 900_002, TerminalId = target, NetworkManagementCode = NetworkManagementCodes.KeyChange };
         forgedAgain.SetTransmissionDateTime(DateTimeOffset.UtcNow);
         forgedAgain.KeyChangeData = KeyChangeRequestData.Encode(KeyChangeRequestData.CreateNonce());

@@ -28,6 +28,13 @@ public sealed class HostPolicy
     /// </summary>
     public TimeSpan RefusalAuditInterval { get; init; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// How far a sign-on's field 7 (transmission date and time, UTC) may lie from the host's clock, either way (default
+    /// 2 minutes). An 0800/001 carries no nonce: outside this window it is refused 63 as stale, inside it the host accepts
+    /// each sign-on (by its MAC) once, so a sign-on recorded on the wire cannot be replayed to sign on another connection.
+    /// </summary>
+    public TimeSpan SignOnFreshness { get; init; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Checks the values; throws naming the bad setting.</summary>
     public void Validate()
     {
@@ -49,6 +56,11 @@ public sealed class HostPolicy
         if (PreviousKeyGrace < TimeSpan.Zero || PreviousKeyGrace > TimeSpan.FromHours(1))
         {
             throw new ArgumentOutOfRangeException(nameof(PreviousKeyGrace), PreviousKeyGrace, "Host:Policy:PreviousKeyGrace must be 0..1 hour.");
+        }
+
+        if (SignOnFreshness <= TimeSpan.Zero || SignOnFreshness > TimeSpan.FromHours(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(SignOnFreshness), SignOnFreshness, "Host:Policy:SignOnFreshness must be more than 0 and at most 1 hour.");
         }
 
         if (RefusalAuditInterval <= TimeSpan.Zero || RefusalAuditInterval > TimeSpan.FromDays(1))

@@ -42,6 +42,7 @@ public sealed class HostProcessor : IDisposable
     private readonly IPhoneRequestOpener _phoneOpener;
     private readonly QrSessionOptions _qrOptions;
     private readonly RefusalAuditThrottle _refusalAudit;
+    private readonly SignOnRegistry _signOns;
     private readonly Counter<long> _refusals;
     private long _refusalCount;
 
@@ -68,6 +69,7 @@ public sealed class HostProcessor : IDisposable
         _qrOptions = new QrSessionOptions { MaxLifetime = _policy.MaxSessionLifetime, ClockSkew = _policy.ClockSkew };
         _qrOptions.Validate();
         _refusalAudit = new RefusalAuditThrottle(_policy.RefusalAuditInterval);
+        _signOns = new SignOnRegistry(_policy.SignOnFreshness);
         Meter = new Meter(new MeterOptions(Server.HostMetrics.MeterName) { Version = "1.0" });
         _refusals = Meter.CreateCounter<long>("cardless_atm.host.security.refusals", "{message}", "Unauthenticated messages refused (every one, including those whose audit row was suppressed), by event.");
     }
@@ -109,7 +111,7 @@ public sealed class HostProcessor : IDisposable
                 Mti.FinancialRequest => await WithdrawAsync(request, session, cancellationToken),
                 Mti.ReversalAdvice or Mti.ReversalAdviceRepeat => await ReverseAsync(request, session, cancellationToken),
                 Mti.NetworkManagementRequest => await NetworkManagementAsync(request, session, cancellationToken),
-                _ => await UnsupportedAsync(request, cancellationToken),
+                _ => await UnsupportedAsync(request, session, cancellationToken),
             };
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -128,15 +130,16 @@ public sealed class HostProcessor : IDisposable
         }
     }
 
-    private async ValueTask<IsoMessage?> UnsupportedAsync(IsoMessage request, CancellationToken cancellationToken)
+    /// <summary>An MTI the host does not handle: a request is declined 12, anything else ignored; audited throttled (any peer can send these).</summary>
+    private async ValueTask<IsoMessage?> UnsupportedAsync(IsoMessage request, HostSession session, CancellationToken cancellationToken)
     {
         if (!Mti.IsRequest(request.Mti))
         {
-            await AuditAsync("message.ignored", SafeTerminal(request), null, $"unexpected {request.Mti} ignored", cancellationToken);
+            await AuditRefusalAsync(request, session, "message.ignored", null, $"unexpected {request.Mti} ignored", cancellationToken);
             return null;
         }
 
-        return await DeclineAsync(request, null, ResponseCodes.InvalidTransaction, $"MTI {request.Mti} is not handled by the host", cancellationToken);
+        return await DeclineUnauthenticatedAsync(request, session, ResponseCodes.InvalidTransaction, $"MTI {request.Mti} is not handled by the host", cancellationToken);
     }
 
     private async ValueTask<IsoMessage> WithdrawAsync(IsoMessage request, HostSession session, CancellationToken cancellationToken)
@@ -362,9 +365,16 @@ public sealed class HostProcessor : IDisposable
             return await RefuseSecurityAsync(request, session, "security.bad-mac", "network management MAC does not verify", cancellationToken);
         }
 
+        // A sign-off clears the connection's sign-on: like the sign-on it needs a MAC (an unMACed one could come from anyone).
+        if (code == NetworkManagementCodes.SignOff && !request.Has(64) && !request.Has(128))
+        {
+            return await RefuseSecurityAsync(request, session, "security.bad-mac", "sign-off without a MAC (field 64/128): the connection stays signed on", cancellationToken);
+        }
+
         if (atm.Status != AtmStatus.Active)
         {
-            return await DeclineAsync(request, keys, ResponseCodes.InvalidTransaction, "ATM is blocked", cancellationToken);
+            // An unMACed echo for a blocked ATM can come from anyone: throttled like every refusal of unauthenticated traffic.
+            return await DeclineThrottledAsync(request, session, keys, ResponseCodes.InvalidTransaction, "ATM is blocked", cancellationToken);
         }
 
         switch (code)
@@ -376,12 +386,13 @@ public sealed class HostProcessor : IDisposable
                 }
 
                 session.SignOff();
+                _signOns.Release(atm.AtmId, session);
                 await RecordSignOnAsync(atm.AtmId, signOn: false, cancellationToken);
                 return Respond(request, ResponseCodes.Approved, keys);
             case NetworkManagementCodes.EchoTest:
                 return Respond(request, ResponseCodes.Approved, keys);
             default:
-                return await DeclineAsync(request, keys, ResponseCodes.InvalidTransaction, $"network management code {Safe(code)} not supported", cancellationToken);
+                return await DeclineThrottledAsync(request, session, keys, ResponseCodes.InvalidTransaction, $"network management code {Safe(code)} not supported", cancellationToken);
         }
     }
 
@@ -402,8 +413,11 @@ public sealed class HostProcessor : IDisposable
     }
 
     /// <summary>
-    /// 0800/001: valid only with a MAC under the key derived from the ATM's terminal master key. Then (and only
-    /// then) this connection may carry the ATM's 0200/0420/0421; the 0810 is MACed under the same key.
+    /// 0800/001: valid only with a MAC under the key derived from the ATM's terminal master key, a field 7 within
+    /// <see cref="HostPolicy.SignOnFreshness"/> of the host's clock, and not accepted before (same MAC): a sign-on recorded
+    /// on the wire cannot be replayed. Then (and only then) this connection may carry the ATM's 0200/0420/0421, and any
+    /// older connection the ATM was signed on over is superseded (signed off, and closed by the listener); the 0810 is
+    /// MACed under the same key.
     /// </summary>
     private async ValueTask<IsoMessage> SignOnAsync(IsoMessage request, AtmRecord atm, HostSession session, CancellationToken cancellationToken)
     {
@@ -414,12 +428,56 @@ public sealed class HostProcessor : IDisposable
             return await RefuseSecurityAsync(request, session, "security.sign-on-refused", $"sign-on MAC {mac}: the connection is not signed on", cancellationToken);
         }
 
+        var now = _time.GetUtcNow();
+        DateTimeOffset sentAt;
+        try
+        {
+            if (request.GetTransmissionDateTime(now) is not { } sent)
+            {
+                return await RefuseAsync(request, session, "security.sign-on-refused", ResponseCodes.FormatError, "sign-on without field 7 (transmission date and time): the connection is not signed on", cancellationToken);
+            }
+
+            sentAt = sent;
+        }
+        catch (Iso8583FieldException)
+        {
+            return await RefuseAsync(request, session, "security.sign-on-refused", ResponseCodes.FormatError, "sign-on field 7 (transmission date and time) malformed: the connection is not signed on", cancellationToken);
+        }
+
+        if ((now - sentAt).Duration() > _policy.SignOnFreshness)
+        {
+            return await RefuseSecurityAsync(request, session, "security.sign-on-refused", $"sign-on stale: field 7 is {(now - sentAt).TotalSeconds:F0} s from the host's clock (more than Host:Policy:SignOnFreshness): the connection is not signed on", cancellationToken);
+        }
+
         if (atm.Status != AtmStatus.Active)
         {
             return RespondSigned(await DeclineAsync(request, null, ResponseCodes.InvalidTransaction, "ATM is blocked", cancellationToken), keyChangeMac);
         }
 
+        var macValue = Convert.ToHexString(request.GetBytes(64) ?? request.GetBytes(128) ?? []);
+        var admission = _signOns.Accept(atm.AtmId, macValue, sentAt, now, session, out var superseded);
+        if (admission != SignOnAdmission.Accepted)
+        {
+            var why = admission == SignOnAdmission.Replayed
+                ? "sign-on already accepted once (replayed 0800/001): the connection is not signed on"
+                : $"more than {SignOnRegistry.MaxRecentPerAtm} sign-ons of this ATM within Host:Policy:SignOnFreshness: the connection is not signed on";
+            return await RefuseSecurityAsync(request, session, "security.sign-on-refused", why, cancellationToken);
+        }
+
+        if (session.IsSignedOnAs(atm.AtmId))
+        {
+            // Signed on again over the same connection: nothing changes, so the audit row is throttled like a refusal's.
+            await AuditRefusalAsync(request, session, "atm.sign-on", ResponseCodes.Approved, "signed on again over the same connection", cancellationToken, refusal: false, knownAtm: true);
+            return RespondSigned(request.CreateResponse(ResponseCodes.Approved), keyChangeMac);
+        }
+
         session.SignOn(atm.AtmId);
+        if (superseded is not null)
+        {
+            _logger.LogWarning("ATM {AtmId} signed on over a new connection from {Address}: its older connection is superseded and closed", atm.AtmId, Safe(session.RemoteAddress ?? "?"));
+            superseded.Supersede();
+        }
+
         await RecordSignOnAsync(atm.AtmId, signOn: true, cancellationToken);
         return RespondSigned(request.CreateResponse(ResponseCodes.Approved), keyChangeMac);
     }
@@ -560,32 +618,57 @@ public sealed class HostProcessor : IDisposable
     }
 
     /// <summary>A refusal for a security reason (forged or replayed key change, bad sign-on, no sign-on): 63, not MACed, nothing changed, logged and audited as a security event.</summary>
-    private async ValueTask<IsoMessage> RefuseSecurityAsync(IsoMessage request, HostSession session, string eventName, string reason, CancellationToken cancellationToken)
+    private ValueTask<IsoMessage> RefuseSecurityAsync(IsoMessage request, HostSession session, string eventName, string reason, CancellationToken cancellationToken) =>
+        RefuseAsync(request, session, eventName, ResponseCodes.SecurityViolation, reason, cancellationToken);
+
+    /// <summary>A refusal with <paramref name="code"/> of a message no ATM key vouches for (or one that must not change state): not MACed, audited throttled.</summary>
+    private async ValueTask<IsoMessage> RefuseAsync(IsoMessage request, HostSession session, string eventName, string code, string reason, CancellationToken cancellationToken)
     {
-        await AuditRefusalAsync(request, session, eventName, ResponseCodes.SecurityViolation, reason, cancellationToken);
-        return request.CreateResponse(ResponseCodes.SecurityViolation);
+        // Every caller has found field 41's ATM in the ledger: its id is part of the throttle key.
+        await AuditRefusalAsync(request, session, eventName, code, reason, cancellationToken, knownAtm: true);
+        return request.CreateResponse(code);
     }
 
     /// <summary>
     /// Logs, counts and (throttled per remote address and event: <see cref="RefusalAuditThrottle"/>) audits a refusal of
     /// a message no ATM key vouches for. The row carries how many like it were suppressed since the previous one.
     /// Field 41 and 11 are attacker-chosen: only their sanitised form (<see cref="Safe"/>) reaches the log or the row.
+    /// The throttle key is (address, event and code, field 41 when it names a known ATM). Refusals suppressed under a key that
+    /// then went quiet are reported in one <c>security.refusals-suppressed</c> row when the throttle expires the key.
+    /// With refusal false (a message that is not refused but may repeat without limit, a repeated sign-on) the row is
+    /// throttled the same way but not counted as a refusal.
     /// </summary>
-    private async ValueTask AuditRefusalAsync(IsoMessage request, HostSession session, string eventName, string code, string reason, CancellationToken cancellationToken)
+    private async ValueTask AuditRefusalAsync(IsoMessage request, HostSession session, string eventName, string? code, string reason, CancellationToken cancellationToken, bool refusal = true, bool knownAtm = false)
     {
         var atmId = SafeTerminal(request);
         var stan = request.TryGetValue(11, out var s) ? Safe(Encoding.ASCII.GetString(s)) : "-";
         var address = Safe(session.RemoteAddress ?? "?");
-        Interlocked.Increment(ref _refusalCount);
-        _refusals.Add(1, new KeyValuePair<string, object?>("event", eventName));
-        var decision = _refusalAudit.Admit(address, $"{eventName} {code}", _time.GetUtcNow());
+        if (refusal)
+        {
+            Interlocked.Increment(ref _refusalCount);
+            _refusals.Add(1, new KeyValuePair<string, object?>("event", eventName));
+        }
+
+        // The key names the ATM when field 41 is one the ledger knows (a bounded set), so a decoy refusal for ATM A does
+        // not hide a real alert for ATM B from the same address; an unknown id is attacker-chosen and shares one key.
+        var decision = _refusalAudit.Admit(address, $"{eventName} {code ?? "-"} {(knownAtm ? atmId : "?")}", _time.GetUtcNow());
+        if (decision.ExpiredSuppressed > 0)
+        {
+            await AuditAsync(
+                "security.refusals-suppressed",
+                null,
+                null,
+                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{decision.ExpiredSuppressed} refusals under {decision.ExpiredKeys} throttle keys (address, event, ATM) were not audited; their keys expired after {_policy.RefusalAuditInterval} without another row"),
+                cancellationToken);
+        }
+
         if (!decision.Write)
         {
             _logger.LogDebug("Refusal {Event} from {Address} for {AtmId}: audit row suppressed (at most one per {Interval})", eventName, address, atmId ?? "?", _policy.RefusalAuditInterval);
             return;
         }
 
-        _logger.LogWarning("Security event {Event} from {Address}: {Mti} stan {Stan} for {AtmId} refused {Code}: {Reason}", eventName, address, request.Mti, stan, atmId ?? "?", code, reason);
+        _logger.LogWarning("Security event {Event} from {Address}: {Mti} stan {Stan} for {AtmId} refused {Code}: {Reason}", eventName, address, request.Mti, stan, atmId ?? "?", code ?? "-", reason);
         var detail = $"{request.Mti} stan {stan} from {decision.Address}: {reason}";
         if (decision.Suppressed > 0)
         {
@@ -650,6 +733,13 @@ public sealed class HostProcessor : IDisposable
         }
 
         return (atm, keys, null);
+    }
+
+    /// <summary>A decline (MACed when <paramref name="keys"/> is given) of a message any peer can send and repeat: audited throttled, like a security refusal.</summary>
+    private async ValueTask<IsoMessage> DeclineThrottledAsync(IsoMessage request, HostSession session, AtmSessionKeys? keys, string code, string reason, CancellationToken cancellationToken)
+    {
+        await AuditRefusalAsync(request, session, "request.declined", code, reason, cancellationToken, knownAtm: true);
+        return Respond(request, code, keys);
     }
 
     /// <summary>A decline of a message naming no known ATM (no key to MAC it with): audited throttled, like a security refusal.</summary>

@@ -3,7 +3,8 @@ namespace CardlessAtm.Host.Processing;
 /// <summary>
 /// What the host knows about one ATM connection: which ATM signed on over it with a valid MAC (0800/001 MACed
 /// under the key derived from that ATM's terminal master key). The host serves 0200, 0420 and 0421 only on a
-/// connection signed on as the ATM in field 41 (docs/protocol/iso8583.md §2.6). One per connection; thread-safe.
+/// connection signed on as the ATM in field 41 (docs/protocol/iso8583.md §2.6). An ATM is signed on over at most one
+/// connection: a newer valid sign-on of the same ATM supersedes this one (<see cref="Superseded"/>). One per connection; thread-safe.
 /// </summary>
 public sealed class HostSession
 {
@@ -21,7 +22,19 @@ public sealed class HostSession
     /// <summary>Whether <paramref name="atmId"/> signed on over this connection (and has not signed off).</summary>
     public bool IsSignedOnAs(string? atmId) => atmId is not null && string.Equals(SignedOnAtmId, atmId, StringComparison.Ordinal);
 
+    /// <summary>
+    /// Raised once when a newer sign-on of the same ATM on another connection took over: this session is no longer signed
+    /// on, and the listener closes the connection (so it gives its authenticated slot back).
+    /// </summary>
+    public event Action? Superseded;
+
     internal void SignOn(string atmId) => Volatile.Write(ref _atmId, atmId);
+
+    internal void Supersede()
+    {
+        SignOff();
+        Superseded?.Invoke();
+    }
 
     internal void SignOff() => Volatile.Write(ref _atmId, null);
 }

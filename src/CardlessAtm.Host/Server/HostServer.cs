@@ -38,8 +38,8 @@ public sealed class HostServerOptions
 
     /// <summary>
     /// Most simultaneous ATM connections (default 1024), counting those in their TLS handshake. When reached, the
-    /// oldest connection that has not signed on and has no request being handled is closed for the newcomer; only when
-    /// there is none is the newcomer closed at once.
+    /// oldest connection that has not signed on is closed for the newcomer (whatever it is sending); only when there is
+    /// none (every slot signed on) is the newcomer closed at once.
     /// </summary>
     public int MaxConnections { get; set; } = 1024;
 
@@ -52,7 +52,7 @@ public sealed class HostServerOptions
 
     /// <summary>
     /// Most connections at once from one IP address (default 64). When reached, the oldest of that address's
-    /// connections that has not signed on and has no request being handled is closed for the newcomer, so one address
+    /// connections that has not signed on is closed for the newcomer, so one address
     /// only ever pushes out its own. Raise it for many ATMs behind one NAT address.
     /// </summary>
     public int MaxConnectionsPerAddress { get; set; } = 64;
@@ -68,6 +68,12 @@ public sealed class HostServerOptions
 
     /// <summary>How long a TLS handshake may take (default 10 s).</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// A connection whose ATM has not signed on (valid 0800/001) this long after it opened is closed, whatever it sends
+    /// (default 30 s): echoes or garbage do not let an anonymous socket keep its slot. An ATM signs on as soon as it connects.
+    /// </summary>
+    public TimeSpan SignOnTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// TLS 1.3 for the ATMs' connections (<c>Host:Tls</c>: CertificatePath and PrivateKeyPath, the pair
@@ -118,6 +124,7 @@ public sealed class HostServerOptions
         RequirePositive(IdleTimeout, nameof(IdleTimeout));
         RequirePositive(FirstMessageTimeout, nameof(FirstMessageTimeout));
         RequirePositive(HandshakeTimeout, nameof(HandshakeTimeout));
+        RequirePositive(SignOnTimeout, nameof(SignOnTimeout));
         Policy.Validate();
     }
 
@@ -252,11 +259,16 @@ public sealed class HostServer : IAsyncDisposable
             ReceiveIdleTimeout = options.IdleTimeout,
             FirstMessageTimeout = options.FirstMessageTimeout,
             HandshakeTimeout = options.HandshakeTimeout,
+            AuthenticationTimeout = options.SignOnTimeout,
+
+            // Every ATM signs on first: a connection that has not is evicted (oldest first) for a newcomer even while a
+            // request of its is being handled, so an anonymous socket that keeps sending holds no slot by being busy.
+            EvictBusyUnauthenticated = true,
             TimeProvider = time,
             Logger = loggerFactory.CreateLogger<Iso8583Server>(),
             RequestHandler = async (request, connection, ct) =>
             {
-                var session = _sessions.GetValue(connection, c => new HostSession(AddressOf(c.RemoteEndPoint)));
+                var session = _sessions.GetValue(connection, NewSession);
                 var response = await processor.HandleAsync(request, session, ct);
                 if (session.SignedOnAtmId is not null && !connection.IsAuthenticated)
                 {
@@ -287,6 +299,29 @@ public sealed class HostServer : IAsyncDisposable
             log.LogWarning(
                 "INSECURE: the host listener {EndPoint} runs plain TCP (Host:Insecure = true): ATMs' messages cross the network readable. Configure Host:Tls (CertificatePath, PrivateKeyPath) outside a lab.",
                 _server.LocalEndPoint);
+        }
+    }
+
+    /// <summary>
+    /// The session of a new connection. When a newer sign-on of its ATM supersedes it, the connection is closed: an ATM
+    /// holds one signed-on (authenticated, never evicted) slot at most, and the older connection is of no use to it.
+    /// </summary>
+    private static HostSession NewSession(Iso8583Connection connection)
+    {
+        var session = new HostSession(AddressOf(connection.RemoteEndPoint));
+        session.Superseded += () => _ = CloseQuietlyAsync(connection);
+        return session;
+    }
+
+    private static async Task CloseQuietlyAsync(Iso8583Connection connection)
+    {
+        try
+        {
+            await connection.CloseAsync();
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or Iso8583ChannelException)
+        {
+            // Already closing: nothing to do.
         }
     }
 

@@ -122,6 +122,13 @@ public class Iso8583ConnectionOptions
     /// </summary>
     public TimeSpan? MaxConnectionLifetime { get; set; }
 
+    /// <summary>
+    /// When set, a connection that has not been <see cref="Iso8583Connection.MarkAuthenticated">authenticated</see> (e.g.
+    /// has not signed on) this long after it opened is closed, whatever it sends: traffic does not buy an anonymous peer
+    /// more time. Null (default) disables it.
+    /// </summary>
+    public TimeSpan? AuthenticationTimeout { get; set; }
+
     /// <summary>The terminal id put in field 41 of the echo requests this side sends (optional).</summary>
     public string? TerminalId { get; set; }
 
@@ -154,6 +161,7 @@ public class Iso8583ConnectionOptions
         Require(ReceiveIdleTimeout is null || ReceiveIdleTimeout > TimeSpan.Zero, nameof(ReceiveIdleTimeout), "must be positive when set");
         Require(FirstMessageTimeout is null || FirstMessageTimeout > TimeSpan.Zero, nameof(FirstMessageTimeout), "must be positive when set");
         Require(MaxConnectionLifetime is null || MaxConnectionLifetime > TimeSpan.Zero, nameof(MaxConnectionLifetime), "must be positive when set");
+        Require(AuthenticationTimeout is null || AuthenticationTimeout > TimeSpan.Zero, nameof(AuthenticationTimeout), "must be positive when set");
         Require(DrainTimeout >= TimeSpan.Zero, nameof(DrainTimeout), "must not be negative");
         Require(TimeProvider is not null, nameof(TimeProvider), "is required");
         Require(Logger is not null, nameof(Logger), "is required");
@@ -254,6 +262,13 @@ public sealed class Iso8583ServerOptions : Iso8583ConnectionOptions
     /// newcomer is closed at once. So one address can only push out its own connections.
     /// </summary>
     public int? MaxConnectionsPerAddress { get; set; }
+
+    /// <summary>
+    /// Whether an unauthenticated connection may be evicted while a request of its own is being handled (default false:
+    /// a phone keeps its slot while its withdrawal is being authorised). True for a listener whose legitimate peers
+    /// authenticate first (the host's ATMs sign on): an anonymous peer that keeps sending then holds no slot by being busy.
+    /// </summary>
+    public bool EvictBusyUnauthenticated { get; set; }
 
     /// <summary>When set, every connection runs over TLS with these options.</summary>
     public SslServerAuthenticationOptions? Tls { get; set; }

@@ -25,6 +25,9 @@ public enum ConnectionLimit
 
     /// <summary><see cref="Iso8583ConnectionOptions.MaxConnectionLifetime"/>: open too long, whatever it sent.</summary>
     MaxLifetime,
+
+    /// <summary><see cref="Iso8583ConnectionOptions.AuthenticationTimeout"/>: not authenticated (signed on) soon enough, whatever it sent.</summary>
+    AuthenticationTimeout,
 }
 
 /// <summary>What the server did when a <see cref="ConnectionLimit"/> was reached (the <c>action</c> tag of the listeners' metrics).</summary>
@@ -44,11 +47,12 @@ public enum ConnectionLimitAction
 /// The server's connection table for admission: how many connections there are, from which address, and which are
 /// not authenticated yet, in the order they were accepted. When a limit is reached the oldest connection in its
 /// scope that has not authenticated and has no request being handled is evicted for the newcomer; only when there is
-/// none is the newcomer refused. So sockets that never authenticate only ever push each other out: an ATM that dials
+/// none is the newcomer refused (with <see cref="Iso8583ServerOptions.EvictBusyUnauthenticated"/>, the oldest unauthenticated
+/// one whether busy or not). So sockets that never authenticate only ever push each other out: an ATM that dials
 /// in during a flood gets a slot, keeps it once it has signed on, and a phone keeps its slot while its request is
 /// being handled. One lock: admissions are a few list and dictionary operations.
 /// </summary>
-internal sealed class ConnectionSlots(int maxTotal, int maxUnauthenticated, int? maxPerAddress)
+internal sealed class ConnectionSlots(int maxTotal, int maxUnauthenticated, int? maxPerAddress, bool evictBusy = false)
 {
     private readonly object _gate = new();
     private readonly LinkedList<Slot> _unauthenticated = new();
@@ -186,7 +190,7 @@ internal sealed class ConnectionSlots(int maxTotal, int maxUnauthenticated, int?
         for (var node = _unauthenticated.First; node is not null; node = node.Next)
         {
             var slot = node.Value;
-            if (!ReferenceEquals(slot, except) && inScope(slot) && slot.Connection is not { IsBusy: true })
+            if (!ReferenceEquals(slot, except) && inScope(slot) && (evictBusy || slot.Connection is not { IsBusy: true }))
             {
                 return slot;
             }
@@ -239,6 +243,7 @@ public static class ConnectionLimitTags
         ConnectionLimit.FirstMessageTimeout => "first_message_timeout",
         ConnectionLimit.IdleTimeout => "idle_timeout",
         ConnectionLimit.MaxLifetime => "max_lifetime",
+        ConnectionLimit.AuthenticationTimeout => "authentication_timeout",
         _ => "other",
     };
 

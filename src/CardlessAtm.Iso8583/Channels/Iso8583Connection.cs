@@ -643,7 +643,8 @@ public sealed class Iso8583Connection : IAsyncDisposable
         var timeout = _options.ReceiveIdleTimeout;
         var lifetime = _options.MaxConnectionLifetime;
         var firstMessage = _options.FirstMessageTimeout;
-        if (echo is null && timeout is null && lifetime is null && firstMessage is null)
+        var authentication = _options.AuthenticationTimeout;
+        if (echo is null && timeout is null && lifetime is null && firstMessage is null && authentication is null)
         {
             return;
         }
@@ -670,6 +671,14 @@ public sealed class Iso8583Connection : IAsyncDisposable
                     return;
                 }
 
+                var waitingForAuthentication = authentication is not null && !IsAuthenticated;
+                if (waitingForAuthentication && age >= authentication!.Value)
+                {
+                    _log.LogWarning("ISO 8583 connection {Id} to {Remote}: not authenticated (signed on) within {Seconds:0} s of connecting; closing.", Id, RemoteEndPoint, age.TotalSeconds);
+                    CloseForLimit(ConnectionLimit.AuthenticationTimeout);
+                    return;
+                }
+
                 var idle = clock.GetElapsedTime(Volatile.Read(ref _lastReceived));
                 if (timeout is { } t && idle >= t)
                 {
@@ -689,6 +698,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
                 wait = timeout is { } t2 && t2 - idle < wait ? t2 - idle : wait;
                 wait = lifetime is { } l2 && l2 - age < wait ? l2 - age : wait;
                 wait = waitingForFirst && firstMessage!.Value - age < wait ? firstMessage.Value - age : wait;
+                wait = waitingForAuthentication && authentication!.Value - age < wait ? authentication.Value - age : wait;
                 if (wait == TimeSpan.MaxValue)
                 {
                     await Task.Delay(Timeout.InfiniteTimeSpan, clock, _lifetime.Token); // only the first-message deadline was set, and it is met

@@ -31,7 +31,7 @@ public sealed class Iso8583Server : IAsyncDisposable
         options.Validate();
         _options = options;
         _log = options.Logger;
-        _slots = new ConnectionSlots(options.MaxConnections, options.MaxUnauthenticatedConnections ?? options.MaxConnections, options.MaxConnectionsPerAddress);
+        _slots = new ConnectionSlots(options.MaxConnections, options.MaxUnauthenticatedConnections ?? options.MaxConnections, options.MaxConnectionsPerAddress, options.EvictBusyUnauthenticated);
     }
 
     /// <summary>Raised when a connection has been accepted (after TLS), before its first frame is read.</summary>

@@ -675,13 +675,13 @@ public sealed class HostProcessorTests : IAsyncLifetime
         Assert.Equal(("0110", ResponseCodes.InvalidTransaction), (response.Mti, response.ResponseCode));
         Assert.False(IsMaced(response));
         var audit = await _h.LastAuditAsync();
-        Assert.Equal(("request.declined", "0100 stan 000007: MTI 0100 is not handled by the host"), (audit.Event, audit.Detail));
+        Assert.Equal(("request.declined", "0100 stan 000007 from ?: MTI 0100 is not handled by the host"), (audit.Event, audit.Detail));
 
         var stray = new IsoMessage(Mti.FinancialResponse);
         stray.TerminalId = DemoSeed.AtmId;
         Assert.Null(await _h.Processor.HandleAsync(stray));
         audit = await _h.LastAuditAsync();
-        Assert.Equal(("message.ignored", DemoSeed.AtmId, (string?)null, "unexpected 0210 ignored"), (audit.Event, audit.AtmId, audit.ResponseCode, audit.Detail));
+        Assert.Equal(("message.ignored", DemoSeed.AtmId, (string?)null, "0210 stan - from ?: unexpected 0210 ignored"), (audit.Event, audit.AtmId, audit.ResponseCode, audit.Detail));
     }
 
     [Fact]
@@ -716,6 +716,23 @@ public sealed class HostProcessorTests : IAsyncLifetime
         Assert.False(IsMaced(response)); // a refused 0800 carries no MAC (docs/protocol/iso8583.md §2.7)
         Assert.True((await _h.AtmRecordAsync())!.SignedOn);
         Assert.Equal("0800 stan 999998 from ?: network management MAC does not verify", (await _h.LastAuditAsync()).Detail);
+    }
+
+    [Fact]
+    public async Task An_unmaced_sign_off_is_refused_63_and_the_connection_can_still_withdraw()
+    {
+        // Adversary review of issue 12, finding 6: an 0800/002 without a MAC used to clear the connection's sign-on.
+        var unsigned = SimulatedAtm.UnsignedNetworkManagement(NetworkManagementCodes.SignOff, DemoSeed.AtmId);
+
+        var response = await _h.SendAsync(unsigned);
+
+        Assert.Equal(ResponseCodes.SecurityViolation, response.ResponseCode);
+        Assert.False(IsMaced(response));
+        Assert.True(_h.AtmConnection.IsSignedOnAs(DemoSeed.AtmId));
+        Assert.True((await _h.AtmRecordAsync())!.SignedOn);
+        var balance = await _h.BalanceAsync(0);
+        Assert.Equal(ResponseCodes.Approved, (await _h.SendAsync(_h.Withdrawal(0, 1_000))).ResponseCode);
+        Assert.Equal(balance - 1_000, await _h.BalanceAsync(0));
     }
 
     [Fact]

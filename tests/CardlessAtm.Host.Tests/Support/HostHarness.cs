@@ -25,10 +25,12 @@ public sealed class HostHarness : SeededHost
         Insecure = true, // the simulated ATMs dial plain TCP; TLS is tested in CardlessAtm.Iso8583.Tests and end to end
     };
 
-    public static async Task<HostHarness> StartAsync()
+    public static async Task<HostHarness> StartAsync(Action<HostServerOptions>? configure = null, TimeProvider? time = null)
     {
         var dir = new TempDirectory();
-        var host = await HostServer.StartAsync(Options(dir));
+        var options = Options(dir);
+        configure?.Invoke(options);
+        var host = await HostServer.StartAsync(options, time: time);
         var seed = await DemoSeed.SeedAsync(host);
         var harness = new HostHarness(dir, host, seed);
         harness.Atm = await harness.ConnectAtmAsync();
@@ -44,7 +46,7 @@ public sealed class HostHarness : SeededHost
         return atm;
     }
 
-    /// <summary>A second connection of the same ATM, using the first one's session key.</summary>
+    /// <summary>A second connection of the same ATM, using the first one's session key; its sign-on supersedes the first connection (the host closes it).</summary>
     public async Task<SimulatedAtm> ConnectSecondLinkAsync()
     {
         var atm = new SimulatedAtm(Host.Profile, DemoSeed.AtmId, Seed.Atm.MasterKey, Host.LocalEndPoint);

@@ -78,6 +78,9 @@ public sealed class SimulatedAtm : IAsyncDisposable
     /// <summary>The nonce of the last key-change request built by <see cref="NetworkManagement"/>.</summary>
     public byte[]? LastKeyChangeNonce { get; private set; }
 
+    /// <summary>The last authentic sign-on this ATM sent (what an on-path tap would have recorded).</summary>
+    public IsoMessage? LastSignOn { get; private set; }
+
     public static int NextStan() => (Interlocked.Increment(ref _stanCounter) % 999_999) + 1;
 
     public async Task ConnectAsync()
@@ -95,7 +98,8 @@ public sealed class SimulatedAtm : IAsyncDisposable
     /// <summary>Signs on and fetches session keys; returns the 0810 of the key change.</summary>
     public async Task<IsoMessage> SignOnAndChangeKeysAsync()
     {
-        var signOn = await SendAsync(NetworkManagement(NetworkManagementCodes.SignOn));
+        LastSignOn = NetworkManagement(NetworkManagementCodes.SignOn);
+        var signOn = await SendAsync(LastSignOn);
         Assert.Equal(ResponseCodes.Approved, signOn.ResponseCode);
         var change = await SendAsync(NetworkManagement(NetworkManagementCodes.KeyChange));
         Assert.Equal(ResponseCodes.Approved, change.ResponseCode);
@@ -115,7 +119,7 @@ public sealed class SimulatedAtm : IAsyncDisposable
         _sharedMac = other;
     }
 
-    /// <summary>An authentic 0800 as the terminal sends it: sign-on and key change MACed under the key-change MAC key, the key change with a fresh nonce.</summary>
+    /// <summary>An authentic 0800 as the terminal sends it: sign-on, sign-off and key change MACed under the key-change MAC key, the key change with a fresh nonce.</summary>
     public IsoMessage NetworkManagement(string code)
     {
         var message = UnsignedNetworkManagement(code, AtmId);
@@ -125,7 +129,7 @@ public sealed class SimulatedAtm : IAsyncDisposable
             message.KeyChangeData = KeyChangeRequestData.Encode(LastKeyChangeNonce);
         }
 
-        if (code is NetworkManagementCodes.SignOn or NetworkManagementCodes.KeyChange)
+        if (code is NetworkManagementCodes.SignOn or NetworkManagementCodes.KeyChange or NetworkManagementCodes.SignOff)
         {
             MessageMac.Apply(message, KeyChangeMac);
         }

@@ -24,9 +24,11 @@ public sealed class ConnectionFloodTests
         using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await using var flood = await SocketFlood.StartAsync(h.Host.LocalEndPoint, Sockets, keepAlives ? TimeSpan.FromMilliseconds(500) : null, deadline.Token);
 
-        await using var secondLink = await h.ConnectSecondLinkAsync(); // a new connection, dialled while the flood holds its sockets
-        var approved = await secondLink.SendCheckedAsync(h.Withdrawal(0, 5_000));
         var alsoApproved = await h.Atm.SendCheckedAsync(h.Withdrawal(1, 2_000)); // the link that was up before the flood
+
+        // A new connection, dialled while the flood holds its sockets (its sign-on supersedes the older link).
+        await using var secondLink = await h.ConnectSecondLinkAsync();
+        var approved = await secondLink.SendCheckedAsync(h.Withdrawal(0, 5_000));
 
         Assert.Equal(ResponseCodes.Approved, approved.ResponseCode);
         Assert.Equal(ResponseCodes.Approved, alsoApproved.ResponseCode);

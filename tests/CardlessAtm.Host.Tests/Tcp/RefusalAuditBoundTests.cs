@@ -97,6 +97,100 @@ public sealed partial class RefusalAuditBoundTests
     }
 
     [Fact]
+    public async Task A_thousand_odd_messages_on_one_connection_write_a_bounded_number_of_audit_rows()
+    {
+        // Adversary review of issue 12, finding 2: an unhandled MTI, an 0800 with an unknown code and repeated sign-ons
+        // each wrote an audit row with no throttle. The clock starts at the real time (the sign-ons' field 7 is real).
+        using var dir = new TempDirectory();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await HostServer.OpenAsync(HostHarness.Options(dir), time: time);
+        using var seed = await DemoSeed.SeedAsync(host);
+        var connection = new HostSession(Attacker);
+        await using var atm = new SimulatedAtm(host.Profile, DemoSeed.AtmId, seed.Atm.MasterKey, async r => (await host.Processor.HandleAsync(r, connection))!);
+        await atm.SignOnAndChangeKeysAsync();
+        var replayed = atm.LastSignOn!;
+        var rowsBefore = (await host.Store.ReadAsync(r => r.GetRecentAudit(100_000))).Count;
+
+        const int Rounds = 200; // 5 kinds: 1,000 messages
+        for (var i = 0; i < Rounds; i++)
+        {
+            var unhandled = SimulatedAtm.UnsignedNetworkManagement(NetworkManagementCodes.EchoTest, DemoSeed.AtmId);
+            unhandled.Mti = "0100";
+            Assert.Equal(ResponseCodes.InvalidTransaction, (await host.Processor.HandleAsync(unhandled, connection))!.ResponseCode);
+
+            var stray = SimulatedAtm.UnsignedNetworkManagement(NetworkManagementCodes.EchoTest, DemoSeed.AtmId);
+            stray.Mti = Mti.NetworkManagementResponse;
+            Assert.Null(await host.Processor.HandleAsync(stray, connection));
+
+            var unknownCode = SimulatedAtm.UnsignedNetworkManagement("999", DemoSeed.AtmId);
+            Assert.Equal(ResponseCodes.InvalidTransaction, (await host.Processor.HandleAsync(unknownCode, connection))!.ResponseCode);
+
+            Assert.Equal(ResponseCodes.SecurityViolation, (await host.Processor.HandleAsync(replayed, connection))!.ResponseCode);
+
+            Assert.Equal(ResponseCodes.Approved, (await host.Processor.HandleAsync(atm.NetworkManagement(NetworkManagementCodes.SignOn), connection))!.ResponseCode);
+        }
+
+        var added = (await host.Store.ReadAsync(r => r.GetRecentAudit(100_000))).Count - rowsBefore;
+        // One per throttle key (address, event and code, known ATM): 0100 declined 12 (field 41 not vouched for), 0810
+        // ignored, 0800/999 declined 12 for the known ATM, replayed sign-on refused 63, sign-on repeated.
+        Assert.Equal(5, added);
+        Assert.True(connection.IsSignedOnAs(DemoSeed.AtmId));
+        Assert.True((await host.Store.ReadAsync(r => r.GetAtm(DemoSeed.AtmId)!)).SignedOn);
+    }
+
+    [Fact]
+    public async Task A_decoy_refusal_for_one_ATM_does_not_hide_a_real_alert_for_another_from_the_same_address()
+    {
+        // Adversary review of issue 12, finding 5: the throttle key lacked field 41.
+        using var dir = new TempDirectory();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await HostServer.OpenAsync(HostHarness.Options(dir), time: time);
+        using var seed = await DemoSeed.SeedAsync(host);
+        (await host.Administration.AddAtmAsync("ATM00002", "test", 978)).MasterKey.Dispose();
+
+        var attacker = new HostSession(Attacker);
+        for (var i = 0; i < 5; i++)
+        {
+            var decoy = SimulatedAtm.UnsignedNetworkManagement(NetworkManagementCodes.SignOn, DemoSeed.AtmId);
+            Assert.Equal(ResponseCodes.SecurityViolation, (await host.Processor.HandleAsync(decoy, attacker))!.ResponseCode);
+        }
+
+        var real = SimulatedAtm.UnsignedNetworkManagement(NetworkManagementCodes.SignOn, "ATM00002");
+        Assert.Equal(ResponseCodes.SecurityViolation, (await host.Processor.HandleAsync(real, attacker))!.ResponseCode);
+
+        var rows = await host.Store.ReadAsync(r => r.GetRecentAudit(1_000));
+        Assert.Single(rows, a => a.Event == "security.sign-on-refused" && a.AtmId == DemoSeed.AtmId);
+        Assert.Single(rows, a => a.Event == "security.sign-on-refused" && a.AtmId == "ATM00002");
+    }
+
+    [Fact]
+    public void A_throttle_whose_table_filled_up_recovers_after_its_interval_and_reports_what_it_suppressed()
+    {
+        // Adversary review of issue 12, finding 4: keys with suppressed refusals were never pruned, so once 4,096 were
+        // tracked every new address shared the overflow key for ever and those suppressed counts were never reported.
+        var interval = TimeSpan.FromMinutes(1);
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 6, 0, 0, TimeSpan.Zero));
+        var throttle = new RefusalAuditThrottle(interval);
+        for (var i = 0; i < RefusalAuditThrottle.MaxKeys; i++)
+        {
+            var address = string.Create(CultureInfo.InvariantCulture, $"2001:db8::{i:x}");
+            Assert.True(throttle.Admit(address, "security.sign-on-refused 63", time.GetUtcNow()).Write);
+            Assert.False(throttle.Admit(address, "security.sign-on-refused 63", time.GetUtcNow()).Write); // one suppressed each
+        }
+
+        Assert.Equal(RefusalAuditThrottle.OverflowAddress, throttle.Admit("198.51.100.1", "security.sign-on-refused 63", time.GetUtcNow()).Address);
+
+        time.Advance((2 * interval) + TimeSpan.FromSeconds(1));
+        var later = throttle.Admit("198.51.100.2", "security.sign-on-refused 63", time.GetUtcNow());
+
+        Assert.True(later.Write);
+        Assert.Equal("198.51.100.2", later.Address); // its own key again: the table recovered
+        Assert.Equal(RefusalAuditThrottle.MaxKeys, later.ExpiredSuppressed); // the 4,096 suppressed refusals, reported once
+        Assert.True(throttle.TrackedKeys <= 2);
+        Assert.Equal(0, throttle.Admit("198.51.100.3", "security.sign-on-refused 63", time.GetUtcNow()).ExpiredSuppressed);
+    }
+
+    [Fact]
     public void The_throttle_keeps_a_bounded_table_when_every_refusal_comes_from_a_new_address()
     {
         var throttle = new RefusalAuditThrottle(TimeSpan.FromMinutes(1));

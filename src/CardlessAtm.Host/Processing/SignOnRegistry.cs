@@ -1,0 +1,95 @@
+namespace CardlessAtm.Host.Processing;
+
+/// <summary>
+/// What makes an 0800/001 single-use and an ATM signed on over one connection at most (docs/protocol/iso8583.md §2.6).
+/// A sign-on has no nonce, so the host remembers, per ATM, the MAC of every sign-on it accepted until that sign-on's
+/// field 7 is older than <see cref="Authorisation.HostPolicy.SignOnFreshness"/> (after which the freshness check refuses
+/// it anyway): the same sign-on replayed on another socket is refused. Only sign-ons whose MAC verified under the ATM's
+/// key are recorded, at most <see cref="MaxRecentPerAtm"/> per ATM, so a stranger cannot grow the table. It also
+/// names the connection each ATM is signed on over; accepting a newer sign-on returns the older one to be superseded.
+/// Held in memory: after a host restart a sign-on still inside its freshness window could be accepted once more.
+/// Thread-safe.
+/// </summary>
+internal sealed class SignOnRegistry(TimeSpan freshness)
+{
+    /// <summary>The most unexpired sign-ons remembered per ATM; past it a further sign-on is refused until older ones go stale.</summary>
+    public const int MaxRecentPerAtm = 256;
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, AtmEntry> _atms = new(StringComparer.Ordinal);
+
+    /// <summary>Records the sign-on identified by <paramref name="mac"/> and makes <paramref name="session"/> the ATM's connection.</summary>
+    /// <returns>Whether it was accepted; when accepted, the session it superseded (null when none, or the same one).</returns>
+    public SignOnAdmission Accept(string atmId, string mac, DateTimeOffset sentAt, DateTimeOffset now, HostSession session, out HostSession? superseded)
+    {
+        superseded = null;
+        lock (_lock)
+        {
+            if (!_atms.TryGetValue(atmId, out var entry))
+            {
+                entry = new AtmEntry();
+                _atms[atmId] = entry;
+            }
+
+            foreach (var (key, expiry) in entry.Recent)
+            {
+                if (now > expiry)
+                {
+                    entry.Recent.Remove(key);
+                }
+            }
+
+            if (entry.Recent.ContainsKey(mac))
+            {
+                return SignOnAdmission.Replayed;
+            }
+
+            if (entry.Recent.Count >= MaxRecentPerAtm)
+            {
+                return SignOnAdmission.TooMany;
+            }
+
+            // Field 7 has whole seconds: keep the MAC a second past the window the freshness check allows.
+            entry.Recent[mac] = sentAt + freshness + TimeSpan.FromSeconds(1);
+            if (entry.Current is { } current && !ReferenceEquals(current, session))
+            {
+                superseded = current;
+            }
+
+            entry.Current = session;
+            return SignOnAdmission.Accepted;
+        }
+    }
+
+    /// <summary>The ATM signed off over <paramref name="session"/>: it is no longer the ATM's connection.</summary>
+    public void Release(string atmId, HostSession session)
+    {
+        lock (_lock)
+        {
+            if (_atms.TryGetValue(atmId, out var entry) && ReferenceEquals(entry.Current, session))
+            {
+                entry.Current = null;
+            }
+        }
+    }
+
+    private sealed class AtmEntry
+    {
+        public Dictionary<string, DateTimeOffset> Recent { get; } = new(StringComparer.Ordinal);
+
+        public HostSession? Current { get; set; }
+    }
+}
+
+/// <summary>What <see cref="SignOnRegistry.Accept"/> decided.</summary>
+internal enum SignOnAdmission
+{
+    /// <summary>Fresh and unused: the connection is signed on.</summary>
+    Accepted,
+
+    /// <summary>This very sign-on (same MAC) was accepted before.</summary>
+    Replayed,
+
+    /// <summary>More than <see cref="SignOnRegistry.MaxRecentPerAtm"/> sign-ons of the ATM inside the freshness window.</summary>
+    TooMany,
+}

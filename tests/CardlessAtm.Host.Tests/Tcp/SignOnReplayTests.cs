@@ -1,0 +1,104 @@
+using CardlessAtm.Host.Seeding;
+using CardlessAtm.Host.Tests.Support;
+using CardlessAtm.Iso8583;
+using CardlessAtm.Iso8583.Mac;
+
+namespace CardlessAtm.Host.Tests.Tcp;
+
+/// <summary>
+/// Adversary review of issue 12, finding 1, through the real listener on loopback: an 0800/001 has no nonce, so one
+/// sign-on recorded on a plain link verified again on every socket it was replayed on, marked each connection signed on
+/// and authenticated (never evicted), and a handful of replays filled the host's slots and locked the real ATM out. Now
+/// a sign-on must be fresh (field 7 within Host:Policy:SignOnFreshness of the host's clock) and unused (the host keeps
+/// the MACs of the sign-ons it accepted until they go stale), and an ATM holds at most one signed-on connection: a newer
+/// valid sign-on supersedes the older connection, which the host closes.
+/// </summary>
+public sealed class SignOnReplayTests
+{
+    [Fact]
+    public async Task Replayed_sign_ons_on_many_sockets_are_refused_and_do_not_lock_the_real_ATM_out()
+    {
+        const int slots = 6;
+        await using var h = await HostHarness.StartAsync(o =>
+        {
+            o.MaxConnections = slots;
+            o.MaxConnectionsBeforeSignOn = slots;
+            o.MaxConnectionsPerAddress = slots;
+        });
+        var recorded = h.Atm.LastSignOn!; // the ATM's authentic sign-on, as a tap on the plain link saw it
+
+        var replayers = new List<RawLink>();
+        var answers = new List<IsoMessage?>();
+        for (var i = 0; i < slots - 1; i++)
+        {
+            var link = await RawLink.ConnectAsync(h.Host.LocalEndPoint);
+            replayers.Add(link);
+            answers.Add(await link.SendAsync(recorded));
+        }
+
+        Assert.All(answers, a => Assert.Equal(ResponseCodes.SecurityViolation, a?.ResponseCode));
+        Assert.Contains(await h.AuditAsync(10), a => a.Event == "security.sign-on-refused" && a.AtmId == DemoSeed.AtmId);
+
+        // The real ATM dials in again (every slot is taken): it evicts a replaying socket, signs on and withdraws.
+        await using var atm = await h.ConnectAtmAsync();
+        var balance = await h.BalanceAsync(0);
+        var request = atm.Withdrawal(h.Phones[0].Request(atm.IssueSession(2_000), h.Customer(0).AccountId, h.Customer(0).Pin));
+        Assert.Equal(ResponseCodes.Approved, (await atm.SendCheckedAsync(request)).ResponseCode);
+        Assert.Equal(balance - 2_000, await h.BalanceAsync(0));
+
+        foreach (var link in replayers)
+        {
+            await link.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task An_authentic_but_stale_sign_on_is_refused_and_changes_nothing()
+    {
+        await using var h = await HostHarness.StartAsync();
+        var stale = h.Atm.NetworkManagement(NetworkManagementCodes.SignOn);
+        stale.SetTransmissionDateTime(DateTimeOffset.UtcNow - TimeSpan.FromMinutes(10));
+        MessageMac.Apply(stale, h.Atm.KeyChangeMac); // authentic: MACed under the ATM's key, only old
+        await using var link = await RawLink.ConnectAsync(h.Host.LocalEndPoint);
+
+        var answer = await link.SendAsync(stale);
+
+        Assert.Equal(ResponseCodes.SecurityViolation, answer?.ResponseCode);
+        Assert.Contains(await h.AuditAsync(5), a => a.Event == "security.sign-on-refused" && a.Detail.Contains("stale", StringComparison.Ordinal));
+        Assert.Equal(ResponseCodes.Approved, (await h.Atm.SendCheckedAsync(h.Withdrawal(0, 1_000))).ResponseCode);
+    }
+
+    [Fact]
+    public async Task A_sign_on_without_field_7_is_refused_30_naming_the_field()
+    {
+        await using var h = await HostHarness.StartAsync();
+        var undated = h.Atm.NetworkManagement(NetworkManagementCodes.SignOn);
+        undated.Remove(7);
+        MessageMac.Apply(undated, h.Atm.KeyChangeMac);
+        await using var link = await RawLink.ConnectAsync(h.Host.LocalEndPoint);
+
+        var answer = await link.SendAsync(undated);
+
+        Assert.Equal(ResponseCodes.FormatError, answer?.ResponseCode);
+        Assert.Contains(await h.AuditAsync(5), a => a.Event == "security.sign-on-refused" && a.Detail.Contains("field 7", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_newer_sign_on_of_the_same_ATM_supersedes_the_older_connection()
+    {
+        await using var h = await HostHarness.StartAsync();
+        var request = h.Withdrawal(0, 1_000);
+        await using var oldLink = await RawLink.ConnectAsync(h.Host.LocalEndPoint);
+        Assert.Equal(ResponseCodes.Approved, (await oldLink.SendAsync(h.Atm.NetworkManagement(NetworkManagementCodes.SignOn)))?.ResponseCode);
+
+        await using var newLink = await RawLink.ConnectAsync(h.Host.LocalEndPoint);
+        Assert.Equal(ResponseCodes.Approved, (await newLink.SendAsync(h.Atm.NetworkManagement(NetworkManagementCodes.SignOn)))?.ResponseCode);
+
+        // The older connection is closed by the host; a withdrawal on it is never served.
+        Assert.True(await oldLink.IsClosedByHostAsync());
+        Assert.Null(await oldLink.SendAsync(request));
+        var balance = await h.BalanceAsync(0);
+        Assert.Equal(ResponseCodes.Approved, (await newLink.SendAsync(request))?.ResponseCode);
+        Assert.Equal(balance - 1_000, await h.BalanceAsync(0));
+    }
+}
