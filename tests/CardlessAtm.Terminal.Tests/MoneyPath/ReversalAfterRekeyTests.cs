@@ -9,15 +9,18 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace CardlessAtm.Terminal.Tests.MoneyPath;
 
 /// <summary>
-/// A reversal the host refuses 63 because the ATM's session key changed under it (here: two key changes for
-/// ATM00001 from a second authenticated connection, so the terminal's key is neither the host's current nor its
-/// previous one) is not lost: the forwarder re-keys (sign-on + key change on its open link) and repeats it as 0421,
-/// the host credits it once and answers 00. Real host over loopback, real terminal, real forwarder and host link.
+/// A reversal queued while the ATM's session keys change under it (here: a second authenticated connection of ATM00001
+/// signs on and changes the keys twice, so the terminal's key is neither the host's current nor its previous one, and
+/// the host closes the terminal's connection because the newer sign-on supersedes it) is not lost: the terminal
+/// connects again, signs on, re-keys and repeats the reversal (a 63 on the way, if its first try went out under the
+/// old key, only means "re-key, then retry"); the host credits it once and answers 00. Real host over loopback, real
+/// terminal, real forwarder and host link. The forwarder's 63 → re-key path on an open link is unit-tested in
+/// <c>MutationKillTests</c>.
 /// </summary>
 public class ReversalAfterRekeyTests
 {
     [Fact]
-    public async Task A_reversal_refused_63_after_a_key_change_is_repeated_after_the_terminal_rekeys_and_credited_once()
+    public async Task A_reversal_queued_while_another_connection_rekeys_the_atm_is_delivered_after_the_terminal_signs_on_again_and_credited_once()
     {
         // Echo tests far apart: the re-key must come from the forwarder's 63, not from an echo noticing the stale key.
         await using var lab = await Lab.StartAsync(configure: o => o.EchoInterval = TimeSpan.FromDays(1));
@@ -51,6 +54,7 @@ public class ReversalAfterRekeyTests
                 other.StartAsync(timeout.Token).GetAwaiter().GetResult();
                 other.WaitUntilReadyAsync(timeout.Token).GetAwaiter().GetResult();
                 other.RekeyAsync(timeout.Token).GetAwaiter().GetResult();
+                other.DisposeAsync().AsTask().GetAwaiter().GetResult(); // signs off: otherwise two links of one ATM would supersede each other in turn
             }
         };
         var qr = await lab.ShowQrAsync(80);
@@ -61,21 +65,21 @@ public class ReversalAfterRekeyTests
         await lab.WaitForReversalsDeliveredAsync();
 
         var journal = lab.Journal().Entries;
-        var refused = Assert.Single(journal.OfType<ReversalNotAcknowledged>());
-        Assert.Equal(ResponseCodes.SecurityViolation, refused.Response);
-        Assert.Equal(nameof(ReversalDisposition.RekeyThenRetry), refused.Disposition);
-        Assert.Equal(1, refused.Attempts);
         var acknowledged = Assert.Single(journal.OfType<ReversalAcknowledged>());
         Assert.Equal(ResponseCodes.Approved, acknowledged.Response);
-        Assert.Equal(2, acknowledged.Attempts);
-        Assert.Equal(refused.Id, acknowledged.Id);
+        foreach (var refused in journal.OfType<ReversalNotAcknowledged>())
+        {
+            Assert.Equal(ResponseCodes.SecurityViolation, refused.Response);
+            Assert.Equal(nameof(ReversalDisposition.RekeyThenRetry), refused.Disposition);
+            Assert.Equal(acknowledged.Id, refused.Id);
+        }
 
         Assert.Equal(0, lab.Terminal.Reversals.Store.Depth);
         Assert.Equal(0, lab.Terminal.Reversals.StuckCount);
         Assert.Equal(0, lab.Dispenser.PresentedTotal);
         Assert.Equal(before, await lab.BalanceAsync()); // credited back exactly once
         var atm = await lab.Host.Store.ReadAsync(r => r.GetAtm(DemoSeed.AtmId)!);
-        Assert.Equal(versionBefore + 3, atm.SessionKeyVersion); // the terminal's own key change after the 63
+        Assert.True(atm.SessionKeyVersion >= versionBefore + 3, $"version {atm.SessionKeyVersion}"); // the terminal's own key change after the two
 
         // The terminal holds the host's current keys: the next customer is served and charged once.
         lab.Sensors.Set("Cassette3", SensorState.Normal);

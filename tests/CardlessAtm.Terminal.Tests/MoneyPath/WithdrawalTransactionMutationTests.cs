@@ -193,7 +193,7 @@ public class WithdrawalTransactionMutationTests
     }
 
     [Fact]
-    public async Task An_authentic_answer_without_field_39_is_a_96_with_nothing_paid()
+    public async Task An_authentic_answer_without_field_39_is_a_96_with_nothing_paid_and_a_full_unknown_outcome_reversal()
     {
         using var t = await Transaction.CreateAsync();
         t.Rig.Host.Then(request =>
@@ -205,8 +205,10 @@ public class WithdrawalTransactionMutationTests
 
         var settled = await t.RunAsync();
 
-        Assert.Equal(new WithdrawalSettlement(ResponseCodes.SystemMalfunction, null, "Your bank declined the withdrawal.", TerminalState.Terminated), settled);
+        // No field 39 does not say "declined before any debit": the outcome is unknown, so it is undone in full.
+        Assert.Equal(new WithdrawalSettlement(ResponseCodes.SystemMalfunction, null, CustomerTexts.UnknownOutcome, TerminalState.Terminated), settled);
         Assert.Equal(300, t.Rig.NotesLeft);
+        t.AssertFullReversal(ReversalReasons.UnknownOutcome, "the host answered without field 39: the outcome of the 0200 is unknown");
     }
 
     [Fact]
