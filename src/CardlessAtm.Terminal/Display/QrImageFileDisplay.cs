@@ -9,7 +9,8 @@ namespace CardlessAtm.Terminal.Display;
 /// phone without a camera (<c>cardless-atm phone withdraw --qr FILE</c>) can "scan" it. The file appears when a QR
 /// screen is shown (written to a temporary name and renamed, so a reader never sees half a PNG), is rewritten only
 /// when the QR changes (not at each countdown tick), and is removed when a screen without a QR follows. The QR is
-/// public (it is on the screen), so the file is not secret. A file that cannot be written is logged and never stops
+/// public (it is on the screen), so the file is not secret. The file is written before the screen is shown, so it is
+/// there by the time anyone sees the QR. A file that cannot be written is logged and never stops
 /// the withdrawal: the screen is what the customer scans.
 /// </summary>
 public sealed class QrImageFileDisplay : IDisplay
@@ -39,7 +40,14 @@ public sealed class QrImageFileDisplay : IDisplay
     public async Task ShowAsync(Screen screen, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(screen);
+
+        // The file first, then the screen: whoever sees the QR on the screen finds its file already there.
+        UpdateFile(screen);
         await _inner.ShowAsync(screen, cancellationToken);
+    }
+
+    private void UpdateFile(Screen screen)
+    {
         try
         {
             if (screen.Qr is { } qr)

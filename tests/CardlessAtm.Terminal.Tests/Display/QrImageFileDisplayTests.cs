@@ -48,6 +48,21 @@ public sealed class QrImageFileDisplayTests : IDisposable
     }
 
     [Fact]
+    public async Task The_file_is_there_before_the_screen_shows_the_qr_and_gone_before_the_next_screen()
+    {
+        var inner = new SimulatedDisplay();
+        var seen = new List<(string Title, bool FileExists)>();
+        inner.Shown += (_, screen) => seen.Add((screen.Title, File.Exists(PngPath)));
+        var display = new QrImageFileDisplay(inner, PngPath, NullLogger<QrImageFileDisplay>.Instance);
+
+        await display.ShowAsync(QrScreen("CATM1:FIRST", 60), CancellationToken.None);
+        await display.ShowAsync(Screen.Text("Authorising", "Please wait"), CancellationToken.None);
+
+        // A phone (or a test) that reacts to the QR on the screen finds its PNG already written.
+        Assert.Equal([("Withdrawal", true), ("Authorising", false)], seen);
+    }
+
+    [Fact]
     public async Task A_file_that_cannot_be_written_never_stops_the_screen()
     {
         var inner = new SimulatedDisplay();
