@@ -122,8 +122,12 @@ internal sealed class PhoneFixture : IDisposable
         configure?.Invoke(builder);
         var options = new PhoneClientOptions(proxy) { Tls = builder.Tls, Insecure = builder.Tls is null, RequestTimeout = builder.RequestTimeout, ConnectTimeout = builder.ConnectTimeout };
         var loggers = LoggerFactory.Create(b => b.AddProvider(Logs).SetMinimumLevel(LogLevel.Trace));
-        return new CardlessWithdrawalClient(options, PhoneEnrolment.Open(EnrolmentPath, Profile), Profile, Time, loggers);
+        TimeProvider time = builder.FakeTimers ? Time : new RealTimersAt(Time);
+        return new CardlessWithdrawalClient(options, PhoneEnrolment.Open(EnrolmentPath, Profile), Profile, time, loggers);
     }
+
+    /// <summary>Everything the client logged, for a failure message.</summary>
+    public string LogText() => string.Join(Environment.NewLine, Logs.Lines);
 
     public void Dispose()
     {
@@ -145,6 +149,19 @@ internal sealed class PhoneClientOptionsBuilder
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The client's timers (connect and request timeouts, reconnect back-off) run on the fixture's fake clock, for tests
+    /// that move time on to fire them. Otherwise they run on real time, so a transient connect failure is retried
+    /// 250 ms later instead of waiting forever for fake time that never moves.
+    /// </summary>
+    public bool FakeTimers { get; set; }
+}
+
+/// <summary>The fixture's fake wall clock (QR expiry, field 7) with real timers and timestamps.</summary>
+internal sealed class RealTimersAt(FakeTimeProvider clock) : TimeProvider
+{
+    public override DateTimeOffset GetUtcNow() => clock.GetUtcNow();
 }
 
 /// <summary>What the fake ATM saw of one 0200, after opening field 127 with the host-side opener.</summary>

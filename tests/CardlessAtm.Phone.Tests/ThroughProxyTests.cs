@@ -30,7 +30,7 @@ public sealed class ThroughProxyTests
         });
         var client = phone.Client(new ProxyEndpoint("127.0.0.1", proxy.PhoneEndPoint.Port));
 
-        var outcome = await client.WithdrawAsync(ScannedSession.FromText(Fixtures.Payload(6_000).Text), TestKeys.AccountId, WithdrawalInteraction.Automatic(TestKeys.Pin)).WaitAsync(Deadline);
+        var outcome = await WithinDeadline(phone, client.WithdrawAsync(ScannedSession.FromText(Fixtures.Payload(6_000).Text), TestKeys.AccountId, WithdrawalInteraction.Automatic(TestKeys.Pin)));
 
         Assert.Equal(WithdrawalStatus.Approved, outcome.Status);
         Assert.Equal("PX0001", outcome.AuthorisationCode);
@@ -45,11 +45,24 @@ public sealed class ThroughProxyTests
         await using var proxy = await ProxyServer.StartAsync(LoopbackProxy());
         var client = phone.Client(new ProxyEndpoint("127.0.0.1", proxy.PhoneEndPoint.Port));
 
-        var outcome = await client.WithdrawAsync(ScannedSession.FromText(Fixtures.Payload().Text), TestKeys.AccountId, WithdrawalInteraction.Automatic(TestKeys.Pin)).WaitAsync(Deadline);
+        var outcome = await WithinDeadline(phone, client.WithdrawAsync(ScannedSession.FromText(Fixtures.Payload().Text), TestKeys.AccountId, WithdrawalInteraction.Automatic(TestKeys.Pin)));
 
         Assert.Equal(WithdrawalStatus.Declined, outcome.Status);
         Assert.Equal(ResponseCodes.RoutingError, outcome.ResponseCode);
         Assert.Contains("Nothing was dispensed", outcome.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Waits for the withdrawal; past the safety net the failure carries what the phone logged.</summary>
+    private static async Task<WithdrawalOutcome> WithinDeadline(PhoneFixture phone, Task<WithdrawalOutcome> withdrawal)
+    {
+        try
+        {
+            return await withdrawal.WaitAsync(Deadline);
+        }
+        catch (TimeoutException)
+        {
+            throw new Xunit.Sdk.XunitException($"no outcome within {Deadline.TotalSeconds:0} s; the phone logged:{Environment.NewLine}{phone.LogText()}");
+        }
     }
 
     private static ProxyOptions LoopbackProxy() => new()

@@ -161,7 +161,7 @@ public sealed class WithdrawalTests
             await Task.Delay(Timeout.Infinite, ct);
             return null;
         });
-        var client = phone.Client(atm.Endpoint, o => o.RequestTimeout = TimeSpan.FromSeconds(20));
+        var client = phone.Client(atm.Endpoint, o => { o.RequestTimeout = TimeSpan.FromSeconds(20); o.FakeTimers = true; });
 
         var withdrawal = client.WithdrawAsync(ScannedSession.FromText(Fixtures.Payload().Text), TestKeys.AccountId, Pin());
         await atm.RequestArrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
@@ -181,7 +181,7 @@ public sealed class WithdrawalTests
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
-        var client = phone.Client(new ProxyEndpoint("127.0.0.1", port), o => o.ConnectTimeout = TimeSpan.FromSeconds(3));
+        var client = phone.Client(new ProxyEndpoint("127.0.0.1", port), o => { o.ConnectTimeout = TimeSpan.FromSeconds(3); o.FakeTimers = true; });
 
         var outcome = await TimeSteps.AdvanceUntilDone(
             client.WithdrawAsync(ScannedSession.FromText(Fixtures.Payload().Text), TestKeys.AccountId, Pin()),
@@ -312,7 +312,7 @@ public sealed class WithdrawalTests
         settings.TlsServerPin = CertificatePin.ForPublicKey(other).ToString();
         var bad = settings.ToClientOptions();
         var refused = await TimeSteps.AdvanceUntilDone(
-            phone.Client(atm.Endpoint, o => { o.Tls = bad.Tls; o.ConnectTimeout = TimeSpan.FromSeconds(2); })
+            phone.Client(atm.Endpoint, o => { o.Tls = bad.Tls; o.ConnectTimeout = TimeSpan.FromSeconds(2); o.FakeTimers = true; })
                 .WithdrawAsync(ScannedSession.FromText(Fixtures.Payload().Text), TestKeys.AccountId, Pin()),
             phone.Time,
             TimeSpan.FromMilliseconds(250));
