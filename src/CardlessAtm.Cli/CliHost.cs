@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using CardlessAtm.Cli.Hosting;
 using CardlessAtm.Cli.Logging;
 using CardlessAtm.Devices;
 using Microsoft.Extensions.Configuration;
@@ -67,8 +69,30 @@ internal static class CliHost
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Logging.SetMinimumLevel(parse.GetValue(VerboseOption) ? LogLevel.Information : LogLevel.Warning);
         builder.Services.AddSingleton(TimeProvider.System);
+        var problems = new LastProblemLog(TimeProvider.System);
+        builder.Logging.AddProvider(problems);
+        builder.Services.AddSingleton(problems);
+        var telemetry = TelemetrySettings.Read(builder.Configuration);
+        telemetry.AddTo(builder, RoleOf(parse));
+        if (telemetry.Describe() is { } line)
+        {
+            Console.Error.WriteLine(line);
+        }
+
         configureServices(builder);
         return builder.Build();
+    }
+
+    /// <summary>The role a command belongs to: the first word after <c>cardless-atm</c> (<c>host run</c> → host).</summary>
+    internal static string RoleOf(ParseResult parse)
+    {
+        var command = parse.CommandResult;
+        while (command.Parent is CommandResult parent && parent.Parent is not null)
+        {
+            command = parent;
+        }
+
+        return command.Command.Name;
     }
 
     /// <summary>Runs a subcommand body; an exception it throws is mapped to an exit code and one line by <see cref="CliErrors"/>.</summary>

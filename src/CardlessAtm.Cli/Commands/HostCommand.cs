@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using CardlessAtm.Cli.Hosting;
 using CardlessAtm.Devices;
 using CardlessAtm.Host.Administration;
 using CardlessAtm.Host.Authorisation;
@@ -56,6 +57,7 @@ internal static class HostCommand
         command.Subcommands.Add(CreatePhones());
         command.Subcommands.Add(CreateReport());
         command.Subcommands.Add(CreateSeedDemo());
+        command.Subcommands.Add(CreateStatus());
         return command;
     }
 
@@ -77,16 +79,51 @@ internal static class HostCommand
             var loggerFactory = generic.Services.GetRequiredService<ILoggerFactory>();
             return await Guard(async () =>
             {
+                var statusSettings = StatusSettings.Read(generic.Services.GetRequiredService<IConfiguration>(), DefaultStatusPath(options));
                 await using var host = await StartListeningAsync(options, loggerFactory, cancellationToken);
                 await generic.StartAsync(cancellationToken);
-                Console.WriteLine($"host: listening on {host.LocalEndPoint} with {Transport(options.Tls)} (ledger {Path.GetFullPath(options.DatabasePath)}, profile {host.Profile.Kind})");
-                await generic.WaitForShutdownAsync(cancellationToken);
+                var transport = Transport(options.Tls);
+                await using (StatusFileWriter.Start(
+                    statusSettings, () => Status(host, transport), generic.Services.GetRequiredService<LastProblemLog>(), TimeProvider.System, loggerFactory.CreateLogger("CardlessAtm.Status")))
+                {
+                    Console.WriteLine($"host: listening on {host.LocalEndPoint} with {transport} (ledger {Path.GetFullPath(options.DatabasePath)}, profile {host.Profile.Kind})");
+                    await generic.WaitForShutdownAsync(cancellationToken);
+                }
+
                 Console.WriteLine("host: stopped");
                 return 0;
             });
         }));
         return command;
     }
+
+    private static Command CreateStatus()
+    {
+        var json = new Option<bool>("--json") { Description = "Print the status file as JSON (for a monitoring agent)." };
+        var command = new Command("status", "Say whether the host runs: its listener, signed-on ATMs and last warning, from the status file 'host run' rewrites every Status:Interval (Status:Path, default next to the ledger). Exit code 0 = listening, 1 = not running, hung or stopped.") { json };
+        command.SetAction(parse => CliHost.RunAsync(() =>
+        {
+            using var generic = CliHost.Build(parse, _ => { });
+            var configuration = generic.Services.GetRequiredService<IConfiguration>();
+            var settings = StatusSettings.Read(configuration, DefaultStatusPath(Options(parse, configuration)));
+            return Task.FromResult(StatusReport.Print(settings.Path, TimeProvider.System.GetUtcNow(), Console.Out, parse.GetValue(json)));
+        }));
+        return command;
+    }
+
+    /// <summary>host-status.json next to the ledger, so several hosts on one machine do not share it.</summary>
+    private static string DefaultStatusPath(HostServerOptions options) =>
+        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(options.DatabasePath))!, "host-status.json");
+
+    private static RoleStatus Status(HostServer host, string transport) => new()
+    {
+        Role = "host",
+        Name = host.LocalEndPoint.ToString(),
+        Healthy = true,
+        State = "listening",
+        Links = [new StatusItem("ATMs", "listening", $"{host.LocalEndPoint} with {transport}")],
+        Figures = [new StatusItem("signed-on ATMs", host.SignedOnConnectionCount.ToString(System.Globalization.CultureInfo.InvariantCulture))],
+    };
 
     private static Command CreateAccounts()
     {

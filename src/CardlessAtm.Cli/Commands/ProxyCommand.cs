@@ -1,7 +1,10 @@
 using System.CommandLine;
+using CardlessAtm.Cli.Hosting;
 using CardlessAtm.Proxy;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace CardlessAtm.Cli.Commands;
 
@@ -34,14 +37,53 @@ internal static class ProxyCommand
             using (host)
             {
                 // Options are bound and the listeners opened here, so a bad setting is reported in one line, not as a host failure.
+                var statusSettings = StatusSettings.Read(host.Services.GetRequiredService<IConfiguration>(), StatusSettings.UserDefault("proxy"));
                 var proxy = await host.Services.GetRequiredService<ProxyHostedService>().StartProxyAsync(cancellationToken);
                 await host.StartAsync(cancellationToken);
-                Console.WriteLine($"proxy: ATMs on {proxy.AtmEndPoint}, phones on {proxy.PhoneEndPoint}");
-                await host.WaitForShutdownAsync(cancellationToken);
+                await using (StatusFileWriter.Start(
+                    statusSettings, () => Status(proxy), host.Services.GetRequiredService<LastProblemLog>(), TimeProvider.System, host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CardlessAtm.Status")))
+                {
+                    Console.WriteLine($"proxy: ATMs on {proxy.AtmEndPoint}, phones on {proxy.PhoneEndPoint}");
+                    await host.WaitForShutdownAsync(cancellationToken);
+                }
+
                 Console.WriteLine("proxy: stopped");
                 return 0;
             }
         }));
+        command.Subcommands.Add(CreateStatus());
         return command;
+    }
+
+    private static Command CreateStatus()
+    {
+        var json = new Option<bool>("--json") { Description = "Print the status file as JSON (for a monitoring agent)." };
+        var command = new Command("status", "Say whether the proxy runs: its ports, the ATMs online and the last warning, from the status file the proxy rewrites every Status:Interval (Status:Path, default ~/.local/share/cardless-atm/proxy-status.json). Exit code 0 = listening, 1 = not running, hung or stopped.") { json };
+        command.SetAction(parse => CliHost.RunAsync(() =>
+        {
+            using var host = CliHost.Build(parse, _ => { });
+            var settings = StatusSettings.Read(host.Services.GetRequiredService<IConfiguration>(), StatusSettings.UserDefault("proxy"));
+            return Task.FromResult(StatusReport.Print(settings.Path, TimeProvider.System.GetUtcNow(), Console.Out, parse.GetValue(json)));
+        }));
+        return command;
+    }
+
+    private static RoleStatus Status(ProxyServer proxy)
+    {
+        var online = proxy.OnlineAtms;
+        var shown = string.Join(", ", online.Order(StringComparer.Ordinal).Take(20)) + (online.Count > 20 ? ", …" : string.Empty);
+        return new RoleStatus
+        {
+            Role = "proxy",
+            Name = $"ATMs on {proxy.AtmEndPoint}, phones on {proxy.PhoneEndPoint}",
+            Healthy = true,
+            State = "listening",
+            Links = [new StatusItem("ATMs", "listening", proxy.AtmEndPoint.ToString()), new StatusItem("phones", "listening", proxy.PhoneEndPoint.ToString())],
+            Figures =
+            [
+                new StatusItem("ATMs online", online.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), online.Count == 0 ? null : shown),
+                new StatusItem("ATMs known", proxy.KnownAtmCount.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ],
+        };
     }
 }

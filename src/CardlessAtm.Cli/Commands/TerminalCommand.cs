@@ -5,6 +5,7 @@ using CardlessAtm.Qr.Sessions;
 using CardlessAtm.Security;
 using CardlessAtm.Terminal;
 using CardlessAtm.Terminal.Display;
+using CardlessAtm.Terminal.Flow;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -56,6 +57,7 @@ internal static class TerminalCommand
         var command = new Command("terminal", "Run the ATM: devices from Devices:*, links to Terminal:Host and Terminal:Proxy, journal and reversal queue in Terminal:DataDirectory. Stops on Ctrl+C or SIGTERM (systemd).");
         command.Subcommands.Add(journal);
         command.Subcommands.Add(TerminalSafCommand.Create());
+        command.Subcommands.Add(CreateStatus());
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
         {
             using var host = CliHost.Build(parse, builder =>
@@ -110,7 +112,13 @@ internal static class TerminalCommand
 
             KillPoint.Arm(terminal, host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CardlessAtm.KillPoint"));
 
-            await host.RunAsync(cancellationToken);
+            var statusSettings = StatusSettings.Read(host.Services.GetRequiredService<IConfiguration>(), DefaultStatusPath(terminal.Options));
+            await using (StatusFileWriter.Start(
+                statusSettings, () => Status(terminal), host.Services.GetRequiredService<LastProblemLog>(), TimeProvider.System, host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CardlessAtm.Status")))
+            {
+                await host.RunAsync(cancellationToken);
+            }
+
             if (terminal.SignedOffAtHost)
             {
                 Console.WriteLine("terminal: signed off at the host");
@@ -130,6 +138,67 @@ internal static class TerminalCommand
             return 0;
         }));
         return command;
+    }
+
+    private static Command CreateStatus()
+    {
+        var json = new Option<bool>("--json") { Description = "Print the status file as JSON (for a monitoring agent)." };
+        var command = new Command(
+            "status",
+            "Say how the running ATM is: in or out of service and why, host and proxy links, SAF depth, device states, cash units and the last warning, "
+            + "from the status file the terminal rewrites every Status:Interval (Status:Path, default Terminal:DataDirectory/status.json). Exit code 0 = in service, 1 = out of service, not running or hung.")
+        {
+            json,
+        };
+        command.SetAction(parse => CliHost.RunAsync(() =>
+        {
+            using var host = CliHost.Build(parse, _ => { });
+            var configuration = host.Services.GetRequiredService<IConfiguration>();
+            var settings = StatusSettings.Read(configuration, DefaultStatusPath(ReadOptions(configuration)));
+            return Task.FromResult(StatusReport.Print(settings.Path, TimeProvider.System.GetUtcNow(), Console.Out, parse.GetValue(json)));
+        }));
+        return command;
+    }
+
+    private static string DefaultStatusPath(TerminalOptions options) => Path.Combine(options.DataDirectory, "status.json");
+
+    /// <summary>What the monitoring desk sees of the ATM now.</summary>
+    internal static RoleStatus Status(AtmTerminal terminal)
+    {
+        var flow = terminal.Flow;
+        var hostReady = terminal.IsHostReady;
+        var proxyUp = terminal.IsProxyConnected;
+        var state = flow.State == TerminalState.OutOfService
+            ? "out of service: " + (flow.OutOfServiceReason ?? (hostReady ? "starting" : "not signed on at the host"))
+            : proxyUp ? $"in service ({flow.State})" : "out of service: the proxy link is down, phones cannot reach the ATM";
+        var devices = terminal.Devices;
+        var dispenser = devices.Dispenser.Status;
+        var store = terminal.Reversals.Store;
+        return new RoleStatus
+        {
+            Role = "terminal",
+            Name = terminal.Options.AtmId,
+            Healthy = flow.State != TerminalState.OutOfService && hostReady && proxyUp,
+            State = state,
+            Links =
+            [
+                new StatusItem("host", hostReady ? "signed on" : "down", terminal.HostLinkSecurity),
+                new StatusItem("proxy", proxyUp ? "connected" : "down", terminal.ProxyLinkSecurity),
+            ],
+            SafDepth = store.Depth,
+            SafStuck = terminal.Reversals.StuckCount,
+            Devices =
+            [
+                new StatusItem("display", devices.Display.Status.Device.ToString()),
+                new StatusItem("keypad", devices.Keypad.Status.Device.ToString()),
+                new StatusItem("dispenser", dispenser.Device.ToString(), dispenser.LastFault is null ? dispenser.Dispenser.ToString() : $"{dispenser.Dispenser}, last fault: {dispenser.LastFault}"),
+                new StatusItem("sensors", devices.Sensors.Status.Device.ToString(), string.Join(", ", devices.Sensors.Status.Readings.Select(r => $"{r.Id}={r.State}"))),
+                .. devices.Dispenser.CashUnits.Select(u => new StatusItem(
+                    "cash " + u.Id,
+                    u.Status.ToString(),
+                    $"{u.Count} x {u.Denomination}, presented {u.Counters.Presented}, rejected {u.Counters.Rejected}, unknown {u.Counters.Unknown}")),
+            ],
+        };
     }
 
     /// <summary>Binds and validates the <c>Terminal</c> section.</summary>

@@ -199,6 +199,9 @@ public sealed class HostServer : IAsyncDisposable
     /// <summary>Where the server listens (after <see cref="StartAsync"/>).</summary>
     public IPEndPoint LocalEndPoint => _server?.LocalEndPoint ?? throw new InvalidOperationException("The host is not listening.");
 
+    /// <summary>Connections whose ATM has signed on (for the status an operator reads); 0 before the host listens.</summary>
+    public int SignedOnConnectionCount => _server?.Connections.Count(c => c.IsAuthenticated) ?? 0;
+
     /// <summary>Opens the ledger (running migrations) and the key vault, without listening.</summary>
     /// <exception cref="StoreUnavailableException">The database cannot be opened.</exception>
     public static Task<HostServer> OpenAsync(HostServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
