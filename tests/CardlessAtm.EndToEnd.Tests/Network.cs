@@ -82,40 +82,78 @@ internal sealed class Network : IAsyncDisposable
     }
 
     /// <summary>The customer types the amount on the terminal's keypad; returns the QR payload the ATM shows.</summary>
+    /// <remarks>
+    /// Keys pressed on any screen but the one that asks for them are discarded by the ATM. If the ATM leaves the idle
+    /// screen on its own between the look and the keys (a link that drops and comes back under load takes it out of
+    /// service for a moment), the customer starts again from the idle screen, as a real one would.
+    /// </remarks>
     public static async Task<string> ShowQrAsync(TerminalProcess terminal, int amountMajor)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-
-        // Keys pressed before the idle screen are discarded by the ATM (they belong to an earlier screen).
-        while (!IsIdle(terminal))
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        while (true)
         {
-            if (timeout.IsCancellationRequested)
+            while (!IsIdle(terminal))
             {
-                Assert.Fail("The ATM never showed its idle screen. Output:\n" + string.Join('\n', terminal.Output));
+                if (timeout.IsCancellationRequested)
+                {
+                    Assert.Fail("The ATM never showed its idle screen. Output:\n" + string.Join('\n', terminal.Output));
+                }
+
+                await Task.Delay(50, CancellationToken.None);
             }
 
-            await Task.Delay(50, CancellationToken.None);
-        }
+            var before = terminal.Output.Count();
+            await terminal.TypeAsync("\n");
+            if (!await AppearsAsync(terminal, before, "  Amount (", timeout.Token))
+            {
+                continue; // the idle screen was gone before the key arrived
+            }
 
-        var previous = terminal.Output.Count(l => l.TrimStart().StartsWith("QR:", StringComparison.Ordinal));
-        await terminal.TypeAsync("\n" + amountMajor.ToString(CultureInfo.InvariantCulture) + "\n");
-        while (terminal.Output.Count(l => l.TrimStart().StartsWith("QR:", StringComparison.Ordinal)) == previous)
-        {
+            before = terminal.Output.Count();
+            await terminal.TypeAsync(amountMajor.ToString(CultureInfo.InvariantCulture) + "\n");
+            if (await AppearsAsync(terminal, before, "QR:", timeout.Token))
+            {
+                var line = terminal.Output.Skip(before).First(l => l.TrimStart().StartsWith("QR:", StringComparison.Ordinal)).Trim();
+                return line["QR:".Length..].Trim();
+            }
+
             if (timeout.IsCancellationRequested)
             {
                 Assert.Fail("The ATM never showed a QR code. Output:\n" + string.Join('\n', terminal.Output));
             }
+        }
+    }
+
+    /// <summary>
+    /// Waits until a line starting with <paramref name="prefix"/> is printed after line <paramref name="after"/>; false
+    /// when the ATM shows another screen first (idle or out of service) or the time runs out.
+    /// </summary>
+    private static async Task<bool> AppearsAsync(TerminalProcess terminal, int after, string prefix, CancellationToken timeout)
+    {
+        string[] interruptions = ["  Press ENTER", "  Temporarily out of service"];
+        while (!timeout.IsCancellationRequested)
+        {
+            var lines = terminal.Output.Skip(after).ToList();
+            if (lines.Any(l => l.TrimStart().StartsWith(prefix.TrimStart(), StringComparison.Ordinal)))
+            {
+                return true;
+            }
+
+            if (lines.Any(l => interruptions.Any(i => l.StartsWith(i, StringComparison.Ordinal))))
+            {
+                return false;
+            }
 
             await Task.Delay(50, CancellationToken.None);
         }
 
-        return await terminal.WaitForLineAsync("QR:", TimeSpan.FromSeconds(1));
+        return false;
     }
 
     /// <summary>Whether the ATM's console shows the idle screen as its latest screen.</summary>
     private static bool IsIdle(TerminalProcess terminal)
     {
-        string[] otherScreens = ["  Amount (", "  Scan with", "  Authorising", "  Dispensing", "  Transaction terminated", "  Please take", "  Only "];
+        string[] otherScreens = ["  Amount (", "  Scan with", "  Authorising", "  Dispensing", "  Transaction terminated", "  Please take", "  Only ", "  Temporarily out of service"];
         var lines = terminal.Output.ToList();
         var welcome = lines.FindLastIndex(l => l.StartsWith("  Press ENTER", StringComparison.Ordinal));
         var other = lines.FindLastIndex(l => otherScreens.Any(p => l.StartsWith(p, StringComparison.Ordinal)));
