@@ -3,6 +3,7 @@ using System.Device.I2c;
 using System.Device.Spi;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Display;
+using CardlessAtm.Devices.RaspberryPi.Configuration;
 using CardlessAtm.Devices.RaspberryPi.Display;
 using CardlessAtm.Devices.RaspberryPi.Doctor;
 using CardlessAtm.Devices.RaspberryPi.Imaging;
@@ -50,11 +51,13 @@ public static class RaspberryPiRegistration
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.TryAddSingleton(services => OpenGpioController(services.GetService<IConfiguration>()));
+        var devices = builder.Section; // every Pi device checks the lines of all of them before it opens its own
         return builder
             .AddDisplayKind(Ili934xKind, (services, section) =>
             {
                 var displays = ReadDisplayOptions(section);
                 displays.Validate(section.Path);
+                PinPlan.Check(devices);
                 var options = displays.Ili934x!;
                 ManagedImageFactory.Register();
                 var spi = Open($"{section.Path}:Ili934x:SpiBusId", $"/dev/spidev{options.SpiBusId}.{options.SpiChipSelect}", "SPI", () => SpiDevice.Create(options.CreateSpiConnectionSettings()));
@@ -85,10 +88,9 @@ public static class RaspberryPiRegistration
             .AddKeypadKind(MatrixKind, (services, section) =>
             {
                 var own = section.GetSection(MatrixKind);
-                var options = new MatrixKeypadOptions();
-                ReplaceListedDefaults(own, options);
-                AtmDevicesBuilder.Bind(own, options);
+                var options = ReadMatrixOptions(own);
                 options.Validate(own.Path);
+                PinPlan.Check(devices);
                 return new MatrixKeypad(services.GetRequiredService<GpioController>(), options, Time(services), Logger<MatrixKeypad>(services));
             })
             .AddKeypadKind(TouchKind, (services, section) =>
@@ -97,6 +99,7 @@ public static class RaspberryPiRegistration
                 var options = new TouchKeypadOptions();
                 AtmDevicesBuilder.Bind(own, options);
                 options.Validate(own.Path);
+                PinPlan.Check(devices);
                 var device = $"/dev/i2c-{options.I2cBusId}";
                 var i2c = Open($"{own.Path}:I2cBusId", device, "I2C", () => I2cDevice.Create(options.CreateI2cConnectionSettings()));
                 return Open($"{own.Path}:I2cBusId", device, "I2C", () => new TouchKeypad(i2c, services.GetRequiredService<GpioController>(), options, Time(services), Logger<TouchKeypad>(services)));
@@ -107,6 +110,7 @@ public static class RaspberryPiRegistration
                 var options = new GpioFaultSensorsOptions();
                 AtmDevicesBuilder.Bind(own, options);
                 options.Validate(own.Path);
+                PinPlan.Check(devices);
                 return new GpioFaultSensors(services.GetRequiredService<GpioController>(), options, Time(services), Logger<GpioFaultSensors>(services));
             });
     }
@@ -134,6 +138,15 @@ public static class RaspberryPiRegistration
     }
 
     /// <summary>The configuration binder appends to arrays that already hold defaults; a listed value must replace them.</summary>
+    /// <summary>Reads <c>Devices:Keypad:Matrix</c>: listed pins and key map replace the defaults whole.</summary>
+    internal static MatrixKeypadOptions ReadMatrixOptions(IConfigurationSection section)
+    {
+        var options = new MatrixKeypadOptions();
+        ReplaceListedDefaults(section, options);
+        AtmDevicesBuilder.Bind(section, options);
+        return options;
+    }
+
     private static void ReplaceListedDefaults(IConfigurationSection section, MatrixKeypadOptions options)
     {
         if (section.GetSection(nameof(options.RowPins)).Exists())
