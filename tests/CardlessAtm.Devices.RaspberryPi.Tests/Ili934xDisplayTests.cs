@@ -177,6 +177,39 @@ public class Ili934xDisplayTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_spi_buffer_larger_than_spidevs_is_refused_naming_the_kernel_limit()
+    {
+        // spidev refuses a transfer larger than its bufsiz (4096 unless the kernel command line raises it): a larger
+        // buffer would fail every frame on the Pi, while the emulator took it (issue 14's hardware review).
+        var error = Assert.Throws<DeviceConfigurationException>(() => new Ili934xDisplayOptions { SpiBufferSize = 8192 }.Validate(spidevBufferLimit: 4096));
+
+        Assert.Equal("Devices:Display:Ili934x:SpiBufferSize", error.Setting);
+        Assert.Contains("8192 bytes is more than spidev's buffer (4096 bytes", error.Message, StringComparison.Ordinal);
+        Assert.Contains("spidev.bufsiz=8192", error.Message, StringComparison.Ordinal);
+        new Ili934xDisplayOptions { SpiBufferSize = 8192 }.Validate(spidevBufferLimit: 65_536); // raised by the kernel command line
+        new Ili934xDisplayOptions { SpiBufferSize = 4096 }.Validate(spidevBufferLimit: 4096);
+    }
+
+    [Fact]
+    public void The_spidev_buffer_limit_is_read_from_the_module_parameter_and_is_4096_without_it()
+    {
+        var directory = Directory.CreateTempSubdirectory("cardless-spidev-");
+        try
+        {
+            var parameter = Path.Combine(directory.FullName, "bufsiz");
+            Assert.Equal(4096, SpidevBuffer.ReadLimit(parameter));
+            File.WriteAllText(parameter, "65536\n");
+            Assert.Equal(65_536, SpidevBuffer.ReadLimit(parameter));
+            File.WriteAllText(parameter, "garbage");
+            Assert.Equal(4096, SpidevBuffer.ReadLimit(parameter));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task The_emulated_glass_saves_as_a_PNG_through_the_managed_image_factory()
     {
         ManagedImageFactory.Register();

@@ -40,12 +40,14 @@ public sealed class Ili934xDisplayOptions
     /// <summary>BCM pin switching the backlight, or -1 when always on.</summary>
     public int BacklightPin { get; set; } = 18;
 
-    /// <summary>Largest SPI transfer in bytes (spidev's default bufsiz is 4096).</summary>
+    /// <summary>Largest SPI transfer in bytes: at most spidev's bufsiz (4096 unless the kernel command line raises it).</summary>
     public int SpiBufferSize { get; set; } = 4096;
 
     /// <summary>Checks every setting; <paramref name="section"/> prefixes the setting names in errors.</summary>
+    /// <param name="section">The configuration path of these options.</param>
+    /// <param name="spidevBufferLimit">spidev's transfer limit (default: read from this machine, see <see cref="SpidevBuffer"/>).</param>
     /// <exception cref="DeviceConfigurationException">A setting is out of range.</exception>
-    public void Validate(string section = "Devices:Display:Ili934x")
+    public void Validate(string section = "Devices:Display:Ili934x", int? spidevBufferLimit = null)
     {
         if (!Enum.IsDefined(Model))
         {
@@ -72,6 +74,14 @@ public sealed class Ili934xDisplayOptions
             throw new DeviceConfigurationException($"{section}:SpiBufferSize", $"{SpiBufferSize} bytes is outside 64–65536 (spidev's default is 4096)");
         }
 
+        var limit = spidevBufferLimit ?? SpidevBuffer.ReadLimit();
+        if (SpiBufferSize > limit)
+        {
+            throw new DeviceConfigurationException(
+                $"{section}:SpiBufferSize",
+                $"{SpiBufferSize} bytes is more than spidev's buffer ({limit} bytes, {SpidevBuffer.ParameterPath}), so every transfer would fail; lower it, or add spidev.bufsiz={SpiBufferSize} to /boot/firmware/cmdline.txt and reboot");
+        }
+
         PinRules.CheckPin($"{section}:DataCommandPin", DataCommandPin);
         PinRules.CheckPin($"{section}:ResetPin", ResetPin, optional: true);
         PinRules.CheckPin($"{section}:BacklightPin", BacklightPin, optional: true);
@@ -85,4 +95,29 @@ public sealed class Ili934xDisplayOptions
     /// <summary>The SPI settings the binding expects (mode 3, this bus, chip select and clock).</summary>
     public SpiConnectionSettings CreateSpiConnectionSettings() =>
         new(SpiBusId, SpiChipSelect) { ClockFrequency = SpiClockHz, Mode = SpiMode.Mode3, DataBitLength = 8 };
+}
+
+/// <summary>spidev's largest transfer: its <c>bufsiz</c> module parameter, 4096 bytes when the module does not say.</summary>
+public static class SpidevBuffer
+{
+    /// <summary>Where the kernel publishes the limit.</summary>
+    public const string ParameterPath = "/sys/module/spidev/parameters/bufsiz";
+
+    /// <summary>spidev's default.</summary>
+    public const int DefaultLimit = 4096;
+
+    /// <summary>Reads the limit from <paramref name="path"/>; <see cref="DefaultLimit"/> when it is missing or unreadable.</summary>
+    public static int ReadLimit(string path = ParameterPath)
+    {
+        try
+        {
+            return int.TryParse(File.ReadAllText(path).Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var limit) && limit > 0
+                ? limit
+                : DefaultLimit;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return DefaultLimit;
+        }
+    }
 }
