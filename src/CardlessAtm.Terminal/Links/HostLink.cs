@@ -50,6 +50,9 @@ public interface IHostLink
     /// <summary>The current session MAC key (null before the first key change).</summary>
     SessionMacKey? SessionKey { get; }
 
+    /// <summary>The host's version of the session keys in use (0 before the first key change).</summary>
+    int KeyVersion { get; }
+
     /// <summary>Waits until the link is signed on with keys.</summary>
     Task WaitUntilReadyAsync(CancellationToken cancellationToken);
 
