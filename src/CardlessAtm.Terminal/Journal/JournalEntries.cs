@@ -224,10 +224,10 @@ public sealed record DispenserReset(string Completion, int Rejected) : JournalEn
 /// <summary>
 /// Re-keying after suspect session keys (issue 13 item 4): <paramref name="Outcome"/> is <see cref="Needed"/> (why, in
 /// <paramref name="Detail"/>), <see cref="Failed"/> (attempt <paramref name="Attempt"/> and the host's refusal),
-/// <see cref="Renewed"/> or <see cref="Abandoned"/>. <paramref name="KeyVersion"/> is the terminal's session key version
+/// <see cref="Renewed"/> or <see cref="Abandoned"/>. <paramref name="SessionVersion"/> is the terminal's session key version
 /// after the step. Never key material.
 /// </summary>
-public sealed record HostRekey(string Outcome, int Attempt, int KeyVersion, string Detail) : JournalEntry
+public sealed record HostRekey(string Outcome, int Attempt, int SessionVersion, string Detail) : JournalEntry
 {
     /// <summary>The keys became suspect: out of service until re-keyed.</summary>
     public const string Needed = "needed";
