@@ -57,6 +57,9 @@ public sealed class AtmTerminal : IAsyncDisposable
     /// <summary>Whether the host link is signed on with session keys.</summary>
     public bool IsHostReady => _host.IsReady;
 
+    /// <summary>The host's version of the session keys the terminal holds (0 before the first key change).</summary>
+    public int HostKeyVersion => _host.KeyVersion;
+
     /// <summary>Whether the proxy link is up.</summary>
     public bool IsProxyConnected => _proxy.IsConnected;
 
@@ -86,6 +89,13 @@ public sealed class AtmTerminal : IAsyncDisposable
         var metrics = new TerminalMetrics(() => queue.Depth, () => reversals.StuckCount, meters);
         journal.LineSkipped += line => metrics.JournalLineSkipped(line.Torn);
         var flow = new WithdrawalFlow(options, devices, host, reversals, journal, qrOptions, metrics, time, loggers.CreateLogger<WithdrawalFlow>());
+
+        // Every sign-on installs fresh session keys: suspect keys are trusted again and the reversal queue goes out under them.
+        host.SignedOn += () =>
+        {
+            flow.KeyRecovery.KeysRenewed();
+            reversals.KeysRenewed();
+        };
         return new AtmTerminal(options, devices, host, journal, reversals, flow, metrics, time, loggers);
     }
 

@@ -38,6 +38,53 @@ public sealed class TerminalDisplayOptions
     public string? QrImagePath { get; set; }
 }
 
+/// <summary>
+/// How the terminal re-keys after suspect session keys (configuration section <c>Terminal:Rekey</c>): a 0200 answered 63
+/// or 96, a host answer whose MAC fails, or a reversal refused 63 (issue 13 item 4).
+/// </summary>
+public sealed class TerminalRekeyOptions
+{
+    /// <summary><c>Terminal:Rekey:MaxAttempts</c>: key change attempts before the ATM gives up and stays out of service (default 5).</summary>
+    public int MaxAttempts { get; set; } = 5;
+
+    /// <summary><c>Terminal:Rekey:RetryInitial</c>: the wait after the first failed attempt; doubles per failure (default 2 s).</summary>
+    public TimeSpan RetryInitial { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary><c>Terminal:Rekey:RetryMax</c>: the longest wait between attempts (default 60 s).</summary>
+    public TimeSpan RetryMax { get; set; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>A terminal setting that is missing or out of range; <see cref="Setting"/> names it (e.g. <c>Terminal:Rekey:MaxAttempts</c>).</summary>
+public sealed class TerminalConfigurationException : ArgumentException
+{
+    /// <summary>Creates the error.</summary>
+    /// <param name="setting">The configuration key at fault.</param>
+    /// <param name="message">What is wrong and what is expected.</param>
+    public TerminalConfigurationException(string setting, string message) : base(message)
+    {
+        Setting = setting;
+    }
+
+    /// <summary>Creates the error.</summary>
+    public TerminalConfigurationException() : this("Terminal", "A terminal setting is invalid.")
+    {
+    }
+
+    /// <summary>Creates the error.</summary>
+    public TerminalConfigurationException(string message) : this("Terminal", message)
+    {
+    }
+
+    /// <summary>Creates the error.</summary>
+    public TerminalConfigurationException(string message, Exception innerException) : base(message, innerException)
+    {
+        Setting = "Terminal";
+    }
+
+    /// <summary>The configuration key at fault.</summary>
+    public string Setting { get; }
+}
+
 /// <summary>The ATM application's settings (configuration section <c>Terminal</c>).</summary>
 public sealed class TerminalOptions
 {
@@ -61,6 +108,9 @@ public sealed class TerminalOptions
 
     /// <summary>Extra outputs of the customer display (the QR as a PNG file).</summary>
     public TerminalDisplayOptions Display { get; set; } = new();
+
+    /// <summary>How the terminal re-keys after suspect session keys (<c>Terminal:Rekey</c>).</summary>
+    public TerminalRekeyOptions Rekey { get; set; } = new();
 
     /// <summary>Directory of the key store holding the terminal master key.</summary>
     public string KeyStore { get; set; } = string.Empty;
@@ -159,6 +209,7 @@ public sealed class TerminalOptions
             throw new ArgumentException($"{SectionName}:{nameof(ReversalMaxAttempts)} must be at least 1 (got {ReversalMaxAttempts}).");
         }
 
+        ValidateRekey();
         if (StopTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentException($"{SectionName}:{nameof(StopTimeout)} must be positive (got {StopTimeout}).");
@@ -182,6 +233,30 @@ public sealed class TerminalOptions
         if (JournalRetentionDays < 1)
         {
             throw new ArgumentException($"{SectionName}:{nameof(JournalRetentionDays)} must be at least 1 day (got {JournalRetentionDays}).");
+        }
+    }
+
+    private void ValidateRekey()
+    {
+        const string section = SectionName + ":" + nameof(Rekey) + ":";
+        if (Rekey is null)
+        {
+            throw new TerminalConfigurationException(SectionName + ":" + nameof(Rekey), $"{SectionName}:{nameof(Rekey)} is required.");
+        }
+
+        if (Rekey.MaxAttempts < 1)
+        {
+            throw new TerminalConfigurationException(section + nameof(TerminalRekeyOptions.MaxAttempts), $"{section}{nameof(TerminalRekeyOptions.MaxAttempts)} must be at least 1 (got {Rekey.MaxAttempts}).");
+        }
+
+        if (Rekey.RetryInitial <= TimeSpan.Zero)
+        {
+            throw new TerminalConfigurationException(section + nameof(TerminalRekeyOptions.RetryInitial), $"{section}{nameof(TerminalRekeyOptions.RetryInitial)} must be positive (got {Rekey.RetryInitial}).");
+        }
+
+        if (Rekey.RetryMax < Rekey.RetryInitial)
+        {
+            throw new TerminalConfigurationException(section + nameof(TerminalRekeyOptions.RetryMax), $"{section}{nameof(TerminalRekeyOptions.RetryMax)} must be at least {section}{nameof(TerminalRekeyOptions.RetryInitial)} (got {Rekey.RetryMax} < {Rekey.RetryInitial}).");
         }
     }
 

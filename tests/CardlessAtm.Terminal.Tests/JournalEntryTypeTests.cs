@@ -47,6 +47,7 @@ public sealed partial class JournalEntryTypeTests : IDisposable
         new SegmentStarted("journal-20261201-001.log", [new OpenWithdrawal("S", 9)]),
         new SensorChanged("SafeDoor", "Normal", "Alert", "Idle"),
         new DispenserReset("Ok", 2) { Session = "S" },
+        new HostRekey(HostRekey.Failed, 2, 7, "The host refused sign-on of ATM00001: 12 (invalid transaction); next attempt in 00:00:04"),
     ];
 
     [Fact]

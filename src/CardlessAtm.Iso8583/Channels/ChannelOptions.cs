@@ -220,6 +220,14 @@ public sealed class Iso8583ClientOptions : Iso8583ConnectionOptions
     /// <summary>Returns a number in [0, 1) for the jitter; default is a cryptographic source. Tests may fix it.</summary>
     public Func<double>? JitterSource { get; set; }
 
+    /// <summary>
+    /// How long a signed-on connection must stay up before the failed-attempt count (and so the back-off) is reset
+    /// (default 10 s). A connection the peer closes sooner counts as a failed attempt, so a peer that keeps closing right
+    /// after sign-on (e.g. a host superseding a second device that holds the same terminal master key) is redialled with a
+    /// growing delay up to <see cref="ReconnectMaxDelay"/>, not at once. Zero resets the count at every sign-on.
+    /// </summary>
+    public TimeSpan StableConnectionPeriod { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <inheritdoc />
     public override void Validate()
     {
@@ -229,6 +237,7 @@ public sealed class Iso8583ClientOptions : Iso8583ConnectionOptions
         Require(ConnectTimeout > TimeSpan.Zero, nameof(ConnectTimeout), "must be positive");
         Require(ReconnectInitialDelay > TimeSpan.Zero, nameof(ReconnectInitialDelay), "must be positive");
         Require(ReconnectMaxDelay >= ReconnectInitialDelay, nameof(ReconnectMaxDelay), "must be at least ReconnectInitialDelay");
+        Require(StableConnectionPeriod >= TimeSpan.Zero, nameof(StableConnectionPeriod), "must not be negative");
     }
 }
 

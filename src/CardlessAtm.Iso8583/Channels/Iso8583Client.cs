@@ -44,8 +44,14 @@ public sealed class Iso8583Client : IAsyncDisposable
     /// <summary>True when a signed-on connection is open.</summary>
     public bool IsConnected => Connection is { IsOpen: true };
 
-    /// <summary>How many connect attempts have failed in a row.</summary>
+    /// <summary>
+    /// How many connect attempts have failed in a row; a signed-on connection closed before it stayed up for
+    /// <see cref="Iso8583ClientOptions.StableConnectionPeriod"/> counts as a failed attempt.
+    /// </summary>
     public int ConsecutiveFailures { get; private set; }
+
+    /// <summary>How many signed-on connections in a row closed within <see cref="Iso8583ClientOptions.StableConnectionPeriod"/> of their sign-on.</summary>
+    public int ConsecutiveEarlyCloses { get; private set; }
 
     /// <summary>Starts dialling in the background; returns at once.</summary>
     /// <param name="cancellationToken">Unused; present for hosted-service symmetry.</param>
@@ -176,11 +182,10 @@ public sealed class Iso8583Client : IAsyncDisposable
                     throw new Iso8583ChannelException(ChannelErrorReason.ConnectionClosed, "the connection closed during sign-on.");
                 }
 
-                ConsecutiveFailures = 0;
                 Publish(connection);
                 _log.LogInformation("ISO 8583 client connected to {Host}:{Port} (connection {Id}).", _options.Host, _options.Port, connection.Id);
                 Raise(Connected, connection);
-                await connection.Completion.WaitAsync(stop);
+                await WaitForCloseAsync(connection, stop);
                 if (Interlocked.CompareExchange(ref _connection, null, connection) == connection)
                 {
                     Raise(Disconnected, connection);
@@ -220,6 +225,47 @@ public sealed class Iso8583Client : IAsyncDisposable
                 break;
             }
         }
+    }
+
+    /// <summary>
+    /// Waits until the signed-on <paramref name="connection"/> closes. The failure count is reset only once it has stayed
+    /// up for <see cref="Iso8583ClientOptions.StableConnectionPeriod"/>: one the peer closes sooner (e.g. a host superseding
+    /// it for another device's sign-on) counts as a failed attempt, so the reconnects back off instead of flapping.
+    /// </summary>
+    private async Task WaitForCloseAsync(Iso8583Connection connection, CancellationToken stop)
+    {
+        var signedOnAt = _options.TimeProvider.GetTimestamp();
+        var closed = connection.Completion.WaitAsync(stop);
+        var stable = _options.StableConnectionPeriod == TimeSpan.Zero;
+        if (!stable)
+        {
+            using var closing = CancellationTokenSource.CreateLinkedTokenSource(stop);
+            var period = Task.Delay(_options.StableConnectionPeriod, _options.TimeProvider, closing.Token);
+            stable = await Task.WhenAny(closed, period) == period && period.IsCompletedSuccessfully && connection.IsOpen;
+            await closing.CancelAsync();
+        }
+
+        if (stable)
+        {
+            ConsecutiveFailures = 0;
+            ConsecutiveEarlyCloses = 0;
+        }
+
+        await closed;
+        if (!stable)
+        {
+            CountEarlyClose(_options.TimeProvider.GetElapsedTime(signedOnAt));
+        }
+    }
+
+    /// <summary>A signed-on connection closed <paramref name="up"/> after its sign-on, before it was stable: a failed attempt.</summary>
+    private void CountEarlyClose(TimeSpan up)
+    {
+        ConsecutiveFailures++;
+        ConsecutiveEarlyCloses++;
+        _log.LogWarning(
+            "ISO 8583 client: {Host}:{Port} closed the connection {Up:F1} s after sign-on ({Count} time(s) in a row within {Stable}); reconnecting with back-off (attempt {Attempt})",
+            _options.Host, _options.Port, up.TotalSeconds, ConsecutiveEarlyCloses, _options.StableConnectionPeriod, ConsecutiveFailures);
     }
 
     private double Jitter() =>

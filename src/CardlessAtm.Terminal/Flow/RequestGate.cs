@@ -88,6 +88,12 @@ public sealed class RequestGate
     }
 
     /// <summary>
+    /// When set and it returns a reason, every request is refused 91 with that reason (the ATM is out of service, e.g.
+    /// re-keying after suspect session keys): no 0200 goes to the host under keys it no longer shares.
+    /// </summary>
+    public Func<string?>? OutOfService { get; set; }
+
+    /// <summary>
     /// Decides about <paramref name="request"/> against <paramref name="onScreen"/> (null when no QR code is
     /// shown). An admitted request has claimed the session; a refused one is journalled or counted before this returns.
     /// </summary>
@@ -159,6 +165,11 @@ public sealed class RequestGate
         if (terminal != _atmId)
         {
             return GateDecision.Refuse(ResponseCodes.InvalidTransaction, "field 41 names another ATM", onScreen);
+        }
+
+        if (OutOfService?.Invoke() is { } outOfService)
+        {
+            return GateDecision.Refuse(ResponseCodes.IssuerUnavailable, $"out of service: {outOfService}", onScreen);
         }
 
         if (qrText is null || amountMinor is null || currency is null || !request.Has(127))

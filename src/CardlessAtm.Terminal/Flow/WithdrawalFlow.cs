@@ -81,6 +81,7 @@ public sealed class WithdrawalFlow : IDisposable
     private readonly Currency _currency;
     private readonly AtmId _atmId;
     private readonly RequestGate _requestGate;
+    private readonly SessionKeyRecovery _keys;
     private ActiveSession? _session;
     private Devices.Display.Screen? _lastResultScreen;
     private Task<KeyPress>? _pendingKey;
@@ -105,8 +106,11 @@ public sealed class WithdrawalFlow : IDisposable
         _transaction = new WithdrawalTransaction(host, devices.Dispenser, reversals, journal, options, metrics, time, logger);
         _transaction.Progress += OnTransactionProgressAsync;
         _transaction.DispenserUnusable += reason => Volatile.Write(ref _outOfServiceReason, reason);
+        _keys = new SessionKeyRecovery(host, options.Rekey, journal, time, logger);
+        _transaction.KeysSuspect += _keys.Suspect;
+        reversals.RekeyRequested += _keys.Suspect;
         _journal = journal;
-        _requestGate = new RequestGate(options.AtmId, journal, metrics, time, logger);
+        _requestGate = new RequestGate(options.AtmId, journal, metrics, time, logger) { OutOfService = () => _keys.OutOfServiceReason };
         _qrOptions = qrOptions;
         _metrics = metrics;
         _time = time;
@@ -157,8 +161,36 @@ public sealed class WithdrawalFlow : IDisposable
         }
     }
 
-    /// <summary>Runs customer sessions until cancelled.</summary>
+    /// <summary>Re-keys the terminal when its session keys are suspect; while it does (or after it gave up) no customer is served.</summary>
+    public SessionKeyRecovery KeyRecovery => _keys;
+
+    /// <summary>Runs customer sessions (and the re-keying after suspect session keys) until cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var rekeying = RunKeyRecoveryAsync(cancellationToken);
+        try
+        {
+            await RunSessionsAsync(cancellationToken);
+        }
+        finally
+        {
+            await rekeying;
+        }
+    }
+
+    private async Task RunKeyRecoveryAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _keys.RunAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+    }
+
+    private async Task RunSessionsAsync(CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -215,7 +247,11 @@ public sealed class WithdrawalFlow : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _devices.Sensors.Status.Changed -= OnSensorChanged;
+    public void Dispose()
+    {
+        _devices.Sensors.Status.Changed -= OnSensorChanged;
+        _keys.Dispose();
+    }
 
     private async Task<WithdrawalOutcome> RunOneAsync(CancellationToken cancellationToken)
     {
@@ -227,29 +263,42 @@ public sealed class WithdrawalFlow : IDisposable
             await Task.Delay(Timeout.Infinite, cancellationToken);
         }
 
-        if (!_host.IsReady)
-        {
-            Enter(TerminalState.OutOfService);
-            await _devices.Display.ShowAsync(CustomerTexts.OutOfService(), cancellationToken);
-            await _host.WaitUntilReadyAsync(cancellationToken);
-        }
-
-        await _devices.Display.ShowAsync(CustomerTexts.Welcome(), cancellationToken);
-
-        // Keys pressed on an earlier screen are not answers to this one. A read still waiting (e.g. the
-        // Cancel watch while the host decided) is kept: abandoning it would swallow the next key.
-        _devices.Keypad.DiscardPending();
-        if (_pendingKey is { IsCompleted: true })
-        {
-            _pendingKey = null;
-        }
-
-        // Announced only now, so that a key pressed on seeing the idle state is never discarded.
-        Enter(TerminalState.Idle);
         while (true)
         {
-            var key = await NextKeyAsync(cancellationToken);
-            if (key.Key is AtmKey.Enter or AtmKey.F1)
+            // Suspect session keys: the terminal re-keys before it offers the next withdrawal (issue 13 item 4).
+            if (_keys.OutOfServiceReason is { } stale)
+            {
+                Enter(TerminalState.OutOfService);
+                _logger.LogWarning("Out of service: {Reason}", stale);
+                await _devices.Display.ShowAsync(CustomerTexts.OutOfService(), cancellationToken);
+                await _keys.WaitUntilTrustedAsync(cancellationToken);
+            }
+
+            if (!_host.IsReady)
+            {
+                Enter(TerminalState.OutOfService);
+                await _devices.Display.ShowAsync(CustomerTexts.OutOfService(), cancellationToken);
+                await _host.WaitUntilReadyAsync(cancellationToken);
+            }
+
+            if (_keys.OutOfServiceReason is not null)
+            {
+                continue;
+            }
+
+            await _devices.Display.ShowAsync(CustomerTexts.Welcome(), cancellationToken);
+
+            // Keys pressed on an earlier screen are not answers to this one. A read still waiting (e.g. the
+            // Cancel watch while the host decided) is kept: abandoning it would swallow the next key.
+            _devices.Keypad.DiscardPending();
+            if (_pendingKey is { IsCompleted: true })
+            {
+                _pendingKey = null;
+            }
+
+            // Announced only now, so that a key pressed on seeing the idle state is never discarded.
+            Enter(TerminalState.Idle);
+            if (await WaitForCustomerAsync(cancellationToken))
             {
                 break;
             }
@@ -273,7 +322,7 @@ public sealed class WithdrawalFlow : IDisposable
             return Terminate(null, amount, null, verdict.CustomerMessage!);
         }
 
-        if (!_host.IsReady || _host.SessionKey is not { } key1)
+        if (!_host.IsReady || _host.SessionKey is not { } key1 || _keys.OutOfServiceReason is not null)
         {
             // Without a session key the host could not verify the QR: do not show one.
             return Terminate(null, amount, null, CustomerTexts.ForResponseCode(ResponseCodes.IssuerUnavailable));
@@ -307,6 +356,25 @@ public sealed class WithdrawalFlow : IDisposable
             session.Close(); // before it leaves the screen, so that no request read it as on screen and claims it now
             Volatile.Write(ref _session, null);
             _requestGate.Retire(session.Gate);
+        }
+    }
+
+    /// <summary>Waits at the idle screen for Enter (or F1): true; false when the session keys became suspect meanwhile.</summary>
+    private async Task<bool> WaitForCustomerAsync(CancellationToken cancellationToken)
+    {
+        var suspect = _keys.WhenSuspect;
+        while (true)
+        {
+            var key = PendingKey(cancellationToken);
+            if (await Task.WhenAny(key, suspect) == suspect)
+            {
+                return false; // the pending read is kept for the next screen that asks
+            }
+
+            if ((await TakeKeyAsync()).Key is AtmKey.Enter or AtmKey.F1)
+            {
+                return true;
+            }
         }
     }
 

@@ -45,6 +45,12 @@ public sealed class WithdrawalTransaction(
     /// </summary>
     public event Action<string>? DispenserUnusable;
 
+    /// <summary>
+    /// Raised when the host's answer says the session keys are stale (63 or 96) or its MAC does not verify: the ATM must
+    /// re-key before the next withdrawal (issue 13 item 4). The money outcome of this withdrawal is unchanged.
+    /// </summary>
+    public event Action<string>? KeysSuspect;
+
     /// <summary>Raised when the transaction enters Authorising, Dispensing or Presenting.</summary>
     public event Func<TerminalState, Task>? Progress;
 
@@ -91,6 +97,11 @@ public sealed class WithdrawalTransaction(
                 Session = session,
                 Stan = stan,
             });
+
+            if (answer is not null && SuspectKeys(answer) is { } suspect)
+            {
+                KeysSuspect?.Invoke(suspect);
+            }
 
             if (answer is null)
             {
@@ -204,6 +215,12 @@ public sealed class WithdrawalTransaction(
         or ResponseCodes.FormatError or ResponseCodes.InsufficientFunds or ResponseCodes.SessionExpired or ResponseCodes.IncorrectPin
         or ResponseCodes.NotPermittedToCardholder or ResponseCodes.ExceedsAmountLimit or ResponseCodes.SecurityViolation
         or ResponseCodes.ExceedsFrequencyLimit or ResponseCodes.PinTriesExceeded;
+
+    /// <summary>Why an answer to the 0200 makes the session keys suspect, or null: 63, 96, or a MAC that does not verify.</summary>
+    private static string? SuspectKeys(HostAnswer answer) =>
+        !answer.MacVerified ? $"the host's {answer.Response.Mti} failed its MAC check"
+        : answer.ResponseCode is ResponseCodes.SecurityViolation or ResponseCodes.SystemMalfunction ? $"the host answered the 0200 {answer.ResponseCode} ({ResponseCodes.Describe(answer.ResponseCode)})"
+        : null;
 
     private static string ReasonFor(DispenseResult result) =>
         result.HasUnknown ? ReversalReasons.SuspectedMalfunction

@@ -90,6 +90,7 @@ public sealed record OpenWithdrawal(string Session, long Sequence);
 [JsonDerivedType(typeof(SegmentStarted), JournalEvents.SegmentStarted)]
 [JsonDerivedType(typeof(SensorChanged), JournalEvents.Sensor)]
 [JsonDerivedType(typeof(DispenserReset), JournalEvents.DispenserReset)]
+[JsonDerivedType(typeof(HostRekey), JournalEvents.HostRekey)]
 public abstract record JournalEntry
 {
     private static readonly Dictionary<Type, string> Names = typeof(JournalEntry).GetCustomAttributes<JsonDerivedTypeAttribute>()
@@ -219,6 +220,27 @@ public sealed record SensorChanged(string Sensor, string? From, string? To, stri
 
 /// <summary>The dispenser was reset after a fault; <paramref name="Rejected"/> notes went to the reject bin.</summary>
 public sealed record DispenserReset(string Completion, int Rejected) : JournalEntry;
+
+/// <summary>
+/// Re-keying after suspect session keys (issue 13 item 4): <paramref name="Outcome"/> is <see cref="Needed"/> (why, in
+/// <paramref name="Detail"/>), <see cref="Failed"/> (attempt <paramref name="Attempt"/> and the host's refusal),
+/// <see cref="Renewed"/> or <see cref="Abandoned"/>. <paramref name="SessionVersion"/> is the terminal's session key version
+/// after the step. Never key material.
+/// </summary>
+public sealed record HostRekey(string Outcome, int Attempt, int SessionVersion, string Detail) : JournalEntry
+{
+    /// <summary>The keys became suspect: out of service until re-keyed.</summary>
+    public const string Needed = "needed";
+
+    /// <summary>A key change attempt failed; another follows after the back-off unless it was the last.</summary>
+    public const string Failed = "failed";
+
+    /// <summary>Fresh session keys are installed: back in service.</summary>
+    public const string Renewed = "renewed";
+
+    /// <summary>Terminal:Rekey:MaxAttempts attempts failed: out of service until a sign-on renews the keys or a restart.</summary>
+    public const string Abandoned = "abandoned";
+}
 
 /// <summary>
 /// A line of a journal written before entries were typed, of an event recovery never reads: kept for the

@@ -72,6 +72,9 @@ public static class JournalEvents
     /// <summary>The dispenser was reset after a fault.</summary>
     public const string DispenserReset = "dispenser-reset";
 
+    /// <summary>The session keys were suspect: a re-key was needed, an attempt failed, the keys were renewed, or re-keying was given up.</summary>
+    public const string HostRekey = "host-rekey";
+
     /// <summary>
     /// Entries forced to the disk (fsync) before the action they record, because money moves next: the
     /// request to the host, the dispense and its outcome, a reversal, a recovery. Every other entry is

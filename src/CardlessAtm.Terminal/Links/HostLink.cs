@@ -50,6 +50,9 @@ public interface IHostLink
     /// <summary>The current session MAC key (null before the first key change).</summary>
     SessionMacKey? SessionKey { get; }
 
+    /// <summary>The host's version of the session keys in use (0 before the first key change).</summary>
+    int KeyVersion { get; }
+
     /// <summary>Waits until the link is signed on with keys.</summary>
     Task WaitUntilReadyAsync(CancellationToken cancellationToken);
 
@@ -123,7 +126,11 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
             TimeProvider = time,
             Logger = logger,
         });
+        _client.Disconnected += _ => WarnIfSupersededRepeatedly();
     }
+
+    /// <summary>How many closes in a row right after sign-on make the terminal say another device may hold its master key.</summary>
+    internal const int SupersededWarningThreshold = 3;
 
     /// <summary>Raised after each successful sign-on with fresh session keys.</summary>
     public event Action? SignedOn;
@@ -339,6 +346,21 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
 
         Volatile.Write(ref _signedOff, 1);
         _logger.LogInformation("Signed off at the host {Endpoint} as {AtmId}", _options.Host, _options.AtmId);
+    }
+
+    /// <summary>
+    /// The host supersedes an ATM's older connection when the same ATM signs on again: closes right after sign-on, again
+    /// and again, mean two devices hold this ATM's master key (issue 12 M1). The client backs off; this says why.
+    /// </summary>
+    private void WarnIfSupersededRepeatedly()
+    {
+        var closes = _client.ConsecutiveEarlyCloses;
+        if (closes >= SupersededWarningThreshold)
+        {
+            _logger.LogWarning(
+                "The host closed this ATM's connection right after sign-on {Count} times in a row: another device may hold this ATM's master key ({AtmId}); reconnecting with back-off",
+                closes, _options.AtmId);
+        }
     }
 
     /// <summary>Field 37: a retrieval reference unique per ATM and request (year digit, julian day, hour, STAN: 12 digits).</summary>

@@ -38,7 +38,7 @@ public sealed class ReversalForwarder : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _wake = new(0);
-    private bool _rekeyFirst;
+    private volatile bool _rekeyFirst;
 
     /// <summary>Creates the forwarder.</summary>
     public ReversalForwarder(ReversalStore queue, IHostLink host, ElectronicJournal journal, TerminalOptions options, TimeProvider time, ILogger logger)
@@ -49,6 +49,19 @@ public sealed class ReversalForwarder : IDisposable
         _options = options;
         _time = time;
         _logger = logger;
+    }
+
+    /// <summary>Raised when a reversal's answer says the session keys may be stale (<see cref="ReversalDisposition.RekeyThenRetry"/>).</summary>
+    public event Action<string>? RekeyRequested;
+
+    /// <summary>
+    /// A sign-on installed fresh session keys: a re-key this forwarder meant to do first is no longer needed, and the
+    /// queue is looked at again (reversals are delivered under the new keys as they fall due).
+    /// </summary>
+    public void KeysRenewed()
+    {
+        _rekeyFirst = false;
+        _wake.Release();
     }
 
     /// <summary>The reversals waiting on disk.</summary>
@@ -266,7 +279,11 @@ public sealed class ReversalForwarder : IDisposable
             NextAttemptAt = status == ReversalStatus.Pending ? _time.GetUtcNow() + backoff : null,
         };
         _queue.Save(updated);
-        _rekeyFirst |= disposition == ReversalDisposition.RekeyThenRetry;
+        if (disposition == ReversalDisposition.RekeyThenRetry)
+        {
+            _rekeyFirst = true;
+            RekeyRequested?.Invoke($"reversal {attempt.Id} not acknowledged: {problem}");
+        }
         await _journal.WriteAsync(new ReversalNotAcknowledged(attempt.Id, response, disposition.ToString(), attempt.Attempts, problem) { Session = attempt.Session, Stan = attempt.OriginalStan });
 
         if (IsStuck(updated))

@@ -144,6 +144,8 @@ internal sealed class ScriptedHostLink(TimeProvider time) : IHostLink
 
     public SessionMacKey? SessionKey => null;
 
+    public int KeyVersion { get; private set; } = 1;
+
     /// <summary>Answers the next request with this field 39 (MAC verified, all fields echoed).</summary>
     public ScriptedHostLink Answers(string responseCode) => Then(r => new HostAnswer(Respond(r, responseCode), MacVerified: true));
 
@@ -199,6 +201,12 @@ internal sealed class ScriptedHostLink(TimeProvider time) : IHostLink
     public Task RekeyAsync(CancellationToken cancellationToken)
     {
         Rekeys++;
-        return RekeyFaults.TryDequeue(out var fault) ? throw fault : Task.CompletedTask;
+        if (RekeyFaults.TryDequeue(out var fault))
+        {
+            throw fault;
+        }
+
+        KeyVersion++;
+        return Task.CompletedTask;
     }
 }
