@@ -362,18 +362,22 @@ internal sealed class GuideRunner : IAsyncDisposable
         }
     }
 
+    internal static string Describe(IEnumerable<GuideStep> steps) =>
+        steps.Aggregate(new StringBuilder(), (b, s) => b.Append(CultureInfo.InvariantCulture, $"{s.Line}: {s.Kind} {s.Arguments}\n")).ToString();
+}
+
+/// <summary>Files of this repository (the guide, the shipped configuration).</summary>
+internal static class Repository
+{
     /// <summary>The repository's file at <paramref name="relativePath"/> (the guide itself).</summary>
-    public static string RepositoryFile(string relativePath)
+    public static string File(string relativePath)
     {
         var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "CardlessAtm.Devices.sln")))
+        while (root is not null && !System.IO.File.Exists(Path.Combine(root.FullName, "CardlessAtm.Devices.sln")))
         {
             root = root.Parent;
         }
 
         return Path.Combine(root?.FullName ?? throw new InvalidOperationException("Repository root not found."), relativePath);
     }
-
-    internal static string Describe(IEnumerable<GuideStep> steps) =>
-        steps.Aggregate(new StringBuilder(), (b, s) => b.Append(CultureInfo.InvariantCulture, $"{s.Line}: {s.Kind} {s.Arguments}\n")).ToString();
 }

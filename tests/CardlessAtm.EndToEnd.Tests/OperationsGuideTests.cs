@@ -8,7 +8,7 @@ namespace CardlessAtm.EndToEnd.Tests;
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // bash, POSIX signals and file modes
 public class OperationsGuideTests
 {
-    private static IReadOnlyList<GuideStep> Steps => GuideStep.Parse(File.ReadAllText(GuideRunner.RepositoryFile("docs/operations.md")));
+    private static IReadOnlyList<GuideStep> Steps => GuideStep.Parse(File.ReadAllText(Repository.File("docs/operations.md")));
 
     [Fact]
     public void The_guide_marks_each_step_the_issue_asks_for_in_order()
