@@ -95,7 +95,7 @@ public sealed class ProxyOptions
         Phone!.Validate("Proxy:Phone");
         ValidateAtmIdentity();
         ValidatePhoneTransport();
-        Require(ForwardTimeout > TimeSpan.Zero, "Proxy:ForwardTimeout", "must be positive (e.g. 00:01:30)");
+        Require(ForwardTimeout > TimeSpan.Zero, "Proxy:ForwardTimeout", string.Create(CultureInfo.InvariantCulture, $"must be positive (e.g. 00:01:30), not {ForwardTimeout}"));
         Require(MaxRequestsPerPhoneConnection >= 1, "Proxy:MaxRequestsPerPhoneConnection", "must be at least 1");
         Require(MaxConcurrentRequestsPerPhoneConnection >= 1, "Proxy:MaxConcurrentRequestsPerPhoneConnection", "must be at least 1");
         Require(MaxUnansweredPerAtm >= 1, "Proxy:MaxUnansweredPerAtm", "must be at least 1");

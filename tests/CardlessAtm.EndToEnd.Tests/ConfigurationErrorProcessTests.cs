@@ -118,6 +118,30 @@ public sealed class ConfigurationErrorProcessTests : IDisposable
         AssertRefused(exit, output, setting, value);
     }
 
+    [Theory]
+    [InlineData("Phone:RequestTimeout", "soon")]
+    [InlineData("Phone:RequestTimeout", "-00:00:05")]
+    [InlineData("Phone:ConnectTimeout", "0")]
+    [InlineData("Phone:TlsServerPin", "sha1:abc")]
+    [InlineData("Phone:Proxy", "nohost")]
+    public async Task Phone_withdraw_refuses_a_bad_setting_naming_it_before_anything_is_sent(string setting, string value)
+    {
+        var (exit, output) = await CliRun.RunAsync(_directory.FullName, "phone", "withdraw", "--qr", "x", "--account", "1", "--yes", "--pin-stdin", "--set", $"{setting}={value}");
+
+        AssertRefused(exit, output, setting, value);
+    }
+
+    [Theory]
+    [InlineData("Proxy:ForwardTimeout", "soon")]
+    [InlineData("Proxy:ForwardTimeout", "00:00:00")]
+    [InlineData("Proxy:PhoneIdleTimeout", "00:00:10")]
+    public async Task The_proxy_refuses_a_bad_timeout_naming_the_setting(string setting, string value)
+    {
+        var (exit, output) = await RunRoleAsync("proxy", "--set", $"{setting}={value}");
+
+        AssertRefused(exit, output, setting, setting == "Proxy:PhoneIdleTimeout" ? "Proxy:ForwardTimeout" : value);
+    }
+
     [Fact]
     public async Task Host_run_without_TLS_or_Host_Insecure_is_refused_naming_the_setting()
     {

@@ -61,6 +61,17 @@ public class DemoScenarioTests
         }
     }
 
+    [Fact]
+    public async Task The_plain_demo_ends_with_its_summary_and_no_teardown_noise()
+    {
+        var (exit, text) = await RunDemoAsync();
+
+        Assert.True(exit == 0, $"exit {exit}\n{text}");
+        var last = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
+        Assert.True(last.StartsWith("Ledger balanced", StringComparison.Ordinal), $"last line: {last}\n{text}");
+        Assert.DoesNotContain("is offline", text, StringComparison.Ordinal);
+    }
+
     private static async Task<(int Exit, string Output)> RunDemoAsync(params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

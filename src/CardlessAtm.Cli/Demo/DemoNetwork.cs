@@ -67,6 +67,7 @@ internal sealed class DemoNetwork : IAsyncDisposable
     /// <param name="plainHostLink">Run the host listener on plain TCP, explicitly insecure (see <see cref="PlainHostLink"/>).</param>
     public static async Task<DemoNetwork> StartAsync(SecurityProfileKind profileKind, ILoggerFactory loggers, CancellationToken cancellationToken, bool plainHostLink = false)
     {
+        loggers = new TeardownQuietLoggerFactory(loggers);
         var directory = System.IO.Directory.CreateTempSubdirectory("cardless-atm-demo-");
         var pki = DemoAtmPki.Create(directory);
         var host = await HostServer.StartAsync(HostOptions(directory, profileKind, port: 0, pki, plainHostLink), loggers, cancellationToken: cancellationToken);
@@ -164,6 +165,9 @@ internal sealed class DemoNetwork : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // The run is over and its summary printed: what the roles say while they stop (the proxy's "ATM … is offline"
+        // as the terminal's connection closes, the host's for the proxy's) is expected, not news. Errors still show.
+        ((TeardownQuietLoggerFactory)Loggers).Quiet();
         await _stop.CancelAsync();
         foreach (var (terminal, running) in _terminals)
         {
@@ -247,4 +251,38 @@ internal sealed record DemoAtm(AtmTerminal Terminal, SimulatedKeypad Keypad, Sim
 {
     /// <summary>Value of every note the ATM presented so far.</summary>
     public Money PresentedValue => Terminal.Devices.Dispenser.CashUnits.Aggregate(Money.Of(0, "EUR"), (sum, u) => sum + u.PresentedValue);
+}
+
+/// <summary>Passes every log entry on until <see cref="Quiet"/>; after it only errors, so a demo's teardown adds no noise under its summary.</summary>
+internal sealed class TeardownQuietLoggerFactory(ILoggerFactory inner) : ILoggerFactory
+{
+    private volatile bool _quiet;
+
+    /// <summary>From now on, entries below <see cref="LogLevel.Error"/> are dropped.</summary>
+    public void Quiet() => _quiet = true;
+
+    public ILogger CreateLogger(string categoryName) => new Logger(inner.CreateLogger(categoryName), this);
+
+    public void AddProvider(ILoggerProvider provider) => inner.AddProvider(provider);
+
+    public void Dispose()
+    {
+        // The inner factory belongs to the caller.
+    }
+
+    private sealed class Logger(ILogger inner, TeardownQuietLoggerFactory factory) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => inner.BeginScope(state);
+
+        public bool IsEnabled(LogLevel logLevel) => (!factory._quiet || logLevel >= LogLevel.Error) && inner.IsEnabled(logLevel);
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                inner.Log(logLevel, eventId, state, exception, formatter);
+            }
+        }
+    }
 }

@@ -157,7 +157,7 @@ public sealed class PhoneSettings
             }
             catch (Exception ex) when (ex is FormatException or ArgumentException or SecurityException)
             {
-                throw new PhoneInputException(PhoneInputError.InvalidSetting, "Phone:Tls:ServerPin", ex.Message, ex);
+                throw new PhoneInputException(PhoneInputError.InvalidSetting, "Phone:TlsServerPin", ex.Message, ex);
             }
 
             tls = TlsSetup.ClientOptions(string.IsNullOrWhiteSpace(TlsTargetHost) ? proxy.Host : TlsTargetHost, pin);
