@@ -93,6 +93,12 @@ public sealed class HostProcessor : IDisposable
     public Func<IsoMessage, ValueTask>? BeforeReversalWritten { get; set; }
 
     /// <summary>
+    /// Fault-injection point for the sign-on: awaited after an 0800/001 has been verified and admitted (MAC, freshness,
+    /// single use) and before the sign-on is written to the store. Null in production.
+    /// </summary>
+    public Func<IsoMessage, ValueTask>? BeforeSignOnRecorded { get; set; }
+
+    /// <summary>
     /// Handles one request arriving on a connection of its own (not signed on): a 0200, 0420 or 0421 is refused 63.
     /// Returns its response, or null for a message that gets none.
     /// </summary>
@@ -476,6 +482,11 @@ public sealed class HostProcessor : IDisposable
         {
             _logger.LogWarning("ATM {AtmId} signed on over a new connection from {Address}: its older connection is superseded and closed", atm.AtmId, Safe(session.RemoteAddress ?? "?"));
             superseded.Supersede();
+        }
+
+        if (BeforeSignOnRecorded is { } beforeRecord)
+        {
+            await beforeRecord(request);
         }
 
         await RecordSignOnAsync(atm.AtmId, signOn: true, cancellationToken);

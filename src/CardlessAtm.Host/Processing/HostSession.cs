@@ -28,7 +28,18 @@ public sealed class HostSession
     /// </summary>
     public event Action? Superseded;
 
-    internal void SignOn(string atmId) => Volatile.Write(ref _atmId, atmId);
+    /// <summary>
+    /// Raised when a sign-on over this connection has been verified (MAC, freshness, single use) and admitted, before it
+    /// is written to the store: the listener marks the connection authenticated then, so it cannot be evicted while the
+    /// write is under way.
+    /// </summary>
+    public event Action? SignedOn;
+
+    internal void SignOn(string atmId)
+    {
+        Volatile.Write(ref _atmId, atmId);
+        SignedOn?.Invoke();
+    }
 
     internal void Supersede()
     {

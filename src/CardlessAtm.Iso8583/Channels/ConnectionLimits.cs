@@ -190,7 +190,9 @@ internal sealed class ConnectionSlots(int maxTotal, int maxUnauthenticated, int?
         for (var node = _unauthenticated.First; node is not null; node = node.Next)
         {
             var slot = node.Value;
-            if (!ReferenceEquals(slot, except) && inScope(slot) && (evictBusy || slot.Connection is not { IsBusy: true }))
+            // A connection whose proof of identity is being checked is never evicted (once per connection, bounded in time).
+            if (!ReferenceEquals(slot, except) && inScope(slot) && slot.Connection is not { IsAuthenticating: true }
+                && (evictBusy || slot.Connection is not { IsBusy: true }))
             {
                 return slot;
             }

@@ -46,6 +46,8 @@ public sealed class Iso8583Connection : IAsyncDisposable
     private int _state;
     private int _inFlightIncoming;
     private int _authenticated;
+    private int _authenticatingUsed;
+    private int _authenticating;
     private int _closedBy = -1;
     private long _lastReceived;
     private long _opened;
@@ -110,6 +112,31 @@ public sealed class Iso8583Connection : IAsyncDisposable
 
     /// <summary>Called once when <see cref="MarkAuthenticated"/> is first called (the server frees the unauthenticated slot).</summary>
     internal Action<Iso8583Connection>? Authenticated { get; set; }
+
+    /// <summary>True between <see cref="TryBeginAuthenticating"/> and <see cref="EndAuthenticating"/>: a server does not evict the connection then.</summary>
+    internal bool IsAuthenticating => Volatile.Read(ref _authenticating) == 1;
+
+    /// <summary>
+    /// Shields this (not yet authenticated) connection from eviction while the owner checks the peer's proof of
+    /// identity (e.g. looks up the ATM and verifies its sign-on's MAC), even where
+    /// <see cref="Iso8583ServerOptions.EvictBusyUnauthenticated"/> is set. Granted once per connection, so a peer cannot keep
+    /// its slot by sending one bogus proof after another, and still bounded by
+    /// <see cref="Iso8583ConnectionOptions.AuthenticationTimeout"/>. End it with <see cref="EndAuthenticating"/> whatever the check found.
+    /// </summary>
+    /// <returns>Whether the shield was granted (false when already authenticated or once granted before).</returns>
+    public bool TryBeginAuthenticating()
+    {
+        if (IsAuthenticated || Interlocked.Exchange(ref _authenticatingUsed, 1) == 1)
+        {
+            return false;
+        }
+
+        Volatile.Write(ref _authenticating, 1);
+        return true;
+    }
+
+    /// <summary>Ends the shield <see cref="TryBeginAuthenticating"/> granted: unless it authenticated, the connection is evictable again.</summary>
+    public void EndAuthenticating() => Volatile.Write(ref _authenticating, 0);
 
     /// <summary>
     /// Records that the peer proved who it is (e.g. an ATM's sign-on was accepted). Call it only after a check that
