@@ -98,6 +98,9 @@ public sealed class HostProcessor : IDisposable
     /// </summary>
     public Func<IsoMessage, ValueTask>? BeforeSignOnRecorded { get; set; }
 
+    /// <summary>Test seam for racing sign-ons: awaited right after the sign-on registry admitted an 0800/001. Null in production.</summary>
+    internal Func<IsoMessage, HostSession, ValueTask>? AfterSignOnAdmitted { get; set; }
+
     /// <summary>
     /// Handles one request arriving on a connection of its own (not signed on): a 0200, 0420 or 0421 is refused 63.
     /// Returns its response, or null for a message that gets none.
@@ -391,7 +394,6 @@ public sealed class HostProcessor : IDisposable
                     return await RefuseSecurityAsync(request, session, "security.not-signed-on", "sign-off on a connection not signed on as this ATM", cancellationToken);
                 }
 
-                session.SignOff();
                 _signOns.Release(atm.AtmId, session);
                 await RecordSignOnAsync(atm.AtmId, signOn: false, cancellationToken);
                 return Respond(request, ResponseCodes.Approved, keys);
@@ -462,7 +464,7 @@ public sealed class HostProcessor : IDisposable
 
         var macValue = Convert.ToHexString(request.GetBytes(64) ?? request.GetBytes(128) ?? []);
         var admission = _signOns.Accept(atm.AtmId, macValue, sentAt, now, session, out var superseded);
-        if (admission != SignOnAdmission.Accepted)
+        if (admission is not (SignOnAdmission.Accepted or SignOnAdmission.AcceptedAgain))
         {
             var why = admission == SignOnAdmission.Replayed
                 ? "sign-on already accepted once (replayed 0800/001): the connection is not signed on"
@@ -470,18 +472,24 @@ public sealed class HostProcessor : IDisposable
             return await RefuseSecurityAsync(request, session, "security.sign-on-refused", why, cancellationToken);
         }
 
-        if (session.IsSignedOnAs(atm.AtmId))
+        if (AfterSignOnAdmitted is { } admitted)
+        {
+            await admitted(request, session);
+        }
+
+        if (admission == SignOnAdmission.AcceptedAgain)
         {
             // Signed on again over the same connection: nothing changes, so the audit row is throttled like a refusal's.
             await AuditRefusalAsync(request, session, "atm.sign-on", ResponseCodes.Approved, "signed on again over the same connection", cancellationToken, refusal: false, knownAtm: true);
             return RespondSigned(request.CreateResponse(ResponseCodes.Approved), keyChangeMac);
         }
 
-        session.SignOn(atm.AtmId);
+        // The registry signed this session on (and the superseded one off) atomically; the listener is told after.
+        session.RaiseSignedOn();
         if (superseded is not null)
         {
             _logger.LogWarning("ATM {AtmId} signed on over a new connection from {Address}: its older connection is superseded and closed", atm.AtmId, Safe(session.RemoteAddress ?? "?"));
-            superseded.Supersede();
+            superseded.RaiseSuperseded();
         }
 
         if (BeforeSignOnRecorded is { } beforeRecord)

@@ -35,17 +35,14 @@ public sealed class HostSession
     /// </summary>
     public event Action? SignedOn;
 
-    internal void SignOn(string atmId)
-    {
-        Volatile.Write(ref _atmId, atmId);
-        SignedOn?.Invoke();
-    }
+    /// <summary>Signs the session on as <paramref name="atmId"/>; called by <see cref="SignOnRegistry"/> under its lock.</summary>
+    internal void SignOn(string atmId) => Volatile.Write(ref _atmId, atmId);
 
-    internal void Supersede()
-    {
-        SignOff();
-        Superseded?.Invoke();
-    }
+    /// <summary>Tells the listener the session signed on (outside the registry's lock).</summary>
+    internal void RaiseSignedOn() => SignedOn?.Invoke();
+
+    /// <summary>Tells the listener a newer sign-on superseded the session (outside the registry's lock).</summary>
+    internal void RaiseSuperseded() => Superseded?.Invoke();
 
     internal void SignOff() => Volatile.Write(ref _atmId, null);
 }

@@ -18,7 +18,10 @@ internal sealed class SignOnRegistry(TimeSpan freshness)
     private readonly Lock _lock = new();
     private readonly Dictionary<string, AtmEntry> _atms = new(StringComparer.Ordinal);
 
-    /// <summary>Records the sign-on identified by <paramref name="mac"/> and makes <paramref name="session"/> the ATM's connection.</summary>
+    /// <summary>
+    /// Records the sign-on identified by <paramref name="mac"/>, makes <paramref name="session"/> the ATM's connection and
+    /// signs it on, and signs off the session it supersedes, all under one lock (the caller raises the sessions' events).
+    /// </summary>
     /// <returns>Whether it was accepted; when accepted, the session it superseded (null when none, or the same one).</returns>
     public SignOnAdmission Accept(string atmId, string mac, DateTimeOffset sentAt, DateTimeOffset now, HostSession session, out HostSession? superseded)
     {
@@ -51,17 +54,26 @@ internal sealed class SignOnRegistry(TimeSpan freshness)
 
             // Field 7 has whole seconds: keep the MAC a second past the window the freshness check allows.
             entry.Recent[mac] = sentAt + freshness + TimeSpan.FromSeconds(1);
+            if (ReferenceEquals(entry.Current, session) && session.IsSignedOnAs(atmId))
+            {
+                return SignOnAdmission.AcceptedAgain;
+            }
+
+            // Accept and supersede in one step, under the lock: of two racing sign-ons of one ATM, the one admitted last
+            // is the ATM's connection and the other is signed off here, so both can never be current.
             if (entry.Current is { } current && !ReferenceEquals(current, session))
             {
+                current.SignOff();
                 superseded = current;
             }
 
             entry.Current = session;
+            session.SignOn(atmId);
             return SignOnAdmission.Accepted;
         }
     }
 
-    /// <summary>The ATM signed off over <paramref name="session"/>: it is no longer the ATM's connection.</summary>
+    /// <summary>The ATM signed off over <paramref name="session"/>: the session is signed off and no longer the ATM's connection.</summary>
     public void Release(string atmId, HostSession session)
     {
         lock (_lock)
@@ -70,6 +82,8 @@ internal sealed class SignOnRegistry(TimeSpan freshness)
             {
                 entry.Current = null;
             }
+
+            session.SignOff();
         }
     }
 
@@ -86,6 +100,9 @@ internal enum SignOnAdmission
 {
     /// <summary>Fresh and unused: the connection is signed on.</summary>
     Accepted,
+
+    /// <summary>Fresh and unused, over the connection the ATM is already signed on over: nothing changes.</summary>
+    AcceptedAgain,
 
     /// <summary>This very sign-on (same MAC) was accepted before.</summary>
     Replayed,
