@@ -150,6 +150,21 @@ internal sealed class ConnectionSlots(int maxTotal, int maxUnauthenticated, int?
         }
     }
 
+    /// <summary>
+    /// The connection is no longer authenticated (e.g. signed off): it counts as unauthenticated again, and as the
+    /// oldest of them, so it is the first evicted for a newcomer.
+    /// </summary>
+    public void Unauthenticate(Slot slot)
+    {
+        lock (_gate)
+        {
+            if (!slot.Released && slot.Node is null)
+            {
+                slot.Node = _unauthenticated.AddFirst(slot);
+            }
+        }
+    }
+
     /// <summary>Frees the slot (the connection closed or its handshake failed). Safe to call more than once.</summary>
     public void Release(Slot slot)
     {
