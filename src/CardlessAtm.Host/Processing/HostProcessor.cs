@@ -394,7 +394,20 @@ public sealed class HostProcessor : IDisposable
                     return await RefuseSecurityAsync(request, session, "security.not-signed-on", "sign-off on a connection not signed on as this ATM", cancellationToken);
                 }
 
-                _signOns.Release(atm.AtmId, session);
+                // Like a sign-on, a sign-off must be fresh and is accepted once: a recorded one cannot sign the ATM off later.
+                var (signOffSentAt, signOffProblem) = await CheckFreshAsync(request, session, "security.sign-off-refused", "sign-off", "the connection stays signed on", cancellationToken);
+                if (signOffProblem is not null)
+                {
+                    return signOffProblem;
+                }
+
+                var signOffMac = Convert.ToHexString(request.GetBytes(64) ?? request.GetBytes(128) ?? []);
+                if (!_signOns.Release(atm.AtmId, session, signOffMac, signOffSentAt, _time.GetUtcNow()))
+                {
+                    return await RefuseSecurityAsync(request, session, "security.sign-off-refused", "sign-off already accepted once (replayed 0800/002): the connection stays signed on", cancellationToken);
+                }
+
+                session.RaiseSignedOff(); // the listener counts the connection before sign-on again
                 await RecordSignOnAsync(atm.AtmId, signOn: false, cancellationToken);
                 return Respond(request, ResponseCodes.Approved, keys);
             case NetworkManagementCodes.EchoTest:
@@ -436,26 +449,13 @@ public sealed class HostProcessor : IDisposable
             return await RefuseSecurityAsync(request, session, "security.sign-on-refused", $"sign-on MAC {mac}: the connection is not signed on", cancellationToken);
         }
 
+        var (sentAt, freshness) = await CheckFreshAsync(request, session, "security.sign-on-refused", "sign-on", "the connection is not signed on", cancellationToken);
+        if (freshness is not null)
+        {
+            return freshness;
+        }
+
         var now = _time.GetUtcNow();
-        DateTimeOffset sentAt;
-        try
-        {
-            if (request.GetTransmissionDateTime(now) is not { } sent)
-            {
-                return await RefuseAsync(request, session, "security.sign-on-refused", ResponseCodes.FormatError, "sign-on without field 7 (transmission date and time): the connection is not signed on", cancellationToken);
-            }
-
-            sentAt = sent;
-        }
-        catch (Iso8583FieldException)
-        {
-            return await RefuseAsync(request, session, "security.sign-on-refused", ResponseCodes.FormatError, "sign-on field 7 (transmission date and time) malformed: the connection is not signed on", cancellationToken);
-        }
-
-        if ((now - sentAt).Duration() > _policy.SignOnFreshness)
-        {
-            return await RefuseSecurityAsync(request, session, "security.sign-on-refused", $"sign-on stale: field 7 is {(now - sentAt).TotalSeconds:F0} s from the host's clock (more than Host:Policy:SignOnFreshness): the connection is not signed on", cancellationToken);
-        }
 
         if (atm.Status != AtmStatus.Active)
         {
@@ -499,6 +499,36 @@ public sealed class HostProcessor : IDisposable
 
         await RecordSignOnAsync(atm.AtmId, signOn: true, cancellationToken);
         return RespondSigned(request.CreateResponse(ResponseCodes.Approved), keyChangeMac);
+    }
+
+    /// <summary>
+    /// Field 7 of a sign-on or sign-off: present (else 30), readable (else 30) and within
+    /// <see cref="HostPolicy.SignOnFreshness"/> of the host's clock (else 63). Returns the time it names, or the refusal.
+    /// </summary>
+    private async ValueTask<(DateTimeOffset SentAt, IsoMessage? Problem)> CheckFreshAsync(IsoMessage request, HostSession session, string eventName, string what, string consequence, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        DateTimeOffset sentAt;
+        try
+        {
+            if (request.GetTransmissionDateTime(now) is not { } sent)
+            {
+                return (default, await RefuseAsync(request, session, eventName, ResponseCodes.FormatError, $"{what} without field 7 (transmission date and time): {consequence}", cancellationToken));
+            }
+
+            sentAt = sent;
+        }
+        catch (Iso8583FieldException)
+        {
+            return (default, await RefuseAsync(request, session, eventName, ResponseCodes.FormatError, $"{what} field 7 (transmission date and time) malformed: {consequence}", cancellationToken));
+        }
+
+        if ((now - sentAt).Duration() > _policy.SignOnFreshness)
+        {
+            return (default, await RefuseSecurityAsync(request, session, eventName, $"{what} stale: field 7 is {(now - sentAt).TotalSeconds:F0} s from the host's clock (more than Host:Policy:SignOnFreshness): {consequence}", cancellationToken));
+        }
+
+        return (sentAt, null);
     }
 
     private Task<int> RecordSignOnAsync(string atmId, bool signOn, CancellationToken cancellationToken) =>

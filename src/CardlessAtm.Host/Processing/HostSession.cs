@@ -41,6 +41,15 @@ public sealed class HostSession
     /// <summary>Tells the listener the session signed on (outside the registry's lock).</summary>
     internal void RaiseSignedOn() => SignedOn?.Invoke();
 
+    /// <summary>
+    /// Raised when the ATM signed off over this connection with a valid, fresh, unused 0800/002: the listener counts the
+    /// connection as not signed on again (evictable, held to the sign-on deadline).
+    /// </summary>
+    public event Action? SignedOff;
+
+    /// <summary>Tells the listener the session signed off.</summary>
+    internal void RaiseSignedOff() => SignedOff?.Invoke();
+
     /// <summary>Tells the listener a newer sign-on superseded the session (outside the registry's lock).</summary>
     internal void RaiseSuperseded() => Superseded?.Invoke();
 

@@ -28,20 +28,7 @@ internal sealed class SignOnRegistry(TimeSpan freshness)
         superseded = null;
         lock (_lock)
         {
-            if (!_atms.TryGetValue(atmId, out var entry))
-            {
-                entry = new AtmEntry();
-                _atms[atmId] = entry;
-            }
-
-            foreach (var (key, expiry) in entry.Recent)
-            {
-                if (now > expiry)
-                {
-                    entry.Recent.Remove(key);
-                }
-            }
-
+            var entry = EntryFor(atmId, now);
             if (entry.Recent.ContainsKey(mac))
             {
                 return SignOnAdmission.Replayed;
@@ -73,18 +60,52 @@ internal sealed class SignOnRegistry(TimeSpan freshness)
         }
     }
 
-    /// <summary>The ATM signed off over <paramref name="session"/>: the session is signed off and no longer the ATM's connection.</summary>
-    public void Release(string atmId, HostSession session)
+    /// <summary>
+    /// The ATM signs off over <paramref name="session"/> with the sign-off identified by <paramref name="mac"/>: unless
+    /// that sign-off was accepted before (a replay), the session is signed off and no longer the ATM's connection.
+    /// Sign-offs are remembered like sign-ons (in the same bounded table, until they go stale).
+    /// </summary>
+    /// <returns>False for a replayed (or, past <see cref="MaxRecentPerAtm"/>, one too many) sign-off: nothing changes.</returns>
+    public bool Release(string atmId, HostSession session, string mac, DateTimeOffset sentAt, DateTimeOffset now)
     {
         lock (_lock)
         {
-            if (_atms.TryGetValue(atmId, out var entry) && ReferenceEquals(entry.Current, session))
+            var entry = EntryFor(atmId, now);
+            var key = "off:" + mac;
+            if (entry.Recent.ContainsKey(key) || entry.Recent.Count >= MaxRecentPerAtm)
+            {
+                return false;
+            }
+
+            entry.Recent[key] = sentAt + freshness + TimeSpan.FromSeconds(1);
+            if (ReferenceEquals(entry.Current, session))
             {
                 entry.Current = null;
             }
 
             session.SignOff();
+            return true;
         }
+    }
+
+    /// <summary>The ATM's entry, with its stale sign-ons forgotten (under the lock).</summary>
+    private AtmEntry EntryFor(string atmId, DateTimeOffset now)
+    {
+        if (!_atms.TryGetValue(atmId, out var entry))
+        {
+            entry = new AtmEntry();
+            _atms[atmId] = entry;
+        }
+
+        foreach (var (key, expiry) in entry.Recent)
+        {
+            if (now > expiry)
+            {
+                entry.Recent.Remove(key);
+            }
+        }
+
+        return entry;
     }
 
     private sealed class AtmEntry

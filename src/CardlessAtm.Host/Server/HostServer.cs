@@ -320,6 +320,7 @@ public sealed class HostServer : IAsyncDisposable
         // before the sign-on is written to the store: from then on the connection keeps its slot however many anonymous
         // sockets arrive. An unMACed or forged one is refused 63 and its connection stays anonymous (evictable).
         session.SignedOn += connection.MarkAuthenticated;
+        session.SignedOff += connection.MarkUnauthenticated; // signed off: before sign-on again, evictable and on the deadline
         session.Superseded += () => _ = CloseQuietlyAsync(connection);
         return session;
     }
