@@ -29,6 +29,14 @@ public sealed class HostPolicy
     public TimeSpan RefusalAuditInterval { get; init; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
+    /// The most refusal audit rows written per <see cref="RefusalAuditInterval"/> over all addresses and kinds (default
+    /// 1,000), whatever the number of addresses a flood comes from. Past it, only the first row of a refusal kind not yet
+    /// audited in the interval is written (so a flood of one kind cannot hide another); the refusals dropped are counted
+    /// and reported in one <c>security.refusals-suppressed</c> row when the next interval begins.
+    /// </summary>
+    public int RefusalAuditMaxRows { get; init; } = 1_000;
+
+    /// <summary>
     /// How far a sign-on's field 7 (transmission date and time, UTC) may lie from the host's clock, either way (default
     /// 2 minutes). An 0800/001 carries no nonce: outside this window it is refused 63 as stale, inside it the host accepts
     /// each sign-on (by its MAC) once, so a sign-on recorded on the wire cannot be replayed to sign on another connection.
@@ -66,6 +74,11 @@ public sealed class HostPolicy
         if (RefusalAuditInterval <= TimeSpan.Zero || RefusalAuditInterval > TimeSpan.FromDays(1))
         {
             throw new ArgumentOutOfRangeException(nameof(RefusalAuditInterval), RefusalAuditInterval, "Host:Policy:RefusalAuditInterval must be more than 0 and at most 1 day.");
+        }
+
+        if (RefusalAuditMaxRows is < 1 or > 1_000_000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RefusalAuditMaxRows), RefusalAuditMaxRows, "Host:Policy:RefusalAuditMaxRows must be 1 to 1,000,000 (audit rows per Host:Policy:RefusalAuditInterval).");
         }
     }
 }

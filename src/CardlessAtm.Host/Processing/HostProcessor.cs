@@ -68,7 +68,7 @@ public sealed class HostProcessor : IDisposable
         _phoneOpener = profile.CreatePhoneOpener(new EnrolledPhoneKeys(_store, _keys));
         _qrOptions = new QrSessionOptions { MaxLifetime = _policy.MaxSessionLifetime, ClockSkew = _policy.ClockSkew };
         _qrOptions.Validate();
-        _refusalAudit = new RefusalAuditThrottle(_policy.RefusalAuditInterval);
+        _refusalAudit = new RefusalAuditThrottle(_policy.RefusalAuditInterval, _policy.RefusalAuditMaxRows);
         _signOns = new SignOnRegistry(_policy.SignOnFreshness);
         Meter = new Meter(new MeterOptions(Server.HostMetrics.MeterName) { Version = "1.0" });
         _refusals = Meter.CreateCounter<long>("cardless_atm.host.security.refusals", "{message}", "Unauthenticated messages refused (every one, including those whose audit row was suppressed), by event.");
@@ -404,7 +404,7 @@ public sealed class HostProcessor : IDisposable
                 var signOffMac = Convert.ToHexString(request.GetBytes(64) ?? request.GetBytes(128) ?? []);
                 if (!_signOns.Release(atm.AtmId, session, signOffMac, signOffSentAt, _time.GetUtcNow()))
                 {
-                    return await RefuseSecurityAsync(request, session, "security.sign-off-refused", "sign-off already accepted once (replayed 0800/002): the connection stays signed on", cancellationToken);
+                    return await RefuseSecurityAsync(request, session, "security.sign-off-refused", "sign-off already accepted once (replayed 0800/002): the connection stays signed on", cancellationToken, "replayed");
                 }
 
                 session.RaiseSignedOff(); // the listener counts the connection before sign-on again
@@ -446,7 +446,7 @@ public sealed class HostProcessor : IDisposable
         var mac = MessageMac.Verify(request, keyChangeMac.Iso);
         if (mac != MacCheckResult.Valid)
         {
-            return await RefuseSecurityAsync(request, session, "security.sign-on-refused", $"sign-on MAC {mac}: the connection is not signed on", cancellationToken);
+            return await RefuseSecurityAsync(request, session, "security.sign-on-refused", $"sign-on MAC {mac}: the connection is not signed on", cancellationToken, "bad-mac");
         }
 
         var (sentAt, freshness) = await CheckFreshAsync(request, session, "security.sign-on-refused", "sign-on", "the connection is not signed on", cancellationToken);
@@ -469,7 +469,7 @@ public sealed class HostProcessor : IDisposable
             var why = admission == SignOnAdmission.Replayed
                 ? "sign-on already accepted once (replayed 0800/001): the connection is not signed on"
                 : $"more than {SignOnRegistry.MaxRecentPerAtm} sign-ons of this ATM within Host:Policy:SignOnFreshness: the connection is not signed on";
-            return await RefuseSecurityAsync(request, session, "security.sign-on-refused", why, cancellationToken);
+            return await RefuseSecurityAsync(request, session, "security.sign-on-refused", why, cancellationToken, admission == SignOnAdmission.Replayed ? "replayed" : "too-many");
         }
 
         if (AfterSignOnAdmitted is { } admitted)
@@ -513,19 +513,19 @@ public sealed class HostProcessor : IDisposable
         {
             if (request.GetTransmissionDateTime(now) is not { } sent)
             {
-                return (default, await RefuseAsync(request, session, eventName, ResponseCodes.FormatError, $"{what} without field 7 (transmission date and time): {consequence}", cancellationToken));
+                return (default, await RefuseAsync(request, session, eventName, ResponseCodes.FormatError, $"{what} without field 7 (transmission date and time): {consequence}", cancellationToken, "undated"));
             }
 
             sentAt = sent;
         }
         catch (Iso8583FieldException)
         {
-            return (default, await RefuseAsync(request, session, eventName, ResponseCodes.FormatError, $"{what} field 7 (transmission date and time) malformed: {consequence}", cancellationToken));
+            return (default, await RefuseAsync(request, session, eventName, ResponseCodes.FormatError, $"{what} field 7 (transmission date and time) malformed: {consequence}", cancellationToken, "undated"));
         }
 
         if ((now - sentAt).Duration() > _policy.SignOnFreshness)
         {
-            return (default, await RefuseSecurityAsync(request, session, eventName, $"{what} stale: field 7 is {(now - sentAt).TotalSeconds:F0} s from the host's clock (more than Host:Policy:SignOnFreshness): {consequence}", cancellationToken));
+            return (default, await RefuseSecurityAsync(request, session, eventName, $"{what} stale: field 7 is {(now - sentAt).TotalSeconds:F0} s from the host's clock (more than Host:Policy:SignOnFreshness): {consequence}", cancellationToken, "stale"));
         }
 
         return (sentAt, null);
@@ -667,14 +667,14 @@ public sealed class HostProcessor : IDisposable
     }
 
     /// <summary>A refusal for a security reason (forged or replayed key change, bad sign-on, no sign-on): 63, not MACed, nothing changed, logged and audited as a security event.</summary>
-    private ValueTask<IsoMessage> RefuseSecurityAsync(IsoMessage request, HostSession session, string eventName, string reason, CancellationToken cancellationToken) =>
-        RefuseAsync(request, session, eventName, ResponseCodes.SecurityViolation, reason, cancellationToken);
+    private ValueTask<IsoMessage> RefuseSecurityAsync(IsoMessage request, HostSession session, string eventName, string reason, CancellationToken cancellationToken, string? kind = null) =>
+        RefuseAsync(request, session, eventName, ResponseCodes.SecurityViolation, reason, cancellationToken, kind);
 
     /// <summary>A refusal with <paramref name="code"/> of a message no ATM key vouches for (or one that must not change state): not MACed, audited throttled.</summary>
-    private async ValueTask<IsoMessage> RefuseAsync(IsoMessage request, HostSession session, string eventName, string code, string reason, CancellationToken cancellationToken)
+    private async ValueTask<IsoMessage> RefuseAsync(IsoMessage request, HostSession session, string eventName, string code, string reason, CancellationToken cancellationToken, string? kind = null)
     {
         // Every caller has found field 41's ATM in the ledger: its id is part of the throttle key.
-        await AuditRefusalAsync(request, session, eventName, code, reason, cancellationToken, knownAtm: true);
+        await AuditRefusalAsync(request, session, eventName, code, reason, cancellationToken, knownAtm: true, kind: kind);
         return request.CreateResponse(code);
     }
 
@@ -687,7 +687,7 @@ public sealed class HostProcessor : IDisposable
     /// With refusal false (a message that is not refused but may repeat without limit, a repeated sign-on) the row is
     /// throttled the same way but not counted as a refusal.
     /// </summary>
-    private async ValueTask AuditRefusalAsync(IsoMessage request, HostSession session, string eventName, string? code, string reason, CancellationToken cancellationToken, bool refusal = true, bool knownAtm = false)
+    private async ValueTask AuditRefusalAsync(IsoMessage request, HostSession session, string eventName, string? code, string reason, CancellationToken cancellationToken, bool refusal = true, bool knownAtm = false, string? kind = null)
     {
         var atmId = SafeTerminal(request);
         var stan = request.TryGetValue(11, out var s) ? Safe(Encoding.ASCII.GetString(s)) : "-";
@@ -700,7 +700,20 @@ public sealed class HostProcessor : IDisposable
 
         // The key names the ATM when field 41 is one the ledger knows (a bounded set), so a decoy refusal for ATM A does
         // not hide a real alert for ATM B from the same address; an unknown id is attacker-chosen and shares one key.
-        var decision = _refusalAudit.Admit(address, $"{eventName} {code ?? "-"} {(knownAtm ? atmId : "?")}", _time.GetUtcNow());
+        // Each refusal kind (e.g. a replayed, a stale and a bad-MAC sign-on) has a key of its own, so a flood of one kind
+        // cannot hide another; the global row budget (Host:Policy:RefusalAuditMaxRows) is shared by all.
+        var kindKey = $"{eventName} {kind ?? "-"} {code ?? "-"}";
+        var decision = _refusalAudit.Admit(address, $"{kindKey} {(knownAtm ? atmId : "?")}", _time.GetUtcNow(), kindKey);
+        if (decision.BudgetDropped > 0)
+        {
+            await AuditAsync(
+                "security.refusals-suppressed",
+                null,
+                null,
+                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{decision.BudgetDropped} refusals were not audited in the previous {_policy.RefusalAuditInterval}: its budget of {_policy.RefusalAuditMaxRows} rows (Host:Policy:RefusalAuditMaxRows) was spent"),
+                cancellationToken);
+        }
+
         if (decision.ExpiredSuppressed > 0)
         {
             await AuditAsync(
