@@ -44,6 +44,7 @@ public sealed class HostProcessor : IDisposable
     private readonly RefusalAuditThrottle _refusalAudit;
     private readonly SignOnRegistry _signOns;
     private readonly Counter<long> _refusals;
+    private readonly Counter<long> _supersedes;
     private long _refusalCount;
 
     /// <summary>Creates the processor.</summary>
@@ -69,8 +70,9 @@ public sealed class HostProcessor : IDisposable
         _qrOptions = new QrSessionOptions { MaxLifetime = _policy.MaxSessionLifetime, ClockSkew = _policy.ClockSkew };
         _qrOptions.Validate();
         _refusalAudit = new RefusalAuditThrottle(_policy.RefusalAuditInterval, _policy.RefusalAuditMaxRows);
-        _signOns = new SignOnRegistry(_policy.SignOnFreshness);
+        _signOns = new SignOnRegistry(_policy.SignOnFreshness, _policy.SupersedeAlertThreshold, _policy.SupersedeAlertWindow);
         Meter = new Meter(new MeterOptions(Server.HostMetrics.MeterName) { Version = "1.0" });
+        _supersedes = Meter.CreateCounter<long>("cardless_atm.host.sign-on.superseded", "{sign-on}", "Valid sign-ons that superseded the ATM's older signed-on connection, by ATM; a steady rate means two devices hold one ATM's master key.");
         _refusals = Meter.CreateCounter<long>("cardless_atm.host.security.refusals", "{message}", "Unauthenticated messages refused (every one, including those whose audit row was suppressed), by event.");
     }
 
@@ -463,7 +465,7 @@ public sealed class HostProcessor : IDisposable
         }
 
         var macValue = Convert.ToHexString(request.GetBytes(64) ?? request.GetBytes(128) ?? []);
-        var admission = _signOns.Accept(atm.AtmId, macValue, sentAt, now, session, out var superseded);
+        var admission = _signOns.Accept(atm.AtmId, macValue, sentAt, now, session, out var superseded, out var supersedes);
         if (admission is not (SignOnAdmission.Accepted or SignOnAdmission.AcceptedAgain))
         {
             var why = admission == SignOnAdmission.Replayed
@@ -490,6 +492,22 @@ public sealed class HostProcessor : IDisposable
         {
             _logger.LogWarning("ATM {AtmId} signed on over a new connection from {Address}: its older connection is superseded and closed", atm.AtmId, Safe(session.RemoteAddress ?? "?"));
             superseded.RaiseSuperseded();
+            _supersedes.Add(1, new KeyValuePair<string, object?>("atm", atm.AtmId));
+            if (supersedes >= _policy.SupersedeAlertThreshold)
+            {
+                // Two devices holding one terminal master key supersede each other for ever: tell an operator,
+                // throttled like a refusal (one row per address and interval), naming the ATM and nothing secret.
+                await AuditRefusalAsync(
+                    request,
+                    session,
+                    "security.sign-on-flapping",
+                    ResponseCodes.Approved,
+                    string.Create(System.Globalization.CultureInfo.InvariantCulture, $"ATM {atm.AtmId} superseded {supersedes} times in {_policy.SupersedeAlertWindow} (Host:Policy:SupersedeAlertThreshold): two devices hold its master key, or it keeps reconnecting"),
+                    cancellationToken,
+                    refusal: false,
+                    knownAtm: true,
+                    kind: "flapping");
+            }
         }
 
         if (BeforeSignOnRecorded is { } beforeRecord)

@@ -10,8 +10,10 @@ namespace CardlessAtm.Host.Processing;
 /// Held in memory: after a host restart a sign-on still inside its freshness window could be accepted once more.
 /// Thread-safe.
 /// </summary>
-internal sealed class SignOnRegistry(TimeSpan freshness)
+internal sealed class SignOnRegistry(TimeSpan freshness, int supersedeThreshold = int.MaxValue, TimeSpan? supersedeWindow = null)
 {
+    private readonly TimeSpan _supersedeWindow = supersedeWindow ?? TimeSpan.FromMinutes(1);
+
     /// <summary>The most unexpired sign-ons remembered per ATM; past it a further sign-on is refused until older ones go stale.</summary>
     public const int MaxRecentPerAtm = 256;
 
@@ -23,9 +25,17 @@ internal sealed class SignOnRegistry(TimeSpan freshness)
     /// signs it on, and signs off the session it supersedes, all under one lock (the caller raises the sessions' events).
     /// </summary>
     /// <returns>Whether it was accepted; when accepted, the session it superseded (null when none, or the same one).</returns>
-    public SignOnAdmission Accept(string atmId, string mac, DateTimeOffset sentAt, DateTimeOffset now, HostSession session, out HostSession? superseded)
+    /// <param name="atmId">The ATM in field 41.</param>
+    /// <param name="mac">The sign-on's MAC (what makes it single-use).</param>
+    /// <param name="sentAt">Its field 7.</param>
+    /// <param name="now">The host's clock.</param>
+    /// <param name="session">The connection it came on.</param>
+    /// <param name="superseded">The session it superseded, if any.</param>
+    /// <param name="supersedes">When it superseded one: the ATM's supersedes within the alert window, this one included (at most the alert threshold).</param>
+    public SignOnAdmission Accept(string atmId, string mac, DateTimeOffset sentAt, DateTimeOffset now, HostSession session, out HostSession? superseded, out int supersedes)
     {
         superseded = null;
+        supersedes = 0;
         lock (_lock)
         {
             var entry = EntryFor(atmId, now);
@@ -52,6 +62,7 @@ internal sealed class SignOnRegistry(TimeSpan freshness)
             {
                 current.SignOff();
                 superseded = current;
+                supersedes = CountSupersede(entry, now);
             }
 
             entry.Current = session;
@@ -88,6 +99,18 @@ internal sealed class SignOnRegistry(TimeSpan freshness)
         }
     }
 
+    /// <summary>Records a supersede of the ATM's connection and returns how many fell in the window (at most the threshold: the queue is bounded).</summary>
+    private int CountSupersede(AtmEntry entry, DateTimeOffset now)
+    {
+        while (entry.Supersedes.TryPeek(out var oldest) && (now - oldest >= _supersedeWindow || entry.Supersedes.Count >= supersedeThreshold))
+        {
+            entry.Supersedes.Dequeue();
+        }
+
+        entry.Supersedes.Enqueue(now);
+        return entry.Supersedes.Count;
+    }
+
     /// <summary>The ATM's entry, with its stale sign-ons forgotten (under the lock).</summary>
     private AtmEntry EntryFor(string atmId, DateTimeOffset now)
     {
@@ -113,6 +136,8 @@ internal sealed class SignOnRegistry(TimeSpan freshness)
         public Dictionary<string, DateTimeOffset> Recent { get; } = new(StringComparer.Ordinal);
 
         public HostSession? Current { get; set; }
+
+        public Queue<DateTimeOffset> Supersedes { get; } = new();
     }
 }
 

@@ -102,3 +102,39 @@ public sealed class SignOnReplayTests
         Assert.Equal(balance - 1_000, await h.BalanceAsync(0));
     }
 }
+
+/// <summary>
+/// Issue 12, finding M1 (host side): two devices holding the same terminal master key supersede each other's link on
+/// every sign-on, for ever, and nothing told an operator. Now the host counts supersedes per ATM within
+/// Host:Policy:SupersedeAlertWindow and, at Host:Policy:SupersedeAlertThreshold, writes a throttled security alert.
+/// The listener's clock is a FakeTimeProvider that does not move: every sign-on falls in one window.
+/// </summary>
+public sealed class SignOnFlappingTests
+{
+    [Fact]
+    public async Task An_ATM_superseded_again_and_again_raises_one_throttled_alert_naming_it()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var h = await HostHarness.StartAsync(o => o.Policy = new Authorisation.HostPolicy { SupersedeAlertThreshold = 5 }, time);
+
+        // Each sign-on on a new socket supersedes (and closes) the one before, as two key holders would.
+        for (var i = 0; i < 20; i++)
+        {
+            await using var link = await RawLink.ConnectAsync(h.Host.LocalEndPoint);
+            Assert.Equal(ResponseCodes.Approved, (await link.SendAsync(h.Atm.NetworkManagement(NetworkManagementCodes.SignOn)))?.ResponseCode);
+        }
+
+        var alerts = (await h.AuditAsync(200)).Where(a => a.Event == "security.sign-on-flapping").ToList();
+        var alert = Assert.Single(alerts); // throttled: one row per address and interval
+        Assert.Equal(DemoSeed.AtmId, alert.AtmId);
+        Assert.Contains("superseded 5 times", alert.Detail, StringComparison.Ordinal);
+        Assert.Contains("master key", alert.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_supersede_alert_setting_out_of_range_is_refused_naming_it()
+    {
+        Assert.Contains("Host:Policy:SupersedeAlertThreshold", Assert.Throws<ArgumentOutOfRangeException>(() => new Authorisation.HostPolicy { SupersedeAlertThreshold = 1 }.Validate()).Message, StringComparison.Ordinal);
+        Assert.Contains("Host:Policy:SupersedeAlertWindow", Assert.Throws<ArgumentOutOfRangeException>(() => new Authorisation.HostPolicy { SupersedeAlertWindow = TimeSpan.Zero }.Validate()).Message, StringComparison.Ordinal);
+    }
+}
