@@ -465,6 +465,15 @@ public sealed class HostProcessor : IDisposable
         }
 
         var macValue = Convert.ToHexString(request.GetBytes(64) ?? request.GetBytes(128) ?? []);
+
+        // The accepted sign-ons are also in the store (written with the sign-on below): one recorded before a host
+        // restart is refused after it. The registry still decides between racing sign-ons in this process.
+        var macDigest = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.ASCII.GetBytes(macValue)), 0, 16);
+        if (await _store.ReadAsync(r => r.IsSignOnAccepted(atm.AtmId, macDigest), cancellationToken))
+        {
+            return await RefuseSecurityAsync(request, session, "security.sign-on-refused", "sign-on already accepted once (replayed 0800/001, accepted before the host restarted): the connection is not signed on", cancellationToken, "replayed");
+        }
+
         var admission = _signOns.Accept(atm.AtmId, macValue, sentAt, now, session, out var superseded, out var supersedes);
         if (admission is not (SignOnAdmission.Accepted or SignOnAdmission.AcceptedAgain))
         {
@@ -515,7 +524,7 @@ public sealed class HostProcessor : IDisposable
             await beforeRecord(request);
         }
 
-        await RecordSignOnAsync(atm.AtmId, signOn: true, cancellationToken);
+        await RecordSignOnAsync(atm.AtmId, signOn: true, cancellationToken, (macDigest, sentAt, now - _policy.SignOnFreshness - TimeSpan.FromSeconds(1)));
         return RespondSigned(request.CreateResponse(ResponseCodes.Approved), keyChangeMac);
     }
 
@@ -549,10 +558,15 @@ public sealed class HostProcessor : IDisposable
         return (sentAt, null);
     }
 
-    private Task<int> RecordSignOnAsync(string atmId, bool signOn, CancellationToken cancellationToken) =>
+    private Task<int> RecordSignOnAsync(string atmId, bool signOn, CancellationToken cancellationToken, (string Digest, DateTimeOffset SentAt, DateTimeOffset ForgetBefore)? accepted = null) =>
         _store.WriteAsync(
             w =>
             {
+                if (accepted is { } a)
+                {
+                    w.TryRecordSignOn(atmId, a.Digest, a.SentAt, a.ForgetBefore);
+                }
+
                 var current = w.GetAtm(atmId)!;
                 w.UpdateAtm(current with { SignedOn = signOn });
                 w.AppendAudit(signOn ? "atm.sign-on" : "atm.sign-off", atmId, ResponseCodes.Approved, signOn ? "signed on" : "signed off");

@@ -56,6 +56,9 @@ public interface ILedgerReader
 
     /// <summary>The newest audit entries, newest first.</summary>
     IReadOnlyList<AuditEntry> GetRecentAudit(int maxCount);
+
+    /// <summary>Whether the ATM's sign-on with this MAC digest was accepted (and is not yet forgotten as stale).</summary>
+    bool IsSignOnAccepted(string atmId, string macDigest);
 }
 
 /// <summary>Writes, available only inside <see cref="IHostStore.WriteAsync{T}"/>.</summary>
@@ -126,6 +129,13 @@ public interface ILedgerWriter : ILedgerReader
     /// primary key decides, inside the same transaction as the key version.
     /// </summary>
     bool TryRecordKeyChangeNonce(string atmId, string nonce, int keyVersion);
+
+    /// <summary>
+    /// Records an accepted 0800/001 by its MAC digest and field 7, forgetting the ATM's sign-ons sent before
+    /// <paramref name="forgetBefore"/> (stale anyway). Returns false when this sign-on was recorded before: a sign-on stays
+    /// single-use across host restarts.
+    /// </summary>
+    bool TryRecordSignOn(string atmId, string macDigest, DateTimeOffset sentAt, DateTimeOffset forgetBefore);
 
     /// <summary>Appends to the audit trail. The caller guarantees <paramref name="detail"/> holds no secret.</summary>
     void AppendAudit(string eventName, string? atmId, string? responseCode, string detail);

@@ -53,6 +53,39 @@ public sealed class SignOnReplayTests
     }
 
     [Fact]
+    public async Task A_sign_on_recorded_before_a_host_restart_is_refused_after_it()
+    {
+        // Issue 12, finding M2 (a): the single-use memory was held in memory only, so right after a restart a sign-on
+        // recorded within Host:Policy:SignOnFreshness was accepted once more and superseded the real ATM's link.
+        using var dir = new TempDirectory();
+        var options = HostHarness.Options(dir);
+        IsoMessage recorded;
+        DemoSeedResult seed;
+        await using (var before = await Server.HostServer.StartAsync(options))
+        {
+            seed = await DemoSeed.SeedAsync(before);
+            await using var atm = new SimulatedAtm(before.Profile, DemoSeed.AtmId, seed.Atm.MasterKey, before.LocalEndPoint);
+            await atm.ConnectAsync();
+            await atm.SignOnAndChangeKeysAsync();
+            recorded = atm.LastSignOn!; // what a tap on the link saw
+        }
+
+        using (seed)
+        {
+            await using var after = await Server.HostServer.StartAsync(options);
+            await using var replayer = await RawLink.ConnectAsync(after.LocalEndPoint);
+
+            Assert.Equal(ResponseCodes.SecurityViolation, (await replayer.SendAsync(recorded))?.ResponseCode);
+
+            var audit = await after.Store.ReadAsync(r => r.GetRecentAudit(5));
+            Assert.Contains(audit, a => a.Event == "security.sign-on-refused" && a.Detail.Contains("already accepted once", StringComparison.Ordinal));
+            await using var atm = new SimulatedAtm(after.Profile, DemoSeed.AtmId, seed.Atm.MasterKey, after.LocalEndPoint);
+            await atm.ConnectAsync();
+            await atm.SignOnAndChangeKeysAsync(); // the real ATM signs on afresh: 00
+        }
+    }
+
+    [Fact]
     public async Task An_authentic_but_stale_sign_on_is_refused_and_changes_nothing()
     {
         await using var h = await HostHarness.StartAsync();

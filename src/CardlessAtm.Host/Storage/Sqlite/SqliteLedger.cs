@@ -498,6 +498,24 @@ internal sealed class SqliteLedger(SqliteConnection connection, TimeProvider tim
         ("$now", Now),
     ];
 
+    public bool IsSignOnAccepted(string atmId, string macDigest) => Scalar(
+        "SELECT count(*) FROM accepted_sign_ons WHERE atm_id = $a AND mac_digest = $d;",
+        ("$a", atmId),
+        ("$d", macDigest)) > 0;
+
+    public bool TryRecordSignOn(string atmId, string macDigest, DateTimeOffset sentAt, DateTimeOffset forgetBefore)
+    {
+        NonQuery(
+            "DELETE FROM accepted_sign_ons WHERE atm_id = $a AND sent_utc < $before;",
+            ("$a", atmId),
+            ("$before", forgetBefore.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture)));
+        return NonQuery(
+            "INSERT OR IGNORE INTO accepted_sign_ons (atm_id, mac_digest, sent_utc) VALUES ($a, $d, $s);",
+            ("$a", atmId),
+            ("$d", macDigest),
+            ("$s", sentAt.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture))) == 1;
+    }
+
     public bool TryRecordKeyChangeNonce(string atmId, string nonce, int keyVersion) => NonQuery(
         "INSERT OR IGNORE INTO key_change_nonces (atm_id, nonce, key_version, used_utc) VALUES ($a, $n, $v, $now);",
         ("$a", atmId),
