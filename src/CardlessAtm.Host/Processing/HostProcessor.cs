@@ -33,6 +33,9 @@ public sealed class HostProcessor : IDisposable
     private static readonly int[] WithdrawalFields = [3, 4, 7, 11, 37, 41, 48, 49, 127];
     private static readonly int[] ReversalFields = [4, 7, 11, 41, 90];
 
+    /// <summary>The most replaced session key versions kept per ATM for messages in flight (each for its own grace period).</summary>
+    internal const int MaxPreviousKeyVersions = 8;
+
     private readonly IHostStore _store;
     private readonly HostKeyring _keys;
     private readonly PinVerifier _pins;
@@ -371,7 +374,7 @@ public sealed class HostProcessor : IDisposable
         // Sign-off and echo: a MAC field that is present must verify (under the session key, the previous one
         // while it is accepted, or the key-change MAC key); a garbage field 64/128 is never answered 00.
         var keys = _keys.SessionKeysFor(atm);
-        if ((request.Has(64) || request.Has(128)) && !NetworkMacVerifies(request, atm, keys))
+        if ((request.Has(64) || request.Has(128)) && !await NetworkMacVerifiesAsync(request, atm, keys, cancellationToken))
         {
             return await RefuseSecurityAsync(request, session, "security.bad-mac", "network management MAC does not verify", cancellationToken);
         }
@@ -419,14 +422,14 @@ public sealed class HostProcessor : IDisposable
         }
     }
 
-    private bool NetworkMacVerifies(IsoMessage request, AtmRecord atm, AtmSessionKeys? keys)
+    private async ValueTask<bool> NetworkMacVerifiesAsync(IsoMessage request, AtmRecord atm, AtmSessionKeys? keys, CancellationToken cancellationToken)
     {
         if (keys is not null && MessageMac.Verify(request, keys.IsoMac) == MacCheckResult.Valid)
         {
             return true;
         }
 
-        if (_keys.PreviousKeysFor(atm, _time.GetUtcNow()) is { } previous && MessageMac.Verify(request, previous.IsoMac) == MacCheckResult.Valid)
+        if (await PreviousKeysVerifyingAsync(request, atm, cancellationToken) is not null)
         {
             return true;
         }
@@ -627,8 +630,14 @@ public sealed class HostProcessor : IDisposable
                 var version = current.SessionKeyVersion + 1;
                 if (!w.TryRecordKeyChangeNonce(atm.AtmId, nonceText, version))
                 {
-                    return (Version: 0, Previous: current.SessionKeyVersion);
+                    return (Version: 0, Kept: (IReadOnlyList<int>)[]);
                 }
+
+                // Each replaced version keeps its own grace from now, however soon the next key change comes; at most
+                // MaxPreviousKeyVersions are kept (the oldest dropped first).
+                IReadOnlyList<int> kept = current.SessionKeyRef is null
+                    ? []
+                    : w.AddPreviousSessionKey(atm.AtmId, new PreviousSessionKey(current.SessionKeyVersion, current.SessionKeyRef, w.UtcNow + grace), MaxPreviousKeyVersions);
 
                 var macKeyRef = MacKeyRef(atm.AtmId, version);
                 vault.SaveKey(macKeyRef, sessionKeys.MacKey, overwrite: true);
@@ -646,7 +655,7 @@ public sealed class HostProcessor : IDisposable
                     PreviousKeyValidUntil = current.SessionKeyRef is null ? null : w.UtcNow + grace,
                 });
                 w.AppendAudit("atm.key-change", atm.AtmId, ResponseCodes.Approved, $"session keys version {version}, MAC key KCV {kcv}");
-                return (Version: version, Previous: current.SessionKeyVersion);
+                return (Version: version, Kept: kept);
             },
             cancellationToken);
         if (change.Version == 0)
@@ -654,7 +663,7 @@ public sealed class HostProcessor : IDisposable
             return await RefuseSecurityAsync(request, session, "security.key-change-refused", "key-change nonce already used (replayed 0800/101): no key changed", cancellationToken);
         }
 
-        Prune(atm.AtmId, keepFrom: change.Previous);
+        Prune(atm.AtmId, change.Version, change.Kept);
         _logger.LogInformation("Key change for {AtmId}: session key version {Version}, MAC KCV {Kcv}", atm.AtmId, change.Version, kcv);
 
         byte[] keyChangeData;
@@ -669,12 +678,31 @@ public sealed class HostProcessor : IDisposable
         return response;
     }
 
+    /// <summary>
+    /// The replaced key version (newest first) whose grace, counted from its own supersession, has not ended and under
+    /// which <paramref name="request"/>'s MAC verifies; null when none does.
+    /// </summary>
+    private async ValueTask<AtmSessionKeys?> PreviousKeysVerifyingAsync(IsoMessage request, AtmRecord atm, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        foreach (var key in await _store.ReadAsync(r => r.GetPreviousSessionKeys(atm.AtmId), cancellationToken))
+        {
+            if (key.Version < atm.SessionKeyVersion && now < key.ValidUntil && _keys.PreviousKeys(key) is { } previous
+                && MessageMac.Verify(request, previous.IsoMac) == MacCheckResult.Valid)
+            {
+                return previous;
+            }
+        }
+
+        return null;
+    }
+
     private static string MacKeyRef(string atmId, int version) => $"mac-{atmId}-v{version}";
 
     private static string PinKeyRef(string atmId, int version) => $"tpk-{atmId}-v{version}";
 
-    /// <summary>Deletes the ATM's session key files older than <paramref name="keepFrom"/> (the previous version stays for its grace time).</summary>
-    private void Prune(string atmId, int keepFrom)
+    /// <summary>Deletes the ATM's session key files older than <paramref name="current"/> except the <paramref name="kept"/> versions (each still in its own grace).</summary>
+    private void Prune(string atmId, int current, IReadOnlyList<int> kept)
     {
         foreach (var name in _keys.Vault.List())
         {
@@ -682,7 +710,7 @@ public sealed class HostProcessor : IDisposable
             {
                 if (name.StartsWith(prefix, StringComparison.Ordinal)
                     && int.TryParse(name.AsSpan(prefix.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var version)
-                    && version < keepFrom)
+                    && version < current && !kept.Contains(version))
                 {
                     try
                     {
@@ -807,11 +835,10 @@ public sealed class HostProcessor : IDisposable
         }
 
         var mac = MessageMac.Verify(request, keys.IsoMac);
-        if (mac == MacCheckResult.Mismatch && _keys.PreviousKeysFor(atm, _time.GetUtcNow()) is { } previous
-            && MessageMac.Verify(request, previous.IsoMac) == MacCheckResult.Valid)
+        if (mac == MacCheckResult.Mismatch && await PreviousKeysVerifyingAsync(request, atm, cancellationToken) is { } previous)
         {
-            // MACed before the ATM installed the keys of the last key change (in flight): still accepted, and
-            // answered under the same key, for PreviousKeyGrace.
+            // MACed before the ATM installed the keys of a recent key change (in flight): still accepted, and
+            // answered under the same key, for PreviousKeyGrace from that version's supersession.
             keys = previous;
             mac = MacCheckResult.Valid;
         }

@@ -59,6 +59,9 @@ public interface ILedgerReader
 
     /// <summary>Whether the ATM's sign-on with this MAC digest was accepted (and is not yet forgotten as stale).</summary>
     bool IsSignOnAccepted(string atmId, string macDigest);
+
+    /// <summary>The ATM's replaced session key versions still recorded, newest first.</summary>
+    IReadOnlyList<PreviousSessionKey> GetPreviousSessionKeys(string atmId);
 }
 
 /// <summary>Writes, available only inside <see cref="IHostStore.WriteAsync{T}"/>.</summary>
@@ -136,6 +139,12 @@ public interface ILedgerWriter : ILedgerReader
     /// single-use across host restarts.
     /// </summary>
     bool TryRecordSignOn(string atmId, string macDigest, DateTimeOffset sentAt, DateTimeOffset forgetBefore);
+
+    /// <summary>
+    /// Records that a key change replaced <paramref name="key"/>, then forgets the ATM's replaced versions whose grace
+    /// ended by <see cref="UtcNow"/> and all but the newest <paramref name="keep"/>. Returns the versions still kept.
+    /// </summary>
+    IReadOnlyList<int> AddPreviousSessionKey(string atmId, PreviousSessionKey key, int keep);
 
     /// <summary>Appends to the audit trail. The caller guarantees <paramref name="detail"/> holds no secret.</summary>
     void AppendAudit(string eventName, string? atmId, string? responseCode, string detail);

@@ -162,5 +162,16 @@ internal static class SqliteMigrations
                 PRIMARY KEY (atm_id, mac_digest)
             ) STRICT;
             """),
+        new(5, "every replaced session key version kept for its own grace period", """
+            -- One row per session key version a key change replaced, accepted for messages in flight until
+            -- valid_until (UTC, ISO 8601) counted from its own supersession; a later key change does not cut it short.
+            CREATE TABLE previous_session_keys (
+                atm_id TEXT NOT NULL,
+                key_version INTEGER NOT NULL,
+                key_ref TEXT NOT NULL,
+                valid_until TEXT NOT NULL,
+                PRIMARY KEY (atm_id, key_version)
+            ) STRICT;
+            """),
     ];
 }
