@@ -16,14 +16,22 @@ public sealed class SignOffTests
     public async Task A_signed_off_connection_cannot_withdraw_and_is_evictable_again()
     {
         await using var h = await HostHarness.StartAsync(o => o.MaxConnectionsBeforeSignOn = 1);
+
+        // A second ATM, so the demo ATM's link stays signed on (a superseded link would reconnect and take the one
+        // slot before sign-on itself, racing the newcomer below).
+        var added = await h.Host.Administration.AddAtmAsync("ATM00002", "test", 978);
+        using var masterKey = added.MasterKey;
+        await using var second = new SimulatedAtm(h.Host.Profile, "ATM00002", masterKey, h.Host.LocalEndPoint); // builds messages, never connects
         await using var link = await RawLink.ConnectAsync(h.Host.LocalEndPoint);
-        Assert.Equal(ResponseCodes.Approved, (await link.SendAsync(h.Atm.NetworkManagement(NetworkManagementCodes.SignOn)))?.ResponseCode);
-        Assert.Equal(ResponseCodes.Approved, (await link.SendAsync(h.Atm.NetworkManagement(NetworkManagementCodes.SignOff)))?.ResponseCode);
-        Assert.Equal(ResponseCodes.SecurityViolation, (await link.SendAsync(h.Withdrawal(0, 1_000)))?.ResponseCode);
+        Assert.Equal(ResponseCodes.Approved, (await link.SendAsync(second.NetworkManagement(NetworkManagementCodes.SignOn)))?.ResponseCode);
+        Assert.Equal(ResponseCodes.Approved, (await link.SendAsync(second.NetworkManagement(NetworkManagementCodes.SignOff)))?.ResponseCode);
+        var withdrawal = h.Withdrawal(0, 1_000);
+        withdrawal.TerminalId = "ATM00002";
+        Assert.Equal(ResponseCodes.SecurityViolation, (await link.SendAsync(withdrawal))?.ResponseCode); // not signed on any more
 
         // One slot before sign-on: the newcomer takes the signed-off connection's.
         await using var newcomer = await RawLink.ConnectAsync(h.Host.LocalEndPoint);
-        Assert.NotNull(await newcomer.SendAsync(SimulatedAtm.UnsignedNetworkManagement(NetworkManagementCodes.EchoTest, h.Atm.AtmId)));
+        Assert.NotNull(await newcomer.SendAsync(SimulatedAtm.UnsignedNetworkManagement(NetworkManagementCodes.EchoTest, "ATM00002")));
 
         Assert.True(await link.IsClosedByHostAsync());
     }
