@@ -646,6 +646,137 @@ public sealed class ChannelTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_connection_whose_proof_of_identity_is_being_checked_is_not_evicted_and_the_shield_is_granted_once()
+    {
+        // Issue 12, finding H1: the host evicts busy anonymous connections, so an ATM whose sign-on was being checked
+        // could be pushed out by a flood. A connection shields itself for one check; the next-oldest is evicted instead.
+        var release = new TaskCompletionSource();
+        var entered = 0;
+        var secondGrant = new TaskCompletionSource<bool>();
+        var server = await StartServerAsync(o =>
+        {
+            o.MaxConnections = 2;
+            o.EvictBusyUnauthenticated = true;
+            o.RequestHandler = async (request, connection, ct) =>
+            {
+                if (request.Stan == 1)
+                {
+                    Assert.True(connection.TryBeginAuthenticating());
+                    try
+                    {
+                        secondGrant.TrySetResult(connection.TryBeginAuthenticating());
+                        Interlocked.Increment(ref entered);
+                        await release.Task.WaitAsync(ct); // the "sign-on check" in progress
+                    }
+                    finally
+                    {
+                        connection.EndAuthenticating();
+                    }
+                }
+                else if (request.Stan == 2)
+                {
+                    Interlocked.Increment(ref entered);
+                    await release.Task.WaitAsync(ct); // busy, not shielded
+                }
+
+                return await Approve(request, connection, ct);
+            };
+        });
+        await using var checking = await RawPeer.ConnectAsync(server.LocalEndPoint);
+        await checking.SendFrameAsync(Request(1).Pack());
+        await Timeouts.UntilAsync(() => Volatile.Read(ref entered) == 1, "sign-on check under way");
+        await using var busy = await RawPeer.ConnectAsync(server.LocalEndPoint);
+        await busy.SendFrameAsync(Request(2).Pack());
+        await Timeouts.UntilAsync(() => Volatile.Read(ref entered) == 2, "second request being handled");
+
+        await using var newcomer = await RawPeer.ConnectAsync(server.LocalEndPoint);
+        await newcomer.SendFrameAsync(Request(50).Pack());
+
+        Assert.NotNull(await newcomer.ReadFrameAsync()); // served
+        Assert.True(await busy.ServerClosedAsync()); // the busy, unshielded one made room, though younger
+        Assert.False(await secondGrant.Task); // one shield per connection
+        release.TrySetResult();
+        Assert.NotNull(await checking.ReadFrameAsync()); // the shielded one kept its slot and got its answer
+    }
+
+    [Fact]
+    public async Task A_connection_marked_unauthenticated_again_is_held_to_a_fresh_authentication_deadline()
+    {
+        // Issue 12, finding M2 (b): a signed-off ATM connection kept its authenticated slot, with no deadline.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var server = await StartServerAsync(o =>
+        {
+            o.TimeProvider = time;
+            o.ReceiveIdleTimeout = TimeSpan.FromHours(1);
+            o.AuthenticationTimeout = TimeSpan.FromSeconds(30);
+            o.RequestHandler = (request, connection, ct) =>
+            {
+                if (request.Stan == 99)
+                {
+                    connection.MarkAuthenticated(); // the "sign-on"
+                }
+                else if (request.Stan == 98)
+                {
+                    connection.MarkUnauthenticated(); // the "sign-off"
+                }
+
+                return Approve(request, connection, ct);
+            };
+        });
+        await using var peer = await RawPeer.ConnectAsync(server.LocalEndPoint);
+        await peer.SendFrameAsync(Request(99).Pack());
+        Assert.NotNull(await peer.ReadFrameAsync());
+        var connection = server.Connections.Single();
+        time.Advance(TimeSpan.FromMinutes(2)); // authenticated: no deadline
+        await peer.SendFrameAsync(Request(1).Pack());
+        Assert.NotNull(await peer.ReadFrameAsync());
+
+        await peer.SendFrameAsync(Request(98).Pack());
+        Assert.NotNull(await peer.ReadFrameAsync());
+        var signedOffAt = time.GetUtcNow();
+        Assert.False(connection.IsAuthenticated);
+        await AdvanceUntilDoneAsync(time, connection.Completion, TimeSpan.FromSeconds(1));
+
+        Assert.Equal(ConnectionLimit.AuthenticationTimeout, connection.ClosedBy);
+        Assert.True(time.GetUtcNow() - signedOffAt >= TimeSpan.FromSeconds(30)); // the deadline runs from the sign-off
+        Assert.True(await peer.ServerClosedAsync());
+    }
+
+    [Fact]
+    public async Task A_connection_marked_unauthenticated_again_is_evictable_and_counts_before_authentication()
+    {
+        var server = await StartServerAsync(o =>
+        {
+            o.MaxConnections = 4;
+            o.MaxUnauthenticatedConnections = 1;
+            o.RequestHandler = (request, connection, ct) =>
+            {
+                if (request.Stan == 99)
+                {
+                    connection.MarkAuthenticated();
+                }
+                else if (request.Stan == 98)
+                {
+                    connection.MarkUnauthenticated();
+                }
+
+                return Approve(request, connection, ct);
+            };
+        });
+        await using var signedOff = await RawPeer.ConnectAsync(server.LocalEndPoint);
+        await signedOff.SendFrameAsync(Request(99).Pack());
+        Assert.NotNull(await signedOff.ReadFrameAsync());
+        await signedOff.SendFrameAsync(Request(98).Pack());
+        Assert.NotNull(await signedOff.ReadFrameAsync());
+
+        await using var newcomer = await RawPeer.ConnectAsync(server.LocalEndPoint);
+        await newcomer.SendFrameAsync(Request(50).Pack());
+
+        Assert.NotNull(await newcomer.ReadFrameAsync()); // admitted: the signed-off connection made room
+        Assert.True(await signedOff.ServerClosedAsync());
+    }
+
+    [Fact]
     public async Task A_malformed_response_fails_its_request_at_once_instead_of_timing_out()
     {
         // A raw "host" that answers with 49 = "9X8": 11 and 41 are read first, so the request can be identified.

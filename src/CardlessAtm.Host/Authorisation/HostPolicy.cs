@@ -29,6 +29,25 @@ public sealed class HostPolicy
     public TimeSpan RefusalAuditInterval { get; init; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
+    /// The most refusal audit rows written per <see cref="RefusalAuditInterval"/> over all addresses and kinds (default
+    /// 1,000), whatever the number of addresses a flood comes from. Past it, only the first row of a refusal kind not yet
+    /// audited in the interval is written (so a flood of one kind cannot hide another); the refusals dropped are counted
+    /// and reported in one <c>security.refusals-suppressed</c> row when the next interval begins.
+    /// </summary>
+    public int RefusalAuditMaxRows { get; init; } = 1_000;
+
+    /// <summary>
+    /// How many times one ATM's signed-on connection may be superseded by a newer sign-on within
+    /// <see cref="SupersedeAlertWindow"/> before the host raises a <c>security.sign-on-flapping</c> alert (default 5; at
+    /// least 2). Each supersede is a valid sign-on under the ATM's key: many in a short time mean two devices hold its
+    /// terminal master key (a cloned ATM) or one ATM keeps reconnecting.
+    /// </summary>
+    public int SupersedeAlertThreshold { get; init; } = 5;
+
+    /// <summary>The window <see cref="SupersedeAlertThreshold"/> counts supersedes in (default 1 minute; more than 0, at most 1 day).</summary>
+    public TimeSpan SupersedeAlertWindow { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
     /// How far a sign-on's field 7 (transmission date and time, UTC) may lie from the host's clock, either way (default
     /// 2 minutes). An 0800/001 carries no nonce: outside this window it is refused 63 as stale, inside it the host accepts
     /// each sign-on (by its MAC) once, so a sign-on recorded on the wire cannot be replayed to sign on another connection.
@@ -66,6 +85,21 @@ public sealed class HostPolicy
         if (RefusalAuditInterval <= TimeSpan.Zero || RefusalAuditInterval > TimeSpan.FromDays(1))
         {
             throw new ArgumentOutOfRangeException(nameof(RefusalAuditInterval), RefusalAuditInterval, "Host:Policy:RefusalAuditInterval must be more than 0 and at most 1 day.");
+        }
+
+        if (RefusalAuditMaxRows is < 1 or > 1_000_000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RefusalAuditMaxRows), RefusalAuditMaxRows, "Host:Policy:RefusalAuditMaxRows must be 1 to 1,000,000 (audit rows per Host:Policy:RefusalAuditInterval).");
+        }
+
+        if (SupersedeAlertThreshold is < 2 or > 10_000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SupersedeAlertThreshold), SupersedeAlertThreshold, "Host:Policy:SupersedeAlertThreshold must be 2 to 10,000 (supersedes of one ATM within Host:Policy:SupersedeAlertWindow).");
+        }
+
+        if (SupersedeAlertWindow <= TimeSpan.Zero || SupersedeAlertWindow > TimeSpan.FromDays(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(SupersedeAlertWindow), SupersedeAlertWindow, "Host:Policy:SupersedeAlertWindow must be more than 0 and at most 1 day.");
         }
     }
 }

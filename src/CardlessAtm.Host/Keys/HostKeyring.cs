@@ -52,24 +52,16 @@ internal sealed class HostKeyring(FileKeyStore vault, ISecurityProfile profile) 
     public AtmSessionKeys? SessionKeysFor(AtmRecord atm) =>
         atm.SessionKeyRef is null ? null : Load(atm.SessionKeyRef, atm.SessionKeyVersion);
 
-    /// <summary>
-    /// The session keys the last key change replaced, while they are still accepted (until
-    /// <see cref="AtmRecord.PreviousKeyValidUntil"/>); null otherwise.
-    /// </summary>
-    public AtmSessionKeys? PreviousKeysFor(AtmRecord atm, DateTimeOffset now)
+    /// <summary>A replaced key version's session keys (see <see cref="PreviousSessionKey"/>), or null when pruned or unreadable.</summary>
+    public AtmSessionKeys? PreviousKeys(PreviousSessionKey key)
     {
-        if (atm.PreviousSessionKeyRef is not { } reference || atm.PreviousKeyValidUntil is not { } until || now >= until)
-        {
-            return null;
-        }
-
         try
         {
-            return Load(reference, atm.SessionKeyVersion - 1);
+            return Load(key.KeyRef, key.Version);
         }
         catch (SecurityException)
         {
-            return null; // pruned or unreadable: the previous key is simply no longer accepted
+            return null; // pruned or unreadable: that version is simply no longer accepted
         }
     }
 

@@ -33,6 +33,9 @@ public sealed class HostProcessor : IDisposable
     private static readonly int[] WithdrawalFields = [3, 4, 7, 11, 37, 41, 48, 49, 127];
     private static readonly int[] ReversalFields = [4, 7, 11, 41, 90];
 
+    /// <summary>The most replaced session key versions kept per ATM for messages in flight (each for its own grace period).</summary>
+    internal const int MaxPreviousKeyVersions = 8;
+
     private readonly IHostStore _store;
     private readonly HostKeyring _keys;
     private readonly PinVerifier _pins;
@@ -44,6 +47,7 @@ public sealed class HostProcessor : IDisposable
     private readonly RefusalAuditThrottle _refusalAudit;
     private readonly SignOnRegistry _signOns;
     private readonly Counter<long> _refusals;
+    private readonly Counter<long> _supersedes;
     private long _refusalCount;
 
     /// <summary>Creates the processor.</summary>
@@ -68,9 +72,10 @@ public sealed class HostProcessor : IDisposable
         _phoneOpener = profile.CreatePhoneOpener(new EnrolledPhoneKeys(_store, _keys));
         _qrOptions = new QrSessionOptions { MaxLifetime = _policy.MaxSessionLifetime, ClockSkew = _policy.ClockSkew };
         _qrOptions.Validate();
-        _refusalAudit = new RefusalAuditThrottle(_policy.RefusalAuditInterval);
-        _signOns = new SignOnRegistry(_policy.SignOnFreshness);
+        _refusalAudit = new RefusalAuditThrottle(_policy.RefusalAuditInterval, _policy.RefusalAuditMaxRows);
+        _signOns = new SignOnRegistry(_policy.SignOnFreshness, _policy.SupersedeAlertThreshold, _policy.SupersedeAlertWindow);
         Meter = new Meter(new MeterOptions(Server.HostMetrics.MeterName) { Version = "1.0" });
+        _supersedes = Meter.CreateCounter<long>("cardless_atm.host.sign-on.superseded", "{sign-on}", "Valid sign-ons that superseded the ATM's older signed-on connection, by ATM; a steady rate means two devices hold one ATM's master key.");
         _refusals = Meter.CreateCounter<long>("cardless_atm.host.security.refusals", "{message}", "Unauthenticated messages refused (every one, including those whose audit row was suppressed), by event.");
     }
 
@@ -91,6 +96,15 @@ public sealed class HostProcessor : IDisposable
     /// is written; throwing <see cref="StoreUnavailableException"/> gives the ATM the 91 a failed write gives. Null in production.
     /// </summary>
     public Func<IsoMessage, ValueTask>? BeforeReversalWritten { get; set; }
+
+    /// <summary>
+    /// Fault-injection point for the sign-on: awaited after an 0800/001 has been verified and admitted (MAC, freshness,
+    /// single use) and before the sign-on is written to the store. Null in production.
+    /// </summary>
+    public Func<IsoMessage, ValueTask>? BeforeSignOnRecorded { get; set; }
+
+    /// <summary>Test seam for racing sign-ons: awaited right after the sign-on registry admitted an 0800/001. Null in production.</summary>
+    internal Func<IsoMessage, HostSession, ValueTask>? AfterSignOnAdmitted { get; set; }
 
     /// <summary>
     /// Handles one request arriving on a connection of its own (not signed on): a 0200, 0420 or 0421 is refused 63.
@@ -360,7 +374,7 @@ public sealed class HostProcessor : IDisposable
         // Sign-off and echo: a MAC field that is present must verify (under the session key, the previous one
         // while it is accepted, or the key-change MAC key); a garbage field 64/128 is never answered 00.
         var keys = _keys.SessionKeysFor(atm);
-        if ((request.Has(64) || request.Has(128)) && !NetworkMacVerifies(request, atm, keys))
+        if ((request.Has(64) || request.Has(128)) && !await NetworkMacVerifiesAsync(request, atm, keys, cancellationToken))
         {
             return await RefuseSecurityAsync(request, session, "security.bad-mac", "network management MAC does not verify", cancellationToken);
         }
@@ -385,8 +399,20 @@ public sealed class HostProcessor : IDisposable
                     return await RefuseSecurityAsync(request, session, "security.not-signed-on", "sign-off on a connection not signed on as this ATM", cancellationToken);
                 }
 
-                session.SignOff();
-                _signOns.Release(atm.AtmId, session);
+                // Like a sign-on, a sign-off must be fresh and is accepted once: a recorded one cannot sign the ATM off later.
+                var (signOffSentAt, signOffProblem) = await CheckFreshAsync(request, session, "security.sign-off-refused", "sign-off", "the connection stays signed on", cancellationToken);
+                if (signOffProblem is not null)
+                {
+                    return signOffProblem;
+                }
+
+                var signOffMac = Convert.ToHexString(request.GetBytes(64) ?? request.GetBytes(128) ?? []);
+                if (!_signOns.Release(atm.AtmId, session, signOffMac, signOffSentAt, _time.GetUtcNow()))
+                {
+                    return await RefuseSecurityAsync(request, session, "security.sign-off-refused", "sign-off already accepted once (replayed 0800/002): the connection stays signed on", cancellationToken, "replayed");
+                }
+
+                session.RaiseSignedOff(); // the listener counts the connection before sign-on again
                 await RecordSignOnAsync(atm.AtmId, signOn: false, cancellationToken);
                 return Respond(request, ResponseCodes.Approved, keys);
             case NetworkManagementCodes.EchoTest:
@@ -396,14 +422,14 @@ public sealed class HostProcessor : IDisposable
         }
     }
 
-    private bool NetworkMacVerifies(IsoMessage request, AtmRecord atm, AtmSessionKeys? keys)
+    private async ValueTask<bool> NetworkMacVerifiesAsync(IsoMessage request, AtmRecord atm, AtmSessionKeys? keys, CancellationToken cancellationToken)
     {
         if (keys is not null && MessageMac.Verify(request, keys.IsoMac) == MacCheckResult.Valid)
         {
             return true;
         }
 
-        if (_keys.PreviousKeysFor(atm, _time.GetUtcNow()) is { } previous && MessageMac.Verify(request, previous.IsoMac) == MacCheckResult.Valid)
+        if (await PreviousKeysVerifyingAsync(request, atm, cancellationToken) is not null)
         {
             return true;
         }
@@ -425,29 +451,16 @@ public sealed class HostProcessor : IDisposable
         var mac = MessageMac.Verify(request, keyChangeMac.Iso);
         if (mac != MacCheckResult.Valid)
         {
-            return await RefuseSecurityAsync(request, session, "security.sign-on-refused", $"sign-on MAC {mac}: the connection is not signed on", cancellationToken);
+            return await RefuseSecurityAsync(request, session, "security.sign-on-refused", $"sign-on MAC {mac}: the connection is not signed on", cancellationToken, "bad-mac");
+        }
+
+        var (sentAt, freshness) = await CheckFreshAsync(request, session, "security.sign-on-refused", "sign-on", "the connection is not signed on", cancellationToken);
+        if (freshness is not null)
+        {
+            return freshness;
         }
 
         var now = _time.GetUtcNow();
-        DateTimeOffset sentAt;
-        try
-        {
-            if (request.GetTransmissionDateTime(now) is not { } sent)
-            {
-                return await RefuseAsync(request, session, "security.sign-on-refused", ResponseCodes.FormatError, "sign-on without field 7 (transmission date and time): the connection is not signed on", cancellationToken);
-            }
-
-            sentAt = sent;
-        }
-        catch (Iso8583FieldException)
-        {
-            return await RefuseAsync(request, session, "security.sign-on-refused", ResponseCodes.FormatError, "sign-on field 7 (transmission date and time) malformed: the connection is not signed on", cancellationToken);
-        }
-
-        if ((now - sentAt).Duration() > _policy.SignOnFreshness)
-        {
-            return await RefuseSecurityAsync(request, session, "security.sign-on-refused", $"sign-on stale: field 7 is {(now - sentAt).TotalSeconds:F0} s from the host's clock (more than Host:Policy:SignOnFreshness): the connection is not signed on", cancellationToken);
-        }
 
         if (atm.Status != AtmStatus.Active)
         {
@@ -455,37 +468,108 @@ public sealed class HostProcessor : IDisposable
         }
 
         var macValue = Convert.ToHexString(request.GetBytes(64) ?? request.GetBytes(128) ?? []);
-        var admission = _signOns.Accept(atm.AtmId, macValue, sentAt, now, session, out var superseded);
-        if (admission != SignOnAdmission.Accepted)
+
+        // The accepted sign-ons are also in the store (written with the sign-on below): one recorded before a host
+        // restart is refused after it. The registry still decides between racing sign-ons in this process.
+        var macDigest = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.ASCII.GetBytes(macValue)), 0, 16);
+        if (await _store.ReadAsync(r => r.IsSignOnAccepted(atm.AtmId, macDigest), cancellationToken))
+        {
+            return await RefuseSecurityAsync(request, session, "security.sign-on-refused", "sign-on already accepted once (replayed 0800/001, accepted before the host restarted): the connection is not signed on", cancellationToken, "replayed");
+        }
+
+        var admission = _signOns.Accept(atm.AtmId, macValue, sentAt, now, session, out var superseded, out var supersedes);
+        if (admission is not (SignOnAdmission.Accepted or SignOnAdmission.AcceptedAgain))
         {
             var why = admission == SignOnAdmission.Replayed
                 ? "sign-on already accepted once (replayed 0800/001): the connection is not signed on"
                 : $"more than {SignOnRegistry.MaxRecentPerAtm} sign-ons of this ATM within Host:Policy:SignOnFreshness: the connection is not signed on";
-            return await RefuseSecurityAsync(request, session, "security.sign-on-refused", why, cancellationToken);
+            return await RefuseSecurityAsync(request, session, "security.sign-on-refused", why, cancellationToken, admission == SignOnAdmission.Replayed ? "replayed" : "too-many");
         }
 
-        if (session.IsSignedOnAs(atm.AtmId))
+        if (AfterSignOnAdmitted is { } admitted)
+        {
+            await admitted(request, session);
+        }
+
+        if (admission == SignOnAdmission.AcceptedAgain)
         {
             // Signed on again over the same connection: nothing changes, so the audit row is throttled like a refusal's.
             await AuditRefusalAsync(request, session, "atm.sign-on", ResponseCodes.Approved, "signed on again over the same connection", cancellationToken, refusal: false, knownAtm: true);
             return RespondSigned(request.CreateResponse(ResponseCodes.Approved), keyChangeMac);
         }
 
-        session.SignOn(atm.AtmId);
+        // The registry signed this session on (and the superseded one off) atomically; the listener is told after.
+        session.RaiseSignedOn();
         if (superseded is not null)
         {
             _logger.LogWarning("ATM {AtmId} signed on over a new connection from {Address}: its older connection is superseded and closed", atm.AtmId, Safe(session.RemoteAddress ?? "?"));
-            superseded.Supersede();
+            superseded.RaiseSuperseded();
+            _supersedes.Add(1, new KeyValuePair<string, object?>("atm", atm.AtmId));
+            if (supersedes >= _policy.SupersedeAlertThreshold)
+            {
+                // Two devices holding one terminal master key supersede each other for ever: tell an operator,
+                // throttled like a refusal (one row per address and interval), naming the ATM and nothing secret.
+                await AuditRefusalAsync(
+                    request,
+                    session,
+                    "security.sign-on-flapping",
+                    ResponseCodes.Approved,
+                    string.Create(System.Globalization.CultureInfo.InvariantCulture, $"ATM {atm.AtmId} superseded {supersedes} times in {_policy.SupersedeAlertWindow} (Host:Policy:SupersedeAlertThreshold): two devices hold its master key, or it keeps reconnecting"),
+                    cancellationToken,
+                    refusal: false,
+                    knownAtm: true,
+                    kind: "flapping");
+            }
         }
 
-        await RecordSignOnAsync(atm.AtmId, signOn: true, cancellationToken);
+        if (BeforeSignOnRecorded is { } beforeRecord)
+        {
+            await beforeRecord(request);
+        }
+
+        await RecordSignOnAsync(atm.AtmId, signOn: true, cancellationToken, (macDigest, sentAt, now - _policy.SignOnFreshness - TimeSpan.FromSeconds(1)));
         return RespondSigned(request.CreateResponse(ResponseCodes.Approved), keyChangeMac);
     }
 
-    private Task<int> RecordSignOnAsync(string atmId, bool signOn, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Field 7 of a sign-on or sign-off: present (else 30), readable (else 30) and within
+    /// <see cref="HostPolicy.SignOnFreshness"/> of the host's clock (else 63). Returns the time it names, or the refusal.
+    /// </summary>
+    private async ValueTask<(DateTimeOffset SentAt, IsoMessage? Problem)> CheckFreshAsync(IsoMessage request, HostSession session, string eventName, string what, string consequence, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        DateTimeOffset sentAt;
+        try
+        {
+            if (request.GetTransmissionDateTime(now) is not { } sent)
+            {
+                return (default, await RefuseAsync(request, session, eventName, ResponseCodes.FormatError, $"{what} without field 7 (transmission date and time): {consequence}", cancellationToken, "undated"));
+            }
+
+            sentAt = sent;
+        }
+        catch (Iso8583FieldException)
+        {
+            return (default, await RefuseAsync(request, session, eventName, ResponseCodes.FormatError, $"{what} field 7 (transmission date and time) malformed: {consequence}", cancellationToken, "undated"));
+        }
+
+        if ((now - sentAt).Duration() > _policy.SignOnFreshness)
+        {
+            return (default, await RefuseSecurityAsync(request, session, eventName, $"{what} stale: field 7 is {(now - sentAt).TotalSeconds:F0} s from the host's clock (more than Host:Policy:SignOnFreshness): {consequence}", cancellationToken, "stale"));
+        }
+
+        return (sentAt, null);
+    }
+
+    private Task<int> RecordSignOnAsync(string atmId, bool signOn, CancellationToken cancellationToken, (string Digest, DateTimeOffset SentAt, DateTimeOffset ForgetBefore)? accepted = null) =>
         _store.WriteAsync(
             w =>
             {
+                if (accepted is { } a)
+                {
+                    w.TryRecordSignOn(atmId, a.Digest, a.SentAt, a.ForgetBefore);
+                }
+
                 var current = w.GetAtm(atmId)!;
                 w.UpdateAtm(current with { SignedOn = signOn });
                 w.AppendAudit(signOn ? "atm.sign-on" : "atm.sign-off", atmId, ResponseCodes.Approved, signOn ? "signed on" : "signed off");
@@ -546,8 +630,14 @@ public sealed class HostProcessor : IDisposable
                 var version = current.SessionKeyVersion + 1;
                 if (!w.TryRecordKeyChangeNonce(atm.AtmId, nonceText, version))
                 {
-                    return (Version: 0, Previous: current.SessionKeyVersion);
+                    return (Version: 0, Kept: (IReadOnlyList<int>)[]);
                 }
+
+                // Each replaced version keeps its own grace from now, however soon the next key change comes; at most
+                // MaxPreviousKeyVersions are kept (the oldest dropped first).
+                IReadOnlyList<int> kept = current.SessionKeyRef is null
+                    ? []
+                    : w.AddPreviousSessionKey(atm.AtmId, new PreviousSessionKey(current.SessionKeyVersion, current.SessionKeyRef, w.UtcNow + grace), MaxPreviousKeyVersions);
 
                 var macKeyRef = MacKeyRef(atm.AtmId, version);
                 vault.SaveKey(macKeyRef, sessionKeys.MacKey, overwrite: true);
@@ -565,7 +655,7 @@ public sealed class HostProcessor : IDisposable
                     PreviousKeyValidUntil = current.SessionKeyRef is null ? null : w.UtcNow + grace,
                 });
                 w.AppendAudit("atm.key-change", atm.AtmId, ResponseCodes.Approved, $"session keys version {version}, MAC key KCV {kcv}");
-                return (Version: version, Previous: current.SessionKeyVersion);
+                return (Version: version, Kept: kept);
             },
             cancellationToken);
         if (change.Version == 0)
@@ -573,7 +663,7 @@ public sealed class HostProcessor : IDisposable
             return await RefuseSecurityAsync(request, session, "security.key-change-refused", "key-change nonce already used (replayed 0800/101): no key changed", cancellationToken);
         }
 
-        Prune(atm.AtmId, keepFrom: change.Previous);
+        Prune(atm.AtmId, change.Version, change.Kept);
         _logger.LogInformation("Key change for {AtmId}: session key version {Version}, MAC KCV {Kcv}", atm.AtmId, change.Version, kcv);
 
         byte[] keyChangeData;
@@ -588,12 +678,31 @@ public sealed class HostProcessor : IDisposable
         return response;
     }
 
+    /// <summary>
+    /// The replaced key version (newest first) whose grace, counted from its own supersession, has not ended and under
+    /// which <paramref name="request"/>'s MAC verifies; null when none does.
+    /// </summary>
+    private async ValueTask<AtmSessionKeys?> PreviousKeysVerifyingAsync(IsoMessage request, AtmRecord atm, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        foreach (var key in await _store.ReadAsync(r => r.GetPreviousSessionKeys(atm.AtmId), cancellationToken))
+        {
+            if (key.Version < atm.SessionKeyVersion && now < key.ValidUntil && _keys.PreviousKeys(key) is { } previous
+                && MessageMac.Verify(request, previous.IsoMac) == MacCheckResult.Valid)
+            {
+                return previous;
+            }
+        }
+
+        return null;
+    }
+
     private static string MacKeyRef(string atmId, int version) => $"mac-{atmId}-v{version}";
 
     private static string PinKeyRef(string atmId, int version) => $"tpk-{atmId}-v{version}";
 
-    /// <summary>Deletes the ATM's session key files older than <paramref name="keepFrom"/> (the previous version stays for its grace time).</summary>
-    private void Prune(string atmId, int keepFrom)
+    /// <summary>Deletes the ATM's session key files older than <paramref name="current"/> except the <paramref name="kept"/> versions (each still in its own grace).</summary>
+    private void Prune(string atmId, int current, IReadOnlyList<int> kept)
     {
         foreach (var name in _keys.Vault.List())
         {
@@ -601,7 +710,7 @@ public sealed class HostProcessor : IDisposable
             {
                 if (name.StartsWith(prefix, StringComparison.Ordinal)
                     && int.TryParse(name.AsSpan(prefix.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var version)
-                    && version < keepFrom)
+                    && version < current && !kept.Contains(version))
                 {
                     try
                     {
@@ -618,14 +727,14 @@ public sealed class HostProcessor : IDisposable
     }
 
     /// <summary>A refusal for a security reason (forged or replayed key change, bad sign-on, no sign-on): 63, not MACed, nothing changed, logged and audited as a security event.</summary>
-    private ValueTask<IsoMessage> RefuseSecurityAsync(IsoMessage request, HostSession session, string eventName, string reason, CancellationToken cancellationToken) =>
-        RefuseAsync(request, session, eventName, ResponseCodes.SecurityViolation, reason, cancellationToken);
+    private ValueTask<IsoMessage> RefuseSecurityAsync(IsoMessage request, HostSession session, string eventName, string reason, CancellationToken cancellationToken, string? kind = null) =>
+        RefuseAsync(request, session, eventName, ResponseCodes.SecurityViolation, reason, cancellationToken, kind);
 
     /// <summary>A refusal with <paramref name="code"/> of a message no ATM key vouches for (or one that must not change state): not MACed, audited throttled.</summary>
-    private async ValueTask<IsoMessage> RefuseAsync(IsoMessage request, HostSession session, string eventName, string code, string reason, CancellationToken cancellationToken)
+    private async ValueTask<IsoMessage> RefuseAsync(IsoMessage request, HostSession session, string eventName, string code, string reason, CancellationToken cancellationToken, string? kind = null)
     {
         // Every caller has found field 41's ATM in the ledger: its id is part of the throttle key.
-        await AuditRefusalAsync(request, session, eventName, code, reason, cancellationToken, knownAtm: true);
+        await AuditRefusalAsync(request, session, eventName, code, reason, cancellationToken, knownAtm: true, kind: kind);
         return request.CreateResponse(code);
     }
 
@@ -638,7 +747,7 @@ public sealed class HostProcessor : IDisposable
     /// With refusal false (a message that is not refused but may repeat without limit, a repeated sign-on) the row is
     /// throttled the same way but not counted as a refusal.
     /// </summary>
-    private async ValueTask AuditRefusalAsync(IsoMessage request, HostSession session, string eventName, string? code, string reason, CancellationToken cancellationToken, bool refusal = true, bool knownAtm = false)
+    private async ValueTask AuditRefusalAsync(IsoMessage request, HostSession session, string eventName, string? code, string reason, CancellationToken cancellationToken, bool refusal = true, bool knownAtm = false, string? kind = null)
     {
         var atmId = SafeTerminal(request);
         var stan = request.TryGetValue(11, out var s) ? Safe(Encoding.ASCII.GetString(s)) : "-";
@@ -651,7 +760,20 @@ public sealed class HostProcessor : IDisposable
 
         // The key names the ATM when field 41 is one the ledger knows (a bounded set), so a decoy refusal for ATM A does
         // not hide a real alert for ATM B from the same address; an unknown id is attacker-chosen and shares one key.
-        var decision = _refusalAudit.Admit(address, $"{eventName} {code ?? "-"} {(knownAtm ? atmId : "?")}", _time.GetUtcNow());
+        // Each refusal kind (e.g. a replayed, a stale and a bad-MAC sign-on) has a key of its own, so a flood of one kind
+        // cannot hide another; the global row budget (Host:Policy:RefusalAuditMaxRows) is shared by all.
+        var kindKey = $"{eventName} {kind ?? "-"} {code ?? "-"}";
+        var decision = _refusalAudit.Admit(address, $"{kindKey} {(knownAtm ? atmId : "?")}", _time.GetUtcNow(), kindKey);
+        if (decision.BudgetDropped > 0)
+        {
+            await AuditAsync(
+                "security.refusals-suppressed",
+                null,
+                null,
+                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{decision.BudgetDropped} refusals were not audited in the previous {_policy.RefusalAuditInterval}: its budget of {_policy.RefusalAuditMaxRows} rows (Host:Policy:RefusalAuditMaxRows) was spent"),
+                cancellationToken);
+        }
+
         if (decision.ExpiredSuppressed > 0)
         {
             await AuditAsync(
@@ -713,11 +835,10 @@ public sealed class HostProcessor : IDisposable
         }
 
         var mac = MessageMac.Verify(request, keys.IsoMac);
-        if (mac == MacCheckResult.Mismatch && _keys.PreviousKeysFor(atm, _time.GetUtcNow()) is { } previous
-            && MessageMac.Verify(request, previous.IsoMac) == MacCheckResult.Valid)
+        if (mac == MacCheckResult.Mismatch && await PreviousKeysVerifyingAsync(request, atm, cancellationToken) is { } previous)
         {
-            // MACed before the ATM installed the keys of the last key change (in flight): still accepted, and
-            // answered under the same key, for PreviousKeyGrace.
+            // MACed before the ATM installed the keys of a recent key change (in flight): still accepted, and
+            // answered under the same key, for PreviousKeyGrace from that version's supersession.
             keys = previous;
             mac = MacCheckResult.Valid;
         }

@@ -28,13 +28,30 @@ public sealed class HostSession
     /// </summary>
     public event Action? Superseded;
 
+    /// <summary>
+    /// Raised when a sign-on over this connection has been verified (MAC, freshness, single use) and admitted, before it
+    /// is written to the store: the listener marks the connection authenticated then, so it cannot be evicted while the
+    /// write is under way.
+    /// </summary>
+    public event Action? SignedOn;
+
+    /// <summary>Signs the session on as <paramref name="atmId"/>; called by <see cref="SignOnRegistry"/> under its lock.</summary>
     internal void SignOn(string atmId) => Volatile.Write(ref _atmId, atmId);
 
-    internal void Supersede()
-    {
-        SignOff();
-        Superseded?.Invoke();
-    }
+    /// <summary>Tells the listener the session signed on (outside the registry's lock).</summary>
+    internal void RaiseSignedOn() => SignedOn?.Invoke();
+
+    /// <summary>
+    /// Raised when the ATM signed off over this connection with a valid, fresh, unused 0800/002: the listener counts the
+    /// connection as not signed on again (evictable, held to the sign-on deadline).
+    /// </summary>
+    public event Action? SignedOff;
+
+    /// <summary>Tells the listener the session signed off.</summary>
+    internal void RaiseSignedOff() => SignedOff?.Invoke();
+
+    /// <summary>Tells the listener a newer sign-on superseded the session (outside the registry's lock).</summary>
+    internal void RaiseSuperseded() => Superseded?.Invoke();
 
     internal void SignOff() => Volatile.Write(ref _atmId, null);
 }

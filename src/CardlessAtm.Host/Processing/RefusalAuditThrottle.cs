@@ -20,15 +20,24 @@ public sealed class RefusalAuditThrottle
     public const string OverflowAddress = "*";
 
     private readonly Dictionary<(string Address, string Event), Window> _windows = [];
+    private readonly HashSet<string> _kindsAudited = new(StringComparer.Ordinal);
     private readonly TimeSpan _interval;
+    private readonly int _maxRows;
     private readonly Lock _lock = new();
     private DateTimeOffset? _lastSweep;
+    private DateTimeOffset? _budgetStart;
+    private int _budgetRows;
+    private long _budgetDropped;
 
     /// <summary>Creates the throttle.</summary>
-    public RefusalAuditThrottle(TimeSpan interval)
+    /// <param name="interval">At most one row per key in this time; also the window of <paramref name="maxRows"/>.</param>
+    /// <param name="maxRows">The most rows per interval over all keys (plus the first of each kind not yet audited in it).</param>
+    public RefusalAuditThrottle(TimeSpan interval, int maxRows = int.MaxValue)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
         _interval = interval;
+        _maxRows = maxRows;
     }
 
     /// <summary>How many keys are tracked now.</summary>
@@ -48,31 +57,75 @@ public sealed class RefusalAuditThrottle
     /// Returns whether it gets an audit row and, if so, how many refusals for that key were suppressed since the last row
     /// (and the address key the row is written under).
     /// </summary>
-    public RefusalAuditDecision Admit(string address, string eventName, DateTimeOffset now)
+    /// <param name="address">The remote address.</param>
+    /// <param name="eventName">The rest of the throttle key (event, refusal kind, code, known ATM).</param>
+    /// <param name="now">The time of the refusal.</param>
+    /// <param name="kind">
+    /// The refusal kind for the global row budget (a small, code-defined set: event and kind, no address or ATM): past the
+    /// budget, the first refusal of a kind not yet audited in the interval still gets its row. Null: <paramref name="eventName"/>.
+    /// </param>
+    public RefusalAuditDecision Admit(string address, string eventName, DateTimeOffset now, string? kind = null)
     {
         lock (_lock)
         {
-            var key = (address, eventName);
-            var (expiredSuppressed, expiredKeys) = _windows.ContainsKey(key) ? (0L, 0) : Sweep(now, key);
-            if (!_windows.ContainsKey(key) && _windows.Count >= MaxKeys)
+            kind ??= eventName;
+            var budgetDropped = 0L;
+            if (_budgetStart is not { } start || now >= start + _interval)
             {
-                Prune(now);
-                if (_windows.Count >= MaxKeys)
-                {
-                    key = (OverflowAddress, eventName);
-                }
+                // A new budget window: what the last one dropped is handed to the caller once, for a summary row.
+                budgetDropped = _budgetDropped;
+                _budgetDropped = 0;
+                _budgetRows = 0;
+                _kindsAudited.Clear();
+                _budgetStart = now;
             }
 
-            if (_windows.TryGetValue(key, out var window) && now < window.Start + _interval)
+            var decision = AdmitKey(address, eventName, now);
+            if (!decision.Write)
             {
-                _windows[key] = window with { Suppressed = window.Suppressed + 1, Last = now };
-                return new RefusalAuditDecision(false, 0, key.Item1, window.Start, expiredSuppressed, expiredKeys);
+                return decision with { BudgetDropped = budgetDropped };
             }
 
-            var suppressed = window?.Suppressed ?? 0;
-            _windows[key] = new Window(now, 0, now);
-            return new RefusalAuditDecision(true, suppressed, key.Item1, window?.Start, expiredSuppressed, expiredKeys);
+            if (_budgetRows >= _maxRows && _kindsAudited.Contains(kind))
+            {
+                // Over budget: no row; the key's window is left as it was, so this refusal is counted here only.
+                _budgetDropped++;
+                _windows[(decision.Address, eventName)] = decision.RestoreWindow!;
+                return decision with { Write = false, Suppressed = 0, BudgetDropped = budgetDropped, RestoreWindow = null };
+            }
+
+            _budgetRows++;
+            _kindsAudited.Add(kind);
+            return decision with { BudgetDropped = budgetDropped, RestoreWindow = null };
         }
+    }
+
+    private RefusalAuditDecision AdmitKey(string address, string eventName, DateTimeOffset now)
+    {
+        var key = (address, eventName);
+        var (expiredSuppressed, expiredKeys) = _windows.ContainsKey(key) ? (0L, 0) : Sweep(now, key);
+        if (!_windows.ContainsKey(key) && _windows.Count >= MaxKeys)
+        {
+            Prune(now);
+            if (_windows.Count >= MaxKeys)
+            {
+                key = (OverflowAddress, eventName);
+            }
+        }
+
+        if (_windows.TryGetValue(key, out var window) && now < window.Start + _interval)
+        {
+            _windows[key] = window with { Suppressed = window.Suppressed + 1, Last = now };
+            return new RefusalAuditDecision(false, 0, key.Item1, window.Start, expiredSuppressed, expiredKeys);
+        }
+
+        var suppressed = window?.Suppressed ?? 0;
+        _windows[key] = new Window(now, 0, now);
+
+        // Kept so that a row the budget then refuses leaves the key as it was (a key new to the table is kept with an
+        // empty, already-ended window: its next refusal gets a row if the budget allows).
+        var restore = window ?? new Window(now - _interval, 0, now);
+        return new RefusalAuditDecision(true, suppressed, key.Item1, window?.Start, expiredSuppressed, expiredKeys) { RestoreWindow = restore };
     }
 
     /// <summary>
@@ -117,7 +170,7 @@ public sealed class RefusalAuditThrottle
         }
     }
 
-    private sealed record Window(DateTimeOffset Start, long Suppressed, DateTimeOffset Last);
+    internal sealed record Window(DateTimeOffset Start, long Suppressed, DateTimeOffset Last);
 }
 
 /// <summary>What <see cref="RefusalAuditThrottle.Admit"/> decided.</summary>
@@ -127,4 +180,9 @@ public sealed class RefusalAuditThrottle
 /// <param name="PreviousRowAt">When the previous row for the key was written, if one was.</param>
 /// <param name="ExpiredSuppressed">Refusals suppressed under keys that expired since the last report (to write in a summary row).</param>
 /// <param name="ExpiredKeys">How many such keys.</param>
-public readonly record struct RefusalAuditDecision(bool Write, long Suppressed, string Address, DateTimeOffset? PreviousRowAt, long ExpiredSuppressed = 0, int ExpiredKeys = 0);
+/// <param name="BudgetDropped">Refusals that got no row in the previous budget window because its row budget was spent (to write in a summary row).</param>
+public readonly record struct RefusalAuditDecision(bool Write, long Suppressed, string Address, DateTimeOffset? PreviousRowAt, long ExpiredSuppressed = 0, int ExpiredKeys = 0, long BudgetDropped = 0)
+{
+    /// <summary>The key's window before this refusal (internal: restored when the row budget refuses the row).</summary>
+    internal RefusalAuditThrottle.Window? RestoreWindow { get; init; }
+}

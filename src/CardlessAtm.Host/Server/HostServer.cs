@@ -272,15 +272,21 @@ public sealed class HostServer : IAsyncDisposable
             RequestHandler = async (request, connection, ct) =>
             {
                 var session = _sessions.GetValue(connection, NewSession);
-                var response = await processor.HandleAsync(request, session, ct);
-                if (session.SignedOnAtmId is not null && !connection.IsAuthenticated)
-                {
-                    // Only a sign-on whose field 64 verified under the ATM's key sets the session: an unMACed or
-                    // forged one is refused 63 and its connection stays anonymous (evictable, counted before sign-on).
-                    connection.MarkAuthenticated(); // keeps its slot however many anonymous sockets arrive
-                }
 
-                return response;
+                // The connection's first MACed sign-on is not evicted while it is being checked (once per connection,
+                // and still bounded by Host:SignOnTimeout): a flood arriving during the check cannot push the ATM out.
+                var shielded = !connection.IsAuthenticated && IsMacedSignOn(request) && connection.TryBeginAuthenticating();
+                try
+                {
+                    return await processor.HandleAsync(request, session, ct);
+                }
+                finally
+                {
+                    if (shielded)
+                    {
+                        connection.EndAuthenticating();
+                    }
+                }
             },
 
             // Echoes go to the processor, which holds the keys: an echo whose field 64/128 does not verify is
@@ -312,8 +318,28 @@ public sealed class HostServer : IAsyncDisposable
     private static HostSession NewSession(Iso8583Connection connection)
     {
         var session = new HostSession(AddressOf(connection.RemoteEndPoint));
+
+        // Only a sign-on whose field 64 verified under the ATM's key (fresh, unused) signs the session on, and it does so
+        // before the sign-on is written to the store: from then on the connection keeps its slot however many anonymous
+        // sockets arrive. An unMACed or forged one is refused 63 and its connection stays anonymous (evictable).
+        session.SignedOn += connection.MarkAuthenticated;
+        session.SignedOff += connection.MarkUnauthenticated; // signed off: before sign-on again, evictable and on the deadline
         session.Superseded += () => _ = CloseQuietlyAsync(connection);
         return session;
+    }
+
+    private static bool IsMacedSignOn(Iso8583.IsoMessage request)
+    {
+        try
+        {
+            return request.Mti == Iso8583.Mti.NetworkManagementRequest
+                && request.NetworkManagementCode == Iso8583.NetworkManagementCodes.SignOn
+                && (request.Has(64) || request.Has(128));
+        }
+        catch (Iso8583.Iso8583FieldException)
+        {
+            return false;
+        }
     }
 
     private static async Task CloseQuietlyAsync(Iso8583Connection connection)

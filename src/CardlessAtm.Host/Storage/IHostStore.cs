@@ -56,6 +56,12 @@ public interface ILedgerReader
 
     /// <summary>The newest audit entries, newest first.</summary>
     IReadOnlyList<AuditEntry> GetRecentAudit(int maxCount);
+
+    /// <summary>Whether the ATM's sign-on with this MAC digest was accepted (and is not yet forgotten as stale).</summary>
+    bool IsSignOnAccepted(string atmId, string macDigest);
+
+    /// <summary>The ATM's replaced session key versions still recorded, newest first.</summary>
+    IReadOnlyList<PreviousSessionKey> GetPreviousSessionKeys(string atmId);
 }
 
 /// <summary>Writes, available only inside <see cref="IHostStore.WriteAsync{T}"/>.</summary>
@@ -126,6 +132,19 @@ public interface ILedgerWriter : ILedgerReader
     /// primary key decides, inside the same transaction as the key version.
     /// </summary>
     bool TryRecordKeyChangeNonce(string atmId, string nonce, int keyVersion);
+
+    /// <summary>
+    /// Records an accepted 0800/001 by its MAC digest and field 7, forgetting the ATM's sign-ons sent before
+    /// <paramref name="forgetBefore"/> (stale anyway). Returns false when this sign-on was recorded before: a sign-on stays
+    /// single-use across host restarts.
+    /// </summary>
+    bool TryRecordSignOn(string atmId, string macDigest, DateTimeOffset sentAt, DateTimeOffset forgetBefore);
+
+    /// <summary>
+    /// Records that a key change replaced <paramref name="key"/>, then forgets the ATM's replaced versions whose grace
+    /// ended by <see cref="UtcNow"/> and all but the newest <paramref name="keep"/>. Returns the versions still kept.
+    /// </summary>
+    IReadOnlyList<int> AddPreviousSessionKey(string atmId, PreviousSessionKey key, int keep);
 
     /// <summary>Appends to the audit trail. The caller guarantees <paramref name="detail"/> holds no secret.</summary>
     void AppendAudit(string eventName, string? atmId, string? responseCode, string detail);

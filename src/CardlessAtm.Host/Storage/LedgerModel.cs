@@ -113,6 +113,12 @@ public sealed record AtmRecord(
     string? PreviousSessionKeyRef = null,
     DateTimeOffset? PreviousKeyValidUntil = null);
 
+/// <summary>A session key version a key change replaced, still accepted for messages in flight until <paramref name="ValidUntil"/>.</summary>
+/// <param name="Version">The key version.</param>
+/// <param name="KeyRef">Its vault reference.</param>
+/// <param name="ValidUntil">When its grace period (from its own supersession) ends.</param>
+public sealed record PreviousSessionKey(int Version, string KeyRef, DateTimeOffset ValidUntil);
+
 /// <summary>Key of an authorisation request as the ATM numbers it: field 41 + 11 + 7.</summary>
 /// <param name="AtmId">Field 41.</param>
 /// <param name="Stan">Field 11, six digits.</param>

@@ -150,6 +150,21 @@ internal sealed class ConnectionSlots(int maxTotal, int maxUnauthenticated, int?
         }
     }
 
+    /// <summary>
+    /// The connection is no longer authenticated (e.g. signed off): it counts as unauthenticated again, and as the
+    /// oldest of them, so it is the first evicted for a newcomer.
+    /// </summary>
+    public void Unauthenticate(Slot slot)
+    {
+        lock (_gate)
+        {
+            if (!slot.Released && slot.Node is null)
+            {
+                slot.Node = _unauthenticated.AddFirst(slot);
+            }
+        }
+    }
+
     /// <summary>Frees the slot (the connection closed or its handshake failed). Safe to call more than once.</summary>
     public void Release(Slot slot)
     {
@@ -190,7 +205,9 @@ internal sealed class ConnectionSlots(int maxTotal, int maxUnauthenticated, int?
         for (var node = _unauthenticated.First; node is not null; node = node.Next)
         {
             var slot = node.Value;
-            if (!ReferenceEquals(slot, except) && inScope(slot) && (evictBusy || slot.Connection is not { IsBusy: true }))
+            // A connection whose proof of identity is being checked is never evicted (once per connection, bounded in time).
+            if (!ReferenceEquals(slot, except) && inScope(slot) && slot.Connection is not { IsAuthenticating: true }
+                && (evictBusy || slot.Connection is not { IsBusy: true }))
             {
                 return slot;
             }

@@ -46,6 +46,11 @@ public sealed class Iso8583Connection : IAsyncDisposable
     private int _state;
     private int _inFlightIncoming;
     private int _authenticated;
+    private int _authenticatingUsed;
+    private int _authenticationChanges;
+    private long _authenticationStart;
+    private CancellationTokenSource? _idleWake;
+    private int _authenticating;
     private int _closedBy = -1;
     private long _lastReceived;
     private long _opened;
@@ -65,6 +70,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
         _incomingSlots = new SemaphoreSlim(options.MaxConcurrentIncomingRequests, options.MaxConcurrentIncomingRequests);
         _lastReceived = options.TimeProvider.GetTimestamp();
         _opened = _lastReceived;
+        _authenticationStart = _opened;
         Completion = Task.CompletedTask;
     }
 
@@ -111,6 +117,34 @@ public sealed class Iso8583Connection : IAsyncDisposable
     /// <summary>Called once when <see cref="MarkAuthenticated"/> is first called (the server frees the unauthenticated slot).</summary>
     internal Action<Iso8583Connection>? Authenticated { get; set; }
 
+    /// <summary>Called when <see cref="MarkUnauthenticated"/> undid an authentication (the server counts the slot as unauthenticated again).</summary>
+    internal Action<Iso8583Connection>? Unauthenticated { get; set; }
+
+    /// <summary>True between <see cref="TryBeginAuthenticating"/> and <see cref="EndAuthenticating"/>: a server does not evict the connection then.</summary>
+    internal bool IsAuthenticating => Volatile.Read(ref _authenticating) == 1;
+
+    /// <summary>
+    /// Shields this (not yet authenticated) connection from eviction while the owner checks the peer's proof of
+    /// identity (e.g. looks up the ATM and verifies its sign-on's MAC), even where
+    /// <see cref="Iso8583ServerOptions.EvictBusyUnauthenticated"/> is set. Granted once per connection, so a peer cannot keep
+    /// its slot by sending one bogus proof after another, and still bounded by
+    /// <see cref="Iso8583ConnectionOptions.AuthenticationTimeout"/>. End it with <see cref="EndAuthenticating"/> whatever the check found.
+    /// </summary>
+    /// <returns>Whether the shield was granted (false when already authenticated or once granted before).</returns>
+    public bool TryBeginAuthenticating()
+    {
+        if (IsAuthenticated || Interlocked.Exchange(ref _authenticatingUsed, 1) == 1)
+        {
+            return false;
+        }
+
+        Volatile.Write(ref _authenticating, 1);
+        return true;
+    }
+
+    /// <summary>Ends the shield <see cref="TryBeginAuthenticating"/> granted: unless it authenticated, the connection is evictable again.</summary>
+    public void EndAuthenticating() => Volatile.Write(ref _authenticating, 0);
+
     /// <summary>
     /// Records that the peer proved who it is (e.g. an ATM's sign-on was accepted). Call it only after a check that
     /// an anonymous peer cannot pass: an authenticated connection keeps its slot however many others arrive.
@@ -120,6 +154,31 @@ public sealed class Iso8583Connection : IAsyncDisposable
         if (Interlocked.Exchange(ref _authenticated, 1) == 0)
         {
             Authenticated?.Invoke(this);
+            Interlocked.Increment(ref _authenticationChanges);
+        }
+    }
+
+    /// <summary>
+    /// Undoes <see cref="MarkAuthenticated"/> (e.g. the ATM signed off): the connection counts against
+    /// <see cref="Iso8583ServerOptions.MaxUnauthenticatedConnections"/> again, is the first a server evicts for a
+    /// newcomer, and must authenticate again within <see cref="Iso8583ConnectionOptions.AuthenticationTimeout"/> of now.
+    /// </summary>
+    public void MarkUnauthenticated()
+    {
+        if (Interlocked.Exchange(ref _authenticated, 0) == 1)
+        {
+            Volatile.Write(ref _authenticationStart, _options.TimeProvider.GetTimestamp());
+            Volatile.Write(ref _authenticatingUsed, 0); // it may shield one more proof of identity
+            Unauthenticated?.Invoke(this);
+            Interlocked.Increment(ref _authenticationChanges);
+            try
+            {
+                Volatile.Read(ref _idleWake)?.Cancel(); // the idle loop computes the new deadline
+            }
+            catch (ObjectDisposedException)
+            {
+                // The loop moved on; it reads the change counter before its next wait.
+            }
         }
     }
 
@@ -224,6 +283,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
     {
         _opened = _options.TimeProvider.GetTimestamp();
         Volatile.Write(ref _lastReceived, _opened);
+        Volatile.Write(ref _authenticationStart, _opened);
         Completion = RunAsync();
     }
 
@@ -654,6 +714,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
         {
             while (!_lifetime.IsCancellationRequested)
             {
+                var changes = Volatile.Read(ref _authenticationChanges);
                 var age = clock.GetElapsedTime(_opened);
                 if (lifetime is { } l && age >= l)
                 {
@@ -671,10 +732,12 @@ public sealed class Iso8583Connection : IAsyncDisposable
                     return;
                 }
 
+                // Measured from the connection's opening, or from when it was last marked unauthenticated (signed off).
+                var unauthenticatedFor = clock.GetElapsedTime(Volatile.Read(ref _authenticationStart));
                 var waitingForAuthentication = authentication is not null && !IsAuthenticated;
-                if (waitingForAuthentication && age >= authentication!.Value)
+                if (waitingForAuthentication && unauthenticatedFor >= authentication!.Value)
                 {
-                    _log.LogWarning("ISO 8583 connection {Id} to {Remote}: not authenticated (signed on) within {Seconds:0} s of connecting; closing.", Id, RemoteEndPoint, age.TotalSeconds);
+                    _log.LogWarning("ISO 8583 connection {Id} to {Remote}: not authenticated (signed on) within {Seconds:0} s of connecting or signing off; closing.", Id, RemoteEndPoint, unauthenticatedFor.TotalSeconds);
                     CloseForLimit(ConnectionLimit.AuthenticationTimeout);
                     return;
                 }
@@ -698,14 +761,29 @@ public sealed class Iso8583Connection : IAsyncDisposable
                 wait = timeout is { } t2 && t2 - idle < wait ? t2 - idle : wait;
                 wait = lifetime is { } l2 && l2 - age < wait ? l2 - age : wait;
                 wait = waitingForFirst && firstMessage!.Value - age < wait ? firstMessage.Value - age : wait;
-                wait = waitingForAuthentication && authentication!.Value - age < wait ? authentication.Value - age : wait;
-                if (wait == TimeSpan.MaxValue)
+                wait = waitingForAuthentication && authentication!.Value - unauthenticatedFor < wait ? authentication.Value - unauthenticatedFor : wait;
+
+                // Woken early when the connection is marked unauthenticated again (its authentication deadline restarts).
+                using var wake = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
+                Volatile.Write(ref _idleWake, wake);
+                if (Volatile.Read(ref _authenticationChanges) != changes)
                 {
-                    await Task.Delay(Timeout.InfiniteTimeSpan, clock, _lifetime.Token); // only the first-message deadline was set, and it is met
-                    return;
+                    continue;
                 }
 
-                await Task.Delay(wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait, clock, _lifetime.Token);
+                try
+                {
+                    // Infinite when only met deadlines were set (e.g. the first message came and the peer authenticated).
+                    await Task.Delay(wait == TimeSpan.MaxValue ? Timeout.InfiniteTimeSpan : wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait, clock, wake.Token);
+                }
+                catch (OperationCanceledException) when (!_lifetime.IsCancellationRequested)
+                {
+                    // Woken: compute the deadlines again.
+                }
+                finally
+                {
+                    Interlocked.CompareExchange(ref _idleWake, null, wake);
+                }
             }
         }
         catch (OperationCanceledException)

@@ -186,6 +186,7 @@ public sealed class Iso8583Server : IAsyncDisposable
         var connection = new Iso8583Connection(stream, _options, remote, c => OnClosed(c, slot))
         {
             Authenticated = _ => _slots.Authenticate(slot),
+            Unauthenticated = _ => _slots.Unauthenticate(slot),
             RemoteCertificate = tlsStream?.RemoteCertificate,
             TlsProtocol = tlsStream?.SslProtocol,
         };

@@ -205,6 +205,67 @@ public sealed partial class RefusalAuditBoundTests
         Assert.Equal(RefusalAuditThrottle.MaxKeys + 1, written);
     }
 
+    [Fact]
+    public async Task A_flood_of_mixed_sign_on_refusals_from_many_addresses_writes_a_bounded_number_of_rows_every_kind_represented()
+    {
+        // Issue 12, finding M3: replayed, stale and bad-MAC sign-ons shared one throttle key (a flood of one kind hid the
+        // others), and with one key per address a flood from many addresses wrote a row per address. Now each kind has
+        // its own key and Host:Policy:RefusalAuditMaxRows bounds the rows per interval over all addresses.
+        const int MaxRows = 10;
+        const int Addresses = 50;
+        using var dir = new TempDirectory();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow); // the authentic sign-ons' field 7 is real time
+        var options = HostHarness.Options(dir);
+        options.Policy = new Authorisation.HostPolicy { RefusalAuditMaxRows = MaxRows };
+        await using var host = await HostServer.OpenAsync(options, time: time);
+        using var seed = await DemoSeed.SeedAsync(host);
+        var atmConnection = new HostSession("192.0.2.1");
+        await using var atm = new SimulatedAtm(host.Profile, DemoSeed.AtmId, seed.Atm.MasterKey, async r => (await host.Processor.HandleAsync(r, atmConnection))!);
+        await atm.SignOnAndChangeKeysAsync();
+        var recorded = atm.LastSignOn!;
+        var rowsBefore = (await host.Store.ReadAsync(r => r.GetRecentAudit(100_000))).Count;
+
+        static string From(int i) => string.Create(CultureInfo.InvariantCulture, $"2001:db8::{i + 1:x}");
+        for (var i = 0; i < Addresses; i++)
+        {
+            var badMac = SimulatedAtm.UnsignedNetworkManagement(NetworkManagementCodes.SignOn, DemoSeed.AtmId);
+            Assert.Equal(ResponseCodes.SecurityViolation, (await host.Processor.HandleAsync(badMac, new HostSession(From(i))))!.ResponseCode);
+        }
+
+        for (var i = 0; i < Addresses; i++)
+        {
+            var stale = atm.NetworkManagement(NetworkManagementCodes.SignOn);
+            stale.SetTransmissionDateTime(time.GetUtcNow() - TimeSpan.FromMinutes(10));
+            CardlessAtm.Iso8583.Mac.MessageMac.Apply(stale, atm.KeyChangeMac);
+            Assert.Equal(ResponseCodes.SecurityViolation, (await host.Processor.HandleAsync(stale, new HostSession(From(i))))!.ResponseCode);
+        }
+
+        for (var i = 0; i < Addresses; i++)
+        {
+            Assert.Equal(ResponseCodes.SecurityViolation, (await host.Processor.HandleAsync(recorded, new HostSession(From(i))))!.ResponseCode);
+        }
+
+        var rows = (await host.Store.ReadAsync(r => r.GetRecentAudit(100_000))).SkipLast(rowsBefore).ToList();
+        Assert.Equal(MaxRows + 2, rows.Count); // the budget, plus the first row of each kind the budget had left unaudited
+        Assert.Contains(rows, a => a.Detail.Contains("sign-on MAC", StringComparison.Ordinal));
+        Assert.Single(rows, a => a.Detail.Contains("stale", StringComparison.Ordinal));
+        Assert.Single(rows, a => a.Detail.Contains("already accepted once", StringComparison.Ordinal));
+
+        // The next interval: the first refusal brings the summary of what the budget dropped, exactly.
+        time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(ResponseCodes.SecurityViolation, (await host.Processor.HandleAsync(recorded, new HostSession(From(0))))!.ResponseCode);
+        var summary = Assert.Single(await host.Store.ReadAsync(r => r.GetRecentAudit(5)), a => a.Event == "security.refusals-suppressed");
+        Assert.StartsWith(string.Create(CultureInfo.InvariantCulture, $"{(3 * Addresses) - (MaxRows + 2)} refusals "), summary.Detail, StringComparison.Ordinal);
+        Assert.Equal((3 * Addresses) + 1, host.Processor.SecurityRefusalCount);
+    }
+
+    [Fact]
+    public void A_refusal_audit_row_budget_out_of_range_is_refused_naming_the_setting()
+    {
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new Authorisation.HostPolicy { RefusalAuditMaxRows = 0 }.Validate());
+        Assert.Contains("Host:Policy:RefusalAuditMaxRows", error.Message, StringComparison.Ordinal);
+    }
+
     [GeneratedRegex(@"\[\+(\d+) more from ")]
     private static partial Regex Suppressed();
 }

@@ -53,6 +53,39 @@ public sealed class SignOnReplayTests
     }
 
     [Fact]
+    public async Task A_sign_on_recorded_before_a_host_restart_is_refused_after_it()
+    {
+        // Issue 12, finding M2 (a): the single-use memory was held in memory only, so right after a restart a sign-on
+        // recorded within Host:Policy:SignOnFreshness was accepted once more and superseded the real ATM's link.
+        using var dir = new TempDirectory();
+        var options = HostHarness.Options(dir);
+        IsoMessage recorded;
+        DemoSeedResult seed;
+        await using (var before = await Server.HostServer.StartAsync(options))
+        {
+            seed = await DemoSeed.SeedAsync(before);
+            await using var atm = new SimulatedAtm(before.Profile, DemoSeed.AtmId, seed.Atm.MasterKey, before.LocalEndPoint);
+            await atm.ConnectAsync();
+            await atm.SignOnAndChangeKeysAsync();
+            recorded = atm.LastSignOn!; // what a tap on the link saw
+        }
+
+        using (seed)
+        {
+            await using var after = await Server.HostServer.StartAsync(options);
+            await using var replayer = await RawLink.ConnectAsync(after.LocalEndPoint);
+
+            Assert.Equal(ResponseCodes.SecurityViolation, (await replayer.SendAsync(recorded))?.ResponseCode);
+
+            var audit = await after.Store.ReadAsync(r => r.GetRecentAudit(5));
+            Assert.Contains(audit, a => a.Event == "security.sign-on-refused" && a.Detail.Contains("already accepted once", StringComparison.Ordinal));
+            await using var atm = new SimulatedAtm(after.Profile, DemoSeed.AtmId, seed.Atm.MasterKey, after.LocalEndPoint);
+            await atm.ConnectAsync();
+            await atm.SignOnAndChangeKeysAsync(); // the real ATM signs on afresh: 00
+        }
+    }
+
+    [Fact]
     public async Task An_authentic_but_stale_sign_on_is_refused_and_changes_nothing()
     {
         await using var h = await HostHarness.StartAsync();
@@ -100,5 +133,41 @@ public sealed class SignOnReplayTests
         var balance = await h.BalanceAsync(0);
         Assert.Equal(ResponseCodes.Approved, (await newLink.SendAsync(request))?.ResponseCode);
         Assert.Equal(balance - 1_000, await h.BalanceAsync(0));
+    }
+}
+
+/// <summary>
+/// Issue 12, finding M1 (host side): two devices holding the same terminal master key supersede each other's link on
+/// every sign-on, for ever, and nothing told an operator. Now the host counts supersedes per ATM within
+/// Host:Policy:SupersedeAlertWindow and, at Host:Policy:SupersedeAlertThreshold, writes a throttled security alert.
+/// The listener's clock is a FakeTimeProvider that does not move: every sign-on falls in one window.
+/// </summary>
+public sealed class SignOnFlappingTests
+{
+    [Fact]
+    public async Task An_ATM_superseded_again_and_again_raises_one_throttled_alert_naming_it()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var h = await HostHarness.StartAsync(o => o.Policy = new Authorisation.HostPolicy { SupersedeAlertThreshold = 5 }, time);
+
+        // Each sign-on on a new socket supersedes (and closes) the one before, as two key holders would.
+        for (var i = 0; i < 20; i++)
+        {
+            await using var link = await RawLink.ConnectAsync(h.Host.LocalEndPoint);
+            Assert.Equal(ResponseCodes.Approved, (await link.SendAsync(h.Atm.NetworkManagement(NetworkManagementCodes.SignOn)))?.ResponseCode);
+        }
+
+        var alerts = (await h.AuditAsync(200)).Where(a => a.Event == "security.sign-on-flapping").ToList();
+        var alert = Assert.Single(alerts); // throttled: one row per address and interval
+        Assert.Equal(DemoSeed.AtmId, alert.AtmId);
+        Assert.Contains("superseded 5 times", alert.Detail, StringComparison.Ordinal);
+        Assert.Contains("master key", alert.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_supersede_alert_setting_out_of_range_is_refused_naming_it()
+    {
+        Assert.Contains("Host:Policy:SupersedeAlertThreshold", Assert.Throws<ArgumentOutOfRangeException>(() => new Authorisation.HostPolicy { SupersedeAlertThreshold = 1 }.Validate()).Message, StringComparison.Ordinal);
+        Assert.Contains("Host:Policy:SupersedeAlertWindow", Assert.Throws<ArgumentOutOfRangeException>(() => new Authorisation.HostPolicy { SupersedeAlertWindow = TimeSpan.Zero }.Validate()).Message, StringComparison.Ordinal);
     }
 }

@@ -498,6 +498,49 @@ internal sealed class SqliteLedger(SqliteConnection connection, TimeProvider tim
         ("$now", Now),
     ];
 
+    public IReadOnlyList<PreviousSessionKey> GetPreviousSessionKeys(string atmId) => Query(
+        "SELECT key_version, key_ref, valid_until FROM previous_session_keys WHERE atm_id = $a ORDER BY key_version DESC;",
+        r => new PreviousSessionKey(r.GetInt32(0), r.GetString(1), DateTimeOffset.Parse(r.GetString(2), CultureInfo.InvariantCulture)),
+        ("$a", atmId));
+
+    public IReadOnlyList<int> AddPreviousSessionKey(string atmId, PreviousSessionKey key, int keep)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        NonQuery(
+            "INSERT OR REPLACE INTO previous_session_keys (atm_id, key_version, key_ref, valid_until) VALUES ($a, $v, $r, $u);",
+            ("$a", atmId),
+            ("$v", key.Version),
+            ("$r", key.KeyRef),
+            ("$u", key.ValidUntil.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture)));
+        NonQuery(
+            """
+            DELETE FROM previous_session_keys WHERE atm_id = $a AND (valid_until <= $now
+                OR key_version NOT IN (SELECT key_version FROM previous_session_keys WHERE atm_id = $a ORDER BY key_version DESC LIMIT $keep));
+            """,
+            ("$a", atmId),
+            ("$now", Now),
+            ("$keep", keep));
+        return GetPreviousSessionKeys(atmId).Select(k => k.Version).ToList();
+    }
+
+    public bool IsSignOnAccepted(string atmId, string macDigest) => Scalar(
+        "SELECT count(*) FROM accepted_sign_ons WHERE atm_id = $a AND mac_digest = $d;",
+        ("$a", atmId),
+        ("$d", macDigest)) > 0;
+
+    public bool TryRecordSignOn(string atmId, string macDigest, DateTimeOffset sentAt, DateTimeOffset forgetBefore)
+    {
+        NonQuery(
+            "DELETE FROM accepted_sign_ons WHERE atm_id = $a AND sent_utc < $before;",
+            ("$a", atmId),
+            ("$before", forgetBefore.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture)));
+        return NonQuery(
+            "INSERT OR IGNORE INTO accepted_sign_ons (atm_id, mac_digest, sent_utc) VALUES ($a, $d, $s);",
+            ("$a", atmId),
+            ("$d", macDigest),
+            ("$s", sentAt.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture))) == 1;
+    }
+
     public bool TryRecordKeyChangeNonce(string atmId, string nonce, int keyVersion) => NonQuery(
         "INSERT OR IGNORE INTO key_change_nonces (atm_id, nonce, key_version, used_utc) VALUES ($a, $n, $v, $now);",
         ("$a", atmId),

@@ -152,5 +152,26 @@ internal static class SqliteMigrations
                 PRIMARY KEY (atm_id, nonce)
             ) STRICT;
             """),
+        new(4, "accepted sign-ons (single use across host restarts)", """
+            -- One row per accepted 0800/001 (a digest of its MAC) until its field 7 (sent_utc) is older than the
+            -- sign-on freshness window: a sign-on recorded before a host restart is still refused after it.
+            CREATE TABLE accepted_sign_ons (
+                atm_id TEXT NOT NULL,
+                mac_digest TEXT NOT NULL,
+                sent_utc TEXT NOT NULL,
+                PRIMARY KEY (atm_id, mac_digest)
+            ) STRICT;
+            """),
+        new(5, "every replaced session key version kept for its own grace period", """
+            -- One row per session key version a key change replaced, accepted for messages in flight until
+            -- valid_until (UTC, ISO 8601) counted from its own supersession; a later key change does not cut it short.
+            CREATE TABLE previous_session_keys (
+                atm_id TEXT NOT NULL,
+                key_version INTEGER NOT NULL,
+                key_ref TEXT NOT NULL,
+                valid_until TEXT NOT NULL,
+                PRIMARY KEY (atm_id, key_version)
+            ) STRICT;
+            """),
     ];
 }
