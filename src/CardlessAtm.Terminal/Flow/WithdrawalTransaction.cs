@@ -47,9 +47,10 @@ public sealed class WithdrawalTransaction(
 
     /// <summary>
     /// Raised when the host's answer says the session keys are stale (63 or 96) or its MAC does not verify: the ATM must
-    /// re-key before the next withdrawal (issue 13 item 4). The money outcome of this withdrawal is unchanged.
+    /// re-key before the next withdrawal (issue 13 item 4). The money outcome of this withdrawal is unchanged. The
+    /// second argument is the session key version the request went out under.
     /// </summary>
-    public event Action<string>? KeysSuspect;
+    public event Action<string, int>? KeysSuspect;
 
     /// <summary>Raised when the transaction enters Authorising, Dispensing or Presenting.</summary>
     public event Func<TerminalState, Task>? Progress;
@@ -82,6 +83,7 @@ public sealed class WithdrawalTransaction(
             stage = Stage.Asked;
             HostAnswer? answer = null;
             string? failure = null;
+            var keyVersion = host.KeyVersion;
             try
             {
                 answer = await host.SendAsync(request, cancellationToken);
@@ -100,7 +102,7 @@ public sealed class WithdrawalTransaction(
 
             if (answer is not null && SuspectKeys(answer) is { } suspect)
             {
-                KeysSuspect?.Invoke(suspect);
+                KeysSuspect?.Invoke(suspect, keyVersion);
             }
 
             if (answer is null)

@@ -86,9 +86,21 @@ public sealed class SessionKeyRecovery : IDisposable
     }
 
     /// <summary>The session keys are suspect (<paramref name="reason"/> says why, without key material): re-key before the next withdrawal.</summary>
-    public void Suspect(string reason)
+    /// <param name="reason">What made them suspect.</param>
+    /// <param name="keyVersion">
+    /// The session key version the refused or unverifiable message went out under: when the link has installed other
+    /// keys since (a key change finished while the answer was on its way), the answer says nothing about the keys in
+    /// use now and is ignored, so one stale answer cannot take the ATM out of service again right after it re-keyed.
+    /// </param>
+    public void Suspect(string reason, int keyVersion)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        if (keyVersion != _host.KeyVersion)
+        {
+            _logger.LogInformation("Ignored a key suspicion about session key version {Old}: the link now uses version {Current} ({Reason})", keyVersion, _host.KeyVersion, reason);
+            return;
+        }
+
         TaskCompletionSource suspected;
         lock (_lock)
         {

@@ -52,7 +52,8 @@ public sealed class ReversalForwarder : IDisposable
     }
 
     /// <summary>Raised when a reversal's answer says the session keys may be stale (<see cref="ReversalDisposition.RekeyThenRetry"/>).</summary>
-    public event Action<string>? RekeyRequested;
+    /// <remarks>The second argument is the session key version the advice went out under.</remarks>
+    public event Action<string, int>? RekeyRequested;
 
     /// <summary>
     /// A sign-on installed fresh session keys: a re-key this forwarder meant to do first is no longer needed, and the
@@ -208,7 +209,7 @@ public sealed class ReversalForwarder : IDisposable
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                await RecordFailureAsync(reversal, "none", $"re-key failed: {e.Message}", ReversalDisposition.RekeyThenRetry);
+                await RecordFailureAsync(reversal, "none", $"re-key failed: {e.Message}", ReversalDisposition.RekeyThenRetry, _host.KeyVersion);
                 return false;
             }
         }
@@ -231,32 +232,33 @@ public sealed class ReversalForwarder : IDisposable
         var attempt = reversal with { Attempts = reversal.Attempts + 1, AdviceStan = stan };
         _queue.Save(attempt);
         HostAnswer answer;
+        var keyVersion = _host.KeyVersion;
         try
         {
             answer = await _host.SendAsync(advice, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            await RecordFailureAsync(attempt, "none", e.Message, ReversalDisposition.RetryLater);
+            await RecordFailureAsync(attempt, "none", e.Message, ReversalDisposition.RetryLater, keyVersion);
             return false;
         }
 
         if (!answer.MacVerified || answer.Response.Mti != Mti.ReversalAdviceResponse)
         {
-            await RecordFailureAsync(attempt, answer.ResponseCode ?? "none", $"the answer {answer.Response.Mti} is not an authentic 0430", ReversalDisposition.RekeyThenRetry);
+            await RecordFailureAsync(attempt, answer.ResponseCode ?? "none", $"the answer {answer.Response.Mti} is not an authentic 0430", ReversalDisposition.RekeyThenRetry, keyVersion);
             return true;
         }
 
         if (answer.Mismatch is not null)
         {
-            await RecordFailureAsync(attempt, answer.ResponseCode ?? "none", $"the 0430 differs from the advice in field(s) {answer.Mismatch}", ReversalDisposition.RetryLater);
+            await RecordFailureAsync(attempt, answer.ResponseCode ?? "none", $"the 0430 differs from the advice in field(s) {answer.Mismatch}", ReversalDisposition.RetryLater, keyVersion);
             return true;
         }
 
         var disposition = Classify(answer.ResponseCode);
         if (disposition != ReversalDisposition.Acknowledged)
         {
-            await RecordFailureAsync(attempt, answer.ResponseCode ?? "none", $"the host answered {answer.ResponseCode} ({ResponseCodes.Describe(answer.ResponseCode)})", disposition);
+            await RecordFailureAsync(attempt, answer.ResponseCode ?? "none", $"the host answered {answer.ResponseCode} ({ResponseCodes.Describe(answer.ResponseCode)})", disposition, keyVersion);
             return true;
         }
 
@@ -266,7 +268,7 @@ public sealed class ReversalForwarder : IDisposable
         return true;
     }
 
-    private async Task RecordFailureAsync(PendingReversal attempt, string response, string problem, ReversalDisposition disposition)
+    private async Task RecordFailureAsync(PendingReversal attempt, string response, string problem, ReversalDisposition disposition, int keyVersion)
     {
         var status = disposition == ReversalDisposition.NeedsOperator ? ReversalStatus.NeedsOperator : ReversalStatus.Pending;
         var exponent = Math.Clamp(attempt.Attempts - 1, 0, 30);
@@ -279,10 +281,11 @@ public sealed class ReversalForwarder : IDisposable
             NextAttemptAt = status == ReversalStatus.Pending ? _time.GetUtcNow() + backoff : null,
         };
         _queue.Save(updated);
-        if (disposition == ReversalDisposition.RekeyThenRetry)
+        // An answer to an advice MACed under keys the link has replaced since says nothing about the keys in use now.
+        if (disposition == ReversalDisposition.RekeyThenRetry && keyVersion == _host.KeyVersion)
         {
             _rekeyFirst = true;
-            RekeyRequested?.Invoke($"reversal {attempt.Id} not acknowledged: {problem}");
+            RekeyRequested?.Invoke($"reversal {attempt.Id} not acknowledged: {problem}", keyVersion);
         }
         await _journal.WriteAsync(new ReversalNotAcknowledged(attempt.Id, response, disposition.ToString(), attempt.Attempts, problem) { Session = attempt.Session, Stan = attempt.OriginalStan });
 

@@ -144,6 +144,32 @@ public class RekeyAfterStaleKeyTests
         Assert.Equal("Terminal:Rekey:RetryMax", Assert.Throws<TerminalConfigurationException>(options.Validate).Setting);
     }
 
+    [Fact]
+    public void An_answer_about_keys_the_link_has_replaced_since_does_not_take_the_atm_out_of_service_again()
+    {
+        // The race the full-solution run hit: the 0430 to a reversal MACed under the stale keys arrives after the
+        // terminal has re-keyed; acting on it re-keyed again and refused the next customer 91 meanwhile.
+        var directory = Directory.CreateTempSubdirectory("cardless-rekey-");
+        try
+        {
+            var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+            var host = new MoneyPath.ScriptedHostLink(time);
+            var journal = new Journal.ElectronicJournal(Path.Combine(directory.FullName, "journal.log"), time);
+            using var recovery = new Links.SessionKeyRecovery(host, new TerminalRekeyOptions(), journal, time, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+
+            recovery.Suspect("reversal 000001 not acknowledged: the host answered 63", host.KeyVersion - 1);
+            Assert.Null(recovery.OutOfServiceReason);
+            Assert.False(recovery.WhenSuspect.IsCompleted);
+
+            recovery.Suspect("the host answered 63", host.KeyVersion);
+            Assert.Contains("the host answered 63", recovery.OutOfServiceReason, StringComparison.Ordinal);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData(1, 2)]
     [InlineData(2, 4)]
