@@ -195,17 +195,37 @@ internal static class HostCommand
         var id = new Option<string>("--atm") { Description = "ATM id, 8 characters A-Z 0-9 (field 41), e.g. ATM00001.", Required = true };
         var location = new Option<string>("--location") { Description = "Where it stands.", DefaultValueFactory = _ => "" };
         var currency = new Option<int>("--currency") { Description = "ISO 4217 numeric currency it dispenses.", DefaultValueFactory = _ => 978 };
-        var exportTo = new Option<DirectoryInfo>("--export-to")
+        var exportTo = new Option<DirectoryInfo?>("--export-to")
         {
-            Description = "The ATM's own key store directory: its terminal master key is written there as tmk-<ATM id> (0600) for the terminal to load.",
-            Required = true,
+            Description = "The ATM's own key store directory: its generated terminal master key is written there as tmk-<ATM id> (0600) for the terminal to load. Required unless --ceremony-key.",
         };
-        var add = new Command("add", "Add an ATM and generate its terminal master key (printed as a KCV only; the key goes to --export-to and the host's key store).")
+        var ceremonyKey = new Option<bool>("--ceremony-key")
         {
-            id, location, currency, exportTo,
+            Description = "Register the ATM with the master key the key ceremony put in the host's key store (tmk-<ATM id>) instead of generating one; the custodians load its components at the ATM.",
+        };
+        var add = new Command("add", "Add an ATM: with the key ceremony's master key (--ceremony-key), or generating one (printed as a KCV only; the key goes to --export-to and the host's key store).")
+        {
+            id, location, currency, exportTo, ceremonyKey,
         };
         add.SetAction((parse, cancellationToken) => Operate(parse, async host =>
         {
+            if (parse.GetValue(ceremonyKey))
+            {
+                if (parse.GetValue(exportTo) is not null)
+                {
+                    throw new UsageException("--export-to and --ceremony-key exclude each other: with the ceremony's key the custodians load its components at the ATM, nothing is exported.");
+                }
+
+                var (atm, checkValue) = await host.Administration.AddAtmWithCeremonyKeyAsync(parse.GetValue(id)!, parse.GetValue(location)!, parse.GetValue(currency), cancellationToken);
+                Console.WriteLine($"ATM {atm.AtmId} added with the key ceremony's master key {atm.MasterKeyRef}, KCV {checkValue} (the custodians' KCV at the ATM must match)");
+                return;
+            }
+
+            if (parse.GetValue(exportTo) is null)
+            {
+                throw new UsageException("host atms add needs --export-to DIR (the ATM's key store, for a generated key) or --ceremony-key (the key ceremony's tmk-<ATM id>).");
+            }
+
             var provisioning = await host.Administration.AddAtmAsync(parse.GetValue(id)!, parse.GetValue(location)!, parse.GetValue(currency), cancellationToken);
             using (provisioning.MasterKey)
             {

@@ -235,6 +235,54 @@ public sealed class HostAdministration
     }
 
     /// <summary>
+    /// Registers an ATM whose terminal master key the key ceremony already put in the host's key store as
+    /// <c>tmk-&lt;ATM id&gt;</c> (<c>keys generate --role tmk --name tmk-ATM00001 --components 3</c>): the host takes that
+    /// key into its ledger instead of generating one, so the components the custodians load at the ATM stay valid.
+    /// Returns the ATM and the key's check value, for the custodians to compare.
+    /// </summary>
+    /// <exception cref="HostAdministrationException">A value is invalid, the ATM exists, or the ceremony's key is missing or of another algorithm.</exception>
+    public async Task<(AtmRecord Atm, string CheckValue)> AddAtmWithCeremonyKeyAsync(string atmId, string location, int currencyNumeric, CancellationToken cancellationToken = default)
+    {
+        ValidateAtmId(atmId);
+        ValidateCurrency(currencyNumeric);
+        if (location is null || location.Length > 100 || location.Any(char.IsControl))
+        {
+            throw new HostAdministrationException("Location must be at most 100 printable characters.");
+        }
+
+        if (await _store.ReadAsync(r => r.GetAtm(atmId), cancellationToken) is not null)
+        {
+            throw new HostAdministrationException($"ATM '{atmId}' already exists.");
+        }
+
+        var masterKeyRef = $"tmk-{atmId}";
+        if (!_vault.Contains(masterKeyRef))
+        {
+            throw new HostAdministrationException(
+                $"The host's key store ({_vault.Directory}) holds no {masterKeyRef}: run the key ceremony first (cardless-atm keys --store {_vault.Directory} generate --role tmk --name {masterKeyRef} --components 3), or add the ATM without --ceremony-key to generate its key.");
+        }
+
+        using var masterKey = _vault.LoadKey(masterKeyRef);
+        if (masterKey.Algorithm != _profile.TerminalMasterKeyAlgorithm)
+        {
+            throw new HostAdministrationException(
+                $"{masterKeyRef} is {masterKey.Algorithm}, but the {_profile.Kind} profile needs a {_profile.TerminalMasterKeyAlgorithm} terminal master key (Security:Profile).");
+        }
+
+        var checkValue = masterKey.CheckValue.ToString();
+        var atm = new AtmRecord(atmId, location, currencyNumeric, AtmStatus.Active, false, masterKeyRef, null, 0, null);
+        var stored = await WriteAsync(
+            w =>
+            {
+                w.InsertAtm(atm);
+                w.AppendAudit("atm.added", atmId, null, $"ATM added with the key ceremony's master key; KCV {checkValue}");
+                return w.GetAtm(atmId)!;
+            },
+            cancellationToken);
+        return (stored, checkValue);
+    }
+
+    /// <summary>
     /// Throws unless adding <paramref name="atmId"/> may write its master key: the host's key store holds no
     /// <c>tmk-&lt;ATM&gt;</c> yet, or <paramref name="replaceExistingKey"/> is true. Checked before anything is written.
     /// </summary>
@@ -245,7 +293,7 @@ public sealed class HostAdministration
         if (!replaceExistingKey && _vault.Contains(masterKeyRef))
         {
             throw new HostAdministrationException(
-                $"The host's key store already holds {masterKeyRef} ({_vault.PathOf(masterKeyRef)}), e.g. from the key ceremony; refusing to replace it, since the ATM loaded with it would fail every sign-on. Remove that file, or replace it explicitly (--force).");
+                $"The host's key store already holds {masterKeyRef} ({_vault.PathOf(masterKeyRef)}), e.g. from the key ceremony; refusing to replace it, since the ATM loaded with it would fail every sign-on. Register the ATM with that key ('host atms add --ceremony-key'), remove that file, or replace it explicitly (seed-demo --force).");
         }
     }
 

@@ -218,11 +218,16 @@ public sealed class WithdrawalTransaction(
         or ResponseCodes.NotPermittedToCardholder or ResponseCodes.ExceedsAmountLimit or ResponseCodes.SecurityViolation
         or ResponseCodes.ExceedsFrequencyLimit or ResponseCodes.PinTriesExceeded;
 
-    /// <summary>Why an answer to the 0200 makes the session keys suspect, or null: 63, 96, or a MAC that does not verify.</summary>
+    /// <summary>
+    /// Why an answer to the 0200 makes the session keys suspect, or null: only an answer whose MAC does not verify (a
+    /// stale key's 63 or 96 comes unMACed, or MACed under keys the ATM no longer holds). An answer that verifies proves
+    /// both sides share the keys, whatever its code: a 63 a phone caused (tampered or revoked protected data) must not
+    /// make every such customer cost the ATM a key change and a moment out of service.
+    /// </summary>
     private static string? SuspectKeys(HostAnswer answer) =>
-        !answer.MacVerified ? $"the host's {answer.Response.Mti} failed its MAC check"
-        : answer.ResponseCode is ResponseCodes.SecurityViolation or ResponseCodes.SystemMalfunction ? $"the host answered the 0200 {answer.ResponseCode} ({ResponseCodes.Describe(answer.ResponseCode)})"
-        : null;
+        answer.MacVerified ? null
+        : answer.ResponseCode is { } code ? $"the host's {answer.Response.Mti} ({code}, {ResponseCodes.Describe(code)}) failed its MAC check"
+        : $"the host's {answer.Response.Mti} failed its MAC check";
 
     private static string ReasonFor(DispenseResult result) =>
         result.HasUnknown ? ReversalReasons.SuspectedMalfunction

@@ -1,6 +1,8 @@
 using CardlessAtm.Host.Administration;
+using CardlessAtm.Host.Storage;
 using CardlessAtm.Host.Server;
 using CardlessAtm.Host.Tests.Support;
+using CardlessAtm.Security;
 
 namespace CardlessAtm.Host.Tests.Storage;
 
@@ -81,6 +83,37 @@ public sealed class AdministrationTests : IAsyncLifetime, IDisposable
         }
 
         await Assert.ThrowsAsync<HostAdministrationException>(() => Admin.AddAtmAsync("ATM00009", "Again", 978));
+    }
+
+    [Fact]
+    public async Task An_atm_is_registered_with_the_key_ceremonys_master_key_unchanged()
+    {
+        // The ceremony (keys generate --role tmk --name tmk-ATM00011) leaves the key in the host's store.
+        using var ceremony = SecretKey.Generate(_host.Profile.TerminalMasterKeyAlgorithm);
+        _host.Vault.SaveKey("tmk-ATM00011", ceremony);
+        Assert.Throws<HostAdministrationException>(() => Admin.EnsureMasterKeyReplaceable("ATM00011", replaceExistingKey: false));
+
+        var (atm, checkValue) = await Admin.AddAtmWithCeremonyKeyAsync("ATM00011", "Lobby", 978);
+
+        Assert.Equal("tmk-ATM00011", atm.MasterKeyRef);
+        Assert.Equal(ceremony.CheckValue.ToString(), checkValue);
+        using (var stored = _host.Vault.LoadKey("tmk-ATM00011"))
+        {
+            Assert.Equal(ceremony.CheckValue.ToString(), stored.CheckValue.ToString()); // the components the custodians hold still fit
+        }
+
+        Assert.Equal(AtmStatus.Active, (await Admin.ListAtmsAsync()).Single(a => a.AtmId == "ATM00011").Status);
+        await Assert.ThrowsAsync<HostAdministrationException>(() => Admin.AddAtmWithCeremonyKeyAsync("ATM00011", "Again", 978));
+    }
+
+    [Fact]
+    public async Task Registering_with_a_ceremony_key_that_is_not_there_names_the_ceremony_command_and_adds_nothing()
+    {
+        var error = await Assert.ThrowsAsync<HostAdministrationException>(() => Admin.AddAtmWithCeremonyKeyAsync("ATM00012", "Lobby", 978));
+
+        Assert.Contains("holds no tmk-ATM00012", error.Message, StringComparison.Ordinal);
+        Assert.Contains("generate --role tmk --name tmk-ATM00012", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(await Admin.ListAtmsAsync(), a => a.AtmId == "ATM00012");
     }
 
     [Fact]

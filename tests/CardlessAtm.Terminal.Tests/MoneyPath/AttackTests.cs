@@ -141,6 +141,30 @@ public class AttackTests
         Assert.Equal(8_000, rig.SingleReversal().AmountMinor);
     }
 
+    [Theory]
+    [InlineData(ResponseCodes.SecurityViolation)]
+    [InlineData(ResponseCodes.SystemMalfunction)]
+    public async Task An_authentic_63_or_96_a_phone_can_cause_does_not_make_the_session_keys_suspect(string code)
+    {
+        // Adversary read of issue 13 item 4: a revoked phone or tampered field 127 gets a MACed 63 from the host; acting
+        // on it cost the ATM a key change and a moment out of service per such customer. A MAC that verifies proves the keys.
+        using var rig = await MoneyPathRig.CreateAsync();
+        var suspicions = new List<string>();
+        rig.Transaction.KeysSuspect += (reason, _) => suspicions.Add(reason);
+        var notesBefore = rig.Dispenser.CashUnits.Sum(u => u.Count);
+        rig.Host.Answers(code);
+        var verified = await rig.WithdrawAsync();
+
+        rig.Host.Then(r => new HostAnswer(ScriptedHostLink.Respond(r, code), MacVerified: false));
+        var unverified = await rig.WithdrawAsync();
+
+        Assert.Equal(ResponseCodes.SystemMalfunction, unverified.ResponseCode);
+        Assert.NotEqual(ResponseCodes.Approved, verified.ResponseCode);
+        var suspicion = Assert.Single(suspicions); // only the answer that failed its MAC
+        Assert.Contains("failed its MAC check", suspicion, StringComparison.Ordinal);
+        Assert.Equal(notesBefore, rig.Dispenser.CashUnits.Sum(u => u.Count)); // nothing dispensed either time
+    }
+
     [Fact]
     public async Task F3b_a_display_that_hangs_after_an_approval_does_not_wedge_the_withdrawal()
     {
