@@ -646,6 +646,40 @@ public sealed class ChannelTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_authentication_attempt_is_shielded_from_the_moment_it_is_read_until_its_handler_returns()
+    {
+        // Adversary read of issue 12: shielded only once its handler ran, a sign-on queued behind the read loop could
+        // still be evicted by newcomers; the channel now takes the shield as it reads the frame.
+        var grantedInHandler = new TaskCompletionSource<bool>();
+        var afterwards = new TaskCompletionSource<bool>();
+        var server = await StartServerAsync(o =>
+        {
+            o.IsAuthenticationAttempt = m => m.Stan == 1;
+            o.RequestHandler = async (request, connection, ct) =>
+            {
+                if (request.Stan == 1)
+                {
+                    grantedInHandler.TrySetResult(connection.TryBeginAuthenticating()); // false: the channel holds it already
+                }
+                else
+                {
+                    afterwards.TrySetResult(connection.TryBeginAuthenticating()); // false: once per connection
+                }
+
+                return await Approve(request, connection, ct);
+            };
+        });
+        await using var peer = await RawPeer.ConnectAsync(server.LocalEndPoint);
+
+        await peer.SendFrameAsync(Request(1).Pack());
+        Assert.False(await grantedInHandler.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+        await peer.SendFrameAsync(Request(2).Pack());
+        Assert.False(await afterwards.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.All(server.Connections, c => Assert.False(c.IsAuthenticating));
+        await server.DisposeAsync();
+    }
+
+    [Fact]
     public async Task A_connection_whose_proof_of_identity_is_being_checked_is_not_evicted_and_the_shield_is_granted_once()
     {
         // Issue 12, finding H1: the host evicts busy anonymous connections, so an ATM whose sign-on was being checked

@@ -461,12 +461,6 @@ public sealed class HostProcessor : IDisposable
         }
 
         var now = _time.GetUtcNow();
-
-        if (atm.Status != AtmStatus.Active)
-        {
-            return RespondSigned(await DeclineAsync(request, null, ResponseCodes.InvalidTransaction, "ATM is blocked", cancellationToken), keyChangeMac);
-        }
-
         var macValue = Convert.ToHexString(request.GetBytes(64) ?? request.GetBytes(128) ?? []);
 
         // The accepted sign-ons are also in the store (written with the sign-on below): one recorded before a host
@@ -475,6 +469,14 @@ public sealed class HostProcessor : IDisposable
         if (await _store.ReadAsync(r => r.IsSignOnAccepted(atm.AtmId, macDigest), cancellationToken))
         {
             return await RefuseSecurityAsync(request, session, "security.sign-on-refused", "sign-on already accepted once (replayed 0800/001, accepted before the host restarted): the connection is not signed on", cancellationToken, "replayed");
+        }
+
+        if (atm.Status != AtmStatus.Active)
+        {
+            // A blocked ATM keeps trying, and a captured copy of its sign-on can be replayed at line rate: the decline is
+            // audited through the throttle (one row per address and interval, within the row budget), not once per replay.
+            await AuditRefusalAsync(request, session, "request.declined", ResponseCodes.InvalidTransaction, "sign-on of a blocked ATM", cancellationToken, knownAtm: true, kind: "blocked");
+            return RespondSigned(request.CreateResponse(ResponseCodes.InvalidTransaction), keyChangeMac);
         }
 
         var admission = _signOns.Accept(atm.AtmId, macValue, sentAt, now, session, out var superseded, out var supersedes);
@@ -522,12 +524,24 @@ public sealed class HostProcessor : IDisposable
             }
         }
 
-        if (BeforeSignOnRecorded is { } beforeRecord)
+        try
         {
-            await beforeRecord(request);
+            if (BeforeSignOnRecorded is { } beforeRecord)
+            {
+                await beforeRecord(request);
+            }
+
+            await RecordSignOnAsync(atm.AtmId, signOn: true, cancellationToken, (macDigest, sentAt, now - _policy.SignOnFreshness - TimeSpan.FromSeconds(1)));
+        }
+        catch
+        {
+            // Not recorded, so not answered 00: the connection is not signed on either (it is evictable and must sign on
+            // again); otherwise a 91 would leave an authenticated session the ATM does not know it has.
+            _signOns.Abandon(atm.AtmId, session);
+            session.RaiseSignedOff();
+            throw;
         }
 
-        await RecordSignOnAsync(atm.AtmId, signOn: true, cancellationToken, (macDigest, sentAt, now - _policy.SignOnFreshness - TimeSpan.FromSeconds(1)));
         return RespondSigned(request.CreateResponse(ResponseCodes.Approved), keyChangeMac);
     }
 
@@ -762,7 +776,9 @@ public sealed class HostProcessor : IDisposable
         // not hide a real alert for ATM B from the same address; an unknown id is attacker-chosen and shares one key.
         // Each refusal kind (e.g. a replayed, a stale and a bad-MAC sign-on) has a key of its own, so a flood of one kind
         // cannot hide another; the global row budget (Host:Policy:RefusalAuditMaxRows) is shared by all.
-        var kindKey = $"{eventName} {kind ?? "-"} {code ?? "-"}";
+        // A flapping alert names its ATM in the kind, so the budget's "first row of a kind" holds per ATM: one ATM's alert
+        // cannot use up another's (bounded: the ATMs the ledger knows).
+        var kindKey = kind == "flapping" ? $"{eventName} {kind} {atmId}" : $"{eventName} {kind ?? "-"} {code ?? "-"}";
         var decision = _refusalAudit.Admit(address, $"{kindKey} {(knownAtm ? atmId : "?")}", _time.GetUtcNow(), kindKey);
         if (decision.BudgetDropped > 0)
         {

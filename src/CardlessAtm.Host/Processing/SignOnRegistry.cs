@@ -56,6 +56,14 @@ internal sealed class SignOnRegistry(TimeSpan freshness, int supersedeThreshold 
                 return SignOnAdmission.AcceptedAgain;
             }
 
+            // A connection signed on as another ATM before is no longer that ATM's connection: a later sign-on of that
+            // ATM elsewhere must not "supersede" (close) this one.
+            if (session.SignedOnAtmId is { } other && !string.Equals(other, atmId, StringComparison.Ordinal)
+                && _atms.TryGetValue(other, out var previous) && ReferenceEquals(previous.Current, session))
+            {
+                previous.Current = null;
+            }
+
             // Accept and supersede in one step, under the lock: of two racing sign-ons of one ATM, the one admitted last
             // is the ATM's connection and the other is signed off here, so both can never be current.
             if (entry.Current is { } current && !ReferenceEquals(current, session))
@@ -68,6 +76,26 @@ internal sealed class SignOnRegistry(TimeSpan freshness, int supersedeThreshold 
             entry.Current = session;
             session.SignOn(atmId);
             return SignOnAdmission.Accepted;
+        }
+    }
+
+    /// <summary>
+    /// Undoes an accepted sign-on whose answer could not be given (its ledger write failed): <paramref name="session"/> is
+    /// no longer the ATM's connection nor signed on. Its MAC stays remembered, so it cannot be replayed in this process.
+    /// </summary>
+    public void Abandon(string atmId, HostSession session)
+    {
+        lock (_lock)
+        {
+            if (_atms.TryGetValue(atmId, out var entry) && ReferenceEquals(entry.Current, session))
+            {
+                entry.Current = null;
+            }
+
+            if (session.IsSignedOnAs(atmId))
+            {
+                session.SignOff();
+            }
         }
     }
 

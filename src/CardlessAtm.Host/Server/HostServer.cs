@@ -269,25 +269,10 @@ public sealed class HostServer : IAsyncDisposable
             EvictBusyUnauthenticated = true,
             TimeProvider = time,
             Logger = loggerFactory.CreateLogger<Iso8583Server>(),
-            RequestHandler = async (request, connection, ct) =>
-            {
-                var session = _sessions.GetValue(connection, NewSession);
-
-                // The connection's first MACed sign-on is not evicted while it is being checked (once per connection,
-                // and still bounded by Host:SignOnTimeout): a flood arriving during the check cannot push the ATM out.
-                var shielded = !connection.IsAuthenticated && IsMacedSignOn(request) && connection.TryBeginAuthenticating();
-                try
-                {
-                    return await processor.HandleAsync(request, session, ct);
-                }
-                finally
-                {
-                    if (shielded)
-                    {
-                        connection.EndAuthenticating();
-                    }
-                }
-            },
+            // The connection's first MACed sign-on is not evicted from the moment it is read until it has been checked
+            // (once per connection, still bounded by Host:SignOnTimeout): a flood arriving meanwhile cannot push the ATM out.
+            IsAuthenticationAttempt = IsMacedSignOn,
+            RequestHandler = (request, connection, ct) => processor.HandleAsync(request, _sessions.GetValue(connection, NewSession), ct),
 
             // Echoes go to the processor, which holds the keys: an echo whose field 64/128 does not verify is
             // refused 63 rather than answered 00 by the channel.

@@ -96,6 +96,14 @@ public class Iso8583ConnectionOptions
     public bool AnswerEchoTests { get; set; } = true;
 
     /// <summary>
+    /// Tells a request that proves who the peer is (e.g. a MACed sign-on). On a connection not yet authenticated, such
+    /// a request takes the connection's one shield (<see cref="Iso8583Connection.TryBeginAuthenticating"/>) the moment
+    /// it is read, before it waits for a handler, so a flood of newcomers cannot evict it while it is queued or being
+    /// checked; the shield ends when its handler returns. Null: no request is shielded by the channel.
+    /// </summary>
+    public Func<IsoMessage, bool>? IsAuthenticationAttempt { get; set; }
+
+    /// <summary>
     /// When set, an echo test is sent after this long without receiving anything; a failed echo closes the
     /// connection (a client then reconnects). Null (default) disables it.
     /// </summary>

@@ -206,7 +206,7 @@ internal sealed class ConnectionSlots(int maxTotal, int maxUnauthenticated, int?
         {
             var slot = node.Value;
             // A connection whose proof of identity is being checked is never evicted (once per connection, bounded in time).
-            if (!ReferenceEquals(slot, except) && inScope(slot) && slot.Connection is not { IsAuthenticating: true }
+            if (!ReferenceEquals(slot, except) && inScope(slot) && slot.Connection is not ({ IsAuthenticating: true } or { IsAuthenticated: true })
                 && (evictBusy || slot.Connection is not { IsBusy: true }))
             {
                 return slot;

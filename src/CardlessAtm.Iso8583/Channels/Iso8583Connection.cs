@@ -535,14 +535,15 @@ public sealed class Iso8583Connection : IAsyncDisposable
         }
 
         Interlocked.Increment(ref _inFlightIncoming);
+        var shielded = !IsAuthenticated && _options.IsAuthenticationAttempt is { } proves && proves(message) && TryBeginAuthenticating();
         if (_incomingSlots.Wait(0))
         {
-            _ = HandleRequestAsync(message, replyTpdu, slotTask: null);
+            _ = HandleRequestAsync(message, replyTpdu, slotTask: null, shielded);
         }
         else
         {
             var slot = _incomingSlots.WaitAsync(_lifetime.Token);
-            _ = HandleRequestAsync(message, replyTpdu, slot);
+            _ = HandleRequestAsync(message, replyTpdu, slot, shielded);
             waitForSlot = slot.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
 
@@ -644,7 +645,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
         }
     }
 
-    private async Task HandleRequestAsync(IsoMessage request, Tpdu? replyTpdu, Task? slotTask)
+    private async Task HandleRequestAsync(IsoMessage request, Tpdu? replyTpdu, Task? slotTask, bool shielded = false)
     {
         var haveSlot = slotTask is null;
         try
@@ -687,6 +688,11 @@ public sealed class Iso8583Connection : IAsyncDisposable
         }
         finally
         {
+            if (shielded)
+            {
+                EndAuthenticating();
+            }
+
             if (haveSlot)
             {
                 _incomingSlots.Release();

@@ -1,6 +1,6 @@
 using CardlessAtm.Host.Administration;
-using CardlessAtm.Host.Storage;
 using CardlessAtm.Host.Server;
+using CardlessAtm.Host.Storage;
 using CardlessAtm.Host.Tests.Support;
 using CardlessAtm.Security;
 

@@ -172,6 +172,10 @@ internal static class SqliteMigrations
                 valid_until TEXT NOT NULL,
                 PRIMARY KEY (atm_id, key_version)
             ) STRICT;
+            -- The version the last key change before this migration replaced keeps its grace.
+            INSERT INTO previous_session_keys (atm_id, key_version, key_ref, valid_until)
+                SELECT atm_id, session_key_version - 1, previous_session_key_ref, previous_key_valid_until FROM atms
+                WHERE previous_session_key_ref IS NOT NULL AND previous_key_valid_until IS NOT NULL AND session_key_version > 0;
             """),
     ];
 }
