@@ -771,7 +771,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
 
                 // Woken early when the connection is marked unauthenticated again (its authentication deadline restarts).
                 using var wake = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
-                Volatile.Write(ref _idleWake, wake);
+                Interlocked.Exchange(ref _idleWake, wake); // a full fence: the read of _authenticationChanges below cannot move before it
                 if (Volatile.Read(ref _authenticationChanges) != changes)
                 {
                     continue;
