@@ -220,9 +220,24 @@ public sealed class TerminalOptions
             throw new ArgumentException($"{SectionName}:{nameof(DispenseTimeout)} must be positive (got {DispenseTimeout}).");
         }
 
-        if (HostTimeout <= TimeSpan.Zero || MaxAmountMajor <= 0 || ReversalRetryInitial <= TimeSpan.Zero || ReversalRetryMax < ReversalRetryInitial)
+        if (HostTimeout <= TimeSpan.Zero)
         {
-            throw new ArgumentException($"{SectionName}: HostTimeout, MaxAmountMajor and the reversal retry times must be positive, ReversalRetryMax ≥ ReversalRetryInitial.");
+            throw new ArgumentException($"{SectionName}:{nameof(HostTimeout)} must be positive (got {HostTimeout}).");
+        }
+
+        if (MaxAmountMajor <= 0)
+        {
+            throw new ArgumentException($"{SectionName}:{nameof(MaxAmountMajor)} must be positive (got {MaxAmountMajor}).");
+        }
+
+        if (ReversalRetryInitial <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{SectionName}:{nameof(ReversalRetryInitial)} must be positive (got {ReversalRetryInitial}).");
+        }
+
+        if (ReversalRetryMax < ReversalRetryInitial)
+        {
+            throw new ArgumentException($"{SectionName}:{nameof(ReversalRetryMax)} must be at least {SectionName}:{nameof(ReversalRetryInitial)} ({ReversalRetryInitial}; got {ReversalRetryMax}).");
         }
 
         if (JournalMaxSegmentBytes < MinJournalSegmentBytes)

@@ -104,6 +104,33 @@ public sealed class JournalRotationTests : IDisposable
         Assert.Contains(named, Assert.Throws<ArgumentException>(options.Validate).Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("HostTimeout", "Terminal:HostTimeout must be positive (got 00:00:00)")]
+    [InlineData("MaxAmountMajor", "Terminal:MaxAmountMajor must be positive (got 0)")]
+    [InlineData("ReversalRetryInitial", "Terminal:ReversalRetryInitial must be positive (got 00:00:00)")]
+    [InlineData("ReversalRetryMax", "Terminal:ReversalRetryMax must be at least Terminal:ReversalRetryInitial")]
+    public void Each_timeout_and_limit_out_of_range_is_refused_naming_that_one_setting(string setting, string message)
+    {
+        // Issue 13 item 6: one line naming the setting at fault, not a list of four that may be wrong.
+        var options = new TerminalOptions
+        {
+            AtmId = "ATM00001",
+            DataDirectory = "d",
+            KeyStore = "k",
+            Host = new EndpointOptions { Port = 9, Insecure = true },
+            Proxy = new EndpointOptions { Port = 9, Insecure = true },
+        };
+        switch (setting)
+        {
+            case "HostTimeout": options.HostTimeout = TimeSpan.Zero; break;
+            case "MaxAmountMajor": options.MaxAmountMajor = 0; break;
+            case "ReversalRetryInitial": options.ReversalRetryInitial = TimeSpan.Zero; break;
+            default: options.ReversalRetryMax = options.ReversalRetryInitial - TimeSpan.FromSeconds(1); break;
+        }
+
+        Assert.StartsWith(message, Assert.Throws<ArgumentException>(options.Validate).Message, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _directory.Delete(recursive: true);
 
     private static async Task FinishedWithdrawalsAsync(ElectronicJournal journal, int count)
