@@ -180,7 +180,7 @@ internal sealed class StatusFileWriter : IAsyncDisposable
                 status = status with { State = finalState, Healthy = false };
             }
 
-            var temporary = _settings.Path + ".tmp";
+            var temporary = $"{_settings.Path}.{Environment.ProcessId}.tmp"; // two roles pointed at one file never share a temporary
             File.WriteAllText(temporary, JsonSerializer.Serialize(status, StatusJson.Options));
             File.Move(temporary, _settings.Path, overwrite: true);
         }
