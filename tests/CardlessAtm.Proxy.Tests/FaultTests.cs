@@ -250,7 +250,7 @@ public class FaultTests
         var response = await phone.SendAsync(FakePhone.Withdrawal("ATM00001", 12));
 
         Assert.Equal(ResponseCodes.Approved, response.ResponseCode);
-        Assert.NotEqual(firstConnection.Id, atm.Client.Connection!.Id);
+        Assert.NotSame(firstConnection, atm.Client.Connection); // a new connection served it (it may already be cycling again, so it can read null)
         Assert.Single(atm.Received);
     }
 
