@@ -112,15 +112,18 @@ public sealed class Iso8583Server : IAsyncDisposable
                 continue;
             }
 
-            _ = Task.Run(() => AcceptAsync(socket, stop), CancellationToken.None);
+            // Admitted here, in the order the kernel accepted the connections: "oldest" in the eviction rule is then the
+            // order of arrival. Admitted on the thread pool, a connection that arrived after a flood's could be admitted
+            // before some of them (work queued from a pool thread runs last in, first out) and be evicted for them
+            // before its first frame was read.
+            var admission = _slots.Admit((socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None, socket.Dispose);
+            _ = Task.Run(() => AcceptAsync(socket, admission, stop), CancellationToken.None);
         }
     }
 
-    private async Task AcceptAsync(Socket socket, CancellationToken stop)
+    private async Task AcceptAsync(Socket socket, ConnectionSlots.Admission admission, CancellationToken stop)
     {
         var remote = socket.RemoteEndPoint?.ToString() ?? "unknown";
-        var address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
-        var admission = _slots.Admit(address, socket.Dispose);
         foreach (var evicted in admission.Evicted)
         {
             evicted.Evict();
