@@ -197,18 +197,7 @@ public sealed class HostAdministration
     /// <exception cref="HostAdministrationException">A value is invalid, the ATM exists, or its key exists and may not be replaced.</exception>
     public async Task<AtmProvisioning> AddAtmAsync(string atmId, string location, int currencyNumeric, bool replaceExistingKey, CancellationToken cancellationToken = default)
     {
-        ValidateAtmId(atmId);
-        ValidateCurrency(currencyNumeric);
-        if (location is null || location.Length > 100 || location.Any(char.IsControl))
-        {
-            throw new HostAdministrationException("Location must be at most 100 printable characters.");
-        }
-
-        if (await _store.ReadAsync(r => r.GetAtm(atmId), cancellationToken) is not null)
-        {
-            throw new HostAdministrationException($"ATM '{atmId}' already exists.");
-        }
-
+        await ValidateNewAtmAsync(atmId, location, currencyNumeric, cancellationToken);
         var masterKeyRef = $"tmk-{atmId}";
         EnsureMasterKeyReplaceable(atmId, replaceExistingKey);
 
@@ -243,18 +232,7 @@ public sealed class HostAdministration
     /// <exception cref="HostAdministrationException">A value is invalid, the ATM exists, or the ceremony's key is missing or of another algorithm.</exception>
     public async Task<(AtmRecord Atm, string CheckValue)> AddAtmWithCeremonyKeyAsync(string atmId, string location, int currencyNumeric, CancellationToken cancellationToken = default)
     {
-        ValidateAtmId(atmId);
-        ValidateCurrency(currencyNumeric);
-        if (location is null || location.Length > 100 || location.Any(char.IsControl))
-        {
-            throw new HostAdministrationException("Location must be at most 100 printable characters.");
-        }
-
-        if (await _store.ReadAsync(r => r.GetAtm(atmId), cancellationToken) is not null)
-        {
-            throw new HostAdministrationException($"ATM '{atmId}' already exists.");
-        }
-
+        await ValidateNewAtmAsync(atmId, location, currencyNumeric, cancellationToken);
         var masterKeyRef = $"tmk-{atmId}";
         if (!_vault.Contains(masterKeyRef))
         {
@@ -280,6 +258,23 @@ public sealed class HostAdministration
             },
             cancellationToken);
         return (stored, checkValue);
+    }
+
+    /// <summary>Checks a new ATM's id, location and currency, and that no ATM of that id exists, before anything is written.</summary>
+    /// <exception cref="HostAdministrationException">A value is invalid or the ATM exists.</exception>
+    private async Task ValidateNewAtmAsync(string atmId, string location, int currencyNumeric, CancellationToken cancellationToken)
+    {
+        ValidateAtmId(atmId);
+        ValidateCurrency(currencyNumeric);
+        if (location is null || location.Length > 100 || location.Any(char.IsControl))
+        {
+            throw new HostAdministrationException("Location must be at most 100 printable characters.");
+        }
+
+        if (await _store.ReadAsync(r => r.GetAtm(atmId), cancellationToken) is not null)
+        {
+            throw new HostAdministrationException($"ATM '{atmId}' already exists.");
+        }
     }
 
     /// <summary>
