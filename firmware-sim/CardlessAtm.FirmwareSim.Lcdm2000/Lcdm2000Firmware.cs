@@ -137,6 +137,13 @@ public sealed partial class Lcdm2000Emulator
             return;
         }
 
+        if (TakeLateNak() is { } late)
+        {
+            Delay(late);
+            Send([Nak]);
+            return;
+        }
+
         if (TakeGarbage(ref _garbageBeforeAck) is { } noise)
         {
             Send(noise);
