@@ -418,7 +418,7 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
             return new StepOutcome(failure.Completion, null, failure.Detail ?? exchange.Detail);
         }
 
-        var report = Lcdm2000ResponseParser.ParseDispense(exchange.Answer);
+        var report = Lcdm2000ResponseParser.ParseDispense(exchange.Answer, _options.CombinedAnswerOrder);
         if (report is null)
         {
             tally.Add(1, 0, 0, step.Upper);
@@ -480,7 +480,7 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
             return CommunicationFailure(exchange, []);
         }
 
-        ApplyStatusReport(Lcdm2000ResponseParser.ParseStatus(exchange.Answer));
+        ApplyStatusReport(Lcdm2000ResponseParser.ParseStatus(exchange.Answer, _options.CassetteSensorBit));
         return null;
     }
 
