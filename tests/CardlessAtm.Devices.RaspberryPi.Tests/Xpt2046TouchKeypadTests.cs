@@ -3,6 +3,7 @@ using System.Drawing;
 using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Devices.RaspberryPi.Touch;
 using CardlessAtm.FirmwareSim.Gpio;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CardlessAtm.Devices.RaspberryPi.Tests;
 
@@ -211,6 +212,25 @@ public class Xpt2046TouchKeypadTests
         Assert.Throws<DeviceConfigurationException>(() => new Xpt2046TouchKeypad(chip, rig.Gpio, options, rig.Clock));
         Assert.Null(rig.Board.ModeOf(PenIrqPin));
         Assert.Equal(0, chip.Conversions);
+    }
+
+    [Fact]
+    public void The_keypad_kind_Xpt2046_binds_its_section_and_refuses_a_bad_setting_by_name()
+    {
+        using var rig = new Rig();
+        using var services = PinPlanTests.Build(rig, new()
+        {
+            ["Devices:Keypad:Kind"] = "Xpt2046",
+            ["Devices:Keypad:Xpt2046:SpiClockHz"] = "16000000",
+            ["Devices:Keypad:Xpt2046:Zones:0:Key"] = "Enter",
+            ["Devices:Keypad:Xpt2046:Zones:0:Width"] = "100",
+            ["Devices:Keypad:Xpt2046:Zones:0:Height"] = "40",
+        });
+
+        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<IKeypad>());
+
+        Assert.Equal("Devices:Keypad:Xpt2046:SpiClockHz", error.Setting);
+        Assert.Contains("16000000 Hz", error.Message, StringComparison.Ordinal);
     }
 
     internal static Xpt2046Options Options() => new()

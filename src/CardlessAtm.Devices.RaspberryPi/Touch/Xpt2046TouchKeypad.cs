@@ -57,8 +57,8 @@ public sealed class Xpt2046TouchKeypad : IKeypad, IDisposable
         _ys = new int[options.SamplesPerReading];
         _chip = new Xpt2046(spi);
         Status = new KeypadStatus($"XPT2046 touch {options.ScreenWidth}x{options.ScreenHeight}");
+        _chip.Convert(Xpt2046Channel.X, powerDownAfter: true); // leaves the chip powered down with PENIRQ enabled; a missing bus fails here, before the pin is taken
         _gpio.OpenPin(options.PenIrqPin, PinMode.InputPullUp);
-        _chip.Convert(Xpt2046Channel.X, powerDownAfter: true); // leave the chip powered down with PENIRQ enabled
         var interval = TimeSpan.FromMilliseconds(options.PollIntervalMilliseconds);
         _poll = _time.CreateTimer(_ => Poll(), null, interval, interval);
         Status.Device = DeviceState.Online;
