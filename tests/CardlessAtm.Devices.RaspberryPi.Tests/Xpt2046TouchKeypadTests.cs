@@ -10,7 +10,7 @@ namespace CardlessAtm.Devices.RaspberryPi.Tests;
 /// <summary>The XPT2046 keypad against the emulated controller on the virtual SPI bus and board, on a fake clock.</summary>
 public class Xpt2046TouchKeypadTests
 {
-    private const int PenIrqPin = 17;
+    private const int PenIrqPin = 26;
 
     [Fact]
     public void A_press_inside_a_zone_is_one_press_of_its_key_however_long_it_is_held()

@@ -23,8 +23,8 @@ public sealed class Xpt2046Options
     /// <summary>SPI clock of the touch controller: its own, far below the TFT's (at most 2.5 MHz). Default 2 MHz.</summary>
     public int SpiClockHz { get; set; } = 2_000_000;
 
-    /// <summary>BCM pin of PENIRQ (T_IRQ on the module; Low while the panel is pressed). Default 17.</summary>
-    public int PenIrqPin { get; set; } = 17;
+    /// <summary>BCM pin of PENIRQ (T_IRQ on the module; Low while the panel is pressed). Default 26, the line the pin table keeps for a touch controller.</summary>
+    public int PenIrqPin { get; set; } = 26;
 
     /// <summary>Panel width in pixels (the display's, in the orientation the zones use).</summary>
     public int ScreenWidth { get; set; } = 320;
