@@ -36,6 +36,7 @@ public sealed partial class Lcdm2000Emulator : IDisposable
     private byte? _purgeError;
     private int _nakCommands, _corruptResponses, _truncateResponses, _oversizeResponses, _ignoreCommands, _ackWithoutResponse;
     private bool _mute;
+    private (int Count, TimeSpan Delay) _lateNaks;
     private byte[]? _garbageBeforeAck, _garbageBeforeResponse;
 
     /// <summary>Creates the emulator (nothing runs until <see cref="Start"/>).</summary>
@@ -229,6 +230,20 @@ public sealed partial class Lcdm2000Emulator : IDisposable
     /// <summary>The next <paramref name="count"/> command frames are refused with NAK (as if their BCC were bad).</summary>
     public void NakNextCommands(int count = 1) => Set(ref _nakCommands, count);
 
+    /// <summary>
+    /// The next <paramref name="count"/> command frames are refused with NAK, but only after <paramref name="delay"/>:
+    /// later than the host's ACK window, while the host already waits for the response (a slow or busy unit).
+    /// </summary>
+    public void NakNextCommandsLate(TimeSpan delay, int count = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
+        lock (_gate)
+        {
+            _lateNaks = (count, delay);
+        }
+    }
+
     /// <summary>The next <paramref name="count"/> response frames are sent with a wrong BCC.</summary>
     public void CorruptNextResponses(int count = 1) => Set(ref _corruptResponses, count);
 
@@ -276,6 +291,20 @@ public sealed partial class Lcdm2000Emulator : IDisposable
         lock (_gate)
         {
             field = count;
+        }
+    }
+
+    private TimeSpan? TakeLateNak()
+    {
+        lock (_gate)
+        {
+            if (_lateNaks.Count <= 0)
+            {
+                return null;
+            }
+
+            _lateNaks.Count--;
+            return _lateNaks.Delay;
         }
     }
 

@@ -45,6 +45,15 @@ public sealed class Lcdm2000EmulatorOptions
     /// <summary>The four check characters of the ROM version answer. Default <c>5624</c>.</summary>
     public string RomCheck { get; set; } = "5624";
 
+    /// <summary>
+    /// The field order of the combined (0x56) dispense answer this unit uses; public sources differ.
+    /// Default <see cref="EmulatedCombinedAnswerOrder.CassetteByCassette"/>.
+    /// </summary>
+    public EmulatedCombinedAnswerOrder CombinedAnswerOrder { get; set; } = EmulatedCombinedAnswerOrder.CassetteByCassette;
+
+    /// <summary>What a set cassette bit of the status answer means on this unit; public sources differ. Default <see cref="EmulatedCassetteBit.SetWhenMissing"/>.</summary>
+    public EmulatedCassetteBit CassetteBit { get; set; } = EmulatedCassetteBit.SetWhenMissing;
+
     /// <summary>If set, a symbolic link to the pty slave is made here (a stable name to configure), and removed on stop.</summary>
     public string? LinkPath { get; set; }
 
@@ -95,6 +104,16 @@ public sealed class Lcdm2000EmulatorOptions
             errors.Add($"{nameof(ResponseRepeats)} must not be negative.");
         }
 
+        if (!Enum.IsDefined(CombinedAnswerOrder))
+        {
+            errors.Add($"{nameof(CombinedAnswerOrder)} must be one of {string.Join(", ", Enum.GetNames<EmulatedCombinedAnswerOrder>())}.");
+        }
+
+        if (!Enum.IsDefined(CassetteBit))
+        {
+            errors.Add($"{nameof(CassetteBit)} must be one of {string.Join(", ", Enum.GetNames<EmulatedCassetteBit>())}.");
+        }
+
         if (RomVersion.Length != 4 || RomCheck.Length != 4 || !(RomVersion + RomCheck).All(char.IsAscii))
         {
             errors.Add($"{nameof(RomVersion)} and {nameof(RomCheck)} must be four ASCII characters each.");
@@ -102,6 +121,30 @@ public sealed class Lcdm2000EmulatorOptions
 
         return errors;
     }
+}
+
+/// <summary>
+/// Field orders of the combined (0x56) dispense answer. The emulator keeps its own copy of the two conventions
+/// (it does not reference the driver), so that a driver bug cannot hide behind shared code; the names match the
+/// driver's <c>CombinedAnswerOrder</c> setting.
+/// </summary>
+public enum EmulatedCombinedAnswerOrder
+{
+    /// <summary><c>CHK(u) EXIT(u) CHK(l) EXIT(l) ERROR ST(u) ST(l) REJ(u) REJ(l)</c>.</summary>
+    CassetteByCassette,
+
+    /// <summary><c>CHK(u) CHK(l) EXIT(u) EXIT(l) ERROR ST(u) ST(l) REJ(u) REJ(l)</c>.</summary>
+    CountByCount,
+}
+
+/// <summary>What a set cassette bit (SENSOR1 bits 1 and 2) of the status answer means; names match the driver's <c>CassetteSensorBit</c> setting.</summary>
+public enum EmulatedCassetteBit
+{
+    /// <summary>A set bit means the cassette is not in place.</summary>
+    SetWhenMissing,
+
+    /// <summary>A set bit means the cassette is in place.</summary>
+    SetWhenPresent,
 }
 
 /// <summary>Where an injected jam happens (each has its own error code and blocked sensor).</summary>

@@ -137,6 +137,13 @@ public sealed partial class Lcdm2000Emulator
             return;
         }
 
+        if (TakeLateNak() is { } late)
+        {
+            Delay(late);
+            Send([Nak]);
+            return;
+        }
+
         if (TakeGarbage(ref _garbageBeforeAck) is { } noise)
         {
             Send(noise);
@@ -245,13 +252,10 @@ public sealed partial class Lcdm2000Emulator
             case 0x56:
                 {
                     var result = Dispense(Count(data, 0), Count(data, 2), test: false);
-                    return
-                    [
-                        .. Digits(result.Upper.Checked), .. Digits(result.Upper.Exited),
-                    .. Digits(result.Lower.Checked), .. Digits(result.Lower.Exited),
-                    result.Error, NearEnd(1), NearEnd(2),
-                    .. Digits(result.Upper.Rejected), .. Digits(result.Lower.Rejected),
-                ];
+                    byte[] counts = _options.CombinedAnswerOrder == EmulatedCombinedAnswerOrder.CountByCount
+                        ? [.. Digits(result.Upper.Checked), .. Digits(result.Lower.Checked), .. Digits(result.Upper.Exited), .. Digits(result.Lower.Exited)]
+                        : [.. Digits(result.Upper.Checked), .. Digits(result.Upper.Exited), .. Digits(result.Lower.Checked), .. Digits(result.Lower.Exited)];
+                    return [.. counts, result.Error, NearEnd(1), NearEnd(2), .. Digits(result.Upper.Rejected), .. Digits(result.Lower.Rejected)];
                 }
 
             default:
@@ -294,12 +298,13 @@ public sealed partial class Lcdm2000Emulator
 
     private byte[] StatusData()
     {
+        var setWhenPresent = _options.CassetteBit == EmulatedCassetteBit.SetWhenPresent;
         lock (_gate)
         {
             var sensor0 = (byte)(0x80 | (_pathSensors & 0x3F) | (_upperPresent && _upper < _options.NearEndThreshold ? 0x40 : 0));
             var sensor1 = (byte)((_pathSensors >> 8)
-                | (_upperPresent ? 0 : 0x02)
-                | (_lowerPresent ? 0 : 0x04)
+                | (_upperPresent == setWhenPresent ? 0x02 : 0)
+                | (_lowerPresent == setWhenPresent ? 0x04 : 0)
                 | (_lowerPresent && _lower < _options.NearEndThreshold ? 0x20 : 0)
                 | (_rejectTrayPresent ? 0 : 0x40));
             return [(byte)'0', _lastError, sensor0, sensor1];

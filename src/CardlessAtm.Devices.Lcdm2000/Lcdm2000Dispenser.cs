@@ -232,6 +232,23 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
         }
     }
 
+    /// <summary>The settings the driver runs with (a copy of those it was given).</summary>
+    internal Lcdm2000Options Options => _options;
+
+    /// <summary>One raw command exchange, serialised with every other operation; for the probe, which must read answers before any convention is applied.</summary>
+    internal async Task<Exchange> ExchangeRawAsync(Lcdm2000Command command, byte[] data, TimeSpan responseTimeout, bool repeatOnSilence, CancellationToken cancellationToken)
+    {
+        await EnterAsync(cancellationToken);
+        try
+        {
+            return await _link.ExchangeAsync(command, data, responseTimeout, repeatOnSilence, cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {
@@ -418,7 +435,7 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
             return new StepOutcome(failure.Completion, null, failure.Detail ?? exchange.Detail);
         }
 
-        var report = Lcdm2000ResponseParser.ParseDispense(exchange.Answer);
+        var report = Lcdm2000ResponseParser.ParseDispense(exchange.Answer, _options.CombinedAnswerOrder);
         if (report is null)
         {
             tally.Add(1, 0, 0, step.Upper);
@@ -480,7 +497,7 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
             return CommunicationFailure(exchange, []);
         }
 
-        ApplyStatusReport(Lcdm2000ResponseParser.ParseStatus(exchange.Answer));
+        ApplyStatusReport(Lcdm2000ResponseParser.ParseStatus(exchange.Answer, _options.CassetteSensorBit));
         return null;
     }
 

@@ -106,7 +106,8 @@ internal sealed partial class Lcdm2000Link(
     public void Dispose() => Close();
 
     /// <summary>
-    /// Runs one command: frame → ACK/NAK → response → ACK/NAK. A command frame is repeated after a NAK
+    /// Runs one command: frame → ACK/NAK → response → ACK/NAK. A command frame is repeated after a NAK, also one that
+    /// comes late, after the ACK window, while the response is awaited
     /// (the device refused it, so it did not run); after silence or garbage it is repeated only if
     /// <paramref name="repeatOnSilence"/> — never for a dispense, whose ACK may have been lost while the
     /// notes moved: then the driver keeps listening for the response instead of paying out twice.
@@ -141,17 +142,6 @@ internal sealed partial class Lcdm2000Link(
                 LogSent(logger, command, Convert.ToHexString(frame), attempts);
 
                 var ack = await WaitForAckAsync(cancellationToken);
-                if (ack == AckResult.Nak)
-                {
-                    Interlocked.Increment(ref _naksReceived);
-                    if (attempts++ < options.Retries)
-                    {
-                        continue;
-                    }
-
-                    return new Exchange(ExchangeOutcome.Refused, null, false, $"the device refused command 0x{(byte)command:X2} with NAK {attempts} times");
-                }
-
                 if (ack == AckResult.Silence)
                 {
                     Interlocked.Increment(ref _timeouts);
@@ -168,7 +158,26 @@ internal sealed partial class Lcdm2000Link(
                     LogNoAckListening(logger, command);
                 }
 
-                return await ReceiveResponseAsync(command, responseLength, responseTimeout, ack == AckResult.Ack, cancellationToken);
+                if (ack != AckResult.Nak)
+                {
+                    var exchange = await ReceiveResponseAsync(
+                        command, responseLength, responseTimeout, ack == AckResult.Ack, lateNakRefuses: ack == AckResult.Silence, cancellationToken);
+                    if (exchange.Outcome != ExchangeOutcome.Refused)
+                    {
+                        return exchange;
+                    }
+
+                    LogLateNak(logger, command);
+                }
+
+                // A NAK, in time or late, means the device refused the frame and did not run it: repeating it cannot pay out twice.
+                Interlocked.Increment(ref _naksReceived);
+                if (attempts++ < options.Retries)
+                {
+                    continue;
+                }
+
+                return new Exchange(ExchangeOutcome.Refused, null, false, $"the device refused command 0x{(byte)command:X2} with NAK {attempts} times");
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -224,8 +233,13 @@ internal sealed partial class Lcdm2000Link(
         }
     }
 
+    /// <summary>
+    /// Waits for the response frame. With <paramref name="lateNakRefuses"/> (no ACK or NAK came in the ACK window), a NAK
+    /// before any response is the device's late answer to the command frame: it returns <see cref="ExchangeOutcome.Refused"/>
+    /// at once instead of counting the NAK as garbage and waiting out the time limit with the notes' fate unknown.
+    /// </summary>
     private async Task<Exchange> ReceiveResponseAsync(
-        Lcdm2000Command command, int length, TimeSpan timeout, bool acknowledged, CancellationToken cancellationToken)
+        Lcdm2000Command command, int length, TimeSpan timeout, bool acknowledged, bool lateNakRefuses, CancellationToken cancellationToken)
     {
         var frame = new byte[length];
         var deadline = time.GetUtcNow() + timeout;
@@ -244,6 +258,11 @@ internal sealed partial class Lcdm2000Link(
                         ? $"no response to command 0x{(byte)command:X2} within {timeout.TotalSeconds:0.###} s{(acknowledged ? " after its ACK" : " (and no ACK)")}"
                         : $"no sound response to command 0x{(byte)command:X2}: last problem {lastProblem}";
                     return new Exchange(lastProblem is null ? ExchangeOutcome.NoResponse : ExchangeOutcome.CorruptResponse, null, acknowledged, detail);
+                }
+
+                if (b == Lcdm2000Frame.Nak && lateNakRefuses && lastProblem is null)
+                {
+                    return new Exchange(ExchangeOutcome.Refused, null, false, $"the device refused command 0x{(byte)command:X2} with a late NAK");
                 }
 
                 if (b is not Lcdm2000Frame.Ack)
@@ -402,6 +421,9 @@ internal sealed partial class Lcdm2000Link(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "LCDM-2000 sent no ACK for {Command}; not repeating it (it may be running), listening for its response")]
     private static partial void LogNoAckListening(ILogger logger, Lcdm2000Command command);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "LCDM-2000 refused {Command} with a NAK after the ACK window: it did not run the command")]
+    private static partial void LogLateNak(ILogger logger, Lcdm2000Command command);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "LCDM-2000 port {Port} cannot be opened: {Reason}")]
     private static partial void LogOpenFailed(ILogger logger, string port, string reason);

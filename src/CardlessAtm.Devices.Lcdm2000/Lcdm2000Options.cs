@@ -59,6 +59,18 @@ public sealed class Lcdm2000Options
     public bool UseCombinedDispense { get; set; } = true;
 
     /// <summary>
+    /// The field order of the combined (0x56) dispense answer on this unit (public sources differ):
+    /// <c>CassetteByCassette</c> (default) or <c>CountByCount</c>. <c>cardless-atm devices lcdm2000 probe</c> tells which.
+    /// </summary>
+    public Lcdm2000CombinedAnswerOrder CombinedAnswerOrder { get; set; } = Lcdm2000CombinedAnswerOrder.CassetteByCassette;
+
+    /// <summary>
+    /// What a set cassette bit of the status answer means on this unit (public sources differ):
+    /// <c>SetWhenMissing</c> (default) or <c>SetWhenPresent</c>. <c>cardless-atm devices lcdm2000 probe</c> tells which.
+    /// </summary>
+    public Lcdm2000CassetteSensorBit CassetteSensorBit { get; set; } = Lcdm2000CassetteSensorBit.SetWhenMissing;
+
+    /// <summary>
     /// The driver's own durable note counters (the LCDM-2000 keeps none), e.g. <c>/var/lib/cardless-atm/lcdm2000-counters.json</c>:
     /// presented / rejected / unknown per position and the command in flight, so that recovery after a crash
     /// mid-dispense is uncertain only about that command. A full path; created on first use; a corrupt file is an
@@ -126,6 +138,16 @@ public sealed class Lcdm2000Options
         if (MaxNotesPerDispense is < 1 or > 1000)
         {
             errors.Add($"{p}{nameof(MaxNotesPerDispense)} is {MaxNotesPerDispense}; it must be 1..1000.");
+        }
+
+        if (!Enum.IsDefined(CombinedAnswerOrder))
+        {
+            errors.Add($"{p}{nameof(CombinedAnswerOrder)} is {(int)CombinedAnswerOrder}; it must be one of {string.Join(", ", Enum.GetNames<Lcdm2000CombinedAnswerOrder>())} (run 'cardless-atm devices lcdm2000 probe' to tell).");
+        }
+
+        if (!Enum.IsDefined(CassetteSensorBit))
+        {
+            errors.Add($"{p}{nameof(CassetteSensorBit)} is {(int)CassetteSensorBit}; it must be one of {string.Join(", ", Enum.GetNames<Lcdm2000CassetteSensorBit>())} (run 'cardless-atm devices lcdm2000 probe' to tell).");
         }
 
         if (!string.IsNullOrEmpty(CounterFile))

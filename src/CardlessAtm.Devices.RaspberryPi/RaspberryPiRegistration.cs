@@ -9,6 +9,7 @@ using CardlessAtm.Devices.RaspberryPi.Doctor;
 using CardlessAtm.Devices.RaspberryPi.Imaging;
 using CardlessAtm.Devices.RaspberryPi.Keypad;
 using CardlessAtm.Devices.RaspberryPi.Sensors;
+using CardlessAtm.Devices.RaspberryPi.Touch;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -26,7 +27,7 @@ namespace CardlessAtm.Devices.RaspberryPi;
 /// <c>Devices:Display:Kind</c> = <c>Ili934x</c> (settings in <c>Devices:Display:Ili934x</c>; an optional
 /// <c>Devices:Display:CharacterLcd</c> beside it mirrors the text, see <see cref="MirroredDisplay"/>) or <c>CharacterLcd</c>, which is refused: a
 /// character LCD cannot show the QR;
-/// <c>Devices:Keypad:Kind</c> = <c>Matrix</c> (<c>Devices:Keypad:Matrix</c>) or <c>Touch</c> (<c>Devices:Keypad:Touch</c>);
+/// <c>Devices:Keypad:Kind</c> = <c>Matrix</c> (<c>Devices:Keypad:Matrix</c>), <c>Touch</c> (<c>Devices:Keypad:Touch</c>) or <c>Xpt2046</c> (<c>Devices:Keypad:Xpt2046</c>);
 /// <c>Devices:Sensors:Kind</c> = <c>Gpio</c> (<c>Devices:Sensors:Gpio</c>).
 /// </remarks>
 public static class RaspberryPiRegistration
@@ -42,6 +43,9 @@ public static class RaspberryPiRegistration
 
     /// <summary>Keypad kind of the CHSC6440 touch panel.</summary>
     public const string TouchKind = "Touch";
+
+    /// <summary>Keypad kind of the XPT2046 resistive touch layer.</summary>
+    public const string Xpt2046Kind = "Xpt2046";
 
     /// <summary>Sensors kind of the GPIO fault sensors.</summary>
     public const string GpioKind = "Gpio";
@@ -103,6 +107,17 @@ public static class RaspberryPiRegistration
                 var device = $"/dev/i2c-{options.I2cBusId}";
                 var i2c = Open($"{own.Path}:I2cBusId", device, "I2C", () => I2cDevice.Create(options.CreateI2cConnectionSettings()));
                 return Open($"{own.Path}:I2cBusId", device, "I2C", () => new TouchKeypad(i2c, services.GetRequiredService<GpioController>(), options, Time(services), Logger<TouchKeypad>(services)));
+            })
+            .AddKeypadKind(Xpt2046Kind, (services, section) =>
+            {
+                var own = section.GetSection(Xpt2046Kind);
+                var options = new Xpt2046Options();
+                AtmDevicesBuilder.Bind(own, options);
+                options.Validate(own.Path);
+                PinPlan.Check(devices);
+                var device = $"/dev/spidev{options.SpiBusId}.{options.SpiChipSelect}";
+                var spi = Open($"{own.Path}:SpiBusId", device, "SPI", () => SpiDevice.Create(options.CreateSpiConnectionSettings()));
+                return Open($"{own.Path}:SpiBusId", device, "SPI", () => new Xpt2046TouchKeypad(spi, services.GetRequiredService<GpioController>(), options, Time(services), Logger<Xpt2046TouchKeypad>(services)));
             })
             .AddSensorsKind(GpioKind, (services, section) =>
             {

@@ -42,6 +42,48 @@ public class LinkFaultTests
         Assert.Equal(3, rig.Emulator.ReceivedCommands.Count);
     }
 
+    /// <summary>A short ACK window and a long dispense limit: a NAK sent after the window lands while the driver waits for the answer.</summary>
+    private static void ShortAckWindow(Lcdm2000Options o)
+    {
+        o.AckTimeout = TimeSpan.FromMilliseconds(200);
+        o.DispenseBaseTimeout = TimeSpan.FromSeconds(10);
+    }
+
+    [Fact]
+    public async Task A_late_nak_during_a_dispense_means_nothing_moved_and_the_repeat_pays_out_once()
+    {
+        using var rig = new Rig(driver: ShortAckWindow);
+        rig.Emulator.NakNextCommandsLate(TimeSpan.FromSeconds(1));
+        var result = await rig.Dispense(7);
+        Assert.Equal(DispenseCompletion.Ok, result.Completion);
+        Assert.Equal(new PositionMovement(1, 7, 0, 0), Rig.Of(result, 1));
+        Assert.False(result.HasUnknown);
+        Assert.Equal(493, rig.Emulator.UpperCount);
+        Assert.Equal(7, rig.Emulator.PresentedCount);
+        Assert.Equal(2, rig.Emulator.ReceivedCommands.Count);
+        var c = rig.Dispenser.Counters;
+        Assert.Equal((1, 1, 0), (c.NaksReceived, c.Repeats, c.GarbageBytes));
+    }
+
+    [Fact]
+    public async Task Late_naks_beyond_the_retries_refuse_the_dispense_with_no_note_unknown()
+    {
+        using var rig = new Rig(driver: o =>
+        {
+            ShortAckWindow(o);
+            o.Retries = 1;
+        });
+        rig.Emulator.NakNextCommandsLate(TimeSpan.FromSeconds(1), count: 2);
+        var result = await rig.Dispense(5, 4);
+        Assert.Equal(DispenseCompletion.HardwareError, result.Completion);
+        Assert.Equal(new PositionMovement(1, 0, 0, 0), Rig.Of(result, 1));
+        Assert.Equal(new PositionMovement(2, 0, 0, 0), Rig.Of(result, 2));
+        Assert.False(result.HasUnknown);
+        Assert.Contains("refused", result.Detail);
+        Assert.Equal((500, 500), (rig.Emulator.UpperCount, rig.Emulator.LowerCount));
+        Assert.Equal(2, rig.Emulator.ReceivedCommands.Count);
+    }
+
     [Fact]
     public async Task A_response_with_a_bad_bcc_is_refused_and_the_repeat_accepted()
     {

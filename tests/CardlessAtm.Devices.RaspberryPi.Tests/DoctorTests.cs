@@ -49,6 +49,20 @@ public sealed class DoctorTests : IDisposable
     }
 
     [Fact]
+    public void The_xpt2046_touch_keypad_needs_its_own_spidev_node_beside_the_tfts()
+    {
+        Board(Pi5);
+        Nodes("/dev/gpiochip0", "/dev/gpiochip4", "/dev/spidev0.0", "/dev/ttyAMA0");
+        Groups("gpio", "spi", "dialout");
+        var settings = new Dictionary<string, string?>(FullRig) { ["Devices:Keypad:Kind"] = "Xpt2046" };
+
+        var problem = Assert.Single(Examine(settings), f => !f.Ok);
+
+        Assert.Equal("/dev/spidev0.1", problem.Subject);
+        Assert.Contains("Devices:Keypad:Xpt2046", problem.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void On_a_Pi_5_one_gpiochip_the_process_cannot_open_is_a_problem_naming_the_group()
     {
         Board(Pi5);

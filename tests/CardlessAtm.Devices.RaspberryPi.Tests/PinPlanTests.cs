@@ -93,6 +93,52 @@ public class PinPlanTests
     }
 
     [Fact]
+    public void A_sensor_on_the_touch_controllers_penirq_line_is_refused_naming_both_settings()
+    {
+        var error = Assert.Throws<DeviceConfigurationException>(() => ResolveSensors(new()
+        {
+            ["Devices:Keypad:Kind"] = "Xpt2046",
+            ["Devices:Keypad:Xpt2046:PenIrqPin"] = "22",
+            ["Devices:Sensors:Gpio:Sensors:0:Pin"] = "22",
+        }));
+
+        Assert.Equal("Devices:Sensors:Gpio:Sensors:0:Pin", error.Setting);
+        Assert.Contains("GPIO 22 is already used by Devices:Keypad:Xpt2046:PenIrqPin", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_sensor_on_spi0_ce1_is_refused_while_the_touch_controller_uses_it()
+    {
+        var error = Assert.Throws<DeviceConfigurationException>(() => ResolveSensors(new()
+        {
+            ["Devices:Keypad:Kind"] = "Xpt2046",
+            ["Devices:Sensors:Gpio:Sensors:0:Pin"] = "7",
+        }));
+
+        Assert.Contains("GPIO 7 is SPI0's CE1, which Devices:Keypad:Xpt2046:SpiBusId uses (the touch controller)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_touch_controller_on_the_tfts_chip_select_is_refused_naming_both_settings()
+    {
+        using var rig = new Rig();
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "Ili934x",
+            ["Devices:Keypad:Kind"] = "Xpt2046",
+            ["Devices:Keypad:Xpt2046:SpiChipSelect"] = "0",
+            ["Devices:Keypad:Xpt2046:Zones:0:Key"] = "Enter",
+            ["Devices:Keypad:Xpt2046:Zones:0:Width"] = "100",
+            ["Devices:Keypad:Xpt2046:Zones:0:Height"] = "40",
+        });
+
+        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<IKeypad>());
+
+        Assert.Equal("Devices:Keypad:Xpt2046:SpiChipSelect", error.Setting);
+        Assert.Contains("SPI0 chip select 0 is already Devices:Display:Ili934x:SpiChipSelect's", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bus_lines_are_plain_gpio_when_no_configured_device_uses_the_bus()
     {
         using var rig = new Rig();
@@ -114,7 +160,7 @@ public class PinPlanTests
         return services.GetRequiredService<IFaultSensors>();
     }
 
-    private static ServiceProvider Build(Rig rig, Dictionary<string, string?> settings)
+    internal static ServiceProvider Build(Rig rig, Dictionary<string, string?> settings)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection();

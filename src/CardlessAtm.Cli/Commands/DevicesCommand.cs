@@ -16,7 +16,7 @@ using Microsoft.Extensions.Hosting;
 
 namespace CardlessAtm.Cli.Commands;
 
-/// <summary><c>cardless-atm devices status|selftest|doctor</c>.</summary>
+/// <summary><c>cardless-atm devices status|selftest|doctor|lcdm2000 probe</c>.</summary>
 internal static class DevicesCommand
 {
     /// <summary>Registers every device kind this build knows. Driver projects add their kinds here.</summary>
@@ -32,6 +32,7 @@ internal static class DevicesCommand
         command.Subcommands.Add(CreateStatus());
         command.Subcommands.Add(CreateSelfTest());
         command.Subcommands.Add(CreateDoctor());
+        command.Subcommands.Add(CreateLcdm2000());
         return command;
     }
 
@@ -140,6 +141,64 @@ internal static class DevicesCommand
             return Task.FromResult(problems == 0 ? 0 : 1);
         }));
         return command;
+    }
+
+    private static Command CreateLcdm2000()
+    {
+        var port = new Option<string?>("--port") { Description = $"Serial device of the LCDM-2000 (default: the setting {Lcdm2000Options.SectionName}:{nameof(Lcdm2000Options.PortName)})." };
+        var yes = new Option<bool>("--yes", "-y") { Description = "Do not wait for Enter at each step (for scripts and rigs; nobody pulls a cassette then, so the cassette bit stays undetermined on a real unit)." };
+        var probe = new Command(
+            "probe",
+            $"Determine on a real unit the two protocol details public sources disagree on — the 0x56 answer's field order (one dispense of {Lcdm2000Probe.UpperNotes} + {Lcdm2000Probe.LowerNotes} notes) "
+            + "and the meaning of a set cassette bit (a status with cassette 2 pulled) — and print the settings to use. Guides the operator step by step. Exit code 0 = both determined, 1 = not, 2 = configuration error.")
+        {
+            port,
+            yes,
+        };
+        probe.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
+        {
+            using var host = CliHost.Build(parse, _ => { });
+            var options = new Lcdm2000Options();
+            AtmDevicesBuilder.Bind(host.Services.GetRequiredService<IConfiguration>().GetSection(Lcdm2000Options.SectionName), options);
+            options.PortName = parse.GetValue(port) ?? options.PortName;
+            return await ProbeLcdm2000Async(options, Console.In, Console.Out, parse.GetValue(yes), cancellationToken);
+        }));
+        var command = new Command("lcdm2000", "Puloon LCDM-2000 dispenser tools.");
+        command.Subcommands.Add(probe);
+        return command;
+    }
+
+    /// <summary>
+    /// The probe on <paramref name="options"/>' port: each instruction goes to <paramref name="output"/> and waits for a line of
+    /// <paramref name="input"/> (end of input or <c>q</c> stops), unless <paramref name="yes"/>. Ends with the settings JSON.
+    /// </summary>
+    /// <exception cref="DeviceConfigurationException">A setting is invalid.</exception>
+    internal static async Task<int> ProbeLcdm2000Async(Lcdm2000Options options, TextReader input, TextWriter output, bool yes, CancellationToken cancellationToken)
+    {
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new DeviceConfigurationException(Lcdm2000Options.SectionName, string.Join(" ", errors));
+        }
+
+        using var dispenser = Lcdm2000Dispenser.Create(options);
+        var result = await Lcdm2000Probe.RunAsync(dispenser, Prompt, output, cancellationToken);
+        await output.WriteLineAsync(result.IsComplete ? "Settings to use:" : "Settings determined so far (repeat the probe for the rest):");
+        await output.WriteLineAsync(result.SettingsJson());
+        return result.IsComplete ? 0 : 1;
+
+        async Task<bool> Prompt(string instruction, CancellationToken ct)
+        {
+            await output.WriteLineAsync($"> {instruction}");
+            if (yes)
+            {
+                await output.WriteLineAsync("  (--yes: going on)");
+                return true;
+            }
+
+            var answer = await input.ReadLineAsync(ct);
+            return answer is not null && !answer.Trim().Equals("q", StringComparison.OrdinalIgnoreCase);
+        }
     }
 
     internal static string DescribeDevices(AtmDevices devices)

@@ -36,15 +36,19 @@ public sealed record Lcdm2000RomVersion(string Version, string Check)
 public static class Lcdm2000ResponseParser
 {
     /// <summary>Parses a dispense or test-dispense response. Returns null if a count field is not two ASCII digits.</summary>
-    public static Lcdm2000DispenseReport? ParseDispense(ReadOnlySpan<byte> frame)
+    /// <param name="frame">The verified response frame.</param>
+    /// <param name="combinedOrder">The field order of a combined (0x56) answer; ignored for the other commands.</param>
+    public static Lcdm2000DispenseReport? ParseDispense(
+        ReadOnlySpan<byte> frame, Lcdm2000CombinedAnswerOrder combinedOrder = Lcdm2000CombinedAnswerOrder.CassetteByCassette)
     {
         var command = (Lcdm2000Command)frame[3];
         var data = frame[4..^2];
         if (command == Lcdm2000Command.UpperAndLowerDispense)
         {
-            // CHK(u) EXIT(u) CHK(l) EXIT(l) ERROR STATUS(u) STATUS(l) REJECT(u) REJECT(l)
-            if (!Lcdm2000Frame.TryReadCount(data[0..2], out var chkU) || !Lcdm2000Frame.TryReadCount(data[2..4], out var exitU)
-                || !Lcdm2000Frame.TryReadCount(data[4..6], out var chkL) || !Lcdm2000Frame.TryReadCount(data[6..8], out var exitL)
+            // CHK(u) EXIT(u) CHK(l) EXIT(l) or CHK(u) CHK(l) EXIT(u) EXIT(l), then ERROR STATUS(u) STATUS(l) REJECT(u) REJECT(l)
+            var (exitUpper, checkLower) = combinedOrder == Lcdm2000CombinedAnswerOrder.CountByCount ? (4, 2) : (2, 4);
+            if (!Lcdm2000Frame.TryReadCount(data[0..2], out var chkU) || !Lcdm2000Frame.TryReadCount(data[exitUpper..(exitUpper + 2)], out var exitU)
+                || !Lcdm2000Frame.TryReadCount(data[checkLower..(checkLower + 2)], out var chkL) || !Lcdm2000Frame.TryReadCount(data[6..8], out var exitL)
                 || !Lcdm2000Frame.TryReadCount(data[11..13], out var rejU) || !Lcdm2000Frame.TryReadCount(data[13..15], out var rejL))
             {
                 return null;
@@ -66,9 +70,10 @@ public static class Lcdm2000ResponseParser
         return new Lcdm2000DispenseReport(Lcdm2000Errors.Describe(data[4]), [new(position, chk, exit, rej, data[5] == (byte)'1')]);
     }
 
-    /// <summary>Parses a status response.</summary>
-    public static Lcdm2000StatusReport ParseStatus(ReadOnlySpan<byte> frame) =>
-        new(frame[4], Lcdm2000Errors.Describe(frame[5]), Lcdm2000SensorBytes.Decode(frame[6], frame[7]));
+    /// <summary>Parses a status response; the cassette bits are read with <paramref name="cassetteBit"/>.</summary>
+    public static Lcdm2000StatusReport ParseStatus(
+        ReadOnlySpan<byte> frame, Lcdm2000CassetteSensorBit cassetteBit = Lcdm2000CassetteSensorBit.SetWhenMissing) =>
+        new(frame[4], Lcdm2000Errors.Describe(frame[5]), Lcdm2000SensorBytes.Decode(frame[6], frame[7], cassetteBit));
 
     /// <summary>Parses a purge response: its error byte.</summary>
     public static Lcdm2000ErrorInfo ParsePurge(ReadOnlySpan<byte> frame) => Lcdm2000Errors.Describe(frame[4]);

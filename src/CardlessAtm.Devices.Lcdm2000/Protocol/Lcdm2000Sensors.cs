@@ -2,8 +2,10 @@ namespace CardlessAtm.Devices.Lcdm2000.Protocol;
 
 /// <summary>
 /// The sensor bits of the status response, as one value: the low byte is SENSOR0, the high byte
-/// SENSOR1. A set path bit means the sensor sees a note (blocked); a set cassette or reject-tray bit
-/// means that unit is <em>not</em> in place; a set near-end bit means the cassette is nearly empty.
+/// SENSOR1. A set path bit means the sensor sees a note (blocked); a set reject-tray bit means the tray is
+/// <em>not</em> in place; a set near-end bit means the cassette is nearly empty. The cassette flags always mean
+/// "missing": <see cref="Lcdm2000SensorBytes.Decode"/> turns the wire bits into that meaning with the configured
+/// <see cref="Lcdm2000CassetteSensorBit"/>.
 /// </summary>
 [Flags]
 public enum Lcdm2000Sensors : ushort
@@ -60,7 +62,15 @@ public enum Lcdm2000Sensors : ushort
 /// <summary>Decoding of the two status sensor bytes.</summary>
 public static class Lcdm2000SensorBytes
 {
-    /// <summary>Combines SENSOR0 and SENSOR1; bit 7 of each (always 1 / unused on the wire) is dropped.</summary>
-    public static Lcdm2000Sensors Decode(byte sensor0, byte sensor1) =>
-        (Lcdm2000Sensors)((sensor0 & 0x7F) | ((sensor1 & 0x7F) << 8));
+    /// <summary>
+    /// Combines SENSOR0 and SENSOR1; bit 7 of each (always 1 / unused on the wire) is dropped. The cassette bits are
+    /// read with <paramref name="cassetteBit"/>, so that the result's cassette flags always mean "missing".
+    /// </summary>
+    public static Lcdm2000Sensors Decode(byte sensor0, byte sensor1, Lcdm2000CassetteSensorBit cassetteBit = Lcdm2000CassetteSensorBit.SetWhenMissing)
+    {
+        var sensors = (Lcdm2000Sensors)((sensor0 & 0x7F) | ((sensor1 & 0x7F) << 8));
+        return cassetteBit == Lcdm2000CassetteSensorBit.SetWhenPresent
+            ? sensors ^ (Lcdm2000Sensors.UpperCassetteMissing | Lcdm2000Sensors.LowerCassetteMissing)
+            : sensors;
+    }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.RaspberryPi.Keypad;
 using CardlessAtm.Devices.RaspberryPi.Sensors;
+using CardlessAtm.Devices.RaspberryPi.Touch;
 using Microsoft.Extensions.Configuration;
 
 namespace CardlessAtm.Devices.RaspberryPi.Configuration;
@@ -9,9 +10,9 @@ namespace CardlessAtm.Devices.RaspberryPi.Configuration;
 /// <summary>
 /// Every GPIO line the configured Pi devices take, across all of <c>Devices</c>, checked before any line is opened:
 /// one line serves one purpose, and no device takes a line that an interface the configuration uses needs
-/// (SPI0 on GPIO 9–11 and its chip select for the TFT, I2C1 on GPIO 2/3 for the mirror LCD or the touch panel, the header UART on
+/// (SPI0 on GPIO 9–11 and its chip selects for the TFT and the XPT2046 touch controller, I2C1 on GPIO 2/3 for the mirror LCD or the touch panel, the header UART on
 /// GPIO 14/15 for a dispenser on <c>/dev/serial0</c>). Otherwise a sensor on such a line would silently take it
-/// from the bus. Each refusal names both settings.
+/// from the bus. Two SPI devices on one chip select are refused too. Each refusal names both settings.
 /// </summary>
 internal static class PinPlan
 {
@@ -26,6 +27,7 @@ internal static class PinPlan
         var buses = new List<Bus>();
         AddDisplay(devices.GetSection("Display"), lines, buses);
         AddKeypad(devices.GetSection("Keypad"), lines, buses);
+        CheckChipSelects(buses);
         AddSensors(devices.GetSection("Sensors"), lines);
         AddDispenser(devices.GetSection("Dispenser"), buses);
 
@@ -69,7 +71,7 @@ internal static class PinPlan
         lines.Add(($"{at}:BacklightPin", tft.BacklightPin));
         if (Spi(tft.SpiBusId, tft.SpiChipSelect) is { } spi)
         {
-            buses.Add(new Bus($"SPI{tft.SpiBusId}", $"{at}:SpiBusId", "the TFT", spi));
+            buses.Add(new Bus($"SPI{tft.SpiBusId}", $"{at}:SpiBusId", "the TFT", spi, (tft.SpiBusId, tft.SpiChipSelect, $"{at}:SpiChipSelect")));
         }
 
         if (options.CharacterLcd is { } lcd && I2c(lcd.I2cBusId) is { } i2c)
@@ -97,6 +99,38 @@ internal static class PinPlan
             if (I2c(options.I2cBusId) is { } i2c)
             {
                 buses.Add(new Bus($"I2C{options.I2cBusId}", $"{own.Path}:I2cBusId", "the touch panel", i2c));
+            }
+        }
+        else if (string.Equals(kind, RaspberryPiRegistration.Xpt2046Kind, StringComparison.OrdinalIgnoreCase))
+        {
+            var own = keypad.GetSection(RaspberryPiRegistration.Xpt2046Kind);
+            var options = new Xpt2046Options();
+            AtmDevicesBuilder.Bind(own, options);
+            lines.Add(($"{own.Path}:{nameof(options.PenIrqPin)}", options.PenIrqPin));
+            if (Spi(options.SpiBusId, options.SpiChipSelect) is { } spi)
+            {
+                buses.Add(new Bus(
+                    $"SPI{options.SpiBusId}", $"{own.Path}:SpiBusId", "the touch controller", spi, (options.SpiBusId, options.SpiChipSelect, $"{own.Path}:{nameof(options.SpiChipSelect)}")));
+            }
+        }
+    }
+
+    /// <summary>The TFT and the touch controller share SPI0 only on different chip selects: on one, both would answer every transfer.</summary>
+    private static void CheckChipSelects(List<Bus> buses)
+    {
+        var selects = new Dictionary<(int Bus, int ChipSelect), string>();
+        foreach (var bus in buses)
+        {
+            if (bus.ChipSelect is not { } cs)
+            {
+                continue;
+            }
+
+            if (!selects.TryAdd((cs.Bus, cs.ChipSelect), cs.Setting))
+            {
+                throw new DeviceConfigurationException(
+                    cs.Setting,
+                    $"SPI{cs.Bus} chip select {cs.ChipSelect} is already {selects[(cs.Bus, cs.ChipSelect)]}'s; each SPI device needs its own (the TFT on CE0, the touch controller on CE1)");
             }
         }
     }
@@ -151,5 +185,5 @@ internal static class PinPlan
         _ => null,
     };
 
-    private sealed record Bus(string Name, string Setting, string Device, Dictionary<int, string> Pins);
+    private sealed record Bus(string Name, string Setting, string Device, Dictionary<int, string> Pins, (int Bus, int ChipSelect, string Setting)? ChipSelect = null);
 }

@@ -278,6 +278,13 @@ public static class RaspberryPiDoctor
                 needs.I2cNodes.Add(($"/dev/i2c-{touch.I2cBusId}", $"{keypad.Path}:Touch"));
                 needs.GpioSettings.Add($"{keypad.Path}:Touch");
             }
+            else if (string.Equals(keypad["Kind"], RaspberryPiRegistration.Xpt2046Kind, StringComparison.OrdinalIgnoreCase))
+            {
+                var touch = new Touch.Xpt2046Options();
+                AtmDevicesBuilder.Bind(keypad.GetSection(RaspberryPiRegistration.Xpt2046Kind), touch);
+                needs.SpiNodes.Add(($"/dev/spidev{touch.SpiBusId}.{touch.SpiChipSelect}", $"{keypad.Path}:Xpt2046"));
+                needs.GpioSettings.Add($"{keypad.Path}:Xpt2046");
+            }
 
             var sensors = devices.GetSection("Sensors");
             if (string.Equals(sensors["Kind"], RaspberryPiRegistration.GpioKind, StringComparison.OrdinalIgnoreCase))

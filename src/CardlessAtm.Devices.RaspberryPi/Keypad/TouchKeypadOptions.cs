@@ -62,40 +62,7 @@ public sealed class TouchKeypadOptions
             throw new DeviceConfigurationException($"{section}:ScreenWidth", $"{ScreenWidth}x{ScreenHeight} is not a panel size the controller reports (1–4095 each way)");
         }
 
-        if (Zones is null || Zones.Count == 0)
-        {
-            throw new DeviceConfigurationException($"{section}:Zones", "list the on-screen buttons (Key, X, Y, Width, Height)");
-        }
-
-        var screen = new System.Drawing.Rectangle(0, 0, ScreenWidth, ScreenHeight);
-        var result = new List<(System.Drawing.Rectangle, AtmKey)>();
-        for (var i = 0; i < Zones.Count; i++)
-        {
-            var zone = Zones[i];
-            var at = $"{section}:Zones:{i}";
-            if (!KeyNames.TryParse(zone.Key, out var key))
-            {
-                throw new DeviceConfigurationException($"{at}:Key", $"'{zone.Key}' is not a key; use {KeyNames.Allowed}");
-            }
-
-            var area = new System.Drawing.Rectangle(zone.X, zone.Y, zone.Width, zone.Height);
-            if (zone.Width <= 0 || zone.Height <= 0 || !screen.Contains(area))
-            {
-                throw new DeviceConfigurationException($"{at}:X", $"the zone {zone.Width}x{zone.Height} at ({zone.X},{zone.Y}) must have a size and lie on the {ScreenWidth}x{ScreenHeight} panel");
-            }
-
-            foreach (var (other, otherKey) in result)
-            {
-                if (other.IntersectsWith(area))
-                {
-                    throw new DeviceConfigurationException($"{at}:X", $"the zone for {zone.Key} overlaps the zone for {otherKey}; a touch must mean one key");
-                }
-            }
-
-            result.Add((area, key));
-        }
-
-        return result;
+        return TouchZones.Validate(section, Zones, ScreenWidth, ScreenHeight);
     }
 
     /// <summary>The I2C settings of the controller.</summary>
