@@ -2,11 +2,15 @@ using System.Device.Gpio;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Display;
 using CardlessAtm.Devices.Keypad;
+using CardlessAtm.Devices.RaspberryPi.Buses;
+using CardlessAtm.Devices.RaspberryPi.Display;
 using CardlessAtm.Devices.RaspberryPi.Keypad;
 using CardlessAtm.Devices.RaspberryPi.Sensors;
 using CardlessAtm.Devices.Sensors;
+using CardlessAtm.FirmwareSim.Gpio;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace CardlessAtm.Devices.RaspberryPi.Tests;
 
@@ -88,12 +92,65 @@ public class RegistrationTests
         Assert.Equal(SensorState.Alert, sensors.Status.StateOf(SensorKind.SafeDoor));
     }
 
-    private static ServiceProvider Build(Rig rig, Dictionary<string, string?> settings)
+    [Fact]
+    public void The_mirror_LCD_at_its_address_on_the_emulated_bus_mirrors_the_TFT()
+    {
+        using var rig = new Rig();
+        var buses = new EmulatedBuses();
+        buses.AttachSpi(new Ili934xPanelEmulator(rig.Board, dataCommandPin: 25, resetPin: 24), maxClockHz: 40_000_000);
+        var lcd = new Hd44780Pcf8574Emulator(address: 0x27, busId: 1);
+        buses.AttachI2c(lcd);
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "Ili934x",
+            ["Devices:Display:Ili934x:SpiBusId"] = "0",
+            ["Devices:Display:CharacterLcd:I2cBusId"] = "1",
+        }, buses);
+
+        Assert.IsType<MirroredDisplay>(services.GetRequiredService<IDisplay>());
+        Assert.True(lcd.DisplayOn);
+        Assert.Empty(buses.Refusals);
+    }
+
+    [Fact]
+    public void A_mirror_LCD_that_nothing_answers_for_is_a_warning_and_the_TFT_serves_alone()
+    {
+        using var rig = new Rig();
+        var buses = new EmulatedBuses();
+        buses.AttachSpi(new Ili934xPanelEmulator(rig.Board, dataCommandPin: 25, resetPin: 24), maxClockHz: 40_000_000);
+        buses.AttachI2c(new Hd44780Pcf8574Emulator(address: 0x27, busId: 1));
+        var loggers = new CapturingLoggers();
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "Ili934x",
+            ["Devices:Display:Ili934x:SpiBusId"] = "0",
+            ["Devices:Display:CharacterLcd:I2cBusId"] = "1",
+            ["Devices:Display:CharacterLcd:I2cAddress"] = "63", // 0x3F: the backpack is at 0x27
+        }, buses, loggers);
+
+        var display = services.GetRequiredService<IDisplay>();
+
+        Assert.IsType<Ili934xDisplay>(display);
+        var warning = Assert.Single(loggers.Lines, l => l.StartsWith("Warning:", StringComparison.Ordinal));
+        Assert.Contains("Devices:Display:CharacterLcd", warning);
+        Assert.Contains("0x3F", warning);
+    }
+
+    private static ServiceProvider Build(Rig rig, Dictionary<string, string?> settings, EmulatedBuses? buses = null, ILoggerFactory? loggers = null)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection();
         services.AddSingleton(rig.Gpio);
         services.AddSingleton<TimeProvider>(rig.Clock);
+        if (buses is not null)
+        {
+            services.AddSingleton<IPiBuses>(new EmulatedPiBuses(buses));
+        }
+
+        if (loggers is not null)
+        {
+            services.AddSingleton(loggers);
+        }
         services.AddAtmDevices(configuration, b => b.AddRaspberryPiDevices());
         return services.BuildServiceProvider();
     }
