@@ -1,5 +1,6 @@
 using System.Device.Gpio;
 using System.Device.I2c;
+using System.Device.Spi;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Display;
 using CardlessAtm.Devices.RaspberryPi.Buses;
@@ -68,7 +69,7 @@ public static class RaspberryPiRegistration
                     $"{section.Path}:Ili934x:SpiBusId",
                     $"/dev/spidev{options.SpiBusId}.{options.SpiChipSelect}",
                     "SPI",
-                    () => new Ili934xDisplay(spi, services.GetRequiredService<GpioController>(), options, Logger<Ili934xDisplay>(services)));
+                    () => OpenTft(spi, services, options, $"{section.Path}:Ili934x"));
                 if (displays.CharacterLcd is not { } lcdOptions)
                 {
                     return (IDisplay)tft;
@@ -185,6 +186,23 @@ public static class RaspberryPiRegistration
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException or DllNotFoundException or TypeInitializationException or InvalidOperationException)
         {
             throw new DeviceConfigurationException("Devices (GPIO)", DescribeOpenFailure("the GPIO controller (/dev/gpiomem or /dev/gpiochip*)", "gpio", ex));
+        }
+    }
+
+    /// <summary>The TFT on its opened bus; when MISO is wired and its id does not read back, start-up stops naming the chip select.</summary>
+    private static Ili934xDisplay OpenTft(SpiDevice spi, IServiceProvider services, Ili934xDisplayOptions options, string section)
+    {
+        try
+        {
+            return new Ili934xDisplay(spi, services.GetRequiredService<GpioController>(), options, Logger<Ili934xDisplay>(services));
+        }
+        catch (DisplayNotAnsweringException ex)
+        {
+            spi.Dispose();
+            throw new DeviceConfigurationException(
+                $"{section}:SpiChipSelect",
+                $"no {options.Model} answers on /dev/spidev{options.SpiBusId}.{options.SpiChipSelect} (SpiBusId {options.SpiBusId}, SpiChipSelect {options.SpiChipSelect}, SpiClockHz {options.SpiClockHz}, SPI mode 3): "
+                + $"{ex.Message}; check SpiBusId and SpiChipSelect against the wiring and lower SpiClockHz, or set {section}:MisoWired to false if the panel's SDO (MISO) pin is not connected");
         }
     }
 

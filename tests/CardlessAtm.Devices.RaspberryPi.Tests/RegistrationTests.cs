@@ -7,6 +7,7 @@ using CardlessAtm.Devices.RaspberryPi.Display;
 using CardlessAtm.Devices.RaspberryPi.Keypad;
 using CardlessAtm.Devices.RaspberryPi.Sensors;
 using CardlessAtm.Devices.Sensors;
+using CardlessAtm.Devices.Status;
 using CardlessAtm.FirmwareSim.Gpio;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -134,6 +135,50 @@ public class RegistrationTests
         var warning = Assert.Single(loggers.Lines, l => l.StartsWith("Warning:", StringComparison.Ordinal));
         Assert.Contains("Devices:Display:CharacterLcd", warning);
         Assert.Contains("0x3F", warning);
+    }
+
+    [Theory]
+    [InlineData("1", "24000000")] // a chip select with nothing on it
+    [InlineData("0", "80000000")] // over the panel's clock ceiling
+    public void A_TFT_whose_id_does_not_read_back_fails_start_up_naming_the_chip_select(string chipSelect, string clockHz)
+    {
+        using var rig = new Rig();
+        var buses = new EmulatedBuses();
+        buses.AttachSpi(new Ili934xPanelEmulator(rig.Board, dataCommandPin: 25, resetPin: 24) { MisoWired = true }, maxClockHz: 40_000_000);
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "Ili934x",
+            ["Devices:Display:Ili934x:MisoWired"] = "true",
+            ["Devices:Display:Ili934x:SpiChipSelect"] = chipSelect,
+            ["Devices:Display:Ili934x:SpiClockHz"] = clockHz,
+        }, buses);
+
+        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<IDisplay>());
+
+        Assert.Equal("Devices:Display:Ili934x:SpiChipSelect", error.Setting);
+        Assert.Contains($"/dev/spidev0.{chipSelect}", error.Message);
+        Assert.Contains("000000", error.Message);
+        Assert.Single(buses.Refusals);
+    }
+
+    [Theory]
+    [InlineData(true, DeviceState.Online)]
+    [InlineData(false, DeviceState.Unverified)]
+    public async Task The_TFT_is_Online_when_its_id_reads_back_over_MISO_and_Unverified_without_MISO(bool misoWired, DeviceState expected)
+    {
+        using var rig = new Rig();
+        var buses = new EmulatedBuses();
+        buses.AttachSpi(new Ili934xPanelEmulator(rig.Board, dataCommandPin: 25, resetPin: 24) { MisoWired = misoWired }, maxClockHz: 40_000_000);
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "Ili934x",
+            ["Devices:Display:Ili934x:MisoWired"] = misoWired ? "true" : "false",
+        }, buses);
+
+        var display = services.GetRequiredService<IDisplay>();
+        Assert.Equal(expected, display.Status.Device);
+        await display.ShowAsync(new Screen("Welcome", ["Press ENTER"]), default);
+        Assert.Equal(expected, display.Status.Device);
     }
 
     private static ServiceProvider Build(Rig rig, Dictionary<string, string?> settings, EmulatedBuses? buses = null, ILoggerFactory? loggers = null)
