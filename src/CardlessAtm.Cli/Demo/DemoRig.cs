@@ -3,6 +3,8 @@ using CardlessAtm.Devices.Display;
 using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Devices.Sensors;
 using CardlessAtm.Devices.Simulated;
+using CardlessAtm.Phone;
+using CardlessAtm.Phone.Scanning;
 using CardlessAtm.Qr.Rendering;
 
 namespace CardlessAtm.Cli.Demo;
@@ -39,8 +41,8 @@ internal interface IDemoAtmHardware
     /// <summary>The cassette of 50s is pulled out.</summary>
     void PullFiftiesCassette();
 
-    /// <summary>A PNG of the screen showing <paramref name="modules"/>, as the phone's camera sees it.</summary>
-    byte[] PhotographQr(ModuleMatrix modules);
+    /// <summary>A PNG of the screen showing <paramref name="modules"/> (the QR of <paramref name="qrText"/>), as the phone's camera sees it.</summary>
+    Task<byte[]> PhotographQrAsync(ModuleMatrix modules, string qrText, CancellationToken cancellationToken);
 }
 
 /// <summary>The simulated devices: faults set on the simulators, the QR picture drawn from the QR model.</summary>
@@ -56,7 +58,7 @@ internal sealed class SimulatedDemoHardware(SimulatedKeypad keypad, SimulatedDis
 
     public void PullFiftiesCassette() => sensors.Set(SensorKind.CassettePresent, SensorState.Alert, position: 3);
 
-    public byte[] PhotographQr(ModuleMatrix modules) => PngQrRenderer.Render(modules);
+    public Task<byte[]> PhotographQrAsync(ModuleMatrix modules, string qrText, CancellationToken cancellationToken) => Task.FromResult(PngQrRenderer.Render(modules));
 }
 
 /// <summary>
@@ -84,10 +86,37 @@ internal sealed class FirmwareSimDemoHardware(FirmwareSimRig rig, string directo
 
     public void PullFiftiesCassette() => rig.Dispenser.SetCassettePresent(2, present: false);
 
-    public byte[] PhotographQr(ModuleMatrix modules)
+    /// <summary>
+    /// The panel's framebuffer as PNG once it shows this session's QR: the terminal announces the session as the screen
+    /// goes out over SPI, so, like a phone held up to the glass, it looks again until the code on it reads as this one.
+    /// </summary>
+    public async Task<byte[]> PhotographQrAsync(ModuleMatrix modules, string qrText, CancellationToken cancellationToken)
     {
-        var path = Path.Combine(directory, $"panel-{Interlocked.Increment(ref _photos)}.png");
-        rig.Panel.SaveAsPng(path);
-        return File.ReadAllBytes(path);
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        patience.CancelAfter(TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            var path = Path.Combine(directory, $"panel-{Interlocked.Increment(ref _photos)}.png");
+            rig.Panel.SaveAsPng(path);
+            var png = await File.ReadAllBytesAsync(path, cancellationToken);
+            if (ShowsQr(png, qrText) || patience.IsCancellationRequested)
+            {
+                return png; // after the patience, the phone's own decode reports what it sees
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50), CancellationToken.None);
+        }
+    }
+
+    private static bool ShowsQr(byte[] png, string qrText)
+    {
+        try
+        {
+            return QrImageReader.Read(png, "the ATM screen") == qrText;
+        }
+        catch (PhoneInputException)
+        {
+            return false;
+        }
     }
 }

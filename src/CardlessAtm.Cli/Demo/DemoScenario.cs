@@ -491,7 +491,7 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         Say($"B  The ATM encodes its id and the transaction into a QR code (version {symbol.Version}-{symbol.ErrorCorrection}) and shows it, valid until {payload.ExpiresAt:HH:mm:ss}:");
         output.WriteLine(ConsoleQrRenderer.Render(symbol.Modules));
         Say($"   payload: {qrText}");
-        var png = atm.Hardware.PhotographQr(symbol.Modules);
+        var png = await atm.Hardware.PhotographQrAsync(symbol.Modules, qrText, cancellationToken);
         if (saveQr is not null)
         {
             await File.WriteAllBytesAsync(saveQr.FullName, png, cancellationToken);

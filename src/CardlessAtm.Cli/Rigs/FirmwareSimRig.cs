@@ -8,7 +8,9 @@ using CardlessAtm.Devices.RaspberryPi.Keypad;
 using CardlessAtm.FirmwareSim.Gpio;
 using CardlessAtm.FirmwareSim.Lcdm2000;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace CardlessAtm.Cli.Rigs;
@@ -44,7 +46,10 @@ internal sealed class FirmwareSimRig : IDisposable
         ("Tamper", new(23, "Tamper")),
     ];
 
-    private static readonly TimeSpan KeyHold = TimeSpan.FromMilliseconds(80);
+    // A finger holds a key about 100 ms and lifts it for longer; the driver ignores a key while the last one's release has
+    // not settled (its 25 ms debounce, on a real clock that a busy machine stretches).
+    private static readonly TimeSpan KeyHold = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan KeyGap = TimeSpan.FromMilliseconds(200);
 
     private readonly MatrixKeypadOptions _keypadWiring = new();
     private readonly AtmKey?[,] _keyMap;
@@ -98,6 +103,31 @@ internal sealed class FirmwareSimRig : IDisposable
         "firmware-sim" or "firmwaresim" => true,
         _ => throw new UsageException($"--rig: '{value}' is not a rig; use simulated or firmware-sim"),
     };
+
+    /// <summary>
+    /// When <c>--rig firmware-sim</c> was given (<paramref name="requested"/>) or <c>Devices:Rig</c> is <c>FirmwareSim</c>: starts
+    /// the rig, puts its settings under the user's (above the shipped appsettings.json, below --config, environment and --set)
+    /// and points the Pi registration at it. The caller owns the returned rig; null when no rig is selected.
+    /// </summary>
+    public static FirmwareSimRig? AttachIfSelected(HostApplicationBuilder builder, bool requested)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        if (!requested && !IsSelected(builder.Configuration))
+        {
+            return null;
+        }
+
+        var rig = Start();
+        var data = builder.Configuration["Terminal:DataDirectory"];
+        var state = string.IsNullOrWhiteSpace(data)
+            ? Directory.CreateTempSubdirectory("cardless-atm-firmware-sim-").FullName
+            : Path.Combine(data, "firmware-sim");
+        Directory.CreateDirectory(state);
+        var below = ((IHostApplicationBuilder)builder).Properties.TryGetValue(CliHost.UserSettingsStartKey, out var index) ? (int)index : builder.Configuration.Sources.Count;
+        builder.Configuration.Sources.Insert(below, new MemoryConfigurationSource { InitialData = rig.Settings(state) });
+        rig.AddServices(builder.Services);
+        return rig;
+    }
 
     /// <summary>Starts the emulators (the LCDM-2000 firmware on a new pseudo-terminal).</summary>
     public static FirmwareSimRig Start(ILoggerFactory? loggers = null, Lcdm2000EmulatorOptions? dispenserOptions = null) =>
@@ -169,9 +199,7 @@ internal sealed class FirmwareSimRig : IDisposable
         {
             var (row, column) = PositionOf(key);
             Keys.Tap(row, column, KeyHold, TimeSpan.FromSeconds(5));
-
-            // The driver ignores a key while the last one's release has not settled (its debounce): a finger is slower.
-            Board.Advance(KeyHold);
+            Board.Advance(KeyGap);
         }
     }
 
