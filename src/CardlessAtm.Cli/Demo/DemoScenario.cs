@@ -231,14 +231,18 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         Say($"A  The customer presses ENTER on the ATM and types {AmountMajor} (EUR).");
         await WaitForAsync(atm, s => s == TerminalState.Idle, cancellationToken); // keys before the idle screen are discarded
         var qrShown = WaitForAsync(atm, s => s is TerminalState.QrShown or TerminalState.Terminated, cancellationToken);
-        await Task.Run(
+        // On its own thread: a finger on the key matrix takes real time, and must not hold up a pool thread the
+        // keypad driver's debounce timer needs.
+        await Task.Factory.StartNew(
             () =>
             {
                 atm.Hardware.Press(AtmKey.Enter);
                 atm.Hardware.Type(AmountMajor.ToString(CultureInfo.InvariantCulture));
                 atm.Hardware.Press(AtmKey.Enter);
             },
-            cancellationToken);
+            cancellationToken,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
         if (await qrShown == TerminalState.Terminated)
         {
             var ended = await _atmOutcome.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);

@@ -48,7 +48,7 @@ internal sealed class FirmwareSimRig : IDisposable
 
     // A finger holds a key about 100 ms and lifts it for longer; the driver ignores a key while the last one's release has
     // not settled (its 25 ms debounce, on a real clock that a busy machine stretches).
-    private static readonly TimeSpan KeyHold = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan KeyHold = TimeSpan.FromMilliseconds(150);
     private static readonly TimeSpan KeyGap = TimeSpan.FromMilliseconds(200);
 
     private readonly MatrixKeypadOptions _keypadWiring = new();
