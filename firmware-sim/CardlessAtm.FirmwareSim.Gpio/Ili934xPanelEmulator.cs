@@ -38,6 +38,7 @@ public sealed class Ili934xPanelEmulator : SpiDevice
     private const byte MemoryAccessControl = 0x36;
     private const byte PixelFormatSet = 0x3A;
     private const byte MemoryWriteContinue = 0x3C;
+    private const byte ReadId4 = 0xD3;
 
     private readonly Lock _gate = new();
     private readonly VirtualGpioBoard _board;
@@ -293,6 +294,12 @@ public sealed class Ili934xPanelEmulator : SpiDevice
     /// <inheritdoc />
     public override void WriteByte(byte value) => Write([value]);
 
+    /// <summary>
+    /// Whether the panel's SDO is wired to the bus's MISO. When it is, a full-duplex RDID4 (0xD3 with D/C low) answers
+    /// as the chip does: the byte clocked with the command, a dummy byte, then 0x00, 0x93 and 0x41 (ILI9341) or 0x42 (ILI9342).
+    /// </summary>
+    public bool MisoWired { get; init; }
+
     /// <summary>MISO is not wired on these modules' usual hookup; reads return zeros.</summary>
     public override void Read(Span<byte> buffer) => buffer.Clear();
 
@@ -302,8 +309,29 @@ public sealed class Ili934xPanelEmulator : SpiDevice
     /// <inheritdoc />
     public override void TransferFullDuplex(ReadOnlySpan<byte> writeBuffer, Span<byte> readBuffer)
     {
-        Write(writeBuffer);
         readBuffer.Clear();
+        if (MisoWired && writeBuffer.Length > 0 && writeBuffer[0] == ReadId4 && _board.LevelOf(_dataCommandPin) == PinValue.Low)
+        {
+            lock (_gate)
+            {
+                _bytesWritten += writeBuffer.Length;
+                _commandBytes++;
+                FinishCommand();
+                _commandCounts[ReadId4] = _commandCounts.GetValueOrDefault(ReadId4) + 1;
+                _command = null;
+                _parameters.Clear();
+            }
+
+            ReadOnlySpan<byte> id = [0x00, 0x93, Model == Ili934xPanelModel.Ili9342 ? (byte)0x42 : (byte)0x41];
+            for (var i = 2; i < readBuffer.Length && i - 2 < id.Length; i++)
+            {
+                readBuffer[i] = id[i - 2];
+            }
+
+            return;
+        }
+
+        Write(writeBuffer);
     }
 
     /// <inheritdoc />

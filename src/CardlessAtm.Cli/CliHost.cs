@@ -40,6 +40,12 @@ internal static class CliHost
         Recursive = true,
     };
 
+    /// <summary>
+    /// Key of <see cref="IHostApplicationBuilder.Properties"/>: the index of the first configuration source the user gives
+    /// (--config, environment, --set); a rig's shipped settings go in just below it (see <c>FirmwareSimRig</c>).
+    /// </summary>
+    public const string UserSettingsStartKey = "CardlessAtm.UserSettingsStart";
+
     /// <summary>Builds a host for a subcommand; <paramref name="configureServices"/> adds the subcommand's parts.</summary>
     /// <exception cref="DeviceConfigurationException">A <c>--config</c> file is missing or a <c>--set</c> is malformed.</exception>
     public static IHost Build(ParseResult parse, Action<HostApplicationBuilder> configureServices)
@@ -47,6 +53,7 @@ internal static class CliHost
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddInMemoryCollection(Defaults());
         builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
+        ((IHostApplicationBuilder)builder).Properties[UserSettingsStartKey] = builder.Configuration.Sources.Count;
         var config = parse.GetValue(ConfigOption);
         if (config is not null)
         {

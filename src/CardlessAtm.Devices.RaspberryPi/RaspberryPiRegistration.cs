@@ -3,6 +3,7 @@ using System.Device.I2c;
 using System.Device.Spi;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Display;
+using CardlessAtm.Devices.RaspberryPi.Buses;
 using CardlessAtm.Devices.RaspberryPi.Configuration;
 using CardlessAtm.Devices.RaspberryPi.Display;
 using CardlessAtm.Devices.RaspberryPi.Doctor;
@@ -14,18 +15,20 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CardlessAtm.Devices.RaspberryPi;
 
 /// <summary>
 /// Registers the Raspberry Pi device kinds with the device layer. This is the composition root
 /// for the Pi: it opens the GPIO controller (one, shared, registered as a singleton), the SPI and
-/// I2C devices, and hands them to the drivers, which never open hardware themselves.
+/// I2C devices (through <see cref="IPiBuses"/>: the kernel's by default, emulated ones on the firmware-sim rig),
+/// and hands them to the drivers, which never open hardware themselves.
 /// </summary>
 /// <remarks>
 /// Kinds and their sections:
 /// <c>Devices:Display:Kind</c> = <c>Ili934x</c> (settings in <c>Devices:Display:Ili934x</c>; an optional
-/// <c>Devices:Display:CharacterLcd</c> beside it mirrors the text, see <see cref="MirroredDisplay"/>) or <c>CharacterLcd</c>, which is refused: a
+/// <c>Devices:Display:CharacterLcd</c> beside it mirrors the text, see <see cref="MirroredDisplay"/>; a mirror LCD that cannot be opened or does not answer is a warning, and the TFT serves alone) or <c>CharacterLcd</c>, which is refused: a
 /// character LCD cannot show the QR;
 /// <c>Devices:Keypad:Kind</c> = <c>Matrix</c> (<c>Devices:Keypad:Matrix</c>), <c>Touch</c> (<c>Devices:Keypad:Touch</c>) or <c>Xpt2046</c> (<c>Devices:Keypad:Xpt2046</c>);
 /// <c>Devices:Sensors:Kind</c> = <c>Gpio</c> (<c>Devices:Sensors:Gpio</c>).
@@ -55,6 +58,7 @@ public static class RaspberryPiRegistration
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.TryAddSingleton(services => OpenGpioController(services.GetService<IConfiguration>()));
+        builder.Services.TryAddSingleton<IPiBuses, KernelPiBuses>();
         var devices = builder.Section; // every Pi device checks the lines of all of them before it opens its own
         return builder
             .AddDisplayKind(Ili934xKind, (services, section) =>
@@ -64,21 +68,19 @@ public static class RaspberryPiRegistration
                 PinPlan.Check(devices);
                 var options = displays.Ili934x!;
                 ManagedImageFactory.Register();
-                var spi = Open($"{section.Path}:Ili934x:SpiBusId", $"/dev/spidev{options.SpiBusId}.{options.SpiChipSelect}", "SPI", () => SpiDevice.Create(options.CreateSpiConnectionSettings()));
+                var spi = Open($"{section.Path}:Ili934x:SpiBusId", $"/dev/spidev{options.SpiBusId}.{options.SpiChipSelect}", "SPI", () => services.GetRequiredService<IPiBuses>().OpenSpi(options.CreateSpiConnectionSettings()));
                 var tft = Open(
                     $"{section.Path}:Ili934x:SpiBusId",
                     $"/dev/spidev{options.SpiBusId}.{options.SpiChipSelect}",
                     "SPI",
-                    () => new Ili934xDisplay(spi, services.GetRequiredService<GpioController>(), options, Logger<Ili934xDisplay>(services)));
+                    () => OpenTft(spi, services, options, $"{section.Path}:Ili934x"));
                 if (displays.CharacterLcd is not { } lcdOptions)
                 {
                     return (IDisplay)tft;
                 }
 
-                var device = $"/dev/i2c-{lcdOptions.I2cBusId}";
-                var i2c = Open($"{section.Path}:CharacterLcd:I2cBusId", device, "I2C", () => I2cDevice.Create(lcdOptions.CreateI2cConnectionSettings()));
-                var lcd = Open($"{section.Path}:CharacterLcd:I2cBusId", device, "I2C", () => new CharacterLcdDisplay(i2c, lcdOptions, Logger<CharacterLcdDisplay>(services)));
-                return new MirroredDisplay(tft, lcd, Logger<MirroredDisplay>(services));
+                var lcd = OpenMirrorLcd(services, $"{section.Path}:CharacterLcd", lcdOptions);
+                return lcd is null ? tft : new MirroredDisplay(tft, lcd, Logger<MirroredDisplay>(services));
             })
             .AddDisplayKind(CharacterLcdKind, (_, section) =>
             {
@@ -105,7 +107,7 @@ public static class RaspberryPiRegistration
                 options.Validate(own.Path);
                 PinPlan.Check(devices);
                 var device = $"/dev/i2c-{options.I2cBusId}";
-                var i2c = Open($"{own.Path}:I2cBusId", device, "I2C", () => I2cDevice.Create(options.CreateI2cConnectionSettings()));
+                var i2c = Open($"{own.Path}:I2cBusId", device, "I2C", () => services.GetRequiredService<IPiBuses>().OpenI2c(options.CreateI2cConnectionSettings()));
                 return Open($"{own.Path}:I2cBusId", device, "I2C", () => new TouchKeypad(i2c, services.GetRequiredService<GpioController>(), options, Time(services), Logger<TouchKeypad>(services)));
             })
             .AddKeypadKind(Xpt2046Kind, (services, section) =>
@@ -199,6 +201,50 @@ public static class RaspberryPiRegistration
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException or DllNotFoundException or TypeInitializationException or InvalidOperationException)
         {
             throw new DeviceConfigurationException("Devices (GPIO)", DescribeOpenFailure("the GPIO controller (/dev/gpiomem or /dev/gpiochip*)", "gpio", ex));
+        }
+    }
+
+    /// <summary>The TFT on its opened bus; when MISO is wired and its id does not read back, start-up stops naming the chip select.</summary>
+    private static Ili934xDisplay OpenTft(SpiDevice spi, IServiceProvider services, Ili934xDisplayOptions options, string section)
+    {
+        try
+        {
+            return new Ili934xDisplay(spi, services.GetRequiredService<GpioController>(), options, Logger<Ili934xDisplay>(services));
+        }
+        catch (DisplayNotAnsweringException ex)
+        {
+            spi.Dispose();
+            throw new DeviceConfigurationException(
+                $"{section}:SpiChipSelect",
+                $"no {options.Model} answers on /dev/spidev{options.SpiBusId}.{options.SpiChipSelect} (SpiBusId {options.SpiBusId}, SpiChipSelect {options.SpiChipSelect}, SpiClockHz {options.SpiClockHz}, SPI mode 3): "
+                + $"{ex.Message}; check SpiBusId and SpiChipSelect against the wiring and lower SpiClockHz, or set {section}:MisoWired to false if the panel's SDO (MISO) pin is not connected");
+        }
+    }
+
+    /// <summary>
+    /// The optional mirror LCD, or null when it cannot be opened or does not answer: it only mirrors the TFT's text,
+    /// so its loss is a warning naming its settings, never a stop of start-up (its settings' validation still is).
+    /// </summary>
+    private static CharacterLcdDisplay? OpenMirrorLcd(IServiceProvider services, string setting, CharacterLcdOptions options)
+    {
+        var device = $"/dev/i2c-{options.I2cBusId}";
+        I2cDevice? i2c = null;
+        try
+        {
+            i2c = services.GetRequiredService<IPiBuses>().OpenI2c(options.CreateI2cConnectionSettings());
+            return new CharacterLcdDisplay(i2c, options, Logger<CharacterLcdDisplay>(services));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException or DllNotFoundException)
+        {
+            i2c?.Dispose();
+            var logger = (ILogger?)Logger<MirroredDisplay>(services) ?? NullLogger.Instance;
+            logger.LogWarning(
+                "The mirror LCD ({Setting}: I2cBusId {Bus}, I2cAddress 0x{Address:X2}) is not used, the TFT alone shows the screens: {Problem}",
+                setting,
+                options.I2cBusId,
+                options.I2cAddress,
+                DescribeOpenFailure($"{device} address 0x{options.I2cAddress:X2}", "i2c", ex));
+            return null;
         }
     }
 

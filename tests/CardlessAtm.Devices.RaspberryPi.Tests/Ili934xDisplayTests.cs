@@ -15,8 +15,9 @@ public class Ili934xDisplayTests(ITestOutputHelper output)
     // Same alphabet and length as the session payload (71 alphanumeric characters, QR 4-M).
     private const string Payload = "CQ1.ATM00001.KZ3M7Q2W9X4T8R6P.000000012000.978.1764097200.9F3A1C7E5B2D4A60";
 
-    private static readonly Ili934xDisplayOptions Portrait = new() { Model = Ili934xModel.Ili9341, DataCommandPin = 25, ResetPin = 24, BacklightPin = 18 };
-    private static readonly Ili934xDisplayOptions Landscape = new() { Model = Ili934xModel.Ili9342, DataCommandPin = 25, ResetPin = 24, BacklightPin = -1 };
+    // MISO wired, so the driver reads the id back and reports Online (without it, Unverified: see RegistrationTests).
+    private static readonly Ili934xDisplayOptions Portrait = new() { Model = Ili934xModel.Ili9341, DataCommandPin = 25, ResetPin = 24, BacklightPin = 18, MisoWired = true };
+    private static readonly Ili934xDisplayOptions Landscape = new() { Model = Ili934xModel.Ili9342, DataCommandPin = 25, ResetPin = 24, BacklightPin = -1, MisoWired = true };
 
     private static ModuleMatrix Qr => QrSymbolEncoder.Encode(Payload, QrErrorCorrection.M, 4).Modules;
 
@@ -125,7 +126,7 @@ public class Ili934xDisplayTests(ITestOutputHelper output)
     public async Task An_SPI_failure_marks_the_display_in_error_and_the_next_screen_is_sent_whole()
     {
         using var rig = new Rig();
-        var panel = new Ili934xPanelEmulator(rig.Board, Portrait.DataCommandPin, Portrait.ResetPin);
+        var panel = new Ili934xPanelEmulator(rig.Board, Portrait.DataCommandPin, Portrait.ResetPin) { MisoWired = true };
         var spi = new FlakySpi(panel);
         using var display = new Ili934xDisplay(spi, rig.Gpio, Portrait);
         await display.ShowAsync(Screen.Text("Welcome", "Press F1"), default);
@@ -292,7 +293,10 @@ public class Ili934xDisplayTests(ITestOutputHelper output)
             rig.Board,
             options.DataCommandPin,
             options.ResetPin,
-            options.Model == Ili934xModel.Ili9341 ? Ili934xPanelModel.Ili9341 : Ili934xPanelModel.Ili9342);
+            options.Model == Ili934xModel.Ili9341 ? Ili934xPanelModel.Ili9341 : Ili934xPanelModel.Ili9342)
+        {
+            MisoWired = options.MisoWired,
+        };
         return (new Ili934xDisplay(panel, rig.Gpio, options), panel);
     }
 

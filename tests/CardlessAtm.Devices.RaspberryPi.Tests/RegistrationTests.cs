@@ -2,11 +2,16 @@ using System.Device.Gpio;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Display;
 using CardlessAtm.Devices.Keypad;
+using CardlessAtm.Devices.RaspberryPi.Buses;
+using CardlessAtm.Devices.RaspberryPi.Display;
 using CardlessAtm.Devices.RaspberryPi.Keypad;
 using CardlessAtm.Devices.RaspberryPi.Sensors;
 using CardlessAtm.Devices.Sensors;
+using CardlessAtm.Devices.Status;
+using CardlessAtm.FirmwareSim.Gpio;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace CardlessAtm.Devices.RaspberryPi.Tests;
 
@@ -88,12 +93,109 @@ public class RegistrationTests
         Assert.Equal(SensorState.Alert, sensors.Status.StateOf(SensorKind.SafeDoor));
     }
 
-    private static ServiceProvider Build(Rig rig, Dictionary<string, string?> settings)
+    [Fact]
+    public void The_mirror_LCD_at_its_address_on_the_emulated_bus_mirrors_the_TFT()
+    {
+        using var rig = new Rig();
+        var buses = new EmulatedBuses();
+        buses.AttachSpi(new Ili934xPanelEmulator(rig.Board, dataCommandPin: 25, resetPin: 24), maxClockHz: 40_000_000);
+        var lcd = new Hd44780Pcf8574Emulator(address: 0x27, busId: 1);
+        buses.AttachI2c(lcd);
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "Ili934x",
+            ["Devices:Display:Ili934x:SpiBusId"] = "0",
+            ["Devices:Display:CharacterLcd:I2cBusId"] = "1",
+        }, buses);
+
+        Assert.IsType<MirroredDisplay>(services.GetRequiredService<IDisplay>());
+        Assert.True(lcd.DisplayOn);
+        Assert.Empty(buses.Refusals);
+    }
+
+    [Fact]
+    public void A_mirror_LCD_that_nothing_answers_for_is_a_warning_and_the_TFT_serves_alone()
+    {
+        using var rig = new Rig();
+        var buses = new EmulatedBuses();
+        buses.AttachSpi(new Ili934xPanelEmulator(rig.Board, dataCommandPin: 25, resetPin: 24), maxClockHz: 40_000_000);
+        buses.AttachI2c(new Hd44780Pcf8574Emulator(address: 0x27, busId: 1));
+        var loggers = new CapturingLoggers();
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "Ili934x",
+            ["Devices:Display:Ili934x:SpiBusId"] = "0",
+            ["Devices:Display:CharacterLcd:I2cBusId"] = "1",
+            ["Devices:Display:CharacterLcd:I2cAddress"] = "63", // 0x3F: the backpack is at 0x27
+        }, buses, loggers);
+
+        var display = services.GetRequiredService<IDisplay>();
+
+        Assert.IsType<Ili934xDisplay>(display);
+        var warning = Assert.Single(loggers.Lines, l => l.StartsWith("Warning:", StringComparison.Ordinal));
+        Assert.Contains("Devices:Display:CharacterLcd", warning);
+        Assert.Contains("0x3F", warning);
+    }
+
+    [Theory]
+    [InlineData("1", "24000000")] // a chip select with nothing on it
+    [InlineData("0", "80000000")] // over the panel's clock ceiling
+    public void A_TFT_whose_id_does_not_read_back_fails_start_up_naming_the_chip_select(string chipSelect, string clockHz)
+    {
+        using var rig = new Rig();
+        var buses = new EmulatedBuses();
+        buses.AttachSpi(new Ili934xPanelEmulator(rig.Board, dataCommandPin: 25, resetPin: 24) { MisoWired = true }, maxClockHz: 40_000_000);
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "Ili934x",
+            ["Devices:Display:Ili934x:MisoWired"] = "true",
+            ["Devices:Display:Ili934x:SpiChipSelect"] = chipSelect,
+            ["Devices:Display:Ili934x:SpiClockHz"] = clockHz,
+        }, buses);
+
+        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<IDisplay>());
+
+        Assert.Equal("Devices:Display:Ili934x:SpiChipSelect", error.Setting);
+        Assert.Contains($"/dev/spidev0.{chipSelect}", error.Message);
+        Assert.Contains("000000", error.Message);
+        Assert.Single(buses.Refusals);
+    }
+
+    [Theory]
+    [InlineData(true, DeviceState.Online)]
+    [InlineData(false, DeviceState.Unverified)]
+    public async Task The_TFT_is_Online_when_its_id_reads_back_over_MISO_and_Unverified_without_MISO(bool misoWired, DeviceState expected)
+    {
+        using var rig = new Rig();
+        var buses = new EmulatedBuses();
+        buses.AttachSpi(new Ili934xPanelEmulator(rig.Board, dataCommandPin: 25, resetPin: 24) { MisoWired = misoWired }, maxClockHz: 40_000_000);
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "Ili934x",
+            ["Devices:Display:Ili934x:MisoWired"] = misoWired ? "true" : "false",
+        }, buses);
+
+        var display = services.GetRequiredService<IDisplay>();
+        Assert.Equal(expected, display.Status.Device);
+        await display.ShowAsync(new Screen("Welcome", ["Press ENTER"]), default);
+        Assert.Equal(expected, display.Status.Device);
+    }
+
+    private static ServiceProvider Build(Rig rig, Dictionary<string, string?> settings, EmulatedBuses? buses = null, ILoggerFactory? loggers = null)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection();
         services.AddSingleton(rig.Gpio);
         services.AddSingleton<TimeProvider>(rig.Clock);
+        if (buses is not null)
+        {
+            services.AddSingleton<IPiBuses>(new EmulatedPiBuses(buses));
+        }
+
+        if (loggers is not null)
+        {
+            services.AddSingleton(loggers);
+        }
         services.AddAtmDevices(configuration, b => b.AddRaspberryPiDevices());
         return services.BuildServiceProvider();
     }

@@ -1,7 +1,10 @@
+using System.Collections.Concurrent;
 using System.Device.Gpio;
+using System.Device.I2c;
 using System.Device.Spi;
 using System.Text;
 using CardlessAtm.FirmwareSim.Gpio;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using ZXing;
 using ZXing.Common;
@@ -87,5 +90,40 @@ internal sealed class RigFactAttribute : FactAttribute
         {
             Skip = $"Needs a Raspberry Pi rig: set {Variable}=pi.";
         }
+    }
+}
+
+/// <summary>The Pi registration's buses pointed at firmware-sim's emulated ones.</summary>
+internal sealed class EmulatedPiBuses(EmulatedBuses buses) : CardlessAtm.Devices.RaspberryPi.Buses.IPiBuses
+{
+    public SpiDevice OpenSpi(SpiConnectionSettings settings) => buses.OpenSpi(settings);
+
+    public I2cDevice OpenI2c(I2cConnectionSettings settings) => buses.OpenI2c(settings);
+}
+
+/// <summary>Keeps every log entry as "Level: message" for assertions.</summary>
+internal sealed class CapturingLoggers : ILoggerFactory
+{
+    public ConcurrentQueue<string> Lines { get; } = new();
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this);
+
+    public void AddProvider(ILoggerProvider provider)
+    {
+    }
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(CapturingLoggers owner) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            owner.Lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
     }
 }

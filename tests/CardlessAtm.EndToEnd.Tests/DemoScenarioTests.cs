@@ -50,6 +50,42 @@ public class DemoScenarioTests
     }
 
     [Fact]
+    public async Task Scenario_all_on_the_firmware_sim_rig_runs_every_scenario_on_the_Pi_drivers()
+    {
+        // One process for the whole table: the rig's scenarios are the same as above, on the Pi drivers over firmware-sim.
+        var (exit, text) = await RunDemoAsync("--rig", "firmware-sim", "--scenario", "all");
+
+        Assert.True(exit == 0, $"exit {exit}\n{text}");
+        var scenarios = typeof(DemoScenarioTests).GetMethod(nameof(Every_demo_scenario_ends_as_described_with_a_balanced_ledger))!
+            .GetCustomAttributes(typeof(InlineDataAttribute), inherit: false).Length;
+        Assert.Contains($"{scenarios} of {scenarios} scenarios ended as they should with the ledger balanced (rig FirmwareSim)", text, StringComparison.Ordinal);
+        Assert.Contains("dispenser-jam                          ok", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task On_the_firmware_sim_rig_the_QR_the_phone_scans_is_the_panel_framebuffer_and_decodes_with_ZXing()
+    {
+        var png = Path.Combine(Path.GetTempPath(), $"cardless-atm-rig-qr-{Guid.NewGuid():N}.png");
+        try
+        {
+            var (exit, text) = await RunDemoAsync("--rig", "firmware-sim", "--save-qr", png);
+
+            Assert.True(exit == 0, $"exit {exit}\n{text}");
+            Assert.Contains("Approved: 80.00 EUR dispensed", text, StringComparison.Ordinal);
+            var bytes = await File.ReadAllBytesAsync(png);
+            // The whole 240x320 glass of the ILI9341 (PNG IHDR width and height), not a rendering of the QR alone.
+            Assert.Equal(240, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16, 4)));
+            Assert.Equal(320, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20, 4)));
+            var payload = text.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("payload: ", StringComparison.Ordinal))["payload: ".Length..];
+            Assert.Equal(payload, CardlessAtm.Phone.Scanning.QrImageReader.Read(bytes)); // ZXing.Net behind the phone's reader
+        }
+        finally
+        {
+            File.Delete(png);
+        }
+    }
+
+    [Fact]
     public async Task The_demo_prints_every_link_as_TLS_1_3_with_the_pin_its_session_matched()
     {
         var (exit, text) = await RunDemoAsync("--scenario", "approved");

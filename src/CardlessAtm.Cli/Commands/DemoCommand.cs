@@ -24,6 +24,12 @@ internal static class DemoCommand
             Description = "Security profile: Aes (default) or Legacy3Des (the patent's 3DES).",
             DefaultValueFactory = _ => "Aes",
         };
+        var rig = new Option<string>("--rig")
+        {
+            Description = "Devices of the terminal: simulated (default, in-memory) or firmware-sim (the Raspberry Pi drivers on emulated SPI, I2C and GPIO and the LCDM-2000 emulator on a pseudo-terminal; faults injected in the firmware).",
+            DefaultValueFactory = _ => "simulated",
+        };
+        rig.AcceptOnlyFromAmong("simulated", "firmware-sim");
         var command = new Command(
             "demo",
             "Start a host (temporary SQLite file with demo accounts), a proxy, a terminal on simulated devices and a phone on free loopback ports, "
@@ -33,32 +39,34 @@ internal static class DemoCommand
             scenario,
             saveQr,
             profile,
+            rig,
         };
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
         {
             using var host = CliHost.Build(parse, _ => { });
             var profileKind = SecurityProfiles.ParseKind(parse.GetValue(profile), "--profile");
+            var rigKind = Rigs.FirmwareSimRig.ParseRigOption(parse.GetValue(rig)) ? DemoRigKind.FirmwareSim : DemoRigKind.Simulated;
             if (parse.GetValue(scenario) == "all")
             {
-                return await RunAllAsync(profileKind, cancellationToken);
+                return await RunAllAsync(profileKind, rigKind, cancellationToken);
             }
 
             var kind = Enum.Parse<DemoScenarioKind>(parse.GetValue(scenario)!.Replace("-", string.Empty, StringComparison.Ordinal), ignoreCase: true);
-            var run = new DemoScenario(kind, profileKind, parse.GetValue(saveQr), Console.Out, host.Services.GetRequiredService<ILoggerFactory>());
+            var run = new DemoScenario(kind, profileKind, parse.GetValue(saveQr), Console.Out, host.Services.GetRequiredService<ILoggerFactory>(), rigKind);
             return await run.RunAsync(cancellationToken);
         }));
         return command;
     }
 
     /// <summary>Every scenario in turn, each on a fresh network with its narration kept back; one row each, exit 0 only if all balanced.</summary>
-    private static async Task<int> RunAllAsync(SecurityProfileKind profile, CancellationToken cancellationToken)
+    private static async Task<int> RunAllAsync(SecurityProfileKind profile, DemoRigKind rig, CancellationToken cancellationToken)
     {
         var failures = 0;
         var rows = new List<(string Name, string Result, string Summary)>();
         foreach (var kind in DemoScenario.All)
         {
             var narration = new StringWriter();
-            var run = new DemoScenario(kind, profile, null, narration, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+            var run = new DemoScenario(kind, profile, null, narration, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, rig);
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             int exit;
             try
@@ -89,7 +97,7 @@ internal static class DemoCommand
         }
 
         Console.WriteLine();
-        Console.WriteLine($"{rows.Count - failures} of {rows.Count} scenarios ended as they should with the ledger balanced.");
+        Console.WriteLine($"{rows.Count - failures} of {rows.Count} scenarios ended as they should with the ledger balanced (rig {rig}).");
         return failures == 0 ? 0 : 1;
     }
 }

@@ -39,7 +39,17 @@ internal static class DevicesCommand
     /// <summary>Builds a host with the device layer and resolves every device, so a bad setting fails here.</summary>
     public static (IHost Host, AtmDevices Devices) OpenDevices(ParseResult parse)
     {
-        var host = CliHost.Build(parse, b => b.Services.AddAtmDevices(b.Configuration, AddDeviceKinds));
+        var host = CliHost.Build(parse, b =>
+        {
+            // Devices:Rig=FirmwareSim: the rig lives as long as the host (disposed with it).
+            if (Rigs.FirmwareSimRig.AttachIfSelected(b, requested: false) is { } rig)
+            {
+                b.Services.AddSingleton(_ => rig);
+            }
+
+            b.Services.AddAtmDevices(b.Configuration, AddDeviceKinds);
+        });
+        host.Services.GetService<Rigs.FirmwareSimRig>(); // resolved, so that disposing the host stops the emulators
         return (host, host.Services.GetRequiredService<AtmDevices>());
     }
 
@@ -97,7 +107,7 @@ internal static class DevicesCommand
                 try
                 {
                     await devices.Display.ShowAsync(Screen.Text("Self-test", "Display OK", DateTime.UtcNow.ToString("u")), cancellationToken);
-                    results.Add(("Display", devices.Display.Status.Device == Devices.Status.DeviceState.Online, $"{devices.Display.Capabilities.Name}: test screen shown, {devices.Display.Status.Device}"));
+                    results.Add(("Display", devices.Display.Status.Device is Devices.Status.DeviceState.Online or Devices.Status.DeviceState.Unverified, $"{devices.Display.Capabilities.Name}: test screen shown, {devices.Display.Status.Device}"));
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {

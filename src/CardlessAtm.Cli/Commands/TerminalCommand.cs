@@ -58,10 +58,20 @@ internal static class TerminalCommand
         command.Subcommands.Add(journal);
         command.Subcommands.Add(TerminalSafCommand.Create());
         command.Subcommands.Add(CreateStatus());
+        var rigOption = new Option<string>("--rig")
+        {
+            Description = "firmware-sim: run on the Raspberry Pi drivers against firmware-sim (emulated SPI panel, I2C LCD, GPIO board, LCDM-2000 on a pty) "
+                + "with the rig's shipped settings under yours; the same as Devices:Rig=FirmwareSim. Default: the devices Devices:* names.",
+        };
+        rigOption.AcceptOnlyFromAmong("simulated", "firmware-sim");
+        command.Options.Add(rigOption);
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
         {
+            Rigs.FirmwareSimRig? rig = null;
+            using var rigScope = new RigScope(() => rig);
             using var host = CliHost.Build(parse, builder =>
             {
+                rig = Rigs.FirmwareSimRig.AttachIfSelected(builder, Rigs.FirmwareSimRig.ParseRigOption(parse.GetValue(rigOption)));
                 builder.Services.AddSystemd();
 
                 // The generic host must wait for the drain (Terminal:StopTimeout) and the sign-off, not its 30 s default.
@@ -138,6 +148,12 @@ internal static class TerminalCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>Disposes the rig (if one was started) after the host that uses it.</summary>
+    private sealed class RigScope(Func<Rigs.FirmwareSimRig?> rig) : IDisposable
+    {
+        public void Dispose() => rig()?.Dispose();
     }
 
     private static Command CreateStatus()

@@ -1,4 +1,5 @@
 using System.Net;
+using CardlessAtm.Cli.Rigs;
 using CardlessAtm.Devices;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Dispenser;
@@ -57,6 +58,9 @@ internal sealed class DemoNetwork : IAsyncDisposable
 
     public int HostPort { get; private set; }
 
+    /// <summary>The devices the terminals run on.</summary>
+    public DemoRigKind Rig { get; private init; }
+
     /// <summary>True when the terminal–host link runs plain TCP (<c>Host:Insecure</c>, <c>Terminal:Host:Insecure</c>): only the replayed-approval scenario, whose attacker must read the wire.</summary>
     public bool PlainHostLink { get; private init; }
 
@@ -65,7 +69,8 @@ internal sealed class DemoNetwork : IAsyncDisposable
     /// <param name="loggers">Where logs go.</param>
     /// <param name="cancellationToken">Cancels start-up.</param>
     /// <param name="plainHostLink">Run the host listener on plain TCP, explicitly insecure (see <see cref="PlainHostLink"/>).</param>
-    public static async Task<DemoNetwork> StartAsync(SecurityProfileKind profileKind, ILoggerFactory loggers, CancellationToken cancellationToken, bool plainHostLink = false)
+    /// <param name="rig">The devices the demo's terminals run on.</param>
+    public static async Task<DemoNetwork> StartAsync(SecurityProfileKind profileKind, ILoggerFactory loggers, CancellationToken cancellationToken, bool plainHostLink = false, DemoRigKind rig = DemoRigKind.Simulated)
     {
         loggers = new TeardownQuietLoggerFactory(loggers);
         var directory = System.IO.Directory.CreateTempSubdirectory("cardless-atm-demo-");
@@ -76,7 +81,7 @@ internal sealed class DemoNetwork : IAsyncDisposable
         pki.ConfigureProxy(proxyOptions.Atm);
         pki.ConfigureProxyPhones(proxyOptions.Phone);
         var proxy = await ProxyServer.StartAsync(proxyOptions, loggers, cancellationToken: cancellationToken);
-        return new DemoNetwork(directory, host, seed, proxy, pki, host.Profile, loggers) { HostPort = host.LocalEndPoint.Port, PlainHostLink = plainHostLink };
+        return new DemoNetwork(directory, host, seed, proxy, pki, host.Profile, loggers) { HostPort = host.LocalEndPoint.Port, PlainHostLink = plainHostLink, Rig = rig };
     }
 
     /// <summary>Adds an ATM to the host (the first one is the seeded <c>ATM00001</c>) and starts its terminal on simulated devices.</summary>
@@ -95,19 +100,33 @@ internal sealed class DemoNetwork : IAsyncDisposable
         var keys = new FileKeyStore(Path.Combine(atmDirectory, "keys"));
         keys.SaveKey("tmk", masterKey, overwrite: true);
 
-        var settings = DeviceSettings(atmDirectory);
+        System.IO.Directory.CreateDirectory(atmDirectory);
+        var rig = Rig == DemoRigKind.FirmwareSim ? FirmwareSimRig.Start(Loggers) : null;
+        var settings = rig?.Settings(atmDirectory) ?? DeviceSettings(atmDirectory);
         if (!deviceMemory)
         {
             settings.Remove("Devices:Dispenser:Simulated:StateFile");
         }
 
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
-        var services = new ServiceCollection()
+        var collection = new ServiceCollection()
             .AddSingleton(TimeProvider.System)
-            .AddSingleton(Loggers)
-            .AddAtmDevices(configuration, kinds => kinds.AddSimulatedDevices())
+            .AddSingleton(Loggers);
+        if (rig is not null)
+        {
+            collection.AddSingleton(_ => rig); // disposed with the provider: the emulators stop with the terminal's devices
+            rig.AddServices(collection);
+        }
+
+        var services = collection
+            .AddAtmDevices(configuration, Commands.DevicesCommand.AddDeviceKinds)
             .BuildServiceProvider();
         _deviceProviders.Add(services);
+        if (rig is not null)
+        {
+            services.GetRequiredService<FirmwareSimRig>();
+        }
+
         var devices = services.GetRequiredService<AtmDevices>();
         var options = new TerminalOptions
         {
@@ -130,12 +149,13 @@ internal sealed class DemoNetwork : IAsyncDisposable
         online.CancelAfter(TimeSpan.FromSeconds(30));
         await terminal.WaitUntilOnlineAsync(online.Token);
         await Proxy.WaitForAtmStateAsync(atmId, AtmLinkState.Online, online.Token);
-        return new DemoAtm(
-            terminal,
-            (SimulatedKeypad)devices.Keypad,
-            (SimulatedDispenserDevice)services.GetRequiredService<IDispenserDevice>(),
-            (SimulatedFaultSensors)devices.Sensors,
-            (SimulatedDisplay)devices.Display);
+        IDemoAtmHardware hardware = rig is not null
+            ? new FirmwareSimDemoHardware(rig, atmDirectory)
+            : new SimulatedDemoHardware(
+                (SimulatedKeypad)devices.Keypad,
+                (SimulatedDispenserDevice)services.GetRequiredService<IDispenserDevice>(),
+                (SimulatedFaultSensors)devices.Sensors);
+        return new DemoAtm(terminal, hardware);
     }
 
     /// <summary>Where the terminal with this id keeps its journal.</summary>
@@ -246,8 +266,8 @@ internal sealed class DemoNetwork : IAsyncDisposable
     }
 }
 
-/// <summary>A running demo ATM and handles on its simulated devices.</summary>
-internal sealed record DemoAtm(AtmTerminal Terminal, SimulatedKeypad Keypad, SimulatedDispenserDevice Dispenser, SimulatedFaultSensors Sensors, SimulatedDisplay Display)
+/// <summary>A running demo ATM and what the demo does to its hardware, on either rig.</summary>
+internal sealed record DemoAtm(AtmTerminal Terminal, IDemoAtmHardware Hardware)
 {
     /// <summary>Value of every note the ATM presented so far.</summary>
     public Money PresentedValue => Terminal.Devices.Dispenser.CashUnits.Aggregate(Money.Of(0, "EUR"), (sum, u) => sum + u.PresentedValue);

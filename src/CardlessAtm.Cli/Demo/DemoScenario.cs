@@ -1,6 +1,5 @@
 using System.Globalization;
 using CardlessAtm.Devices.Keypad;
-using CardlessAtm.Devices.Sensors;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Phone;
 using CardlessAtm.Phone.Scanning;
@@ -80,7 +79,7 @@ internal enum DemoScenarioKind
 /// console, the phone scanning the QR image, the PIN — and narrates the patent's steps A–G as they happen,
 /// then prints the journal and the balances and checks that the ledger balances.
 /// </summary>
-internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfileKind profile, FileInfo? saveQr, TextWriter output, ILoggerFactory loggers)
+internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfileKind profile, FileInfo? saveQr, TextWriter output, ILoggerFactory loggers, DemoRigKind rig = DemoRigKind.Simulated)
 {
     private const int AmountMajor = 80;
     private const int FloodRequests = 500;
@@ -106,8 +105,8 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         var qrOptions = new QrSessionOptions { Lifetime = kind == DemoScenarioKind.ExpiredQr ? TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(90), ClockSkew = TimeSpan.Zero };
-        Say($"Starting the network on loopback (security profile {profile}): host, proxy, terminal, phone…");
-        await using var network = await DemoNetwork.StartAsync(profile, loggers, cancellationToken, plainHostLink: kind is DemoScenarioKind.ReplayedApproval or DemoScenarioKind.ForgedKeyChange);
+        Say($"Starting the network on loopback (security profile {profile}, rig {rig}): host, proxy, terminal, phone…");
+        await using var network = await DemoNetwork.StartAsync(profile, loggers, cancellationToken, plainHostLink: kind is DemoScenarioKind.ReplayedApproval or DemoScenarioKind.ForgedKeyChange, rig: rig);
         if (kind is DemoScenarioKind.TerminalKilledMidDispense or DemoScenarioKind.TerminalKilledBeforeReversalFile)
         {
             return await RunKilledTerminalAsync(network, cancellationToken);
@@ -184,15 +183,15 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         switch (kind)
         {
             case DemoScenarioKind.DispenserJam:
-                atm.Dispenser.Faults.JamAfterNotes = 1;
+                atm.Hardware.JamAfterFirstNote();
                 Say("(scenario: the dispenser will jam after the first note)");
                 break;
             case DemoScenarioKind.DoorOpen:
-                atm.Sensors.Set(SensorKind.SafeDoor, SensorState.Alert);
+                atm.Hardware.OpenSafeDoor();
                 Say("(scenario: the safe door is open)");
                 break;
             case DemoScenarioKind.ReversalRefused:
-                atm.Dispenser.Faults.JamAfterNotes = 1;
+                atm.Hardware.JamAfterFirstNote();
                 var failed = 0;
                 network.Host.Processor.BeforeReversalWritten = _ => Interlocked.Exchange(ref failed, 1) == 0
                     ? throw new Host.Storage.StoreUnavailableException("scenario: the host's database write fails once")
@@ -200,7 +199,7 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
                 Say("(scenario: the dispenser will jam after the first note; the host's write of the first reversal fails: 91)");
                 break;
             case DemoScenarioKind.AtmBlockedAfterApproval:
-                atm.Dispenser.Faults.JamAfterNotes = 1;
+                atm.Hardware.JamAfterFirstNote();
                 atm.Terminal.Journal.Written += entry =>
                 {
                     if (entry is DispenseStarted)
@@ -216,7 +215,7 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
                 {
                     if (entry is AuthoriseRequested)
                     {
-                        atm.Sensors.Set(SensorKind.CassettePresent, SensorState.Alert, position: 3);
+                        atm.Hardware.PullFiftiesCassette();
                         Say("   (scenario: the 50s cassette is pulled while the host decides)");
                     }
                 };
@@ -232,9 +231,18 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         Say($"A  The customer presses ENTER on the ATM and types {AmountMajor} (EUR).");
         await WaitForAsync(atm, s => s == TerminalState.Idle, cancellationToken); // keys before the idle screen are discarded
         var qrShown = WaitForAsync(atm, s => s is TerminalState.QrShown or TerminalState.Terminated, cancellationToken);
-        atm.Keypad.Press(AtmKey.Enter);
-        atm.Keypad.Type(AmountMajor.ToString(CultureInfo.InvariantCulture));
-        atm.Keypad.Press(AtmKey.Enter);
+        // On its own thread: a finger on the key matrix takes real time, and must not hold up a pool thread the
+        // keypad driver's debounce timer needs.
+        await Task.Factory.StartNew(
+            () =>
+            {
+                atm.Hardware.Press(AtmKey.Enter);
+                atm.Hardware.Type(AmountMajor.ToString(CultureInfo.InvariantCulture));
+                atm.Hardware.Press(AtmKey.Enter);
+            },
+            cancellationToken,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
         if (await qrShown == TerminalState.Terminated)
         {
             var ended = await _atmOutcome.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
@@ -487,7 +495,7 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         Say($"B  The ATM encodes its id and the transaction into a QR code (version {symbol.Version}-{symbol.ErrorCorrection}) and shows it, valid until {payload.ExpiresAt:HH:mm:ss}:");
         output.WriteLine(ConsoleQrRenderer.Render(symbol.Modules));
         Say($"   payload: {qrText}");
-        var png = PngQrRenderer.Render(symbol.Modules);
+        var png = await atm.Hardware.PhotographQrAsync(symbol.Modules, qrText, cancellationToken);
         if (saveQr is not null)
         {
             await File.WriteAllBytesAsync(saveQr.FullName, png, cancellationToken);

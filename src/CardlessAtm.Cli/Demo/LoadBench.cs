@@ -81,7 +81,7 @@ internal sealed class LoadBench(int atms, TimeSpan duration, SecurityProfileKind
         while (!stop.IsCancellationRequested)
         {
             var shown = WaitForAsync(atm, TerminalState.QrShown);
-            atm.Keypad.Press(AtmKey.Enter, AtmKey.D2, AtmKey.D0, AtmKey.Enter);
+            atm.Hardware.Press(AtmKey.Enter, AtmKey.D2, AtmKey.D0, AtmKey.Enter);
             await shown;
             var qr = atm.Terminal.Flow.CurrentQrText!;
             var session = ScannedSession.FromText(qr);

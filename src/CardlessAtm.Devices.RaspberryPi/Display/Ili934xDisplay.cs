@@ -50,6 +50,7 @@ public sealed class Ili934xDisplay : IDisplay, IDisposable
     private readonly ushort[] _shown;
     private readonly int _width;
     private readonly int _height;
+    private readonly DeviceState _answering;
     private bool _shownIsKnown;
     private bool _disposed;
     private string? _lastComposedText;
@@ -90,8 +91,12 @@ public sealed class Ili934xDisplay : IDisplay, IDisposable
 
         // The binding clears the panel to black while it initialises.
         _shownIsKnown = true;
-        Status.Device = DeviceState.Online;
+        _answering = options.MisoWired ? VerifyPresence(spiDevice, gpio, options) : DeviceState.Unverified;
+        Status.Device = _answering;
     }
+
+    /// <summary>The id an ILI934x answers to RDID4 (0xD3) after its dummy byte: IC version 0x00, then 0x93 and 0x41 or 0x42.</summary>
+    public const byte ReadId4 = 0xD3;
 
     /// <inheritdoc />
     public DisplayCapabilities Capabilities { get; }
@@ -113,6 +118,23 @@ public sealed class Ili934xDisplay : IDisplay, IDisposable
 
     private bool IsLandscape => _width > _height;
 
+    /// <summary>
+    /// Reads RDID4 over MISO: the command byte with D/C low, a dummy byte, then three id bytes. A chip select or bus with
+    /// nothing on it, or a panel that cannot make sense of the clock or mode, reads all zeros or all ones.
+    /// </summary>
+    /// <exception cref="DisplayNotAnsweringException">The id read back is not an ILI934x's.</exception>
+    private static DeviceState VerifyPresence(SpiDevice spi, GpioController gpio, Ili934xDisplayOptions options)
+    {
+        Span<byte> answer = stackalloc byte[5];
+        gpio.Write(options.DataCommandPin, PinValue.Low);
+        spi.TransferFullDuplex([ReadId4, 0, 0, 0, 0], answer);
+        var expected = options.Model == Ili934xModel.Ili9342 ? (byte)0x42 : (byte)0x41;
+        return answer[3] == 0x93 && answer[4] == expected
+            ? DeviceState.Online
+            : throw new DisplayNotAnsweringException(
+                $"its id read back (RDID4) is {Convert.ToHexString(answer[2..])}, an {options.Model} answers 0093{expected:X2}");
+    }
+
     /// <inheritdoc />
     public async Task ShowAsync(Screen screen, CancellationToken cancellationToken)
     {
@@ -125,7 +147,7 @@ public sealed class Ili934xDisplay : IDisplay, IDisposable
             try
             {
                 SendChanges();
-                Status.Device = DeviceState.Online;
+                Status.Device = _answering;
             }
             catch (Exception ex) when (ex is IOException or InvalidOperationException or UnauthorizedAccessException)
             {

@@ -40,6 +40,13 @@ public sealed class Ili934xDisplayOptions
     /// <summary>BCM pin switching the backlight, or -1 when always on.</summary>
     public int BacklightPin { get; set; } = 18;
 
+    /// <summary>
+    /// Whether the panel's SDO (MISO) pin is wired to the Pi's MISO (GPIO9). When it is, start-up reads the controller's
+    /// id (RDID4, 0xD3) and refuses a panel that does not answer; when not, the display reports
+    /// <see cref="Devices.Status.DeviceState.Unverified"/> and <c>Devices:FaultCheck:AcceptUnverifiedDisplay</c> decides.
+    /// </summary>
+    public bool MisoWired { get; set; }
+
     /// <summary>Largest SPI transfer in bytes: at most spidev's bufsiz (4096 unless the kernel command line raises it).</summary>
     public int SpiBufferSize { get; set; } = 4096;
 

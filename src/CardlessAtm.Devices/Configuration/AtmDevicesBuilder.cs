@@ -177,6 +177,14 @@ public sealed class AtmDevicesBuilder
                 }
             }
 
+            var acceptUnverified = Section.GetSection("FaultCheck:AcceptUnverifiedDisplay");
+            if (acceptUnverified.Value is { } text)
+            {
+                options.AcceptUnverifiedDisplay = bool.TryParse(text, out var accept)
+                    ? accept
+                    : throw new DeviceConfigurationException(acceptUnverified.Path, $"'{text}' is not true or false");
+            }
+
             return options;
         });
         Services.AddSingleton<IFaultCheck>(sp => new AtmFaultCheck(

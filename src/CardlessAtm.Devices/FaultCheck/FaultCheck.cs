@@ -94,6 +94,13 @@ public sealed class FaultCheckOptions
     /// dispensing: an unwired safe-door switch is not a closed safe door. Default: safe door, cabinet door, tamper.
     /// </summary>
     public IList<SensorKind> RequiredSensors { get; } = [SensorKind.SafeDoor, SensorKind.CabinetDoor, SensorKind.Tamper];
+
+    /// <summary>
+    /// Whether a display that cannot be read back (<see cref="DeviceState.Unverified"/>: a TFT with no MISO wire) may
+    /// serve customers. Default true: the documented Pi wiring leaves MISO unconnected. Set it false on a rig with
+    /// MISO wired, so a panel that stops answering its id read is never trusted to show the QR.
+    /// </summary>
+    public bool AcceptUnverifiedDisplay { get; set; } = true;
 }
 
 /// <summary>Aggregates dispenser, sensors, display and cash on hand into one verdict.</summary>
@@ -107,7 +114,7 @@ public sealed class AtmFaultCheck(ICashDispenser dispenser, IFaultSensors sensor
         var reasons = new List<FaultReason>();
         CheckDispenser(reasons);
         CheckSensors(reasons);
-        if (display.Status.Device != DeviceState.Online)
+        if (display.Status.Device != DeviceState.Online && !(display.Status.Device == DeviceState.Unverified && options.AcceptUnverifiedDisplay))
         {
             reasons.Add(new FaultReason(FaultCode.DisplayOffline, $"Display '{display.Capabilities.Name}' is {display.Status.Device}.", OutOfService));
         }

@@ -13,6 +13,12 @@ public enum DeviceState
 
     /// <summary>Answering but reporting a fault that needs a technician.</summary>
     HardwareError,
+
+    /// <summary>
+    /// Opened and driven, but it cannot be asked whether it is there (e.g. a TFT whose MISO line is not wired):
+    /// whether it may serve is the fault check's choice (<c>Devices:FaultCheck:AcceptUnverifiedDisplay</c>).
+    /// </summary>
+    Unverified,
 }
 
 /// <summary>One value of a status object that changed.</summary>

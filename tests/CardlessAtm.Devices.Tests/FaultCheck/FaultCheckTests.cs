@@ -55,6 +55,22 @@ public class FaultCheckTests
         AssertOnly(atm.FaultCheck.Check(Eur(50)), FaultCode.SensorsOffline);
     }
 
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    public async Task An_unverified_display_serves_only_when_the_fault_check_accepts_unverified(bool accept, bool ready)
+    {
+        using var atm = await Harness.CreateAsync();
+        atm.Display.Status.Device = DeviceState.Unverified;
+        var check = new AtmFaultCheck(atm.Dispenser, atm.Sensors, atm.Display, new FaultCheckOptions { AcceptUnverifiedDisplay = accept });
+        var verdict = check.Check(Eur(50));
+        Assert.Equal(ready, verdict.IsReady);
+        if (!ready)
+        {
+            AssertOnly(verdict, FaultCode.DisplayOffline);
+        }
+    }
+
     [Fact]
     public async Task Display_offline_stops_dispensing_because_no_qr_can_be_shown()
     {
