@@ -1,4 +1,5 @@
 using CardlessAtm.Devices.Configuration;
+using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.Display;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,7 +14,8 @@ public static class SimulatedDevicesRegistration
 
     /// <summary>
     /// Adds the simulated display, keypad, dispenser (physical cassettes filled as the cash units say,
-    /// faults from <c>Devices:Dispenser:Simulated:Faults</c>) and sensors (<c>Devices:Sensors:Simulated:Sensors</c>,
+    /// faults from <c>Devices:Dispenser:Simulated:Faults</c>, an exit sensor and retract bin unless
+    /// <c>Devices:Dispenser:Simulated:ExitSensor</c>, <c>:Retract</c> or <c>:CountsRetracted</c> say false) and sensors (<c>Devices:Sensors:Simulated:Sensors</c>,
     /// or the standard set when none are listed).
     /// </summary>
     public static AtmDevicesBuilder AddSimulatedDevices(this AtmDevicesBuilder builder)
@@ -42,6 +44,9 @@ public static class SimulatedDevicesRegistration
                 faults.ShutterJam = faultSection.GetValue("ShutterJam", false);
                 faults.NoAnswer = faultSection.GetValue("NoAnswer", false);
                 faults.NoteDelay = faultSection.GetValue("NoteDelay", TimeSpan.Zero);
+                faults.NotesNotTaken = faultSection.GetValue("NotesNotTaken", false);
+                faults.TakeDelay = faultSection.GetValue("TakeDelay", TimeSpan.Zero);
+                faults.RetractFails = faultSection.GetValue("RetractFails", false);
                 foreach (var position in faultSection.GetSection("RemovedCassettes").Get<int[]>() ?? [])
                 {
                     faults.RemovedCassettes.Add(position);
@@ -53,7 +58,11 @@ public static class SimulatedDevicesRegistration
                 }
 
                 var statePath = section["Simulated:StateFile"];
-                return new SimulatedDispenserDevice(units.ToDictionary(u => u.Position, u => u.Count), maxNotes, TimeOf(sp), faults, string.IsNullOrWhiteSpace(statePath) ? null : statePath);
+                var exitSensor = section.GetValue("Simulated:ExitSensor", true);
+                var presenting = new PresentCapability(
+                    exitSensor, exitSensor && section.GetValue("Simulated:Retract", true), exitSensor && section.GetValue("Simulated:CountsRetracted", true));
+                return new SimulatedDispenserDevice(
+                    units.ToDictionary(u => u.Position, u => u.Count), maxNotes, TimeOf(sp), faults, string.IsNullOrWhiteSpace(statePath) ? null : statePath, presenting);
             })
             .AddSensorsKind(Kind, (_, section) =>
             {

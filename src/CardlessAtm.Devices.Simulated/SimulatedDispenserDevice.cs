@@ -25,6 +25,15 @@ public sealed class SimulatedDispenserFaults
     /// <summary>Time per note (through the <see cref="TimeProvider"/>), zero for instant.</summary>
     public TimeSpan NoteDelay { get; set; }
 
+    /// <summary>The customer does not take the notes: they stay at the exit until retracted (or <see cref="SimulatedDispenserDevice.TakeNotes"/>).</summary>
+    public bool NotesNotTaken { get; set; }
+
+    /// <summary>How long the customer takes to pick the notes up (through the <see cref="TimeProvider"/>), zero for at once.</summary>
+    public TimeSpan TakeDelay { get; set; }
+
+    /// <summary>A retract fails: the notes stay at the exit.</summary>
+    public bool RetractFails { get; set; }
+
     /// <summary>Clears every fault.</summary>
     public void Clear()
     {
@@ -34,15 +43,19 @@ public sealed class SimulatedDispenserFaults
         ShutterJam = false;
         NoAnswer = false;
         NoteDelay = TimeSpan.Zero;
+        NotesNotTaken = false;
+        TakeDelay = TimeSpan.Zero;
+        RetractFails = false;
     }
 }
 
 /// <summary>
 /// A dispenser in memory: physical cassettes with note counts, a reject tray and injectable faults.
 /// It implements the vendor interface, so the framework's accounting runs above it exactly as above a
-/// real driver.
+/// real driver. It has an exit sensor and a retract bin (<see cref="IPresentingDispenserDevice"/>), each of which a
+/// test can take away with the <c>presenting</c> capability; by default the customer takes the notes at once.
 /// </summary>
-public sealed class SimulatedDispenserDevice : IDispenserDevice
+public sealed class SimulatedDispenserDevice : IPresentingDispenserDevice
 {
     private const int PickRetries = 3;
     private readonly Lock _gate = new();
@@ -50,6 +63,8 @@ public sealed class SimulatedDispenserDevice : IDispenserDevice
     private readonly Dictionary<int, (int Presented, int Rejected)> _counters = [];
     private readonly TimeProvider _time;
     private readonly string? _statePath;
+    private readonly Dictionary<int, int> _atExit = [];
+    private TaskCompletionSource _taken = NewTaken(completed: true);
     private bool _notesInTransport;
 
     /// <summary>Creates the device with the physical note count per position.</summary>
@@ -62,12 +77,15 @@ public sealed class SimulatedDispenserDevice : IDispenserDevice
     /// after every note, so they survive a crash of the process that drives the device (as a real
     /// dispenser's do). Loaded at start when it exists.
     /// </param>
-    public SimulatedDispenserDevice(IReadOnlyDictionary<int, int> notesPerPosition, int maxNotesPerDispense, TimeProvider timeProvider, SimulatedDispenserFaults? faults = null, string? statePath = null)
+    /// <param name="presenting">What the device can do at its exit; default: detects taken, retracts and counts.</param>
+    public SimulatedDispenserDevice(
+        IReadOnlyDictionary<int, int> notesPerPosition, int maxNotesPerDispense, TimeProvider timeProvider, SimulatedDispenserFaults? faults = null, string? statePath = null, PresentCapability? presenting = null)
     {
         ArgumentNullException.ThrowIfNull(notesPerPosition);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxNotesPerDispense);
         _cassettes = notesPerPosition.ToDictionary(p => p.Key, p => p.Value);
         _statePath = statePath;
+        Presenting = presenting ?? new PresentCapability(DetectsTaken: true, CanRetract: true, CountsRetracted: true);
         LoadState();
         _time = timeProvider;
         Faults = faults ?? new SimulatedDispenserFaults();
@@ -90,6 +108,92 @@ public sealed class SimulatedDispenserDevice : IDispenserDevice
 
     /// <summary>Notes that reached the customer, in total.</summary>
     public int PresentedTotal { get; private set; }
+
+    /// <summary>Notes retracted from the exit into the retract bin, in total.</summary>
+    public int RetractBin { get; private set; }
+
+    /// <summary>Notes waiting at the exit.</summary>
+    public int NotesAtExit
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _atExit.Values.Sum();
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public PresentCapability Presenting { get; }
+
+    /// <summary>The customer takes the notes waiting at the exit now.</summary>
+    public void TakeNotes()
+    {
+        TaskCompletionSource taken;
+        lock (_gate)
+        {
+            _atExit.Clear();
+            SaveState();
+            taken = _taken;
+        }
+
+        taken.TrySetResult();
+    }
+
+    /// <inheritdoc />
+    public async Task WaitForTakenAsync(CancellationToken cancellationToken)
+    {
+        Task taken;
+        lock (_gate)
+        {
+            taken = _taken.Task;
+        }
+
+        if (!taken.IsCompleted && !Faults.NotesNotTaken)
+        {
+            if (Faults.TakeDelay > TimeSpan.Zero)
+            {
+                await Task.Delay(Faults.TakeDelay, _time, cancellationToken);
+            }
+
+            TakeNotes();
+        }
+
+        await taken.WaitAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<ExitState> ReadExitAsync(CancellationToken cancellationToken) =>
+        Task.FromResult(!Presenting.DetectsTaken ? ExitState.Unknown : NotesAtExit > 0 ? ExitState.NotesPresent : ExitState.Empty);
+
+    /// <inheritdoc />
+    public Task<DeviceRetractResult> RetractAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (!Presenting.CanRetract)
+            {
+                return Task.FromResult(new DeviceRetractResult(RetractCompletion.Failed, null, "SIM-NORETRACT", "This simulated dispenser has no retract path."));
+            }
+
+            if (Faults.RetractFails)
+            {
+                return Task.FromResult(new DeviceRetractResult(RetractCompletion.Failed, null, "SIM-RETRACT", "The retract failed; the notes are still at the exit."));
+            }
+
+            if (_atExit.Count == 0)
+            {
+                return Task.FromResult(new DeviceRetractResult(RetractCompletion.NothingToRetract, []));
+            }
+
+            List<PositionCount> retracted = [.. _atExit.OrderBy(p => p.Key).Select(p => new PositionCount(p.Key, p.Value))];
+            RetractBin += retracted.Sum(r => r.Notes);
+            _atExit.Clear();
+            SaveState();
+            return Task.FromResult(new DeviceRetractResult(RetractCompletion.Ok, Presenting.CountsRetracted ? retracted : null));
+        }
+    }
 
     /// <summary>Notes physically in a position's cassette.</summary>
     public int NotesAt(int position)
@@ -276,8 +380,33 @@ public sealed class SimulatedDispenserDevice : IDispenserDevice
         }
 
         PresentedTotal += list.Sum(m => m.Presented);
+        // The notes wait at the exit until taken; a device without an exit sensor never knows, so they count as taken.
+        // Notes a previous customer left at the exit were taken by now (a real device would refuse to dispense first).
+        _atExit.Clear();
+        if (Presenting.DetectsTaken)
+        {
+            foreach (var m in list.Where(m => m.Presented > 0))
+            {
+                _atExit[m.Position] = m.Presented;
+            }
+        }
+
+        _taken.TrySetResult();
+        _taken = NewTaken(completed: _atExit.Count == 0);
+        SaveState();
         UpdateStatus(detail);
         return new DeviceDispenseResult(fault ?? DispenseCompletion.Ok, list, fault is null ? null : $"SIM-{fault}", detail);
+    }
+
+    private static TaskCompletionSource NewTaken(bool completed)
+    {
+        var taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (completed)
+        {
+            taken.SetResult();
+        }
+
+        return taken;
     }
 
     /// <summary>Counts notes in the device's lifetime counters and persists its memory.</summary>
@@ -299,7 +428,9 @@ public sealed class SimulatedDispenserDevice : IDispenserDevice
             _cassettes.ToDictionary(c => c.Key, c => c.Value),
             _counters.ToDictionary(c => c.Key, c => c.Value.Presented),
             _counters.ToDictionary(c => c.Key, c => c.Value.Rejected),
-            RejectTray);
+            RejectTray,
+            _atExit.ToDictionary(c => c.Key, c => c.Value),
+            RetractBin);
         var temporary = _statePath + ".tmp";
         using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
         {
@@ -330,6 +461,13 @@ public sealed class SimulatedDispenserDevice : IDispenserDevice
         }
 
         RejectTray = state.RejectTray;
+        RetractBin = state.RetractBin;
+        foreach (var (position, notes) in state.AtExit ?? [])
+        {
+            _atExit[position] = notes;
+        }
+
+        _taken = NewTaken(completed: _atExit.Count == 0);
     }
 
     private void UpdateStatus(string? lastFault)
@@ -348,4 +486,5 @@ public sealed class SimulatedDispenserDevice : IDispenserDevice
 }
 
 /// <summary>What a simulated dispenser remembers across restarts of the process driving it.</summary>
-internal sealed record DeviceMemory(Dictionary<int, int> Cassettes, Dictionary<int, int> Presented, Dictionary<int, int> Rejected, int RejectTray);
+internal sealed record DeviceMemory(
+    Dictionary<int, int> Cassettes, Dictionary<int, int> Presented, Dictionary<int, int> Rejected, int RejectTray, Dictionary<int, int>? AtExit = null, int RetractBin = 0);

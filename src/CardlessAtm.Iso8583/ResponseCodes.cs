@@ -108,6 +108,14 @@ public static class ReversalReasons
     /// <summary>17: the customer cancelled while the host was deciding.</summary>
     public const string CustomerCancellation = "17";
 
+    /// <summary>
+    /// 18: the customer did not take the notes in time and the ATM retracted them into its retract bin; field 95 is the
+    /// amount the customer kept (dispensed − retracted). Our two-character form of ISO 8583:1993 message reason code
+    /// 4018, "timed-out at taking money" (field 39 is an2 on this network; 1987's response code 18 is never a reversal
+    /// reason). The host credits field 4 − field 95 as for a partial dispense (docs/protocol/iso8583.md §2.5).
+    /// </summary>
+    public const string NotesRetracted = "18";
+
     /// <summary>20: the host's answer could not be trusted (bad MAC, or fields that do not match the request).</summary>
     public const string InvalidResponse = "20";
 
@@ -125,7 +133,7 @@ public static class ReversalReasons
 
     /// <summary>Whether <paramref name="code"/> is one of these reasons.</summary>
     public static bool IsKnown(string? code) =>
-        code is UnknownOutcome or CustomerCancellation or InvalidResponse or SuspectedMalfunction or PartialDispense or Timeout or AtmMalfunction;
+        code is UnknownOutcome or CustomerCancellation or NotesRetracted or InvalidResponse or SuspectedMalfunction or PartialDispense or Timeout or AtmMalfunction;
 }
 
 /// <summary>Field 70 network management codes.</summary>

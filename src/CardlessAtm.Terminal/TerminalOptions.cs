@@ -149,6 +149,14 @@ public sealed class TerminalOptions
     public TimeSpan DispenseTimeout { get; set; } = TimeSpan.FromSeconds(120);
 
     /// <summary>
+    /// <c>Terminal:PresentTimeout</c>: how long presented notes wait at the exit for the customer, on a dispenser that can
+    /// tell they were taken. Then a dispenser that can retract pulls them into its retract bin and the retracted amount
+    /// is reversed (reason 18); one that cannot leaves them, and they count as taken. Must be positive and below
+    /// <see cref="StopTimeout"/> (a stop lets the withdrawal in flight finish, its present wait included). Default 20 s.
+    /// </summary>
+    public TimeSpan PresentTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
     /// <c>Terminal:StopTimeout</c>: on SIGTERM or Ctrl+C, how long the terminal waits for the withdrawal in flight to finish
     /// (and be journalled) before it signs off. A withdrawal still running then is left as a crash leaves it: the next start
     /// settles it from the journal and the dispenser's counters. Default 40 s (the sample unit's
@@ -218,6 +226,11 @@ public sealed class TerminalOptions
         if (DispenseTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentException($"{SectionName}:{nameof(DispenseTimeout)} must be positive (got {DispenseTimeout}).");
+        }
+
+        if (PresentTimeout <= TimeSpan.Zero || PresentTimeout >= StopTimeout)
+        {
+            throw new ArgumentException($"{SectionName}:{nameof(PresentTimeout)} must be positive and below {SectionName}:{nameof(StopTimeout)} ({StopTimeout}; got {PresentTimeout}).");
         }
 
         if (HostTimeout <= TimeSpan.Zero)

@@ -34,11 +34,11 @@ internal sealed class Harness : IDisposable
 
     public AtmFaultCheck FaultCheck { get; }
 
-    public static async Task<Harness> CreateAsync(IReadOnlyList<CashUnit>? units = null, ICashUnitStore? store = null, int maxNotes = 40)
+    public static async Task<Harness> CreateAsync(IReadOnlyList<CashUnit>? units = null, ICashUnitStore? store = null, int maxNotes = 40, PresentCapability? presenting = null)
     {
         units ??= TestUnits.Standard();
         var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-25T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
-        var device = new SimulatedDispenserDevice(units.GroupBy(u => u.Position).ToDictionary(g => g.Key, g => g.Sum(u => u.Count)), maxNotes, time);
+        var device = new SimulatedDispenserDevice(units.GroupBy(u => u.Position).ToDictionary(g => g.Key, g => g.Sum(u => u.Count)), maxNotes, time, presenting: presenting);
         var sensors = SimulatedFaultSensors.Standard(units.Count);
         store ??= new InMemoryCashUnitStore();
         var dispenser = await CashDispenser.OpenAsync(device, units, store, MixAlgorithm.MinimumNotes, sensors, NullLogger.Instance, CancellationToken.None);

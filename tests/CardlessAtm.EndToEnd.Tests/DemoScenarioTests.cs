@@ -28,6 +28,7 @@ public class DemoScenarioTests
     [InlineData("replayed-approval", "The ATM refused the replayed approval: no note moved")]
     [InlineData("connection-flood", "link phone->proxy: TLS 1.3, server pinned spki-sha256:")]
     [InlineData("forged-key-change", "forged 0800/101 for ATM00001 (no valid MAC): the host answered 63")]
+    [InlineData("notes-not-taken", "Retract bin: 3 notes, 80.00 EUR (CASS1 1 x 10.00 EUR, CASS2 1 x 20.00 EUR, CASS3 1 x 50.00 EUR)")]
     public async Task Every_demo_scenario_ends_as_described_with_a_balanced_ledger(string scenario, string expected)
     {
         var (exit, text) = await RunDemoAsync("--scenario", scenario);

@@ -16,6 +16,7 @@ public class KillPointTests
     [InlineData(JournalEvents.AuthoriseAnswer, false)]    // approved and debited, nothing dispensed
     [InlineData(JournalEvents.DispenseStart, false)]      // the notes about to move
     [InlineData(JournalEvents.DispenseEnd, false)]        // all notes presented, the phone not yet answered
+    [InlineData(JournalEvents.PresentStart, false)]       // the notes wait at the exit: retracted at restart, reversed (18)
     [InlineData(JournalEvents.WithdrawalEnd, false)]      // finished: nothing to settle
     [InlineData(JournalEvents.DispenseEnd, true)]         // a jam: the reversal file is the next thing written
     [InlineData(JournalEvents.ReversalQueued, true)]      // the reversal on disk, never sent
@@ -54,7 +55,7 @@ public class KillPointTests
         Assert.Equal(presented, before - await network.BalanceAsync());
         var expected = killAfter switch
         {
-            JournalEvents.AuthoriseRequest or JournalEvents.AuthoriseAnswer or JournalEvents.DispenseStart => 0,
+            JournalEvents.AuthoriseRequest or JournalEvents.AuthoriseAnswer or JournalEvents.DispenseStart or JournalEvents.PresentStart => 0,
             _ => jam ? 3_000 : 8_000,
         };
         Assert.Equal(expected, presented);

@@ -26,6 +26,18 @@ public class TimeoutOrderTests
     }
 
     [Fact]
+    public void The_present_wait_fits_after_the_host_answer_within_the_proxy_forward_timeout()
+    {
+        // Issue 19: the phone's answer leaves the ATM only after the notes were taken or retracted, so the host's answer
+        // and the present wait together must end before the proxy gives up on the ATM.
+        var terminal = new TerminalOptions();
+        Assert.True(
+            terminal.HostTimeout + terminal.PresentTimeout < ProxyDefault,
+            $"Terminal:HostTimeout {terminal.HostTimeout} + Terminal:PresentTimeout {terminal.PresentTimeout} must be below Proxy:ForwardTimeout {ProxyDefault}");
+        Assert.True(terminal.PresentTimeout < terminal.StopTimeout, "a stop must not cut the present wait short");
+    }
+
+    [Fact]
     public void Every_shipped_configuration_keeps_the_order()
     {
         var shipped = JsonDocument.Parse(File.ReadAllText(Repository.File("src/CardlessAtm.Cli/appsettings.json"))).RootElement;

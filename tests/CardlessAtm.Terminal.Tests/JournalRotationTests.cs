@@ -109,6 +109,8 @@ public sealed class JournalRotationTests : IDisposable
     [InlineData("MaxAmountMajor", "Terminal:MaxAmountMajor must be positive (got 0)")]
     [InlineData("ReversalRetryInitial", "Terminal:ReversalRetryInitial must be positive (got 00:00:00)")]
     [InlineData("ReversalRetryMax", "Terminal:ReversalRetryMax must be at least Terminal:ReversalRetryInitial")]
+    [InlineData("PresentTimeout", "Terminal:PresentTimeout must be positive and below Terminal:StopTimeout (00:00:40; got 00:00:00)")]
+    [InlineData("PresentTimeoutTooLong", "Terminal:PresentTimeout must be positive and below Terminal:StopTimeout (00:00:40; got 00:00:40)")]
     public void Each_timeout_and_limit_out_of_range_is_refused_naming_that_one_setting(string setting, string message)
     {
         // Issue 13 item 6: one line naming the setting at fault, not a list of four that may be wrong.
@@ -125,6 +127,8 @@ public sealed class JournalRotationTests : IDisposable
             case "HostTimeout": options.HostTimeout = TimeSpan.Zero; break;
             case "MaxAmountMajor": options.MaxAmountMajor = 0; break;
             case "ReversalRetryInitial": options.ReversalRetryInitial = TimeSpan.Zero; break;
+            case "PresentTimeout": options.PresentTimeout = TimeSpan.Zero; break;
+            case "PresentTimeoutTooLong": options.PresentTimeout = options.StopTimeout; break;
             default: options.ReversalRetryMax = options.ReversalRetryInitial - TimeSpan.FromSeconds(1); break;
         }
 

@@ -61,12 +61,14 @@ internal sealed class Lab : IAsyncDisposable
     /// <param name="prepareDataDirectory">Called with the terminal's data directory before the terminal opens it (e.g. to leave a journal behind).</param>
     /// <param name="meters">The terminal's meter factory (to observe its metrics in isolation).</param>
     /// <param name="configure">Changes the terminal's settings before it is created.</param>
+    /// <param name="presenting">What the simulated dispenser can do at its exit (default: detects taken, retracts, counts).</param>
     public static async Task<Lab> StartAsync(
         SecurityProfileKind profile = SecurityProfileKind.Aes,
         bool tls = false,
         Action<string>? prepareDataDirectory = null,
         System.Diagnostics.Metrics.IMeterFactory? meters = null,
-        Action<TerminalOptions>? configure = null)
+        Action<TerminalOptions>? configure = null,
+        PresentCapability? presenting = null)
     {
         var directory = Directory.CreateTempSubdirectory("cardless-atm-lab-");
         var hostTls = new Network.TlsListenerOptions();
@@ -100,7 +102,7 @@ internal sealed class Lab : IAsyncDisposable
             Unit("CASS2", 2, 20, 200),
             Unit("CASS3", 3, 50, 100),
         };
-        var dispenser = new SimulatedDispenserDevice(units.ToDictionary(u => u.Position, u => u.Count), 40, time);
+        var dispenser = new SimulatedDispenserDevice(units.ToDictionary(u => u.Position, u => u.Count), 40, time, presenting: presenting);
         var sensors = SimulatedFaultSensors.Standard(3);
         var display = new SimulatedDisplay();
         var keypad = new SimulatedKeypad(time);

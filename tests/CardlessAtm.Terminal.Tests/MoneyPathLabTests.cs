@@ -1,3 +1,4 @@
+using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.Sensors;
 using CardlessAtm.Host.Seeding;
 using CardlessAtm.Host.Storage;
@@ -72,6 +73,61 @@ public class MoneyPathLabTests
         var next = await lab.ShowQrAsync(30);
         Assert.Equal(ResponseCodes.Approved, (await lab.SendAsync(lab.PhoneRequest(next))).ResponseCode);
         Assert.Equal(before - 3_000, await lab.BalanceAsync());
+    }
+
+    [Fact]
+    public async Task Notes_not_taken_are_retracted_into_the_retract_bin_and_the_host_credits_the_customer_in_full()
+    {
+        await using var lab = await Lab.StartAsync();
+        var before = await lab.BalanceAsync();
+        lab.Dispenser.Faults.NotesNotTaken = true;
+
+        var reply = await WithdrawWhileTheClockRunsAsync(lab, 80);
+        await lab.WaitForReversalsDeliveredAsync();
+
+        Assert.Equal(ResponseCodes.SystemMalfunction, reply.ResponseCode);
+        Assert.Equal(before, await lab.BalanceAsync());
+        var report = Assert.Single(await lab.Host.Administration.GetDayReportAsync());
+        Assert.Equal((1, 8_000L, 1, 8_000L, 0L), (report.ApprovedCount, report.ApprovedMinor, report.ReversedCount, report.ReversedMinor, report.SuspectMinor));
+        Assert.True((await lab.Host.Administration.GetLedgerTotalsAsync()).Balances);
+        Assert.Equal((3, 0), (lab.Dispenser.RetractBin, lab.Dispenser.NotesAtExit));
+        Assert.All(lab.Terminal.Devices.Dispenser.CashUnits, u => Assert.Equal((0, 1), (u.Counters.Presented, u.Counters.Retracted)));
+        Assert.Contains(lab.Journal(), e => e is ReversalQueued { ReasonCode: ReversalReasons.NotesRetracted, Dispensed.AmountMinor: 0 });
+    }
+
+    [Fact]
+    public async Task An_uncounted_retract_credits_the_customer_and_the_host_marks_the_amount_suspect_for_the_cash_count()
+    {
+        await using var lab = await Lab.StartAsync(presenting: new PresentCapability(DetectsTaken: true, CanRetract: true, CountsRetracted: false));
+        var before = await lab.BalanceAsync();
+        lab.Dispenser.Faults.NotesNotTaken = true;
+
+        await WithdrawWhileTheClockRunsAsync(lab, 80);
+        await lab.WaitForReversalsDeliveredAsync();
+
+        Assert.Equal(before, await lab.BalanceAsync());
+        var report = Assert.Single(await lab.Host.Administration.GetDayReportAsync());
+        Assert.Equal((8_000L, 1, 8_000L), (report.ReversedMinor, report.SuspectCount, report.SuspectMinor));
+        Assert.All(lab.Terminal.Devices.Dispenser.CashUnits.Where(u => u.Counters.Unknown > 0), u => Assert.Equal((0, 0, 1), (u.Counters.Presented, u.Counters.Retracted, u.Counters.Unknown)));
+        Assert.Equal(3, lab.Terminal.Devices.Dispenser.CashUnits.Sum(u => u.Counters.Unknown));
+    }
+
+    /// <summary>A withdrawal whose notes wait at the exit: the fake clock runs only once they do, past the present timeout.</summary>
+    private static async Task<Iso8583.IsoMessage> WithdrawWhileTheClockRunsAsync(Lab lab, int amountMajor)
+    {
+        var presenting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lab.Terminal.Journal.Written += e =>
+        {
+            if (e is PresentStarted)
+            {
+                presenting.TrySetResult();
+            }
+        };
+        var qr = await lab.ShowQrAsync(amountMajor);
+        var reply = lab.SendAsync(lab.PhoneRequest(qr));
+        await presenting.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await lab.WaitUntilAsync(() => reply.IsCompleted);
+        return await reply;
     }
 }
 

@@ -218,9 +218,16 @@ internal static class DevicesCommand
         text.AppendLine($"Keypad     {devices.Keypad.Status.Device}");
         var dispenser = devices.Dispenser.Status;
         text.AppendLine($"Dispenser  {dispenser.Device}, {dispenser.Dispenser}; shutter {dispenser.Shutter}; transport {dispenser.Transport}; max {devices.Dispenser.MaxNotesPerDispense} notes per dispense{(dispenser.LastFault is null ? string.Empty : $"; last fault: {dispenser.LastFault}")}");
+        text.AppendLine($"  present/retract: {devices.Dispenser.Presenting.Describe()}");
         foreach (var unit in devices.Dispenser.CashUnits)
         {
-            text.AppendLine($"  {unit.Id,-8} pos {unit.Position}  {unit.Denomination,12}  {unit.Count,5} notes (initial {unit.InitialCount}, low ≤ {unit.LowThreshold})  {unit.Status,-11} presented {unit.Counters.Presented}, rejected {unit.Counters.Rejected}, unknown {unit.Counters.Unknown}");
+            text.AppendLine($"  {unit.Id,-8} pos {unit.Position}  {unit.Denomination,12}  {unit.Count,5} notes (initial {unit.InitialCount}, low ≤ {unit.LowThreshold})  {unit.Status,-11} presented {unit.Counters.Presented}, rejected {unit.Counters.Rejected}, unknown {unit.Counters.Unknown}, retracted {unit.Counters.Retracted}");
+        }
+
+        var retractBin = devices.Dispenser.CashUnits.Sum(u => u.Counters.Retracted);
+        if (retractBin > 0)
+        {
+            text.AppendLine($"  retract bin: {retractBin} notes ({string.Join(", ", devices.Dispenser.CashUnits.Where(u => u.Counters.Retracted > 0).Select(u => $"{u.Counters.Retracted} x {u.Denomination}"))})");
         }
 
         text.AppendLine($"Sensors    {devices.Sensors.Status.Device}");

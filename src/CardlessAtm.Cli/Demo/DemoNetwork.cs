@@ -141,6 +141,7 @@ internal sealed class DemoNetwork : IAsyncDisposable
             ResultScreenTime = TimeSpan.Zero,
             ReversalRetryInitial = TimeSpan.FromMilliseconds(200),
             ReversalRetryMax = TimeSpan.FromSeconds(2),
+            PresentTimeout = DemoPresentTimeout,
         };
         var terminal = AtmTerminal.Create(options, devices, Profile, qrOptions, TimeProvider.System, Loggers);
         var running = terminal.RunAsync(_stop.Token);
@@ -157,6 +158,9 @@ internal sealed class DemoNetwork : IAsyncDisposable
                 (SimulatedFaultSensors)devices.Sensors);
         return new DemoAtm(terminal, hardware);
     }
+
+    /// <summary>How long the demo's notes wait at the exit: short, since only notes-not-taken leaves them there (its customer walks away).</summary>
+    public static TimeSpan DemoPresentTimeout { get; } = TimeSpan.FromSeconds(3);
 
     /// <summary>Where the terminal with this id keeps its journal.</summary>
     public string JournalPathOf(string atmId) => Path.Combine(Directory.FullName, atmId, "data", "journal.log");

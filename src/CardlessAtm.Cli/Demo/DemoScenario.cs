@@ -72,6 +72,9 @@ internal enum DemoScenarioKind
 
     /// <summary>An attacker's own connection to the host sends a forged 0800/101 for ATM00001 and a replay of a recorded one: 63, keys unchanged.</summary>
     ForgedKeyChange,
+
+    /// <summary>The customer walks away from the notes: retracted after Terminal:PresentTimeout into the retract bin, reversed (18).</summary>
+    NotesNotTaken,
 }
 
 /// <summary>
@@ -209,6 +212,10 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
                     }
                 };
                 Say("(scenario: the dispenser will jam after the first note, and the ATM is blocked at the host while it dispenses)");
+                break;
+            case DemoScenarioKind.NotesNotTaken:
+                atm.Dispenser.Faults.NotesNotTaken = true;
+                Say($"(scenario: the customer will not take the notes; the ATM waits Terminal:PresentTimeout = {DemoNetwork.DemoPresentTimeout.TotalSeconds:0} s)");
                 break;
             case DemoScenarioKind.ExceptionAfterApproval:
                 atm.Terminal.Journal.Written += entry =>
@@ -559,13 +566,15 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         var suspect = report.Sum(r => r.SuspectMinor);
         Say($"Suspect amounts at the host (the device could not say what it presented; settled at the cash count): {Devices.Money.Of(suspect, "EUR")}");
         var connectionFlood = FinishConnectionFlood(ending);
+        var retractBin = CheckRetractBin(atm);
         var floodContained = (_floodJournalLines is not { } lines || (lines <= 20 && _floodRefused == FloodRequests)) && _tornLinesReported != false
-            && _impostorRefused != false && _replayRefused != false && _connectionFloodServed != false;
+            && _impostorRefused != false && _replayRefused != false && _connectionFloodServed != false && _retractBinCounted != false;
         var balanced = totals.Balances && presented.MinorUnits == netDebits && atm.Terminal.Reversals.Store.Depth == 0 && before - after == netDebits && floodContained;
         Summary = $"{ending}; cash out {presented}, debits − reversals {Devices.Money.Of(netDebits, "EUR")}, SAF {atm.Terminal.Reversals.Store.Depth}, suspect {Devices.Money.Of(suspect, "EUR")}"
             + (_floodJournalLines is { } grown ? $", {_floodRefused}/{FloodRequests} refused, journal +{grown} lines" : string.Empty)
             + (_impostorOutcome is { } impostor ? ", " + impostor : string.Empty)
             + (connectionFlood is { } floodSummary ? ", " + floodSummary : string.Empty)
+            + (retractBin is { } bin ? ", " + bin : string.Empty)
             + (balanced ? "; ledger balanced" : "; LEDGER NOT BALANCED");
         Say(balanced
             ? $"Ledger balanced: cash out = money debited. Scenario {NameOf(kind)} ended: {ending}."
@@ -607,6 +616,9 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
             AuthoriseAnswered answer => $"G  The host declines: {answer.Response} {ResponseCodes.Describe(answer.Response)}.",
             DispenseStarted start => $"   The ATM verified the host's MAC and dispenses {string.Join(", ", start.Mix.Select(i => $"{i.Notes} x {i.Denomination}"))}.",
             DispenseEnded end => $"   Dispense {end.Completion}: {end.Presented} presented.",
+            PresentStarted present => $"   The notes wait at the exit: {present.Presented}, for at most {present.Timeout.TotalSeconds:0} s.",
+            NotesTaken taken => $"   Notes taken: {taken.How}.",
+            NotesRetracted retracted => $"   Not taken in time: the ATM retracts {retracted.Value} ({retracted.Notes.Values.Sum()} notes) into its retract bin{(retracted.Counted ? string.Empty : ", uncounted")}.",
             ReversalQueued queued => $"   Reversal queued on disk ({queued.Kind}: dispensed {queued.Dispensed} of {queued.Amount}) — {queued.Reason}.",
             ReversalAcknowledged acknowledged => $"   The host acknowledged the reversal (0430, {acknowledged.Response}).",
             ReversalNotAcknowledged refused => $"   The reversal is not acknowledged ({refused.Problem}): {refused.Disposition}; it stays on disk.",

@@ -158,6 +158,41 @@ public sealed class CashDispenser : ICashDispenser, IDisposable
     }
 
     /// <inheritdoc />
+    public PresentCapability Presenting => PresentCapability.Of(_device);
+
+    /// <inheritdoc />
+    public Task WaitForTakenAsync(CancellationToken cancellationToken) =>
+        _device is IPresentingDispenserDevice { Presenting.DetectsTaken: true } presenting ? presenting.WaitForTakenAsync(cancellationToken) : Task.CompletedTask;
+
+    /// <inheritdoc />
+    public Task<ExitState> ReadExitAsync(CancellationToken cancellationToken) =>
+        _device is IPresentingDispenserDevice { Presenting.DetectsTaken: true } presenting ? presenting.ReadExitAsync(cancellationToken) : Task.FromResult(ExitState.Unknown);
+
+    /// <inheritdoc />
+    public async Task<RetractResult> RetractAsync(IReadOnlyList<UnitMovement> presented, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(presented);
+        if (_device is not IPresentingDispenserDevice { Presenting.CanRetract: true } presenting)
+        {
+            return new RetractResult(RetractCompletion.Failed, [], false, null, $"the {_device.Info.Model} cannot retract");
+        }
+
+        await _oneAtATime.WaitAsync(cancellationToken);
+        try
+        {
+            var outcome = await presenting.RetractAsync(cancellationToken);
+            var result = await ApplyRetractAsync(outcome, presented);
+            _logger.LogInformation(
+                "Retract ended {Completion}: {Notes} notes {What}", result.Completion, result.Units.Sum(u => u.Notes), result.Counted ? "in the retract bin" : "of unknown fate (the device did not count)");
+            return result;
+        }
+        finally
+        {
+            _oneAtATime.Release();
+        }
+    }
+
+    /// <inheritdoc />
     public Task<DeviceCounters?> ReadDeviceCountersAsync(CancellationToken cancellationToken) => _device.ReadCountersAsync(cancellationToken);
 
     /// <inheritdoc />
@@ -318,6 +353,64 @@ public sealed class CashDispenser : ICashDispenser, IDisposable
 
         await _store.SaveAsync(CashUnits, CancellationToken.None);
         return ToResult(outcome, requested, byPosition);
+    }
+
+    /// <summary>
+    /// Moves retracted notes from Presented to Retracted (counted) or to Unknown (not counted), never more than the
+    /// dispense presented from that unit, and persists the counts before returning.
+    /// </summary>
+    private async Task<RetractResult> ApplyRetractAsync(DeviceRetractResult outcome, IReadOnlyList<UnitMovement> presented)
+    {
+        if (outcome.Completion != RetractCompletion.Ok)
+        {
+            return new RetractResult(outcome.Completion, [], outcome.Retracted is not null, outcome.DeviceCode, outcome.Detail);
+        }
+
+        var presentedBy = presented.Where(m => m.Presented > 0).ToDictionary(m => m.CashUnitId, m => m.Presented, StringComparer.Ordinal);
+        var moved = new List<UnitRetract>();
+        lock (_gate)
+        {
+            var byPosition = _units.Values.ToDictionary(u => u.Position);
+            var notes = outcome.Retracted is { } counted
+                ? counted.Where(c => c.Notes > 0).Select(c => (Unit: byPosition.GetValueOrDefault(c.Position), c.Notes, c.Position)).ToList()
+                : [.. presentedBy.Select(p => (Unit: (CashUnit?)_units[p.Key], Notes: p.Value, Position: _units[p.Key].Position))];
+            foreach (var (configured, count, position) in notes)
+            {
+                if (configured is null)
+                {
+                    _logger.LogError("The device reports {Notes} notes retracted from position {Position}, where no cash unit is configured", count, position);
+                    continue;
+                }
+
+                var unit = _units[configured.Id];
+                var notesOut = Math.Min(count, presentedBy.GetValueOrDefault(unit.Id));
+                if (notesOut < count)
+                {
+                    _logger.LogError(
+                        "The device reports {Notes} notes of {CashUnit} retracted, but the dispense presented {Presented}: {Excess} left uncounted for the cash count",
+                        count, unit.Id, notesOut, count - notesOut);
+                }
+
+                if (notesOut <= 0)
+                {
+                    continue;
+                }
+
+                _units[unit.Id] = unit with
+                {
+                    Counters = unit.Counters with
+                    {
+                        Presented = unit.Counters.Presented - notesOut,
+                        Retracted = unit.Counters.Retracted + (outcome.Retracted is null ? 0 : notesOut),
+                        Unknown = unit.Counters.Unknown + (outcome.Retracted is null ? notesOut : 0),
+                    },
+                };
+                moved.Add(new UnitRetract(unit.Id, unit.Denomination, notesOut));
+            }
+        }
+
+        await _store.SaveAsync(CashUnits, CancellationToken.None);
+        return new RetractResult(outcome.Completion, moved, outcome.Retracted is not null, outcome.DeviceCode, outcome.Detail);
     }
 
     private CashUnit Find(string cashUnitId)

@@ -26,7 +26,8 @@ public enum CashUnitStatus
 /// <param name="Presented">Notes that reached customers.</param>
 /// <param name="Rejected">Notes that went to the reject tray.</param>
 /// <param name="Unknown">Notes whose outcome is unknown (suspect), to be settled at reconciliation.</param>
-public sealed record CashUnitCounters(int Presented = 0, int Rejected = 0, int Unknown = 0)
+/// <param name="Retracted">Notes presented but not taken, retracted into the retract bin (not back in the cassette, not in <paramref name="Presented"/>).</param>
+public sealed record CashUnitCounters(int Presented = 0, int Rejected = 0, int Unknown = 0, int Retracted = 0)
 {
     /// <summary>No notes counted yet.</summary>
     public static CashUnitCounters None { get; } = new();
@@ -76,6 +77,9 @@ public sealed record CashUnit(
 
     /// <summary>Value of the notes it presented to customers since replenishment (for reconciliation).</summary>
     public Money PresentedValue => Denomination * Counters.Presented;
+
+    /// <summary>Value of its notes in the retract bin since replenishment (for reconciliation).</summary>
+    public Money RetractedValue => Denomination * Counters.Retracted;
 
     /// <summary>Whether notes may be taken from it now.</summary>
     public bool CanDispense => Status is CashUnitStatus.Good or CashUnitStatus.Low;

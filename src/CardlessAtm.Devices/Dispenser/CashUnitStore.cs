@@ -64,15 +64,15 @@ public sealed class JsonFileCashUnitStore(string path) : ICashUnitStore
 
     private sealed record SavedUnit(
         string Id, int Position, string Currency, long DenominationMinorUnits, int Count, int InitialCount,
-        int LowThreshold, int HighThreshold, int Presented, int Rejected, int Unknown, bool Locked, bool Inoperative)
+        int LowThreshold, int HighThreshold, int Presented, int Rejected, int Unknown, bool Locked, bool Inoperative, int Retracted = 0)
     {
         public static SavedUnit From(CashUnit u) => new(
             u.Id, u.Position, u.Currency.Code, u.Denomination.MinorUnits, u.Count, u.InitialCount, u.LowThreshold,
-            u.HighThreshold, u.Counters.Presented, u.Counters.Rejected, u.Counters.Unknown, u.IsLocked, u.IsInoperative);
+            u.HighThreshold, u.Counters.Presented, u.Counters.Rejected, u.Counters.Unknown, u.IsLocked, u.IsInoperative, u.Counters.Retracted);
 
         public CashUnit ToCashUnit() => new(
             Id, Position, Money.Of(DenominationMinorUnits, Currency), Count, InitialCount, LowThreshold, HighThreshold,
-            new CashUnitCounters(Presented, Rejected, Unknown), IsLocked: Locked, IsInoperative: Inoperative);
+            new CashUnitCounters(Presented, Rejected, Unknown, Retracted), IsLocked: Locked, IsInoperative: Inoperative);
     }
 }
 

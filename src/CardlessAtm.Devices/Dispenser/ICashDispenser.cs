@@ -56,6 +56,52 @@ public interface ICashDispenser
     /// <summary>Locks or unlocks a unit (a locked unit is never dispensed from).</summary>
     /// <exception cref="UnknownCashUnitException">No such unit.</exception>
     Task SetLockedAsync(string cashUnitId, bool locked, CancellationToken cancellationToken);
+
+    /// <summary>What the device can tell and do at its exit (<see cref="PresentCapability.None"/> for a device that dispenses and stops).</summary>
+    PresentCapability Presenting => PresentCapability.None;
+
+    /// <summary>
+    /// Completes when the customer has taken the presented notes; the caller bounds it with the token. On a device that
+    /// cannot tell (<see cref="PresentCapability.DetectsTaken"/> false) it completes at once: the notes count as taken.
+    /// </summary>
+    /// <exception cref="OperationCanceledException">Cancelled before the notes were taken.</exception>
+    Task WaitForTakenAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>What the exit holds now (<see cref="ExitState.Unknown"/> when the device cannot tell).</summary>
+    Task<ExitState> ReadExitAsync(CancellationToken cancellationToken) => Task.FromResult(ExitState.Unknown);
+
+    /// <summary>
+    /// Retracts the notes left at the exit into the retract bin and applies it to the counts before returning: each
+    /// retracted note moves from the unit's Presented counter to its Retracted counter (it is not back in the cassette).
+    /// When the device retracted but cannot count, the notes of <paramref name="presented"/> move from Presented to
+    /// Unknown (suspect, settled at the cash count). A failed retract, or a device that cannot retract, changes nothing.
+    /// </summary>
+    /// <param name="presented">What the dispense being retracted presented, per cash unit.</param>
+    /// <param name="cancellationToken">Cancels waiting; a retract already started is still reported as it ended.</param>
+    Task<RetractResult> RetractAsync(IReadOnlyList<UnitMovement> presented, CancellationToken cancellationToken) =>
+        Task.FromResult(new RetractResult(RetractCompletion.Failed, [], false, null, "this dispenser cannot retract"));
+}
+
+/// <summary>Notes of one cash unit that a retract moved into the retract bin (or, uncounted, to Unknown).</summary>
+/// <param name="CashUnitId">The unit the notes came from.</param>
+/// <param name="Denomination">Value of one of its notes.</param>
+/// <param name="Notes">How many.</param>
+public sealed record UnitRetract(string CashUnitId, Money Denomination, int Notes)
+{
+    /// <summary>Their value.</summary>
+    public Money Value => Denomination * Notes;
+}
+
+/// <summary>A retract in money terms.</summary>
+/// <param name="Completion">How it ended.</param>
+/// <param name="Units">Counted: the notes now in the retract bin, per unit. Not counted: the presented notes now counted unknown.</param>
+/// <param name="Counted">Whether the device said what it retracted.</param>
+/// <param name="DeviceCode">The device's own error code, if any.</param>
+/// <param name="Detail">Technician text (never secret, never customer-facing).</param>
+public sealed record RetractResult(RetractCompletion Completion, IReadOnlyList<UnitRetract> Units, bool Counted, string? DeviceCode = null, string? Detail = null)
+{
+    /// <summary>The value of <see cref="Units"/> in <paramref name="currency"/> (retracted when counted, suspect when not).</summary>
+    public Money ValueIn(Currency currency) => Units.Aggregate(new Money(0, currency), (sum, u) => sum + u.Value);
 }
 
 /// <summary>What moved from one cash unit during a dispense.</summary>

@@ -41,6 +41,9 @@ public static class CustomerTexts
     /// <summary>The transaction ended without cash.</summary>
     public static Screen Terminated(string reason) => new(Title, ["Transaction terminated.", reason], Tone: ScreenTone.Error);
 
+    /// <summary>The customer did not take the notes within Terminal:PresentTimeout; the ATM retracted them and reverses their value.</summary>
+    public const string NotesRetracted = "The cash was not taken in time and has been taken back. Nothing will be charged for it.";
+
     /// <summary>
     /// The host's answer does not say whether the withdrawal was declined (e.g. 94 duplicate, 96): no cash, and a
     /// full reversal undoes any debit.

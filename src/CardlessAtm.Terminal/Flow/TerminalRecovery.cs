@@ -53,6 +53,55 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
     /// <summary>Withdrawals the last <see cref="RecoverAsync"/> could not settle (an operator must), each with the journal path and entry.</summary>
     public List<string> Unsettled { get; } = [];
 
+    /// <summary>
+    /// A crash while the notes waited at the exit (present-start journalled, neither notes-taken nor notes-retracted):
+    /// a dispenser that sees notes still at the exit and can retract retracts them now — the customer has had more than
+    /// the present timeout — and the counts are saved before the retract is journalled. A dispenser that sees an empty
+    /// exit, or cannot tell, leaves the notes counted as presented (as before present/retract existed), and says so.
+    /// Returns the retract to reverse: the journalled one, or the one done now; null when the notes count as taken.
+    /// </summary>
+    private async Task<NotesRetracted?> SettlePresentAsync(string session, int stan, List<JournalEntry> entries, DispenseEnded end, Currency currency, CancellationToken cancellationToken)
+    {
+        if (entries.OfType<NotesRetracted>().LastOrDefault() is { } journalled)
+        {
+            return journalled;
+        }
+
+        if (!entries.OfType<PresentStarted>().Any() || entries.OfType<NotesTaken>().Any())
+        {
+            return null;
+        }
+
+        var exit = await dispenser.ReadExitAsync(cancellationToken);
+        string how;
+        if (exit == ExitState.NotesPresent && dispenser.Presenting.CanRetract)
+        {
+            var presented = end.Movements.Select(m => new UnitMovement(m.CashUnitId, dispenser.CashUnits.Single(u => u.Id == m.CashUnitId).Denomination, m.Presented, m.Rejected, m.Unknown)).ToList();
+            var retract = await dispenser.RetractAsync(presented, cancellationToken);
+            if (retract.Completion == RetractCompletion.Ok && retract.Units.Count > 0)
+            {
+                var entry = NotesRetracted.Of(retract, currency) with { Session = session, Stan = stan };
+                await journal.WriteAsync(entry);
+                return entry;
+            }
+
+            how = $"recovery: the notes were at the exit but the retract ended {retract.Completion} ({retract.Detail}): they count as taken";
+        }
+        else
+        {
+            how = exit switch
+            {
+                ExitState.Empty => "recovery: the exit was empty: taken by the customer",
+                ExitState.NotesPresent => "recovery: notes at the exit; the dispenser cannot retract, so they count as taken",
+                _ => "recovery: the dispenser cannot tell whether the notes were taken: they count as presented",
+            };
+        }
+
+        logger.LogWarning("Recovery of withdrawal {Session}: {How}", session, how);
+        await journal.WriteAsync(new NotesTaken(how) { Session = session, Stan = stan });
+        return null;
+    }
+
     private async Task SettleAsync(string session, List<JournalEntry> entries, AuthoriseRequested request, CancellationToken cancellationToken)
     {
         var amount = request.Amount.ToMoney();
@@ -81,6 +130,12 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
             how = "dispense had ended";
             reasonCode = end.UnknownNotes > 0 ? ReversalReasons.SuspectedMalfunction
                 : presented.IsPositive ? ReversalReasons.PartialDispense : ReversalReasons.AtmMalfunction;
+            if (await SettlePresentAsync(session, stan, entries, end, amount.Currency, cancellationToken) is { } retracted)
+            {
+                presented -= retracted.Value.ToMoney();
+                reasonCode = end.UnknownNotes > 0 || !retracted.Counted ? ReversalReasons.SuspectedMalfunction : ReversalReasons.NotesRetracted;
+                how += retracted.Counted ? $"; {retracted.Value} retracted from the exit" : $"; {retracted.Value} retracted uncounted (suspect)";
+            }
         }
         else if (start is not null)
         {
@@ -102,6 +157,7 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
                 : declined ? "declined by the host" : "approved but nothing was dispensed";
         }
 
+        presented = presented.MinorUnits < 0 ? new Money(0, amount.Currency) : presented;
         var reverse = !declined && !reversalQueued && presented.MinorUnits < amount.MinorUnits;
         if (reverse)
         {

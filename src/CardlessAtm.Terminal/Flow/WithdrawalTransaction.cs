@@ -177,14 +177,25 @@ public sealed class WithdrawalTransaction(
             }
 
             await ReportAsync(TerminalState.Presenting);
+            var retract = await new PresentStep(dispenser, journal, options, time, logger, reason => DispenserUnusable?.Invoke(reason)).RunAsync(result, session, stan);
+            if (retract is not null)
+            {
+                // The counts are saved: from here the notes in the retract bin are no longer presented, whatever fails next.
+                result = AfterRetract(result, retract);
+                dispensed = result;
+                await journal.WriteAsync(NotesRetracted.Of(retract, amount.Currency) with { Session = session, Stan = stan });
+            }
+
             if (result.Presented == amount && result.IsComplete)
             {
                 return new WithdrawalSettlement(ResponseCodes.Approved, result.Presented, "Please take your cash.", TerminalState.Done, answer.Response.AuthorizationCode);
             }
 
             // Notes whose fate is unknown are credited back too and flagged suspect (22) for the cash count:
-            // the customer is never charged for cash that may not have come out.
-            await ReverseAsync(pending with { DispensedMinor = result.Presented.MinorUnits, Reason = $"dispense {result.Completion}", ReasonCode = ReasonFor(result) });
+            // the customer is never charged for cash that may not have come out. Retracted notes are reversed (18).
+            var reason = retract is null ? $"dispense {result.Completion}"
+                : $"notes not taken within {options.PresentTimeout}: {retract.ValueIn(amount.Currency)} retracted{(retract.Counted ? string.Empty : " uncounted (suspect)")}";
+            await ReverseAsync(pending with { DispensedMinor = result.Presented.MinorUnits, Reason = reason, ReasonCode = ReasonFor(result, retract is { Counted: true }) });
             stage = Stage.Reversed;
             if (result.Presented.IsPositive)
             {
@@ -192,7 +203,8 @@ public sealed class WithdrawalTransaction(
                 return new WithdrawalSettlement(ResponseCodes.Approved, result.Presented, string.Join(' ', screen.Lines), TerminalState.Done, answer.Response.AuthorizationCode, screen);
             }
 
-            return new WithdrawalSettlement(ResponseCodes.SystemMalfunction, result.Presented, "The ATM could not pay out. Nothing will be charged.", TerminalState.Terminated);
+            return new WithdrawalSettlement(
+                ResponseCodes.SystemMalfunction, result.Presented, retract is null ? "The ATM could not pay out. Nothing will be charged." : CustomerTexts.NotesRetracted, TerminalState.Terminated);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -229,10 +241,26 @@ public sealed class WithdrawalTransaction(
         : answer.ResponseCode is { } code ? $"the host's {answer.Response.Mti} ({code}, {ResponseCodes.Describe(code)}) failed its MAC check"
         : $"the host's {answer.Response.Mti} failed its MAC check";
 
-    private static string ReasonFor(DispenseResult result) =>
+    private static string ReasonFor(DispenseResult result, bool retracted = false) =>
         result.HasUnknown ? ReversalReasons.SuspectedMalfunction
+        : retracted ? ReversalReasons.NotesRetracted
         : result.Presented.IsPositive ? ReversalReasons.PartialDispense
         : ReversalReasons.AtmMalfunction;
+
+    /// <summary>
+    /// The dispense as it stands after a retract: the retracted notes are no longer presented — counted, they are gone
+    /// (in the retract bin); uncounted, they are unknown (suspect), exactly as the cash-unit counts now say.
+    /// </summary>
+    internal static DispenseResult AfterRetract(DispenseResult result, RetractResult retract)
+    {
+        var notes = retract.Units.ToDictionary(u => u.CashUnitId, u => u.Notes, StringComparer.Ordinal);
+        return result with
+        {
+            Movements = [.. result.Movements.Select(m => notes.TryGetValue(m.CashUnitId, out var n)
+                ? m with { Presented = m.Presented - n, Unknown = m.Unknown + (retract.Counted ? 0 : n) }
+                : m)],
+        };
+    }
 
     private async Task<WithdrawalSettlement> SettleFaultAsync(
         Exception fault, Stage stage, string session, Money amount, PendingReversal? pending, DispenseStartRecord? started, DispenseResult? dispensed)

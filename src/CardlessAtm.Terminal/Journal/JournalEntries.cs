@@ -81,6 +81,9 @@ public sealed record OpenWithdrawal(string Session, long Sequence);
 [JsonDerivedType(typeof(AuthoriseAnswered), JournalEvents.AuthoriseAnswer)]
 [JsonDerivedType(typeof(DispenseStarted), JournalEvents.DispenseStart)]
 [JsonDerivedType(typeof(DispenseEnded), JournalEvents.DispenseEnd)]
+[JsonDerivedType(typeof(PresentStarted), JournalEvents.PresentStart)]
+[JsonDerivedType(typeof(NotesTaken), JournalEvents.NotesTaken)]
+[JsonDerivedType(typeof(NotesRetracted), JournalEvents.NotesRetracted)]
 [JsonDerivedType(typeof(ReversalQueued), JournalEvents.ReversalQueued)]
 [JsonDerivedType(typeof(ReversalAcknowledged), JournalEvents.ReversalAcknowledged)]
 [JsonDerivedType(typeof(ReversalNotAcknowledged), JournalEvents.ReversalNotAcknowledged)]
@@ -192,6 +195,41 @@ public sealed record DispenseEnded(string Completion, JournalAmount Presented, I
     /// <summary>Notes whose fate is unknown.</summary>
     [JsonIgnore]
     public int UnknownNotes => Movements.Sum(m => m.Unknown);
+}
+
+/// <summary>
+/// The presented notes are at the exit and the terminal waits up to <paramref name="Timeout"/> for the customer to take
+/// them; <paramref name="CanRetract"/> says whether the dispenser can pull them back after that.
+/// </summary>
+public sealed record PresentStarted(JournalAmount Presented, TimeSpan Timeout, bool CanRetract) : JournalEntry;
+
+/// <summary>
+/// The present wait ended with the notes counted as taken: <paramref name="How"/> says whether the customer took them or
+/// why they count as taken all the same (the dispenser cannot retract, the retract failed, the exit sensor failed).
+/// </summary>
+public sealed record NotesTaken(string How) : JournalEntry
+{
+    /// <summary>The exit sensor saw the customer take the notes.</summary>
+    public const string ByCustomer = "taken by the customer";
+}
+
+/// <summary>
+/// Notes left at the exit were retracted into the retract bin and the cash-unit counts saved: per unit, the notes moved
+/// from presented to retracted (<paramref name="Counted"/>), or — when the device could not count — to unknown, and then
+/// <paramref name="Value"/> is the suspect value. Written before the reversal of that value is stored.
+/// </summary>
+public sealed record NotesRetracted(JournalAmount Value, IReadOnlyDictionary<string, int> Notes, bool Counted, string? Detail) : JournalEntry
+{
+    /// <summary>The journal form of a retract.</summary>
+    public static NotesRetracted Of(RetractResult result, Currency currency)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        return new NotesRetracted(
+            JournalAmount.Of(result.ValueIn(currency)),
+            result.Units.ToDictionary(u => u.CashUnitId, u => u.Notes, StringComparer.Ordinal),
+            result.Counted,
+            result.Detail);
+    }
 }
 
 /// <summary>A reversal was stored for forwarding (<paramref name="Kind"/> <c>full</c> or <c>partial</c>).</summary>

@@ -45,6 +45,15 @@ public static class JournalEvents
     /// <summary>The dispense ended (exactly what moved).</summary>
     public const string DispenseEnd = "dispense-end";
 
+    /// <summary>The notes are at the exit; the terminal waits for the customer to take them (<see cref="PresentStarted"/>).</summary>
+    public const string PresentStart = "present-start";
+
+    /// <summary>The wait at the exit ended with the notes counted as taken (<see cref="NotesTaken"/>).</summary>
+    public const string NotesTaken = "notes-taken";
+
+    /// <summary>Notes left at the exit were retracted into the retract bin, the counts saved (<see cref="NotesRetracted"/>).</summary>
+    public const string NotesRetracted = "notes-retracted";
+
     /// <summary>A reversal was stored for forwarding.</summary>
     public const string ReversalQueued = "reversal-queued";
 
@@ -82,7 +91,7 @@ public static class JournalEvents
     /// recovery needs none of them to settle money, and skipping their fsync halves the terminal's latency.
     /// </summary>
     public static bool MustReachDiskFirst(string @event) =>
-        @event is AuthoriseRequest or DispenseStart or DispenseEnd or ReversalQueued or ReversalAcknowledged or Recovered or Started or SegmentStarted;
+        @event is AuthoriseRequest or DispenseStart or DispenseEnd or PresentStart or NotesRetracted or ReversalQueued or ReversalAcknowledged or Recovered or Started or SegmentStarted;
 
     /// <summary>The entry from which a withdrawal must be settled by recovery if it is not finished.</summary>
     public static bool OpensWithdrawal(string @event) => @event == AuthoriseRequest;

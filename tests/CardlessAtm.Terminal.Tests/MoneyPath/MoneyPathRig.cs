@@ -65,14 +65,18 @@ internal sealed class MoneyPathRig : IDisposable
 
     public string DataDirectory => _directory.FullName;
 
-    public static async Task<MoneyPathRig> CreateAsync(Action<TerminalOptions>? configure = null)
+    /// <param name="configure">Changes to the terminal options.</param>
+    /// <param name="presenting">What the simulated dispenser can do at its exit (default: detects taken, retracts, counts).</param>
+    /// <param name="wrap">Puts another vendor device between the simulated one and the cash dispenser.</param>
+    public static async Task<MoneyPathRig> CreateAsync(
+        Action<TerminalOptions>? configure = null, PresentCapability? presenting = null, Func<SimulatedDispenserDevice, IDispenserDevice>? wrap = null)
     {
         var directory = Directory.CreateTempSubdirectory("cardless-atm-moneypath-");
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 1, 10, 0, 0, TimeSpan.Zero));
         var units = new List<CashUnit> { Unit("CASS1", 1, 10, 100), Unit("CASS2", 2, 20, 100), Unit("CASS3", 3, 50, 100) };
-        var device = new SimulatedDispenserDevice(units.ToDictionary(u => u.Position, u => u.Count), 40, time);
+        var device = new SimulatedDispenserDevice(units.ToDictionary(u => u.Position, u => u.Count), 40, time, presenting: presenting);
         var sensors = SimulatedFaultSensors.Standard(3);
-        var dispenser = await CashDispenser.OpenAsync(device, units, new InMemoryCashUnitStore(), MixAlgorithm.MinimumNotes, sensors, NullLogger.Instance, CancellationToken.None);
+        var dispenser = await CashDispenser.OpenAsync(wrap?.Invoke(device) ?? device, units, new InMemoryCashUnitStore(), MixAlgorithm.MinimumNotes, sensors, NullLogger.Instance, CancellationToken.None);
         var options = new TerminalOptions
         {
             AtmId = AtmId,

@@ -11,7 +11,7 @@ namespace CardlessAtm.Terminal.Tests.MoneyPath;
 /// Recovery decides from the SAF directory and the journal together: each test writes the journal a crash at
 /// one point would leave, then asserts the reversal queue and the cash counts after recovery.
 /// </summary>
-public class RecoveryTests
+public partial class RecoveryTests
 {
     private const string Session = "s-1";
     private const int Stan = 7;
