@@ -273,6 +273,10 @@ internal sealed class DemoNetwork : IAsyncDisposable
 /// <summary>A running demo ATM and what the demo does to its hardware, on either rig.</summary>
 internal sealed record DemoAtm(AtmTerminal Terminal, IDemoAtmHardware Hardware)
 {
+    /// <summary>The simulated dispenser; the present/retract scenario needs it (the firmware-sim rig's LCDM-2000 has no exit sensor).</summary>
+    public SimulatedDispenserDevice Dispenser => (Hardware as SimulatedDemoHardware)?.Dispenser
+        ?? throw new InvalidOperationException("this scenario needs the simulated dispenser's exit sensor: run it on the Simulated rig");
+
     /// <summary>Value of every note the ATM presented so far.</summary>
     public Money PresentedValue => Terminal.Devices.Dispenser.CashUnits.Aggregate(Money.Of(0, "EUR"), (sum, u) => sum + u.PresentedValue);
 }

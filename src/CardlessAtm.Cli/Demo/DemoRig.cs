@@ -48,6 +48,9 @@ internal interface IDemoAtmHardware
 /// <summary>The simulated devices: faults set on the simulators, the QR picture drawn from the QR model.</summary>
 internal sealed class SimulatedDemoHardware(SimulatedKeypad keypad, SimulatedDispenserDevice dispenser, SimulatedFaultSensors sensors) : IDemoAtmHardware
 {
+    /// <summary>The simulated dispenser (its exit, retract bin and customer faults), for the present/retract scenario.</summary>
+    public SimulatedDispenserDevice Dispenser => dispenser;
+
     public void Press(params AtmKey[] keys) => keypad.Press(keys);
 
     public void Type(string digits) => keypad.Type(digits);
