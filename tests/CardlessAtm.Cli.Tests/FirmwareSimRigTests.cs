@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using CardlessAtm.Cli.Commands;
 using CardlessAtm.Cli.Rigs;
 using CardlessAtm.Devices;
@@ -103,31 +102,5 @@ public sealed class FirmwareSimRigTests : IDisposable
 
         _rig.AddServices(services);
         return services.AddAtmDevices(configuration, DevicesCommand.AddDeviceKinds).BuildServiceProvider();
-    }
-
-    private sealed class CapturingLoggers : ILoggerFactory
-    {
-        public ConcurrentQueue<string> Lines { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this);
-
-        public void AddProvider(ILoggerProvider provider)
-        {
-        }
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(CapturingLoggers owner) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                owner.Lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
-        }
     }
 }

@@ -1,10 +1,8 @@
-using System.Collections.Concurrent;
 using System.Device.Gpio;
 using System.Device.I2c;
 using System.Device.Spi;
 using System.Text;
 using CardlessAtm.FirmwareSim.Gpio;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using ZXing;
 using ZXing.Common;
@@ -101,29 +99,3 @@ internal sealed class EmulatedPiBuses(EmulatedBuses buses) : CardlessAtm.Devices
     public I2cDevice OpenI2c(I2cConnectionSettings settings) => buses.OpenI2c(settings);
 }
 
-/// <summary>Keeps every log entry as "Level: message" for assertions.</summary>
-internal sealed class CapturingLoggers : ILoggerFactory
-{
-    public ConcurrentQueue<string> Lines { get; } = new();
-
-    public ILogger CreateLogger(string categoryName) => new Logger(this);
-
-    public void AddProvider(ILoggerProvider provider)
-    {
-    }
-
-    public void Dispose()
-    {
-    }
-
-    private sealed class Logger(CapturingLoggers owner) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            owner.Lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
-    }
-}
