@@ -113,6 +113,30 @@ public class MatrixKeypadTests
     }
 
     [Fact]
+    public async Task A_key_pressed_as_the_last_one_is_lifted_counts_even_if_its_press_settles_first()
+    {
+        // Fast typing (or a scan thread delayed by a busy machine): 2's release and 1's press are seen in the same scan,
+        // 1 first (column 0 is read before column 1), so 1's press settles before 2's release has. 2 is no longer down:
+        // 1 must count. It used to be ignored as a second key held with 2, and "10" arrived as "0".
+        using var rig = new Rig();
+        var (keypad, matrix) = Open(rig);
+        using (keypad)
+        {
+            Press(rig, matrix, 0, 1);
+            Assert.Equal(AtmKey.D2, (await keypad.ReadKeyAsync(default)).Key);
+
+            matrix.Set(0, 0, held: true);
+            matrix.Set(0, 1, held: false);
+            matrix.WaitForScan(ScanTimeout);
+            rig.Clock.Advance(Debounce);
+
+            using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(10)); // a lost key never comes
+            Assert.Equal(AtmKey.D1, (await keypad.ReadKeyAsync(patience.Token)).Key);
+            AssertNoPress(keypad);
+        }
+    }
+
+    [Fact]
     public async Task Taps_typed_one_after_another_arrive_in_order()
     {
         using var rig = new Rig();

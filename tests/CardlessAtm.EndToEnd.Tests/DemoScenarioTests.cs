@@ -59,7 +59,10 @@ public class DemoScenarioTests
         Assert.True(exit == 0, $"exit {exit}\n{text}");
         var scenarios = typeof(DemoScenarioTests).GetMethod(nameof(Every_demo_scenario_ends_as_described_with_a_balanced_ledger))!
             .GetCustomAttributes(typeof(InlineDataAttribute), inherit: false).Length;
-        Assert.Contains($"{scenarios} of {scenarios} scenarios ended as they should with the ledger balanced (rig FirmwareSim)", text, StringComparison.Ordinal);
+        // notes-not-taken needs an exit sensor, which the rig's LCDM-2000 does not have: it is listed as skipped, not run.
+        var onRig = scenarios - 1;
+        Assert.Contains($"{onRig} of {onRig} scenarios ended as they should with the ledger balanced (rig FirmwareSim); 1 skipped on this rig: notes-not-taken.", text, StringComparison.Ordinal);
+        Assert.Equal(onRig, text.Split('\n').Count(l => l.Contains("; ledger balanced", StringComparison.Ordinal)));
         Assert.Contains("dispenser-jam                          ok", text, StringComparison.Ordinal);
     }
 

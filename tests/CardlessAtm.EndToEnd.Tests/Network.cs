@@ -75,10 +75,25 @@ internal sealed class Network : IAsyncDisposable
         return terminal;
     }
 
+    /// <summary>
+    /// Waits until the proxy sees the ATM online; fails at once with the terminal's output if its process ended
+    /// instead (a configuration it refused, a crash at start-up), rather than after the whole timeout.
+    /// </summary>
     public async Task WaitUntilAtmOnlineAsync()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await Proxy.WaitForAtmStateAsync(DemoSeed.AtmId, AtmLinkState.Online, timeout.Token);
+        var online = Proxy.WaitForAtmStateAsync(DemoSeed.AtmId, AtmLinkState.Online, timeout.Token);
+        while (!online.IsCompleted)
+        {
+            if (_terminals.Count > 0 && _terminals[^1].HasExited)
+            {
+                Assert.Fail("The terminal process ended before its ATM came online. Output:\n" + string.Join('\n', _terminals[^1].Output));
+            }
+
+            await Task.WhenAny(online, Task.Delay(50, CancellationToken.None));
+        }
+
+        await online;
     }
 
     /// <summary>The customer types the amount on the terminal's keypad; returns the QR payload the ATM shows.</summary>

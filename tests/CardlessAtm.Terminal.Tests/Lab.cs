@@ -62,13 +62,15 @@ internal sealed class Lab : IAsyncDisposable
     /// <param name="meters">The terminal's meter factory (to observe its metrics in isolation).</param>
     /// <param name="configure">Changes the terminal's settings before it is created.</param>
     /// <param name="presenting">What the simulated dispenser can do at its exit (default: detects taken, retracts, counts).</param>
+    /// <param name="beforeRun">Called with the terminal after it is built and before it runs.</param>
     public static async Task<Lab> StartAsync(
         SecurityProfileKind profile = SecurityProfileKind.Aes,
         bool tls = false,
         Action<string>? prepareDataDirectory = null,
         System.Diagnostics.Metrics.IMeterFactory? meters = null,
         Action<TerminalOptions>? configure = null,
-        PresentCapability? presenting = null)
+        PresentCapability? presenting = null,
+        Action<AtmTerminal>? beforeRun = null)
     {
         var directory = Directory.CreateTempSubdirectory("cardless-atm-lab-");
         var hostTls = new Network.TlsListenerOptions();
@@ -122,6 +124,7 @@ internal sealed class Lab : IAsyncDisposable
         Directory.CreateDirectory(options.DataDirectory);
         prepareDataDirectory?.Invoke(options.DataDirectory);
         var terminal = AtmTerminal.Create(options, devices, SecurityProfiles.Create(profile), new QrSessionOptions { Lifetime = TimeSpan.FromSeconds(60), ClockSkew = TimeSpan.Zero }, time, NullLoggerFactory.Instance, meters);
+        beforeRun?.Invoke(terminal);
         var lab = new Lab(directory, host, seed, terminal, keypad, dispenser, sensors, time);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await terminal.WaitUntilHostReadyAsync(timeout.Token);

@@ -142,6 +142,21 @@ public class WithdrawalFlowTests
     }
 
     [Fact]
+    public async Task A_terminal_is_not_idle_before_its_welcome_screen_is_up()
+    {
+        // A customer (or the demo) presses ENTER on seeing Idle; keys before the welcome screen are discarded, so Idle
+        // must not be claimed before it. The flow used to start in Idle, and on the firmware-sim rig, where the welcome
+        // screen takes a while over SPI, the first ENTER was discarded and the customer waited for a QR that never came.
+        TerminalState? beforeRun = null;
+        await using var lab = await Lab.StartAsync(beforeRun: terminal => beforeRun = terminal.Flow.State);
+
+        Assert.Equal(TerminalState.OutOfService, beforeRun);
+        await lab.WaitForStateAsync(TerminalState.Idle);
+        var qr = await lab.ShowQrAsync(20);
+        Assert.False(string.IsNullOrEmpty(qr));
+    }
+
+    [Fact]
     public async Task A_request_for_an_idle_atm_is_refused()
     {
         await using var lab = await Lab.StartAsync();

@@ -56,9 +56,19 @@ internal sealed class SettleFilter : IDisposable
         }
     }
 
+    /// <summary>The last raw (not yet debounced) level of a channel.</summary>
+    public bool RawLevel(int channel)
+    {
+        lock (_gate)
+        {
+            return _channels[channel].Raw;
+        }
+    }
+
     /// <summary>A raw edge (or sample) of a channel: restarts its settle time.</summary>
     public void Raw(int channel, bool level)
     {
+        bool? caughtUp = null;
         lock (_gate)
         {
             if (_disposed)
@@ -67,10 +77,24 @@ internal sealed class SettleFilter : IDisposable
             }
 
             var c = _channels[channel];
+
+            // The level this edge ends held for the settle time already, but its timer has not run yet (a busy machine
+            // runs timers late): accept it now, or a 150 ms key press would be lost because the pool was 150 ms late.
+            if (level != c.Raw && c.Raw != c.Accepted && c.Timer is not null && _time.GetElapsedTime(c.LastEdge) >= _settle)
+            {
+                c.Accepted = c.Raw;
+                caughtUp = c.Raw;
+            }
+
             c.Raw = level;
             c.LastEdge = _time.GetTimestamp();
             c.Timer ??= _time.CreateTimer(OnTimer, channel, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             c.Timer.Change(_settle, Timeout.InfiniteTimeSpan);
+        }
+
+        if (caughtUp is { } settled)
+        {
+            _onSettled(channel, settled, true);
         }
     }
 

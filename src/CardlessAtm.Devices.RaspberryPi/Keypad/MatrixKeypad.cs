@@ -117,7 +117,9 @@ public sealed class MatrixKeypad : IKeypad, IDisposable
                 return;
             }
 
-            if (_heldKey is { } held && held != channel)
+            // Two keys down together: the second is a slip of the finger. But a key whose lift is still settling is up
+            // already; the next key, pressed as it was lifted, counts.
+            if (_heldKey is { } held && held != channel && _filter.RawLevel(held))
             {
                 _logger.LogDebug("Keypad: row {Row} column {Column} ignored while another key is held", row, column);
                 return;

@@ -85,7 +85,8 @@ public sealed class WithdrawalFlow : IDisposable
     private ActiveSession? _session;
     private Devices.Display.Screen? _lastResultScreen;
     private Task<KeyPress>? _pendingKey;
-    private TerminalState _state = TerminalState.Idle;
+    // Not Idle until the welcome screen is up and earlier keys are discarded: a key pressed on seeing Idle must count.
+    private TerminalState _state = TerminalState.OutOfService;
     private string? _outOfServiceReason;
 
     /// <summary>Creates the flow.</summary>
