@@ -40,6 +40,7 @@ public sealed class RecoveryTests : IDisposable
         Assert.Equal([new PositionMovement(1, 10, 0, 0), new PositionMovement(3, 3, 0, 0)], moved);
         Assert.Equal(13, rig.Emulator.PresentedCount - 3);
         Assert.All(after.Positions, p => Assert.Equal(0, p.Unknown));
+        Assert.Equal(2, rig.DispenseCounts().Count()); // the interrupted dispense was never sent again
     }
 
     [Fact]
