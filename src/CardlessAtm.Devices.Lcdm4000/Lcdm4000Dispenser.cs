@@ -222,6 +222,39 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
         }
     }
 
+    /// <summary>
+    /// Test dispense (0x53): picks <paramref name="notes"/> notes from <paramref name="position"/> straight into the reject tray,
+    /// to prove the pick path without presenting cash. Counted like a dispense (as rejected), LAST_STATUS recovery included.
+    /// </summary>
+    public async Task<DeviceDispenseResult> TestDispenseAsync(int position, int notes, CancellationToken cancellationToken)
+    {
+        if (position is < 1 or > 4 || notes is < 1 or > Lcdm4000Frame.MaxNotesPerCommand)
+        {
+            return new DeviceDispenseResult(DispenseCompletion.InvalidRequest, [], null,
+                $"test dispense of {notes} notes from position {position}: positions are 1..4, notes 1..{Lcdm4000Frame.MaxNotesPerCommand}");
+        }
+
+        await EnterAsync(cancellationToken);
+        try
+        {
+            if (_counters.InFlight is not null)
+            {
+                await SettleInFlightAsync(foldIfUnknown: true, cancellationToken);
+            }
+
+            var step = new int[Lcdm4000Frame.Positions];
+            step[position - 1] = notes;
+            var tally = new long[Lcdm4000Frame.Positions, 3];
+            var outcome = await RunStepAsync(step, tally, cancellationToken, Lcdm4000Command.TestDispense);
+            var moved = new PositionMovement(position, (int)tally[position - 1, 0], (int)tally[position - 1, 1], (int)tally[position - 1, 2]);
+            return new DeviceDispenseResult(outcome.Completion ?? DispenseCompletion.Ok, [moved], outcome.DeviceCode, $"test dispense: {outcome.Detail}");
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {
@@ -316,11 +349,11 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
 
     private readonly record struct StepOutcome(DispenseCompletion? Completion, string? DeviceCode, string Detail);
 
-    private async Task<StepOutcome> RunStepAsync(int[] step, long[,] tally, CancellationToken cancellationToken)
+    private async Task<StepOutcome> RunStepAsync(int[] step, long[,] tally, CancellationToken cancellationToken, Lcdm4000Command command = Lcdm4000Command.Dispense)
     {
         try
         {
-            _counters.BeginCommand((byte)Lcdm4000Command.Dispense, step);
+            _counters.BeginCommand((byte)command, step);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -332,7 +365,7 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
         Exchange exchange;
         try
         {
-            exchange = await ExchangeAsync(Lcdm4000Command.Dispense, Lcdm4000Frame.DispenseData(step), _options.DispenseTimeout(step.Sum()), repeatOnSilence: false, cancellationToken);
+            exchange = await ExchangeAsync(command, Lcdm4000Frame.DispenseData(step), _options.DispenseTimeout(step.Sum()), repeatOnSilence: false, cancellationToken);
         }
         catch (OperationCanceledException)
         {
@@ -386,7 +419,7 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
             return new StepOutcome(report.Error.Completion, report.Error.DeviceCode, detail);
         }
 
-        var shortfall = report.Cassettes.Any(c => c.Exited < step[c.Position - 1]);
+        var shortfall = command == Lcdm4000Command.Dispense && report.Cassettes.Any(c => c.Exited < step[c.Position - 1]);
         return shortfall
             ? new StepOutcome(DispenseCompletion.Partial, report.Error.DeviceCode, detail + " (fewer notes exited than asked)")
             : new StepOutcome(recordFailure is null ? null : DispenseCompletion.HardwareError, report.Error.DeviceCode, detail);

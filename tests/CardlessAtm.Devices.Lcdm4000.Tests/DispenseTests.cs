@@ -216,6 +216,19 @@ public class DispenseTests
     }
 
     [Fact]
+    public async Task Test_dispense_puts_the_notes_in_the_reject_tray()
+    {
+        using var rig = new Rig();
+        var result = await rig.Dispenser.TestDispenseAsync(3, 2, CancellationToken.None);
+        Assert.True(result.Completion == DispenseCompletion.Ok, result.Detail);
+        Assert.Equal(new PositionMovement(3, 0, 2, 0), Rig.Of(result, 3));
+        Assert.Equal(2, rig.Emulator.RejectTrayCount);
+        Assert.Equal(0, rig.Emulator.PresentedCount);
+        Assert.Equal(0x53, rig.Emulator.ReceivedCommands[0][3]);
+        Assert.Equal(DispenseCompletion.InvalidRequest, (await rig.Dispenser.TestDispenseAsync(5, 1, CancellationToken.None)).Completion);
+    }
+
+    [Fact]
     public async Task Last_status_repeats_the_last_dispense()
     {
         using var rig = new Rig();
