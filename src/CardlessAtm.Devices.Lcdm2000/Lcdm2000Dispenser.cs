@@ -2,6 +2,7 @@ using System.IO.Ports;
 using System.Text;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.Lcdm2000.Protocol;
+using CardlessAtm.Devices.Puloon;
 using CardlessAtm.Devices.Status;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -21,7 +22,7 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
     public const string Model = "Puloon LCDM-2000";
 
     private readonly Lcdm2000Options _options;
-    private readonly Lcdm2000Link _link;
+    private readonly PuloonLink _link;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Lcdm2000CounterFile? _counterFile;
@@ -66,7 +67,8 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
 
         Status = new DispenserStatus(_options.DeviceName);
         Info = new DispenserDeviceInfo(Model, 2, _options.MaxNotesPerDispense);
-        _link = new Lcdm2000Link(() => open(_options), close, discard, _options, timeProvider ?? TimeProvider.System, _logger);
+        var settings = new PuloonLinkSettings(_options.PortName, _options.AckTimeout, _options.InterByteTimeout, _options.Retries);
+        _link = new PuloonLink(() => open(_options), close, discard, settings, Lcdm2000Frame.Layout, timeProvider ?? TimeProvider.System, _logger);
     }
 
     /// <summary>Creates a driver on a new <see cref="SerialPort"/> for <see cref="Lcdm2000Options.PortName"/>; nothing is opened until first use.</summary>
@@ -99,7 +101,14 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
     public Lcdm2000RomVersion? RomVersion { get; private set; }
 
     /// <summary>Traffic counters since the driver was created.</summary>
-    public Lcdm2000Counters Counters => _link.Counters;
+    public Lcdm2000Counters Counters
+    {
+        get
+        {
+            var c = _link.Counters;
+            return new(c.CommandFrames, c.Repeats, c.ResponseFrames, c.ResponsesRefused, c.NaksReceived, c.GarbageBytes, c.Timeouts, c.BytesWritten, c.BytesRead);
+        }
+    }
 
     /// <inheritdoc/>
     /// <remarks>
@@ -156,7 +165,7 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
         await EnterAsync(cancellationToken);
         try
         {
-            var exchange = await _link.ExchangeAsync(Lcdm2000Command.Purge, [], _options.PurgeTimeout, repeatOnSilence: true, cancellationToken);
+            var exchange = await ExchangeAsync(Lcdm2000Command.Purge, [], _options.PurgeTimeout, repeatOnSilence: true, cancellationToken);
             if (exchange.Outcome != ExchangeOutcome.Answered)
             {
                 return CommunicationFailure(exchange, []);
@@ -241,7 +250,7 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
         await EnterAsync(cancellationToken);
         try
         {
-            return await _link.ExchangeAsync(command, data, responseTimeout, repeatOnSilence, cancellationToken);
+            return await ExchangeAsync(command, data, responseTimeout, repeatOnSilence, cancellationToken);
         }
         finally
         {
@@ -261,6 +270,10 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
         _link.Dispose();
         _gate.Dispose();
     }
+
+    /// <summary>One exchange on the shared Puloon link, with the LCDM-2000's fixed response length for the command.</summary>
+    private Task<Exchange> ExchangeAsync(Lcdm2000Command command, byte[] data, TimeSpan responseTimeout, bool repeatOnSilence, CancellationToken cancellationToken) =>
+        _link.ExchangeAsync((byte)command, data, Lcdm2000Frame.ResponseLength(command), responseTimeout, repeatOnSilence, cancellationToken);
 
     private string? CheckRequest(IReadOnlyList<PositionCount> request, out int upper, out int lower)
     {
@@ -421,7 +434,7 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
 
     private async Task<StepOutcome> RunStepCoreAsync(Lcdm2000DispenseStep step, Tally tally, CancellationToken cancellationToken)
     {
-        var exchange = await _link.ExchangeAsync(step.Command, step.Data(), _options.DispenseTimeout(step.Total), repeatOnSilence: false, cancellationToken);
+        var exchange = await ExchangeAsync(step.Command, step.Data(), _options.DispenseTimeout(step.Total), repeatOnSilence: false, cancellationToken);
         if (exchange.Outcome != ExchangeOutcome.Answered)
         {
             var failure = CommunicationFailure(exchange, []);
@@ -468,7 +481,7 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
 
     private async Task<DeviceDispenseResult?> ReadRomVersionCoreAsync(CancellationToken cancellationToken)
     {
-        var exchange = await _link.ExchangeAsync(Lcdm2000Command.RomVersion, [], _options.StatusTimeout, repeatOnSilence: true, cancellationToken);
+        var exchange = await ExchangeAsync(Lcdm2000Command.RomVersion, [], _options.StatusTimeout, repeatOnSilence: true, cancellationToken);
         if (exchange.Outcome != ExchangeOutcome.Answered)
         {
             return CommunicationFailure(exchange, []);
@@ -491,7 +504,7 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
             }
         }
 
-        var exchange = await _link.ExchangeAsync(Lcdm2000Command.Status, [], _options.StatusTimeout, repeatOnSilence: true, cancellationToken);
+        var exchange = await ExchangeAsync(Lcdm2000Command.Status, [], _options.StatusTimeout, repeatOnSilence: true, cancellationToken);
         if (exchange.Outcome != ExchangeOutcome.Answered)
         {
             return CommunicationFailure(exchange, []);

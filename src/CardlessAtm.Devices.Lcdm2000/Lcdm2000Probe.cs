@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CardlessAtm.Devices.Lcdm2000.Protocol;
+using CardlessAtm.Devices.Puloon;
 
 namespace CardlessAtm.Devices.Lcdm2000;
 

@@ -1,7 +1,10 @@
+using CardlessAtm.Devices.Puloon;
+
 namespace CardlessAtm.Devices.Lcdm2000.Protocol;
 
 /// <summary>
-/// Framing of the LCDM-2000 serial protocol. The host sends <c>EOT ID STX CMD DATA ETX BCC</c>; the
+/// Framing of the LCDM-2000 serial protocol: the shared Puloon framing (<see cref="PuloonFrame"/>) with the
+/// LCDM-2000's <see cref="Layout"/> and its fixed response lengths. The host sends <c>EOT ID STX CMD DATA ETX BCC</c>; the
 /// device answers one byte (ACK or NAK), runs the command and replies <c>SOH ID STX CMD DATA ETX BCC</c>,
 /// which the host acknowledges with ACK or refuses with NAK (the device then repeats it).
 /// BCC is the XOR of every byte from the first (EOT or SOH) up to and including ETX.
@@ -9,59 +12,42 @@ namespace CardlessAtm.Devices.Lcdm2000.Protocol;
 public static class Lcdm2000Frame
 {
     /// <summary>Start of a response frame.</summary>
-    public const byte Soh = 0x01;
+    public const byte Soh = PuloonFrame.Soh;
 
     /// <summary>Start of text.</summary>
-    public const byte Stx = 0x02;
+    public const byte Stx = PuloonFrame.Stx;
 
     /// <summary>End of text.</summary>
-    public const byte Etx = 0x03;
+    public const byte Etx = PuloonFrame.Etx;
 
     /// <summary>Start of a command frame.</summary>
-    public const byte Eot = 0x04;
+    public const byte Eot = PuloonFrame.Eot;
 
     /// <summary>Positive acknowledgement.</summary>
-    public const byte Ack = 0x06;
+    public const byte Ack = PuloonFrame.Ack;
 
     /// <summary>Negative acknowledgement.</summary>
-    public const byte Nak = 0x15;
+    public const byte Nak = PuloonFrame.Nak;
 
     /// <summary>The communication id of the LCDM-2000 (ASCII 'P').</summary>
     public const byte DeviceId = 0x50;
 
     /// <summary>Bytes a frame adds around its data: start, id, STX, CMD, ETX, BCC.</summary>
-    public const int Overhead = 6;
+    public const int Overhead = PuloonFrame.Overhead;
+
+    /// <summary>The LCDM-2000's frame layout: id 'P', no EOT after the host's ACK.</summary>
+    public static PuloonFrameLayout Layout { get; } = new("LCDM-2000", DeviceId);
 
     /// <summary>The most notes one dispense command can ask of one cassette (two ASCII digits, tens digit '0'..'6').</summary>
     public const int MaxNotesPerCommand = 60;
 
     /// <summary>XOR of the given bytes.</summary>
-    public static byte Bcc(ReadOnlySpan<byte> bytes)
-    {
-        byte bcc = 0;
-        foreach (var b in bytes)
-        {
-            bcc ^= b;
-        }
-
-        return bcc;
-    }
+    public static byte Bcc(ReadOnlySpan<byte> bytes) => PuloonFrame.Bcc(bytes);
 
     /// <summary>Builds a command frame.</summary>
     /// <param name="command">The command.</param>
     /// <param name="data">The command's data bytes (ASCII digits for dispense counts, else empty).</param>
-    public static byte[] BuildCommand(Lcdm2000Command command, ReadOnlySpan<byte> data)
-    {
-        var frame = new byte[data.Length + Overhead];
-        frame[0] = Eot;
-        frame[1] = DeviceId;
-        frame[2] = Stx;
-        frame[3] = (byte)command;
-        data.CopyTo(frame.AsSpan(4));
-        frame[^2] = Etx;
-        frame[^1] = Bcc(frame.AsSpan(0, frame.Length - 1));
-        return frame;
-    }
+    public static byte[] BuildCommand(Lcdm2000Command command, ReadOnlySpan<byte> data) => PuloonFrame.BuildCommand(Layout, (byte)command, data);
 
     /// <summary>Two ASCII digits for a note count (0..99).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The count is not 0..<see cref="MaxNotesPerCommand"/>.</exception>
@@ -105,30 +91,6 @@ public static class Lcdm2000Frame
     /// Checks a complete response frame: start bytes, echoed command, ETX at the end and the BCC.
     /// Returns null if it is sound, else the reason (for the log).
     /// </summary>
-    public static string? Verify(ReadOnlySpan<byte> frame, Lcdm2000Command command)
-    {
-        var expected = ResponseLength(command);
-        if (frame.Length != expected)
-        {
-            return $"length {frame.Length}, expected {expected}";
-        }
-
-        if (frame[0] != Soh || frame[1] != DeviceId || frame[2] != Stx)
-        {
-            return $"bad header {Convert.ToHexString(frame[..3])}";
-        }
-
-        if (frame[3] != (byte)command)
-        {
-            return $"answers command 0x{frame[3]:X2}, expected 0x{(byte)command:X2}";
-        }
-
-        if (frame[^2] != Etx)
-        {
-            return $"no ETX before BCC (0x{frame[^2]:X2})";
-        }
-
-        var bcc = Bcc(frame[..^1]);
-        return bcc == frame[^1] ? null : $"BCC mismatch: got 0x{frame[^1]:X2}, computed 0x{bcc:X2}";
-    }
+    public static string? Verify(ReadOnlySpan<byte> frame, Lcdm2000Command command) =>
+        PuloonFrame.Verify(Layout, frame, (byte)command, ResponseLength(command));
 }

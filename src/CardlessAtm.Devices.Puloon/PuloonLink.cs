@@ -1,7 +1,6 @@
-using CardlessAtm.Devices.Lcdm2000.Protocol;
 using Microsoft.Extensions.Logging;
 
-namespace CardlessAtm.Devices.Lcdm2000;
+namespace CardlessAtm.Devices.Puloon;
 
 /// <summary>How one command exchange ended.</summary>
 internal enum ExchangeOutcome
@@ -38,13 +37,15 @@ internal readonly record struct Exchange(ExchangeOutcome Outcome, byte[]? Frame,
 /// <summary>
 /// The byte-level half of the driver: writes command frames, waits for ACK/NAK and the response frame,
 /// acknowledges or refuses it, repeats within the limits, and counts everything. One exchange at a time
-/// (the caller serialises).
+/// (the caller serialises). The device id and the closing EOT come from the <see cref="PuloonFrameLayout"/>, so
+/// that one link serves every model of the family.
 /// </summary>
-internal sealed partial class Lcdm2000Link(
+internal sealed partial class PuloonLink(
     Func<Stream> open,
     Action<Stream> close,
     Action? discardInput,
-    Lcdm2000Options options,
+    PuloonLinkSettings options,
+    PuloonFrameLayout layout,
     TimeProvider time,
     ILogger logger) : IDisposable
 {
@@ -55,7 +56,7 @@ internal sealed partial class Lcdm2000Link(
     private int _length;
     private long _commandFrames, _repeats, _responseFrames, _responsesRefused, _naksReceived, _garbage, _timeouts, _written, _read;
 
-    public Lcdm2000Counters Counters => new(
+    public PuloonLinkCounters Counters => new(
         Interlocked.Read(ref _commandFrames), Interlocked.Read(ref _repeats), Interlocked.Read(ref _responseFrames),
         Interlocked.Read(ref _responsesRefused), Interlocked.Read(ref _naksReceived), Interlocked.Read(ref _garbage),
         Interlocked.Read(ref _timeouts), Interlocked.Read(ref _written), Interlocked.Read(ref _read));
@@ -78,8 +79,8 @@ internal sealed partial class Lcdm2000Link(
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
         {
-            var reason = DescribeOpenFailure(options.PortName, ex);
-            LogOpenFailed(logger, options.PortName, reason);
+            var reason = DescribeOpenFailure(layout, options.PortName, ex);
+            LogOpenFailed(logger, layout.Model, options.PortName, reason);
             return reason;
         }
     }
@@ -113,10 +114,9 @@ internal sealed partial class Lcdm2000Link(
     /// notes moved: then the driver keeps listening for the response instead of paying out twice.
     /// </summary>
     public async Task<Exchange> ExchangeAsync(
-        Lcdm2000Command command, byte[] data, TimeSpan responseTimeout, bool repeatOnSilence, CancellationToken cancellationToken)
+        byte command, byte[] data, int responseLength, TimeSpan responseTimeout, bool repeatOnSilence, CancellationToken cancellationToken)
     {
-        var frame = Lcdm2000Frame.BuildCommand(command, data);
-        var responseLength = Lcdm2000Frame.ResponseLength(command);
+        var frame = PuloonFrame.BuildCommand(layout, command, data);
         var attempts = 0;
         var sentOnce = false;
         try
@@ -139,7 +139,7 @@ internal sealed partial class Lcdm2000Link(
                     Interlocked.Increment(ref _repeats);
                 }
 
-                LogSent(logger, command, Convert.ToHexString(frame), attempts);
+                LogSent(logger, layout.Model, command, Convert.ToHexString(frame), attempts);
 
                 var ack = await WaitForAckAsync(cancellationToken);
                 if (ack == AckResult.Silence)
@@ -152,10 +152,10 @@ internal sealed partial class Lcdm2000Link(
                             continue;
                         }
 
-                        return new Exchange(ExchangeOutcome.NoAnswer, null, false, $"no ACK to command 0x{(byte)command:X2} within {options.AckTimeout.TotalMilliseconds:0} ms, {attempts} attempts");
+                        return new Exchange(ExchangeOutcome.NoAnswer, null, false, $"no ACK to command 0x{command:X2} within {options.AckTimeout.TotalMilliseconds:0} ms, {attempts} attempts");
                     }
 
-                    LogNoAckListening(logger, command);
+                    LogNoAckListening(logger, layout.Model, command);
                 }
 
                 if (ack != AckResult.Nak)
@@ -167,7 +167,7 @@ internal sealed partial class Lcdm2000Link(
                         return exchange;
                     }
 
-                    LogLateNak(logger, command);
+                    LogLateNak(logger, layout.Model, command);
                 }
 
                 // A NAK, in time or late, means the device refused the frame and did not run it: repeating it cannot pay out twice.
@@ -177,7 +177,7 @@ internal sealed partial class Lcdm2000Link(
                     continue;
                 }
 
-                return new Exchange(ExchangeOutcome.Refused, null, false, $"the device refused command 0x{(byte)command:X2} with NAK {attempts} times");
+                return new Exchange(ExchangeOutcome.Refused, null, false, $"the device refused command 0x{command:X2} with NAK {attempts} times");
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -193,7 +193,7 @@ internal sealed partial class Lcdm2000Link(
         {
             Close();
             var reason = $"serial port {options.PortName} failed: {ex.Message}";
-            LogPortFailed(logger, options.PortName, ex.Message);
+            LogPortFailed(logger, layout.Model, options.PortName, ex.Message);
             return new Exchange(sentOnce ? ExchangeOutcome.NoAnswer : ExchangeOutcome.NotSent, null, false, reason);
         }
     }
@@ -218,16 +218,16 @@ internal sealed partial class Lcdm2000Link(
             {
                 case -1:
                     return AckResult.Silence;
-                case Lcdm2000Frame.Ack:
+                case PuloonFrame.Ack:
                     return AckResult.Ack;
-                case Lcdm2000Frame.Nak:
+                case PuloonFrame.Nak:
                     return AckResult.Nak;
-                case Lcdm2000Frame.Soh:
+                case PuloonFrame.Soh:
                     _position--; // leave the SOH for the response reader
                     return AckResult.ResponseStarted;
                 default:
                     Interlocked.Increment(ref _garbage);
-                    LogGarbage(logger, b, "waiting for ACK");
+                    LogGarbage(logger, layout.Model, b, "waiting for ACK");
                     break;
             }
         }
@@ -239,7 +239,7 @@ internal sealed partial class Lcdm2000Link(
     /// at once instead of counting the NAK as garbage and waiting out the time limit with the notes' fate unknown.
     /// </summary>
     private async Task<Exchange> ReceiveResponseAsync(
-        Lcdm2000Command command, int length, TimeSpan timeout, bool acknowledged, bool lateNakRefuses, CancellationToken cancellationToken)
+        byte command, int length, TimeSpan timeout, bool acknowledged, bool lateNakRefuses, CancellationToken cancellationToken)
     {
         var frame = new byte[length];
         var deadline = time.GetUtcNow() + timeout;
@@ -249,30 +249,30 @@ internal sealed partial class Lcdm2000Link(
         {
             // Skip anything before SOH.
             int b;
-            while ((b = await ReadByteAsync(deadline, cancellationToken)) != Lcdm2000Frame.Soh)
+            while ((b = await ReadByteAsync(deadline, cancellationToken)) != PuloonFrame.Soh)
             {
                 if (b == -1)
                 {
                     Interlocked.Increment(ref _timeouts);
                     var detail = lastProblem is null
-                        ? $"no response to command 0x{(byte)command:X2} within {timeout.TotalSeconds:0.###} s{(acknowledged ? " after its ACK" : " (and no ACK)")}"
-                        : $"no sound response to command 0x{(byte)command:X2}: last problem {lastProblem}";
+                        ? $"no response to command 0x{command:X2} within {timeout.TotalSeconds:0.###} s{(acknowledged ? " after its ACK" : " (and no ACK)")}"
+                        : $"no sound response to command 0x{command:X2}: last problem {lastProblem}";
                     return new Exchange(lastProblem is null ? ExchangeOutcome.NoResponse : ExchangeOutcome.CorruptResponse, null, acknowledged, detail);
                 }
 
-                if (b == Lcdm2000Frame.Nak && lateNakRefuses && lastProblem is null)
+                if (b == PuloonFrame.Nak && lateNakRefuses && lastProblem is null)
                 {
-                    return new Exchange(ExchangeOutcome.Refused, null, false, $"the device refused command 0x{(byte)command:X2} with a late NAK");
+                    return new Exchange(ExchangeOutcome.Refused, null, false, $"the device refused command 0x{command:X2} with a late NAK");
                 }
 
-                if (b is not Lcdm2000Frame.Ack)
+                if (b is not PuloonFrame.Ack)
                 {
                     Interlocked.Increment(ref _garbage);
-                    LogGarbage(logger, b, "waiting for a response");
+                    LogGarbage(logger, layout.Model, b, "waiting for a response");
                 }
             }
 
-            frame[0] = Lcdm2000Frame.Soh;
+            frame[0] = PuloonFrame.Soh;
             var filled = 1;
             while (filled < length)
             {
@@ -288,29 +288,51 @@ internal sealed partial class Lcdm2000Link(
 
             var problem = filled < length
                 ? $"truncated frame: {filled} of {length} bytes ({Convert.ToHexString(frame, 0, filled)})"
-                : Lcdm2000Frame.Verify(frame, command);
+                : PuloonFrame.Verify(layout, frame, command, length);
             if (problem is null)
             {
-                await WriteAsync([Lcdm2000Frame.Ack], cancellationToken);
+                await WriteAsync([PuloonFrame.Ack], cancellationToken);
                 Interlocked.Increment(ref _responseFrames);
-                LogReceived(logger, command, Convert.ToHexString(frame));
+                LogReceived(logger, layout.Model, command, Convert.ToHexString(frame));
+                if (layout.EotAfterAck)
+                {
+                    await ReadClosingEotAsync(cancellationToken);
+                }
+
                 return new Exchange(ExchangeOutcome.Answered, frame, true, "");
             }
 
             Interlocked.Increment(ref _responsesRefused);
-            LogBadResponse(logger, command, problem);
+            LogBadResponse(logger, layout.Model, command, problem);
             lastProblem = problem;
             if (refusals++ >= options.Retries)
             {
                 // No last NAK: a repeat could arrive during the next command. The caller treats the outcome as unknown.
-                return new Exchange(ExchangeOutcome.CorruptResponse, null, true, $"response to command 0x{(byte)command:X2} was unsound {refusals} times; last: {problem}");
+                return new Exchange(ExchangeOutcome.CorruptResponse, null, true, $"response to command 0x{command:X2} was unsound {refusals} times; last: {problem}");
             }
 
             // Let the rest of a bad frame arrive, throw it away, then ask for the response again.
             await DrainAsync(deadline, cancellationToken);
-            await WriteAsync([Lcdm2000Frame.Nak], cancellationToken);
+            await WriteAsync([PuloonFrame.Nak], cancellationToken);
             deadline = time.GetUtcNow() + options.AckTimeout + options.InterByteTimeout * length;
             acknowledged = true;
+        }
+    }
+
+    /// <summary>
+    /// Reads the EOT with which the device closes the exchange after our ACK. Its absence is tolerated (the answer
+    /// was sound and is kept); any other byte is left for the next read.
+    /// </summary>
+    private async Task ReadClosingEotAsync(CancellationToken cancellationToken)
+    {
+        var b = await ReadByteAsync(time.GetUtcNow() + options.AckTimeout, cancellationToken);
+        if (b == -1)
+        {
+            LogNoClosingEot(logger, layout.Model);
+        }
+        else if (b != PuloonFrame.Eot)
+        {
+            _position--; // not ours: leave it for whoever reads next
         }
     }
 
@@ -335,7 +357,7 @@ internal sealed partial class Lcdm2000Link(
         if (stale > 0)
         {
             Interlocked.Add(ref _garbage, stale);
-            LogStale(logger, stale);
+            LogStale(logger, layout.Model, stale);
         }
 
         _position = _length = 0;
@@ -392,11 +414,11 @@ internal sealed partial class Lcdm2000Link(
         return _buffer[_position++];
     }
 
-    internal static string DescribeOpenFailure(string portName, Exception ex)
+    internal static string DescribeOpenFailure(PuloonFrameLayout layout, string portName, Exception ex)
     {
         if (OperatingSystem.IsLinux() && portName.StartsWith("/dev/", StringComparison.Ordinal) && !File.Exists(portName))
         {
-            return $"serial port {portName} does not exist: check the LCDM-2000 PortName setting, the USB-serial adapter or the UART overlay";
+            return $"serial port {portName} does not exist: check the {layout.Model} PortName setting, the USB-serial adapter or the UART overlay";
         }
 
         return ex is UnauthorizedAccessException
@@ -404,30 +426,33 @@ internal sealed partial class Lcdm2000Link(
             : $"serial port {portName} cannot be opened: {ex.Message}";
     }
 
-    [LoggerMessage(Level = LogLevel.Trace, Message = "LCDM-2000 -> {Command} {Hex} (repeat {Attempt})")]
-    private static partial void LogSent(ILogger logger, Lcdm2000Command command, string hex, int attempt);
+    [LoggerMessage(Level = LogLevel.Trace, Message = "{Model} -> 0x{Command:X2} {Hex} (repeat {Attempt})")]
+    private static partial void LogSent(ILogger logger, string model, byte command, string hex, int attempt);
 
-    [LoggerMessage(Level = LogLevel.Trace, Message = "LCDM-2000 <- {Command} {Hex}")]
-    private static partial void LogReceived(ILogger logger, Lcdm2000Command command, string hex);
+    [LoggerMessage(Level = LogLevel.Trace, Message = "{Model} <- 0x{Command:X2} {Hex}")]
+    private static partial void LogReceived(ILogger logger, string model, byte command, string hex);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "LCDM-2000 unexpected byte 0x{Byte:X2} while {Phase}")]
-    private static partial void LogGarbage(ILogger logger, int @byte, string phase);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Model} unexpected byte 0x{Byte:X2} while {Phase}")]
+    private static partial void LogGarbage(ILogger logger, string model, int @byte, string phase);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "LCDM-2000 discarded {Count} stale bytes before a command")]
-    private static partial void LogStale(ILogger logger, int count);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Model} discarded {Count} stale bytes before a command")]
+    private static partial void LogStale(ILogger logger, string model, int count);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "LCDM-2000 refused a response to {Command}: {Problem}")]
-    private static partial void LogBadResponse(ILogger logger, Lcdm2000Command command, string problem);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Model} refused a response to 0x{Command:X2}: {Problem}")]
+    private static partial void LogBadResponse(ILogger logger, string model, byte command, string problem);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "LCDM-2000 sent no ACK for {Command}; not repeating it (it may be running), listening for its response")]
-    private static partial void LogNoAckListening(ILogger logger, Lcdm2000Command command);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Model} sent no ACK for 0x{Command:X2}; not repeating it (it may be running), listening for its response")]
+    private static partial void LogNoAckListening(ILogger logger, string model, byte command);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "LCDM-2000 refused {Command} with a NAK after the ACK window: it did not run the command")]
-    private static partial void LogLateNak(ILogger logger, Lcdm2000Command command);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Model} refused 0x{Command:X2} with a NAK after the ACK window: it did not run the command")]
+    private static partial void LogLateNak(ILogger logger, string model, byte command);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "LCDM-2000 port {Port} cannot be opened: {Reason}")]
-    private static partial void LogOpenFailed(ILogger logger, string port, string reason);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Model} sent no EOT after our ACK of its response (the answer is kept)")]
+    private static partial void LogNoClosingEot(ILogger logger, string model);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "LCDM-2000 port {Port} failed: {Reason}")]
-    private static partial void LogPortFailed(ILogger logger, string port, string reason);
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Model} port {Port} cannot be opened: {Reason}")]
+    private static partial void LogOpenFailed(ILogger logger, string model, string port, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Model} port {Port} failed: {Reason}")]
+    private static partial void LogPortFailed(ILogger logger, string model, string port, string reason);
 }

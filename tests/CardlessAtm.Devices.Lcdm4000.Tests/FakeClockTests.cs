@@ -1,0 +1,131 @@
+using System.IO.Pipelines;
+using CardlessAtm.Devices.Dispenser;
+using CardlessAtm.Devices.Lcdm4000.Protocol;
+using CardlessAtm.Devices.Puloon;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CardlessAtm.Devices.Lcdm4000.Tests;
+
+/// <summary>
+/// The driver on an in-memory stream with a fake clock: every time limit comes from the <see cref="TimeProvider"/>,
+/// so silence is tested without waiting for real time, and the test plays the device byte for byte.
+/// </summary>
+public class FakeClockTests
+{
+    [Fact]
+    public async Task Silence_after_a_dispense_becomes_a_timeout_when_the_clock_says_so_and_is_not_resent()
+    {
+        var time = new FakeTimeProvider();
+        using var line = new Line();
+        using var dispenser = new Lcdm4000Dispenser(line.HostSide, Options(), time);
+        var dispense = dispenser.DispenseAsync([new PositionCount(3, 30)], CancellationToken.None);
+
+        var command = await line.ReadFromHostAsync(21);
+        Assert.Equal(Lcdm4000Frame.BuildCommand(Lcdm4000Command.Dispense, Lcdm4000Frame.DispenseData([0, 0, 30, 0])), command);
+
+        var result = await RunClockUntil(time, dispense);
+        Assert.Equal(DispenseCompletion.Timeout, result.Completion);
+        Assert.Equal(new PositionMovement(3, 0, 0, 30), Rig.Of(result, 3));
+        Assert.Equal(1, dispenser.LinkCounters.CommandFrames);
+        Assert.True(time.GetUtcNow() - Start >= TimeSpan.FromSeconds(28.5)); // 0.5 s ACK + 10 s + 30 x 0.6 s
+    }
+
+    [Fact]
+    public async Task A_device_that_sends_no_closing_eot_is_still_answered()
+    {
+        var time = new FakeTimeProvider();
+        using var line = new Line();
+        using var dispenser = new Lcdm4000Dispenser(line.HostSide, Options(), time);
+        var status = dispenser.RefreshStatusAsync(CancellationToken.None);
+
+        Assert.Equal(Lcdm4000Frame.BuildCommand(Lcdm4000Command.Status, []), await line.ReadFromHostAsync(6));
+        byte[] data = [0x20, 0x00, 0x04, 0x31, 0x20, 0x20, 0x0C, 0x32, 0x20, 0x20, 0x04, 0x33, 0x20, 0x20, 0x00, 0x30, 0x20, 0x20];
+        await line.WriteToHostAsync([PuloonFrame.Ack, .. PuloonFrame.BuildResponse(Lcdm4000Frame.Layout, 0x50, data)]);
+        Assert.Equal(PuloonFrame.Ack, Assert.Single(await line.ReadFromHostAsync(1)));
+
+        Assert.Null(await RunClockUntil(time, status)); // no EOT: waited out on the fake clock, the answer kept
+        var report = dispenser.LastStatusReport!;
+        Assert.True(report.Cassettes[1].NearEnd);
+        Assert.False(report.Cassettes[3].Present);
+        Assert.Equal(DispenserCondition.Attention, dispenser.Status.Dispenser);
+        Assert.Equal(0, dispenser.LinkCounters.GarbageBytes);
+    }
+
+    private static readonly DateTimeOffset Start = new FakeTimeProvider().GetUtcNow();
+
+    private static Lcdm4000Options Options() => new() { PortName = "in-memory line" };
+
+    private static async Task<T> RunClockUntil<T>(FakeTimeProvider time, Task<T> operation)
+    {
+        for (var i = 0; i < 10_000 && !operation.IsCompleted; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(200));
+            await Task.Delay(1);
+        }
+
+        return await operation;
+    }
+
+    /// <summary>A full-duplex in-memory serial line: the driver holds <see cref="HostSide"/>, the test plays the device.</summary>
+    private sealed class Line : IDisposable
+    {
+        private readonly Pipe _toDevice = new();
+        private readonly Pipe _toHost = new();
+
+        public Line() => HostSide = new DuplexStream(_toHost.Reader.AsStream(), _toDevice.Writer.AsStream());
+
+        public Stream HostSide { get; }
+
+        public async Task<byte[]> ReadFromHostAsync(int count)
+        {
+            var stream = _toDevice.Reader.AsStream();
+            var buffer = new byte[count];
+            await stream.ReadExactlyAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+            return buffer;
+        }
+
+        public async Task WriteToHostAsync(byte[] bytes) => await _toHost.Writer.WriteAsync(bytes);
+
+        public void Dispose() => HostSide.Dispose();
+    }
+
+    private sealed class DuplexStream(Stream input, Stream output) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanWrite => true;
+
+        public override bool CanSeek => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => input.ReadAsync(buffer, cancellationToken);
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => output.WriteAsync(buffer, cancellationToken);
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => output.FlushAsync(cancellationToken);
+
+        public override void Flush() => output.Flush();
+
+        public override int Read(byte[] buffer, int offset, int count) => input.Read(buffer, offset, count);
+
+        public override void Write(byte[] buffer, int offset, int count) => output.Write(buffer, offset, count);
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                input.Dispose();
+                output.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using CardlessAtm.Devices.Configuration;
+using CardlessAtm.Devices.Dispenser;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CardlessAtm.Devices.Lcdm4000.Tests;
+
+/// <summary>The <c>Lcdm4000</c> dispenser kind, bound from <c>Devices:Dispenser:Lcdm4000</c>.</summary>
+public class RegistrationTests
+{
+    private static ServiceProvider Services(Dictionary<string, string?> values)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+        return new ServiceCollection().AddAtmDevices(configuration, k => k.AddLcdm4000Dispenser()).BuildServiceProvider();
+    }
+
+    [Fact]
+    public async Task The_kind_binds_its_section_and_talks_to_the_emulator()
+    {
+        using var emulator = new FirmwareSim.Lcdm4000.Lcdm4000Emulator(FirmwareSim.Lcdm4000.Lcdm4000EmulatorOptions.Instant());
+        emulator.Start();
+        using var services = Services(new()
+        {
+            ["Devices:Dispenser:Kind"] = Lcdm4000Registration.Kind,
+            ["Devices:Dispenser:Lcdm4000:PortName"] = emulator.SlavePath,
+            ["Devices:Dispenser:Lcdm4000:MaxNotesPerCommand"] = "20",
+        });
+        var device = Assert.IsType<Lcdm4000Dispenser>(services.GetRequiredService<IDispenserDevice>());
+        Assert.Equal(4, device.Info.Positions);
+        Assert.Null(await device.RefreshStatusAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public void A_bad_setting_fails_the_dispenser_at_start_up_naming_the_section()
+    {
+        using var services = Services(new()
+        {
+            ["Devices:Dispenser:Kind"] = "Lcdm4000",
+            ["Devices:Dispenser:Lcdm4000:PortName"] = "/dev/ttyUSB0",
+            ["Devices:Dispenser:Lcdm4000:MaxNotesPerCommand"] = "80",
+        });
+        var error = Assert.Throws<DeviceConfigurationException>(() => { _ = services.GetRequiredService<IDispenserDevice>(); });
+        Assert.Equal("Devices:Dispenser:Lcdm4000", error.Setting);
+        Assert.Contains("MaxNotesPerCommand is 80", error.Message);
+    }
+}
