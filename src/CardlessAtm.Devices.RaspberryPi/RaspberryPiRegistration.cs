@@ -108,7 +108,18 @@ public static class RaspberryPiRegistration
                 PinPlan.Check(devices);
                 var device = $"/dev/i2c-{options.I2cBusId}";
                 var i2c = Open($"{own.Path}:I2cBusId", device, "I2C", () => services.GetRequiredService<IPiBuses>().OpenI2c(options.CreateI2cConnectionSettings()));
-                return Open($"{own.Path}:I2cBusId", device, "I2C", () => new TouchKeypad(i2c, services.GetRequiredService<GpioController>(), options, Time(services), Logger<TouchKeypad>(services)));
+                // The bus opened; a controller that does not acknowledge its first transfer is at another address (or not wired).
+                try
+                {
+                    return new TouchKeypad(i2c, services.GetRequiredService<GpioController>(), options, Time(services), Logger<TouchKeypad>(services));
+                }
+                catch (IOException ex)
+                {
+                    i2c.Dispose();
+                    throw new DeviceConfigurationException(
+                        $"{own.Path}:I2cAddress",
+                        $"nothing answers at 0x{options.I2cAddress:X2} on {device} ({ex.Message.TrimEnd('.', ' ')}); the CHSC6440 answers at 0x2E: check the address and the wiring (i2cdetect -y {options.I2cBusId} lists what acknowledges)");
+                }
             })
             .AddKeypadKind(Xpt2046Kind, (services, section) =>
             {

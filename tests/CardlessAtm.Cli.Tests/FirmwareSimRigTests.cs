@@ -69,6 +69,36 @@ public sealed class FirmwareSimRigTests : IDisposable
     }
 
     [Fact]
+    public void A_terminal_process_gives_its_rig_the_emulator_timings_and_the_jam_in_configuration()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["FirmwareSim:Lcdm2000:NoteInterval"] = "00:00:00.400",
+            [FirmwareSimRig.JamAfterNotesSetting] = "1",
+        }).Build();
+
+        var options = FirmwareSimRig.DispenserOptions(configuration, out var jam);
+
+        Assert.Equal(TimeSpan.FromMilliseconds(400), options.NoteInterval);
+        Assert.Equal(FirmwareSimRig.NotesPerCassette, options.UpperNotes); // the rig's defaults under the setting
+        Assert.Equal(1, jam);
+        FirmwareSimRig.DispenserOptions(new ConfigurationBuilder().Build(), out var none);
+        Assert.Null(none);
+    }
+
+    [Theory]
+    [InlineData("FirmwareSim:Faults:JamAfterNotes", "one", "FirmwareSim:Faults:JamAfterNotes")]
+    [InlineData("FirmwareSim:Lcdm2000:UpperNotes", "-5", "FirmwareSim:Lcdm2000")]
+    public void A_bad_rig_fault_setting_is_a_configuration_error_naming_it(string key, string value, string setting)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build();
+
+        var error = Assert.Throws<DeviceConfigurationException>(() => FirmwareSimRig.DispenserOptions(configuration, out _));
+
+        Assert.Equal(setting, error.Setting);
+    }
+
+    [Fact]
     public async Task A_key_tapped_on_the_matrix_reaches_the_terminal_through_the_keypad_driver()
     {
         using var services = Build([]);

@@ -138,6 +138,43 @@ public class RegistrationTests
     }
 
     [Theory]
+    [InlineData("46", null)] // 0x2E: where the CHSC6440 answers
+    [InlineData("47", "0x2F")] // nothing acknowledges there
+    public void The_touch_keypad_is_a_required_I2C_device_a_wrong_address_fails_start_up_naming_the_setting(string address, string? refused)
+    {
+        using var rig = new Rig();
+        var buses = new EmulatedBuses();
+        buses.AttachI2c(new Chsc6440TouchEmulator(rig.Board, interruptPin: 26, address: 0x2E, busId: 1));
+        using var services = Build(rig, new()
+        {
+            ["Devices:Keypad:Kind"] = "Touch",
+            ["Devices:Keypad:Touch:I2cBusId"] = "1",
+            ["Devices:Keypad:Touch:I2cAddress"] = address,
+            ["Devices:Keypad:Touch:InterruptPin"] = "26",
+            ["Devices:Keypad:Touch:Zones:0:Key"] = "Enter",
+            ["Devices:Keypad:Touch:Zones:0:X"] = "0",
+            ["Devices:Keypad:Touch:Zones:0:Y"] = "0",
+            ["Devices:Keypad:Touch:Zones:0:Width"] = "100",
+            ["Devices:Keypad:Touch:Zones:0:Height"] = "100",
+        }, buses);
+
+        if (refused is null)
+        {
+            var keypad = Assert.IsType<TouchKeypad>(services.GetRequiredService<IKeypad>());
+            Assert.Equal(DeviceState.Online, keypad.Status.Device);
+            Assert.Empty(buses.Refusals);
+            return;
+        }
+
+        // The keypad is the only way to enter an amount: unlike the mirror LCD it cannot degrade to a warning.
+        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<IKeypad>());
+        Assert.Equal("Devices:Keypad:Touch:I2cAddress", error.Setting);
+        Assert.Contains("Configuration error in Devices:Keypad:Touch:I2cAddress:", error.Message, StringComparison.Ordinal);
+        Assert.Contains(refused, error.Message, StringComparison.Ordinal);
+        Assert.Contains($"/dev/i2c-1: nothing acknowledges address {refused}", buses.Refusals);
+    }
+
+    [Theory]
     [InlineData("1", "24000000")] // a chip select with nothing on it
     [InlineData("0", "80000000")] // over the panel's clock ceiling
     public void A_TFT_whose_id_does_not_read_back_fails_start_up_naming_the_chip_select(string chipSelect, string clockHz)

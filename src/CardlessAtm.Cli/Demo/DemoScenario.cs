@@ -291,10 +291,14 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         var customer = network.Seed.Customers[0];
         var before = (await network.Host.Administration.GetAccountAsync(customer.AccountId, cancellationToken))!.BalanceMinor;
         await using var terminal = DemoTerminalProcess.Start(
-            network, Host.Seeding.DemoSeed.AtmId, midDispense ? TimeSpan.FromMilliseconds(400) : TimeSpan.Zero, midDispense ? null : 1, midDispense ? null : JournalEvents.DispenseEnd);
+            network, Host.Seeding.DemoSeed.AtmId, midDispense ? TimeSpan.FromMilliseconds(400) : TimeSpan.Zero, midDispense ? null : 1, midDispense ? null : JournalEvents.DispenseEnd, rig);
+        var devices = terminal.Rig == DemoRigKind.FirmwareSim
+            ? "on the firmware-sim rig: the LCDM-2000 driver into the rig's emulator on a pty, GPIO sensors; console display and keypad"
+            : "on the Simulated devices";
+        var jamWhere = terminal.Rig == DemoRigKind.FirmwareSim ? "the LCDM-2000 emulator jams" : "the dispenser jams";
         Say(midDispense
-            ? "(scenario: the terminal runs as its own process; it will be SIGKILLed while the notes are moving)"
-            : "(scenario: the terminal runs as its own process; the dispenser jams after the first note, and the process SIGKILLs itself right after journalling dispense-end — before the reversal file is written)");
+            ? $"(scenario: the terminal runs as its own process, {devices}; it will be SIGKILLed while the notes are moving)"
+            : $"(scenario: the terminal runs as its own process, {devices}; {jamWhere} after the first note, and the process SIGKILLs itself right after journalling dispense-end — before the reversal file is written)");
         using (var online = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             online.CancelAfter(TimeSpan.FromSeconds(60));
@@ -359,7 +363,7 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         Say($"Balance of {customer.HolderName}: {Devices.Money.Of(before, "EUR")} → {Devices.Money.Of(after, "EUR")}");
         Say($"Notes presented by the ATM: {Devices.Money.Of(presented, "EUR")}; approved debits − reversals at the host: {Devices.Money.Of(netDebits, "EUR")}; reversals waiting: {terminal.SafDepth}; suspect: {Devices.Money.Of(suspect, "EUR")}");
         var balanced = totals.Balances && recovered && presented == netDebits && terminal.SafDepth == 0 && before - after == netDebits;
-        var ending = recovered ? "recovered after SIGKILL" : "NOT recovered";
+        var ending = (recovered ? "recovered after SIGKILL" : "NOT recovered") + $", terminal process on the {terminal.Rig} rig";
         Summary = $"{ending}; cash out {Devices.Money.Of(presented, "EUR")}, debits − reversals {Devices.Money.Of(netDebits, "EUR")}, SAF {terminal.SafDepth}, suspect {Devices.Money.Of(suspect, "EUR")}"
             + (balanced ? "; ledger balanced" : "; LEDGER NOT BALANCED");
         Say(balanced

@@ -3,27 +3,31 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using CardlessAtm.Cli.Commands;
+using CardlessAtm.Cli.Rigs;
 using CardlessAtm.Devices.Dispenser;
+using CardlessAtm.Network;
 using CardlessAtm.Security;
 
 namespace CardlessAtm.Cli.Demo;
 
 /// <summary>
 /// A terminal as a separate <c>cardless-atm terminal</c> process — the console display and keypad on its standard
-/// streams, simulated dispenser with state files — so a scenario can SIGKILL it and start it again, as a power
+/// streams, the simulated dispenser with state files or the firmware-sim rig's LCDM-2000 — so a scenario can SIGKILL it and start it again, as a power
 /// cut and a reboot would.
 /// </summary>
 internal sealed class DemoTerminalProcess : IAsyncDisposable
 {
     private readonly ConcurrentQueue<string> _output = new();
     private readonly string _configPath;
-    private Process _process;
+    private readonly Func<bool, Dictionary<string, object>> _config;
+    private Process? _process;
 
-    private DemoTerminalProcess(string directory, string configPath, string? killAfter)
+    private DemoTerminalProcess(string directory, string configPath, DemoRigKind rig, Func<bool, Dictionary<string, object>> config)
     {
         Directory = directory;
         _configPath = configPath;
-        _process = Launch(killAfter);
+        Rig = rig;
+        _config = config;
     }
 
     public string Directory { get; }
@@ -32,20 +36,91 @@ internal sealed class DemoTerminalProcess : IAsyncDisposable
 
     public string SafDirectory => Path.Combine(Directory, "data", "saf");
 
-    public bool HasExited => _process.HasExited;
+    public bool HasExited => Running.HasExited;
 
-    public static DemoTerminalProcess Start(DemoNetwork network, string atmId, TimeSpan noteDelay, int? jamAfterNotes, string? killAfter)
+    /// <summary>Which devices the process runs on: the simulated dispenser, or the firmware-sim rig it starts itself.</summary>
+    public DemoRigKind Rig { get; }
+
+    /// <summary>
+    /// Starts <c>cardless-atm terminal</c> with the console display and keypad (the scenario types on its standard input and
+    /// reads the screens off its output) and, on <see cref="DemoRigKind.Simulated"/>, the simulated dispenser with a
+    /// state file; on <see cref="DemoRigKind.FirmwareSim"/>, <c>Devices:Rig=FirmwareSim</c>: the process starts its own
+    /// rig and dispenses through the LCDM-2000 driver into the rig's emulator, the notes
+    /// <paramref name="noteDelay"/> apart and the jam injected in the emulator by the rig's settings.
+    /// </summary>
+    public static DemoTerminalProcess Start(DemoNetwork network, string atmId, TimeSpan noteDelay, int? jamAfterNotes, string? killAfter, DemoRigKind rig = DemoRigKind.Simulated)
     {
         var directory = Path.Combine(network.Directory.FullName, atmId + "-process");
         var keys = new FileKeyStore(Path.Combine(directory, "keys"));
         keys.SaveKey("tmk", network.Seed.Atm.MasterKey, overwrite: true);
         var tls = network.Pki.IssueTerminalTls(atmId, Path.Combine(directory, "tls"));
-        var faults = new Dictionary<string, object> { ["NoteDelay"] = noteDelay.ToString() };
-        if (jamAfterNotes is { } jam)
+        System.IO.Directory.CreateDirectory(directory);
+        var configPath = Path.Combine(directory, "terminal.json");
+        var process = new DemoTerminalProcess(directory, configPath, rig, withFaults => Config(network, atmId, directory, keys, tls, rig, withFaults ? noteDelay : null, withFaults ? jamAfterNotes : null));
+        process.Launch(withFaults: true, killAfter);
+        return process;
+    }
+
+    /// <summary>Starts it again, without the kill point and without injected dispenser faults.</summary>
+    public void Restart()
+    {
+        _output.Clear();
+        _process?.Dispose();
+        Launch(withFaults: false, killAfter: null);
+    }
+
+    /// <summary>SIGKILL now.</summary>
+    public void Kill()
+    {
+        Running.Kill(entireProcessTree: true);
+        Running.WaitForExit();
+    }
+
+    public async Task WaitForExitAsync(CancellationToken cancellationToken) => await Running.WaitForExitAsync(cancellationToken);
+
+    /// <summary>The customer types the amount; returns the QR payload once it is on the console.</summary>
+    public async Task<string> ShowQrAsync(int amountMajor, CancellationToken cancellationToken)
+    {
+        await WaitUntilAsync(() => LastScreenIs("  Press ENTER"), "the idle screen", cancellationToken);
+        await Running.StandardInput.WriteAsync("\n" + amountMajor.ToString(CultureInfo.InvariantCulture) + "\n");
+        await Running.StandardInput.FlushAsync(cancellationToken);
+        await WaitUntilAsync(() => _output.Any(l => l.TrimStart().StartsWith("QR:", StringComparison.Ordinal)), "a QR code", cancellationToken);
+        return _output.Select(l => l.Trim()).Last(l => l.StartsWith("QR:", StringComparison.Ordinal))[3..].Trim();
+    }
+
+    /// <summary>Waits until the terminal signed on again after a restart (recovery runs before it dials out).</summary>
+    public Task WaitForStartsAsync(int starts, CancellationToken cancellationToken) =>
+        WaitUntilAsync(() => Terminal.Journal.ElectronicJournal.ReadAll(JournalPath).Count(e => e.Event == Terminal.Journal.JournalEvents.Started) >= starts, "the restart", cancellationToken);
+
+    /// <summary>Value of the notes presented, from the terminal's persisted cash units.</summary>
+    public async Task<long> PresentedMinorAsync(CancellationToken cancellationToken)
+    {
+        var units = await new JsonFileCashUnitStore(Path.Combine(Directory, "cash-units.json")).LoadAsync(cancellationToken);
+        return units?.Sum(u => u.PresentedValue.MinorUnits) ?? 0;
+    }
+
+    public int SafDepth => System.IO.Directory.Exists(SafDirectory) ? System.IO.Directory.GetFiles(SafDirectory, "*.json").Length : 0;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is null)
         {
-            faults["JamAfterNotes"] = jam;
+            return;
         }
 
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    private Process Running => _process ?? throw new InvalidOperationException("The terminal process was not started.");
+
+    private static Dictionary<string, object> Config(DemoNetwork network, string atmId, string directory, FileKeyStore keys, TlsClientOptions tls, DemoRigKind rig, TimeSpan? noteDelay, int? jamAfterNotes)
+    {
         var config = new Dictionary<string, object>
         {
             ["Security"] = new Dictionary<string, object> { ["Profile"] = network.Profile.Kind.ToString() },
@@ -78,83 +153,53 @@ internal sealed class DemoTerminalProcess : IAsyncDisposable
                 ["ReversalRetryInitial"] = "00:00:00.200",
                 ["ReversalRetryMax"] = "00:00:01",
             },
-            ["Devices"] = new Dictionary<string, object>
-            {
-                ["Display"] = new Dictionary<string, object> { ["Kind"] = "Console" },
-                ["Keypad"] = new Dictionary<string, object> { ["Kind"] = "Console" },
-                ["Dispenser"] = new Dictionary<string, object>
-                {
-                    ["CashUnits"] = new[] { ("CASS1", 1, "10"), ("CASS2", 2, "20"), ("CASS3", 3, "50") }
-                        .Select(u => new Dictionary<string, object> { ["Id"] = u.Item1, ["Position"] = u.Item2, ["Currency"] = "EUR", ["Denomination"] = u.Item3, ["Count"] = 200 })
-                        .ToArray(),
-                    ["StateFile"] = Path.Combine(directory, "cash-units.json"),
-                    ["Simulated"] = new Dictionary<string, object>
-                    {
-                        ["StateFile"] = Path.Combine(directory, "dispenser-memory.json"),
-                        ["Faults"] = faults,
-                    },
-                },
-            },
         };
-        System.IO.Directory.CreateDirectory(directory);
-        var configPath = Path.Combine(directory, "terminal.json");
-        File.WriteAllText(configPath, JsonSerializer.Serialize(config));
-        return new DemoTerminalProcess(directory, configPath, killAfter);
-    }
-
-    /// <summary>Starts it again, without the kill point and without injected dispenser faults.</summary>
-    public void Restart()
-    {
-        var text = File.ReadAllText(_configPath);
-        text = System.Text.RegularExpressions.Regex.Replace(text, ",\"JamAfterNotes\":[0-9]+", string.Empty);
-        text = System.Text.RegularExpressions.Regex.Replace(text, "\"NoteDelay\":\"[^\"]*\"", "\"NoteDelay\":\"00:00:00\"");
-        File.WriteAllText(_configPath, text);
-        _output.Clear();
-        _process.Dispose();
-        _process = Launch(killAfter: null);
-    }
-
-    /// <summary>SIGKILL now.</summary>
-    public void Kill()
-    {
-        _process.Kill(entireProcessTree: true);
-        _process.WaitForExit();
-    }
-
-    public async Task WaitForExitAsync(CancellationToken cancellationToken) => await _process.WaitForExitAsync(cancellationToken);
-
-    /// <summary>The customer types the amount; returns the QR payload once it is on the console.</summary>
-    public async Task<string> ShowQrAsync(int amountMajor, CancellationToken cancellationToken)
-    {
-        await WaitUntilAsync(() => LastScreenIs("  Press ENTER"), "the idle screen", cancellationToken);
-        await _process.StandardInput.WriteAsync("\n" + amountMajor.ToString(CultureInfo.InvariantCulture) + "\n");
-        await _process.StandardInput.FlushAsync(cancellationToken);
-        await WaitUntilAsync(() => _output.Any(l => l.TrimStart().StartsWith("QR:", StringComparison.Ordinal)), "a QR code", cancellationToken);
-        return _output.Select(l => l.Trim()).Last(l => l.StartsWith("QR:", StringComparison.Ordinal))[3..].Trim();
-    }
-
-    /// <summary>Waits until the terminal signed on again after a restart (recovery runs before it dials out).</summary>
-    public Task WaitForStartsAsync(int starts, CancellationToken cancellationToken) =>
-        WaitUntilAsync(() => Terminal.Journal.ElectronicJournal.ReadAll(JournalPath).Count(e => e.Event == Terminal.Journal.JournalEvents.Started) >= starts, "the restart", cancellationToken);
-
-    /// <summary>Value of the notes presented, from the terminal's persisted cash units.</summary>
-    public async Task<long> PresentedMinorAsync(CancellationToken cancellationToken)
-    {
-        var units = await new JsonFileCashUnitStore(Path.Combine(Directory, "cash-units.json")).LoadAsync(cancellationToken);
-        return units?.Sum(u => u.PresentedValue.MinorUnits) ?? 0;
-    }
-
-    public int SafDepth => System.IO.Directory.Exists(SafDirectory) ? System.IO.Directory.GetFiles(SafDirectory, "*.json").Length : 0;
-
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited)
+        var devices = new Dictionary<string, object>
         {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
+            ["Display"] = new Dictionary<string, object> { ["Kind"] = "Console" },
+            ["Keypad"] = new Dictionary<string, object> { ["Kind"] = "Console" },
+        };
+        config["Devices"] = devices;
+        if (rig == DemoRigKind.FirmwareSim)
+        {
+            // The rig's shipped settings (its cash units, the LCDM-2000 on the rig's pty, GPIO sensors) sit under these;
+            // the display and keypad stay on the console, the only way into a process the scenario does not host.
+            devices["Rig"] = FirmwareSimRig.Name;
+            devices["Dispenser"] = new Dictionary<string, object> { ["StateFile"] = Path.Combine(directory, "cash-units.json") };
+            var firmware = new Dictionary<string, object>();
+            if (noteDelay is { } delay && delay > TimeSpan.Zero)
+            {
+                firmware["Lcdm2000"] = new Dictionary<string, object> { ["NoteInterval"] = delay.ToString() };
+            }
+
+            if (jamAfterNotes is { } jam)
+            {
+                firmware["Faults"] = new Dictionary<string, object> { ["JamAfterNotes"] = jam };
+            }
+
+            config["FirmwareSim"] = firmware;
+            return config;
         }
 
-        _process.Dispose();
+        var faults = new Dictionary<string, object> { ["NoteDelay"] = (noteDelay ?? TimeSpan.Zero).ToString() };
+        if (jamAfterNotes is { } jamSimulated)
+        {
+            faults["JamAfterNotes"] = jamSimulated;
+        }
+
+        devices["Dispenser"] = new Dictionary<string, object>
+        {
+            ["CashUnits"] = new[] { ("CASS1", 1, "10"), ("CASS2", 2, "20"), ("CASS3", 3, "50") }
+                .Select(u => new Dictionary<string, object> { ["Id"] = u.Item1, ["Position"] = u.Item2, ["Currency"] = "EUR", ["Denomination"] = u.Item3, ["Count"] = 200 })
+                .ToArray(),
+            ["StateFile"] = Path.Combine(directory, "cash-units.json"),
+            ["Simulated"] = new Dictionary<string, object>
+            {
+                ["StateFile"] = Path.Combine(directory, "dispenser-memory.json"),
+                ["Faults"] = faults,
+            },
+        };
+        return config;
     }
 
     private bool LastScreenIs(string prefix)
@@ -180,8 +225,9 @@ internal sealed class DemoTerminalProcess : IAsyncDisposable
         }
     }
 
-    private Process Launch(string? killAfter)
+    private void Launch(bool withFaults, string? killAfter)
     {
+        File.WriteAllText(_configPath, JsonSerializer.Serialize(_config(withFaults)));
         var self = Environment.ProcessPath ?? "dotnet";
         var start = new ProcessStartInfo(self) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(self) == "dotnet")
@@ -202,7 +248,7 @@ internal sealed class DemoTerminalProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => Enqueue(e.Data is null ? null : "stderr: " + e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return process;
+        _process = process;
     }
 
     private void Enqueue(string? line)

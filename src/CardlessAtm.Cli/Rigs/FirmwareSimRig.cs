@@ -2,6 +2,8 @@ using System.Device.Gpio;
 using System.Device.I2c;
 using System.Device.Spi;
 using System.Globalization;
+using CardlessAtm.Devices;
+using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Devices.RaspberryPi.Buses;
 using CardlessAtm.Devices.RaspberryPi.Keypad;
@@ -37,6 +39,18 @@ internal sealed class FirmwareSimRig : IDisposable
 
     /// <summary>Notes in each emulated cassette at start (and the configured counts).</summary>
     public const int NotesPerCassette = 500;
+
+    /// <summary>
+    /// The LCDM-2000 emulator's settings (<see cref="Lcdm2000EmulatorOptions"/>: timings, cassettes), as for
+    /// <c>cardless-atm firmware-sim dispenser</c>; read when the rig starts, over the rig's defaults.
+    /// </summary>
+    public const string DispenserSection = "FirmwareSim:Lcdm2000";
+
+    /// <summary>
+    /// A jam injected in the rig's LCDM-2000 emulator when the rig starts: the first dispense jams at the exit after this
+    /// many notes (for a terminal started as its own process, whose rig nobody else can reach). Unset: no jam.
+    /// </summary>
+    public const string JamAfterNotesSetting = "FirmwareSim:Faults:JamAfterNotes";
 
     private static readonly (string Id, SensorPin Pin)[] Switches =
     [
@@ -117,7 +131,12 @@ internal sealed class FirmwareSimRig : IDisposable
             return null;
         }
 
-        var rig = Start();
+        var rig = Start(dispenserOptions: DispenserOptions(builder.Configuration, out var jamAfterNotes));
+        if (jamAfterNotes is { } jam)
+        {
+            rig.Dispenser.InjectJam(jam);
+        }
+
         var data = builder.Configuration["Terminal:DataDirectory"];
         var state = string.IsNullOrWhiteSpace(data)
             ? Directory.CreateTempSubdirectory("cardless-atm-firmware-sim-").FullName
@@ -131,7 +150,34 @@ internal sealed class FirmwareSimRig : IDisposable
 
     /// <summary>Starts the emulators (the LCDM-2000 firmware on a new pseudo-terminal).</summary>
     public static FirmwareSimRig Start(ILoggerFactory? loggers = null, Lcdm2000EmulatorOptions? dispenserOptions = null) =>
-        new(dispenserOptions ?? new Lcdm2000EmulatorOptions { UpperNotes = NotesPerCassette, LowerNotes = NotesPerCassette, StartDelay = TimeSpan.FromMilliseconds(50) }, loggers);
+        new(dispenserOptions ?? DefaultDispenserOptions(), loggers);
+
+    /// <summary>
+    /// The emulator's options: the rig's defaults with <see cref="DispenserSection"/> over them, and the jam of
+    /// <see cref="JamAfterNotesSetting"/>.
+    /// </summary>
+    /// <exception cref="DeviceConfigurationException">A value is malformed or out of range; the message names the setting.</exception>
+    public static Lcdm2000EmulatorOptions DispenserOptions(IConfiguration configuration, out int? jamAfterNotes)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var options = DefaultDispenserOptions();
+        AtmDevicesBuilder.Bind(configuration.GetSection(DispenserSection), options);
+        var problems = options.Validate();
+        if (problems.Count > 0)
+        {
+            throw new DeviceConfigurationException(DispenserSection, string.Join("; ", problems));
+        }
+
+        jamAfterNotes = null;
+        if (configuration[JamAfterNotesSetting] is { Length: > 0 } jam)
+        {
+            jamAfterNotes = int.TryParse(jam, NumberStyles.None, CultureInfo.InvariantCulture, out var notes)
+                ? notes
+                : throw new DeviceConfigurationException(JamAfterNotesSetting, $"'{jam}' is not a number of notes (0 or more)");
+        }
+
+        return options;
+    }
 
     /// <summary>
     /// The shipped settings of the rig: the Pi kinds with the wiring above, EUR 10s in the upper and EUR 50s in the lower
@@ -214,6 +260,9 @@ internal sealed class FirmwareSimRig : IDisposable
         Panel.Dispose();
         MirrorLcd.Dispose();
     }
+
+    private static Lcdm2000EmulatorOptions DefaultDispenserOptions() =>
+        new() { UpperNotes = NotesPerCassette, LowerNotes = NotesPerCassette, StartDelay = TimeSpan.FromMilliseconds(50) };
 
     private (int Row, int Column) PositionOf(AtmKey key)
     {
