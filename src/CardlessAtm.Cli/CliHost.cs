@@ -128,6 +128,11 @@ internal static class CliHost
         ["Devices:Dispenser:Lcdm2000:CounterFile"] = Path.Combine(
             Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
             "cardless-atm", "lcdm2000-counters.json"),
+
+        // The LCDM-4000 driver's counters and the dispense command in flight, settled from LAST_STATUS after a crash.
+        ["Devices:Dispenser:Lcdm4000:CounterFile"] = Path.Combine(
+            Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
+            "cardless-atm", "lcdm4000-counters.json"),
     };
 
     private static Dictionary<string, string?> ParseOverrides(IEnumerable<string> overrides)

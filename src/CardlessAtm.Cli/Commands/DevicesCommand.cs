@@ -7,6 +7,7 @@ using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.Display;
 using CardlessAtm.Devices.FaultCheck;
 using CardlessAtm.Devices.Lcdm2000;
+using CardlessAtm.Devices.Lcdm4000;
 using CardlessAtm.Devices.RaspberryPi;
 using CardlessAtm.Devices.RaspberryPi.Doctor;
 using CardlessAtm.Devices.Simulated;
@@ -24,6 +25,7 @@ internal static class DevicesCommand
         .AddSimulatedDevices()
         .AddConsoleDevices()
         .AddLcdm2000Dispenser()
+        .AddLcdm4000Dispenser()
         .AddRaspberryPiDevices();
 
     public static Command Create()
