@@ -618,6 +618,22 @@ public sealed class AuthenticatedLinkTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_atms_first_key_change_keeps_no_previous_key()
+    {
+        using var master = (await _h.Host.Administration.AddAtmAsync("ATM00002", "other", 978)).MasterKey;
+        var fresh = _h.NewAtm("ATM00002", master);
+
+        var change = await fresh.SignOnAndChangeKeysAsync();
+
+        Assert.Equal(ResponseCodes.Approved, change.ResponseCode);
+        var record = (await _h.AtmRecordAsync("ATM00002"))!;
+        Assert.Equal((1, "mac-ATM00002-v1", (string?)null, (DateTimeOffset?)null), (record.SessionKeyVersion, record.SessionKeyRef, record.PreviousSessionKeyRef, record.PreviousKeyValidUntil));
+        Assert.Empty(await _h.Host.Store.ReadAsync(r => r.GetPreviousSessionKeys("ATM00002")));
+        Assert.Equal(ResponseCodes.Approved, (await fresh.SendAsync(fresh.NetworkManagement(NetworkManagementCodes.EchoTest))).ResponseCode);
+        Assert.True(_h.Host.Vault.Contains($"mac-{DemoSeed.AtmId}-v{await KeyVersionAsync()}")); // another ATM's key change prunes none of this one's
+    }
+
+    [Fact]
     public async Task A_replayed_key_change_is_refused_63_and_changes_no_key()
     {
         var request = _h.Atm.NetworkManagement(NetworkManagementCodes.KeyChange);
@@ -728,6 +744,25 @@ public sealed class AuthenticatedLinkTests : IAsyncLifetime
         Assert.Single(added, a => a.AtmId == "ATM00002");
         Assert.Single(added, a => a.Detail.Contains("replayed 0800/001", StringComparison.Ordinal));
         Assert.Single(added, a => a.Detail.Contains("sign-on stale", StringComparison.Ordinal));
+        Assert.Equal(5, _h.Processor.SecurityRefusalCount);
+    }
+
+    [Fact]
+    public async Task Refusals_naming_atms_the_host_does_not_know_share_one_throttle_key_per_address()
+    {
+        var attacker = new HostSession("10.9.0.2");
+        var before = (await AuditAsync()).Count;
+
+        for (var i = 0; i < 5; i++)
+        {
+            var unknown = SimulatedAtm.UnsignedNetworkManagement(NetworkManagementCodes.SignOn, $"ZZZ9999{i}");
+            Assert.Equal(ResponseCodes.InvalidTransaction, (await SendAsync(unknown, attacker)).ResponseCode);
+        }
+
+        Assert.Equal(before + 1, (await AuditAsync()).Count);
+        var audit = await _h.LastAuditAsync();
+        Assert.Equal(("request.declined", ResponseCodes.InvalidTransaction, "ZZZ99990"), (audit.Event, audit.ResponseCode, audit.AtmId));
+        Assert.EndsWith("from 10.9.0.2: network management from an unknown ATM", audit.Detail, StringComparison.Ordinal);
         Assert.Equal(5, _h.Processor.SecurityRefusalCount);
     }
 
