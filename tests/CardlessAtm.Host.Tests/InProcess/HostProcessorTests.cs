@@ -310,6 +310,26 @@ public sealed class HostProcessorTests : IAsyncLifetime
         Assert.Contains("QR session refused: NotASessionCode", (await _h.LastAuditAsync()).Detail, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("truncated", "Truncated")]
+    [InlineData("padded", "Padded")]
+    [InlineData("version", "UnknownVersion")]
+    public async Task A_session_text_cut_padded_or_of_another_version_is_a_format_error(string change, string reason)
+    {
+        var qr = _h.Atm.IssueSession(1_000);
+        var text = change switch
+        {
+            "truncated" => qr.Text[..^1],
+            "padded" => qr.Text + "0",
+            _ => qr.Text[..2] + "Z" + qr.Text[3..],
+        };
+        var request = _h.Atm.Withdrawal(_h.Phones[0].Request(qr, _h.Customer(0).AccountId, _h.Customer(0).Pin, sessionPayload: text));
+
+        await RefusedAsync(request, ResponseCodes.FormatError);
+
+        Assert.EndsWith($"QR session refused: {reason}", (await _h.LastAuditAsync()).Detail, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_session_macd_with_another_key_or_too_long_is_a_security_violation()
     {

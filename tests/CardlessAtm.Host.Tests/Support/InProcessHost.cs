@@ -26,7 +26,9 @@ public sealed class InProcessHost : SeededHost
     /// <summary>The connection the demo ATM (<see cref="SeededHost.Atm"/>) signed on over; requests sent without one arrive on it.</summary>
     public HostSession AtmConnection { get; } = new();
 
-    public static async Task<InProcessHost> StartAsync(HostPolicy? policy = null)
+    /// <param name="policy">The host's policy; the defaults when null.</param>
+    /// <param name="time">The host's clock (processor and ledger); the system clock when null. The simulated ATM dates its messages by the real clock.</param>
+    public static async Task<InProcessHost> StartAsync(HostPolicy? policy = null, TimeProvider? time = null)
     {
         var dir = new TempDirectory();
         var options = HostHarness.Options(dir);
@@ -35,7 +37,7 @@ public sealed class InProcessHost : SeededHost
             options.Policy = policy;
         }
 
-        var host = await HostServer.OpenAsync(options);
+        var host = await HostServer.OpenAsync(options, time: time);
         var seed = await DemoSeed.SeedAsync(host);
         var harness = new InProcessHost(dir, host, seed);
         harness.Atm = harness.NewAtm(DemoSeed.AtmId, seed.Atm.MasterKey, harness.AtmConnection);
