@@ -392,15 +392,20 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
         }
 
         var report = Lcdm4000ResponseParser.ParseOperation(exchange.Answer);
-        if (report is null)
+        // A sound frame whose counts cannot belong to this command (more notes out of a position than it asked) is no
+        // account of what moved: counting it would book notes that were never asked, so its notes stay unknown.
+        var impossible = report is not null && report.Cassettes.Any(c =>
+            c.Exited > step[c.Position - 1] || (command == Lcdm4000Command.TestDispense && c.Rejected > step[c.Position - 1]));
+        if (report is null || impossible)
         {
             for (var i = 0; i < step.Length; i++)
             {
                 tally[i, 2] += step[i];
             }
 
-            MarkFault(DeviceState.HardwareError, $"unreadable dispense counts in {Convert.ToHexString(exchange.Answer)}");
-            return new StepOutcome(DispenseCompletion.HardwareError, null, "the answer's counts are unreadable; its notes are unknown until LAST_STATUS settles them");
+            var what = impossible ? "impossible (more notes than asked)" : "unreadable";
+            MarkFault(DeviceState.HardwareError, $"{what} dispense counts in {Convert.ToHexString(exchange.Answer)}");
+            return new StepOutcome(DispenseCompletion.HardwareError, null, $"the answer's counts are {what}; its notes are unknown until LAST_STATUS settles them");
         }
 
         var moved = report.Cassettes.Select(c => new PositionMovement(c.Position, c.Exited, c.Rejected, 0)).ToArray();

@@ -51,6 +51,25 @@ public class FakeClockTests
         Assert.Equal(0, dispenser.LinkCounters.GarbageBytes);
     }
 
+    [Fact]
+    public async Task A_sound_answer_naming_more_notes_than_asked_leaves_them_unknown_not_counted()
+    {
+        var time = new FakeTimeProvider();
+        using var line = new Line();
+        using var dispenser = new Lcdm4000Dispenser(line.HostSide, Options(), time);
+        var dispense = dispenser.DispenseAsync([new PositionCount(1, 3)], CancellationToken.None);
+
+        await line.ReadFromHostAsync(21);
+        // A well-framed answer (right command, length, BCC) whose counts cannot belong to this command: 10 exited of 3 asked.
+        byte[] data = [0x20, 0x30, 0x2A, 0x20, 0x31, 0x20, 0x20, 0x32, 0x20, 0x20, 0x33, 0x20, 0x20, 0x34, .. Enumerable.Repeat((byte)0x20, 9)];
+        await line.WriteToHostAsync([PuloonFrame.Ack, .. PuloonFrame.BuildResponse(Lcdm4000Frame.Layout, 0x52, data), PuloonFrame.Eot]);
+
+        var result = await RunClockUntil(time, dispense);
+        Assert.NotEqual(DispenseCompletion.Ok, result.Completion);
+        Assert.Equal(new PositionMovement(1, 0, 0, 3), Rig.Of(result, 1));
+        Assert.Equal(1, dispenser.LinkCounters.CommandFrames);
+    }
+
     private static readonly DateTimeOffset Start = new FakeTimeProvider().GetUtcNow();
 
     private static Lcdm4000Options Options() => new() { PortName = "in-memory line" };
