@@ -70,6 +70,45 @@ public class FakeClockTests
         Assert.Equal(1, dispenser.LinkCounters.CommandFrames);
     }
 
+    [Fact]
+    public async Task A_nak_after_garbage_in_the_ack_window_is_ambiguous_and_the_dispense_is_not_resent()
+    {
+        var time = new FakeTimeProvider();
+        using var line = new Line();
+        using var dispenser = new Lcdm4000Dispenser(line.HostSide, Options(), time);
+        var dispense = dispenser.DispenseAsync([new PositionCount(3, 30)], CancellationToken.None);
+
+        await line.ReadFromHostAsync(21);
+        // The device's ACK arrives mangled (0x86), the notes start moving, then noise that happens to be 0x15. Whether the
+        // 0x15 is read inside the ACK window or after it, it cannot prove a refusal: the garbage may have been the ACK.
+        await line.WriteToHostAsync([0x86]);
+        time.Advance(TimeSpan.FromSeconds(1));
+        await line.WriteToHostAsync([PuloonFrame.Nak]);
+
+        var result = await RunClockUntil(time, dispense);
+        Assert.True(dispenser.LinkCounters.CommandFrames == 1, result.Detail); // resent, it could pay out twice
+        Assert.Equal(DispenseCompletion.Timeout, result.Completion);
+        Assert.Equal(new PositionMovement(3, 0, 0, 30), Rig.Of(result, 3));
+    }
+
+    [Fact]
+    public async Task A_nak_after_a_late_ack_is_not_a_refusal_and_the_dispense_is_not_resent()
+    {
+        var time = new FakeTimeProvider();
+        using var line = new Line();
+        using var dispenser = new Lcdm4000Dispenser(line.HostSide, Options(), time);
+        var dispense = dispenser.DispenseAsync([new PositionCount(3, 30)], CancellationToken.None);
+
+        await line.ReadFromHostAsync(21);
+        time.Advance(TimeSpan.FromSeconds(1)); // the ACK window passes silently
+        await line.WriteToHostAsync([PuloonFrame.Ack, PuloonFrame.Nak]); // the device did take the command; the 0x15 is noise
+
+        var result = await RunClockUntil(time, dispense);
+        Assert.True(dispenser.LinkCounters.CommandFrames == 1, result.Detail); // resent, it could pay out twice
+        Assert.Equal(DispenseCompletion.Timeout, result.Completion);
+        Assert.Equal(new PositionMovement(3, 0, 0, 30), Rig.Of(result, 3));
+    }
+
     private static readonly DateTimeOffset Start = new FakeTimeProvider().GetUtcNow();
 
     private static Lcdm4000Options Options() => new() { PortName = "in-memory line" };
