@@ -119,6 +119,7 @@ internal sealed partial class PuloonLink(
         var frame = PuloonFrame.BuildCommand(layout, command, data);
         var attempts = 0;
         var sentOnce = false;
+        var writeStarted = false; // once a write began, the device may hold the frame even if the write or flush never returned
         try
         {
             while (true)
@@ -131,6 +132,7 @@ internal sealed partial class PuloonLink(
                 }
 
                 DiscardStale();
+                writeStarted = true;
                 await WriteAsync(frame, cancellationToken);
                 sentOnce = true;
                 Interlocked.Increment(ref _commandFrames);
@@ -190,7 +192,7 @@ internal sealed partial class PuloonLink(
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            if (!sentOnce)
+            if (!sentOnce && !writeStarted)
             {
                 throw;
             }

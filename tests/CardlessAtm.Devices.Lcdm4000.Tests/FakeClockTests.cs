@@ -109,6 +109,23 @@ public class FakeClockTests
         Assert.Equal(new PositionMovement(3, 0, 0, 30), Rig.Of(result, 3));
     }
 
+    [Fact]
+    public async Task Cancelled_while_the_dispense_frame_is_being_flushed_leaves_the_notes_unknown()
+    {
+        var time = new FakeTimeProvider();
+        using var line = new Line(flushWaitsForCancellation: true);
+        using var dispenser = new Lcdm4000Dispenser(line.HostSide, Options(), time);
+        using var cancel = new CancellationTokenSource();
+        var dispense = dispenser.DispenseAsync([new PositionCount(3, 30)], cancel.Token);
+
+        await line.ReadFromHostAsync(21); // the frame is on the wire; the flush has not returned yet
+        await cancel.CancelAsync();
+
+        var result = await dispense; // not "nothing was sent": the device has the frame and may run it
+        Assert.Equal(DispenseCompletion.Timeout, result.Completion);
+        Assert.Equal(new PositionMovement(3, 0, 0, 30), Rig.Of(result, 3));
+    }
+
     private static readonly DateTimeOffset Start = new FakeTimeProvider().GetUtcNow();
 
     private static Lcdm4000Options Options() => new() { PortName = "in-memory line" };
@@ -130,7 +147,8 @@ public class FakeClockTests
         private readonly Pipe _toDevice = new();
         private readonly Pipe _toHost = new();
 
-        public Line() => HostSide = new DuplexStream(_toHost.Reader.AsStream(), _toDevice.Writer.AsStream());
+        public Line(bool flushWaitsForCancellation = false) =>
+            HostSide = new DuplexStream(_toHost.Reader.AsStream(), _toDevice.Writer.AsStream(), flushWaitsForCancellation);
 
         public Stream HostSide { get; }
 
@@ -147,7 +165,7 @@ public class FakeClockTests
         public void Dispose() => HostSide.Dispose();
     }
 
-    private sealed class DuplexStream(Stream input, Stream output) : Stream
+    private sealed class DuplexStream(Stream input, Stream output, bool flushWaitsForCancellation) : Stream
     {
         public override bool CanRead => true;
 
@@ -161,9 +179,24 @@ public class FakeClockTests
 
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => input.ReadAsync(buffer, cancellationToken);
 
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => output.WriteAsync(buffer, cancellationToken);
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await output.WriteAsync(buffer, cancellationToken);
+            if (flushWaitsForCancellation)
+            {
+                await output.FlushAsync(CancellationToken.None); // the bytes reach the device at once
+            }
+        }
 
-        public override Task FlushAsync(CancellationToken cancellationToken) => output.FlushAsync(cancellationToken);
+        public override async Task FlushAsync(CancellationToken cancellationToken)
+        {
+            if (flushWaitsForCancellation)
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken); // a port whose flush is still draining when the caller cancels
+            }
+
+            await output.FlushAsync(cancellationToken);
+        }
 
         public override void Flush() => output.Flush();
 
