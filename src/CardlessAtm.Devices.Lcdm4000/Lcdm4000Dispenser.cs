@@ -431,11 +431,11 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
     }
 
     /// <summary>Settles the in-flight command in the counters; returns why that failed, or null.</summary>
-    private string? Record(IReadOnlyList<PositionMovement> moved, Lcdm4000OperationReport? answer = null)
+    private string? Record(IReadOnlyList<PositionMovement> moved, Lcdm4000OperationReport? answer = null, bool answerUnknown = false)
     {
         try
         {
-            _counters.Settle(moved, answer is null ? null : Lcdm4000CounterFile.SettledAnswer.Of(answer));
+            _counters.Settle(moved, answer is null ? null : Lcdm4000CounterFile.SettledAnswer.Of(answer), answerUnknown);
             return null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -472,6 +472,10 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
         {
             why = "LAST_STATUS repeats the last answer already counted: the command in flight may never have reached the device";
         }
+        else if (_counters.LastAnswerUnknown)
+        {
+            why = "an earlier command was counted unknown without its answer: LAST_STATUS may be that command's, not the one in flight";
+        }
 
         if (why is null)
         {
@@ -484,7 +488,9 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
         LogNotSettled(_logger, why);
         if (foldIfUnknown)
         {
-            Record([.. inFlight.Asked.Select((n, i) => new PositionMovement(i + 1, 0, 0, n))]);
+            // The answer read now (if any) is the device's latest: a later LAST_STATUS equal to it cannot settle a newer command.
+            // Without one, that command's answer is never learnt and no later LAST_STATUS can be told from it.
+            Record([.. inFlight.Asked.Select((n, i) => new PositionMovement(i + 1, 0, 0, n))], report, answerUnknown: report is null);
         }
     }
 

@@ -126,6 +126,54 @@ public class FakeClockTests
         Assert.Equal(new PositionMovement(3, 0, 0, 30), Rig.Of(result, 3));
     }
 
+    [Fact]
+    public async Task After_a_command_folded_unknown_without_its_answer_last_status_cannot_settle_the_next_one()
+    {
+        var dir = Directory.CreateTempSubdirectory("lcdm4000-fold-").FullName;
+        try
+        {
+            var time = new FakeTimeProvider();
+            using var line = new Line();
+            var options = new Lcdm4000Options { PortName = "in-memory line", Retries = 0, CounterFile = Path.Combine(dir, "counters.json") };
+            using var dispenser = new Lcdm4000Dispenser(line.HostSide, options, time);
+
+            // A: answered, 5 presented from position 3: the last settled answer.
+            var a = dispenser.DispenseAsync([new PositionCount(3, 5)], CancellationToken.None);
+            await line.ReadFromHostAsync(21);
+            await line.WriteToHostAsync([PuloonFrame.Ack, .. PuloonFrame.BuildResponse(Lcdm4000Frame.Layout, 0x52, Answer(5)), PuloonFrame.Eot]);
+            await line.ReadFromHostAsync(1);
+            Assert.Equal(DispenseCompletion.Ok, (await RunClockUntil(time, a)).Completion);
+
+            // B: runs (4 notes out) but its answer is lost: in flight.
+            var b = dispenser.DispenseAsync([new PositionCount(3, 5)], CancellationToken.None);
+            await line.ReadFromHostAsync(21);
+            Assert.Equal(DispenseCompletion.Timeout, (await RunClockUntil(time, b)).Completion);
+
+            // C: LAST_STATUS for B goes unanswered, so B is folded unknown and its answer (4 out) is never learnt; C's answer is lost too.
+            var c = dispenser.DispenseAsync([new PositionCount(3, 5)], CancellationToken.None);
+            await line.ReadFromHostAsync(6);
+            Assert.Equal(DispenseCompletion.Timeout, (await RunClockUntil(time, c)).Completion);
+            await line.ReadFromHostAsync(21);
+
+            // LAST_STATUS now reports B's answer, which differs from A's: it cannot be told from an answer to C.
+            var counters = dispenser.ReadCountersAsync(CancellationToken.None);
+            await line.ReadFromHostAsync(6);
+            byte[] last = [0x52, .. Answer(4)[..14]];
+            await line.WriteToHostAsync([PuloonFrame.Ack, .. PuloonFrame.BuildResponse(Lcdm4000Frame.Layout, 0x55, last), PuloonFrame.Eot]);
+            await line.ReadFromHostAsync(1);
+            var snapshot = (await RunClockUntil(time, counters))!;
+
+            Assert.Equal(5, snapshot.Positions.Single(p => p.Position == 3).Presented); // A only: B's notes must not be booked as C's
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+
+        static byte[] Answer(int exited) =>
+            [0x20, 0x30, 0x20, 0x20, 0x31, 0x20, 0x20, 0x32, (byte)(0x20 + exited), 0x20, 0x33, 0x20, 0x20, 0x34, .. Enumerable.Repeat((byte)0x20, 9)];
+    }
+
     private static readonly DateTimeOffset Start = new FakeTimeProvider().GetUtcNow();
 
     private static Lcdm4000Options Options() => new() { PortName = "in-memory line" };
