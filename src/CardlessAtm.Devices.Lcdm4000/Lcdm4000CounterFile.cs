@@ -185,9 +185,8 @@ internal sealed class Lcdm4000CounterFile
                 unknown[m.Position - 1] += m.Unknown;
             }
 
-            Save(_state with { Presented = presented, Rejected = rejected, Unknown = unknown, InFlight = null, LastSettled = answer ?? _state.LastSettled,
-                LastAnswerUnknown = answer is null && (answerUnknown || _state.LastAnswerUnknown),
-            });
+            var lastAnswerUnknown = answer is null && (answerUnknown || _state.LastAnswerUnknown);
+            Save(_state with { Presented = presented, Rejected = rejected, Unknown = unknown, InFlight = null, LastSettled = answer ?? _state.LastSettled, LastAnswerUnknown = lastAnswerUnknown });
         }
     }
 
