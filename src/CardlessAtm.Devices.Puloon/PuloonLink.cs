@@ -204,7 +204,8 @@ internal sealed partial class PuloonLink(
             Close();
             var reason = $"serial port {options.PortName} failed: {ex.Message}";
             LogPortFailed(logger, layout.Model, options.PortName, ex.Message);
-            return new Exchange(sentOnce ? ExchangeOutcome.NoAnswer : ExchangeOutcome.NotSent, null, false, reason);
+            // A write that began may have put the whole frame on the wire before the port failed: not "never sent".
+            return new Exchange(sentOnce || writeStarted ? ExchangeOutcome.NoAnswer : ExchangeOutcome.NotSent, null, false, reason);
         }
     }
 

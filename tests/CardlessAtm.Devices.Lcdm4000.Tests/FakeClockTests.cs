@@ -174,6 +174,20 @@ public class FakeClockTests
             [0x20, 0x30, 0x20, 0x20, 0x31, 0x20, 0x20, 0x32, (byte)(0x20 + exited), 0x20, 0x33, 0x20, 0x20, 0x34, .. Enumerable.Repeat((byte)0x20, 9)];
     }
 
+    [Fact]
+    public async Task A_port_that_fails_after_the_dispense_frame_went_out_leaves_the_notes_unknown()
+    {
+        var time = new FakeTimeProvider();
+        using var line = new Line(flushWaitsForCancellation: true, flushFails: true);
+        using var dispenser = new Lcdm4000Dispenser(line.HostSide, Options(), time);
+        var dispense = dispenser.DispenseAsync([new PositionCount(3, 30)], CancellationToken.None);
+
+        await line.ReadFromHostAsync(21); // the frame reached the device; then the port reports a failure
+        var result = await dispense;
+        Assert.Equal(DispenseCompletion.Timeout, result.Completion); // not "never sent, nothing moved"
+        Assert.Equal(new PositionMovement(3, 0, 0, 30), Rig.Of(result, 3));
+    }
+
     private static readonly DateTimeOffset Start = new FakeTimeProvider().GetUtcNow();
 
     private static Lcdm4000Options Options() => new() { PortName = "in-memory line" };
@@ -195,8 +209,8 @@ public class FakeClockTests
         private readonly Pipe _toDevice = new();
         private readonly Pipe _toHost = new();
 
-        public Line(bool flushWaitsForCancellation = false) =>
-            HostSide = new DuplexStream(_toHost.Reader.AsStream(), _toDevice.Writer.AsStream(), flushWaitsForCancellation);
+        public Line(bool flushWaitsForCancellation = false, bool flushFails = false) =>
+            HostSide = new DuplexStream(_toHost.Reader.AsStream(), _toDevice.Writer.AsStream(), flushWaitsForCancellation, flushFails);
 
         public Stream HostSide { get; }
 
@@ -213,7 +227,7 @@ public class FakeClockTests
         public void Dispose() => HostSide.Dispose();
     }
 
-    private sealed class DuplexStream(Stream input, Stream output, bool flushWaitsForCancellation) : Stream
+    private sealed class DuplexStream(Stream input, Stream output, bool flushWaitsForCancellation, bool flushFails) : Stream
     {
         public override bool CanRead => true;
 
@@ -238,6 +252,11 @@ public class FakeClockTests
 
         public override async Task FlushAsync(CancellationToken cancellationToken)
         {
+            if (flushFails)
+            {
+                throw new IOException("input/output error"); // the bytes went out, then the adapter vanished
+            }
+
             if (flushWaitsForCancellation)
             {
                 await Task.Delay(Timeout.Infinite, cancellationToken); // a port whose flush is still draining when the caller cancels
