@@ -458,6 +458,15 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
         }
 
         var asked = new[] { 0, step.Upper, step.Lower };
+        if (report.Cassettes.Any(c => c.Exited > asked[c.Position]))
+        {
+            // A sound frame whose counts cannot belong to this command is no account of what moved: never book it.
+            tally.Add(1, 0, 0, step.Upper);
+            tally.Add(2, 0, 0, step.Lower);
+            MarkFault(DeviceState.HardwareError, $"impossible dispense counts (more notes exited than asked) in {Convert.ToHexString(exchange.Answer)}");
+            return new StepOutcome(DispenseCompletion.HardwareError, null, "the response names more notes than were asked; outcome unknown");
+        }
+
         var shortfall = false;
         foreach (var cassette in report.Cassettes)
         {

@@ -72,6 +72,21 @@ internal sealed class Lcdm4000CounterFile
         }
     }
 
+    /// <summary>
+    /// A command was folded unknown without its answer being learnt: the device's last answer is not known, so no
+    /// LAST_STATUS can be told from that command's and none may settle a later one (until a command is settled from its own answer).
+    /// </summary>
+    public bool LastAnswerUnknown
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _state.LastAnswerUnknown;
+            }
+        }
+    }
+
     /// <summary>The answer of the last command settled, or null.</summary>
     public SettledAnswer? LastSettled
     {
@@ -153,7 +168,10 @@ internal sealed class Lcdm4000CounterFile
     }
 
     /// <summary>Adds what the in-flight command moved and clears it; <paramref name="answer"/> is remembered as the last settled answer.</summary>
-    public void Settle(IReadOnlyList<PositionMovement> moved, SettledAnswer? answer)
+    /// <param name="moved">What the command moved (or its notes as unknown).</param>
+    /// <param name="answer">The device's answer that settled it, or null.</param>
+    /// <param name="answerUnknown">The command may have run but its answer was never learnt.</param>
+    public void Settle(IReadOnlyList<PositionMovement> moved, SettledAnswer? answer, bool answerUnknown = false)
     {
         lock (_lock)
         {
@@ -167,7 +185,8 @@ internal sealed class Lcdm4000CounterFile
                 unknown[m.Position - 1] += m.Unknown;
             }
 
-            Save(_state with { Presented = presented, Rejected = rejected, Unknown = unknown, InFlight = null, LastSettled = answer ?? _state.LastSettled });
+            var lastAnswerUnknown = answer is null && (answerUnknown || _state.LastAnswerUnknown);
+            Save(_state with { Presented = presented, Rejected = rejected, Unknown = unknown, InFlight = null, LastSettled = answer ?? _state.LastSettled, LastAnswerUnknown = lastAnswerUnknown });
         }
     }
 
@@ -195,7 +214,7 @@ internal sealed class Lcdm4000CounterFile
             && Exited.SequenceEqual(report.Cassettes.Select(c => c.Exited)) && Rejected.SequenceEqual(report.Cassettes.Select(c => c.Rejected));
     }
 
-    private sealed record State(string Format, long[] Presented, long[] Rejected, long[] Unknown, InFlightCommand? InFlight, SettledAnswer? LastSettled)
+    private sealed record State(string Format, long[] Presented, long[] Rejected, long[] Unknown, InFlightCommand? InFlight, SettledAnswer? LastSettled, bool LastAnswerUnknown = false)
     {
         public static State Empty() => new(Lcdm4000CounterFile.Format, new long[4], new long[4], new long[4], null, null);
 

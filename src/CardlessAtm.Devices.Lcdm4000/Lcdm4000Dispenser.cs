@@ -392,15 +392,20 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
         }
 
         var report = Lcdm4000ResponseParser.ParseOperation(exchange.Answer);
-        if (report is null)
+        // A sound frame whose counts cannot belong to this command (more notes out of a position than it asked) is no
+        // account of what moved: counting it would book notes that were never asked, so its notes stay unknown.
+        var impossible = report is not null && report.Cassettes.Any(c =>
+            c.Exited > step[c.Position - 1] || (command == Lcdm4000Command.TestDispense && c.Rejected > step[c.Position - 1]));
+        if (report is null || impossible)
         {
             for (var i = 0; i < step.Length; i++)
             {
                 tally[i, 2] += step[i];
             }
 
-            MarkFault(DeviceState.HardwareError, $"unreadable dispense counts in {Convert.ToHexString(exchange.Answer)}");
-            return new StepOutcome(DispenseCompletion.HardwareError, null, "the answer's counts are unreadable; its notes are unknown until LAST_STATUS settles them");
+            var what = impossible ? "impossible (more notes than asked)" : "unreadable";
+            MarkFault(DeviceState.HardwareError, $"{what} dispense counts in {Convert.ToHexString(exchange.Answer)}");
+            return new StepOutcome(DispenseCompletion.HardwareError, null, $"the answer's counts are {what}; its notes are unknown until LAST_STATUS settles them");
         }
 
         var moved = report.Cassettes.Select(c => new PositionMovement(c.Position, c.Exited, c.Rejected, 0)).ToArray();
@@ -426,11 +431,11 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
     }
 
     /// <summary>Settles the in-flight command in the counters; returns why that failed, or null.</summary>
-    private string? Record(IReadOnlyList<PositionMovement> moved, Lcdm4000OperationReport? answer = null)
+    private string? Record(IReadOnlyList<PositionMovement> moved, Lcdm4000OperationReport? answer = null, bool answerUnknown = false)
     {
         try
         {
-            _counters.Settle(moved, answer is null ? null : Lcdm4000CounterFile.SettledAnswer.Of(answer));
+            _counters.Settle(moved, answer is null ? null : Lcdm4000CounterFile.SettledAnswer.Of(answer), answerUnknown);
             return null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -467,6 +472,10 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
         {
             why = "LAST_STATUS repeats the last answer already counted: the command in flight may never have reached the device";
         }
+        else if (_counters.LastAnswerUnknown)
+        {
+            why = "an earlier command was counted unknown without its answer: LAST_STATUS may be that command's, not the one in flight";
+        }
 
         if (why is null)
         {
@@ -479,7 +488,9 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
         LogNotSettled(_logger, why);
         if (foldIfUnknown)
         {
-            Record([.. inFlight.Asked.Select((n, i) => new PositionMovement(i + 1, 0, 0, n))]);
+            // The answer read now (if any) is the device's latest: a later LAST_STATUS equal to it cannot settle a newer command.
+            // Without one, that command's answer is never learnt and no later LAST_STATUS can be told from it.
+            Record([.. inFlight.Asked.Select((n, i) => new PositionMovement(i + 1, 0, 0, n))], report, answerUnknown: report is null);
         }
     }
 

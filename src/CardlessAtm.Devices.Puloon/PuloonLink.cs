@@ -119,6 +119,7 @@ internal sealed partial class PuloonLink(
         var frame = PuloonFrame.BuildCommand(layout, command, data);
         var attempts = 0;
         var sentOnce = false;
+        var writeStarted = false; // once a write began, the device may hold the frame even if the write or flush never returned
         try
         {
             while (true)
@@ -131,6 +132,7 @@ internal sealed partial class PuloonLink(
                 }
 
                 DiscardStale();
+                writeStarted = true;
                 await WriteAsync(frame, cancellationToken);
                 sentOnce = true;
                 Interlocked.Increment(ref _commandFrames);
@@ -141,7 +143,15 @@ internal sealed partial class PuloonLink(
 
                 LogSent(logger, layout.Model, command, Convert.ToHexString(frame), attempts);
 
-                var ack = await WaitForAckAsync(cancellationToken);
+                var (ack, garbled) = await WaitForAckAsync(cancellationToken);
+                if (ack == AckResult.Nak && garbled && !repeatOnSilence)
+                {
+                    // Garbage came before the NAK: it may have been the device's ACK, mangled, and the NAK noise while the
+                    // notes move. Only a clean NAK proves a refusal; this command is not repeated blind.
+                    LogAmbiguousNak(logger, layout.Model, command);
+                    ack = AckResult.Silence;
+                }
+
                 if (ack == AckResult.Silence)
                 {
                     Interlocked.Increment(ref _timeouts);
@@ -161,7 +171,7 @@ internal sealed partial class PuloonLink(
                 if (ack != AckResult.Nak)
                 {
                     var exchange = await ReceiveResponseAsync(
-                        command, responseLength, responseTimeout, ack == AckResult.Ack, lateNakRefuses: ack == AckResult.Silence, cancellationToken);
+                        command, responseLength, responseTimeout, ack == AckResult.Ack, lateNakRefuses: ack == AckResult.Silence && !garbled, cancellationToken);
                     if (exchange.Outcome != ExchangeOutcome.Refused)
                     {
                         return exchange;
@@ -182,7 +192,7 @@ internal sealed partial class PuloonLink(
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            if (!sentOnce)
+            if (!sentOnce && !writeStarted)
             {
                 throw;
             }
@@ -194,7 +204,8 @@ internal sealed partial class PuloonLink(
             Close();
             var reason = $"serial port {options.PortName} failed: {ex.Message}";
             LogPortFailed(logger, layout.Model, options.PortName, ex.Message);
-            return new Exchange(sentOnce ? ExchangeOutcome.NoAnswer : ExchangeOutcome.NotSent, null, false, reason);
+            // A write that began may have put the whole frame on the wire before the port failed: not "never sent".
+            return new Exchange(sentOnce || writeStarted ? ExchangeOutcome.NoAnswer : ExchangeOutcome.NotSent, null, false, reason);
         }
     }
 
@@ -208,24 +219,27 @@ internal sealed partial class PuloonLink(
         ResponseStarted,
     }
 
-    private async Task<AckResult> WaitForAckAsync(CancellationToken cancellationToken)
+    /// <summary>Waits for the device's answer to the command frame; <c>Garbled</c> says garbage came first (it may have been a mangled ACK).</summary>
+    private async Task<(AckResult Ack, bool Garbled)> WaitForAckAsync(CancellationToken cancellationToken)
     {
         var deadline = time.GetUtcNow() + options.AckTimeout;
+        var garbled = false;
         while (true)
         {
             var b = await ReadByteAsync(deadline, cancellationToken);
             switch (b)
             {
                 case -1:
-                    return AckResult.Silence;
+                    return (AckResult.Silence, garbled);
                 case PuloonFrame.Ack:
-                    return AckResult.Ack;
+                    return (AckResult.Ack, garbled);
                 case PuloonFrame.Nak:
-                    return AckResult.Nak;
+                    return (AckResult.Nak, garbled);
                 case PuloonFrame.Soh:
                     _position--; // leave the SOH for the response reader
-                    return AckResult.ResponseStarted;
+                    return (AckResult.ResponseStarted, garbled);
                 default:
+                    garbled = true;
                     Interlocked.Increment(ref _garbage);
                     LogGarbage(logger, layout.Model, b, "waiting for ACK");
                     break;
@@ -245,6 +259,7 @@ internal sealed partial class PuloonLink(
         var deadline = time.GetUtcNow() + timeout;
         var refusals = 0;
         string? lastProblem = null;
+        var lineClean = true; // nothing at all came since the command frame: only then can a late NAK be its refusal
         while (true)
         {
             // Skip anything before SOH.
@@ -260,10 +275,13 @@ internal sealed partial class PuloonLink(
                     return new Exchange(lastProblem is null ? ExchangeOutcome.NoResponse : ExchangeOutcome.CorruptResponse, null, acknowledged, detail);
                 }
 
-                if (b == PuloonFrame.Nak && lateNakRefuses && lastProblem is null)
+                if (b == PuloonFrame.Nak && lateNakRefuses && lastProblem is null && lineClean)
                 {
                     return new Exchange(ExchangeOutcome.Refused, null, false, $"the device refused command 0x{command:X2} with a late NAK");
                 }
+
+                // A late ACK, or garbage that may have been a mangled ACK, means a NAK after it proves nothing.
+                lineClean = false;
 
                 if (b is not PuloonFrame.Ack)
                 {
@@ -446,6 +464,9 @@ internal sealed partial class PuloonLink(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Model} refused 0x{Command:X2} with a NAK after the ACK window: it did not run the command")]
     private static partial void LogLateNak(ILogger logger, string model, byte command);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Model} sent a NAK for 0x{Command:X2} after garbage (perhaps a mangled ACK): not taken as a refusal, listening for its response")]
+    private static partial void LogAmbiguousNak(ILogger logger, string model, byte command);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "{Model} sent no EOT after our ACK of its response (the answer is kept)")]
     private static partial void LogNoClosingEot(ILogger logger, string model);

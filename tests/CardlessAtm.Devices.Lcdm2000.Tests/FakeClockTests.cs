@@ -56,6 +56,24 @@ public class FakeClockTests
         Assert.Equal("T20T (0001)", dispenser.Info.Firmware);
     }
 
+    [Fact]
+    public async Task A_sound_answer_naming_more_notes_than_asked_leaves_them_unknown_not_counted()
+    {
+        var time = new FakeTimeProvider();
+        using var line = new Line();
+        using var dispenser = new Lcdm2000Dispenser(line.HostSide, Options(), time);
+        var dispense = dispenser.DispenseAsync([new PositionCount(2, 30)], CancellationToken.None);
+
+        await line.ReadFromHostAsync(8);
+        // A well-framed answer (right command, length, BCC) whose counts cannot belong to this command: 40 exited of 30 asked.
+        await line.WriteToHostAsync([Lcdm2000Frame.Ack, .. ProtocolTests.Response(Lcdm2000Command.LowerDispense, "40400000"u8.ToArray())]);
+
+        var result = await RunClockUntil(time, dispense);
+        Assert.NotEqual(DispenseCompletion.Ok, result.Completion);
+        Assert.Equal(new PositionMovement(2, 0, 0, 30), Rig.Of(result, 2));
+        Assert.Equal(1, dispenser.Counters.CommandFrames);
+    }
+
     private static readonly DateTimeOffset Start = new FakeTimeProvider().GetUtcNow();
 
     private static Lcdm2000Options Options() => new() { PortName = "in-memory line" };
