@@ -32,7 +32,7 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
     /// <exception cref="DeviceConfigurationException">A setting is invalid (the message names every one).</exception>
     /// <exception cref="Lcdm4000CounterFileException">The <see cref="Lcdm4000Options.CounterFile"/> exists but is unreadable.</exception>
     public Lcdm4000Dispenser(SerialPort port, Lcdm4000Options options, TimeProvider? timeProvider = null, ILogger<Lcdm4000Dispenser>? logger = null)
-        : this(options, timeProvider, logger, o => OpenSerial(port, o), _ => port.Close(), () => DiscardSerial(port))
+        : this(options, timeProvider, logger, o => OpenSerial(port, o), _ => port.Close(), () => PuloonDriverSupport.DiscardSerial(port))
     {
         ArgumentNullException.ThrowIfNull(port);
     }
@@ -591,32 +591,10 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
         }
     }
 
-    private DeviceDispenseResult CommunicationFailure(Exchange exchange, IReadOnlyList<PositionMovement> movements)
-    {
-        if (exchange.Outcome == ExchangeOutcome.Cancelled)
-        {
-            Status.LastFault = exchange.Detail;
-            Status.Dispenser = DispenserCondition.Stop;
-            return new DeviceDispenseResult(DispenseCompletion.Timeout, movements, null, exchange.Detail);
-        }
+    private DeviceDispenseResult CommunicationFailure(Exchange exchange, IReadOnlyList<PositionMovement> movements) =>
+        PuloonDriverSupport.CommunicationFailure(Status, exchange, movements);
 
-        var (completion, state) = exchange.Outcome switch
-        {
-            ExchangeOutcome.NotSent => (DispenseCompletion.HardwareError, DeviceState.Offline),
-            ExchangeOutcome.Refused => (DispenseCompletion.HardwareError, DeviceState.HardwareError),
-            ExchangeOutcome.CorruptResponse => (DispenseCompletion.HardwareError, DeviceState.HardwareError),
-            _ => (DispenseCompletion.Timeout, DeviceState.Offline),
-        };
-        MarkFault(state, exchange.Detail);
-        return new DeviceDispenseResult(completion, movements, null, exchange.Detail);
-    }
-
-    private void MarkFault(DeviceState state, string reason)
-    {
-        Status.LastFault = reason;
-        Status.Dispenser = DispenserCondition.Stop;
-        Status.Device = state;
-    }
+    private void MarkFault(DeviceState state, string reason) => PuloonDriverSupport.MarkFault(Status, state, reason);
 
     private async Task EnterAsync(CancellationToken cancellationToken)
     {
@@ -624,38 +602,8 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
         await _gate.WaitAsync(cancellationToken);
     }
 
-    private static Stream OpenSerial(SerialPort port, Lcdm4000Options options)
-    {
-        if (!port.IsOpen)
-        {
-            if (OperatingSystem.IsLinux() && options.PortName.StartsWith("/dev/", StringComparison.Ordinal) && !File.Exists(options.PortName))
-            {
-                throw new FileNotFoundException($"{options.PortName} does not exist", options.PortName);
-            }
-
-            port.PortName = options.PortName;
-            port.BaudRate = options.BaudRate;
-            port.DataBits = options.DataBits;
-            port.Parity = options.Parity;
-            port.StopBits = options.StopBits;
-            port.Handshake = Handshake.None;
-            port.DtrEnable = false;
-            port.RtsEnable = false;
-            port.ReadTimeout = SerialPort.InfiniteTimeout;
-            port.WriteTimeout = 2000;
-            port.Open();
-        }
-
-        return port.BaseStream;
-    }
-
-    private static void DiscardSerial(SerialPort port)
-    {
-        if (port.IsOpen)
-        {
-            port.DiscardInBuffer();
-        }
-    }
+    private static Stream OpenSerial(SerialPort port, Lcdm4000Options options) =>
+        PuloonDriverSupport.OpenSerial(port, options.PortName, options.BaudRate, options.DataBits, options.Parity, options.StopBits);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "LCDM-4000 dispense {Completion}: {Summary}")]
     private static partial void LogDispensed(ILogger logger, DispenseCompletion completion, string summary);
