@@ -29,12 +29,28 @@ public class DemoScenarioTests
     [InlineData("connection-flood", "link phone->proxy: TLS 1.3, server pinned spki-sha256:")]
     [InlineData("forged-key-change", "forged 0800/101 for ATM00001 (no valid MAC): the host answered 63")]
     [InlineData("notes-not-taken", "Retract bin: 3 notes, 80.00 EUR (CASS1 1 x 10.00 EUR, CASS2 1 x 20.00 EUR, CASS3 1 x 50.00 EUR)")]
+    [InlineData("lcdm4000-power-loss-mid-dispense", "recovered from LAST_STATUS after power loss")]
     public async Task Every_demo_scenario_ends_as_described_with_a_balanced_ledger(string scenario, string expected)
     {
         var (exit, text) = await RunDemoAsync("--scenario", scenario);
         Assert.True(exit == 0, $"exit {exit}\n{text}");
         Assert.Contains(expected, text, StringComparison.Ordinal);
         Assert.Contains("Ledger balanced", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task After_an_LCDM_4000_power_loss_mid_dispense_the_note_that_came_out_is_paid_and_the_rest_reversed()
+    {
+        var (exit, text) = await RunDemoAsync("--scenario", "lcdm4000-power-loss-mid-dispense");
+
+        Assert.True(exit == 0, $"exit {exit}\n{text}");
+        // 80 EUR as 10 + 20 + 50 from positions 2, 3, 4: the 10 leaves the exit, then the unit and the terminal lose power.
+        Assert.Contains("The LCDM-4000 let out 1 note(s), 10.00 EUR (1 x 10 EUR); reject tray 0, path 0", text, StringComparison.Ordinal);
+        Assert.Contains(
+            "Result: recovered from LAST_STATUS after power loss, LCDM-4000 emulator on a pty outliving the terminal process; "
+            + "cash out 10.00 EUR, debits − reversals 10.00 EUR, reversed 70.00 EUR, SAF 0, suspect 0.00 EUR; ledger balanced",
+            text,
+            StringComparison.Ordinal);
     }
 
     [Fact]
@@ -60,6 +76,7 @@ public class DemoScenarioTests
         var scenarios = typeof(DemoScenarioTests).GetMethod(nameof(Every_demo_scenario_ends_as_described_with_a_balanced_ledger))!
             .GetCustomAttributes(typeof(InlineDataAttribute), inherit: false).Length;
         // notes-not-taken needs an exit sensor, which the rig's LCDM-2000 does not have: it is listed as skipped, not run.
+        // lcdm4000-power-loss-mid-dispense runs here too: its LCDM-4000 is an emulator on its own pty, whatever the rig.
         var onRig = scenarios - 1;
         Assert.Contains($"{onRig} of {onRig} scenarios ended as they should with the ledger balanced (rig FirmwareSim); 1 skipped on this rig: notes-not-taken.", text, StringComparison.Ordinal);
         Assert.Equal(onRig, text.Split('\n').Count(l => l.Contains("; ledger balanced", StringComparison.Ordinal)));

@@ -75,6 +75,9 @@ internal enum DemoScenarioKind
 
     /// <summary>The customer walks away from the notes: retracted after Terminal:PresentTimeout into the retract bin, reversed (18).</summary>
     NotesNotTaken,
+
+    /// <summary>An LCDM-4000 (emulated on a pty, outliving the terminal) and the terminal lose power after the first note; powered on, recovery settles from LAST_STATUS.</summary>
+    Lcdm4000PowerLossMidDispense,
 }
 
 /// <summary>
@@ -113,6 +116,11 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         if (kind is DemoScenarioKind.TerminalKilledMidDispense or DemoScenarioKind.TerminalKilledBeforeReversalFile)
         {
             return await RunKilledTerminalAsync(network, cancellationToken);
+        }
+
+        if (kind == DemoScenarioKind.Lcdm4000PowerLossMidDispense)
+        {
+            return await RunLcdm4000PowerLossAsync(network, cancellationToken);
         }
 
         if (kind == DemoScenarioKind.TornJournal)

@@ -48,7 +48,13 @@ internal sealed class DemoTerminalProcess : IAsyncDisposable
     /// rig and dispenses through the LCDM-2000 driver into the rig's emulator, the notes
     /// <paramref name="noteDelay"/> apart and the jam injected in the emulator by the rig's settings.
     /// </summary>
-    public static DemoTerminalProcess Start(DemoNetwork network, string atmId, TimeSpan noteDelay, int? jamAfterNotes, string? killAfter, DemoRigKind rig = DemoRigKind.Simulated)
+    /// <remarks>
+    /// With <paramref name="lcdm4000Port"/>, whatever the rig, the process dispenses through the LCDM-4000 driver
+    /// (<c>Devices:Dispenser:Kind=Lcdm4000</c>) into an emulator the scenario runs on that pty — separate hardware that
+    /// outlives the terminal — with four cash units (5, 10, 20, 50 EUR at positions 1–4) and the driver's counter file
+    /// in the process's directory; <paramref name="noteDelay"/> and <paramref name="jamAfterNotes"/> are then the emulator's business.
+    /// </remarks>
+    public static DemoTerminalProcess Start(DemoNetwork network, string atmId, TimeSpan noteDelay, int? jamAfterNotes, string? killAfter, DemoRigKind rig = DemoRigKind.Simulated, string? lcdm4000Port = null)
     {
         var directory = Path.Combine(network.Directory.FullName, atmId + "-process");
         var keys = new FileKeyStore(Path.Combine(directory, "keys"));
@@ -56,7 +62,7 @@ internal sealed class DemoTerminalProcess : IAsyncDisposable
         var tls = network.Pki.IssueTerminalTls(atmId, Path.Combine(directory, "tls"));
         System.IO.Directory.CreateDirectory(directory);
         var configPath = Path.Combine(directory, "terminal.json");
-        var process = new DemoTerminalProcess(directory, configPath, rig, withFaults => Config(network, atmId, directory, keys, tls, rig, withFaults ? noteDelay : null, withFaults ? jamAfterNotes : null));
+        var process = new DemoTerminalProcess(directory, configPath, rig, withFaults => Config(network, atmId, directory, keys, tls, rig, withFaults ? noteDelay : null, withFaults ? jamAfterNotes : null, lcdm4000Port));
         process.Launch(withFaults: true, killAfter);
         return process;
     }
@@ -119,7 +125,13 @@ internal sealed class DemoTerminalProcess : IAsyncDisposable
 
     private Process Running => _process ?? throw new InvalidOperationException("The terminal process was not started.");
 
-    private static Dictionary<string, object> Config(DemoNetwork network, string atmId, string directory, FileKeyStore keys, TlsClientOptions tls, DemoRigKind rig, TimeSpan? noteDelay, int? jamAfterNotes)
+    /// <summary>The LCDM-4000 driver's counter file (the command in flight, settled by LAST_STATUS after a restart).</summary>
+    public string Lcdm4000CounterFile => Path.Combine(Directory, "lcdm4000-counters.json");
+
+    /// <summary>The cash units of the LCDM-4000 configuration: id, position, denomination (EUR).</summary>
+    public static IReadOnlyList<(string Id, int Position, int Denomination)> Lcdm4000CashUnits { get; } = [("CASS1", 1, 5), ("CASS2", 2, 10), ("CASS3", 3, 20), ("CASS4", 4, 50)];
+
+    private static Dictionary<string, object> Config(DemoNetwork network, string atmId, string directory, FileKeyStore keys, TlsClientOptions tls, DemoRigKind rig, TimeSpan? noteDelay, int? jamAfterNotes, string? lcdm4000Port)
     {
         var config = new Dictionary<string, object>
         {
@@ -160,6 +172,20 @@ internal sealed class DemoTerminalProcess : IAsyncDisposable
             ["Keypad"] = new Dictionary<string, object> { ["Kind"] = "Console" },
         };
         config["Devices"] = devices;
+        if (lcdm4000Port is not null)
+        {
+            devices["Dispenser"] = new Dictionary<string, object>
+            {
+                ["Kind"] = "Lcdm4000",
+                ["CashUnits"] = Lcdm4000CashUnits
+                    .Select(u => new Dictionary<string, object> { ["Id"] = u.Id, ["Position"] = u.Position, ["Currency"] = "EUR", ["Denomination"] = u.Denomination.ToString(CultureInfo.InvariantCulture), ["Count"] = 200 })
+                    .ToArray(),
+                ["StateFile"] = Path.Combine(directory, "cash-units.json"),
+                ["Lcdm4000"] = new Dictionary<string, object> { ["PortName"] = lcdm4000Port, ["CounterFile"] = Path.Combine(directory, "lcdm4000-counters.json") },
+            };
+            return config;
+        }
+
         if (rig == DemoRigKind.FirmwareSim)
         {
             // The rig's shipped settings (its cash units, the LCDM-2000 on the rig's pty, GPIO sensors) sit under these;
