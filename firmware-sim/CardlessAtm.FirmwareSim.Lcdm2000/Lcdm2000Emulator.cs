@@ -90,22 +90,7 @@ public sealed partial class Lcdm2000Emulator : IDisposable
             throw new InvalidOperationException("The emulator is already started.");
         }
 
-        _pty = PseudoTerminal.Open();
-        if (_options.LinkPath is { } link)
-        {
-            if (File.Exists(link) || Directory.Exists(link))
-            {
-                if (new FileInfo(link).LinkTarget is null)
-                {
-                    _pty.Dispose();
-                    throw new IOException($"{link} exists and is not a symbolic link; the emulator will not replace it.");
-                }
-
-                File.Delete(link);
-            }
-
-            File.CreateSymbolicLink(link, _pty.SlavePath);
-        }
+        _pty = PseudoTerminal.Open(_options.LinkPath);
 
         _stopping.Reset();
         _thread = new Thread(Run) { IsBackground = true, Name = "LCDM-2000 emulator" };
@@ -124,12 +109,8 @@ public sealed partial class Lcdm2000Emulator : IDisposable
         _stopping.Set();
         _thread.Join();
         _thread = null;
-        _pty?.Dispose();
+        _pty?.Dispose(); // also removes the link
         _pty = null;
-        if (_options.LinkPath is { } link && new FileInfo(link).LinkTarget is not null)
-        {
-            File.Delete(link);
-        }
     }
 
     /// <inheritdoc/>

@@ -21,6 +21,7 @@ public sealed partial class PseudoTerminal : IDisposable
 
     private int _master;
     private int _slave;
+    private string? _link;
 
     private PseudoTerminal(int master, int slave, string slavePath)
     {
@@ -31,6 +32,35 @@ public sealed partial class PseudoTerminal : IDisposable
 
     /// <summary>The slave device path, e.g. <c>/dev/pts/4</c>.</summary>
     public string SlavePath { get; }
+
+    /// <summary>
+    /// Creates a pair and, when <paramref name="linkPath"/> is given, a symbolic link to the slave there (a stable name such as
+    /// <c>/tmp/lcdm2000</c>), replacing only an earlier link and removed again on <see cref="Dispose"/>.
+    /// </summary>
+    /// <exception cref="IOException"><paramref name="linkPath"/> exists and is not a symbolic link (it is left alone).</exception>
+    public static PseudoTerminal Open(string? linkPath)
+    {
+        var pty = Open();
+        if (linkPath is null)
+        {
+            return pty;
+        }
+
+        if (File.Exists(linkPath) || Directory.Exists(linkPath))
+        {
+            if (new FileInfo(linkPath).LinkTarget is null)
+            {
+                pty.Dispose();
+                throw new IOException($"{linkPath} exists and is not a symbolic link; the emulator will not replace it.");
+            }
+
+            File.Delete(linkPath);
+        }
+
+        File.CreateSymbolicLink(linkPath, pty.SlavePath);
+        pty._link = linkPath;
+        return pty;
+    }
 
     /// <summary>Creates a pair. Linux only.</summary>
     /// <exception cref="PlatformNotSupportedException">Not on Linux.</exception>
@@ -141,6 +171,13 @@ public sealed partial class PseudoTerminal : IDisposable
             _ = CloseFd(_master);
             _master = -1;
         }
+
+        if (_link is { } link && new FileInfo(link).LinkTarget is not null)
+        {
+            File.Delete(link);
+        }
+
+        _link = null;
     }
 
     private static int Check(int rc, string what) =>
