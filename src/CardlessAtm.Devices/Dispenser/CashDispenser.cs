@@ -371,8 +371,9 @@ public sealed class CashDispenser : ICashDispenser, IDisposable
         lock (_gate)
         {
             var byPosition = _units.Values.ToDictionary(u => u.Position);
+            // A position the device names twice is one position: summed, then held to what the dispense presented from it.
             var notes = outcome.Retracted is { } counted
-                ? counted.Where(c => c.Notes > 0).Select(c => (Unit: byPosition.GetValueOrDefault(c.Position), c.Notes, c.Position)).ToList()
+                ? counted.Where(c => c.Notes > 0).GroupBy(c => c.Position).Select(g => (Unit: byPosition.GetValueOrDefault(g.Key), Notes: (int)Math.Min(g.Sum(c => (long)c.Notes), int.MaxValue), Position: g.Key)).ToList()
                 : [.. presentedBy.Select(p => (Unit: (CashUnit?)_units[p.Key], Notes: p.Value, Position: _units[p.Key].Position))];
             foreach (var (configured, count, position) in notes)
             {
