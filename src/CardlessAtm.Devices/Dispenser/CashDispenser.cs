@@ -193,6 +193,25 @@ public sealed class CashDispenser : ICashDispenser, IDisposable
     }
 
     /// <inheritdoc />
+    public async Task<RetractResult> RecoverInterruptedRetractAsync(IReadOnlyList<UnitMovement> presented, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(presented);
+        await _oneAtATime.WaitAsync(cancellationToken);
+        try
+        {
+            // As a retract that worked but could not count: every presented note becomes unknown.
+            var outcome = new DeviceRetractResult(RetractCompletion.Ok, null, "RECOVERED", "Interrupted retract; the saved counts do not show it, so the presented notes are unknown.");
+            var result = await ApplyRetractAsync(outcome, presented);
+            _logger.LogWarning("Interrupted retract: {Notes} presented notes marked unknown (retract bin or customer)", result.Units.Sum(u => u.Notes));
+            return result;
+        }
+        finally
+        {
+            _oneAtATime.Release();
+        }
+    }
+
+    /// <inheritdoc />
     public Task<DeviceCounters?> ReadDeviceCountersAsync(CancellationToken cancellationToken) => _device.ReadCountersAsync(cancellationToken);
 
     /// <inheritdoc />

@@ -36,6 +36,8 @@ internal sealed class PresentStep(ICashDispenser dispenser, ElectronicJournal jo
 
         if (how is null)
         {
+            // On disk before the device moves: a crash inside the retract is settled from these counters (TerminalRecovery).
+            await journal.WriteAsync(RetractStarted.Of(dispenser.CashUnits) with { Session = session, Stan = stan });
             var retract = await RetractAsync(presented);
             if (retract.Completion == RetractCompletion.Ok && retract.Units.Count > 0)
             {

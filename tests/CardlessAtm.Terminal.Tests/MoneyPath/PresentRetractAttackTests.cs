@@ -4,6 +4,7 @@ using CardlessAtm.Devices.Simulated;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Terminal.Flow;
 using CardlessAtm.Terminal.Journal;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CardlessAtm.Terminal.Tests.MoneyPath;
 
@@ -35,10 +36,78 @@ public class PresentRetractAttackTests
         Assert.Equal(5_000L, Assert.Single(rig.Entries().OfType<NotesRetracted>()).Value.AmountMinor);
     }
 
+    /// <summary>Process killed once the retract's counts are saved, before its <c>notes-retracted</c> line.</summary>
+    [Fact]
+    public async Task Killed_after_the_retract_saved_the_counts_and_before_its_journal_line_reverses_the_retracted_notes_once()
+    {
+        using var rig = await MoneyPathRig.CreateAsync();
+        rig.Device.Faults.NotesNotTaken = true;
+        var killed = new KilledInRetract(rig.Dispenser, retractFirst: true);
+
+        await KillAsync(rig, killed);
+        Assert.Equal((0, 3), (rig.Device.NotesAtExit, rig.Device.RetractBin));
+
+        Assert.Equal(1, await RecoverAsync(rig));
+        Assert.Equal(0, await RecoverAsync(rig)); // a second start finds nothing left to settle
+
+        var reversal = rig.SingleReversal();
+        Assert.Equal((8_000L, 0L, ReversalReasons.NotesRetracted), (reversal.AmountMinor, reversal.DispensedMinor, reversal.ReasonCode));
+        Assert.All(rig.Dispenser.CashUnits, u => Assert.Equal((99, 0, 1, 0), (u.Count, u.Counters.Presented, u.Counters.Retracted, u.Counters.Unknown)));
+        Assert.Equal(3, rig.Device.RetractBin);
+        Assert.Contains(rig.Entries(), e => e is Recovered { Reversal: "full" });
+        Assert.DoesNotContain(rig.Entries(), e => e is NotesTaken);
+    }
+
+    /// <summary>Process killed once the device has pulled the notes in, before the counts were saved.</summary>
+    [Fact]
+    public async Task Killed_after_the_device_retracted_and_before_the_counts_were_saved_reverses_the_notes_as_suspect()
+    {
+        using var rig = await MoneyPathRig.CreateAsync();
+        rig.Device.Faults.NotesNotTaken = true;
+        var killed = new KilledInRetract(rig.Dispenser, retractFirst: false) { DeviceRetract = () => rig.Device.RetractAsync(CancellationToken.None) };
+
+        await KillAsync(rig, killed);
+        Assert.Equal((0, 3), (rig.Device.NotesAtExit, rig.Device.RetractBin));
+        Assert.All(rig.Dispenser.CashUnits, u => Assert.Equal((1, 0), (u.Counters.Presented, u.Counters.Retracted))); // nothing saved
+
+        Assert.Equal(1, await RecoverAsync(rig));
+        Assert.Equal(0, await RecoverAsync(rig));
+
+        // The exit is empty, but the retract had begun: the customer may or may not have the notes. Never charged for
+        // cash that may not have come out: reversed as suspect (22), the notes unknown until the retract bin is counted.
+        var reversal = rig.SingleReversal();
+        Assert.Equal((8_000L, 0L, ReversalReasons.SuspectedMalfunction), (reversal.AmountMinor, reversal.DispensedMinor, reversal.ReasonCode));
+        Assert.All(rig.Dispenser.CashUnits, u => Assert.Equal((99, 0, 0, 1), (u.Count, u.Counters.Presented, u.Counters.Retracted, u.Counters.Unknown)));
+        Assert.Contains(rig.Entries(), e => e is NotesRetracted { Counted: false, Value.AmountMinor: 8_000 });
+        Assert.DoesNotContain(rig.Entries(), e => e is NotesTaken);
+    }
+
     private static (int Presented, int Retracted, int Unknown) Counters(MoneyPathRig rig, string unit)
     {
         var counters = rig.Dispenser.CashUnits.Single(u => u.Id == unit).Counters;
         return (counters.Presented, counters.Retracted, counters.Unknown);
+    }
+
+    private static Task<int> RecoverAsync(MoneyPathRig rig) =>
+        new TerminalRecovery(rig.Journal, rig.Dispenser, rig.Forwarder, rig.Time, NullLogger.Instance).RecoverAsync(CancellationToken.None);
+
+    /// <summary>Runs a withdrawal over <paramref name="killed"/> on fake time until the process "dies" inside the retract.</summary>
+    private static async Task KillAsync(MoneyPathRig rig, KilledInRetract killed)
+    {
+        rig.Host.Answers(ResponseCodes.Approved);
+        var transaction = new WithdrawalTransaction(rig.Host, killed, rig.Forwarder, rig.Journal, rig.Options, rig.Metrics, rig.Time, NullLogger.Instance);
+        var withdrawal = transaction.RunAsync("session-1", Eur80, MoneyPathRig.Mix80, MoneyPathRig.PhoneRequest(), rig.Host.NextStan(), Task.FromResult(false), CancellationToken.None);
+        for (var second = 0; !killed.Killed.IsCompleted && second < 2 * rig.Options.PresentTimeout.TotalSeconds; second++)
+        {
+            await Task.WhenAny(killed.Killed, withdrawal, Task.Delay(20));
+            if (!killed.Killed.IsCompleted)
+            {
+                rig.Time.Advance(TimeSpan.FromSeconds(1));
+            }
+        }
+
+        await killed.Killed.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(withdrawal.IsCompleted, "the withdrawal went on after the kill");
     }
 
     /// <summary>Advances the fake clock a second at a time until the withdrawal ends (at most two present timeouts).</summary>
@@ -81,6 +150,70 @@ public class PresentRetractAttackTests
         {
             await inner.RetractAsync(cancellationToken);
             return answer;
+        }
+    }
+
+    /// <summary>
+    /// The rig's cash dispenser whose retract is where the process dies: with <c>retractFirst</c> after the real retract
+    /// (device moved, counts saved), otherwise after <see cref="DeviceRetract"/> alone (device moved, nothing saved).
+    /// The retract then never returns, as a killed process never goes on.
+    /// </summary>
+    private sealed class KilledInRetract(CashDispenser inner, bool retractFirst) : ICashDispenser
+    {
+        private readonly TaskCompletionSource _killed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Func<Task>? DeviceRetract { get; init; }
+
+        public Task Killed => _killed.Task;
+
+        public DispenserStatus Status => inner.Status;
+
+        public IReadOnlyList<CashUnit> CashUnits => inner.CashUnits;
+
+        public int MaxNotesPerDispense => inner.MaxNotesPerDispense;
+
+        public PresentCapability Presenting => inner.Presenting;
+
+        public MixResult Denominate(Money amount) => inner.Denominate(amount);
+
+        public Task<DispenseResult> DispenseAsync(Mix mix, CancellationToken cancellationToken) => inner.DispenseAsync(mix, cancellationToken);
+
+        public Task<DispenseResult> ResetAsync(CancellationToken cancellationToken) => inner.ResetAsync(cancellationToken);
+
+        public Task<DispenseResult> RecoverInterruptedDispenseAsync(Mix mix, IReadOnlyDictionary<string, int> countsBefore, IReadOnlyList<PositionMovement>? moved, CancellationToken cancellationToken) =>
+            inner.RecoverInterruptedDispenseAsync(mix, countsBefore, moved, cancellationToken);
+
+        public Task<DeviceCounters?> ReadDeviceCountersAsync(CancellationToken cancellationToken) => inner.ReadDeviceCountersAsync(cancellationToken);
+
+        public Task RefreshStatusAsync(CancellationToken cancellationToken) => inner.RefreshStatusAsync(cancellationToken);
+
+        public Task ReplenishAsync(string cashUnitId, int count, CancellationToken cancellationToken) => inner.ReplenishAsync(cashUnitId, count, cancellationToken);
+
+        public Task SetLockedAsync(string cashUnitId, bool locked, CancellationToken cancellationToken) => inner.SetLockedAsync(cashUnitId, locked, cancellationToken);
+
+        public Task WaitForTakenAsync(CancellationToken cancellationToken) => inner.WaitForTakenAsync(cancellationToken);
+
+        public Task<ExitState> ReadExitAsync(CancellationToken cancellationToken) => inner.ReadExitAsync(cancellationToken);
+
+        public async Task<RetractResult> RetractAsync(IReadOnlyList<UnitMovement> presented, CancellationToken cancellationToken)
+        {
+            if (_killed.Task.IsCompleted)
+            {
+                return await inner.RetractAsync(presented, cancellationToken); // the next run (recovery) is alive
+            }
+
+            if (retractFirst)
+            {
+                await inner.RetractAsync(presented, cancellationToken);
+            }
+            else if (DeviceRetract is { } device)
+            {
+                await device();
+            }
+
+            _killed.SetResult();
+            await Task.Delay(Timeout.Infinite, CancellationToken.None);
+            throw new InvalidOperationException("unreachable");
         }
     }
 }
