@@ -5,6 +5,7 @@ using CardlessAtm.Iso8583;
 using CardlessAtm.Terminal.Flow;
 using CardlessAtm.Terminal.Journal;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace CardlessAtm.Terminal.Tests.MoneyPath;
 
@@ -34,6 +35,75 @@ public class PresentRetractAttackTests
         Assert.Equal((1, 0, 0), Counters(rig, "CASS2"));
         Assert.Equal((0, 1, 0), Counters(rig, "CASS3"));
         Assert.Equal(5_000L, Assert.Single(rig.Entries().OfType<NotesRetracted>()).Value.AmountMinor);
+    }
+
+    [Fact]
+    public async Task A_retract_that_outlasts_the_dispense_timeout_reverses_the_notes_as_suspect_and_the_late_retract_lands_in_the_bin()
+    {
+        // The device pulls the notes in only after the terminal stopped waiting for it (Terminal:DispenseTimeout).
+        var late = TimeSpan.FromSeconds(15);
+        SimulatedDispenserDevice? simulated = null;
+        FakeTimeProvider? clock = null;
+        using var rig = await MoneyPathRig.CreateAsync(wrap: device =>
+        {
+            simulated = device;
+            return new RetractAnswer(device, null) { Before = () => Task.Delay(late, clock!) };
+        });
+        clock = rig.Time;
+        rig.Device.Faults.NotesNotTaken = true;
+        rig.Host.Answers(ResponseCodes.Approved);
+
+        var settled = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+
+        Assert.Equal((ResponseCodes.SystemMalfunction, (Money?)new Money(0, Eur80.Currency)), (settled.ResponseCode, settled.Presented));
+        var reversal = rig.SingleReversal();
+        Assert.Equal((8_000L, 0L, ReversalReasons.SuspectedMalfunction), (reversal.AmountMinor, reversal.DispensedMinor, reversal.ReasonCode));
+        Assert.NotNull(rig.UnusableReason);
+        Assert.Contains(rig.Entries(), e => e is NotesRetracted { Counted: false, Value.AmountMinor: 8_000 });
+        Assert.DoesNotContain(rig.Entries(), e => e is NotesTaken);
+
+        // The device finishes: its counts land in the retract bin, where the reversal already put the money.
+        for (var i = 0; i < late.TotalSeconds && rig.Device.RetractBin == 0; i++)
+        {
+            rig.Time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(20);
+        }
+
+        Assert.Equal((0, 3), (rig.Device.NotesAtExit, rig.Device.RetractBin));
+        Assert.All(rig.Dispenser.CashUnits, u => Assert.Equal((99, 0, 1, 0), (u.Count, u.Counters.Presented, u.Counters.Retracted, u.Counters.Unknown)));
+        Assert.Single(rig.Queue.Pending);
+    }
+
+    [Fact]
+    public async Task A_retract_that_throws_operation_cancelled_on_its_own_counts_the_notes_as_taken_and_takes_the_atm_out_of_service()
+    {
+        using var rig = await MoneyPathRig.CreateAsync(wrap: device => new RetractAnswer(device, null) { Before = () => Task.FromException(new TaskCanceledException("the device driver gave up")) });
+        rig.Device.Faults.NotesNotTaken = true;
+        rig.Host.Answers(ResponseCodes.Approved);
+
+        var settled = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+
+        Assert.Equal((ResponseCodes.Approved, (Money?)Eur80), (settled.ResponseCode, settled.Presented));
+        Assert.Empty(rig.Queue.Pending);
+        Assert.All(rig.Dispenser.CashUnits, u => Assert.Equal((99, 1, 0), (u.Count, u.Counters.Presented, u.Counters.Retracted)));
+        Assert.Equal(3, rig.Device.NotesAtExit);
+        Assert.NotNull(rig.UnusableReason);
+        Assert.Contains(rig.Entries(), e => e is NotesTaken taken && taken.How.StartsWith("the retract failed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task An_exit_sensor_that_throws_operation_cancelled_on_its_own_counts_the_notes_as_taken_and_takes_the_atm_out_of_service()
+    {
+        using var rig = await MoneyPathRig.CreateAsync(wrap: device => new RetractAnswer(device, null) { WaitFault = new OperationCanceledException("the sensor driver's own timeout") });
+        rig.Host.Answers(ResponseCodes.Approved);
+
+        var settled = await rig.WithdrawAsync();
+
+        Assert.Equal((ResponseCodes.Approved, (Money?)Eur80), (settled.ResponseCode, settled.Presented));
+        Assert.Empty(rig.Queue.Pending);
+        Assert.All(rig.Dispenser.CashUnits, u => Assert.Equal((1, 0), (u.Counters.Presented, u.Counters.Retracted)));
+        Assert.NotNull(rig.UnusableReason);
+        Assert.Contains(rig.Entries(), e => e is NotesTaken taken && taken.How.Contains("exit sensor failed", StringComparison.Ordinal));
     }
 
     /// <summary>Process killed once the retract's counts are saved, before its <c>notes-retracted</c> line.</summary>
@@ -125,9 +195,15 @@ public class PresentRetractAttackTests
         return await withdrawal.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
-    /// <summary>A presenting device in front of the simulated one whose retract does the real one, then answers what the test says.</summary>
-    private sealed class RetractAnswer(SimulatedDispenserDevice inner, DeviceRetractResult answer) : IPresentingDispenserDevice
+    /// <summary>A presenting device in front of the simulated one whose retract does the real one (after <see cref="Before"/>), then answers what the test says.</summary>
+    private sealed class RetractAnswer(SimulatedDispenserDevice inner, DeviceRetractResult? answer) : IPresentingDispenserDevice
     {
+        /// <summary>Runs before the real retract (a delay, a fault).</summary>
+        public Func<Task>? Before { get; init; }
+
+        /// <summary>Thrown by the wait for the notes to be taken.</summary>
+        public Exception? WaitFault { get; init; }
+
         public DispenserDeviceInfo Info => inner.Info;
 
         public DispenserStatus Status => inner.Status;
@@ -142,14 +218,19 @@ public class PresentRetractAttackTests
 
         public Task<DeviceCounters?> ReadCountersAsync(CancellationToken cancellationToken) => inner.ReadCountersAsync(cancellationToken);
 
-        public Task WaitForTakenAsync(CancellationToken cancellationToken) => inner.WaitForTakenAsync(cancellationToken);
+        public Task WaitForTakenAsync(CancellationToken cancellationToken) => WaitFault is { } fault ? Task.FromException(fault) : inner.WaitForTakenAsync(cancellationToken);
 
         public Task<ExitState> ReadExitAsync(CancellationToken cancellationToken) => inner.ReadExitAsync(cancellationToken);
 
         public async Task<DeviceRetractResult> RetractAsync(CancellationToken cancellationToken)
         {
-            await inner.RetractAsync(cancellationToken);
-            return answer;
+            if (Before is { } before)
+            {
+                await before();
+            }
+
+            var real = await inner.RetractAsync(cancellationToken);
+            return answer ?? real;
         }
     }
 
