@@ -18,23 +18,31 @@ public class PresentRetractAttackTests
 {
     private static readonly Money Eur80 = Money.FromMajor(80, "EUR");
 
-    [Fact]
-    public async Task A_retract_that_names_the_same_position_twice_never_takes_back_more_notes_than_were_presented()
+    [Theory]
+    [InlineData(3, 1, 3, 1)] // one 50 was presented from position 3: "one 50, and one 50" is two
+    [InlineData(3, 2, 3, 0)] // two 50s, one presented
+    [InlineData(4, 3, 1, 0)] // a position with no cash unit
+    public async Task A_retract_count_that_cannot_be_the_presented_notes_is_not_trusted_and_everything_presented_is_reversed_as_suspect(int position, int notes, int alsoPosition, int alsoNotes)
     {
-        // One 50 was presented from position 3; the device says it retracted one 50 from position 3, twice over.
-        using var rig = await MoneyPathRig.CreateAsync(wrap: device => new RetractAnswer(device, new DeviceRetractResult(RetractCompletion.Ok, [new PositionCount(3, 1), new PositionCount(3, 1)])));
+        List<PositionCount> count = [new PositionCount(position, notes)];
+        if (alsoNotes > 0)
+        {
+            count.Add(new PositionCount(alsoPosition, alsoNotes));
+        }
+
+        using var rig = await MoneyPathRig.CreateAsync(wrap: device => new RetractAnswer(device, new DeviceRetractResult(RetractCompletion.Ok, count)));
         rig.Device.Faults.NotesNotTaken = true;
         rig.Host.Answers(ResponseCodes.Approved);
 
         var settled = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
 
-        Assert.Equal((ResponseCodes.Approved, (Money?)Money.FromMajor(30, "EUR")), (settled.ResponseCode, settled.Presented));
+        Assert.Equal((ResponseCodes.SystemMalfunction, (Money?)new Money(0, Eur80.Currency)), (settled.ResponseCode, settled.Presented));
         var reversal = rig.SingleReversal();
-        Assert.Equal((8_000L, 3_000L, ReversalReasons.NotesRetracted), (reversal.AmountMinor, reversal.DispensedMinor, reversal.ReasonCode));
-        Assert.Equal((1, 0, 0), Counters(rig, "CASS1"));
-        Assert.Equal((1, 0, 0), Counters(rig, "CASS2"));
-        Assert.Equal((0, 1, 0), Counters(rig, "CASS3"));
-        Assert.Equal(5_000L, Assert.Single(rig.Entries().OfType<NotesRetracted>()).Value.AmountMinor);
+        Assert.Equal((8_000L, 0L, ReversalReasons.SuspectedMalfunction), (reversal.AmountMinor, reversal.DispensedMinor, reversal.ReasonCode));
+        Assert.All(rig.Dispenser.CashUnits, u => Assert.Equal((99, 0, 0, 1), (u.Count, u.Counters.Presented, u.Counters.Retracted, u.Counters.Unknown)));
+        var retracted = Assert.Single(rig.Entries().OfType<NotesRetracted>());
+        Assert.Equal((8_000L, false), (retracted.Value.AmountMinor, retracted.Counted));
+        Assert.Contains("does not match the dispense", retracted.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
