@@ -84,7 +84,7 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
             return await journal.WriteAsync(saved with { Session = session, Stan = stan });
         }
 
-        var exit = await dispenser.ReadExitAsync(cancellationToken);
+        var (exit, unreadable) = await ReadExitAsync(cancellationToken);
         string how;
         if (exit == ExitState.NotesPresent && dispenser.Presenting.CanRetract)
         {
@@ -117,6 +117,7 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
             {
                 ExitState.Empty => "recovery: the exit was empty: taken by the customer",
                 ExitState.NotesPresent => "recovery: notes at the exit; the dispenser cannot retract, so they count as taken",
+                _ when unreadable is not null => $"recovery: the dispenser cannot tell whether the notes were taken (its exit could not be read: {unreadable}): they count as presented",
                 _ => "recovery: the dispenser cannot tell whether the notes were taken: they count as presented",
             };
         }
@@ -124,6 +125,23 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
         logger.LogWarning("Recovery of withdrawal {Session}: {How}", session, how);
         await journal.WriteAsync(new NotesTaken(how) { Session = session, Stan = stan });
         return null;
+    }
+
+    /// <summary>
+    /// What the exit holds; <see cref="ExitState.Unknown"/> with the fault when the device cannot be read — a broken exit
+    /// sensor at start-up is a dispenser that cannot tell, never a reason to leave every open withdrawal unsettled.
+    /// </summary>
+    private async Task<(ExitState Exit, string? Fault)> ReadExitAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await dispenser.ReadExitAsync(cancellationToken), null);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogError("Recovery: the dispenser's exit could not be read ({Type}: {Message})", e.GetType().Name, e.Message);
+            return (ExitState.Unknown, $"{e.GetType().Name}: {e.Message}");
+        }
     }
 
     /// <summary>

@@ -160,6 +160,27 @@ public class PresentRetractAttackTests
         Assert.DoesNotContain(rig.Entries(), e => e is NotesTaken);
     }
 
+    [Fact]
+    public async Task Recovery_whose_exit_sensor_throws_settles_the_withdrawal_as_cannot_tell_instead_of_stopping_the_start()
+    {
+        using var rig = await MoneyPathRig.CreateAsync(wrap: device => new RetractAnswer(device, null) { ExitFault = new IOException("exit sensor: no answer on the serial line") });
+        rig.Device.Faults.NotesNotTaken = true;
+        rig.Host.Answers(ResponseCodes.Approved);
+        await rig.Journal.WriteAsync(JournalSamples.Asked("s-1", 7));
+        await rig.Journal.WriteAsync(JournalSamples.Answered("s-1", 7));
+        await rig.Journal.WriteAsync(JournalSamples.DispenseStart("s-1", 7, MoneyPathRig.Mix80, rig.Dispenser.CashUnits));
+        var result = await rig.Dispenser.DispenseAsync(MoneyPathRig.Mix80, CancellationToken.None);
+        await rig.Journal.WriteAsync(JournalSamples.DispenseEnd("s-1", 7, result));
+        await rig.Journal.WriteAsync(new PresentStarted(JournalAmount.Of(result.Presented), rig.Options.PresentTimeout, CanRetract: true) { Session = "s-1", Stan = 7 });
+
+        Assert.Equal(1, await RecoverAsync(rig));
+
+        Assert.Empty(rig.Queue.Pending);
+        Assert.All(rig.Dispenser.CashUnits, u => Assert.Equal((99, 1, 0, 0), (u.Count, u.Counters.Presented, u.Counters.Retracted, u.Counters.Unknown)));
+        Assert.Contains(rig.Entries(), e => e is NotesTaken taken && taken.How.Contains("cannot tell", StringComparison.Ordinal) && taken.How.Contains("IOException", StringComparison.Ordinal));
+        Assert.Contains(rig.Entries(), e => e is Recovered { Reversal: "none needed" });
+    }
+
     private static (int Presented, int Retracted, int Unknown) Counters(MoneyPathRig rig, string unit)
     {
         var counters = rig.Dispenser.CashUnits.Single(u => u.Id == unit).Counters;
@@ -212,6 +233,9 @@ public class PresentRetractAttackTests
         /// <summary>Thrown by the wait for the notes to be taken.</summary>
         public Exception? WaitFault { get; init; }
 
+        /// <summary>Thrown by the read of the exit.</summary>
+        public Exception? ExitFault { get; init; }
+
         public DispenserDeviceInfo Info => inner.Info;
 
         public DispenserStatus Status => inner.Status;
@@ -228,7 +252,7 @@ public class PresentRetractAttackTests
 
         public Task WaitForTakenAsync(CancellationToken cancellationToken) => WaitFault is { } fault ? Task.FromException(fault) : inner.WaitForTakenAsync(cancellationToken);
 
-        public Task<ExitState> ReadExitAsync(CancellationToken cancellationToken) => inner.ReadExitAsync(cancellationToken);
+        public Task<ExitState> ReadExitAsync(CancellationToken cancellationToken) => ExitFault is { } fault ? Task.FromException<ExitState>(fault) : inner.ReadExitAsync(cancellationToken);
 
         public async Task<DeviceRetractResult> RetractAsync(CancellationToken cancellationToken)
         {
