@@ -114,6 +114,26 @@ public class PresentRetractAttackTests
         Assert.Contains(rig.Entries(), e => e is NotesTaken taken && taken.How.Contains("exit sensor failed", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_late_take_signal_from_the_previous_withdrawal_does_not_count_as_the_next_customer_taking_the_notes()
+    {
+        using var rig = await MoneyPathRig.CreateAsync();
+        rig.Device.Faults.NotesNotTaken = true;
+        rig.Host.Answers(ResponseCodes.Approved).Answers(ResponseCodes.Approved);
+        var first = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+        rig.Device.TakeNotes(); // the exit sensor bounces after the retract: "taken", for an exit already empty
+        rig.Device.TakeNotes();
+
+        var second = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+
+        Assert.Equal((ResponseCodes.SystemMalfunction, ResponseCodes.SystemMalfunction), (first.ResponseCode, second.ResponseCode));
+        Assert.Equal(2, rig.Queue.Pending.Count);
+        Assert.All(rig.Queue.Pending, r => Assert.Equal((8_000L, 0L, ReversalReasons.NotesRetracted), (r.AmountMinor, r.DispensedMinor, r.ReasonCode)));
+        Assert.All(rig.Dispenser.CashUnits, u => Assert.Equal((98, 0, 2, 0), (u.Count, u.Counters.Presented, u.Counters.Retracted, u.Counters.Unknown)));
+        Assert.Equal((0, 6), (rig.Device.NotesAtExit, rig.Device.RetractBin));
+        Assert.DoesNotContain(rig.Entries(), e => e is NotesTaken);
+    }
+
     /// <summary>Process killed once the retract's counts are saved, before its <c>notes-retracted</c> line.</summary>
     [Fact]
     public async Task Killed_after_the_retract_saved_the_counts_and_before_its_journal_line_reverses_the_retracted_notes_once()
