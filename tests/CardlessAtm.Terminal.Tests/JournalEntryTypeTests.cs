@@ -40,6 +40,7 @@ public sealed partial class JournalEntryTypeTests : IDisposable
         JournalSamples.DispenseEnd("S", 5, new DispenseResult(DispenseCompletion.Jam, Eur80.ToMoney(), [new UnitMovement("CASS1", Money.FromMajor(10, "EUR"), 1, 1, 1)], "E3", "jam at the exit")),
         new PresentStarted(Eur80, TimeSpan.FromSeconds(20), CanRetract: true) { Session = "S", Stan = 5 },
         new NotesTaken(NotesTaken.ByCustomer) { Session = "S", Stan = 5 },
+        new RetractStarted(new Dictionary<string, int> { ["CASS1"] = 2, ["CASS3"] = 0 }, new Dictionary<string, int> { ["CASS1"] = 1, ["CASS3"] = 0 }) { Session = "S", Stan = 5 },
         new NotesRetracted(Eur80, new Dictionary<string, int> { ["CASS1"] = 1, ["CASS3"] = 1 }, Counted: true, "retracted after the present timeout") { Session = "S", Stan = 5 },
         new ReversalQueued("000005-1201100000", Eur80, Eur80 with { AmountMinor = 1_000 }, "partial", "21", "jam") { Session = "S", Stan = 5 },
         new ReversalAcknowledged("000005-1201100000", "00", 2) { Session = "S", Stan = 5 },

@@ -193,6 +193,25 @@ public sealed class CashDispenser : ICashDispenser, IDisposable
     }
 
     /// <inheritdoc />
+    public async Task<RetractResult> RecoverInterruptedRetractAsync(IReadOnlyList<UnitMovement> presented, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(presented);
+        await _oneAtATime.WaitAsync(cancellationToken);
+        try
+        {
+            // As a retract that worked but could not count: every presented note becomes unknown.
+            var outcome = new DeviceRetractResult(RetractCompletion.Ok, null, "RECOVERED", "Interrupted retract; the saved counts do not show it, so the presented notes are unknown.");
+            var result = await ApplyRetractAsync(outcome, presented);
+            _logger.LogWarning("Interrupted retract: {Notes} presented notes marked unknown (retract bin or customer)", result.Units.Sum(u => u.Notes));
+            return result;
+        }
+        finally
+        {
+            _oneAtATime.Release();
+        }
+    }
+
+    /// <inheritdoc />
     public Task<DeviceCounters?> ReadDeviceCountersAsync(CancellationToken cancellationToken) => _device.ReadCountersAsync(cancellationToken);
 
     /// <inheritdoc />
@@ -357,7 +376,10 @@ public sealed class CashDispenser : ICashDispenser, IDisposable
 
     /// <summary>
     /// Moves retracted notes from Presented to Retracted (counted) or to Unknown (not counted), never more than the
-    /// dispense presented from that unit, and persists the counts before returning.
+    /// dispense presented from that unit, and persists the counts before returning. A count that cannot be the notes of
+    /// this dispense — a position with no cash unit, or more notes of a unit than it presented (a position named twice
+    /// is summed first) — is not trusted: the retract is applied as one that could not count (every presented note
+    /// unknown), so the customer is never charged for notes the device may hold.
     /// </summary>
     private async Task<RetractResult> ApplyRetractAsync(DeviceRetractResult outcome, IReadOnlyList<UnitMovement> presented)
     {
@@ -368,49 +390,43 @@ public sealed class CashDispenser : ICashDispenser, IDisposable
 
         var presentedBy = presented.Where(m => m.Presented > 0).ToDictionary(m => m.CashUnitId, m => m.Presented, StringComparer.Ordinal);
         var moved = new List<UnitRetract>();
+        var counted = outcome.Retracted is not null;
+        var detail = outcome.Detail;
         lock (_gate)
         {
             var byPosition = _units.Values.ToDictionary(u => u.Position);
-            var notes = outcome.Retracted is { } counted
-                ? counted.Where(c => c.Notes > 0).Select(c => (Unit: byPosition.GetValueOrDefault(c.Position), c.Notes, c.Position)).ToList()
-                : [.. presentedBy.Select(p => (Unit: (CashUnit?)_units[p.Key], Notes: p.Value, Position: _units[p.Key].Position))];
-            foreach (var (configured, count, position) in notes)
+            var reported = (outcome.Retracted ?? []).Where(c => c.Notes > 0).GroupBy(c => c.Position)
+                .Select(g => (Position: g.Key, Notes: (int)Math.Min(g.Sum(c => (long)c.Notes), int.MaxValue))).ToList();
+            var wrong = reported.Where(r => !byPosition.TryGetValue(r.Position, out var u) || r.Notes > presentedBy.GetValueOrDefault(u.Id)).ToList();
+            if (counted && wrong.Count > 0)
             {
-                if (configured is null)
-                {
-                    _logger.LogError("The device reports {Notes} notes retracted from position {Position}, where no cash unit is configured", count, position);
-                    continue;
-                }
+                var what = string.Join(", ", wrong.Select(w => $"{w.Notes} at position {w.Position}"));
+                _logger.LogError("The device's retract count ({What}) is not the notes this dispense presented: every presented note is counted unknown", what);
+                counted = false;
+                detail = $"{(detail is null ? string.Empty : detail + "; ")}the device's count ({what}) does not match the dispense: not trusted";
+            }
 
-                var unit = _units[configured.Id];
-                var notesOut = Math.Min(count, presentedBy.GetValueOrDefault(unit.Id));
-                if (notesOut < count)
-                {
-                    _logger.LogError(
-                        "The device reports {Notes} notes of {CashUnit} retracted, but the dispense presented {Presented}: {Excess} left uncounted for the cash count",
-                        count, unit.Id, notesOut, count - notesOut);
-                }
-
-                if (notesOut <= 0)
-                {
-                    continue;
-                }
-
+            List<(string UnitId, int Notes)> notes = counted
+                ? [.. reported.Select(r => (byPosition[r.Position].Id, r.Notes))]
+                : [.. presentedBy.Select(p => (p.Key, p.Value))];
+            foreach (var (id, count) in notes)
+            {
+                var unit = _units[id];
                 _units[unit.Id] = unit with
                 {
                     Counters = unit.Counters with
                     {
-                        Presented = unit.Counters.Presented - notesOut,
-                        Retracted = unit.Counters.Retracted + (outcome.Retracted is null ? 0 : notesOut),
-                        Unknown = unit.Counters.Unknown + (outcome.Retracted is null ? notesOut : 0),
+                        Presented = unit.Counters.Presented - count,
+                        Retracted = unit.Counters.Retracted + (counted ? count : 0),
+                        Unknown = unit.Counters.Unknown + (counted ? 0 : count),
                     },
                 };
-                moved.Add(new UnitRetract(unit.Id, unit.Denomination, notesOut));
+                moved.Add(new UnitRetract(unit.Id, unit.Denomination, count));
             }
         }
 
         await _store.SaveAsync(CashUnits, CancellationToken.None);
-        return new RetractResult(outcome.Completion, moved, outcome.Retracted is not null, outcome.DeviceCode, outcome.Detail);
+        return new RetractResult(outcome.Completion, moved, counted, outcome.DeviceCode, detail);
     }
 
     private CashUnit Find(string cashUnitId)

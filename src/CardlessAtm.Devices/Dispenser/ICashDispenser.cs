@@ -80,6 +80,18 @@ public interface ICashDispenser
     /// <param name="cancellationToken">Cancels waiting; a retract already started is still reported as it ended.</param>
     Task<RetractResult> RetractAsync(IReadOnlyList<UnitMovement> presented, CancellationToken cancellationToken) =>
         Task.FromResult(new RetractResult(RetractCompletion.Failed, [], false, null, "this dispenser cannot retract"));
+
+    /// <summary>
+    /// Recovery after a crash inside a retract whose outcome the saved counts do not show (the device may have pulled the
+    /// notes in, or the customer may have taken them at the last moment): the notes of <paramref name="presented"/> move
+    /// from Presented to Unknown (suspect, settled when the retract bin is counted) and the counts are saved, as for a
+    /// retract that could not count. Returns the uncounted retract; <see cref="RetractCompletion.Failed"/> when this
+    /// dispenser keeps no such counts (nothing changed).
+    /// </summary>
+    /// <param name="presented">What the dispense being retracted presented, per cash unit.</param>
+    /// <param name="cancellationToken">Cancels waiting for the dispenser.</param>
+    Task<RetractResult> RecoverInterruptedRetractAsync(IReadOnlyList<UnitMovement> presented, CancellationToken cancellationToken) =>
+        Task.FromResult(new RetractResult(RetractCompletion.Failed, [], false, null, "this dispenser keeps no cash-unit counts to mark"));
 }
 
 /// <summary>Notes of one cash unit that a retract moved into the retract bin (or, uncounted, to Unknown).</summary>

@@ -17,7 +17,8 @@ internal sealed class PresentStep(ICashDispenser dispenser, ElectronicJournal jo
     /// Waits for the notes to be taken; returns the retract when notes were retracted into the retract bin (the counts
     /// already saved), or null when the notes count as taken (journalled as <see cref="NotesTaken"/> with the reason).
     /// Device faults never escape: a sensor that fails or a retract that fails leaves the notes counted as taken and
-    /// takes the ATM out of service. Only a journal write failure throws.
+    /// takes the ATM out of service; a retract that does not end in time is returned as uncounted (the counts not yet
+    /// changed: a late retract lands in the retract bin) and takes the ATM out of service. Only a journal write failure throws.
     /// </summary>
     public async Task<RetractResult?> RunAsync(DispenseResult presented, string session, int stan)
     {
@@ -36,6 +37,8 @@ internal sealed class PresentStep(ICashDispenser dispenser, ElectronicJournal jo
 
         if (how is null)
         {
+            // On disk before the device moves: a crash inside the retract is settled from these counters (TerminalRecovery).
+            await journal.WriteAsync(RetractStarted.Of(dispenser.CashUnits) with { Session = session, Stan = stan });
             var retract = await RetractAsync(presented);
             if (retract.Completion == RetractCompletion.Ok && retract.Units.Count > 0)
             {
@@ -69,22 +72,36 @@ internal sealed class PresentStep(ICashDispenser dispenser, ElectronicJournal jo
             logger.LogWarning("The notes were not taken within {PresentTimeout}", options.PresentTimeout);
             return null;
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
             // The exit cannot be watched: retracting blind could pull notes from the customer's hand. Treated as taken.
+            // Nothing but the bound cancels this wait, so an OperationCanceledException here is the device giving up.
             logger.LogError("The exit sensor failed while presenting ({Type}: {Message}); the notes count as taken", e.GetType().Name, e.Message);
             unusable($"the dispenser's exit sensor failed ({e.GetType().Name})");
             return $"the exit sensor failed ({e.GetType().Name}: {e.Message}), so they count as taken";
         }
     }
 
+    /// <summary>
+    /// The retract, bounded by <see cref="TerminalOptions.DispenseTimeout"/>. One that does not end in time may still pull
+    /// the notes in (its counts then land in the retract bin when the device answers), or not: their fate is unknown, so
+    /// it is settled as a retract that could not count — the presented notes reversed as suspect (22) — and the ATM goes
+    /// out of service. One that throws (an OperationCanceledException too: nothing here cancels it) failed.
+    /// </summary>
     private async Task<RetractResult> RetractAsync(DispenseResult presented)
     {
         try
         {
             return await dispenser.RetractAsync(presented.Movements, CancellationToken.None).WaitAsync(options.DispenseTimeout, time, CancellationToken.None);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (TimeoutException)
+        {
+            logger.LogError("The retract did not end within {DispenseTimeout}; the presented notes are unknown", options.DispenseTimeout);
+            unusable($"the dispenser did not finish a retract within {options.DispenseTimeout}");
+            var units = presented.Movements.Where(m => m.Presented > 0).Select(m => new UnitRetract(m.CashUnitId, m.Denomination, m.Presented)).ToList();
+            return new RetractResult(RetractCompletion.Ok, units, false, "TIMEOUT", $"the retract did not end within {options.DispenseTimeout}: the notes are in the retract bin or still at the exit");
+        }
+        catch (Exception e)
         {
             logger.LogError("The retract failed ({Type}: {Message})", e.GetType().Name, e.Message);
             return new RetractResult(RetractCompletion.Failed, [], false, null, $"{e.GetType().Name}: {e.Message}");

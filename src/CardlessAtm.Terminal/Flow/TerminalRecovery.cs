@@ -58,6 +58,10 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
     /// a dispenser that sees notes still at the exit and can retract retracts them now — the customer has had more than
     /// the present timeout — and the counts are saved before the retract is journalled. A dispenser that sees an empty
     /// exit, or cannot tell, leaves the notes counted as presented (as before present/retract existed), and says so.
+    /// A crash inside a retract (retract-start journalled, no notes-retracted) is settled from the counters: those
+    /// that moved since retract-start are the retract as it was saved; if none moved and no notes are left to retract,
+    /// the device may have pulled them in before the counts were saved, so they are marked unknown and reversed as
+    /// suspect (22) — never charged to the customer while they may be in the retract bin.
     /// Returns the retract to reverse: the journalled one, or the one done now; null when the notes count as taken.
     /// </summary>
     private async Task<NotesRetracted?> SettlePresentAsync(string session, int stan, List<JournalEntry> entries, DispenseEnded end, Currency currency, CancellationToken cancellationToken)
@@ -72,20 +76,40 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
             return null;
         }
 
-        var exit = await dispenser.ReadExitAsync(cancellationToken);
+        List<UnitMovement> Presented() => [.. end.Movements.Select(m => new UnitMovement(m.CashUnitId, dispenser.CashUnits.Single(u => u.Id == m.CashUnitId).Denomination, m.Presented, m.Rejected, m.Unknown))];
+        var begun = entries.OfType<RetractStarted>().LastOrDefault();
+        if (begun is not null && Saved(begun, Presented(), currency) is { } saved)
+        {
+            logger.LogWarning("Recovery of withdrawal {Session}: the interrupted retract had saved its counts: {Value} {What}", session, saved.Value, saved.Counted ? "retracted" : "unknown");
+            return await journal.WriteAsync(saved with { Session = session, Stan = stan });
+        }
+
+        var (exit, unreadable) = await ReadExitAsync(cancellationToken);
         string how;
         if (exit == ExitState.NotesPresent && dispenser.Presenting.CanRetract)
         {
-            var presented = end.Movements.Select(m => new UnitMovement(m.CashUnitId, dispenser.CashUnits.Single(u => u.Id == m.CashUnitId).Denomination, m.Presented, m.Rejected, m.Unknown)).ToList();
-            var retract = await dispenser.RetractAsync(presented, cancellationToken);
+            await journal.WriteAsync(RetractStarted.Of(dispenser.CashUnits) with { Session = session, Stan = stan });
+            var retract = await dispenser.RetractAsync(Presented(), cancellationToken);
             if (retract.Completion == RetractCompletion.Ok && retract.Units.Count > 0)
             {
-                var entry = NotesRetracted.Of(retract, currency) with { Session = session, Stan = stan };
-                await journal.WriteAsync(entry);
-                return entry;
+                return await journal.WriteAsync(NotesRetracted.Of(retract, currency) with { Session = session, Stan = stan });
             }
 
             how = $"recovery: the notes were at the exit but the retract ended {retract.Completion} ({retract.Detail}): they count as taken";
+        }
+        else if (begun is not null)
+        {
+            var presented = Presented();
+            var unknown = await dispenser.RecoverInterruptedRetractAsync(presented, cancellationToken);
+            var units = unknown.Completion == RetractCompletion.Ok
+                ? unknown.Units
+                : [.. presented.Where(m => m.Presented > 0).Select(m => new UnitRetract(m.CashUnitId, m.Denomination, m.Presented))];
+            var entry = NotesRetracted.Of(unknown with { Units = units, Counted = false }, currency) with
+            {
+                Detail = $"recovery: the retract was interrupted and the exit is {exit}: the notes are unknown (retract bin or customer){(unknown.Completion == RetractCompletion.Ok ? string.Empty : $"; the counts could not be marked: {unknown.Detail}")}",
+            };
+            logger.LogWarning("Recovery of withdrawal {Session}: {Detail}", session, entry.Detail);
+            return await journal.WriteAsync(entry with { Session = session, Stan = stan });
         }
         else
         {
@@ -93,6 +117,7 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
             {
                 ExitState.Empty => "recovery: the exit was empty: taken by the customer",
                 ExitState.NotesPresent => "recovery: notes at the exit; the dispenser cannot retract, so they count as taken",
+                _ when unreadable is not null => $"recovery: the dispenser cannot tell whether the notes were taken (its exit could not be read: {unreadable}): they count as presented",
                 _ => "recovery: the dispenser cannot tell whether the notes were taken: they count as presented",
             };
         }
@@ -100,6 +125,48 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
         logger.LogWarning("Recovery of withdrawal {Session}: {How}", session, how);
         await journal.WriteAsync(new NotesTaken(how) { Session = session, Stan = stan });
         return null;
+    }
+
+    /// <summary>
+    /// What the exit holds; <see cref="ExitState.Unknown"/> with the fault when the device cannot be read — a broken exit
+    /// sensor at start-up is a dispenser that cannot tell, never a reason to leave every open withdrawal unsettled.
+    /// </summary>
+    private async Task<(ExitState Exit, string? Fault)> ReadExitAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await dispenser.ReadExitAsync(cancellationToken), null);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogError("Recovery: the dispenser's exit could not be read ({Type}: {Message})", e.GetType().Name, e.Message);
+            return (ExitState.Unknown, $"{e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// The retract as the saved counts show it: per cash unit, how far its retracted and unknown counters moved since
+    /// <paramref name="begun"/> (never more than the dispense presented from it); null when none moved.
+    /// </summary>
+    private NotesRetracted? Saved(RetractStarted begun, List<UnitMovement> presented, Currency currency)
+    {
+        var units = new List<UnitRetract>();
+        var counted = true;
+        foreach (var movement in presented.Where(m => m.Presented > 0))
+        {
+            var unit = dispenser.CashUnits.Single(u => u.Id == movement.CashUnitId);
+            var retracted = Math.Max(0, unit.Counters.Retracted - begun.Retracted.GetValueOrDefault(unit.Id, unit.Counters.Retracted));
+            var unknown = Math.Max(0, unit.Counters.Unknown - begun.Unknown.GetValueOrDefault(unit.Id, unit.Counters.Unknown));
+            var notes = Math.Min(retracted + unknown, movement.Presented);
+            if (notes > 0)
+            {
+                units.Add(new UnitRetract(unit.Id, unit.Denomination, notes));
+                counted &= unknown == 0;
+            }
+        }
+
+        return units.Count == 0 ? null
+            : NotesRetracted.Of(new RetractResult(RetractCompletion.Ok, units, counted, "RECOVERED", "recovery: the interrupted retract had saved its counts"), currency);
     }
 
     private async Task SettleAsync(string session, List<JournalEntry> entries, AuthoriseRequested request, CancellationToken cancellationToken)

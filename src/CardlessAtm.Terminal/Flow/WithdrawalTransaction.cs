@@ -180,7 +180,8 @@ public sealed class WithdrawalTransaction(
             var retract = await new PresentStep(dispenser, journal, options, time, logger, reason => DispenserUnusable?.Invoke(reason)).RunAsync(result, session, stan);
             if (retract is not null)
             {
-                // The counts are saved: from here the notes in the retract bin are no longer presented, whatever fails next.
+                // The counts are saved (a retract that timed out changes them when the device answers): from here the
+                // retracted notes are no longer presented, whatever fails next.
                 result = AfterRetract(result, retract);
                 dispensed = result;
                 await journal.WriteAsync(NotesRetracted.Of(retract, amount.Currency) with { Session = session, Stan = stan });

@@ -83,6 +83,7 @@ public sealed record OpenWithdrawal(string Session, long Sequence);
 [JsonDerivedType(typeof(DispenseEnded), JournalEvents.DispenseEnd)]
 [JsonDerivedType(typeof(PresentStarted), JournalEvents.PresentStart)]
 [JsonDerivedType(typeof(NotesTaken), JournalEvents.NotesTaken)]
+[JsonDerivedType(typeof(RetractStarted), JournalEvents.RetractStart)]
 [JsonDerivedType(typeof(NotesRetracted), JournalEvents.NotesRetracted)]
 [JsonDerivedType(typeof(ReversalQueued), JournalEvents.ReversalQueued)]
 [JsonDerivedType(typeof(ReversalAcknowledged), JournalEvents.ReversalAcknowledged)]
@@ -211,6 +212,25 @@ public sealed record NotesTaken(string How) : JournalEntry
 {
     /// <summary>The exit sensor saw the customer take the notes.</summary>
     public const string ByCustomer = "taken by the customer";
+}
+
+/// <summary>
+/// The notes were not taken within the present timeout and the retract is about to be commanded: per cash unit, its
+/// <see cref="CashUnitCounters.Retracted"/> and <see cref="CashUnitCounters.Unknown"/> counters before it. Recovery after
+/// a crash inside the retract (no <see cref="NotesRetracted"/> line) compares them with the saved counts: counters that
+/// moved say the retract was applied; counters that did not, with an empty exit, leave the notes' fate unknown.
+/// </summary>
+public sealed record RetractStarted(IReadOnlyDictionary<string, int> Retracted, IReadOnlyDictionary<string, int> Unknown) : JournalEntry
+{
+    /// <summary>The entry for the retract about to start over <paramref name="units"/>.</summary>
+    public static RetractStarted Of(IEnumerable<CashUnit> units)
+    {
+        ArgumentNullException.ThrowIfNull(units);
+        var list = units.ToList();
+        return new RetractStarted(
+            list.ToDictionary(u => u.Id, u => u.Counters.Retracted, StringComparer.Ordinal),
+            list.ToDictionary(u => u.Id, u => u.Counters.Unknown, StringComparer.Ordinal));
+    }
 }
 
 /// <summary>

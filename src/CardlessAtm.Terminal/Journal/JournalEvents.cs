@@ -51,6 +51,12 @@ public static class JournalEvents
     /// <summary>The wait at the exit ended with the notes counted as taken (<see cref="NotesTaken"/>).</summary>
     public const string NotesTaken = "notes-taken";
 
+    /// <summary>
+    /// The retract of notes left at the exit is about to be commanded, with each cash unit's retracted and unknown
+    /// counters before it (<see cref="RetractStarted"/>): recovery after a crash inside the retract compares them.
+    /// </summary>
+    public const string RetractStart = "retract-start";
+
     /// <summary>Notes left at the exit were retracted into the retract bin, the counts saved (<see cref="NotesRetracted"/>).</summary>
     public const string NotesRetracted = "notes-retracted";
 
@@ -91,7 +97,7 @@ public static class JournalEvents
     /// recovery needs none of them to settle money, and skipping their fsync halves the terminal's latency.
     /// </summary>
     public static bool MustReachDiskFirst(string @event) =>
-        @event is AuthoriseRequest or DispenseStart or DispenseEnd or PresentStart or NotesRetracted or ReversalQueued or ReversalAcknowledged or Recovered or Started or SegmentStarted;
+        @event is AuthoriseRequest or DispenseStart or DispenseEnd or PresentStart or RetractStart or NotesRetracted or ReversalQueued or ReversalAcknowledged or Recovered or Started or SegmentStarted;
 
     /// <summary>The entry from which a withdrawal must be settled by recovery if it is not finished.</summary>
     public static bool OpensWithdrawal(string @event) => @event == AuthoriseRequest;
