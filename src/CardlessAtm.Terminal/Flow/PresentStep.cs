@@ -18,7 +18,8 @@ internal sealed class PresentStep(ICashDispenser dispenser, ElectronicJournal jo
     /// already saved), or null when the notes count as taken (journalled as <see cref="NotesTaken"/> with the reason).
     /// Device faults never escape: a sensor that fails or a retract that fails leaves the notes counted as taken and
     /// takes the ATM out of service; a retract that does not end in time is returned as uncounted (the counts not yet
-    /// changed: a late retract lands in the retract bin) and takes the ATM out of service. Only a journal write failure throws.
+    /// changed: a late retract lands in the retract bin) and takes the ATM out of service. Only a journal write failure throws (one before the wait or the retract also takes the
+    /// ATM out of service: the notes stay at the exit).
     /// </summary>
     public async Task<RetractResult?> RunAsync(DispenseResult presented, string session, int stan)
     {
@@ -28,7 +29,7 @@ internal sealed class PresentStep(ICashDispenser dispenser, ElectronicJournal jo
             return null;
         }
 
-        await journal.WriteAsync(new PresentStarted(JournalAmount.Of(presented.Presented), options.PresentTimeout, capability.CanRetract) { Session = session, Stan = stan });
+        await WriteWhileAtExitAsync(new PresentStarted(JournalAmount.Of(presented.Presented), options.PresentTimeout, capability.CanRetract) { Session = session, Stan = stan });
         var how = await WaitForTakenAsync();
         if (how is null && !capability.CanRetract)
         {
@@ -38,7 +39,7 @@ internal sealed class PresentStep(ICashDispenser dispenser, ElectronicJournal jo
         if (how is null)
         {
             // On disk before the device moves: a crash inside the retract is settled from these counters (TerminalRecovery).
-            await journal.WriteAsync(RetractStarted.Of(dispenser.CashUnits) with { Session = session, Stan = stan });
+            await WriteWhileAtExitAsync(RetractStarted.Of(dispenser.CashUnits) with { Session = session, Stan = stan });
             var retract = await RetractAsync(presented);
             if (retract.Completion == RetractCompletion.Ok && retract.Units.Count > 0)
             {
@@ -56,6 +57,24 @@ internal sealed class PresentStep(ICashDispenser dispenser, ElectronicJournal jo
 
         await journal.WriteAsync(new NotesTaken(how) { Session = session, Stan = stan });
         return null;
+    }
+
+    /// <summary>
+    /// A journal line that must be on disk before the exit is watched or the notes are retracted. If it cannot be written,
+    /// neither may happen (a crash would leave no trace of them), so the notes count as taken where they lie — and the ATM
+    /// goes out of service rather than serve the next customer in front of them.
+    /// </summary>
+    private async Task WriteWhileAtExitAsync(JournalEntry entry)
+    {
+        try
+        {
+            await journal.WriteAsync(entry);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            unusable($"the journal failed while notes were at the exit ({e.GetType().Name}: {e.Message}); they count as taken");
+            throw;
+        }
     }
 
     /// <summary>Null when the wait timed out; otherwise why the notes count as taken.</summary>

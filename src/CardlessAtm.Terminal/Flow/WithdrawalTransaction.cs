@@ -71,6 +71,7 @@ public sealed class WithdrawalTransaction(
         PendingReversal? pending = null;
         DispenseStartRecord? started = null;
         DispenseResult? dispensed = null;
+        RetractResult? retracted = null;
         try
         {
             await ReportAsync(TerminalState.Authorising);
@@ -184,6 +185,7 @@ public sealed class WithdrawalTransaction(
                 // retracted notes are no longer presented, whatever fails next.
                 result = AfterRetract(result, retract);
                 dispensed = result;
+                retracted = retract;
                 await journal.WriteAsync(NotesRetracted.Of(retract, amount.Currency) with { Session = session, Stan = stan });
             }
 
@@ -213,7 +215,7 @@ public sealed class WithdrawalTransaction(
         }
         catch (Exception e)
         {
-            return await SettleFaultAsync(e, stage, session, amount, pending, started, dispensed);
+            return await SettleFaultAsync(e, stage, session, amount, pending, started, dispensed, retracted);
         }
 
         WithdrawalSettlement Declined(string code, string message) => new(code, null, message, TerminalState.Terminated);
@@ -264,7 +266,7 @@ public sealed class WithdrawalTransaction(
     }
 
     private async Task<WithdrawalSettlement> SettleFaultAsync(
-        Exception fault, Stage stage, string session, Money amount, PendingReversal? pending, DispenseStartRecord? started, DispenseResult? dispensed)
+        Exception fault, Stage stage, string session, Money amount, PendingReversal? pending, DispenseStartRecord? started, DispenseResult? dispensed, RetractResult? retracted)
     {
         logger.LogError(fault, "Withdrawal {Session} failed at stage {Stage}: {Type}: {Message}", session, stage, fault.GetType().Name, fault.Message);
         try
@@ -296,7 +298,9 @@ public sealed class WithdrawalTransaction(
                 case Stage.Dispensed when dispensed!.Presented == amount && !dispensed.HasUnknown:
                     return new WithdrawalSettlement(ResponseCodes.Approved, dispensed.Presented, "Please take your cash.", TerminalState.Done);
                 case Stage.Dispensed:
-                    await ReverseAsync(pending! with { DispensedMinor = dispensed.Presented.MinorUnits, Reason = $"fault after the dispense: {fault.GetType().Name}", ReasonCode = ReasonFor(dispensed) });
+                    // A retract already moved its notes out of the dispense (its counts are saved): it is reversed as one.
+                    var after = retracted is null ? "the dispense" : "a retract";
+                    await ReverseAsync(pending! with { DispensedMinor = dispensed.Presented.MinorUnits, Reason = $"fault after {after}: {fault.GetType().Name}", ReasonCode = ReasonFor(dispensed, retracted is { Counted: true }) });
                     break;
             }
         }
