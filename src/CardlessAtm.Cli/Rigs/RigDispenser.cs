@@ -148,8 +148,17 @@ internal abstract class RigDispenser : IDisposable
     /// <summary>Removes (false) or inserts (true) the cassette at <paramref name="position"/>.</summary>
     public abstract void SetCassettePresent(int position, bool present);
 
-    /// <summary>The driver's settings for this model: kind, port and counter file under <paramref name="stateDirectory"/>.</summary>
-    public abstract void AddSettings(IDictionary<string, string?> settings, string stateDirectory);
+    /// <summary>
+    /// The driver's settings for this model: <c>Devices:Dispenser:Kind</c>, and the kind's <c>PortName</c> (the pty) and
+    /// <c>CounterFile</c> (<c>lcdm2000-counters.json</c> or <c>lcdm4000-counters.json</c> under <paramref name="stateDirectory"/>).
+    /// </summary>
+    public void AddSettings(IDictionary<string, string?> settings, string stateDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        settings["Devices:Dispenser:Kind"] = Kind;
+        settings[$"Devices:Dispenser:{Kind}:PortName"] = SlavePath;
+        settings[$"Devices:Dispenser:{Kind}:CounterFile"] = Path.Combine(stateDirectory, $"{Kind.ToLowerInvariant()}-counters.json");
+    }
 
     /// <summary>Stops the firmware and closes its pseudo-terminal.</summary>
     public abstract void Dispose();
@@ -185,13 +194,6 @@ internal abstract class RigDispenser : IDisposable
 
         public override void SetCassettePresent(int position, bool present) => _emulator.SetCassettePresent(position, present);
 
-        public override void AddSettings(IDictionary<string, string?> settings, string stateDirectory)
-        {
-            settings["Devices:Dispenser:Kind"] = Kind;
-            settings["Devices:Dispenser:Lcdm2000:PortName"] = SlavePath;
-            settings["Devices:Dispenser:Lcdm2000:CounterFile"] = Path.Combine(stateDirectory, "lcdm2000-counters.json");
-        }
-
         public override void Dispose() => _emulator.Dispose();
     }
 
@@ -220,13 +222,6 @@ internal abstract class RigDispenser : IDisposable
         public override void InjectJam(int afterNotes) => _emulator.InjectJam(afterNotes, EmulatedJamPoint4000.Exit);
 
         public override void SetCassettePresent(int position, bool present) => _emulator.SetCassettePresent(position, present);
-
-        public override void AddSettings(IDictionary<string, string?> settings, string stateDirectory)
-        {
-            settings["Devices:Dispenser:Kind"] = Kind;
-            settings["Devices:Dispenser:Lcdm4000:PortName"] = SlavePath;
-            settings["Devices:Dispenser:Lcdm4000:CounterFile"] = Path.Combine(stateDirectory, "lcdm4000-counters.json");
-        }
 
         public override void Dispose() => _emulator.Dispose();
     }
