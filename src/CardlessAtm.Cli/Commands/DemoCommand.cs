@@ -72,7 +72,7 @@ internal static class DemoCommand
         {
             if (rig == DemoRigKind.FirmwareSim && kind == DemoScenarioKind.NotesNotTaken)
             {
-                skipped.Add((DemoScenario.NameOf(kind), $"needs a dispenser with an exit sensor; the rig's {model} has none"));
+                skipped.Add((DemoScenario.NameOf(kind), $"needs a dispenser with an exit sensor; the rig's {DemoScenario.MakerName(model)} has none"));
                 Console.WriteLine($"{DemoScenario.NameOf(kind),-38} skipped");
                 continue;
             }
@@ -114,7 +114,7 @@ internal static class DemoCommand
         }
 
         Console.WriteLine();
-        Console.WriteLine($"{rows.Count - failures} of {rows.Count} scenarios ended as they should with the ledger balanced (rig {rig}{(rig == DemoRigKind.FirmwareSim && model != Rigs.RigDispenserModel.Lcdm2000 ? $" with the {model}" : string.Empty)})"
+        Console.WriteLine($"{rows.Count - failures} of {rows.Count} scenarios ended as they should with the ledger balanced (rig {rig}{(rig == DemoRigKind.FirmwareSim && model != Rigs.RigDispenserModel.Lcdm2000 ? $" with the {DemoScenario.MakerName(model)}" : string.Empty)})"
             + (skipped.Count == 0 ? "." : $"; {skipped.Count} skipped on this rig: {string.Join(", ", skipped.Select(s => s.Name))}."));
         return failures == 0 ? 0 : 1;
     }

@@ -95,12 +95,15 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
     /// <summary>The scenarios <c>--scenario all</c> runs, in order, with their command-line names.</summary>
     public static IReadOnlyList<DemoScenarioKind> All { get; } = Enum.GetValues<DemoScenarioKind>();
 
+    /// <summary>A rig dispenser model as its maker writes it: LCDM-2000, LCDM-4000.</summary>
+    public static string MakerName(RigDispenserModel model) => model == RigDispenserModel.Lcdm4000 ? "LCDM-4000" : "LCDM-2000";
+
     /// <summary>"dispenser-jam" for DispenserJam.</summary>
     public static string NameOf(DemoScenarioKind kind) =>
         string.Concat(kind.ToString().Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 
     /// <summary>The rig's dispenser as its maker writes it (LCDM-2000, LCDM-4000).</summary>
-    private string Model => rigDispenser == RigDispenserModel.Lcdm4000 ? "LCDM-4000" : "LCDM-2000";
+    private string Model => MakerName(rigDispenser);
 
     /// <summary>The last line of the report: how the scenario ended and whether the ledger balanced.</summary>
     public string? Summary { get; private set; }
