@@ -456,38 +456,8 @@ public sealed partial class Lcdm4000Emulator : IDisposable
         }
     }
 
-    private byte WaitForHost()
-    {
-        var deadline = Environment.TickCount64 + (long)_options.HostAckTimeout.TotalMilliseconds;
-        while (!_stopping.IsSet)
-        {
-            while (_input.Count > 0)
-            {
-                var b = _input[0];
-                if (b == Eot)
-                {
-                    return 0;
-                }
-
-                _input.RemoveAt(0);
-                if (b is Ack or Nak)
-                {
-                    return b;
-                }
-            }
-
-            var left = deadline - Environment.TickCount64;
-            if (left <= 0)
-            {
-                return 0;
-            }
-
-            var n = _pty!.Read(_readBuffer, (int)Math.Min(left, 50));
-            _input.AddRange(_readBuffer.AsSpan(0, n));
-        }
-
-        return 0;
-    }
+    /// <summary>The host's ACK/NAK to a response; 0 for silence. A new command is left in the input.</summary>
+    private byte WaitForHost() => PuloonHostAnswer.Wait(_pty!, _input, _readBuffer, _options.HostAckTimeout, _stopping);
 
     private byte[]? Execute(byte command, byte[] data)
     {

@@ -77,25 +77,86 @@ public sealed class FirmwareSimRigTests : IDisposable
             [FirmwareSimRig.JamAfterNotesSetting] = "1",
         }).Build();
 
-        var options = FirmwareSimRig.DispenserOptions(configuration, out var jam);
+        var options = RigDispenserOptions.Read(configuration);
 
-        Assert.Equal(TimeSpan.FromMilliseconds(400), options.NoteInterval);
-        Assert.Equal(FirmwareSimRig.NotesPerCassette, options.UpperNotes); // the rig's defaults under the setting
-        Assert.Equal(1, jam);
-        FirmwareSimRig.DispenserOptions(new ConfigurationBuilder().Build(), out var none);
-        Assert.Null(none);
+        Assert.Equal(RigDispenserModel.Lcdm2000, options.Model); // the default model
+        Assert.Equal(TimeSpan.FromMilliseconds(400), options.Lcdm2000.NoteInterval);
+        Assert.Equal(FirmwareSimRig.NotesPerCassette, options.Lcdm2000.UpperNotes); // the rig's defaults under the setting
+        Assert.Equal(1, options.JamAfterNotes);
+        Assert.Null(RigDispenserOptions.Read(new ConfigurationBuilder().Build()).JamAfterNotes);
+    }
+
+    [Fact]
+    public void With_model_Lcdm4000_the_rig_reads_the_LCDM_4000_emulator_section_and_the_same_jam_setting()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            [FirmwareSimRig.DispenserModelSetting] = "Lcdm4000",
+            ["FirmwareSim:Lcdm4000:NoteInterval"] = "00:00:00.250",
+            ["FirmwareSim:Lcdm2000:UpperNotes"] = "-5", // the other model's section is not read
+            [FirmwareSimRig.JamAfterNotesSetting] = "2",
+        }).Build();
+
+        var options = RigDispenserOptions.Read(configuration);
+
+        Assert.Equal(RigDispenserModel.Lcdm4000, options.Model);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), options.Lcdm4000.NoteInterval);
+        Assert.Equal([500, 500, 500, 500], options.Lcdm4000.Notes);
+        Assert.Equal(2, options.JamAfterNotes);
+
+        // --dispenser lcdm2000 wins over the setting: then the LCDM-2000's section is read, and its bad count is an error.
+        var error = Assert.Throws<DeviceConfigurationException>(() => RigDispenserOptions.Read(configuration, RigDispenserModel.Lcdm2000));
+        Assert.Equal("FirmwareSim:Lcdm2000", error.Setting);
     }
 
     [Theory]
     [InlineData("FirmwareSim:Faults:JamAfterNotes", "one", "FirmwareSim:Faults:JamAfterNotes")]
     [InlineData("FirmwareSim:Lcdm2000:UpperNotes", "-5", "FirmwareSim:Lcdm2000")]
+    [InlineData("FirmwareSim:Dispenser:Model", "Lcdm9000", "FirmwareSim:Dispenser:Model")]
     public void A_bad_rig_fault_setting_is_a_configuration_error_naming_it(string key, string value, string setting)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build();
 
-        var error = Assert.Throws<DeviceConfigurationException>(() => FirmwareSimRig.DispenserOptions(configuration, out _));
+        var error = Assert.Throws<DeviceConfigurationException>(() => RigDispenserOptions.Read(configuration));
 
         Assert.Equal(setting, error.Setting);
+        Assert.StartsWith($"Configuration error in {setting}:", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_bad_LCDM_4000_emulator_setting_on_the_rig_names_its_section()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            [FirmwareSimRig.DispenserModelSetting] = "lcdm4000",
+            ["FirmwareSim:Lcdm4000:MaxNotesPerCommand"] = "0",
+        }).Build();
+
+        var error = Assert.Throws<DeviceConfigurationException>(() => RigDispenserOptions.Read(configuration));
+
+        Assert.Equal("FirmwareSim:Lcdm4000", error.Setting);
+        Assert.Contains("MaxNotesPerCommand", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_dispenser_option_needs_the_rig()
+    {
+        Assert.Null(FirmwareSimRig.ParseDispenserOption(null, onRig: false));
+        Assert.Equal(RigDispenserModel.Lcdm4000, FirmwareSimRig.ParseDispenserOption("lcdm4000", onRig: true));
+        var error = Assert.Throws<UsageException>(() => FirmwareSimRig.ParseDispenserOption("lcdm4000", onRig: false));
+        Assert.Contains("--rig firmware-sim", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Devices_status_says_the_rig_LCDM_2000_has_no_exit_sensor()
+    {
+        using var services = Build([]);
+        var devices = services.GetRequiredService<AtmDevices>();
+        await devices.Dispenser.RefreshStatusAsync(CancellationToken.None);
+
+        var text = DevicesCommand.DescribeDevices(devices);
+
+        Assert.Contains("  present/retract: no exit sensor: notes count as taken when presented (no wait, no retract)", text, StringComparison.Ordinal);
     }
 
     [Fact]

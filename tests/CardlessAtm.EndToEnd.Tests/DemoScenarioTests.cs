@@ -84,6 +84,21 @@ public class DemoScenarioTests
     }
 
     [Fact]
+    public async Task On_the_firmware_sim_rig_with_the_LCDM_4000_a_withdrawal_is_paid_from_its_cassettes_and_the_ledger_balances()
+    {
+        var (exit, text) = await RunDemoAsync("--rig", "firmware-sim", "--dispenser", "lcdm4000", "--scenario", "approved");
+
+        Assert.True(exit == 0, $"exit {exit}\n{text}");
+        Assert.Contains("rig FirmwareSim with the LCDM-4000", text, StringComparison.Ordinal);
+        Assert.Contains("Approved: 80.00 EUR dispensed", text, StringComparison.Ordinal);
+        // 80 EUR = 50 + 20 + 10 from positions 4, 3, 2 of the emulator, as its firmware and the terminal's cash units count them.
+        Assert.Contains("Cassettes of the LCDM-4000 emulator (firmware / terminal): CASS1 500/500, CASS2 499/499, CASS3 499/499, CASS4 499/499; 0 note(s) in the transport", text, StringComparison.Ordinal);
+        Assert.Contains("Balance of Ada Lovelace: 2500.00 EUR → 2420.00 EUR", text, StringComparison.Ordinal);
+        Assert.Contains("Notes presented by the ATM: 80.00 EUR; approved debits − reversals at the host: 80.00 EUR; reversals waiting: 0", text, StringComparison.Ordinal);
+        Assert.Contains("Ledger balanced", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task On_the_firmware_sim_rig_the_QR_the_phone_scans_is_the_panel_framebuffer_and_decodes_with_ZXing()
     {
         var png = Path.Combine(Path.GetTempPath(), $"cardless-atm-rig-qr-{Guid.NewGuid():N}.png");

@@ -1,3 +1,4 @@
+using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Phone;
 using CardlessAtm.Terminal.Journal;
 
@@ -68,5 +69,64 @@ public class KillPointTests
         {
             Assert.Equal(killAfter != JournalEvents.WithdrawalEnd, journal.Skip(restart).Any(e => e.Event == JournalEvents.Recovered));
         }
+    }
+
+    [Fact]
+    public async Task Killed_right_after_the_retract_was_journalled_the_restart_reverses_the_retracted_notes_once()
+    {
+        await using var network = await Network.StartAsync();
+        var terminal = await network.StartTerminalAsync(killAfter: JournalEvents.NotesRetracted, notesNotTaken: true);
+        var before = await network.BalanceAsync();
+        var qr = await Network.ShowQrAsync(terminal, 80); // 10 + 20 + 50, left at the exit and retracted after 1 s
+
+        try
+        {
+            await network.WithdrawAsync(network.Phone(), qr);
+        }
+        catch (PhoneInputException)
+        {
+            // The ATM may die before it answers the phone; the money is settled at restart.
+        }
+
+        await terminal.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        var firstRun = ElectronicJournal.ReadAll(terminal.JournalPath);
+        Assert.Equal(JournalEvents.NotesRetracted, firstRun[^1].Event); // it died right there: no reversal file, no reversal-queued
+        Assert.DoesNotContain(firstRun, e => e.Event == JournalEvents.ReversalQueued);
+        Assert.Empty(SafFiles(terminal));
+
+        terminal.Restart(clearFaults: true);
+        await network.WaitUntilAtmOnlineAsync();
+        await network.AssertReconciledAsync(terminal); // presented = debits − reversals, SAF queue empty, ledger consistent
+
+        Assert.Equal(0, await Network.PresentedValueAsync(terminal));
+        Assert.Equal(before, await network.BalanceAsync()); // charged nothing: the 80.00 debited was reversed
+        var totals = await network.Host.Administration.GetLedgerTotalsAsync();
+        Assert.Equal(8_000, totals.ApprovedWithdrawalsMinor);
+        Assert.Equal(8_000, totals.ReversalsMinor);
+        var day = Assert.Single(await network.Host.Administration.GetDayReportAsync());
+        Assert.Equal(1, day.ReversedCount);
+        Assert.Equal(8_000, day.ReversedMinor);
+        Assert.Equal(0, day.SuspectMinor);
+
+        // Exactly one reversal, of the retracted value with reason 18, queued by the restart from the journalled retract
+        // (never a second retract); the retract bin holds the three notes, counted per cassette.
+        var journal = ElectronicJournal.ReadAll(terminal.JournalPath);
+        var queued = Assert.Single(journal.OfType<ReversalQueued>());
+        Assert.Equal(8_000, queued.Amount.AmountMinor);
+        Assert.Equal("18", queued.ReasonCode);
+        Assert.Single(journal, e => e.Event == JournalEvents.NotesRetracted);
+        Assert.Contains(journal, e => e.Event == JournalEvents.Recovered);
+        var units = (await new JsonFileCashUnitStore(terminal.CashUnitsPath).LoadAsync(CancellationToken.None))!;
+        Assert.Equal(3, units.Sum(u => u.Counters.Retracted));
+        Assert.Equal(8_000, units.Sum(u => u.RetractedValue.MinorUnits));
+        Assert.Equal([1, 1, 1, 0], units.OrderBy(u => u.Position).Select(u => u.Counters.Retracted));
+        Assert.Equal([499, 499, 499, 500], units.OrderBy(u => u.Position).Select(u => u.Count));
+        Assert.Empty(SafFiles(terminal));
+    }
+
+    private static string[] SafFiles(TerminalProcess terminal)
+    {
+        var saf = Path.Combine(terminal.DataDirectory, "data", "saf");
+        return Directory.Exists(saf) ? Directory.GetFiles(saf, "*.json") : [];
     }
 }

@@ -57,7 +57,7 @@ internal sealed class Network : IAsyncDisposable
     }
 
     /// <summary>Starts the seeded ATM's terminal process and waits until the proxy sees it signed on.</summary>
-    public async Task<TerminalProcess> StartTerminalAsync(TimeSpan? noteDelay = null, TimeSpan? hostTimeout = null, int? jamAfterNotes = null, string? killAfter = null, bool verbose = false, string? qrImagePath = null, TimeSpan? stopTimeout = null)
+    public async Task<TerminalProcess> StartTerminalAsync(TimeSpan? noteDelay = null, TimeSpan? hostTimeout = null, int? jamAfterNotes = null, string? killAfter = null, bool verbose = false, string? qrImagePath = null, TimeSpan? stopTimeout = null, bool notesNotTaken = false)
     {
         var keys = new FileKeyStore(Path.Combine(Directory.FullName, "terminal-keys"));
         if (!keys.Contains("tmk"))
@@ -69,7 +69,7 @@ internal sealed class Network : IAsyncDisposable
             Pki.TerminalHostTls(), Pki.IssueTerminalTls(DemoSeed.AtmId, Path.Combine(Directory.FullName, "terminal-tls")));
         var terminal = TerminalProcess.Start(
             Path.Combine(Directory.FullName, "terminal"), DemoSeed.AtmId, HostPort, Proxy.AtmEndPoint.Port, keys.Directory,
-            noteDelay ?? TimeSpan.Zero, hostTimeout ?? TimeSpan.FromSeconds(30), jamAfterNotes, killAfter, verbose, links, qrImagePath, stopTimeout);
+            noteDelay ?? TimeSpan.Zero, hostTimeout ?? TimeSpan.FromSeconds(30), jamAfterNotes, killAfter, verbose, links, qrImagePath, stopTimeout, notesNotTaken);
         _terminals.Add(terminal);
         await WaitUntilAtmOnlineAsync();
         return terminal;

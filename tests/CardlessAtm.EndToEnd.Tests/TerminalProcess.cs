@@ -37,19 +37,32 @@ internal sealed class TerminalProcess : IAsyncDisposable
 
     /// <summary>Writes the configuration and starts the process.</summary>
     public static TerminalProcess Start(
-        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, string? killAfter = null, bool verbose = false, TerminalLinks? links = null, string? qrImagePath = null, TimeSpan? stopTimeout = null)
+        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, string? killAfter = null, bool verbose = false, TerminalLinks? links = null, string? qrImagePath = null, TimeSpan? stopTimeout = null, bool notesNotTaken = false)
     {
-        var configPath = WriteConfig(directory, atmId, hostPort, proxyPort, keyStore, noteDelay, hostTimeout, jamAfterNotes, links, qrImagePath, stopTimeout);
+        var configPath = WriteConfig(directory, atmId, hostPort, proxyPort, keyStore, noteDelay, hostTimeout, jamAfterNotes, links, qrImagePath, stopTimeout, notesNotTaken);
         return new TerminalProcess(Launch(configPath, killAfter, verbose), configPath, directory);
     }
 
     /// <summary>
     /// Writes the terminal's configuration file (EUR cash units, console keypad and display) and returns its path.
     /// Without <paramref name="links"/> both links are plain TCP (<c>Insecure = true</c>), for tests that never connect.
+    /// With <paramref name="notesNotTaken"/> the customer leaves the notes at the simulated dispenser's exit, and the
+    /// terminal retracts them after a 1 s <c>Terminal:PresentTimeout</c>.
     /// </summary>
     public static string WriteConfig(
-        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, TerminalLinks? links = null, string? qrImagePath = null, TimeSpan? stopTimeout = null)
+        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, TerminalLinks? links = null, string? qrImagePath = null, TimeSpan? stopTimeout = null, bool notesNotTaken = false)
     {
+        var faults = new Dictionary<string, object> { ["NoteDelay"] = noteDelay.ToString() };
+        if (jamAfterNotes is { } jam)
+        {
+            faults["JamAfterNotes"] = jam;
+        }
+
+        if (notesNotTaken)
+        {
+            faults["NotesNotTaken"] = true;
+        }
+
         Directory.CreateDirectory(directory);
         var configPath = Path.Combine(directory, "terminal.json");
         var config = new Dictionary<string, object>
@@ -83,9 +96,7 @@ internal sealed class TerminalProcess : IAsyncDisposable
                     ["Simulated"] = new Dictionary<string, object>
                     {
                         ["StateFile"] = Path.Combine(directory, "dispenser-memory.json"),
-                        ["Faults"] = jamAfterNotes is { } jam
-                            ? new Dictionary<string, object> { ["NoteDelay"] = noteDelay.ToString(), ["JamAfterNotes"] = jam }
-                            : new Dictionary<string, object> { ["NoteDelay"] = noteDelay.ToString() },
+                        ["Faults"] = faults,
                     },
                 },
             },
@@ -93,6 +104,11 @@ internal sealed class TerminalProcess : IAsyncDisposable
         if (qrImagePath is not null)
         {
             ((Dictionary<string, object>)config["Terminal"])["Display"] = new Dictionary<string, object> { ["QrImagePath"] = qrImagePath };
+        }
+
+        if (notesNotTaken)
+        {
+            ((Dictionary<string, object>)config["Terminal"])["PresentTimeout"] = "00:00:01";
         }
 
         if (stopTimeout is { } stop)
@@ -158,7 +174,7 @@ internal sealed class TerminalProcess : IAsyncDisposable
         if (clearFaults)
         {
             var text = File.ReadAllText(ConfigPath);
-            File.WriteAllText(ConfigPath, System.Text.RegularExpressions.Regex.Replace(text, ",\"JamAfterNotes\":[0-9]+", string.Empty));
+            File.WriteAllText(ConfigPath, System.Text.RegularExpressions.Regex.Replace(text, ",\"(JamAfterNotes\":[0-9]+|NotesNotTaken\":true)", string.Empty));
         }
 
         if (noteDelay is { } delay)

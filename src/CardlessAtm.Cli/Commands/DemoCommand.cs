@@ -30,6 +30,7 @@ internal static class DemoCommand
             DefaultValueFactory = _ => "simulated",
         };
         rig.AcceptOnlyFromAmong("simulated", "firmware-sim");
+        var dispenser = Rigs.FirmwareSimRig.CreateDispenserOption();
         var command = new Command(
             "demo",
             "Start a host (temporary SQLite file with demo accounts), a proxy, a terminal on simulated devices and a phone on free loopback ports, "
@@ -40,26 +41,29 @@ internal static class DemoCommand
             saveQr,
             profile,
             rig,
+            dispenser,
         };
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
         {
             using var host = CliHost.Build(parse, _ => { });
             var profileKind = SecurityProfiles.ParseKind(parse.GetValue(profile), "--profile");
-            var rigKind = Rigs.FirmwareSimRig.ParseRigOption(parse.GetValue(rig)) ? DemoRigKind.FirmwareSim : DemoRigKind.Simulated;
+            var onRig = Rigs.FirmwareSimRig.ParseRigOption(parse.GetValue(rig));
+            var rigKind = onRig ? DemoRigKind.FirmwareSim : DemoRigKind.Simulated;
+            var model = Rigs.FirmwareSimRig.ParseDispenserOption(parse.GetValue(dispenser), onRig) ?? Rigs.RigDispenserModel.Lcdm2000;
             if (parse.GetValue(scenario) == "all")
             {
-                return await RunAllAsync(profileKind, rigKind, cancellationToken);
+                return await RunAllAsync(profileKind, rigKind, model, cancellationToken);
             }
 
             var kind = Enum.Parse<DemoScenarioKind>(parse.GetValue(scenario)!.Replace("-", string.Empty, StringComparison.Ordinal), ignoreCase: true);
-            var run = new DemoScenario(kind, profileKind, parse.GetValue(saveQr), Console.Out, host.Services.GetRequiredService<ILoggerFactory>(), rigKind);
+            var run = new DemoScenario(kind, profileKind, parse.GetValue(saveQr), Console.Out, host.Services.GetRequiredService<ILoggerFactory>(), rigKind, model);
             return await run.RunAsync(cancellationToken);
         }));
         return command;
     }
 
     /// <summary>Every scenario in turn, each on a fresh network with its narration kept back; one row each, exit 0 only if all balanced.</summary>
-    private static async Task<int> RunAllAsync(SecurityProfileKind profile, DemoRigKind rig, CancellationToken cancellationToken)
+    private static async Task<int> RunAllAsync(SecurityProfileKind profile, DemoRigKind rig, Rigs.RigDispenserModel model, CancellationToken cancellationToken)
     {
         var failures = 0;
         var rows = new List<(string Name, string Result, string Summary)>();
@@ -68,13 +72,13 @@ internal static class DemoCommand
         {
             if (rig == DemoRigKind.FirmwareSim && kind == DemoScenarioKind.NotesNotTaken)
             {
-                skipped.Add((DemoScenario.NameOf(kind), "needs a dispenser with an exit sensor; the rig's LCDM-2000 has none"));
+                skipped.Add((DemoScenario.NameOf(kind), $"needs a dispenser with an exit sensor; the rig's {DemoScenario.MakerName(model)} has none"));
                 Console.WriteLine($"{DemoScenario.NameOf(kind),-38} skipped");
                 continue;
             }
 
             var narration = new StringWriter();
-            var run = new DemoScenario(kind, profile, null, narration, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, rig);
+            var run = new DemoScenario(kind, profile, null, narration, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, rig, model);
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             int exit;
             try
@@ -110,7 +114,7 @@ internal static class DemoCommand
         }
 
         Console.WriteLine();
-        Console.WriteLine($"{rows.Count - failures} of {rows.Count} scenarios ended as they should with the ledger balanced (rig {rig})"
+        Console.WriteLine($"{rows.Count - failures} of {rows.Count} scenarios ended as they should with the ledger balanced (rig {rig}{(rig == DemoRigKind.FirmwareSim && model != Rigs.RigDispenserModel.Lcdm2000 ? $" with the {DemoScenario.MakerName(model)}" : string.Empty)})"
             + (skipped.Count == 0 ? "." : $"; {skipped.Count} skipped on this rig: {string.Join(", ", skipped.Select(s => s.Name))}."));
         return failures == 0 ? 0 : 1;
     }

@@ -65,13 +65,16 @@ internal static class TerminalCommand
         };
         rigOption.AcceptOnlyFromAmong("simulated", "firmware-sim");
         command.Options.Add(rigOption);
+        var dispenserOption = Rigs.FirmwareSimRig.CreateDispenserOption();
+        command.Options.Add(dispenserOption);
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
         {
             Rigs.FirmwareSimRig? rig = null;
             using var rigScope = new RigScope(() => rig);
             using var host = CliHost.Build(parse, builder =>
             {
-                rig = Rigs.FirmwareSimRig.AttachIfSelected(builder, Rigs.FirmwareSimRig.ParseRigOption(parse.GetValue(rigOption)));
+                var onRig = Rigs.FirmwareSimRig.ParseRigOption(parse.GetValue(rigOption));
+                rig = Rigs.FirmwareSimRig.AttachIfSelected(builder, onRig, Rigs.FirmwareSimRig.ParseDispenserOption(parse.GetValue(dispenserOption), onRig || Rigs.FirmwareSimRig.IsSelected(builder.Configuration)));
                 builder.Services.AddSystemd();
 
                 // The generic host must wait for the drain (Terminal:StopTimeout) and the sign-off, not its 30 s default.

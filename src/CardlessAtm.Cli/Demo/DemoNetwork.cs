@@ -61,6 +61,9 @@ internal sealed class DemoNetwork : IAsyncDisposable
     /// <summary>The devices the terminals run on.</summary>
     public DemoRigKind Rig { get; private init; }
 
+    /// <summary>On <see cref="DemoRigKind.FirmwareSim"/>: the dispenser model the rig emulates (<c>demo --dispenser</c>).</summary>
+    public RigDispenserModel RigDispenser { get; private init; }
+
     /// <summary>True when the terminal–host link runs plain TCP (<c>Host:Insecure</c>, <c>Terminal:Host:Insecure</c>): only the replayed-approval scenario, whose attacker must read the wire.</summary>
     public bool PlainHostLink { get; private init; }
 
@@ -70,7 +73,8 @@ internal sealed class DemoNetwork : IAsyncDisposable
     /// <param name="cancellationToken">Cancels start-up.</param>
     /// <param name="plainHostLink">Run the host listener on plain TCP, explicitly insecure (see <see cref="PlainHostLink"/>).</param>
     /// <param name="rig">The devices the demo's terminals run on.</param>
-    public static async Task<DemoNetwork> StartAsync(SecurityProfileKind profileKind, ILoggerFactory loggers, CancellationToken cancellationToken, bool plainHostLink = false, DemoRigKind rig = DemoRigKind.Simulated)
+    /// <param name="rigDispenser">On the firmware-sim rig: the dispenser it emulates.</param>
+    public static async Task<DemoNetwork> StartAsync(SecurityProfileKind profileKind, ILoggerFactory loggers, CancellationToken cancellationToken, bool plainHostLink = false, DemoRigKind rig = DemoRigKind.Simulated, RigDispenserModel rigDispenser = RigDispenserModel.Lcdm2000)
     {
         loggers = new TeardownQuietLoggerFactory(loggers);
         var directory = System.IO.Directory.CreateTempSubdirectory("cardless-atm-demo-");
@@ -81,7 +85,7 @@ internal sealed class DemoNetwork : IAsyncDisposable
         pki.ConfigureProxy(proxyOptions.Atm);
         pki.ConfigureProxyPhones(proxyOptions.Phone);
         var proxy = await ProxyServer.StartAsync(proxyOptions, loggers, cancellationToken: cancellationToken);
-        return new DemoNetwork(directory, host, seed, proxy, pki, host.Profile, loggers) { HostPort = host.LocalEndPoint.Port, PlainHostLink = plainHostLink, Rig = rig };
+        return new DemoNetwork(directory, host, seed, proxy, pki, host.Profile, loggers) { HostPort = host.LocalEndPoint.Port, PlainHostLink = plainHostLink, Rig = rig, RigDispenser = rigDispenser };
     }
 
     /// <summary>Adds an ATM to the host (the first one is the seeded <c>ATM00001</c>) and starts its terminal on simulated devices.</summary>
@@ -101,7 +105,7 @@ internal sealed class DemoNetwork : IAsyncDisposable
         keys.SaveKey("tmk", masterKey, overwrite: true);
 
         System.IO.Directory.CreateDirectory(atmDirectory);
-        var rig = Rig == DemoRigKind.FirmwareSim ? FirmwareSimRig.Start(Loggers) : null;
+        var rig = Rig == DemoRigKind.FirmwareSim ? FirmwareSimRig.Start(Loggers, RigDispenserOptions.Default(RigDispenser)) : null;
         var settings = rig?.Settings(atmDirectory) ?? DeviceSettings(atmDirectory);
         if (!deviceMemory)
         {

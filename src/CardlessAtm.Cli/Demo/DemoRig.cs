@@ -65,13 +65,16 @@ internal sealed class SimulatedDemoHardware(SimulatedKeypad keypad, SimulatedDis
 }
 
 /// <summary>
-/// The firmware-sim rig: keys tapped on the key matrix, faults in the firmware (a jam in the LCDM-2000 emulator, the safe
-/// door's reed switch opened on the virtual board, the lower cassette pulled out of the emulator) and the QR picture
+/// The firmware-sim rig: keys tapped on the key matrix, faults in the firmware (a jam in the dispenser emulator, the safe
+/// door's reed switch opened on the virtual board, the 50s cassette pulled out of the emulator) and the QR picture
 /// taken from the panel emulator's framebuffer — what the glass shows, not what the terminal meant to draw.
 /// </summary>
 internal sealed class FirmwareSimDemoHardware(FirmwareSimRig rig, string directory) : IDemoAtmHardware
 {
     private int _photos;
+
+    /// <summary>The rig's dispenser firmware (its cassettes, as the emulator counts them).</summary>
+    public RigDispenser Dispenser => rig.Dispenser;
 
     public void Press(params AtmKey[] keys) => rig.Press(keys);
 
@@ -87,7 +90,7 @@ internal sealed class FirmwareSimDemoHardware(FirmwareSimRig rig, string directo
         Thread.Sleep(TimeSpan.FromMilliseconds(200));
     }
 
-    public void PullFiftiesCassette() => rig.Dispenser.SetCassettePresent(2, present: false);
+    public void PullFiftiesCassette() => rig.Dispenser.SetCassettePresent(rig.Dispenser.CashUnits.Single(u => u.Denomination == 50).Position, present: false);
 
     /// <summary>
     /// The panel's framebuffer as PNG once it shows this session's QR: the terminal announces the session as the screen

@@ -1,4 +1,5 @@
 using System.Globalization;
+using CardlessAtm.Cli.Rigs;
 using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Phone;
@@ -85,7 +86,7 @@ internal enum DemoScenarioKind
 /// console, the phone scanning the QR image, the PIN — and narrates the patent's steps A–G as they happen,
 /// then prints the journal and the balances and checks that the ledger balances.
 /// </summary>
-internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfileKind profile, FileInfo? saveQr, TextWriter output, ILoggerFactory loggers, DemoRigKind rig = DemoRigKind.Simulated)
+internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfileKind profile, FileInfo? saveQr, TextWriter output, ILoggerFactory loggers, DemoRigKind rig = DemoRigKind.Simulated, RigDispenserModel rigDispenser = RigDispenserModel.Lcdm2000)
 {
     private const int AmountMajor = 80;
     private const int FloodRequests = 500;
@@ -94,9 +95,15 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
     /// <summary>The scenarios <c>--scenario all</c> runs, in order, with their command-line names.</summary>
     public static IReadOnlyList<DemoScenarioKind> All { get; } = Enum.GetValues<DemoScenarioKind>();
 
+    /// <summary>A rig dispenser model as its maker writes it: LCDM-2000, LCDM-4000.</summary>
+    public static string MakerName(RigDispenserModel model) => model == RigDispenserModel.Lcdm4000 ? "LCDM-4000" : "LCDM-2000";
+
     /// <summary>"dispenser-jam" for DispenserJam.</summary>
     public static string NameOf(DemoScenarioKind kind) =>
         string.Concat(kind.ToString().Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+
+    /// <summary>The rig's dispenser as its maker writes it (LCDM-2000, LCDM-4000).</summary>
+    private string Model => MakerName(rigDispenser);
 
     /// <summary>The last line of the report: how the scenario ended and whether the ledger balanced.</summary>
     public string? Summary { get; private set; }
@@ -111,8 +118,8 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         var qrOptions = new QrSessionOptions { Lifetime = kind == DemoScenarioKind.ExpiredQr ? TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(90), ClockSkew = TimeSpan.Zero };
-        Say($"Starting the network on loopback (security profile {profile}, rig {rig}): host, proxy, terminal, phone…");
-        await using var network = await DemoNetwork.StartAsync(profile, loggers, cancellationToken, plainHostLink: kind is DemoScenarioKind.ReplayedApproval or DemoScenarioKind.ForgedKeyChange, rig: rig);
+        Say($"Starting the network on loopback (security profile {profile}, rig {rig}{(rig == DemoRigKind.FirmwareSim ? $" with the {Model}" : string.Empty)}): host, proxy, terminal, phone…");
+        await using var network = await DemoNetwork.StartAsync(profile, loggers, cancellationToken, plainHostLink: kind is DemoScenarioKind.ReplayedApproval or DemoScenarioKind.ForgedKeyChange, rig: rig, rigDispenser: rigDispenser);
         if (kind is DemoScenarioKind.TerminalKilledMidDispense or DemoScenarioKind.TerminalKilledBeforeReversalFile)
         {
             return await RunKilledTerminalAsync(network, cancellationToken);
@@ -301,9 +308,9 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         await using var terminal = DemoTerminalProcess.Start(
             network, Host.Seeding.DemoSeed.AtmId, midDispense ? TimeSpan.FromMilliseconds(400) : TimeSpan.Zero, midDispense ? null : 1, midDispense ? null : JournalEvents.DispenseEnd, rig);
         var devices = terminal.Rig == DemoRigKind.FirmwareSim
-            ? "on the firmware-sim rig: the LCDM-2000 driver into the rig's emulator on a pty, GPIO sensors; console display and keypad"
+            ? $"on the firmware-sim rig: the {Model} driver into the rig's emulator on a pty, GPIO sensors; console display and keypad"
             : "on the Simulated devices";
-        var jamWhere = terminal.Rig == DemoRigKind.FirmwareSim ? "the LCDM-2000 emulator jams" : "the dispenser jams";
+        var jamWhere = terminal.Rig == DemoRigKind.FirmwareSim ? $"the {Model} emulator jams" : "the dispenser jams";
         Say(midDispense
             ? $"(scenario: the terminal runs as its own process, {devices}; it will be SIGKILLed while the notes are moving)"
             : $"(scenario: the terminal runs as its own process, {devices}; {jamWhere} after the first note, and the process SIGKILLs itself right after journalling dispense-end — before the reversal file is written)");
@@ -577,10 +584,11 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         var report = await network.Host.Administration.GetDayReportAsync(cancellationToken: cancellationToken);
         var suspect = report.Sum(r => r.SuspectMinor);
         Say($"Suspect amounts at the host (the device could not say what it presented; settled at the cash count): {Devices.Money.Of(suspect, "EUR")}");
+        var cassettesAgree = ReportRigCassettes(atm);
         var connectionFlood = FinishConnectionFlood(ending);
         var retractBin = CheckRetractBin(atm);
         var floodContained = (_floodJournalLines is not { } lines || (lines <= 20 && _floodRefused == FloodRequests)) && _tornLinesReported != false
-            && _impostorRefused != false && _replayRefused != false && _connectionFloodServed != false && _retractBinCounted != false;
+            && _impostorRefused != false && _replayRefused != false && _connectionFloodServed != false && _retractBinCounted != false && cassettesAgree;
         var balanced = totals.Balances && presented.MinorUnits == netDebits && atm.Terminal.Reversals.Store.Depth == 0 && before - after == netDebits && floodContained;
         Summary = $"{ending}; cash out {presented}, debits − reversals {Devices.Money.Of(netDebits, "EUR")}, SAF {atm.Terminal.Reversals.Store.Depth}, suspect {Devices.Money.Of(suspect, "EUR")}"
             + (_floodJournalLines is { } grown ? $", {_floodRefused}/{FloodRequests} refused, journal +{grown} lines" : string.Empty)
@@ -592,6 +600,29 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
             ? $"Ledger balanced: cash out = money debited. Scenario {NameOf(kind)} ended: {ending}."
             : $"LEDGER NOT BALANCED after scenario {NameOf(kind)} ({ending}): ledger consistent={totals.Balances}.");
         return balanced ? 0 : 1;
+    }
+
+    /// <summary>
+    /// On the firmware-sim rig: each cassette as the emulated firmware counts it next to the terminal's cash-unit count.
+    /// False when the notes do not add up: the terminal's counts must be the firmware's plus the notes a jam left in the
+    /// transport (picked, in no answer of the unit, so still counted in their cassette until the cash count finds them).
+    /// </summary>
+    private bool ReportRigCassettes(DemoAtm atm)
+    {
+        if (atm.Hardware is not FirmwareSimDemoHardware hardware)
+        {
+            return true;
+        }
+
+        var units = atm.Terminal.Devices.Dispenser.CashUnits;
+        var counts = hardware.Dispenser.CashUnits
+            .Select(u => (u.Id, u.Position, Firmware: hardware.Dispenser.CassetteCount(u.Position), Terminal: units.Single(c => c.Position == u.Position).Count))
+            .ToList();
+        var inPath = hardware.Dispenser.NotesInPath;
+        var agree = counts.Sum(c => c.Terminal) == counts.Sum(c => c.Firmware) + inPath;
+        Say($"Cassettes of the {Model} emulator (firmware / terminal): {string.Join(", ", counts.Select(c => $"{c.Id} {c.Firmware}/{c.Terminal}"))}; "
+            + $"{inPath} note(s) in the transport{(agree ? string.Empty : " — THE COUNTS DO NOT ADD UP")}");
+        return agree;
     }
 
     private static async Task WaitForReversalsAsync(DemoAtm atm, CancellationToken cancellationToken)

@@ -45,7 +45,7 @@ internal sealed class DemoTerminalProcess : IAsyncDisposable
     /// Starts <c>cardless-atm terminal</c> with the console display and keypad (the scenario types on its standard input and
     /// reads the screens off its output) and, on <see cref="DemoRigKind.Simulated"/>, the simulated dispenser with a
     /// state file; on <see cref="DemoRigKind.FirmwareSim"/>, <c>Devices:Rig=FirmwareSim</c>: the process starts its own
-    /// rig and dispenses through the LCDM-2000 driver into the rig's emulator, the notes
+    /// rig and dispenses through the driver of the network's <see cref="DemoNetwork.RigDispenser"/> into the rig's emulator, the notes
     /// <paramref name="noteDelay"/> apart and the jam injected in the emulator by the rig's settings.
     /// </summary>
     /// <remarks>
@@ -188,14 +188,17 @@ internal sealed class DemoTerminalProcess : IAsyncDisposable
 
         if (rig == DemoRigKind.FirmwareSim)
         {
-            // The rig's shipped settings (its cash units, the LCDM-2000 on the rig's pty, GPIO sensors) sit under these;
+            // The rig's shipped settings (its cash units, the dispenser on the rig's pty, GPIO sensors) sit under these;
             // the display and keypad stay on the console, the only way into a process the scenario does not host.
             devices["Rig"] = FirmwareSimRig.Name;
             devices["Dispenser"] = new Dictionary<string, object> { ["StateFile"] = Path.Combine(directory, "cash-units.json") };
-            var firmware = new Dictionary<string, object>();
+            var firmware = new Dictionary<string, object>
+            {
+                ["Dispenser"] = new Dictionary<string, object> { ["Model"] = network.RigDispenser.ToString() },
+            };
             if (noteDelay is { } delay && delay > TimeSpan.Zero)
             {
-                firmware["Lcdm2000"] = new Dictionary<string, object> { ["NoteInterval"] = delay.ToString() };
+                firmware[network.RigDispenser.ToString()] = new Dictionary<string, object> { ["NoteInterval"] = delay.ToString() };
             }
 
             if (jamAfterNotes is { } jam)

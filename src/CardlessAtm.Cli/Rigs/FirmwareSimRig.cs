@@ -1,14 +1,13 @@
+using System.CommandLine;
 using System.Device.Gpio;
 using System.Device.I2c;
 using System.Device.Spi;
 using System.Globalization;
 using CardlessAtm.Devices;
-using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Devices.RaspberryPi.Buses;
 using CardlessAtm.Devices.RaspberryPi.Keypad;
 using CardlessAtm.FirmwareSim.Gpio;
-using CardlessAtm.FirmwareSim.Lcdm2000;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.DependencyInjection;
@@ -22,7 +21,8 @@ namespace CardlessAtm.Cli.Rigs;
 /// Pi's own registration, against emulated parts wired to a virtual board — the ILI9341 panel emulator on SPI bus 0 chip
 /// select 0 (MISO wired, mode 3, at most <see cref="PanelMaxClockHz"/>), the HD44780/PCF8574 mirror LCD at 0x27 on I2C bus 1,
 /// a 4×4 key matrix and the door, shutter and tamper reed switches on the GPIO lines of docs/hardware/raspberry-pi.md, and
-/// the LCDM-2000 firmware on a pseudo-terminal. The wiring is the rig's hardware and never changes; <see cref="Settings"/>
+/// a Puloon dispenser's firmware on a pseudo-terminal: the LCDM-2000 (two cassettes, the default) or, with
+/// <c>FirmwareSim:Dispenser:Model = Lcdm4000</c>, the LCDM-4000 (four cassettes). The wiring is the rig's hardware and never changes; <see cref="Settings"/>
 /// is the shipped configuration that matches it, under anything the user sets, so a wrong bus, chip select, clock or
 /// address in configuration fails the way it would on a Pi. Nothing here needs the kernel's buses (it runs under QEMU).
 /// </summary>
@@ -40,17 +40,14 @@ internal sealed class FirmwareSimRig : IDisposable
     /// <summary>Notes in each emulated cassette at start (and the configured counts).</summary>
     public const int NotesPerCassette = 500;
 
-    /// <summary>
-    /// The LCDM-2000 emulator's settings (<see cref="Lcdm2000EmulatorOptions"/>: timings, cassettes), as for
-    /// <c>cardless-atm firmware-sim dispenser</c>; read when the rig starts, over the rig's defaults.
-    /// </summary>
-    public const string DispenserSection = "FirmwareSim:Lcdm2000";
+    /// <summary>The setting that selects the rig's dispenser: <c>Lcdm2000</c> (default) or <c>Lcdm4000</c>.</summary>
+    public const string DispenserModelSetting = RigDispenserOptions.ModelSetting;
 
     /// <summary>
-    /// A jam injected in the rig's LCDM-2000 emulator when the rig starts: the first dispense jams at the exit after this
-    /// many notes (for a terminal started as its own process, whose rig nobody else can reach). Unset: no jam.
+    /// A jam injected in the rig's dispenser emulator (either model) when the rig starts: the first dispense jams at the exit
+    /// after this many notes (for a terminal started as its own process, whose rig nobody else can reach). Unset: no jam.
     /// </summary>
-    public const string JamAfterNotesSetting = "FirmwareSim:Faults:JamAfterNotes";
+    public const string JamAfterNotesSetting = RigDispenserOptions.JamAfterNotesSetting;
 
     private static readonly (string Id, SensorPin Pin)[] Switches =
     [
@@ -69,7 +66,7 @@ internal sealed class FirmwareSimRig : IDisposable
     private readonly AtmKey?[,] _keyMap;
     private readonly Dictionary<string, SimulatedSwitch> _switches = [];
 
-    private FirmwareSimRig(Lcdm2000EmulatorOptions dispenserOptions, ILoggerFactory? loggers)
+    private FirmwareSimRig(RigDispenserOptions dispenserOptions, ILoggerFactory? loggers)
     {
         Board = new VirtualGpioBoard(TimeProvider.System);
         Panel = new Ili934xPanelEmulator(Board, dataCommandPin: 25, resetPin: 24) { MisoWired = true };
@@ -83,8 +80,7 @@ internal sealed class FirmwareSimRig : IDisposable
             _switches[id] = Board.AddSwitch(id, pin.Bcm, PinValue.Low, closed: true);
         }
 
-        Dispenser = new Lcdm2000Emulator(dispenserOptions, loggers?.CreateLogger<Lcdm2000Emulator>());
-        Dispenser.Start();
+        Dispenser = RigDispenser.Start(dispenserOptions, loggers);
     }
 
     /// <summary>The virtual board every emulated part is wired to.</summary>
@@ -102,8 +98,8 @@ internal sealed class FirmwareSimRig : IDisposable
     /// <summary>The key matrix under the keypad driver.</summary>
     public SimulatedKeyMatrix Keys { get; }
 
-    /// <summary>The LCDM-2000 firmware behind the pseudo-terminal.</summary>
-    public Lcdm2000Emulator Dispenser { get; }
+    /// <summary>The dispenser firmware (LCDM-2000 or LCDM-4000) behind the pseudo-terminal.</summary>
+    public RigDispenser Dispenser { get; }
 
     /// <summary>True when configuration selects this rig.</summary>
     public static bool IsSelected(IConfiguration configuration) =>
@@ -118,12 +114,37 @@ internal sealed class FirmwareSimRig : IDisposable
         _ => throw new UsageException($"--rig: '{value}' is not a rig; use simulated or firmware-sim"),
     };
 
+    /// <summary>The <c>--dispenser</c> option of <c>demo</c> and <c>terminal</c>: the rig's dispenser, over <see cref="DispenserModelSetting"/>.</summary>
+    public static Option<string?> CreateDispenserOption()
+    {
+        var option = new Option<string?>("--dispenser")
+        {
+            Description = "With --rig firmware-sim: the dispenser the rig emulates, lcdm2000 (two cassettes, the default) or lcdm4000 (four cassettes, "
+                + $"the LCDM-4000 driver); the same as {DispenserModelSetting}=Lcdm2000|Lcdm4000.",
+        };
+        option.AcceptOnlyFromAmong("lcdm2000", "lcdm4000");
+        return option;
+    }
+
+    /// <summary>Parses <c>--dispenser</c> (null: not given, the setting decides).</summary>
+    /// <exception cref="UsageException">Given without the firmware-sim rig (<paramref name="onRig"/> false).</exception>
+    public static RigDispenserModel? ParseDispenserOption(string? value, bool onRig) => value switch
+    {
+        null => null,
+        _ when !onRig => throw new UsageException("--dispenser chooses the firmware-sim rig's dispenser; give it with --rig firmware-sim"),
+        _ => RigDispenserOptions.ParseModel(value),
+    };
+
     /// <summary>
     /// When <c>--rig firmware-sim</c> was given (<paramref name="requested"/>) or <c>Devices:Rig</c> is <c>FirmwareSim</c>: starts
     /// the rig, puts its settings under the user's (above the shipped appsettings.json, below --config, environment and --set)
     /// and points the Pi registration at it. The caller owns the returned rig; null when no rig is selected.
     /// </summary>
-    public static FirmwareSimRig? AttachIfSelected(HostApplicationBuilder builder, bool requested)
+    /// <param name="builder">The host being built.</param>
+    /// <param name="requested">True for <c>--rig firmware-sim</c>.</param>
+    /// <param name="model"><c>--dispenser</c>, over <see cref="DispenserModelSetting"/>; null: the setting (default LCDM-2000).</param>
+    /// <exception cref="DeviceConfigurationException">A rig setting is wrong; the message names it.</exception>
+    public static FirmwareSimRig? AttachIfSelected(HostApplicationBuilder builder, bool requested, RigDispenserModel? model = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         if (!requested && !IsSelected(builder.Configuration))
@@ -131,12 +152,8 @@ internal sealed class FirmwareSimRig : IDisposable
             return null;
         }
 
-        var rig = Start(dispenserOptions: DispenserOptions(builder.Configuration, out var jamAfterNotes));
-        if (jamAfterNotes is { } jam)
-        {
-            rig.Dispenser.InjectJam(jam);
-        }
-
+        var options = RigDispenserOptions.Read(builder.Configuration, model);
+        var rig = Start(dispenserOptions: options);
         var data = builder.Configuration["Terminal:DataDirectory"];
         var state = string.IsNullOrWhiteSpace(data)
             ? Directory.CreateTempSubdirectory("cardless-atm-firmware-sim-").FullName
@@ -148,40 +165,14 @@ internal sealed class FirmwareSimRig : IDisposable
         return rig;
     }
 
-    /// <summary>Starts the emulators (the LCDM-2000 firmware on a new pseudo-terminal).</summary>
-    public static FirmwareSimRig Start(ILoggerFactory? loggers = null, Lcdm2000EmulatorOptions? dispenserOptions = null) =>
-        new(dispenserOptions ?? DefaultDispenserOptions(), loggers);
+    /// <summary>Starts the emulators (the dispenser's firmware, by default the LCDM-2000's, on a new pseudo-terminal).</summary>
+    public static FirmwareSimRig Start(ILoggerFactory? loggers = null, RigDispenserOptions? dispenserOptions = null) =>
+        new(dispenserOptions ?? RigDispenserOptions.Default(), loggers);
 
     /// <summary>
-    /// The emulator's options: the rig's defaults with <see cref="DispenserSection"/> over them, and the jam of
-    /// <see cref="JamAfterNotesSetting"/>.
-    /// </summary>
-    /// <exception cref="DeviceConfigurationException">A value is malformed or out of range; the message names the setting.</exception>
-    public static Lcdm2000EmulatorOptions DispenserOptions(IConfiguration configuration, out int? jamAfterNotes)
-    {
-        ArgumentNullException.ThrowIfNull(configuration);
-        var options = DefaultDispenserOptions();
-        AtmDevicesBuilder.Bind(configuration.GetSection(DispenserSection), options);
-        var problems = options.Validate();
-        if (problems.Count > 0)
-        {
-            throw new DeviceConfigurationException(DispenserSection, string.Join("; ", problems));
-        }
-
-        jamAfterNotes = null;
-        if (configuration[JamAfterNotesSetting] is { Length: > 0 } jam)
-        {
-            jamAfterNotes = int.TryParse(jam, NumberStyles.None, CultureInfo.InvariantCulture, out var notes)
-                ? notes
-                : throw new DeviceConfigurationException(JamAfterNotesSetting, $"'{jam}' is not a number of notes (0 or more)");
-        }
-
-        return options;
-    }
-
-    /// <summary>
-    /// The shipped settings of the rig: the Pi kinds with the wiring above, EUR 10s in the upper and EUR 50s in the lower
-    /// cassette. They sit under the user's configuration; <paramref name="stateDirectory"/> holds the cash-unit and counter files.
+    /// The shipped settings of the rig: the Pi kinds with the wiring above and the dispenser's kind on its pty with its cash
+    /// units (LCDM-2000: EUR 10s in the upper and 50s in the lower cassette; LCDM-4000: EUR 5s, 10s, 20s and 50s in positions
+    /// 1–4). They sit under the user's configuration; <paramref name="stateDirectory"/> holds the cash-unit and counter files.
     /// </summary>
     public Dictionary<string, string?> Settings(string stateDirectory)
     {
@@ -202,11 +193,9 @@ internal sealed class FirmwareSimRig : IDisposable
             ["Devices:FaultCheck:AcceptUnverifiedDisplay"] = "false",
             ["Devices:Keypad:Kind"] = "Matrix",
             ["Devices:Sensors:Kind"] = "Gpio",
-            ["Devices:Dispenser:Kind"] = "Lcdm2000",
-            ["Devices:Dispenser:Lcdm2000:PortName"] = Dispenser.SlavePath,
-            ["Devices:Dispenser:Lcdm2000:CounterFile"] = Path.Combine(stateDirectory, "lcdm2000-counters.json"),
             ["Devices:Dispenser:StateFile"] = Path.Combine(stateDirectory, "cash-units.json"),
         };
+        Dispenser.AddSettings(settings, stateDirectory);
         for (var i = 0; i < Switches.Length; i++)
         {
             settings[$"Devices:Sensors:Gpio:Sensors:{i}:Id"] = Switches[i].Id;
@@ -214,13 +203,13 @@ internal sealed class FirmwareSimRig : IDisposable
             settings[$"Devices:Sensors:Gpio:Sensors:{i}:Pin"] = Switches[i].Pin.Bcm.ToString(CultureInfo.InvariantCulture);
         }
 
-        var units = new[] { ("UPPER", 1, "10"), ("LOWER", 2, "50") };
-        for (var i = 0; i < units.Length; i++)
+        var units = Dispenser.CashUnits;
+        for (var i = 0; i < units.Count; i++)
         {
-            settings[$"Devices:Dispenser:CashUnits:{i}:Id"] = units[i].Item1;
-            settings[$"Devices:Dispenser:CashUnits:{i}:Position"] = units[i].Item2.ToString(CultureInfo.InvariantCulture);
+            settings[$"Devices:Dispenser:CashUnits:{i}:Id"] = units[i].Id;
+            settings[$"Devices:Dispenser:CashUnits:{i}:Position"] = units[i].Position.ToString(CultureInfo.InvariantCulture);
             settings[$"Devices:Dispenser:CashUnits:{i}:Currency"] = "EUR";
-            settings[$"Devices:Dispenser:CashUnits:{i}:Denomination"] = units[i].Item3;
+            settings[$"Devices:Dispenser:CashUnits:{i}:Denomination"] = units[i].Denomination.ToString(CultureInfo.InvariantCulture);
             settings[$"Devices:Dispenser:CashUnits:{i}:Count"] = NotesPerCassette.ToString(CultureInfo.InvariantCulture);
         }
 
@@ -253,16 +242,13 @@ internal sealed class FirmwareSimRig : IDisposable
     public void Type(string digits) =>
         Press([.. digits.Select(c => c is >= '0' and <= '9' ? AtmKey.D0 + (c - '0') : throw new ArgumentException($"'{c}' is not a digit.", nameof(digits)))]);
 
-    /// <summary>Stops the LCDM-2000 firmware and closes its pseudo-terminal.</summary>
+    /// <summary>Stops the dispenser firmware and closes its pseudo-terminal.</summary>
     public void Dispose()
     {
         Dispenser.Dispose();
         Panel.Dispose();
         MirrorLcd.Dispose();
     }
-
-    private static Lcdm2000EmulatorOptions DefaultDispenserOptions() =>
-        new() { UpperNotes = NotesPerCassette, LowerNotes = NotesPerCassette, StartDelay = TimeSpan.FromMilliseconds(50) };
 
     private (int Row, int Column) PositionOf(AtmKey key)
     {
