@@ -82,13 +82,7 @@ internal sealed class FirmwareSimDemoHardware(FirmwareSimRig rig, string directo
 
     public void JamAfterFirstNote() => rig.Dispenser.InjectJam(afterNotes: 1);
 
-    public void OpenSafeDoor()
-    {
-        rig.SetSwitch("SafeDoor", closed: false);
-
-        // The GPIO driver debounces (30 ms); the customer's first key comes later than that on a real ATM too.
-        Thread.Sleep(TimeSpan.FromMilliseconds(200));
-    }
+    public void OpenSafeDoor() => rig.SetSwitch("SafeDoor", closed: false);
 
     public void PullFiftiesCassette() => rig.Dispenser.SetCassettePresent(rig.Dispenser.CashUnits.Single(u => u.Denomination == 50).Position, present: false);
 

@@ -115,6 +115,9 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
     private int _floodRefused;
     private bool? _replayRefused;
 
+    /// <summary>door-open: whether the ATM refused before any QR and paid nothing (null for the other scenarios).</summary>
+    private bool? _doorRefused;
+
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         var qrOptions = new QrSessionOptions { Lifetime = kind == DemoScenarioKind.ExpiredQr ? TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(90), ClockSkew = TimeSpan.Zero };
@@ -196,6 +199,23 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         return await ReportAsync(network, atm, customer, before, expectedEnding, cancellationToken);
     }
 
+    private const string RefusedBeforeQr = "refused before any QR";
+
+    /// <summary>
+    /// The fault check reads the sensors' status: on the firmware-sim rig a reed switch reaches it only after the GPIO
+    /// driver's debounce, so the customer steps up once the terminal itself reports the door open (bounded: a rig whose
+    /// sensor never reports it fails the scenario through its refusal check).
+    /// </summary>
+    private static void WaitUntilTheTerminalSeesTheDoorOpen(DemoAtm atm)
+    {
+        var sensors = atm.Terminal.Devices.Sensors.Status;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (sensors.StateOf(Devices.Sensors.SensorKind.SafeDoor) != Devices.Sensors.SensorState.Alert && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(TimeSpan.FromMilliseconds(10));
+        }
+    }
+
     private void Prepare(DemoNetwork network, DemoAtm atm)
     {
         switch (kind)
@@ -206,6 +226,7 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
                 break;
             case DemoScenarioKind.DoorOpen:
                 atm.Hardware.OpenSafeDoor();
+                WaitUntilTheTerminalSeesTheDoorOpen(atm);
                 Say("(scenario: the safe door is open)");
                 break;
             case DemoScenarioKind.ReversalRefused:
@@ -269,7 +290,7 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         {
             var ended = await _atmOutcome.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
             Say($"   The ATM shows: {ended.CustomerMessage}");
-            return "refused before any QR";
+            return RefusedBeforeQr;
         }
 
         return await WithdrawAsync(network, atm, customerIndex, cancellationToken);
@@ -585,10 +606,16 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         var suspect = report.Sum(r => r.SuspectMinor);
         Say($"Suspect amounts at the host (the device could not say what it presented; settled at the cash count): {Devices.Money.Of(suspect, "EUR")}");
         var cassettesAgree = ReportRigCassettes(atm);
+        if (kind == DemoScenarioKind.DoorOpen)
+        {
+            _doorRefused = ending == RefusedBeforeQr && !presented.IsPositive;
+            Say(_doorRefused.Value ? "The ATM refused with the safe door open: no QR, no note." : $"THE ATM SERVED WITH THE SAFE DOOR OPEN ({ending}, {presented} presented).");
+        }
+
         var connectionFlood = FinishConnectionFlood(ending);
         var retractBin = CheckRetractBin(atm);
         var floodContained = (_floodJournalLines is not { } lines || (lines <= 20 && _floodRefused == FloodRequests)) && _tornLinesReported != false
-            && _impostorRefused != false && _replayRefused != false && _connectionFloodServed != false && _retractBinCounted != false && cassettesAgree;
+            && _impostorRefused != false && _replayRefused != false && _connectionFloodServed != false && _retractBinCounted != false && _doorRefused != false && cassettesAgree;
         var balanced = totals.Balances && presented.MinorUnits == netDebits && atm.Terminal.Reversals.Store.Depth == 0 && before - after == netDebits && floodContained;
         Summary = $"{ending}; cash out {presented}, debits − reversals {Devices.Money.Of(netDebits, "EUR")}, SAF {atm.Terminal.Reversals.Store.Depth}, suspect {Devices.Money.Of(suspect, "EUR")}"
             + (_floodJournalLines is { } grown ? $", {_floodRefused}/{FloodRequests} refused, journal +{grown} lines" : string.Empty)
