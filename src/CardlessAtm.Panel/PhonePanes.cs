@@ -28,6 +28,7 @@ internal sealed class PhonePanes(PanelAtm atm, Func<byte[]> photograph, TimeProv
         lock (pane)
         {
             pane.Session = session;
+            pane.Spent = false;
             pane.Status = "scanned";
             pane.Message = $"Scanned: withdraw {session.Amount} at {session.AtmId}";
             pane.Outcome = null;
@@ -44,6 +45,11 @@ internal sealed class PhonePanes(PanelAtm atm, Func<byte[]> photograph, TimeProv
         lock (pane)
         {
             session = pane.Session ?? throw new InvalidOperationException("scan the QR code first");
+            if (pane.Spent)
+            {
+                throw new InvalidOperationException("this QR code was used; scan the screen again");
+            }
+
             if (pane.Status == "sending")
             {
                 throw new InvalidOperationException("this pane is already sending a withdrawal");
@@ -74,7 +80,13 @@ internal sealed class PhonePanes(PanelAtm atm, Func<byte[]> photograph, TimeProv
                 });
                 session.EnsureNotExpired(time.GetUtcNow());
                 var result = await client.WithdrawAsync(session, account, WithdrawalInteraction.Automatic(pin), progress, CancellationToken.None);
-                status = result.CashDispensed ? "approved" : "refused";
+                status = result.Status switch
+                {
+                    WithdrawalStatus.Approved => "approved",
+                    WithdrawalStatus.PartiallyDispensed => "partial",
+                    WithdrawalStatus.OutcomeUnknown => "unknown",
+                    _ => "refused",
+                };
                 message = result.Message;
                 outcome = new
                 {
@@ -104,7 +116,7 @@ internal sealed class PhonePanes(PanelAtm atm, Func<byte[]> photograph, TimeProv
                 pane.Status = status;
                 pane.Message = message;
                 pane.Outcome = outcome;
-                pane.Session = null; // one QR, one withdrawal: scan again for the next
+                pane.Spent = true; // one scan, one withdrawal: scan again for the next (the pane still shows what it scanned)
             }
         });
     }
@@ -114,6 +126,8 @@ internal sealed class PhonePanes(PanelAtm atm, Func<byte[]> photograph, TimeProv
         public int Number { get; } = number;
 
         public ScannedSession? Session { get; set; }
+
+        public bool Spent { get; set; }
 
         public string Status { get; set; } = "idle";
 
