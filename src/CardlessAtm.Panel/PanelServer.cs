@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using CardlessAtm.Devices;
+using CardlessAtm.Devices.Display;
 using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Phone;
 using CardlessAtm.Phone.Credentials;
@@ -73,7 +74,7 @@ public sealed class PanelServer : IAsyncDisposable
         var caps = atm.Display.Capabilities;
         _renderer = new ScreenImage(caps.Name, caps.WidthPixels, caps.HeightPixels);
         _panes = new PhonePanes(atm, ScreenPng, time);
-        atm.Display.Shown += (_, _) => Interlocked.Increment(ref _screenVersion);
+        atm.Display.Shown += OnShown;
         atm.Terminal.Journal.Written += OnJournal;
     }
 
@@ -114,6 +115,7 @@ public sealed class PanelServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _atm.Terminal.Journal.Written -= OnJournal;
+        _atm.Display.Shown -= OnShown;
         await _app.StopAsync();
         await _app.DisposeAsync();
     }
@@ -132,6 +134,8 @@ public sealed class PanelServer : IAsyncDisposable
         _lastPng = (version, png);
         return png;
     }
+
+    private void OnShown(object? sender, Screen screen) => Interlocked.Increment(ref _screenVersion);
 
     private void OnJournal(JournalEntry entry)
     {
