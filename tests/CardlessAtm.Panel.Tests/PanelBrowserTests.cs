@@ -23,6 +23,8 @@ public sealed class PanelBrowserTests
         EnterAmount(browser, "80");
 
         Scan(browser, 1, "80.00 EUR");
+        browser.WaitForText("#screen-text", "Time left");
+        browser.Screenshot("approved-qr-scanned"); // the picture in docs/images/panel.png
         Withdraw(browser, 1, Ada.AccountId, Ada.Pin);
         browser.WaitForText("#pane-1 .status", "approved");
         await SettledAsync(panel, browser);

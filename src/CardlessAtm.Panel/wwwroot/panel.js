@@ -26,8 +26,10 @@ async function post(path, body) {
   return data;
 }
 
+// Key presses go out one after another: two fetches in flight may arrive in either order, and "40" must not become "04".
+let keys = Promise.resolve();
 function press(key) {
-  post("/api/keys", { key }).catch(e => showError(e.message));
+  keys = keys.then(() => post("/api/keys", { key })).catch(e => showError(e.message));
 }
 
 function showError(message) {
