@@ -7,9 +7,9 @@ let panes = 2;
 let phones = [];
 const faultLabels = {
   "safe-door": "Safe door open",
-  "cassette-removed": "Cassette removed",
+  "cassette-removed": "Cassette removed, position",
   "jam": "Note jam on the next dispense (after its first note)",
-  "double-note-reject": "Double-note reject (picks diverted to the reject tray)",
+  "double-note-reject": "Double-note reject, position",
   "dispenser-silent": "Dispenser silent (stops answering)",
   "notes-not-taken": "Customer does not take the notes",
   "host-link-down": "Host link down",
