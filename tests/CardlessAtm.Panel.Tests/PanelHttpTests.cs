@@ -226,3 +226,36 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
         DeviceKinds = kinds,
     };
 }
+
+/// <summary>The link switches cut the wire, not the flow: the terminal loses its host and finds it again.</summary>
+public sealed class PanelLinkTests
+{
+    [Fact]
+    public async Task Host_link_down_takes_the_terminal_out_of_service_and_back_when_restored()
+    {
+        await using var panel = await DemoPanel.StartAsync(new PanelOptions(), NullLoggerFactory.Instance, CancellationToken.None);
+        using var client = new HttpClient { BaseAddress = panel.Server.Url };
+        var terminal = panel.Atm.Terminal;
+        Assert.True(terminal.IsHostReady);
+
+        (await client.PostAsync("/api/faults", new StringContent("""{"name":"host-link-down","on":true}""", Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode().Dispose();
+        await WaitAsync(() => !terminal.IsHostReady, "the terminal to lose its host");
+        var state = await client.GetFromJsonAsync<JsonElement>("/api/state");
+        Assert.False(state.GetProperty("terminal").GetProperty("hostReady").GetBoolean());
+
+        (await client.PostAsync("/api/faults", new StringContent("""{"name":"host-link-down","on":false}""", Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode().Dispose();
+        using var online = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await terminal.WaitUntilHostReadyAsync(online.Token);
+        await terminal.Flow.WaitForStateAsync(s => s == Terminal.Flow.TerminalState.Idle, online.Token);
+    }
+
+    private static async Task WaitAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            await Task.Delay(50);
+        }
+    }
+}
