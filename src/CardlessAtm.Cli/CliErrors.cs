@@ -26,6 +26,7 @@ internal static class CliErrors
         return e switch
         {
             DeviceConfigurationException or UsageException => (ConfigurationExit, e.Message),
+            Panel.PanelRefusedException => (ConfigurationExit, $"The panel refuses to start: {e.Message}"),
             ProxyConfigurationException proxy => (ConfigurationExit, $"Configuration error in {proxy.Setting}: {proxy.Message.TrimEnd('.')}."),
             Network.LinkConfigurationException link => (ConfigurationExit, $"Configuration error in {link.Setting}: {link.Message.TrimEnd('.')}."),
             OptionsValidationException => (ConfigurationExit, $"Configuration error: {e.Message}"),

@@ -19,6 +19,7 @@ root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(HostCommand.Create());
 root.Subcommands.Add(FirmwareSimCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(PanelCommand.Create());
 // --- end subcommands ---
 
 // Exceptions come here, not to System.CommandLine's handler (which prints the stack trace): one mapping to

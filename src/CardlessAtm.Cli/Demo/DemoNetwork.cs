@@ -95,7 +95,8 @@ internal sealed class DemoNetwork : IAsyncDisposable
     /// <param name="deviceMemory">Whether the simulated dispenser keeps its memory in a file after every note (as a real one does);
     /// off for the load benchmark, whose mechanical parts are meant to cost nothing.</param>
     /// <param name="hostPort">The loopback port the terminal dials for its host, when not the host's own (a relay in between).</param>
-    public async Task<DemoAtm> StartTerminalAsync(string atmId, QrSessionOptions qrOptions, CancellationToken cancellationToken, bool deviceMemory = true, int? hostPort = null)
+    /// <param name="proxyPort">The loopback port the terminal dials for the proxy, when not the proxy's own (the panel's link relay).</param>
+    public async Task<DemoAtm> StartTerminalAsync(string atmId, QrSessionOptions qrOptions, CancellationToken cancellationToken, bool deviceMemory = true, int? hostPort = null, int? proxyPort = null)
     {
         var masterKey = atmId == DemoSeed.AtmId
             ? Seed.Atm.MasterKey
@@ -139,7 +140,7 @@ internal sealed class DemoNetwork : IAsyncDisposable
             Host = PlainHostLink
                 ? new EndpointOptions { Address = "127.0.0.1", Port = hostPort ?? HostPort, Insecure = true }
                 : new EndpointOptions { Address = "127.0.0.1", Port = hostPort ?? HostPort, Tls = Pki.TerminalHostTls() },
-            Proxy = new EndpointOptions { Address = "127.0.0.1", Port = Proxy.AtmEndPoint.Port, Tls = Pki.IssueTerminalTls(atmId, Path.Combine(atmDirectory, "tls")) },
+            Proxy = new EndpointOptions { Address = "127.0.0.1", Port = proxyPort ?? Proxy.AtmEndPoint.Port, Tls = Pki.IssueTerminalTls(atmId, Path.Combine(atmDirectory, "tls")) },
             KeyStore = keys.Directory,
             DataDirectory = Path.Combine(atmDirectory, "data"),
             ResultScreenTime = TimeSpan.Zero,

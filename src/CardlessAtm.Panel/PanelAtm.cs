@@ -1,0 +1,155 @@
+using CardlessAtm.Devices.Dispenser;
+using CardlessAtm.Devices.Sensors;
+using CardlessAtm.Devices.Simulated;
+using CardlessAtm.Host.Administration;
+using CardlessAtm.Phone.Withdrawal;
+using CardlessAtm.Terminal;
+
+namespace CardlessAtm.Panel;
+
+/// <summary>A phone the panel's phone panes can hold: an enrolled phone of the host, talking to the proxy like any other.</summary>
+/// <param name="Name">Shown in the pane, e.g. "Ada Lovelace's phone".</param>
+/// <param name="Connect">Makes a client for one withdrawal (the phone library, over the proxy's phone port).</param>
+public sealed record PanelPhone(string Name, Func<CardlessWithdrawalClient> Connect);
+
+/// <summary>An account whose balance the panel shows (read from the host's ledger).</summary>
+public sealed record PanelAccount(string AccountId, string HolderName);
+
+/// <summary>A link the panel can cut (host link down, proxy link down): a relay between the terminal and its peer.</summary>
+public interface IPanelLink
+{
+    /// <summary>True while the link is cut.</summary>
+    bool IsDown { get; }
+
+    /// <summary>Cuts the link (open connections are closed, new ones refused) or restores it.</summary>
+    void SetDown(bool down);
+}
+
+/// <summary>
+/// What the panel shows and drives: a running terminal on simulated devices, the host's ledger and the phones. Every
+/// switch acts on a device (the simulators' fault injection) or a link, never on the withdrawal flow.
+/// </summary>
+public sealed class PanelAtm
+{
+    /// <summary>The running terminal (read only: state, journal, cash units, fault check).</summary>
+    public required AtmTerminal Terminal { get; init; }
+
+    /// <summary>The terminal's display.</summary>
+    public required SimulatedDisplay Display { get; init; }
+
+    /// <summary>The terminal's keypad.</summary>
+    public required SimulatedKeypad Keypad { get; init; }
+
+    /// <summary>The dispenser mechanism (faults, reject tray, exit).</summary>
+    public required SimulatedDispenserDevice Dispenser { get; init; }
+
+    /// <summary>The sensor board (doors, cassette presence).</summary>
+    public required SimulatedFaultSensors Sensors { get; init; }
+
+    /// <summary>The host's administration (balances, ledger totals).</summary>
+    public required Func<HostAdministration> Host { get; init; }
+
+    /// <summary>The phones the panes can use.</summary>
+    public required IReadOnlyList<PanelPhone> Phones { get; init; }
+
+    /// <summary>The accounts whose balances are shown.</summary>
+    public required IReadOnlyList<PanelAccount> Accounts { get; init; }
+
+    /// <summary>The device kind of each device class (<c>Devices:Display:Kind</c>, …) the terminal was built with; checked by <see cref="PanelSafety"/>.</summary>
+    public required IReadOnlyDictionary<string, string?> DeviceKinds { get; init; }
+
+    /// <summary>The relay on the terminal's host link, if the panel may cut it.</summary>
+    public IPanelLink? HostLink { get; init; }
+
+    /// <summary>The relay on the terminal's proxy link, if the panel may cut it.</summary>
+    public IPanelLink? ProxyLink { get; init; }
+
+    /// <summary>The currency the ATM dispenses.</summary>
+    public string Currency { get; init; } = "EUR";
+}
+
+/// <summary>The fault switches of the panel, each wired to the simulated devices or a link.</summary>
+public static class PanelFaults
+{
+    /// <summary>Switch names as the page and the API use them.</summary>
+    public static IReadOnlyList<string> Names { get; } =
+        ["safe-door", "cassette-removed", "jam", "double-note-reject", "dispenser-silent", "notes-not-taken", "host-link-down", "proxy-link-down"];
+
+    /// <summary>Whether switch <paramref name="name"/> is on (for per-cassette switches: at <paramref name="position"/>).</summary>
+    public static bool IsOn(PanelAtm atm, string name, int position = 0)
+    {
+        ArgumentNullException.ThrowIfNull(atm);
+        return name switch
+        {
+            "safe-door" => atm.Sensors.Status.StateOf(SensorKind.SafeDoor) == SensorState.Alert,
+            "cassette-removed" => atm.Dispenser.Faults.RemovedCassettes.Contains(position),
+            "jam" => atm.Dispenser.Faults.JamAfterNotes is not null,
+            "double-note-reject" => atm.Dispenser.Faults.PickFailures.Contains(position),
+            "dispenser-silent" => atm.Dispenser.Faults.NoAnswer,
+            "notes-not-taken" => atm.Dispenser.Faults.NotesNotTaken,
+            "host-link-down" => atm.HostLink?.IsDown ?? false,
+            "proxy-link-down" => atm.ProxyLink?.IsDown ?? false,
+            _ => false,
+        };
+    }
+
+    /// <summary>Sets a switch. The caller has validated the name and position (see <see cref="PanelServer"/>).</summary>
+    public static void Set(PanelAtm atm, string name, bool on, int position)
+    {
+        ArgumentNullException.ThrowIfNull(atm);
+        var faults = atm.Dispenser.Faults;
+        switch (name)
+        {
+            case "safe-door":
+                atm.Sensors.Set(SensorKind.SafeDoor, on ? SensorState.Alert : SensorState.Normal);
+                break;
+            case "cassette-removed":
+                // The cassette leaves the mechanism and its presence switch opens, as when an operator pulls it.
+                Toggle(faults.RemovedCassettes, position, on);
+                atm.Sensors.Set(SensorKind.CassettePresent, on ? SensorState.Alert : SensorState.Normal, position);
+                break;
+            case "jam":
+                faults.JamAfterNotes = on ? 1 : null; // the next dispense jams after its first note
+                break;
+            case "double-note-reject":
+                Toggle(faults.PickFailures, position, on); // each pick at this position is diverted to the reject tray
+                break;
+            case "dispenser-silent":
+                faults.NoAnswer = on;
+                break;
+            case "notes-not-taken":
+                faults.NotesNotTaken = on;
+                break;
+            case "host-link-down":
+                atm.HostLink!.SetDown(on);
+                break;
+            case "proxy-link-down":
+                atm.ProxyLink!.SetDown(on);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(name), name, "no such fault switch");
+        }
+    }
+
+    /// <summary>Whether a switch needs a cassette position.</summary>
+    public static bool TakesPosition(string name) => name is "cassette-removed" or "double-note-reject";
+
+    private static void Toggle(ISet<int> set, int position, bool on)
+    {
+        lock (set)
+        {
+            if (on)
+            {
+                set.Add(position);
+            }
+            else
+            {
+                set.Remove(position);
+            }
+        }
+    }
+
+    internal static IEnumerable<int> Positions(PanelAtm atm) => atm.Terminal.Devices.Dispenser.CashUnits.Select(u => u.Position).Order();
+
+    internal static CashUnit? UnitAt(PanelAtm atm, int position) => atm.Terminal.Devices.Dispenser.CashUnits.FirstOrDefault(u => u.Position == position);
+}

@@ -1,0 +1,528 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using CardlessAtm.Devices;
+using CardlessAtm.Devices.Display;
+using CardlessAtm.Devices.Keypad;
+using CardlessAtm.Phone;
+using CardlessAtm.Phone.Credentials;
+using CardlessAtm.Terminal.Journal;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace CardlessAtm.Panel;
+
+/// <summary>
+/// The front panel: an ASP.NET Core app (shared framework, no front-end build) serving one page and a small JSON API.
+/// The page polls <c>/api/state</c> and reloads <c>/api/screen.png</c> when the screen changes.
+/// </summary>
+public sealed class PanelServer : IAsyncDisposable
+{
+    /// <summary>The header that carries <see cref="PanelOptions.Token"/>.</summary>
+    public const string TokenHeader = "X-Panel-Token";
+
+    /// <summary>The cookie the page keeps the token in after <c>/?token=…</c>.</summary>
+    public const string TokenCookie = "panel-token";
+
+    private const int JournalTail = 40;
+
+    private static readonly Dictionary<string, AtmKey> Keys = new(StringComparer.Ordinal)
+    {
+        ["0"] = AtmKey.D0,
+        ["1"] = AtmKey.D1,
+        ["2"] = AtmKey.D2,
+        ["3"] = AtmKey.D3,
+        ["4"] = AtmKey.D4,
+        ["5"] = AtmKey.D5,
+        ["6"] = AtmKey.D6,
+        ["7"] = AtmKey.D7,
+        ["8"] = AtmKey.D8,
+        ["9"] = AtmKey.D9,
+        ["enter"] = AtmKey.Enter,
+        ["cancel"] = AtmKey.Cancel,
+        ["clear"] = AtmKey.Clear,
+        ["f1"] = AtmKey.F1,
+        ["f2"] = AtmKey.F2,
+        ["f3"] = AtmKey.F3,
+        ["f4"] = AtmKey.F4,
+    };
+
+    private readonly WebApplication _app;
+    private readonly PanelAtm _atm;
+    private readonly PanelOptions _options;
+    private readonly ScreenImage _renderer;
+    private readonly PhonePanes _panes;
+    private readonly Lock _gate = new();
+    private readonly ILogger _logger;
+    private readonly Queue<string> _journal = new();
+    private long _screenVersion;
+    private (long Version, byte[] Png)? _lastPng;
+
+    private PanelServer(WebApplication app, PanelAtm atm, PanelOptions options, TimeProvider time, ILogger logger)
+    {
+        _logger = logger;
+        _app = app;
+        _atm = atm;
+        _options = options;
+        var caps = atm.Display.Capabilities;
+        _renderer = new ScreenImage(caps.Name, caps.WidthPixels, caps.HeightPixels);
+        _panes = new PhonePanes(atm, ScreenPng, time);
+        atm.Display.Shown += OnShown;
+        atm.Terminal.Journal.Written += OnJournal;
+    }
+
+    /// <summary>The address the page is served on, e.g. <c>http://127.0.0.1:5080/</c>.</summary>
+    public Uri Url { get; private set; } = null!;
+
+    /// <summary>Validates the settings and the rig, and serves the panel for <paramref name="atm"/>.</summary>
+    /// <exception cref="PanelRefusedException">The binding is unsafe, or a real device is configured without <see cref="PanelOptions.AllowRealDevices"/>.</exception>
+    public static async Task<PanelServer> StartAsync(PanelAtm atm, PanelOptions options, ILoggerFactory? loggers = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(atm);
+        ArgumentNullException.ThrowIfNull(options);
+        var address = options.Validate();
+        PanelSafety.EnsureSimulated(atm.DeviceKinds, options.AllowRealDevices);
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
+        builder.Logging.ClearProviders();
+        if (loggers is not null)
+        {
+            builder.Services.AddSingleton(loggers);
+        }
+
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Listen(address, options.Port);
+        });
+        var app = builder.Build();
+        var server = new PanelServer(app, atm, options, time ?? TimeProvider.System, (loggers ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger<PanelServer>());
+        server.Map();
+        await app.StartAsync(cancellationToken);
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.Url = new Uri(bound.EndsWith('/') ? bound : bound + "/");
+        return server;
+    }
+
+    /// <summary>Stops serving.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _atm.Terminal.Journal.Written -= OnJournal;
+        _atm.Display.Shown -= OnShown;
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    /// <summary>The screen as PNG, rendered once per change.</summary>
+    internal byte[] ScreenPng()
+    {
+        var version = Interlocked.Read(ref _screenVersion);
+        var cached = _lastPng;
+        if (cached is { } c && c.Version == version)
+        {
+            return c.Png;
+        }
+
+        var png = _renderer.RenderPng(_atm.Display.Current);
+        _lastPng = (version, png);
+        return png;
+    }
+
+    private void OnShown(object? sender, Screen screen) => Interlocked.Increment(ref _screenVersion);
+
+    private void OnJournal(JournalEntry entry)
+    {
+        var line = ElectronicJournal.Export([entry]).TrimEnd();
+        lock (_gate)
+        {
+            _journal.Enqueue(line);
+            while (_journal.Count > JournalTail)
+            {
+                _journal.Dequeue();
+            }
+        }
+    }
+
+    private void Map()
+    {
+        _app.Use(GuardAsync);
+        _app.MapGet("/", ctx => Asset(ctx, "index.html", "text/html; charset=utf-8"));
+        _app.MapGet("/panel.js", ctx => Asset(ctx, "panel.js", "text/javascript; charset=utf-8"));
+        _app.MapGet("/panel.css", ctx => Asset(ctx, "panel.css", "text/css; charset=utf-8"));
+        _app.MapGet("/api/screen.png", ctx =>
+        {
+            ctx.Response.ContentType = "image/png";
+            var png = ScreenPng();
+            return ctx.Response.Body.WriteAsync(png).AsTask();
+        });
+        _app.MapGet("/api/state", async ctx => await ctx.Response.WriteAsJsonAsync(await StateAsync(ctx.RequestAborted)));
+        _app.MapPost("/api/keys", ctx => WithBody(ctx, PressKey));
+        _app.MapPost("/api/faults", ctx => WithBody(ctx, SetFault));
+        _app.MapPost("/api/take-notes", ctx => WithBody(ctx, _ =>
+        {
+            _atm.Dispenser.TakeNotes();
+            return Results.Ok(new { message = "The customer takes the notes at the exit." });
+        }));
+        _app.MapPost("/api/phones/{pane}/scan", ctx => WithBody(ctx, body => Scan(ctx, body)));
+        _app.MapPost("/api/phones/{pane}/withdraw", ctx => WithBody(ctx, body => Withdraw(ctx, body)));
+    }
+
+    /// <summary>Token, Host header (against DNS rebinding) and, for POSTs, a JSON body: before any endpoint runs.</summary>
+    private async Task GuardAsync(HttpContext ctx, RequestDelegate next)
+    {
+        var headers = ctx.Response.Headers;
+        headers.XContentTypeOptions = "nosniff";
+        headers.XFrameOptions = "DENY";
+        headers.CacheControl = "no-store";
+        headers.ContentSecurityPolicy = "default-src 'self'; img-src 'self'; frame-ancestors 'none'";
+        if (IPAddress.IsLoopback(IPAddress.Parse(_options.Address)) && !IsLoopbackHost(ctx.Request.Host.Host))
+        {
+            await Results.BadRequest(new { field = "Host", error = $"Host: '{ctx.Request.Host}' is not a loopback name; the panel answers only to 127.0.0.1, [::1] and localhost." }).ExecuteAsync(ctx);
+            return;
+        }
+
+        if (!string.IsNullOrEmpty(_options.Token))
+        {
+            if (ctx.Request.Path == "/" && ctx.Request.Query.TryGetValue("token", out var given) && Matches(given.ToString()))
+            {
+                ctx.Response.Cookies.Append(TokenCookie, _options.Token, new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = ctx.Request.IsHttps, Path = "/" });
+                ctx.Response.Redirect("/");
+                return;
+            }
+
+            var presented = ctx.Request.Headers[TokenHeader].ToString();
+            if (string.IsNullOrEmpty(presented))
+            {
+                presented = ctx.Request.Cookies[TokenCookie] ?? string.Empty;
+            }
+
+            if (!Matches(presented))
+            {
+                ctx.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                await ctx.Response.WriteAsJsonAsync(new { field = TokenHeader, error = $"{TokenHeader}: missing or wrong; open the panel as /?token=… or send the header." });
+                return;
+            }
+        }
+
+        try
+        {
+            await next(ctx);
+        }
+        catch (Exception e) when (e is not OperationCanceledException && !ctx.Response.HasStarted)
+        {
+            _logger.LogError(e, "Panel: {Method} {Path} failed", ctx.Request.Method, ctx.Request.Path);
+            ctx.Response.StatusCode = StatusCodes.Status500InternalServerError;
+            await ctx.Response.WriteAsJsonAsync(new { error = $"{e.GetType().Name}: {e.Message}" });
+        }
+    }
+
+    private bool Matches(string presented) =>
+        CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(_options.Token!));
+
+    private static bool IsLoopbackHost(string host) =>
+        host is "localhost" or "127.0.0.1" or "[::1]" or "::1" || (IPAddress.TryParse(host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
+
+    private static async Task Asset(HttpContext ctx, string name, string contentType)
+    {
+        await using var stream = typeof(PanelServer).Assembly.GetManifestResourceStream($"panel/{name}")
+            ?? throw new InvalidOperationException($"The panel's asset {name} is not embedded.");
+        ctx.Response.ContentType = contentType;
+        await stream.CopyToAsync(ctx.Response.Body, ctx.RequestAborted);
+    }
+
+    /// <summary>Reads a JSON object body (empty is an empty object) and runs <paramref name="handle"/>; 400 with the field for bad input.</summary>
+    private static async Task WithBody(HttpContext ctx, Func<JsonElement, IResult> handle)
+    {
+        IResult result;
+        var contentType = ctx.Request.ContentType ?? string.Empty;
+        if (!contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            // Also what keeps a cross-site form from posting here: a JSON content type needs a CORS preflight, which is never granted.
+            result = Bad("body", "must be a JSON object sent with Content-Type: application/json");
+        }
+        else if (ctx.Request.ContentLength is > 4096)
+        {
+            result = Bad("body", "is longer than 4096 bytes");
+        }
+        else
+        {
+            JsonDocument? document = null;
+            try
+            {
+                using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
+                var text = await reader.ReadToEndAsync(ctx.RequestAborted);
+                if (text.Length > 4096)
+                {
+                    result = Bad("body", "is longer than 4096 bytes");
+                }
+                else
+                {
+                    document = JsonDocument.Parse(string.IsNullOrWhiteSpace(text) ? "{}" : text);
+                    result = document.RootElement.ValueKind == JsonValueKind.Object
+                        ? Run(handle, document.RootElement)
+                        : Bad("body", "must be a JSON object");
+                }
+            }
+            catch (JsonException e)
+            {
+                result = Bad("body", $"is not valid JSON ({e.Message})");
+            }
+            finally
+            {
+                document?.Dispose();
+            }
+        }
+
+        await result.ExecuteAsync(ctx);
+    }
+
+    private static IResult Run(Func<JsonElement, IResult> handle, JsonElement body)
+    {
+        try
+        {
+            return handle(body);
+        }
+        catch (BadFieldException e)
+        {
+            return Bad(e.Field, e.Message);
+        }
+    }
+
+    private static IResult Bad(string field, string error) => Results.BadRequest(new { field, error = $"{field}: {error}" });
+
+    private IResult PressKey(JsonElement body)
+    {
+        var key = RequiredString(body, "key", 16);
+        if (!Keys.TryGetValue(key.ToLowerInvariant(), out var atmKey))
+        {
+            throw new BadFieldException("key", $"'{key}' is not a key of this keypad; one of {string.Join(", ", Keys.Keys)}");
+        }
+
+        _atm.Keypad.Press(atmKey);
+        return Results.Ok(new { pressed = atmKey.ToString() });
+    }
+
+    private IResult SetFault(JsonElement body)
+    {
+        var name = RequiredString(body, "name", 40);
+        if (!PanelFaults.Names.Contains(name, StringComparer.Ordinal))
+        {
+            throw new BadFieldException("name", $"'{name}' is not a fault switch; one of {string.Join(", ", PanelFaults.Names)}");
+        }
+
+        if (!body.TryGetProperty("on", out var onValue) || onValue.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+        {
+            throw new BadFieldException("on", "is required: true or false");
+        }
+
+        var position = 0;
+        if (PanelFaults.TakesPosition(name))
+        {
+            var positions = PanelFaults.Positions(_atm).ToList();
+            if (!body.TryGetProperty("position", out var p) || p.ValueKind != JsonValueKind.Number || !p.TryGetInt32(out position) || !positions.Contains(position))
+            {
+                throw new BadFieldException("position", $"is required for {name}: one of the cassette positions {string.Join(", ", positions)}");
+            }
+        }
+
+        if ((name == "host-link-down" && _atm.HostLink is null) || (name == "proxy-link-down" && _atm.ProxyLink is null))
+        {
+            throw new BadFieldException("name", $"{name} is not wired on this rig (the panel did not start the terminal's links)");
+        }
+
+        PanelFaults.Set(_atm, name, onValue.GetBoolean(), position);
+        return Results.Ok(new { name, on = PanelFaults.IsOn(_atm, name, position), position = position == 0 ? (int?)null : position });
+    }
+
+    private static int Pane(HttpContext ctx)
+    {
+        var text = ctx.Request.RouteValues["pane"] as string;
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var pane) || pane < 1 || pane > PhonePanes.Count)
+        {
+            throw new BadFieldException("pane", $"'{text}' is not a phone pane; 1 to {PhonePanes.Count}");
+        }
+
+        return pane;
+    }
+
+    private IResult Scan(HttpContext ctx, JsonElement body)
+    {
+        _ = body;
+        var pane = Pane(ctx);
+        try
+        {
+            var session = _panes.Scan(pane);
+            return Results.Ok(new { atmId = session.AtmId.ToString(), amount = session.Amount.ToString(), expiresAt = session.ExpiresAt });
+        }
+        catch (PhoneInputException e)
+        {
+            lock (_panes[pane])
+            {
+                _panes[pane].Status = "no-qr";
+                _panes[pane].Message = e.Message;
+            }
+
+            return Results.Conflict(new { field = "screen", error = $"screen: {e.Message}" });
+        }
+    }
+
+    private IResult Withdraw(HttpContext ctx, JsonElement body)
+    {
+        var pane = Pane(ctx);
+        if (!body.TryGetProperty("phone", out var p) || p.ValueKind != JsonValueKind.Number || !p.TryGetInt32(out var phone) || phone < 0 || phone >= _atm.Phones.Count)
+        {
+            throw new BadFieldException("phone", $"is required: 0 to {_atm.Phones.Count - 1} ({string.Join(", ", _atm.Phones.Select((ph, i) => $"{i} = {ph.Name}"))})");
+        }
+
+        var account = RequiredString(body, "account", 64);
+        try
+        {
+            AccountIds.Validate(account, "account");
+        }
+        catch (PhoneInputException e)
+        {
+            throw new BadFieldException("account", e.Message);
+        }
+
+        var pin = RequiredString(body, "pin", 64);
+        if (pin.Length is < PinEntry.MinLength or > PinEntry.MaxLength || !pin.All(char.IsAsciiDigit))
+        {
+            throw new BadFieldException("pin", $"must be {PinEntry.MinLength} to {PinEntry.MaxLength} digits");
+        }
+
+        try
+        {
+            _panes.Withdraw(pane, phone, account, pin);
+        }
+        catch (InvalidOperationException e)
+        {
+            return Results.Conflict(new { field = "pane", error = $"pane {pane}: {e.Message}" });
+        }
+
+        return Results.Accepted(value: new { pane, status = "sending" });
+    }
+
+    private static string RequiredString(JsonElement body, string field, int maxLength)
+    {
+        if (!body.TryGetProperty(field, out var value) || value.ValueKind != JsonValueKind.String)
+        {
+            throw new BadFieldException(field, "is required and must be a string");
+        }
+
+        var text = value.GetString()!;
+        if (text.Length == 0 || text.Length > maxLength)
+        {
+            throw new BadFieldException(field, $"must be 1 to {maxLength} characters");
+        }
+
+        return text;
+    }
+
+    private async Task<object> StateAsync(CancellationToken cancellationToken)
+    {
+        var terminal = _atm.Terminal;
+        var screen = _atm.Display.Current;
+        var dispenser = terminal.Devices.Dispenser;
+        var units = dispenser.CashUnits;
+        var probe = units.Where(u => u.Denomination.Currency.Code == _atm.Currency).MinBy(u => u.Denomination.MinorUnits)?.Denomination ?? Money.Of(1000, _atm.Currency);
+        var verdict = terminal.Devices.FaultCheck.Check(probe);
+        var host = _atm.Host();
+        var accounts = new List<object>();
+        foreach (var account in _atm.Accounts)
+        {
+            var record = await host.GetAccountAsync(account.AccountId, cancellationToken);
+            accounts.Add(new { accountId = account.AccountId, holder = account.HolderName, balance = record is null ? null : Money.Of(record.BalanceMinor, _atm.Currency).ToString(), balanceMinor = record?.BalanceMinor });
+        }
+
+        var totals = await host.GetLedgerTotalsAsync(cancellationToken);
+        string[] journal;
+        lock (_gate)
+        {
+            journal = [.. _journal];
+        }
+
+        var positions = PanelFaults.Positions(_atm).ToList();
+        return new
+        {
+            terminal = new
+            {
+                atmId = terminal.Options.AtmId,
+                state = terminal.Flow.State.ToString(),
+                outOfServiceReason = terminal.Flow.OutOfServiceReason,
+                hostReady = terminal.IsHostReady,
+                proxyConnected = terminal.IsProxyConnected,
+                reversalsWaiting = terminal.Reversals.Store.Depth,
+                reversalsStuck = terminal.Reversals.StuckCount,
+            },
+            screen = new
+            {
+                version = Interlocked.Read(ref _screenVersion),
+                width = _renderer.Width,
+                height = _renderer.Height,
+                title = screen?.Title,
+                lines = screen?.Lines ?? [],
+                secondsLeft = screen?.SecondsLeft,
+                tone = screen?.Tone.ToString(),
+                hasQr = screen?.Qr is not null,
+            },
+            verdict = new
+            {
+                probe = probe.ToString(),
+                ready = verdict.IsReady,
+                reasons = verdict.Reasons.Select(r => new { code = r.Code.ToString(), text = r.LogText }),
+            },
+            cashUnits = units.OrderBy(u => u.Position).Select(u => new
+            {
+                id = u.Id,
+                position = u.Position,
+                denomination = u.Denomination.ToString(),
+                count = u.Count,
+                presented = u.Counters.Presented,
+                rejected = u.Counters.Rejected,
+                unknown = u.Counters.Unknown,
+                retracted = u.Counters.Retracted,
+                present = u.IsPresent,
+                status = u.Status.ToString(),
+            }),
+            dispenser = new
+            {
+                device = dispenser.Status.Device.ToString(),
+                lastFault = dispenser.Status.LastFault,
+                rejectTray = _atm.Dispenser.RejectTray,
+                notesAtExit = _atm.Dispenser.NotesAtExit,
+                retractBin = _atm.Dispenser.RetractBin,
+                presentedTotal = _atm.Dispenser.PresentedTotal,
+            },
+            faults = PanelFaults.Names.Select(n => new
+            {
+                name = n,
+                available = n switch { "host-link-down" => _atm.HostLink is not null, "proxy-link-down" => _atm.ProxyLink is not null, _ => true },
+                on = PanelFaults.TakesPosition(n) ? positions.Any(p => PanelFaults.IsOn(_atm, n, p)) : PanelFaults.IsOn(_atm, n),
+                positions = PanelFaults.TakesPosition(n) ? positions.Where(p => PanelFaults.IsOn(_atm, n, p)).ToArray() : null,
+            }),
+            positions,
+            journal,
+            ledger = new
+            {
+                accounts,
+                balances = totals.Balances,
+                approvedWithdrawals = Money.Of(totals.ApprovedWithdrawalsMinor, _atm.Currency).ToString(),
+                reversals = Money.Of(totals.ReversalsMinor, _atm.Currency).ToString(),
+            },
+            phones = _atm.Phones.Select((p, i) => new { index = i, name = p.Name }),
+            panes = _panes.All.Select(p => p.Snapshot()),
+        };
+    }
+
+    private sealed class BadFieldException(string field, string message) : Exception(message)
+    {
+        public string Field { get; } = field;
+    }
+}

@@ -1,0 +1,55 @@
+using CardlessAtm.Cli.Demo;
+using CardlessAtm.Devices.Keypad;
+using CardlessAtm.Phone.Scanning;
+using CardlessAtm.Terminal.Flow;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CardlessAtm.Panel.Tests;
+
+/// <summary>The screen image the panel serves is the one the phone pane photographs: its QR reads back as the session on screen.</summary>
+public sealed class ScreenImageTests
+{
+    [Fact]
+    public async Task The_served_screen_png_is_the_display_resolution_and_its_qr_decodes_to_the_session_on_screen()
+    {
+        await using var panel = await DemoPanel.StartAsync(new PanelOptions(), NullLoggerFactory.Instance, CancellationToken.None);
+        using var client = new HttpClient { BaseAddress = panel.Server.Url };
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await panel.Atm.Terminal.Flow.WaitForStateAsync(s => s == TerminalState.Idle, timeout.Token);
+        var qrShown = panel.Atm.Terminal.Flow.WaitForStateAsync(s => s == TerminalState.QrShown, timeout.Token);
+        panel.PanelAtm.Keypad.Press(AtmKey.Enter);
+        panel.PanelAtm.Keypad.Type("50");
+        panel.PanelAtm.Keypad.Press(AtmKey.Enter);
+        await qrShown;
+
+        string? decoded = null;
+        while (decoded != panel.Atm.Terminal.Flow.CurrentQrText)
+        {
+            timeout.Token.ThrowIfCancellationRequested();
+            var png = await client.GetByteArrayAsync("/api/screen.png", timeout.Token);
+            try
+            {
+                decoded = QrImageReader.Read(png, "the panel's screen");
+            }
+            catch (Phone.PhoneInputException)
+            {
+                // the screen with the QR is being shown; look again
+            }
+        }
+
+        using var bitmap = SkiaSharp.SKBitmap.Decode(await client.GetByteArrayAsync("/api/screen.png"));
+        Assert.Equal((240, 320), (bitmap.Width, bitmap.Height));
+        Assert.Equal(panel.Atm.Terminal.Flow.CurrentQrText, decoded);
+    }
+
+    [Fact]
+    public void A_dark_display_is_black_and_a_text_screen_has_its_title_bar()
+    {
+        var image = new ScreenImage("test", 240, 320);
+
+        Assert.All(image.RenderRgb565(null), p => Assert.Equal(0, p));
+        var frame = image.RenderRgb565(Devices.Display.Screen.Text("Hello", "World"));
+        Assert.NotEqual(frame[(5 * 240) + 2], frame[(100 * 240) + 2]); // title background vs body background
+        Assert.Equal(0xFFFF, frame[(300 * 240) + 2]); // no countdown bar: body white to the bottom
+    }
+}
