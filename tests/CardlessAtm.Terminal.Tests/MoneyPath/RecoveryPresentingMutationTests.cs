@@ -304,6 +304,22 @@ public class RecoveryPresentingMutationTests
     }
 
     [Fact]
+    public async Task Killed_after_a_clean_decline_records_the_decline_and_reverses_nothing()
+    {
+        using var rig = await MoneyPathRig.CreateAsync();
+        await AskedAsync(rig);
+        await rig.Journal.WriteAsync(JournalSamples.Answered(Session, Stan, ResponseCodes.DoNotHonour));
+
+        var (settled, _) = await RecoverAsync(rig);
+
+        Assert.Equal(1, settled);
+        Assert.Empty(rig.Queue.Pending);
+        Assert.Equal(300, rig.NotesLeft);
+        var recovered = Assert.Single(rig.Entries().OfType<Recovered>());
+        Assert.Equal(("declined by the host", new JournalAmount(0, "EUR"), "none needed"), (recovered.How, recovered.Presented, recovered.Reversal));
+    }
+
+    [Fact]
     public async Task Killed_after_an_approval_with_nothing_dispensed_reverses_in_full_and_says_so()
     {
         using var rig = await MoneyPathRig.CreateAsync();
