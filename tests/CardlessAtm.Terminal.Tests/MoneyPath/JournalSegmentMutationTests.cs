@@ -303,6 +303,60 @@ public sealed class JournalSegmentMutationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_bad_line_at_the_same_line_number_of_the_new_segment_is_reported_too()
+    {
+        using (var journal = new ElectronicJournal(JournalPath, _time))
+        {
+            await journal.WriteAsync(JournalSamples.Started());
+            await journal.WriteAsync(JournalSamples.Started());
+        }
+
+        File.AppendAllText(JournalPath, "garbage\n"); // line 3
+        using var reopened = new ElectronicJournal(JournalPath, _time);
+        var reported = new List<SkippedJournalLine>();
+        reopened.LineSkipped += reported.Add;
+        reopened.ReadAllEntries();
+        _time.Advance(TimeSpan.FromDays(1));
+        await reopened.WriteAsync(JournalSamples.Started()); // the new segment: header, this entry
+        File.AppendAllText(JournalPath, "garbage\n"); // line 3 again, in the new segment
+
+        var read = reopened.ReadAllEntries();
+
+        var closed = ElectronicJournal.Segments(JournalPath)[0];
+        Assert.Equal([(closed, 3), (JournalPath, 3)], read.Skipped.Select(l => (l.Path, l.LineNumber)));
+        Assert.Equal([(JournalPath, 3), (JournalPath, 3)], reported.Select(r => (r.Path, r.LineNumber)));
+    }
+
+    [Fact]
+    public async Task Retention_deletes_an_old_segment_whose_successor_begins_with_the_open_withdrawals_request()
+    {
+        // Segments written before headers existed: the open withdrawal's request is the first line of the second one.
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 1, 10, 0, 0, TimeSpan.Zero));
+        var first = Path.Combine(_directory.FullName, "journal-20261101-001.log");
+        var second = Path.Combine(_directory.FullName, "journal-20261102-001.log");
+        using (var journal = new ElectronicJournal(JournalPath, time))
+        {
+            await journal.WriteAsync(JournalSamples.Started());
+        }
+
+        File.Move(JournalPath, first);
+        time.Advance(TimeSpan.FromDays(1));
+        using (var journal = new ElectronicJournal(JournalPath, time))
+        {
+            Assert.Equal(2, (await journal.WriteAsync(JournalSamples.Asked("open", 1))).Sequence);
+        }
+
+        File.Move(JournalPath, second);
+        time.Advance(TimeSpan.FromDays(10));
+
+        using var reopened = new ElectronicJournal(JournalPath, time, null, new JournalOptions { RetentionDays = 1 });
+
+        Assert.False(File.Exists(first), "a segment with nothing of the open withdrawal was kept");
+        Assert.Equal([second, JournalPath], ElectronicJournal.Segments(JournalPath));
+        Assert.Contains(reopened.ReadUnfinished(), e => e is AuthoriseRequested { Session: "open" });
+    }
+
+    [Fact]
     public async Task A_closed_journal_refuses_counts_as_it_refuses_entries()
     {
         var journal = new ElectronicJournal(JournalPath, _time);
