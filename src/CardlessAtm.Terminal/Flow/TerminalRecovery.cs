@@ -220,8 +220,9 @@ public sealed class TerminalRecovery(ElectronicJournal journal, ICashDispenser d
         {
             presented = new Money(0, amount.Currency);
             how = answer is null ? "no answer from the host was recorded"
+                : declined ? "declined by the host"
                 : reasonCode == ReversalReasons.UnknownOutcome ? "the host's answer left the outcome unknown"
-                : declined ? "declined by the host" : "approved but nothing was dispensed";
+                : "approved but nothing was dispensed";
         }
 
         presented = presented.MinorUnits < 0 ? new Money(0, amount.Currency) : presented;
