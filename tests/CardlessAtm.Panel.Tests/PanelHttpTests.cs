@@ -195,6 +195,9 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
     [InlineData("192.0.2.10", true, "short", "at least 16")]
     [InlineData("localhost", false, null, "not an IP address")]
     [InlineData("127.0.0.1", false, "short", "at least 16")]
+    [InlineData("0.0.0.0", true, "                ", "whitespace")]
+    [InlineData("0.0.0.0", true, "0123456789abcdef\t", "whitespace")]
+    [InlineData("127.0.0.1", false, " 0123456789abcdef", "whitespace")]
     public void Binding_beyond_loopback_needs_an_explicit_setting_and_a_shared_secret(string address, bool allowRemote, string? token, string message)
     {
         var options = new PanelOptions { Address = address, AllowRemote = allowRemote, Token = token };
