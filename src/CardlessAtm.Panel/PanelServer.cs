@@ -14,6 +14,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -91,6 +92,16 @@ public sealed class PanelServer : IAsyncDisposable
         PanelSafety.EnsureSimulated(atm.DeviceKinds, options.AllowRealDevices);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
+
+        // The panel's binding is Panel:Address and Panel:Port alone: ASP.NET Core's own settings (Kestrel:Endpoints,
+        // ASPNETCORE_URLS with ASPNETCORE_PREFERHOSTINGURLS, from the environment or an appsettings.json) would add or
+        // substitute an endpoint that no Panel:AllowRemote or token ever allowed.
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            [WebHostDefaults.PreferHostingUrlsKey] = "false",
+            [WebHostDefaults.ServerUrlsKey] = string.Empty,
+        });
         builder.Logging.ClearProviders();
         if (loggers is not null)
         {
@@ -106,7 +117,15 @@ public sealed class PanelServer : IAsyncDisposable
         var server = new PanelServer(app, atm, options, time ?? TimeProvider.System, (loggers ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger<PanelServer>());
         server.Map();
         await app.StartAsync(cancellationToken);
-        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
+        var stray = addresses.Where(a => !IPAddress.TryParse(new Uri(a).Host.Trim('[', ']'), out var ip) || !ip.Equals(address)).ToList();
+        if (addresses.Count == 0 || stray.Count > 0)
+        {
+            await server.DisposeAsync();
+            throw new PanelRefusedException($"The panel listens on {string.Join(", ", stray)} besides Panel:Address {address}; it serves Panel:Address and Panel:Port only.");
+        }
+
+        var bound = addresses[0];
         server.Url = new Uri(bound.EndsWith('/') ? bound : bound + "/");
         return server;
     }
