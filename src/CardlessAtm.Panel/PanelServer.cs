@@ -182,15 +182,15 @@ public sealed class PanelServer : IAsyncDisposable
             return ctx.Response.Body.WriteAsync(png).AsTask();
         });
         _app.MapGet("/api/state", async ctx => await ctx.Response.WriteAsJsonAsync(await StateAsync(ctx.RequestAborted)));
-        _app.MapPost("/api/keys", ctx => WithBody(ctx, PressKey));
-        _app.MapPost("/api/faults", ctx => WithBody(ctx, SetFault));
-        _app.MapPost("/api/take-notes", ctx => WithBody(ctx, _ =>
+        _app.MapPost("/api/keys", ctx => WithBody(ctx, ["key"], PressKey));
+        _app.MapPost("/api/faults", ctx => WithBody(ctx, ["name", "on", "position"], SetFault));
+        _app.MapPost("/api/take-notes", ctx => WithBody(ctx, [], _ =>
         {
             _atm.Dispenser.TakeNotes();
             return Results.Ok(new { message = "The customer takes the notes at the exit." });
         }));
-        _app.MapPost("/api/phones/{pane}/scan", ctx => WithBody(ctx, body => Scan(ctx, body)));
-        _app.MapPost("/api/phones/{pane}/withdraw", ctx => WithBody(ctx, body => Withdraw(ctx, body)));
+        _app.MapPost("/api/phones/{pane}/scan", ctx => WithBody(ctx, [], body => Scan(ctx, body)));
+        _app.MapPost("/api/phones/{pane}/withdraw", ctx => WithBody(ctx, ["phone", "account", "pin"], body => Withdraw(ctx, body)));
     }
 
     /// <summary>Token, Host header (against DNS rebinding) and, for POSTs, a JSON body: before any endpoint runs.</summary>
@@ -256,12 +256,15 @@ public sealed class PanelServer : IAsyncDisposable
         await stream.CopyToAsync(ctx.Response.Body, ctx.RequestAborted);
     }
 
-    /// <summary>Reads a JSON object body (empty is an empty object) and runs <paramref name="handle"/>; 400 with the field for bad input.</summary>
-    private static async Task WithBody(HttpContext ctx, Func<JsonElement, IResult> handle)
+    /// <summary>
+    /// Reads a JSON object body (empty is an empty object) of <paramref name="fields"/> only, each at most once, and runs
+    /// <paramref name="handle"/>; 400 with the field for bad input.
+    /// </summary>
+    private static async Task WithBody(HttpContext ctx, string[] fields, Func<JsonElement, IResult> handle)
     {
         IResult result;
-        var contentType = ctx.Request.ContentType ?? string.Empty;
-        if (!contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        if (!System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(ctx.Request.ContentType, out var mediaType)
+            || !string.Equals(mediaType.MediaType, "application/json", StringComparison.OrdinalIgnoreCase))
         {
             // Also what keeps a cross-site form from posting here: a JSON content type needs a CORS preflight, which is never granted.
             result = Bad("body", "must be a JSON object sent with Content-Type: application/json");
@@ -285,7 +288,7 @@ public sealed class PanelServer : IAsyncDisposable
                 {
                     document = JsonDocument.Parse(string.IsNullOrWhiteSpace(text) ? "{}" : text);
                     result = document.RootElement.ValueKind == JsonValueKind.Object
-                        ? Run(handle, document.RootElement)
+                        ? Run(handle, fields, document.RootElement)
                         : Bad("body", "must be a JSON object");
                 }
             }
@@ -302,10 +305,26 @@ public sealed class PanelServer : IAsyncDisposable
         await result.ExecuteAsync(ctx);
     }
 
-    private static IResult Run(Func<JsonElement, IResult> handle, JsonElement body)
+    private static IResult Run(Func<JsonElement, IResult> handle, string[] fields, JsonElement body)
     {
         try
         {
+            // An unknown field (an "amount" next to the PIN) or one given twice (which one wins?) is refused, not ignored.
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var property in body.EnumerateObject())
+            {
+                var name = property.Name.Length > 40 ? property.Name[..40] + "…" : property.Name;
+                if (!fields.Contains(property.Name, StringComparer.Ordinal))
+                {
+                    throw new BadFieldException(name, fields.Length == 0 ? "is not a field of this request; it takes none" : $"is not a field of this request; it takes {string.Join(", ", fields)}");
+                }
+
+                if (!seen.Add(property.Name))
+                {
+                    throw new BadFieldException(name, "is given twice");
+                }
+            }
+
             return handle(body);
         }
         catch (BadFieldException e)

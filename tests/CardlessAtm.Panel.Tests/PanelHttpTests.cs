@@ -56,6 +56,11 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
     [InlineData("/api/phones/1/withdraw", """{"phone":0,"account":"100000000001","pin":"12"}""", "pin")]
     [InlineData("/api/phones/1/withdraw", """{"phone":0,"account":"100000000001","pin":"12ab"}""", "pin")]
     [InlineData("/api/phones/1/withdraw", """{"phone":0,"account":"100000000001"}""", "pin")]
+    [InlineData("/api/keys", """{"key":"clear","key":"clear"}""", "key")]
+    [InlineData("/api/keys", """{"key":"clear","extra":true}""", "extra")]
+    [InlineData("/api/faults", """{"name":"jam","on":false,"on":false}""", "on")]
+    [InlineData("/api/take-notes", """{"count":5}""", "count")]
+    [InlineData("/api/phones/4/withdraw", """{"phone":0,"account":"100000000001","pin":"1234","amount":"999.00"}""", "amount")]
     public async Task Malformed_or_out_of_range_input_is_400_with_a_message_naming_the_field(string path, string body, string field)
     {
         using var response = await Client.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
@@ -64,6 +69,21 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
         var error = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(field, error.GetProperty("field").GetString());
         Assert.StartsWith(field + ": ", error.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("application/jsonp")]
+    [InlineData("application/json-seq")]
+    [InlineData("application/jsonx; charset=utf-8")]
+    public async Task A_content_type_that_only_starts_like_json_is_refused(string contentType)
+    {
+        using var content = new StringContent("""{"key":"clear"}""");
+        content.Headers.Remove("Content-Type");
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        using var response = await Client.PostAsync("/api/keys", content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("body: must be a JSON object", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Fact]
