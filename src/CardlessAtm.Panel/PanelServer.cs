@@ -278,8 +278,18 @@ public sealed class PanelServer : IAsyncDisposable
             JsonDocument? document = null;
             try
             {
+                // At most one character past the limit: a chunked body has no Content-Length, and reading it to its end
+                // let a client hold the request (and up to Kestrel's 30 MB of it in memory) for as long as it liked.
                 using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
-                var text = await reader.ReadToEndAsync(ctx.RequestAborted);
+                var buffer = new char[4097];
+                var length = 0;
+                int got;
+                while (length < buffer.Length && (got = await reader.ReadAsync(buffer.AsMemory(length), ctx.RequestAborted)) > 0)
+                {
+                    length += got;
+                }
+
+                var text = new string(buffer, 0, length);
                 if (text.Length > 4096)
                 {
                     result = Bad("body", "is longer than 4096 bytes");

@@ -71,6 +71,25 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
         Assert.StartsWith(field + ": ", error.GetProperty("error").GetString(), StringComparison.Ordinal);
     }
 
+    /// <summary>A chunked body with no Content-Length that never ends: the 400 comes after 4096 bytes, not when (if ever) the body ends.</summary>
+    [Fact]
+    public async Task An_endless_chunked_body_is_refused_once_it_passes_the_limit_without_waiting_for_its_end()
+    {
+        using var socket = new System.Net.Sockets.TcpClient();
+        await socket.ConnectAsync(IPAddress.Loopback, fixture.Panel.Server.Url.Port);
+        var stream = socket.GetStream();
+        var chunk = new string(' ', 8192);
+        var head = $"POST /api/keys HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{chunk.Length:x}\r\n{chunk}\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head)); // and no last chunk: the body never ends
+
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var answer = new byte[512];
+        var read = await stream.ReadAsync(answer, patience.Token);
+        var text = Encoding.ASCII.GetString(answer, 0, read);
+
+        Assert.StartsWith("HTTP/1.1 400", text, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("application/jsonp")]
     [InlineData("application/json-seq")]
