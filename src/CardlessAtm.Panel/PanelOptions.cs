@@ -53,6 +53,11 @@ public sealed class PanelOptions
             throw new PanelRefusedException($"Panel:Token is {Token.Length} characters; it must be at least {MinimumTokenLength}.");
         }
 
+        if (Token is not null && Token.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+        {
+            throw new PanelRefusedException("Panel:Token contains whitespace or a control character: a blank or padded secret is a mistake; use at least 16 printable characters.");
+        }
+
         if (!IPAddress.IsLoopback(address))
         {
             if (!AllowRemote)

@@ -14,6 +14,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -91,6 +92,16 @@ public sealed class PanelServer : IAsyncDisposable
         PanelSafety.EnsureSimulated(atm.DeviceKinds, options.AllowRealDevices);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
+
+        // The panel's binding is Panel:Address and Panel:Port alone: ASP.NET Core's own settings (Kestrel:Endpoints,
+        // ASPNETCORE_URLS with ASPNETCORE_PREFERHOSTINGURLS, from the environment or an appsettings.json) would add or
+        // substitute an endpoint that no Panel:AllowRemote or token ever allowed.
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            [WebHostDefaults.PreferHostingUrlsKey] = "false",
+            [WebHostDefaults.ServerUrlsKey] = string.Empty,
+        });
         builder.Logging.ClearProviders();
         if (loggers is not null)
         {
@@ -106,7 +117,15 @@ public sealed class PanelServer : IAsyncDisposable
         var server = new PanelServer(app, atm, options, time ?? TimeProvider.System, (loggers ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger<PanelServer>());
         server.Map();
         await app.StartAsync(cancellationToken);
-        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
+        var stray = addresses.Where(a => !IPAddress.TryParse(new Uri(a).Host.Trim('[', ']'), out var ip) || !ip.Equals(address)).ToList();
+        if (addresses.Count == 0 || stray.Count > 0)
+        {
+            await server.DisposeAsync();
+            throw new PanelRefusedException($"The panel listens on {string.Join(", ", stray)} besides Panel:Address {address}; it serves Panel:Address and Panel:Port only.");
+        }
+
+        var bound = addresses[0];
         server.Url = new Uri(bound.EndsWith('/') ? bound : bound + "/");
         return server;
     }
@@ -163,15 +182,15 @@ public sealed class PanelServer : IAsyncDisposable
             return ctx.Response.Body.WriteAsync(png).AsTask();
         });
         _app.MapGet("/api/state", async ctx => await ctx.Response.WriteAsJsonAsync(await StateAsync(ctx.RequestAborted)));
-        _app.MapPost("/api/keys", ctx => WithBody(ctx, PressKey));
-        _app.MapPost("/api/faults", ctx => WithBody(ctx, SetFault));
-        _app.MapPost("/api/take-notes", ctx => WithBody(ctx, _ =>
+        _app.MapPost("/api/keys", ctx => WithBody(ctx, ["key"], PressKey));
+        _app.MapPost("/api/faults", ctx => WithBody(ctx, ["name", "on", "position"], SetFault));
+        _app.MapPost("/api/take-notes", ctx => WithBody(ctx, [], _ =>
         {
             _atm.Dispenser.TakeNotes();
             return Results.Ok(new { message = "The customer takes the notes at the exit." });
         }));
-        _app.MapPost("/api/phones/{pane}/scan", ctx => WithBody(ctx, body => Scan(ctx, body)));
-        _app.MapPost("/api/phones/{pane}/withdraw", ctx => WithBody(ctx, body => Withdraw(ctx, body)));
+        _app.MapPost("/api/phones/{pane}/scan", ctx => WithBody(ctx, [], body => Scan(ctx, body)));
+        _app.MapPost("/api/phones/{pane}/withdraw", ctx => WithBody(ctx, ["phone", "account", "pin"], body => Withdraw(ctx, body)));
     }
 
     /// <summary>Token, Host header (against DNS rebinding) and, for POSTs, a JSON body: before any endpoint runs.</summary>
@@ -237,12 +256,15 @@ public sealed class PanelServer : IAsyncDisposable
         await stream.CopyToAsync(ctx.Response.Body, ctx.RequestAborted);
     }
 
-    /// <summary>Reads a JSON object body (empty is an empty object) and runs <paramref name="handle"/>; 400 with the field for bad input.</summary>
-    private static async Task WithBody(HttpContext ctx, Func<JsonElement, IResult> handle)
+    /// <summary>
+    /// Reads a JSON object body (empty is an empty object) of <paramref name="fields"/> only, each at most once, and runs
+    /// <paramref name="handle"/>; 400 with the field for bad input.
+    /// </summary>
+    private static async Task WithBody(HttpContext ctx, string[] fields, Func<JsonElement, IResult> handle)
     {
         IResult result;
-        var contentType = ctx.Request.ContentType ?? string.Empty;
-        if (!contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        if (!System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(ctx.Request.ContentType, out var mediaType)
+            || !string.Equals(mediaType.MediaType, "application/json", StringComparison.OrdinalIgnoreCase))
         {
             // Also what keeps a cross-site form from posting here: a JSON content type needs a CORS preflight, which is never granted.
             result = Bad("body", "must be a JSON object sent with Content-Type: application/json");
@@ -256,8 +278,18 @@ public sealed class PanelServer : IAsyncDisposable
             JsonDocument? document = null;
             try
             {
+                // At most one character past the limit: a chunked body has no Content-Length, and reading it to its end
+                // let a client hold the request (and up to Kestrel's 30 MB of it in memory) for as long as it liked.
                 using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
-                var text = await reader.ReadToEndAsync(ctx.RequestAborted);
+                var buffer = new char[4097];
+                var length = 0;
+                int got;
+                while (length < buffer.Length && (got = await reader.ReadAsync(buffer.AsMemory(length), ctx.RequestAborted)) > 0)
+                {
+                    length += got;
+                }
+
+                var text = new string(buffer, 0, length);
                 if (text.Length > 4096)
                 {
                     result = Bad("body", "is longer than 4096 bytes");
@@ -266,7 +298,7 @@ public sealed class PanelServer : IAsyncDisposable
                 {
                     document = JsonDocument.Parse(string.IsNullOrWhiteSpace(text) ? "{}" : text);
                     result = document.RootElement.ValueKind == JsonValueKind.Object
-                        ? Run(handle, document.RootElement)
+                        ? Run(handle, fields, document.RootElement)
                         : Bad("body", "must be a JSON object");
                 }
             }
@@ -283,10 +315,26 @@ public sealed class PanelServer : IAsyncDisposable
         await result.ExecuteAsync(ctx);
     }
 
-    private static IResult Run(Func<JsonElement, IResult> handle, JsonElement body)
+    private static IResult Run(Func<JsonElement, IResult> handle, string[] fields, JsonElement body)
     {
         try
         {
+            // An unknown field (an "amount" next to the PIN) or one given twice (which one wins?) is refused, not ignored.
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var property in body.EnumerateObject())
+            {
+                var name = property.Name.Length > 40 ? property.Name[..40] + "…" : property.Name;
+                if (!fields.Contains(property.Name, StringComparer.Ordinal))
+                {
+                    throw new BadFieldException(name, fields.Length == 0 ? "is not a field of this request; it takes none" : $"is not a field of this request; it takes {string.Join(", ", fields)}");
+                }
+
+                if (!seen.Add(property.Name))
+                {
+                    throw new BadFieldException(name, "is given twice");
+                }
+            }
+
             return handle(body);
         }
         catch (BadFieldException e)

@@ -56,6 +56,11 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
     [InlineData("/api/phones/1/withdraw", """{"phone":0,"account":"100000000001","pin":"12"}""", "pin")]
     [InlineData("/api/phones/1/withdraw", """{"phone":0,"account":"100000000001","pin":"12ab"}""", "pin")]
     [InlineData("/api/phones/1/withdraw", """{"phone":0,"account":"100000000001"}""", "pin")]
+    [InlineData("/api/keys", """{"key":"clear","key":"clear"}""", "key")]
+    [InlineData("/api/keys", """{"key":"clear","extra":true}""", "extra")]
+    [InlineData("/api/faults", """{"name":"jam","on":false,"on":false}""", "on")]
+    [InlineData("/api/take-notes", """{"count":5}""", "count")]
+    [InlineData("/api/phones/4/withdraw", """{"phone":0,"account":"100000000001","pin":"1234","amount":"999.00"}""", "amount")]
     public async Task Malformed_or_out_of_range_input_is_400_with_a_message_naming_the_field(string path, string body, string field)
     {
         using var response = await Client.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
@@ -64,6 +69,40 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
         var error = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(field, error.GetProperty("field").GetString());
         Assert.StartsWith(field + ": ", error.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>A chunked body with no Content-Length that never ends: the 400 comes after 4096 bytes, not when (if ever) the body ends.</summary>
+    [Fact]
+    public async Task An_endless_chunked_body_is_refused_once_it_passes_the_limit_without_waiting_for_its_end()
+    {
+        using var socket = new System.Net.Sockets.TcpClient();
+        await socket.ConnectAsync(IPAddress.Loopback, fixture.Panel.Server.Url.Port);
+        var stream = socket.GetStream();
+        var chunk = new string(' ', 8192);
+        var head = $"POST /api/keys HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{chunk.Length:x}\r\n{chunk}\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head)); // and no last chunk: the body never ends
+
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var answer = new byte[512];
+        var read = await stream.ReadAsync(answer, patience.Token);
+        var text = Encoding.ASCII.GetString(answer, 0, read);
+
+        Assert.StartsWith("HTTP/1.1 400", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("application/jsonp")]
+    [InlineData("application/json-seq")]
+    [InlineData("application/jsonx; charset=utf-8")]
+    public async Task A_content_type_that_only_starts_like_json_is_refused(string contentType)
+    {
+        using var content = new StringContent("""{"key":"clear"}""");
+        content.Headers.Remove("Content-Type");
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        using var response = await Client.PostAsync("/api/keys", content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("body: must be a JSON object", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -195,6 +234,9 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
     [InlineData("192.0.2.10", true, "short", "at least 16")]
     [InlineData("localhost", false, null, "not an IP address")]
     [InlineData("127.0.0.1", false, "short", "at least 16")]
+    [InlineData("0.0.0.0", true, "                ", "whitespace")]
+    [InlineData("0.0.0.0", true, "0123456789abcdef\t", "whitespace")]
+    [InlineData("127.0.0.1", false, " 0123456789abcdef", "whitespace")]
     public void Binding_beyond_loopback_needs_an_explicit_setting_and_a_shared_secret(string address, bool allowRemote, string? token, string message)
     {
         var options = new PanelOptions { Address = address, AllowRemote = allowRemote, Token = token };
