@@ -117,6 +117,21 @@ internal sealed class MoneyPathRig : IDisposable
 
     public PendingReversal SingleReversal() => Assert.Single(Queue.Pending);
 
+    /// <summary>Advances the fake clock a second at a time until the withdrawal ends (at most two present timeouts).</summary>
+    public async Task<WithdrawalSettlement> RunOnFakeTimeAsync(Task<WithdrawalSettlement> withdrawal)
+    {
+        for (var second = 0; !withdrawal.IsCompleted && second < 2 * Options.PresentTimeout.TotalSeconds; second++)
+        {
+            await Task.WhenAny(withdrawal, Task.Delay(20));
+            if (!withdrawal.IsCompleted)
+            {
+                Time.Advance(TimeSpan.FromSeconds(1));
+            }
+        }
+
+        return await withdrawal.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
     public IReadOnlyList<JournalEntry> Entries() => Journal.ReadAllEntries();
 
     public void Dispose()

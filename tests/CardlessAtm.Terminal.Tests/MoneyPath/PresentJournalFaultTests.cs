@@ -1,6 +1,5 @@
 using CardlessAtm.Devices;
 using CardlessAtm.Iso8583;
-using CardlessAtm.Terminal.Flow;
 using CardlessAtm.Terminal.Journal;
 
 namespace CardlessAtm.Terminal.Tests.MoneyPath;
@@ -24,7 +23,7 @@ public class PresentJournalFaultTests
         rig.Host.Answers(ResponseCodes.Approved);
         FailOnce(rig, failing);
 
-        var settled = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+        var settled = await rig.RunOnFakeTimeAsync(rig.WithdrawAsync());
 
         Assert.Equal((ResponseCodes.Approved, (Money?)Eur80), (settled.ResponseCode, settled.Presented));
         Assert.Empty(rig.Queue.Pending);
@@ -42,7 +41,7 @@ public class PresentJournalFaultTests
         rig.Host.Answers(ResponseCodes.Approved);
         FailOnce(rig, typeof(NotesRetracted));
 
-        var settled = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+        var settled = await rig.RunOnFakeTimeAsync(rig.WithdrawAsync());
 
         Assert.Equal((ResponseCodes.SystemMalfunction, (Money?)new Money(0, Eur80.Currency)), (settled.ResponseCode, settled.Presented));
         var reversal = rig.SingleReversal();
@@ -62,20 +61,5 @@ public class PresentJournalFaultTests
                 throw new IOException("disk full");
             }
         };
-    }
-
-    /// <summary>Advances the fake clock a second at a time until the withdrawal ends (at most two present timeouts).</summary>
-    private static async Task<WithdrawalSettlement> RunOnFakeTimeAsync(MoneyPathRig rig, Task<WithdrawalSettlement> withdrawal)
-    {
-        for (var second = 0; !withdrawal.IsCompleted && second < 2 * rig.Options.PresentTimeout.TotalSeconds; second++)
-        {
-            await Task.WhenAny(withdrawal, Task.Delay(20));
-            if (!withdrawal.IsCompleted)
-            {
-                rig.Time.Advance(TimeSpan.FromSeconds(1));
-            }
-        }
-
-        return await withdrawal.WaitAsync(TimeSpan.FromSeconds(10));
     }
 }

@@ -34,7 +34,7 @@ public class PresentRetractAttackTests
         rig.Device.Faults.NotesNotTaken = true;
         rig.Host.Answers(ResponseCodes.Approved);
 
-        var settled = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+        var settled = await rig.RunOnFakeTimeAsync(rig.WithdrawAsync());
 
         Assert.Equal((ResponseCodes.SystemMalfunction, (Money?)new Money(0, Eur80.Currency)), (settled.ResponseCode, settled.Presented));
         var reversal = rig.SingleReversal();
@@ -61,7 +61,7 @@ public class PresentRetractAttackTests
         rig.Device.Faults.NotesNotTaken = true;
         rig.Host.Answers(ResponseCodes.Approved);
 
-        var settled = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+        var settled = await rig.RunOnFakeTimeAsync(rig.WithdrawAsync());
 
         Assert.Equal((ResponseCodes.SystemMalfunction, (Money?)new Money(0, Eur80.Currency)), (settled.ResponseCode, settled.Presented));
         var reversal = rig.SingleReversal();
@@ -89,7 +89,7 @@ public class PresentRetractAttackTests
         rig.Device.Faults.NotesNotTaken = true;
         rig.Host.Answers(ResponseCodes.Approved);
 
-        var settled = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+        var settled = await rig.RunOnFakeTimeAsync(rig.WithdrawAsync());
 
         Assert.Equal((ResponseCodes.Approved, (Money?)Eur80), (settled.ResponseCode, settled.Presented));
         Assert.Empty(rig.Queue.Pending);
@@ -120,11 +120,11 @@ public class PresentRetractAttackTests
         using var rig = await MoneyPathRig.CreateAsync();
         rig.Device.Faults.NotesNotTaken = true;
         rig.Host.Answers(ResponseCodes.Approved).Answers(ResponseCodes.Approved);
-        var first = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+        var first = await rig.RunOnFakeTimeAsync(rig.WithdrawAsync());
         rig.Device.TakeNotes(); // the exit sensor bounces after the retract: "taken", for an exit already empty
         rig.Device.TakeNotes();
 
-        var second = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+        var second = await rig.RunOnFakeTimeAsync(rig.WithdrawAsync());
 
         Assert.Equal((ResponseCodes.SystemMalfunction, ResponseCodes.SystemMalfunction), (first.ResponseCode, second.ResponseCode));
         Assert.Equal(2, rig.Queue.Pending.Count);
@@ -227,21 +227,6 @@ public class PresentRetractAttackTests
 
         await killed.Killed.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.False(withdrawal.IsCompleted, "the withdrawal went on after the kill");
-    }
-
-    /// <summary>Advances the fake clock a second at a time until the withdrawal ends (at most two present timeouts).</summary>
-    private static async Task<WithdrawalSettlement> RunOnFakeTimeAsync(MoneyPathRig rig, Task<WithdrawalSettlement> withdrawal)
-    {
-        for (var second = 0; !withdrawal.IsCompleted && second < 2 * rig.Options.PresentTimeout.TotalSeconds; second++)
-        {
-            await Task.WhenAny(withdrawal, Task.Delay(20));
-            if (!withdrawal.IsCompleted)
-            {
-                rig.Time.Advance(TimeSpan.FromSeconds(1));
-            }
-        }
-
-        return await withdrawal.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
     /// <summary>A presenting device in front of the simulated one whose retract does the real one (after <see cref="Before"/>), then answers what the test says.</summary>

@@ -23,7 +23,7 @@ public class PresentRetractTests
         rig.Device.Faults.TakeDelay = TimeSpan.FromSeconds(5);
         rig.Host.Answers(ResponseCodes.Approved);
 
-        var settled = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+        var settled = await rig.RunOnFakeTimeAsync(rig.WithdrawAsync());
 
         Assert.Equal((ResponseCodes.Approved, TerminalState.Done, (Money?)Eur80), (settled.ResponseCode, settled.Final, settled.Presented));
         Assert.Empty(rig.Queue.Pending);
@@ -41,7 +41,7 @@ public class PresentRetractTests
         rig.Device.Faults.NotesNotTaken = true;
         rig.Host.Answers(ResponseCodes.Approved);
 
-        var settled = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+        var settled = await rig.RunOnFakeTimeAsync(rig.WithdrawAsync());
 
         Assert.Equal(new WithdrawalSettlement(ResponseCodes.SystemMalfunction, new Money(0, Eur80.Currency), CustomerTexts.NotesRetracted, TerminalState.Terminated), settled);
         Assert.True(rig.Time.GetUtcNow() - Start >= rig.Options.PresentTimeout, "retracted before the present timeout");
@@ -63,7 +63,7 @@ public class PresentRetractTests
         rig.Device.Faults.NotesNotTaken = true;
         rig.Host.Answers(ResponseCodes.Approved);
 
-        var settled = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+        var settled = await rig.RunOnFakeTimeAsync(rig.WithdrawAsync());
 
         Assert.Equal((ResponseCodes.Approved, (Money?)Money.FromMajor(30, "EUR")), (settled.ResponseCode, settled.Presented));
         var reversal = rig.SingleReversal();
@@ -80,7 +80,7 @@ public class PresentRetractTests
         rig.Device.Faults.NotesNotTaken = true;
         rig.Host.Answers(ResponseCodes.Approved);
 
-        var settled = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+        var settled = await rig.RunOnFakeTimeAsync(rig.WithdrawAsync());
 
         Assert.Equal(ResponseCodes.SystemMalfunction, settled.ResponseCode);
         var reversal = rig.SingleReversal();
@@ -97,7 +97,7 @@ public class PresentRetractTests
         rig.Device.Faults.RetractFails = true;
         rig.Host.Answers(ResponseCodes.Approved);
 
-        var settled = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+        var settled = await rig.RunOnFakeTimeAsync(rig.WithdrawAsync());
 
         Assert.Equal((ResponseCodes.Approved, (Money?)Eur80), (settled.ResponseCode, settled.Presented));
         Assert.Empty(rig.Queue.Pending);
@@ -114,7 +114,7 @@ public class PresentRetractTests
         rig.Device.Faults.NotesNotTaken = true;
         rig.Host.Answers(ResponseCodes.Approved);
 
-        var settled = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+        var settled = await rig.RunOnFakeTimeAsync(rig.WithdrawAsync());
 
         Assert.Equal((ResponseCodes.Approved, (Money?)Eur80), (settled.ResponseCode, settled.Presented));
         Assert.Empty(rig.Queue.Pending);
@@ -164,7 +164,7 @@ public class PresentRetractTests
         rig.Device.Faults.NotesNotTaken = true;
         rig.Host.Answers(ResponseCodes.Approved);
 
-        var settled = await RunOnFakeTimeAsync(rig, rig.WithdrawAsync());
+        var settled = await rig.RunOnFakeTimeAsync(rig.WithdrawAsync());
 
         Assert.Equal(ResponseCodes.SystemMalfunction, settled.ResponseCode);
         var reversal = rig.SingleReversal();
@@ -179,21 +179,6 @@ public class PresentRetractTests
     {
         var counters = rig.Dispenser.CashUnits.Single(u => u.Id == unit).Counters;
         return (counters.Presented, counters.Retracted);
-    }
-
-    /// <summary>Advances the fake clock a second at a time until the withdrawal ends (at most two present timeouts).</summary>
-    private static async Task<WithdrawalSettlement> RunOnFakeTimeAsync(MoneyPathRig rig, Task<WithdrawalSettlement> withdrawal)
-    {
-        for (var second = 0; !withdrawal.IsCompleted && second < 2 * rig.Options.PresentTimeout.TotalSeconds; second++)
-        {
-            await Task.WhenAny(withdrawal, Task.Delay(20));
-            if (!withdrawal.IsCompleted)
-            {
-                rig.Time.Advance(TimeSpan.FromSeconds(1));
-            }
-        }
-
-        return await withdrawal.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
     /// <summary>A presenting device in front of the simulated one whose retract answers what the test says, or whose wait throws.</summary>
