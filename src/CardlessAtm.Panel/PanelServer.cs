@@ -73,7 +73,7 @@ public sealed class PanelServer : IAsyncDisposable
         _atm = atm;
         _options = options;
         var caps = atm.Display.Capabilities;
-        _renderer = new ScreenImage(caps.Name, caps.WidthPixels, caps.HeightPixels);
+        _renderer = new ScreenImage(caps.WidthPixels, caps.HeightPixels);
         _panes = new PhonePanes(atm, ScreenPng, time);
         atm.Display.Shown += OnShown;
         atm.Terminal.Journal.Written += OnJournal;
@@ -90,6 +90,11 @@ public sealed class PanelServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         var address = options.Validate();
         PanelSafety.EnsureSimulated(atm.DeviceKinds, options.AllowRealDevices);
+        var caps = atm.Display.Capabilities;
+        if (ScreenImage.ModelFor(caps.WidthPixels, caps.HeightPixels) is null)
+        {
+            throw new PanelRefusedException($"The display is {caps.WidthPixels}x{caps.HeightPixels}; the panel draws its screen with the ILI934x driver, which is 240x320 (ILI9341) or 320x240 (ILI9342).");
+        }
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
 
@@ -137,6 +142,7 @@ public sealed class PanelServer : IAsyncDisposable
         _atm.Display.Shown -= OnShown;
         await _app.StopAsync();
         await _app.DisposeAsync();
+        _renderer.Dispose();
     }
 
     /// <summary>The screen as PNG, rendered once per change.</summary>
