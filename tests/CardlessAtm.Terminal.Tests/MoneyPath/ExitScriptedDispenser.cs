@@ -16,8 +16,20 @@ internal sealed class ExitScriptedDispenser(ICashDispenser inner) : ICashDispens
     /// <summary>Replaces <see cref="WaitForTakenAsync"/>.</summary>
     public Func<CancellationToken, Task>? WaitForTaken { get; set; }
 
-    /// <summary>Replaces <see cref="ReadExitAsync"/>.</summary>
+    /// <summary>Replaces <see cref="ReadExitAsync"/> with a fixed answer.</summary>
     public ExitState? Exit { get; set; }
+
+    /// <summary>Replaces <see cref="ReadExitAsync"/> (over <see cref="Exit"/>), e.g. with one that throws.</summary>
+    public Func<CancellationToken, Task<ExitState>>? ReadExit { get; set; }
+
+    /// <summary>How often the exit was read.</summary>
+    public int ExitReads { get; private set; }
+
+    /// <summary>Replaces <see cref="RecoverInterruptedRetractAsync"/>.</summary>
+    public Func<IReadOnlyList<UnitMovement>, CancellationToken, Task<RetractResult>>? RecoverRetract { get; set; }
+
+    /// <summary>What each recovery of an interrupted retract was asked to mark.</summary>
+    public List<IReadOnlyList<UnitMovement>> RecoverRetractCalls { get; } = [];
 
     /// <summary>Replaces <see cref="RetractAsync"/>.</summary>
     public Func<IReadOnlyList<UnitMovement>, Task<RetractResult>>? Retract { get; set; }
@@ -52,11 +64,22 @@ internal sealed class ExitScriptedDispenser(ICashDispenser inner) : ICashDispens
 
     public Task WaitForTakenAsync(CancellationToken cancellationToken) => WaitForTaken is { } wait ? wait(cancellationToken) : inner.WaitForTakenAsync(cancellationToken);
 
-    public Task<ExitState> ReadExitAsync(CancellationToken cancellationToken) => Exit is { } exit ? Task.FromResult(exit) : inner.ReadExitAsync(cancellationToken);
+    public Task<ExitState> ReadExitAsync(CancellationToken cancellationToken)
+    {
+        ExitReads++;
+        return ReadExit is { } read ? read(cancellationToken) : Exit is { } exit ? Task.FromResult(exit) : inner.ReadExitAsync(cancellationToken);
+    }
 
     public Task<RetractResult> RetractAsync(IReadOnlyList<UnitMovement> presented, CancellationToken cancellationToken)
     {
         Retracts.Add(presented);
         return Retract is { } retract ? retract(presented) : inner.RetractAsync(presented, cancellationToken);
+    }
+
+    // Forwarded, not left to the interface's default (which answers Failed): the real dispenser marks the notes.
+    public Task<RetractResult> RecoverInterruptedRetractAsync(IReadOnlyList<UnitMovement> presented, CancellationToken cancellationToken)
+    {
+        RecoverRetractCalls.Add(presented);
+        return RecoverRetract is { } recover ? recover(presented, cancellationToken) : inner.RecoverInterruptedRetractAsync(presented, cancellationToken);
     }
 }

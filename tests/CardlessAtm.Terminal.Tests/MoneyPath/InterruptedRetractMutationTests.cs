@@ -34,7 +34,7 @@ public class InterruptedRetractMutationTests
         Assert.Equal([("CASS1", 1), ("CASS2", 1), ("CASS3", 0)], result.Movements.Select(m => (m.CashUnitId, m.Presented)));
         await rig.Journal.WriteAsync(RetractStarted.Of(rig.Dispenser.CashUnits) with { Session = Session, Stan = Stan });
         await rig.Device.RetractAsync(CancellationToken.None);
-        var dispenser = new RecoveryDispenser(rig.Dispenser)
+        var dispenser = new ExitScriptedDispenser(rig.Dispenser)
         {
             RecoverRetract = (_, _) => Task.FromResult(new RetractResult(RetractCompletion.Failed, [], false, "E-RO", "the counts store is read-only")),
         };
@@ -67,7 +67,7 @@ public class InterruptedRetractMutationTests
         using var rig = await MoneyPathRig.CreateAsync();
         var result = await PresentingAsync(rig);
         await rig.Journal.WriteAsync(RetractStarted.Of(rig.Dispenser.CashUnits) with { Session = Session, Stan = Stan });
-        var dispenser = new RecoveryDispenser(rig.Dispenser)
+        var dispenser = new ExitScriptedDispenser(rig.Dispenser)
         {
             ReadExit = _ => Task.FromException<ExitState>(new IOException("exit sensor: no answer")),
             RecoverRetract = (presented, token) => rig.Dispenser.RecoverInterruptedRetractAsync([.. presented.Where(m => m.CashUnitId == "CASS3")], token),
@@ -93,7 +93,7 @@ public class InterruptedRetractMutationTests
     {
         using var rig = await MoneyPathRig.CreateAsync();
         await PresentingAsync(rig);
-        var dispenser = new RecoveryDispenser(rig.Dispenser) { ReadExit = _ => Task.FromException<ExitState>(new OperationCanceledException("the sensor driver's own timeout")) };
+        var dispenser = new ExitScriptedDispenser(rig.Dispenser) { ReadExit = _ => Task.FromException<ExitState>(new OperationCanceledException("the sensor driver's own timeout")) };
 
         Assert.Equal(1, await RecoverAsync(rig, dispenser));
 
@@ -116,7 +116,7 @@ public class InterruptedRetractMutationTests
         using var rig = await MoneyPathRig.CreateAsync();
         await PresentingAsync(rig);
         using var stopping = new CancellationTokenSource();
-        var dispenser = new RecoveryDispenser(rig.Dispenser)
+        var dispenser = new ExitScriptedDispenser(rig.Dispenser)
         {
             ReadExit = token =>
             {
@@ -161,7 +161,7 @@ public class InterruptedRetractMutationTests
         Assert.Equal((true, 1), (counted.Counted, counted.Units.Single().Notes));
         await rig.Dispenser.RecoverInterruptedRetractAsync([.. result.Movements.Where(m => m.CashUnitId == "CASS2")], CancellationToken.None);
         Assert.Equal([("CASS1", 98, 0, 0, 0, 2), ("CASS2", 98, 0, 0, 1, 1), ("CASS3", 98, 1, 0, 0, 1)], Counts(rig));
-        var dispenser = new RecoveryDispenser(rig.Dispenser);
+        var dispenser = new ExitScriptedDispenser(rig.Dispenser);
 
         Assert.Equal(1, await RecoverAsync(rig, dispenser));
         Assert.Equal(0, await RecoverAsync(rig, dispenser));
@@ -193,7 +193,7 @@ public class InterruptedRetractMutationTests
             new Dictionary<string, int> { ["CASS1"] = 0, ["CASS2"] = 0, ["CASS3"] = 0 })
         { Session = Session, Stan = Stan });
         await rig.Dispenser.RetractAsync(result.Movements, CancellationToken.None); // saved, then killed
-        var dispenser = new RecoveryDispenser(rig.Dispenser);
+        var dispenser = new ExitScriptedDispenser(rig.Dispenser);
 
         Assert.Equal(1, await RecoverAsync(rig, dispenser));
 
@@ -287,67 +287,6 @@ public class InterruptedRetractMutationTests
         }
 
         return (await withdrawal.WaitAsync(TimeSpan.FromSeconds(10)), unusable);
-    }
-
-    /// <summary>The rig's cash dispenser with the exit read and the marking of an interrupted retract scripted; unset hooks delegate.</summary>
-    private sealed class RecoveryDispenser(ICashDispenser inner) : ICashDispenser
-    {
-        /// <summary>Replaces <see cref="ReadExitAsync"/>.</summary>
-        public Func<CancellationToken, Task<ExitState>>? ReadExit { get; init; }
-
-        /// <summary>Replaces <see cref="RecoverInterruptedRetractAsync"/>.</summary>
-        public Func<IReadOnlyList<UnitMovement>, CancellationToken, Task<RetractResult>>? RecoverRetract { get; init; }
-
-        public List<IReadOnlyList<UnitMovement>> RecoverRetractCalls { get; } = [];
-
-        public List<IReadOnlyList<UnitMovement>> Retracts { get; } = [];
-
-        public int ExitReads { get; private set; }
-
-        public DispenserStatus Status => inner.Status;
-
-        public IReadOnlyList<CashUnit> CashUnits => inner.CashUnits;
-
-        public int MaxNotesPerDispense => inner.MaxNotesPerDispense;
-
-        public PresentCapability Presenting => inner.Presenting;
-
-        public MixResult Denominate(Money amount) => inner.Denominate(amount);
-
-        public Task<DispenseResult> DispenseAsync(Mix mix, CancellationToken cancellationToken) => inner.DispenseAsync(mix, cancellationToken);
-
-        public Task<DispenseResult> ResetAsync(CancellationToken cancellationToken) => inner.ResetAsync(cancellationToken);
-
-        public Task<DispenseResult> RecoverInterruptedDispenseAsync(Mix mix, IReadOnlyDictionary<string, int> countsBefore, IReadOnlyList<PositionMovement>? moved, CancellationToken cancellationToken) =>
-            inner.RecoverInterruptedDispenseAsync(mix, countsBefore, moved, cancellationToken);
-
-        public Task<DeviceCounters?> ReadDeviceCountersAsync(CancellationToken cancellationToken) => inner.ReadDeviceCountersAsync(cancellationToken);
-
-        public Task RefreshStatusAsync(CancellationToken cancellationToken) => inner.RefreshStatusAsync(cancellationToken);
-
-        public Task ReplenishAsync(string cashUnitId, int count, CancellationToken cancellationToken) => inner.ReplenishAsync(cashUnitId, count, cancellationToken);
-
-        public Task SetLockedAsync(string cashUnitId, bool locked, CancellationToken cancellationToken) => inner.SetLockedAsync(cashUnitId, locked, cancellationToken);
-
-        public Task WaitForTakenAsync(CancellationToken cancellationToken) => inner.WaitForTakenAsync(cancellationToken);
-
-        public Task<ExitState> ReadExitAsync(CancellationToken cancellationToken)
-        {
-            ExitReads++;
-            return ReadExit is { } read ? read(cancellationToken) : inner.ReadExitAsync(cancellationToken);
-        }
-
-        public Task<RetractResult> RetractAsync(IReadOnlyList<UnitMovement> presented, CancellationToken cancellationToken)
-        {
-            Retracts.Add(presented);
-            return inner.RetractAsync(presented, cancellationToken);
-        }
-
-        public Task<RetractResult> RecoverInterruptedRetractAsync(IReadOnlyList<UnitMovement> presented, CancellationToken cancellationToken)
-        {
-            RecoverRetractCalls.Add(presented);
-            return RecoverRetract is { } recover ? recover(presented, cancellationToken) : inner.RecoverInterruptedRetractAsync(presented, cancellationToken);
-        }
     }
 
     /// <summary>The simulated device whose retract pulls the notes in for real, then reports <see cref="Answer"/> when set.</summary>
