@@ -72,17 +72,7 @@ internal sealed partial class DemoScenario
         var commandsBeforePowerOn = emulator.ReceivedCommands.Count;
         emulator.PowerOn();
         Say("Power comes back: the LCDM-4000 keeps what its last operation moved for LAST_STATUS; the terminal is started again and recovery settles the unfinished withdrawal before it serves anyone.");
-        terminal.Restart();
-        await terminal.WaitForStartsAsync(2, cancellationToken);
-        using (var settled = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-        {
-            settled.CancelAfter(TimeSpan.FromSeconds(60));
-            await network.Proxy.WaitForAtmStateAsync(Host.Seeding.DemoSeed.AtmId, Proxy.AtmLinkState.Online, settled.Token);
-            while (terminal.SafDepth > 0 && !settled.IsCancellationRequested)
-            {
-                await Task.Delay(50, CancellationToken.None);
-            }
-        }
+        await RestartAndSettleAsync(network, terminal, cancellationToken);
 
         Say(string.Empty);
         Say("Electronic journal of the ATM (both runs):");

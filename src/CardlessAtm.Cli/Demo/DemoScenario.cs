@@ -373,17 +373,7 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         }
 
         Say("The terminal is started again: recovery settles the unfinished withdrawal before it serves anyone.");
-        terminal.Restart();
-        await terminal.WaitForStartsAsync(2, cancellationToken);
-        using (var settled = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-        {
-            settled.CancelAfter(TimeSpan.FromSeconds(60));
-            await network.Proxy.WaitForAtmStateAsync(Host.Seeding.DemoSeed.AtmId, Proxy.AtmLinkState.Online, settled.Token);
-            while (terminal.SafDepth > 0 && !settled.IsCancellationRequested)
-            {
-                await Task.Delay(50, CancellationToken.None);
-            }
-        }
+        await RestartAndSettleAsync(network, terminal, cancellationToken);
 
         Say(string.Empty);
         Say("Electronic journal of the ATM (both runs):");
@@ -650,6 +640,25 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         Say($"Cassettes of the {Model} emulator (firmware / terminal): {string.Join(", ", counts.Select(c => $"{c.Id} {c.Firmware}/{c.Terminal}"))}; "
             + $"{inPath} note(s) in the transport{(agree ? string.Empty : " — THE COUNTS DO NOT ADD UP")}");
         return agree;
+    }
+
+    /// <summary>
+    /// Starts the killed terminal process again and waits until it is online at the proxy and its reversal queue is empty
+    /// (bounded at 60 s: the report then shows what is left).
+    /// </summary>
+    private static async Task RestartAndSettleAsync(DemoNetwork network, DemoTerminalProcess terminal, CancellationToken cancellationToken)
+    {
+        terminal.Restart();
+        await terminal.WaitForStartsAsync(2, cancellationToken);
+        using (var settled = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            settled.CancelAfter(TimeSpan.FromSeconds(60));
+            await network.Proxy.WaitForAtmStateAsync(Host.Seeding.DemoSeed.AtmId, Proxy.AtmLinkState.Online, settled.Token);
+            while (terminal.SafDepth > 0 && !settled.IsCancellationRequested)
+            {
+                await Task.Delay(50, CancellationToken.None);
+            }
+        }
     }
 
     private static async Task WaitForReversalsAsync(DemoAtm atm, CancellationToken cancellationToken)
