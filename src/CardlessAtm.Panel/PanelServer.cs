@@ -61,6 +61,7 @@ public sealed class PanelServer : IAsyncDisposable
     private readonly PhonePanes _panes;
     private readonly Lock _gate = new();
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly Queue<string> _journal = new();
     private long _screenVersion;
     private (long Version, byte[] Png)? _lastPng;
@@ -68,6 +69,7 @@ public sealed class PanelServer : IAsyncDisposable
     private PanelServer(WebApplication app, PanelAtm atm, PanelOptions options, TimeProvider time, ILogger logger)
     {
         _logger = logger;
+        _time = time;
         _app = app;
         _atm = atm;
         _options = options;
@@ -194,6 +196,7 @@ public sealed class PanelServer : IAsyncDisposable
             _atm.Dispenser.TakeNotes();
             return Results.Ok(new { message = "The customer takes the notes at the exit." });
         }));
+        _app.MapPost("/api/saf/retry", ctx => WithBody(ctx, ["id"], RetryReversal));
         _app.MapPost("/api/phones/{pane}/scan", ctx => WithBody(ctx, [], body => Scan(ctx, body)));
         _app.MapPost("/api/phones/{pane}/withdraw", ctx => WithBody(ctx, ["phone", "account", "pin"], body => Withdraw(ctx, body)));
     }
@@ -395,6 +398,64 @@ public sealed class PanelServer : IAsyncDisposable
         return Results.Ok(new { name, on = PanelFaults.IsOn(_atm, name, position), position = position == 0 ? (int?)null : position });
     }
 
+    /// <summary>
+    /// The operator's retry of a stuck reversal, through the terminal's own API (as <c>cardless-atm terminal saf retry</c>):
+    /// it is made due at once and the running forwarder sends it within <c>Terminal:ReversalRetryMax</c>.
+    /// </summary>
+    private IResult RetryReversal(JsonElement body)
+    {
+        var id = RequiredString(body, "id", 64);
+        if (id.Any(c => !char.IsAsciiLetterOrDigit(c) && c != '-'))
+        {
+            throw new BadFieldException("id", "is not a reversal id (letters, digits and '-', as the SAF queue on the page shows them)");
+        }
+
+        var forwarder = _atm.Terminal.Reversals;
+        if (forwarder.Store.Find(id) is null)
+        {
+            return Results.NotFound(new { field = "id", error = $"id: no reversal '{id}' in the store-and-forward queue (it may have been acknowledged already)" });
+        }
+
+        if (!forwarder.Stuck.Any(r => r.Id == id))
+        {
+            return Results.Conflict(new { field = "id", error = $"id: reversal '{id}' is not stuck; the terminal repeats it by itself" });
+        }
+
+        if (!Terminal.StoreAndForward.ReversalForwarder.RequestRetry(forwarder.Store, id, _time))
+        {
+            return Results.NotFound(new { field = "id", error = $"id: reversal '{id}' left the queue meanwhile" });
+        }
+
+        _logger.LogInformation("Panel: operator retry of reversal {Id}", id);
+        return Results.Ok(new { id, message = $"Reversal {id} is due now; the terminal sends it within Terminal:ReversalRetryMax." });
+    }
+
+    /// <summary>The store-and-forward queue as the page shows it: no account, no key, only what an operator needs to act.</summary>
+    private object[] SafQueue()
+    {
+        var forwarder = _atm.Terminal.Reversals;
+        var stuck = forwarder.Stuck.Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
+        return [.. forwarder.Store.ReadAll().Reversals.OrderBy(r => r.QueuedAt).Select(r =>
+        {
+            var currency = Currency.FromNumericCode(r.CurrencyNumeric).Code;
+            var isStuck = stuck.Contains(r.Id);
+            return (object)new
+            {
+                id = r.Id,
+                amount = Money.Of(r.AmountMinor, currency).ToString(),
+                dispensed = Money.Of(r.DispensedMinor, currency).ToString(),
+                reversed = Money.Of(r.AmountMinor - r.DispensedMinor, currency).ToString(),
+                reasonCode = r.ReasonCode,
+                reason = r.Reason,
+                status = r.Status.ToString(),
+                attempts = r.Attempts,
+                lastResponse = r.LastResponse,
+                nextAttempt = r.Status == Terminal.StoreAndForward.ReversalStatus.NeedsOperator ? null : r.NextAttemptAt,
+                stuck = isStuck,
+            };
+        })];
+    }
+
     private static int Pane(HttpContext ctx)
     {
         var text = ctx.Request.RouteValues["pane"] as string;
@@ -562,6 +623,7 @@ public sealed class PanelServer : IAsyncDisposable
                 positions = PanelFaults.TakesPosition(n) ? positions.Where(p => PanelFaults.IsOn(_atm, n, p)).ToArray() : null,
             }),
             positions,
+            saf = SafQueue(),
             journal,
             ledger = new
             {

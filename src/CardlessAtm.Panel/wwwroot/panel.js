@@ -141,6 +141,26 @@ function render(state) {
   const d = state.dispenser;
   $("#dispenser").textContent = `Dispenser ${d.device}${d.lastFault ? ` (${d.lastFault})` : ""}; reject tray ${d.rejectTray}, at the exit ${d.notesAtExit}, retract bin ${d.retractBin}, presented in all ${d.presentedTotal}`;
 
+  $("#saf tbody").replaceChildren(...state.saf.map(r => {
+    const tr = document.createElement("tr");
+    tr.id = `saf-${r.id}`;
+    tr.className = r.stuck ? "stuck" : "";
+    [r.id, r.amount, r.dispensed, `${r.reasonCode} (${r.reason})`, r.stuck ? `STUCK (${r.status})` : r.status, String(r.attempts), r.lastResponse ?? "–",
+      r.stuck && r.status === "NeedsOperator" ? "after a retry" : (r.nextAttempt ?? "now")].forEach(v => cell(tr, v));
+    const td = document.createElement("td");
+    if (r.stuck) {
+      const button = document.createElement("button");
+      button.className = "retry";
+      button.textContent = "Retry";
+      button.addEventListener("click", () => post("/api/saf/retry", { id: r.id }).catch(e => showError(e.message)));
+      td.append(button);
+    }
+    tr.append(td);
+    return tr;
+  }));
+  $("#saf-summary").textContent = state.saf.length === 0 ? "Queue empty: every reversal acknowledged by the host."
+    : `${state.saf.length} reversal(s) waiting, ${state.saf.filter(r => r.stuck).length} stuck.`;
+
   $("#ledger tbody").replaceChildren(...state.ledger.accounts.map(a => {
     const tr = document.createElement("tr");
     tr.id = `account-${a.accountId}`;
