@@ -467,10 +467,22 @@ public sealed class PanelServer : IAsyncDisposable
         return pane;
     }
 
+    /// <summary>The phone panes need the demo network's proxy and enrolled phones: attached to a terminal there are none.</summary>
+    private IResult? NoPhones() => _atm.Phones.Count > 0 ? null : Results.Conflict(new
+    {
+        field = "pane",
+        error = "pane: the phone panes need the demo network (its proxy and enrolled phones); this panel is attached to a terminal. Use a real phone, or `cardless-atm panel --demo`.",
+    });
+
     private IResult Scan(HttpContext ctx, JsonElement body)
     {
         _ = body;
         var pane = Pane(ctx);
+        if (NoPhones() is { } none)
+        {
+            return none;
+        }
+
         try
         {
             var session = _panes.Scan(pane);
@@ -491,6 +503,11 @@ public sealed class PanelServer : IAsyncDisposable
     private IResult Withdraw(HttpContext ctx, JsonElement body)
     {
         var pane = Pane(ctx);
+        if (NoPhones() is { } none)
+        {
+            return none;
+        }
+
         if (!body.TryGetProperty("phone", out var p) || p.ValueKind != JsonValueKind.Number || !p.TryGetInt32(out var phone) || phone < 0 || phone >= _atm.Phones.Count)
         {
             throw new BadFieldException("phone", $"is required: 0 to {_atm.Phones.Count - 1} ({string.Join(", ", _atm.Phones.Select((ph, i) => $"{i} = {ph.Name}"))})");
@@ -548,15 +565,27 @@ public sealed class PanelServer : IAsyncDisposable
         var units = dispenser.CashUnits;
         var probe = units.Where(u => u.Denomination.Currency.Code == _atm.Currency).MinBy(u => u.Denomination.MinorUnits)?.Denomination ?? Money.Of(1000, _atm.Currency);
         var verdict = terminal.Devices.FaultCheck.Check(probe);
-        var host = _atm.Host();
-        var accounts = new List<object>();
-        foreach (var account in _atm.Accounts)
+        object? ledger = null;
+        if (_atm.Host is { } hostOf)
         {
-            var record = await host.GetAccountAsync(account.AccountId, cancellationToken);
-            accounts.Add(new { accountId = account.AccountId, holder = account.HolderName, balance = record is null ? null : Money.Of(record.BalanceMinor, _atm.Currency).ToString(), balanceMinor = record?.BalanceMinor });
+            var host = hostOf();
+            var accounts = new List<object>();
+            foreach (var account in _atm.Accounts)
+            {
+                var record = await host.GetAccountAsync(account.AccountId, cancellationToken);
+                accounts.Add(new { accountId = account.AccountId, holder = account.HolderName, balance = record is null ? null : Money.Of(record.BalanceMinor, _atm.Currency).ToString(), balanceMinor = record?.BalanceMinor });
+            }
+
+            var totals = await host.GetLedgerTotalsAsync(cancellationToken);
+            ledger = new
+            {
+                accounts,
+                balances = totals.Balances,
+                approvedWithdrawals = Money.Of(totals.ApprovedWithdrawalsMinor, _atm.Currency).ToString(),
+                reversals = Money.Of(totals.ReversalsMinor, _atm.Currency).ToString(),
+            };
         }
 
-        var totals = await host.GetLedgerTotalsAsync(cancellationToken);
         string[] journal;
         lock (_gate)
         {
@@ -566,6 +595,14 @@ public sealed class PanelServer : IAsyncDisposable
         var positions = PanelFaults.Positions(_atm).ToList();
         return new
         {
+            mode = _atm.Mode,
+            available = new
+            {
+                ledger = _atm.Host is not null,
+                phones = _atm.Phones.Count > 0,
+                hostLink = _atm.HostLink is not null,
+                proxyLink = _atm.ProxyLink is not null,
+            },
             terminal = new
             {
                 atmId = terminal.Options.AtmId,
@@ -625,13 +662,7 @@ public sealed class PanelServer : IAsyncDisposable
             positions,
             saf = SafQueue(),
             journal,
-            ledger = new
-            {
-                accounts,
-                balances = totals.Balances,
-                approvedWithdrawals = Money.Of(totals.ApprovedWithdrawalsMinor, _atm.Currency).ToString(),
-                reversals = Money.Of(totals.ReversalsMinor, _atm.Currency).ToString(),
-            },
+            ledger,
             phones = _atm.Phones.Select((p, i) => new { index = i, name = p.Name }),
             panes = _panes.All.Select(p => p.Snapshot()),
         };
