@@ -55,6 +55,12 @@ public static class NetworkFields
     /// <summary>Field 95, replacement amounts: the dispensed amount (an42).</summary>
     public const int ReplacementAmounts = 95;
 
+    /// <summary>Field 64, the message authentication code of a message without a secondary bitmap (b8).</summary>
+    public const int Mac = 64;
+
+    /// <summary>Field 128, the message authentication code of a message with a secondary bitmap (b8).</summary>
+    public const int SecondaryMac = 128;
+
     /// <summary>Field 120, key-change data (b..999).</summary>
     public const int KeyChangeData = 120;
 

@@ -9,8 +9,10 @@ namespace CardlessAtm.Network;
 /// </summary>
 public static class NetworkSpec
 {
+    private static readonly Lazy<MessageSpec> Spec = new(LoadEmbedded, LazyThreadSafetyMode.ExecutionAndPublication);
+
     /// <summary>The network's message spec.</summary>
-    public static MessageSpec Messages => MessageSpec.CardlessNetwork;
+    public static MessageSpec Messages => Spec.Value;
 
     /// <summary>An empty message of the network's spec.</summary>
     /// <param name="mti">The four-digit message type indicator, e.g. <see cref="Mti.FinancialRequest"/>.</param>
@@ -23,4 +25,11 @@ public static class NetworkSpec
     /// <returns>The message.</returns>
     /// <exception cref="Iso8583ParseException">The bytes are not a valid message; names the field, offset and reason.</exception>
     public static IsoMessage Unpack(ReadOnlySpan<byte> packed) => IsoMessage.Unpack(packed, Messages);
+
+    private static MessageSpec LoadEmbedded()
+    {
+        using var stream = typeof(NetworkSpec).Assembly.GetManifestResourceStream("CardlessAtm.Network.cardless-network.json")
+            ?? throw new Iso8583SpecException("the embedded network spec resource is missing from the assembly.");
+        return MessageSpec.Load(stream);
+    }
 }
