@@ -1,5 +1,4 @@
 using CardlessAtm.Iso8583;
-using CardlessAtm.Qr.Payload;
 
 namespace CardlessAtm.Network.Tests;
 

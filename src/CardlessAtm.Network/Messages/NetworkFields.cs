@@ -1,6 +1,5 @@
 using System.Globalization;
 using CardlessAtm.Iso8583;
-using CardlessAtm.Qr.Payload;
 
 namespace CardlessAtm.Network;
 

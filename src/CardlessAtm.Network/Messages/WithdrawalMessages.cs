@@ -1,7 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using CardlessAtm.Iso8583;
-using CardlessAtm.Qr.Payload;
 using CardlessAtm.Security;
 
 namespace CardlessAtm.Network;
