@@ -1,6 +1,7 @@
 using CardlessAtm.Host.Seeding;
 using CardlessAtm.Host.Storage;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Terminal.Journal;
 
 namespace CardlessAtm.Terminal.Tests.MoneyPath;
