@@ -52,7 +52,7 @@ public sealed class Lcdm4000KindTests : IDisposable
     {
         using var services = Build(new() { ["Devices:Dispenser:Lcdm4000:PortName"] = "" });
 
-        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<AtmDevices>());
+        var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<AtmDevices>());
 
         Assert.StartsWith(Lcdm4000Options.SectionName, error.Setting, StringComparison.Ordinal);
     }

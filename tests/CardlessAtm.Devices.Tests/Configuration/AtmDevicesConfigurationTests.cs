@@ -38,7 +38,7 @@ public sealed class AtmDevicesConfigurationTests : IDisposable
     [InlineData("Devices:Dispenser:Simulated:MaxNotesPerDispense", "0", "Devices:Dispenser:Simulated:MaxNotesPerDispense", "greater than zero")]
     public void Bad_settings_stop_start_up_naming_the_setting(string key, string value, string setting, string hint)
     {
-        var error = Assert.Throws<DeviceConfigurationException>(() => Resolve(new() { [key] = value }));
+        var error = Assert.Throws<ConfigurationException>(() => Resolve(new() { [key] = value }));
         Assert.Equal(setting, error.Setting);
         Assert.Contains(hint, error.Message, StringComparison.Ordinal);
     }
@@ -46,7 +46,7 @@ public sealed class AtmDevicesConfigurationTests : IDisposable
     [Fact]
     public void A_state_file_must_be_configured()
     {
-        var error = Assert.Throws<DeviceConfigurationException>(() => Resolve(new() { ["Devices:Dispenser:StateFile"] = string.Empty }));
+        var error = Assert.Throws<ConfigurationException>(() => Resolve(new() { ["Devices:Dispenser:StateFile"] = string.Empty }));
         Assert.Equal("Devices:Dispenser:StateFile", error.Setting);
     }
 
