@@ -6,6 +6,7 @@ using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Devices.Sensors;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -134,18 +135,20 @@ public sealed class AtmDevicesBuilder
 
     internal void Register()
     {
-        Services.AddSingleton(sp => Create(sp, "Display", _displays));
-        Services.AddSingleton(sp => Create(sp, "Keypad", _keypads));
-        Services.AddSingleton(sp => Create(sp, "Dispenser", _dispensers));
-        Services.AddSingleton(sp => Create(sp, "Sensors", _sensors));
-        Services.AddSingleton<ICashUnitStore>(_ =>
+        // TryAdd: a second AddAtmDevices call adds its kinds to this builder's registries and nothing to the services.
+        Services.TryAddSingleton(this);
+        Services.TryAddSingleton(sp => Create(sp, "Display", _displays));
+        Services.TryAddSingleton(sp => Create(sp, "Keypad", _keypads));
+        Services.TryAddSingleton(sp => Create(sp, "Dispenser", _dispensers));
+        Services.TryAddSingleton(sp => Create(sp, "Sensors", _sensors));
+        Services.TryAddSingleton<ICashUnitStore>(_ =>
         {
             var path = Section["Dispenser:StateFile"];
             return string.IsNullOrWhiteSpace(path)
                 ? throw new ConfigurationException($"{SectionName}:Dispenser:StateFile", "the file where cash-unit counts persist must be set (e.g. /var/lib/cardless-atm/cash-units.json)")
                 : new JsonFileCashUnitStore(path);
         });
-        Services.AddSingleton<ICashDispenser>(sp =>
+        Services.TryAddSingleton<ICashDispenser>(sp =>
         {
             var section = Section.GetSection("Dispenser");
             var algorithmText = section["MixAlgorithm"] ?? nameof(MixAlgorithm.MinimumNotes);
@@ -159,7 +162,7 @@ public sealed class AtmDevicesBuilder
                 sp.GetRequiredService<IDispenserDevice>(), ReadCashUnits(section), sp.GetRequiredService<ICashUnitStore>(),
                 algorithm, sp.GetRequiredService<IFaultSensors>(), logger, CancellationToken.None).GetAwaiter().GetResult();
         });
-        Services.AddSingleton(_ =>
+        Services.TryAddSingleton(_ =>
         {
             var options = new FaultCheckOptions();
             var required = Section.GetSection("FaultCheck:RequiredSensors");
@@ -187,9 +190,9 @@ public sealed class AtmDevicesBuilder
 
             return options;
         });
-        Services.AddSingleton<IFaultCheck>(sp => new AtmFaultCheck(
+        Services.TryAddSingleton<IFaultCheck>(sp => new AtmFaultCheck(
             sp.GetRequiredService<ICashDispenser>(), sp.GetRequiredService<IFaultSensors>(), sp.GetRequiredService<IDisplay>(), sp.GetRequiredService<FaultCheckOptions>()));
-        Services.AddSingleton(sp => new AtmDevices(
+        Services.TryAddSingleton(sp => new AtmDevices(
             sp.GetRequiredService<IDisplay>(), sp.GetRequiredService<IKeypad>(), sp.GetRequiredService<ICashDispenser>(),
             sp.GetRequiredService<IFaultSensors>(), sp.GetRequiredService<IFaultCheck>()));
     }
@@ -232,14 +235,18 @@ public static class AtmDevicesServiceCollectionExtensions
     /// <summary>
     /// Adds the device layer: each device resolved from its <c>Devices:*:Kind</c> setting among the kinds
     /// that <paramref name="configureKinds"/> registers. Resolve <see cref="AtmDevices"/> at start-up to
-    /// fail fast on a bad setting.
+    /// fail fast on a bad setting. Calling it again registers nothing twice; the kinds it names join the first call's
+    /// (the first call's configuration stays in force).
     /// </summary>
     public static IServiceCollection AddAtmDevices(this IServiceCollection services, IConfiguration configuration, Action<AtmDevicesBuilder> configureKinds)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
         ArgumentNullException.ThrowIfNull(configureKinds);
-        var builder = new AtmDevicesBuilder(services, configuration);
+        // A second call reuses the first call's builder: its kinds join the same registries (a kind named again
+        // replaces the earlier factory) and no service is registered twice.
+        var existing = services.FirstOrDefault(d => d.ServiceType == typeof(AtmDevicesBuilder) && d.ImplementationInstance is AtmDevicesBuilder)?.ImplementationInstance as AtmDevicesBuilder;
+        var builder = existing ?? new AtmDevicesBuilder(services, configuration);
         configureKinds(builder);
         builder.Register();
         return services;

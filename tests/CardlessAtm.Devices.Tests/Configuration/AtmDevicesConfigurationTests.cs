@@ -21,6 +21,19 @@ public sealed class AtmDevicesConfigurationTests : IDisposable
         Assert.True(devices.FaultCheck.Check(Money.FromMajor(80, "EUR")).IsReady);
     }
 
+    [Fact]
+    public void A_second_AddAtmDevices_call_registers_nothing_twice_and_its_kinds_join_the_first()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>()).Build();
+        var once = new ServiceCollection().AddAtmDevices(configuration, kinds => kinds.AddSimulatedDevices());
+        var twice = new ServiceCollection()
+            .AddAtmDevices(configuration, kinds => kinds.AddSimulatedDevices())
+            .AddAtmDevices(configuration, kinds => kinds.AddSimulatedDevices());
+
+        Assert.Equal(once.Count, twice.Count);
+        Assert.All(twice.GroupBy(d => d.ServiceType), g => Assert.Single(g));
+    }
+
     [Theory]
     [InlineData("Devices:Dispenser:Kind", "Lcdm9000", "Devices:Dispenser:Kind", "allowed: Simulated")]
     [InlineData("Devices:Display:Kind", "", "Devices:Display:Kind", "is not set")]
