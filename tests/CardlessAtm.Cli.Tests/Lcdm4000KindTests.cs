@@ -1,6 +1,5 @@
 using System.Globalization;
 using CardlessAtm.Cli.Commands;
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.Lcdm4000;

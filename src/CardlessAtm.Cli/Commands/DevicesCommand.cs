@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Text;
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Console;
 using CardlessAtm.Devices.Dispenser;
