@@ -47,7 +47,7 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <param name="loggerFactory">Where logs go (default: nowhere).</param>
     /// <param name="timeProvider">The clock for the forward timeout, echoes and idle timeouts (tests pass a FakeTimeProvider).</param>
     /// <param name="meterFactory">Creates the <c>CardlessAtm.Proxy</c> meter (default: a meter owned by this proxy).</param>
-    /// <exception cref="ProxyConfigurationException">A setting is invalid, or a TLS certificate cannot be loaded.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid, or a TLS certificate cannot be loaded.</exception>
     public ProxyServer(ProxyOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -142,7 +142,7 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <param name="meterFactory">Creates the meter.</param>
     /// <param name="cancellationToken">Unused; for symmetry.</param>
     /// <returns>The listening proxy.</returns>
-    /// <exception cref="ProxyConfigurationException">A setting is invalid, a certificate cannot be loaded or a port is in use.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid, a certificate cannot be loaded or a port is in use.</exception>
     public static async Task<ProxyServer> StartAsync(ProxyOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null, CancellationToken cancellationToken = default)
     {
         var proxy = new ProxyServer(options, loggerFactory, timeProvider, meterFactory);
@@ -161,7 +161,7 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <summary>Starts both listeners.</summary>
     /// <param name="cancellationToken">Unused; for hosted-service symmetry.</param>
     /// <returns>A task that completes once both listen.</returns>
-    /// <exception cref="ProxyConfigurationException">A port is in use or the address cannot be bound.</exception>
+    /// <exception cref="ConfigurationException">A port is in use or the address cannot be bound.</exception>
     /// <exception cref="InvalidOperationException">Already started (a proxy starts once; create a new one to restart).</exception>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
@@ -254,7 +254,7 @@ public sealed class ProxyServer : IAsyncDisposable
         }
         catch (SocketException ex)
         {
-            throw new ProxyConfigurationException(
+            throw new ConfigurationException(
                 $"{section}:Port",
                 string.Create(CultureInfo.InvariantCulture, $"{section}: cannot listen on {listener.Address}:{listener.Port}: {ex.Message} (is another process using the port? 0 picks a free one)."),
                 ex);
@@ -286,7 +286,7 @@ public sealed class ProxyServer : IAsyncDisposable
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
         {
-            throw new ProxyConfigurationException(
+            throw new ConfigurationException(
                 "Proxy:Atm:Tls:ClientCaCertificatePath",
                 $"Proxy:Atm:Tls:ClientCaCertificatePath: cannot load the ATM CA certificate '{tls.ClientCaCertificatePath}': {ex.Message}",
                 ex);
@@ -296,7 +296,7 @@ public sealed class ProxyServer : IAsyncDisposable
         {
             if (authority.Extensions["2.5.29.19"] is not X509BasicConstraintsExtension { CertificateAuthority: true })
             {
-                throw new ProxyConfigurationException(
+                throw new ConfigurationException(
                     "Proxy:Atm:Tls:ClientCaCertificatePath",
                     $"Proxy:Atm:Tls:ClientCaCertificatePath: '{tls.ClientCaCertificatePath}' is not a CA certificate (make one with 'cardless-atm keys tls-ca').");
             }
@@ -310,7 +310,7 @@ public sealed class ProxyServer : IAsyncDisposable
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
                 {
-                    throw new ProxyConfigurationException("Proxy:Atm:Tls:DenyListPath", $"Proxy:Atm:Tls:DenyListPath: {ex.Message}", ex);
+                    throw new ConfigurationException("Proxy:Atm:Tls:DenyListPath", $"Proxy:Atm:Tls:DenyListPath: {ex.Message}", ex);
                 }
             }
 
@@ -340,7 +340,7 @@ public sealed class ProxyServer : IAsyncDisposable
             }
             catch (FormatException ex)
             {
-                throw new ProxyConfigurationException($"{section}:ClientCertificatePin", $"{section}:ClientCertificatePin: {ex.Message}", ex);
+                throw new ConfigurationException($"{section}:ClientCertificatePin", $"{section}:ClientCertificatePin: {ex.Message}", ex);
             }
         }
 
@@ -356,7 +356,7 @@ public sealed class ProxyServer : IAsyncDisposable
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            throw new ProxyConfigurationException(
+            throw new ConfigurationException(
                 $"{section}:CertificatePath",
                 $"{section}: cannot load the certificate '{tls.CertificatePath}' with its key '{tls.PrivateKeyPath}': {ex.Message}",
                 ex);

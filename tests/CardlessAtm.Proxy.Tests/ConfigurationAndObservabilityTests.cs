@@ -49,7 +49,7 @@ public class ConfigurationAndObservabilityTests
                 break;
         }
 
-        var error = Assert.Throws<ProxyConfigurationException>(() => new ProxyServer(options));
+        var error = Assert.Throws<ConfigurationException>(() => new ProxyServer(options));
         Assert.Equal(setting, error.Setting);
         Assert.Contains(setting, error.Message, StringComparison.Ordinal);
     }
@@ -60,7 +60,7 @@ public class ConfigurationAndObservabilityTests
         await using var fixture = await ProxyFixture.StartAsync();
         var options = ProxyFixture.LoopbackOptions(o => o.Phone.Port = fixture.Proxy.PhoneEndPoint.Port);
 
-        var error = await Assert.ThrowsAsync<ProxyConfigurationException>(() => ProxyServer.StartAsync(options));
+        var error = await Assert.ThrowsAsync<ConfigurationException>(() => ProxyServer.StartAsync(options));
 
         Assert.Equal("Proxy:Phone:Port", error.Setting);
     }
@@ -74,7 +74,7 @@ public class ConfigurationAndObservabilityTests
             o.Atm.Tls.PrivateKeyPath = o.Atm.Tls.CertificatePath + ".key";
         });
 
-        var error = await Assert.ThrowsAsync<ProxyConfigurationException>(() => ProxyServer.StartAsync(options));
+        var error = await Assert.ThrowsAsync<ConfigurationException>(() => ProxyServer.StartAsync(options));
 
         Assert.Equal("Proxy:Atm:Tls:CertificatePath", error.Setting);
     }

@@ -221,7 +221,7 @@ internal static class TerminalCommand
     }
 
     /// <summary>Binds and validates the <c>Terminal</c> section.</summary>
-    /// <exception cref="Devices.DeviceConfigurationException">A setting is wrong.</exception>
+    /// <exception cref="ConfigurationException">A setting is wrong.</exception>
     public static TerminalOptions ReadOptions(IConfiguration configuration)
     {
         var options = new TerminalOptions();
@@ -232,7 +232,7 @@ internal static class TerminalCommand
         }
         catch (ArgumentException e)
         {
-            throw new Devices.DeviceConfigurationException(TerminalOptions.SectionName, e.Message.TrimEnd('.'));
+            throw new ConfigurationException(TerminalOptions.SectionName, e.Message.TrimEnd('.'));
         }
 
         CheckPin(options.Host.Tls.ServerPin, $"{TerminalOptions.SectionName}:Host:Tls:ServerPin");
@@ -253,7 +253,7 @@ internal static class TerminalCommand
         }
         catch (FormatException e)
         {
-            throw new Devices.DeviceConfigurationException(setting, e.Message.TrimEnd('.'));
+            throw new ConfigurationException(setting, e.Message.TrimEnd('.'));
         }
     }
 
@@ -264,7 +264,7 @@ internal static class TerminalCommand
         if (other is not null)
         {
             var loaded = string.Join(", ", devices.Dispenser.CashUnits.Select(u => u.Currency.Code).Distinct());
-            throw new Devices.DeviceConfigurationException(
+            throw new ConfigurationException(
                 $"{TerminalOptions.SectionName}:Currency",
                 $"'{options.Currency}' does not match the cash units' currency ({other.Id} holds {other.Currency.Code}); allowed: {loaded}");
         }
@@ -281,7 +281,7 @@ internal static class TerminalCommand
         }
         catch (ArgumentOutOfRangeException e)
         {
-            throw new Devices.DeviceConfigurationException(e.ParamName ?? QrSessionOptions.SectionName, e.Message);
+            throw new ConfigurationException(e.ParamName ?? QrSessionOptions.SectionName, e.Message);
         }
 
         return options;
