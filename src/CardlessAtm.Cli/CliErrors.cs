@@ -1,6 +1,4 @@
 using System.Net.Sockets;
-using CardlessAtm.Devices;
-using CardlessAtm.Proxy;
 using CardlessAtm.Security;
 using Microsoft.Extensions.Options;
 
@@ -25,11 +23,9 @@ internal static class CliErrors
         var e = Unwrap(error);
         return e switch
         {
-            DeviceConfigurationException or UsageException => (ConfigurationExit, e.Message),
+            ConfigurationException or UsageException => (ConfigurationExit, e.Message),
             Panel.PanelRefusedException => (ConfigurationExit, $"The panel refuses to start: {e.Message}"),
-            ProxyConfigurationException proxy => (ConfigurationExit, $"Configuration error in {proxy.Setting}: {proxy.Message.TrimEnd('.')}."),
-            Network.LinkConfigurationException link => (ConfigurationExit, $"Configuration error in {link.Setting}: {link.Message.TrimEnd('.')}."),
-            OptionsValidationException => (ConfigurationExit, $"Configuration error: {e.Message}"),
+            OptionsValidationException invalid => (ConfigurationExit, OneLine(invalid)),
 
             // Every text a command parses is a setting or an argument, so a FormatException that gets here
             // (Security:Profile, a certificate pin, a number) is a bad value; its message names the setting.
@@ -46,6 +42,16 @@ internal static class CliErrors
             OperationCanceledException => (RuntimeExit, "Stopped before finishing."),
             _ => (RuntimeExit, $"Error: {e.Message}"),
         };
+    }
+
+    /// <summary>
+    /// One line for every failure of an options validator. The validators name the full setting path first
+    /// (<c>Devices:Dispenser:Lcdm2000:PortName: must be set</c>), so the line reads like a <see cref="ConfigurationException"/>'s.
+    /// </summary>
+    private static string OneLine(OptionsValidationException invalid)
+    {
+        var failures = invalid.Failures.Select(f => f.ReplaceLineEndings(" ").TrimEnd('.')).Where(f => f.Length > 0).ToList();
+        return failures.Count == 0 ? $"Configuration error: {invalid.Message}" : $"Configuration error in {string.Join("; ", failures)}.";
     }
 
     private static Exception Unwrap(Exception error) => error switch

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using CardlessAtm.Cli.Hosting;
 using CardlessAtm.Cli.Logging;
-using CardlessAtm.Devices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -47,7 +46,7 @@ internal static class CliHost
     public const string UserSettingsStartKey = "CardlessAtm.UserSettingsStart";
 
     /// <summary>Builds a host for a subcommand; <paramref name="configureServices"/> adds the subcommand's parts.</summary>
-    /// <exception cref="DeviceConfigurationException">A <c>--config</c> file is missing or a <c>--set</c> is malformed.</exception>
+    /// <exception cref="ConfigurationException">A <c>--config</c> file is missing or a <c>--set</c> is malformed.</exception>
     public static IHost Build(ParseResult parse, Action<HostApplicationBuilder> configureServices)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
@@ -59,7 +58,7 @@ internal static class CliHost
         {
             if (!config.Exists)
             {
-                throw new DeviceConfigurationException("--config", $"the file '{config.FullName}' does not exist");
+                throw new ConfigurationException("--config", $"the file '{config.FullName}' does not exist");
             }
 
             builder.Configuration.AddJsonFile(config.FullName, optional: false);
@@ -143,7 +142,7 @@ internal static class CliHost
             var equals = item.IndexOf('=', StringComparison.Ordinal);
             if (equals <= 0)
             {
-                throw new DeviceConfigurationException("--set", $"'{item}' is not Key=Value (e.g. --set Devices:Dispenser:Kind=Simulated)");
+                throw new ConfigurationException("--set", $"'{item}' is not Key=Value (e.g. --set Devices:Dispenser:Kind=Simulated)");
             }
 
             result[item[..equals].Trim()] = item[(equals + 1)..];

@@ -24,7 +24,7 @@ public static class ConsoleDevicesRegistration
                 var coloursText = section["Console:Colours"] ?? nameof(ConsoleQrColours.LightTextOnDarkBackground);
                 if (!Enum.TryParse<ConsoleQrColours>(coloursText, ignoreCase: true, out var colours) || !Enum.IsDefined(colours))
                 {
-                    throw new DeviceConfigurationException($"{section.Path}:Console:Colours", $"'{coloursText}' is not one of {string.Join(", ", Enum.GetNames<ConsoleQrColours>())}");
+                    throw new ConfigurationException($"{section.Path}:Console:Colours", $"'{coloursText}' is not one of {string.Join(", ", Enum.GetNames<ConsoleQrColours>())}");
                 }
 
                 return new ConsoleDisplay(System.Console.Out, !System.Console.IsOutputRedirected, colours);

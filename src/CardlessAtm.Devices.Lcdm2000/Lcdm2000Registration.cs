@@ -26,7 +26,7 @@ public static class Lcdm2000Registration
             var errors = options.Validate();
             if (errors.Count > 0)
             {
-                throw new DeviceConfigurationException(own.Path, string.Join(" ", errors));
+                throw new ConfigurationException(own.Path, string.Join(" ", errors));
             }
 
             return Lcdm2000Dispenser.Create(

@@ -144,13 +144,13 @@ public sealed class Lcdm4000Options
         return errors;
     }
 
-    /// <summary>Throws <see cref="DeviceConfigurationException"/> naming the section and every invalid setting.</summary>
+    /// <summary>Throws <see cref="ConfigurationException"/> naming the section and every invalid setting.</summary>
     public void ThrowIfInvalid()
     {
         var errors = Validate();
         if (errors.Count > 0)
         {
-            throw new DeviceConfigurationException(SectionName, string.Join(" ", errors));
+            throw new ConfigurationException(SectionName, string.Join(" ", errors));
         }
     }
 

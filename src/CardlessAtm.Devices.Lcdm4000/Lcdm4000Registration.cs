@@ -25,7 +25,7 @@ public static class Lcdm4000Registration
             var errors = options.Validate();
             if (errors.Count > 0)
             {
-                throw new DeviceConfigurationException(own.Path, string.Join(" ", errors));
+                throw new ConfigurationException(own.Path, string.Join(" ", errors));
             }
 
             return Lcdm4000Dispenser.Create(

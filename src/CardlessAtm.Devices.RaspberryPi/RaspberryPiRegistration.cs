@@ -89,7 +89,7 @@ public static class RaspberryPiRegistration
                 displays.Ili934x = null;
                 displays.CharacterLcd ??= new CharacterLcdOptions();
                 displays.Validate(section.Path);
-                throw new DeviceConfigurationException($"{section.Path}:Kind", "a character LCD cannot be the customer display");
+                throw new ConfigurationException($"{section.Path}:Kind", "a character LCD cannot be the customer display");
             })
             .AddKeypadKind(MatrixKind, (services, section) =>
             {
@@ -116,7 +116,7 @@ public static class RaspberryPiRegistration
                 catch (IOException ex)
                 {
                     i2c.Dispose();
-                    throw new DeviceConfigurationException(
+                    throw new ConfigurationException(
                         $"{own.Path}:I2cAddress",
                         $"nothing answers at 0x{options.I2cAddress:X2} on {device} ({ex.Message.TrimEnd('.', ' ')}); the CHSC6440 answers at 0x2E: check the address and the wiring (i2cdetect -y {options.I2cBusId} lists what acknowledges)");
                 }
@@ -211,7 +211,7 @@ public static class RaspberryPiRegistration
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException or DllNotFoundException or TypeInitializationException or InvalidOperationException)
         {
-            throw new DeviceConfigurationException("Devices (GPIO)", DescribeOpenFailure("the GPIO controller (/dev/gpiomem or /dev/gpiochip*)", "gpio", ex));
+            throw new ConfigurationException("Devices (GPIO)", DescribeOpenFailure("the GPIO controller (/dev/gpiomem or /dev/gpiochip*)", "gpio", ex));
         }
     }
 
@@ -225,7 +225,7 @@ public static class RaspberryPiRegistration
         catch (DisplayNotAnsweringException ex)
         {
             spi.Dispose();
-            throw new DeviceConfigurationException(
+            throw new ConfigurationException(
                 $"{section}:SpiChipSelect",
                 $"no {options.Model} answers on /dev/spidev{options.SpiBusId}.{options.SpiChipSelect} (SpiBusId {options.SpiBusId}, SpiChipSelect {options.SpiChipSelect}, SpiClockHz {options.SpiClockHz}, SPI mode 3): "
                 + $"{ex.Message}; check SpiBusId and SpiChipSelect against the wiring and lower SpiClockHz, or set {section}:MisoWired to false if the panel's SDO (MISO) pin is not connected");
@@ -267,7 +267,7 @@ public static class RaspberryPiRegistration
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException or DllNotFoundException)
         {
-            throw new DeviceConfigurationException(setting, DescribeOpenFailure(device, bus.ToLowerInvariant(), ex));
+            throw new ConfigurationException(setting, DescribeOpenFailure(device, bus.ToLowerInvariant(), ex));
         }
     }
 

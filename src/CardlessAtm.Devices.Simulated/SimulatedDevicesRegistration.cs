@@ -35,7 +35,7 @@ public static class SimulatedDevicesRegistration
                 var maxNotes = section.GetValue("Simulated:MaxNotesPerDispense", 40);
                 if (maxNotes <= 0)
                 {
-                    throw new DeviceConfigurationException($"{section.Path}:Simulated:MaxNotesPerDispense", "must be greater than zero");
+                    throw new ConfigurationException($"{section.Path}:Simulated:MaxNotesPerDispense", "must be greater than zero");
                 }
 
                 var faults = new SimulatedDispenserFaults();

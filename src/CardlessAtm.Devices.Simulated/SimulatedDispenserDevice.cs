@@ -449,7 +449,7 @@ public sealed class SimulatedDispenserDevice : IPresentingDispenserDevice
         }
 
         var state = JsonSerializer.Deserialize<DeviceMemory>(File.ReadAllText(_statePath))
-            ?? throw new DeviceConfigurationException("Devices:Dispenser:Simulated:StateFile", $"{_statePath} is empty");
+            ?? throw new ConfigurationException("Devices:Dispenser:Simulated:StateFile", $"{_statePath} is empty");
         foreach (var (position, notes) in state.Cassettes)
         {
             _cassettes[position] = notes;

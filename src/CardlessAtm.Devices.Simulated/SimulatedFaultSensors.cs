@@ -30,7 +30,7 @@ public sealed class SimulatedFaultSensors : IFaultSensors
         {
             if (string.IsNullOrWhiteSpace(sensor.Id) || !_wired.TryAdd(sensor.Id, new SensorReading(sensor.Id, sensor.Kind, SensorState.Normal, sensor.Position)))
             {
-                throw new DeviceConfigurationException("Devices:Sensors:Simulated:Sensors", $"sensor id '{sensor.Id}' is empty or used twice");
+                throw new ConfigurationException("Devices:Sensors:Simulated:Sensors", $"sensor id '{sensor.Id}' is empty or used twice");
             }
         }
 

@@ -20,7 +20,12 @@ public sealed record OriginalDataElements(string OriginalMti, int OriginalStan, 
     public static OriginalDataElements From(IsoMessage original)
     {
         ArgumentNullException.ThrowIfNull(original);
-        var stan = original.Stan ?? throw new Iso8583FieldException(90, FieldErrorReason.InvalidValue, "the original message has no STAN (field 11).");
+        var stanText = original.GetString(11) ?? throw new Iso8583FieldException(90, FieldErrorReason.InvalidValue, "the original message has no STAN (field 11).");
+        if (!int.TryParse(stanText, NumberStyles.None, CultureInfo.InvariantCulture, out var stan))
+        {
+            throw new Iso8583FieldException(11, FieldErrorReason.InvalidValue, "not a number.");
+        }
+
         var sent = original.GetString(7) ?? throw new Iso8583FieldException(90, FieldErrorReason.InvalidValue, "the original message has no transmission date/time (field 7).");
         return new OriginalDataElements(original.Mti, stan, sent);
     }

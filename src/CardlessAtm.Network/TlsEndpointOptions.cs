@@ -25,7 +25,7 @@ public sealed class TlsListenerOptions
 
     /// <summary>The <see cref="SslServerAuthenticationOptions"/> to listen with, or null for plain TCP (neither path set).</summary>
     /// <param name="section">The configuration path of these settings, e.g. <c>Host:Tls</c>, for the error.</param>
-    /// <exception cref="LinkConfigurationException">Only one of the two paths is set, a pin is malformed, or the pair cannot be loaded; <see cref="LinkConfigurationException.Setting"/> names the setting.</exception>
+    /// <exception cref="ConfigurationException">Only one of the two paths is set, a pin is malformed, or the pair cannot be loaded; <see cref="ConfigurationException.Setting"/> names the setting.</exception>
     public SslServerAuthenticationOptions? CreateServerOptions(string section = "Tls")
     {
         if (!Enabled)
@@ -36,7 +36,7 @@ public sealed class TlsListenerOptions
         if (string.IsNullOrWhiteSpace(CertificatePath) || string.IsNullOrWhiteSpace(PrivateKeyPath))
         {
             var missing = string.IsNullOrWhiteSpace(CertificatePath) ? "CertificatePath" : "PrivateKeyPath";
-            throw new LinkConfigurationException($"{section}:{missing}", $"{section}:{missing} must be set together with the other (the certificate and its private key, as 'cardless-atm keys tls' writes them).");
+            throw new ConfigurationException($"{section}:{missing}", $"{section}:{missing} must be set together with the other (the certificate and its private key, as 'cardless-atm keys tls' writes them).");
         }
 
         CertificatePin? pin = null;
@@ -48,7 +48,7 @@ public sealed class TlsListenerOptions
             }
             catch (FormatException e)
             {
-                throw new LinkConfigurationException($"{section}:ClientCertificatePin", $"{section}:ClientCertificatePin: {e.Message}", e);
+                throw new ConfigurationException($"{section}:ClientCertificatePin", $"{section}:ClientCertificatePin: {e.Message}", e);
             }
         }
 
@@ -59,11 +59,11 @@ public sealed class TlsListenerOptions
         }
         catch (SecurityException e)
         {
-            throw new LinkConfigurationException($"{section}:PrivateKeyPath", $"{section}:PrivateKeyPath '{PrivateKeyPath}': {e.Message}", e);
+            throw new ConfigurationException($"{section}:PrivateKeyPath", $"{section}:PrivateKeyPath '{PrivateKeyPath}': {e.Message}", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
         {
-            throw new LinkConfigurationException(
+            throw new ConfigurationException(
                 $"{section}:CertificatePath",
                 $"{section}:CertificatePath: cannot load the certificate '{CertificatePath}' with its key '{PrivateKeyPath}': {e.Message}",
                 e);
@@ -103,7 +103,7 @@ public sealed class TlsClientOptions
     /// reconnect. Returns the client certificate's subject, or null when none is configured.
     /// </summary>
     /// <param name="section">The configuration path of these settings, e.g. <c>Terminal:Proxy:Tls</c>.</param>
-    /// <exception cref="LinkConfigurationException">A setting is wrong; <see cref="LinkConfigurationException.Setting"/> names it.</exception>
+    /// <exception cref="ConfigurationException">A setting is wrong; <see cref="ConfigurationException.Setting"/> names it.</exception>
     public X509Certificate2? Validate(string section)
     {
         if (!string.IsNullOrWhiteSpace(ServerPin))
@@ -114,7 +114,7 @@ public sealed class TlsClientOptions
             }
             catch (FormatException e)
             {
-                throw new LinkConfigurationException($"{section}:ServerPin", e.Message);
+                throw new ConfigurationException($"{section}:ServerPin", e.Message);
             }
         }
 
@@ -122,7 +122,7 @@ public sealed class TlsClientOptions
         if (HasClientCertificate != hasKey)
         {
             var missing = HasClientCertificate ? "ClientPrivateKeyPath" : "ClientCertificatePath";
-            throw new LinkConfigurationException($"{section}:{missing}", $"{section}:{missing} must be set together with the other (client certificate and its private key).");
+            throw new ConfigurationException($"{section}:{missing}", $"{section}:{missing} must be set together with the other (client certificate and its private key).");
         }
 
         if (!HasClientCertificate)
@@ -132,7 +132,7 @@ public sealed class TlsClientOptions
 
         if (!Enabled)
         {
-            throw new LinkConfigurationException($"{section}:ServerPin", $"{section}:ServerPin must be set when a client certificate is: a client certificate needs TLS.");
+            throw new ConfigurationException($"{section}:ServerPin", $"{section}:ServerPin must be set when a client certificate is: a client certificate needs TLS.");
         }
 
         return LoadClientCertificate(section);
@@ -140,7 +140,7 @@ public sealed class TlsClientOptions
 
     /// <summary>The <see cref="SslClientAuthenticationOptions"/> to dial with, or null for plain TCP.</summary>
     /// <exception cref="FormatException">The pin is malformed.</exception>
-    /// <exception cref="LinkConfigurationException">The client pair cannot be loaded.</exception>
+    /// <exception cref="ConfigurationException">The client pair cannot be loaded.</exception>
     public SslClientAuthenticationOptions? CreateClientOptions(string address, string section = "Tls") =>
         string.IsNullOrWhiteSpace(ServerPin)
             ? null
@@ -154,30 +154,14 @@ public sealed class TlsClientOptions
         }
         catch (SecurityException e)
         {
-            throw new LinkConfigurationException($"{section}:ClientPrivateKeyPath", $"{section}:ClientPrivateKeyPath '{ClientPrivateKeyPath}': {e.Message}", e);
+            throw new ConfigurationException($"{section}:ClientPrivateKeyPath", $"{section}:ClientPrivateKeyPath '{ClientPrivateKeyPath}': {e.Message}", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
         {
-            throw new LinkConfigurationException(
+            throw new ConfigurationException(
                 $"{section}:ClientCertificatePath",
                 $"{section}:ClientCertificatePath: cannot load the client certificate '{ClientCertificatePath}' with its key '{ClientPrivateKeyPath}': {e.Message}",
                 e);
         }
     }
-}
-
-/// <summary>A link setting (TLS, endpoint) is wrong; <see cref="Setting"/> names it and the message says what it must be. No secret is in the message.</summary>
-public sealed class LinkConfigurationException : ArgumentException
-{
-    /// <summary>Creates the error.</summary>
-    /// <param name="setting">The configuration key, e.g. <c>Terminal:Proxy:Tls:ClientCertificatePath</c>.</param>
-    /// <param name="message">What is wrong and what is expected.</param>
-    /// <param name="inner">The cause, if any.</param>
-    public LinkConfigurationException(string setting, string message, Exception? inner = null) : base(message, inner)
-    {
-        Setting = setting;
-    }
-
-    /// <summary>The configuration key at fault.</summary>
-    public string Setting { get; }
 }

@@ -42,7 +42,7 @@ public sealed class ProxyHostedService : IHostedService, IAsyncDisposable
     /// </summary>
     /// <param name="cancellationToken">Unused.</param>
     /// <returns>The listening proxy.</returns>
-    /// <exception cref="ProxyConfigurationException">A setting is invalid, a certificate cannot be loaded or a port is in use.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid, a certificate cannot be loaded or a port is in use.</exception>
     public async Task<ProxyServer> StartProxyAsync(CancellationToken cancellationToken = default)
     {
         await _starting.WaitAsync(cancellationToken);
@@ -59,7 +59,7 @@ public sealed class ProxyHostedService : IHostedService, IAsyncDisposable
     /// <summary>Starts the proxy as <see cref="StartProxyAsync"/> does (nothing more if it is already running).</summary>
     /// <param name="cancellationToken">Unused.</param>
     /// <returns>A task that completes once listening.</returns>
-    /// <exception cref="ProxyConfigurationException">A setting is invalid, a certificate cannot be loaded or a port is in use.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid, a certificate cannot be loaded or a port is in use.</exception>
     public Task StartAsync(CancellationToken cancellationToken) => StartProxyAsync(cancellationToken);
 
     /// <summary>Stops the proxy (answers in flight are delivered first, until the host's shutdown timeout).</summary>

@@ -86,7 +86,7 @@ public sealed class ProxyOptions
     public int MaxKnownAtms { get; set; } = 10_000;
 
     /// <summary>Checks every setting; throws naming the first bad one.</summary>
-    /// <exception cref="ProxyConfigurationException">A setting is invalid.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid.</exception>
     public void Validate()
     {
         Require(Atm is not null, "Proxy:Atm", "is required");
@@ -109,7 +109,7 @@ public sealed class ProxyOptions
         Require(MaxKnownAtms >= Atm.MaxConnections, "Proxy:MaxKnownAtms", string.Create(CultureInfo.InvariantCulture, $"must be at least Proxy:Atm:MaxConnections ({Atm.MaxConnections}), so no online ATM is ever forgotten"));
         if (Atm.Port != 0 && Atm.Port == Phone.Port && Atm.BindAddress.Equals(Phone.BindAddress))
         {
-            throw new ProxyConfigurationException("Proxy:Phone:Port", string.Create(CultureInfo.InvariantCulture, $"Proxy:Phone:Port {Phone.Port} is also Proxy:Atm:Port; the two listeners need different ports."));
+            throw new ConfigurationException("Proxy:Phone:Port", string.Create(CultureInfo.InvariantCulture, $"Proxy:Phone:Port {Phone.Port} is also Proxy:Atm:Port; the two listeners need different ports."));
         }
     }
 
@@ -134,7 +134,7 @@ public sealed class ProxyOptions
     {
         if (!condition)
         {
-            throw new ProxyConfigurationException(setting, $"{setting} {rule}.");
+            throw new ConfigurationException(setting, $"{setting} {rule}.");
         }
     }
 }
@@ -188,7 +188,7 @@ public sealed class ProxyListenerOptions
         }
         else
         {
-            throw new ProxyConfigurationException($"{section}:Address", $"{section}:Address '{Address}' is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::) or 'localhost'.");
+            throw new ConfigurationException($"{section}:Address", $"{section}:Address '{Address}' is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::) or 'localhost'.");
         }
 
         ProxyOptions.Require(Port is >= 0 and <= 65535, $"{section}:Port", "must be 0–65535 (0 picks a free port)");
@@ -246,20 +246,4 @@ public sealed class ProxyTlsOptions
         ProxyOptions.Require(hasCert == hasKey, hasCert ? $"{section}:PrivateKeyPath" : $"{section}:CertificatePath", "must be set together with the other (certificate and private key)");
         ProxyOptions.Require(hasCert || string.IsNullOrWhiteSpace(ClientCertificatePin), $"{section}:ClientCertificatePin", "needs TLS: set CertificatePath and PrivateKeyPath too");
     }
-}
-
-/// <summary>A proxy setting is invalid; <see cref="Setting"/> names it and the message says what it must be.</summary>
-public sealed class ProxyConfigurationException : Exception
-{
-    /// <summary>Creates the error.</summary>
-    /// <param name="setting">The configuration key, e.g. <c>Proxy:Phone:Port</c>.</param>
-    /// <param name="message">What is wrong and what is expected.</param>
-    /// <param name="inner">The cause, if any.</param>
-    public ProxyConfigurationException(string setting, string message, Exception? inner = null) : base(message, inner)
-    {
-        Setting = setting;
-    }
-
-    /// <summary>The configuration key at fault.</summary>
-    public string Setting { get; }
 }

@@ -7,6 +7,7 @@ using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 using CardlessAtm.Qr.Payload;
 using CardlessAtm.Security;
 using Microsoft.Extensions.Logging;
@@ -46,7 +47,7 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <param name="loggerFactory">Where logs go (default: nowhere).</param>
     /// <param name="timeProvider">The clock for the forward timeout, echoes and idle timeouts (tests pass a FakeTimeProvider).</param>
     /// <param name="meterFactory">Creates the <c>CardlessAtm.Proxy</c> meter (default: a meter owned by this proxy).</param>
-    /// <exception cref="ProxyConfigurationException">A setting is invalid, or a TLS certificate cannot be loaded.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid, or a TLS certificate cannot be loaded.</exception>
     public ProxyServer(ProxyOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -65,6 +66,7 @@ public sealed class ProxyServer : IAsyncDisposable
             var phoneTls = LoadTls(options.Phone.Tls, "Proxy:Phone:Tls");
             _atmServer = new Iso8583Server(new Iso8583ServerOptions
             {
+                Spec = NetworkSpec.Messages,
                 Address = options.Atm.BindAddress,
                 Port = options.Atm.Port,
                 MaxConnections = options.Atm.MaxConnections,
@@ -83,6 +85,7 @@ public sealed class ProxyServer : IAsyncDisposable
             });
             _phoneServer = new Iso8583Server(new Iso8583ServerOptions
             {
+                Spec = NetworkSpec.Messages,
                 Address = options.Phone.BindAddress,
                 Port = options.Phone.Port,
                 MaxConnections = options.Phone.MaxConnections,
@@ -139,7 +142,7 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <param name="meterFactory">Creates the meter.</param>
     /// <param name="cancellationToken">Unused; for symmetry.</param>
     /// <returns>The listening proxy.</returns>
-    /// <exception cref="ProxyConfigurationException">A setting is invalid, a certificate cannot be loaded or a port is in use.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid, a certificate cannot be loaded or a port is in use.</exception>
     public static async Task<ProxyServer> StartAsync(ProxyOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null, CancellationToken cancellationToken = default)
     {
         var proxy = new ProxyServer(options, loggerFactory, timeProvider, meterFactory);
@@ -158,7 +161,7 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <summary>Starts both listeners.</summary>
     /// <param name="cancellationToken">Unused; for hosted-service symmetry.</param>
     /// <returns>A task that completes once both listen.</returns>
-    /// <exception cref="ProxyConfigurationException">A port is in use or the address cannot be bound.</exception>
+    /// <exception cref="ConfigurationException">A port is in use or the address cannot be bound.</exception>
     /// <exception cref="InvalidOperationException">Already started (a proxy starts once; create a new one to restart).</exception>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
@@ -251,7 +254,7 @@ public sealed class ProxyServer : IAsyncDisposable
         }
         catch (SocketException ex)
         {
-            throw new ProxyConfigurationException(
+            throw new ConfigurationException(
                 $"{section}:Port",
                 string.Create(CultureInfo.InvariantCulture, $"{section}: cannot listen on {listener.Address}:{listener.Port}: {ex.Message} (is another process using the port? 0 picks a free one)."),
                 ex);
@@ -267,7 +270,7 @@ public sealed class ProxyServer : IAsyncDisposable
         return payload is not null && QrPayloadFormat.Parse(payload) is { IsAccepted: true } parsed ? parsed.Payload.Nonce.ToString() : "-";
     }
 
-    private static IsoMessage Answer(IsoMessage request, string responseCode) => request.CreateResponse(responseCode);
+    private static IsoMessage Answer(IsoMessage request, string responseCode) => NetworkFields.CreateResponse(request, responseCode);
 
     private static AtmClientCertificateValidator? LoadAtmIdentity(ProxyTlsOptions tls, ILoggerFactory loggerFactory, TimeProvider time)
     {
@@ -283,7 +286,7 @@ public sealed class ProxyServer : IAsyncDisposable
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
         {
-            throw new ProxyConfigurationException(
+            throw new ConfigurationException(
                 "Proxy:Atm:Tls:ClientCaCertificatePath",
                 $"Proxy:Atm:Tls:ClientCaCertificatePath: cannot load the ATM CA certificate '{tls.ClientCaCertificatePath}': {ex.Message}",
                 ex);
@@ -293,7 +296,7 @@ public sealed class ProxyServer : IAsyncDisposable
         {
             if (authority.Extensions["2.5.29.19"] is not X509BasicConstraintsExtension { CertificateAuthority: true })
             {
-                throw new ProxyConfigurationException(
+                throw new ConfigurationException(
                     "Proxy:Atm:Tls:ClientCaCertificatePath",
                     $"Proxy:Atm:Tls:ClientCaCertificatePath: '{tls.ClientCaCertificatePath}' is not a CA certificate (make one with 'cardless-atm keys tls-ca').");
             }
@@ -307,7 +310,7 @@ public sealed class ProxyServer : IAsyncDisposable
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
                 {
-                    throw new ProxyConfigurationException("Proxy:Atm:Tls:DenyListPath", $"Proxy:Atm:Tls:DenyListPath: {ex.Message}", ex);
+                    throw new ConfigurationException("Proxy:Atm:Tls:DenyListPath", $"Proxy:Atm:Tls:DenyListPath: {ex.Message}", ex);
                 }
             }
 
@@ -337,7 +340,7 @@ public sealed class ProxyServer : IAsyncDisposable
             }
             catch (FormatException ex)
             {
-                throw new ProxyConfigurationException($"{section}:ClientCertificatePin", $"{section}:ClientCertificatePin: {ex.Message}", ex);
+                throw new ConfigurationException($"{section}:ClientCertificatePin", $"{section}:ClientCertificatePin: {ex.Message}", ex);
             }
         }
 
@@ -353,7 +356,7 @@ public sealed class ProxyServer : IAsyncDisposable
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            throw new ProxyConfigurationException(
+            throw new ConfigurationException(
                 $"{section}:CertificatePath",
                 $"{section}: cannot load the certificate '{tls.CertificatePath}' with its key '{tls.PrivateKeyPath}': {ex.Message}",
                 ex);
@@ -517,7 +520,7 @@ public sealed class ProxyServer : IAsyncDisposable
             return Reject(request, phone, phoneStan, terminal, "only 0200 withdrawal requests are accepted from phones", ResponseCodes.InvalidTransaction);
         }
 
-        if (!request.Has(11))
+        if (!request.Has(NetworkFields.Stan))
         {
             return Reject(request, phone, phoneStan, terminal, "field 11 (STAN) is missing", ResponseCodes.FormatError);
         }
@@ -557,7 +560,7 @@ public sealed class ProxyServer : IAsyncDisposable
 
     private async Task<IsoMessage> ForwardAsync(IsoMessage request, Iso8583Connection phone, Iso8583Connection atm, string atmId, string session, long received, CancellationToken cancellationToken)
     {
-        var phoneStanBytes = request.GetBytes(11)!; // checked present before routing
+        var phoneStanBytes = request.GetBytes(NetworkFields.Stan)!; // checked present before routing
         var phoneStan = Text(request, 11);
         var forward = request.Clone();
         var proxyStan = "-";
@@ -584,7 +587,7 @@ public sealed class ProxyServer : IAsyncDisposable
                 }
             }
 
-            response.SetBytes(11, phoneStanBytes);
+            response.SetBytes(NetworkFields.Stan, phoneStanBytes);
             var responseCode = response.ResponseCode ?? "-";
             var elapsed = _time.GetElapsedTime(received);
             ProxyLog.Answered(_log, phoneStan, atmId, session, proxyStan, responseCode, elapsed.TotalMilliseconds);

@@ -52,37 +52,6 @@ public sealed class TerminalRekeyOptions
     public TimeSpan RetryMax { get; set; } = TimeSpan.FromSeconds(60);
 }
 
-/// <summary>A terminal setting that is missing or out of range; <see cref="Setting"/> names it (e.g. <c>Terminal:Rekey:MaxAttempts</c>).</summary>
-public sealed class TerminalConfigurationException : ArgumentException
-{
-    /// <summary>Creates the error.</summary>
-    /// <param name="setting">The configuration key at fault.</param>
-    /// <param name="message">What is wrong and what is expected.</param>
-    public TerminalConfigurationException(string setting, string message) : base(message)
-    {
-        Setting = setting;
-    }
-
-    /// <summary>Creates the error.</summary>
-    public TerminalConfigurationException() : this("Terminal", "A terminal setting is invalid.")
-    {
-    }
-
-    /// <summary>Creates the error.</summary>
-    public TerminalConfigurationException(string message) : this("Terminal", message)
-    {
-    }
-
-    /// <summary>Creates the error.</summary>
-    public TerminalConfigurationException(string message, Exception innerException) : base(message, innerException)
-    {
-        Setting = "Terminal";
-    }
-
-    /// <summary>The configuration key at fault.</summary>
-    public string Setting { get; }
-}
-
 /// <summary>The ATM application's settings (configuration section <c>Terminal</c>).</summary>
 public sealed class TerminalOptions
 {
@@ -267,22 +236,22 @@ public sealed class TerminalOptions
         const string section = SectionName + ":" + nameof(Rekey) + ":";
         if (Rekey is null)
         {
-            throw new TerminalConfigurationException(SectionName + ":" + nameof(Rekey), $"{SectionName}:{nameof(Rekey)} is required.");
+            throw new ConfigurationException(SectionName + ":" + nameof(Rekey), $"{SectionName}:{nameof(Rekey)} is required.");
         }
 
         if (Rekey.MaxAttempts < 1)
         {
-            throw new TerminalConfigurationException(section + nameof(TerminalRekeyOptions.MaxAttempts), $"{section}{nameof(TerminalRekeyOptions.MaxAttempts)} must be at least 1 (got {Rekey.MaxAttempts}).");
+            throw new ConfigurationException(section + nameof(TerminalRekeyOptions.MaxAttempts), $"{section}{nameof(TerminalRekeyOptions.MaxAttempts)} must be at least 1 (got {Rekey.MaxAttempts}).");
         }
 
         if (Rekey.RetryInitial <= TimeSpan.Zero)
         {
-            throw new TerminalConfigurationException(section + nameof(TerminalRekeyOptions.RetryInitial), $"{section}{nameof(TerminalRekeyOptions.RetryInitial)} must be positive (got {Rekey.RetryInitial}).");
+            throw new ConfigurationException(section + nameof(TerminalRekeyOptions.RetryInitial), $"{section}{nameof(TerminalRekeyOptions.RetryInitial)} must be positive (got {Rekey.RetryInitial}).");
         }
 
         if (Rekey.RetryMax < Rekey.RetryInitial)
         {
-            throw new TerminalConfigurationException(section + nameof(TerminalRekeyOptions.RetryMax), $"{section}{nameof(TerminalRekeyOptions.RetryMax)} must be at least {section}{nameof(TerminalRekeyOptions.RetryInitial)} (got {Rekey.RetryMax} < {Rekey.RetryInitial}).");
+            throw new ConfigurationException(section + nameof(TerminalRekeyOptions.RetryMax), $"{section}{nameof(TerminalRekeyOptions.RetryMax)} must be at least {section}{nameof(TerminalRekeyOptions.RetryInitial)} (got {Rekey.RetryMax} < {Rekey.RetryInitial}).");
         }
     }
 
@@ -313,7 +282,7 @@ public sealed class TerminalOptions
         const string proxy = SectionName + ":" + nameof(Proxy);
         if (!Host.Tls.Enabled && !Host.Insecure)
         {
-            throw new Network.LinkConfigurationException(
+            throw new ConfigurationException(
                 host + ":Tls:ServerPin",
                 $"{host}:Tls:ServerPin must be the pin of the host's TLS certificate (as 'cardless-atm keys tls' prints it); plain TCP to the host needs {host}:Insecure = true.");
         }
@@ -321,7 +290,7 @@ public sealed class TerminalOptions
         if (!Proxy.Insecure && !(Proxy.Tls.Enabled && Proxy.Tls.HasClientCertificate))
         {
             var missing = Proxy.Tls.Enabled ? "ClientCertificatePath" : "ServerPin";
-            throw new Network.LinkConfigurationException(
+            throw new ConfigurationException(
                 $"{proxy}:Tls:{missing}",
                 $"{proxy}:Tls needs ServerPin (the proxy's ATM-port certificate pin) and this ATM's certificate (ClientCertificatePath, ClientPrivateKeyPath, from 'cardless-atm keys tls-client'); {proxy}:Tls:{missing} is not set. Plain TCP or no ATM certificate needs {proxy}:Insecure = true.");
         }
@@ -334,7 +303,7 @@ public sealed class TerminalOptions
         using var certificate = Proxy.Tls.Validate(section);
         if (certificate is not null && Security.AtmCertificates.ReadAtmId(certificate) is var named && !string.Equals(named, AtmId, StringComparison.Ordinal))
         {
-            throw new Network.LinkConfigurationException(
+            throw new ConfigurationException(
                 section + ":ClientCertificatePath",
                 $"{section}:ClientCertificatePath '{Proxy.Tls.ClientCertificatePath}' names ATM '{named ?? "(none)"}', but {SectionName}:{nameof(AtmId)} is '{AtmId}'; the proxy would refuse the sign-on (63).");
         }

@@ -1,6 +1,5 @@
 using CardlessAtm.Cli.Commands;
 using CardlessAtm.Cli.Rigs;
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.Keypad;
@@ -47,7 +46,7 @@ public sealed class FirmwareSimRigTests : IDisposable
         const string setting = "Devices:Display:Ili934x:SpiChipSelect";
         using var services = Build(new() { [setting] = "1" });
 
-        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<AtmDevices>());
+        var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<AtmDevices>());
 
         Assert.Equal(setting, error.Setting);
         Assert.Contains($"Configuration error in {setting}:", error.Message, StringComparison.Ordinal);
@@ -105,7 +104,7 @@ public sealed class FirmwareSimRigTests : IDisposable
         Assert.Equal(2, options.JamAfterNotes);
 
         // --dispenser lcdm2000 wins over the setting: then the LCDM-2000's section is read, and its bad count is an error.
-        var error = Assert.Throws<DeviceConfigurationException>(() => RigDispenserOptions.Read(configuration, RigDispenserModel.Lcdm2000));
+        var error = Assert.Throws<ConfigurationException>(() => RigDispenserOptions.Read(configuration, RigDispenserModel.Lcdm2000));
         Assert.Equal("FirmwareSim:Lcdm2000", error.Setting);
     }
 
@@ -117,7 +116,7 @@ public sealed class FirmwareSimRigTests : IDisposable
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build();
 
-        var error = Assert.Throws<DeviceConfigurationException>(() => RigDispenserOptions.Read(configuration));
+        var error = Assert.Throws<ConfigurationException>(() => RigDispenserOptions.Read(configuration));
 
         Assert.Equal(setting, error.Setting);
         Assert.StartsWith($"Configuration error in {setting}:", error.Message, StringComparison.Ordinal);
@@ -132,7 +131,7 @@ public sealed class FirmwareSimRigTests : IDisposable
             ["FirmwareSim:Lcdm4000:MaxNotesPerCommand"] = "0",
         }).Build();
 
-        var error = Assert.Throws<DeviceConfigurationException>(() => RigDispenserOptions.Read(configuration));
+        var error = Assert.Throws<ConfigurationException>(() => RigDispenserOptions.Read(configuration));
 
         Assert.Equal("FirmwareSim:Lcdm4000", error.Setting);
         Assert.Contains("MaxNotesPerCommand", error.Message, StringComparison.Ordinal);

@@ -1,5 +1,4 @@
 using CardlessAtm.Cli.Commands;
-using CardlessAtm.Devices;
 using Microsoft.Extensions.Configuration;
 
 namespace CardlessAtm.Cli.Tests;
@@ -36,7 +35,7 @@ public sealed class HostPolicySettingsTests
     [InlineData("Host:Policy:PreviousKeyGrace", "02:00:00")]
     public void An_out_of_range_value_is_a_configuration_error_naming_the_setting(string setting, string value)
     {
-        var error = Assert.Throws<DeviceConfigurationException>(() => HostCommand.ReadPolicy(Configuration(new() { [setting] = value })));
+        var error = Assert.Throws<ConfigurationException>(() => HostCommand.ReadPolicy(Configuration(new() { [setting] = value })));
 
         Assert.Equal(setting, error.Setting);
         Assert.DoesNotContain("(Parameter", error.Message, StringComparison.Ordinal);
@@ -45,7 +44,7 @@ public sealed class HostPolicySettingsTests
     [Fact]
     public void A_malformed_value_is_a_configuration_error()
     {
-        Assert.Throws<DeviceConfigurationException>(() => HostCommand.ReadPolicy(Configuration(new() { ["Host:Policy:PreviousKeyGrace"] = "two minutes" })));
+        Assert.Throws<ConfigurationException>(() => HostCommand.ReadPolicy(Configuration(new() { ["Host:Policy:PreviousKeyGrace"] = "two minutes" })));
     }
 
     private static IConfiguration Configuration(Dictionary<string, string?> values) => new ConfigurationBuilder().AddInMemoryCollection(values).Build();

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using CardlessAtm.Cli.Commands;
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Lcdm2000;
 using CardlessAtm.FirmwareSim.Lcdm2000;
 
@@ -61,7 +60,7 @@ public sealed class Lcdm2000ProbeCommandTests
     [Fact]
     public async Task A_probe_without_a_port_is_a_configuration_error_naming_the_setting()
     {
-        var error = await Assert.ThrowsAsync<DeviceConfigurationException>(() =>
+        var error = await Assert.ThrowsAsync<ConfigurationException>(() =>
             DevicesCommand.ProbeLcdm2000Async(new Lcdm2000Options(), TextReader.Null, TextWriter.Null, yes: true, CancellationToken.None));
         Assert.Contains("Devices:Dispenser:Lcdm2000:PortName is required", error.Message, StringComparison.Ordinal);
     }

@@ -1,6 +1,5 @@
 using System.Globalization;
 using CardlessAtm.Cli.Commands;
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.Lcdm4000;
@@ -52,7 +51,7 @@ public sealed class Lcdm4000KindTests : IDisposable
     {
         using var services = Build(new() { ["Devices:Dispenser:Lcdm4000:PortName"] = "" });
 
-        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<AtmDevices>());
+        var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<AtmDevices>());
 
         Assert.StartsWith(Lcdm4000Options.SectionName, error.Setting, StringComparison.Ordinal);
     }

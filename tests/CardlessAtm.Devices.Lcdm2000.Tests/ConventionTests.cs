@@ -88,7 +88,7 @@ public class ConventionTests
             ["Devices:Dispenser:Lcdm2000:CombinedAnswerOrder"] = "Sideways",
         }).Build();
         using var services = new ServiceCollection().AddAtmDevices(configuration, k => k.AddLcdm2000Dispenser()).BuildServiceProvider();
-        var error = Assert.Throws<DeviceConfigurationException>(() => { _ = services.GetRequiredService<IDispenserDevice>(); });
+        var error = Assert.Throws<ConfigurationException>(() => { _ = services.GetRequiredService<IDispenserDevice>(); });
         Assert.Equal("Devices:Dispenser:Lcdm2000", error.Setting);
         Assert.Contains("Sideways", error.Message);
     }

@@ -125,7 +125,7 @@ public class ProtocolTests
             Assert.Contains(errors, e => e.Contains($"Devices:Dispenser:Lcdm4000:{name}", StringComparison.Ordinal));
         }
 
-        var ex = Assert.Throws<DeviceConfigurationException>(() => Lcdm4000Dispenser.Create(options));
+        var ex = Assert.Throws<ConfigurationException>(() => Lcdm4000Dispenser.Create(options));
         Assert.Equal(Lcdm4000Options.SectionName, ex.Setting);
         Assert.Contains("MaxNotesPerCommand", ex.Message);
         Assert.Empty(new Lcdm4000Options { PortName = "/dev/ttyUSB0" }.Validate());

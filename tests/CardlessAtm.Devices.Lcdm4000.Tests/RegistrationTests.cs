@@ -39,7 +39,7 @@ public class RegistrationTests
             ["Devices:Dispenser:Lcdm4000:PortName"] = "/dev/ttyUSB0",
             ["Devices:Dispenser:Lcdm4000:MaxNotesPerCommand"] = "80",
         });
-        var error = Assert.Throws<DeviceConfigurationException>(() => { _ = services.GetRequiredService<IDispenserDevice>(); });
+        var error = Assert.Throws<ConfigurationException>(() => { _ = services.GetRequiredService<IDispenserDevice>(); });
         Assert.Equal("Devices:Dispenser:Lcdm4000", error.Setting);
         Assert.Contains("MaxNotesPerCommand is 80", error.Message);
     }

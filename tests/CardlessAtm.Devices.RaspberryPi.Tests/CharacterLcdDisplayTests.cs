@@ -64,7 +64,7 @@ public class CharacterLcdDisplayTests
     public void A_character_LCD_as_the_only_display_is_refused_at_start_up()
     {
         var options = new RaspberryPiDisplayOptions { CharacterLcd = new CharacterLcdOptions() };
-        var error = Assert.Throws<DeviceConfigurationException>(() => options.Validate());
+        var error = Assert.Throws<ConfigurationException>(() => options.Validate());
         Assert.Equal("Devices:Display:Ili934x", error.Setting);
         Assert.Contains("a graphic display is needed for the QR", error.Message);
     }
@@ -79,9 +79,9 @@ public class CharacterLcdDisplayTests
     [Fact]
     public void An_unsupported_module_size_names_the_setting()
     {
-        var error = Assert.Throws<DeviceConfigurationException>(() => new CharacterLcdOptions { Columns = 40, Rows = 2 }.Validate());
+        var error = Assert.Throws<ConfigurationException>(() => new CharacterLcdOptions { Columns = 40, Rows = 2 }.Validate());
         Assert.Equal("Devices:Display:CharacterLcd:Columns", error.Setting);
-        error = Assert.Throws<DeviceConfigurationException>(() => new CharacterLcdOptions { I2cAddress = 0x80 }.Validate());
+        error = Assert.Throws<ConfigurationException>(() => new CharacterLcdOptions { I2cAddress = 0x80 }.Validate());
         Assert.Equal("Devices:Display:CharacterLcd:I2cAddress", error.Setting);
     }
 }

@@ -203,7 +203,7 @@ public sealed class DoctorTests : IDisposable
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(FullRig).Build();
         var created = false;
 
-        var error = Assert.Throws<DeviceConfigurationException>(() => RaspberryPiRegistration.OpenGpioController(configuration, Machine(), () =>
+        var error = Assert.Throws<ConfigurationException>(() => RaspberryPiRegistration.OpenGpioController(configuration, Machine(), () =>
         {
             created = true;
             throw new InvalidOperationException("unreachable");
@@ -220,7 +220,7 @@ public sealed class DoctorTests : IDisposable
         Board(Pi4);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>()).Build();
 
-        var error = Assert.Throws<DeviceConfigurationException>(() => RaspberryPiRegistration.OpenGpioController(configuration, Machine(), () =>
+        var error = Assert.Throws<ConfigurationException>(() => RaspberryPiRegistration.OpenGpioController(configuration, Machine(), () =>
             throw new UnauthorizedAccessException("Access to the path '/dev/gpiomem' is denied.")));
 
         Assert.Contains("permission denied", error.Message, StringComparison.Ordinal);

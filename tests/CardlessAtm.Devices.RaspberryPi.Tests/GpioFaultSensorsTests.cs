@@ -155,7 +155,7 @@ public class GpioFaultSensorsTests
         {
             Sensors = [Sensor("SafeDoor", SensorKind.SafeDoor, 17), new GpioSensorOptions { Id = id, Kind = kind, Position = position, Pin = pin }],
         };
-        var error = Assert.Throws<DeviceConfigurationException>(() => options.Validate());
+        var error = Assert.Throws<ConfigurationException>(() => options.Validate());
         Assert.Equal(setting, error.Setting);
     }
 

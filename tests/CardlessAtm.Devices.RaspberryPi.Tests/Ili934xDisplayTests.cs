@@ -171,9 +171,9 @@ public class Ili934xDisplayTests(ITestOutputHelper output)
     [Fact]
     public void Options_name_the_bad_setting()
     {
-        var error = Assert.Throws<DeviceConfigurationException>(() => new Ili934xDisplayOptions { DataCommandPin = 40 }.Validate());
+        var error = Assert.Throws<ConfigurationException>(() => new Ili934xDisplayOptions { DataCommandPin = 40 }.Validate());
         Assert.Equal("Devices:Display:Ili934x:DataCommandPin", error.Setting);
-        error = Assert.Throws<DeviceConfigurationException>(() => new Ili934xDisplayOptions { ResetPin = 25, DataCommandPin = 25 }.Validate());
+        error = Assert.Throws<ConfigurationException>(() => new Ili934xDisplayOptions { ResetPin = 25, DataCommandPin = 25 }.Validate());
         Assert.Equal("Devices:Display:Ili934x:ResetPin", error.Setting);
     }
 
@@ -182,7 +182,7 @@ public class Ili934xDisplayTests(ITestOutputHelper output)
     {
         // spidev refuses a transfer larger than its bufsiz (4096 unless the kernel command line raises it): a larger
         // buffer would fail every frame on the Pi, while the emulator took it (issue 14's hardware review).
-        var error = Assert.Throws<DeviceConfigurationException>(() => new Ili934xDisplayOptions { SpiBufferSize = 8192 }.Validate(spidevBufferLimit: 4096));
+        var error = Assert.Throws<ConfigurationException>(() => new Ili934xDisplayOptions { SpiBufferSize = 8192 }.Validate(spidevBufferLimit: 4096));
 
         Assert.Equal("Devices:Display:Ili934x:SpiBufferSize", error.Setting);
         Assert.Contains("8192 bytes is more than spidev's buffer (4096 bytes", error.Message, StringComparison.Ordinal);

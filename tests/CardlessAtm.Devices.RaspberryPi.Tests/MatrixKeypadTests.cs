@@ -198,7 +198,7 @@ public class MatrixKeypadTests
     {
         var options = Options();
         options.KeyMap = keyMap;
-        var error = Assert.Throws<DeviceConfigurationException>(() => options.Validate());
+        var error = Assert.Throws<ConfigurationException>(() => options.Validate());
         Assert.Equal(setting, error.Setting);
         Assert.Contains(problem, error.Message);
     }
@@ -208,7 +208,7 @@ public class MatrixKeypadTests
     {
         var options = Options();
         options.ColumnPins = [12, 16, 20, 5];
-        var error = Assert.Throws<DeviceConfigurationException>(() => options.Validate());
+        var error = Assert.Throws<ConfigurationException>(() => options.Validate());
         Assert.Equal("Devices:Keypad:Matrix:ColumnPins:3", error.Setting);
     }
 

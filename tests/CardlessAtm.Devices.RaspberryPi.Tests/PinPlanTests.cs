@@ -16,7 +16,7 @@ public class PinPlanTests
     [Fact]
     public void A_sensor_on_the_tft_data_command_line_is_refused_naming_both_settings()
     {
-        var error = Assert.Throws<DeviceConfigurationException>(() => ResolveSensors(new()
+        var error = Assert.Throws<ConfigurationException>(() => ResolveSensors(new()
         {
             ["Devices:Display:Kind"] = "Ili934x",
             ["Devices:Display:Ili934x:DataCommandPin"] = "25",
@@ -30,7 +30,7 @@ public class PinPlanTests
     [Fact]
     public void A_sensor_on_spi0_mosi_is_refused_while_the_tft_uses_spi0()
     {
-        var error = Assert.Throws<DeviceConfigurationException>(() => ResolveSensors(new()
+        var error = Assert.Throws<ConfigurationException>(() => ResolveSensors(new()
         {
             ["Devices:Display:Kind"] = "Ili934x",
             ["Devices:Sensors:Gpio:Sensors:0:Pin"] = "10",
@@ -43,7 +43,7 @@ public class PinPlanTests
     [Fact]
     public void A_sensor_on_i2c1_sda_is_refused_while_the_mirror_lcd_uses_i2c1()
     {
-        var error = Assert.Throws<DeviceConfigurationException>(() => ResolveSensors(new()
+        var error = Assert.Throws<ConfigurationException>(() => ResolveSensors(new()
         {
             ["Devices:Display:Kind"] = "Ili934x",
             ["Devices:Display:CharacterLcd:I2cAddress"] = "39",
@@ -67,7 +67,7 @@ public class PinPlanTests
             ["Devices:Keypad:Matrix:KeyMap:0"] = "Enter",
         });
 
-        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<IKeypad>());
+        var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<IKeypad>());
 
         Assert.Equal("Devices:Keypad:Matrix:ColumnPins:0", error.Setting);
         Assert.Contains("GPIO 14 is the header UART's TXD, which Devices:Dispenser:Lcdm2000:PortName uses (the dispenser on /dev/serial0)", error.Message, StringComparison.Ordinal);
@@ -86,7 +86,7 @@ public class PinPlanTests
             ["Devices:Sensors:Gpio:Sensors:0:Pin"] = "13", // the default matrix's third row
         });
 
-        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<IKeypad>());
+        var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<IKeypad>());
 
         Assert.Equal("Devices:Sensors:Gpio:Sensors:0:Pin", error.Setting);
         Assert.Contains("GPIO 13 is already used by Devices:Keypad:Matrix:RowPins:2", error.Message, StringComparison.Ordinal);
@@ -95,7 +95,7 @@ public class PinPlanTests
     [Fact]
     public void A_sensor_on_the_touch_controllers_penirq_line_is_refused_naming_both_settings()
     {
-        var error = Assert.Throws<DeviceConfigurationException>(() => ResolveSensors(new()
+        var error = Assert.Throws<ConfigurationException>(() => ResolveSensors(new()
         {
             ["Devices:Keypad:Kind"] = "Xpt2046",
             ["Devices:Keypad:Xpt2046:PenIrqPin"] = "22",
@@ -109,7 +109,7 @@ public class PinPlanTests
     [Fact]
     public void A_sensor_on_spi0_ce1_is_refused_while_the_touch_controller_uses_it()
     {
-        var error = Assert.Throws<DeviceConfigurationException>(() => ResolveSensors(new()
+        var error = Assert.Throws<ConfigurationException>(() => ResolveSensors(new()
         {
             ["Devices:Keypad:Kind"] = "Xpt2046",
             ["Devices:Sensors:Gpio:Sensors:0:Pin"] = "7",
@@ -132,7 +132,7 @@ public class PinPlanTests
             ["Devices:Keypad:Xpt2046:Zones:0:Height"] = "40",
         });
 
-        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<IKeypad>());
+        var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<IKeypad>());
 
         Assert.Equal("Devices:Keypad:Xpt2046:SpiChipSelect", error.Setting);
         Assert.Contains("SPI0 chip select 0 is already Devices:Display:Ili934x:SpiChipSelect's", error.Message, StringComparison.Ordinal);

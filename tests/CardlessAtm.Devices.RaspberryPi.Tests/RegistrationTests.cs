@@ -27,7 +27,7 @@ public class RegistrationTests
             ["Devices:Display:Kind"] = "CharacterLcd",
             ["Devices:Display:CharacterLcd:I2cAddress"] = "39",
         });
-        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<IDisplay>());
+        var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<IDisplay>());
         Assert.Equal("Devices:Display:Ili934x", error.Setting);
         Assert.Contains("a graphic display is needed for the QR", error.Message);
     }
@@ -73,7 +73,7 @@ public class RegistrationTests
             ["Devices:Sensors:Gpio:Sensors:1:Id"] = "Cassette1",
             ["Devices:Sensors:Gpio:Sensors:1:Kind"] = "CassettePresent",
         });
-        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<IFaultSensors>());
+        var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<IFaultSensors>());
         Assert.Equal("Devices:Sensors:Gpio:Sensors:1:Position", error.Setting);
     }
 
@@ -167,7 +167,7 @@ public class RegistrationTests
         }
 
         // The keypad is the only way to enter an amount: unlike the mirror LCD it cannot degrade to a warning.
-        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<IKeypad>());
+        var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<IKeypad>());
         Assert.Equal("Devices:Keypad:Touch:I2cAddress", error.Setting);
         Assert.Contains("Configuration error in Devices:Keypad:Touch:I2cAddress:", error.Message, StringComparison.Ordinal);
         Assert.Contains(refused, error.Message, StringComparison.Ordinal);
@@ -190,7 +190,7 @@ public class RegistrationTests
             ["Devices:Display:Ili934x:SpiClockHz"] = clockHz,
         }, buses);
 
-        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<IDisplay>());
+        var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<IDisplay>());
 
         Assert.Equal("Devices:Display:Ili934x:SpiChipSelect", error.Setting);
         Assert.Contains($"/dev/spidev0.{chipSelect}", error.Message);

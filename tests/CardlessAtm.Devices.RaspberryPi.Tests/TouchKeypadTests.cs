@@ -46,7 +46,7 @@ public class TouchKeypadTests
     {
         var options = Options();
         options.Zones.Add(new TouchZoneOptions { Key = "F1", X = 250, Y = 200, Width = 60, Height = 30 });
-        var error = Assert.Throws<DeviceConfigurationException>(() => options.Validate());
+        var error = Assert.Throws<ConfigurationException>(() => options.Validate());
         Assert.Equal("Devices:Keypad:Touch:Zones:2:X", error.Setting);
         Assert.Contains("overlaps", error.Message);
     }

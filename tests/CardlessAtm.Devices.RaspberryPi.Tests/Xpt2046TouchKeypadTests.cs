@@ -198,7 +198,7 @@ public class Xpt2046TouchKeypadTests
             _ => () => options.Zones[1].Key = "Withdraw",
         };
         spoil();
-        var error = Assert.Throws<DeviceConfigurationException>(() => options.Validate());
+        var error = Assert.Throws<ConfigurationException>(() => options.Validate());
         Assert.Equal(setting, error.Setting);
     }
 
@@ -209,7 +209,7 @@ public class Xpt2046TouchKeypadTests
         var chip = new Xpt2046TouchEmulator(rig.Board, PenIrqPin);
         var options = Options();
         options.SpiClockHz = 20_000_000;
-        Assert.Throws<DeviceConfigurationException>(() => new Xpt2046TouchKeypad(chip, rig.Gpio, options, rig.Clock));
+        Assert.Throws<ConfigurationException>(() => new Xpt2046TouchKeypad(chip, rig.Gpio, options, rig.Clock));
         Assert.Null(rig.Board.ModeOf(PenIrqPin));
         Assert.Equal(0, chip.Conversions);
     }
@@ -227,7 +227,7 @@ public class Xpt2046TouchKeypadTests
             ["Devices:Keypad:Xpt2046:Zones:0:Height"] = "40",
         });
 
-        var error = Assert.Throws<DeviceConfigurationException>(() => services.GetRequiredService<IKeypad>());
+        var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<IKeypad>());
 
         Assert.Equal("Devices:Keypad:Xpt2046:SpiClockHz", error.Setting);
         Assert.Contains("16000000 Hz", error.Message, StringComparison.Ordinal);

@@ -138,7 +138,7 @@ public sealed class AtmIdentityTests
     [Fact]
     public async Task Plain_TCP_on_the_ATM_port_needs_Insecure_true_and_then_logs_a_warning()
     {
-        var refused = Assert.Throws<ProxyConfigurationException>(() => new ProxyServer(ProxyFixture.LoopbackOptions(o => o.Atm.Insecure = false)));
+        var refused = Assert.Throws<ConfigurationException>(() => new ProxyServer(ProxyFixture.LoopbackOptions(o => o.Atm.Insecure = false)));
         Assert.Equal("Proxy:Atm:Tls:ClientCaCertificatePath", refused.Setting);
         Assert.Contains("Proxy:Atm:Insecure", refused.Message, StringComparison.Ordinal);
 
@@ -152,11 +152,11 @@ public sealed class AtmIdentityTests
         var time = NewClock();
         using var pki = new AtmPki(time);
         File.WriteAllText(pki.DenyListPath, "serial:not-hex\n");
-        var badList = await Assert.ThrowsAsync<ProxyConfigurationException>(() => ProxyFixture.StartAsync(pki.Configure, time));
+        var badList = await Assert.ThrowsAsync<ConfigurationException>(() => ProxyFixture.StartAsync(pki.Configure, time));
         Assert.Equal("Proxy:Atm:Tls:DenyListPath", badList.Setting);
         Assert.Contains("line 1", badList.Message, StringComparison.Ordinal);
 
-        var missingCa = await Assert.ThrowsAsync<ProxyConfigurationException>(() => ProxyFixture.StartAsync(
+        var missingCa = await Assert.ThrowsAsync<ConfigurationException>(() => ProxyFixture.StartAsync(
             o =>
             {
                 pki.Configure(o);
@@ -182,7 +182,7 @@ public sealed class AtmIdentityTests
                     },
                     time);
             }
-            catch (ProxyConfigurationException) when (attempt < 50)
+            catch (ConfigurationException) when (attempt < 50)
             {
                 await Task.Delay(100, Deadline.Token);
             }

@@ -1,4 +1,5 @@
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Security;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -48,7 +49,7 @@ public class ConfigurationAndObservabilityTests
                 break;
         }
 
-        var error = Assert.Throws<ProxyConfigurationException>(() => new ProxyServer(options));
+        var error = Assert.Throws<ConfigurationException>(() => new ProxyServer(options));
         Assert.Equal(setting, error.Setting);
         Assert.Contains(setting, error.Message, StringComparison.Ordinal);
     }
@@ -59,7 +60,7 @@ public class ConfigurationAndObservabilityTests
         await using var fixture = await ProxyFixture.StartAsync();
         var options = ProxyFixture.LoopbackOptions(o => o.Phone.Port = fixture.Proxy.PhoneEndPoint.Port);
 
-        var error = await Assert.ThrowsAsync<ProxyConfigurationException>(() => ProxyServer.StartAsync(options));
+        var error = await Assert.ThrowsAsync<ConfigurationException>(() => ProxyServer.StartAsync(options));
 
         Assert.Equal("Proxy:Phone:Port", error.Setting);
     }
@@ -73,7 +74,7 @@ public class ConfigurationAndObservabilityTests
             o.Atm.Tls.PrivateKeyPath = o.Atm.Tls.CertificatePath + ".key";
         });
 
-        var error = await Assert.ThrowsAsync<ProxyConfigurationException>(() => ProxyServer.StartAsync(options));
+        var error = await Assert.ThrowsAsync<ConfigurationException>(() => ProxyServer.StartAsync(options));
 
         Assert.Equal("Proxy:Atm:Tls:CertificatePath", error.Setting);
     }
@@ -142,6 +143,7 @@ public class ConfigurationAndObservabilityTests
             using var stranger = LabCertificates.CreateSelfSigned("stranger.test", TimeProvider.System, TimeSpan.FromDays(1));
             await using var wary = new Iso8583.Channels.Iso8583Client(new Iso8583.Channels.Iso8583ClientOptions
             {
+                Spec = NetworkSpec.Messages,
                 Host = "127.0.0.1",
                 Port = fixture.Proxy.PhoneEndPoint.Port,
                 Tls = TlsSetup.ClientOptions("proxy.test", CertificatePin.ForPublicKey(stranger)),
@@ -177,6 +179,7 @@ public class ConfigurationAndObservabilityTests
 
         await using var impostor = new Iso8583.Channels.Iso8583Client(new Iso8583.Channels.Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = "127.0.0.1",
             Port = fixture.Proxy.AtmEndPoint.Port,
             Tls = TlsSetup.ClientOptions("proxy.test", proxyPin, strangerCertificate),

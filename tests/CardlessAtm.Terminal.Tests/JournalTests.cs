@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Terminal.Flow;
 using CardlessAtm.Terminal.Journal;
 

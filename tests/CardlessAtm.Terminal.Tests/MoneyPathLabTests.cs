@@ -3,6 +3,7 @@ using CardlessAtm.Devices.Sensors;
 using CardlessAtm.Host.Seeding;
 using CardlessAtm.Host.Storage;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Terminal.Flow;
 using CardlessAtm.Terminal.Journal;
 using CardlessAtm.Terminal.StoreAndForward;

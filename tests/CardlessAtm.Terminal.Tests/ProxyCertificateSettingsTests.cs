@@ -55,7 +55,7 @@ public sealed class ProxyCertificateSettingsTests : IDisposable
             File.SetUnixFileMode(_atm00001.Key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
         }
 
-        var error = Assert.Throws<LinkConfigurationException>(options.Validate);
+        var error = Assert.Throws<ConfigurationException>(options.Validate);
 
         Assert.Equal(setting, error.Setting);
         Assert.Contains(setting, error.Message, StringComparison.Ordinal);

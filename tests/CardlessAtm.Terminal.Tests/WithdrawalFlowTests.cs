@@ -1,6 +1,7 @@
 using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Devices.Sensors;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Security;
 using CardlessAtm.Terminal.Flow;
 using CardlessAtm.Terminal.Journal;

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Text;
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Console;
 using CardlessAtm.Devices.Dispenser;
@@ -184,13 +183,13 @@ internal static class DevicesCommand
     /// The probe on <paramref name="options"/>' port: each instruction goes to <paramref name="output"/> and waits for a line of
     /// <paramref name="input"/> (end of input or <c>q</c> stops), unless <paramref name="yes"/>. Ends with the settings JSON.
     /// </summary>
-    /// <exception cref="DeviceConfigurationException">A setting is invalid.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid.</exception>
     internal static async Task<int> ProbeLcdm2000Async(Lcdm2000Options options, TextReader input, TextWriter output, bool yes, CancellationToken cancellationToken)
     {
         var errors = options.Validate();
         if (errors.Count > 0)
         {
-            throw new DeviceConfigurationException(Lcdm2000Options.SectionName, string.Join(" ", errors));
+            throw new ConfigurationException(Lcdm2000Options.SectionName, string.Join(" ", errors));
         }
 
         using var dispenser = Lcdm2000Dispenser.Create(options);

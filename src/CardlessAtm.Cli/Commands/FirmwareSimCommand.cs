@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.FirmwareSim.Lcdm2000;
 using CardlessAtm.FirmwareSim.Lcdm4000;
@@ -72,7 +71,7 @@ internal static class FirmwareSimCommand
         var problems = options.Validate();
         if (problems.Count > 0)
         {
-            throw new DeviceConfigurationException("FirmwareSim:Lcdm2000", string.Join("; ", problems));
+            throw new ConfigurationException("FirmwareSim:Lcdm2000", string.Join("; ", problems));
         }
 
         return await Lcdm2000EmulatorCommand.RunAsync(options, Console.Out, cancellationToken, services.GetRequiredService<ILogger<Lcdm2000Emulator>>());
@@ -92,7 +91,7 @@ internal static class FirmwareSimCommand
         var problems = options.Validate();
         if (problems.Count > 0)
         {
-            throw new DeviceConfigurationException("FirmwareSim:Lcdm4000", string.Join("; ", problems));
+            throw new ConfigurationException("FirmwareSim:Lcdm4000", string.Join("; ", problems));
         }
 
         return await Lcdm4000EmulatorCommand.RunAsync(options, Console.Out, cancellationToken, services.GetRequiredService<ILogger<Lcdm4000Emulator>>());

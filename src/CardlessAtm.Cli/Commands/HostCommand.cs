@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using CardlessAtm.Cli.Hosting;
-using CardlessAtm.Devices;
 using CardlessAtm.Host.Administration;
 using CardlessAtm.Host.Authorisation;
 using CardlessAtm.Host.Seeding;
@@ -293,7 +292,7 @@ internal static class HostCommand
             {
                 businessDay = DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed)
                     ? parsed
-                    : throw new DeviceConfigurationException("--day", $"'{text}' is not a date yyyy-MM-dd");
+                    : throw new ConfigurationException("--day", $"'{text}' is not a date yyyy-MM-dd");
             }
 
             Console.WriteLine("ATM       currency  approved        amount  declined  reversed      credited  unmatched   net dispensed  suspect  suspect amount");
@@ -367,7 +366,7 @@ internal static class HostCommand
     private static string MaskAccount(string accountId) => accountId.Length <= 4 ? accountId : new string('*', accountId.Length - 4) + accountId[^4..];
 
     /// <summary>Binds and checks <c>Host:Policy</c> (PIN tries, limits, key grace, refusal audit interval), so a documented setting is never silently ignored.</summary>
-    /// <exception cref="DeviceConfigurationException">A value is malformed or out of range.</exception>
+    /// <exception cref="ConfigurationException">A value is malformed or out of range.</exception>
     internal static HostPolicy ReadPolicy(IConfiguration configuration)
     {
         var policy = new HostPolicy();
@@ -380,7 +379,7 @@ internal static class HostCommand
         {
             var problem = e.Message;
             var parameter = problem.IndexOf(" (Parameter", StringComparison.Ordinal);
-            throw new DeviceConfigurationException($"Host:Policy:{e.ParamName}", (parameter < 0 ? problem : problem[..parameter]).TrimEnd('.'));
+            throw new ConfigurationException($"Host:Policy:{e.ParamName}", (parameter < 0 ? problem : problem[..parameter]).TrimEnd('.'));
         }
 
         return policy;
@@ -406,7 +405,7 @@ internal static class HostCommand
         }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressAlreadyInUse or SocketError.AddressNotAvailable or SocketError.AccessDenied)
         {
-            throw new DeviceConfigurationException(
+            throw new ConfigurationException(
                 "Host:Port", $"cannot listen on {options.Address}:{options.Port} ({e.SocketErrorCode}); choose a free port (0 picks one), an address of this machine, or a port above 1023 without root");
         }
     }
@@ -423,7 +422,7 @@ internal static class HostCommand
         {
             options.Port = int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var value)
                 ? value
-                : throw new DeviceConfigurationException("Host:Port", $"'{port}' is not a port number (0-65535)");
+                : throw new ConfigurationException("Host:Port", $"'{port}' is not a port number (0-65535)");
         }
 
         if (configuration["Host:Address"] is { } address)
@@ -449,12 +448,12 @@ internal static class HostCommand
     {
         if (options.MaxConnectionsBeforeSignOn > options.MaxConnections)
         {
-            throw new DeviceConfigurationException("Host:MaxConnectionsBeforeSignOn", string.Create(CultureInfo.InvariantCulture, $"{options.MaxConnectionsBeforeSignOn} is more than Host:MaxConnections ({options.MaxConnections}); it must be 1 to that"));
+            throw new ConfigurationException("Host:MaxConnectionsBeforeSignOn", string.Create(CultureInfo.InvariantCulture, $"{options.MaxConnectionsBeforeSignOn} is more than Host:MaxConnections ({options.MaxConnections}); it must be 1 to that"));
         }
 
         if (options.MaxConnectionsPerAddress > options.MaxConnections)
         {
-            throw new DeviceConfigurationException("Host:MaxConnectionsPerAddress", string.Create(CultureInfo.InvariantCulture, $"{options.MaxConnectionsPerAddress} is more than Host:MaxConnections ({options.MaxConnections}); it must be 1 to that"));
+            throw new ConfigurationException("Host:MaxConnectionsPerAddress", string.Create(CultureInfo.InvariantCulture, $"{options.MaxConnectionsPerAddress} is more than Host:MaxConnections ({options.MaxConnections}); it must be 1 to that"));
         }
     }
 
@@ -462,25 +461,25 @@ internal static class HostCommand
     {
         null or "" => null,
         var text when bool.TryParse(text, out var value) => value,
-        var text => throw new DeviceConfigurationException(setting, $"'{text}' is not true or false"),
+        var text => throw new ConfigurationException(setting, $"'{text}' is not true or false"),
     };
 
     private static int? ReadCount(IConfiguration configuration, string setting) => configuration[setting] switch
     {
         null or "" => null,
         var text when int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= 1 => value,
-        var text => throw new DeviceConfigurationException(setting, $"'{text}' is not a whole number of connections, at least 1"),
+        var text => throw new ConfigurationException(setting, $"'{text}' is not a whole number of connections, at least 1"),
     };
 
     private static TimeSpan? ReadDuration(IConfiguration configuration, string setting) => configuration[setting] switch
     {
         null or "" => null,
         var text when TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var value) && value > TimeSpan.Zero => value,
-        var text => throw new DeviceConfigurationException(setting, $"'{text}' is not a positive duration hh:mm:ss (e.g. 00:00:15)"),
+        var text => throw new ConfigurationException(setting, $"'{text}' is not a positive duration hh:mm:ss (e.g. 00:00:15)"),
     };
 
     private static IPAddress ParseAddress(string text, string setting) =>
-        IPAddress.TryParse(text, out var address) ? address : throw new DeviceConfigurationException(setting, $"'{text}' is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::)");
+        IPAddress.TryParse(text, out var address) ? address : throw new ConfigurationException(setting, $"'{text}' is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::)");
 
     private static Task<int> Operate(ParseResult parse, Func<HostServer, Task> body) => CliHost.RunAsync(async () =>
     {

@@ -244,7 +244,7 @@ internal static class TerminalCommand
     }
 
     /// <summary>Binds and validates the <c>Terminal</c> section.</summary>
-    /// <exception cref="Devices.DeviceConfigurationException">A setting is wrong.</exception>
+    /// <exception cref="ConfigurationException">A setting is wrong.</exception>
     public static TerminalOptions ReadOptions(IConfiguration configuration)
     {
         var options = new TerminalOptions();
@@ -255,7 +255,7 @@ internal static class TerminalCommand
         }
         catch (ArgumentException e)
         {
-            throw new Devices.DeviceConfigurationException(TerminalOptions.SectionName, e.Message.TrimEnd('.'));
+            throw new ConfigurationException(TerminalOptions.SectionName, e.Message.TrimEnd('.'));
         }
 
         CheckPin(options.Host.Tls.ServerPin, $"{TerminalOptions.SectionName}:Host:Tls:ServerPin");
@@ -276,7 +276,7 @@ internal static class TerminalCommand
         }
         catch (FormatException e)
         {
-            throw new Devices.DeviceConfigurationException(setting, e.Message.TrimEnd('.'));
+            throw new ConfigurationException(setting, e.Message.TrimEnd('.'));
         }
     }
 
@@ -287,7 +287,7 @@ internal static class TerminalCommand
         if (other is not null)
         {
             var loaded = string.Join(", ", devices.Dispenser.CashUnits.Select(u => u.Currency.Code).Distinct());
-            throw new Devices.DeviceConfigurationException(
+            throw new ConfigurationException(
                 $"{TerminalOptions.SectionName}:Currency",
                 $"'{options.Currency}' does not match the cash units' currency ({other.Id} holds {other.Currency.Code}); allowed: {loaded}");
         }
@@ -304,7 +304,7 @@ internal static class TerminalCommand
         }
         catch (ArgumentOutOfRangeException e)
         {
-            throw new Devices.DeviceConfigurationException(e.ParamName ?? QrSessionOptions.SectionName, e.Message);
+            throw new ConfigurationException(e.ParamName ?? QrSessionOptions.SectionName, e.Message);
         }
 
         return options;

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using CardlessAtm.Devices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
@@ -62,7 +61,7 @@ internal sealed record StatusSettings(string Path, TimeSpan Interval)
     public const string SectionName = "Status";
 
     /// <summary>Reads <c>Status:Path</c> (default <paramref name="defaultPath"/>) and <c>Status:Interval</c> (default 00:00:05, 1 s to 10 min).</summary>
-    /// <exception cref="DeviceConfigurationException">A bad interval or path.</exception>
+    /// <exception cref="ConfigurationException">A bad interval or path.</exception>
     public static StatusSettings Read(IConfiguration configuration, string defaultPath)
     {
         var section = configuration.GetSection(SectionName);
@@ -70,7 +69,7 @@ internal sealed record StatusSettings(string Path, TimeSpan Interval)
         if (section["Interval"] is { Length: > 0 } text
             && (!TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out interval) || interval < TimeSpan.FromSeconds(1) || interval > TimeSpan.FromMinutes(10)))
         {
-            throw new DeviceConfigurationException($"{SectionName}:Interval", $"'{text}' is not a time span from 00:00:01 to 00:10:00 (e.g. 00:00:05)");
+            throw new ConfigurationException($"{SectionName}:Interval", $"'{text}' is not a time span from 00:00:01 to 00:10:00 (e.g. 00:00:05)");
         }
 
         var path = section["Path"] is { Length: > 0 } configured ? configured : defaultPath;
@@ -81,12 +80,12 @@ internal sealed record StatusSettings(string Path, TimeSpan Interval)
         }
         catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
         {
-            throw new DeviceConfigurationException($"{SectionName}:Path", $"'{path}' is not a file path ({e.Message.TrimEnd('.')})");
+            throw new ConfigurationException($"{SectionName}:Path", $"'{path}' is not a file path ({e.Message.TrimEnd('.')})");
         }
 
         if (full.EndsWith(System.IO.Path.DirectorySeparatorChar))
         {
-            throw new DeviceConfigurationException($"{SectionName}:Path", $"'{path}' names a directory, not a file (e.g. /run/cardless-atm/terminal-status.json)");
+            throw new ConfigurationException($"{SectionName}:Path", $"'{path}' names a directory, not a file (e.g. /run/cardless-atm/terminal-status.json)");
         }
 
         return new StatusSettings(full, interval);

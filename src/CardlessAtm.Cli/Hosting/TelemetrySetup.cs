@@ -1,5 +1,4 @@
 using System.Globalization;
-using CardlessAtm.Devices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -39,7 +38,7 @@ internal sealed record TelemetrySettings(TelemetryExporter Exporter, Uri? OtlpEn
     /// <c>http://localhost:4317</c> for gRPC, <c>http://localhost:4318/v1/metrics</c> for HTTP) and
     /// <c>Telemetry:Otlp:Protocol</c> (Grpc | HttpProtobuf, default Grpc).
     /// </summary>
-    /// <exception cref="DeviceConfigurationException">A setting is not one of its allowed values.</exception>
+    /// <exception cref="ConfigurationException">A setting is not one of its allowed values.</exception>
     public static TelemetrySettings Read(IConfiguration configuration)
     {
         var section = configuration.GetSection(SectionName);
@@ -50,7 +49,7 @@ internal sealed record TelemetrySettings(TelemetryExporter Exporter, Uri? OtlpEn
         {
             if (!TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out interval) || interval < TimeSpan.FromSeconds(1) || interval > TimeSpan.FromHours(1))
             {
-                throw new DeviceConfigurationException($"{SectionName}:ExportInterval", $"'{text}' is not a time span from 00:00:01 to 01:00:00 (e.g. 00:00:15)");
+                throw new ConfigurationException($"{SectionName}:ExportInterval", $"'{text}' is not a time span from 00:00:01 to 01:00:00 (e.g. 00:00:15)");
             }
         }
 
@@ -59,7 +58,7 @@ internal sealed record TelemetrySettings(TelemetryExporter Exporter, Uri? OtlpEn
         {
             if (!Uri.TryCreate(uri, UriKind.Absolute, out endpoint) || endpoint.Scheme is not ("http" or "https"))
             {
-                throw new DeviceConfigurationException($"{SectionName}:Otlp:Endpoint", $"'{uri}' is not an absolute http:// or https:// URI (e.g. http://collector:4317)");
+                throw new ConfigurationException($"{SectionName}:Otlp:Endpoint", $"'{uri}' is not an absolute http:// or https:// URI (e.g. http://collector:4317)");
             }
 
             // Set from code, the OTLP/HTTP exporter posts to the URI as given: complete the collector's path.
@@ -126,6 +125,6 @@ internal sealed record TelemetrySettings(TelemetryExporter Exporter, Uri? OtlpEn
             return value;
         }
 
-        throw new DeviceConfigurationException(setting, $"'{text}' is not one of {string.Join(", ", Enum.GetNames<T>())}");
+        throw new ConfigurationException(setting, $"'{text}' is not one of {string.Join(", ", Enum.GetNames<T>())}");
     }
 }

@@ -3,7 +3,6 @@ using System.Device.Gpio;
 using System.Device.I2c;
 using System.Device.Spi;
 using System.Globalization;
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Devices.RaspberryPi.Buses;
 using CardlessAtm.Devices.RaspberryPi.Keypad;
@@ -143,7 +142,7 @@ internal sealed class FirmwareSimRig : IDisposable
     /// <param name="builder">The host being built.</param>
     /// <param name="requested">True for <c>--rig firmware-sim</c>.</param>
     /// <param name="model"><c>--dispenser</c>, over <see cref="DispenserModelSetting"/>; null: the setting (default LCDM-2000).</param>
-    /// <exception cref="DeviceConfigurationException">A rig setting is wrong; the message names it.</exception>
+    /// <exception cref="ConfigurationException">A rig setting is wrong; the message names it.</exception>
     public static FirmwareSimRig? AttachIfSelected(HostApplicationBuilder builder, bool requested, RigDispenserModel? model = null)
     {
         ArgumentNullException.ThrowIfNull(builder);

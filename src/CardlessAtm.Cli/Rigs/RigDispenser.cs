@@ -1,5 +1,4 @@
 using System.Globalization;
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.FirmwareSim.Lcdm2000;
 using CardlessAtm.FirmwareSim.Lcdm4000;
@@ -52,7 +51,7 @@ internal sealed record RigDispenserOptions(RigDispenserModel Model, Lcdm2000Emul
     /// </summary>
     /// <param name="configuration">The settings.</param>
     /// <param name="model">The model when the command line chose it (<c>--dispenser</c>), over <see cref="ModelSetting"/>.</param>
-    /// <exception cref="DeviceConfigurationException">A value is unknown, malformed or out of range; the message names the setting.</exception>
+    /// <exception cref="ConfigurationException">A value is unknown, malformed or out of range; the message names the setting.</exception>
     public static RigDispenserOptions Read(IConfiguration configuration, RigDispenserModel? model = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
@@ -74,7 +73,7 @@ internal sealed record RigDispenserOptions(RigDispenserModel Model, Lcdm2000Emul
 
         if (problems.Count > 0)
         {
-            throw new DeviceConfigurationException(section, string.Join("; ", problems));
+            throw new ConfigurationException(section, string.Join("; ", problems));
         }
 
         if (configuration[JamAfterNotesSetting] is { Length: > 0 } jam)
@@ -83,7 +82,7 @@ internal sealed record RigDispenserOptions(RigDispenserModel Model, Lcdm2000Emul
             {
                 JamAfterNotes = int.TryParse(jam, NumberStyles.None, CultureInfo.InvariantCulture, out var notes)
                     ? notes
-                    : throw new DeviceConfigurationException(JamAfterNotesSetting, $"'{jam}' is not a number of notes (0 or more)"),
+                    : throw new ConfigurationException(JamAfterNotesSetting, $"'{jam}' is not a number of notes (0 or more)"),
             };
         }
 
@@ -91,12 +90,12 @@ internal sealed record RigDispenserOptions(RigDispenserModel Model, Lcdm2000Emul
     }
 
     /// <summary>Parses a model name (<c>Lcdm2000</c>, <c>lcdm4000</c>, <c>LCDM-4000</c>; null or empty: the default).</summary>
-    /// <exception cref="DeviceConfigurationException">Another value, naming <see cref="ModelSetting"/>.</exception>
+    /// <exception cref="ConfigurationException">Another value, naming <see cref="ModelSetting"/>.</exception>
     public static RigDispenserModel ParseModel(string? value) => value?.Replace("-", string.Empty, StringComparison.Ordinal).ToUpperInvariant() switch
     {
         null or "" or "LCDM2000" => RigDispenserModel.Lcdm2000,
         "LCDM4000" => RigDispenserModel.Lcdm4000,
-        _ => throw new DeviceConfigurationException(ModelSetting, $"'{value}' is not an emulated dispenser; use Lcdm2000 or Lcdm4000"),
+        _ => throw new ConfigurationException(ModelSetting, $"'{value}' is not an emulated dispenser; use Lcdm2000 or Lcdm4000"),
     };
 }
 

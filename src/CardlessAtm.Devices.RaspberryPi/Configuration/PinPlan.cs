@@ -20,7 +20,7 @@ internal static class PinPlan
     private static readonly string[] HeaderUartPorts = ["/dev/serial0", "/dev/ttyAMA0", "/dev/ttyS0"];
 
     /// <summary>Checks the lines of every configured Pi device in <paramref name="devices"/> (the <c>Devices</c> section).</summary>
-    /// <exception cref="DeviceConfigurationException">Two settings take one line, or a line an interface in use needs.</exception>
+    /// <exception cref="ConfigurationException">Two settings take one line, or a line an interface in use needs.</exception>
     public static void Check(IConfigurationSection devices)
     {
         var lines = new List<(string Setting, int Pin)>();
@@ -41,14 +41,14 @@ internal static class PinPlan
 
             if (!taken.TryAdd(pin, setting))
             {
-                throw new DeviceConfigurationException(setting, $"GPIO {pin} is already used by {taken[pin]}; each line can serve one purpose");
+                throw new ConfigurationException(setting, $"GPIO {pin} is already used by {taken[pin]}; each line can serve one purpose");
             }
 
             foreach (var bus in buses)
             {
                 if (bus.Pins.TryGetValue(pin, out var role))
                 {
-                    throw new DeviceConfigurationException(
+                    throw new ConfigurationException(
                         setting,
                         $"GPIO {pin} is {bus.Name}'s {role}, which {bus.Setting} uses ({bus.Device}); taking it as a plain GPIO line would cut that interface off. Move the wire to a free line");
                 }
@@ -128,7 +128,7 @@ internal static class PinPlan
 
             if (!selects.TryAdd((cs.Bus, cs.ChipSelect), cs.Setting))
             {
-                throw new DeviceConfigurationException(
+                throw new ConfigurationException(
                     cs.Setting,
                     $"SPI{cs.Bus} chip select {cs.ChipSelect} is already {selects[(cs.Bus, cs.ChipSelect)]}'s; each SPI device needs its own (the TFT on CE0, the touch controller on CE1)");
             }

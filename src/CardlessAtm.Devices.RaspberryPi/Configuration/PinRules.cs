@@ -15,7 +15,7 @@ internal static class PinRules
 
         if (pin is < 0 or > HighestHeaderPin)
         {
-            throw new DeviceConfigurationException(
+            throw new ConfigurationException(
                 setting,
                 $"{pin} is not a GPIO line on the 40-pin header; use a BCM number 0–{HighestHeaderPin}{(optional ? " or -1 when not wired" : string.Empty)}");
         }
@@ -33,7 +33,7 @@ internal static class PinRules
 
             if (!seen.TryAdd(pin, setting))
             {
-                throw new DeviceConfigurationException(setting, $"GPIO {pin} is already used by {seen[pin]} in {section}; each line can serve one purpose");
+                throw new ConfigurationException(setting, $"GPIO {pin} is already used by {seen[pin]} in {section}; each line can serve one purpose");
             }
         }
     }

@@ -27,7 +27,7 @@ public sealed class CharacterLcdDisplay : IDisplay, IDisposable
     private bool _disposed;
 
     /// <summary>Initialises the LCD on an opened I2C device (the backpack's address); the display takes ownership of it.</summary>
-    /// <exception cref="DeviceConfigurationException">A setting is invalid.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid.</exception>
     public CharacterLcdDisplay(I2cDevice i2cDevice, CharacterLcdOptions options, ILogger<CharacterLcdDisplay>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(i2cDevice);

@@ -18,22 +18,22 @@ public sealed class CharacterLcdOptions
     public int Rows { get; set; } = 4;
 
     /// <summary>Checks every setting; <paramref name="section"/> prefixes the setting names in errors.</summary>
-    /// <exception cref="DeviceConfigurationException">A setting is out of range.</exception>
+    /// <exception cref="ConfigurationException">A setting is out of range.</exception>
     public void Validate(string section = "Devices:Display:CharacterLcd")
     {
         if (I2cBusId is < 0 or > 22)
         {
-            throw new DeviceConfigurationException($"{section}:I2cBusId", $"{I2cBusId} is not an I2C bus number (0–22; the header's bus is 1)");
+            throw new ConfigurationException($"{section}:I2cBusId", $"{I2cBusId} is not an I2C bus number (0–22; the header's bus is 1)");
         }
 
         if (I2cAddress is < 0x08 or > 0x77)
         {
-            throw new DeviceConfigurationException($"{section}:I2cAddress", $"0x{I2cAddress:X2} is not a 7-bit device address (0x08–0x77; PCF8574 backpacks use 0x20–0x27 or 0x38–0x3F)");
+            throw new ConfigurationException($"{section}:I2cAddress", $"0x{I2cAddress:X2} is not a 7-bit device address (0x08–0x77; PCF8574 backpacks use 0x20–0x27 or 0x38–0x3F)");
         }
 
         if ((Columns, Rows) is not ((20, 4) or (16, 2)))
         {
-            throw new DeviceConfigurationException($"{section}:Columns", $"{Columns}x{Rows} is not a supported module; use 20x4 (Columns 20, Rows 4) or 16x2 (Columns 16, Rows 2)");
+            throw new ConfigurationException($"{section}:Columns", $"{Columns}x{Rows} is not a supported module; use 20x4 (Columns 20, Rows 4) or 16x2 (Columns 16, Rows 2)");
         }
     }
 

@@ -63,7 +63,7 @@ public sealed class Ili934xDisplay : IDisplay, IDisposable
     /// <param name="gpio">The controller that owns the D/C, RESET and backlight lines.</param>
     /// <param name="options">Validated settings.</param>
     /// <param name="logger">Where faults are logged.</param>
-    /// <exception cref="DeviceConfigurationException">A setting is invalid.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid.</exception>
     public Ili934xDisplay(SpiDevice spiDevice, GpioController gpio, Ili934xDisplayOptions options, ILogger<Ili934xDisplay>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(spiDevice);

@@ -53,38 +53,38 @@ public sealed class Ili934xDisplayOptions
     /// <summary>Checks every setting; <paramref name="section"/> prefixes the setting names in errors.</summary>
     /// <param name="section">The configuration path of these options.</param>
     /// <param name="spidevBufferLimit">spidev's transfer limit (default: read from this machine, see <see cref="SpidevBuffer"/>).</param>
-    /// <exception cref="DeviceConfigurationException">A setting is out of range.</exception>
+    /// <exception cref="ConfigurationException">A setting is out of range.</exception>
     public void Validate(string section = "Devices:Display:Ili934x", int? spidevBufferLimit = null)
     {
         if (!Enum.IsDefined(Model))
         {
-            throw new DeviceConfigurationException($"{section}:Model", $"'{Model}' is not a supported controller; use Ili9341 or Ili9342");
+            throw new ConfigurationException($"{section}:Model", $"'{Model}' is not a supported controller; use Ili9341 or Ili9342");
         }
 
         if (SpiBusId is < 0 or > 6)
         {
-            throw new DeviceConfigurationException($"{section}:SpiBusId", $"{SpiBusId} is not an SPI bus of a Raspberry Pi (0–6)");
+            throw new ConfigurationException($"{section}:SpiBusId", $"{SpiBusId} is not an SPI bus of a Raspberry Pi (0–6)");
         }
 
         if (SpiChipSelect is < 0 or > 2)
         {
-            throw new DeviceConfigurationException($"{section}:SpiChipSelect", $"{SpiChipSelect} is not a chip select (0–2)");
+            throw new ConfigurationException($"{section}:SpiChipSelect", $"{SpiChipSelect} is not a chip select (0–2)");
         }
 
         if (SpiClockHz is < 100_000 or > 80_000_000)
         {
-            throw new DeviceConfigurationException($"{section}:SpiClockHz", $"{SpiClockHz} Hz is outside 100 kHz–80 MHz");
+            throw new ConfigurationException($"{section}:SpiClockHz", $"{SpiClockHz} Hz is outside 100 kHz–80 MHz");
         }
 
         if (SpiBufferSize is < 64 or > 65_536)
         {
-            throw new DeviceConfigurationException($"{section}:SpiBufferSize", $"{SpiBufferSize} bytes is outside 64–65536 (spidev's default is 4096)");
+            throw new ConfigurationException($"{section}:SpiBufferSize", $"{SpiBufferSize} bytes is outside 64–65536 (spidev's default is 4096)");
         }
 
         var limit = spidevBufferLimit ?? SpidevBuffer.ReadLimit();
         if (SpiBufferSize > limit)
         {
-            throw new DeviceConfigurationException(
+            throw new ConfigurationException(
                 $"{section}:SpiBufferSize",
                 $"{SpiBufferSize} bytes is more than spidev's buffer ({limit} bytes, {SpidevBuffer.ParameterPath}), so every transfer would fail; lower it, or add spidev.bufsiz={SpiBufferSize} to /boot/firmware/cmdline.txt and reboot");
         }

@@ -15,12 +15,12 @@ public sealed class RaspberryPiDisplayOptions
     public CharacterLcdOptions? CharacterLcd { get; set; }
 
     /// <summary>Checks the set of displays and each display's settings.</summary>
-    /// <exception cref="DeviceConfigurationException">No display, only a character LCD, or a bad setting.</exception>
+    /// <exception cref="ConfigurationException">No display, only a character LCD, or a bad setting.</exception>
     public void Validate(string section = "Devices:Display")
     {
         if (Ili934x is null && CharacterLcd is not null)
         {
-            throw new DeviceConfigurationException(
+            throw new ConfigurationException(
                 $"{section}:Ili934x",
                 "the only display configured is a character LCD (HD44780), which cannot show the QR code a cardless withdrawal needs; "
                 + $"a graphic display is needed for the QR: configure {section}:Ili934x (ILI9341 or ILI9342 SPI TFT)");
@@ -28,7 +28,7 @@ public sealed class RaspberryPiDisplayOptions
 
         if (Ili934x is null)
         {
-            throw new DeviceConfigurationException(
+            throw new ConfigurationException(
                 $"{section}:Ili934x",
                 "no display is configured; a graphic display is needed for the QR: configure an ILI9341 or ILI9342 SPI TFT");
         }

@@ -60,14 +60,14 @@ public static class RaspberryPiDoctor
     /// <param name="machine">The machine.</param>
     /// <param name="needsEdgeEvents">True when a configured device waits for GPIO edges.</param>
     /// <param name="setting">The setting that needs GPIO, for the message.</param>
-    /// <exception cref="DeviceConfigurationException">libgpiod is needed and does not load.</exception>
+    /// <exception cref="ConfigurationException">libgpiod is needed and does not load.</exception>
     public static void RequireGpioLibrary(PiMachine machine, bool needsEdgeEvents, string setting)
     {
         ArgumentNullException.ThrowIfNull(machine);
         var (board, _) = IdentifyBoard(machine);
         if ((board == PiBoard.Pi5 || (board == PiBoard.Pi4OrEarlier && needsEdgeEvents)) && !LibgpiodNames.Any(machine.CanLoad))
         {
-            throw new DeviceConfigurationException(setting, LibgpiodMissing(board));
+            throw new ConfigurationException(setting, LibgpiodMissing(board));
         }
     }
 

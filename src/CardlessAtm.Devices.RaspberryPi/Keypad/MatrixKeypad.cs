@@ -30,7 +30,7 @@ public sealed class MatrixKeypad : IKeypad, IDisposable
     private int _disposed;
 
     /// <summary>Starts scanning the keypad on <paramref name="gpio"/> (the controller stays the caller's).</summary>
-    /// <exception cref="DeviceConfigurationException">A setting is invalid.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid.</exception>
     public MatrixKeypad(GpioController gpio, MatrixKeypadOptions options, TimeProvider? time = null, ILogger<MatrixKeypad>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(gpio);

@@ -29,17 +29,17 @@ public sealed class MatrixKeypadOptions
     public bool InternalPullDown { get; set; } = true;
 
     /// <summary>Checks every setting and returns the parsed key map [row, column] (null where there is no key).</summary>
-    /// <exception cref="DeviceConfigurationException">A setting is invalid; the message names it.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid; the message names it.</exception>
     public AtmKey?[,] Validate(string section = "Devices:Keypad:Matrix")
     {
         if (RowPins is null || RowPins.Length is < 1 or > 8)
         {
-            throw new DeviceConfigurationException($"{section}:RowPins", "list 1 to 8 row pins (BCM numbers), top row first");
+            throw new ConfigurationException($"{section}:RowPins", "list 1 to 8 row pins (BCM numbers), top row first");
         }
 
         if (ColumnPins is null || ColumnPins.Length is < 1 or > 8)
         {
-            throw new DeviceConfigurationException($"{section}:ColumnPins", "list 1 to 8 column pins (BCM numbers), left column first");
+            throw new ConfigurationException($"{section}:ColumnPins", "list 1 to 8 column pins (BCM numbers), left column first");
         }
 
         for (var i = 0; i < RowPins.Length; i++)
@@ -56,17 +56,17 @@ public sealed class MatrixKeypadOptions
 
         if (DebounceMilliseconds is < 1 or > 500)
         {
-            throw new DeviceConfigurationException($"{section}:DebounceMilliseconds", $"{DebounceMilliseconds} ms is outside 1–500 ms (25 ms suits membrane keypads)");
+            throw new ConfigurationException($"{section}:DebounceMilliseconds", $"{DebounceMilliseconds} ms is outside 1–500 ms (25 ms suits membrane keypads)");
         }
 
         if (ScanIntervalMilliseconds is < 1 or > 50)
         {
-            throw new DeviceConfigurationException($"{section}:ScanIntervalMilliseconds", $"{ScanIntervalMilliseconds} ms is outside 1–50 ms");
+            throw new ConfigurationException($"{section}:ScanIntervalMilliseconds", $"{ScanIntervalMilliseconds} ms is outside 1–50 ms");
         }
 
         if (KeyMap is null || KeyMap.Length != RowPins.Length)
         {
-            throw new DeviceConfigurationException($"{section}:KeyMap", $"give one string per row ({RowPins.Length} rows), each with {ColumnPins.Length} key names separated by spaces");
+            throw new ConfigurationException($"{section}:KeyMap", $"give one string per row ({RowPins.Length} rows), each with {ColumnPins.Length} key names separated by spaces");
         }
 
         var map = new AtmKey?[RowPins.Length, ColumnPins.Length];
@@ -76,7 +76,7 @@ public sealed class MatrixKeypadOptions
             var names = (KeyMap[row] ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (names.Length != ColumnPins.Length)
             {
-                throw new DeviceConfigurationException($"{section}:KeyMap:{row}", $"'{KeyMap[row]}' names {names.Length} keys; the keypad has {ColumnPins.Length} columns (use '-' for a position without a key)");
+                throw new ConfigurationException($"{section}:KeyMap:{row}", $"'{KeyMap[row]}' names {names.Length} keys; the keypad has {ColumnPins.Length} columns (use '-' for a position without a key)");
             }
 
             for (var column = 0; column < names.Length; column++)
@@ -88,12 +88,12 @@ public sealed class MatrixKeypadOptions
 
                 if (!KeyNames.TryParse(names[column], out var key))
                 {
-                    throw new DeviceConfigurationException($"{section}:KeyMap:{row}", $"column {column + 1}: '{names[column]}' is not a key; use {KeyNames.Allowed} or '-'");
+                    throw new ConfigurationException($"{section}:KeyMap:{row}", $"column {column + 1}: '{names[column]}' is not a key; use {KeyNames.Allowed} or '-'");
                 }
 
                 if (!seen.TryAdd(key, $"row {row + 1} column {column + 1}"))
                 {
-                    throw new DeviceConfigurationException($"{section}:KeyMap:{row}", $"column {column + 1}: {names[column]} is already at {seen[key]}; each key appears once");
+                    throw new ConfigurationException($"{section}:KeyMap:{row}", $"column {column + 1}: {names[column]} is already at {seen[key]}; each key appears once");
                 }
 
                 map[row, column] = key;

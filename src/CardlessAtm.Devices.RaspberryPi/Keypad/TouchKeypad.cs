@@ -25,7 +25,7 @@ public sealed class TouchKeypad : IKeypad, IDisposable
     private int _taps;
 
     /// <summary>Starts listening to the controller on <paramref name="i2cDevice"/> (owned by the keypad from now on) with its INT line on <paramref name="gpio"/>.</summary>
-    /// <exception cref="DeviceConfigurationException">A setting is invalid.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid.</exception>
     public TouchKeypad(I2cDevice i2cDevice, GpioController gpio, TouchKeypadOptions options, TimeProvider? time = null, ILogger<TouchKeypad>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(i2cDevice);

@@ -48,18 +48,18 @@ public sealed class TouchKeypadOptions
     public List<TouchZoneOptions> Zones { get; set; } = [];
 
     /// <summary>Checks every setting and returns the zones with their keys.</summary>
-    /// <exception cref="DeviceConfigurationException">A setting is invalid; the message names it.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid; the message names it.</exception>
     public IReadOnlyList<(System.Drawing.Rectangle Area, AtmKey Key)> Validate(string section = "Devices:Keypad:Touch")
     {
         if (I2cAddress is < 0x08 or > 0x77)
         {
-            throw new DeviceConfigurationException($"{section}:I2cAddress", $"0x{I2cAddress:X2} is not a 7-bit device address (the CHSC6440 answers at 0x2E)");
+            throw new ConfigurationException($"{section}:I2cAddress", $"0x{I2cAddress:X2} is not a 7-bit device address (the CHSC6440 answers at 0x2E)");
         }
 
         PinRules.CheckPin($"{section}:InterruptPin", InterruptPin);
         if (ScreenWidth is < 1 or > 4095 || ScreenHeight is < 1 or > 4095)
         {
-            throw new DeviceConfigurationException($"{section}:ScreenWidth", $"{ScreenWidth}x{ScreenHeight} is not a panel size the controller reports (1–4095 each way)");
+            throw new ConfigurationException($"{section}:ScreenWidth", $"{ScreenWidth}x{ScreenHeight} is not a panel size the controller reports (1–4095 each way)");
         }
 
         return TouchZones.Validate(section, Zones, ScreenWidth, ScreenHeight);

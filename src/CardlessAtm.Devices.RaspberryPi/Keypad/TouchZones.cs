@@ -6,12 +6,12 @@ namespace CardlessAtm.Devices.RaspberryPi.Keypad;
 internal static class TouchZones
 {
     /// <summary>Checks every zone against the panel and the others; returns them with their keys.</summary>
-    /// <exception cref="DeviceConfigurationException">A zone is invalid; the message names it.</exception>
+    /// <exception cref="ConfigurationException">A zone is invalid; the message names it.</exception>
     public static IReadOnlyList<(System.Drawing.Rectangle Area, AtmKey Key)> Validate(string section, List<TouchZoneOptions>? zones, int screenWidth, int screenHeight)
     {
         if (zones is null || zones.Count == 0)
         {
-            throw new DeviceConfigurationException($"{section}:Zones", "list the on-screen buttons (Key, X, Y, Width, Height)");
+            throw new ConfigurationException($"{section}:Zones", "list the on-screen buttons (Key, X, Y, Width, Height)");
         }
 
         var screen = new System.Drawing.Rectangle(0, 0, screenWidth, screenHeight);
@@ -22,20 +22,20 @@ internal static class TouchZones
             var at = $"{section}:Zones:{i}";
             if (!KeyNames.TryParse(zone.Key, out var key))
             {
-                throw new DeviceConfigurationException($"{at}:Key", $"'{zone.Key}' is not a key; use {KeyNames.Allowed}");
+                throw new ConfigurationException($"{at}:Key", $"'{zone.Key}' is not a key; use {KeyNames.Allowed}");
             }
 
             var area = new System.Drawing.Rectangle(zone.X, zone.Y, zone.Width, zone.Height);
             if (zone.Width <= 0 || zone.Height <= 0 || !screen.Contains(area))
             {
-                throw new DeviceConfigurationException($"{at}:X", $"the zone {zone.Width}x{zone.Height} at ({zone.X},{zone.Y}) must have a size and lie on the {screenWidth}x{screenHeight} panel");
+                throw new ConfigurationException($"{at}:X", $"the zone {zone.Width}x{zone.Height} at ({zone.X},{zone.Y}) must have a size and lie on the {screenWidth}x{screenHeight} panel");
             }
 
             foreach (var (other, otherKey) in result)
             {
                 if (other.IntersectsWith(area))
                 {
-                    throw new DeviceConfigurationException($"{at}:X", $"the zone for {zone.Key} overlaps the zone for {otherKey}; a touch must mean one key");
+                    throw new ConfigurationException($"{at}:X", $"the zone for {zone.Key} overlaps the zone for {otherKey}; a touch must mean one key");
                 }
             }
 

@@ -27,7 +27,7 @@ public sealed class GpioFaultSensors : IFaultSensors, IDisposable
     private bool _disposed;
 
     /// <summary>Opens the configured inputs on <paramref name="gpio"/> (the controller stays the caller's) and takes a first reading.</summary>
-    /// <exception cref="DeviceConfigurationException">A setting is invalid.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid.</exception>
     public GpioFaultSensors(GpioController gpio, GpioFaultSensorsOptions options, TimeProvider? time = null, ILogger<GpioFaultSensors>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(gpio);

@@ -65,22 +65,22 @@ public sealed class GpioFaultSensorsOptions
     public int FlappingAfterMilliseconds { get; set; } = 2000;
 
     /// <summary>Checks every setting.</summary>
-    /// <exception cref="DeviceConfigurationException">A setting is invalid; the message names it.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid; the message names it.</exception>
     public void Validate(string section = "Devices:Sensors:Gpio")
     {
         if (DebounceMilliseconds is < 1 or > 1000)
         {
-            throw new DeviceConfigurationException($"{section}:DebounceMilliseconds", $"{DebounceMilliseconds} ms is outside 1–1000 ms");
+            throw new ConfigurationException($"{section}:DebounceMilliseconds", $"{DebounceMilliseconds} ms is outside 1–1000 ms");
         }
 
         if (FlappingAfterMilliseconds < DebounceMilliseconds * 2)
         {
-            throw new DeviceConfigurationException($"{section}:FlappingAfterMilliseconds", $"{FlappingAfterMilliseconds} ms must be at least twice DebounceMilliseconds ({DebounceMilliseconds} ms)");
+            throw new ConfigurationException($"{section}:FlappingAfterMilliseconds", $"{FlappingAfterMilliseconds} ms must be at least twice DebounceMilliseconds ({DebounceMilliseconds} ms)");
         }
 
         if (Sensors is null || Sensors.Count == 0)
         {
-            throw new DeviceConfigurationException($"{section}:Sensors", "list the sensors (Id, Kind, Pin, Pull, AlertLevel); a sensor the rig lacks is listed without a Pin and reports NotAvailable");
+            throw new ConfigurationException($"{section}:Sensors", "list the sensors (Id, Kind, Pin, Pull, AlertLevel); a sensor the rig lacks is listed without a Pin and reports NotAvailable");
         }
 
         var ids = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
@@ -91,37 +91,37 @@ public sealed class GpioFaultSensorsOptions
             var at = $"{section}:Sensors:{i}";
             if (string.IsNullOrWhiteSpace(s.Id))
             {
-                throw new DeviceConfigurationException($"{at}:Id", "every sensor needs an id, e.g. SafeDoor or Cassette1");
+                throw new ConfigurationException($"{at}:Id", "every sensor needs an id, e.g. SafeDoor or Cassette1");
             }
 
             if (!ids.Add(s.Id))
             {
-                throw new DeviceConfigurationException($"{at}:Id", $"'{s.Id}' is used by two sensors");
+                throw new ConfigurationException($"{at}:Id", $"'{s.Id}' is used by two sensors");
             }
 
             if (!Enum.IsDefined(s.Kind))
             {
-                throw new DeviceConfigurationException($"{at}:Kind", $"'{s.Kind}' is not a sensor kind; allowed: {string.Join(", ", Enum.GetNames<SensorKind>())}");
+                throw new ConfigurationException($"{at}:Kind", $"'{s.Kind}' is not a sensor kind; allowed: {string.Join(", ", Enum.GetNames<SensorKind>())}");
             }
 
             if (s.Kind == SensorKind.CassettePresent && s.Position is not (>= 1 and <= 8))
             {
-                throw new DeviceConfigurationException($"{at}:Position", $"a CassettePresent sensor needs the cassette position 1–8 (got {s.Position?.ToString() ?? "none"})");
+                throw new ConfigurationException($"{at}:Position", $"a CassettePresent sensor needs the cassette position 1–8 (got {s.Position?.ToString() ?? "none"})");
             }
 
             if (s.Kind != SensorKind.CassettePresent && s.Position is not null)
             {
-                throw new DeviceConfigurationException($"{at}:Position", $"only CassettePresent sensors have a position; remove it from {s.Kind}");
+                throw new ConfigurationException($"{at}:Position", $"only CassettePresent sensors have a position; remove it from {s.Kind}");
             }
 
             if (!Enum.IsDefined(s.Pull))
             {
-                throw new DeviceConfigurationException($"{at}:Pull", $"'{s.Pull}' is not a pull; allowed: None, Up, Down");
+                throw new ConfigurationException($"{at}:Pull", $"'{s.Pull}' is not a pull; allowed: None, Up, Down");
             }
 
             if (!Enum.IsDefined(s.AlertLevel))
             {
-                throw new DeviceConfigurationException($"{at}:AlertLevel", $"'{s.AlertLevel}' is not a level; allowed: Low, High");
+                throw new ConfigurationException($"{at}:AlertLevel", $"'{s.AlertLevel}' is not a level; allowed: Low, High");
             }
 
             if (s.Pin is { } pin)

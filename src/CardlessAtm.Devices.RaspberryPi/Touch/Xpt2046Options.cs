@@ -75,45 +75,45 @@ public sealed class Xpt2046Options
     public List<TouchZoneOptions> Zones { get; set; } = [];
 
     /// <summary>Checks every setting and returns the zones with their keys.</summary>
-    /// <exception cref="DeviceConfigurationException">A setting is invalid; the message names it.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid; the message names it.</exception>
     public IReadOnlyList<(System.Drawing.Rectangle Area, AtmKey Key)> Validate(string section = SectionName)
     {
         if (SpiBusId is < 0 or > 6)
         {
-            throw new DeviceConfigurationException($"{section}:{nameof(SpiBusId)}", $"{SpiBusId} is not an SPI bus of the Pi (0–6)");
+            throw new ConfigurationException($"{section}:{nameof(SpiBusId)}", $"{SpiBusId} is not an SPI bus of the Pi (0–6)");
         }
 
         if (SpiChipSelect is < 0 or > 2)
         {
-            throw new DeviceConfigurationException($"{section}:{nameof(SpiChipSelect)}", $"{SpiChipSelect} is not a chip select (0–2; the TFT usually has 0, the touch controller 1)");
+            throw new ConfigurationException($"{section}:{nameof(SpiChipSelect)}", $"{SpiChipSelect} is not a chip select (0–2; the TFT usually has 0, the touch controller 1)");
         }
 
         if (SpiClockHz is < 10_000 or > Xpt2046.MaxClockHz)
         {
-            throw new DeviceConfigurationException($"{section}:{nameof(SpiClockHz)}", $"{SpiClockHz} Hz is outside 10 kHz–2.5 MHz, the XPT2046's range (the TFT's faster clock is its own setting)");
+            throw new ConfigurationException($"{section}:{nameof(SpiClockHz)}", $"{SpiClockHz} Hz is outside 10 kHz–2.5 MHz, the XPT2046's range (the TFT's faster clock is its own setting)");
         }
 
         PinRules.CheckPin($"{section}:{nameof(PenIrqPin)}", PenIrqPin);
         if (ScreenWidth is < 1 or > 4095 || ScreenHeight is < 1 or > 4095)
         {
-            throw new DeviceConfigurationException($"{section}:{nameof(ScreenWidth)}", $"{ScreenWidth}x{ScreenHeight} is not a panel size (1–4095 each way)");
+            throw new ConfigurationException($"{section}:{nameof(ScreenWidth)}", $"{ScreenWidth}x{ScreenHeight} is not a panel size (1–4095 each way)");
         }
 
         CheckRange(section, nameof(RawXMin), RawXMin, nameof(RawXMax), RawXMax);
         CheckRange(section, nameof(RawYMin), RawYMin, nameof(RawYMax), RawYMax);
         if (PressureThreshold is < 1 or > 2 * Xpt2046.MaxValue)
         {
-            throw new DeviceConfigurationException($"{section}:{nameof(PressureThreshold)}", $"{PressureThreshold} is outside 1–8190 (pressure is Z1 + 4095 − Z2)");
+            throw new ConfigurationException($"{section}:{nameof(PressureThreshold)}", $"{PressureThreshold} is outside 1–8190 (pressure is Z1 + 4095 − Z2)");
         }
 
         if (SamplesPerReading is < 3 or > 16)
         {
-            throw new DeviceConfigurationException($"{section}:{nameof(SamplesPerReading)}", $"{SamplesPerReading} is outside 3–16 (at least three, so that an outlier can be told from the rest)");
+            throw new ConfigurationException($"{section}:{nameof(SamplesPerReading)}", $"{SamplesPerReading} is outside 3–16 (at least three, so that an outlier can be told from the rest)");
         }
 
         if (MaxSampleSpread is < 1 or > Xpt2046.MaxValue)
         {
-            throw new DeviceConfigurationException($"{section}:{nameof(MaxSampleSpread)}", $"{MaxSampleSpread} is outside 1–4095");
+            throw new ConfigurationException($"{section}:{nameof(MaxSampleSpread)}", $"{MaxSampleSpread} is outside 1–4095");
         }
 
         CheckMilliseconds(section, nameof(PollIntervalMilliseconds), PollIntervalMilliseconds, 1, 100);
@@ -130,7 +130,7 @@ public sealed class Xpt2046Options
     {
         if (min < 0 || max > Xpt2046.MaxValue || max - min < 100)
         {
-            throw new DeviceConfigurationException(
+            throw new ConfigurationException(
                 $"{section}:{minName}",
                 $"{minName} {min} and {maxName} {max} must lie in 0–4095 with {maxName} at least 100 above {minName} (for a reversed axis set the Invert setting instead)");
         }
@@ -140,7 +140,7 @@ public sealed class Xpt2046Options
     {
         if (value < min || value > max)
         {
-            throw new DeviceConfigurationException($"{section}:{name}", $"{value} ms is outside {min}–{max} ms");
+            throw new ConfigurationException($"{section}:{name}", $"{value} ms is outside {min}–{max} ms");
         }
     }
 }

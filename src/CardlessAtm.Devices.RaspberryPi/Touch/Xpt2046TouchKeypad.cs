@@ -42,7 +42,7 @@ public sealed class Xpt2046TouchKeypad : IKeypad, IDisposable
     /// <param name="options">Settings; validated here.</param>
     /// <param name="time">Clock for polling and debouncing; the system clock if null.</param>
     /// <param name="logger">Logger; none if null.</param>
-    /// <exception cref="DeviceConfigurationException">A setting is invalid.</exception>
+    /// <exception cref="ConfigurationException">A setting is invalid.</exception>
     public Xpt2046TouchKeypad(SpiDevice spi, GpioController gpio, Xpt2046Options options, TimeProvider? time = null, ILogger<Xpt2046TouchKeypad>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(spi);

@@ -6,6 +6,7 @@ using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Devices.Sensors;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -52,7 +53,7 @@ public sealed class AtmDevicesBuilder
     public AtmDevicesBuilder AddSensorsKind(string kind, Func<IServiceProvider, IConfigurationSection, IFaultSensors> factory) => Add(_sensors, kind, factory);
 
     /// <summary>Reads the configured cash units, validated, with the setting named in every error.</summary>
-    /// <exception cref="DeviceConfigurationException">A unit is missing a value or has a bad one.</exception>
+    /// <exception cref="ConfigurationException">A unit is missing a value or has a bad one.</exception>
     public static IReadOnlyList<CashUnit> ReadCashUnits(IConfigurationSection dispenserSection)
     {
         ArgumentNullException.ThrowIfNull(dispenserSection);
@@ -60,7 +61,7 @@ public sealed class AtmDevicesBuilder
         var children = dispenserSection.GetSection("CashUnits").GetChildren().ToList();
         if (children.Count == 0)
         {
-            throw new DeviceConfigurationException($"{dispenserSection.Path}:CashUnits", "at least one cash unit must be configured (Id, Position, Currency, Denomination, Count)");
+            throw new ConfigurationException($"{dispenserSection.Path}:CashUnits", "at least one cash unit must be configured (Id, Position, Currency, Denomination, Count)");
         }
 
         foreach (var child in children)
@@ -71,7 +72,7 @@ public sealed class AtmDevicesBuilder
             if (!Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true))
             {
                 var first = results[0];
-                throw new DeviceConfigurationException($"{child.Path}:{first.MemberNames.FirstOrDefault()}", first.ErrorMessage ?? "invalid value");
+                throw new ConfigurationException($"{child.Path}:{first.MemberNames.FirstOrDefault()}", first.ErrorMessage ?? "invalid value");
             }
 
             Currency currency;
@@ -81,7 +82,7 @@ public sealed class AtmDevicesBuilder
             }
             catch (UnknownCurrencyException e)
             {
-                throw new DeviceConfigurationException($"{child.Path}:Currency", e.Message.TrimEnd('.'));
+                throw new ConfigurationException($"{child.Path}:Currency", e.Message.TrimEnd('.'));
             }
 
             Money denomination;
@@ -91,22 +92,22 @@ public sealed class AtmDevicesBuilder
             }
             catch (FormatException e)
             {
-                throw new DeviceConfigurationException($"{child.Path}:Denomination", e.Message.TrimEnd('.'));
+                throw new ConfigurationException($"{child.Path}:Denomination", e.Message.TrimEnd('.'));
             }
 
             if (!denomination.IsPositive)
             {
-                throw new DeviceConfigurationException($"{child.Path}:Denomination", "must be greater than zero");
+                throw new ConfigurationException($"{child.Path}:Denomination", "must be greater than zero");
             }
 
             if (options.Count > options.HighThreshold)
             {
-                throw new DeviceConfigurationException($"{child.Path}:Count", $"{options.Count} notes is over the unit's capacity (HighThreshold {options.HighThreshold})");
+                throw new ConfigurationException($"{child.Path}:Count", $"{options.Count} notes is over the unit's capacity (HighThreshold {options.HighThreshold})");
             }
 
             if (units.Find(u => u.Id == options.Id || u.Position == options.Position) is { } clash)
             {
-                throw new DeviceConfigurationException(
+                throw new ConfigurationException(
                     child.Path,
                     clash.Id == options.Id ? $"cash unit id '{options.Id}' is used twice" : $"position {options.Position} is used by both '{clash.Id}' and '{options.Id}'");
             }
@@ -118,7 +119,7 @@ public sealed class AtmDevicesBuilder
     }
 
     /// <summary>Binds a section to an options object, turning binder errors into a message that names the setting.</summary>
-    /// <exception cref="DeviceConfigurationException">A value cannot be converted.</exception>
+    /// <exception cref="ConfigurationException">A value cannot be converted.</exception>
     public static void Bind(IConfigurationSection section, object options)
     {
         ArgumentNullException.ThrowIfNull(section);
@@ -128,30 +129,32 @@ public sealed class AtmDevicesBuilder
         }
         catch (InvalidOperationException e)
         {
-            throw new DeviceConfigurationException(section.Path, e.Message.TrimEnd('.'));
+            throw new ConfigurationException(section.Path, e.Message.TrimEnd('.'));
         }
     }
 
     internal void Register()
     {
-        Services.AddSingleton(sp => Create(sp, "Display", _displays));
-        Services.AddSingleton(sp => Create(sp, "Keypad", _keypads));
-        Services.AddSingleton(sp => Create(sp, "Dispenser", _dispensers));
-        Services.AddSingleton(sp => Create(sp, "Sensors", _sensors));
-        Services.AddSingleton<ICashUnitStore>(_ =>
+        // TryAdd: a second AddAtmDevices call adds its kinds to this builder's registries and nothing to the services.
+        Services.TryAddSingleton(this);
+        Services.TryAddSingleton(sp => Create(sp, "Display", _displays));
+        Services.TryAddSingleton(sp => Create(sp, "Keypad", _keypads));
+        Services.TryAddSingleton(sp => Create(sp, "Dispenser", _dispensers));
+        Services.TryAddSingleton(sp => Create(sp, "Sensors", _sensors));
+        Services.TryAddSingleton<ICashUnitStore>(_ =>
         {
             var path = Section["Dispenser:StateFile"];
             return string.IsNullOrWhiteSpace(path)
-                ? throw new DeviceConfigurationException($"{SectionName}:Dispenser:StateFile", "the file where cash-unit counts persist must be set (e.g. /var/lib/cardless-atm/cash-units.json)")
+                ? throw new ConfigurationException($"{SectionName}:Dispenser:StateFile", "the file where cash-unit counts persist must be set (e.g. /var/lib/cardless-atm/cash-units.json)")
                 : new JsonFileCashUnitStore(path);
         });
-        Services.AddSingleton<ICashDispenser>(sp =>
+        Services.TryAddSingleton<ICashDispenser>(sp =>
         {
             var section = Section.GetSection("Dispenser");
             var algorithmText = section["MixAlgorithm"] ?? nameof(MixAlgorithm.MinimumNotes);
             if (!Enum.TryParse<MixAlgorithm>(algorithmText, ignoreCase: true, out var algorithm) || !Enum.IsDefined(algorithm))
             {
-                throw new DeviceConfigurationException($"{section.Path}:MixAlgorithm", $"'{algorithmText}' is not a mix algorithm; allowed: {string.Join(", ", Enum.GetNames<MixAlgorithm>())}");
+                throw new ConfigurationException($"{section.Path}:MixAlgorithm", $"'{algorithmText}' is not a mix algorithm; allowed: {string.Join(", ", Enum.GetNames<MixAlgorithm>())}");
             }
 
             var logger = sp.GetService<ILoggerFactory>()?.CreateLogger<CashDispenser>() ?? (ILogger)NullLogger.Instance;
@@ -159,7 +162,7 @@ public sealed class AtmDevicesBuilder
                 sp.GetRequiredService<IDispenserDevice>(), ReadCashUnits(section), sp.GetRequiredService<ICashUnitStore>(),
                 algorithm, sp.GetRequiredService<IFaultSensors>(), logger, CancellationToken.None).GetAwaiter().GetResult();
         });
-        Services.AddSingleton(_ =>
+        Services.TryAddSingleton(_ =>
         {
             var options = new FaultCheckOptions();
             var required = Section.GetSection("FaultCheck:RequiredSensors");
@@ -170,7 +173,7 @@ public sealed class AtmDevicesBuilder
                 {
                     if (!Enum.TryParse<SensorKind>(child.Value, ignoreCase: true, out var kind) || !Enum.IsDefined(kind))
                     {
-                        throw new DeviceConfigurationException(child.Path, $"'{child.Value}' is not a sensor kind; allowed: {string.Join(", ", Enum.GetNames<SensorKind>())}");
+                        throw new ConfigurationException(child.Path, $"'{child.Value}' is not a sensor kind; allowed: {string.Join(", ", Enum.GetNames<SensorKind>())}");
                     }
 
                     options.RequiredSensors.Add(kind);
@@ -182,14 +185,14 @@ public sealed class AtmDevicesBuilder
             {
                 options.AcceptUnverifiedDisplay = bool.TryParse(text, out var accept)
                     ? accept
-                    : throw new DeviceConfigurationException(acceptUnverified.Path, $"'{text}' is not true or false");
+                    : throw new ConfigurationException(acceptUnverified.Path, $"'{text}' is not true or false");
             }
 
             return options;
         });
-        Services.AddSingleton<IFaultCheck>(sp => new AtmFaultCheck(
+        Services.TryAddSingleton<IFaultCheck>(sp => new AtmFaultCheck(
             sp.GetRequiredService<ICashDispenser>(), sp.GetRequiredService<IFaultSensors>(), sp.GetRequiredService<IDisplay>(), sp.GetRequiredService<FaultCheckOptions>()));
-        Services.AddSingleton(sp => new AtmDevices(
+        Services.TryAddSingleton(sp => new AtmDevices(
             sp.GetRequiredService<IDisplay>(), sp.GetRequiredService<IKeypad>(), sp.GetRequiredService<ICashDispenser>(),
             sp.GetRequiredService<IFaultSensors>(), sp.GetRequiredService<IFaultCheck>()));
     }
@@ -209,12 +212,12 @@ public sealed class AtmDevicesBuilder
         var allowed = registry.Count == 0 ? "none registered" : string.Join(", ", registry.Keys.Order(StringComparer.OrdinalIgnoreCase));
         if (string.IsNullOrWhiteSpace(kind))
         {
-            throw new DeviceConfigurationException($"{section.Path}:Kind", $"is not set; allowed: {allowed}");
+            throw new ConfigurationException($"{section.Path}:Kind", $"is not set; allowed: {allowed}");
         }
 
         return registry.TryGetValue(kind, out var factory)
             ? factory(services, section)
-            : throw new DeviceConfigurationException($"{section.Path}:Kind", $"'{kind}' is not a known {device.ToLowerInvariant()} kind; allowed: {allowed}");
+            : throw new ConfigurationException($"{section.Path}:Kind", $"'{kind}' is not a known {device.ToLowerInvariant()} kind; allowed: {allowed}");
     }
 }
 
@@ -232,14 +235,18 @@ public static class AtmDevicesServiceCollectionExtensions
     /// <summary>
     /// Adds the device layer: each device resolved from its <c>Devices:*:Kind</c> setting among the kinds
     /// that <paramref name="configureKinds"/> registers. Resolve <see cref="AtmDevices"/> at start-up to
-    /// fail fast on a bad setting.
+    /// fail fast on a bad setting. Calling it again registers nothing twice; the kinds it names join the first call's
+    /// (the first call's configuration stays in force).
     /// </summary>
     public static IServiceCollection AddAtmDevices(this IServiceCollection services, IConfiguration configuration, Action<AtmDevicesBuilder> configureKinds)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
         ArgumentNullException.ThrowIfNull(configureKinds);
-        var builder = new AtmDevicesBuilder(services, configuration);
+        // A second call reuses the first call's builder: its kinds join the same registries (a kind named again
+        // replaces the earlier factory) and no service is registered twice.
+        var existing = services.FirstOrDefault(d => d.ServiceType == typeof(AtmDevicesBuilder) && d.ImplementationInstance is AtmDevicesBuilder)?.ImplementationInstance as AtmDevicesBuilder;
+        var builder = existing ?? new AtmDevicesBuilder(services, configuration);
         configureKinds(builder);
         builder.Register();
         return services;

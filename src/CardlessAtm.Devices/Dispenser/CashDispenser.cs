@@ -56,7 +56,7 @@ public sealed class CashDispenser : ICashDispenser, IDisposable
     /// Opens the dispenser: the persisted counts if the store has them (they survive restarts),
     /// otherwise the configured units, which are then persisted.
     /// </summary>
-    /// <exception cref="DeviceConfigurationException">The configured units do not fit the device (duplicate id or position, position out of range).</exception>
+    /// <exception cref="ConfigurationException">The configured units do not fit the device (duplicate id or position, position out of range).</exception>
     public static async Task<CashDispenser> OpenAsync(
         IDispenserDevice device,
         IReadOnlyList<CashUnit> configuredUnits,
@@ -248,22 +248,22 @@ public sealed class CashDispenser : ICashDispenser, IDisposable
     {
         if (units.Count == 0)
         {
-            throw new DeviceConfigurationException("Devices:Dispenser:CashUnits", "at least one cash unit must be configured");
+            throw new ConfigurationException("Devices:Dispenser:CashUnits", "at least one cash unit must be configured");
         }
 
         foreach (var duplicate in units.GroupBy(u => u.Id, StringComparer.Ordinal).Where(g => g.Count() > 1))
         {
-            throw new DeviceConfigurationException("Devices:Dispenser:CashUnits", $"cash unit id '{duplicate.Key}' is used twice");
+            throw new ConfigurationException("Devices:Dispenser:CashUnits", $"cash unit id '{duplicate.Key}' is used twice");
         }
 
         foreach (var duplicate in units.GroupBy(u => u.Position).Where(g => g.Count() > 1))
         {
-            throw new DeviceConfigurationException("Devices:Dispenser:CashUnits", $"position {duplicate.Key} is used by {string.Join(" and ", duplicate.Select(u => u.Id))}");
+            throw new ConfigurationException("Devices:Dispenser:CashUnits", $"position {duplicate.Key} is used by {string.Join(" and ", duplicate.Select(u => u.Id))}");
         }
 
         foreach (var unit in units.Where(u => u.Position < 1 || u.Position > info.Positions))
         {
-            throw new DeviceConfigurationException("Devices:Dispenser:CashUnits", $"cash unit '{unit.Id}' is at position {unit.Position}, but the {info.Model} has positions 1 to {info.Positions}");
+            throw new ConfigurationException("Devices:Dispenser:CashUnits", $"cash unit '{unit.Id}' is at position {unit.Position}, but the {info.Model} has positions 1 to {info.Positions}");
         }
     }
 

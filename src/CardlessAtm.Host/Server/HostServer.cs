@@ -129,13 +129,13 @@ public sealed class HostServerOptions
     }
 
     /// <summary>Checks what listening needs on top of <see cref="Validate"/>: TLS, or an explicit <c>Host:Insecure = true</c>.</summary>
-    /// <exception cref="LinkConfigurationException">No certificate and not insecure; <see cref="LinkConfigurationException.Setting"/> names the setting.</exception>
+    /// <exception cref="ConfigurationException">No certificate and not insecure; <see cref="ConfigurationException.Setting"/> names the setting.</exception>
     public void ValidateListener()
     {
         Validate();
         if (!Tls.Enabled && !Insecure)
         {
-            throw new LinkConfigurationException(
+            throw new ConfigurationException(
                 "Host:Tls:CertificatePath",
                 "Host:Tls:CertificatePath and Host:Tls:PrivateKeyPath must name the host's TLS certificate and key (make them with 'cardless-atm keys tls'; ATMs pin it as Terminal:Host:Tls:ServerPin); plain TCP needs Host:Insecure = true.");
         }
@@ -231,7 +231,7 @@ public sealed class HostServer : IAsyncDisposable
     }
 
     /// <summary>Opens the host and starts listening for ATM connections.</summary>
-    /// <exception cref="LinkConfigurationException">No TLS certificate and not <see cref="HostServerOptions.Insecure"/>, or the pair cannot be loaded.</exception>
+    /// <exception cref="ConfigurationException">No TLS certificate and not <see cref="HostServerOptions.Insecure"/>, or the pair cannot be loaded.</exception>
     public static async Task<HostServer> StartAsync(HostServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -254,6 +254,7 @@ public sealed class HostServer : IAsyncDisposable
         var processor = Processor;
         _server = new Iso8583Server(new Iso8583ServerOptions
         {
+            Spec = NetworkSpec.Messages,
             Address = options.Address,
             Port = options.Port,
             MaxConnections = options.MaxConnections,
@@ -319,7 +320,7 @@ public sealed class HostServer : IAsyncDisposable
         {
             return request.Mti == Iso8583.Mti.NetworkManagementRequest
                 && request.NetworkManagementCode == Iso8583.NetworkManagementCodes.SignOn
-                && (request.Has(64) || request.Has(128));
+                && (request.Has(NetworkFields.Mac) || request.Has(NetworkFields.SecondaryMac));
         }
         catch (Iso8583.Iso8583FieldException)
         {

@@ -65,14 +65,20 @@ public static class MatchKeys
 /// <summary>Settings shared by client and server connections. Validated when a client or server is created.</summary>
 public class Iso8583ConnectionOptions
 {
-    /// <summary>The message spec (default: our network's).</summary>
-    public MessageSpec Spec { get; set; } = MessageSpec.CardlessNetwork;
+    /// <summary>The message spec of the network the channel carries.</summary>
+    public required MessageSpec Spec { get; set; }
 
     /// <summary>The framing (default: 2-byte binary length, 8 KiB maximum).</summary>
     public FrameFormat Framing { get; set; } = FrameFormat.Default;
 
     /// <summary>The TPDU sent on requests when the framing carries one (responses use the request's TPDU swapped).</summary>
     public Tpdu? RequestTpdu { get; set; }
+
+    /// <summary>
+    /// The fields an automatic response (refused while not open, no request handler) copies from its request;
+    /// default: 3, 4, 7, 11, 12, 13, 37, 41, 49, 70, 90 and 95, the fields ISO 8583:1987 responses echo.
+    /// </summary>
+    public IReadOnlyList<int> EchoedFields { get; set; } = [3, 4, 7, 11, 12, 13, 37, 41, 49, 70, 90, 95];
 
     /// <summary>How responses are paired with requests (default: MTI class + field 11 + field 41).</summary>
     public MatchKeySelector MatchKey { get; set; } = MatchKeys.ClassStanTerminal;
@@ -162,6 +168,7 @@ public class Iso8583ConnectionOptions
         Require(Spec is not null, nameof(Spec), "is required");
         Require(Framing is not null, nameof(Framing), "is required");
         Require(MatchKey is not null, nameof(MatchKey), "is required");
+        Require(EchoedFields is not null, nameof(EchoedFields), "is required");
         Require(RequestTimeout > TimeSpan.Zero, nameof(RequestTimeout), "must be positive");
         Require(MaxUnansweredRequests >= 1, nameof(MaxUnansweredRequests), "must be at least 1");
         Require(MaxConcurrentIncomingRequests >= 1, nameof(MaxConcurrentIncomingRequests), "must be at least 1");

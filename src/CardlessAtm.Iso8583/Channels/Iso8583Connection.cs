@@ -528,7 +528,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
             return true;
         }
 
-        if (_options.AnswerEchoTests && message.Mti == Mti.NetworkManagementRequest && message.NetworkManagementCode == NetworkManagementCodes.EchoTest)
+        if (_options.AnswerEchoTests && message.Mti == Mti.NetworkManagementRequest && message.GetString(70) == NetworkManagementCodes.EchoTest)
         {
             AutoRespond(message, ResponseCodes.Approved, replyTpdu);
             return true;
@@ -631,7 +631,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
     {
         try
         {
-            var response = request.CreateResponse(responseCode);
+            var response = request.CreateResponse(_options.EchoedFields).Set(39, responseCode);
             if (_options.AutomaticResponseMac is { } mac)
             {
                 MessageMac.Apply(response, mac);
@@ -667,7 +667,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
             }
             else
             {
-                response = request.CreateResponse(ResponseCodes.InvalidTransaction);
+                response = request.CreateResponse(_options.EchoedFields).Set(39, ResponseCodes.InvalidTransaction);
             }
 
             if (response is not null)
@@ -809,7 +809,7 @@ public sealed class Iso8583Connection : IAsyncDisposable
         {
             var request = _options.EchoRequestFactory?.Invoke() ?? DefaultEcho();
             var response = await SendRequestAsync(request, _lifetime.Token);
-            _log.LogDebug("ISO 8583 connection {Id}: echo answered {Code}.", Id, response.ResponseCode);
+            _log.LogDebug("ISO 8583 connection {Id}: echo answered {Code}.", Id, response.GetString(39));
         }
         catch (OperationCanceledException) when (_lifetime.IsCancellationRequested)
         {
@@ -823,11 +823,16 @@ public sealed class Iso8583Connection : IAsyncDisposable
 
     private IsoMessage DefaultEcho()
     {
+        // Fields 7 (transmission date and time, UTC), 11 (STAN), 41 (terminal id) and 70 (network management code).
         var echo = new IsoMessage(_options.Spec, Mti.NetworkManagementRequest)
-            .SetTransmissionDateTime(_options.TimeProvider.GetUtcNow());
-        echo.Stan = _options.Stan.Next();
-        echo.TerminalId = _options.TerminalId;
-        echo.NetworkManagementCode = NetworkManagementCodes.EchoTest;
+            .Set(7, _options.TimeProvider.GetUtcNow().UtcDateTime.ToString("MMddHHmmss", CultureInfo.InvariantCulture))
+            .Set(11, _options.Stan.Next().ToString(CultureInfo.InvariantCulture))
+            .Set(70, NetworkManagementCodes.EchoTest);
+        if (_options.TerminalId is { } terminalId)
+        {
+            echo.Set(41, terminalId);
+        }
+
         return echo;
     }
 }

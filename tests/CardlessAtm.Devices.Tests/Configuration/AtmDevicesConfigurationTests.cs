@@ -21,6 +21,19 @@ public sealed class AtmDevicesConfigurationTests : IDisposable
         Assert.True(devices.FaultCheck.Check(Money.FromMajor(80, "EUR")).IsReady);
     }
 
+    [Fact]
+    public void A_second_AddAtmDevices_call_registers_nothing_twice_and_its_kinds_join_the_first()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>()).Build();
+        var once = new ServiceCollection().AddAtmDevices(configuration, kinds => kinds.AddSimulatedDevices());
+        var twice = new ServiceCollection()
+            .AddAtmDevices(configuration, kinds => kinds.AddSimulatedDevices())
+            .AddAtmDevices(configuration, kinds => kinds.AddSimulatedDevices());
+
+        Assert.Equal(once.Count, twice.Count);
+        Assert.All(twice.GroupBy(d => d.ServiceType), g => Assert.Single(g));
+    }
+
     [Theory]
     [InlineData("Devices:Dispenser:Kind", "Lcdm9000", "Devices:Dispenser:Kind", "allowed: Simulated")]
     [InlineData("Devices:Display:Kind", "", "Devices:Display:Kind", "is not set")]
@@ -38,7 +51,7 @@ public sealed class AtmDevicesConfigurationTests : IDisposable
     [InlineData("Devices:Dispenser:Simulated:MaxNotesPerDispense", "0", "Devices:Dispenser:Simulated:MaxNotesPerDispense", "greater than zero")]
     public void Bad_settings_stop_start_up_naming_the_setting(string key, string value, string setting, string hint)
     {
-        var error = Assert.Throws<DeviceConfigurationException>(() => Resolve(new() { [key] = value }));
+        var error = Assert.Throws<ConfigurationException>(() => Resolve(new() { [key] = value }));
         Assert.Equal(setting, error.Setting);
         Assert.Contains(hint, error.Message, StringComparison.Ordinal);
     }
@@ -46,7 +59,7 @@ public sealed class AtmDevicesConfigurationTests : IDisposable
     [Fact]
     public void A_state_file_must_be_configured()
     {
-        var error = Assert.Throws<DeviceConfigurationException>(() => Resolve(new() { ["Devices:Dispenser:StateFile"] = string.Empty }));
+        var error = Assert.Throws<ConfigurationException>(() => Resolve(new() { ["Devices:Dispenser:StateFile"] = string.Empty }));
         Assert.Equal("Devices:Dispenser:StateFile", error.Setting);
     }
 

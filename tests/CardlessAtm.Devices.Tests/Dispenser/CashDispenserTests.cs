@@ -188,7 +188,7 @@ public class CashDispenserTests
     [Fact]
     public async Task Duplicate_positions_are_a_configuration_error()
     {
-        var error = await Assert.ThrowsAsync<DeviceConfigurationException>(() => Harness.CreateAsync([Unit("A", 1, 20, 7), Unit("B", 1, 50, 7)]));
+        var error = await Assert.ThrowsAsync<ConfigurationException>(() => Harness.CreateAsync([Unit("A", 1, 20, 7), Unit("B", 1, 50, 7)]));
         Assert.Equal("Devices:Dispenser:CashUnits", error.Setting);
         Assert.Contains("position 1", error.Message, StringComparison.Ordinal);
     }

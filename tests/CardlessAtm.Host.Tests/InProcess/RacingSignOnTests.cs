@@ -1,6 +1,7 @@
 using CardlessAtm.Host.Processing;
 using CardlessAtm.Host.Tests.Support;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Host.Tests.InProcess;
 

@@ -4,6 +4,7 @@ using CardlessAtm.Host.Seeding;
 using CardlessAtm.Host.Server;
 using CardlessAtm.Host.Storage;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Host.Tests.Support;
 

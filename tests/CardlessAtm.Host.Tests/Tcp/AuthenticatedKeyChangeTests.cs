@@ -3,6 +3,7 @@ using CardlessAtm.Host.Storage;
 using CardlessAtm.Host.Tests.Support;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Mac;
+using CardlessAtm.Network;
 using CardlessAtm.Security;
 
 namespace CardlessAtm.Host.Tests.Tcp;

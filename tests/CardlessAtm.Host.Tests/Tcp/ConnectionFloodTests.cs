@@ -1,6 +1,7 @@
 using CardlessAtm.Host.Tests.Support;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Lab;
+using CardlessAtm.Network;
 using CardlessAtm.Tests.Shared;
 
 namespace CardlessAtm.Host.Tests.Tcp;

@@ -5,6 +5,7 @@ using CardlessAtm.Host.Storage;
 using CardlessAtm.Host.Storage.Sqlite;
 using CardlessAtm.Host.Tests.Support;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Security;
 
 namespace CardlessAtm.Host.Tests.Tcp;

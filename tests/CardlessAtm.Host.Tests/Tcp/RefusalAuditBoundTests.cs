@@ -6,6 +6,7 @@ using CardlessAtm.Host.Seeding;
 using CardlessAtm.Host.Server;
 using CardlessAtm.Host.Tests.Support;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using Microsoft.Extensions.Time.Testing;
 
 namespace CardlessAtm.Host.Tests.Tcp;

@@ -2,6 +2,7 @@ using CardlessAtm.Host.Seeding;
 using CardlessAtm.Host.Tests.Support;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Mac;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Host.Tests.Tcp;
 

@@ -1,4 +1,5 @@
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Terminal.Links;
 using CardlessAtm.Terminal.StoreAndForward;
 

@@ -2,6 +2,7 @@ using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.Sensors;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 using CardlessAtm.Terminal.Flow;
 using CardlessAtm.Terminal.Journal;
 using CardlessAtm.Terminal.Links;

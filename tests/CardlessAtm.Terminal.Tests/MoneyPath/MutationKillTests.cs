@@ -1,5 +1,6 @@
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Terminal.Flow;
 using CardlessAtm.Terminal.Journal;
 using CardlessAtm.Terminal.Links;
@@ -220,7 +221,7 @@ public class ForwarderMutationTests
 
         var advice = Assert.Single(rig.Host.Sent);
         Assert.Equal(("010000", 8_000L, 978, "633510000123", ReversalReasons.Timeout), (advice.ProcessingCode, advice.AmountMinor, advice.CurrencyCode, advice.RetrievalReferenceNumber, advice.ResponseCode));
-        Assert.Equal((Mti.FinancialRequest, 123, "1201095959"), (advice.OriginalData!.OriginalMti, advice.OriginalData.OriginalStan, advice.OriginalData.OriginalTransmissionDateTime));
+        Assert.Equal((Mti.FinancialRequest, 123, "1201095959"), (advice.OriginalData!.OriginalMti, advice.OriginalData!.OriginalStan, advice.OriginalData!.OriginalTransmissionDateTime));
         Assert.False(advice.Has(95));
         var acknowledged = Assert.IsType<ReversalAcknowledged>(Assert.Single(rig.Entries(), e => e.Event == JournalEvents.ReversalAcknowledged));
         Assert.Equal(("000123-1201095959", "00", 1), (acknowledged.Id, acknowledged.Response, acknowledged.Attempts));

@@ -1,6 +1,7 @@
 using CardlessAtm.Host.Seeding;
 using CardlessAtm.Host.Storage;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Terminal.Journal;
 
 namespace CardlessAtm.Terminal.Tests.MoneyPath;
@@ -136,12 +137,12 @@ public class RekeyAfterStaleKeyTests
             Rekey = new TerminalRekeyOptions { MaxAttempts = 0 },
         };
 
-        var error = Assert.Throws<TerminalConfigurationException>(options.Validate);
+        var error = Assert.Throws<ConfigurationException>(options.Validate);
         Assert.Equal("Terminal:Rekey:MaxAttempts", error.Setting);
         Assert.Contains("Terminal:Rekey:MaxAttempts", error.Message, StringComparison.Ordinal);
 
         options.Rekey = new TerminalRekeyOptions { RetryInitial = TimeSpan.FromSeconds(10), RetryMax = TimeSpan.FromSeconds(5) };
-        Assert.Equal("Terminal:Rekey:RetryMax", Assert.Throws<TerminalConfigurationException>(options.Validate).Setting);
+        Assert.Equal("Terminal:Rekey:RetryMax", Assert.Throws<ConfigurationException>(options.Validate).Setting);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using CardlessAtm.Devices.Sensors;
 using CardlessAtm.Host.Seeding;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Terminal.Journal;
 using CardlessAtm.Terminal.Links;
 using CardlessAtm.Terminal.StoreAndForward;

@@ -1,6 +1,7 @@
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 using CardlessAtm.Terminal.Flow;
 using CardlessAtm.Terminal.Links;
 using CardlessAtm.Terminal.StoreAndForward;

@@ -1,5 +1,6 @@
 using CardlessAtm.Devices.Sensors;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Terminal.Flow;
 using CardlessAtm.Terminal.Journal;
 using CardlessAtm.Terminal.Links;
