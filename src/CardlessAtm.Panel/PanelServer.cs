@@ -3,7 +3,6 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Display;
 using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Phone;

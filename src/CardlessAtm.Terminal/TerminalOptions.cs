@@ -1,5 +1,3 @@
-using QrAtmId = CardlessAtm.Qr.Payload.AtmId;
-
 namespace CardlessAtm.Terminal;
 
 /// <summary>A TCP peer: address and port.</summary>
@@ -186,12 +184,12 @@ public sealed class TerminalOptions
     /// <exception cref="ArgumentException">A setting is missing or out of range.</exception>
     public void Validate()
     {
-        if (!QrAtmId.TryParse(AtmId, out _))
+        if (!CardlessAtm.AtmId.TryParse(AtmId, out _))
         {
             throw new ArgumentException($"{SectionName}:{nameof(AtmId)} '{AtmId}' is not an ATM id (8 characters, A–Z and 0–9).");
         }
 
-        if (!Devices.Currency.TryFromCode(Currency, out _))
+        if (!CardlessAtm.Currency.TryFromCode(Currency, out _))
         {
             throw new ArgumentException($"{SectionName}:{nameof(Currency)} '{Currency}' is not a known ISO 4217 code.");
         }

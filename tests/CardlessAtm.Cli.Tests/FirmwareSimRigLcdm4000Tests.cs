@@ -1,6 +1,5 @@
 using CardlessAtm.Cli.Commands;
 using CardlessAtm.Cli.Rigs;
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.Lcdm4000;

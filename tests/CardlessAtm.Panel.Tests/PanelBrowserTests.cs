@@ -1,5 +1,4 @@
 using CardlessAtm.Cli.Demo;
-using CardlessAtm.Devices;
 using CardlessAtm.Host.Seeding;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
-using CardlessAtm.Devices;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
 using CardlessAtm.Phone.Enrolment;

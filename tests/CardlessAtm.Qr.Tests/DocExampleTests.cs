@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.RegularExpressions;
-using CardlessAtm.Devices;
 using CardlessAtm.Qr.Payload;
 using CardlessAtm.Qr.Sessions;
 using CardlessAtm.Qr.Symbols;

@@ -1,5 +1,4 @@
 using System.Text;
-using CardlessAtm.Devices;
 using CardlessAtm.Qr.Payload;
 using FsCheck;
 using FsCheck.Fluent;

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using CardlessAtm.Devices;
 using CardlessAtm.Qr.Payload;
 using CardlessAtm.Qr.Sessions;
 using Microsoft.Extensions.Time.Testing;

@@ -1,4 +1,3 @@
-using CardlessAtm.Devices;
 using CardlessAtm.Qr.Payload;
 using CardlessAtm.Qr.Sessions;
 using Microsoft.Extensions.Time.Testing;

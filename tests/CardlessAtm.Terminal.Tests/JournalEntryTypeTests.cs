@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Terminal.Flow;

@@ -1,4 +1,3 @@
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.Simulated;
 using CardlessAtm.Iso8583;

@@ -1,5 +1,4 @@
 using System.Globalization;
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.FaultCheck;

@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using CardlessAtm.Devices;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Spec;
 using CardlessAtm.Qr.Payload;
@@ -31,7 +30,7 @@ public sealed class RequestGateTests : IDisposable
         _metrics = new TerminalMetrics(() => 0, () => 0, _meters);
         _journal = new ElectronicJournal(Path.Combine(_directory.FullName, "journal.log"), _time);
         _gate = new RequestGate(AtmId, _journal, _metrics, _time, NullLogger.Instance);
-        _issuer = new QrSessionIssuer(Qr.Payload.AtmId.Parse(AtmId), new TestQrMac(), _time, new QrSessionOptions { Lifetime = TimeSpan.FromMinutes(2) });
+        _issuer = new QrSessionIssuer(CardlessAtm.AtmId.Parse(AtmId), new TestQrMac(), _time, new QrSessionOptions { Lifetime = TimeSpan.FromMinutes(2) });
     }
 
     [Fact]

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using BenchmarkDotNet.Attributes;
-using CardlessAtm.Devices;
 using CardlessAtm.Host.Administration;
 using CardlessAtm.Host.Server;
 using CardlessAtm.Iso8583;

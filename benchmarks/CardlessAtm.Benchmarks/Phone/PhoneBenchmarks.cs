@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using CardlessAtm.Devices;
 using CardlessAtm.Phone.Enrolment;
 using CardlessAtm.Phone.Scanning;
 using CardlessAtm.Qr.Payload;

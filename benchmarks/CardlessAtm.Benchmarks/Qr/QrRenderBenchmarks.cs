@@ -5,8 +5,6 @@ using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
-using CardlessAtm.Devices;
-using CardlessAtm.Devices.Display;
 using CardlessAtm.Qr.Payload;
 using CardlessAtm.Qr.Rendering;
 using CardlessAtm.Qr.Sessions;

@@ -283,7 +283,7 @@ internal static class KeysCommand
         command.SetAction(parse => Run(parse, _ =>
         {
             var atmId = parse.GetValue(atm)!;
-            if (!CardlessAtm.Qr.Payload.AtmId.TryParse(atmId, out var _))
+            if (!CardlessAtm.AtmId.TryParse(atmId, out var _))
             {
                 throw new UsageException($"--atm '{atmId}' is not an ATM id (8 characters, A-Z and 0-9).");
             }

@@ -1,6 +1,5 @@
 using System.Net;
 using CardlessAtm.Cli.Rigs;
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.Simulated;

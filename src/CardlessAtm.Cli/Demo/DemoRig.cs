@@ -1,5 +1,4 @@
 using CardlessAtm.Cli.Rigs;
-using CardlessAtm.Devices.Display;
 using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Devices.Sensors;
 using CardlessAtm.Devices.Simulated;

@@ -96,15 +96,15 @@ internal sealed partial class DemoScenario
         var midDispense = emulator.PresentedCount == emulatorNotes && emulator.RejectTrayCount == 0 && emulator.NotesInPath == 0
             && emulatorNotes >= 1 && emulatorMinor < AmountMajor * 100L;
         Say(string.Empty);
-        Say($"The LCDM-4000 let out {emulator.PresentedCount} note(s), {Devices.Money.Of(emulatorMinor, "EUR")} ({string.Join(", ", taken.Where(t => t.Notes > 0).Select(t => $"{t.Notes} x {t.Denomination} EUR"))}); reject tray {emulator.RejectTrayCount}, path {emulator.NotesInPath}");
-        Say($"Balance of {customer.HolderName}: {Devices.Money.Of(before, "EUR")} → {Devices.Money.Of(after, "EUR")}");
-        Say($"Notes presented by the ATM: {Devices.Money.Of(presented, "EUR")}; approved debits − reversals at the host: {Devices.Money.Of(netDebits, "EUR")} (reversed {Devices.Money.Of(totals.ReversalsMinor, "EUR")}); reversals waiting: {terminal.SafDepth}; suspect: {Devices.Money.Of(suspect, "EUR")}");
+        Say($"The LCDM-4000 let out {emulator.PresentedCount} note(s), {CardlessAtm.Money.Of(emulatorMinor, "EUR")} ({string.Join(", ", taken.Where(t => t.Notes > 0).Select(t => $"{t.Notes} x {t.Denomination} EUR"))}); reject tray {emulator.RejectTrayCount}, path {emulator.NotesInPath}");
+        Say($"Balance of {customer.HolderName}: {CardlessAtm.Money.Of(before, "EUR")} → {CardlessAtm.Money.Of(after, "EUR")}");
+        Say($"Notes presented by the ATM: {CardlessAtm.Money.Of(presented, "EUR")}; approved debits − reversals at the host: {CardlessAtm.Money.Of(netDebits, "EUR")} (reversed {CardlessAtm.Money.Of(totals.ReversalsMinor, "EUR")}); reversals waiting: {terminal.SafDepth}; suspect: {CardlessAtm.Money.Of(suspect, "EUR")}");
         var matchesDevice = presented == emulatorMinor && midDispense;
         var balanced = totals.Balances && recovered && matchesDevice && presented == netDebits && terminal.SafDepth == 0 && before - after == netDebits && suspect == 0;
         var ending = (recovered ? "recovered from LAST_STATUS after power loss" : askedLastStatus ? "NOT recovered" : "NOT recovered from LAST_STATUS (never asked)")
-            + (matchesDevice ? string.Empty : $" (BOOKED {Devices.Money.Of(presented, "EUR")}, THE LCDM-4000 LET OUT {Devices.Money.Of(emulatorMinor, "EUR")})")
+            + (matchesDevice ? string.Empty : $" (BOOKED {CardlessAtm.Money.Of(presented, "EUR")}, THE LCDM-4000 LET OUT {CardlessAtm.Money.Of(emulatorMinor, "EUR")})")
             + ", LCDM-4000 emulator on a pty outliving the terminal process";
-        Summary = $"{ending}; cash out {Devices.Money.Of(presented, "EUR")}, debits − reversals {Devices.Money.Of(netDebits, "EUR")}, reversed {Devices.Money.Of(totals.ReversalsMinor, "EUR")}, SAF {terminal.SafDepth}, suspect {Devices.Money.Of(suspect, "EUR")}"
+        Summary = $"{ending}; cash out {CardlessAtm.Money.Of(presented, "EUR")}, debits − reversals {CardlessAtm.Money.Of(netDebits, "EUR")}, reversed {CardlessAtm.Money.Of(totals.ReversalsMinor, "EUR")}, SAF {terminal.SafDepth}, suspect {CardlessAtm.Money.Of(suspect, "EUR")}"
             + (balanced ? "; ledger balanced" : "; LEDGER NOT BALANCED");
         Say($"Result: {Summary}");
         Say(balanced

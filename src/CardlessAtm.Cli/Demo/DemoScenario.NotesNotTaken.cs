@@ -19,12 +19,12 @@ internal sealed partial class DemoScenario
             return null;
         }
 
-        var value = units.Aggregate(Devices.Money.Of(0, "EUR"), (sum, u) => sum + u.RetractedValue);
+        var value = units.Aggregate(CardlessAtm.Money.Of(0, "EUR"), (sum, u) => sum + u.RetractedValue);
         Say($"Retract bin: {notes} notes, {value} ({string.Join(", ", units.Where(u => u.Counters.Retracted > 0).Select(u => $"{u.Id} {u.Counters.Retracted} x {u.Denomination}"))}); the device's bin holds {atm.Dispenser.RetractBin}, its exit {atm.Dispenser.NotesAtExit}");
         if (kind == DemoScenarioKind.NotesNotTaken)
         {
-            _retractBinCounted = notes > 0 && value == Devices.Money.FromMajor(AmountMajor, "EUR") && atm.Dispenser.RetractBin == notes && atm.Dispenser.NotesAtExit == 0
-                && atm.PresentedValue == Devices.Money.Of(0, "EUR");
+            _retractBinCounted = notes > 0 && value == CardlessAtm.Money.FromMajor(AmountMajor, "EUR") && atm.Dispenser.RetractBin == notes && atm.Dispenser.NotesAtExit == 0
+                && atm.PresentedValue == CardlessAtm.Money.Of(0, "EUR");
         }
 
         return _retractBinCounted == false ? $"RETRACT BIN WRONG ({notes} notes, {value})" : $"retract bin {notes} notes ({value})";

@@ -386,11 +386,11 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         var suspect = report.Sum(r => r.SuspectMinor);
         var recovered = ElectronicJournal.ReadAll(terminal.JournalPath).Any(e => e.Event == JournalEvents.Recovered);
         Say(string.Empty);
-        Say($"Balance of {customer.HolderName}: {Devices.Money.Of(before, "EUR")} → {Devices.Money.Of(after, "EUR")}");
-        Say($"Notes presented by the ATM: {Devices.Money.Of(presented, "EUR")}; approved debits − reversals at the host: {Devices.Money.Of(netDebits, "EUR")}; reversals waiting: {terminal.SafDepth}; suspect: {Devices.Money.Of(suspect, "EUR")}");
+        Say($"Balance of {customer.HolderName}: {CardlessAtm.Money.Of(before, "EUR")} → {CardlessAtm.Money.Of(after, "EUR")}");
+        Say($"Notes presented by the ATM: {CardlessAtm.Money.Of(presented, "EUR")}; approved debits − reversals at the host: {CardlessAtm.Money.Of(netDebits, "EUR")}; reversals waiting: {terminal.SafDepth}; suspect: {CardlessAtm.Money.Of(suspect, "EUR")}");
         var balanced = totals.Balances && recovered && presented == netDebits && terminal.SafDepth == 0 && before - after == netDebits;
         var ending = (recovered ? "recovered after SIGKILL" : "NOT recovered") + $", terminal process on the {terminal.Rig} rig";
-        Summary = $"{ending}; cash out {Devices.Money.Of(presented, "EUR")}, debits − reversals {Devices.Money.Of(netDebits, "EUR")}, SAF {terminal.SafDepth}, suspect {Devices.Money.Of(suspect, "EUR")}"
+        Summary = $"{ending}; cash out {CardlessAtm.Money.Of(presented, "EUR")}, debits − reversals {CardlessAtm.Money.Of(netDebits, "EUR")}, SAF {terminal.SafDepth}, suspect {CardlessAtm.Money.Of(suspect, "EUR")}"
             + (balanced ? "; ledger balanced" : "; LEDGER NOT BALANCED");
         Say(balanced
             ? $"Ledger balanced: cash out = money debited. Scenario {NameOf(kind)} ended: {ending}."
@@ -590,11 +590,11 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         var presented = atm.PresentedValue;
         var netDebits = totals.ApprovedWithdrawalsMinor - totals.ReversalsMinor;
         Say(string.Empty);
-        Say($"Balance of {customer.HolderName}: {Devices.Money.Of(before, "EUR")} → {Devices.Money.Of(after, "EUR")}");
-        Say($"Notes presented by the ATM: {presented}; approved debits − reversals at the host: {Devices.Money.Of(netDebits, "EUR")}; reversals waiting: {atm.Terminal.Reversals.Store.Depth}");
+        Say($"Balance of {customer.HolderName}: {CardlessAtm.Money.Of(before, "EUR")} → {CardlessAtm.Money.Of(after, "EUR")}");
+        Say($"Notes presented by the ATM: {presented}; approved debits − reversals at the host: {CardlessAtm.Money.Of(netDebits, "EUR")}; reversals waiting: {atm.Terminal.Reversals.Store.Depth}");
         var report = await network.Host.Administration.GetDayReportAsync(cancellationToken: cancellationToken);
         var suspect = report.Sum(r => r.SuspectMinor);
-        Say($"Suspect amounts at the host (the device could not say what it presented; settled at the cash count): {Devices.Money.Of(suspect, "EUR")}");
+        Say($"Suspect amounts at the host (the device could not say what it presented; settled at the cash count): {CardlessAtm.Money.Of(suspect, "EUR")}");
         var cassettesAgree = ReportRigCassettes(atm);
         if (kind == DemoScenarioKind.DoorOpen)
         {
@@ -607,7 +607,7 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         var floodContained = (_floodJournalLines is not { } lines || (lines <= 20 && _floodRefused == FloodRequests)) && _tornLinesReported != false
             && _impostorRefused != false && _replayRefused != false && _connectionFloodServed != false && _retractBinCounted != false && _doorRefused != false && cassettesAgree;
         var balanced = totals.Balances && presented.MinorUnits == netDebits && atm.Terminal.Reversals.Store.Depth == 0 && before - after == netDebits && floodContained;
-        Summary = $"{ending}; cash out {presented}, debits − reversals {Devices.Money.Of(netDebits, "EUR")}, SAF {atm.Terminal.Reversals.Store.Depth}, suspect {Devices.Money.Of(suspect, "EUR")}"
+        Summary = $"{ending}; cash out {presented}, debits − reversals {CardlessAtm.Money.Of(netDebits, "EUR")}, SAF {atm.Terminal.Reversals.Store.Depth}, suspect {CardlessAtm.Money.Of(suspect, "EUR")}"
             + (_floodJournalLines is { } grown ? $", {_floodRefused}/{FloodRequests} refused, journal +{grown} lines" : string.Empty)
             + (_impostorOutcome is { } impostor ? ", " + impostor : string.Empty)
             + (connectionFlood is { } floodSummary ? ", " + floodSummary : string.Empty)

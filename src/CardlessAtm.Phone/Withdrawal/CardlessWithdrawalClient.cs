@@ -224,7 +224,7 @@ public sealed class CardlessWithdrawalClient
         var authCode = response.AuthorizationCode?.Trim();
         if (dispensedMinor is { } partial && partial > 0 && partial < requested.MinorUnits)
         {
-            return WithdrawalOutcome.Partial(atm, requested, new Devices.Money(partial, requested.Currency), code, authCode, stan);
+            return WithdrawalOutcome.Partial(atm, requested, new CardlessAtm.Money(partial, requested.Currency), code, authCode, stan);
         }
 
         if (code == ResponseCodes.Approved)

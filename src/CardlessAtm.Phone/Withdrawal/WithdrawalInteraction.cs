@@ -1,6 +1,4 @@
-using CardlessAtm.Devices;
 using CardlessAtm.Phone.Credentials;
-using CardlessAtm.Qr.Payload;
 
 namespace CardlessAtm.Phone.Withdrawal;
 

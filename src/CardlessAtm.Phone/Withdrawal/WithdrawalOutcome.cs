@@ -1,6 +1,4 @@
-using CardlessAtm.Devices;
 using CardlessAtm.Iso8583;
-using CardlessAtm.Qr.Payload;
 
 namespace CardlessAtm.Phone.Withdrawal;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using CardlessAtm.Devices;
+
 
 namespace CardlessAtm.Qr.Payload;
 

@@ -1,5 +1,3 @@
-using CardlessAtm.Devices;
-
 namespace CardlessAtm.Qr.Payload;
 
 /// <summary>

@@ -1,5 +1,5 @@
 using System.Text;
-using CardlessAtm.Devices.Display;
+
 
 namespace CardlessAtm.Qr.Rendering;
 

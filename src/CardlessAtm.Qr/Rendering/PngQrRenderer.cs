@@ -1,4 +1,3 @@
-using CardlessAtm.Devices.Display;
 using QRCoder;
 
 namespace CardlessAtm.Qr.Rendering;

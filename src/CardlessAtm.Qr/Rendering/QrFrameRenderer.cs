@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using CardlessAtm.Devices.Display;
+
 using CardlessAtm.Qr.Payload;
 
 namespace CardlessAtm.Qr.Rendering;
@@ -94,22 +94,6 @@ public sealed class QrFrameRenderer
         }
 
         return new QrFrameRenderer(displayName, frameWidth, frameHeight, qrArea, maxVersion);
-    }
-
-    /// <summary>
-    /// Configures a graphic display from its capabilities (name and pixel size), e.g. an ILI9341 at 240x320.
-    /// </summary>
-    /// <exception cref="QrNotSupportedException">The display cannot show a QR code (a character display).</exception>
-    /// <exception cref="QrAreaTooSmallException">The area is too small for a version-4 code at 3 pixels per module.</exception>
-    public static QrFrameRenderer Create(DisplayCapabilities display, PixelRect? area = null)
-    {
-        ArgumentNullException.ThrowIfNull(display);
-        if (!display.CanShowQr || display.WidthPixels <= 0 || display.HeightPixels <= 0)
-        {
-            throw new QrNotSupportedException(display.Name);
-        }
-
-        return Create(display.Name, display.WidthPixels, display.HeightPixels, area);
     }
 
     /// <summary>The side of the smallest square that holds a code of <paramref name="version"/> at 3 pixels per module with its quiet zone.</summary>

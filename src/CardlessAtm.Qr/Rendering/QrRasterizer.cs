@@ -1,5 +1,3 @@
-using CardlessAtm.Devices.Display;
-
 namespace CardlessAtm.Qr.Rendering;
 
 /// <summary>Writes horizontal runs of one colour into some pixel buffer.</summary>

@@ -1,4 +1,3 @@
-using CardlessAtm.Devices;
 using CardlessAtm.Qr.Payload;
 
 namespace CardlessAtm.Qr.Sessions;

@@ -1,5 +1,3 @@
-using CardlessAtm.Devices.Display;
-
 namespace CardlessAtm.Qr.Symbols;
 
 /// <summary>An encoded QR code: its modules (no quiet zone), its version and error-correction level.</summary>

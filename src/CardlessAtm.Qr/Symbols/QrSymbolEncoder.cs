@@ -1,4 +1,3 @@
-using CardlessAtm.Devices.Display;
 using CardlessAtm.Qr.Payload;
 using QRCoder;
 

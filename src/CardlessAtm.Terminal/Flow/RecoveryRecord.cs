@@ -1,5 +1,4 @@
 using System.Globalization;
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Dispenser;
 
 namespace CardlessAtm.Terminal.Flow;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.FaultCheck;
 using CardlessAtm.Devices.Keypad;

@@ -1,6 +1,5 @@
 using System.Reflection;
 using System.Text.Json.Serialization;
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Dispenser;
 
 namespace CardlessAtm.Terminal.Journal;

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using CardlessAtm.Devices;
 using CardlessAtm.Terminal.Flow;
 
 namespace CardlessAtm.Terminal.Journal;

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using CardlessAtm.Devices;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
 using CardlessAtm.Iso8583.Mac;
@@ -153,9 +152,9 @@ public sealed class SimulatedAtm : IAsyncDisposable
     {
         var expiry = DateTimeOffset.FromUnixTimeSeconds((DateTimeOffset.UtcNow + (expiresIn ?? TimeSpan.FromMinutes(2))).ToUnixTimeSeconds());
         var fields = new QrSessionFields(
-            Qr.Payload.AtmId.Parse(atmId ?? AtmId),
+            CardlessAtm.AtmId.Parse(atmId ?? AtmId),
             SessionNonce.CreateRandom(),
-            new Money(amountMinor, CardlessAtm.Devices.Currency.FromNumericCode(currency ?? Currency)),
+            new Money(amountMinor, CardlessAtm.Currency.FromNumericCode(currency ?? Currency)),
             expiry);
         return QrPayloadFormat.Create(fields, QrMac);
     }

@@ -1,4 +1,3 @@
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Dispenser;
 
 namespace CardlessAtm.Terminal.Tests.MoneyPath;

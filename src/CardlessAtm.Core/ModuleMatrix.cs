@@ -1,6 +1,6 @@
 using System.Collections;
 
-namespace CardlessAtm.Devices.Display;
+namespace CardlessAtm;
 
 /// <summary>
 /// A square grid of QR modules (dark or light), without the quiet zone. It is what the QR module

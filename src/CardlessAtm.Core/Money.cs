@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace CardlessAtm.Devices;
+namespace CardlessAtm;
 
 /// <summary>An amount of money: integer minor units (cents) in one currency. Never a floating-point value.</summary>
 public readonly record struct Money

@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace CardlessAtm.Qr.Payload;
+namespace CardlessAtm;
 
 /// <summary>
 /// An ATM's terminal id: exactly 8 characters <c>A–Z</c> and <c>0–9</c> (e.g. <c>ATM00001</c>).
@@ -46,7 +46,10 @@ public readonly record struct AtmId
     public override string ToString() => _value ?? string.Empty;
 
     /// <summary>Throws <see cref="ArgumentException"/> for a default-initialised id (one that was never parsed).</summary>
-    internal static void ThrowIfDefault(AtmId atmId, string paramName)
+    /// <param name="atmId">The id to check.</param>
+    /// <param name="paramName">The caller's parameter, named in the exception.</param>
+    /// <exception cref="ArgumentException"><paramref name="atmId"/> is <c>default</c>.</exception>
+    public static void ThrowIfDefault(AtmId atmId, string paramName)
     {
         if (atmId._value is null)
         {
@@ -54,7 +57,7 @@ public readonly record struct AtmId
         }
     }
 
-    internal static string? Validate(ReadOnlySpan<char> text)
+    private static string? Validate(ReadOnlySpan<char> text)
     {
         if (text.Length != Length)
         {

@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
 
-namespace CardlessAtm.Devices;
+namespace CardlessAtm;
 
 /// <summary>An ISO 4217 currency: alphabetic code, numeric code and the number of minor-unit digits.</summary>
 public sealed record Currency
