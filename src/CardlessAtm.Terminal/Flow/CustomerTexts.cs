@@ -1,4 +1,3 @@
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Display;
 using CardlessAtm.Devices.FaultCheck;
 using CardlessAtm.Iso8583;
