@@ -28,12 +28,13 @@ internal sealed class Lab : IAsyncDisposable
     private readonly Dictionary<int, DukptDevice> _phones = [];
     private int _phoneStan;
 
-    private Lab(DirectoryInfo directory, HostServer host, DemoSeedResult seed, AtmTerminal terminal, SimulatedKeypad keypad, SimulatedDispenserDevice dispenser, SimulatedFaultSensors sensors, FakeTimeProvider time)
+    private Lab(DirectoryInfo directory, HostServer host, DemoSeedResult seed, AtmTerminal terminal, SimulatedDisplay display, SimulatedKeypad keypad, SimulatedDispenserDevice dispenser, SimulatedFaultSensors sensors, FakeTimeProvider time)
     {
         _directory = directory;
         Host = host;
         _seed = seed;
         Terminal = terminal;
+        Display = display;
         Keypad = keypad;
         Dispenser = dispenser;
         Sensors = sensors;
@@ -44,6 +45,8 @@ internal sealed class Lab : IAsyncDisposable
     public HostServer Host { get; }
 
     public AtmTerminal Terminal { get; }
+
+    public SimulatedDisplay Display { get; }
 
     public SimulatedKeypad Keypad { get; }
 
@@ -124,7 +127,7 @@ internal sealed class Lab : IAsyncDisposable
         prepareDataDirectory?.Invoke(options.DataDirectory);
         var terminal = AtmTerminal.Create(options, devices, SecurityProfiles.Create(profile), new QrSessionOptions { Lifetime = TimeSpan.FromSeconds(60), ClockSkew = TimeSpan.Zero }, time, NullLoggerFactory.Instance, meters);
         beforeRun?.Invoke(terminal);
-        var lab = new Lab(directory, host, seed, terminal, keypad, dispenser, sensors, time);
+        var lab = new Lab(directory, host, seed, terminal, display, keypad, dispenser, sensors, time);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await terminal.WaitUntilHostReadyAsync(timeout.Token);
         return lab;

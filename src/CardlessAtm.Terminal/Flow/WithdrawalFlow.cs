@@ -288,9 +288,8 @@ public sealed class WithdrawalFlow : IDisposable
                 continue;
             }
 
-            await _devices.Display.ShowAsync(_texts.Welcome(), cancellationToken);
-
-            // Keys pressed on an earlier screen are not answers to this one. A read still waiting (e.g. the
+            // Keys pressed on an earlier screen are not answers to this one, so they are discarded before the
+            // welcome screen is drawn: a key pressed on seeing it must count. A read still waiting (e.g. the
             // Cancel watch while the host decided) is kept: abandoning it would swallow the next key.
             _devices.Keypad.DiscardPending();
             if (_pendingKey is { IsCompleted: true })
@@ -298,7 +297,9 @@ public sealed class WithdrawalFlow : IDisposable
                 _pendingKey = null;
             }
 
-            // Announced only now, so that a key pressed on seeing the idle state is never discarded.
+            await _devices.Display.ShowAsync(_texts.Welcome(), cancellationToken);
+
+            // Announced only now, so that a key pressed on seeing the idle state is never discarded either.
             Enter(TerminalState.Idle);
             if (await WaitForCustomerAsync(cancellationToken))
             {
