@@ -61,6 +61,7 @@ public class CustomerTextCatalogueTests
         Assert.Equal("This ATM does not dispense GBP.", texts.ForFault(FaultCode.CurrencyNotHeld, Currency.FromCode("GBP")));
         Assert.Equal("This ATM cannot dispense cash right now. Your transaction has been terminated.", texts.ForFault(FaultCode.SafeDoorOpen, Currency.FromCode("EUR")));
         Assert.Equal("This QR code is no longer valid.", texts.ForResponseCode(ResponseCodes.DuplicateTransmission));
+        Assert.Equal(("Cancelled.", "The QR code has expired."), (texts.CancelledByCustomer, texts.QrExpired));
     }
 
     [Fact]

@@ -46,6 +46,12 @@ public sealed class CustomerTexts
     /// <summary>The host's answer failed its MAC check.</summary>
     public string AnswerNotVerified => Text(CustomerTextId.AnswerNotVerified);
 
+    /// <summary>The customer cancelled before any request (amount entry, QR on screen).</summary>
+    public string CancelledByCustomer => Text(CustomerTextId.CancelledByCustomer);
+
+    /// <summary>The QR code expired unused.</summary>
+    public string QrExpired => Text(CustomerTextId.QrExpired);
+
     /// <summary>The customer cancelled while the request was out.</summary>
     public string Cancelled => Text(CustomerTextId.Cancelled);
 

@@ -311,7 +311,7 @@ public sealed class WithdrawalFlow : IDisposable
         var amount = await ReadAmountAsync(cancellationToken);
         if (amount is null)
         {
-            return Terminate(null, null, null, "Cancelled.");
+            return Terminate(null, null, null, _texts.CancelledByCustomer);
         }
 
         await _journal.WriteAsync(new AmountEntered(JournalAmount.Of(amount.Value)));
@@ -394,7 +394,7 @@ public sealed class WithdrawalFlow : IDisposable
                     return await session.Requests.Task; // a request claimed the session just in time
                 }
 
-                session.EndReason = "The QR code has expired.";
+                session.EndReason = _texts.QrExpired;
                 await _journal.WriteAsync(new SessionEnded("expired") { Session = session.Nonce });
                 return null;
             }
@@ -415,7 +415,7 @@ public sealed class WithdrawalFlow : IDisposable
                     return await session.Requests.Task; // the phone's request won the race with Cancel
                 }
 
-                session.EndReason = "Cancelled.";
+                session.EndReason = _texts.CancelledByCustomer;
                 await _journal.WriteAsync(new SessionEnded("cancelled") { Session = session.Nonce });
                 return null;
             }

@@ -72,6 +72,12 @@ public enum CustomerTextId
     /// <summary>The host's answer failed its MAC.</summary>
     AnswerNotVerified,
 
+    /// <summary>The customer cancelled at amount entry or while the QR code was shown.</summary>
+    CancelledByCustomer,
+
+    /// <summary>The QR code's session expired before a request came.</summary>
+    QrExpired,
+
     /// <summary>The customer cancelled after the request was sent.</summary>
     Cancelled,
 

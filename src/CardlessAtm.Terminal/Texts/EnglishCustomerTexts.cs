@@ -27,6 +27,8 @@ internal static class EnglishCustomerTexts
         [CustomerTextId.NotesRetracted] = "The cash was not taken in time and has been taken back. Nothing will be charged for it.",
         [CustomerTextId.UnknownOutcome] = "The withdrawal could not be completed. Any amount taken from your account will be refunded.",
         [CustomerTextId.AnswerNotVerified] = "The bank's answer could not be verified.",
+        [CustomerTextId.CancelledByCustomer] = "Cancelled.",
+        [CustomerTextId.QrExpired] = "The QR code has expired.",
         [CustomerTextId.Cancelled] = "Cancelled. Nothing will be charged.",
         [CustomerTextId.CouldNotPayOut] = "The ATM could not pay out. Nothing will be charged.",
         [CustomerTextId.CouldNotComplete] = "The ATM could not complete the request.",

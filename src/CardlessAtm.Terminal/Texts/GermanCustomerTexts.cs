@@ -27,6 +27,8 @@ internal static class GermanCustomerTexts
         [CustomerTextId.NotesRetracted] = "Das Geld wurde nicht rechtzeitig entnommen und wieder eingezogen. Dafür wird nichts belastet.",
         [CustomerTextId.UnknownOutcome] = "Die Abhebung konnte nicht abgeschlossen werden. Ein von Ihrem Konto abgebuchter Betrag wird erstattet.",
         [CustomerTextId.AnswerNotVerified] = "Die Antwort Ihrer Bank konnte nicht geprüft werden.",
+        [CustomerTextId.CancelledByCustomer] = "Abgebrochen.",
+        [CustomerTextId.QrExpired] = "Der QR-Code ist abgelaufen.",
         [CustomerTextId.Cancelled] = "Abgebrochen. Es wird nichts belastet.",
         [CustomerTextId.CouldNotPayOut] = "Der Geldautomat konnte nicht auszahlen. Es wird nichts belastet.",
         [CustomerTextId.CouldNotComplete] = "Der Geldautomat konnte den Auftrag nicht ausführen.",
