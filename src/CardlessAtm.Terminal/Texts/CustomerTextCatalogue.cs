@@ -6,8 +6,8 @@ namespace CardlessAtm.Terminal.Texts;
 /// <summary>
 /// Every customer text of one language, keyed by <see cref="CustomerTextId"/>. A template names its values in
 /// braces (<c>{amount}</c>); a translation keeps the same names and may reorder them. To add a language, add a
-/// template table like <see cref="EnglishCustomerTexts"/> and list it in <see cref="Languages"/>'s source below;
-/// the catalogue tests then check it has every id with the same placeholders as English.
+/// template table like <c>GermanCustomerTexts</c> and one line for it in this class's language table; the
+/// catalogue tests then check it has every id with the same placeholders as English.
 /// </summary>
 public sealed class CustomerTextCatalogue
 {
