@@ -4,7 +4,7 @@ namespace CardlessAtm.Iso8583;
 
 public sealed partial class IsoMessage
 {
-    /// <summary>The fields a response copies from its request (see <see cref="CreateResponse"/>).</summary>
+    /// <summary>The fields a response copies from its request (see <see cref="CreateResponse(string?)"/>).</summary>
     public static IReadOnlyList<int> EchoedFields { get; } = [3, 4, 7, 11, 12, 13, 37, 41, 49, 70, 90, 95];
 
     /// <summary>Field 3, processing code (n6), e.g. <c>010000</c> for a cash withdrawal.</summary>
@@ -200,19 +200,33 @@ public sealed partial class IsoMessage
     /// <exception cref="Iso8583FieldException">This message is not a request or advice.</exception>
     public IsoMessage CreateResponse(string? responseCode = null)
     {
+        var response = CreateResponse(EchoedFields);
+        if (responseCode is not null)
+        {
+            response.ResponseCode = responseCode;
+        }
+
+        return response;
+    }
+
+    /// <summary>
+    /// A response to this request: the response MTI (<see cref="Iso8583.Mti.ToResponse"/>) and those of
+    /// <paramref name="echoedFields"/> that are present. No MAC: apply one with <see cref="Mac.MessageMac"/>.
+    /// </summary>
+    /// <param name="echoedFields">The fields the network's responses copy from their request.</param>
+    /// <returns>The response.</returns>
+    /// <exception cref="Iso8583FieldException">This message is not a request or advice.</exception>
+    public IsoMessage CreateResponse(IReadOnlyList<int> echoedFields)
+    {
+        ArgumentNullException.ThrowIfNull(echoedFields);
         var response = new IsoMessage(Spec, Iso8583.Mti.ToResponse(Mti));
-        foreach (var field in EchoedFields)
+        foreach (var field in echoedFields)
         {
             var index = IndexOf(field);
             if (index >= 0 && Spec.Find(field) is not null)
             {
                 response.SetBytes(field, Value(index));
             }
-        }
-
-        if (responseCode is not null)
-        {
-            response.ResponseCode = responseCode;
         }
 
         return response;

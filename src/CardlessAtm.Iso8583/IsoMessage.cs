@@ -30,14 +30,6 @@ public sealed partial class IsoMessage
     private int _frameMac64Offset = NoFrame;
     private int _frameMac128Offset = NoFrame;
 
-    /// <summary>Creates an empty message of our network's spec.</summary>
-    /// <param name="mti">The four-digit message type indicator, e.g. <c>"0200"</c>.</param>
-    /// <exception cref="Iso8583FieldException">The MTI is not four digits.</exception>
-    public IsoMessage(string mti)
-        : this(MessageSpec.CardlessNetwork, mti)
-    {
-    }
-
     /// <summary>Creates an empty message of the given spec.</summary>
     /// <param name="spec">The spec that defines the fields.</param>
     /// <param name="mti">The four-digit message type indicator.</param>
@@ -276,12 +268,6 @@ public sealed partial class IsoMessage
         writer.Advance(length);
         return length;
     }
-
-    /// <summary>Unpacks one message (MTI, bitmaps, fields; no framing) of our network's spec.</summary>
-    /// <param name="packed">Exactly one packed message.</param>
-    /// <returns>The message.</returns>
-    /// <exception cref="Iso8583ParseException">The bytes are not a valid message; names the field, offset and reason.</exception>
-    public static IsoMessage Unpack(ReadOnlySpan<byte> packed) => Unpack(packed, MessageSpec.CardlessNetwork);
 
     /// <summary>Unpacks one message of the given spec.</summary>
     /// <param name="packed">Exactly one packed message.</param>

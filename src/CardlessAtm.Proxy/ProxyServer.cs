@@ -7,6 +7,7 @@ using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 using CardlessAtm.Qr.Payload;
 using CardlessAtm.Security;
 using Microsoft.Extensions.Logging;
@@ -65,6 +66,7 @@ public sealed class ProxyServer : IAsyncDisposable
             var phoneTls = LoadTls(options.Phone.Tls, "Proxy:Phone:Tls");
             _atmServer = new Iso8583Server(new Iso8583ServerOptions
             {
+                Spec = NetworkSpec.Messages,
                 Address = options.Atm.BindAddress,
                 Port = options.Atm.Port,
                 MaxConnections = options.Atm.MaxConnections,
@@ -83,6 +85,7 @@ public sealed class ProxyServer : IAsyncDisposable
             });
             _phoneServer = new Iso8583Server(new Iso8583ServerOptions
             {
+                Spec = NetworkSpec.Messages,
                 Address = options.Phone.BindAddress,
                 Port = options.Phone.Port,
                 MaxConnections = options.Phone.MaxConnections,
@@ -267,7 +270,7 @@ public sealed class ProxyServer : IAsyncDisposable
         return payload is not null && QrPayloadFormat.Parse(payload) is { IsAccepted: true } parsed ? parsed.Payload.Nonce.ToString() : "-";
     }
 
-    private static IsoMessage Answer(IsoMessage request, string responseCode) => request.CreateResponse(responseCode);
+    private static IsoMessage Answer(IsoMessage request, string responseCode) => NetworkFields.CreateResponse(request, responseCode);
 
     private static AtmClientCertificateValidator? LoadAtmIdentity(ProxyTlsOptions tls, ILoggerFactory loggerFactory, TimeProvider time)
     {
@@ -517,7 +520,7 @@ public sealed class ProxyServer : IAsyncDisposable
             return Reject(request, phone, phoneStan, terminal, "only 0200 withdrawal requests are accepted from phones", ResponseCodes.InvalidTransaction);
         }
 
-        if (!request.Has(11))
+        if (!request.Has(NetworkFields.Stan))
         {
             return Reject(request, phone, phoneStan, terminal, "field 11 (STAN) is missing", ResponseCodes.FormatError);
         }
@@ -557,7 +560,7 @@ public sealed class ProxyServer : IAsyncDisposable
 
     private async Task<IsoMessage> ForwardAsync(IsoMessage request, Iso8583Connection phone, Iso8583Connection atm, string atmId, string session, long received, CancellationToken cancellationToken)
     {
-        var phoneStanBytes = request.GetBytes(11)!; // checked present before routing
+        var phoneStanBytes = request.GetBytes(NetworkFields.Stan)!; // checked present before routing
         var phoneStan = Text(request, 11);
         var forward = request.Clone();
         var proxyStan = "-";
@@ -584,7 +587,7 @@ public sealed class ProxyServer : IAsyncDisposable
                 }
             }
 
-            response.SetBytes(11, phoneStanBytes);
+            response.SetBytes(NetworkFields.Stan, phoneStanBytes);
             var responseCode = response.ResponseCode ?? "-";
             var elapsed = _time.GetElapsedTime(received);
             ProxyLog.Answered(_log, phoneStan, atmId, session, proxyStan, responseCode, elapsed.TotalMilliseconds);

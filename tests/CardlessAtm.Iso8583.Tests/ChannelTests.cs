@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 using Microsoft.Extensions.Time.Testing;
 
 namespace CardlessAtm.Iso8583.Tests;
@@ -27,7 +28,7 @@ public sealed class ChannelTests : IAsyncLifetime
     }
 
     private static IsoMessage Request(int stan, long amount = 10_000) =>
-        new(Mti.FinancialRequest) { ProcessingCode = "010000", AmountMinor = amount, Stan = stan, TerminalId = "ATM00001", CurrencyCode = 978 };
+        new(NetworkSpec.Messages, Mti.FinancialRequest) { ProcessingCode = "010000", AmountMinor = amount, Stan = stan, TerminalId = "ATM00001", CurrencyCode = 978 };
 
     private static ValueTask<IsoMessage?> Approve(IsoMessage request, Iso8583Connection connection, CancellationToken ct)
     {
@@ -38,7 +39,7 @@ public sealed class ChannelTests : IAsyncLifetime
 
     private async Task<Iso8583Server> StartServerAsync(Action<Iso8583ServerOptions>? configure = null)
     {
-        var options = new Iso8583ServerOptions { RequestHandler = Approve };
+        var options = new Iso8583ServerOptions { Spec = NetworkSpec.Messages, RequestHandler = Approve };
         configure?.Invoke(options);
         var server = new Iso8583Server(options);
         await server.StartAsync();
@@ -48,7 +49,7 @@ public sealed class ChannelTests : IAsyncLifetime
 
     private async Task<Iso8583Client> StartClientAsync(IPEndPoint server, Action<Iso8583ClientOptions>? configure = null, bool waitConnected = true)
     {
-        var options = new Iso8583ClientOptions { Host = "127.0.0.1", Port = server.Port, ReconnectInitialDelay = TimeSpan.FromMilliseconds(20), ReconnectMaxDelay = TimeSpan.FromMilliseconds(200) };
+        var options = new Iso8583ClientOptions { Spec = NetworkSpec.Messages, Host = "127.0.0.1", Port = server.Port, ReconnectInitialDelay = TimeSpan.FromMilliseconds(20), ReconnectMaxDelay = TimeSpan.FromMilliseconds(200) };
         configure?.Invoke(options);
         var client = new Iso8583Client(options);
         _cleanup.Add(client);
@@ -157,7 +158,7 @@ public sealed class ChannelTests : IAsyncLifetime
         var packed = Convert.FromHexString("30323030" + "0020000000808000" + "303030313233" + "41544D3030303031" + "39583738");
 
         await peer.SendFrameAsync(packed);
-        var answer = IsoMessage.Unpack((await peer.ReadFrameAsync())!);
+        var answer = NetworkSpec.Unpack((await peer.ReadFrameAsync())!);
 
         Assert.Equal("0210", answer.Mti);
         Assert.Equal(ResponseCodes.FormatError, answer.ResponseCode);
@@ -166,7 +167,7 @@ public sealed class ChannelTests : IAsyncLifetime
 
         // The connection stays usable.
         await peer.SendFrameAsync(Request(124).Pack());
-        Assert.Equal("00", IsoMessage.Unpack((await peer.ReadFrameAsync())!).ResponseCode);
+        Assert.Equal("00", NetworkSpec.Unpack((await peer.ReadFrameAsync())!).ResponseCode);
     }
 
     [Fact]
@@ -273,7 +274,7 @@ public sealed class ChannelTests : IAsyncLifetime
         var stan = new StanGenerator();
         var client = await StartClientAsync(server.LocalEndPoint, o => o.SignOn = async (connection, ct) =>
         {
-            var signOn = new IsoMessage(Mti.NetworkManagementRequest) { Stan = stan.Next(), TerminalId = "ATM00001", NetworkManagementCode = NetworkManagementCodes.SignOn };
+            var signOn = new IsoMessage(NetworkSpec.Messages, Mti.NetworkManagementRequest) { Stan = stan.Next(), TerminalId = "ATM00001", NetworkManagementCode = NetworkManagementCodes.SignOn };
             var answer = await connection.SendRequestAsync(signOn, ct);
             if (answer.ResponseCode != ResponseCodes.Approved)
             {
@@ -303,7 +304,7 @@ public sealed class ChannelTests : IAsyncLifetime
             return ValueTask.FromResult<IsoMessage?>(request.CreateResponse(ResponseCodes.Approved));
         });
         var client = await StartClientAsync(server.LocalEndPoint, o => o.SignOff = (connection, ct) =>
-            connection.SendRequestAsync(new IsoMessage(Mti.NetworkManagementRequest) { Stan = 99, NetworkManagementCode = NetworkManagementCodes.SignOff }, ct));
+            connection.SendRequestAsync(new IsoMessage(NetworkSpec.Messages, Mti.NetworkManagementRequest) { Stan = 99, NetworkManagementCode = NetworkManagementCodes.SignOff }, ct));
         var connection = client.Connection!;
 
         await client.StopAsync();
@@ -316,7 +317,7 @@ public sealed class ChannelTests : IAsyncLifetime
     [Fact]
     public async Task The_client_keeps_retrying_until_the_server_appears()
     {
-        var probe = new Iso8583Server(new Iso8583ServerOptions());
+        var probe = new Iso8583Server(new Iso8583ServerOptions { Spec = NetworkSpec.Messages });
         await probe.StartAsync();
         var endPoint = probe.LocalEndPoint;
         await probe.StopAsync();
@@ -403,7 +404,7 @@ public sealed class ChannelTests : IAsyncLifetime
         var server = await StartServerAsync(o => o.RequestHandler = (_, _, _) => throw new InvalidOperationException("the handler must not see echo tests"));
         var client = await StartClientAsync(server.LocalEndPoint);
 
-        var response = await client.SendRequestAsync(new IsoMessage(Mti.NetworkManagementRequest) { Stan = 1, NetworkManagementCode = NetworkManagementCodes.EchoTest });
+        var response = await client.SendRequestAsync(new IsoMessage(NetworkSpec.Messages, Mti.NetworkManagementRequest) { Stan = 1, NetworkManagementCode = NetworkManagementCodes.EchoTest });
 
         Assert.Equal(("0810", "00", "301"), (response.Mti, response.ResponseCode, response.NetworkManagementCode));
     }
@@ -536,7 +537,7 @@ public sealed class ChannelTests : IAsyncLifetime
         var body = (await peer.ReadFrameAsync())!;
 
         Assert.Equal(Convert.FromHexString("6000200010"), body[..5]);
-        Assert.Equal("0210", IsoMessage.Unpack(body.AsSpan(5)).Mti);
+        Assert.Equal("0210", NetworkSpec.Unpack(body.AsSpan(5)).Mti);
     }
 
     [Fact]
@@ -858,9 +859,9 @@ public sealed class ChannelTests : IAsyncLifetime
     [Fact]
     public void Bad_settings_are_refused_naming_the_setting()
     {
-        var e = Assert.Throws<ArgumentException>(() => new Iso8583Client(new Iso8583ClientOptions { Port = 0 }));
+        var e = Assert.Throws<ArgumentException>(() => new Iso8583Client(new Iso8583ClientOptions { Spec = NetworkSpec.Messages, Port = 0 }));
         Assert.Contains("Port", e.Message, StringComparison.Ordinal);
-        e = Assert.Throws<ArgumentException>(() => new Iso8583Server(new Iso8583ServerOptions { RequestTimeout = TimeSpan.Zero }));
+        e = Assert.Throws<ArgumentException>(() => new Iso8583Server(new Iso8583ServerOptions { Spec = NetworkSpec.Messages, RequestTimeout = TimeSpan.Zero }));
         Assert.Contains("RequestTimeout", e.Message, StringComparison.Ordinal);
     }
 

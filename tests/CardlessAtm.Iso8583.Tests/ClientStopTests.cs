@@ -1,4 +1,5 @@
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Iso8583.Tests;
 
@@ -7,11 +8,12 @@ public sealed class ClientStopTests
     [Fact]
     public async Task Stopping_and_disposing_a_client_twice_signs_off_once_and_does_not_throw()
     {
-        await using var server = new Iso8583Server(new Iso8583ServerOptions());
+        await using var server = new Iso8583Server(new Iso8583ServerOptions { Spec = NetworkSpec.Messages });
         await server.StartAsync();
         var signOffs = 0;
         var client = new Iso8583Client(new Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = "127.0.0.1",
             Port = server.LocalEndPoint.Port,
             SignOff = (_, _) =>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 using Microsoft.Extensions.Time.Testing;
 
 namespace CardlessAtm.Iso8583.Tests;
@@ -23,6 +24,7 @@ public sealed class EarlyCloseBackoffTests
         var closeAfterSignOn = true;
         await using var server = new Iso8583Server(new Iso8583ServerOptions
         {
+            Spec = NetworkSpec.Messages,
             RequestHandler = (request, connection, handlerToken) =>
             {
                 signOns.Enqueue(time.GetUtcNow());
@@ -44,6 +46,7 @@ public sealed class EarlyCloseBackoffTests
         await server.StartAsync();
         await using var client = new Iso8583Client(new Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = "127.0.0.1",
             Port = server.LocalEndPoint.Port,
             TimeProvider = time,
@@ -54,7 +57,7 @@ public sealed class EarlyCloseBackoffTests
             RequestTimeout = TimeSpan.FromDays(1),
             SignOn = async (connection, ct) =>
             {
-                var answer = await connection.SendRequestAsync(new IsoMessage(Mti.NetworkManagementRequest) { Stan = 1, TerminalId = "ATM00001", NetworkManagementCode = NetworkManagementCodes.SignOn }, ct);
+                var answer = await connection.SendRequestAsync(new IsoMessage(NetworkSpec.Messages, Mti.NetworkManagementRequest) { Stan = 1, TerminalId = "ATM00001", NetworkManagementCode = NetworkManagementCodes.SignOn }, ct);
                 Assert.Equal(ResponseCodes.Approved, answer.ResponseCode);
             },
         });
@@ -91,7 +94,7 @@ public sealed class EarlyCloseBackoffTests
     [Fact]
     public void The_stable_period_must_not_be_negative()
     {
-        var options = new Iso8583ClientOptions { Port = 1, StableConnectionPeriod = TimeSpan.FromSeconds(-1) };
+        var options = new Iso8583ClientOptions { Spec = NetworkSpec.Messages, Port = 1, StableConnectionPeriod = TimeSpan.FromSeconds(-1) };
         var error = Assert.Throws<ArgumentException>(options.Validate);
         Assert.Equal(nameof(Iso8583ClientOptions.StableConnectionPeriod), error.ParamName);
     }

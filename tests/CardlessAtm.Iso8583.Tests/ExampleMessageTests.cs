@@ -1,4 +1,5 @@
 using CardlessAtm.Iso8583.Spec;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Iso8583.Tests;
 
@@ -19,7 +20,7 @@ public class ExampleMessageTests
     [Fact]
     public void Hand_written_0200_decodes_to_the_expected_fields()
     {
-        var m = IsoMessage.Unpack(Convert.FromHexString(Hand0200));
+        var m = NetworkSpec.Unpack(Convert.FromHexString(Hand0200));
 
         Assert.Equal("0200", m.Mti);
         Assert.Equal([3, 4, 7, 11, 41, 49], m.FieldNumbers);
@@ -34,7 +35,7 @@ public class ExampleMessageTests
     [Fact]
     public void Building_the_same_0200_packs_to_the_hand_written_bytes()
     {
-        var m = new IsoMessage("0200") { ProcessingCode = "010000", AmountMinor = 10_000, Stan = 123, TerminalId = "ATM00001", CurrencyCode = 978 };
+        var m = new IsoMessage(NetworkSpec.Messages, "0200") { ProcessingCode = "010000", AmountMinor = 10_000, Stan = 123, TerminalId = "ATM00001", CurrencyCode = 978 };
         m.SetTransmissionDateTime(new DateTimeOffset(2026, 11, 25, 15, 30, 0, TimeSpan.FromHours(1)));
 
         Assert.Equal(Hand0200, Convert.ToHexString(m.Pack()));
@@ -53,7 +54,7 @@ public class ExampleMessageTests
     [Fact]
     public void Hand_written_0420_with_secondary_bitmap_decodes_fields_90_and_95()
     {
-        var m = IsoMessage.Unpack(Convert.FromHexString(Hand0420));
+        var m = NetworkSpec.Unpack(Convert.FromHexString(Hand0420));
 
         Assert.Equal("0420", m.Mti);
         Assert.Equal([11, 41, 90, 95], m.FieldNumbers);
@@ -69,7 +70,7 @@ public class ExampleMessageTests
     [Fact]
     public void LLL_text_and_binary_fields_carry_their_three_digit_length()
     {
-        var m = new IsoMessage("0200") { SessionPayload = "QR", ProtectedData = [0xAB, 0xCD] };
+        var m = new IsoMessage(NetworkSpec.Messages, "0200") { SessionPayload = "QR", ProtectedData = [0xAB, 0xCD] };
 
         // MTI, bitmap (48 = byte5 0x01; 127 → secondary: byte0 0x80, secondary byte7 bit 127 = 0x02), "002QR", "002" AB CD
         Assert.Equal("30323030" + "8000000000010000" + "0000000000000002" + "303032" + "5152" + "303032" + "ABCD", Convert.ToHexString(m.Pack()));

@@ -1,4 +1,5 @@
 using CardlessAtm.Iso8583.Spec;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Iso8583.Tests;
 
@@ -7,7 +8,7 @@ public class FieldAndMaskingTests
     [Fact]
     public void A_refused_value_leaves_the_message_unchanged()
     {
-        var m = new IsoMessage("0200") { TerminalId = "ATM00001" };
+        var m = new IsoMessage(NetworkSpec.Messages, "0200") { TerminalId = "ATM00001" };
         var before = m.Pack();
 
         var tooLong = Assert.Throws<Iso8583FieldException>(() => m.Set(41, "ATM000012"));
@@ -26,7 +27,7 @@ public class FieldAndMaskingTests
     [Fact]
     public void Fixed_fields_pad_as_the_spec_says()
     {
-        var m = new IsoMessage("0210").Set(4, "5").Set(38, "AB1");
+        var m = new IsoMessage(NetworkSpec.Messages, "0210").Set(4, "5").Set(38, "AB1");
         Assert.Equal("000000000005", m.GetString(4));
         Assert.Equal("AB1   ", m.GetString(38));
     }
@@ -34,7 +35,7 @@ public class FieldAndMaskingTests
     [Fact]
     public void Unpadded_fixed_fields_refuse_short_values()
     {
-        var e = Assert.Throws<Iso8583FieldException>(() => new IsoMessage("0200").SetBytes(64, [1, 2, 3]));
+        var e = Assert.Throws<Iso8583FieldException>(() => new IsoMessage(NetworkSpec.Messages, "0200").SetBytes(64, [1, 2, 3]));
         Assert.Equal(FieldErrorReason.TooShort, e.Reason);
     }
 
@@ -89,7 +90,7 @@ public class FieldAndMaskingTests
     [Fact]
     public void Typed_accessors_round_trip_and_reject_out_of_range_values()
     {
-        var m = new IsoMessage("0200") { AmountMinor = 999_999_999_999, Stan = 999_999, CurrencyCode = 840 };
+        var m = new IsoMessage(NetworkSpec.Messages, "0200") { AmountMinor = 999_999_999_999, Stan = 999_999, CurrencyCode = 840 };
         Assert.Equal(999_999_999_999, m.AmountMinor);
         Assert.Equal(999_999, m.Stan);
         Assert.Equal(840, m.CurrencyCode);
@@ -103,7 +104,7 @@ public class FieldAndMaskingTests
     [Fact]
     public void Transmission_date_resolves_the_year_across_new_year()
     {
-        var m = new IsoMessage("0200").Set(7, "1231235959");
+        var m = new IsoMessage(NetworkSpec.Messages, "0200").Set(7, "1231235959");
         var justAfterNewYear = new DateTimeOffset(2027, 1, 1, 0, 0, 3, TimeSpan.Zero);
         Assert.Equal(new DateTimeOffset(2026, 12, 31, 23, 59, 59, TimeSpan.Zero), m.GetTransmissionDateTime(justAfterNewYear));
 
@@ -114,7 +115,7 @@ public class FieldAndMaskingTests
     [Fact]
     public void Local_date_and_time_are_typed()
     {
-        var m = new IsoMessage("0200").SetLocalDateTime(new DateTime(2026, 2, 28, 9, 5, 7));
+        var m = new IsoMessage(NetworkSpec.Messages, "0200").SetLocalDateTime(new DateTime(2026, 2, 28, 9, 5, 7));
         Assert.Equal(new TimeOnly(9, 5, 7), m.LocalTime);
         Assert.Equal(new DateOnly(2026, 2, 28), m.GetLocalDate(new DateTime(2026, 3, 1)));
     }
@@ -143,7 +144,7 @@ public class FieldAndMaskingTests
     public void Original_data_elements_build_from_the_original_request()
     {
         var original = Samples.Withdrawal();
-        var reversal = new IsoMessage(Mti.ReversalAdvice) { OriginalData = OriginalDataElements.From(original), ReplacementAmountMinor = 4_000 };
+        var reversal = new IsoMessage(NetworkSpec.Messages, Mti.ReversalAdvice) { OriginalData = OriginalDataElements.From(original), ReplacementAmountMinor = 4_000 };
 
         Assert.Equal("020000012311251430000000000000000000000000", reversal.GetString(90));
         Assert.Equal("000000004000" + new string('0', 30), reversal.GetString(95));
@@ -160,7 +161,7 @@ public class FieldAndMaskingTests
     [Fact]
     public void Binary_fields_read_and_write_as_hex_text()
     {
-        var m = new IsoMessage("0200").Set(127, "00ff10");
+        var m = new IsoMessage(NetworkSpec.Messages, "0200").Set(127, "00ff10");
         Assert.Equal("00FF10", m.GetString(127));
         Assert.Equal(new byte[] { 0, 255, 16 }, m.ProtectedData);
         Assert.Throws<Iso8583FieldException>(() => m.Set(127, "0G"));

@@ -1,5 +1,6 @@
 using System.Buffers;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Iso8583.Tests;
 
@@ -18,7 +19,7 @@ public class FramingTests
         var sequence = new ReadOnlySequence<byte>(bytes);
         Assert.True(FrameFormat.Default.TryReadFrame(ref sequence, out var frame));
         Assert.True(sequence.IsEmpty);
-        Samples.AssertSameMessage(message, IsoMessage.Unpack(frame.Payload.ToArray()));
+        Samples.AssertSameMessage(message, NetworkSpec.Unpack(frame.Payload.ToArray()));
     }
 
     [Fact]
@@ -70,7 +71,7 @@ public class FramingTests
     [Fact]
     public void Writing_a_message_larger_than_the_maximum_frame_is_refused()
     {
-        var big = new IsoMessage("0200") { SessionPayload = new string('x', 999), ProtectedData = new byte[999] };
+        var big = new IsoMessage(NetworkSpec.Messages, "0200") { SessionPayload = new string('x', 999), ProtectedData = new byte[999] };
         var e = Assert.Throws<Iso8583FramingException>(() => new FrameFormat(maxFrameBytes: 1500).WriteFrame(new ArrayBufferWriter<byte>(), big));
         Assert.Equal(FramingErrorReason.FrameTooLarge, e.Reason);
     }

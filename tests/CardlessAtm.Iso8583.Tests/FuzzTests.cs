@@ -1,5 +1,6 @@
 using CardlessAtm.Iso8583.Channels;
 using CardlessAtm.Iso8583.Spec;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Iso8583.Tests;
 
@@ -12,7 +13,7 @@ public class FuzzTests
     public void A_million_random_and_mutated_frames_give_only_messages_or_typed_parse_errors()
     {
         var random = new Random(8583); // fixed seed: a failure is reproducible
-        var specs = new[] { MessageSpec.CardlessNetwork, Samples.KitchenSink(BitmapEncoding.Hex), Samples.KitchenSink(BitmapEncoding.Binary, FieldEncoding.Bcd) };
+        var specs = new[] { NetworkSpec.Messages, Samples.KitchenSink(BitmapEncoding.Hex), Samples.KitchenSink(BitmapEncoding.Binary, FieldEncoding.Bcd) };
         var seeds = specs.Select(spec => Enumerable.Range(0, 60).Select(_ => Samples.RandomMessage(random, spec).Pack()).ToArray()).ToArray();
         seeds[0] = [.. seeds[0], Samples.Withdrawal().Pack()];
         var buffer = new byte[2048];

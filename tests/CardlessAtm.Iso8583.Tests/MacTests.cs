@@ -1,5 +1,6 @@
 using CardlessAtm.Iso8583.Mac;
 using CardlessAtm.Iso8583.Spec;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Iso8583.Tests;
 
@@ -11,7 +12,7 @@ public class MacTests
     public void Mac_goes_in_64_without_a_secondary_bitmap_and_covers_everything_before_it()
     {
         var mac = new TestMac(Key);
-        var m = new IsoMessage("0210") { ProcessingCode = "010000", Stan = 5, TerminalId = "ATM00001", ResponseCode = "00" };
+        var m = new IsoMessage(NetworkSpec.Messages, "0210") { ProcessingCode = "010000", Stan = 5, TerminalId = "ATM00001", ResponseCode = "00" };
 
         MessageMac.Apply(m, mac);
 
@@ -20,7 +21,7 @@ public class MacTests
         Assert.False(m.Has(128));
         Assert.Equal(packed[..^8], mac.LastInput);
         Assert.Equal(0x01, packed[4 + 7] & 0x01); // bit 64 set in the MAC input's bitmap
-        Assert.Equal(MacCheckResult.Valid, MessageMac.Verify(IsoMessage.Unpack(packed), new TestMac(Key)));
+        Assert.Equal(MacCheckResult.Valid, MessageMac.Verify(NetworkSpec.Unpack(packed), new TestMac(Key)));
     }
 
     [Fact]
@@ -31,7 +32,7 @@ public class MacTests
 
         Assert.False(m.Has(64));
         Assert.True(m.Has(128));
-        Assert.Equal(MacCheckResult.Valid, MessageMac.Verify(IsoMessage.Unpack(m.Pack()), new TestMac(Key)));
+        Assert.Equal(MacCheckResult.Valid, MessageMac.Verify(NetworkSpec.Unpack(m.Pack()), new TestMac(Key)));
     }
 
     [Fact]
@@ -41,16 +42,16 @@ public class MacTests
         MessageMac.Apply(m, new TestMac(Key));
         var packed = m.Pack();
 
-        var tampered = IsoMessage.Unpack(packed);
+        var tampered = NetworkSpec.Unpack(packed);
         tampered.AmountMinor = 99_999;
         Assert.Equal(MacCheckResult.Mismatch, MessageMac.Verify(tampered, new TestMac(Key)));
-        Assert.Equal(MacCheckResult.Mismatch, MessageMac.Verify(IsoMessage.Unpack(packed), new TestMac(new byte[16])));
+        Assert.Equal(MacCheckResult.Mismatch, MessageMac.Verify(NetworkSpec.Unpack(packed), new TestMac(new byte[16])));
     }
 
     [Fact]
     public void Missing_and_misplaced_macs_are_reported()
     {
-        var m = new IsoMessage("0210") { Stan = 1 };
+        var m = new IsoMessage(NetworkSpec.Messages, "0210") { Stan = 1 };
         Assert.Equal(MacCheckResult.Missing, MessageMac.Verify(m, new TestMac(Key)));
 
         m.SetBytes(128, new byte[8]); // 128 without any other secondary field: should have been 64

@@ -1,5 +1,6 @@
 using System.Text;
 using CardlessAtm.Iso8583.Spec;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Iso8583.Tests;
 
@@ -7,7 +8,7 @@ namespace CardlessAtm.Iso8583.Tests;
 public class ParseErrorTests
 {
     private static Iso8583ParseException Fails(string hex, MessageSpec? spec = null) =>
-        Assert.Throws<Iso8583ParseException>(() => IsoMessage.Unpack(Convert.FromHexString(hex), spec ?? MessageSpec.CardlessNetwork));
+        Assert.Throws<Iso8583ParseException>(() => IsoMessage.Unpack(Convert.FromHexString(hex), spec ?? NetworkSpec.Messages));
 
     [Fact]
     public void Empty_input_is_a_truncated_mti()

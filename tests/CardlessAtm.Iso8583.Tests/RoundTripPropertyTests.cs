@@ -1,4 +1,5 @@
 using CardlessAtm.Iso8583.Spec;
+using CardlessAtm.Network;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
@@ -10,7 +11,7 @@ public class RoundTripPropertyTests
 {
     private static readonly MessageSpec[] Specs =
     [
-        MessageSpec.CardlessNetwork,
+        NetworkSpec.Messages,
         Samples.KitchenSink(BitmapEncoding.Hex, FieldEncoding.Ascii),
         Samples.KitchenSink(BitmapEncoding.Binary, FieldEncoding.Bcd),
         Samples.KitchenSink(BitmapEncoding.Binary, FieldEncoding.Ebcdic),

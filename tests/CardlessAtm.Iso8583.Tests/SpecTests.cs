@@ -1,4 +1,5 @@
 using CardlessAtm.Iso8583.Spec;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Iso8583.Tests;
 
@@ -7,7 +8,7 @@ public class SpecTests
     [Fact]
     public void The_embedded_network_spec_defines_exactly_the_contracts_fields()
     {
-        var spec = MessageSpec.CardlessNetwork;
+        var spec = NetworkSpec.Messages;
 
         Assert.Equal([3, 4, 7, 11, 12, 13, 37, 38, 39, 41, 48, 49, 64, 70, 90, 95, 120, 127, 128], spec.Fields.Select(f => f.Number));
         Assert.Equal("n12", spec.Get(4).Format);
@@ -17,7 +18,7 @@ public class SpecTests
         Assert.Equal(FieldSensitivity.Secret, spec.Get(64).Sensitivity);
         Assert.Equal(FieldSensitivity.Secret, spec.Get(120).Sensitivity);
         Assert.Null(spec.Find(2));
-        Assert.Same(spec, MessageSpec.CardlessNetwork);
+        Assert.Same(spec, NetworkSpec.Messages);
     }
 
     [Theory]
@@ -62,7 +63,7 @@ public class SpecTests
     [Fact]
     public void The_spec_is_shared_safely_across_threads()
     {
-        var spec = MessageSpec.CardlessNetwork;
+        var spec = NetworkSpec.Messages;
         Parallel.For(0, 2000, i =>
         {
             var m = Samples.Withdrawal();

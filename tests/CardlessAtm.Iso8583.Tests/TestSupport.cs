@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using CardlessAtm.Iso8583.Mac;
 using CardlessAtm.Iso8583.Spec;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Iso8583.Tests;
 
@@ -25,7 +26,7 @@ internal static class Samples
     /// <summary>A typical ATM → host 0200 (13 data elements).</summary>
     public static IsoMessage Withdrawal()
     {
-        var m = new IsoMessage(Mti.FinancialRequest)
+        var m = new IsoMessage(NetworkSpec.Messages, Mti.FinancialRequest)
         {
             ProcessingCode = "010000",
             AmountMinor = 10_000,

@@ -2,6 +2,7 @@ using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Iso8583.Tests;
 
@@ -14,12 +15,14 @@ public sealed class TlsChannelTests
         var pinned = certificate.GetCertHashString(HashAlgorithmName.SHA256);
         await using var server = new Iso8583Server(new Iso8583ServerOptions
         {
+            Spec = NetworkSpec.Messages,
             Tls = new SslServerAuthenticationOptions { ServerCertificate = certificate },
             RequestHandler = (r, _, _) => ValueTask.FromResult<IsoMessage?>(r.CreateResponse(ResponseCodes.Approved)),
         });
         await server.StartAsync();
         await using var client = new Iso8583Client(new Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = "127.0.0.1",
             Port = server.LocalEndPoint.Port,
             Tls = new SslClientAuthenticationOptions
@@ -31,7 +34,7 @@ public sealed class TlsChannelTests
         await client.StartAsync();
         await client.WaitUntilConnectedAsync(Timeouts.Token());
 
-        var response = await client.SendRequestAsync(new IsoMessage(Mti.FinancialRequest) { Stan = 1, TerminalId = "ATM00001" });
+        var response = await client.SendRequestAsync(new IsoMessage(NetworkSpec.Messages, Mti.FinancialRequest) { Stan = 1, TerminalId = "ATM00001" });
 
         Assert.Equal("00", response.ResponseCode);
     }
@@ -40,10 +43,11 @@ public sealed class TlsChannelTests
     public async Task A_certificate_that_is_not_the_pinned_one_never_connects()
     {
         using var certificate = SelfSigned();
-        await using var server = new Iso8583Server(new Iso8583ServerOptions { Tls = new SslServerAuthenticationOptions { ServerCertificate = certificate } });
+        await using var server = new Iso8583Server(new Iso8583ServerOptions { Spec = NetworkSpec.Messages, Tls = new SslServerAuthenticationOptions { ServerCertificate = certificate } });
         await server.StartAsync();
         await using var client = new Iso8583Client(new Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = "127.0.0.1",
             Port = server.LocalEndPoint.Port,
             ReconnectInitialDelay = TimeSpan.FromMilliseconds(10),

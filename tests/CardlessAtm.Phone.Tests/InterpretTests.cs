@@ -1,4 +1,5 @@
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Phone.Scanning;
 using CardlessAtm.Phone.Withdrawal;
 
@@ -10,7 +11,7 @@ public sealed class InterpretTests
 
     private static IsoMessage Request()
     {
-        var request = new IsoMessage("0200")
+        var request = new IsoMessage(NetworkSpec.Messages, "0200")
         {
             ProcessingCode = "010000",
             AmountMinor = 5_000,

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 using CardlessAtm.Phone.Enrolment;
 using CardlessAtm.Phone.Withdrawal;
 using CardlessAtm.Qr.Payload;
@@ -181,7 +182,7 @@ internal sealed class FakeAtm : IAsyncDisposable, IBaseDerivationKeyProvider
         _bdk = bdk;
         _opener = profile.CreatePhoneOpener(this);
         Answer = answer ?? ((request, _) => ValueTask.FromResult<IsoMessage?>(Approve(request)));
-        _server = new Iso8583Server(new Iso8583ServerOptions { Port = 0, Tls = tls, RequestHandler = HandleAsync });
+        _server = new Iso8583Server(new Iso8583ServerOptions { Spec = NetworkSpec.Messages, Port = 0, Tls = tls, RequestHandler = HandleAsync });
         _server.StartAsync().GetAwaiter().GetResult();
     }
 
@@ -210,7 +211,7 @@ internal sealed class FakeAtm : IAsyncDisposable, IBaseDerivationKeyProvider
     {
         try
         {
-            var binding = new PhoneRequestBinding(request.GetString(3)!, request.GetString(4)!, request.GetString(41)!, request.GetString(48)!, request.GetString(49)!);
+            var binding = PhoneWithdrawalRequest.FromIso(request).Binding;
             using var opened = _opener.Open(request.ProtectedData!, binding);
             Received.Enqueue(new ReceivedRequest(request, opened.Ksn, opened.AccountId, opened.PinEquals(TestKeys.Pin)));
         }

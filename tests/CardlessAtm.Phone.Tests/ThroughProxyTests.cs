@@ -1,5 +1,6 @@
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 using CardlessAtm.Phone.Scanning;
 using CardlessAtm.Phone.Withdrawal;
 using CardlessAtm.Proxy;
@@ -21,7 +22,7 @@ public sealed class ThroughProxyTests
         string? openedAccount = null;
         await using var atm = await SignedOnAtmAsync(proxy, "ATM00042", request =>
         {
-            var binding = new PhoneRequestBinding(request.GetString(3)!, request.GetString(4)!, request.GetString(41)!, request.GetString(48)!, request.GetString(49)!);
+            var binding = PhoneWithdrawalRequest.FromIso(request).Binding;
             using var opened = opener.Open(request.ProtectedData!, binding);
             openedAccount = opened.AccountId;
             var response = request.CreateResponse(opened.PinEquals(TestKeys.Pin) ? ResponseCodes.Approved : ResponseCodes.IncorrectPin);
@@ -75,12 +76,13 @@ public sealed class ThroughProxyTests
     {
         var client = new Iso8583Client(new Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = "127.0.0.1",
             Port = proxy.AtmEndPoint.Port,
             TerminalId = atmId,
             SignOn = async (connection, ct) =>
             {
-                var signOn = new IsoMessage(Mti.NetworkManagementRequest) { Stan = 1, TerminalId = atmId, NetworkManagementCode = NetworkManagementCodes.SignOn };
+                var signOn = new IsoMessage(NetworkSpec.Messages, Mti.NetworkManagementRequest) { Stan = 1, TerminalId = atmId, NetworkManagementCode = NetworkManagementCodes.SignOn };
                 signOn.SetTransmissionDateTime(DateTimeOffset.UtcNow);
                 var response = await connection.SendRequestAsync(signOn, ct);
                 Assert.Equal(ResponseCodes.Approved, response.ResponseCode);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Phone.Credentials;
 using CardlessAtm.Phone.Scanning;
 using CardlessAtm.Phone.Withdrawal;
@@ -71,7 +72,7 @@ public sealed class WithdrawalTests
         await phone.Client(atm.Endpoint).WithdrawAsync(ScannedSession.FromText(Fixtures.Payload(5_000).Text), TestKeys.AccountId, Pin());
 
         var m = Assert.Single(atm.Received).Message;
-        var tampered = new PhoneRequestBinding(m.GetString(3)!, "000000009000", m.GetString(41)!, m.GetString(48)!, m.GetString(49)!);
+        var tampered = (PhoneWithdrawalRequest.FromIso(m) with { AmountMinor = 9_000 }).Binding;
         Assert.Throws<MacMismatchException>(() => opener.Open(m.ProtectedData!, tampered));
     }
 

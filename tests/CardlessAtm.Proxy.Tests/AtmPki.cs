@@ -3,6 +3,7 @@ using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 using CardlessAtm.Security;
 
 namespace CardlessAtm.Proxy.Tests;
@@ -104,6 +105,7 @@ internal static class SignOnAttempt
         var answered = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var client = new Iso8583Client(new Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = proxy.Address.ToString(),
             Port = proxy.Port,
             Tls = tls,

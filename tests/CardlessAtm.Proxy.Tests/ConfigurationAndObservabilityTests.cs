@@ -1,4 +1,5 @@
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Security;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -142,6 +143,7 @@ public class ConfigurationAndObservabilityTests
             using var stranger = LabCertificates.CreateSelfSigned("stranger.test", TimeProvider.System, TimeSpan.FromDays(1));
             await using var wary = new Iso8583.Channels.Iso8583Client(new Iso8583.Channels.Iso8583ClientOptions
             {
+                Spec = NetworkSpec.Messages,
                 Host = "127.0.0.1",
                 Port = fixture.Proxy.PhoneEndPoint.Port,
                 Tls = TlsSetup.ClientOptions("proxy.test", CertificatePin.ForPublicKey(stranger)),
@@ -177,6 +179,7 @@ public class ConfigurationAndObservabilityTests
 
         await using var impostor = new Iso8583.Channels.Iso8583Client(new Iso8583.Channels.Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = "127.0.0.1",
             Port = fixture.Proxy.AtmEndPoint.Port,
             Tls = TlsSetup.ClientOptions("proxy.test", proxyPin, strangerCertificate),

@@ -2,6 +2,7 @@ using System.Globalization;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
 using CardlessAtm.Lab;
+using CardlessAtm.Network;
 using CardlessAtm.Tests.Shared;
 
 namespace CardlessAtm.Proxy.Tests;
@@ -61,7 +62,7 @@ public sealed class ConnectionFloodTests
         // Each attacker connection signs on as an id, signs off and signs on as the next: no key, no certificate.
         var attackers = Enumerable.Range(0, 4).Select(async worker =>
         {
-            await using var client = new Iso8583Client(new Iso8583ClientOptions { Host = "127.0.0.1", Port = f.Proxy.AtmEndPoint.Port });
+            await using var client = new Iso8583Client(new Iso8583ClientOptions { Spec = NetworkSpec.Messages, Host = "127.0.0.1", Port = f.Proxy.AtmEndPoint.Port });
             await client.StartAsync();
             var connection = await client.WaitUntilConnectedAsync(Deadline.Token);
             for (var i = worker; i < Ids; i += 4)

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Proxy.Tests;
 
@@ -186,12 +187,12 @@ public class FaultTests
         {
             await raw.ConnectAsync(fixture.Proxy.PhoneEndPoint, Deadline.Token);
             var stream = raw.GetStream();
-            var message = new IsoMessage(Mti.FinancialRequest) { ProcessingCode = "010000", AmountMinor = 5000, Stan = 99, TerminalId = "ATM00001", CurrencyCode = 978 };
+            var message = new IsoMessage(NetworkSpec.Messages, Mti.FinancialRequest) { ProcessingCode = "010000", AmountMinor = 5000, Stan = 99, TerminalId = "ATM00001", CurrencyCode = 978 };
             var packed = message.Pack();
             var currencyAt = packed.Length - 3;
             packed[currencyAt] = (byte)'X';
             await WriteFrameAsync(stream, packed);
-            var answer = IsoMessage.Unpack(await ReadFrameAsync(stream));
+            var answer = NetworkSpec.Unpack(await ReadFrameAsync(stream));
             Assert.Equal(Mti.FinancialResponse, answer.Mti);
             Assert.Equal(ResponseCodes.FormatError, answer.ResponseCode);
             Assert.Equal(99, answer.Stan);

@@ -1,4 +1,5 @@
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Proxy.Tests;
 
@@ -118,6 +119,7 @@ public class RoutingTests
         // An impostor: a plain client that signs on by hand so that the refusal can be read.
         await using (var impostor = new Iso8583.Channels.Iso8583Client(new Iso8583.Channels.Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = "127.0.0.1",
             Port = fixture.Proxy.AtmEndPoint.Port,
             ReconnectInitialDelay = TimeSpan.FromHours(1),
@@ -157,6 +159,7 @@ public class RoutingTests
         await using var atm = await FakeAtm.StartAsync("ATM00001", fixture.Proxy.AtmEndPoint);
         await using var silent = new Iso8583.Channels.Iso8583Client(new Iso8583.Channels.Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = "127.0.0.1",
             Port = fixture.Proxy.AtmEndPoint.Port,
             ReconnectInitialDelay = TimeSpan.FromHours(1),

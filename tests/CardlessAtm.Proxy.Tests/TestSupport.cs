@@ -5,6 +5,7 @@ using System.Net.Security;
 using System.Threading.Channels;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
@@ -86,6 +87,7 @@ internal sealed class FakeAtm : IAsyncDisposable
         AtmId = atmId;
         Client = new Iso8583Client(new Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = proxy.Address.ToString(),
             Port = proxy.Port,
             Tls = tls,
@@ -121,7 +123,7 @@ internal sealed class FakeAtm : IAsyncDisposable
 
     public static IsoMessage SignOnRequest(string atmId, int stan, string code = NetworkManagementCodes.SignOn)
     {
-        var request = new IsoMessage(Mti.NetworkManagementRequest) { Stan = stan, TerminalId = atmId, NetworkManagementCode = code };
+        var request = new IsoMessage(NetworkSpec.Messages, Mti.NetworkManagementRequest) { Stan = stan, TerminalId = atmId, NetworkManagementCode = code };
         request.SetTransmissionDateTime(DateTimeOffset.UtcNow);
         return request;
     }
@@ -155,6 +157,7 @@ internal sealed class FakePhone : IAsyncDisposable
     {
         Client = new Iso8583Client(new Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = proxy.Address.ToString(),
             Port = proxy.Port,
             Tls = tls,
@@ -178,7 +181,7 @@ internal sealed class FakePhone : IAsyncDisposable
     /// <summary>A phone's 0200 as the contract says: 3, 4, 7, 11, 41, 48, 49, 127.</summary>
     public static IsoMessage Withdrawal(string atmId, int stan, string session = "CQ1.ATM00001.JIPQZHS3PURWRIHT.000000005000.978.1795608120.SKC3VXN37KFTG")
     {
-        var request = new IsoMessage(Mti.FinancialRequest)
+        var request = new IsoMessage(NetworkSpec.Messages, Mti.FinancialRequest)
         {
             ProcessingCode = "010000",
             AmountMinor = 5000,

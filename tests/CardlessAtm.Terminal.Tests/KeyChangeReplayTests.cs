@@ -2,6 +2,7 @@ using CardlessAtm.Host.Seeding;
 using CardlessAtm.Host.Server;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 using CardlessAtm.Security;
 using CardlessAtm.Terminal.Links;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -38,14 +39,14 @@ public sealed class KeyChangeReplayTests : IAsyncLifetime
             Insecure = true, // the attack is an on-path relay that reads and replays the wire: plain TCP on purpose
         });
         _seed = await DemoSeed.SeedAsync(_host);
-        _upstream = new Iso8583Client(new Iso8583ClientOptions { Host = "127.0.0.1", Port = _host.LocalEndPoint.Port, TerminalId = DemoSeed.AtmId });
+        _upstream = new Iso8583Client(new Iso8583ClientOptions { Spec = NetworkSpec.Messages, Host = "127.0.0.1", Port = _host.LocalEndPoint.Port, TerminalId = DemoSeed.AtmId });
         await _upstream.StartAsync();
         using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
         {
             await _upstream.WaitUntilConnectedAsync(timeout.Token);
         }
 
-        _relay = new Iso8583Server(new Iso8583ServerOptions { Port = 0, RequestHandler = RelayAsync, AnswerEchoTests = false });
+        _relay = new Iso8583Server(new Iso8583ServerOptions { Spec = NetworkSpec.Messages, Port = 0, RequestHandler = RelayAsync, AnswerEchoTests = false });
         await _relay.StartAsync();
     }
 

@@ -7,6 +7,7 @@ using CardlessAtm.Devices.Simulated;
 using CardlessAtm.Host.Seeding;
 using CardlessAtm.Host.Server;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Qr.Sessions;
 using CardlessAtm.Security;
 using CardlessAtm.Terminal.Flow;
@@ -154,7 +155,7 @@ internal sealed class Lab : IAsyncDisposable
     public IsoMessage PhoneRequest(string qrText, int customer = 0, string? pin = null, long? amountOverride = null)
     {
         var payload = Qr.Payload.QrPayloadFormat.Parse(qrText).Payload!;
-        var request = new IsoMessage(Mti.FinancialRequest)
+        var request = new IsoMessage(NetworkSpec.Messages, Mti.FinancialRequest)
         {
             ProcessingCode = "010000",
             AmountMinor = amountOverride ?? payload.Amount.MinorUnits,
@@ -171,7 +172,7 @@ internal sealed class Lab : IAsyncDisposable
             _phones[customer] = device;
         }
 
-        var binding = new PhoneRequestBinding(request.ProcessingCode!, request.GetString(4)!, request.TerminalId!, qrText, request.GetString(49)!);
+        var binding = PhoneWithdrawalRequest.FromIso(request).Binding;
         request.ProtectedData = profile.CreatePhoneProtector(device).Protect(Customer(customer).AccountId, pin ?? Customer(customer).Pin, binding);
         return request;
     }

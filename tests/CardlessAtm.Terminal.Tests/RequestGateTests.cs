@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Spec;
+using CardlessAtm.Network;
 using CardlessAtm.Qr.Payload;
 using CardlessAtm.Qr.Sessions;
 using CardlessAtm.Terminal.Flow;
@@ -137,7 +138,7 @@ public sealed class RequestGateTests : IDisposable
     public async Task A_malformed_field_is_a_format_error_that_matches_no_session()
     {
         // Field 4 as the proxy might hand over bytes it did not check: a spec that lets the codec carry any text there.
-        var network = MessageSpec.CardlessNetwork;
+        var network = NetworkSpec.Messages;
         var lenient = new MessageSpec("lenient field 4", network.MtiEncoding, network.BitmapEncoding, network.TertiaryBitmap, network.Fields.Select(f => f.Number != 4 ? f
             : new FieldDefinition(4, f.Name, FieldContent.AlphaNumericSpecial, f.MaxLength, f.Prefix, f.Encoding, f.Padding, f.Sensitivity)));
         var session = Show(80);
@@ -269,7 +270,7 @@ public sealed class RequestGateTests : IDisposable
 
     private GateSession Show(long amountMajor) => new(_issuer.Issue(Money.FromMajor(amountMajor, "EUR")));
 
-    private static IsoMessage Request(GateSession session, int phoneStan = 7, MessageSpec? spec = null) => new IsoMessage(spec ?? MessageSpec.CardlessNetwork, Mti.FinancialRequest)
+    private static IsoMessage Request(GateSession session, int phoneStan = 7, MessageSpec? spec = null) => new IsoMessage(spec ?? NetworkSpec.Messages, Mti.FinancialRequest)
     {
         ProcessingCode = "010000",
         AmountMinor = spec is null ? session.Payload.Amount.MinorUnits : null,

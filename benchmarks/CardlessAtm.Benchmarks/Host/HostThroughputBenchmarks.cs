@@ -117,7 +117,7 @@ public class HostThroughputBenchmarks
 
         public static async Task<LoadAtm> ConnectAsync(ISecurityProfile profile, string atmId, SecretKey masterKey, PhoneProvisioning phone, string accountId, IPEndPoint host)
         {
-            var client = new Iso8583Client(new Iso8583ClientOptions { Host = host.Address.ToString(), Port = host.Port, TerminalId = atmId, MaxUnansweredRequests = 4 });
+            var client = new Iso8583Client(new Iso8583ClientOptions { Spec = NetworkSpec.Messages, Host = host.Address.ToString(), Port = host.Port, TerminalId = atmId, MaxUnansweredRequests = 4 });
             await client.StartAsync();
             await client.WaitUntilConnectedAsync();
             // Sign-on and key change are MACed under the key derived from the TMK (docs/protocol/iso8583.md §2.7).
@@ -138,7 +138,7 @@ public class HostThroughputBenchmarks
 
         private static IsoMessage NetworkManagement(string atmId, int stan, string code)
         {
-            var message = new IsoMessage(Mti.NetworkManagementRequest) { Stan = stan, TerminalId = atmId, NetworkManagementCode = code };
+            var message = new IsoMessage(NetworkSpec.Messages, Mti.NetworkManagementRequest) { Stan = stan, TerminalId = atmId, NetworkManagementCode = code };
             message.SetTransmissionDateTime(DateTimeOffset.UtcNow);
             return message;
         }
@@ -152,7 +152,7 @@ public class HostThroughputBenchmarks
             var amountText = amount.ToString("D12", CultureInfo.InvariantCulture);
             var field127 = _protector.Protect(_accountId, "1234", new PhoneRequestBinding("010000", amountText, _atmId, qr.Text, "978"));
             _stan = (_stan % 999_999) + 1;
-            var message = new IsoMessage(Mti.FinancialRequest);
+            var message = new IsoMessage(NetworkSpec.Messages, Mti.FinancialRequest);
             message.Set(3, "010000").Set(4, amountText);
             message.SetTransmissionDateTime(now);
             message.Stan = _stan;

@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Benchmarks.Iso8583;
 
@@ -22,10 +23,11 @@ public class Iso8583ChannelBenchmarks
     {
         _server = new Iso8583Server(new Iso8583ServerOptions
         {
+            Spec = NetworkSpec.Messages,
             RequestHandler = static (request, _, _) => ValueTask.FromResult<IsoMessage?>(request.CreateResponse(ResponseCodes.Approved)),
         });
         await _server.StartAsync();
-        _client = new Iso8583Client(new Iso8583ClientOptions { Host = "127.0.0.1", Port = _server.LocalEndPoint.Port });
+        _client = new Iso8583Client(new Iso8583ClientOptions { Spec = NetworkSpec.Messages, Host = "127.0.0.1", Port = _server.LocalEndPoint.Port });
         await _client.StartAsync();
         await _client.WaitUntilConnectedAsync();
         // Every invocation waits for all its responses, so the same STANs can be reused by the next one.

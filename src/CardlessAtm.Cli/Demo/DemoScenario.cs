@@ -2,6 +2,7 @@ using System.Globalization;
 using CardlessAtm.Cli.Rigs;
 using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Phone;
 using CardlessAtm.Phone.Scanning;
 using CardlessAtm.Phone.Withdrawal;
@@ -422,6 +423,7 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         var linesBefore = ElectronicJournal.ReadAll(network.JournalPathOf(Host.Seeding.DemoSeed.AtmId)).Count;
         await using var client = new Iso8583.Channels.Iso8583Client(new Iso8583.Channels.Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = "127.0.0.1",
             Port = network.Proxy.PhoneEndPoint.Port,
             Tls = TlsSetup.ClientOptions(DemoAtmPki.PhonePortName, network.Pki.PhonePortPin),
@@ -432,9 +434,9 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         var refused = 0;
         for (var i = 1; i <= FloodRequests; i++)
         {
-            var request = new IsoMessage(Mti.FinancialRequest)
+            var request = new IsoMessage(NetworkSpec.Messages, Mti.FinancialRequest)
             {
-                ProcessingCode = "010000",
+                ProcessingCode = ProcessingCodes.CashWithdrawal,
                 AmountMinor = 100_00,
                 Stan = i,
                 TerminalId = Host.Seeding.DemoSeed.AtmId,
@@ -442,7 +444,7 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
                 SessionPayload = $"not-a-session-{i}",
             };
             request.SetTransmissionDateTime(DateTimeOffset.UtcNow);
-            request.SetBytes(127, [1, 2, 3]);
+            request.ProtectedData = [1, 2, 3];
             var answer = await client.SendRequestAsync(request, cancellationToken);
             refused += answer.ResponseCode == ResponseCodes.Approved ? 0 : 1;
         }
@@ -481,6 +483,7 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         var answered = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var client = new Iso8583.Channels.Iso8583Client(new Iso8583.Channels.Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = "127.0.0.1",
             Port = network.Proxy.AtmEndPoint.Port,
             Tls = TlsSetup.ClientOptions(DemoAtmPki.ProxyName, network.Pki.ProxyPin, certificate),
@@ -488,7 +491,7 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
             ReconnectMaxDelay = TimeSpan.FromHours(1),
             SignOn = async (connection, ct) =>
             {
-                var signOn = new IsoMessage(Mti.NetworkManagementRequest) { Stan = 1, TerminalId = atmId, NetworkManagementCode = NetworkManagementCodes.SignOn };
+                var signOn = new IsoMessage(NetworkSpec.Messages, Mti.NetworkManagementRequest) { Stan = 1, TerminalId = atmId, NetworkManagementCode = NetworkManagementCodes.SignOn };
                 signOn.SetTransmissionDateTime(DateTimeOffset.UtcNow);
                 answered.TrySetResult((await connection.SendRequestAsync(signOn, ct)).ResponseCode ?? "-");
             },

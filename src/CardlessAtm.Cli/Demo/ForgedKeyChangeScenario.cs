@@ -1,6 +1,7 @@
 using CardlessAtm.Host.Seeding;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 using CardlessAtm.Security;
 
 namespace CardlessAtm.Cli.Demo;
@@ -31,7 +32,7 @@ internal sealed class ForgedKeyChangeScenario : IAsyncDisposable
     /// <summary>Starts the recording tap in front of the host on <paramref name="hostPort"/>.</summary>
     public static async Task<ForgedKeyChangeScenario> StartTapAsync(int hostPort, CancellationToken cancellationToken)
     {
-        var upstream = new Iso8583Client(new Iso8583ClientOptions { Host = "127.0.0.1", Port = hostPort, TerminalId = DemoSeed.AtmId });
+        var upstream = new Iso8583Client(new Iso8583ClientOptions { Spec = NetworkSpec.Messages, Host = "127.0.0.1", Port = hostPort, TerminalId = DemoSeed.AtmId });
         await upstream.StartAsync(cancellationToken);
         using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
@@ -42,6 +43,7 @@ internal sealed class ForgedKeyChangeScenario : IAsyncDisposable
         ForgedKeyChangeScenario? scenario = null;
         var tap = new Iso8583Server(new Iso8583ServerOptions
         {
+            Spec = NetworkSpec.Messages,
             Port = 0,
             AnswerEchoTests = false,
             RequestHandler = async (request, _, ct) => await scenario!.RelayAsync(request, ct),
@@ -79,6 +81,7 @@ internal sealed class ForgedKeyChangeScenario : IAsyncDisposable
         say($"(scenario: an attacker connects to the host and tries to change {target}'s keys; {target} is at session key version {before})");
         await using var attacker = new Iso8583Client(new Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = "127.0.0.1",
             Port = network.HostPort,
             TerminalId = target,
@@ -90,7 +93,7 @@ internal sealed class ForgedKeyChangeScenario : IAsyncDisposable
         timeout.CancelAfter(TimeSpan.FromSeconds(30));
         await attacker.WaitUntilConnectedAsync(timeout.Token);
 
-        var forged = new IsoMessage(Mti.NetworkManagementRequest) { Stan = 900_001, TerminalId = target, NetworkManagementCode = NetworkManagementCodes.KeyChange };
+        var forged = new IsoMessage(NetworkSpec.Messages, Mti.NetworkManagementRequest) { Stan = 900_001, TerminalId = target, NetworkManagementCode = NetworkManagementCodes.KeyChange };
         forged.SetTransmissionDateTime(DateTimeOffset.UtcNow);
         forged.KeyChangeData = KeyChangeRequestData.Encode(KeyChangeRequestData.CreateNonce());
         var forgedCode = (await attacker.SendRequestAsync(forged, timeout.Token)).ResponseCode;
@@ -105,7 +108,7 @@ internal sealed class ForgedKeyChangeScenario : IAsyncDisposable
         say($"   replayed 0800/101 recorded from {target} (stan {keyChange.Stan:D6}, nonce already used): the host answered {replayCode} ({ResponseCodes.Describe(replayCode)}), {(replay.KeyChangeData is null ? "no keys in the answer" : "KEYS IN THE ANSWER")}");
 
         // The replayed sign-on is refused (already used, or stale: docs/protocol/iso8583.md §2.6); a key change needs the MAC anyway.
-        var forgedAgain = new IsoMessage(Mti.NetworkManagementRequest) { Stan = 900_002, TerminalId = target, NetworkManagementCode = NetworkManagementCodes.KeyChange };
+        var forgedAgain = new IsoMessage(NetworkSpec.Messages, Mti.NetworkManagementRequest) { Stan = 900_002, TerminalId = target, NetworkManagementCode = NetworkManagementCodes.KeyChange };
         forgedAgain.SetTransmissionDateTime(DateTimeOffset.UtcNow);
         forgedAgain.KeyChangeData = KeyChangeRequestData.Encode(KeyChangeRequestData.CreateNonce());
         var forgedAgainCode = (await attacker.SendRequestAsync(forgedAgain, timeout.Token)).ResponseCode;

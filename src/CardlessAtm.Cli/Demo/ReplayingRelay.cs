@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Cli.Demo;
 
@@ -125,7 +126,7 @@ internal sealed class ReplayingRelay : IAsyncDisposable
     /// <summary>What the attacker does to each frame from the host: record the first approval, replay it once armed.</summary>
     private byte[] Tamper(byte[] payload)
     {
-        if (payload.Length == 0 || !IsoMessage.TryUnpack(payload, Iso8583.Spec.MessageSpec.CardlessNetwork, out var message, out _) || message.Mti != Mti.FinancialResponse)
+        if (payload.Length == 0 || !IsoMessage.TryUnpack(payload, NetworkSpec.Messages, out var message, out _) || message.Mti != Mti.FinancialResponse)
         {
             return payload;
         }
@@ -146,7 +147,7 @@ internal sealed class ReplayingRelay : IAsyncDisposable
 
             _armed = false;
             Replayed++;
-            var replay = IsoMessage.Unpack(_recordedApproval!);
+            var replay = NetworkSpec.Unpack(_recordedApproval!);
             replay.Stan = message.Stan; // the only change: so the ATM's channel matches it to the waiting request
             return replay.Pack();
         }

@@ -168,25 +168,22 @@ public sealed class HostProcessor : IDisposable
             return await DeclineAsync(request, keys, ResponseCodes.FormatError, $"field {missing} missing", cancellationToken);
         }
 
-        string processingCode, amountText, currencyText, qrText, stanText;
-        long amount;
-        int currency;
+        AtmWithdrawalRequest withdrawal;
         try
         {
-            processingCode = request.ProcessingCode!;
-            amountText = request.GetString(4)!;
-            amount = request.AmountMinor!.Value;
-            currencyText = request.GetString(49)!;
-            currency = request.CurrencyCode!.Value;
-            qrText = request.SessionPayload!;
-            stanText = request.GetString(11)!;
+            withdrawal = AtmWithdrawalRequest.FromIso(request);
         }
-        catch (Iso8583FieldException ex)
+        catch (NetworkMessageException ex)
         {
             return await DeclineAsync(request, keys, ResponseCodes.FormatError, $"field {ex.FieldNumber} malformed", cancellationToken);
         }
 
-        if (!processingCode.StartsWith("01", StringComparison.Ordinal))
+        var processingCode = withdrawal.Withdrawal.ProcessingCode;
+        var amount = withdrawal.Withdrawal.AmountMinor;
+        var currency = withdrawal.Withdrawal.CurrencyCode;
+        var qrText = withdrawal.Withdrawal.SessionPayload;
+        var stanText = withdrawal.Header.Stan.ToString();
+        if (!ProcessingCodes.IsCashWithdrawal(processingCode))
         {
             return await DeclineAsync(request, keys, ResponseCodes.InvalidTransaction, $"processing code {Safe(processingCode)} is not a cash withdrawal (01xxxx)", cancellationToken);
         }
@@ -204,8 +201,7 @@ public sealed class HostProcessor : IDisposable
         OpenedPhoneRequest opened;
         try
         {
-            var binding = new PhoneRequestBinding(processingCode, amountText, atm.AtmId, qrText, currencyText);
-            opened = _phoneOpener.Open(request.ProtectedData, binding);
+            opened = _phoneOpener.Open(withdrawal.Withdrawal.ProtectedData.Span, withdrawal.Binding);
         }
         catch (SecurityException ex)
         {
@@ -246,8 +242,8 @@ public sealed class HostProcessor : IDisposable
                 : new PinCheck(CheckPin(opened, pinRecord), pinRecord.Hash);
 
             var verified = new VerifiedWithdrawal(
-                new RequestKey(atm.AtmId, stanText, request.GetString(7)!),
-                request.RetrievalReferenceNumber ?? "",
+                new RequestKey(atm.AtmId, withdrawal.Header.Stan.ToString(), withdrawal.Header.TransmissionDateTime!),
+                withdrawal.RetrievalReference.Value,
                 amount,
                 currency,
                 $"{atm.AtmId}:{payload.Nonce}",
@@ -273,7 +269,7 @@ public sealed class HostProcessor : IDisposable
 
             _logger.LogInformation(
                 "0200 from {AtmId} stan {Stan}: {ResponseCode} ({Reason})", atm.AtmId, stanText, outcome.ResponseCode, outcome.Reason);
-            var response = request.CreateResponse(outcome.ResponseCode);
+            var response = NetworkFields.CreateResponse(request, outcome.ResponseCode);
             if (outcome.AuthCode is not null)
             {
                 response.AuthorizationCode = outcome.AuthCode;
@@ -307,8 +303,8 @@ public sealed class HostProcessor : IDisposable
         {
             original = request.OriginalData!;
             amount = request.AmountMinor!.Value;
-            dispensed = request.Has(95) ? request.ReplacementAmountMinor : null;
-            reasonCode = request.Has(39) ? request.ResponseCode : null;
+            dispensed = request.Has(NetworkFields.ReplacementAmounts) ? request.ReplacementAmountMinor : null;
+            reasonCode = request.Has(NetworkFields.ResponseCode) ? request.ResponseCode : null;
         }
         catch (Iso8583FieldException ex)
         {
@@ -347,7 +343,7 @@ public sealed class HostProcessor : IDisposable
             outcome.Outcome,
             outcome.CreditedMinor,
             outcome.Reason);
-        var response = request.CreateResponse(outcome.ResponseCode);
+        var response = NetworkFields.CreateResponse(request, outcome.ResponseCode);
         MessageMac.Apply(response, keys!.IsoMac);
         return response;
     }
@@ -373,13 +369,13 @@ public sealed class HostProcessor : IDisposable
         // Sign-off and echo: a MAC field that is present must verify (under the session key, the previous one
         // while it is accepted, or the key-change MAC key); a garbage field 64/128 is never answered 00.
         var keys = _keys.SessionKeysFor(atm);
-        if ((request.Has(64) || request.Has(128)) && !await NetworkMacVerifiesAsync(request, atm, keys, cancellationToken))
+        if ((request.Has(NetworkFields.Mac) || request.Has(NetworkFields.SecondaryMac)) && !await NetworkMacVerifiesAsync(request, atm, keys, cancellationToken))
         {
             return await RefuseSecurityAsync(request, session, "security.bad-mac", "network management MAC does not verify", cancellationToken);
         }
 
         // A sign-off clears the connection's sign-on: like the sign-on it needs a MAC (an unMACed one could come from anyone).
-        if (code == NetworkManagementCodes.SignOff && !request.Has(64) && !request.Has(128))
+        if (code == NetworkManagementCodes.SignOff && !request.Has(NetworkFields.Mac) && !request.Has(NetworkFields.SecondaryMac))
         {
             return await RefuseSecurityAsync(request, session, "security.bad-mac", "sign-off without a MAC (field 64/128): the connection stays signed on", cancellationToken);
         }
@@ -405,7 +401,7 @@ public sealed class HostProcessor : IDisposable
                     return signOffProblem;
                 }
 
-                var signOffMac = Convert.ToHexString(request.GetBytes(64) ?? request.GetBytes(128) ?? []);
+                var signOffMac = Convert.ToHexString(request.GetBytes(NetworkFields.Mac) ?? request.GetBytes(NetworkFields.SecondaryMac) ?? []);
                 if (!_signOns.Release(atm.AtmId, session, signOffMac, signOffSentAt, _time.GetUtcNow()))
                 {
                     return await RefuseSecurityAsync(request, session, "security.sign-off-refused", "sign-off already accepted once (replayed 0800/002): the connection stays signed on", cancellationToken, "replayed");
@@ -460,7 +456,7 @@ public sealed class HostProcessor : IDisposable
         }
 
         var now = _time.GetUtcNow();
-        var macValue = Convert.ToHexString(request.GetBytes(64) ?? request.GetBytes(128) ?? []);
+        var macValue = Convert.ToHexString(request.GetBytes(NetworkFields.Mac) ?? request.GetBytes(NetworkFields.SecondaryMac) ?? []);
 
         // The accepted sign-ons are also in the store (written with the sign-on below): one recorded before a host
         // restart is refused after it. The registry still decides between racing sign-ons in this process.
@@ -475,7 +471,7 @@ public sealed class HostProcessor : IDisposable
             // A blocked ATM keeps trying, and a captured copy of its sign-on can be replayed at line rate: the decline is
             // audited through the throttle (one row per address and interval, within the row budget), not once per replay.
             await AuditRefusalAsync(request, session, "request.declined", ResponseCodes.InvalidTransaction, "sign-on of a blocked ATM", cancellationToken, knownAtm: true, kind: "blocked");
-            return RespondSigned(request.CreateResponse(ResponseCodes.InvalidTransaction), keyChangeMac);
+            return RespondSigned(NetworkFields.CreateResponse(request, ResponseCodes.InvalidTransaction), keyChangeMac);
         }
 
         var admission = _signOns.Accept(atm.AtmId, macValue, sentAt, now, session, out var superseded, out var supersedes);
@@ -496,7 +492,7 @@ public sealed class HostProcessor : IDisposable
         {
             // Signed on again over the same connection: nothing changes, so the audit row is throttled like a refusal's.
             await AuditRefusalAsync(request, session, "atm.sign-on", ResponseCodes.Approved, "signed on again over the same connection", cancellationToken, refusal: false, knownAtm: true);
-            return RespondSigned(request.CreateResponse(ResponseCodes.Approved), keyChangeMac);
+            return RespondSigned(NetworkFields.CreateResponse(request, ResponseCodes.Approved), keyChangeMac);
         }
 
         // The registry signed this session on (and the superseded one off) atomically; the listener is told after.
@@ -541,7 +537,7 @@ public sealed class HostProcessor : IDisposable
             throw;
         }
 
-        return RespondSigned(request.CreateResponse(ResponseCodes.Approved), keyChangeMac);
+        return RespondSigned(NetworkFields.CreateResponse(request, ResponseCodes.Approved), keyChangeMac);
     }
 
     /// <summary>
@@ -685,7 +681,7 @@ public sealed class HostProcessor : IDisposable
             keyChangeData = profile.CreateKeyChangeData(masterKey, sessionKeys, change.Version, nonce);
         }
 
-        var response = request.CreateResponse(ResponseCodes.Approved);
+        var response = NetworkFields.CreateResponse(request, ResponseCodes.Approved);
         response.KeyChangeData = keyChangeData;
         MessageMac.Apply(response, keyChangeMac.Iso);
         return response;
@@ -748,7 +744,7 @@ public sealed class HostProcessor : IDisposable
     {
         // Every caller has found field 41's ATM in the ledger: its id is part of the throttle key.
         await AuditRefusalAsync(request, session, eventName, code, reason, cancellationToken, knownAtm: true, kind: kind);
-        return request.CreateResponse(code);
+        return NetworkFields.CreateResponse(request, code);
     }
 
     /// <summary>
@@ -763,7 +759,7 @@ public sealed class HostProcessor : IDisposable
     private async ValueTask AuditRefusalAsync(IsoMessage request, HostSession session, string eventName, string? code, string reason, CancellationToken cancellationToken, bool refusal = true, bool knownAtm = false, string? kind = null)
     {
         var atmId = SafeTerminal(request);
-        var stan = request.TryGetValue(11, out var s) ? Safe(Encoding.ASCII.GetString(s)) : "-";
+        var stan = request.TryGetValue(NetworkFields.Stan, out var s) ? Safe(Encoding.ASCII.GetString(s)) : "-";
         var address = Safe(session.RemoteAddress ?? "?");
         if (refusal)
         {
@@ -882,13 +878,13 @@ public sealed class HostProcessor : IDisposable
     private async ValueTask<IsoMessage> DeclineUnauthenticatedAsync(IsoMessage request, HostSession session, string code, string reason, CancellationToken cancellationToken)
     {
         await AuditRefusalAsync(request, session, "request.declined", code, reason, cancellationToken);
-        return request.CreateResponse(code);
+        return NetworkFields.CreateResponse(request, code);
     }
 
     private async ValueTask<IsoMessage> DeclineAsync(IsoMessage request, AtmSessionKeys? keys, string code, string reason, CancellationToken cancellationToken)
     {
         var atmId = SafeTerminal(request);
-        var stan = request.TryGetValue(11, out var s) ? Safe(Encoding.ASCII.GetString(s)) : "-";
+        var stan = request.TryGetValue(NetworkFields.Stan, out var s) ? Safe(Encoding.ASCII.GetString(s)) : "-";
         var detail = $"{request.Mti} stan {stan}: {reason}";
         _logger.LogWarning("Declined {Mti} from {AtmId}: {ResponseCode} {Reason}", request.Mti, atmId ?? "?", code, reason);
         var eventName = Mti.IsRequest(request.Mti) ? "request.declined" : "message.refused";
@@ -902,7 +898,7 @@ public sealed class HostProcessor : IDisposable
                 // report; an ATM the host does not know has no line there.
                 if (countAsDecline && w.GetAtm(atmId!) is not null)
                 {
-                    w.RecordRefusedRequest(atmId!, request.Has(11) ? stan : null, code);
+                    w.RecordRefusedRequest(atmId!, request.Has(NetworkFields.Stan) ? stan : null, code);
                 }
 
                 return 0;
@@ -946,7 +942,7 @@ public sealed class HostProcessor : IDisposable
 
     private static IsoMessage Respond(IsoMessage request, string code, AtmSessionKeys? keys)
     {
-        var response = request.CreateResponse(code);
+        var response = NetworkFields.CreateResponse(request, code);
         if (keys is not null)
         {
             MessageMac.Apply(response, keys.IsoMac);
@@ -978,7 +974,7 @@ public sealed class HostProcessor : IDisposable
     }
 
     private static string? SafeTerminal(IsoMessage request) =>
-        request.TryGetValue(41, out var value) ? Safe(Encoding.ASCII.GetString(value)) : null;
+        request.TryGetValue(NetworkFields.TerminalId, out var value) ? Safe(Encoding.ASCII.GetString(value)) : null;
 
     /// <summary>Printable ASCII only, at most 40 characters: hostile text in a field cannot forge log lines.</summary>
     internal static string Safe(string? text)

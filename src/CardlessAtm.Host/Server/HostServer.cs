@@ -254,6 +254,7 @@ public sealed class HostServer : IAsyncDisposable
         var processor = Processor;
         _server = new Iso8583Server(new Iso8583ServerOptions
         {
+            Spec = NetworkSpec.Messages,
             Address = options.Address,
             Port = options.Port,
             MaxConnections = options.MaxConnections,
@@ -319,7 +320,7 @@ public sealed class HostServer : IAsyncDisposable
         {
             return request.Mti == Iso8583.Mti.NetworkManagementRequest
                 && request.NetworkManagementCode == Iso8583.NetworkManagementCodes.SignOn
-                && (request.Has(64) || request.Has(128));
+                && (request.Has(NetworkFields.Mac) || request.Has(NetworkFields.SecondaryMac));
         }
         catch (Iso8583.Iso8583FieldException)
         {

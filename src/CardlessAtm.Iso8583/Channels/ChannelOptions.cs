@@ -65,8 +65,8 @@ public static class MatchKeys
 /// <summary>Settings shared by client and server connections. Validated when a client or server is created.</summary>
 public class Iso8583ConnectionOptions
 {
-    /// <summary>The message spec (default: our network's).</summary>
-    public MessageSpec Spec { get; set; } = MessageSpec.CardlessNetwork;
+    /// <summary>The message spec of the network the channel carries.</summary>
+    public required MessageSpec Spec { get; set; }
 
     /// <summary>The framing (default: 2-byte binary length, 8 KiB maximum).</summary>
     public FrameFormat Framing { get; set; } = FrameFormat.Default;

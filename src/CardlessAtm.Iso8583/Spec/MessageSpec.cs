@@ -6,12 +6,10 @@ namespace CardlessAtm.Iso8583.Spec;
 
 /// <summary>
 /// A message spec: how the MTI and bitmaps are written and the definition of every data element.
-/// Immutable and thread-safe; load it once (from the embedded <see cref="CardlessNetwork"/> spec or a JSON
-/// file) and share it between all messages, packers and channels.
+/// Immutable and thread-safe; load it once (from a JSON stream or file) and share it between all messages, packers and channels.
 /// </summary>
 public sealed class MessageSpec
 {
-    private static readonly Lazy<MessageSpec> Network = new(LoadEmbeddedNetworkSpec, LazyThreadSafetyMode.ExecutionAndPublication);
     private readonly FieldDefinition?[] _fields;
 
     /// <summary>Creates a spec from its parts.</summary>
@@ -55,9 +53,6 @@ public sealed class MessageSpec
         FieldsByNumber = Fields.ToFrozenDictionary(f => f.Number);
         IsWireIdentity = mtiEncoding == FieldEncoding.Ascii && Fields.All(f => f.Codec.IsIdentity);
     }
-
-    /// <summary>The spec of our network (ISO 8583:1987, ASCII, binary bitmaps), loaded from the resource embedded in this assembly.</summary>
-    public static MessageSpec CardlessNetwork => Network.Value;
 
     /// <summary>The spec's name.</summary>
     public string Name { get; }
@@ -115,15 +110,8 @@ public sealed class MessageSpec
     public static MessageSpec LoadJson(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
-        try
-        {
-            using var doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-            return FromJson(doc.RootElement);
-        }
-        catch (JsonException ex)
-        {
-            throw new Iso8583SpecException($"spec JSON is malformed: {ex.Message}", ex);
-        }
+        using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json), writable: false);
+        return Load(stream);
     }
 
     /// <summary>Loads a spec from a JSON stream.</summary>
@@ -142,13 +130,6 @@ public sealed class MessageSpec
         {
             throw new Iso8583SpecException($"spec JSON is malformed: {ex.Message}", ex);
         }
-    }
-
-    private static MessageSpec LoadEmbeddedNetworkSpec()
-    {
-        using var stream = typeof(MessageSpec).Assembly.GetManifestResourceStream("CardlessAtm.Iso8583.cardless-network.json")
-            ?? throw new Iso8583SpecException("the embedded network spec resource is missing from the assembly.");
-        return Load(stream);
     }
 
     private static MessageSpec FromJson(JsonElement root)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 using CardlessAtm.Phone.Credentials;
 using CardlessAtm.Phone.Enrolment;
 using CardlessAtm.Phone.Scanning;
@@ -23,9 +24,6 @@ namespace CardlessAtm.Phone.Withdrawal;
 /// </summary>
 public sealed class CardlessWithdrawalClient
 {
-    /// <summary>Field 3 for a cash withdrawal.</summary>
-    public const string CashWithdrawalProcessingCode = "010000";
-
     private readonly PhoneClientOptions _options;
     private readonly PhoneEnrolment _enrolment;
     private readonly ISecurityProfile _profile;
@@ -99,6 +97,7 @@ public sealed class CardlessWithdrawalClient
 
         var clientOptions = new Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = _options.Proxy.Host,
             Port = _options.Proxy.Port,
             Tls = _options.Tls,
@@ -195,7 +194,7 @@ public sealed class CardlessWithdrawalClient
             return WithdrawalOutcome.Unknown(atm, requested, stan, $"the answer was a {response.Mti}, not a 0210");
         }
 
-        if (response.TerminalId != request.TerminalId || (response.Has(4) && response.AmountMinor != request.AmountMinor) || (response.Has(49) && response.CurrencyCode != request.CurrencyCode))
+        if (response.TerminalId != request.TerminalId || (response.Has(NetworkFields.Amount) && response.AmountMinor != request.AmountMinor) || (response.Has(NetworkFields.Currency) && response.CurrencyCode != request.CurrencyCode))
         {
             return WithdrawalOutcome.Unknown(atm, requested, stan, "the answer names another ATM, amount or currency than the request");
         }
@@ -241,25 +240,14 @@ public sealed class CardlessWithdrawalClient
     {
         var stan = StanFor(ksn);
         var amount = session.Amount;
-        var request = new IsoMessage("0200")
-        {
-            ProcessingCode = CashWithdrawalProcessingCode,
-            AmountMinor = amount.MinorUnits,
-            Stan = stan,
-            TerminalId = session.AtmId.Value,
-            SessionPayload = session.Text,
-            CurrencyCode = amount.Currency.NumericCode,
-        };
-        request.SetTransmissionDateTime(_time.GetUtcNow());
+        var unsealed = new PhoneWithdrawalRequest(
+            new MessageHeader(new Stan(stan), session.AtmId, NetworkFields.TransmissionText(_time.GetUtcNow())),
+            amount.MinorUnits,
+            amount.Currency.NumericCode,
+            session.Text);
 
-        // The MAC binds the field values exactly as packed, so read them back from the message.
-        var binding = new PhoneRequestBinding(
-            request.ProcessingCode!,
-            request.GetString(4)!,
-            request.TerminalId!,
-            request.SessionPayload!,
-            request.GetString(49)!);
-        request.ProtectedData = _profile.CreatePhoneProtector(device).Protect(accountId, pin.Chars, binding);
-        return (request, stan);
+        // The MAC binds the field values exactly as they go on the wire (PhoneWithdrawalRequest.Binding).
+        var sealedData = _profile.CreatePhoneProtector(device).Protect(accountId, pin.Chars, unsealed.Binding);
+        return ((unsealed with { ProtectedData = sealedData }).ToIso(), stan);
     }
 }

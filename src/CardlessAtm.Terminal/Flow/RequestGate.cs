@@ -1,4 +1,5 @@
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Qr.Payload;
 using CardlessAtm.Terminal.Journal;
 using Microsoft.Extensions.Logging;
@@ -109,8 +110,8 @@ public sealed class RequestGate
         if (decision.ConcernsSessionOnScreen)
         {
             // It concerns the session on screen (wrong amount, expired, a second claim): journalled on its own.
-            await _journal.WriteAsync(new RequestRefused(decision.ResponseCode!, decision.Reason!, request.GetString(11) ?? "-") { Session = onScreen?.Nonce });
-            _logger.LogWarning("Refused a forwarded request for {AtmId}: {ResponseCode} {Reason}", request.GetString(41) ?? "?", decision.ResponseCode, decision.Reason);
+            await _journal.WriteAsync(new RequestRefused(decision.ResponseCode!, decision.Reason!, request.GetString(NetworkFields.Stan) ?? "-") { Session = onScreen?.Nonce });
+            _logger.LogWarning("Refused a forwarded request for {AtmId}: {ResponseCode} {Reason}", request.GetString(NetworkFields.TerminalId) ?? "?", decision.ResponseCode, decision.Reason);
         }
         else
         {
@@ -172,7 +173,7 @@ public sealed class RequestGate
             return GateDecision.Refuse(ResponseCodes.IssuerUnavailable, $"out of service: {outOfService}", onScreen);
         }
 
-        if (qrText is null || amountMinor is null || currency is null || !request.Has(127))
+        if (qrText is null || amountMinor is null || currency is null || !request.Has(NetworkFields.ProtectedData))
         {
             return GateDecision.Refuse(ResponseCodes.FormatError, "fields 4, 48, 49 and 127 are required", onScreen);
         }

@@ -4,6 +4,7 @@ using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.FaultCheck;
 using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Qr.Payload;
 using CardlessAtm.Qr.Sessions;
 using CardlessAtm.Qr.Symbols;
@@ -240,7 +241,7 @@ public sealed class WithdrawalFlow : IDisposable
         var decision = await _requestGate.CheckAsync(request, session?.Gate);
         if (!decision.Admitted)
         {
-            return request.CreateResponse(decision.ResponseCode!);
+            return NetworkFields.CreateResponse(request, decision.ResponseCode!);
         }
 
         var forwarded = new ForwardedRequest(request, new TaskCompletionSource<IsoMessage>(TaskCreationOptions.RunContinuationsAsynchronously));
@@ -350,7 +351,7 @@ public sealed class WithdrawalFlow : IDisposable
             }
             catch (Exception) when (!cancellationToken.IsCancellationRequested)
             {
-                forwarded.Reply.TrySetResult(forwarded.PhoneRequest.CreateResponse(ResponseCodes.SystemMalfunction));
+                forwarded.Reply.TrySetResult(NetworkFields.CreateResponse(forwarded.PhoneRequest, ResponseCodes.SystemMalfunction));
                 throw;
             }
         }
@@ -431,7 +432,7 @@ public sealed class WithdrawalFlow : IDisposable
         var stan = _host.NextStan();
         using var scope = _logger.BeginScope(new Dictionary<string, object> { ["AtmId"] = _options.AtmId, ["Session"] = session.Nonce, ["Stan"] = stan });
         Enter(TerminalState.RequestReceived);
-        await _journal.WriteAsync(new RequestReceived(phone.GetString(11) ?? "-", JournalAmount.Of(amount)) { Session = session.Nonce, Stan = stan });
+        await _journal.WriteAsync(new RequestReceived(phone.GetString(NetworkFields.Stan) ?? "-", JournalAmount.Of(amount)) { Session = session.Nonce, Stan = stan });
 
         // The fault check runs again: a door may have opened while the customer used the phone.
         await _devices.Dispenser.RefreshStatusAsync(cancellationToken);
@@ -474,7 +475,7 @@ public sealed class WithdrawalFlow : IDisposable
         ForwardedRequest forwarded, ActiveSession session, Money amount, Money? presented, string responseCode, string customerMessage, long started,
         string? authCode = null, TerminalState final = TerminalState.Terminated, Devices.Display.Screen? screen = null)
     {
-        var reply = forwarded.PhoneRequest.CreateResponse(responseCode);
+        var reply = NetworkFields.CreateResponse(forwarded.PhoneRequest, responseCode);
         if (authCode is not null && responseCode == ResponseCodes.Approved)
         {
             reply.AuthorizationCode = authCode;

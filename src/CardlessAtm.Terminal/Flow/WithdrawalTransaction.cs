@@ -1,6 +1,7 @@
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 using CardlessAtm.Terminal.Journal;
 using CardlessAtm.Terminal.Links;
 using CardlessAtm.Terminal.StoreAndForward;
@@ -77,7 +78,7 @@ public sealed class WithdrawalTransaction(
         {
             await ReportAsync(TerminalState.Authorising);
             var request = BuildAuthorisation(phone, stan);
-            var transmission = request.GetString(7)!;
+            var transmission = request.GetString(NetworkFields.TransmissionDateTime)!;
             pending = new PendingReversal(
                 $"{stan:D6}-{transmission}", stan, transmission, request.RetrievalReferenceNumber!, amount.MinorUnits, 0, amount.Currency.NumericCode, string.Empty, session, time.GetUtcNow());
             await journal.WriteAsync(new AuthoriseRequested(pending.RetrievalReference, transmission, JournalAmount.Of(amount)) { Session = session, Stan = stan });
@@ -400,7 +401,7 @@ public sealed class WithdrawalTransaction(
     {
         var request = host.NewRequest(Mti.FinancialRequest);
         request.Stan = stan;
-        foreach (var field in new[] { 3, 4, 48, 49, 127 })
+        foreach (var field in new[] { NetworkFields.ProcessingCode, NetworkFields.Amount, NetworkFields.SessionPayload, NetworkFields.Currency, NetworkFields.ProtectedData })
         {
             if (phone.GetBytes(field) is { } value)
             {

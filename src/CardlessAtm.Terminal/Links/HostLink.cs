@@ -114,6 +114,7 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
         _logger = logger;
         _client = new Iso8583Client(new Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = options.Host.Address,
             Port = options.Host.Port,
             Tls = options.Host.Tls.CreateClientOptions(options.Host.Address),
@@ -213,7 +214,7 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
     public IsoMessage NewRequest(string mti)
     {
         var now = _time.GetUtcNow();
-        var message = new IsoMessage(mti)
+        var message = new IsoMessage(NetworkSpec.Messages, mti)
         {
             Stan = _stan.Next(),
             TerminalId = _options.AtmId,

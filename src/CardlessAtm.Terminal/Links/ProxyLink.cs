@@ -1,5 +1,6 @@
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
+using CardlessAtm.Network;
 using Microsoft.Extensions.Logging;
 
 namespace CardlessAtm.Terminal.Links;
@@ -25,6 +26,7 @@ public sealed class ProxyLink : IAsyncDisposable
         _logger = logger;
         _client = new Iso8583Client(new Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = options.Proxy.Address,
             Port = options.Proxy.Port,
             Tls = options.Proxy.Tls.CreateClientOptions(options.Proxy.Address, "Terminal:Proxy:Tls"),
@@ -36,7 +38,7 @@ public sealed class ProxyLink : IAsyncDisposable
             RequestHandler = async (request, _, cancellationToken) =>
                 request.Mti == Mti.FinancialRequest
                     ? await onForwardedRequest(request, cancellationToken)
-                    : request.CreateResponse(ResponseCodes.InvalidTransaction),
+                    : NetworkFields.CreateResponse(request, ResponseCodes.InvalidTransaction),
         });
     }
 
@@ -69,7 +71,7 @@ public sealed class ProxyLink : IAsyncDisposable
 
     private async Task SignOnAsync(Iso8583Connection connection, CancellationToken cancellationToken)
     {
-        var signOn = new IsoMessage(Mti.NetworkManagementRequest) { TerminalId = _options.AtmId };
+        var signOn = new IsoMessage(NetworkSpec.Messages, Mti.NetworkManagementRequest) { TerminalId = _options.AtmId };
         signOn.SetTransmissionDateTime(_time.GetUtcNow());
         signOn.Stan = Random.Shared.Next(1, 999_999);
         signOn.NetworkManagementCode = NetworkManagementCodes.SignOn;

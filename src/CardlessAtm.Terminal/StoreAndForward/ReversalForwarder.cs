@@ -1,4 +1,5 @@
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 using CardlessAtm.Terminal.Journal;
 using CardlessAtm.Terminal.Links;
 using Microsoft.Extensions.Logging;
@@ -216,7 +217,7 @@ public sealed class ReversalForwarder : IDisposable
         var stan = reversal.AdviceStan == 0 ? _host.NextStan() : reversal.AdviceStan;
         var advice = _host.NewRequest(reversal.AdviceStan == 0 ? Mti.ReversalAdvice : Mti.ReversalAdviceRepeat);
         advice.Stan = stan;
-        advice.ProcessingCode = "010000";
+        advice.ProcessingCode = ProcessingCodes.CashWithdrawal;
         advice.AmountMinor = reversal.AmountMinor;
         advice.CurrencyCode = reversal.CurrencyNumeric;
         advice.RetrievalReferenceNumber = reversal.RetrievalReference;

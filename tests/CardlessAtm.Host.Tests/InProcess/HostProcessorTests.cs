@@ -4,6 +4,7 @@ using CardlessAtm.Host.Storage;
 using CardlessAtm.Host.Tests.Support;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Mac;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Host.Tests.InProcess;
 
@@ -690,7 +691,7 @@ public sealed class HostProcessorTests : IAsyncLifetime
     [Fact]
     public async Task A_request_type_the_host_does_not_handle_is_refused_12_and_a_response_is_ignored()
     {
-        var authorisation = new IsoMessage("0100");
+        var authorisation = new IsoMessage(NetworkSpec.Messages, "0100");
         authorisation.Stan = 7;
         authorisation.TerminalId = DemoSeed.AtmId;
         var response = await _h.SendAsync(authorisation);
@@ -699,7 +700,7 @@ public sealed class HostProcessorTests : IAsyncLifetime
         var audit = await _h.LastAuditAsync();
         Assert.Equal(("request.declined", "0100 stan 000007 from ?: MTI 0100 is not handled by the host"), (audit.Event, audit.Detail));
 
-        var stray = new IsoMessage(Mti.FinancialResponse);
+        var stray = new IsoMessage(NetworkSpec.Messages, Mti.FinancialResponse);
         stray.TerminalId = DemoSeed.AtmId;
         Assert.Null(await _h.Processor.HandleAsync(stray));
         audit = await _h.LastAuditAsync();

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Host.Tests.Support;
 
@@ -38,7 +39,7 @@ public sealed class RawLink : IAsyncDisposable
             await _stream.ReadExactlyAsync(header, timeout.Token);
             var body = new byte[BinaryPrimitives.ReadUInt16BigEndian(header)];
             await _stream.ReadExactlyAsync(body, timeout.Token);
-            return IsoMessage.Unpack(body);
+            return NetworkSpec.Unpack(body);
         }
         catch (Exception ex) when (ex is IOException or EndOfStreamException or SocketException or ObjectDisposedException)
         {

@@ -39,6 +39,7 @@ public sealed class SimulatedAtm : IAsyncDisposable
 
         _client = new Iso8583Client(new Iso8583ClientOptions
         {
+            Spec = NetworkSpec.Messages,
             Host = host.Address.ToString(),
             Port = host.Port,
             TerminalId = atmId,
@@ -139,7 +140,7 @@ public sealed class SimulatedAtm : IAsyncDisposable
     /// <summary>An 0800 without any MAC, as any TCP client can send it.</summary>
     public static IsoMessage UnsignedNetworkManagement(string code, string atmId)
     {
-        var message = new IsoMessage(Mti.NetworkManagementRequest);
+        var message = new IsoMessage(NetworkSpec.Messages, Mti.NetworkManagementRequest);
         message.SetTransmissionDateTime(DateTimeOffset.UtcNow);
         message.Stan = NextStan();
         message.TerminalId = atmId;
@@ -164,7 +165,7 @@ public sealed class SimulatedAtm : IAsyncDisposable
     {
         var now = DateTimeOffset.UtcNow;
         var stan = NextStan();
-        var message = new IsoMessage(Mti.FinancialRequest);
+        var message = new IsoMessage(NetworkSpec.Messages, Mti.FinancialRequest);
         message.Set(3, phone.ProcessingCode);
         message.Set(4, phone.Amount);
         message.SetTransmissionDateTime(now);
@@ -186,7 +187,7 @@ public sealed class SimulatedAtm : IAsyncDisposable
     /// <summary>0420 (or 0421) for an earlier 0200; <paramref name="dispensedMinor"/> makes it partial.</summary>
     public IsoMessage Reversal(IsoMessage original, long? dispensedMinor = null, bool repeat = false, string? reasonCode = null)
     {
-        var message = new IsoMessage(repeat ? Mti.ReversalAdviceRepeat : Mti.ReversalAdvice);
+        var message = new IsoMessage(NetworkSpec.Messages, repeat ? Mti.ReversalAdviceRepeat : Mti.ReversalAdvice);
         message.Set(3, original.ProcessingCode!);
         message.AmountMinor = original.AmountMinor;
         message.SetTransmissionDateTime(DateTimeOffset.UtcNow);

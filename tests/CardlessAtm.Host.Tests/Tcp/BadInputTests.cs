@@ -4,6 +4,7 @@ using System.Text;
 using CardlessAtm.Host.Tests.Support;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Mac;
+using CardlessAtm.Network;
 using CardlessAtm.Security;
 
 namespace CardlessAtm.Host.Tests.Tcp;
@@ -220,7 +221,7 @@ public sealed class BadInputTests : IAsyncLifetime
         await stream.ReadExactlyAsync(header);
         var body = new byte[BinaryPrimitives.ReadUInt16BigEndian(header)];
         await stream.ReadExactlyAsync(body);
-        var response = IsoMessage.Unpack(body);
+        var response = NetworkSpec.Unpack(body);
         Assert.Equal((Mti.FinancialResponse, ResponseCodes.FormatError), (response.Mti, response.ResponseCode));
     }
 

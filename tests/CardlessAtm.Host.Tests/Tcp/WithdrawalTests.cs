@@ -1,5 +1,6 @@
 using CardlessAtm.Host.Tests.Support;
 using CardlessAtm.Iso8583;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Host.Tests.Tcp;
 
@@ -115,7 +116,7 @@ public sealed class WithdrawalTests : IAsyncLifetime
         Assert.Equal(ResponseCodes.Approved, (await _h.Atm.SendAsync(_h.Atm.NetworkManagement(NetworkManagementCodes.EchoTest))).ResponseCode);
         Assert.Equal(ResponseCodes.Approved, (await _h.Atm.SendAsync(_h.Atm.NetworkManagement(NetworkManagementCodes.SignOff))).ResponseCode);
         Assert.False((await _h.Host.Administration.ListAtmsAsync()).Single().SignedOn);
-        var balanceInquiry = new IsoMessage("0100");
+        var balanceInquiry = new IsoMessage(NetworkSpec.Messages, "0100");
         balanceInquiry.Stan = SimulatedAtm.NextStan();
         balanceInquiry.TerminalId = _h.Atm.AtmId;
         Assert.Equal(ResponseCodes.InvalidTransaction, (await _h.Atm.SendAsync(balanceInquiry)).ResponseCode);

@@ -103,7 +103,7 @@ internal sealed class MoneyPathRig : IDisposable
     /// <summary>The phone's 0200 as the gate hands it over (fields 3, 4, 11, 41, 49).</summary>
     public static IsoMessage PhoneRequest(long amountMinor = 8_000)
     {
-        var request = new IsoMessage(Mti.FinancialRequest) { ProcessingCode = "010000", AmountMinor = amountMinor, Stan = 42, TerminalId = AtmId, CurrencyCode = 978 };
+        var request = new IsoMessage(NetworkSpec.Messages, Mti.FinancialRequest) { ProcessingCode = "010000", AmountMinor = amountMinor, Stan = 42, TerminalId = AtmId, CurrencyCode = 978 };
         return request;
     }
 
@@ -194,7 +194,7 @@ internal sealed class ScriptedHostLink(TimeProvider time) : IHostLink
 
     public IsoMessage NewRequest(string mti)
     {
-        var message = new IsoMessage(mti) { Stan = NextStan(), TerminalId = MoneyPathRig.AtmId };
+        var message = new IsoMessage(NetworkSpec.Messages, mti) { Stan = NextStan(), TerminalId = MoneyPathRig.AtmId };
         message.SetTransmissionDateTime(time.GetUtcNow());
         return message;
     }
