@@ -1,4 +1,3 @@
-using CardlessAtm.Qr.Payload;
 using CardlessAtm.Qr.Sessions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,7 +12,7 @@ public static class QrServiceCollectionExtensions
     /// <summary>
     /// Binds <see cref="QrSessionOptions"/> from the <c>QrSession</c> section, validated when the host starts
     /// (the error names the setting), and registers <see cref="TimeProvider.System"/> unless a TimeProvider is
-    /// already registered. The host uses this alone and builds a <see cref="QrSessionVerifier"/> per ATM key.
+    /// already registered.
     /// </summary>
     public static IServiceCollection AddQrSessionOptions(this IServiceCollection services, IConfiguration configuration)
     {
@@ -22,25 +21,6 @@ public static class QrServiceCollectionExtensions
         services.AddOptions<QrSessionOptions>().Bind(configuration.GetSection(QrSessionOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<QrSessionOptions>, QrSessionOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
-        return services;
-    }
-
-    /// <summary>
-    /// The terminal's QR sessions for ATM <paramref name="atmId"/>: the options, the in-memory replay guard
-    /// (unless an <see cref="ISessionNonceRegistry"/> is already registered), a <see cref="QrSessionIssuer"/>
-    /// and a <see cref="QrSessionVerifier"/>. Both need an <see cref="IQrPayloadMac"/> — the security module's
-    /// adapter of the ATM's MAC key — registered by the caller.
-    /// </summary>
-    public static IServiceCollection AddQrSessionTerminal(this IServiceCollection services, IConfiguration configuration, AtmId atmId)
-    {
-        AtmId.ThrowIfDefault(atmId, nameof(atmId));
-        services.AddQrSessionOptions(configuration);
-        services.TryAddSingleton<ISessionNonceRegistry>(sp => new InMemorySessionNonceRegistry(sp.GetRequiredService<TimeProvider>()));
-        services.TryAddSingleton(sp => new QrSessionIssuer(
-            atmId, sp.GetRequiredService<IQrPayloadMac>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<QrSessionOptions>>().Value));
-        services.TryAddSingleton(sp => new QrSessionVerifier(
-            sp.GetRequiredService<IQrPayloadMac>(), sp.GetRequiredService<ISessionNonceRegistry>(), sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<IOptions<QrSessionOptions>>().Value));
         return services;
     }
 

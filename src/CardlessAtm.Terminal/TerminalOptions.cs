@@ -67,6 +67,12 @@ public sealed class TerminalOptions
     /// <summary>The currency customers withdraw (ISO 4217 code).</summary>
     public string Currency { get; set; } = "EUR";
 
+    /// <summary>
+    /// The language of every customer text (ISO 639-1, lower case): one of
+    /// <see cref="Texts.CustomerTextCatalogue.Languages"/>. Default <c>en</c>.
+    /// </summary>
+    public string Language { get; set; } = Texts.CustomerTextCatalogue.DefaultLanguage;
+
     /// <summary>The host to authorise with.</summary>
     public EndpointOptions Host { get; set; } = new();
 
@@ -155,6 +161,13 @@ public sealed class TerminalOptions
         if (!CardlessAtm.Currency.TryFromCode(Currency, out _))
         {
             throw new ArgumentException($"{SectionName}:{nameof(Currency)} '{Currency}' is not a known ISO 4217 code.");
+        }
+
+        if (!Texts.CustomerTextCatalogue.Has(Language))
+        {
+            throw new TerminalConfigurationException(
+                $"{SectionName}:{nameof(Language)}",
+                $"{SectionName}:{nameof(Language)} '{Language}' is not a language the terminal has customer texts for ({string.Join(", ", Texts.CustomerTextCatalogue.Languages)}).");
         }
 
         foreach (var (name, endpoint) in new[] { (nameof(Host), Host), (nameof(Proxy), Proxy) })

@@ -69,7 +69,7 @@ public partial class DocExampleTests
 
         // Issued at 12:00:00 with a 2-minute lifetime: still valid at 12:01:59.
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 12, 1, 59, TimeSpan.Zero));
-        var verifier = new QrSessionVerifier(mac, new InMemorySessionNonceRegistry(clock), clock, new QrSessionOptions { ClockSkew = TimeSpan.Zero });
+        var verifier = new QrSessionVerifier(mac, clock, new QrSessionOptions { ClockSkew = TimeSpan.Zero });
         Assert.True(verifier.Verify(ExamplePayload(), AtmId.Parse("ATM00001")).IsAccepted);
         Assert.Equal(4, QrSymbolEncoder.Encode(written).Version);
     }

@@ -36,18 +36,6 @@ internal sealed class HmacSha256TruncatedMac(byte[] key) : IQrPayloadMac
     }
 }
 
-/// <summary>A replay guard that counts calls, to prove refusals never reach it.</summary>
-internal sealed class CountingRegistry(ISessionNonceRegistry inner) : ISessionNonceRegistry
-{
-    public int Calls { get; private set; }
-
-    public ValueTask<bool> TryConsumeAsync(AtmId atmId, SessionNonce nonce, DateTimeOffset retainUntil, CancellationToken cancellationToken)
-    {
-        Calls++;
-        return inner.TryConsumeAsync(atmId, nonce, retainUntil, cancellationToken);
-    }
-}
-
 internal static class Fixtures
 {
     /// <summary>Test key only (published here, used nowhere else): "QR payload test key, never in production" as ASCII.</summary>

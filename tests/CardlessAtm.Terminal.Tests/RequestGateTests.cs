@@ -190,6 +190,39 @@ public sealed class RequestGateTests : IDisposable
     }
 
     [Fact]
+    public async Task Concurrent_requests_for_the_session_on_screen_admit_exactly_one()
+    {
+        var session = Show(80);
+
+        var decisions = await Task.WhenAll(Enumerable.Range(1, 16).Select(stan => Task.Run(async () => await _gate.CheckAsync(Request(session, phoneStan: stan), session))));
+
+        Assert.Single(decisions, d => d.Admitted);
+        Assert.All(decisions.Where(d => !d.Admitted), d => Assert.Equal(ResponseCodes.DuplicateTransmission, d.ResponseCode));
+    }
+
+    [Fact]
+    public async Task Refused_copies_of_the_session_on_screen_do_not_burn_it()
+    {
+        var session = Show(80);
+        var text = session.Payload.Text;
+        var padded = Request(session);
+        padded.SessionPayload = text + " ";
+        var truncated = Request(session);
+        truncated.SessionPayload = text[..70];
+        var altered = Request(session);
+        altered.SessionPayload = text[..^1] + (text[^1] == 'A' ? 'B' : 'A');
+        var otherAmount = Request(session);
+        otherAmount.AmountMinor = session.Payload.Amount.MinorUnits + 1;
+
+        foreach (var copy in new[] { padded, truncated, altered, otherAmount })
+        {
+            Assert.False((await _gate.CheckAsync(copy, session)).Admitted);
+        }
+
+        Assert.True((await _gate.CheckAsync(Request(session), session)).Admitted);
+    }
+
+    [Fact]
     public async Task Only_the_most_recent_used_sessions_are_remembered()
     {
         var oldest = Show(10);

@@ -10,6 +10,7 @@ using CardlessAtm.Devices.Lcdm4000;
 using CardlessAtm.Devices.RaspberryPi;
 using CardlessAtm.Devices.RaspberryPi.Doctor;
 using CardlessAtm.Devices.Simulated;
+using CardlessAtm.Terminal.Flow;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -253,7 +254,7 @@ internal static class DevicesCommand
         foreach (var reason in verdict.Reasons)
         {
             text.AppendLine($"  {reason.Code}: {reason.LogText}");
-            text.AppendLine($"    customer sees: {reason.CustomerText}");
+            text.AppendLine($"    customer sees: {CustomerTexts.English.ForFault(reason.Code, verdict.Amount.Currency)}");
         }
 
         return text.ToString();

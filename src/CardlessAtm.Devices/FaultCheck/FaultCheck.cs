@@ -60,11 +60,13 @@ public enum FaultCode
     OverNoteLimit,
 }
 
-/// <summary>One reason the ATM cannot dispense: a machine code, a log text and a short customer text.</summary>
-/// <param name="Code">Machine code (journal, metrics).</param>
+/// <summary>
+/// One reason the ATM cannot dispense: a machine code and a technician's text. The device layer holds no
+/// customer text: the terminal renders <see cref="Code"/> in the customer's language.
+/// </summary>
+/// <param name="Code">Machine code (journal, metrics, the customer text's key).</param>
 /// <param name="LogText">Technician text for logs and the journal.</param>
-/// <param name="CustomerText">Short text for the customer screen.</param>
-public sealed record FaultReason(FaultCode Code, string LogText, string CustomerText);
+public sealed record FaultReason(FaultCode Code, string LogText);
 
 /// <summary>The fault check's answer for one amount.</summary>
 /// <param name="Amount">The amount asked about.</param>
@@ -74,9 +76,6 @@ public sealed record FaultVerdict(Money Amount, IReadOnlyList<FaultReason> Reaso
 {
     /// <summary>Whether the ATM can dispense the amount now.</summary>
     public bool IsReady => Reasons.Count == 0 && Mix is not null;
-
-    /// <summary>The customer text to show: the first reason's, or null when ready.</summary>
-    public string? CustomerMessage => Reasons.Count == 0 ? null : Reasons[0].CustomerText;
 }
 
 /// <summary>The patent's fault-judgement module: "can this ATM dispense amount X now?"</summary>
@@ -106,8 +105,6 @@ public sealed class FaultCheckOptions
 /// <summary>Aggregates dispenser, sensors, display and cash on hand into one verdict.</summary>
 public sealed class AtmFaultCheck(ICashDispenser dispenser, IFaultSensors sensors, IDisplay display, FaultCheckOptions options) : IFaultCheck
 {
-    private const string OutOfService = "This ATM cannot dispense cash right now. Your transaction has been terminated.";
-
     /// <inheritdoc />
     public FaultVerdict Check(Money amount)
     {
@@ -116,25 +113,25 @@ public sealed class AtmFaultCheck(ICashDispenser dispenser, IFaultSensors sensor
         CheckSensors(reasons);
         if (display.Status.Device != DeviceState.Online && !(display.Status.Device == DeviceState.Unverified && options.AcceptUnverifiedDisplay))
         {
-            reasons.Add(new FaultReason(FaultCode.DisplayOffline, $"Display '{display.Capabilities.Name}' is {display.Status.Device}.", OutOfService));
+            reasons.Add(new FaultReason(FaultCode.DisplayOffline, $"Display '{display.Capabilities.Name}' is {display.Status.Device}."));
         }
 
         var mix = dispenser.Denominate(amount);
         if (!mix.Succeeded)
         {
-            reasons.Add(ForMixFailure(amount, mix));
+            reasons.Add(ForMixFailure(mix));
         }
 
         return new FaultVerdict(amount, reasons, reasons.Count == 0 ? mix.Mix : null);
     }
 
-    private static FaultReason ForMixFailure(Money amount, MixResult mix) => mix.FailureReason switch
+    private static FaultReason ForMixFailure(MixResult mix) => mix.FailureReason switch
     {
-        MixFailureReason.AmountNotPositive => new(FaultCode.AmountNotPositive, mix.Explanation!, "Please enter an amount greater than zero."),
-        MixFailureReason.CurrencyNotHeld => new(FaultCode.CurrencyNotHeld, mix.Explanation!, $"This ATM does not dispense {amount.Currency.Code}."),
-        MixFailureReason.NoSuchDenomination => new(FaultCode.NoSuchDenomination, mix.Explanation!, "This amount cannot be paid with the notes this ATM holds. Please choose another amount."),
-        MixFailureReason.NotEnoughNotes => new(FaultCode.NotEnoughNotes, mix.Explanation!, "This ATM does not have enough notes for this amount. Please choose a smaller amount."),
-        MixFailureReason.OverNoteLimit => new(FaultCode.OverNoteLimit, mix.Explanation!, "This amount is above what this ATM can pay at once. Please choose a smaller amount."),
+        MixFailureReason.AmountNotPositive => new(FaultCode.AmountNotPositive, mix.Explanation!),
+        MixFailureReason.CurrencyNotHeld => new(FaultCode.CurrencyNotHeld, mix.Explanation!),
+        MixFailureReason.NoSuchDenomination => new(FaultCode.NoSuchDenomination, mix.Explanation!),
+        MixFailureReason.NotEnoughNotes => new(FaultCode.NotEnoughNotes, mix.Explanation!),
+        MixFailureReason.OverNoteLimit => new(FaultCode.OverNoteLimit, mix.Explanation!),
         _ => throw new InvalidOperationException($"Unhandled mix failure {mix.FailureReason}."),
     };
 
@@ -144,30 +141,30 @@ public sealed class AtmFaultCheck(ICashDispenser dispenser, IFaultSensors sensor
         switch (status.Device)
         {
             case DeviceState.Offline:
-                reasons.Add(new(FaultCode.DispenserOffline, $"Dispenser '{status.DeviceName}' is offline.", OutOfService));
+                reasons.Add(new(FaultCode.DispenserOffline, $"Dispenser '{status.DeviceName}' is offline."));
                 break;
             case DeviceState.HardwareError:
-                reasons.Add(new(FaultCode.DispenserHardwareError, $"Dispenser '{status.DeviceName}' reports a hardware error: {status.LastFault ?? "no detail"}.", OutOfService));
+                reasons.Add(new(FaultCode.DispenserHardwareError, $"Dispenser '{status.DeviceName}' reports a hardware error: {status.LastFault ?? "no detail"}."));
                 break;
         }
 
         if (status.Device == DeviceState.Online && status.Dispenser == DispenserCondition.Stop)
         {
-            reasons.Add(new(FaultCode.DispenserStopped, $"Dispenser '{status.DeviceName}' is stopped: {status.LastFault ?? "no detail"}.", OutOfService));
+            reasons.Add(new(FaultCode.DispenserStopped, $"Dispenser '{status.DeviceName}' is stopped: {status.LastFault ?? "no detail"}."));
         }
 
         if (status.Transport == TransportState.NotEmpty)
         {
-            reasons.Add(new(FaultCode.TransportNotEmpty, "Notes are left in the dispenser transport.", OutOfService));
+            reasons.Add(new(FaultCode.TransportNotEmpty, "Notes are left in the dispenser transport."));
         }
 
         if (status.Shutter == ShutterState.Open)
         {
-            reasons.Add(new(FaultCode.ShutterOpen, "The cash shutter is open.", OutOfService));
+            reasons.Add(new(FaultCode.ShutterOpen, "The cash shutter is open."));
         }
         else if (status.Shutter == ShutterState.Jammed)
         {
-            reasons.Add(new(FaultCode.ShutterJammed, "The cash shutter is jammed.", OutOfService));
+            reasons.Add(new(FaultCode.ShutterJammed, "The cash shutter is jammed."));
         }
     }
 
@@ -176,7 +173,7 @@ public sealed class AtmFaultCheck(ICashDispenser dispenser, IFaultSensors sensor
         var status = sensors.Status;
         if (status.Device != DeviceState.Online)
         {
-            reasons.Add(new(FaultCode.SensorsOffline, $"Fault sensors '{status.DeviceName}' are {status.Device}.", OutOfService));
+            reasons.Add(new(FaultCode.SensorsOffline, $"Fault sensors '{status.DeviceName}' are {status.Device}."));
             return;
         }
 
@@ -187,15 +184,15 @@ public sealed class AtmFaultCheck(ICashDispenser dispenser, IFaultSensors sensor
             {
                 reasons.Add(kind switch
                 {
-                    SensorKind.SafeDoor => new(FaultCode.SafeDoorOpen, "The safe door is open.", OutOfService),
-                    SensorKind.CabinetDoor => new(FaultCode.CabinetDoorOpen, "The cabinet door is open.", OutOfService),
-                    SensorKind.Tamper => new(FaultCode.TamperDetected, "The tamper switch has fired.", OutOfService),
-                    _ => new(FaultCode.ShutterOpen, "The shutter-closed switch reports the shutter open.", OutOfService),
+                    SensorKind.SafeDoor => new(FaultCode.SafeDoorOpen, "The safe door is open."),
+                    SensorKind.CabinetDoor => new(FaultCode.CabinetDoorOpen, "The cabinet door is open."),
+                    SensorKind.Tamper => new(FaultCode.TamperDetected, "The tamper switch has fired."),
+                    _ => new(FaultCode.ShutterOpen, "The shutter-closed switch reports the shutter open."),
                 });
             }
             else if (state == SensorState.NotAvailable && options.RequiredSensors.Contains(kind))
             {
-                reasons.Add(new(FaultCode.RequiredSensorNotAvailable, $"The {kind} sensor is required by Devices:FaultCheck:RequiredSensors but is not available.", OutOfService));
+                reasons.Add(new(FaultCode.RequiredSensorNotAvailable, $"The {kind} sensor is required by Devices:FaultCheck:RequiredSensors but is not available."));
             }
         }
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Text;
 using CardlessAtm.Host.Authorisation;
@@ -216,7 +215,7 @@ public sealed class HostProcessor : IDisposable
 
         using (opened)
         {
-            var qr = new QrSessionVerifier(keys!.QrMac, NoReplayGuard.Instance, _time, _qrOptions).Verify(qrText, AtmId.Parse(atm.AtmId));
+            var qr = new QrSessionVerifier(keys!.QrMac, _time, _qrOptions).Verify(qrText, AtmId.Parse(atm.AtmId));
             if (qr.Payload is not { } payload)
             {
                 var rejection = qr.Rejection!;
@@ -999,15 +998,6 @@ public sealed class HostProcessor : IDisposable
     {
         _keys.Dispose();
         Meter.Dispose();
-    }
-
-    /// <summary>The QR check's replay guard is the database step (see <see cref="LedgerDecisions"/>), not this.</summary>
-    private sealed class NoReplayGuard : ISessionNonceRegistry
-    {
-        public static readonly NoReplayGuard Instance = new();
-
-        public ValueTask<bool> TryConsumeAsync(AtmId atmId, SessionNonce nonce, DateTimeOffset retainUntil, CancellationToken cancellationToken) =>
-            throw new UnreachableException("The host consumes sessions in its ledger transaction.");
     }
 
     /// <summary>Finds a phone's base derivation key through its enrolment; revoked and unknown phones get none.</summary>

@@ -96,7 +96,7 @@ public static class QrPayloadFormat
 
     /// <summary>
     /// Reads a scanned payload's syntax only: marker, version, exact length, each field's alphabet,
-    /// currency and amount. It does not check the MAC, the ATM, the time or re-use — that is
+    /// currency and amount. It does not check the MAC, the ATM or the time — that is
     /// <see cref="Sessions.QrSessionVerifier"/>'s job; a phone uses this to show the ATM id and amount.
     /// </summary>
     public static QrPayloadResult Parse(string scannedText)

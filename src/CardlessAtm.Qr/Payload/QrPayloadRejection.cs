@@ -35,9 +35,6 @@ public enum QrPayloadRejectionReason
 
     /// <summary>The expiry lies further ahead than any session may last: a clock is wrong or the payload is forged.</summary>
     FromTheFuture,
-
-    /// <summary>This session (ATM id + nonce) was already used once.</summary>
-    Replayed,
 }
 
 /// <summary>

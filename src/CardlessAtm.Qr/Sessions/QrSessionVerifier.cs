@@ -3,60 +3,36 @@ using CardlessAtm.Qr.Payload;
 namespace CardlessAtm.Qr.Sessions;
 
 /// <summary>
-/// Checks a scanned payload completely, in this order: syntax (<see cref="QrPayloadFormat.Parse"/>), the ATM
-/// it names, its MAC, its expiry, and finally that it was not used before (which records it as used).
-/// Any refusal leaves the replay guard untouched, so a bad copy cannot burn a good session.
+/// Checks a scanned payload, in this order: syntax (<see cref="QrPayloadFormat.Parse"/>), the ATM it names,
+/// its MAC and its expiry. It has no state, so a refused copy can never burn a good session.
 /// </summary>
 /// <remarks>
-/// The terminal builds one with its own ATM id, its MAC key and an <see cref="InMemorySessionNonceRegistry"/>.
-/// The host builds one per request (it is cheap) with field 41's ATM id, that ATM's key and its database
-/// registry.
+/// The host builds one per request (it is cheap) with field 41's ATM id and that ATM's key, and consumes the
+/// nonce in its ledger transaction.
 /// </remarks>
 public sealed class QrSessionVerifier
 {
     private readonly IQrPayloadMac _mac;
-    private readonly ISessionNonceRegistry _registry;
     private readonly TimeProvider _time;
     private readonly QrSessionOptions _options;
 
     /// <summary>Creates a verifier.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The options are out of range.</exception>
-    public QrSessionVerifier(IQrPayloadMac mac, ISessionNonceRegistry registry, TimeProvider time, QrSessionOptions options)
+    public QrSessionVerifier(IQrPayloadMac mac, TimeProvider time, QrSessionOptions options)
     {
         ArgumentNullException.ThrowIfNull(mac);
-        ArgumentNullException.ThrowIfNull(registry);
         ArgumentNullException.ThrowIfNull(time);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _mac = mac;
-        _registry = registry;
         _time = time;
         _options = options;
     }
 
     /// <summary>
-    /// Verifies <paramref name="scannedText"/> for the ATM <paramref name="expectedAtmId"/> and, when every
-    /// check passes, consumes the session so that it is refused as <see cref="QrPayloadRejectionReason.Replayed"/>
-    /// from then on.
-    /// </summary>
-    public async ValueTask<QrPayloadResult> VerifyAndConsumeAsync(string scannedText, AtmId expectedAtmId, CancellationToken cancellationToken)
-    {
-        var checkedPayload = Verify(scannedText, expectedAtmId);
-        if (!checkedPayload.IsAccepted)
-        {
-            return checkedPayload;
-        }
-
-        var payload = checkedPayload.Payload;
-        var fresh = await _registry.TryConsumeAsync(payload.AtmId, payload.Nonce, payload.ExpiresAt + _options.ClockSkew, cancellationToken);
-        return fresh
-            ? checkedPayload
-            : QrPayloadResult.Reject(new QrPayloadRejection(QrPayloadRejectionReason.Replayed, "nonce", null,
-                $"Session {payload.Nonce} of ATM {payload.AtmId} was already used."));
-    }
-
-    /// <summary>
-    /// Every check except re-use, without recording anything (e.g. to show a refusal early).
+    /// Checks syntax, ATM id, MAC and expiry; records nothing. Single use is not this class's job: the
+    /// terminal admits a request only for the session on its screen and remembers retired sessions
+    /// (<c>RequestGate</c>), and the host's database refuses a second use of a nonce in the debit's transaction.
     /// </summary>
     public QrPayloadResult Verify(string scannedText, AtmId expectedAtmId)
     {

@@ -81,6 +81,7 @@ public sealed class WithdrawalFlow : IDisposable
     private readonly Currency _currency;
     private readonly AtmId _atmId;
     private readonly RequestGate _requestGate;
+    private readonly CustomerTexts _texts;
     private readonly SessionKeyRecovery _keys;
     private ActiveSession? _session;
     private Devices.Display.Screen? _lastResultScreen;
@@ -118,6 +119,7 @@ public sealed class WithdrawalFlow : IDisposable
         _logger = logger;
         _currency = Currency.FromCode(options.Currency);
         _atmId = AtmId.Parse(options.AtmId);
+        _texts = CustomerTexts.For(options.Language);
         _devices.Sensors.Status.Changed += OnSensorChanged;
     }
 
@@ -260,7 +262,7 @@ public sealed class WithdrawalFlow : IDisposable
         {
             Enter(TerminalState.OutOfService);
             _logger.LogCritical("Out of service until restarted: {Reason}", reason);
-            await _devices.Display.ShowAsync(CustomerTexts.OutOfService(), cancellationToken);
+            await _devices.Display.ShowAsync(_texts.OutOfService(), cancellationToken);
             await Task.Delay(Timeout.Infinite, cancellationToken);
         }
 
@@ -271,14 +273,14 @@ public sealed class WithdrawalFlow : IDisposable
             {
                 Enter(TerminalState.OutOfService);
                 _logger.LogWarning("Out of service: {Reason}", stale);
-                await _devices.Display.ShowAsync(CustomerTexts.OutOfService(), cancellationToken);
+                await _devices.Display.ShowAsync(_texts.OutOfService(), cancellationToken);
                 await _keys.WaitUntilTrustedAsync(cancellationToken);
             }
 
             if (!_host.IsReady)
             {
                 Enter(TerminalState.OutOfService);
-                await _devices.Display.ShowAsync(CustomerTexts.OutOfService(), cancellationToken);
+                await _devices.Display.ShowAsync(_texts.OutOfService(), cancellationToken);
                 await _host.WaitUntilReadyAsync(cancellationToken);
             }
 
@@ -296,7 +298,7 @@ public sealed class WithdrawalFlow : IDisposable
                 _pendingKey = null;
             }
 
-            await _devices.Display.ShowAsync(CustomerTexts.Welcome(), cancellationToken);
+            await _devices.Display.ShowAsync(_texts.Welcome(), cancellationToken);
 
             // Announced only now, so that a key pressed on seeing the idle state is never discarded either.
             Enter(TerminalState.Idle);
@@ -310,7 +312,7 @@ public sealed class WithdrawalFlow : IDisposable
         var amount = await ReadAmountAsync(cancellationToken);
         if (amount is null)
         {
-            return Terminate(null, null, null, "Cancelled.");
+            return Terminate(null, null, null, _texts.CancelledByCustomer);
         }
 
         await _journal.WriteAsync(new AmountEntered(JournalAmount.Of(amount.Value)));
@@ -321,13 +323,13 @@ public sealed class WithdrawalFlow : IDisposable
         await JournalVerdictAsync(null, verdict);
         if (!verdict.IsReady)
         {
-            return Terminate(null, amount, null, verdict.CustomerMessage!);
+            return Terminate(null, amount, null, _texts.ForFault(verdict));
         }
 
         if (!_host.IsReady || _host.SessionKey is not { } key1 || _keys.OutOfServiceReason is not null)
         {
             // Without a session key the host could not verify the QR: do not show one.
-            return Terminate(null, amount, null, CustomerTexts.ForResponseCode(ResponseCodes.IssuerUnavailable));
+            return Terminate(null, amount, null, _texts.ForResponseCode(ResponseCodes.IssuerUnavailable));
         }
 
         var payload = new QrSessionIssuer(_atmId, key1.Qr, _time, _qrOptions).Issue(amount.Value);
@@ -393,12 +395,12 @@ public sealed class WithdrawalFlow : IDisposable
                     return await session.Requests.Task; // a request claimed the session just in time
                 }
 
-                session.EndReason = "The QR code has expired.";
+                session.EndReason = _texts.QrExpired;
                 await _journal.WriteAsync(new SessionEnded("expired") { Session = session.Nonce });
                 return null;
             }
 
-            await _devices.Display.ShowAsync(CustomerTexts.ScanQr(amount.ToString(), matrix, session.Payload.Text, (int)Math.Ceiling(left.TotalSeconds)), cancellationToken);
+            await _devices.Display.ShowAsync(_texts.ScanQr(amount.ToString(), matrix, session.Payload.Text, (int)Math.Ceiling(left.TotalSeconds)), cancellationToken);
             var tick = Task.Delay(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1), _time, cancellationToken);
             var key = PendingKey(cancellationToken);
             var first = await Task.WhenAny(session.Requests.Task, key, tick);
@@ -414,7 +416,7 @@ public sealed class WithdrawalFlow : IDisposable
                     return await session.Requests.Task; // the phone's request won the race with Cancel
                 }
 
-                session.EndReason = "Cancelled.";
+                session.EndReason = _texts.CancelledByCustomer;
                 await _journal.WriteAsync(new SessionEnded("cancelled") { Session = session.Nonce });
                 return null;
             }
@@ -438,7 +440,7 @@ public sealed class WithdrawalFlow : IDisposable
         await JournalVerdictAsync(session.Nonce, verdict);
         if (!verdict.IsReady)
         {
-            return await FinishAsync(forwarded, session, amount, null, ResponseCodes.SystemMalfunction, verdict.CustomerMessage!, started);
+            return await FinishAsync(forwarded, session, amount, null, ResponseCodes.SystemMalfunction, _texts.ForFault(verdict), started);
         }
 
         // A stop does not cut the money part short: it gets StopTimeout to finish (answer, dispense, journal). Only when
@@ -461,11 +463,11 @@ public sealed class WithdrawalFlow : IDisposable
         var amount = session?.Payload.Amount.ToString() ?? string.Empty;
         if (state == TerminalState.Authorising)
         {
-            await _devices.Display.ShowAsync(CustomerTexts.Authorising(amount), CancellationToken.None);
+            await _devices.Display.ShowAsync(_texts.Authorising(amount), CancellationToken.None);
         }
         else if (state == TerminalState.Dispensing)
         {
-            await _devices.Display.ShowAsync(CustomerTexts.Dispensing(amount), CancellationToken.None);
+            await _devices.Display.ShowAsync(_texts.Dispensing(amount), CancellationToken.None);
         }
     }
 
@@ -488,7 +490,7 @@ public sealed class WithdrawalFlow : IDisposable
         forwarded.Reply.TrySetResult(reply);
         _metrics.Withdrawal(final == TerminalState.Done ? (presented == amount ? "dispensed" : "partial") : "declined", responseCode);
         _metrics.Latency(Stopwatch.GetElapsedTime(started));
-        _lastResultScreen = screen ?? (final == TerminalState.Done ? CustomerTexts.TakeCash(presented!.Value.ToString()) : CustomerTexts.Terminated(customerMessage));
+        _lastResultScreen = screen ?? (final == TerminalState.Done ? _texts.TakeCash(presented!.Value.ToString()) : _texts.Terminated(customerMessage));
         Enter(final);
         _logger.LogInformation("Withdrawal ended {State}: {ResponseCode}, presented {Presented} of {Amount}", final, responseCode, presented, amount);
         return new WithdrawalOutcome(session.Nonce, amount, presented, responseCode, customerMessage, final);
@@ -496,7 +498,7 @@ public sealed class WithdrawalFlow : IDisposable
 
     private WithdrawalOutcome Terminate(string? session, Money? amount, string? responseCode, string customerMessage)
     {
-        _lastResultScreen = CustomerTexts.Terminated(customerMessage);
+        _lastResultScreen = _texts.Terminated(customerMessage);
         Enter(TerminalState.Terminated);
         _metrics.Withdrawal("terminated", responseCode ?? "none");
         return new WithdrawalOutcome(session, amount, null, responseCode, customerMessage, TerminalState.Terminated);
@@ -507,7 +509,7 @@ public sealed class WithdrawalFlow : IDisposable
         var typed = string.Empty;
         while (true)
         {
-            await _devices.Display.ShowAsync(CustomerTexts.AmountEntry(typed, _currency.Code, _options.MaxAmountMajor), cancellationToken);
+            await _devices.Display.ShowAsync(_texts.AmountEntry(typed, _currency.Code, _options.MaxAmountMajor), cancellationToken);
             using var timeout = new CancellationTokenSource(_options.KeyTimeout, _time);
             using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
             KeyPress key;

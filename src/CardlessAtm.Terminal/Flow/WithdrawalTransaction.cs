@@ -39,6 +39,8 @@ public sealed class WithdrawalTransaction(
         Reversed,
     }
 
+    private readonly CustomerTexts _texts = CustomerTexts.For(options.Language);
+
     /// <summary>
     /// Raised when the dispenser can no longer be trusted (it did not finish a dispense in
     /// <see cref="TerminalOptions.DispenseTimeout"/>): the ATM must go out of service.
@@ -111,7 +113,7 @@ public sealed class WithdrawalTransaction(
                 // The host may have approved and debited: reverse in full until it acknowledges.
                 await ReverseAsync(pending with { Reason = "no answer from the host", ReasonCode = ReversalReasons.Timeout });
                 stage = Stage.Reversed;
-                return Declined(ResponseCodes.IssuerUnavailable, CustomerTexts.ForResponseCode(ResponseCodes.IssuerUnavailable));
+                return Declined(ResponseCodes.IssuerUnavailable, _texts.ForResponseCode(ResponseCodes.IssuerUnavailable));
             }
 
             if (!answer.IsAuthentic || answer.Response.Mti != Mti.FinancialResponse)
@@ -122,13 +124,13 @@ public sealed class WithdrawalTransaction(
                     : $"host answered {answer.Response.Mti}, not 0210";
                 await ReverseAsync(pending with { Reason = why, ReasonCode = ReversalReasons.InvalidResponse });
                 stage = Stage.Reversed;
-                return Declined(ResponseCodes.SystemMalfunction, "The bank's answer could not be verified.");
+                return Declined(ResponseCodes.SystemMalfunction, _texts.AnswerNotVerified);
             }
 
             if (IsCleanDecline(answer.ResponseCode))
             {
                 stage = Stage.Reversed; // declined before any debit: nothing to reverse
-                return Declined(answer.ResponseCode!, CustomerTexts.ForResponseCode(answer.ResponseCode));
+                return Declined(answer.ResponseCode!, _texts.ForResponseCode(answer.ResponseCode));
             }
 
             if (answer.ResponseCode != ResponseCodes.Approved)
@@ -141,7 +143,7 @@ public sealed class WithdrawalTransaction(
                     ReasonCode = ReversalReasons.UnknownOutcome,
                 });
                 stage = Stage.Reversed;
-                return Declined(ResponseCodes.SystemMalfunction, CustomerTexts.UnknownOutcome);
+                return Declined(ResponseCodes.SystemMalfunction, _texts.UnknownOutcome);
             }
 
             stage = Stage.Approved;
@@ -149,7 +151,7 @@ public sealed class WithdrawalTransaction(
             {
                 await ReverseAsync(pending with { Reason = "customer cancelled while the host was deciding", ReasonCode = ReversalReasons.CustomerCancellation });
                 stage = Stage.Reversed;
-                return Declined(ResponseCodes.DoNotHonour, "Cancelled. Nothing will be charged.");
+                return Declined(ResponseCodes.DoNotHonour, _texts.Cancelled);
             }
 
             await ReportAsync(TerminalState.Dispensing);
@@ -191,7 +193,7 @@ public sealed class WithdrawalTransaction(
 
             if (result.Presented == amount && result.IsComplete)
             {
-                return new WithdrawalSettlement(ResponseCodes.Approved, result.Presented, "Please take your cash.", TerminalState.Done, answer.Response.AuthorizationCode);
+                return new WithdrawalSettlement(ResponseCodes.Approved, result.Presented, _texts.TakeYourCash, TerminalState.Done, answer.Response.AuthorizationCode);
             }
 
             // Notes whose fate is unknown are credited back too and flagged suspect (22) for the cash count:
@@ -202,12 +204,12 @@ public sealed class WithdrawalTransaction(
             stage = Stage.Reversed;
             if (result.Presented.IsPositive)
             {
-                var screen = CustomerTexts.Partial(result.Presented.ToString(), amount.ToString());
+                var screen = _texts.Partial(result.Presented.ToString(), amount.ToString());
                 return new WithdrawalSettlement(ResponseCodes.Approved, result.Presented, string.Join(' ', screen.Lines), TerminalState.Done, answer.Response.AuthorizationCode, screen);
             }
 
             return new WithdrawalSettlement(
-                ResponseCodes.SystemMalfunction, result.Presented, retract is null ? "The ATM could not pay out. Nothing will be charged." : CustomerTexts.NotesRetracted, TerminalState.Terminated);
+                ResponseCodes.SystemMalfunction, result.Presented, retract is null ? _texts.CouldNotPayOut : _texts.NotesRetracted, TerminalState.Terminated);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -296,7 +298,7 @@ public sealed class WithdrawalTransaction(
                     await ReverseAsync(pending! with { DispensedMinor = settled.Presented.MinorUnits, Reason = $"dispense failed: {fault.GetType().Name}", ReasonCode = ReasonFor(settled) });
                     break;
                 case Stage.Dispensed when dispensed!.Presented == amount && !dispensed.HasUnknown:
-                    return new WithdrawalSettlement(ResponseCodes.Approved, dispensed.Presented, "Please take your cash.", TerminalState.Done);
+                    return new WithdrawalSettlement(ResponseCodes.Approved, dispensed.Presented, _texts.TakeYourCash, TerminalState.Done);
                 case Stage.Dispensed:
                     // A retract already moved its notes out of the dispense (its counts are saved): it is reversed as one.
                     var after = retracted is null ? "the dispense" : "a retract";
@@ -317,12 +319,12 @@ public sealed class WithdrawalTransaction(
 
         if (presented is { IsPositive: true } paid)
         {
-            var screen = CustomerTexts.Partial(paid.ToString(), amount.ToString());
+            var screen = _texts.Partial(paid.ToString(), amount.ToString());
             return new WithdrawalSettlement(ResponseCodes.Approved, paid, string.Join(' ', screen.Lines), TerminalState.Done, null, screen);
         }
 
         return new WithdrawalSettlement(
-            ResponseCodes.SystemMalfunction, presented, stage == Stage.NotAsked ? "The ATM could not complete the request." : "The ATM could not pay out. Nothing will be charged.", TerminalState.Terminated);
+            ResponseCodes.SystemMalfunction, presented, stage == Stage.NotAsked ? _texts.CouldNotComplete : _texts.CouldNotPayOut, TerminalState.Terminated);
     }
 
     /// <summary>

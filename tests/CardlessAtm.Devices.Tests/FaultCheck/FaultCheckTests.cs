@@ -16,7 +16,7 @@ public class FaultCheckTests
         var verdict = atm.FaultCheck.Check(Eur(170));
         Assert.True(verdict.IsReady, string.Join("; ", verdict.Reasons));
         Assert.Equal(Eur(170), verdict.Mix!.Amount);
-        Assert.Null(verdict.CustomerMessage);
+        Assert.Empty(verdict.Reasons);
     }
 
     public static TheoryData<string, FaultCode> SensorFaults => new()
@@ -132,7 +132,7 @@ public class FaultCheckTests
         using var atm = await Harness.CreateAsync();
         var verdict = atm.FaultCheck.Check(Eur(amount));
         AssertOnly(verdict, code);
-        Assert.False(string.IsNullOrWhiteSpace(verdict.CustomerMessage));
+        Assert.False(string.IsNullOrWhiteSpace(verdict.Reasons[0].LogText));
     }
 
     [Fact]
@@ -162,7 +162,7 @@ public class FaultCheckTests
         Assert.Equal(
             new[] { FaultCode.SafeDoorOpen, FaultCode.TamperDetected, FaultCode.DisplayOffline, FaultCode.NoSuchDenomination }.Order(),
             verdict.Reasons.Select(r => r.Code).Order());
-        Assert.All(verdict.Reasons, r => Assert.False(string.IsNullOrWhiteSpace(r.CustomerText)));
+        Assert.All(verdict.Reasons, r => Assert.False(string.IsNullOrWhiteSpace(r.LogText)));
     }
 
     /// <summary>The verdict is ready exactly when no device fault is set and the mix exists; a ready verdict's mix makes the amount.</summary>

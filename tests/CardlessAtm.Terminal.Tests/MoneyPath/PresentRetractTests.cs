@@ -42,7 +42,7 @@ public class PresentRetractTests
 
         var settled = await rig.RunOnFakeTimeAsync(rig.WithdrawAsync());
 
-        Assert.Equal(new WithdrawalSettlement(ResponseCodes.SystemMalfunction, new Money(0, Eur80.Currency), CustomerTexts.NotesRetracted, TerminalState.Terminated), settled);
+        Assert.Equal(new WithdrawalSettlement(ResponseCodes.SystemMalfunction, new Money(0, Eur80.Currency), CustomerTexts.English.NotesRetracted, TerminalState.Terminated), settled);
         Assert.True(rig.Time.GetUtcNow() - Start >= rig.Options.PresentTimeout, "retracted before the present timeout");
         var reversal = rig.SingleReversal();
         Assert.Equal((8_000L, 0L, ReversalReasons.NotesRetracted, false), (reversal.AmountMinor, reversal.DispensedMinor, reversal.ReasonCode, reversal.IsPartial));

@@ -98,7 +98,7 @@ public class WithdrawalTransactionMutationTests
 
         var settled = await t.RunAsync();
 
-        Assert.Equal(new WithdrawalSettlement(ResponseCodes.IssuerUnavailable, null, CustomerTexts.ForResponseCode(ResponseCodes.IssuerUnavailable), TerminalState.Terminated), settled);
+        Assert.Equal(new WithdrawalSettlement(ResponseCodes.IssuerUnavailable, null, CustomerTexts.English.ForResponseCode(ResponseCodes.IssuerUnavailable), TerminalState.Terminated), settled);
         Assert.Equal(300, t.Rig.NotesLeft);
         t.AssertFullReversal(ReversalReasons.Timeout, "no answer from the host");
         Assert.Equal([TerminalState.Authorising], t.States);
@@ -206,7 +206,7 @@ public class WithdrawalTransactionMutationTests
         var settled = await t.RunAsync();
 
         // No field 39 does not say "declined before any debit": the outcome is unknown, so it is undone in full.
-        Assert.Equal(new WithdrawalSettlement(ResponseCodes.SystemMalfunction, null, CustomerTexts.UnknownOutcome, TerminalState.Terminated), settled);
+        Assert.Equal(new WithdrawalSettlement(ResponseCodes.SystemMalfunction, null, CustomerTexts.English.UnknownOutcome, TerminalState.Terminated), settled);
         Assert.Equal(300, t.Rig.NotesLeft);
         t.AssertFullReversal(ReversalReasons.UnknownOutcome, "the host answered without field 39: the outcome of the 0200 is unknown");
     }
@@ -269,7 +269,7 @@ public class WithdrawalTransactionMutationTests
         var settled = await t.RunAsync();
 
         var thirty = Money.FromMajor(30, "EUR");
-        var screen = CustomerTexts.Partial(thirty.ToString(), Eighty.ToString());
+        var screen = CustomerTexts.English.Partial(thirty.ToString(), Eighty.ToString());
         Assert.Equal(new WithdrawalSettlement(ResponseCodes.Approved, thirty, string.Join(' ', screen.Lines), TerminalState.Done, null, screen), settled);
         Assert.Equal((99, 99, 100), (t.Rig.NotesIn("CASS1"), t.Rig.NotesIn("CASS2"), t.Rig.NotesIn("CASS3")));
         t.AssertReversal(ReversalReasons.PartialDispense, 3_000, "dispense failed: IOException");
@@ -402,7 +402,7 @@ public class WithdrawalTransactionMutationTests
         var settled = await t.RunAsync();
 
         var thirty = Money.FromMajor(30, "EUR");
-        var screen = CustomerTexts.Partial(thirty.ToString(), Eighty.ToString());
+        var screen = CustomerTexts.English.Partial(thirty.ToString(), Eighty.ToString());
         Assert.Equal(new WithdrawalSettlement(ResponseCodes.Approved, thirty, string.Join(' ', screen.Lines), TerminalState.Done, "A1B2C3", screen), settled);
         t.AssertReversal(ReversalReasons.PartialDispense, 3_000, "dispense Jam");
         Assert.Equal(1, t.Faults(DispenseCompletion.Jam));
@@ -549,7 +549,7 @@ public class WithdrawalTransactionMutationTests
         var settled = await t.RunAsync();
 
         var thirty = Money.FromMajor(30, "EUR");
-        var screen = CustomerTexts.Partial(thirty.ToString(), Eighty.ToString());
+        var screen = CustomerTexts.English.Partial(thirty.ToString(), Eighty.ToString());
         Assert.Equal(new WithdrawalSettlement(ResponseCodes.Approved, thirty, string.Join(' ', screen.Lines), TerminalState.Done, null, screen), settled);
         t.AssertReversal(ReversalReasons.PartialDispense, 3_000, "fault after the dispense: IOException");
     }

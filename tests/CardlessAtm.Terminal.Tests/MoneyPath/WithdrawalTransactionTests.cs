@@ -83,7 +83,7 @@ public class WithdrawalTransactionTests
 
         var settled = await rig.WithdrawAsync();
 
-        Assert.Equal(new WithdrawalSettlement(ResponseCodes.SystemMalfunction, null, CustomerTexts.UnknownOutcome, TerminalState.Terminated), settled);
+        Assert.Equal(new WithdrawalSettlement(ResponseCodes.SystemMalfunction, null, CustomerTexts.English.UnknownOutcome, TerminalState.Terminated), settled);
         Assert.Equal((100, 100, 100), (rig.NotesIn("CASS1"), rig.NotesIn("CASS2"), rig.NotesIn("CASS3")));
         Assert.Equal(0, rig.Device.PresentedTotal);
         var request = rig.Host.Sent[0];
