@@ -165,9 +165,9 @@ public sealed class TerminalOptions
 
         if (!Texts.CustomerTextCatalogue.Has(Language))
         {
-            throw new TerminalConfigurationException(
+            throw new ConfigurationException(
                 $"{SectionName}:{nameof(Language)}",
-                $"{SectionName}:{nameof(Language)} '{Language}' is not a language the terminal has customer texts for ({string.Join(", ", Texts.CustomerTextCatalogue.Languages)}).");
+                $"'{Language}' is not a language the terminal has customer texts for ({string.Join(", ", Texts.CustomerTextCatalogue.Languages)}).");
         }
 
         foreach (var (name, endpoint) in new[] { (nameof(Host), Host), (nameof(Proxy), Proxy) })

@@ -91,10 +91,10 @@ public class CustomerTextCatalogueTests
     {
         var options = new TerminalOptions { AtmId = "ATM00001", Language = language };
 
-        var error = Assert.Throws<TerminalConfigurationException>(options.Validate);
+        var error = Assert.Throws<ConfigurationException>(options.Validate);
 
         Assert.Equal("Terminal:Language", error.Setting);
-        Assert.Contains($"Terminal:Language '{language}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"Configuration error in Terminal:Language: '{language}'", error.Message, StringComparison.Ordinal);
         Assert.Contains("de, en", error.Message, StringComparison.Ordinal);
     }
 
