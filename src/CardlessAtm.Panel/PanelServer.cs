@@ -108,11 +108,10 @@ public sealed class PanelServer : IAsyncDisposable
             [WebHostDefaults.PreferHostingUrlsKey] = "false",
             [WebHostDefaults.ServerUrlsKey] = string.Empty,
         });
+        // ASP.NET Core's own loggers stay unwired: its request logging writes the full URL ("Request starting … GET
+        // /?token=…"), so handing it the caller's factory put Panel:Token in the terminal's log. The panel logs through
+        // its own logger only, without query strings.
         builder.Logging.ClearProviders();
-        if (loggers is not null)
-        {
-            builder.Services.AddSingleton(loggers);
-        }
 
         builder.WebHost.UseKestrel(k =>
         {
