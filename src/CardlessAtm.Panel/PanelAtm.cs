@@ -46,14 +46,20 @@ public sealed class PanelAtm
     /// <summary>The sensor board (doors, cassette presence).</summary>
     public required SimulatedFaultSensors Sensors { get; init; }
 
-    /// <summary>The host's administration (balances, ledger totals).</summary>
-    public required Func<HostAdministration> Host { get; init; }
+    /// <summary>
+    /// The host's administration (balances, ledger totals); null when the panel is attached to a terminal whose host
+    /// runs elsewhere (<c>cardless-atm terminal --panel</c>): the ledger pane is then marked unavailable.
+    /// </summary>
+    public Func<HostAdministration>? Host { get; init; }
 
-    /// <summary>The phones the panes can use.</summary>
-    public required IReadOnlyList<PanelPhone> Phones { get; init; }
+    /// <summary>The phones the panes can use; none when attached to a terminal (the phone panes are then unavailable).</summary>
+    public IReadOnlyList<PanelPhone> Phones { get; init; } = [];
 
-    /// <summary>The accounts whose balances are shown.</summary>
-    public required IReadOnlyList<PanelAccount> Accounts { get; init; }
+    /// <summary>The accounts whose balances are shown (only with <see cref="Host"/>).</summary>
+    public IReadOnlyList<PanelAccount> Accounts { get; init; } = [];
+
+    /// <summary>What the panel shows: "demo network" (<c>panel --demo</c>) or "attached" (<c>terminal --panel</c>), for the page's header.</summary>
+    public string Mode { get; init; } = "demo network";
 
     /// <summary>The device kind of each device class (<c>Devices:Display:Kind</c>, …) the terminal was built with; checked by <see cref="PanelSafety"/>.</summary>
     public required IReadOnlyDictionary<string, string?> DeviceKinds { get; init; }

@@ -11,6 +11,11 @@ public sealed class PanelOptions
     /// <summary>The least length of <see cref="Token"/>.</summary>
     public const int MinimumTokenLength = 16;
 
+    /// <summary>
+    /// Serve the panel from the terminal's own process (<c>Panel:Enabled</c>; the same as <c>cardless-atm terminal --panel</c>).
+    /// </summary>
+    public bool Enabled { get; set; }
+
     /// <summary>The address to bind; loopback (127.0.0.1) by default.</summary>
     public string Address { get; set; } = "127.0.0.1";
 

@@ -61,6 +61,7 @@ public sealed class PanelServer : IAsyncDisposable
     private readonly PhonePanes _panes;
     private readonly Lock _gate = new();
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly Queue<string> _journal = new();
     private long _screenVersion;
     private (long Version, byte[] Png)? _lastPng;
@@ -68,6 +69,7 @@ public sealed class PanelServer : IAsyncDisposable
     private PanelServer(WebApplication app, PanelAtm atm, PanelOptions options, TimeProvider time, ILogger logger)
     {
         _logger = logger;
+        _time = time;
         _app = app;
         _atm = atm;
         _options = options;
@@ -194,6 +196,7 @@ public sealed class PanelServer : IAsyncDisposable
             _atm.Dispenser.TakeNotes();
             return Results.Ok(new { message = "The customer takes the notes at the exit." });
         }));
+        _app.MapPost("/api/saf/retry", ctx => WithBody(ctx, ["id"], RetryReversal));
         _app.MapPost("/api/phones/{pane}/scan", ctx => WithBody(ctx, [], body => Scan(ctx, body)));
         _app.MapPost("/api/phones/{pane}/withdraw", ctx => WithBody(ctx, ["phone", "account", "pin"], body => Withdraw(ctx, body)));
     }
@@ -395,6 +398,64 @@ public sealed class PanelServer : IAsyncDisposable
         return Results.Ok(new { name, on = PanelFaults.IsOn(_atm, name, position), position = position == 0 ? (int?)null : position });
     }
 
+    /// <summary>
+    /// The operator's retry of a stuck reversal, through the terminal's own API (as <c>cardless-atm terminal saf retry</c>):
+    /// it is made due at once and the running forwarder sends it within <c>Terminal:ReversalRetryMax</c>.
+    /// </summary>
+    private IResult RetryReversal(JsonElement body)
+    {
+        var id = RequiredString(body, "id", 64);
+        if (id.Any(c => !char.IsAsciiLetterOrDigit(c) && c != '-'))
+        {
+            throw new BadFieldException("id", "is not a reversal id (letters, digits and '-', as the SAF queue on the page shows them)");
+        }
+
+        var forwarder = _atm.Terminal.Reversals;
+        if (forwarder.Store.Find(id) is null)
+        {
+            return Results.NotFound(new { field = "id", error = $"id: no reversal '{id}' in the store-and-forward queue (it may have been acknowledged already)" });
+        }
+
+        if (!forwarder.Stuck.Any(r => r.Id == id))
+        {
+            return Results.Conflict(new { field = "id", error = $"id: reversal '{id}' is not stuck; the terminal repeats it by itself" });
+        }
+
+        if (!Terminal.StoreAndForward.ReversalForwarder.RequestRetry(forwarder.Store, id, _time))
+        {
+            return Results.NotFound(new { field = "id", error = $"id: reversal '{id}' left the queue meanwhile" });
+        }
+
+        _logger.LogInformation("Panel: operator retry of reversal {Id}", id);
+        return Results.Ok(new { id, message = $"Reversal {id} is due now; the terminal sends it within Terminal:ReversalRetryMax." });
+    }
+
+    /// <summary>The store-and-forward queue as the page shows it: no account, no key, only what an operator needs to act.</summary>
+    private object[] SafQueue()
+    {
+        var forwarder = _atm.Terminal.Reversals;
+        var stuck = forwarder.Stuck.Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
+        return [.. forwarder.Store.ReadAll().Reversals.OrderBy(r => r.QueuedAt).Select(r =>
+        {
+            var currency = Currency.FromNumericCode(r.CurrencyNumeric).Code;
+            var isStuck = stuck.Contains(r.Id);
+            return (object)new
+            {
+                id = r.Id,
+                amount = Money.Of(r.AmountMinor, currency).ToString(),
+                dispensed = Money.Of(r.DispensedMinor, currency).ToString(),
+                reversed = Money.Of(r.AmountMinor - r.DispensedMinor, currency).ToString(),
+                reasonCode = r.ReasonCode,
+                reason = r.Reason,
+                status = r.Status.ToString(),
+                attempts = r.Attempts,
+                lastResponse = r.LastResponse,
+                nextAttempt = r.Status == Terminal.StoreAndForward.ReversalStatus.NeedsOperator ? null : r.NextAttemptAt,
+                stuck = isStuck,
+            };
+        })];
+    }
+
     private static int Pane(HttpContext ctx)
     {
         var text = ctx.Request.RouteValues["pane"] as string;
@@ -406,10 +467,22 @@ public sealed class PanelServer : IAsyncDisposable
         return pane;
     }
 
+    /// <summary>The phone panes need the demo network's proxy and enrolled phones: attached to a terminal there are none.</summary>
+    private IResult? NoPhones() => _atm.Phones.Count > 0 ? null : Results.Conflict(new
+    {
+        field = "pane",
+        error = "pane: the phone panes need the demo network (its proxy and enrolled phones); this panel is attached to a terminal. Use a real phone, or `cardless-atm panel --demo`.",
+    });
+
     private IResult Scan(HttpContext ctx, JsonElement body)
     {
         _ = body;
         var pane = Pane(ctx);
+        if (NoPhones() is { } none)
+        {
+            return none;
+        }
+
         try
         {
             var session = _panes.Scan(pane);
@@ -430,6 +503,11 @@ public sealed class PanelServer : IAsyncDisposable
     private IResult Withdraw(HttpContext ctx, JsonElement body)
     {
         var pane = Pane(ctx);
+        if (NoPhones() is { } none)
+        {
+            return none;
+        }
+
         if (!body.TryGetProperty("phone", out var p) || p.ValueKind != JsonValueKind.Number || !p.TryGetInt32(out var phone) || phone < 0 || phone >= _atm.Phones.Count)
         {
             throw new BadFieldException("phone", $"is required: 0 to {_atm.Phones.Count - 1} ({string.Join(", ", _atm.Phones.Select((ph, i) => $"{i} = {ph.Name}"))})");
@@ -487,15 +565,27 @@ public sealed class PanelServer : IAsyncDisposable
         var units = dispenser.CashUnits;
         var probe = units.Where(u => u.Denomination.Currency.Code == _atm.Currency).MinBy(u => u.Denomination.MinorUnits)?.Denomination ?? Money.Of(1000, _atm.Currency);
         var verdict = terminal.Devices.FaultCheck.Check(probe);
-        var host = _atm.Host();
-        var accounts = new List<object>();
-        foreach (var account in _atm.Accounts)
+        object? ledger = null;
+        if (_atm.Host is { } hostOf)
         {
-            var record = await host.GetAccountAsync(account.AccountId, cancellationToken);
-            accounts.Add(new { accountId = account.AccountId, holder = account.HolderName, balance = record is null ? null : Money.Of(record.BalanceMinor, _atm.Currency).ToString(), balanceMinor = record?.BalanceMinor });
+            var host = hostOf();
+            var accounts = new List<object>();
+            foreach (var account in _atm.Accounts)
+            {
+                var record = await host.GetAccountAsync(account.AccountId, cancellationToken);
+                accounts.Add(new { accountId = account.AccountId, holder = account.HolderName, balance = record is null ? null : Money.Of(record.BalanceMinor, _atm.Currency).ToString(), balanceMinor = record?.BalanceMinor });
+            }
+
+            var totals = await host.GetLedgerTotalsAsync(cancellationToken);
+            ledger = new
+            {
+                accounts,
+                balances = totals.Balances,
+                approvedWithdrawals = Money.Of(totals.ApprovedWithdrawalsMinor, _atm.Currency).ToString(),
+                reversals = Money.Of(totals.ReversalsMinor, _atm.Currency).ToString(),
+            };
         }
 
-        var totals = await host.GetLedgerTotalsAsync(cancellationToken);
         string[] journal;
         lock (_gate)
         {
@@ -505,6 +595,14 @@ public sealed class PanelServer : IAsyncDisposable
         var positions = PanelFaults.Positions(_atm).ToList();
         return new
         {
+            mode = _atm.Mode,
+            available = new
+            {
+                ledger = _atm.Host is not null,
+                phones = _atm.Phones.Count > 0,
+                hostLink = _atm.HostLink is not null,
+                proxyLink = _atm.ProxyLink is not null,
+            },
             terminal = new
             {
                 atmId = terminal.Options.AtmId,
@@ -562,14 +660,9 @@ public sealed class PanelServer : IAsyncDisposable
                 positions = PanelFaults.TakesPosition(n) ? positions.Where(p => PanelFaults.IsOn(_atm, n, p)).ToArray() : null,
             }),
             positions,
+            saf = SafQueue(),
             journal,
-            ledger = new
-            {
-                accounts,
-                balances = totals.Balances,
-                approvedWithdrawals = Money.Of(totals.ApprovedWithdrawalsMinor, _atm.Currency).ToString(),
-                reversals = Money.Of(totals.ReversalsMinor, _atm.Currency).ToString(),
-            },
+            ledger,
             phones = _atm.Phones.Select((p, i) => new { index = i, name = p.Name }),
             panes = _panes.All.Select(p => p.Snapshot()),
         };

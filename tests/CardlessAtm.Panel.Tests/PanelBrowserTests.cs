@@ -132,6 +132,56 @@ public sealed class PanelBrowserTests
         browser.Screenshot("two-phones-race");
     }
 
+    /// <summary>
+    /// A jam, and the ATM blocked at the host while it dispenses: the reversal is refused 12 and sticks in the SAF queue.
+    /// The page lists it (no account id), the operator unblocks the ATM and presses Retry: the queue empties, the host
+    /// keeps only the note that came out, and the ledger balances.
+    /// </summary>
+    [BrowserFact]
+    public async Task A_stuck_reversal_is_listed_and_the_retry_button_delivers_it_once_the_host_accepts_it()
+    {
+        await using var panel = await StartAsync();
+        var admin = panel.Network.Host.Administration;
+        panel.Atm.Terminal.Journal.Written += entry =>
+        {
+            if (entry is Terminal.Journal.DispenseStarted)
+            {
+                admin.SetAtmStatusAsync(DemoSeed.AtmId, Host.Storage.AtmStatus.Blocked).GetAwaiter().GetResult();
+            }
+        };
+        using var browser = Browser.Open(panel.Server.Url);
+        browser.WaitForText("#saf-summary", "Queue empty");
+        browser.Click("#fault-jam");
+        browser.WaitFor(() => panel.Atm.Dispenser.Faults.JamAfterNotes == 1, "the jam switch to reach the simulated dispenser");
+        EnterAmount(browser, "80");
+        Scan(browser, 1, "80.00 EUR");
+        Withdraw(browser, 1, Ada.AccountId, Ada.Pin);
+        browser.WaitForText("#pane-1 .status", "partial");
+
+        browser.WaitForText("#saf tbody", "STUCK");
+        var stuck = Assert.Single(panel.Atm.Terminal.Reversals.Stuck);
+        var row = browser.Text($"#saf-{stuck.Id}");
+        Assert.Contains("80.00 EUR", row, StringComparison.Ordinal);
+        Assert.Contains(stuck.ReasonCode, row, StringComparison.Ordinal);
+        Assert.Contains("12", row, StringComparison.Ordinal); // the host's answer: the ATM is blocked
+        Assert.DoesNotContain(Ada.AccountId, browser.Text("#saf"), StringComparison.Ordinal);
+        browser.WaitForText("#saf-summary", "1 stuck");
+        browser.Screenshot("saf-stuck");
+
+        await admin.SetAtmStatusAsync(DemoSeed.AtmId, Host.Storage.AtmStatus.Active);
+        browser.Click($"#saf-{stuck.Id} .retry");
+        browser.WaitForText("#saf-summary", "Queue empty");
+        await SettledAsync(panel, browser);
+
+        var presented = panel.Atm.PresentedValue;
+        Assert.True(presented.MinorUnits is > 0 and < 8000, $"one note out before the jam, not {presented}");
+        Assert.Equal(Ada.OpeningBalanceMinor - presented.MinorUnits, await BalanceAsync(panel, Ada));
+        await AssertLedgerBalancesAsync(panel);
+        Assert.Empty(browser.Driver.FindElements(OpenQA.Selenium.By.CssSelector("#saf tbody tr")));
+        browser.WaitForText($"#account-{Ada.AccountId}", Money.Of(Ada.OpeningBalanceMinor - presented.MinorUnits, "EUR").ToString());
+        browser.Screenshot("saf-retried");
+    }
+
     private static bool Final(string status) =>
         status.StartsWith("approved", StringComparison.Ordinal) || status.StartsWith("refused", StringComparison.Ordinal)
         || status.StartsWith("failed", StringComparison.Ordinal) || status.StartsWith("partial", StringComparison.Ordinal);

@@ -2,7 +2,10 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text.RegularExpressions;
+using CardlessAtm.Phone.Scanning;
 
 namespace CardlessAtm.Panel.Tests;
 
@@ -10,7 +13,7 @@ namespace CardlessAtm.Panel.Tests;
 public sealed partial class PanelCommandTests
 {
     [Theory]
-    [InlineData("not available yet", "panel")]
+    [InlineData("cardless-atm terminal --panel", "panel")]
     [InlineData("Panel:AllowRealDevices", "panel", "--demo", "--set", "Devices:Dispenser:Kind=Lcdm2000")]
     [InlineData("Panel:AllowRemote", "panel", "--demo", "--address", "0.0.0.0")]
     [InlineData("Panel:Token", "panel", "--demo", "--address", "0.0.0.0", "--set", "Panel:AllowRemote=true")]
@@ -75,6 +78,103 @@ public sealed partial class PanelCommandTests
             await process.WaitForExitAsync();
         }
     }
+
+    /// <summary>
+    /// <c>terminal --panel</c> serves the panel from the terminal's own process, on its own devices: its screen and cash
+    /// units, with the demo-only panes (ledger, phones, link switches) marked unavailable. The host is never reachable here
+    /// (port 9), so the terminal stays out of service; the panel shows exactly that.
+    /// </summary>
+    [Fact]
+    public async Task Terminal_with_panel_serves_the_terminals_own_screen_and_cash_units()
+    {
+        var directory = TerminalDirectory();
+        using var process = Start(["terminal", "--panel", .. TerminalSettings(directory)], out var output);
+        try
+        {
+            var address = await WaitForUrlAsync(process, output);
+            Assert.Contains(output, l => l.Contains("Front panel of ATM00042 (attached to this terminal)", StringComparison.Ordinal));
+            using var client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+            JsonElement state = default;
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            do
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the terminal never drew a screen:\n" + string.Join('\n', output));
+                await Task.Delay(100);
+                state = await client.GetFromJsonAsync<JsonElement>("/api/state");
+            }
+            while (state.GetProperty("screen").GetProperty("title").ValueKind != JsonValueKind.String);
+
+            Assert.Equal("attached to this terminal", state.GetProperty("mode").GetString());
+            Assert.Equal("ATM00042", state.GetProperty("terminal").GetProperty("atmId").GetString());
+            Assert.Equal("OutOfService", state.GetProperty("terminal").GetProperty("state").GetString());
+            var units = state.GetProperty("cashUnits").EnumerateArray().ToDictionary(u => u.GetProperty("id").GetString()!, u => u.GetProperty("count").GetInt32());
+            Assert.Equal(new Dictionary<string, int> { ["CASS1"] = 500, ["CASS2"] = 500 }, units);
+            var available = state.GetProperty("available");
+            Assert.False(available.GetProperty("ledger").GetBoolean());
+            Assert.False(available.GetProperty("phones").GetBoolean());
+            Assert.False(available.GetProperty("hostLink").GetBoolean());
+            Assert.Equal(JsonValueKind.Null, state.GetProperty("ledger").ValueKind);
+            Assert.True(QrImageReader.LooksLikePng(await client.GetByteArrayAsync("/api/screen.png")));
+
+            using var scan = await client.PostAsync("/api/phones/1/scan", new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.Conflict, scan.StatusCode);
+            Assert.Contains("panel --demo", await scan.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            using var link = await client.PostAsync("/api/faults", new StringContent("""{"name":"host-link-down","on":true}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.BadRequest, link.StatusCode);
+
+            // The switches act on the terminal's own simulated devices: its fault check sees the door.
+            using var door = await client.PostAsync("/api/faults", new StringContent("""{"name":"safe-door","on":true}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.OK, door.StatusCode);
+            var after = await client.GetFromJsonAsync<JsonElement>("/api/state");
+            Assert.Contains(after.GetProperty("verdict").GetProperty("reasons").EnumerateArray(), r => r.GetProperty("code").GetString() == "SafeDoorOpen");
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData("Panel:AllowRealDevices", "--panel", "--set", "Devices:Dispenser:Kind=Lcdm2000")]
+    [InlineData("Panel:AllowRealDevices", "--set", "Panel:Enabled=true", "--set", "Devices:Display:Kind=Console")]
+    [InlineData("Panel:AllowRemote", "--panel", "--set", "Panel:Address=0.0.0.0")]
+    public async Task Terminal_with_panel_refuses_real_devices_and_unsafe_bindings_before_it_starts(string expected, params string[] args)
+    {
+        var directory = TerminalDirectory();
+        using var process = Start(["terminal", .. args, .. TerminalSettings(directory)], out var output);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        process.WaitForExit();
+
+        Assert.Equal(2, process.ExitCode);
+        var text = string.Join('\n', output);
+        Assert.Contains(expected, text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Front panel of", text, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(directory, "data", "journal.log")), "the terminal started although the panel was refused");
+    }
+
+    private static string TerminalDirectory()
+    {
+        var directory = Directory.CreateTempSubdirectory("panel-attach-").FullName;
+        var keys = Path.Combine(directory, "keys");
+        using var master = Security.SecretKey.Generate(Security.SecurityProfiles.Create(Security.SecurityProfileKind.Aes).TerminalMasterKeyAlgorithm);
+        new Security.FileKeyStore(keys).SaveKey("tmk", master);
+        return directory;
+    }
+
+    /// <summary>A terminal on the shipped Simulated rig whose host and proxy (port 9, discard) never answer.</summary>
+    private static string[] TerminalSettings(string directory) =>
+    [
+        "--set", "Security:Profile=Aes",
+        "--set", "Terminal:AtmId=ATM00042",
+        "--set", "Terminal:Currency=EUR",
+        "--set", "Terminal:Host:Address=127.0.0.1", "--set", "Terminal:Host:Port=9", "--set", "Terminal:Host:Insecure=true",
+        "--set", "Terminal:Proxy:Address=127.0.0.1", "--set", "Terminal:Proxy:Port=9", "--set", "Terminal:Proxy:Insecure=true",
+        "--set", $"Terminal:KeyStore={Path.Combine(directory, "keys")}",
+        "--set", $"Terminal:DataDirectory={Path.Combine(directory, "data")}",
+        "--set", $"Devices:Dispenser:Simulated:StateFile={Path.Combine(directory, "cash-units.json")}",
+    ];
 
     private static int FreePort()
     {

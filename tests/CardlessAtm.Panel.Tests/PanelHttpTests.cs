@@ -61,6 +61,10 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
     [InlineData("/api/faults", """{"name":"jam","on":false,"on":false}""", "on")]
     [InlineData("/api/take-notes", """{"count":5}""", "count")]
     [InlineData("/api/phones/4/withdraw", """{"phone":0,"account":"100000000001","pin":"1234","amount":"999.00"}""", "amount")]
+    [InlineData("/api/saf/retry", """{}""", "id")]
+    [InlineData("/api/saf/retry", """{"id":7}""", "id")]
+    [InlineData("/api/saf/retry", """{"id":"../../etc/passwd"}""", "id")]
+    [InlineData("/api/saf/retry", """{"id":"000001-0101120000","force":true}""", "force")]
     public async Task Malformed_or_out_of_range_input_is_400_with_a_message_naming_the_field(string path, string body, string field)
     {
         using var response = await Client.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
@@ -122,6 +126,19 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
 
         Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
         Assert.Contains("scan the QR code first", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Retrying_a_reversal_that_is_not_in_the_queue_is_404_naming_the_id()
+    {
+        using var response = await Client.PostAsync("/api/saf/retry", Json("""{"id":"000001-0101120000"}"""));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        var error = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("id", error.GetProperty("field").GetString());
+        Assert.Contains("no reversal '000001-0101120000'", error.GetProperty("error").GetString(), StringComparison.Ordinal);
+        var state = await Client.GetFromJsonAsync<JsonElement>("/api/state");
+        Assert.Equal(JsonValueKind.Array, state.GetProperty("saf").ValueKind);
     }
 
     [Fact]

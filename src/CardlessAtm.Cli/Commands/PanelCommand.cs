@@ -1,6 +1,10 @@
 using System.CommandLine;
 using CardlessAtm.Cli.Demo;
+using CardlessAtm.Devices.Configuration;
+using CardlessAtm.Devices.Dispenser;
+using CardlessAtm.Devices.Simulated;
 using CardlessAtm.Panel;
+using CardlessAtm.Terminal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -11,6 +15,65 @@ namespace CardlessAtm.Cli.Commands;
 internal static class PanelCommand
 {
     private static readonly string[] DeviceClasses = ["Display", "Keypad", "Dispenser", "Sensors"];
+
+    /// <summary>What <c>cardless-atm panel</c> without <c>--demo</c> says: the panel attaches from inside the terminal's process.</summary>
+    internal const string AttachHint =
+        "panel: the panel attaches to a terminal from inside its process: start it as `cardless-atm terminal --panel` (or Panel:Enabled=true), or run `cardless-atm panel --demo` for the demo network.";
+
+    /// <summary>Reads <c>Panel:*</c> as the panel commands use it.</summary>
+    internal static PanelOptions ReadOptions(IConfiguration configuration)
+    {
+        var options = new PanelOptions();
+        configuration.GetSection(PanelOptions.SectionName).Bind(options);
+        return options;
+    }
+
+    /// <summary>
+    /// The panel's settings and the configured device kinds, checked before the terminal opens a device or dials a link.
+    /// </summary>
+    /// <returns>Device class to configured kind.</returns>
+    /// <exception cref="PanelRefusedException">Unsafe settings or a real device kind without Panel:AllowRealDevices.</exception>
+    internal static Dictionary<string, string?> CheckBeforeStart(IConfiguration configuration, PanelOptions options)
+    {
+        options.Validate();
+        var kinds = DeviceClasses.ToDictionary(c => c, c => configuration[$"Devices:{c}:Kind"]);
+        PanelSafety.EnsureSimulated(kinds, options.AllowRealDevices);
+        return kinds;
+    }
+
+    /// <summary>
+    /// Serves the panel for a running terminal in this process (<c>cardless-atm terminal --panel</c>), on the terminal's
+    /// own devices from DI. The same safety rules as <c>--demo</c>: loopback unless Panel:AllowRemote with a token, and
+    /// no real device kind unless Panel:AllowRealDevices. The demo's host, proxy and phones are not there: the ledger
+    /// and phone panes and the link switches are marked unavailable.
+    /// </summary>
+    /// <exception cref="PanelRefusedException">Unsafe settings, a real device kind, or devices the panel cannot drive.</exception>
+    internal static async Task<PanelServer> AttachAsync(IServiceProvider services, AtmTerminal terminal, PanelOptions options, CancellationToken cancellationToken)
+    {
+        var kinds = CheckBeforeStart(services.GetRequiredService<IConfiguration>(), options);
+        var devices = services.GetRequiredService<AtmDevices>();
+        var dispenser = services.GetRequiredService<IDispenserDevice>();
+        if (devices.Display is not SimulatedDisplay display || devices.Keypad is not SimulatedKeypad keypad
+            || dispenser is not SimulatedDispenserDevice simulatedDispenser || devices.Sensors is not SimulatedFaultSensors sensors)
+        {
+            throw new PanelRefusedException(
+                $"The attached panel shows and drives the Simulated rig's devices only (Devices:*:Kind=Simulated); this terminal runs {devices.Display.GetType().Name}, "
+                + $"{devices.Keypad.GetType().Name}, {dispenser.GetType().Name} and {devices.Sensors.GetType().Name}.");
+        }
+
+        var atm = new PanelAtm
+        {
+            Terminal = terminal,
+            Display = display,
+            Keypad = keypad,
+            Dispenser = simulatedDispenser,
+            Sensors = sensors,
+            DeviceKinds = kinds,
+            Currency = terminal.Options.Currency,
+            Mode = "attached to this terminal",
+        };
+        return await PanelServer.StartAsync(atm, options, services.GetRequiredService<ILoggerFactory>(), services.GetService<TimeProvider>(), cancellationToken);
+    }
 
     public static Command Create()
     {
@@ -30,8 +93,7 @@ internal static class PanelCommand
         {
             using var host = CliHost.Build(parse, _ => { });
             var configuration = host.Services.GetRequiredService<IConfiguration>();
-            var options = new PanelOptions();
-            configuration.GetSection(PanelOptions.SectionName).Bind(options);
+            var options = ReadOptions(configuration);
             options.Address = parse.GetValue(address) ?? options.Address;
             options.Port = parse.GetValue(port) ?? options.Port;
 
@@ -40,7 +102,7 @@ internal static class PanelCommand
             PanelSafety.EnsureSimulated(kinds, options.AllowRealDevices);
             if (!parse.GetValue(demo))
             {
-                throw new UsageException("panel: attaching to a running terminal is not available yet; run `cardless-atm panel --demo` to start the demo network with its panel.");
+                throw new UsageException(AttachHint);
             }
 
             await using var panel = await DemoPanel.StartAsync(options, host.Services.GetRequiredService<ILoggerFactory>(), cancellationToken);

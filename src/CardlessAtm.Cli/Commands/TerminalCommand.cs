@@ -67,6 +67,12 @@ internal static class TerminalCommand
         command.Options.Add(rigOption);
         var dispenserOption = Rigs.FirmwareSimRig.CreateDispenserOption();
         command.Options.Add(dispenserOption);
+        var panelOption = new Option<bool>("--panel")
+        {
+            Description = "Also serve the front panel in the browser from this process, on this terminal's own (simulated) devices: the same as Panel:Enabled=true. "
+                + "Loopback by default (Panel:Address, Panel:Port); refuses real device kinds; see docs/panel.md.",
+        };
+        command.Options.Add(panelOption);
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
         {
             Rigs.FirmwareSimRig? rig = null;
@@ -111,6 +117,14 @@ internal static class TerminalCommand
                 });
             });
 
+            // A panel that must not run here (real devices, an unsafe binding) is refused before any device is opened.
+            var panelOptions = PanelCommand.ReadOptions(host.Services.GetRequiredService<IConfiguration>());
+            var withPanel = parse.GetValue(panelOption) || panelOptions.Enabled;
+            if (withPanel)
+            {
+                PanelCommand.CheckBeforeStart(host.Services.GetRequiredService<IConfiguration>(), panelOptions);
+            }
+
             // Everything that can be wrong in the settings or the key store fails here, before anything is dialled.
             AtmTerminal terminal;
             try
@@ -124,6 +138,15 @@ internal static class TerminalCommand
             }
 
             KillPoint.Arm(terminal, host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CardlessAtm.KillPoint"));
+
+            // Served before the terminal dials anything: a refusal (exit 2) leaves no link half open.
+            await using var panel = withPanel
+                ? await PanelCommand.AttachAsync(host.Services, terminal, panelOptions, cancellationToken)
+                : null;
+            if (panel is not null)
+            {
+                Console.WriteLine($"Front panel of {terminal.Options.AtmId} (attached to this terminal): {panel.Url}" + (string.IsNullOrEmpty(panelOptions.Token) ? string.Empty : "?token=<Panel:Token>"));
+            }
 
             var statusSettings = StatusSettings.Read(host.Services.GetRequiredService<IConfiguration>(), DefaultStatusPath(terminal.Options));
             await using (StatusFileWriter.Start(

@@ -141,14 +141,50 @@ function render(state) {
   const d = state.dispenser;
   $("#dispenser").textContent = `Dispenser ${d.device}${d.lastFault ? ` (${d.lastFault})` : ""}; reject tray ${d.rejectTray}, at the exit ${d.notesAtExit}, retract bin ${d.retractBin}, presented in all ${d.presentedTotal}`;
 
-  $("#ledger tbody").replaceChildren(...state.ledger.accounts.map(a => {
+  $("#saf tbody").replaceChildren(...state.saf.map(r => {
+    const tr = document.createElement("tr");
+    tr.id = `saf-${r.id}`;
+    tr.className = r.stuck ? "stuck" : "";
+    [r.id, r.amount, r.dispensed, `${r.reasonCode} (${r.reason})`, r.stuck ? `STUCK (${r.status})` : r.status, String(r.attempts), r.lastResponse ?? "–",
+      r.stuck && r.status === "NeedsOperator" ? "after a retry" : (r.nextAttempt ?? "now")].forEach(v => cell(tr, v));
+    const td = document.createElement("td");
+    if (r.stuck) {
+      const button = document.createElement("button");
+      button.className = "retry";
+      button.textContent = "Retry";
+      button.addEventListener("click", () => post("/api/saf/retry", { id: r.id }).catch(e => showError(e.message)));
+      td.append(button);
+    }
+    tr.append(td);
+    return tr;
+  }));
+  $("#saf-summary").textContent = state.saf.length === 0 ? "Queue empty: every reversal acknowledged by the host."
+    : `${state.saf.length} reversal(s) waiting, ${state.saf.filter(r => r.stuck).length} stuck.`;
+
+  $("#mode").textContent = `(${state.mode})`;
+  $("#ledger-unavailable").hidden = state.available.ledger;
+  $("#ledger").hidden = !state.available.ledger;
+  $("#ledger-totals").hidden = !state.available.ledger;
+  $("#phones-unavailable").hidden = state.available.phones;
+  $("#add-pane").hidden = !state.available.phones;
+  if (state.ledger) renderLedger(state.ledger);
+  if (state.available.phones) renderPanes(state);
+
+  $("#journal").textContent = state.journal.join("\n");
+  $("#connection").textContent = "";
+}
+
+function renderLedger(ledger) {
+  $("#ledger tbody").replaceChildren(...ledger.accounts.map(a => {
     const tr = document.createElement("tr");
     tr.id = `account-${a.accountId}`;
     [a.accountId, a.holder, a.balance ?? "?"].forEach(v => cell(tr, v));
     return tr;
   }));
-  $("#ledger-totals").textContent = `Approved withdrawals ${state.ledger.approvedWithdrawals}, reversals ${state.ledger.reversals}; ledger ${state.ledger.balances ? "balances" : "DOES NOT BALANCE"}`;
+  $("#ledger-totals").textContent = `Approved withdrawals ${ledger.approvedWithdrawals}, reversals ${ledger.reversals}; ledger ${ledger.balances ? "balances" : "DOES NOT BALANCE"}`;
+}
 
+function renderPanes(state) {
   if (phones.length === 0) {
     phones = state.phones;
     for (let i = 1; i <= panes; i++) buildPane(i);
@@ -163,9 +199,6 @@ function render(state) {
     status.className = `status ${pane.status}`;
     $(".message", node).textContent = pane.message;
   }
-
-  $("#journal").textContent = state.journal.join("\n");
-  $("#connection").textContent = "";
 }
 
 async function poll() {
