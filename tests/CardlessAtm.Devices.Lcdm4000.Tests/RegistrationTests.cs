@@ -44,4 +44,27 @@ public class RegistrationTests
         Assert.Equal(typeof(Lcdm4000Options), error.OptionsType);
         Assert.Contains(error.Failures, f => f.StartsWith("Devices:Dispenser:Lcdm4000:MaxNotesPerCommand is 80", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void The_selected_kind_is_checked_at_start_naming_the_setting()
+    {
+        using var services = Services(new()
+        {
+            ["Devices:Dispenser:Kind"] = "Lcdm4000",
+            ["Devices:Dispenser:Lcdm4000:PortName"] = "",
+        });
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Dispenser:Lcdm4000:PortName is required", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_kind_that_is_not_selected_does_not_stop_start_up()
+    {
+        using var services = Services(new()
+        {
+            ["Devices:Dispenser:Kind"] = "Simulated",
+            ["Devices:Dispenser:Lcdm4000:MaxNotesPerCommand"] = "80",
+        });
+        services.GetService<IStartupValidator>()?.Validate();
+    }
 }
