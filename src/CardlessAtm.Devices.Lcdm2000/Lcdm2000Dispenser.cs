@@ -30,7 +30,7 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
 
     /// <summary>Creates the driver on a serial port; the port's line settings are taken from <paramref name="options"/> when it is opened (on first use).</summary>
     /// <param name="port">The serial port (not yet open, or already opened by the caller).</param>
-    /// <param name="options">Settings; validated here (an <see cref="ArgumentException"/> names every bad setting) and copied.</param>
+    /// <param name="options">Settings, already checked by <see cref="Lcdm2000OptionsValidator"/> (the registration does it at start-up); copied.</param>
     /// <param name="timeProvider">Clock for every time limit; the system clock if null.</param>
     /// <param name="logger">Logger; none if null.</param>
     /// <exception cref="Lcdm2000CounterFileException">The <see cref="Lcdm2000Options.CounterFile"/> exists but is unreadable.</exception>
@@ -56,7 +56,6 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
         Func<Lcdm2000Options, Stream> open, Action<Stream> close, Action? discard)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.ThrowIfInvalid();
         _options = options.Clone();
         _logger = logger ?? NullLogger.Instance;
         _counterFile = string.IsNullOrEmpty(_options.CounterFile) ? null : Lcdm2000CounterFile.Open(_options.CounterFile);
@@ -75,7 +74,6 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
     public static Lcdm2000Dispenser Create(Lcdm2000Options options, TimeProvider? timeProvider = null, ILogger<Lcdm2000Dispenser>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.ThrowIfInvalid();
         var port = new SerialPort();
         try
         {
@@ -313,7 +311,7 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
         }
 
         return total > _options.MaxNotesPerDispense
-            ? $"{total} notes asked; at most {_options.MaxNotesPerDispense} per dispense (setting {Lcdm2000Options.SectionName}:{nameof(Lcdm2000Options.MaxNotesPerDispense)})"
+            ? $"{total} notes asked; at most {_options.MaxNotesPerDispense} per dispense (setting {nameof(Lcdm2000Options.MaxNotesPerDispense)})"
             : null;
     }
 

@@ -4,15 +4,12 @@ using CardlessAtm.Devices.Lcdm2000.Protocol;
 namespace CardlessAtm.Devices.Lcdm2000;
 
 /// <summary>
-/// Settings of the Puloon LCDM-2000 driver (bind from configuration section <see cref="SectionName"/>).
+/// Settings of the Puloon LCDM-2000 driver (bound by <see cref="Lcdm2000Registration"/> and checked by <see cref="Lcdm2000OptionsValidator"/>).
 /// Every serial setting comes from here: a pseudo-terminal cannot carry parity, so nothing in code
 /// assumes the line settings.
 /// </summary>
 public sealed class Lcdm2000Options
 {
-    /// <summary>The configuration section these options are bound from.</summary>
-    public const string SectionName = "Devices:Dispenser:Lcdm2000";
-
     /// <summary>Serial device, e.g. <c>/dev/ttyUSB0</c>, <c>/dev/serial0</c> or the emulator's pty path. Required.</summary>
     public string PortName { get; set; } = "";
 
@@ -84,110 +81,6 @@ public sealed class Lcdm2000Options
     /// <summary>The time limit of one dispense command for the given number of notes.</summary>
     public TimeSpan DispenseTimeout(int notes) => DispenseBaseTimeout + (DispensePerNoteTimeout * notes);
 
-    /// <summary>Every problem with these settings, each naming the setting; empty when they are valid.</summary>
-    public IReadOnlyList<string> Validate()
-    {
-        var errors = new List<string>();
-        var p = SectionName + ":";
-        if (string.IsNullOrWhiteSpace(PortName))
-        {
-            errors.Add($"{p}{nameof(PortName)} is required: the serial device of the LCDM-2000, e.g. /dev/ttyUSB0 or the emulator's pty path.");
-        }
-
-        int[] bauds = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200];
-        if (!bauds.Contains(BaudRate))
-        {
-            errors.Add($"{p}{nameof(BaudRate)} is {BaudRate}; it must be one of {string.Join(", ", bauds)} (the LCDM-2000 uses 9600 or 38400).");
-        }
-
-        if (DataBits is < 5 or > 8)
-        {
-            errors.Add($"{p}{nameof(DataBits)} is {DataBits}; it must be 5..8 (the LCDM-2000 uses 8).");
-        }
-
-        if (!Enum.IsDefined(Parity))
-        {
-            errors.Add($"{p}{nameof(Parity)} is {(int)Parity}; it must be one of {string.Join(", ", Enum.GetNames<Parity>())}.");
-        }
-
-        if (!Enum.IsDefined(StopBits) || StopBits == StopBits.None)
-        {
-            errors.Add($"{p}{nameof(StopBits)} is {StopBits}; it must be One, OnePointFive or Two.");
-        }
-
-        Positive(errors, p + nameof(AckTimeout), AckTimeout, TimeSpan.FromSeconds(30));
-        Positive(errors, p + nameof(InterByteTimeout), InterByteTimeout, TimeSpan.FromSeconds(10));
-        Positive(errors, p + nameof(StatusTimeout), StatusTimeout, TimeSpan.FromMinutes(5));
-        Positive(errors, p + nameof(PurgeTimeout), PurgeTimeout, TimeSpan.FromMinutes(5));
-        Positive(errors, p + nameof(DispenseBaseTimeout), DispenseBaseTimeout, TimeSpan.FromMinutes(5));
-        if (DispensePerNoteTimeout < TimeSpan.Zero || DispensePerNoteTimeout > TimeSpan.FromSeconds(30))
-        {
-            errors.Add($"{p}{nameof(DispensePerNoteTimeout)} is {DispensePerNoteTimeout}; it must be between 0 and 30 s.");
-        }
-
-        if (Retries is < 0 or > 10)
-        {
-            errors.Add($"{p}{nameof(Retries)} is {Retries}; it must be 0..10.");
-        }
-
-        if (MaxNotesPerCommand is < 1 or > Lcdm2000Frame.MaxNotesPerCommand)
-        {
-            errors.Add($"{p}{nameof(MaxNotesPerCommand)} is {MaxNotesPerCommand}; it must be 1..{Lcdm2000Frame.MaxNotesPerCommand} (the protocol's count has a tens digit of at most 6).");
-        }
-
-        if (MaxNotesPerDispense is < 1 or > 1000)
-        {
-            errors.Add($"{p}{nameof(MaxNotesPerDispense)} is {MaxNotesPerDispense}; it must be 1..1000.");
-        }
-
-        if (!Enum.IsDefined(CombinedAnswerOrder))
-        {
-            errors.Add($"{p}{nameof(CombinedAnswerOrder)} is {(int)CombinedAnswerOrder}; it must be one of {string.Join(", ", Enum.GetNames<Lcdm2000CombinedAnswerOrder>())} (run 'cardless-atm devices lcdm2000 probe' to tell).");
-        }
-
-        if (!Enum.IsDefined(CassetteSensorBit))
-        {
-            errors.Add($"{p}{nameof(CassetteSensorBit)} is {(int)CassetteSensorBit}; it must be one of {string.Join(", ", Enum.GetNames<Lcdm2000CassetteSensorBit>())} (run 'cardless-atm devices lcdm2000 probe' to tell).");
-        }
-
-        if (!string.IsNullOrEmpty(CounterFile))
-        {
-            if (CounterFile.Trim() != CounterFile || !Path.IsPathFullyQualified(CounterFile))
-            {
-                errors.Add($"{p}{nameof(CounterFile)} is '{CounterFile}'; it must be a full path, e.g. /var/lib/cardless-atm/lcdm2000-counters.json.");
-            }
-            else if (Directory.Exists(CounterFile) || CounterFile.EndsWith(Path.DirectorySeparatorChar) || CounterFile.EndsWith(Path.AltDirectorySeparatorChar))
-            {
-                errors.Add($"{p}{nameof(CounterFile)} is '{CounterFile}', a directory; it must name a file.");
-            }
-        }
-
-        if (string.IsNullOrWhiteSpace(DeviceName))
-        {
-            errors.Add($"{p}{nameof(DeviceName)} must not be empty.");
-        }
-
-        return errors;
-    }
-
-    /// <summary>Throws <see cref="ArgumentException"/> listing every invalid setting.</summary>
-    public void ThrowIfInvalid()
-    {
-        var errors = Validate();
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException("Invalid LCDM-2000 settings: " + string.Join(" ", errors));
-        }
-    }
-
     /// <summary>A copy, so that later changes to a bound instance cannot change a running driver.</summary>
     public Lcdm2000Options Clone() => (Lcdm2000Options)MemberwiseClone();
-
-    private static void Positive(List<string> errors, string name, TimeSpan value, TimeSpan max)
-    {
-        if (value <= TimeSpan.Zero || value > max)
-        {
-            errors.Add($"{name} is {value}; it must be more than 0 and at most {max}.");
-        }
-    }
 }

@@ -1,6 +1,8 @@
 using CardlessAtm.Devices.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace CardlessAtm.Devices.Lcdm2000;
 
@@ -10,29 +12,28 @@ public static class Lcdm2000Registration
     /// <summary>The kind name used in configuration (<c>Devices:Dispenser:Kind</c>).</summary>
     public const string Kind = "Lcdm2000";
 
+    /// <summary>The configuration section the driver's settings are bound from.</summary>
+    public const string SectionPath = "Devices:Dispenser:Lcdm2000";
+
     /// <summary>
-    /// Adds the LCDM-2000 driver as dispenser kind <see cref="Kind"/>; its settings are read from
-    /// <c>Devices:Dispenser:Lcdm2000</c> (see <see cref="Lcdm2000Options"/>) and validated when the
-    /// dispenser is resolved, with every bad setting named.
+    /// Adds the LCDM-2000 driver as dispenser kind <see cref="Kind"/>: binds <see cref="Lcdm2000Options"/> from
+    /// <c>Devices:Dispenser:Lcdm2000</c>, checks them with <see cref="Lcdm2000OptionsValidator"/> (every failure names
+    /// the full setting path) and, when this is the selected kind, at host start (<c>ValidateOnStart</c>).
     /// </summary>
     public static AtmDevicesBuilder AddLcdm2000Dispenser(this AtmDevicesBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        return builder.AddDispenserKind(Kind, (services, section) =>
+        var section = builder.Section.GetSection("Dispenser").GetSection(Kind);
+        var options = builder.Services.AddOptions<Lcdm2000Options>().Bind(section);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Lcdm2000Options>>(new Lcdm2000OptionsValidator(section.Path)));
+        if (string.Equals(builder.Section["Dispenser:Kind"], Kind, StringComparison.OrdinalIgnoreCase))
         {
-            var options = new Lcdm2000Options();
-            var own = section.GetSection("Lcdm2000");
-            AtmDevicesBuilder.Bind(own, options);
-            var errors = options.Validate();
-            if (errors.Count > 0)
-            {
-                throw new ConfigurationException(own.Path, string.Join(" ", errors));
-            }
+            options.ValidateOnStart();
+        }
 
-            return Lcdm2000Dispenser.Create(
-                options,
-                services.GetService<TimeProvider>() ?? TimeProvider.System,
-                services.GetService<ILoggerFactory>()?.CreateLogger<Lcdm2000Dispenser>());
-        });
+        return builder.AddDispenserKind(Kind, (services, _) => Lcdm2000Dispenser.Create(
+            services.GetRequiredService<IOptions<Lcdm2000Options>>().Value,
+            services.GetService<TimeProvider>() ?? TimeProvider.System,
+            services.GetService<ILoggerFactory>()?.CreateLogger<Lcdm2000Dispenser>()));
     }
 }

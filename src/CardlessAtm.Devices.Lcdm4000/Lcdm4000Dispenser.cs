@@ -29,7 +29,6 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
     private bool _disposed;
 
     /// <summary>Creates the driver on a serial port; its line settings are taken from <paramref name="options"/> when it is opened (on first use).</summary>
-    /// <exception cref="ConfigurationException">A setting is invalid (the message names every one).</exception>
     /// <exception cref="Lcdm4000CounterFileException">The <see cref="Lcdm4000Options.CounterFile"/> exists but is unreadable.</exception>
     public Lcdm4000Dispenser(SerialPort port, Lcdm4000Options options, TimeProvider? timeProvider = null, ILogger<Lcdm4000Dispenser>? logger = null)
         : this(options, timeProvider, logger, o => OpenSerial(port, o), _ => port.Close(), () => PuloonDriverSupport.DiscardSerial(port))
@@ -49,7 +48,6 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
         Func<Lcdm4000Options, Stream> open, Action<Stream> close, Action? discard)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.ThrowIfInvalid();
         _options = options.Clone();
         _logger = logger ?? NullLogger.Instance;
         _durable = !string.IsNullOrEmpty(_options.CounterFile);
@@ -69,7 +67,6 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
     public static Lcdm4000Dispenser Create(Lcdm4000Options options, TimeProvider? timeProvider = null, ILogger<Lcdm4000Dispenser>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.ThrowIfInvalid();
         var port = new SerialPort();
         try
         {
@@ -301,7 +298,7 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
         }
 
         return total > _options.MaxNotesPerDispense
-            ? $"{total} notes asked; at most {_options.MaxNotesPerDispense} per dispense (setting {Lcdm4000Options.SectionName}:{nameof(Lcdm4000Options.MaxNotesPerDispense)})"
+            ? $"{total} notes asked; at most {_options.MaxNotesPerDispense} per dispense (setting {nameof(Lcdm4000Options.MaxNotesPerDispense)})"
             : null;
     }
 

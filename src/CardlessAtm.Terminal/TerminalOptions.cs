@@ -151,6 +151,7 @@ public sealed class TerminalOptions
 
     /// <summary>Checks the settings; the message names the setting at fault.</summary>
     /// <exception cref="ArgumentException">A setting is missing or out of range.</exception>
+    /// <exception cref="ConfigurationException"><c>Terminal:Currency</c>, <c>Terminal:Language</c> or a TLS/rekey setting is wrong.</exception>
     public void Validate()
     {
         if (!CardlessAtm.AtmId.TryParse(AtmId, out _))
@@ -160,7 +161,7 @@ public sealed class TerminalOptions
 
         if (!CardlessAtm.Currency.TryFromCode(Currency, out _))
         {
-            throw new ArgumentException($"{SectionName}:{nameof(Currency)} '{Currency}' is not a known ISO 4217 code.");
+            throw new ConfigurationException($"{SectionName}:{nameof(Currency)}", $"'{Currency}' is not a known ISO 4217 code");
         }
 
         if (!Texts.CustomerTextCatalogue.Has(Language))

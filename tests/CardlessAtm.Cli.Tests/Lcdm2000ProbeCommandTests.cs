@@ -60,9 +60,11 @@ public sealed class Lcdm2000ProbeCommandTests
     [Fact]
     public async Task A_probe_without_a_port_is_a_configuration_error_naming_the_setting()
     {
-        var error = await Assert.ThrowsAsync<ConfigurationException>(() =>
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
             DevicesCommand.ProbeLcdm2000Async(new Lcdm2000Options(), TextReader.Null, TextWriter.Null, yes: true, CancellationToken.None));
-        Assert.Contains("Devices:Dispenser:Lcdm2000:PortName is required", error.Message, StringComparison.Ordinal);
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Dispenser:Lcdm2000:PortName is required", StringComparison.Ordinal));
+        Assert.StartsWith("Configuration error in Devices:Dispenser:Lcdm2000:PortName is required", CliErrors.Describe(error).Line, StringComparison.Ordinal);
+        Assert.Equal(CliErrors.ConfigurationExit, CliErrors.Describe(error).ExitCode);
     }
 
     private static Lcdm2000Emulator Start(EmulatedCombinedAnswerOrder order, EmulatedCassetteBit bit)

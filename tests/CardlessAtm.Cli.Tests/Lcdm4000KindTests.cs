@@ -6,6 +6,7 @@ using CardlessAtm.Devices.Lcdm4000;
 using CardlessAtm.FirmwareSim.Lcdm4000;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace CardlessAtm.Cli.Tests;
 
@@ -47,13 +48,15 @@ public sealed class Lcdm4000KindTests : IDisposable
     }
 
     [Fact]
-    public void A_bad_LCDM_4000_setting_fails_start_up_naming_its_section()
+    public void A_bad_LCDM_4000_setting_fails_start_up_naming_the_setting()
     {
         using var services = Build(new() { ["Devices:Dispenser:Lcdm4000:PortName"] = "" });
 
-        var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<AtmDevices>());
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<AtmDevices>());
 
-        Assert.StartsWith(Lcdm4000Options.SectionName, error.Setting, StringComparison.Ordinal);
+        var (exit, line) = CliErrors.Describe(error);
+        Assert.Equal(CliErrors.ConfigurationExit, exit);
+        Assert.StartsWith("Configuration error in Devices:Dispenser:Lcdm4000:PortName is required", line, StringComparison.Ordinal);
     }
 
     [Theory]

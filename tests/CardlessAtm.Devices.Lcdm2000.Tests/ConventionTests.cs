@@ -71,7 +71,7 @@ public class ConventionTests
     public void Values_outside_the_two_conventions_are_refused_naming_the_setting()
     {
         var options = new Lcdm2000Options { PortName = "/dev/ttyUSB0", CombinedAnswerOrder = (Lcdm2000CombinedAnswerOrder)7, CassetteSensorBit = (Lcdm2000CassetteSensorBit)9 };
-        var errors = options.Validate();
+        var errors = new Lcdm2000OptionsValidator("Devices:Dispenser:Lcdm2000").Problems(options);
         Assert.Equal(2, errors.Count);
         Assert.StartsWith("Devices:Dispenser:Lcdm2000:CombinedAnswerOrder is 7", errors[0]);
         Assert.Contains("CassetteByCassette, CountByCount", errors[0]);
@@ -79,7 +79,7 @@ public class ConventionTests
     }
 
     [Fact]
-    public void A_misspelt_convention_fails_the_dispenser_at_start_up_naming_the_section()
+    public void A_misspelt_convention_fails_the_dispenser_at_start_up_naming_the_setting()
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -88,9 +88,9 @@ public class ConventionTests
             ["Devices:Dispenser:Lcdm2000:CombinedAnswerOrder"] = "Sideways",
         }).Build();
         using var services = new ServiceCollection().AddAtmDevices(configuration, k => k.AddLcdm2000Dispenser()).BuildServiceProvider();
-        var error = Assert.Throws<ConfigurationException>(() => { _ = services.GetRequiredService<IDispenserDevice>(); });
-        Assert.Equal("Devices:Dispenser:Lcdm2000", error.Setting);
-        Assert.Contains("Sideways", error.Message);
+        var error = Assert.Throws<InvalidOperationException>(() => { _ = services.GetRequiredService<IDispenserDevice>(); });
+        Assert.StartsWith("Failed to convert configuration value 'Sideways'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'Devices:Dispenser:Lcdm2000:CombinedAnswerOrder'", error.Message, StringComparison.Ordinal);
     }
 
     private static IConfigurationSection Section(Dictionary<string, string?> values) =>

@@ -165,7 +165,7 @@ public sealed class CounterFileTests : IDisposable
     [InlineData("/tmp/")]
     public void A_counter_file_setting_that_is_not_a_full_file_path_is_refused_naming_the_setting(string value)
     {
-        var errors = new Lcdm2000Options { PortName = "/dev/ttyUSB0", CounterFile = value }.Validate();
+        var errors = new Lcdm2000OptionsValidator("Devices:Dispenser:Lcdm2000").Problems(new Lcdm2000Options { PortName = "/dev/ttyUSB0", CounterFile = value });
         Assert.Contains(errors, e => e.Contains("Devices:Dispenser:Lcdm2000:CounterFile", StringComparison.Ordinal));
     }
 

@@ -133,15 +133,15 @@ public class ProtocolTests
             Retries = -1,
             MaxNotesPerCommand = 61,
         };
-        var errors = options.Validate();
+        var validator = new Lcdm2000OptionsValidator("Devices:Dispenser:Lcdm2000");
+        var result = validator.Validate(null, options);
+        Assert.True(result.Failed);
         foreach (var name in new[] { "PortName", "BaudRate", "DataBits", "StopBits", "AckTimeout", "Retries", "MaxNotesPerCommand" })
         {
-            Assert.Contains(errors, e => e.Contains($"Devices:Dispenser:Lcdm2000:{name}", StringComparison.Ordinal));
+            Assert.Contains(result.Failures!, e => e.StartsWith($"Devices:Dispenser:Lcdm2000:{name} ", StringComparison.Ordinal));
         }
 
-        var ex = Assert.Throws<ArgumentException>(() => Lcdm2000Dispenser.Create(options));
-        Assert.Contains("BaudRate", ex.Message);
-        Assert.Empty(new Lcdm2000Options { PortName = "/dev/ttyUSB0" }.Validate());
+        Assert.True(validator.Validate(null, new Lcdm2000Options { PortName = "/dev/ttyUSB0" }).Succeeded);
     }
 
     internal static byte[] Response(Lcdm2000Command command, byte[] data)

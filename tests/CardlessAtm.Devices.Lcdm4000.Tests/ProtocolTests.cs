@@ -116,18 +116,17 @@ public class ProtocolTests
     }
 
     [Fact]
-    public void Options_name_every_bad_setting_in_a_configuration_exception()
+    public void The_validator_names_every_bad_setting_by_its_full_path()
     {
         var options = new Lcdm4000Options { PortName = " ", BaudRate = 12345, AckTimeout = TimeSpan.Zero, Retries = -1, MaxNotesPerCommand = 41, CounterFile = "relative.json" };
-        var errors = options.Validate();
+        var validator = new Lcdm4000OptionsValidator("Devices:Dispenser:Lcdm4000");
+        var result = validator.Validate(null, options);
+        Assert.True(result.Failed);
         foreach (var name in new[] { "PortName", "BaudRate", "AckTimeout", "Retries", "MaxNotesPerCommand", "CounterFile" })
         {
-            Assert.Contains(errors, e => e.Contains($"Devices:Dispenser:Lcdm4000:{name}", StringComparison.Ordinal));
+            Assert.Contains(result.Failures!, e => e.StartsWith($"Devices:Dispenser:Lcdm4000:{name} ", StringComparison.Ordinal));
         }
 
-        var ex = Assert.Throws<ConfigurationException>(() => Lcdm4000Dispenser.Create(options));
-        Assert.Equal(Lcdm4000Options.SectionName, ex.Setting);
-        Assert.Contains("MaxNotesPerCommand", ex.Message);
-        Assert.Empty(new Lcdm4000Options { PortName = "/dev/ttyUSB0" }.Validate());
+        Assert.True(validator.Validate(null, new Lcdm4000Options { PortName = "/dev/ttyUSB0" }).Succeeded);
     }
 }

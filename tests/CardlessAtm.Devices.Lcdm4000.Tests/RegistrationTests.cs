@@ -2,6 +2,7 @@ using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Dispenser;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace CardlessAtm.Devices.Lcdm4000.Tests;
 
@@ -31,7 +32,7 @@ public class RegistrationTests
     }
 
     [Fact]
-    public void A_bad_setting_fails_the_dispenser_at_start_up_naming_the_section()
+    public void A_bad_setting_fails_the_dispenser_at_start_up_naming_the_setting()
     {
         using var services = Services(new()
         {
@@ -39,8 +40,31 @@ public class RegistrationTests
             ["Devices:Dispenser:Lcdm4000:PortName"] = "/dev/ttyUSB0",
             ["Devices:Dispenser:Lcdm4000:MaxNotesPerCommand"] = "80",
         });
-        var error = Assert.Throws<ConfigurationException>(() => { _ = services.GetRequiredService<IDispenserDevice>(); });
-        Assert.Equal("Devices:Dispenser:Lcdm4000", error.Setting);
-        Assert.Contains("MaxNotesPerCommand is 80", error.Message);
+        var error = Assert.Throws<OptionsValidationException>(() => { _ = services.GetRequiredService<IDispenserDevice>(); });
+        Assert.Equal(typeof(Lcdm4000Options), error.OptionsType);
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Dispenser:Lcdm4000:MaxNotesPerCommand is 80", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_selected_kind_is_checked_at_start_naming_the_setting()
+    {
+        using var services = Services(new()
+        {
+            ["Devices:Dispenser:Kind"] = "Lcdm4000",
+            ["Devices:Dispenser:Lcdm4000:PortName"] = "",
+        });
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Dispenser:Lcdm4000:PortName is required", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_kind_that_is_not_selected_does_not_stop_start_up()
+    {
+        using var services = Services(new()
+        {
+            ["Devices:Dispenser:Kind"] = "Simulated",
+            ["Devices:Dispenser:Lcdm4000:MaxNotesPerCommand"] = "80",
+        });
+        services.GetService<IStartupValidator>()?.Validate();
     }
 }

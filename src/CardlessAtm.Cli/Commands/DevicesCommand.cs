@@ -14,6 +14,7 @@ using CardlessAtm.Terminal.Flow;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace CardlessAtm.Cli.Commands;
 
@@ -157,7 +158,7 @@ internal static class DevicesCommand
 
     private static Command CreateLcdm2000()
     {
-        var port = new Option<string?>("--port") { Description = $"Serial device of the LCDM-2000 (default: the setting {Lcdm2000Options.SectionName}:{nameof(Lcdm2000Options.PortName)})." };
+        var port = new Option<string?>("--port") { Description = $"Serial device of the LCDM-2000 (default: the setting {Lcdm2000Registration.SectionPath}:{nameof(Lcdm2000Options.PortName)})." };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not wait for Enter at each step (for scripts and rigs; nobody pulls a cassette then, so the cassette bit stays undetermined on a real unit)." };
         var probe = new Command(
             "probe",
@@ -171,7 +172,7 @@ internal static class DevicesCommand
         {
             using var host = CliHost.Build(parse, _ => { });
             var options = new Lcdm2000Options();
-            AtmDevicesBuilder.Bind(host.Services.GetRequiredService<IConfiguration>().GetSection(Lcdm2000Options.SectionName), options);
+            AtmDevicesBuilder.Bind(host.Services.GetRequiredService<IConfiguration>().GetSection(Lcdm2000Registration.SectionPath), options);
             options.PortName = parse.GetValue(port) ?? options.PortName;
             return await ProbeLcdm2000Async(options, Console.In, Console.Out, parse.GetValue(yes), cancellationToken);
         }));
@@ -184,13 +185,13 @@ internal static class DevicesCommand
     /// The probe on <paramref name="options"/>' port: each instruction goes to <paramref name="output"/> and waits for a line of
     /// <paramref name="input"/> (end of input or <c>q</c> stops), unless <paramref name="yes"/>. Ends with the settings JSON.
     /// </summary>
-    /// <exception cref="ConfigurationException">A setting is invalid.</exception>
+    /// <exception cref="OptionsValidationException">A setting is invalid (each failure names it).</exception>
     internal static async Task<int> ProbeLcdm2000Async(Lcdm2000Options options, TextReader input, TextWriter output, bool yes, CancellationToken cancellationToken)
     {
-        var errors = options.Validate();
-        if (errors.Count > 0)
+        var validation = new Lcdm2000OptionsValidator(Lcdm2000Registration.SectionPath).Validate(null, options);
+        if (validation.Failed)
         {
-            throw new ConfigurationException(Lcdm2000Options.SectionName, string.Join(" ", errors));
+            throw new OptionsValidationException(Lcdm2000Registration.SectionPath, typeof(Lcdm2000Options), validation.Failures);
         }
 
         using var dispenser = Lcdm2000Dispenser.Create(options);
