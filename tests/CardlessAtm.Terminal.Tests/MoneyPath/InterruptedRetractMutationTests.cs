@@ -1,5 +1,4 @@
 using CardlessAtm.Devices.Dispenser;
-using CardlessAtm.Devices.Simulated;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Terminal.Flow;
 using CardlessAtm.Terminal.Journal;
@@ -147,8 +146,8 @@ public class InterruptedRetractMutationTests
     {
         // CASS1's retract was counted (retracted 1 of 1), CASS2's note was marked unknown, and CASS3 is not in the
         // retract-start line (a unit configured after it was written): its counters, moved or not, are not this retract.
-        CountedRetractDevice? device = null;
-        using var rig = await MoneyPathRig.CreateAsync(wrap: d => device = new CountedRetractDevice(d));
+        RetractScriptedDevice? device = null;
+        using var rig = await MoneyPathRig.CreateAsync(wrap: d => device = new RetractScriptedDevice(d));
         await EarlierRetractAsync(rig); // every unit already has 1 retracted from an earlier withdrawal
         var result = await PresentingAsync(rig);
         await rig.Journal.WriteAsync(new RetractStarted(
@@ -288,33 +287,4 @@ public class InterruptedRetractMutationTests
         return (await withdrawal.WaitAsync(TimeSpan.FromSeconds(10)), unusable);
     }
 
-    /// <summary>The simulated device whose retract pulls the notes in for real, then reports <see cref="Answer"/> when set.</summary>
-    private sealed class CountedRetractDevice(SimulatedDispenserDevice inner) : IPresentingDispenserDevice
-    {
-        public DeviceRetractResult? Answer { get; set; }
-
-        public DispenserDeviceInfo Info => inner.Info;
-
-        public DispenserStatus Status => inner.Status;
-
-        public PresentCapability Presenting => inner.Presenting;
-
-        public Task<DeviceDispenseResult> DispenseAsync(IReadOnlyList<PositionCount> notesPerPosition, CancellationToken cancellationToken) => inner.DispenseAsync(notesPerPosition, cancellationToken);
-
-        public Task<DeviceDispenseResult?> RefreshStatusAsync(CancellationToken cancellationToken) => inner.RefreshStatusAsync(cancellationToken);
-
-        public Task<DeviceDispenseResult> ResetAsync(CancellationToken cancellationToken) => inner.ResetAsync(cancellationToken);
-
-        public Task<DeviceCounters?> ReadCountersAsync(CancellationToken cancellationToken) => inner.ReadCountersAsync(cancellationToken);
-
-        public Task WaitForTakenAsync(CancellationToken cancellationToken) => inner.WaitForTakenAsync(cancellationToken);
-
-        public Task<ExitState> ReadExitAsync(CancellationToken cancellationToken) => inner.ReadExitAsync(cancellationToken);
-
-        public async Task<DeviceRetractResult> RetractAsync(CancellationToken cancellationToken)
-        {
-            var real = await inner.RetractAsync(cancellationToken);
-            return Answer ?? real;
-        }
-    }
 }

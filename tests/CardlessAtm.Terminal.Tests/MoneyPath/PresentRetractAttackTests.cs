@@ -29,7 +29,7 @@ public class PresentRetractAttackTests
             count.Add(new PositionCount(alsoPosition, alsoNotes));
         }
 
-        using var rig = await MoneyPathRig.CreateAsync(wrap: device => new RetractAnswer(device, new DeviceRetractResult(RetractCompletion.Ok, count)));
+        using var rig = await MoneyPathRig.CreateAsync(wrap: device => new RetractScriptedDevice(device) { Answer = new DeviceRetractResult(RetractCompletion.Ok, count) });
         rig.Device.Faults.NotesNotTaken = true;
         rig.Host.Answers(ResponseCodes.Approved);
 
@@ -54,7 +54,7 @@ public class PresentRetractAttackTests
         using var rig = await MoneyPathRig.CreateAsync(wrap: device =>
         {
             simulated = device;
-            return new RetractAnswer(device, null) { Before = () => Task.Delay(late, clock!) };
+            return new RetractScriptedDevice(device) { Before = () => Task.Delay(late, clock!) };
         });
         clock = rig.Time;
         rig.Device.Faults.NotesNotTaken = true;
@@ -84,7 +84,7 @@ public class PresentRetractAttackTests
     [Fact]
     public async Task A_retract_that_throws_operation_cancelled_on_its_own_counts_the_notes_as_taken_and_takes_the_atm_out_of_service()
     {
-        using var rig = await MoneyPathRig.CreateAsync(wrap: device => new RetractAnswer(device, null) { Before = () => Task.FromException(new TaskCanceledException("the device driver gave up")) });
+        using var rig = await MoneyPathRig.CreateAsync(wrap: device => new RetractScriptedDevice(device) { Before = () => Task.FromException(new TaskCanceledException("the device driver gave up")) });
         rig.Device.Faults.NotesNotTaken = true;
         rig.Host.Answers(ResponseCodes.Approved);
 
@@ -101,7 +101,7 @@ public class PresentRetractAttackTests
     [Fact]
     public async Task An_exit_sensor_that_throws_operation_cancelled_on_its_own_counts_the_notes_as_taken_and_takes_the_atm_out_of_service()
     {
-        using var rig = await MoneyPathRig.CreateAsync(wrap: device => new RetractAnswer(device, null) { WaitFault = new OperationCanceledException("the sensor driver's own timeout") });
+        using var rig = await MoneyPathRig.CreateAsync(wrap: device => new RetractScriptedDevice(device) { WaitFault = new OperationCanceledException("the sensor driver's own timeout") });
         rig.Host.Answers(ResponseCodes.Approved);
 
         var settled = await rig.WithdrawAsync();
@@ -182,7 +182,7 @@ public class PresentRetractAttackTests
     [Fact]
     public async Task Recovery_whose_exit_sensor_throws_settles_the_withdrawal_as_cannot_tell_instead_of_stopping_the_start()
     {
-        using var rig = await MoneyPathRig.CreateAsync(wrap: device => new RetractAnswer(device, null) { ExitFault = new IOException("exit sensor: no answer on the serial line") });
+        using var rig = await MoneyPathRig.CreateAsync(wrap: device => new RetractScriptedDevice(device) { ExitFault = new IOException("exit sensor: no answer on the serial line") });
         rig.Device.Faults.NotesNotTaken = true;
         rig.Host.Answers(ResponseCodes.Approved);
         await rig.Journal.WriteAsync(JournalSamples.Asked("s-1", 7));
@@ -228,47 +228,6 @@ public class PresentRetractAttackTests
         Assert.False(withdrawal.IsCompleted, "the withdrawal went on after the kill");
     }
 
-    /// <summary>A presenting device in front of the simulated one whose retract does the real one (after <see cref="Before"/>), then answers what the test says.</summary>
-    private sealed class RetractAnswer(SimulatedDispenserDevice inner, DeviceRetractResult? answer) : IPresentingDispenserDevice
-    {
-        /// <summary>Runs before the real retract (a delay, a fault).</summary>
-        public Func<Task>? Before { get; init; }
-
-        /// <summary>Thrown by the wait for the notes to be taken.</summary>
-        public Exception? WaitFault { get; init; }
-
-        /// <summary>Thrown by the read of the exit.</summary>
-        public Exception? ExitFault { get; init; }
-
-        public DispenserDeviceInfo Info => inner.Info;
-
-        public DispenserStatus Status => inner.Status;
-
-        public PresentCapability Presenting => inner.Presenting;
-
-        public Task<DeviceDispenseResult> DispenseAsync(IReadOnlyList<PositionCount> notesPerPosition, CancellationToken cancellationToken) => inner.DispenseAsync(notesPerPosition, cancellationToken);
-
-        public Task<DeviceDispenseResult?> RefreshStatusAsync(CancellationToken cancellationToken) => inner.RefreshStatusAsync(cancellationToken);
-
-        public Task<DeviceDispenseResult> ResetAsync(CancellationToken cancellationToken) => inner.ResetAsync(cancellationToken);
-
-        public Task<DeviceCounters?> ReadCountersAsync(CancellationToken cancellationToken) => inner.ReadCountersAsync(cancellationToken);
-
-        public Task WaitForTakenAsync(CancellationToken cancellationToken) => WaitFault is { } fault ? Task.FromException(fault) : inner.WaitForTakenAsync(cancellationToken);
-
-        public Task<ExitState> ReadExitAsync(CancellationToken cancellationToken) => ExitFault is { } fault ? Task.FromException<ExitState>(fault) : inner.ReadExitAsync(cancellationToken);
-
-        public async Task<DeviceRetractResult> RetractAsync(CancellationToken cancellationToken)
-        {
-            if (Before is { } before)
-            {
-                await before();
-            }
-
-            var real = await inner.RetractAsync(cancellationToken);
-            return answer ?? real;
-        }
-    }
 
     /// <summary>
     /// The rig's cash dispenser whose retract is where the process dies: with <c>retractFirst</c> after the real retract

@@ -1,5 +1,4 @@
 using CardlessAtm.Devices.Dispenser;
-using CardlessAtm.Devices.Simulated;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Terminal.Flow;
 using CardlessAtm.Terminal.Journal;
@@ -58,7 +57,7 @@ public class PresentRetractTests
     public async Task Part_of_the_notes_taken_before_the_retract_gives_a_partial_reversal_of_the_retracted_notes_only()
     {
         // The customer took the 10 and the 20; the device retracted and counted the 50 it found at the exit.
-        using var rig = await MoneyPathRig.CreateAsync(wrap: device => new RetractOverride(device, new DeviceRetractResult(RetractCompletion.Ok, [new PositionCount(3, 1)])));
+        using var rig = await MoneyPathRig.CreateAsync(wrap: device => new RetractScriptedDevice(device) { Answer = new DeviceRetractResult(RetractCompletion.Ok, [new PositionCount(3, 1)]) });
         rig.Device.Faults.NotesNotTaken = true;
         rig.Host.Answers(ResponseCodes.Approved);
 
@@ -143,7 +142,7 @@ public class PresentRetractTests
     [Fact]
     public async Task An_exit_sensor_that_throws_while_presenting_counts_the_notes_as_taken_and_takes_the_atm_out_of_service()
     {
-        using var rig = await MoneyPathRig.CreateAsync(wrap: device => new RetractOverride(device, null) { WaitFault = new IOException("exit sensor wire cut") });
+        using var rig = await MoneyPathRig.CreateAsync(wrap: device => new RetractScriptedDevice(device) { WaitFault = new IOException("exit sensor wire cut") });
         rig.Host.Answers(ResponseCodes.Approved);
 
         var settled = await rig.WithdrawAsync();
@@ -180,33 +179,4 @@ public class PresentRetractTests
         return (counters.Presented, counters.Retracted);
     }
 
-    /// <summary>A presenting device in front of the simulated one whose retract answers what the test says, or whose wait throws.</summary>
-    private sealed class RetractOverride(SimulatedDispenserDevice inner, DeviceRetractResult? retract) : IPresentingDispenserDevice
-    {
-        public Exception? WaitFault { get; init; }
-
-        public DispenserDeviceInfo Info => inner.Info;
-
-        public DispenserStatus Status => inner.Status;
-
-        public PresentCapability Presenting => inner.Presenting;
-
-        public Task<DeviceDispenseResult> DispenseAsync(IReadOnlyList<PositionCount> notesPerPosition, CancellationToken cancellationToken) => inner.DispenseAsync(notesPerPosition, cancellationToken);
-
-        public Task<DeviceDispenseResult?> RefreshStatusAsync(CancellationToken cancellationToken) => inner.RefreshStatusAsync(cancellationToken);
-
-        public Task<DeviceDispenseResult> ResetAsync(CancellationToken cancellationToken) => inner.ResetAsync(cancellationToken);
-
-        public Task<DeviceCounters?> ReadCountersAsync(CancellationToken cancellationToken) => inner.ReadCountersAsync(cancellationToken);
-
-        public Task WaitForTakenAsync(CancellationToken cancellationToken) => WaitFault is { } fault ? Task.FromException(fault) : inner.WaitForTakenAsync(cancellationToken);
-
-        public Task<ExitState> ReadExitAsync(CancellationToken cancellationToken) => inner.ReadExitAsync(cancellationToken);
-
-        public async Task<DeviceRetractResult> RetractAsync(CancellationToken cancellationToken)
-        {
-            var real = await inner.RetractAsync(cancellationToken);
-            return retract ?? real;
-        }
-    }
 }
