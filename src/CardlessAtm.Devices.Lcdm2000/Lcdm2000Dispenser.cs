@@ -33,16 +33,16 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
     /// <param name="options">Settings, already checked by <see cref="Lcdm2000OptionsValidator"/> (the registration does it at start-up); copied.</param>
     /// <param name="timeProvider">Clock for every time limit; the system clock if null.</param>
     /// <param name="logger">Logger; none if null.</param>
-    /// <exception cref="Lcdm2000CounterFileException">The <see cref="Lcdm2000Options.CounterFile"/> exists but is unreadable.</exception>
+    /// <exception cref="Lcdm2000CounterFileException">The <see cref="PuloonDispenserOptions.CounterFile"/> exists but is unreadable.</exception>
     public Lcdm2000Dispenser(SerialPort port, Lcdm2000Options options, TimeProvider? timeProvider = null, ILogger<Lcdm2000Dispenser>? logger = null)
-        : this(options, timeProvider, logger, o => OpenSerial(port, o), _ => port.Close(), () => PuloonDriverSupport.DiscardSerial(port))
+        : this(options, timeProvider, logger, o => PuloonDriverSupport.OpenSerial(port, o), _ => port.Close(), () => PuloonDriverSupport.DiscardSerial(port))
     {
         ArgumentNullException.ThrowIfNull(port);
     }
 
     /// <summary>Creates the driver on an already open byte stream to the device (a serial port's stream, a socket to a serial server, …).</summary>
     /// <param name="stream">The stream; its <see cref="Stream.ReadAsync(Memory{byte}, CancellationToken)"/> must honour cancellation.</param>
-    /// <param name="options">Settings (the line settings are not applied to a stream; <see cref="Lcdm2000Options.PortName"/> names it in messages).</param>
+    /// <param name="options">Settings (the line settings are not applied to a stream; <see cref="PuloonDispenserOptions.PortName"/> names it in messages).</param>
     /// <param name="timeProvider">Clock for every time limit; the system clock if null.</param>
     /// <param name="logger">Logger; none if null.</param>
     public Lcdm2000Dispenser(Stream stream, Lcdm2000Options options, TimeProvider? timeProvider = null, ILogger<Lcdm2000Dispenser>? logger = null)
@@ -66,11 +66,11 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
 
         Status = new DispenserStatus(_options.DeviceName);
         Info = new DispenserDeviceInfo(Model, 2, _options.MaxNotesPerDispense);
-        var settings = new PuloonLinkSettings(_options.PortName, _options.AckTimeout, _options.InterByteTimeout, _options.Retries);
+        var settings = _options.LinkSettings;
         _link = new PuloonLink(() => open(_options), close, discard, settings, Lcdm2000Frame.Layout, timeProvider ?? TimeProvider.System, _logger);
     }
 
-    /// <summary>Creates a driver on a new <see cref="SerialPort"/> for <see cref="Lcdm2000Options.PortName"/>; nothing is opened until first use.</summary>
+    /// <summary>Creates a driver on a new <see cref="SerialPort"/> for <see cref="PuloonDispenserOptions.PortName"/>; nothing is opened until first use.</summary>
     public static Lcdm2000Dispenser Create(Lcdm2000Options options, TimeProvider? timeProvider = null, ILogger<Lcdm2000Dispenser>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -98,19 +98,12 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
     /// <summary>The firmware version read by <see cref="OpenAsync"/> or <see cref="ReadRomVersionAsync"/>, or null.</summary>
     public Lcdm2000RomVersion? RomVersion { get; private set; }
 
-    /// <summary>Traffic counters since the driver was created.</summary>
-    public Lcdm2000Counters Counters
-    {
-        get
-        {
-            var c = _link.Counters;
-            return new(c.CommandFrames, c.Repeats, c.ResponseFrames, c.ResponsesRefused, c.NaksReceived, c.GarbageBytes, c.Timeouts, c.BytesWritten, c.BytesRead);
-        }
-    }
+    /// <summary>Traffic counters of the link since the driver was created.</summary>
+    public PuloonLinkCounters LinkCounters => _link.Counters;
 
     /// <inheritdoc/>
     /// <remarks>
-    /// From the driver's counter file (<see cref="Lcdm2000Options.CounterFile"/>), null without one. The notes of a
+    /// From the driver's counter file (<see cref="PuloonDispenserOptions.CounterFile"/>), null without one. The notes of a
     /// command sent whose answer is not recorded yet (in flight now, or when the process died) count as unknown.
     /// </remarks>
     public Task<DeviceCounters?> ReadCountersAsync(CancellationToken cancellationToken) =>
@@ -621,9 +614,6 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         await _gate.WaitAsync(cancellationToken);
     }
-
-    private static Stream OpenSerial(SerialPort port, Lcdm2000Options options) =>
-        PuloonDriverSupport.OpenSerial(port, options.PortName, options.BaudRate, options.DataBits, options.Parity, options.StopBits);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "LCDM-2000 dispense {Completion}: {Summary}")]
     private static partial void LogDispensed(ILogger logger, DispenseCompletion completion, string summary);

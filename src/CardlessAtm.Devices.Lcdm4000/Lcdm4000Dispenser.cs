@@ -29,9 +29,9 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
     private bool _disposed;
 
     /// <summary>Creates the driver on a serial port; its line settings are taken from <paramref name="options"/> when it is opened (on first use).</summary>
-    /// <exception cref="Lcdm4000CounterFileException">The <see cref="Lcdm4000Options.CounterFile"/> exists but is unreadable.</exception>
+    /// <exception cref="Lcdm4000CounterFileException">The <see cref="PuloonDispenserOptions.CounterFile"/> exists but is unreadable.</exception>
     public Lcdm4000Dispenser(SerialPort port, Lcdm4000Options options, TimeProvider? timeProvider = null, ILogger<Lcdm4000Dispenser>? logger = null)
-        : this(options, timeProvider, logger, o => OpenSerial(port, o), _ => port.Close(), () => PuloonDriverSupport.DiscardSerial(port))
+        : this(options, timeProvider, logger, o => PuloonDriverSupport.OpenSerial(port, o), _ => port.Close(), () => PuloonDriverSupport.DiscardSerial(port))
     {
         ArgumentNullException.ThrowIfNull(port);
     }
@@ -59,11 +59,11 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
 
         Status = new DispenserStatus(_options.DeviceName);
         Info = new DispenserDeviceInfo(Model, Lcdm4000Frame.Positions, _options.MaxNotesPerDispense);
-        var settings = new PuloonLinkSettings(_options.PortName, _options.AckTimeout, _options.InterByteTimeout, _options.Retries);
+        var settings = _options.LinkSettings;
         _link = new PuloonLink(() => open(_options), close, discard, settings, Lcdm4000Frame.Layout, timeProvider ?? TimeProvider.System, _logger);
     }
 
-    /// <summary>Creates a driver on a new <see cref="SerialPort"/> for <see cref="Lcdm4000Options.PortName"/>; nothing is opened until first use.</summary>
+    /// <summary>Creates a driver on a new <see cref="SerialPort"/> for <see cref="PuloonDispenserOptions.PortName"/>; nothing is opened until first use.</summary>
     public static Lcdm4000Dispenser Create(Lcdm4000Options options, TimeProvider? timeProvider = null, ILogger<Lcdm4000Dispenser>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -93,7 +93,7 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
 
     /// <inheritdoc/>
     /// <remarks>
-    /// Lifetime counters from the driver's counter file (<see cref="Lcdm4000Options.CounterFile"/>), null without one. A command
+    /// Lifetime counters from the driver's counter file (<see cref="PuloonDispenserOptions.CounterFile"/>), null without one. A command
     /// left in flight (its answer lost, or the process or the unit died) is first settled by LAST_STATUS: then the counters
     /// say exactly what it moved. If the device cannot be asked, or its answer cannot be told from the last one settled, the
     /// command's notes count as unknown.
@@ -598,9 +598,6 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         await _gate.WaitAsync(cancellationToken);
     }
-
-    private static Stream OpenSerial(SerialPort port, Lcdm4000Options options) =>
-        PuloonDriverSupport.OpenSerial(port, options.PortName, options.BaudRate, options.DataBits, options.Parity, options.StopBits);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "LCDM-4000 dispense {Completion}: {Summary}")]
     private static partial void LogDispensed(ILogger logger, DispenseCompletion completion, string summary);

@@ -41,11 +41,12 @@ internal static class PuloonDriverSupport
     }
 
     /// <summary>
-    /// Opens <paramref name="port"/> with the given line settings (no handshake lines, DTR and RTS low) unless it is open,
-    /// and returns its stream. A missing <c>/dev/…</c> node is a <see cref="FileNotFoundException"/> naming it.
+    /// Opens <paramref name="port"/> with the line settings of <paramref name="options"/> (no handshake lines, DTR and RTS
+    /// low) unless it is open, and returns its stream. A missing <c>/dev/…</c> node is a <see cref="FileNotFoundException"/> naming it.
     /// </summary>
-    public static Stream OpenSerial(SerialPort port, string portName, int baudRate, int dataBits, Parity parity, StopBits stopBits)
+    public static Stream OpenSerial(SerialPort port, PuloonDispenserOptions options)
     {
+        var portName = options.PortName;
         if (!port.IsOpen)
         {
             if (OperatingSystem.IsLinux() && portName.StartsWith("/dev/", StringComparison.Ordinal) && !File.Exists(portName))
@@ -54,10 +55,10 @@ internal static class PuloonDriverSupport
             }
 
             port.PortName = portName;
-            port.BaudRate = baudRate;
-            port.DataBits = dataBits;
-            port.Parity = parity;
-            port.StopBits = stopBits;
+            port.BaudRate = options.BaudRate;
+            port.DataBits = options.DataBits;
+            port.Parity = options.Parity;
+            port.StopBits = options.StopBits;
             port.Handshake = Handshake.None;
             port.DtrEnable = false;
             port.RtsEnable = false;

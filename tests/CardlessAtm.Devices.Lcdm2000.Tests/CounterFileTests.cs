@@ -32,7 +32,7 @@ public sealed class CounterFileTests : IDisposable
         rig.Emulator.InjectDoubleNote(pickNumber: 3);
         var result = await rig.Dispense(70, 30); // 60 notes per command: two commands
         Assert.Equal(DispenseCompletion.Ok, result.Completion);
-        Assert.True(rig.Dispenser.Counters.ResponseFrames >= 2);
+        Assert.True(rig.Dispenser.LinkCounters.ResponseFrames >= 2);
 
         var after = await rig.Dispenser.ReadCountersAsync(CancellationToken.None);
         var moved = after!.Since(before).ToDictionary(m => m.Position);

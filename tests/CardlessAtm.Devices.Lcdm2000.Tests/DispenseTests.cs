@@ -33,7 +33,7 @@ public class DispenseTests
         Assert.Equal(new PositionMovement(1, 40, 0, 0), Rig.Of(result, 1));
         Assert.Equal(460, rig.Emulator.UpperCount);
         Assert.Equal(40, rig.Emulator.PresentedCount);
-        var c = rig.Dispenser.Counters;
+        var c = rig.Dispenser.LinkCounters;
         Assert.Equal(1, c.CommandFrames);
         Assert.Equal(8 + 1, c.BytesWritten);  // command frame + our ACK
         Assert.Equal(1 + 14, c.BytesRead);    // ACK + response frame

@@ -25,7 +25,7 @@ public class FakeClockTests
         var result = await RunClockUntil(time, dispense);
         Assert.Equal(DispenseCompletion.Timeout, result.Completion);
         Assert.Equal(new PositionMovement(2, 0, 0, 30), Rig.Of(result, 2));
-        Assert.Equal(1, dispenser.Counters.CommandFrames);
+        Assert.Equal(1, dispenser.LinkCounters.CommandFrames);
         // Limit: ACK 0.5 s, then 10 s + 30 × 0.6 s for the response.
         Assert.True(time.GetUtcNow() - Start >= TimeSpan.FromSeconds(28.5));
     }
@@ -71,7 +71,7 @@ public class FakeClockTests
         var result = await RunClockUntil(time, dispense);
         Assert.NotEqual(DispenseCompletion.Ok, result.Completion);
         Assert.Equal(new PositionMovement(2, 0, 0, 30), Rig.Of(result, 2));
-        Assert.Equal(1, dispenser.Counters.CommandFrames);
+        Assert.Equal(1, dispenser.LinkCounters.CommandFrames);
     }
 
     private static readonly DateTimeOffset Start = new FakeTimeProvider().GetUtcNow();

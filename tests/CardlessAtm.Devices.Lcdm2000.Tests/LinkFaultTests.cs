@@ -25,7 +25,7 @@ public class LinkFaultTests
         Assert.Equal(12, result.TotalPresented);
         Assert.Equal(488, rig.Emulator.UpperCount);
         Assert.Equal(2, rig.Emulator.ReceivedCommands.Count);
-        var c = rig.Dispenser.Counters;
+        var c = rig.Dispenser.LinkCounters;
         Assert.Equal((1, 1, 2), (c.NaksReceived, c.Repeats, c.CommandFrames));
     }
 
@@ -61,7 +61,7 @@ public class LinkFaultTests
         Assert.Equal(493, rig.Emulator.UpperCount);
         Assert.Equal(7, rig.Emulator.PresentedCount);
         Assert.Equal(2, rig.Emulator.ReceivedCommands.Count);
-        var c = rig.Dispenser.Counters;
+        var c = rig.Dispenser.LinkCounters;
         Assert.Equal((1, 1, 0), (c.NaksReceived, c.Repeats, c.GarbageBytes));
     }
 
@@ -94,7 +94,7 @@ public class LinkFaultTests
         Assert.Equal(8, result.TotalPresented);
         Assert.Equal(492, rig.Emulator.UpperCount);
         Assert.Single(rig.Emulator.ReceivedCommands);
-        Assert.Equal(2, rig.Dispenser.Counters.ResponsesRefused);
+        Assert.Equal(2, rig.Dispenser.LinkCounters.ResponsesRefused);
     }
 
     [Fact]
@@ -121,7 +121,7 @@ public class LinkFaultTests
         var result = await rig.Dispense(3);
         Assert.Equal(DispenseCompletion.Ok, result.Completion);
         Assert.Equal(3, result.TotalPresented);
-        Assert.Equal(noise.Length, rig.Dispenser.Counters.GarbageBytes);
+        Assert.Equal(noise.Length, rig.Dispenser.LinkCounters.GarbageBytes);
         Assert.Single(rig.Emulator.ReceivedCommands);
     }
 
@@ -134,7 +134,7 @@ public class LinkFaultTests
         Assert.Equal(DispenseCompletion.Ok, result.Completion);
         Assert.Equal(3, result.TotalPresented);
         Assert.Equal(497, rig.Emulator.UpperCount);
-        Assert.True(rig.Dispenser.Counters.ResponsesRefused >= 1);
+        Assert.True(rig.Dispenser.LinkCounters.ResponsesRefused >= 1);
     }
 
     [Fact]
@@ -149,7 +149,7 @@ public class LinkFaultTests
         Assert.Equal(DispenserCondition.Stop, rig.Dispenser.Status.Dispenser);
         Assert.Contains("no response", rig.Dispenser.Status.LastFault);
         // A dispense is never sent again after silence: its ACK may have been lost while notes moved.
-        Assert.Equal(1, rig.Dispenser.Counters.CommandFrames);
+        Assert.Equal(1, rig.Dispenser.LinkCounters.CommandFrames);
     }
 
     [Fact]
@@ -173,7 +173,7 @@ public class LinkFaultTests
         Assert.Equal(DispenseCompletion.Timeout, result.Completion);
         Assert.Equal(4, Rig.Of(result, 1).Unknown);
         Assert.Equal(500, rig.Emulator.UpperCount);
-        Assert.Equal(1, rig.Dispenser.Counters.CommandFrames);
+        Assert.Equal(1, rig.Dispenser.LinkCounters.CommandFrames);
 
         // The next status shows the device is back; the unknown notes stay for reconciliation above.
         Assert.Null(await rig.Dispenser.RefreshStatusAsync(CancellationToken.None));
@@ -187,8 +187,8 @@ public class LinkFaultTests
         rig.Emulator.IgnoreNextCommands(1);
         Assert.Null(await rig.Dispenser.RefreshStatusAsync(CancellationToken.None));
         Assert.Equal(DeviceState.Online, rig.Dispenser.Status.Device);
-        Assert.InRange(rig.Dispenser.Counters.Repeats, 1, 3);
-        Assert.Equal(rig.Dispenser.Counters.CommandFrames, rig.Emulator.ReceivedCommands.Count + 1);
+        Assert.InRange(rig.Dispenser.LinkCounters.Repeats, 1, 3);
+        Assert.Equal(rig.Dispenser.LinkCounters.CommandFrames, rig.Emulator.ReceivedCommands.Count + 1);
     }
 
     [Fact]
@@ -202,7 +202,7 @@ public class LinkFaultTests
         Assert.Empty(failure.Movements);
         Assert.Contains("no ACK", failure.Detail);
         Assert.Equal(DeviceState.Offline, rig.Dispenser.Status.Device);
-        Assert.Equal(2, rig.Dispenser.Counters.CommandFrames); // Retries = 1
+        Assert.Equal(2, rig.Dispenser.LinkCounters.CommandFrames); // Retries = 1
 
         var reset = await rig.Dispenser.ResetAsync(CancellationToken.None);
         Assert.Equal(DispenseCompletion.Timeout, reset.Completion);
@@ -223,7 +223,7 @@ public class LinkFaultTests
         var result = await dispenser.DispenseAsync([new PositionCount(1, 5)], CancellationToken.None);
         Assert.Equal(DispenseCompletion.HardwareError, result.Completion);
         Assert.Equal(new PositionMovement(1, 0, 0, 0), Rig.Of(result, 1)); // nothing was sent, so nothing is unknown
-        Assert.Equal(0, dispenser.Counters.BytesWritten);
+        Assert.Equal(0, dispenser.LinkCounters.BytesWritten);
     }
 
     [Fact]
@@ -286,7 +286,7 @@ public class DamagedResponseTests
         var result = await rig.Dispense(6);
         Assert.Equal(DispenseCompletion.Ok, result.Completion);
         Assert.Equal(new PositionMovement(1, 6, 0, 0), Rig.Of(result, 1));
-        Assert.Equal(1, rig.Dispenser.Counters.ResponsesRefused);
+        Assert.Equal(1, rig.Dispenser.LinkCounters.ResponsesRefused);
         Assert.Single(rig.Emulator.ReceivedCommands);
     }
 
@@ -298,7 +298,7 @@ public class DamagedResponseTests
         var result = await rig.Dispense(6);
         Assert.Equal(DispenseCompletion.Ok, result.Completion);
         Assert.Equal(6, result.TotalPresented);
-        Assert.Equal(1, rig.Dispenser.Counters.ResponsesRefused);
+        Assert.Equal(1, rig.Dispenser.LinkCounters.ResponsesRefused);
         Assert.Equal(494, rig.Emulator.UpperCount);
     }
 
