@@ -2,46 +2,9 @@ using System.Globalization;
 using System.Text.Json;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.Lcdm2000.Protocol;
+using CardlessAtm.Devices.Puloon;
 
 namespace CardlessAtm.Devices.Lcdm2000;
-
-/// <summary>The LCDM-2000 counter file cannot be read (torn, corrupt, or of an unknown format). It is never reset silently.</summary>
-public sealed class Lcdm2000CounterFileException : IOException
-{
-    /// <summary>Creates the exception.</summary>
-    /// <param name="path">The counter file.</param>
-    /// <param name="problem">What is wrong with it.</param>
-    /// <param name="inner">The underlying error, if any.</param>
-    public Lcdm2000CounterFileException(string path, string problem, Exception? inner = null)
-        : base($"The LCDM-2000 counter file {path} cannot be used: {problem}. It is not reset automatically: the counters are what "
-            + "recovery after a crash relies on. Settle the last dispense by the cash count, then move the file aside to start from zero.", inner)
-    {
-        Path = path;
-    }
-
-    /// <summary>Creates the exception.</summary>
-    public Lcdm2000CounterFileException()
-    {
-        Path = "";
-    }
-
-    /// <summary>Creates the exception.</summary>
-    public Lcdm2000CounterFileException(string message)
-        : base(message)
-    {
-        Path = "";
-    }
-
-    /// <summary>Creates the exception.</summary>
-    public Lcdm2000CounterFileException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-        Path = "";
-    }
-
-    /// <summary>The counter file.</summary>
-    public string Path { get; }
-}
 
 /// <summary>
 /// The driver's own durable note counters (the LCDM-2000 keeps none): notes presented, rejected and
@@ -82,7 +45,7 @@ internal sealed class Lcdm2000CounterFile
     }
 
     /// <summary>Loads the file, or starts from zero when it does not exist yet (a leftover <c>.tmp</c> is ignored).</summary>
-    /// <exception cref="Lcdm2000CounterFileException">The file exists but is unreadable.</exception>
+    /// <exception cref="PuloonCounterFileException">The file exists but is unreadable.</exception>
     public static Lcdm2000CounterFile Open(string path)
     {
         var file = new Lcdm2000CounterFile(System.IO.Path.GetFullPath(path));
@@ -98,7 +61,7 @@ internal sealed class Lcdm2000CounterFile
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new Lcdm2000CounterFileException(file.Path, $"it cannot be read ({ex.Message})", ex);
+            throw new PuloonCounterFileException("LCDM-2000", file.Path, $"it cannot be read ({ex.Message})", ex);
         }
 
         file.Parse(bytes);
@@ -267,7 +230,7 @@ internal sealed class Lcdm2000CounterFile
         catch (JsonException ex)
         {
             var where = ex.LineNumber is { } line ? $" at line {line + 1}, byte {ex.BytePositionInLine + 1}" : "";
-            throw new Lcdm2000CounterFileException(Path, $"it is not valid JSON{where} (torn or corrupt: {ex.Message})", ex);
+            throw new PuloonCounterFileException("LCDM-2000", Path, $"it is not valid JSON{where} (torn or corrupt: {ex.Message})", ex);
         }
     }
 
@@ -282,7 +245,7 @@ internal sealed class Lcdm2000CounterFile
         return n;
     }
 
-    private Lcdm2000CounterFileException Bad(string problem) => new(Path, problem);
+    private PuloonCounterFileException Bad(string problem) => new("LCDM-2000", Path, problem);
 
     /// <summary>A dispense command sent (or about to be) whose answer has not been recorded.</summary>
     /// <param name="Command">Its command byte.</param>

@@ -33,7 +33,7 @@ public sealed partial class Lcdm2000Dispenser : IDispenserDevice, IDisposable
     /// <param name="options">Settings, already checked by <see cref="Lcdm2000OptionsValidator"/> (the registration does it at start-up); copied.</param>
     /// <param name="timeProvider">Clock for every time limit; the system clock if null.</param>
     /// <param name="logger">Logger; none if null.</param>
-    /// <exception cref="Lcdm2000CounterFileException">The <see cref="PuloonDispenserOptions.CounterFile"/> exists but is unreadable.</exception>
+    /// <exception cref="PuloonCounterFileException">The <see cref="PuloonDispenserOptions.CounterFile"/> exists but is unreadable.</exception>
     public Lcdm2000Dispenser(SerialPort port, Lcdm2000Options options, TimeProvider? timeProvider = null, ILogger<Lcdm2000Dispenser>? logger = null)
         : this(options, timeProvider, logger, o => PuloonDriverSupport.OpenSerial(port, o), _ => port.Close(), () => PuloonDriverSupport.DiscardSerial(port))
     {

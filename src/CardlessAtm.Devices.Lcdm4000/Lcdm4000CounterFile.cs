@@ -2,42 +2,9 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.Lcdm4000.Protocol;
+using CardlessAtm.Devices.Puloon;
 
 namespace CardlessAtm.Devices.Lcdm4000;
-
-/// <summary>The LCDM-4000 counter file cannot be read (torn, corrupt, or of an unknown format). It is never reset silently.</summary>
-public sealed class Lcdm4000CounterFileException : IOException
-{
-    /// <summary>Creates the exception.</summary>
-    public Lcdm4000CounterFileException(string path, string problem, Exception? inner = null)
-        : base($"The LCDM-4000 counter file {path} cannot be used: {problem}. It is not reset automatically: settle the last dispense by the cash count, then move the file aside.", inner)
-    {
-        Path = path;
-    }
-
-    /// <summary>Creates the exception.</summary>
-    public Lcdm4000CounterFileException()
-    {
-        Path = "";
-    }
-
-    /// <summary>Creates the exception.</summary>
-    public Lcdm4000CounterFileException(string message)
-        : base(message)
-    {
-        Path = "";
-    }
-
-    /// <summary>Creates the exception.</summary>
-    public Lcdm4000CounterFileException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-        Path = "";
-    }
-
-    /// <summary>The counter file.</summary>
-    public string Path { get; }
-}
 
 /// <summary>
 /// The driver's durable lifetime counters for positions 1..4, the command in flight, and the answer of the last
@@ -115,7 +82,7 @@ internal sealed class Lcdm4000CounterFile
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new Lcdm4000CounterFileException(full, $"it cannot be read ({ex.Message})", ex);
+            throw new PuloonCounterFileException("LCDM-4000", full, $"it cannot be read ({ex.Message})", ex);
         }
 
         State? state;
@@ -125,17 +92,17 @@ internal sealed class Lcdm4000CounterFile
         }
         catch (JsonException ex)
         {
-            throw new Lcdm4000CounterFileException(full, $"it is not valid JSON (torn or corrupt: {ex.Message})", ex);
+            throw new PuloonCounterFileException("LCDM-4000", full, $"it is not valid JSON (torn or corrupt: {ex.Message})", ex);
         }
 
         if (state is null || state.Format != Format)
         {
-            throw new Lcdm4000CounterFileException(full, $"its \"format\" is not \"{Format}\"");
+            throw new PuloonCounterFileException("LCDM-4000", full, $"its \"format\" is not \"{Format}\"");
         }
 
         if (!state.IsSound())
         {
-            throw new Lcdm4000CounterFileException(full, "its counts are not four non-negative counts per list");
+            throw new PuloonCounterFileException("LCDM-4000", full, "its counts are not four non-negative counts per list");
         }
 
         file._state = state;

@@ -29,7 +29,7 @@ public sealed partial class Lcdm4000Dispenser : IDispenserDevice, IDisposable
     private bool _disposed;
 
     /// <summary>Creates the driver on a serial port; its line settings are taken from <paramref name="options"/> when it is opened (on first use).</summary>
-    /// <exception cref="Lcdm4000CounterFileException">The <see cref="PuloonDispenserOptions.CounterFile"/> exists but is unreadable.</exception>
+    /// <exception cref="PuloonCounterFileException">The <see cref="PuloonDispenserOptions.CounterFile"/> exists but is unreadable.</exception>
     public Lcdm4000Dispenser(SerialPort port, Lcdm4000Options options, TimeProvider? timeProvider = null, ILogger<Lcdm4000Dispenser>? logger = null)
         : this(options, timeProvider, logger, o => PuloonDriverSupport.OpenSerial(port, o), _ => port.Close(), () => PuloonDriverSupport.DiscardSerial(port))
     {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CardlessAtm.Devices.Dispenser;
+using CardlessAtm.Devices.Puloon;
 
 namespace CardlessAtm.Devices.Lcdm2000.Tests;
 
@@ -153,7 +154,7 @@ public sealed class CounterFileTests : IDisposable
         Assert.NotEqual(good, bad);
         File.WriteAllText(CounterPath, bad);
 
-        var error = Assert.Throws<Lcdm2000CounterFileException>(
+        var error = Assert.Throws<PuloonCounterFileException>(
             () => Lcdm2000Dispenser.Create(new Lcdm2000Options { PortName = "/dev/null-lcdm", CounterFile = CounterPath }));
         Assert.Equal(CounterPath, error.Path);
         Assert.Contains(CounterPath, error.Message, StringComparison.Ordinal);

@@ -1,4 +1,5 @@
 using CardlessAtm.Devices.Dispenser;
+using CardlessAtm.Devices.Puloon;
 
 namespace CardlessAtm.Devices.Lcdm4000.Tests;
 
@@ -83,7 +84,7 @@ public sealed class RecoveryTests : IDisposable
         await File.WriteAllTextAsync(CounterFile, "{ torn");
         var options = Rig.FastOptions("/dev/null");
         options.CounterFile = CounterFile;
-        Assert.Throws<Lcdm4000CounterFileException>(() => Lcdm4000Dispenser.Create(options));
+        Assert.Throws<PuloonCounterFileException>(() => Lcdm4000Dispenser.Create(options));
         Assert.Equal("{ torn", await File.ReadAllTextAsync(CounterFile));
     }
 }
