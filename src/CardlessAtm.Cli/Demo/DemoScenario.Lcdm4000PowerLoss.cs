@@ -1,7 +1,5 @@
 using CardlessAtm.FirmwareSim.Lcdm4000;
 using CardlessAtm.Phone;
-using CardlessAtm.Phone.Scanning;
-using CardlessAtm.Phone.Withdrawal;
 using CardlessAtm.Terminal.Journal;
 
 namespace CardlessAtm.Cli.Demo;
@@ -33,16 +31,7 @@ internal sealed partial class DemoScenario
         await using var terminal = DemoTerminalProcess.Start(network, Host.Seeding.DemoSeed.AtmId, TimeSpan.Zero, null, null, rig, lcdm4000Port: emulator.DevicePath);
         Say($"(scenario: the terminal runs as its own process with the LCDM-4000 driver on {emulator.DevicePath}, cash units {string.Join(", ", DemoTerminalProcess.Lcdm4000CashUnits.Select(u => $"{u.Id} {u.Denomination} EUR"))}; "
             + "the LCDM-4000 emulator runs in the demo process, separate hardware; the whole ATM loses power after the first note)");
-        using (var online = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-        {
-            online.CancelAfter(TimeSpan.FromSeconds(60));
-            await network.Proxy.WaitForAtmStateAsync(Host.Seeding.DemoSeed.AtmId, Proxy.AtmLinkState.Online, online.Token);
-        }
-
-        Say($"A  The customer types {AmountMajor} on the ATM; B the QR code is shown; C the phone scans it; D it sends the 0200.");
-        var qr = await terminal.ShowQrAsync(AmountMajor, cancellationToken);
-        var phone = network.Phone(0);
-        var withdrawal = phone.WithdrawAsync(ScannedSession.FromText(qr), customer.AccountId, WithdrawalInteraction.Automatic(customer.Pin), null, cancellationToken);
+        var withdrawal = await StartPhoneWithdrawalAsync(network, terminal, customer, cancellationToken);
         using (var dispensing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             dispensing.CancelAfter(TimeSpan.FromSeconds(60));

@@ -322,6 +322,24 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
     /// The kill scenarios: the terminal runs as its own process, is SIGKILLed mid-dispense (or, by
     /// CARDLESSATM_KILL_AFTER, right after dispense-end of a jam), is started again and must settle by itself.
     /// </summary>
+    /// <summary>
+    /// Waits (60 s at most) until the terminal process is online at the proxy, then steps A to D: the customer types the
+    /// amount, the QR code is shown, <paramref name="customer"/>'s phone scans it and sends the 0200. Returns the phone's
+    /// withdrawal, still running.
+    /// </summary>
+    private async Task<Task<Phone.Withdrawal.WithdrawalOutcome>> StartPhoneWithdrawalAsync(DemoNetwork network, DemoTerminalProcess terminal, Host.Seeding.DemoCustomer customer, CancellationToken cancellationToken)
+    {
+        using (var online = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            online.CancelAfter(TimeSpan.FromSeconds(60));
+            await network.Proxy.WaitForAtmStateAsync(Host.Seeding.DemoSeed.AtmId, Proxy.AtmLinkState.Online, online.Token);
+        }
+
+        Say($"A  The customer types {AmountMajor} on the ATM; B the QR code is shown; C the phone scans it; D it sends the 0200.");
+        var qr = await terminal.ShowQrAsync(AmountMajor, cancellationToken);
+        return network.Phone(0).WithdrawAsync(ScannedSession.FromText(qr), customer.AccountId, WithdrawalInteraction.Automatic(customer.Pin), null, cancellationToken);
+    }
+
     private async Task<int> RunKilledTerminalAsync(DemoNetwork network, CancellationToken cancellationToken)
     {
         var midDispense = kind == DemoScenarioKind.TerminalKilledMidDispense;
@@ -336,16 +354,7 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         Say(midDispense
             ? $"(scenario: the terminal runs as its own process, {devices}; it will be SIGKILLed while the notes are moving)"
             : $"(scenario: the terminal runs as its own process, {devices}; {jamWhere} after the first note, and the process SIGKILLs itself right after journalling dispense-end — before the reversal file is written)");
-        using (var online = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-        {
-            online.CancelAfter(TimeSpan.FromSeconds(60));
-            await network.Proxy.WaitForAtmStateAsync(Host.Seeding.DemoSeed.AtmId, Proxy.AtmLinkState.Online, online.Token);
-        }
-
-        Say($"A  The customer types {AmountMajor} on the ATM; B the QR code is shown; C the phone scans it; D it sends the 0200.");
-        var qr = await terminal.ShowQrAsync(AmountMajor, cancellationToken);
-        var phone = network.Phone(0);
-        var withdrawal = phone.WithdrawAsync(ScannedSession.FromText(qr), customer.AccountId, WithdrawalInteraction.Automatic(customer.Pin), null, cancellationToken);
+        var withdrawal = await StartPhoneWithdrawalAsync(network, terminal, customer, cancellationToken);
         if (midDispense)
         {
             while (!ElectronicJournal.ReadAll(terminal.JournalPath).Any(e => e.Event == JournalEvents.DispenseStart))
