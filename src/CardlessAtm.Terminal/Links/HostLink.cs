@@ -117,7 +117,7 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
             Spec = NetworkSpec.Messages,
             Host = options.Host.Address,
             Port = options.Host.Port,
-            Tls = options.Host.Tls.CreateClientOptions(options.Host.Address),
+            Tls = options.Host.Tls.CreateClientOptions(options.Host.Address, "Terminal:Host:Tls"),
             TerminalId = options.AtmId,
             Stan = stan,
             RequestTimeout = options.HostTimeout,
