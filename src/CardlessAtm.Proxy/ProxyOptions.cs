@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Security;
+using CardlessAtm.Network;
 
 namespace CardlessAtm.Proxy;
 
@@ -117,12 +117,8 @@ public sealed class ProxyOptions
     private void ValidateAtmIdentity()
     {
         var tls = Atm.Tls;
-        var hasCa = !string.IsNullOrWhiteSpace(tls.ClientCaCertificatePath);
-        Require(hasCa || Atm.Insecure, "Proxy:Atm:Tls:ClientCaCertificatePath", "must name the ATM CA certificate (mutual TLS: each ATM proves its id with its certificate); plain TCP or TLS without ATM certificates needs Proxy:Atm:Insecure = true");
-        Require(!hasCa || tls.Enabled, "Proxy:Atm:Tls:CertificatePath", "must be set (with PrivateKeyPath) when Proxy:Atm:Tls:ClientCaCertificatePath is: ATM certificates need TLS");
-        Require(!hasCa || string.IsNullOrWhiteSpace(tls.ClientCertificatePin), "Proxy:Atm:Tls:ClientCertificatePin", "cannot be combined with ClientCaCertificatePath (each ATM has its own certificate from the CA)");
-        Require(!hasCa || tls.ServerAuthentication is null || tls.ServerAuthentication.ServerCertificate is not null, "Proxy:Atm:Tls:ServerAuthentication", "must carry a ServerCertificate when ClientCaCertificatePath is set");
-        Require(hasCa || string.IsNullOrWhiteSpace(tls.DenyListPath), "Proxy:Atm:Tls:DenyListPath", "needs ClientCaCertificatePath: it revokes ATM certificates");
+        Require(tls.HasClientAuthority || Atm.Insecure, "Proxy:Atm:Tls:ClientCaCertificatePath", "must name the ATM CA certificate (mutual TLS: each ATM proves its id with its certificate); plain TCP or TLS without ATM certificates needs Proxy:Atm:Insecure = true");
+        tls.ValidateClientAuthority("Proxy:Atm:Tls");
         Require(string.IsNullOrWhiteSpace(Phone.Tls.ClientCaCertificatePath) && string.IsNullOrWhiteSpace(Phone.Tls.DenyListPath), "Proxy:Phone:Tls:ClientCaCertificatePath", "is for the ATM port only (phones authenticate with their DUKPT MAC)");
     }
 
@@ -163,11 +159,11 @@ public sealed class ProxyListenerOptions
     public int MaxConnectionsPerAddress { get; set; } = 64;
 
     /// <summary>TLS for this listener: required unless <see cref="Insecure"/> is true.</summary>
-    public ProxyTlsOptions Tls { get; set; } = new();
+    public TlsListenerOptions Tls { get; set; } = new();
 
     /// <summary>
     /// ATM port (<c>Proxy:Atm:Insecure</c>): true lets ATMs sign on without an ATM certificate (plain TCP, or TLS without
-    /// <see cref="ProxyTlsOptions.ClientCaCertificatePath"/>), so any connection may claim any ATM id. Phone port
+    /// <see cref="TlsListenerOptions.ClientCaCertificatePath"/>), so any connection may claim any ATM id. Phone port
     /// (<c>Proxy:Phone:Insecure</c>): true lets it listen on plain TCP when <see cref="Tls"/> has no certificate. For a
     /// lab that chooses this knowingly; the proxy logs a warning at start-up. Default false.
     /// </summary>
@@ -196,54 +192,5 @@ public sealed class ProxyListenerOptions
         ProxyOptions.Require(MaxConnectionsPerAddress >= 1 && MaxConnectionsPerAddress <= MaxConnections, $"{section}:MaxConnectionsPerAddress", string.Create(CultureInfo.InvariantCulture, $"must be 1 to {section}:MaxConnections ({MaxConnections})"));
         ProxyOptions.Require(Tls is not null, $"{section}:Tls", "is required (leave its settings empty, with Insecure = true, for plain TCP)");
         Tls!.Validate($"{section}:Tls");
-    }
-}
-
-/// <summary>
-/// TLS for one listener: TLS 1.3 with a server certificate (PEM certificate + PKCS#8 key file readable only by the
-/// service user, as written by <c>cardless-atm keys tls</c>), and optionally mutual TLS with a pinned client
-/// certificate. In-process callers may instead set <see cref="ServerAuthentication"/>.
-/// </summary>
-public sealed class ProxyTlsOptions
-{
-    /// <summary>The server certificate (PEM). Setting it turns TLS on.</summary>
-    public string? CertificatePath { get; set; }
-
-    /// <summary>The server certificate's private key (PKCS#8 PEM, mode 0600).</summary>
-    public string? PrivateKeyPath { get; set; }
-
-    /// <summary>When set, clients must present a certificate matching this pin (<c>spki-sha256:…</c> or <c>cert-sha256:…</c>).</summary>
-    public string? ClientCertificatePin { get; set; }
-
-    /// <summary>
-    /// ATM port: the pinned ATM CA certificate (PEM, as <c>cardless-atm keys tls-ca</c> writes it). Setting it requires
-    /// every ATM to present a certificate issued directly by this CA (chain built against it alone, never the system
-    /// store), and a sign-on is accepted only for the ATM id the certificate names.
-    /// </summary>
-    public string? ClientCaCertificatePath { get; set; }
-
-    /// <summary>
-    /// ATM port: a deny list of revoked ATM certificates (lines <c>serial:HEX</c> or <c>cert-sha256:HEX</c>), re-read
-    /// whenever the file changes, without a restart. Optional; needs <see cref="ClientCaCertificatePath"/>.
-    /// </summary>
-    public string? DenyListPath { get; set; }
-
-    /// <summary>Ready-made server options (in-process use, e.g. the demo); takes precedence over the paths. Not bound from configuration.</summary>
-    public SslServerAuthenticationOptions? ServerAuthentication { get; set; }
-
-    /// <summary>True when this listener runs TLS.</summary>
-    public bool Enabled => ServerAuthentication is not null || !string.IsNullOrWhiteSpace(CertificatePath);
-
-    internal void Validate(string section)
-    {
-        if (ServerAuthentication is not null)
-        {
-            return;
-        }
-
-        var hasCert = !string.IsNullOrWhiteSpace(CertificatePath);
-        var hasKey = !string.IsNullOrWhiteSpace(PrivateKeyPath);
-        ProxyOptions.Require(hasCert == hasKey, hasCert ? $"{section}:PrivateKeyPath" : $"{section}:CertificatePath", "must be set together with the other (certificate and private key)");
-        ProxyOptions.Require(hasCert || string.IsNullOrWhiteSpace(ClientCertificatePin), $"{section}:ClientCertificatePin", "needs TLS: set CertificatePath and PrivateKeyPath too");
     }
 }

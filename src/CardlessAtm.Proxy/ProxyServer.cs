@@ -59,11 +59,12 @@ public sealed class ProxyServer : IAsyncDisposable
         _registry = new AtmRegistry(options.MaxKnownAtms);
         try
         {
-            _atmIdentity = LoadAtmIdentity(options.Atm.Tls, loggerFactory, _time);
+            var atm = options.Atm.Tls;
+            _atmIdentity = atm.LoadClientAuthority("Proxy:Atm:Tls", _time, loggerFactory.CreateLogger("CardlessAtm.Proxy.AtmIdentity"));
             var atmTls = _atmIdentity is null
-                ? LoadTls(options.Atm.Tls, "Proxy:Atm:Tls")
-                : _atmIdentity.ServerOptions(options.Atm.Tls.ServerAuthentication?.ServerCertificate ?? LoadServerCertificate(options.Atm.Tls, "Proxy:Atm:Tls"));
-            var phoneTls = LoadTls(options.Phone.Tls, "Proxy:Phone:Tls");
+                ? Owned(atm, atm.CreateServerOptions("Proxy:Atm:Tls"))
+                : _atmIdentity.ServerOptions(atm.ServerAuthentication?.ServerCertificate ?? Owned(atm.LoadServerCertificate("Proxy:Atm:Tls")));
+            var phoneTls = Owned(options.Phone.Tls, options.Phone.Tls.CreateServerOptions("Proxy:Phone:Tls"));
             _atmServer = new Iso8583Server(new Iso8583ServerOptions
             {
                 Spec = NetworkSpec.Messages,
@@ -272,96 +273,19 @@ public sealed class ProxyServer : IAsyncDisposable
 
     private static IsoMessage Answer(IsoMessage request, string responseCode) => NetworkFields.CreateResponse(request, responseCode);
 
-    private static AtmClientCertificateValidator? LoadAtmIdentity(ProxyTlsOptions tls, ILoggerFactory loggerFactory, TimeProvider time)
+    // The certificates loaded from the paths are the proxy's to dispose; ready-made ServerAuthentication stays the caller's.
+    private SslServerAuthenticationOptions? Owned(TlsListenerOptions tls, SslServerAuthenticationOptions? loaded)
     {
-        if (string.IsNullOrWhiteSpace(tls.ClientCaCertificatePath))
+        if (tls.ServerAuthentication is null && loaded?.ServerCertificate is X509Certificate2 certificate)
         {
-            return null;
+            _certificates.Add(certificate);
         }
 
-        X509Certificate2 authority;
-        try
-        {
-            authority = X509Certificate2.CreateFromPem(File.ReadAllText(tls.ClientCaCertificatePath));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
-        {
-            throw new ConfigurationException(
-                "Proxy:Atm:Tls:ClientCaCertificatePath",
-                $"Proxy:Atm:Tls:ClientCaCertificatePath: cannot load the ATM CA certificate '{tls.ClientCaCertificatePath}': {ex.Message}",
-                ex);
-        }
-
-        using (authority)
-        {
-            if (authority.Extensions["2.5.29.19"] is not X509BasicConstraintsExtension { CertificateAuthority: true })
-            {
-                throw new ConfigurationException(
-                    "Proxy:Atm:Tls:ClientCaCertificatePath",
-                    $"Proxy:Atm:Tls:ClientCaCertificatePath: '{tls.ClientCaCertificatePath}' is not a CA certificate (make one with 'cardless-atm keys tls-ca').");
-            }
-
-            CertificateDenyList? denyList = null;
-            if (!string.IsNullOrWhiteSpace(tls.DenyListPath))
-            {
-                try
-                {
-                    denyList = CertificateDenyList.Load(tls.DenyListPath);
-                }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
-                {
-                    throw new ConfigurationException("Proxy:Atm:Tls:DenyListPath", $"Proxy:Atm:Tls:DenyListPath: {ex.Message}", ex);
-                }
-            }
-
-            var logger = loggerFactory.CreateLogger("CardlessAtm.Proxy.AtmIdentity");
-            return new AtmClientCertificateValidator(authority, denyList, time, logger);
-        }
+        return loaded;
     }
 
-    private SslServerAuthenticationOptions? LoadTls(ProxyTlsOptions tls, string section)
+    private X509Certificate2 Owned(X509Certificate2 certificate)
     {
-        if (tls.ServerAuthentication is { } ready)
-        {
-            return ready;
-        }
-
-        if (string.IsNullOrWhiteSpace(tls.CertificatePath))
-        {
-            return null;
-        }
-
-        CertificatePin? pin = null;
-        if (!string.IsNullOrWhiteSpace(tls.ClientCertificatePin))
-        {
-            try
-            {
-                pin = CertificatePin.Parse(tls.ClientCertificatePin);
-            }
-            catch (FormatException ex)
-            {
-                throw new ConfigurationException($"{section}:ClientCertificatePin", $"{section}:ClientCertificatePin: {ex.Message}", ex);
-            }
-        }
-
-        return TlsSetup.ServerOptions(LoadServerCertificate(tls, section), pin);
-    }
-
-    private X509Certificate2 LoadServerCertificate(ProxyTlsOptions tls, string section)
-    {
-        X509Certificate2 certificate;
-        try
-        {
-            certificate = LabCertificates.LoadPem(tls.CertificatePath!, tls.PrivateKeyPath!);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            throw new ConfigurationException(
-                $"{section}:CertificatePath",
-                $"{section}: cannot load the certificate '{tls.CertificatePath}' with its key '{tls.PrivateKeyPath}': {ex.Message}",
-                ex);
-        }
-
         _certificates.Add(certificate);
         return certificate;
     }

@@ -323,6 +323,33 @@ public sealed class WithdrawalTests
         Assert.Single(atm.Received);
     }
 
+    [Theory]
+    [InlineData("sha1:abc", null, "Phone:TlsServerPin")]
+    [InlineData(null, false, "Phone:TlsServerPin")]
+    public void A_bad_TLS_setting_is_the_phones_own_error_naming_its_key(string? pin, bool? insecure, string setting)
+    {
+        var settings = new PhoneSettings { Proxy = "127.0.0.1:8585", TlsServerPin = pin, Insecure = insecure ?? false };
+
+        var error = Assert.Throws<PhoneInputException>(settings.ToClientOptions);
+
+        Assert.Equal(PhoneInputError.InvalidSetting, error.Error);
+        Assert.Equal(setting, error.Where);
+        Assert.StartsWith(setting + ": ", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_TLS_settings_give_the_pin_and_the_server_name_to_send()
+    {
+        using var certificate = LabCertificates.CreateSelfSigned("proxy.lab", TimeProvider.System, TimeSpan.FromDays(1));
+        var pin = CertificatePin.ForPublicKey(certificate);
+
+        var named = new PhoneSettings { Proxy = "10.0.0.5:8585", TlsServerPin = pin.ToString(), TlsTargetHost = "proxy.lab" }.ToClientOptions();
+        var unnamed = new PhoneSettings { Proxy = "10.0.0.5:8585", TlsServerPin = pin.ToString() }.ToClientOptions();
+
+        Assert.Equal(("proxy.lab", pin.ToString()), (named.Tls!.TargetHost, named.ServerPin!.ToString()));
+        Assert.Equal("10.0.0.5", unnamed.Tls!.TargetHost);
+    }
+
     private sealed class ListProgress(List<string> steps) : IProgress<string>
     {
         public void Report(string value) => steps.Add(value);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using CardlessAtm.Cli.Hosting;
 using CardlessAtm.Devices.Configuration;
+using CardlessAtm.Network;
 using CardlessAtm.Qr.Sessions;
 using CardlessAtm.Security;
 using CardlessAtm.Terminal;
@@ -258,26 +259,10 @@ internal static class TerminalCommand
             throw new ConfigurationException(TerminalOptions.SectionName, e.Message.TrimEnd('.'));
         }
 
-        CheckPin(options.Host.Tls.ServerPin, $"{TerminalOptions.SectionName}:Host:Tls:ServerPin");
-        CheckPin(options.Proxy.Tls.ServerPin, $"{TerminalOptions.SectionName}:Proxy:Tls:ServerPin");
+        // The pins are checked here, before any device opens (the links parse them again when they dial).
+        _ = options.Host.Tls.ReadServerPin(TlsClientSettingNames.Under($"{TerminalOptions.SectionName}:Host:Tls"));
+        _ = options.Proxy.Tls.ReadServerPin(TlsClientSettingNames.Under($"{TerminalOptions.SectionName}:Proxy:Tls"));
         return options;
-    }
-
-    private static void CheckPin(string? pin, string setting)
-    {
-        if (string.IsNullOrWhiteSpace(pin))
-        {
-            return;
-        }
-
-        try
-        {
-            _ = CertificatePin.Parse(pin);
-        }
-        catch (FormatException e)
-        {
-            throw new ConfigurationException(setting, e.Message.TrimEnd('.'));
-        }
     }
 
     /// <summary>An ATM that asks for USD from EUR cassettes would fail every withdrawal: refused at start-up instead.</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.Security;
+using CardlessAtm.Network;
 using CardlessAtm.Security;
 
 namespace CardlessAtm.Phone.Withdrawal;
@@ -141,27 +142,32 @@ public sealed class PhoneSettings
     /// <summary><c>Phone:Insecure</c>: true allows plain TCP to the proxy when <see cref="TlsServerPin"/> is not set (a lab only; warned about).</summary>
     public bool Insecure { get; set; }
 
+    /// <summary>
+    /// The configuration keys of the phone's TLS settings: flat in the <c>Phone</c> section (<c>Phone:TlsServerPin</c>,
+    /// <c>Phone:TlsTargetHost</c>), where the terminal nests the same settings (<c>Terminal:Proxy:Tls:ServerPin</c>, <c>…:TargetHost</c>).
+    /// The phone presents no client certificate.
+    /// </summary>
+    internal static readonly TlsClientSettingNames TlsSettingNames = new(
+        $"{SectionName}:TlsServerPin", $"{SectionName}:TlsTargetHost", $"{SectionName}:TlsClientCertificatePath", $"{SectionName}:TlsClientPrivateKeyPath");
+
     /// <summary>Builds the client options, checking each setting.</summary>
     /// <exception cref="PhoneInputException">A setting is invalid; the message names it.</exception>
     public PhoneClientOptions ToClientOptions()
     {
         var proxy = ProxyEndpoint.Parse(Proxy, "--proxy / Phone:Proxy");
-        SslClientAuthenticationOptions? tls = null;
-        CertificatePin? serverPin = null;
-        if (!string.IsNullOrWhiteSpace(TlsServerPin))
+        var settings = new TlsClientOptions { ServerPin = TlsServerPin, TargetHost = TlsTargetHost };
+        SslClientAuthenticationOptions? tls;
+        CertificatePin? serverPin;
+        try
         {
-            CertificatePin pin;
-            try
-            {
-                pin = CertificatePin.Parse(TlsServerPin);
-            }
-            catch (Exception ex) when (ex is FormatException or ArgumentException or SecurityException)
-            {
-                throw new PhoneInputException(PhoneInputError.InvalidSetting, "Phone:TlsServerPin", ex.Message, ex);
-            }
-
-            tls = TlsSetup.ClientOptions(string.IsNullOrWhiteSpace(TlsTargetHost) ? proxy.Host : TlsTargetHost, pin);
-            serverPin = pin;
+            settings.Validate(TlsSettingNames);
+            serverPin = settings.ReadServerPin(TlsSettingNames);
+            tls = settings.CreateClientOptions(proxy.Host, TlsSettingNames);
+        }
+        catch (ConfigurationException ex)
+        {
+            // The phone library's own error, for apps that embed it without the configuration stack.
+            throw new PhoneInputException(PhoneInputError.InvalidSetting, ex.Setting, ex.Problem, ex);
         }
 
         var options = new PhoneClientOptions(proxy) { Tls = tls, ServerPin = serverPin, Insecure = Insecure, ConnectTimeout = ConnectTimeout, RequestTimeout = RequestTimeout };

@@ -91,7 +91,7 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Iso8583Client _client;
     private readonly StanGenerator _stan;
-    private readonly SessionMacKey _keyChangeMac;
+    private readonly HostSignOn _signOn;
     private readonly SemaphoreSlim _keyChangeGate = new(1, 1);
     private SessionMacKey? _sessionKey;
     private SessionMacKey? _previousSessionKey;
@@ -104,10 +104,7 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
         _options = options;
         _profile = profile;
         _masterKey = masterKey;
-        using (var derived = profile.DeriveKeyChangeMacKey(masterKey, options.AtmId))
-        {
-            _keyChangeMac = SessionMacKey.Create(profile, derived);
-        }
+        _signOn = new HostSignOn(profile, masterKey, options.AtmId, logger);
 
         _stan = stan;
         _time = time;
@@ -117,7 +114,7 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
             Spec = NetworkSpec.Messages,
             Host = options.Host.Address,
             Port = options.Host.Port,
-            Tls = options.Host.Tls.CreateClientOptions(options.Host.Address),
+            Tls = options.Host.Tls.CreateClientOptions(options.Host.Address, "Terminal:Host:Tls"),
             TerminalId = options.AtmId,
             Stan = stan,
             RequestTimeout = options.HostTimeout,
@@ -230,80 +227,30 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
         await _client.DisposeAsync();
         Interlocked.Exchange(ref _sessionKey, null)?.Dispose();
         Interlocked.Exchange(ref _previousSessionKey, null)?.Dispose();
-        _keyChangeMac.Dispose();
+        _signOn.Dispose();
         _keyChangeGate.Dispose();
         _masterKey.Dispose();
     }
 
     /// <summary>
-    /// Sign-on (0800/001) and the authenticated key change (0800/101), both MACed under the key derived from the
-    /// terminal master key (docs/protocol/iso8583.md §2.7). Keys are installed only from an 0810 whose MAC
-    /// verifies under that key, that carries this request's fresh nonce and a key version above the current one;
-    /// anything else is a security event and leaves the keys as they were.
+    /// Sign-on (0800/001) and the authenticated key change (0800/101) on this connection (<see cref="HostSignOn"/>), then
+    /// installs the fresh session key. A refused or unauthentic answer leaves the keys as they were.
     /// </summary>
     private async Task SignOnAsync(Iso8583Connection connection, CancellationToken cancellationToken)
     {
         await _keyChangeGate.WaitAsync(cancellationToken);
         try
         {
-            var signOn = NewRequest(Mti.NetworkManagementRequest);
-            signOn.NetworkManagementCode = NetworkManagementCodes.SignOn;
-            MessageMac.Apply(signOn, _keyChangeMac.Iso);
-            var answer = await connection.SendRequestAsync(signOn, cancellationToken);
-            if (answer.ResponseCode != ResponseCodes.Approved)
-            {
-                throw new InvalidOperationException($"The host refused sign-on of {_options.AtmId}: {answer.ResponseCode} ({ResponseCodes.Describe(answer.ResponseCode)}).");
-            }
+            var signedOn = await _signOn.RunAsync(NewRequest, connection.SendRequestAsync, KeyVersion, cancellationToken);
 
-            if (MessageMac.Verify(answer, _keyChangeMac.Iso) != MacCheckResult.Valid)
-            {
-                _logger.LogError("Security event: the sign-on answer for {AtmId} failed its MAC check: not signed on", _options.AtmId);
-                throw new InvalidOperationException($"The host's sign-on answer for {_options.AtmId} is not authentic (MAC).");
-            }
-
-            var nonce = KeyChangeRequestData.CreateNonce();
-            var keyChange = NewRequest(Mti.NetworkManagementRequest);
-            keyChange.NetworkManagementCode = NetworkManagementCodes.KeyChange;
-            keyChange.KeyChangeData = KeyChangeRequestData.Encode(nonce);
-            MessageMac.Apply(keyChange, _keyChangeMac.Iso);
-            var keys = await connection.SendRequestAsync(keyChange, cancellationToken);
-            if (keys.ResponseCode != ResponseCodes.Approved || keys.KeyChangeData is not { } data)
-            {
-                throw new InvalidOperationException($"The host refused the key change for {_options.AtmId}: {keys.ResponseCode} ({ResponseCodes.Describe(keys.ResponseCode)}).");
-            }
-
-            var mac = MessageMac.Verify(keys, _keyChangeMac.Iso);
-            if (mac != MacCheckResult.Valid)
-            {
-                _logger.LogError("Security event: key-change answer for {AtmId} failed its MAC check ({Mac}): no key installed", _options.AtmId, mac);
-                throw new InvalidOperationException($"The key-change answer for {_options.AtmId} is not authentic (MAC {mac}); the session keys are unchanged.");
-            }
-
-            OpenedKeyChange opened;
-            try
-            {
-                // Checks the nonce and the version before unwrapping, then every key against its KCV.
-                opened = _profile.OpenKeyChangeData(_masterKey, data, nonce, KeyVersion);
-            }
-            catch (SecurityException ex)
-            {
-                _logger.LogError("Security event: key-change answer for {AtmId} refused ({Failure}): no key installed", _options.AtmId, ex.Failure);
-                throw new InvalidOperationException($"The key-change answer for {_options.AtmId} was refused ({ex.Failure}); the session keys are unchanged.", ex);
-            }
-
-            using (opened)
-            {
-                var fresh = SessionMacKey.Create(_profile, opened.Keys.MacKey);
-
-                // The replaced key stays alive for one more change: a request sent under it may still be
-                // waiting for its answer (the host accepts it for its grace time).
-                var replaced = Interlocked.Exchange(ref _sessionKey, fresh);
-                Interlocked.Exchange(ref _previousSessionKey, replaced)?.Dispose();
-                Volatile.Write(ref _keyVersion, opened.KeyVersion);
-                _logger.LogInformation(
-                    "Signed on to the host {Endpoint} as {AtmId}; session key version {Version}, MAC key KCV {Kcv}",
-                    _options.Host, _options.AtmId, opened.KeyVersion, opened.Keys.MacKey.CheckValue.ToString());
-            }
+            // The replaced key stays alive for one more change: a request sent under it may still be
+            // waiting for its answer (the host accepts it for its grace time).
+            var replaced = Interlocked.Exchange(ref _sessionKey, signedOn.SessionKey);
+            Interlocked.Exchange(ref _previousSessionKey, replaced)?.Dispose();
+            Volatile.Write(ref _keyVersion, signedOn.KeyVersion);
+            _logger.LogInformation(
+                "Signed on to the host {Endpoint} as {AtmId}; session key version {Version}, MAC key KCV {Kcv}",
+                _options.Host, _options.AtmId, signedOn.KeyVersion, signedOn.MacKeyCheckValue);
         }
         finally
         {

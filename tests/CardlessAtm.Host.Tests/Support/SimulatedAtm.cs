@@ -6,6 +6,8 @@ using CardlessAtm.Iso8583.Mac;
 using CardlessAtm.Network;
 using CardlessAtm.Qr.Payload;
 using CardlessAtm.Security;
+using CardlessAtm.Terminal.Links;
+using Microsoft.Extensions.Logging.Abstractions;
 using IsoMac = CardlessAtm.Iso8583.Mac.IMessageMac;
 
 namespace CardlessAtm.Host.Tests.Support;
@@ -13,29 +15,24 @@ namespace CardlessAtm.Host.Tests.Support;
 /// <summary>
 /// The ATM side of the host link for tests: a real ISO 8583 client over loopback, its terminal master
 /// key, the session MAC key it receives in the key change, QR sessions MACed with that key, and 0200 /
-/// 0420 messages built with the codec.
+/// 0420 messages built with the codec. Sign-on and key change run the terminal's own code
+/// (<see cref="HostSignOn"/>, the path <c>HostLink</c> takes); <see cref="NetworkManagement"/> and
+/// <see cref="UnsignedNetworkManagement"/> build raw 0800s for the tests that send them on purpose.
 /// </summary>
 public sealed class SimulatedAtm : IAsyncDisposable
 {
     private static int _stanCounter;
-    private readonly ISecurityProfile _profile;
-    private readonly SecretKey _masterKey;
     private readonly Iso8583Client? _client;
     private readonly Func<IsoMessage, Task<IsoMessage>>? _send;
-    private readonly SessionMacKey _keyChangeMac;
+    private readonly HostSignOn _signOn;
     private SessionMacKey? _mac;
     private SimulatedAtm? _sharedMac;
 
     public SimulatedAtm(ISecurityProfile profile, string atmId, SecretKey masterKey, IPEndPoint host, int currency = 978)
     {
-        _profile = profile;
         AtmId = atmId;
         Currency = currency;
-        _masterKey = masterKey;
-        using (var derived = profile.DeriveKeyChangeMacKey(masterKey, atmId))
-        {
-            _keyChangeMac = SessionMacKey.Create(profile, derived);
-        }
+        _signOn = new HostSignOn(profile, masterKey, atmId, NullLogger.Instance);
 
         _client = new Iso8583Client(new Iso8583ClientOptions
         {
@@ -52,13 +49,10 @@ public sealed class SimulatedAtm : IAsyncDisposable
     /// <summary>An ATM with no socket: each request goes straight to <paramref name="send"/> (the host's processor, in process).</summary>
     public SimulatedAtm(ISecurityProfile profile, string atmId, SecretKey masterKey, Func<IsoMessage, Task<IsoMessage>> send, int currency = 978)
     {
-        _profile = profile;
         AtmId = atmId;
         Currency = currency;
-        _masterKey = masterKey;
         _send = send;
-        using var derived = profile.DeriveKeyChangeMacKey(masterKey, atmId);
-        _keyChangeMac = SessionMacKey.Create(profile, derived);
+        _signOn = new HostSignOn(profile, masterKey, atmId, NullLogger.Instance);
     }
 
     public string AtmId { get; }
@@ -70,7 +64,7 @@ public sealed class SimulatedAtm : IAsyncDisposable
     public IQrPayloadMac QrMac => _sharedMac?.QrMac ?? (_mac ?? throw new InvalidOperationException("No key change yet.")).Qr;
 
     /// <summary>The MAC of sign-on and key change (under the key derived from the TMK).</summary>
-    public IsoMac KeyChangeMac => _keyChangeMac.Iso;
+    public IsoMac KeyChangeMac => _signOn.KeyChangeMac;
 
     /// <summary>The host's version of the keys this ATM received last (0 before any).</summary>
     public int KeyVersion { get; private set; }
@@ -95,20 +89,18 @@ public sealed class SimulatedAtm : IAsyncDisposable
         await _client.WaitUntilConnectedAsync(timeout.Token);
     }
 
-    /// <summary>Signs on and fetches session keys; returns the 0810 of the key change.</summary>
+    /// <summary>Signs on and fetches session keys with the terminal's own code (<see cref="HostSignOn"/>, as <c>HostLink</c> runs it); returns the 0810 of the key change.</summary>
     public async Task<IsoMessage> SignOnAndChangeKeysAsync()
     {
-        LastSignOn = NetworkManagement(NetworkManagementCodes.SignOn);
-        var signOn = await SendAsync(LastSignOn);
-        Assert.Equal(ResponseCodes.Approved, signOn.ResponseCode);
-        var change = await SendAsync(NetworkManagement(NetworkManagementCodes.KeyChange));
-        Assert.Equal(ResponseCodes.Approved, change.ResponseCode);
-        Assert.Equal(MacCheckResult.Valid, MessageMac.Verify(change, KeyChangeMac));
-        using var keys = _profile.OpenKeyChangeData(_masterKey, change.KeyChangeData, LastKeyChangeNonce, KeyVersion);
+        var signedOn = await _signOn.RunAsync(NewRequest, (request, _) => SendAsync(request), KeyVersion, CancellationToken.None);
+        LastSignOn = signedOn.SignOn;
+        LastKeyChangeNonce = signedOn.Nonce;
+        Assert.Equal(ResponseCodes.Approved, signedOn.KeyChangeAnswer.ResponseCode);
+        Assert.Equal(MacCheckResult.Valid, MessageMac.Verify(signedOn.KeyChangeAnswer, KeyChangeMac));
         _mac?.Dispose();
-        _mac = SessionMacKey.Create(_profile, keys.Keys.MacKey);
-        KeyVersion = keys.KeyVersion;
-        return change;
+        _mac = signedOn.SessionKey;
+        KeyVersion = signedOn.KeyVersion;
+        return signedOn.KeyChangeAnswer;
     }
 
     /// <summary>Uses the session key another connection of the same ATM received (no key change of its own).</summary>
@@ -140,13 +132,21 @@ public sealed class SimulatedAtm : IAsyncDisposable
     /// <summary>An 0800 without any MAC, as any TCP client can send it.</summary>
     public static IsoMessage UnsignedNetworkManagement(string code, string atmId)
     {
-        var message = new IsoMessage(NetworkSpec.Messages, Mti.NetworkManagementRequest);
-        message.SetTransmissionDateTime(DateTimeOffset.UtcNow);
-        message.Stan = NextStan();
-        message.TerminalId = atmId;
+        var message = NewRequest(Mti.NetworkManagementRequest, atmId);
         message.NetworkManagementCode = code;
         return message;
     }
+
+    private static IsoMessage NewRequest(string mti, string atmId)
+    {
+        var message = new IsoMessage(NetworkSpec.Messages, mti);
+        message.SetTransmissionDateTime(DateTimeOffset.UtcNow);
+        message.Stan = NextStan();
+        message.TerminalId = atmId;
+        return message;
+    }
+
+    private IsoMessage NewRequest(string mti) => NewRequest(mti, AtmId);
 
     /// <summary>A QR session as the terminal shows it: MACed with the session key.</summary>
     public QrSessionPayload IssueSession(long amountMinor, TimeSpan? expiresIn = null, string? atmId = null, int? currency = null)
@@ -227,7 +227,7 @@ public sealed class SimulatedAtm : IAsyncDisposable
         }
 
         _mac?.Dispose();
-        _keyChangeMac.Dispose();
+        _signOn.Dispose();
     }
 }
 
