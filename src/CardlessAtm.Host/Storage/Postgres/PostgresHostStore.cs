@@ -59,12 +59,14 @@ public sealed class PostgresHostStore : IHostStore
     /// <param name="connectionString">An Npgsql connection string (<see cref="ConnectionStringSetting"/>).</param>
     /// <param name="time">Clock for timestamps and business days; <see cref="TimeProvider.System"/> if null.</param>
     /// <param name="logger">Logger; none if null.</param>
+    /// <param name="connections">Worker connections (transactions in flight at once); <see cref="Connections"/> by default.</param>
     /// <exception cref="ConfigurationException">
     /// The connection string is malformed, the server cannot be reached or refuses the login, or the database's
     /// schema is newer than this program. The message names <see cref="ConnectionStringSetting"/> and never the password.
     /// </exception>
-    public static PostgresHostStore Open(string connectionString, TimeProvider? time = null, ILogger? logger = null)
+    public static PostgresHostStore Open(string connectionString, TimeProvider? time = null, ILogger? logger = null, int connections = Connections)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(connections, 1);
         time ??= TimeProvider.System;
         logger ??= NullLogger.Instance;
         if (string.IsNullOrWhiteSpace(connectionString))
@@ -88,9 +90,9 @@ public sealed class PostgresHostStore : IHostStore
             throw new ConfigurationException(ConnectionStringSetting, "names no Host");
         }
 
-        if (builder.MaxPoolSize < Connections + 2)
+        if (builder.MaxPoolSize < connections + 2)
         {
-            builder.MaxPoolSize = Connections + 2;
+            builder.MaxPoolSize = connections + 2;
         }
 
         builder.Enlist = false;
@@ -100,7 +102,7 @@ public sealed class PostgresHostStore : IHostStore
         try
         {
             store.SchemaVersion = Migrate(dataSource, time, logger, where);
-            for (var i = 0; i < Connections; i++)
+            for (var i = 0; i < connections; i++)
             {
                 store.StartWorker(i);
             }
