@@ -421,11 +421,7 @@ internal static class HostCommand
             DatabasePath = parse.GetValue(DatabaseOption)?.FullName ?? configuration["Host:DatabasePath"] ?? "host.db",
             KeyVaultPath = parse.GetValue(KeysOption)?.FullName ?? configuration["Host:KeyVaultPath"] ?? "host-keys",
             Profile = SecurityProfiles.ParseKind(parse.GetValue(ProfileOption) ?? configuration["Security:Profile"] ?? nameof(SecurityProfileKind.Aes)),
-            Store = new HostStoreOptions
-            {
-                Kind = HostStoreOptions.ParseKind(configuration[HostStoreOptions.KindSetting]),
-                ConnectionString = configuration["Host:Store:ConnectionString"],
-            },
+            Store = ReadStore(configuration),
         };
         if (configuration["Host:Port"] is { } port)
         {
@@ -450,6 +446,19 @@ internal static class HostCommand
         options.HandshakeTimeout = ReadDuration(configuration, "Host:HandshakeTimeout") ?? options.HandshakeTimeout;
         CheckLimits(options);
         return options;
+    }
+
+    /// <summary><c>Host:Store:Kind</c> (Sqlite when unset) and <c>Host:Store:ConnectionString</c>.</summary>
+    /// <exception cref="ConfigurationException">An unknown kind, or Postgres without a connection string.</exception>
+    internal static HostStoreOptions ReadStore(IConfiguration configuration)
+    {
+        var store = new HostStoreOptions
+        {
+            Kind = HostStoreOptions.ParseKind(configuration[HostStoreOptions.KindSetting]),
+            ConnectionString = configuration["Host:Store:ConnectionString"],
+        };
+        store.Validate();
+        return store;
     }
 
     /// <summary>The connection limits against each other, so a bad combination names its setting before anything opens.</summary>
