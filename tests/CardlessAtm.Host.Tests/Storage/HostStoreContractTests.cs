@@ -194,6 +194,39 @@ public abstract class HostStoreContractTests
     }
 
     [StoreFact]
+    public async Task Two_stores_racing_past_a_daily_count_limit_approve_only_what_it_allows()
+    {
+        await using var first = Open();
+        await using var second = Open();
+        await first.WriteAsync(w =>
+        {
+            w.InsertAccount(Account("ACC1", 100_000));
+            return 0;
+        });
+
+        // A decision that reads (today's usage) before it writes: no unique key or row lock covers the rows it sums,
+        // so only a serialisable store (SQLite's one writer; PostgreSQL's SERIALIZABLE with re-run) keeps it at 3.
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => Task.Run(() =>
+            (i % 2 == 0 ? first : second).WriteAsync(w =>
+            {
+                if (w.GetDailyUsage("ACC1", Day).Count >= 3)
+                {
+                    return "65";
+                }
+
+                var transaction = w.TryInsertTransaction(Approved((100 + i).ToString("D6", System.Globalization.CultureInfo.InvariantCulture), "ACC1", 1_000), null)!;
+                w.PostLedgerEntry("ACC1", -1_000, LedgerEntryKind.Withdrawal, transaction.TransactionId);
+                return transaction.ResponseCode;
+            }))));
+
+        Assert.Equal(3, outcomes.Count(c => c == "00"));
+        Assert.Equal(17, outcomes.Count(c => c == "65"));
+        Assert.Equal(new DailyUsage(3_000, 3), await first.ReadAsync(r => r.GetDailyUsage("ACC1", Day)));
+        Assert.Equal(97_000, (await second.ReadAsync(r => r.GetAccount("ACC1")))!.BalanceMinor);
+        Assert.True((await second.ReadAsync(r => r.GetLedgerTotals())).Balances);
+    }
+
+    [StoreFact]
     public async Task A_duplicate_request_key_finds_the_first_decision()
     {
         await using var store = Open();
