@@ -85,7 +85,7 @@ internal static class HostCommand
                 await using (StatusFileWriter.Start(
                     statusSettings, () => Status(host, transport), generic.Services.GetRequiredService<LastProblemLog>(), TimeProvider.System, loggerFactory.CreateLogger("CardlessAtm.Status")))
                 {
-                    Console.WriteLine($"host: listening on {host.LocalEndPoint} with {transport} (ledger {Path.GetFullPath(options.DatabasePath)}, profile {host.Profile.Kind})");
+                    Console.WriteLine($"host: listening on {host.LocalEndPoint} with {transport} (ledger {Ledger(options)}, profile {host.Profile.Kind})");
                     await generic.WaitForShutdownAsync(cancellationToken);
                 }
 
@@ -109,6 +109,10 @@ internal static class HostCommand
         }));
         return command;
     }
+
+    /// <summary>Where the ledger is, for the start-up line: the SQLite file, or "PostgreSQL" (never the connection string: it may hold the password).</summary>
+    private static string Ledger(HostServerOptions options) =>
+        options.Store.Kind == HostStoreKind.Postgres ? "PostgreSQL (Host:Store:ConnectionString)" : Path.GetFullPath(options.DatabasePath);
 
     /// <summary>host-status.json next to the ledger, so several hosts on one machine do not share it.</summary>
     private static string DefaultStatusPath(HostServerOptions options) =>
@@ -417,6 +421,7 @@ internal static class HostCommand
             DatabasePath = parse.GetValue(DatabaseOption)?.FullName ?? configuration["Host:DatabasePath"] ?? "host.db",
             KeyVaultPath = parse.GetValue(KeysOption)?.FullName ?? configuration["Host:KeyVaultPath"] ?? "host-keys",
             Profile = SecurityProfiles.ParseKind(parse.GetValue(ProfileOption) ?? configuration["Security:Profile"] ?? nameof(SecurityProfileKind.Aes)),
+            Store = ReadStore(configuration),
         };
         if (configuration["Host:Port"] is { } port)
         {
@@ -441,6 +446,19 @@ internal static class HostCommand
         options.HandshakeTimeout = ReadDuration(configuration, "Host:HandshakeTimeout") ?? options.HandshakeTimeout;
         CheckLimits(options);
         return options;
+    }
+
+    /// <summary><c>Host:Store:Kind</c> (Sqlite when unset) and <c>Host:Store:ConnectionString</c>.</summary>
+    /// <exception cref="ConfigurationException">An unknown kind, or Postgres without a connection string.</exception>
+    internal static HostStoreOptions ReadStore(IConfiguration configuration)
+    {
+        var store = new HostStoreOptions
+        {
+            Kind = HostStoreOptions.ParseKind(configuration[HostStoreOptions.KindSetting]),
+            ConnectionString = configuration["Host:Store:ConnectionString"],
+        };
+        store.Validate();
+        return store;
     }
 
     /// <summary>The connection limits against each other, so a bad combination names its setting before anything opens.</summary>

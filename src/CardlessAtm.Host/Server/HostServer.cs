@@ -3,6 +3,7 @@ using CardlessAtm.Host.Administration;
 using CardlessAtm.Host.Authorisation;
 using CardlessAtm.Host.Processing;
 using CardlessAtm.Host.Storage;
+using CardlessAtm.Host.Storage.Postgres;
 using CardlessAtm.Host.Storage.Sqlite;
 using CardlessAtm.Iso8583.Channels;
 using CardlessAtm.Network;
@@ -20,6 +21,12 @@ public sealed class HostServerOptions
 
     /// <summary>The SQLite ledger file (created if missing).</summary>
     public string DatabasePath { get; set; } = "host.db";
+
+    /// <summary>
+    /// Which store holds the ledger (<c>Host:Store</c>): SQLite in <see cref="DatabasePath"/> (the default), or a
+    /// PostgreSQL database that several host processes may share (docs/scale-out.md).
+    /// </summary>
+    public HostStoreOptions Store { get; set; } = new();
 
     /// <summary>The key vault directory (created 0700 if missing).</summary>
     public string KeyVaultPath { get; set; } = "host-keys";
@@ -91,7 +98,8 @@ public sealed class HostServerOptions
     /// <summary>Checks the settings; the message names the bad one.</summary>
     public void Validate()
     {
-        if (string.IsNullOrWhiteSpace(DatabasePath))
+        Store.Validate();
+        if (Store.Kind == HostStoreKind.Sqlite && string.IsNullOrWhiteSpace(DatabasePath))
         {
             throw new ArgumentException("Host:DatabasePath must name the SQLite file.", nameof(DatabasePath));
         }
@@ -160,7 +168,7 @@ public sealed class HostServer : IAsyncDisposable
     /// <summary>Vault reference of the PIN verification key.</summary>
     public const string PinKeyRef = "pvk";
 
-    private readonly SqliteHostStore _store;
+    private readonly IHostStore _store;
     private readonly PinVerifier _pins;
 
     // Which ATM signed on over each connection (sign-on enforced); an entry lives as long as its connection.
@@ -168,7 +176,7 @@ public sealed class HostServer : IAsyncDisposable
     private Iso8583Server? _server;
     private HostMetrics? _metrics;
 
-    private HostServer(SqliteHostStore store, FileKeyStore vault, ISecurityProfile profile, PinVerifier pins, HostProcessor processor, HostAdministration administration)
+    private HostServer(IHostStore store, FileKeyStore vault, ISecurityProfile profile, PinVerifier pins, HostProcessor processor, HostAdministration administration)
     {
         _store = store;
         Vault = vault;
@@ -224,11 +232,17 @@ public sealed class HostServer : IAsyncDisposable
         }
 
         var profile = SecurityProfiles.Create(options.Profile);
-        var store = SqliteHostStore.Open(options.DatabasePath, time, loggerFactory.CreateLogger<SqliteHostStore>());
+        var store = OpenStore(options, loggerFactory, time);
         var processor = new HostProcessor(store, vault, profile, pins, options.Policy, time, loggerFactory.CreateLogger<HostProcessor>());
         var administration = new HostAdministration(store, vault, pins, profile, time);
         return Task.FromResult(new HostServer(store, vault, profile, pins, processor, administration));
     }
+
+    private static IHostStore OpenStore(HostServerOptions options, ILoggerFactory loggerFactory, TimeProvider time) => options.Store.Kind switch
+    {
+        HostStoreKind.Postgres => PostgresHostStore.Open(options.Store.ConnectionString!, time, loggerFactory.CreateLogger<PostgresHostStore>()),
+        _ => SqliteHostStore.Open(options.DatabasePath, time, loggerFactory.CreateLogger<SqliteHostStore>()),
+    };
 
     /// <summary>Opens the host and starts listening for ATM connections.</summary>
     /// <exception cref="ConfigurationException">No TLS certificate and not <see cref="HostServerOptions.Insecure"/>, or the pair cannot be loaded.</exception>

@@ -1,0 +1,604 @@
+using System.Globalization;
+using Npgsql;
+
+namespace CardlessAtm.Host.Storage.Postgres;
+
+/// <summary>
+/// The ledger primitives as SQL against one PostgreSQL connection and its current transaction. The same statements as
+/// <see cref="Sqlite.SqliteLedger"/>, written so that several host processes on one database cannot race: inserts that
+/// must happen once are <c>ON CONFLICT DO NOTHING</c> against a unique key (the database decides who was first), and
+/// balance and reversed-amount changes are single conditional <c>UPDATE</c>s that take the row lock and re-check the
+/// rule on the row's newest value.
+/// </summary>
+internal sealed class PostgresLedger(NpgsqlConnection connection, TimeProvider time) : ILedgerWriter
+{
+    private NpgsqlTransaction? _transaction;
+    private DateTimeOffset _now;
+
+    public DateTimeOffset UtcNow => _now;
+
+    public void Begin(NpgsqlTransaction transaction)
+    {
+        _transaction = transaction;
+        _now = time.GetUtcNow().ToUniversalTime();
+    }
+
+    public void End() => _transaction = null;
+
+    private NpgsqlCommand Command(string sql, (string Name, object? Value)[] parameters)
+    {
+        var transaction = _transaction ?? throw new InvalidOperationException("Ledger used outside a transaction.");
+        var cmd = new NpgsqlCommand(sql, connection, transaction);
+        foreach (var (name, value) in parameters)
+        {
+            cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        return cmd;
+    }
+
+    private int NonQuery(string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var cmd = Command(sql, parameters);
+        return cmd.ExecuteNonQuery();
+    }
+
+    private long Scalar(string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var cmd = Command(sql, parameters);
+        var value = cmd.ExecuteScalar();
+        return value is null or DBNull ? 0 : Convert.ToInt64(value, CultureInfo.InvariantCulture);
+    }
+
+    private List<T> Query<T>(string sql, Func<NpgsqlDataReader, T> map, params (string Name, object? Value)[] parameters)
+    {
+        using var cmd = Command(sql, parameters);
+        using var reader = cmd.ExecuteReader();
+        var list = new List<T>();
+        while (reader.Read())
+        {
+            list.Add(map(reader));
+        }
+
+        return list;
+    }
+
+    private static string? NullableString(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
+
+    private static DateTimeOffset Time(NpgsqlDataReader r, int i) => r.GetFieldValue<DateTimeOffset>(i);
+
+    /// <summary>An aggregate (PostgreSQL's SUM of bigint is numeric, COUNT is bigint) as a long.</summary>
+    private static long Long(NpgsqlDataReader r, int i) => Convert.ToInt64(r.GetValue(i), CultureInfo.InvariantCulture);
+
+    private static int Int(NpgsqlDataReader r, int i) => Convert.ToInt32(r.GetValue(i), CultureInfo.InvariantCulture);
+
+    private static string StatusText(AccountStatus s) => s switch
+    {
+        AccountStatus.Active => "active",
+        AccountStatus.Blocked => "blocked",
+        AccountStatus.Closed => "closed",
+        _ => throw new ArgumentOutOfRangeException(nameof(s), s, "Unknown account status."),
+    };
+
+    private static string StatusText(AtmStatus s) => s == AtmStatus.Active ? "active" : "blocked";
+
+    private static string KindText(LedgerEntryKind k) => k switch
+    {
+        LedgerEntryKind.Opening => "opening",
+        LedgerEntryKind.Credit => "credit",
+        LedgerEntryKind.Withdrawal => "withdrawal",
+        LedgerEntryKind.Reversal => "reversal",
+        _ => throw new ArgumentOutOfRangeException(nameof(k), k, "Unknown ledger entry kind."),
+    };
+
+    private static string OutcomeText(ReversalOutcomeKind k) => k switch
+    {
+        ReversalOutcomeKind.Applied => "applied",
+        ReversalOutcomeKind.NoEffect => "no_effect",
+        ReversalOutcomeKind.Unmatched => "unmatched",
+        _ => throw new ArgumentOutOfRangeException(nameof(k), k, "Unknown reversal outcome."),
+    };
+
+    private DateOnly Today => DateOnly.FromDateTime(_now.UtcDateTime);
+
+    public AccountRecord? GetAccount(string accountId) => Query(
+        "SELECT account_id, holder_name, currency, balance_minor, status, daily_amount_limit_minor, daily_count_limit FROM accounts WHERE account_id = @id",
+        r => new AccountRecord(
+            r.GetString(0),
+            r.GetString(1),
+            r.GetInt32(2),
+            r.GetInt64(3),
+            r.GetString(4) switch { "active" => AccountStatus.Active, "blocked" => AccountStatus.Blocked, _ => AccountStatus.Closed },
+            r.GetInt64(5),
+            r.GetInt32(6)),
+        ("id", accountId)).FirstOrDefault();
+
+    public PinRecord? GetPinRecord(string accountId) => Query(
+        "SELECT account_id, algorithm, iterations, salt, hash, failed_tries, locked FROM pin_verification WHERE account_id = @id",
+        r => new PinRecord(
+            r.GetString(0),
+            r.GetString(1),
+            r.GetInt32(2),
+            r.GetFieldValue<byte[]>(3),
+            r.GetFieldValue<byte[]>(4),
+            r.GetInt32(5),
+            r.GetBoolean(6)),
+        ("id", accountId)).FirstOrDefault();
+
+    private const string AtmColumns = "atm_id, location, currency, status, signed_on, master_key_ref, session_key_ref, session_key_version, session_key_kcv, previous_session_key_ref, previous_key_valid_until";
+
+    private static AtmRecord MapAtm(NpgsqlDataReader r) => new(
+        r.GetString(0),
+        r.GetString(1),
+        r.GetInt32(2),
+        r.GetString(3) == "active" ? AtmStatus.Active : AtmStatus.Blocked,
+        r.GetBoolean(4),
+        r.GetString(5),
+        NullableString(r, 6),
+        r.GetInt32(7),
+        NullableString(r, 8),
+        NullableString(r, 9),
+        r.IsDBNull(10) ? null : Time(r, 10));
+
+    public AtmRecord? GetAtm(string atmId) =>
+        Query($"SELECT {AtmColumns} FROM atms WHERE atm_id = @id", MapAtm, ("id", atmId)).FirstOrDefault();
+
+    public IReadOnlyList<AtmRecord> ListAtms() =>
+        Query($"SELECT {AtmColumns} FROM atms ORDER BY atm_id COLLATE \"C\"", MapAtm);
+
+    public PhoneEnrolment? GetPhone(string deviceId) => Query(
+        "SELECT device_id, bdk_id, account_id, status, last_counter FROM phones WHERE device_id = @id",
+        r => new PhoneEnrolment(
+            r.GetString(0),
+            r.GetString(1),
+            r.GetString(2),
+            r.GetString(3) == "active" ? PhoneStatus.Active : PhoneStatus.Revoked,
+            r.IsDBNull(4) ? null : r.GetInt64(4)),
+        ("id", deviceId)).FirstOrDefault();
+
+    private const string TransactionColumns =
+        "transaction_id, atm_id, stan, transmission, rrn, account_id, amount_minor, currency, response_code, auth_code, reversed_minor, business_day, created_utc";
+
+    private static TransactionRecord MapTransaction(NpgsqlDataReader r) => new(
+        r.GetInt64(0),
+        new RequestKey(r.GetString(1), r.GetString(2), r.GetString(3)),
+        r.GetString(4),
+        NullableString(r, 5),
+        r.GetInt64(6),
+        r.GetInt32(7),
+        r.GetString(8),
+        NullableString(r, 9),
+        r.GetInt64(10),
+        r.GetFieldValue<DateOnly>(11),
+        Time(r, 12));
+
+    public TransactionRecord? FindTransaction(RequestKey key) => Query(
+        $"SELECT {TransactionColumns} FROM transactions WHERE atm_id = @a AND stan = @s AND transmission = @t",
+        MapTransaction,
+        ("a", key.AtmId),
+        ("s", key.Stan),
+        ("t", key.TransmissionDateTime)).FirstOrDefault();
+
+    private const string ReversalColumns =
+        "reversal_id, atm_id, orig_stan, orig_transmission, transaction_id, dispensed_minor, credited_minor, outcome, created_utc, reason_code, suspect_minor";
+
+    private static ReversalRecord MapReversal(NpgsqlDataReader r) => new(
+        r.GetInt64(0),
+        new RequestKey(r.GetString(1), r.GetString(2), r.GetString(3)),
+        r.IsDBNull(4) ? null : r.GetInt64(4),
+        r.GetInt64(5),
+        r.GetInt64(6),
+        r.GetString(7) switch { "applied" => ReversalOutcomeKind.Applied, "no_effect" => ReversalOutcomeKind.NoEffect, _ => ReversalOutcomeKind.Unmatched },
+        Time(r, 8),
+        NullableString(r, 9),
+        r.GetInt64(10));
+
+    public ReversalRecord? FindReversal(RequestKey original) => Query(
+        $"SELECT {ReversalColumns} FROM reversals WHERE atm_id = @a AND orig_stan = @s AND orig_transmission = @t",
+        MapReversal,
+        ("a", original.AtmId),
+        ("s", original.Stan),
+        ("t", original.TransmissionDateTime)).FirstOrDefault();
+
+    public DailyUsage GetDailyUsage(string accountId, DateOnly businessDay) => Query(
+        """
+        SELECT COALESCE(SUM(amount_minor - reversed_minor), 0),
+               COALESCE(SUM(CASE WHEN reversed_minor < amount_minor THEN 1 ELSE 0 END), 0)
+        FROM transactions
+        WHERE account_id = @a AND business_day = @d AND response_code = '00'
+        """,
+        r => new DailyUsage(Long(r, 0), Int(r, 1)),
+        ("a", accountId),
+        ("d", businessDay)).Single();
+
+    public LedgerTotals GetLedgerTotals()
+    {
+        var balances = Scalar("SELECT COALESCE(SUM(balance_minor), 0) FROM accounts");
+        var openingAndCredits = Scalar("SELECT COALESCE(SUM(amount_minor), 0) FROM ledger_entries WHERE kind IN ('opening', 'credit')");
+        var approved = Scalar("SELECT COALESCE(SUM(amount_minor), 0) FROM transactions WHERE response_code = '00'");
+        var reversed = Scalar("SELECT COALESCE(SUM(credited_minor), 0) FROM reversals");
+        var mismatchedAccounts = Scalar(
+            """
+            SELECT COUNT(*) FROM accounts a
+            WHERE a.balance_minor <> (SELECT COALESCE(SUM(e.amount_minor), 0) FROM ledger_entries e WHERE e.account_id = a.account_id)
+            """);
+        var ledgerWithdrawals = -Scalar("SELECT COALESCE(SUM(amount_minor), 0) FROM ledger_entries WHERE kind = 'withdrawal'");
+        var ledgerReversals = Scalar("SELECT COALESCE(SUM(amount_minor), 0) FROM ledger_entries WHERE kind = 'reversal'");
+        var reversedOnTransactions = Scalar("SELECT COALESCE(SUM(reversed_minor), 0) FROM transactions");
+        var consistent = mismatchedAccounts == 0
+            && ledgerWithdrawals == approved
+            && ledgerReversals == reversed
+            && reversedOnTransactions == reversed;
+        return new LedgerTotals(balances, openingAndCredits, approved, reversed, consistent);
+    }
+
+    public IReadOnlyList<AtmDayReport> GetDayReport(DateOnly businessDay)
+    {
+        var lines = Query(
+            """
+            SELECT atm_id, currency,
+                   SUM(CASE WHEN response_code = '00' THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN response_code = '00' THEN amount_minor ELSE 0 END),
+                   SUM(CASE WHEN response_code <> '00' THEN 1 ELSE 0 END)
+            FROM transactions WHERE business_day = @d GROUP BY atm_id, currency
+            """,
+            r => new AtmDayReport(r.GetString(0), r.GetInt32(1), Int(r, 2), Long(r, 3), Int(r, 4), 0, 0, 0),
+            ("d", businessDay)).ToDictionary(l => l.AtmId, StringComparer.Ordinal);
+
+        var refusals = Query(
+            """
+            SELECT f.atm_id, COALESCE(MAX(a.currency), 0), COUNT(*)
+            FROM refused_requests f LEFT JOIN atms a ON a.atm_id = f.atm_id
+            WHERE f.business_day = @d GROUP BY f.atm_id
+            """,
+            r => (AtmId: r.GetString(0), Currency: Int(r, 1), Count: Int(r, 2)),
+            ("d", businessDay));
+        foreach (var refused in refusals)
+        {
+            var line = lines.TryGetValue(refused.AtmId, out var existing)
+                ? existing
+                : new AtmDayReport(refused.AtmId, refused.Currency, 0, 0, 0, 0, 0, 0);
+            lines[refused.AtmId] = line with { DeclinedCount = line.DeclinedCount + refused.Count };
+        }
+
+        var reversals = Query(
+            """
+            SELECT r.atm_id, COALESCE(MAX(t.currency), MAX(a.currency), 0),
+                   SUM(CASE WHEN r.outcome = 'applied' THEN 1 ELSE 0 END),
+                   SUM(r.credited_minor),
+                   SUM(CASE WHEN r.outcome = 'unmatched' THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN r.suspect_minor > 0 THEN 1 ELSE 0 END),
+                   SUM(r.suspect_minor)
+            FROM reversals r
+            LEFT JOIN transactions t ON t.transaction_id = r.transaction_id
+            LEFT JOIN atms a ON a.atm_id = r.atm_id
+            WHERE r.business_day = @d GROUP BY r.atm_id
+            """,
+            r => (AtmId: r.GetString(0), Currency: Int(r, 1), Count: Int(r, 2), Amount: Long(r, 3), Unmatched: Int(r, 4), SuspectCount: Int(r, 5), Suspect: Long(r, 6)),
+            ("d", businessDay));
+        foreach (var rev in reversals)
+        {
+            var line = lines.TryGetValue(rev.AtmId, out var existing)
+                ? existing
+                : new AtmDayReport(rev.AtmId, rev.Currency, 0, 0, 0, 0, 0, 0);
+            lines[rev.AtmId] = line with
+            {
+                ReversedCount = rev.Count,
+                ReversedMinor = rev.Amount,
+                UnmatchedReversals = rev.Unmatched,
+                SuspectCount = rev.SuspectCount,
+                SuspectMinor = rev.Suspect,
+            };
+        }
+
+        return [.. lines.Values.OrderBy(l => l.AtmId, StringComparer.Ordinal)];
+    }
+
+    public IReadOnlyList<AuditEntry> GetRecentAudit(int maxCount) => Query(
+        "SELECT audit_id, at_utc, event, atm_id, response_code, detail FROM audit ORDER BY audit_id DESC LIMIT @n",
+        r => new AuditEntry(r.GetInt64(0), Time(r, 1), r.GetString(2), NullableString(r, 3), NullableString(r, 4), r.GetString(5)),
+        ("n", maxCount));
+
+    public void InsertAccount(AccountRecord account)
+    {
+        ArgumentNullException.ThrowIfNull(account);
+        var inserted = NonQuery(
+            """
+            INSERT INTO accounts (account_id, holder_name, currency, balance_minor, status, daily_amount_limit_minor, daily_count_limit, created_utc)
+            VALUES (@id, @name, @cur, 0, @status, @lim, @cnt, @now) ON CONFLICT DO NOTHING
+            """,
+            ("id", account.AccountId),
+            ("name", account.HolderName),
+            ("cur", account.CurrencyNumeric),
+            ("status", StatusText(account.Status)),
+            ("lim", account.DailyAmountLimitMinor),
+            ("cnt", account.DailyCountLimit),
+            ("now", _now));
+        if (inserted == 0)
+        {
+            throw new StoreConflictException($"Account '{account.AccountId}' already exists.");
+        }
+
+        if (account.BalanceMinor != 0)
+        {
+            PostLedgerEntry(account.AccountId, account.BalanceMinor, LedgerEntryKind.Opening, null);
+        }
+    }
+
+    public void UpdateAccountStatus(string accountId, AccountStatus status)
+    {
+        if (NonQuery("UPDATE accounts SET status = @s WHERE account_id = @id", ("s", StatusText(status)), ("id", accountId)) == 0)
+        {
+            throw new StoreConflictException($"Account '{accountId}' does not exist.");
+        }
+    }
+
+    public void PostLedgerEntry(string accountId, long amountMinor, LedgerEntryKind kind, long? transactionId)
+    {
+        // One statement: it locks the row and tests the newest balance, so two debits from two processes cannot
+        // both pass on the same old balance.
+        var updated = NonQuery(
+            "UPDATE accounts SET balance_minor = balance_minor + @a WHERE account_id = @id AND balance_minor + @a >= 0",
+            ("a", amountMinor),
+            ("id", accountId));
+        if (updated == 0)
+        {
+            throw Scalar("SELECT COUNT(*) FROM accounts WHERE account_id = @id", ("id", accountId)) == 0
+                ? new StoreConflictException($"Account '{accountId}' does not exist.")
+                : new StoreConflictException($"Posting {amountMinor} to account '{accountId}' would make its balance negative.");
+        }
+
+        NonQuery(
+            "INSERT INTO ledger_entries (account_id, amount_minor, kind, transaction_id, created_utc) VALUES (@id, @a, @k, @t, @now)",
+            ("id", accountId),
+            ("a", amountMinor),
+            ("k", KindText(kind)),
+            ("t", transactionId),
+            ("now", _now));
+    }
+
+    public void UpsertPinRecord(PinRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        NonQuery(
+            """
+            INSERT INTO pin_verification (account_id, algorithm, iterations, salt, hash, failed_tries, locked, updated_utc)
+            VALUES (@id, @alg, @it, @salt, @hash, @tries, @locked, @now)
+            ON CONFLICT (account_id) DO UPDATE SET algorithm = excluded.algorithm, iterations = excluded.iterations,
+                salt = excluded.salt, hash = excluded.hash, failed_tries = excluded.failed_tries,
+                locked = excluded.locked, updated_utc = excluded.updated_utc
+            """,
+            ("id", record.AccountId),
+            ("alg", record.Algorithm),
+            ("it", record.Iterations),
+            ("salt", record.Salt),
+            ("hash", record.Hash),
+            ("tries", record.FailedTries),
+            ("locked", record.Locked),
+            ("now", _now));
+    }
+
+    public void UpdatePinTries(string accountId, int failedTries, bool locked) => NonQuery(
+        "UPDATE pin_verification SET failed_tries = @t, locked = @l, updated_utc = @now WHERE account_id = @id",
+        ("t", failedTries),
+        ("l", locked),
+        ("now", _now),
+        ("id", accountId));
+
+    public void InsertAtm(AtmRecord atm)
+    {
+        ArgumentNullException.ThrowIfNull(atm);
+        var inserted = NonQuery(
+            $"""
+            INSERT INTO atms ({AtmColumns}, created_utc, updated_utc)
+            VALUES (@id, @loc, @cur, @status, @on, @mk, @sk, @ver, @kcv, @psk, @pvu, @now, @now) ON CONFLICT DO NOTHING
+            """,
+            AtmParameters(atm));
+        if (inserted == 0)
+        {
+            throw new StoreConflictException($"ATM '{atm.AtmId}' already exists.");
+        }
+    }
+
+    public void UpdateAtm(AtmRecord atm)
+    {
+        ArgumentNullException.ThrowIfNull(atm);
+        var updated = NonQuery(
+            """
+            UPDATE atms SET location = @loc, currency = @cur, status = @status, signed_on = @on, master_key_ref = @mk,
+                session_key_ref = @sk, session_key_version = @ver, session_key_kcv = @kcv,
+                previous_session_key_ref = @psk, previous_key_valid_until = @pvu, updated_utc = @now
+            WHERE atm_id = @id
+            """,
+            AtmParameters(atm));
+        if (updated == 0)
+        {
+            throw new StoreConflictException($"ATM '{atm.AtmId}' does not exist.");
+        }
+    }
+
+    private (string, object?)[] AtmParameters(AtmRecord atm) =>
+    [
+        ("id", atm.AtmId),
+        ("loc", atm.Location),
+        ("cur", atm.CurrencyNumeric),
+        ("status", StatusText(atm.Status)),
+        ("on", atm.SignedOn),
+        ("mk", atm.MasterKeyRef),
+        ("sk", atm.SessionKeyRef),
+        ("ver", atm.SessionKeyVersion),
+        ("kcv", atm.SessionKeyCheckValue),
+        ("psk", atm.PreviousSessionKeyRef),
+        ("pvu", atm.PreviousKeyValidUntil?.ToUniversalTime()),
+        ("now", _now),
+    ];
+
+    public IReadOnlyList<PreviousSessionKey> GetPreviousSessionKeys(string atmId) => Query(
+        "SELECT key_version, key_ref, valid_until FROM previous_session_keys WHERE atm_id = @a ORDER BY key_version DESC",
+        r => new PreviousSessionKey(r.GetInt32(0), r.GetString(1), Time(r, 2)),
+        ("a", atmId));
+
+    public IReadOnlyList<int> AddPreviousSessionKey(string atmId, PreviousSessionKey key, int keep)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        NonQuery(
+            """
+            INSERT INTO previous_session_keys (atm_id, key_version, key_ref, valid_until) VALUES (@a, @v, @r, @u)
+            ON CONFLICT (atm_id, key_version) DO UPDATE SET key_ref = excluded.key_ref, valid_until = excluded.valid_until
+            """,
+            ("a", atmId),
+            ("v", key.Version),
+            ("r", key.KeyRef),
+            ("u", key.ValidUntil.ToUniversalTime()));
+        NonQuery(
+            """
+            DELETE FROM previous_session_keys WHERE atm_id = @a AND (valid_until <= @now
+                OR key_version NOT IN (SELECT key_version FROM previous_session_keys WHERE atm_id = @a ORDER BY key_version DESC LIMIT @keep))
+            """,
+            ("a", atmId),
+            ("now", _now),
+            ("keep", keep));
+        return GetPreviousSessionKeys(atmId).Select(k => k.Version).ToList();
+    }
+
+    public bool IsSignOnAccepted(string atmId, string macDigest) => Scalar(
+        "SELECT COUNT(*) FROM accepted_sign_ons WHERE atm_id = @a AND mac_digest = @d",
+        ("a", atmId),
+        ("d", macDigest)) > 0;
+
+    public bool TryRecordSignOn(string atmId, string macDigest, DateTimeOffset sentAt, DateTimeOffset forgetBefore)
+    {
+        NonQuery(
+            "DELETE FROM accepted_sign_ons WHERE atm_id = @a AND sent_utc < @before",
+            ("a", atmId),
+            ("before", forgetBefore.ToUniversalTime()));
+        return NonQuery(
+            "INSERT INTO accepted_sign_ons (atm_id, mac_digest, sent_utc) VALUES (@a, @d, @s) ON CONFLICT DO NOTHING",
+            ("a", atmId),
+            ("d", macDigest),
+            ("s", sentAt.ToUniversalTime())) == 1;
+    }
+
+    public bool TryRecordKeyChangeNonce(string atmId, string nonce, int keyVersion) => NonQuery(
+        "INSERT INTO key_change_nonces (atm_id, nonce, key_version, used_utc) VALUES (@a, @n, @v, @now) ON CONFLICT DO NOTHING",
+        ("a", atmId),
+        ("n", nonce),
+        ("v", keyVersion),
+        ("now", _now)) == 1;
+
+    public void InsertPhone(PhoneEnrolment phone)
+    {
+        ArgumentNullException.ThrowIfNull(phone);
+        var inserted = NonQuery(
+            """
+            INSERT INTO phones (device_id, bdk_id, account_id, status, last_counter, enrolled_utc)
+            VALUES (@id, @bdk, @acct, @status, @ctr, @now) ON CONFLICT DO NOTHING
+            """,
+            ("id", phone.DeviceId),
+            ("bdk", phone.BdkId),
+            ("acct", phone.AccountId),
+            ("status", phone.Status == PhoneStatus.Active ? "active" : "revoked"),
+            ("ctr", phone.LastCounter),
+            ("now", _now));
+        if (inserted == 0)
+        {
+            throw new StoreConflictException($"Phone device '{phone.DeviceId}' is already enrolled.");
+        }
+    }
+
+    public void UpdatePhoneStatus(string deviceId, PhoneStatus status)
+    {
+        if (NonQuery("UPDATE phones SET status = @s WHERE device_id = @id", ("s", status == PhoneStatus.Active ? "active" : "revoked"), ("id", deviceId)) == 0)
+        {
+            throw new StoreConflictException($"Phone device '{deviceId}' is not enrolled.");
+        }
+    }
+
+    public void UpdatePhoneCounter(string deviceId, long counter) => NonQuery(
+        "UPDATE phones SET last_counter = @c WHERE device_id = @id AND (last_counter IS NULL OR last_counter < @c)",
+        ("c", counter),
+        ("id", deviceId));
+
+    public bool TryConsumeSessionNonce(string nonce, string atmId) => NonQuery(
+        "INSERT INTO session_uses (nonce, atm_id, used_utc) VALUES (@n, @a, @now) ON CONFLICT DO NOTHING",
+        ("n", nonce),
+        ("a", atmId),
+        ("now", _now)) == 1;
+
+    public TransactionRecord? TryInsertTransaction(TransactionRecord transaction, string? sessionNonce)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        return Query(
+            $"""
+            INSERT INTO transactions (atm_id, stan, transmission, rrn, account_id, amount_minor, currency, response_code, auth_code, reversed_minor, session_nonce, business_day, created_utc)
+            VALUES (@a, @s, @t, @rrn, @acct, @amt, @cur, @rc, @auth, 0, @nonce, @day, @now)
+            ON CONFLICT DO NOTHING RETURNING {TransactionColumns}
+            """,
+            MapTransaction,
+            ("a", transaction.Key.AtmId),
+            ("s", transaction.Key.Stan),
+            ("t", transaction.Key.TransmissionDateTime),
+            ("rrn", transaction.Rrn),
+            ("acct", transaction.AccountId),
+            ("amt", transaction.AmountMinor),
+            ("cur", transaction.CurrencyNumeric),
+            ("rc", transaction.ResponseCode),
+            ("auth", transaction.AuthCode),
+            ("nonce", sessionNonce),
+            ("day", transaction.BusinessDay),
+            ("now", _now)).FirstOrDefault();
+    }
+
+    public void AddReversedAmount(long transactionId, long amountMinor)
+    {
+        // Conditional, as for a balance: the row lock and the re-check make two reversals of one transaction from two
+        // processes unable to give back more than was taken.
+        var updated = NonQuery(
+            "UPDATE transactions SET reversed_minor = reversed_minor + @a WHERE transaction_id = @id AND reversed_minor + @a BETWEEN 0 AND amount_minor",
+            ("a", amountMinor),
+            ("id", transactionId));
+        if (updated == 0 && Scalar("SELECT COUNT(*) FROM transactions WHERE transaction_id = @id", ("id", transactionId)) > 0)
+        {
+            throw new StoreConflictException($"Reversing {amountMinor} would exceed transaction {transactionId}'s amount.");
+        }
+    }
+
+    public ReversalRecord? TryInsertReversal(ReversalRecord reversal)
+    {
+        ArgumentNullException.ThrowIfNull(reversal);
+        return Query(
+            $"""
+            INSERT INTO reversals (atm_id, orig_stan, orig_transmission, transaction_id, dispensed_minor, credited_minor, outcome, business_day, created_utc, reason_code, suspect_minor)
+            VALUES (@a, @s, @t, @tx, @disp, @cred, @out, @day, @now, @reason, @suspect)
+            ON CONFLICT DO NOTHING RETURNING {ReversalColumns}
+            """,
+            MapReversal,
+            ("a", reversal.Original.AtmId),
+            ("s", reversal.Original.Stan),
+            ("t", reversal.Original.TransmissionDateTime),
+            ("tx", reversal.TransactionId),
+            ("disp", reversal.DispensedMinor),
+            ("cred", reversal.CreditedMinor),
+            ("out", OutcomeText(reversal.Outcome)),
+            ("day", Today),
+            ("now", _now),
+            ("reason", reversal.ReasonCode),
+            ("suspect", reversal.SuspectMinor)).FirstOrDefault();
+    }
+
+    public void AppendAudit(string eventName, string? atmId, string? responseCode, string detail) => NonQuery(
+        "INSERT INTO audit (at_utc, event, atm_id, response_code, detail) VALUES (@now, @e, @a, @rc, @d)",
+        ("now", _now),
+        ("e", eventName),
+        ("a", atmId),
+        ("rc", responseCode),
+        ("d", detail));
+
+    public void RecordRefusedRequest(string atmId, string? stan, string responseCode) => NonQuery(
+        "INSERT INTO refused_requests (atm_id, stan, response_code, business_day, created_utc) VALUES (@a, @s, @rc, @day, @now)",
+        ("a", atmId),
+        ("s", stan),
+        ("rc", responseCode),
+        ("day", Today),
+        ("now", _now));
+}
