@@ -569,10 +569,12 @@ public sealed class PanelServer : IAsyncDisposable
         {
             var host = hostOf();
             var accounts = new List<object>();
-            foreach (var account in _atm.Accounts)
+            foreach (var (account, row) in _atm.Accounts.Select((a, i) => (a, i + 1)))
             {
+                // The account id is a credential: the page and this answer carry it masked as the phone library masks it
+                // (all but the last four digits), and rows are told apart by their number, not by the id.
                 var record = await host.GetAccountAsync(account.AccountId, cancellationToken);
-                accounts.Add(new { accountId = account.AccountId, holder = account.HolderName, balance = record is null ? null : Money.Of(record.BalanceMinor, _atm.Currency).ToString(), balanceMinor = record?.BalanceMinor });
+                accounts.Add(new { row, account = AccountIds.Mask(account.AccountId), holder = account.HolderName, balance = record is null ? null : Money.Of(record.BalanceMinor, _atm.Currency).ToString(), balanceMinor = record?.BalanceMinor });
             }
 
             var totals = await host.GetLedgerTotalsAsync(cancellationToken);

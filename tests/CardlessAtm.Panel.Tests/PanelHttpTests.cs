@@ -142,6 +142,48 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
     }
 
     [Fact]
+    public async Task Account_ids_are_masked_in_the_page_its_api_answers_and_its_log()
+    {
+        var loggers = new CapturingLoggers();
+        await using var server = await PanelServer.StartAsync(fixture.Panel.PanelAtm, new PanelOptions(), loggers);
+        using var client = new HttpClient { BaseAddress = server.Url };
+        var customers = fixture.Panel.Network.Seed.Customers;
+
+        var answers = new List<string>
+        {
+            await client.GetStringAsync("/"),
+            await client.GetStringAsync("/panel.js"),
+            await client.GetStringAsync("/api/state"),
+        };
+        foreach (var customer in customers)
+        {
+            // A withdrawal the panel refuses (no scan yet, a malformed PIN) must not echo the account it was given.
+            using var early = await client.PostAsync("/api/phones/3/withdraw", Json($$"""{"phone":0,"account":"{{customer.AccountId}}","pin":"1234"}"""));
+            using var badPin = await client.PostAsync("/api/phones/3/withdraw", Json($$"""{"phone":0,"account":"{{customer.AccountId}}","pin":"12"}"""));
+            Assert.Equal(HttpStatusCode.Conflict, early.StatusCode);
+            Assert.Equal(HttpStatusCode.BadRequest, badPin.StatusCode);
+            answers.Add(await early.Content.ReadAsStringAsync());
+            answers.Add(await badPin.Content.ReadAsStringAsync());
+        }
+
+        foreach (var customer in customers)
+        {
+            Assert.DoesNotContain(answers, a => a.Contains(customer.AccountId, StringComparison.Ordinal));
+            Assert.DoesNotContain(loggers.Lines, l => l.Contains(customer.AccountId, StringComparison.Ordinal));
+        }
+
+        var state = await client.GetFromJsonAsync<JsonElement>("/api/state");
+        var rows = state.GetProperty("ledger").GetProperty("accounts").EnumerateArray().ToList();
+        Assert.Equal(customers.Count, rows.Count);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            Assert.Equal(i + 1, rows[i].GetProperty("row").GetInt32());
+            Assert.Equal(Phone.Credentials.AccountIds.Mask(customers[i].AccountId), rows[i].GetProperty("account").GetString());
+            Assert.EndsWith(customers[i].AccountId[^4..], rows[i].GetProperty("account").GetString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task A_request_for_another_host_name_is_refused_against_dns_rebinding()
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/state");

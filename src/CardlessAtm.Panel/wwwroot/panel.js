@@ -177,8 +177,8 @@ function render(state) {
 function renderLedger(ledger) {
   $("#ledger tbody").replaceChildren(...ledger.accounts.map(a => {
     const tr = document.createElement("tr");
-    tr.id = `account-${a.accountId}`;
-    [a.accountId, a.holder, a.balance ?? "?"].forEach(v => cell(tr, v));
+    tr.id = `account-${a.row}`;
+    [a.account, a.holder, a.balance ?? "?"].forEach(v => cell(tr, v));
     return tr;
   }));
   $("#ledger-totals").textContent = `Approved withdrawals ${ledger.approvedWithdrawals}, reversals ${ledger.reversals}; ledger ${ledger.balances ? "balances" : "DOES NOT BALANCE"}`;
