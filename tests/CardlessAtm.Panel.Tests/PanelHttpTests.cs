@@ -116,7 +116,7 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("body: must be a JSON object", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.Equal(Devices.Sensors.SensorState.Normal, fixture.Panel.PanelAtm.Sensors.Status.StateOf(Devices.Sensors.SensorKind.SafeDoor));
+        Assert.Equal(Devices.Sensors.SensorState.Normal, ((SimulatedPanelRig)fixture.Panel.PanelAtm.Rig).Sensors.Status.StateOf(Devices.Sensors.SensorKind.SafeDoor));
     }
 
     [Fact]
@@ -210,7 +210,7 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
     [Fact]
     public async Task Switches_act_on_the_simulated_devices_and_read_back()
     {
-        var atm = fixture.Panel.PanelAtm;
+        var atm = (SimulatedPanelRig)fixture.Panel.PanelAtm.Rig;
         try
         {
             using (var on = await Client.PostAsync("/api/faults", Json("""{"name":"double-note-reject","on":true,"position":2}""")))
@@ -317,10 +317,7 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
     private static PanelAtm Copy(PanelAtm atm, IReadOnlyDictionary<string, string?> kinds) => new()
     {
         Terminal = atm.Terminal,
-        Display = atm.Display,
-        Keypad = atm.Keypad,
-        Dispenser = atm.Dispenser,
-        Sensors = atm.Sensors,
+        Rig = atm.Rig,
         Host = atm.Host,
         Phones = atm.Phones,
         Accounts = atm.Accounts,
