@@ -43,7 +43,8 @@ public sealed class PanelSafRaceTests
             await PostOkAsync(client, "/api/keys", $$"""{"key":"{{key}}"}""");
         }
 
-        await WaitForAsync(() => terminal.Flow.State == Terminal.Flow.TerminalState.QrShown, "the QR on screen");
+        await WaitForAsync(() => terminal.Flow.State == Terminal.Flow.TerminalState.QrShown, "the QR state");
+        await WaitForAsync(() => ((SimulatedPanelRig)panel.PanelAtm.Rig).Display.Current?.Qr is not null, "the QR on screen"); // the state moves before the screen is drawn
         await PostOkAsync(client, "/api/phones/1/scan", "{}");
         using (var withdraw = await client.PostAsync("/api/phones/1/withdraw", Json($$"""{"phone":0,"account":"{{Ada.AccountId}}","pin":"{{Ada.Pin}}"}""")))
         {

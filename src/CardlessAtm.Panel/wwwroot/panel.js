@@ -71,7 +71,8 @@ function buildFaults(state) {
       box.id = `fault-${fault.name}`;
       box.disabled = !fault.available;
       box.addEventListener("change", () => post("/api/faults", { name: fault.name, on: box.checked }).catch(e => showError(e.message)));
-      label.append(box, " " + (faultLabels[fault.name] ?? fault.name) + (fault.available ? "" : ` (not available: ${fault.unavailable})`));
+      // A switch that is per cassette on one rig and not on another (the firmware's double note is per pick) drops ", position".
+      label.append(box, " " + (faultLabels[fault.name] ?? fault.name).replace(/, position$/, "") + (fault.available ? "" : ` (not available: ${fault.unavailable})`));
       row.append(label);
     }
     root.append(row);
