@@ -186,6 +186,33 @@ public sealed partial class Lcdm2000Emulator : IDisposable
         }
     }
 
+    /// <summary>True while an injected jam waits for the dispense it stops (a front panel reads its switch back from this).</summary>
+    public bool JamPending { get { lock (_gate) { return _jam is not null; } } }
+
+    /// <summary>True while an injected double note waits for its pick.</summary>
+    public bool DoubleNotePending { get { lock (_gate) { return _doubleNotes.Count > 0; } } }
+
+    /// <summary>True while the device is muted (<see cref="SetMute"/>).</summary>
+    public bool IsMuted { get { lock (_gate) { return _mute; } } }
+
+    /// <summary>Withdraws an injected jam that no dispense has met yet.</summary>
+    public void ClearJam()
+    {
+        lock (_gate)
+        {
+            _jam = null;
+        }
+    }
+
+    /// <summary>Withdraws injected double notes that no pick has met yet.</summary>
+    public void ClearDoubleNotes()
+    {
+        lock (_gate)
+        {
+            _doubleNotes.Clear();
+        }
+    }
+
     /// <summary>
     /// The next dispense stops with the raw error <paramref name="code"/> after <paramref name="afterNotes"/>
     /// notes have exited; the note being moved stays in the path (for any code from the public table, or an unknown one).

@@ -1,6 +1,4 @@
 using CardlessAtm.Devices.Dispenser;
-using CardlessAtm.Devices.Sensors;
-using CardlessAtm.Devices.Simulated;
 using CardlessAtm.Host.Administration;
 using CardlessAtm.Phone.Withdrawal;
 using CardlessAtm.Terminal;
@@ -26,7 +24,7 @@ public interface IPanelLink
 }
 
 /// <summary>
-/// What the panel shows and drives: a running terminal on simulated devices, the host's ledger and the phones. Every
+/// What the panel shows and drives: a running terminal on the Simulated or FirmwareSim rig, the host's ledger and the phones. Every
 /// switch acts on a device (the simulators' fault injection) or a link, never on the withdrawal flow.
 /// </summary>
 public sealed class PanelAtm
@@ -34,17 +32,11 @@ public sealed class PanelAtm
     /// <summary>The running terminal (read only: state, journal, cash units, fault check).</summary>
     public required AtmTerminal Terminal { get; init; }
 
-    /// <summary>The terminal's display.</summary>
-    public required SimulatedDisplay Display { get; init; }
+    /// <summary>The rig's screen, keys and fault switches (the Simulated rig's simulators, or the FirmwareSim rig's emulators).</summary>
+    public required IPanelRig Rig { get; init; }
 
-    /// <summary>The terminal's keypad.</summary>
-    public required SimulatedKeypad Keypad { get; init; }
-
-    /// <summary>The dispenser mechanism (faults, reject tray, exit).</summary>
-    public required SimulatedDispenserDevice Dispenser { get; init; }
-
-    /// <summary>The sensor board (doors, cassette presence).</summary>
-    public required SimulatedFaultSensors Sensors { get; init; }
+    /// <summary>True when the panel's server disposes <see cref="Rig"/> as it stops (nobody else holds it).</summary>
+    public bool OwnsRig { get; init; }
 
     /// <summary>
     /// The host's administration (balances, ledger totals); null when the panel is attached to a terminal whose host
@@ -87,15 +79,21 @@ public static class PanelFaults
         ArgumentNullException.ThrowIfNull(atm);
         return name switch
         {
-            "safe-door" => atm.Sensors.Status.StateOf(SensorKind.SafeDoor) == SensorState.Alert,
-            "cassette-removed" => atm.Dispenser.Faults.RemovedCassettes.Contains(position),
-            "jam" => atm.Dispenser.Faults.JamAfterNotes is not null,
-            "double-note-reject" => atm.Dispenser.Faults.PickFailures.Contains(position),
-            "dispenser-silent" => atm.Dispenser.Faults.NoAnswer,
-            "notes-not-taken" => atm.Dispenser.Faults.NotesNotTaken,
             "host-link-down" => atm.HostLink?.IsDown ?? false,
             "proxy-link-down" => atm.ProxyLink?.IsDown ?? false,
-            _ => false,
+            _ => atm.Rig.Unavailable(name) is null && atm.Rig.IsOn(name, position),
+        };
+    }
+
+    /// <summary>Why a switch is not offered here, or null when it is wired.</summary>
+    public static string? Unavailable(PanelAtm atm, string name)
+    {
+        ArgumentNullException.ThrowIfNull(atm);
+        return name switch
+        {
+            "host-link-down" => atm.HostLink is null ? "not wired on this rig (the panel did not start the terminal's host link)" : null,
+            "proxy-link-down" => atm.ProxyLink is null ? "not wired on this rig (the panel did not start the terminal's proxy link)" : null,
+            _ => atm.Rig.Unavailable(name),
         };
     }
 
@@ -103,29 +101,8 @@ public static class PanelFaults
     public static void Set(PanelAtm atm, string name, bool on, int position)
     {
         ArgumentNullException.ThrowIfNull(atm);
-        var faults = atm.Dispenser.Faults;
         switch (name)
         {
-            case "safe-door":
-                atm.Sensors.Set(SensorKind.SafeDoor, on ? SensorState.Alert : SensorState.Normal);
-                break;
-            case "cassette-removed":
-                // The cassette leaves the mechanism and its presence switch opens, as when an operator pulls it.
-                Toggle(faults.RemovedCassettes, position, on);
-                atm.Sensors.Set(SensorKind.CassettePresent, on ? SensorState.Alert : SensorState.Normal, position);
-                break;
-            case "jam":
-                faults.JamAfterNotes = on ? 1 : null; // the next dispense jams after its first note
-                break;
-            case "double-note-reject":
-                Toggle(faults.PickFailures, position, on); // each pick at this position is diverted to the reject tray
-                break;
-            case "dispenser-silent":
-                faults.NoAnswer = on;
-                break;
-            case "notes-not-taken":
-                faults.NotesNotTaken = on;
-                break;
             case "host-link-down":
                 atm.HostLink!.SetDown(on);
                 break;
@@ -133,26 +110,16 @@ public static class PanelFaults
                 atm.ProxyLink!.SetDown(on);
                 break;
             default:
-                throw new ArgumentOutOfRangeException(nameof(name), name, "no such fault switch");
+                atm.Rig.Switch(name, on, position);
+                break;
         }
     }
 
-    /// <summary>Whether a switch needs a cassette position.</summary>
-    public static bool TakesPosition(string name) => name is "cassette-removed" or "double-note-reject";
-
-    private static void Toggle(ISet<int> set, int position, bool on)
+    /// <summary>Whether a switch needs a cassette position on this rig.</summary>
+    public static bool TakesPosition(PanelAtm atm, string name)
     {
-        lock (set)
-        {
-            if (on)
-            {
-                set.Add(position);
-            }
-            else
-            {
-                set.Remove(position);
-            }
-        }
+        ArgumentNullException.ThrowIfNull(atm);
+        return name is not ("host-link-down" or "proxy-link-down") && atm.Rig.TakesPosition(name);
     }
 
     internal static IEnumerable<int> Positions(PanelAtm atm) => atm.Terminal.Devices.Dispenser.CashUnits.Select(u => u.Position).Order();

@@ -3,7 +3,6 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using CardlessAtm.Devices.Display;
 using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Phone;
 using CardlessAtm.Phone.Credentials;
@@ -57,14 +56,11 @@ public sealed class PanelServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly PanelAtm _atm;
     private readonly PanelOptions _options;
-    private readonly ScreenImage _renderer;
     private readonly PhonePanes _panes;
     private readonly Lock _gate = new();
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Queue<string> _journal = new();
-    private long _screenVersion;
-    private (long Version, byte[] Png)? _lastPng;
 
     private PanelServer(WebApplication app, PanelAtm atm, PanelOptions options, TimeProvider time, ILogger logger)
     {
@@ -73,10 +69,7 @@ public sealed class PanelServer : IAsyncDisposable
         _app = app;
         _atm = atm;
         _options = options;
-        var caps = atm.Display.Capabilities;
-        _renderer = new ScreenImage(caps.WidthPixels, caps.HeightPixels);
         _panes = new PhonePanes(atm, ScreenPng, time);
-        atm.Display.Shown += OnShown;
         atm.Terminal.Journal.Written += OnJournal;
     }
 
@@ -90,11 +83,10 @@ public sealed class PanelServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(atm);
         ArgumentNullException.ThrowIfNull(options);
         var address = options.Validate();
-        PanelSafety.EnsureSimulated(atm.DeviceKinds, options.AllowRealDevices);
-        var caps = atm.Display.Capabilities;
-        if (ScreenImage.ModelFor(caps.WidthPixels, caps.HeightPixels) is null)
+        if (!atm.Rig.DriversOnEmulators)
         {
-            throw new PanelRefusedException($"The display is {caps.WidthPixels}x{caps.HeightPixels}; the panel draws its screen with the ILI934x driver, which is 240x320 (ILI9341) or 320x240 (ILI9342).");
+            // The FirmwareSim rig's kinds name real drivers, but every driver talks to an emulator of this process.
+            PanelSafety.EnsureSimulated(atm.DeviceKinds, options.AllowRealDevices);
         }
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
@@ -139,28 +131,16 @@ public sealed class PanelServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _atm.Terminal.Journal.Written -= OnJournal;
-        _atm.Display.Shown -= OnShown;
         await _app.StopAsync();
         await _app.DisposeAsync();
-        _renderer.Dispose();
-    }
-
-    /// <summary>The screen as PNG, rendered once per change.</summary>
-    internal byte[] ScreenPng()
-    {
-        var version = Interlocked.Read(ref _screenVersion);
-        var cached = _lastPng;
-        if (cached is { } c && c.Version == version)
+        if (_atm.OwnsRig)
         {
-            return c.Png;
+            _atm.Rig.Dispose();
         }
-
-        var png = _renderer.RenderPng(_atm.Display.Current);
-        _lastPng = (version, png);
-        return png;
     }
 
-    private void OnShown(object? sender, Screen screen) => Interlocked.Increment(ref _screenVersion);
+    /// <summary>The screen as PNG, as the rig shows it.</summary>
+    internal Task<byte[]> ScreenPng(CancellationToken cancellationToken) => _atm.Rig.ScreenPngAsync(cancellationToken);
 
     private void OnJournal(JournalEntry entry)
     {
@@ -181,22 +161,27 @@ public sealed class PanelServer : IAsyncDisposable
         _app.MapGet("/", ctx => Asset(ctx, "index.html", "text/html; charset=utf-8"));
         _app.MapGet("/panel.js", ctx => Asset(ctx, "panel.js", "text/javascript; charset=utf-8"));
         _app.MapGet("/panel.css", ctx => Asset(ctx, "panel.css", "text/css; charset=utf-8"));
-        _app.MapGet("/api/screen.png", ctx =>
+        _app.MapGet("/api/screen.png", async ctx =>
         {
+            var png = await ScreenPng(ctx.RequestAborted);
             ctx.Response.ContentType = "image/png";
-            var png = ScreenPng();
-            return ctx.Response.Body.WriteAsync(png).AsTask();
+            await ctx.Response.Body.WriteAsync(png, ctx.RequestAborted);
         });
         _app.MapGet("/api/state", async ctx => await ctx.Response.WriteAsJsonAsync(await StateAsync(ctx.RequestAborted)));
-        _app.MapPost("/api/keys", ctx => WithBody(ctx, ["key"], PressKey));
+        _app.MapPost("/api/keys", ctx => WithBodyAsync(ctx, ["key"], Handler(ctx, PressKeyAsync)));
         _app.MapPost("/api/faults", ctx => WithBody(ctx, ["name", "on", "position"], SetFault));
         _app.MapPost("/api/take-notes", ctx => WithBody(ctx, [], _ =>
         {
-            _atm.Dispenser.TakeNotes();
+            if (_atm.Rig.TakeNotesUnavailable is { } why)
+            {
+                return Results.Conflict(new { field = "take-notes", error = $"take-notes: {why}" });
+            }
+
+            _atm.Rig.TakeNotes();
             return Results.Ok(new { message = "The customer takes the notes at the exit." });
         }));
         _app.MapPost("/api/saf/retry", ctx => WithBody(ctx, ["id"], RetryReversal));
-        _app.MapPost("/api/phones/{pane}/scan", ctx => WithBody(ctx, [], body => Scan(ctx, body)));
+        _app.MapPost("/api/phones/{pane}/scan", ctx => WithBodyAsync(ctx, [], Handler(ctx, ScanAsync)));
         _app.MapPost("/api/phones/{pane}/withdraw", ctx => WithBody(ctx, ["phone", "account", "pin"], body => Withdraw(ctx, body)));
     }
 
@@ -268,7 +253,12 @@ public sealed class PanelServer : IAsyncDisposable
     /// Reads a JSON object body (empty is an empty object) of <paramref name="fields"/> only, each at most once, and runs
     /// <paramref name="handle"/>; 400 with the field for bad input.
     /// </summary>
-    private static async Task WithBody(HttpContext ctx, string[] fields, Func<JsonElement, IResult> handle)
+    private static Task WithBody(HttpContext ctx, string[] fields, Func<JsonElement, IResult> handle) =>
+        WithBodyAsync(ctx, fields, body => Task.FromResult(handle(body)));
+
+    private static Func<JsonElement, Task<IResult>> Handler(HttpContext ctx, Func<HttpContext, JsonElement, Task<IResult>> handle) => body => handle(ctx, body);
+
+    private static async Task WithBodyAsync(HttpContext ctx, string[] fields, Func<JsonElement, Task<IResult>> handle)
     {
         IResult result;
         if (!System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(ctx.Request.ContentType, out var mediaType)
@@ -306,7 +296,7 @@ public sealed class PanelServer : IAsyncDisposable
                 {
                     document = JsonDocument.Parse(string.IsNullOrWhiteSpace(text) ? "{}" : text);
                     result = document.RootElement.ValueKind == JsonValueKind.Object
-                        ? Run(handle, fields, document.RootElement)
+                        ? await RunAsync(handle, fields, document.RootElement)
                         : Bad("body", "must be a JSON object");
                 }
             }
@@ -323,7 +313,7 @@ public sealed class PanelServer : IAsyncDisposable
         await result.ExecuteAsync(ctx);
     }
 
-    private static IResult Run(Func<JsonElement, IResult> handle, string[] fields, JsonElement body)
+    private static async Task<IResult> RunAsync(Func<JsonElement, Task<IResult>> handle, string[] fields, JsonElement body)
     {
         try
         {
@@ -343,7 +333,7 @@ public sealed class PanelServer : IAsyncDisposable
                 }
             }
 
-            return handle(body);
+            return await handle(body);
         }
         catch (BadFieldException e)
         {
@@ -353,7 +343,7 @@ public sealed class PanelServer : IAsyncDisposable
 
     private static IResult Bad(string field, string error) => Results.BadRequest(new { field, error = $"{field}: {error}" });
 
-    private IResult PressKey(JsonElement body)
+    private async Task<IResult> PressKeyAsync(HttpContext ctx, JsonElement body)
     {
         var key = RequiredString(body, "key", 16);
         if (!Keys.TryGetValue(key.ToLowerInvariant(), out var atmKey))
@@ -361,7 +351,8 @@ public sealed class PanelServer : IAsyncDisposable
             throw new BadFieldException("key", $"'{key}' is not a key of this keypad; one of {string.Join(", ", Keys.Keys)}");
         }
 
-        _atm.Keypad.Press(atmKey);
+        // A key on the FirmwareSim rig is tapped on the emulated key matrix and waits for the driver's scanner to see it.
+        await _atm.Rig.PressAsync(atmKey, ctx.RequestAborted);
         return Results.Ok(new { pressed = atmKey.ToString() });
     }
 
@@ -379,18 +370,18 @@ public sealed class PanelServer : IAsyncDisposable
         }
 
         var position = 0;
-        if (PanelFaults.TakesPosition(name))
+        if (PanelFaults.Unavailable(_atm, name) is { } why)
+        {
+            throw new BadFieldException("name", $"{name} is {why}");
+        }
+
+        if (PanelFaults.TakesPosition(_atm, name))
         {
             var positions = PanelFaults.Positions(_atm).ToList();
             if (!body.TryGetProperty("position", out var p) || p.ValueKind != JsonValueKind.Number || !p.TryGetInt32(out position) || !positions.Contains(position))
             {
                 throw new BadFieldException("position", $"is required for {name}: one of the cassette positions {string.Join(", ", positions)}");
             }
-        }
-
-        if ((name == "host-link-down" && _atm.HostLink is null) || (name == "proxy-link-down" && _atm.ProxyLink is null))
-        {
-            throw new BadFieldException("name", $"{name} is not wired on this rig (the panel did not start the terminal's links)");
         }
 
         PanelFaults.Set(_atm, name, onValue.GetBoolean(), position);
@@ -473,7 +464,7 @@ public sealed class PanelServer : IAsyncDisposable
         error = "pane: the phone panes need the demo network (its proxy and enrolled phones); this panel is attached to a terminal. Use a real phone, or `cardless-atm panel --demo`.",
     });
 
-    private IResult Scan(HttpContext ctx, JsonElement body)
+    private async Task<IResult> ScanAsync(HttpContext ctx, JsonElement body)
     {
         _ = body;
         var pane = Pane(ctx);
@@ -484,7 +475,7 @@ public sealed class PanelServer : IAsyncDisposable
 
         try
         {
-            var session = _panes.Scan(pane);
+            var session = await _panes.ScanAsync(pane, ctx.RequestAborted);
             return Results.Ok(new { atmId = session.AtmId.ToString(), amount = session.Amount.ToString(), expiresAt = session.ExpiresAt });
         }
         catch (PhoneInputException e)
@@ -559,7 +550,7 @@ public sealed class PanelServer : IAsyncDisposable
     private async Task<object> StateAsync(CancellationToken cancellationToken)
     {
         var terminal = _atm.Terminal;
-        var screen = _atm.Display.Current;
+        var screen = _atm.Rig.ScreenText();
         var dispenser = terminal.Devices.Dispenser;
         var units = dispenser.CashUnits;
         var probe = units.Where(u => u.Denomination.Currency.Code == _atm.Currency).MinBy(u => u.Denomination.MinorUnits)?.Denomination ?? Money.Of(1000, _atm.Currency);
@@ -569,10 +560,12 @@ public sealed class PanelServer : IAsyncDisposable
         {
             var host = hostOf();
             var accounts = new List<object>();
-            foreach (var account in _atm.Accounts)
+            foreach (var (account, row) in _atm.Accounts.Select((a, i) => (a, i + 1)))
             {
+                // The account id is a credential: the page and this answer carry it masked as the phone library masks it
+                // (all but the last four digits), and rows are told apart by their number, not by the id.
                 var record = await host.GetAccountAsync(account.AccountId, cancellationToken);
-                accounts.Add(new { accountId = account.AccountId, holder = account.HolderName, balance = record is null ? null : Money.Of(record.BalanceMinor, _atm.Currency).ToString(), balanceMinor = record?.BalanceMinor });
+                accounts.Add(new { row, account = AccountIds.Mask(account.AccountId), holder = account.HolderName, balance = record is null ? null : Money.Of(record.BalanceMinor, _atm.Currency).ToString(), balanceMinor = record?.BalanceMinor });
             }
 
             var totals = await host.GetLedgerTotalsAsync(cancellationToken);
@@ -595,6 +588,12 @@ public sealed class PanelServer : IAsyncDisposable
         return new
         {
             mode = _atm.Mode,
+            rig = _atm.Rig.Name,
+            unavailable = new
+            {
+                touch = _atm.Rig.TouchUnavailable,
+                takeNotes = _atm.Rig.TakeNotesUnavailable,
+            },
             available = new
             {
                 ledger = _atm.Host is not null,
@@ -614,14 +613,14 @@ public sealed class PanelServer : IAsyncDisposable
             },
             screen = new
             {
-                version = Interlocked.Read(ref _screenVersion),
-                width = _renderer.Width,
-                height = _renderer.Height,
-                title = screen?.Title,
-                lines = screen?.Lines ?? [],
-                secondsLeft = screen?.SecondsLeft,
-                tone = screen?.Tone.ToString(),
-                hasQr = screen?.Qr is not null,
+                version = screen.Version,
+                width = _atm.Rig.ScreenWidth,
+                height = _atm.Rig.ScreenHeight,
+                title = screen.Title,
+                lines = screen.Lines,
+                secondsLeft = screen.SecondsLeft,
+                tone = screen.Tone,
+                hasQr = screen.HasQr,
             },
             verdict = new
             {
@@ -646,17 +645,16 @@ public sealed class PanelServer : IAsyncDisposable
             {
                 device = dispenser.Status.Device.ToString(),
                 lastFault = dispenser.Status.LastFault,
-                rejectTray = _atm.Dispenser.RejectTray,
-                notesAtExit = _atm.Dispenser.NotesAtExit,
-                retractBin = _atm.Dispenser.RetractBin,
-                presentedTotal = _atm.Dispenser.PresentedTotal,
+                mechanism = _atm.Rig.Mechanism(),
             },
             faults = PanelFaults.Names.Select(n => new
             {
                 name = n,
-                available = n switch { "host-link-down" => _atm.HostLink is not null, "proxy-link-down" => _atm.ProxyLink is not null, _ => true },
-                on = PanelFaults.TakesPosition(n) ? positions.Any(p => PanelFaults.IsOn(_atm, n, p)) : PanelFaults.IsOn(_atm, n),
-                positions = PanelFaults.TakesPosition(n) ? positions.Where(p => PanelFaults.IsOn(_atm, n, p)).ToArray() : null,
+                available = PanelFaults.Unavailable(_atm, n) is null,
+                unavailable = PanelFaults.Unavailable(_atm, n),
+                wiredTo = n is "host-link-down" or "proxy-link-down" ? "the TCP relay on the terminal's link (LinkRelay)" : _atm.Rig.WiredTo(n),
+                on = PanelFaults.TakesPosition(_atm, n) ? positions.Any(p => PanelFaults.IsOn(_atm, n, p)) : PanelFaults.IsOn(_atm, n),
+                positions = PanelFaults.TakesPosition(_atm, n) ? positions.Where(p => PanelFaults.IsOn(_atm, n, p)).ToArray() : null,
             }),
             positions,
             saf = SafQueue(),

@@ -9,7 +9,7 @@ namespace CardlessAtm.Panel;
 /// The phone panes: each scans the QR from the screen image with the phone library and withdraws through the proxy,
 /// exactly as a phone does; the terminal's flow is never called. Several panes can race for one QR.
 /// </summary>
-internal sealed class PhonePanes(PanelAtm atm, Func<byte[]> photograph, TimeProvider time)
+internal sealed class PhonePanes(PanelAtm atm, Func<CancellationToken, Task<byte[]>> photograph, TimeProvider time)
 {
     public const int Count = 4;
 
@@ -21,10 +21,10 @@ internal sealed class PhonePanes(PanelAtm atm, Func<byte[]> photograph, TimeProv
 
     /// <summary>Photographs the screen and reads its QR code; the pane keeps the session.</summary>
     /// <exception cref="PhoneInputException">No readable session QR on the screen.</exception>
-    public ScannedSession Scan(int number)
+    public async Task<ScannedSession> ScanAsync(int number, CancellationToken cancellationToken)
     {
         var pane = this[number];
-        var session = ScannedSession.FromImage(photograph(), "the ATM screen");
+        var session = ScannedSession.FromImage(await photograph(cancellationToken), "the ATM screen");
         lock (pane)
         {
             pane.Session = session;

@@ -14,7 +14,7 @@ namespace CardlessAtm.Panel;
 /// </summary>
 public sealed class ScreenImage : IDisposable
 {
-    private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly GpioController _gpio;
     private readonly Ili934xPanelEmulator _glass;
     private readonly Ili934xDisplay _driver;
@@ -56,23 +56,28 @@ public sealed class ScreenImage : IDisposable
     /// The glass after the driver has shown <paramref name="screen"/> (black when null and nothing was shown yet: the
     /// driver clears the panel when it starts), as RGB565 values, row-major.
     /// </summary>
-    public ushort[] RenderRgb565(Screen? screen)
+    public async Task<ushort[]> RenderRgb565Async(Screen? screen, CancellationToken cancellationToken = default)
     {
-        lock (_gate)
+        await _gate.WaitAsync(cancellationToken);
+        try
         {
             if (screen is not null && !Equals(screen, _drawn))
             {
-                // The driver's ShowAsync does its SPI writes synchronously (the emulator has no I/O to wait for).
-                _driver.ShowAsync(screen, CancellationToken.None).GetAwaiter().GetResult();
+                await _driver.ShowAsync(screen, cancellationToken);
                 _drawn = screen;
             }
 
             return _glass.Snapshot().Pixels;
         }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
     /// <summary>The glass after <paramref name="screen"/> as a PNG file's bytes.</summary>
-    public byte[] RenderPng(Screen? screen) => EncodePng(RenderRgb565(screen), Width, Height);
+    public async Task<byte[]> RenderPngAsync(Screen? screen, CancellationToken cancellationToken = default) =>
+        EncodePng(await RenderRgb565Async(screen, cancellationToken), Width, Height);
 
     /// <summary>Encodes an RGB565 frame (row-major, host byte order) as PNG.</summary>
     public static byte[] EncodePng(ReadOnlySpan<ushort> rgb565, int width, int height)
@@ -102,11 +107,17 @@ public sealed class ScreenImage : IDisposable
     /// <summary>Releases the driver, the emulated panel and the virtual board's controller.</summary>
     public void Dispose()
     {
-        lock (_gate)
+        _gate.Wait();
+        try
         {
             // The driver disposes the emulated panel, its SPI device; the controller is ours.
             _driver.Dispose();
             _gpio.Dispose();
+        }
+        finally
+        {
+            _gate.Release();
+            _gate.Dispose();
         }
     }
 }

@@ -31,10 +31,12 @@ public sealed class PanelBrowserTests
         Assert.Equal(Ada.OpeningBalanceMinor - 8000, await BalanceAsync(panel, Ada));
         Assert.Equal(Money.Of(8000, "EUR"), panel.Atm.PresentedValue);
         await AssertLedgerBalancesAsync(panel);
-        browser.WaitForText($"#account-{Ada.AccountId}", Money.Of(Ada.OpeningBalanceMinor - 8000, "EUR").ToString());
+        browser.WaitForText("#account-1", Money.Of(Ada.OpeningBalanceMinor - 8000, "EUR").ToString());
         browser.WaitForText("#journal", "dispense-end");
         Assert.Contains("ATM00001", browser.Text("#pane-1 .atm"), StringComparison.Ordinal);
         Assert.Contains("ledger balances", browser.Text("#ledger-totals"), StringComparison.Ordinal);
+        Assert.Contains(Phone.Credentials.AccountIds.Mask(Ada.AccountId), browser.Text("#account-1"), StringComparison.Ordinal);
+        Assert.DoesNotContain(Ada.AccountId, browser.Text("body"), StringComparison.Ordinal); // only the field the customer typed it in holds it
         browser.Screenshot("approved");
     }
 
@@ -53,7 +55,7 @@ public sealed class PanelBrowserTests
         Assert.Equal(Ada.OpeningBalanceMinor, await BalanceAsync(panel, Ada));
         Assert.Equal(Money.Of(0, "EUR"), panel.Atm.PresentedValue);
         await AssertLedgerBalancesAsync(panel);
-        browser.WaitForText($"#account-{Ada.AccountId}", Money.Of(Ada.OpeningBalanceMinor, "EUR").ToString());
+        browser.WaitForText("#account-1", Money.Of(Ada.OpeningBalanceMinor, "EUR").ToString());
         browser.Screenshot("wrong-pin");
     }
 
@@ -100,7 +102,7 @@ public sealed class PanelBrowserTests
         Assert.Equal(1, panel.Atm.Dispenser.RejectTray);
         await AssertLedgerBalancesAsync(panel);
         browser.WaitForText("#dispenser", "reject tray 1");
-        browser.WaitForText($"#account-{Ada.AccountId}", Money.Of(Ada.OpeningBalanceMinor - presented.MinorUnits, "EUR").ToString());
+        browser.WaitForText("#account-1", Money.Of(Ada.OpeningBalanceMinor - presented.MinorUnits, "EUR").ToString());
         browser.Screenshot("jam-mid-dispense");
     }
 
@@ -178,7 +180,7 @@ public sealed class PanelBrowserTests
         Assert.Equal(Ada.OpeningBalanceMinor - presented.MinorUnits, await BalanceAsync(panel, Ada));
         await AssertLedgerBalancesAsync(panel);
         Assert.Empty(browser.Driver.FindElements(OpenQA.Selenium.By.CssSelector("#saf tbody tr")));
-        browser.WaitForText($"#account-{Ada.AccountId}", Money.Of(Ada.OpeningBalanceMinor - presented.MinorUnits, "EUR").ToString());
+        browser.WaitForText("#account-1", Money.Of(Ada.OpeningBalanceMinor - presented.MinorUnits, "EUR").ToString());
         browser.Screenshot("saf-retried");
     }
 

@@ -116,7 +116,7 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("body: must be a JSON object", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.Equal(Devices.Sensors.SensorState.Normal, fixture.Panel.PanelAtm.Sensors.Status.StateOf(Devices.Sensors.SensorKind.SafeDoor));
+        Assert.Equal(Devices.Sensors.SensorState.Normal, ((SimulatedPanelRig)fixture.Panel.PanelAtm.Rig).Sensors.Status.StateOf(Devices.Sensors.SensorKind.SafeDoor));
     }
 
     [Fact]
@@ -139,6 +139,48 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
         Assert.Contains("no reversal '000001-0101120000'", error.GetProperty("error").GetString(), StringComparison.Ordinal);
         var state = await Client.GetFromJsonAsync<JsonElement>("/api/state");
         Assert.Equal(JsonValueKind.Array, state.GetProperty("saf").ValueKind);
+    }
+
+    [Fact]
+    public async Task Account_ids_are_masked_in_the_page_its_api_answers_and_its_log()
+    {
+        var loggers = new CapturingLoggers();
+        await using var server = await PanelServer.StartAsync(fixture.Panel.PanelAtm, new PanelOptions(), loggers);
+        using var client = new HttpClient { BaseAddress = server.Url };
+        var customers = fixture.Panel.Network.Seed.Customers;
+
+        var answers = new List<string>
+        {
+            await client.GetStringAsync("/"),
+            await client.GetStringAsync("/panel.js"),
+            await client.GetStringAsync("/api/state"),
+        };
+        foreach (var customer in customers)
+        {
+            // A withdrawal the panel refuses (no scan yet, a malformed PIN) must not echo the account it was given.
+            using var early = await client.PostAsync("/api/phones/3/withdraw", Json($$"""{"phone":0,"account":"{{customer.AccountId}}","pin":"1234"}"""));
+            using var badPin = await client.PostAsync("/api/phones/3/withdraw", Json($$"""{"phone":0,"account":"{{customer.AccountId}}","pin":"12"}"""));
+            Assert.Equal(HttpStatusCode.Conflict, early.StatusCode);
+            Assert.Equal(HttpStatusCode.BadRequest, badPin.StatusCode);
+            answers.Add(await early.Content.ReadAsStringAsync());
+            answers.Add(await badPin.Content.ReadAsStringAsync());
+        }
+
+        foreach (var customer in customers)
+        {
+            Assert.DoesNotContain(answers, a => a.Contains(customer.AccountId, StringComparison.Ordinal));
+            Assert.DoesNotContain(loggers.Lines, l => l.Contains(customer.AccountId, StringComparison.Ordinal));
+        }
+
+        var state = await client.GetFromJsonAsync<JsonElement>("/api/state");
+        var rows = state.GetProperty("ledger").GetProperty("accounts").EnumerateArray().ToList();
+        Assert.Equal(customers.Count, rows.Count);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            Assert.Equal(i + 1, rows[i].GetProperty("row").GetInt32());
+            Assert.Equal(Phone.Credentials.AccountIds.Mask(customers[i].AccountId), rows[i].GetProperty("account").GetString());
+            Assert.EndsWith(customers[i].AccountId[^4..], rows[i].GetProperty("account").GetString(), StringComparison.Ordinal);
+        }
     }
 
     [Fact]
@@ -168,7 +210,7 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
     [Fact]
     public async Task Switches_act_on_the_simulated_devices_and_read_back()
     {
-        var atm = fixture.Panel.PanelAtm;
+        var atm = (SimulatedPanelRig)fixture.Panel.PanelAtm.Rig;
         try
         {
             using (var on = await Client.PostAsync("/api/faults", Json("""{"name":"double-note-reject","on":true,"position":2}""")))
@@ -275,10 +317,7 @@ public sealed class PanelHttpTests(PanelFixture fixture) : IClassFixture<PanelFi
     private static PanelAtm Copy(PanelAtm atm, IReadOnlyDictionary<string, string?> kinds) => new()
     {
         Terminal = atm.Terminal,
-        Display = atm.Display,
-        Keypad = atm.Keypad,
-        Dispenser = atm.Dispenser,
-        Sensors = atm.Sensors,
+        Rig = atm.Rig,
         Host = atm.Host,
         Phones = atm.Phones,
         Accounts = atm.Accounts,

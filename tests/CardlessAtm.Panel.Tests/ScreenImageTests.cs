@@ -17,9 +17,9 @@ public sealed class ScreenImageTests
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await panel.Atm.Terminal.Flow.WaitForStateAsync(s => s == TerminalState.Idle, timeout.Token);
         var qrShown = panel.Atm.Terminal.Flow.WaitForStateAsync(s => s == TerminalState.QrShown, timeout.Token);
-        panel.PanelAtm.Keypad.Press(AtmKey.Enter);
-        panel.PanelAtm.Keypad.Type("50");
-        panel.PanelAtm.Keypad.Press(AtmKey.Enter);
+        ((SimulatedPanelRig)panel.PanelAtm.Rig).Keypad.Press(AtmKey.Enter);
+        ((SimulatedPanelRig)panel.PanelAtm.Rig).Keypad.Type("50");
+        ((SimulatedPanelRig)panel.PanelAtm.Rig).Keypad.Press(AtmKey.Enter);
         await qrShown;
 
         string? decoded = null;
@@ -43,22 +43,22 @@ public sealed class ScreenImageTests
     }
 
     [Fact]
-    public void A_dark_display_is_black_and_a_text_screen_has_its_title_bar()
+    public async Task A_dark_display_is_black_and_a_text_screen_has_its_title_bar()
     {
         using var image = new ScreenImage(240, 320);
 
-        Assert.All(image.RenderRgb565(null), p => Assert.Equal(0, p));
-        var frame = image.RenderRgb565(Devices.Display.Screen.Text("Hello", "World"));
+        Assert.All(await image.RenderRgb565Async(null), p => Assert.Equal(0, p));
+        var frame = await image.RenderRgb565Async(Devices.Display.Screen.Text("Hello", "World"));
         Assert.NotEqual(frame[(5 * 240) + 2], frame[(100 * 240) + 2]); // title background vs body background
         Assert.Equal(0xFFFF, frame[(300 * 240) + 2]); // no countdown bar: body white to the bottom
     }
 
     [Fact]
-    public void A_landscape_display_is_drawn_by_the_ILI9342_driver_and_a_resolution_no_ILI934x_has_is_refused()
+    public async Task A_landscape_display_is_drawn_by_the_ILI9342_driver_and_a_resolution_no_ILI934x_has_is_refused()
     {
         using var image = new ScreenImage(320, 240);
 
-        var frame = image.RenderRgb565(Devices.Display.Screen.Text("Hello", "World"));
+        var frame = await image.RenderRgb565Async(Devices.Display.Screen.Text("Hello", "World"));
         Assert.Equal(320 * 240, frame.Length);
         Assert.Equal(0x0193, frame[(5 * 320) + 2]); // the driver's neutral title bar (0x003399) through the ILI9342's inverted glass
         Assert.Equal(0xFFFF, frame[(200 * 320) + 2]);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CardlessAtm.Cli.Demo;
+using CardlessAtm.Cli.Rigs;
 using CardlessAtm.Devices.Configuration;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.Simulated;
@@ -64,10 +65,8 @@ internal static class PanelCommand
         var atm = new PanelAtm
         {
             Terminal = terminal,
-            Display = display,
-            Keypad = keypad,
-            Dispenser = simulatedDispenser,
-            Sensors = sensors,
+            Rig = new SimulatedPanelRig(display, keypad, simulatedDispenser, sensors),
+            OwnsRig = true,
             DeviceKinds = kinds,
             Currency = terminal.Options.Currency,
             Mode = "attached to this terminal",
@@ -80,6 +79,12 @@ internal static class PanelCommand
         var demo = new Option<bool>("--demo") { Description = "Start the whole demo network (host, proxy, terminal on the Simulated rig, phones) in this process and serve its panel." };
         var address = new Option<string?>("--address") { Description = "Address to bind (Panel:Address; default 127.0.0.1). Anything but loopback needs Panel:AllowRemote=true and a Panel:Token." };
         var port = new Option<int?>("--port") { Description = "TCP port (Panel:Port; default 0, a free port, printed)." };
+        var rig = new Option<string?>("--rig")
+        {
+            Description = "With --demo: the terminal's rig, simulated (the in-memory simulators, the default) or firmware-sim (the Raspberry Pi drivers "
+                + "against the firmware emulators: the ILI9341 framebuffer on screen, the key matrix, the reed switches, the LCDM firmware's faults).",
+        };
+        var dispenser = FirmwareSimRig.CreateDispenserOption();
         var command = new Command(
             "panel",
             "Serve a front panel in the browser: the ATM screen live, keypad, cash units, journal, fault check, fault switches and phone panes "
@@ -88,6 +93,8 @@ internal static class PanelCommand
             demo,
             address,
             port,
+            rig,
+            dispenser,
         };
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
         {
@@ -105,9 +112,11 @@ internal static class PanelCommand
                 throw new UsageException(AttachHint);
             }
 
-            await using var panel = await DemoPanel.StartAsync(options, host.Services.GetRequiredService<ILoggerFactory>(), cancellationToken);
+            var onRig = FirmwareSimRig.ParseRigOption(parse.GetValue(rig));
+            var model = FirmwareSimRig.ParseDispenserOption(parse.GetValue(dispenser), onRig) ?? RigDispenserModel.Lcdm2000;
+            await using var panel = await DemoPanel.StartAsync(options, host.Services.GetRequiredService<ILoggerFactory>(), cancellationToken, onRig ? DemoRigKind.FirmwareSim : DemoRigKind.Simulated, model);
             var url = panel.Server.Url;
-            Console.WriteLine($"Front panel of {panel.Atm.Terminal.Options.AtmId} (demo network, Simulated rig): {url}" + (string.IsNullOrEmpty(options.Token) ? string.Empty : "?token=<Panel:Token>"));
+            Console.WriteLine($"Front panel of {panel.Atm.Terminal.Options.AtmId} (demo network, {panel.PanelAtm.Rig.Name}): {url}" + (string.IsNullOrEmpty(options.Token) ? string.Empty : "?token=<Panel:Token>"));
             Console.WriteLine($"Demo customers: {string.Join("; ", panel.Network.Seed.Customers.Select(c => $"{c.HolderName} account {c.AccountId} PIN {c.Pin}"))}");
             Console.WriteLine("Ctrl+C stops the panel and the network.");
             try

@@ -1,4 +1,5 @@
 using System.Net;
+using CardlessAtm.Cli.Rigs;
 using CardlessAtm.Devices.Simulated;
 using CardlessAtm.Host.Seeding;
 using CardlessAtm.Panel;
@@ -44,11 +45,16 @@ internal sealed class DemoPanel : IAsyncDisposable
 
     /// <summary>Starts the network and serves the panel for its ATM.</summary>
     /// <exception cref="PanelRefusedException">The panel's settings are unsafe.</exception>
-    public static async Task<DemoPanel> StartAsync(PanelOptions options, ILoggerFactory loggers, CancellationToken cancellationToken)
+    /// <param name="options">The panel's settings.</param>
+    /// <param name="loggers">Loggers of the network and the panel.</param>
+    /// <param name="cancellationToken">Stops the start.</param>
+    /// <param name="rig">The terminal's rig: the simulators, or the Pi drivers on the firmware emulators.</param>
+    /// <param name="rigDispenser">The FirmwareSim rig's dispenser firmware.</param>
+    public static async Task<DemoPanel> StartAsync(PanelOptions options, ILoggerFactory loggers, CancellationToken cancellationToken, DemoRigKind rig = DemoRigKind.Simulated, RigDispenserModel rigDispenser = RigDispenserModel.Lcdm2000)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate(); // before anything starts: a refused binding starts no network
-        var network = await DemoNetwork.StartAsync(SecurityProfileKind.Aes, loggers, cancellationToken);
+        var network = await DemoNetwork.StartAsync(SecurityProfileKind.Aes, loggers, cancellationToken, rig: rig, rigDispenser: rigDispenser);
         LinkRelay? hostRelay = null;
         LinkRelay? proxyRelay = null;
         try
@@ -58,13 +64,13 @@ internal sealed class DemoPanel : IAsyncDisposable
             var qr = new QrSessionOptions { Lifetime = QrLifetime, ClockSkew = TimeSpan.Zero };
             var atm = await network.StartTerminalAsync(DemoSeed.AtmId, qr, cancellationToken, hostPort: hostRelay.Port, proxyPort: proxyRelay.Port);
             var devices = atm.Terminal.Devices;
+            IPanelRig panelRig = atm.Hardware is FirmwareSimDemoHardware firmware
+                ? new FirmwareSimPanelRig(firmware.Rig)
+                : new SimulatedPanelRig((SimulatedDisplay)devices.Display, (SimulatedKeypad)devices.Keypad, atm.Dispenser, (SimulatedFaultSensors)devices.Sensors);
             var panelAtm = new PanelAtm
             {
                 Terminal = atm.Terminal,
-                Display = (SimulatedDisplay)devices.Display,
-                Keypad = (SimulatedKeypad)devices.Keypad,
-                Dispenser = atm.Dispenser,
-                Sensors = (SimulatedFaultSensors)devices.Sensors,
+                Rig = panelRig, // the demo's own: disposed with the network, whichever servers show it
                 Host = () => network.Host.Administration,
                 Phones = [.. network.Seed.Customers.Select((c, i) => new PanelPhone($"{c.HolderName}'s phone", () => network.Phone(i)))],
                 Accounts = [.. network.Seed.Customers.Select(c => new PanelAccount(c.AccountId, c.HolderName))],
@@ -72,13 +78,23 @@ internal sealed class DemoPanel : IAsyncDisposable
                 {
                     ["Display"] = KindOf(devices.Display),
                     ["Keypad"] = KindOf(devices.Keypad),
-                    ["Dispenser"] = KindOf(atm.Dispenser),
+                    ["Dispenser"] = atm.Hardware is FirmwareSimDemoHardware fw ? fw.Dispenser.Kind : KindOf(atm.Dispenser),
                     ["Sensors"] = KindOf(devices.Sensors),
                 },
                 HostLink = hostRelay,
                 ProxyLink = proxyRelay,
             };
-            var server = await PanelServer.StartAsync(panelAtm, options, loggers, cancellationToken: cancellationToken);
+            PanelServer server;
+            try
+            {
+                server = await PanelServer.StartAsync(panelAtm, options, loggers, cancellationToken: cancellationToken);
+            }
+            catch
+            {
+                panelRig.Dispose();
+                throw;
+            }
+
             return new DemoPanel(network, atm, hostRelay, proxyRelay, server, panelAtm);
         }
         catch
@@ -101,6 +117,7 @@ internal sealed class DemoPanel : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Server.DisposeAsync();
+        PanelAtm.Rig.Dispose();
         _hostRelay.SetDown(false);
         _proxyRelay.SetDown(false);
         await Network.DisposeAsync();

@@ -75,6 +75,9 @@ internal sealed class FirmwareSimDemoHardware(FirmwareSimRig rig, string directo
     /// <summary>The rig's dispenser firmware (its cassettes, as the emulator counts them).</summary>
     public RigDispenser Dispenser => rig.Dispenser;
 
+    /// <summary>The rig itself (its panel emulator, key matrix, reed switches), for the front panel.</summary>
+    public FirmwareSimRig Rig => rig;
+
     public void Press(params AtmKey[] keys) => rig.Press(keys);
 
     public void Type(string digits) => rig.Type(digits);

@@ -226,6 +226,10 @@ internal sealed class FirmwareSimRig : IDisposable
     public void SetSwitch(string id, bool closed) =>
         (_switches.TryGetValue(id, out var contact) ? contact : throw new ArgumentException($"The rig has no switch '{id}'.", nameof(id))).Set(closed);
 
+    /// <summary>Whether the reed switch <paramref name="id"/> is closed (safe).</summary>
+    public bool IsSwitchClosed(string id) =>
+        (_switches.TryGetValue(id, out var contact) ? contact : throw new ArgumentException($"The rig has no switch '{id}'.", nameof(id))).IsClosed;
+
     /// <summary>Presses and releases each key on the matrix, as a finger would, waiting for the scanner to see it.</summary>
     public void Press(params AtmKey[] keys)
     {

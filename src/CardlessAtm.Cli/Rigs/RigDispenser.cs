@@ -147,6 +147,30 @@ internal abstract class RigDispenser : IDisposable
     /// <summary>Removes (false) or inserts (true) the cassette at <paramref name="position"/>.</summary>
     public abstract void SetCassettePresent(int position, bool present);
 
+    /// <summary>Notes in the firmware's reject tray.</summary>
+    public abstract int RejectTrayCount { get; }
+
+    /// <summary>True while an injected jam waits for its dispense.</summary>
+    public abstract bool JamPending { get; }
+
+    /// <summary>True while an injected double note waits for its pick.</summary>
+    public abstract bool DoubleNotePending { get; }
+
+    /// <summary>True while the firmware answers nothing.</summary>
+    public abstract bool IsMuted { get; }
+
+    /// <summary>In the next dispense, pick <paramref name="pickNumber"/> takes two notes stuck together: both go to the reject tray.</summary>
+    public abstract void InjectDoubleNote(int pickNumber);
+
+    /// <summary>Withdraws an injected jam no dispense has met yet.</summary>
+    public abstract void ClearJam();
+
+    /// <summary>Withdraws injected double notes no pick has met yet.</summary>
+    public abstract void ClearDoubleNotes();
+
+    /// <summary>Mutes (a cut cable, a powered-off unit) or unmutes the firmware.</summary>
+    public abstract void SetMute(bool mute);
+
     /// <summary>
     /// The driver's settings for this model: <c>Devices:Dispenser:Kind</c>, and the kind's <c>PortName</c> (the pty) and
     /// <c>CounterFile</c> (<c>lcdm2000-counters.json</c> or <c>lcdm4000-counters.json</c> under <paramref name="stateDirectory"/>).
@@ -193,6 +217,22 @@ internal abstract class RigDispenser : IDisposable
 
         public override void SetCassettePresent(int position, bool present) => _emulator.SetCassettePresent(position, present);
 
+        public override int RejectTrayCount => _emulator.RejectTrayCount;
+
+        public override bool JamPending => _emulator.JamPending;
+
+        public override bool DoubleNotePending => _emulator.DoubleNotePending;
+
+        public override bool IsMuted => _emulator.IsMuted;
+
+        public override void InjectDoubleNote(int pickNumber) => _emulator.InjectDoubleNote(pickNumber);
+
+        public override void ClearJam() => _emulator.ClearJam();
+
+        public override void ClearDoubleNotes() => _emulator.ClearDoubleNotes();
+
+        public override void SetMute(bool mute) => _emulator.SetMute(mute);
+
         public override void Dispose() => _emulator.Dispose();
     }
 
@@ -221,6 +261,22 @@ internal abstract class RigDispenser : IDisposable
         public override void InjectJam(int afterNotes) => _emulator.InjectJam(afterNotes, EmulatedJamPoint4000.Exit);
 
         public override void SetCassettePresent(int position, bool present) => _emulator.SetCassettePresent(position, present);
+
+        public override int RejectTrayCount => _emulator.RejectTrayCount;
+
+        public override bool JamPending => _emulator.JamPending;
+
+        public override bool DoubleNotePending => _emulator.DoubleNotePending;
+
+        public override bool IsMuted => _emulator.IsMuted;
+
+        public override void InjectDoubleNote(int pickNumber) => _emulator.InjectDoubleNote(pickNumber);
+
+        public override void ClearJam() => _emulator.ClearJam();
+
+        public override void ClearDoubleNotes() => _emulator.ClearDoubleNotes();
+
+        public override void SetMute(bool mute) => _emulator.SetMute(mute);
 
         public override void Dispose() => _emulator.Dispose();
     }

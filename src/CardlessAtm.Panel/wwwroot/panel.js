@@ -5,6 +5,13 @@ const $ = (selector, root = document) => root.querySelector(selector);
 let lastScreen = -1;
 let panes = 2;
 let phones = [];
+const mechanismLabels = {
+  rejectTray: "reject tray",
+  notesAtExit: "at the exit",
+  retractBin: "retract bin",
+  presentedTotal: "presented in all",
+  notesInPath: "stuck in the transport",
+};
 const faultLabels = {
   "safe-door": "Safe door open",
   "cassette-removed": "Cassette removed, position",
@@ -42,6 +49,7 @@ function buildFaults(state) {
   for (const fault of state.faults) {
     const row = document.createElement("div");
     row.className = "fault" + (fault.available ? "" : " unavailable");
+    row.title = fault.available ? `wired to ${fault.wiredTo}` : `not available: ${fault.unavailable}`;
     if (fault.positions) {
       row.append(`${faultLabels[fault.name] ?? fault.name}: `);
       const span = document.createElement("span");
@@ -63,7 +71,8 @@ function buildFaults(state) {
       box.id = `fault-${fault.name}`;
       box.disabled = !fault.available;
       box.addEventListener("change", () => post("/api/faults", { name: fault.name, on: box.checked }).catch(e => showError(e.message)));
-      label.append(box, " " + (faultLabels[fault.name] ?? fault.name) + (fault.available ? "" : " (not wired on this rig)"));
+      // A switch that is per cassette on one rig and not on another (the firmware's double note is per pick) drops ", position".
+      label.append(box, " " + (faultLabels[fault.name] ?? fault.name).replace(/, position$/, "") + (fault.available ? "" : ` (not available: ${fault.unavailable})`));
       row.append(label);
     }
     root.append(row);
@@ -139,7 +148,13 @@ function render(state) {
     return tr;
   }));
   const d = state.dispenser;
-  $("#dispenser").textContent = `Dispenser ${d.device}${d.lastFault ? ` (${d.lastFault})` : ""}; reject tray ${d.rejectTray}, at the exit ${d.notesAtExit}, retract bin ${d.retractBin}, presented in all ${d.presentedTotal}`;
+  const mechanism = Object.entries(d.mechanism).map(([name, count]) => `${mechanismLabels[name] ?? name} ${count}`).join(", ");
+  $("#dispenser").textContent = `Dispenser ${d.device}${d.lastFault ? ` (${d.lastFault})` : ""}; ${mechanism}`;
+  $("#take-notes").hidden = state.unavailable.takeNotes != null;
+  $("#take-notes-unavailable").hidden = state.unavailable.takeNotes == null;
+  $("#take-notes-unavailable").textContent = `Not available: ${state.unavailable.takeNotes ?? ""}`;
+  $("#touch-unavailable").hidden = state.unavailable.touch == null;
+  $("#touch-unavailable").textContent = `Touch zones not available: ${state.unavailable.touch ?? ""}`;
 
   $("#saf tbody").replaceChildren(...state.saf.map(r => {
     const tr = document.createElement("tr");
@@ -161,7 +176,7 @@ function render(state) {
   $("#saf-summary").textContent = state.saf.length === 0 ? "Queue empty: every reversal acknowledged by the host."
     : `${state.saf.length} reversal(s) waiting, ${state.saf.filter(r => r.stuck).length} stuck.`;
 
-  $("#mode").textContent = `(${state.mode})`;
+  $("#mode").textContent = `(${state.mode}, ${state.rig})`;
   $("#ledger-unavailable").hidden = state.available.ledger;
   $("#ledger").hidden = !state.available.ledger;
   $("#ledger-totals").hidden = !state.available.ledger;
@@ -177,8 +192,8 @@ function render(state) {
 function renderLedger(ledger) {
   $("#ledger tbody").replaceChildren(...ledger.accounts.map(a => {
     const tr = document.createElement("tr");
-    tr.id = `account-${a.accountId}`;
-    [a.accountId, a.holder, a.balance ?? "?"].forEach(v => cell(tr, v));
+    tr.id = `account-${a.row}`;
+    [a.account, a.holder, a.balance ?? "?"].forEach(v => cell(tr, v));
     return tr;
   }));
   $("#ledger-totals").textContent = `Approved withdrawals ${ledger.approvedWithdrawals}, reversals ${ledger.reversals}; ledger ${ledger.balances ? "balances" : "DOES NOT BALANCE"}`;
