@@ -31,7 +31,7 @@ public static class SimulatedDevicesRegistration
             .AddKeypadKind(Kind, (sp, _) => new SimulatedKeypad(TimeOf(sp)))
             .AddDispenserKind(Kind, (sp, section) =>
             {
-                var units = AtmDevicesBuilder.ReadCashUnits(section);
+                var units = AtmDevicesBuilder.ReadCashUnits(section).Units;
                 var maxNotes = section.GetValue("Simulated:MaxNotesPerDispense", 40);
                 if (maxNotes <= 0)
                 {

@@ -15,7 +15,7 @@ public sealed class DevicesStatusTests : IDisposable
     [InlineData("true", "true", "false", "detects notes taken; retracts after Terminal:PresentTimeout without counting (reversed as suspect)")]
     [InlineData("true", "false", "false", "detects notes taken; cannot retract: notes left at the exit count as taken")]
     [InlineData("false", "true", "true", "no exit sensor: notes count as taken when presented (no wait, no retract)")]
-    public void Status_names_the_dispensers_present_and_retract_capability(string exitSensor, string retract, string countsRetracted, string expected)
+    public async Task Status_names_the_dispensers_present_and_retract_capability(string exitSensor, string retract, string countsRetracted, string expected)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -36,7 +36,7 @@ public sealed class DevicesStatusTests : IDisposable
         using var services = new ServiceCollection().AddSingleton(TimeProvider.System)
             .AddAtmDevices(configuration, DevicesCommand.AddDeviceKinds).BuildServiceProvider();
 
-        var text = DevicesCommand.DescribeDevices(services.GetRequiredService<AtmDevices>());
+        var text = DevicesCommand.DescribeDevices(await services.OpenAtmDevicesAsync());
 
         Assert.Contains($"{Environment.NewLine}  present/retract: {expected}{Environment.NewLine}", text, StringComparison.Ordinal);
     }

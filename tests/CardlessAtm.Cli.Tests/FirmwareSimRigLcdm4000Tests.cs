@@ -19,7 +19,7 @@ public sealed class FirmwareSimRigLcdm4000Tests : IDisposable
     public async Task The_rig_with_the_LCDM_4000_pays_a_withdrawal_out_of_the_emulated_cassettes_through_the_real_driver()
     {
         using var services = Build(RigDispenserOptions.Default(RigDispenserModel.Lcdm4000));
-        var devices = services.GetRequiredService<AtmDevices>();
+        var devices = await services.OpenAtmDevicesAsync();
         await devices.Dispenser.RefreshStatusAsync(CancellationToken.None);
 
         Assert.IsType<Lcdm4000Dispenser>(services.GetRequiredService<IDispenserDevice>());
@@ -52,7 +52,7 @@ public sealed class FirmwareSimRigLcdm4000Tests : IDisposable
             [FirmwareSimRig.JamAfterNotesSetting] = "1",
         }).Build();
         using var services = Build(RigDispenserOptions.Read(configuration));
-        var devices = services.GetRequiredService<AtmDevices>();
+        var devices = await services.OpenAtmDevicesAsync();
         await devices.Dispenser.RefreshStatusAsync(CancellationToken.None);
 
         var result = await devices.Dispenser.DispenseAsync(devices.Dispenser.Denominate(Money.Of(8000, "EUR")).Mix!, CancellationToken.None); // 50 + 20 + 10

@@ -25,7 +25,7 @@ public sealed class FirmwareSimRigTests : IDisposable
     {
         using var services = Build([]);
 
-        var devices = services.GetRequiredService<AtmDevices>();
+        var devices = await services.OpenAtmDevicesAsync();
         await devices.Dispenser.RefreshStatusAsync(CancellationToken.None); // the terminal asks the LCDM-2000 at start
 
         var display = Assert.IsType<MirroredDisplay>(devices.Display);
@@ -41,24 +41,24 @@ public sealed class FirmwareSimRigTests : IDisposable
     }
 
     [Fact]
-    public void A_wrong_SPI_chip_select_in_configuration_fails_start_up_naming_the_setting()
+    public async Task A_wrong_SPI_chip_select_in_configuration_fails_start_up_naming_the_setting()
     {
         const string setting = "Devices:Display:Ili934x:SpiChipSelect";
         using var services = Build(new() { [setting] = "1" });
 
-        var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<AtmDevices>());
+        var error = await Assert.ThrowsAsync<ConfigurationException>(() => services.OpenAtmDevicesAsync());
 
         Assert.Equal(setting, error.Setting);
         Assert.Contains($"Configuration error in {setting}:", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void A_wrong_mirror_LCD_address_is_a_warning_naming_the_setting_and_the_TFT_serves_alone()
+    public async Task A_wrong_mirror_LCD_address_is_a_warning_naming_the_setting_and_the_TFT_serves_alone()
     {
         var loggers = new CapturingLoggers();
         using var services = Build(new() { ["Devices:Display:CharacterLcd:I2cAddress"] = "63" }, loggers);
 
-        var display = services.GetRequiredService<AtmDevices>().Display;
+        var display = (await services.OpenAtmDevicesAsync()).Display;
 
         Assert.IsType<Ili934xDisplay>(display);
         var warning = Assert.Single(loggers.Lines, l => l.StartsWith("Warning:", StringComparison.Ordinal) && l.Contains("mirror LCD", StringComparison.Ordinal));
@@ -150,7 +150,7 @@ public sealed class FirmwareSimRigTests : IDisposable
     public async Task Devices_status_says_the_rig_LCDM_2000_has_no_exit_sensor()
     {
         using var services = Build([]);
-        var devices = services.GetRequiredService<AtmDevices>();
+        var devices = await services.OpenAtmDevicesAsync();
         await devices.Dispenser.RefreshStatusAsync(CancellationToken.None);
 
         var text = DevicesCommand.DescribeDevices(devices);
@@ -162,7 +162,7 @@ public sealed class FirmwareSimRigTests : IDisposable
     public async Task A_key_tapped_on_the_matrix_reaches_the_terminal_through_the_keypad_driver()
     {
         using var services = Build([]);
-        var keypad = services.GetRequiredService<AtmDevices>().Keypad;
+        var keypad = (await services.OpenAtmDevicesAsync()).Keypad;
 
         Assert.Equal(DeviceState.Online, keypad.Status.Device);
         await Task.Factory.StartNew(() => _rig.Press(AtmKey.D7, AtmKey.Enter), TaskCreationOptions.LongRunning);

@@ -23,7 +23,7 @@ public sealed class Lcdm4000KindTests : IDisposable
     public async Task Kind_Lcdm4000_dispenses_from_all_four_cassettes_and_the_counts_agree_with_the_device()
     {
         using var services = Build([]);
-        var devices = services.GetRequiredService<AtmDevices>();
+        var devices = await services.OpenAtmDevicesAsync();
         await devices.Dispenser.RefreshStatusAsync(CancellationToken.None);
         Assert.IsType<Lcdm4000Dispenser>(services.GetRequiredService<IDispenserDevice>());
         Assert.Equal(4, devices.Dispenser.CashUnits.Count);
@@ -48,11 +48,11 @@ public sealed class Lcdm4000KindTests : IDisposable
     }
 
     [Fact]
-    public void A_bad_LCDM_4000_setting_fails_start_up_naming_the_setting()
+    public async Task A_bad_LCDM_4000_setting_fails_start_up_naming_the_setting()
     {
         using var services = Build(new() { ["Devices:Dispenser:Lcdm4000:PortName"] = "" });
 
-        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<AtmDevices>());
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => services.OpenAtmDevicesAsync());
 
         var (exit, line) = CliErrors.Describe(error);
         Assert.Equal(CliErrors.ConfigurationExit, exit);

@@ -41,7 +41,7 @@ internal sealed class Harness : IDisposable
         var device = new SimulatedDispenserDevice(units.GroupBy(u => u.Position).ToDictionary(g => g.Key, g => g.Sum(u => u.Count)), maxNotes, time, presenting: presenting);
         var sensors = SimulatedFaultSensors.Standard(units.Count);
         store ??= new InMemoryCashUnitStore();
-        var dispenser = await CashDispenser.OpenAsync(device, units, store, MixAlgorithm.MinimumNotes, sensors, NullLogger.Instance, CancellationToken.None);
+        var dispenser = await CashDispenser.OpenAsync(device, CashUnitLayout.Create(units), store, MixAlgorithm.MinimumNotes, sensors, NullLogger.Instance, CancellationToken.None);
         return new Harness(device, dispenser, sensors, new SimulatedDisplay(), store, time);
     }
 

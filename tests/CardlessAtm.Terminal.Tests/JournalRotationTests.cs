@@ -153,7 +153,7 @@ public sealed class JournalRotationTests : IDisposable
         var host = new HostLink(options, SecurityProfiles.Create(SecurityProfileKind.Aes), key, new StanGenerator(1), _time, NullLogger.Instance);
         var units = new List<CashUnit> { new("CASS1", 1, Money.FromMajor(10, "EUR"), 100, 100, 10, 2000, CashUnitCounters.None) };
         var device = new SimulatedDispenserDevice(units.ToDictionary(u => u.Position, u => u.Count), 40, _time);
-        var cash = await CashDispenser.OpenAsync(device, units, new InMemoryCashUnitStore(), MixAlgorithm.MinimumNotes, SimulatedFaultSensors.Standard(3), NullLogger.Instance, CancellationToken.None);
+        var cash = await CashDispenser.OpenAsync(device, CashUnitLayout.Create(units), new InMemoryCashUnitStore(), MixAlgorithm.MinimumNotes, SimulatedFaultSensors.Standard(3), NullLogger.Instance, CancellationToken.None);
         return (new ReversalForwarder(new ReversalStore(Path.Combine(_directory.FullName, "saf")), host, journal, options, _time, NullLogger.Instance), cash);
     }
 }

@@ -111,7 +111,7 @@ internal sealed class Lab : IAsyncDisposable
         var sensors = SimulatedFaultSensors.Standard(3);
         var display = new SimulatedDisplay();
         var keypad = new SimulatedKeypad(time);
-        var cash = await CashDispenser.OpenAsync(dispenser, units, new InMemoryCashUnitStore(), MixAlgorithm.MinimumNotes, sensors, NullLogger.Instance, CancellationToken.None);
+        var cash = await CashDispenser.OpenAsync(dispenser, CashUnitLayout.Create(units), new InMemoryCashUnitStore(), MixAlgorithm.MinimumNotes, sensors, NullLogger.Instance, CancellationToken.None);
         var devices = new AtmDevices(display, keypad, cash, sensors, new AtmFaultCheck(cash, sensors, display, new FaultCheckOptions()));
         var options = new TerminalOptions
         {

@@ -39,8 +39,8 @@ internal static class DevicesCommand
         return command;
     }
 
-    /// <summary>Builds a host with the device layer and resolves every device, so a bad setting fails here.</summary>
-    public static (IHost Host, AtmDevices Devices) OpenDevices(ParseResult parse)
+    /// <summary>Builds a host with the device layer and opens every device, so a bad setting fails here.</summary>
+    public static async Task<(IHost Host, AtmDevices Devices)> OpenDevicesAsync(ParseResult parse, CancellationToken cancellationToken)
     {
         var host = CliHost.Build(parse, b =>
         {
@@ -53,7 +53,7 @@ internal static class DevicesCommand
             b.Services.AddAtmDevices(b.Configuration, AddDeviceKinds);
         });
         host.Services.GetService<Rigs.FirmwareSimRig>(); // resolved, so that disposing the host stops the emulators
-        return (host, host.Services.GetRequiredService<AtmDevices>());
+        return (host, await host.Services.OpenAtmDevicesAsync(cancellationToken));
     }
 
     private static Command CreateStatus()
@@ -67,7 +67,7 @@ internal static class DevicesCommand
         };
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
         {
-            var (host, devices) = OpenDevices(parse);
+            var (host, devices) = await OpenDevicesAsync(parse, cancellationToken);
             using (host)
             {
                 await devices.Dispenser.RefreshStatusAsync(cancellationToken);
@@ -103,7 +103,7 @@ internal static class DevicesCommand
         var command = new Command("selftest", "Exercise each device once (show a test screen, read the keypad and sensors, reset the dispenser) and print what passed. Exit code 0 = all passed.");
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
         {
-            var (host, devices) = OpenDevices(parse);
+            var (host, devices) = await OpenDevicesAsync(parse, cancellationToken);
             using (host)
             {
                 var results = new List<(string Device, bool Passed, string Detail)>();

@@ -130,6 +130,7 @@ internal static class TerminalCommand
             AtmTerminal terminal;
             try
             {
+                await host.Services.OpenAtmDevicesAsync(cancellationToken); // the terminal's factory takes them opened
                 terminal = host.Services.GetRequiredService<AtmTerminal>();
             }
             catch (SecurityException e) when (e is not KeyFileRejectedException)

@@ -131,7 +131,7 @@ internal sealed class DemoNetwork : IAsyncDisposable
             services.GetRequiredService<FirmwareSimRig>();
         }
 
-        var devices = services.GetRequiredService<AtmDevices>();
+        var devices = await services.OpenAtmDevicesAsync(cancellationToken);
         var options = new TerminalOptions
         {
             AtmId = atmId,

@@ -240,11 +240,13 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
                 break;
             case DemoScenarioKind.AtmBlockedAfterApproval:
                 atm.Hardware.JamAfterFirstNote();
-                atm.Terminal.Journal.Written += entry =>
+                // Awaited by the host after the approval is committed and before the ATM has it: the ATM is blocked
+                // before it dispenses (and so before its reversal), without blocking a thread on the store's write.
+                network.Host.Processor.AfterWithdrawalCommitted = async (_, outcome) =>
                 {
-                    if (entry is DispenseStarted)
+                    if (outcome.IsApproved)
                     {
-                        network.Host.Administration.SetAtmStatusAsync(Host.Seeding.DemoSeed.AtmId, Host.Storage.AtmStatus.Blocked).GetAwaiter().GetResult();
+                        await network.Host.Administration.SetAtmStatusAsync(Host.Seeding.DemoSeed.AtmId, Host.Storage.AtmStatus.Blocked, CancellationToken.None);
                         Say("   (scenario: an operator blocks the ATM at the host now)");
                     }
                 };

@@ -52,19 +52,17 @@ public sealed class AtmDevicesBuilder
     /// <summary>Registers a fault-sensor kind; the factory receives <c>Devices:Sensors</c>.</summary>
     public AtmDevicesBuilder AddSensorsKind(string kind, Func<IServiceProvider, IConfigurationSection, IFaultSensors> factory) => Add(_sensors, kind, factory);
 
-    /// <summary>Reads the configured cash units, validated, with the setting named in every error.</summary>
-    /// <exception cref="ConfigurationException">A unit is missing a value or has a bad one.</exception>
-    public static IReadOnlyList<CashUnit> ReadCashUnits(IConfigurationSection dispenserSection)
+    /// <summary>
+    /// Reads the configured cash units, validated (each unit here, the layout as a whole by <see cref="CashUnitLayout.Create"/>),
+    /// with the setting named in every error.
+    /// </summary>
+    /// <exception cref="ConfigurationException">No unit, a unit is missing a value or has a bad one, or an id or position is used twice.</exception>
+    public static CashUnitLayout ReadCashUnits(IConfigurationSection dispenserSection)
     {
         ArgumentNullException.ThrowIfNull(dispenserSection);
         var units = new List<CashUnit>();
-        var children = dispenserSection.GetSection("CashUnits").GetChildren().ToList();
-        if (children.Count == 0)
-        {
-            throw new ConfigurationException($"{dispenserSection.Path}:CashUnits", "at least one cash unit must be configured (Id, Position, Currency, Denomination, Count)");
-        }
-
-        foreach (var child in children)
+        var list = dispenserSection.GetSection("CashUnits");
+        foreach (var child in list.GetChildren())
         {
             var options = new CashUnitOptions();
             Bind(child, options);
@@ -105,17 +103,10 @@ public sealed class AtmDevicesBuilder
                 throw new ConfigurationException($"{child.Path}:Count", $"{options.Count} notes is over the unit's capacity (HighThreshold {options.HighThreshold})");
             }
 
-            if (units.Find(u => u.Id == options.Id || u.Position == options.Position) is { } clash)
-            {
-                throw new ConfigurationException(
-                    child.Path,
-                    clash.Id == options.Id ? $"cash unit id '{options.Id}' is used twice" : $"position {options.Position} is used by both '{clash.Id}' and '{options.Id}'");
-            }
-
             units.Add(new CashUnit(options.Id, options.Position, denomination, options.Count, options.Count, options.LowThreshold, options.HighThreshold, CashUnitCounters.None));
         }
 
-        return units;
+        return CashUnitLayout.Create(units, list.Path);
     }
 
     /// <summary>Binds a section to an options object, turning binder errors into a message that names the setting.</summary>
@@ -148,20 +139,8 @@ public sealed class AtmDevicesBuilder
                 ? throw new ConfigurationException($"{SectionName}:Dispenser:StateFile", "the file where cash-unit counts persist must be set (e.g. /var/lib/cardless-atm/cash-units.json)")
                 : new JsonFileCashUnitStore(path);
         });
-        Services.TryAddSingleton<ICashDispenser>(sp =>
-        {
-            var section = Section.GetSection("Dispenser");
-            var algorithmText = section["MixAlgorithm"] ?? nameof(MixAlgorithm.MinimumNotes);
-            if (!Enum.TryParse<MixAlgorithm>(algorithmText, ignoreCase: true, out var algorithm) || !Enum.IsDefined(algorithm))
-            {
-                throw new ConfigurationException($"{section.Path}:MixAlgorithm", $"'{algorithmText}' is not a mix algorithm; allowed: {string.Join(", ", Enum.GetNames<MixAlgorithm>())}");
-            }
-
-            var logger = sp.GetService<ILoggerFactory>()?.CreateLogger<CashDispenser>() ?? (ILogger)NullLogger.Instance;
-            return CashDispenser.OpenAsync(
-                sp.GetRequiredService<IDispenserDevice>(), ReadCashUnits(section), sp.GetRequiredService<ICashUnitStore>(),
-                algorithm, sp.GetRequiredService<IFaultSensors>(), logger, CancellationToken.None).GetAwaiter().GetResult();
-        });
+        Services.TryAddSingleton(sp => new CashDispenserOpening(this, sp));
+        Services.TryAddSingleton<ICashDispenser>(sp => sp.GetRequiredService<CashDispenserOpening>().Opened);
         Services.TryAddSingleton(_ =>
         {
             var options = new FaultCheckOptions();
@@ -197,6 +176,22 @@ public sealed class AtmDevicesBuilder
             sp.GetRequiredService<IFaultSensors>(), sp.GetRequiredService<IFaultCheck>()));
     }
 
+    /// <summary>Opens the cash dispenser: the settings, then the persisted counts (asynchronously), as <see cref="CashDispenser.OpenAsync"/> does.</summary>
+    internal Task<CashDispenser> OpenDispenserAsync(IServiceProvider sp, CancellationToken cancellationToken)
+    {
+        var section = Section.GetSection("Dispenser");
+        var algorithmText = section["MixAlgorithm"] ?? nameof(MixAlgorithm.MinimumNotes);
+        if (!Enum.TryParse<MixAlgorithm>(algorithmText, ignoreCase: true, out var algorithm) || !Enum.IsDefined(algorithm))
+        {
+            throw new ConfigurationException($"{section.Path}:MixAlgorithm", $"'{algorithmText}' is not a mix algorithm; allowed: {string.Join(", ", Enum.GetNames<MixAlgorithm>())}");
+        }
+
+        var logger = sp.GetService<ILoggerFactory>()?.CreateLogger<CashDispenser>() ?? (ILogger)NullLogger.Instance;
+        return CashDispenser.OpenAsync(
+            sp.GetRequiredService<IDispenserDevice>(), ReadCashUnits(section), sp.GetRequiredService<ICashUnitStore>(),
+            algorithm, sp.GetRequiredService<IFaultSensors>(), logger, cancellationToken);
+    }
+
     private AtmDevicesBuilder Add<T>(Dictionary<string, Func<IServiceProvider, IConfigurationSection, T>> registry, string kind, Func<IServiceProvider, IConfigurationSection, T> factory)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(kind);
@@ -221,6 +216,50 @@ public sealed class AtmDevicesBuilder
     }
 }
 
+/// <summary>
+/// The cash dispenser of the container, opened once by <see cref="AtmDevicesServiceCollectionExtensions.OpenAtmDevicesAsync"/>
+/// (loading the persisted counts is I/O, so it is awaited there instead of blocking inside a service factory).
+/// </summary>
+internal sealed class CashDispenserOpening(AtmDevicesBuilder builder, IServiceProvider services) : IDisposable
+{
+    private readonly SemaphoreSlim _once = new(1, 1);
+    private CashDispenser? _opened;
+
+    /// <summary>The opened dispenser.</summary>
+    /// <exception cref="InvalidOperationException">The devices have not been opened yet.</exception>
+    public CashDispenser Opened => Volatile.Read(ref _opened)
+        ?? throw new InvalidOperationException($"The cash dispenser is opened asynchronously: await {nameof(AtmDevicesServiceCollectionExtensions.OpenAtmDevicesAsync)}() on the service provider at start-up, before resolving {nameof(AtmDevices)} or {nameof(ICashDispenser)}.");
+
+    /// <summary>Opens the dispenser the first time; later calls return at once. A failure is thrown again on the next call.</summary>
+    public async Task OpenAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _opened) is not null)
+        {
+            return;
+        }
+
+        await _once.WaitAsync(cancellationToken);
+        try
+        {
+            if (_opened is null)
+            {
+                Volatile.Write(ref _opened, await builder.OpenDispenserAsync(services, cancellationToken));
+            }
+        }
+        finally
+        {
+            _once.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _opened?.Dispose();
+        _once.Dispose();
+    }
+}
+
 /// <summary>Every device of the ATM, resolved from configuration.</summary>
 /// <param name="Display">The customer display.</param>
 /// <param name="Keypad">Keypad or touch input.</param>
@@ -234,8 +273,9 @@ public static class AtmDevicesServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the device layer: each device resolved from its <c>Devices:*:Kind</c> setting among the kinds
-    /// that <paramref name="configureKinds"/> registers. Resolve <see cref="AtmDevices"/> at start-up to
-    /// fail fast on a bad setting. Calling it again registers nothing twice; the kinds it names join the first call's
+    /// that <paramref name="configureKinds"/> registers. Open them at start-up with
+    /// <see cref="OpenAtmDevicesAsync"/>, which fails fast on a bad setting; <see cref="AtmDevices"/> and
+    /// <see cref="ICashDispenser"/> resolve only after it. Calling it again registers nothing twice; the kinds it names join the first call's
     /// (the first call's configuration stays in force).
     /// </summary>
     public static IServiceCollection AddAtmDevices(this IServiceCollection services, IConfiguration configuration, Action<AtmDevicesBuilder> configureKinds)
@@ -250,5 +290,18 @@ public static class AtmDevicesServiceCollectionExtensions
         configureKinds(builder);
         builder.Register();
         return services;
+    }
+
+    /// <summary>
+    /// Opens the devices of <see cref="AddAtmDevices"/>: resolves each one from its setting and opens the cash dispenser
+    /// (its persisted counts are read, or the configured ones saved on first run), then returns them. Call it once at
+    /// start-up, before anything resolves <see cref="AtmDevices"/> or <see cref="ICashDispenser"/>; later calls return the same devices.
+    /// </summary>
+    /// <exception cref="ConfigurationException">A device setting is missing or wrong.</exception>
+    public static async Task<AtmDevices> OpenAtmDevicesAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        await services.GetRequiredService<CashDispenserOpening>().OpenAsync(cancellationToken);
+        return services.GetRequiredService<AtmDevices>();
     }
 }

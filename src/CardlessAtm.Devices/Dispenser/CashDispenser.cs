@@ -56,10 +56,17 @@ public sealed class CashDispenser : ICashDispenser, IDisposable
     /// Opens the dispenser: the persisted counts if the store has them (they survive restarts),
     /// otherwise the configured units, which are then persisted.
     /// </summary>
-    /// <exception cref="ConfigurationException">The configured units do not fit the device (duplicate id or position, position out of range).</exception>
+    /// <param name="device">The dispenser device.</param>
+    /// <param name="layout">The configured units, already checked as a whole (ids and positions used once).</param>
+    /// <param name="store">Where the counts persist.</param>
+    /// <param name="algorithm">How amounts are denominated.</param>
+    /// <param name="sensors">The fault sensors, when wired (cassette presence).</param>
+    /// <param name="logger">Where reconciliation warnings go.</param>
+    /// <param name="cancellationToken">Cancels loading and saving the counts.</param>
+    /// <exception cref="ConfigurationException">A unit's position is not one of the device's.</exception>
     public static async Task<CashDispenser> OpenAsync(
         IDispenserDevice device,
-        IReadOnlyList<CashUnit> configuredUnits,
+        CashUnitLayout layout,
         ICashUnitStore store,
         MixAlgorithm algorithm,
         IFaultSensors? sensors,
@@ -67,10 +74,11 @@ public sealed class CashDispenser : ICashDispenser, IDisposable
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(device);
-        ArgumentNullException.ThrowIfNull(configuredUnits);
+        ArgumentNullException.ThrowIfNull(layout);
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(logger);
-        ValidateLayout(configuredUnits, device.Info);
+        CheckPositionsFit(layout, device.Info);
+        var configuredUnits = layout.Units;
         var persisted = await store.LoadAsync(cancellationToken);
         IReadOnlyList<CashUnit> units = configuredUnits;
         if (persisted is not null)
@@ -244,26 +252,16 @@ public sealed class CashDispenser : ICashDispenser, IDisposable
         _oneAtATime.Dispose();
     }
 
-    private static void ValidateLayout(IReadOnlyList<CashUnit> units, DispenserDeviceInfo info)
+    /// <summary>The one check of the layout that needs the device; the rest was done by <see cref="CashUnitLayout.Create"/>.</summary>
+    private static void CheckPositionsFit(CashUnitLayout layout, DispenserDeviceInfo info)
     {
-        if (units.Count == 0)
+        for (var i = 0; i < layout.Units.Count; i++)
         {
-            throw new ConfigurationException("Devices:Dispenser:CashUnits", "at least one cash unit must be configured");
-        }
-
-        foreach (var duplicate in units.GroupBy(u => u.Id, StringComparer.Ordinal).Where(g => g.Count() > 1))
-        {
-            throw new ConfigurationException("Devices:Dispenser:CashUnits", $"cash unit id '{duplicate.Key}' is used twice");
-        }
-
-        foreach (var duplicate in units.GroupBy(u => u.Position).Where(g => g.Count() > 1))
-        {
-            throw new ConfigurationException("Devices:Dispenser:CashUnits", $"position {duplicate.Key} is used by {string.Join(" and ", duplicate.Select(u => u.Id))}");
-        }
-
-        foreach (var unit in units.Where(u => u.Position < 1 || u.Position > info.Positions))
-        {
-            throw new ConfigurationException("Devices:Dispenser:CashUnits", $"cash unit '{unit.Id}' is at position {unit.Position}, but the {info.Model} has positions 1 to {info.Positions}");
+            var unit = layout.Units[i];
+            if (unit.Position < 1 || unit.Position > info.Positions)
+            {
+                throw new ConfigurationException($"{layout.Setting}:{i}:Position", $"cash unit '{unit.Id}' is at position {unit.Position}, but the {info.Model} has positions 1 to {info.Positions}");
+            }
         }
     }
 

@@ -41,7 +41,7 @@ public sealed class HostProcessor : IDisposable
     private readonly HostPolicy _policy;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly IPhoneRequestOpener _phoneOpener;
+    private readonly ISecurityProfile _profile;
     private readonly QrSessionOptions _qrOptions;
     private readonly RefusalAuditThrottle _refusalAudit;
     private readonly SignOnRegistry _signOns;
@@ -68,7 +68,7 @@ public sealed class HostProcessor : IDisposable
         _time = time ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
         _keys = new HostKeyring(vault, profile);
-        _phoneOpener = profile.CreatePhoneOpener(new EnrolledPhoneKeys(_store, _keys));
+        _profile = profile;
         _qrOptions = new QrSessionOptions { MaxLifetime = _policy.MaxSessionLifetime, ClockSkew = _policy.ClockSkew };
         _qrOptions.Validate();
         _refusalAudit = new RefusalAuditThrottle(_policy.RefusalAuditInterval, _policy.RefusalAuditMaxRows);
@@ -198,10 +198,13 @@ public sealed class HostProcessor : IDisposable
             return await DeclineAsync(request, keys, ResponseCodes.InvalidAmount, $"currency {currency:D3} is not the ATM's ({atm.CurrencyNumeric:D3})", cancellationToken);
         }
 
+        // The phone's enrolment is read (asynchronously) before the synchronous DUKPT opening, which is handed what was read.
+        var ksn = PhoneRequestHeader.TryReadKeySerialNumber(withdrawal.Withdrawal.ProtectedData.Span);
+        var enrolment = ksn is null ? null : await _store.ReadAsync(r => r.GetPhone(ksn.InitialKeyId), cancellationToken);
         OpenedPhoneRequest opened;
         try
         {
-            opened = _phoneOpener.Open(withdrawal.Withdrawal.ProtectedData.Span, withdrawal.Binding);
+            opened = _profile.CreatePhoneOpener(new EnrolledPhoneKey(ksn, enrolment, _keys)).Open(withdrawal.Withdrawal.ProtectedData.Span, withdrawal.Binding);
         }
         catch (SecurityException ex)
         {
@@ -1000,14 +1003,15 @@ public sealed class HostProcessor : IDisposable
         Meter.Dispose();
     }
 
-    /// <summary>Finds a phone's base derivation key through its enrolment; revoked and unknown phones get none.</summary>
-    private sealed class EnrolledPhoneKeys(IHostStore store, HostKeyring keys) : IBaseDerivationKeyProvider
+    /// <summary>
+    /// The base derivation key of the one phone whose enrolment was read for this request (by the KSN in its header);
+    /// revoked, unknown and other phones get none.
+    /// </summary>
+    private sealed class EnrolledPhoneKey(KeySerialNumber? readFor, PhoneEnrolment? enrolment, HostKeyring keys) : IBaseDerivationKeyProvider
     {
-        public SecretKey? FindBaseDerivationKey(KeySerialNumber ksn)
-        {
-            var deviceId = ksn.InitialKeyId;
-            var phone = store.ReadAsync(r => r.GetPhone(deviceId)).GetAwaiter().GetResult();
-            return phone is { Status: PhoneStatus.Active } ? keys.BaseDerivationKey(phone.BdkId) : null;
-        }
+        public SecretKey? FindBaseDerivationKey(KeySerialNumber ksn) =>
+            readFor is not null && string.Equals(ksn.InitialKeyId, readFor.InitialKeyId, StringComparison.Ordinal) && enrolment is { Status: PhoneStatus.Active }
+                ? keys.BaseDerivationKey(enrolment.BdkId)
+                : null;
     }
 }

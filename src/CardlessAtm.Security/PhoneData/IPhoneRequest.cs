@@ -35,6 +35,17 @@ public interface IPhoneRequestOpener
     OpenedPhoneRequest Open(ReadOnlySpan<byte> field127, PhoneRequestBinding binding);
 }
 
+/// <summary>Reads what a host needs before it opens field 127.</summary>
+public static class PhoneRequestHeader
+{
+    /// <summary>
+    /// The KSN field 127 carries, read without opening or authenticating anything, so that a host can look the phone's
+    /// enrolment up asynchronously before <see cref="IPhoneRequestOpener.Open"/>; null when the header does not parse
+    /// (the opener then refuses the field with the reason).
+    /// </summary>
+    public static KeySerialNumber? TryReadKeySerialNumber(ReadOnlySpan<byte> field127) => PhoneProtectedData.TryReadKeySerialNumber(field127);
+}
+
 /// <summary>
 /// Host side: finds the base derivation key for a phone's KSN (for AES DUKPT typically by
 /// <see cref="KeySerialNumber.AesBaseDerivationKeyId"/>; for TDES by the key set id in the KSN's

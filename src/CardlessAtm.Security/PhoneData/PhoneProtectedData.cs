@@ -70,6 +70,23 @@ internal static class PhoneProtectedData
         }
     }
 
+    /// <summary>The KSN in field 127's header, or null when the header does not parse (<see cref="Open"/> then says why).</summary>
+    public static KeySerialNumber? TryReadKeySerialNumber(ReadOnlySpan<byte> field127)
+    {
+        try
+        {
+            var reader = new SpanReader(field127, "Field 127 (phone-protected data)");
+            reader.ReadByte("version");
+            reader.ReadByte("profile");
+            var ksnLength = reader.ReadByte("KSN length");
+            return KeySerialNumber.FromBytes(reader.ReadBytes(ksnLength, "KSN"));
+        }
+        catch (SecurityException)
+        {
+            return null;
+        }
+    }
+
     public static OpenedPhoneRequest Open(PhoneCrypto crypto, IBaseDerivationKeyProvider keyProvider, ReadOnlySpan<byte> field127, PhoneRequestBinding binding)
     {
         ArgumentNullException.ThrowIfNull(binding);

@@ -1,4 +1,5 @@
 using CardlessAtm.Devices.Configuration;
+using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Devices.Simulated;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,9 +13,9 @@ public sealed class AtmDevicesConfigurationTests : IDisposable
     public void Dispose() => File.Delete(_stateFile);
 
     [Fact]
-    public void Simulated_configuration_resolves_every_device()
+    public async Task Simulated_configuration_resolves_every_device()
     {
-        var devices = Resolve([]);
+        var devices = await ResolveAsync([]);
         Assert.IsType<SimulatedDisplay>(devices.Display);
         Assert.IsType<SimulatedKeypad>(devices.Keypad);
         Assert.Equal(4, devices.Dispenser.CashUnits.Count);
@@ -49,21 +50,40 @@ public sealed class AtmDevicesConfigurationTests : IDisposable
     [InlineData("Devices:Dispenser:MixAlgorithm", "Greedy", "Devices:Dispenser:MixAlgorithm", "MinimumNotes, EqualEmptying")]
     [InlineData("Devices:FaultCheck:RequiredSensors:0", "Door", "Devices:FaultCheck:RequiredSensors:0", "SafeDoor")]
     [InlineData("Devices:Dispenser:Simulated:MaxNotesPerDispense", "0", "Devices:Dispenser:Simulated:MaxNotesPerDispense", "greater than zero")]
-    public void Bad_settings_stop_start_up_naming_the_setting(string key, string value, string setting, string hint)
+    public async Task Bad_settings_stop_start_up_naming_the_setting(string key, string value, string setting, string hint)
     {
-        var error = Assert.Throws<ConfigurationException>(() => Resolve(new() { [key] = value }));
+        var error = await Assert.ThrowsAsync<ConfigurationException>(() => ResolveAsync(new() { [key] = value }));
         Assert.Equal(setting, error.Setting);
         Assert.Contains(hint, error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void A_state_file_must_be_configured()
+    public void No_cash_unit_is_a_configuration_error_naming_the_list()
     {
-        var error = Assert.Throws<ConfigurationException>(() => Resolve(new() { ["Devices:Dispenser:StateFile"] = string.Empty }));
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Devices:Dispenser:Kind"] = "Simulated" }).Build();
+        var error = Assert.Throws<ConfigurationException>(() => AtmDevicesBuilder.ReadCashUnits(configuration.GetSection("Devices:Dispenser")));
+        Assert.Equal("Devices:Dispenser:CashUnits", error.Setting);
+        Assert.Contains("at least one cash unit", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_cash_dispenser_resolves_only_once_the_devices_are_opened()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>()).Build();
+        using var services = new ServiceCollection().AddAtmDevices(configuration, kinds => kinds.AddSimulatedDevices()).BuildServiceProvider();
+
+        var error = Assert.Throws<InvalidOperationException>(() => services.GetRequiredService<ICashDispenser>());
+        Assert.Contains("OpenAtmDevicesAsync", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_state_file_must_be_configured()
+    {
+        var error = await Assert.ThrowsAsync<ConfigurationException>(() => ResolveAsync(new() { ["Devices:Dispenser:StateFile"] = string.Empty }));
         Assert.Equal("Devices:Dispenser:StateFile", error.Setting);
     }
 
-    private AtmDevices Resolve(Dictionary<string, string?> overrides)
+    private async Task<AtmDevices> ResolveAsync(Dictionary<string, string?> overrides)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -100,6 +120,6 @@ public sealed class AtmDevicesConfigurationTests : IDisposable
 
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection().AddAtmDevices(configuration, kinds => kinds.AddSimulatedDevices()).BuildServiceProvider();
-        return services.GetRequiredService<AtmDevices>();
+        return await services.OpenAtmDevicesAsync();
     }
 }

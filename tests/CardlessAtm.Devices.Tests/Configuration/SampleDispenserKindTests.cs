@@ -48,7 +48,7 @@ public sealed class SampleDispenserKindTests : IDisposable
                 .AddDispenserKind("Sample", (_, section) => new SampleDispenser(section["Sample:Model"] ?? "Sample")))
             .BuildServiceProvider();
 
-        var devices = services.GetRequiredService<AtmDevices>();
+        var devices = await services.OpenAtmDevicesAsync();
         var sample = Assert.IsType<SampleDispenser>(services.GetRequiredService<IDispenserDevice>());
         Assert.Equal("Sample-2", sample.Info.Model);
 

@@ -1,4 +1,6 @@
 using CardlessAtm.Devices.Dispenser;
+using CardlessAtm.Devices.Simulated;
+using Microsoft.Extensions.Logging.Abstractions;
 using static CardlessAtm.Devices.Tests.TestUnits;
 
 namespace CardlessAtm.Devices.Tests.Dispenser;
@@ -189,7 +191,32 @@ public class CashDispenserTests
     public async Task Duplicate_positions_are_a_configuration_error()
     {
         var error = await Assert.ThrowsAsync<ConfigurationException>(() => Harness.CreateAsync([Unit("A", 1, 20, 7), Unit("B", 1, 50, 7)]));
-        Assert.Equal("Devices:Dispenser:CashUnits", error.Setting);
-        Assert.Contains("position 1", error.Message, StringComparison.Ordinal);
+        Assert.Equal("Devices:Dispenser:CashUnits:1", error.Setting);
+        Assert.Contains("position 1 is used by both 'A' and 'B'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_layout_without_units_or_with_an_id_twice_is_a_configuration_error_naming_the_setting()
+    {
+        var empty = Assert.Throws<ConfigurationException>(() => CashUnitLayout.Create([]));
+        Assert.Equal("Devices:Dispenser:CashUnits", empty.Setting);
+        Assert.Contains("at least one cash unit", empty.Message, StringComparison.Ordinal);
+
+        var twice = Assert.Throws<ConfigurationException>(() => CashUnitLayout.Create([Unit("A", 1, 20, 7), Unit("A", 2, 50, 7)], "Atm:Units"));
+        Assert.Equal("Atm:Units:1", twice.Setting);
+        Assert.Contains("cash unit id 'A' is used twice", twice.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_unit_at_a_position_the_device_lacks_is_a_configuration_error_naming_the_unit()
+    {
+        var device = new SimulatedDispenserDevice(new Dictionary<int, int> { [1] = 7, [2] = 7 }, 40, TimeProvider.System);
+        var layout = CashUnitLayout.Create([Unit("A", 1, 20, 7), Unit("B", 3, 50, 7)]);
+
+        var error = await Assert.ThrowsAsync<ConfigurationException>(() => CashDispenser.OpenAsync(
+            device, layout, new InMemoryCashUnitStore(), MixAlgorithm.MinimumNotes, null, NullLogger.Instance, CancellationToken.None));
+
+        Assert.Equal("Devices:Dispenser:CashUnits:1:Position", error.Setting);
+        Assert.Contains("cash unit 'B' is at position 3, but the Simulated dispenser has positions 1 to 2", error.Message, StringComparison.Ordinal);
     }
 }

@@ -75,7 +75,7 @@ internal sealed class MoneyPathRig : IDisposable
         var units = new List<CashUnit> { Unit("CASS1", 1, 10, 100), Unit("CASS2", 2, 20, 100), Unit("CASS3", 3, 50, 100) };
         var device = new SimulatedDispenserDevice(units.ToDictionary(u => u.Position, u => u.Count), 40, time, presenting: presenting);
         var sensors = SimulatedFaultSensors.Standard(3);
-        var dispenser = await CashDispenser.OpenAsync(wrap?.Invoke(device) ?? device, units, new InMemoryCashUnitStore(), MixAlgorithm.MinimumNotes, sensors, NullLogger.Instance, CancellationToken.None);
+        var dispenser = await CashDispenser.OpenAsync(wrap?.Invoke(device) ?? device, CashUnitLayout.Create(units), new InMemoryCashUnitStore(), MixAlgorithm.MinimumNotes, sensors, NullLogger.Instance, CancellationToken.None);
         var options = new TerminalOptions
         {
             AtmId = AtmId,
