@@ -258,4 +258,38 @@ public class TypedMessageTests
         var unanswered = NetworkFields.CreateResponse(request);
         Assert.Equal(NetworkFields.ResponseCode, Assert.Throws<NetworkMessageException>(() => NetworkManagementResponse.FromIso(unanswered)).FieldNumber);
     }
+
+    /// <summary>
+    /// A response's field 41 is either absent or this network's ATM id: one that is present but malformed (lower case, a
+    /// space, a symbol) is refused naming field 41, not read as "not echoed" (null), which a caller checking
+    /// <c>response.Atm is { } a &amp;&amp; a != mine</c> would let through as an answer for no ATM in particular.
+    /// </summary>
+    [Theory]
+    [InlineData("atm00001")]
+    [InlineData("ATM 0001")]
+    [InlineData("ATM-0001")]
+    public void A_response_whose_field_41_is_not_an_ATM_id_is_refused_naming_field_41(string terminal)
+    {
+        var authorisation = new AuthorisationResponse(new Stan(7), ResponseCodes.Approved).ToIso(Authorisation().ToIso());
+        var reversal = new ReversalAdviceResponse(Header.Stan, ResponseCodes.Approved).ToIso(Reversal().ToIso());
+        var management = new NetworkManagementResponse(Header.Stan, NetworkManagementCodes.SignOn, ResponseCodes.Approved).ToIso(NetworkManagementRequest.SignOn(Header).ToIso());
+        foreach (var wire in new[] { authorisation, reversal, management })
+        {
+            wire.TerminalId = terminal;
+        }
+
+        var errors = new NetworkMessageException?[]
+        {
+            AuthorisationResponse.TryFromIso(authorisation, out _, out var a) ? null : a,
+            ReversalAdviceResponse.TryFromIso(reversal, out _, out var r) ? null : r,
+            NetworkManagementResponse.TryFromIso(management, out _, out var m) ? null : m,
+        };
+
+        Assert.All(errors, e =>
+        {
+            Assert.NotNull(e);
+            Assert.Equal((NetworkFields.TerminalId, NetworkFieldProblem.Malformed), (e.FieldNumber, e.Problem));
+            Assert.DoesNotContain(terminal, e.Message, StringComparison.Ordinal);
+        });
+    }
 }

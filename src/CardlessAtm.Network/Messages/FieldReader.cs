@@ -67,6 +67,10 @@ internal static class FieldReader
             ? atm
             : throw Malformed(NetworkFields.TerminalId, "terminal id", $"must be an ATM id of {AtmId.Length} characters A-Z or 0-9.");
 
+    /// <summary>Field 41 of a response: null when absent (not echoed); present, it must be an ATM id.</summary>
+    public static AtmId? OptionalAtm(IsoMessage message) =>
+        message.Has(NetworkFields.TerminalId) ? Atm(message) : null;
+
     public static RetrievalReferenceNumber Rrn(IsoMessage message) =>
         OptionalRrn(message) ?? throw Missing(NetworkFields.RetrievalReferenceNumber, "retrieval reference number");
 
