@@ -292,4 +292,42 @@ public class TypedMessageTests
             Assert.DoesNotContain(terminal, e.Message, StringComparison.Ordinal);
         });
     }
+
+    [Theory]
+    [InlineData("1399999999")]
+    [InlineData("1232120000")]
+    [InlineData("0101250000")]
+    [InlineData("0101126000")]
+    public void A_request_whose_field_7_is_not_a_date_and_time_is_refused_naming_field_7(string transmission)
+    {
+        var phone = Phone().ToIso();
+        var authorisation = Authorisation().ToIso();
+        var reversal = Reversal().ToIso();
+        foreach (var wire in new[] { phone, authorisation, reversal })
+        {
+            wire.Set(NetworkFields.TransmissionDateTime, transmission);
+        }
+
+        var errors = new NetworkMessageException?[]
+        {
+            PhoneWithdrawalRequest.TryFromIso(phone, out _, out var p) ? null : p,
+            AtmWithdrawalRequest.TryFromIso(authorisation, out _, out var a) ? null : a,
+            ReversalAdvice.TryFromIso(reversal, out _, out var r) ? null : r,
+        };
+
+        Assert.All(errors, e =>
+        {
+            Assert.NotNull(e);
+            Assert.Equal((NetworkFields.TransmissionDateTime, NetworkFieldProblem.Malformed), (e.FieldNumber, e.Problem));
+        });
+    }
+
+    [Fact]
+    public void A_29_February_field_7_is_a_date_and_time()
+    {
+        var wire = Authorisation().ToIso();
+        wire.Set(NetworkFields.TransmissionDateTime, "0229235959");
+
+        Assert.Equal("0229235959", AtmWithdrawalRequest.FromIso(wire).Header.TransmissionDateTime);
+    }
 }
