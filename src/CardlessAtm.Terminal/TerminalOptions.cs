@@ -313,6 +313,10 @@ public sealed class TerminalOptions
     // The proxy accepts this ATM's sign-on only for the id its certificate names: a mismatch is found here, not as a 63 in a reconnect loop.
     private void ValidateProxyCertificate()
     {
+        // The host link's settings get the same check (pin format, a whole client pair, no client certificate without
+        // TLS); it presents no ATM certificate the host binds, so the loaded pair is only checked here.
+        Host.Tls.Validate(SectionName + ":" + nameof(Host) + ":" + nameof(EndpointOptions.Tls))?.Dispose();
+
         const string section = SectionName + ":" + nameof(Proxy) + ":" + nameof(EndpointOptions.Tls);
         using var certificate = Proxy.Tls.Validate(section);
         if (certificate is not null && Security.AtmCertificates.ReadAtmId(certificate) is var named && !string.Equals(named, AtmId, StringComparison.Ordinal))

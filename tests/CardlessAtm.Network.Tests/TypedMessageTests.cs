@@ -258,4 +258,76 @@ public class TypedMessageTests
         var unanswered = NetworkFields.CreateResponse(request);
         Assert.Equal(NetworkFields.ResponseCode, Assert.Throws<NetworkMessageException>(() => NetworkManagementResponse.FromIso(unanswered)).FieldNumber);
     }
+
+    /// <summary>
+    /// A response's field 41 is either absent or this network's ATM id: one that is present but malformed (lower case, a
+    /// space, a symbol) is refused naming field 41, not read as "not echoed" (null), which a caller checking
+    /// <c>response.Atm is { } a &amp;&amp; a != mine</c> would let through as an answer for no ATM in particular.
+    /// </summary>
+    [Theory]
+    [InlineData("atm00001")]
+    [InlineData("ATM 0001")]
+    [InlineData("ATM-0001")]
+    public void A_response_whose_field_41_is_not_an_ATM_id_is_refused_naming_field_41(string terminal)
+    {
+        var authorisation = new AuthorisationResponse(new Stan(7), ResponseCodes.Approved).ToIso(Authorisation().ToIso());
+        var reversal = new ReversalAdviceResponse(Header.Stan, ResponseCodes.Approved).ToIso(Reversal().ToIso());
+        var management = new NetworkManagementResponse(Header.Stan, NetworkManagementCodes.SignOn, ResponseCodes.Approved).ToIso(NetworkManagementRequest.SignOn(Header).ToIso());
+        foreach (var wire in new[] { authorisation, reversal, management })
+        {
+            wire.TerminalId = terminal;
+        }
+
+        var errors = new NetworkMessageException?[]
+        {
+            AuthorisationResponse.TryFromIso(authorisation, out _, out var a) ? null : a,
+            ReversalAdviceResponse.TryFromIso(reversal, out _, out var r) ? null : r,
+            NetworkManagementResponse.TryFromIso(management, out _, out var m) ? null : m,
+        };
+
+        Assert.All(errors, e =>
+        {
+            Assert.NotNull(e);
+            Assert.Equal((NetworkFields.TerminalId, NetworkFieldProblem.Malformed), (e.FieldNumber, e.Problem));
+            Assert.DoesNotContain(terminal, e.Message, StringComparison.Ordinal);
+        });
+    }
+
+    [Theory]
+    [InlineData("1399999999")]
+    [InlineData("1232120000")]
+    [InlineData("0101250000")]
+    [InlineData("0101126000")]
+    public void A_request_whose_field_7_is_not_a_date_and_time_is_refused_naming_field_7(string transmission)
+    {
+        var phone = Phone().ToIso();
+        var authorisation = Authorisation().ToIso();
+        var reversal = Reversal().ToIso();
+        foreach (var wire in new[] { phone, authorisation, reversal })
+        {
+            wire.Set(NetworkFields.TransmissionDateTime, transmission);
+        }
+
+        var errors = new NetworkMessageException?[]
+        {
+            PhoneWithdrawalRequest.TryFromIso(phone, out _, out var p) ? null : p,
+            AtmWithdrawalRequest.TryFromIso(authorisation, out _, out var a) ? null : a,
+            ReversalAdvice.TryFromIso(reversal, out _, out var r) ? null : r,
+        };
+
+        Assert.All(errors, e =>
+        {
+            Assert.NotNull(e);
+            Assert.Equal((NetworkFields.TransmissionDateTime, NetworkFieldProblem.Malformed), (e.FieldNumber, e.Problem));
+        });
+    }
+
+    [Fact]
+    public void A_29_February_field_7_is_a_date_and_time()
+    {
+        var wire = Authorisation().ToIso();
+        wire.Set(NetworkFields.TransmissionDateTime, "0229235959");
+
+        Assert.Equal("0229235959", AtmWithdrawalRequest.FromIso(wire).Header.TransmissionDateTime);
+    }
 }

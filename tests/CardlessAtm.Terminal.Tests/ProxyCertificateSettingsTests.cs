@@ -62,6 +62,35 @@ public sealed class ProxyCertificateSettingsTests : IDisposable
         Assert.DoesNotContain("PRIVATE KEY", error.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Terminal:Host:Tls is the same client type as Terminal:Proxy:Tls and gets the same start-up check: a client
+    /// certificate without a server pin (plain TCP under Host:Insecure) was dropped silently, and half a client pair was
+    /// found only when the host link was built.
+    /// </summary>
+    [Theory]
+    [InlineData("client certificate without a server pin", "Terminal:Host:Tls:ServerPin")]
+    [InlineData("key missing", "Terminal:Host:Tls:ClientPrivateKeyPath")]
+    [InlineData("certificate missing", "Terminal:Host:Tls:ClientCertificatePath")]
+    public void A_bad_host_link_TLS_setting_stops_start_up_naming_it(string fault, string setting)
+    {
+        var options = Options("ATM00001", t =>
+        {
+            t.ClientCertificatePath = _atm00001.Certificate;
+            t.ClientPrivateKeyPath = _atm00001.Key;
+        });
+        options.Host.Tls = new TlsClientOptions
+        {
+            ServerPin = fault == "client certificate without a server pin" ? null : _serverPin,
+            ClientCertificatePath = fault == "certificate missing" ? null : _atm00001.Certificate,
+            ClientPrivateKeyPath = fault == "key missing" ? null : _atm00001.Key,
+        };
+
+        var error = Assert.Throws<ConfigurationException>(options.Validate);
+
+        Assert.Equal(setting, error.Setting);
+        Assert.DoesNotContain("PRIVATE KEY", error.Message, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _directory.Delete(recursive: true);
 
     private TerminalOptions Options(string atmId, Action<TlsClientOptions> configure)

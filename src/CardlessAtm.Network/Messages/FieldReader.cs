@@ -67,6 +67,10 @@ internal static class FieldReader
             ? atm
             : throw Malformed(NetworkFields.TerminalId, "terminal id", $"must be an ATM id of {AtmId.Length} characters A-Z or 0-9.");
 
+    /// <summary>Field 41 of a response: null when absent (not echoed); present, it must be an ATM id.</summary>
+    public static AtmId? OptionalAtm(IsoMessage message) =>
+        message.Has(NetworkFields.TerminalId) ? Atm(message) : null;
+
     public static RetrievalReferenceNumber Rrn(IsoMessage message) =>
         OptionalRrn(message) ?? throw Missing(NetworkFields.RetrievalReferenceNumber, "retrieval reference number");
 
@@ -82,8 +86,14 @@ internal static class FieldReader
             : throw Malformed(NetworkFields.RetrievalReferenceNumber, "retrieval reference number", "must be 12 letters or digits.");
     }
 
-    public static string TransmissionDateTime(IsoMessage message) =>
-        Digits(message, NetworkFields.TransmissionDateTime, "transmission date and time", 10);
+    // Ten digits that are a real MMDDhhmmss (read in a leap year, so that 29 February is one), as the host's sign-on check reads field 7.
+    public static string TransmissionDateTime(IsoMessage message)
+    {
+        var text = Digits(message, NetworkFields.TransmissionDateTime, "transmission date and time", 10);
+        return DateTime.TryParseExact("2000" + text, "yyyyMMddHHmmss", CultureInfo.InvariantCulture, DateTimeStyles.None, out _)
+            ? text
+            : throw Malformed(NetworkFields.TransmissionDateTime, "transmission date and time", "must be a date and time, MMDDhhmmss.");
+    }
 
     public static byte[] Bytes(IsoMessage message, int field, string name) =>
         message.GetBytes(field) is { Length: > 0 } bytes ? bytes : throw Missing(field, name);

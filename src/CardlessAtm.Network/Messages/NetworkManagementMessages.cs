@@ -82,7 +82,7 @@ public sealed record NetworkManagementRequest(MessageHeader Header, string Code)
 /// <param name="ResponseCode">Field 39.</param>
 public sealed record NetworkManagementResponse(Stan Stan, string Code, string ResponseCode)
 {
-    /// <summary>Field 41, echoed, when present.</summary>
+    /// <summary>Field 41, echoed, when present; a field 41 that is present but not an ATM id is refused by FromIso.</summary>
     public AtmId? Atm { get; init; }
 
     /// <summary>Field 120, the host's key-change data (the new session keys, wrapped), on an approved key change.</summary>
@@ -126,7 +126,7 @@ public sealed record NetworkManagementResponse(Stan Stan, string Code, string Re
             FieldReader.Digits(message, NetworkFields.NetworkManagementCode, "network management code", 3),
             FieldReader.Text(message, NetworkFields.ResponseCode, "response code"))
         {
-            Atm = NetworkFields.FindAtm(message),
+            Atm = FieldReader.OptionalAtm(message),
             KeyChangeData = message.GetBytes(NetworkFields.KeyChangeData) ?? ReadOnlyMemory<byte>.Empty,
         };
     }

@@ -114,7 +114,7 @@ public sealed record ReversalAdvice(MessageHeader Header, long AmountMinor, Orig
 /// <param name="ResponseCode">Field 39.</param>
 public sealed record ReversalAdviceResponse(Stan Stan, string ResponseCode)
 {
-    /// <summary>Field 41, echoed, when present.</summary>
+    /// <summary>Field 41, echoed, when present; a field 41 that is present but not an ATM id is refused by FromIso.</summary>
     public AtmId? Atm { get; init; }
 
     /// <summary>The 0430 as a response to <paramref name="advice"/>: its echoed fields and 39.</summary>
@@ -142,7 +142,7 @@ public sealed record ReversalAdviceResponse(Stan Stan, string ResponseCode)
         FieldReader.ExpectMti(message, "a reversal advice response", Mti.ReversalAdviceResponse);
         return new ReversalAdviceResponse(FieldReader.Stan(message), FieldReader.Text(message, NetworkFields.ResponseCode, "response code"))
         {
-            Atm = NetworkFields.FindAtm(message),
+            Atm = FieldReader.OptionalAtm(message),
         };
     }
 

@@ -146,7 +146,7 @@ public sealed record AtmWithdrawalRequest(PhoneWithdrawalRequest Withdrawal, Ret
 /// <param name="ResponseCode">Field 39; see <see cref="ResponseCodes"/>.</param>
 public sealed record AuthorisationResponse(Stan Stan, string ResponseCode)
 {
-    /// <summary>Field 41, echoed, when present.</summary>
+    /// <summary>Field 41, echoed, when present; a field 41 that is present but not an ATM id is refused by FromIso.</summary>
     public AtmId? Atm { get; init; }
 
     /// <summary>Field 38, the authorisation code (an6), when the host approved.</summary>
@@ -200,7 +200,7 @@ public sealed record AuthorisationResponse(Stan Stan, string ResponseCode)
         FieldReader.ExpectMti(message, "an authorisation response", Mti.FinancialResponse);
         return new AuthorisationResponse(FieldReader.Stan(message), FieldReader.Text(message, NetworkFields.ResponseCode, "response code"))
         {
-            Atm = NetworkFields.FindAtm(message),
+            Atm = FieldReader.OptionalAtm(message),
             AuthorizationCode = message.GetString(NetworkFields.AuthorizationCode),
             RetrievalReference = FieldReader.OptionalRrn(message),
             AmountMinor = FieldReader.OptionalNumber(message, NetworkFields.Amount, "amount"),

@@ -151,6 +151,27 @@ public sealed class HostProcessorTests : IAsyncLifetime
 
     // ---- refusals before the ledger, in the processor's order ----
 
+    /// <summary>
+    /// Field 7 of a 0200 is ten digits and a real MMDDhhmmss, as the sign-on's is: month 13, day 32 or hour 25 is
+    /// declined 30 before the ledger, not approved and stored as the key a reversal must later name.
+    /// </summary>
+    [Theory]
+    [InlineData("1399999999")]
+    [InlineData("1232120000")]
+    [InlineData("0101250000")]
+    [InlineData("0230120000")]
+    public async Task A_withdrawal_whose_field_7_is_not_a_date_and_time_is_a_format_error(string transmission)
+    {
+        var request = _h.Withdrawal(0, 1_000);
+        var stan = request.GetString(11);
+        request.Set(7, transmission);
+        Remac(request);
+
+        await RefusedAsync(request, ResponseCodes.FormatError);
+
+        Assert.Equal($"0200 stan {stan}: field 7 malformed", (await _h.LastAuditAsync()).Detail);
+    }
+
     [Theory]
     [InlineData(3)]
     [InlineData(4)]
