@@ -3,7 +3,9 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using CardlessAtm.Devices.FaultCheck;
 using CardlessAtm.Devices.Keypad;
+using CardlessAtm.Devices.Status;
 using CardlessAtm.Phone;
 using CardlessAtm.Phone.Credentials;
 using CardlessAtm.Terminal.Journal;
@@ -31,6 +33,12 @@ public sealed class PanelServer : IAsyncDisposable
     public const string TokenCookie = "panel-token";
 
     private const int JournalTail = 40;
+
+    /// <summary>The reason code the page shows for a dispenser no fault check has read yet.</summary>
+    internal const string NotReadYetCode = "DispenserNotReadYet";
+
+    private const string NotReadYetText =
+        "No fault check has read the dispenser since the panel started: its driver opens the port at its first status read, which the flow makes right before each fault check.";
 
     private static readonly Dictionary<string, AtmKey> Keys = new(StringComparer.Ordinal)
     {
@@ -61,6 +69,7 @@ public sealed class PanelServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Queue<string> _journal = new();
+    private int _flowCheckedFaults;
 
     private PanelServer(WebApplication app, PanelAtm atm, PanelOptions options, TimeProvider time, ILogger logger)
     {
@@ -144,6 +153,12 @@ public sealed class PanelServer : IAsyncDisposable
 
     private void OnJournal(JournalEntry entry)
     {
+        if (entry is FaultChecked)
+        {
+            // The flow reads the dispenser's status just before each fault check it journals.
+            Volatile.Write(ref _flowCheckedFaults, 1);
+        }
+
         var line = ElectronicJournal.Export([entry]).TrimEnd();
         lock (_gate)
         {
@@ -555,6 +570,13 @@ public sealed class PanelServer : IAsyncDisposable
         var units = dispenser.CashUnits;
         var probe = units.Where(u => u.Denomination.Currency.Code == _atm.Currency).MinBy(u => u.Denomination.MinorUnits)?.Denomination ?? Money.Of(1000, _atm.Currency);
         var verdict = terminal.Devices.FaultCheck.Check(probe);
+
+        // A driver that opens its port lazily (the LCDM drivers) reports Offline until its first status read, which the
+        // flow makes right before each fault check: before that check, "offline" is not a reading, and the flow's own
+        // first verdict is taken on a fresh status. The page says "not read yet" instead of a fault nobody measured.
+        var notReadYet = Volatile.Read(ref _flowCheckedFaults) == 0
+            && terminal.Devices.Dispenser.Status.Device == DeviceState.Offline
+            && verdict.Reasons.Any(r => r.Code == FaultCode.DispenserOffline);
         object? ledger = null;
         if (_atm.Host is { } hostOf)
         {
@@ -626,7 +648,11 @@ public sealed class PanelServer : IAsyncDisposable
             {
                 probe = probe.ToString(),
                 ready = verdict.IsReady,
-                reasons = verdict.Reasons.Select(r => new { code = r.Code.ToString(), text = r.LogText }),
+                dispenserNotReadYet = notReadYet,
+                reasons = verdict.Reasons
+                    .Select(r => notReadYet && r.Code == FaultCode.DispenserOffline
+                        ? new { code = NotReadYetCode, text = NotReadYetText }
+                        : new { code = r.Code.ToString(), text = r.LogText }),
             },
             cashUnits = units.OrderBy(u => u.Position).Select(u => new
             {

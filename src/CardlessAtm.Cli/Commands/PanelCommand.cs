@@ -30,42 +30,60 @@ internal static class PanelCommand
     }
 
     /// <summary>
-    /// The panel's settings and the configured device kinds, checked before the terminal opens a device or dials a link.
+    /// The panel's settings and the configured devices, checked before the terminal opens a device or dials a link. On the
+    /// Simulated rig every device class must be of a simulated kind; on the FirmwareSim rig (<paramref name="rig"/>) every
+    /// device must be on the rig's emulators (<see cref="FirmwareSimPanelWiring"/>).
     /// </summary>
-    /// <returns>Device class to configured kind.</returns>
-    /// <exception cref="PanelRefusedException">Unsafe settings or a real device kind without Panel:AllowRealDevices.</exception>
-    internal static Dictionary<string, string?> CheckBeforeStart(IConfiguration configuration, PanelOptions options)
+    /// <returns>Device class to configured kind, and (FirmwareSim rig) why the dispenser switches are not wired, or null.</returns>
+    /// <exception cref="PanelRefusedException">Unsafe settings, or a device the panel must not drive.</exception>
+    internal static (Dictionary<string, string?> Kinds, string? DispenserOffRig) CheckBeforeStart(IConfiguration configuration, PanelOptions options, FirmwareSimRig? rig = null)
     {
         options.Validate();
         var kinds = DeviceClasses.ToDictionary(c => c, c => configuration[$"Devices:{c}:Kind"]);
+        if (rig is not null)
+        {
+            return (kinds, FirmwareSimPanelWiring.Ensure(FirmwareSimPanelWiring.Check(configuration, rig), options.AllowRealDevices));
+        }
+
         PanelSafety.EnsureSimulated(kinds, options.AllowRealDevices);
-        return kinds;
+        return (kinds, null);
     }
 
     /// <summary>
     /// Serves the panel for a running terminal in this process (<c>cardless-atm terminal --panel</c>), on the terminal's
-    /// own devices from DI. The same safety rules as <c>--demo</c>: loopback unless Panel:AllowRemote with a token, and
-    /// no real device kind unless Panel:AllowRealDevices. The demo's host, proxy and phones are not there: the ledger
+    /// own devices from DI: the Simulated rig's simulators, or (with <paramref name="rig"/>) the FirmwareSim rig's emulators
+    /// under the terminal's Pi drivers. The same safety rules as <c>--demo</c>: loopback unless Panel:AllowRemote with a
+    /// token, and no real device unless Panel:AllowRealDevices. The demo's host, proxy and phones are not there: the ledger
     /// and phone panes and the link switches are marked unavailable.
     /// </summary>
-    /// <exception cref="PanelRefusedException">Unsafe settings, a real device kind, or devices the panel cannot drive.</exception>
-    internal static async Task<PanelServer> AttachAsync(IServiceProvider services, AtmTerminal terminal, PanelOptions options, CancellationToken cancellationToken)
+    /// <exception cref="PanelRefusedException">Unsafe settings, a real device, or devices the panel cannot drive.</exception>
+    internal static async Task<PanelServer> AttachAsync(IServiceProvider services, AtmTerminal terminal, PanelOptions options, CancellationToken cancellationToken, FirmwareSimRig? rig = null)
     {
-        var kinds = CheckBeforeStart(services.GetRequiredService<IConfiguration>(), options);
+        var (kinds, dispenserOffRig) = CheckBeforeStart(services.GetRequiredService<IConfiguration>(), options, rig);
         var devices = services.GetRequiredService<AtmDevices>();
         var dispenser = services.GetRequiredService<IDispenserDevice>();
-        if (devices.Display is not SimulatedDisplay display || devices.Keypad is not SimulatedKeypad keypad
-            || dispenser is not SimulatedDispenserDevice simulatedDispenser || devices.Sensors is not SimulatedFaultSensors sensors)
+        IPanelRig panelRig;
+        if (rig is not null)
+        {
+            FirmwareSimPanelWiring.EnsureBuilt(devices, dispenser, rig, dispenserOffRig is null);
+            panelRig = new FirmwareSimPanelRig(rig, dispenserOffRig);
+        }
+        else if (devices.Display is SimulatedDisplay display && devices.Keypad is SimulatedKeypad keypad
+            && dispenser is SimulatedDispenserDevice simulatedDispenser && devices.Sensors is SimulatedFaultSensors sensors)
+        {
+            panelRig = new SimulatedPanelRig(display, keypad, simulatedDispenser, sensors);
+        }
+        else
         {
             throw new PanelRefusedException(
-                $"The attached panel shows and drives the Simulated rig's devices only (Devices:*:Kind=Simulated); this terminal runs {devices.Display.GetType().Name}, "
+                $"The attached panel shows and drives the Simulated rig's devices (Devices:*:Kind=Simulated) or the FirmwareSim rig's (--rig firmware-sim) only; this terminal runs {devices.Display.GetType().Name}, "
                 + $"{devices.Keypad.GetType().Name}, {dispenser.GetType().Name} and {devices.Sensors.GetType().Name}.");
         }
 
         var atm = new PanelAtm
         {
             Terminal = terminal,
-            Rig = new SimulatedPanelRig(display, keypad, simulatedDispenser, sensors),
+            Rig = panelRig,
             OwnsRig = true,
             DeviceKinds = kinds,
             Currency = terminal.Options.Currency,

@@ -70,8 +70,8 @@ internal static class TerminalCommand
         command.Options.Add(dispenserOption);
         var panelOption = new Option<bool>("--panel")
         {
-            Description = "Also serve the front panel in the browser from this process, on this terminal's own (simulated) devices: the same as Panel:Enabled=true. "
-                + "Loopback by default (Panel:Address, Panel:Port); refuses real device kinds; see docs/panel.md.",
+            Description = "Also serve the front panel in the browser from this process, on this terminal's own devices (the Simulated rig's, or with --rig firmware-sim the rig's emulators): "
+                + "the same as Panel:Enabled=true. Loopback by default (Panel:Address, Panel:Port); refuses real devices; see docs/panel.md.",
         };
         command.Options.Add(panelOption);
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
@@ -123,7 +123,7 @@ internal static class TerminalCommand
             var withPanel = parse.GetValue(panelOption) || panelOptions.Enabled;
             if (withPanel)
             {
-                PanelCommand.CheckBeforeStart(host.Services.GetRequiredService<IConfiguration>(), panelOptions);
+                PanelCommand.CheckBeforeStart(host.Services.GetRequiredService<IConfiguration>(), panelOptions, rig);
             }
 
             // Everything that can be wrong in the settings or the key store fails here, before anything is dialled.
@@ -143,7 +143,7 @@ internal static class TerminalCommand
 
             // Served before the terminal dials anything: a refusal (exit 2) leaves no link half open.
             await using var panel = withPanel
-                ? await PanelCommand.AttachAsync(host.Services, terminal, panelOptions, cancellationToken)
+                ? await PanelCommand.AttachAsync(host.Services, terminal, panelOptions, cancellationToken, rig)
                 : null;
             if (panel is not null)
             {

@@ -11,8 +11,15 @@ namespace CardlessAtm.Cli.Rigs;
 /// the safe door is the rig's reed switch on the virtual GPIO board; cassettes, jams, double notes and silence are
 /// injected in the dispenser firmware (LCDM-2000 or LCDM-4000) behind its pseudo-terminal.
 /// </summary>
-internal sealed class FirmwareSimPanelRig(FirmwareSimRig rig) : IPanelRig
+/// <param name="rig">The rig whose emulators the panel drives.</param>
+/// <param name="dispenserOffRig">
+/// Why the dispenser's switches are not wired, when the terminal's dispenser is not the rig's emulator (a real port,
+/// allowed by <c>Panel:AllowRealDevices</c>); null when it is the emulator.
+/// </param>
+internal sealed class FirmwareSimPanelRig(FirmwareSimRig rig, string? dispenserOffRig = null) : IPanelRig
 {
+    private static readonly string[] DispenserFaults = ["cassette-removed", "jam", "double-note-reject", "dispenser-silent"];
+
     private readonly HashSet<int> _removed = [];
 
     /// <inheritdoc />
@@ -60,6 +67,7 @@ internal sealed class FirmwareSimPanelRig(FirmwareSimRig rig) : IPanelRig
     public string? Unavailable(string fault) => fault switch
     {
         "notes-not-taken" => TakeNotesUnavailable,
+        _ when dispenserOffRig is not null && DispenserFaults.Contains(fault) => dispenserOffRig,
         _ => null,
     };
 
@@ -149,7 +157,7 @@ internal sealed class FirmwareSimPanelRig(FirmwareSimRig rig) : IPanelRig
     }
 
     /// <inheritdoc />
-    public IReadOnlyDictionary<string, int> Mechanism() => new Dictionary<string, int>(StringComparer.Ordinal)
+    public IReadOnlyDictionary<string, int> Mechanism() => dispenserOffRig is not null ? new Dictionary<string, int>() : new Dictionary<string, int>(StringComparer.Ordinal)
     {
         ["rejectTray"] = rig.Dispenser.RejectTrayCount,
         ["notesInPath"] = rig.Dispenser.NotesInPath,

@@ -123,8 +123,10 @@ function render(state) {
   $("#screen-text").textContent = [state.screen.title ?? "(dark)", ...state.screen.lines, state.screen.hasQr ? "[QR code]" : null, state.screen.secondsLeft != null ? `Time left: ${state.screen.secondsLeft} s` : null].filter(x => x != null).join("\n");
 
   const verdict = $("#verdict");
-  verdict.textContent = state.verdict.ready ? `Ready: can dispense ${state.verdict.probe}` : `Not ready for ${state.verdict.probe}`;
-  verdict.className = state.verdict.ready ? "ready" : "refused";
+  const pending = state.verdict.dispenserNotReadYet && state.verdict.reasons.length === 1;
+  verdict.textContent = state.verdict.ready ? `Ready: can dispense ${state.verdict.probe}`
+    : pending ? `Dispenser not read yet: the flow reads it before its fault check for ${state.verdict.probe}` : `Not ready for ${state.verdict.probe}`;
+  verdict.className = state.verdict.ready ? "ready" : pending ? "pending" : "refused";
   const reasons = $("#verdict-reasons");
   reasons.replaceChildren(...state.verdict.reasons.map(r => { const li = document.createElement("li"); li.textContent = `${r.code}: ${r.text}`; return li; }));
 
