@@ -150,13 +150,12 @@ public sealed class TerminalOptions
     public Journal.JournalOptions Journal => new() { MaxSegmentBytes = JournalMaxSegmentBytes, RetentionDays = JournalRetentionDays };
 
     /// <summary>Checks the settings; the message names the setting at fault.</summary>
-    /// <exception cref="ArgumentException">A setting is missing or out of range.</exception>
-    /// <exception cref="ConfigurationException"><c>Terminal:Currency</c>, <c>Terminal:Language</c> or a TLS/rekey setting is wrong.</exception>
+    /// <exception cref="ConfigurationException">A setting is missing or out of range; <see cref="ConfigurationException.Setting"/> names it.</exception>
     public void Validate()
     {
         if (!CardlessAtm.AtmId.TryParse(AtmId, out _))
         {
-            throw new ArgumentException($"{SectionName}:{nameof(AtmId)} '{AtmId}' is not an ATM id (8 characters, A–Z and 0–9).");
+            throw new ConfigurationException($"{SectionName}:{nameof(AtmId)}", $"'{AtmId}' is not an ATM id (8 characters, A–Z and 0–9)");
         }
 
         if (!CardlessAtm.Currency.TryFromCode(Currency, out _))
@@ -175,7 +174,7 @@ public sealed class TerminalOptions
         {
             if (string.IsNullOrWhiteSpace(endpoint.Address) || endpoint.Port is <= 0 or > 65535)
             {
-                throw new ArgumentException($"{SectionName}:{name} must have an Address and a Port between 1 and 65535 (got '{endpoint}').");
+                throw new ConfigurationException($"{SectionName}:{name}", $"must have an Address and a Port between 1 and 65535 (got '{endpoint}')");
             }
         }
 
@@ -185,63 +184,63 @@ public sealed class TerminalOptions
 
         if (string.IsNullOrWhiteSpace(KeyStore))
         {
-            throw new ArgumentException($"{SectionName}:{nameof(KeyStore)} must name the key-store directory that holds the terminal master key.");
+            throw new ConfigurationException($"{SectionName}:{nameof(KeyStore)}", $"must name the key-store directory that holds the terminal master key");
         }
 
         if (string.IsNullOrWhiteSpace(DataDirectory))
         {
-            throw new ArgumentException($"{SectionName}:{nameof(DataDirectory)} must name a directory for the journal and the reversal queue.");
+            throw new ConfigurationException($"{SectionName}:{nameof(DataDirectory)}", $"must name a directory for the journal and the reversal queue");
         }
 
         if (ReversalMaxAttempts < 1)
         {
-            throw new ArgumentException($"{SectionName}:{nameof(ReversalMaxAttempts)} must be at least 1 (got {ReversalMaxAttempts}).");
+            throw new ConfigurationException($"{SectionName}:{nameof(ReversalMaxAttempts)}", $"must be at least 1 (got {ReversalMaxAttempts})");
         }
 
         ValidateRekey();
         if (StopTimeout <= TimeSpan.Zero)
         {
-            throw new ArgumentException($"{SectionName}:{nameof(StopTimeout)} must be positive (got {StopTimeout}).");
+            throw new ConfigurationException($"{SectionName}:{nameof(StopTimeout)}", $"must be positive (got {StopTimeout})");
         }
 
         if (DispenseTimeout <= TimeSpan.Zero)
         {
-            throw new ArgumentException($"{SectionName}:{nameof(DispenseTimeout)} must be positive (got {DispenseTimeout}).");
+            throw new ConfigurationException($"{SectionName}:{nameof(DispenseTimeout)}", $"must be positive (got {DispenseTimeout})");
         }
 
         if (PresentTimeout <= TimeSpan.Zero || PresentTimeout >= StopTimeout)
         {
-            throw new ArgumentException($"{SectionName}:{nameof(PresentTimeout)} must be positive and below {SectionName}:{nameof(StopTimeout)} ({StopTimeout}; got {PresentTimeout}).");
+            throw new ConfigurationException($"{SectionName}:{nameof(PresentTimeout)}", $"must be positive and below {SectionName}:{nameof(StopTimeout)} ({StopTimeout}; got {PresentTimeout})");
         }
 
         if (HostTimeout <= TimeSpan.Zero)
         {
-            throw new ArgumentException($"{SectionName}:{nameof(HostTimeout)} must be positive (got {HostTimeout}).");
+            throw new ConfigurationException($"{SectionName}:{nameof(HostTimeout)}", $"must be positive (got {HostTimeout})");
         }
 
         if (MaxAmountMajor <= 0)
         {
-            throw new ArgumentException($"{SectionName}:{nameof(MaxAmountMajor)} must be positive (got {MaxAmountMajor}).");
+            throw new ConfigurationException($"{SectionName}:{nameof(MaxAmountMajor)}", $"must be positive (got {MaxAmountMajor})");
         }
 
         if (ReversalRetryInitial <= TimeSpan.Zero)
         {
-            throw new ArgumentException($"{SectionName}:{nameof(ReversalRetryInitial)} must be positive (got {ReversalRetryInitial}).");
+            throw new ConfigurationException($"{SectionName}:{nameof(ReversalRetryInitial)}", $"must be positive (got {ReversalRetryInitial})");
         }
 
         if (ReversalRetryMax < ReversalRetryInitial)
         {
-            throw new ArgumentException($"{SectionName}:{nameof(ReversalRetryMax)} must be at least {SectionName}:{nameof(ReversalRetryInitial)} ({ReversalRetryInitial}; got {ReversalRetryMax}).");
+            throw new ConfigurationException($"{SectionName}:{nameof(ReversalRetryMax)}", $"must be at least {SectionName}:{nameof(ReversalRetryInitial)} ({ReversalRetryInitial}; got {ReversalRetryMax})");
         }
 
         if (JournalMaxSegmentBytes < MinJournalSegmentBytes)
         {
-            throw new ArgumentException($"{SectionName}:{nameof(JournalMaxSegmentBytes)} must be at least {MinJournalSegmentBytes} bytes (got {JournalMaxSegmentBytes}).");
+            throw new ConfigurationException($"{SectionName}:{nameof(JournalMaxSegmentBytes)}", $"must be at least {MinJournalSegmentBytes} bytes (got {JournalMaxSegmentBytes})");
         }
 
         if (JournalRetentionDays < 1)
         {
-            throw new ArgumentException($"{SectionName}:{nameof(JournalRetentionDays)} must be at least 1 day (got {JournalRetentionDays}).");
+            throw new ConfigurationException($"{SectionName}:{nameof(JournalRetentionDays)}", $"must be at least 1 day (got {JournalRetentionDays})");
         }
     }
 
@@ -281,12 +280,12 @@ public sealed class TerminalOptions
         var setting = $"{SectionName}:{nameof(Display)}:{nameof(TerminalDisplayOptions.QrImagePath)}";
         if (!Path.IsPathFullyQualified(path) || !path.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
         {
-            throw new ArgumentException($"{setting} '{path}' must be a full path of a .png file (e.g. /tmp/atm-qr.png).");
+            throw new ConfigurationException(setting, $"'{path}' must be a full path of a .png file (e.g. /tmp/atm-qr.png)");
         }
 
         if (!Directory.Exists(Path.GetDirectoryName(path)))
         {
-            throw new ArgumentException($"{setting} '{path}': the directory {Path.GetDirectoryName(path)} does not exist.");
+            throw new ConfigurationException(setting, $"'{path}': the directory {Path.GetDirectoryName(path)} does not exist");
         }
     }
 

@@ -100,16 +100,16 @@ public sealed class JournalRotationTests : IDisposable
             JournalMaxSegmentBytes = maxSegmentBytes,
             JournalRetentionDays = retentionDays,
         };
-        Assert.Contains(named, Assert.Throws<ArgumentException>(options.Validate).Message, StringComparison.Ordinal);
+        Assert.Contains(named, Assert.Throws<ConfigurationException>(options.Validate).Message, StringComparison.Ordinal);
     }
 
     [Theory]
-    [InlineData("HostTimeout", "Terminal:HostTimeout must be positive (got 00:00:00)")]
-    [InlineData("MaxAmountMajor", "Terminal:MaxAmountMajor must be positive (got 0)")]
-    [InlineData("ReversalRetryInitial", "Terminal:ReversalRetryInitial must be positive (got 00:00:00)")]
-    [InlineData("ReversalRetryMax", "Terminal:ReversalRetryMax must be at least Terminal:ReversalRetryInitial")]
-    [InlineData("PresentTimeout", "Terminal:PresentTimeout must be positive and below Terminal:StopTimeout (00:00:40; got 00:00:00)")]
-    [InlineData("PresentTimeoutTooLong", "Terminal:PresentTimeout must be positive and below Terminal:StopTimeout (00:00:40; got 00:00:40)")]
+    [InlineData("HostTimeout", "Configuration error in Terminal:HostTimeout: must be positive (got 00:00:00)")]
+    [InlineData("MaxAmountMajor", "Configuration error in Terminal:MaxAmountMajor: must be positive (got 0)")]
+    [InlineData("ReversalRetryInitial", "Configuration error in Terminal:ReversalRetryInitial: must be positive (got 00:00:00)")]
+    [InlineData("ReversalRetryMax", "Configuration error in Terminal:ReversalRetryMax: must be at least Terminal:ReversalRetryInitial")]
+    [InlineData("PresentTimeout", "Configuration error in Terminal:PresentTimeout: must be positive and below Terminal:StopTimeout (00:00:40; got 00:00:00)")]
+    [InlineData("PresentTimeoutTooLong", "Configuration error in Terminal:PresentTimeout: must be positive and below Terminal:StopTimeout (00:00:40; got 00:00:40)")]
     public void Each_timeout_and_limit_out_of_range_is_refused_naming_that_one_setting(string setting, string message)
     {
         // Issue 13 item 6: one line naming the setting at fault, not a list of four that may be wrong.
@@ -131,7 +131,7 @@ public sealed class JournalRotationTests : IDisposable
             default: options.ReversalRetryMax = options.ReversalRetryInitial - TimeSpan.FromSeconds(1); break;
         }
 
-        Assert.StartsWith(message, Assert.Throws<ArgumentException>(options.Validate).Message, StringComparison.Ordinal);
+        Assert.StartsWith(message, Assert.Throws<ConfigurationException>(options.Validate).Message, StringComparison.Ordinal);
     }
 
     public void Dispose() => _directory.Delete(recursive: true);

@@ -251,14 +251,7 @@ internal static class TerminalCommand
     {
         var options = new TerminalOptions();
         AtmDevicesBuilder.Bind(configuration.GetSection(TerminalOptions.SectionName), options);
-        try
-        {
-            options.Validate();
-        }
-        catch (ArgumentException e)
-        {
-            throw new ConfigurationException(TerminalOptions.SectionName, e.Message.TrimEnd('.'));
-        }
+        options.Validate();
 
         // The pins are checked here, before any device opens (the links parse them again when they dial).
         _ = options.Host.Tls.ReadServerPin(TlsClientSettingNames.Under($"{TerminalOptions.SectionName}:Host:Tls"));

@@ -92,7 +92,8 @@ public sealed class QrImageFileDisplayTests : IDisposable
         options.Validate(); // valid without the setting
         options.Display.QrImagePath = path;
 
-        var error = Assert.Throws<ArgumentException>(options.Validate);
+        var error = Assert.Throws<ConfigurationException>(options.Validate);
+        Assert.Equal("Terminal:Display:QrImagePath", error.Setting);
 
         Assert.Contains("Terminal:Display:QrImagePath", error.Message, StringComparison.Ordinal);
         Assert.Contains(problem, error.Message, StringComparison.Ordinal);
