@@ -16,6 +16,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace CardlessAtm.Devices.RaspberryPi;
 
@@ -60,6 +61,9 @@ public static class RaspberryPiRegistration
         builder.Services.TryAddSingleton(services => OpenGpioController(services.GetService<IConfiguration>()));
         builder.Services.TryAddSingleton<IPiBuses, KernelPiBuses>();
         var devices = builder.Section; // every Pi device checks the lines of all of them before it opens its own
+        var display = devices.GetSection("Display");
+        var lcd = display.GetSection(CharacterLcdKind);
+        AddValidatedOptions(builder.Services, lcd, new CharacterLcdOptionsValidator(lcd.Path), IsKind(display, Ili934xKind) && lcd.Exists());
         return builder
             .AddDisplayKind(Ili934xKind, (services, section) =>
             {
@@ -74,12 +78,12 @@ public static class RaspberryPiRegistration
                     $"/dev/spidev{options.SpiBusId}.{options.SpiChipSelect}",
                     "SPI",
                     () => OpenTft(spi, services, options, $"{section.Path}:Ili934x"));
-                if (displays.CharacterLcd is not { } lcdOptions)
+                if (displays.CharacterLcd is null)
                 {
                     return (IDisplay)tft;
                 }
 
-                var lcd = OpenMirrorLcd(services, $"{section.Path}:CharacterLcd", lcdOptions);
+                var lcd = OpenMirrorLcd(services, $"{section.Path}:CharacterLcd", services.GetRequiredService<IOptions<CharacterLcdOptions>>().Value);
                 return lcd is null ? tft : new MirroredDisplay(tft, lcd, Logger<MirroredDisplay>(services));
             })
             .AddDisplayKind(CharacterLcdKind, (_, section) =>
@@ -142,6 +146,23 @@ public static class RaspberryPiRegistration
                 return new GpioFaultSensors(services.GetRequiredService<GpioController>(), options, Time(services), Logger<GpioFaultSensors>(services));
             });
     }
+
+    /// <summary>
+    /// Binds <typeparamref name="T"/> from <paramref name="section"/>, adds <paramref name="validator"/> (which names every
+    /// failure by its full path under that section) and, when <paramref name="selected"/>, checks them at host start.
+    /// </summary>
+    private static void AddValidatedOptions<T>(IServiceCollection services, IConfigurationSection section, IValidateOptions<T> validator, bool selected)
+        where T : class
+    {
+        var options = services.AddOptions<T>().Configure(o => AtmDevicesBuilder.Bind(section, o));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton(validator));
+        if (selected)
+        {
+            options.ValidateOnStart();
+        }
+    }
+
+    private static bool IsKind(IConfigurationSection section, string kind) => string.Equals(section["Kind"], kind, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Reads <c>Devices:Display</c>'s TFT and character-LCD subsections (each null when absent).</summary>
     public static RaspberryPiDisplayOptions ReadDisplayOptions(IConfigurationSection displaySection)

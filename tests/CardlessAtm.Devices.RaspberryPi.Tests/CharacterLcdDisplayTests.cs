@@ -79,9 +79,21 @@ public class CharacterLcdDisplayTests
     [Fact]
     public void An_unsupported_module_size_names_the_setting()
     {
-        var error = Assert.Throws<ConfigurationException>(() => new CharacterLcdOptions { Columns = 40, Rows = 2 }.Validate());
+        var validator = new CharacterLcdOptionsValidator("Devices:Display:CharacterLcd");
+        var error = Assert.Throws<ConfigurationException>(() => validator.ThrowIfInvalid(new CharacterLcdOptions { Columns = 40, Rows = 2 }));
         Assert.Equal("Devices:Display:CharacterLcd:Columns", error.Setting);
-        error = Assert.Throws<ConfigurationException>(() => new CharacterLcdOptions { I2cAddress = 0x80 }.Validate());
+        error = Assert.Throws<ConfigurationException>(() => validator.ThrowIfInvalid(new CharacterLcdOptions { I2cAddress = 0x80 }));
         Assert.Equal("Devices:Display:CharacterLcd:I2cAddress", error.Setting);
+        var result = validator.Validate(null, new CharacterLcdOptions { I2cBusId = 30 });
+        Assert.True(result.Failed);
+        Assert.StartsWith("Devices:Display:CharacterLcd:I2cBusId: 30 is not an I2C bus number", Assert.Single(result.Failures!), StringComparison.Ordinal);
+        Assert.True(validator.Validate(null, new CharacterLcdOptions()).Succeeded);
+    }
+
+    [Fact]
+    public void A_driver_built_without_DI_refuses_bad_options_under_the_options_type_name()
+    {
+        var error = Assert.Throws<ConfigurationException>(() => new CharacterLcdDisplay(new Hd44780Pcf8574Emulator(), new CharacterLcdOptions { Columns = 40, Rows = 2 }));
+        Assert.Equal("CharacterLcdOptions:Columns", error.Setting);
     }
 }

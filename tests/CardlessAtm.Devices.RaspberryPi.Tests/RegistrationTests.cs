@@ -12,6 +12,7 @@ using CardlessAtm.FirmwareSim.Gpio;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace CardlessAtm.Devices.RaspberryPi.Tests;
 
@@ -30,6 +31,34 @@ public class RegistrationTests
         var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<IDisplay>());
         Assert.Equal("Devices:Display:Ili934x", error.Setting);
         Assert.Contains("a graphic display is needed for the QR", error.Message);
+    }
+
+    [Fact]
+    public void A_bad_mirror_LCD_setting_stops_start_up_naming_it()
+    {
+        using var rig = new Rig();
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "Ili934x",
+            ["Devices:Display:Ili934x:SpiBusId"] = "0",
+            ["Devices:Display:CharacterLcd:Columns"] = "40",
+        });
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Equal(typeof(CharacterLcdOptions), error.OptionsType);
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Display:CharacterLcd:Columns: 40x4 is not a supported module", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Options_of_a_kind_that_is_not_selected_do_not_stop_start_up()
+    {
+        using var rig = new Rig();
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "Simulated",
+            ["Devices:Display:CharacterLcd:Columns"] = "40",
+            ["Devices:Sensors:Gpio:DebounceMilliseconds"] = "0",
+        });
+        services.GetService<IStartupValidator>()?.Validate();
     }
 
     [Fact]

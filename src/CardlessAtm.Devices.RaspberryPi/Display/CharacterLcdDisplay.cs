@@ -32,7 +32,7 @@ public sealed class CharacterLcdDisplay : IDisplay, IDisposable
     {
         ArgumentNullException.ThrowIfNull(i2cDevice);
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        new CharacterLcdOptionsValidator(nameof(CharacterLcdOptions)).ThrowIfInvalid(options);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _columns = options.Columns;
         _rows = options.Rows;

@@ -34,6 +34,9 @@ public sealed class RaspberryPiDisplayOptions
         }
 
         Ili934x.Validate($"{section}:Ili934x");
-        CharacterLcd?.Validate($"{section}:CharacterLcd");
+        if (CharacterLcd is not null)
+        {
+            new CharacterLcdOptionsValidator($"{section}:CharacterLcd").ThrowIfInvalid(CharacterLcd);
+        }
     }
 }
