@@ -64,6 +64,9 @@ public static class RaspberryPiRegistration
         var display = devices.GetSection("Display");
         var lcd = display.GetSection(CharacterLcdKind);
         AddValidatedOptions(builder.Services, lcd, new CharacterLcdOptionsValidator(lcd.Path), IsKind(display, Ili934xKind) && lcd.Exists());
+        var sensors = devices.GetSection("Sensors");
+        var gpioSensors = sensors.GetSection(GpioKind);
+        AddValidatedOptions(builder.Services, gpioSensors, new GpioFaultSensorsOptionsValidator(gpioSensors.Path), IsKind(sensors, GpioKind));
         return builder
             .AddDisplayKind(Ili934xKind, (services, section) =>
             {
@@ -136,12 +139,9 @@ public static class RaspberryPiRegistration
                 var spi = Open($"{own.Path}:SpiBusId", device, "SPI", () => SpiDevice.Create(options.CreateSpiConnectionSettings()));
                 return Open($"{own.Path}:SpiBusId", device, "SPI", () => new Xpt2046TouchKeypad(spi, services.GetRequiredService<GpioController>(), options, Time(services), Logger<Xpt2046TouchKeypad>(services)));
             })
-            .AddSensorsKind(GpioKind, (services, section) =>
+            .AddSensorsKind(GpioKind, (services, _) =>
             {
-                var own = section.GetSection(GpioKind);
-                var options = new GpioFaultSensorsOptions();
-                AtmDevicesBuilder.Bind(own, options);
-                options.Validate(own.Path);
+                var options = services.GetRequiredService<IOptions<GpioFaultSensorsOptions>>().Value;
                 PinPlan.Check(devices);
                 return new GpioFaultSensors(services.GetRequiredService<GpioController>(), options, Time(services), Logger<GpioFaultSensors>(services));
             });

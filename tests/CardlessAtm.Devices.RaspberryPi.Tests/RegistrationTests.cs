@@ -102,8 +102,11 @@ public class RegistrationTests
             ["Devices:Sensors:Gpio:Sensors:1:Id"] = "Cassette1",
             ["Devices:Sensors:Gpio:Sensors:1:Kind"] = "CassettePresent",
         });
-        var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<IFaultSensors>());
-        Assert.Equal("Devices:Sensors:Gpio:Sensors:1:Position", error.Setting);
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IFaultSensors>());
+        Assert.Equal(typeof(GpioFaultSensorsOptions), error.OptionsType);
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Sensors:Gpio:Sensors:1:Position: a CassettePresent sensor needs the cassette position 1–8", StringComparison.Ordinal));
+        var atStart = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Contains(atStart.Failures, f => f.StartsWith("Devices:Sensors:Gpio:Sensors:1:Position:", StringComparison.Ordinal));
     }
 
     [Fact]
