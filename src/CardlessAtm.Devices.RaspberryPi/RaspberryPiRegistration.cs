@@ -62,8 +62,10 @@ public static class RaspberryPiRegistration
         builder.Services.TryAddSingleton<IPiBuses, KernelPiBuses>();
         var devices = builder.Section; // every Pi device checks the lines of all of them before it opens its own
         var display = devices.GetSection("Display");
-        var lcd = display.GetSection(CharacterLcdKind);
-        AddValidatedOptions(builder.Services, lcd, new CharacterLcdOptionsValidator(lcd.Path), IsKind(display, Ili934xKind) && lcd.Exists());
+        var tftSection = display.GetSection(Ili934xKind);
+        AddValidatedOptions(builder.Services, tftSection, new Ili934xDisplayOptionsValidator(tftSection.Path), IsKind(display, Ili934xKind));
+        var lcdSection = display.GetSection(CharacterLcdKind);
+        AddValidatedOptions(builder.Services, lcdSection, new CharacterLcdOptionsValidator(lcdSection.Path), IsKind(display, Ili934xKind) && lcdSection.Exists());
         var sensors = devices.GetSection("Sensors");
         var gpioSensors = sensors.GetSection(GpioKind);
         AddValidatedOptions(builder.Services, gpioSensors, new GpioFaultSensorsOptionsValidator(gpioSensors.Path), IsKind(sensors, GpioKind));
@@ -73,7 +75,7 @@ public static class RaspberryPiRegistration
                 var displays = ReadDisplayOptions(section);
                 displays.Validate(section.Path);
                 PinPlan.Check(devices);
-                var options = displays.Ili934x!;
+                var options = services.GetRequiredService<IOptions<Ili934xDisplayOptions>>().Value;
                 ManagedImageFactory.Register();
                 var spi = Open($"{section.Path}:Ili934x:SpiBusId", $"/dev/spidev{options.SpiBusId}.{options.SpiChipSelect}", "SPI", () => services.GetRequiredService<IPiBuses>().OpenSpi(options.CreateSpiConnectionSettings()));
                 var tft = Open(

@@ -49,6 +49,20 @@ public class RegistrationTests
     }
 
     [Fact]
+    public void A_bad_TFT_setting_stops_start_up_naming_it()
+    {
+        using var rig = new Rig();
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "Ili934x",
+            ["Devices:Display:Ili934x:DataCommandPin"] = "40",
+        });
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Equal(typeof(Ili934xDisplayOptions), error.OptionsType);
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Display:Ili934x:DataCommandPin: 40 is not a GPIO line", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Options_of_a_kind_that_is_not_selected_do_not_stop_start_up()
     {
         using var rig = new Rig();
@@ -56,6 +70,7 @@ public class RegistrationTests
         {
             ["Devices:Display:Kind"] = "Simulated",
             ["Devices:Display:CharacterLcd:Columns"] = "40",
+            ["Devices:Display:Ili934x:DataCommandPin"] = "40",
             ["Devices:Sensors:Gpio:DebounceMilliseconds"] = "0",
         });
         services.GetService<IStartupValidator>()?.Validate();

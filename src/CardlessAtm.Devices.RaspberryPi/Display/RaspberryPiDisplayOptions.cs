@@ -33,7 +33,7 @@ public sealed class RaspberryPiDisplayOptions
                 "no display is configured; a graphic display is needed for the QR: configure an ILI9341 or ILI9342 SPI TFT");
         }
 
-        Ili934x.Validate($"{section}:Ili934x");
+        new Ili934xDisplayOptionsValidator($"{section}:Ili934x").ThrowIfInvalid(Ili934x);
         if (CharacterLcd is not null)
         {
             new CharacterLcdOptionsValidator($"{section}:CharacterLcd").ThrowIfInvalid(CharacterLcd);
