@@ -62,6 +62,18 @@ public static class RaspberryPiRegistration
         builder.Services.TryAddSingleton<IPiBuses, KernelPiBuses>();
         var devices = builder.Section; // every Pi device checks the lines of all of them before it opens its own
         var display = devices.GetSection("Display");
+        var displays = builder.Services.AddOptions<RaspberryPiDisplayOptions>().Configure(o =>
+        {
+            var read = ReadDisplayOptions(display);
+            o.Ili934x = read.Ili934x;
+            o.CharacterLcd = read.CharacterLcd;
+        });
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RaspberryPiDisplayOptions>>(new RaspberryPiDisplayOptionsValidator(display.Path)));
+        if (IsKind(display, Ili934xKind))
+        {
+            displays.ValidateOnStart();
+        }
+
         var tftSection = display.GetSection(Ili934xKind);
         AddValidatedOptions(builder.Services, tftSection, new Ili934xDisplayOptionsValidator(tftSection.Path), IsKind(display, Ili934xKind));
         var lcdSection = display.GetSection(CharacterLcdKind);
@@ -72,8 +84,7 @@ public static class RaspberryPiRegistration
         return builder
             .AddDisplayKind(Ili934xKind, (services, section) =>
             {
-                var displays = ReadDisplayOptions(section);
-                displays.Validate(section.Path);
+                var displays = services.GetRequiredService<IOptions<RaspberryPiDisplayOptions>>().Value;
                 PinPlan.Check(devices);
                 var options = services.GetRequiredService<IOptions<Ili934xDisplayOptions>>().Value;
                 ManagedImageFactory.Register();
@@ -94,10 +105,7 @@ public static class RaspberryPiRegistration
             .AddDisplayKind(CharacterLcdKind, (_, section) =>
             {
                 // Refused at start-up with the reason, before any hardware is touched.
-                var displays = ReadDisplayOptions(section);
-                displays.Ili934x = null;
-                displays.CharacterLcd ??= new CharacterLcdOptions();
-                displays.Validate(section.Path);
+                new RaspberryPiDisplayOptionsValidator(section.Path).ThrowIfInvalid(new RaspberryPiDisplayOptions { CharacterLcd = new CharacterLcdOptions() });
                 throw new ConfigurationException($"{section.Path}:Kind", "a character LCD cannot be the customer display");
             })
             .AddKeypadKind(MatrixKind, (services, section) =>

@@ -64,7 +64,7 @@ public class CharacterLcdDisplayTests
     public void A_character_LCD_as_the_only_display_is_refused_at_start_up()
     {
         var options = new RaspberryPiDisplayOptions { CharacterLcd = new CharacterLcdOptions() };
-        var error = Assert.Throws<ConfigurationException>(() => options.Validate());
+        var error = Assert.Throws<ConfigurationException>(() => new RaspberryPiDisplayOptionsValidator("Devices:Display").ThrowIfInvalid(options));
         Assert.Equal("Devices:Display:Ili934x", error.Setting);
         Assert.Contains("a graphic display is needed for the QR", error.Message);
     }
@@ -73,7 +73,7 @@ public class CharacterLcdDisplayTests
     public void A_character_LCD_beside_a_TFT_is_accepted()
     {
         var options = new RaspberryPiDisplayOptions { Ili934x = new Ili934xDisplayOptions(), CharacterLcd = new CharacterLcdOptions() };
-        options.Validate();
+        Assert.True(new RaspberryPiDisplayOptionsValidator("Devices:Display").Validate(null, options).Succeeded);
     }
 
     [Fact]

@@ -63,6 +63,19 @@ public class RegistrationTests
     }
 
     [Fact]
+    public void A_TFT_display_kind_without_its_settings_stops_start_up_naming_them()
+    {
+        using var rig = new Rig();
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "Ili934x",
+            ["Devices:Display:CharacterLcd:I2cBusId"] = "1",
+        });
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Display:Ili934x: the only display configured is a character LCD", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Options_of_a_kind_that_is_not_selected_do_not_stop_start_up()
     {
         using var rig = new Rig();
