@@ -78,6 +78,9 @@ public static class RaspberryPiRegistration
         AddValidatedOptions(builder.Services, tftSection, new Ili934xDisplayOptionsValidator(tftSection.Path), IsKind(display, Ili934xKind));
         var lcdSection = display.GetSection(CharacterLcdKind);
         AddValidatedOptions(builder.Services, lcdSection, new CharacterLcdOptionsValidator(lcdSection.Path), IsKind(display, Ili934xKind) && lcdSection.Exists());
+        var keypad = devices.GetSection("Keypad");
+        var xpt2046 = keypad.GetSection(Xpt2046Kind);
+        AddValidatedOptions(builder.Services, xpt2046, new Xpt2046OptionsValidator(xpt2046.Path), IsKind(keypad, Xpt2046Kind));
         var sensors = devices.GetSection("Sensors");
         var gpioSensors = sensors.GetSection(GpioKind);
         AddValidatedOptions(builder.Services, gpioSensors, new GpioFaultSensorsOptionsValidator(gpioSensors.Path), IsKind(sensors, GpioKind));
@@ -141,9 +144,7 @@ public static class RaspberryPiRegistration
             .AddKeypadKind(Xpt2046Kind, (services, section) =>
             {
                 var own = section.GetSection(Xpt2046Kind);
-                var options = new Xpt2046Options();
-                AtmDevicesBuilder.Bind(own, options);
-                options.Validate(own.Path);
+                var options = services.GetRequiredService<IOptions<Xpt2046Options>>().Value;
                 PinPlan.Check(devices);
                 var device = $"/dev/spidev{options.SpiBusId}.{options.SpiChipSelect}";
                 var spi = Open($"{own.Path}:SpiBusId", device, "SPI", () => SpiDevice.Create(options.CreateSpiConnectionSettings()));

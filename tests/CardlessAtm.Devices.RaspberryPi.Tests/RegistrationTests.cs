@@ -76,6 +76,20 @@ public class RegistrationTests
     }
 
     [Fact]
+    public void A_bad_XPT2046_setting_stops_start_up_naming_it()
+    {
+        using var rig = new Rig();
+        using var services = Build(rig, new()
+        {
+            ["Devices:Keypad:Kind"] = "Xpt2046",
+            ["Devices:Keypad:Xpt2046:SpiClockHz"] = "5000000",
+        });
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Equal(typeof(Touch.Xpt2046Options), error.OptionsType);
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Keypad:Xpt2046:SpiClockHz: 5000000 Hz is outside 10 kHz–2.5 MHz", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Options_of_a_kind_that_is_not_selected_do_not_stop_start_up()
     {
         using var rig = new Rig();
@@ -84,6 +98,7 @@ public class RegistrationTests
             ["Devices:Display:Kind"] = "Simulated",
             ["Devices:Display:CharacterLcd:Columns"] = "40",
             ["Devices:Display:Ili934x:DataCommandPin"] = "40",
+            ["Devices:Keypad:Xpt2046:SpiClockHz"] = "5000000",
             ["Devices:Sensors:Gpio:DebounceMilliseconds"] = "0",
         });
         services.GetService<IStartupValidator>()?.Validate();

@@ -9,6 +9,24 @@ internal static class TouchZones
     /// <exception cref="ConfigurationException">A zone is invalid; the message names it.</exception>
     public static IReadOnlyList<(System.Drawing.Rectangle Area, AtmKey Key)> Validate(string section, List<TouchZoneOptions>? zones, int screenWidth, int screenHeight)
     {
+        Check(section, zones, screenWidth, screenHeight);
+        return Build(zones!);
+    }
+
+    /// <summary>The zones with their keys, from zones that <see cref="Check"/> accepted; no configuration path involved.</summary>
+    /// <exception cref="ArgumentException">A zone's key is not a key (the options were not validated).</exception>
+    public static IReadOnlyList<(System.Drawing.Rectangle Area, AtmKey Key)> Build(IEnumerable<TouchZoneOptions> zones)
+    {
+        ArgumentNullException.ThrowIfNull(zones);
+        return [.. zones.Select(z => (
+            new System.Drawing.Rectangle(z.X, z.Y, z.Width, z.Height),
+            KeyNames.TryParse(z.Key, out var key) ? key : throw new ArgumentException($"'{z.Key}' is not a key; validate the options first", nameof(zones))))];
+    }
+
+    /// <summary>Checks every zone against the panel and the others.</summary>
+    /// <exception cref="ConfigurationException">A zone is invalid; the message names it under <paramref name="section"/>.</exception>
+    public static void Check(string section, List<TouchZoneOptions>? zones, int screenWidth, int screenHeight)
+    {
         if (zones is null || zones.Count == 0)
         {
             throw new ConfigurationException($"{section}:Zones", "list the on-screen buttons (Key, X, Y, Width, Height)");
@@ -41,7 +59,5 @@ internal static class TouchZones
 
             result.Add((area, key));
         }
-
-        return result;
     }
 }
