@@ -79,6 +79,8 @@ public static class RaspberryPiRegistration
         var lcdSection = display.GetSection(CharacterLcdKind);
         AddValidatedOptions(builder.Services, lcdSection, new CharacterLcdOptionsValidator(lcdSection.Path), IsKind(display, Ili934xKind) && lcdSection.Exists());
         var keypad = devices.GetSection("Keypad");
+        var touch = keypad.GetSection(TouchKind);
+        AddValidatedOptions(builder.Services, touch, new TouchKeypadOptionsValidator(touch.Path), IsKind(keypad, TouchKind));
         var xpt2046 = keypad.GetSection(Xpt2046Kind);
         AddValidatedOptions(builder.Services, xpt2046, new Xpt2046OptionsValidator(xpt2046.Path), IsKind(keypad, Xpt2046Kind));
         var sensors = devices.GetSection("Sensors");
@@ -122,9 +124,7 @@ public static class RaspberryPiRegistration
             .AddKeypadKind(TouchKind, (services, section) =>
             {
                 var own = section.GetSection(TouchKind);
-                var options = new TouchKeypadOptions();
-                AtmDevicesBuilder.Bind(own, options);
-                options.Validate(own.Path);
+                var options = services.GetRequiredService<IOptions<TouchKeypadOptions>>().Value;
                 PinPlan.Check(devices);
                 var device = $"/dev/i2c-{options.I2cBusId}";
                 var i2c = Open($"{own.Path}:I2cBusId", device, "I2C", () => services.GetRequiredService<IPiBuses>().OpenI2c(options.CreateI2cConnectionSettings()));

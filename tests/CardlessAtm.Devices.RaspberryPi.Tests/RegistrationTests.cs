@@ -90,6 +90,20 @@ public class RegistrationTests
     }
 
     [Fact]
+    public void A_bad_touch_keypad_setting_stops_start_up_naming_it()
+    {
+        using var rig = new Rig();
+        using var services = Build(rig, new()
+        {
+            ["Devices:Keypad:Kind"] = "Touch",
+            ["Devices:Keypad:Touch:I2cAddress"] = "200",
+        });
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Equal(typeof(TouchKeypadOptions), error.OptionsType);
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Keypad:Touch:I2cAddress: 0xC8 is not a 7-bit device address", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Options_of_a_kind_that_is_not_selected_do_not_stop_start_up()
     {
         using var rig = new Rig();

@@ -2,17 +2,9 @@ using CardlessAtm.Devices.Keypad;
 
 namespace CardlessAtm.Devices.RaspberryPi.Keypad;
 
-/// <summary>Checks the on-screen buttons of a touch keypad (shared by the CHSC6440 and the XPT2046 keypads).</summary>
+/// <summary>Checks (<see cref="Check"/>) and builds (<see cref="Build"/>) the on-screen buttons of a touch keypad (shared by the CHSC6440 and the XPT2046 keypads).</summary>
 internal static class TouchZones
 {
-    /// <summary>Checks every zone against the panel and the others; returns them with their keys.</summary>
-    /// <exception cref="ConfigurationException">A zone is invalid; the message names it.</exception>
-    public static IReadOnlyList<(System.Drawing.Rectangle Area, AtmKey Key)> Validate(string section, List<TouchZoneOptions>? zones, int screenWidth, int screenHeight)
-    {
-        Check(section, zones, screenWidth, screenHeight);
-        return Build(zones!);
-    }
-
     /// <summary>The zones with their keys, from zones that <see cref="Check"/> accepted; no configuration path involved.</summary>
     /// <exception cref="ArgumentException">A zone's key is not a key (the options were not validated).</exception>
     public static IReadOnlyList<(System.Drawing.Rectangle Area, AtmKey Key)> Build(IEnumerable<TouchZoneOptions> zones)
