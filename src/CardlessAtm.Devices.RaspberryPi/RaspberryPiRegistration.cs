@@ -16,6 +16,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace CardlessAtm.Devices.RaspberryPi;
 
@@ -60,13 +61,37 @@ public static class RaspberryPiRegistration
         builder.Services.TryAddSingleton(services => OpenGpioController(services.GetService<IConfiguration>()));
         builder.Services.TryAddSingleton<IPiBuses, KernelPiBuses>();
         var devices = builder.Section; // every Pi device checks the lines of all of them before it opens its own
+        var display = devices.GetSection("Display");
+        var displays = builder.Services.AddOptions<RaspberryPiDisplayOptions>().Configure(o =>
+        {
+            var read = ReadDisplayOptions(display);
+            o.Ili934x = read.Ili934x;
+            o.CharacterLcd = read.CharacterLcd;
+        });
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RaspberryPiDisplayOptions>>(new RaspberryPiDisplayOptionsValidator(display.Path)));
+        if (IsKind(display, Ili934xKind))
+        {
+            displays.ValidateOnStart();
+        }
+
+        var tftSection = display.GetSection(Ili934xKind);
+        AddValidatedOptions(builder.Services, tftSection, new Ili934xDisplayOptionsValidator(tftSection.Path), IsKind(display, Ili934xKind));
+        var lcdSection = display.GetSection(CharacterLcdKind);
+        AddValidatedOptions(builder.Services, lcdSection, new CharacterLcdOptionsValidator(lcdSection.Path), IsKind(display, Ili934xKind) && lcdSection.Exists());
+        var keypad = devices.GetSection("Keypad");
+        var touch = keypad.GetSection(TouchKind);
+        AddValidatedOptions(builder.Services, touch, new TouchKeypadOptionsValidator(touch.Path), IsKind(keypad, TouchKind));
+        var xpt2046 = keypad.GetSection(Xpt2046Kind);
+        AddValidatedOptions(builder.Services, xpt2046, new Xpt2046OptionsValidator(xpt2046.Path), IsKind(keypad, Xpt2046Kind));
+        var sensors = devices.GetSection("Sensors");
+        var gpioSensors = sensors.GetSection(GpioKind);
+        AddValidatedOptions(builder.Services, gpioSensors, new GpioFaultSensorsOptionsValidator(gpioSensors.Path), IsKind(sensors, GpioKind));
         return builder
             .AddDisplayKind(Ili934xKind, (services, section) =>
             {
-                var displays = ReadDisplayOptions(section);
-                displays.Validate(section.Path);
+                var displays = services.GetRequiredService<IOptions<RaspberryPiDisplayOptions>>().Value;
                 PinPlan.Check(devices);
-                var options = displays.Ili934x!;
+                var options = services.GetRequiredService<IOptions<Ili934xDisplayOptions>>().Value;
                 ManagedImageFactory.Register();
                 var spi = Open($"{section.Path}:Ili934x:SpiBusId", $"/dev/spidev{options.SpiBusId}.{options.SpiChipSelect}", "SPI", () => services.GetRequiredService<IPiBuses>().OpenSpi(options.CreateSpiConnectionSettings()));
                 var tft = Open(
@@ -74,21 +99,18 @@ public static class RaspberryPiRegistration
                     $"/dev/spidev{options.SpiBusId}.{options.SpiChipSelect}",
                     "SPI",
                     () => OpenTft(spi, services, options, $"{section.Path}:Ili934x"));
-                if (displays.CharacterLcd is not { } lcdOptions)
+                if (displays.CharacterLcd is null)
                 {
                     return (IDisplay)tft;
                 }
 
-                var lcd = OpenMirrorLcd(services, $"{section.Path}:CharacterLcd", lcdOptions);
+                var lcd = OpenMirrorLcd(services, $"{section.Path}:CharacterLcd", services.GetRequiredService<IOptions<CharacterLcdOptions>>().Value);
                 return lcd is null ? tft : new MirroredDisplay(tft, lcd, Logger<MirroredDisplay>(services));
             })
             .AddDisplayKind(CharacterLcdKind, (_, section) =>
             {
                 // Refused at start-up with the reason, before any hardware is touched.
-                var displays = ReadDisplayOptions(section);
-                displays.Ili934x = null;
-                displays.CharacterLcd ??= new CharacterLcdOptions();
-                displays.Validate(section.Path);
+                new RaspberryPiDisplayOptionsValidator(section.Path).ThrowIfInvalid(new RaspberryPiDisplayOptions { CharacterLcd = new CharacterLcdOptions() });
                 throw new ConfigurationException($"{section.Path}:Kind", "a character LCD cannot be the customer display");
             })
             .AddKeypadKind(MatrixKind, (services, section) =>
@@ -102,9 +124,7 @@ public static class RaspberryPiRegistration
             .AddKeypadKind(TouchKind, (services, section) =>
             {
                 var own = section.GetSection(TouchKind);
-                var options = new TouchKeypadOptions();
-                AtmDevicesBuilder.Bind(own, options);
-                options.Validate(own.Path);
+                var options = services.GetRequiredService<IOptions<TouchKeypadOptions>>().Value;
                 PinPlan.Check(devices);
                 var device = $"/dev/i2c-{options.I2cBusId}";
                 var i2c = Open($"{own.Path}:I2cBusId", device, "I2C", () => services.GetRequiredService<IPiBuses>().OpenI2c(options.CreateI2cConnectionSettings()));
@@ -124,24 +144,36 @@ public static class RaspberryPiRegistration
             .AddKeypadKind(Xpt2046Kind, (services, section) =>
             {
                 var own = section.GetSection(Xpt2046Kind);
-                var options = new Xpt2046Options();
-                AtmDevicesBuilder.Bind(own, options);
-                options.Validate(own.Path);
+                var options = services.GetRequiredService<IOptions<Xpt2046Options>>().Value;
                 PinPlan.Check(devices);
                 var device = $"/dev/spidev{options.SpiBusId}.{options.SpiChipSelect}";
                 var spi = Open($"{own.Path}:SpiBusId", device, "SPI", () => SpiDevice.Create(options.CreateSpiConnectionSettings()));
                 return Open($"{own.Path}:SpiBusId", device, "SPI", () => new Xpt2046TouchKeypad(spi, services.GetRequiredService<GpioController>(), options, Time(services), Logger<Xpt2046TouchKeypad>(services)));
             })
-            .AddSensorsKind(GpioKind, (services, section) =>
+            .AddSensorsKind(GpioKind, (services, _) =>
             {
-                var own = section.GetSection(GpioKind);
-                var options = new GpioFaultSensorsOptions();
-                AtmDevicesBuilder.Bind(own, options);
-                options.Validate(own.Path);
+                var options = services.GetRequiredService<IOptions<GpioFaultSensorsOptions>>().Value;
                 PinPlan.Check(devices);
                 return new GpioFaultSensors(services.GetRequiredService<GpioController>(), options, Time(services), Logger<GpioFaultSensors>(services));
             });
     }
+
+    /// <summary>
+    /// Binds <typeparamref name="T"/> from <paramref name="section"/>, adds <paramref name="validator"/> (which names every
+    /// failure by its full path under that section) and, when <paramref name="selected"/>, checks them at host start.
+    /// </summary>
+    private static void AddValidatedOptions<T>(IServiceCollection services, IConfigurationSection section, IValidateOptions<T> validator, bool selected)
+        where T : class
+    {
+        var options = services.AddOptions<T>().Configure(o => AtmDevicesBuilder.Bind(section, o));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton(validator));
+        if (selected)
+        {
+            options.ValidateOnStart();
+        }
+    }
+
+    private static bool IsKind(IConfigurationSection section, string kind) => string.Equals(section["Kind"], kind, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Reads <c>Devices:Display</c>'s TFT and character-LCD subsections (each null when absent).</summary>
     public static RaspberryPiDisplayOptions ReadDisplayOptions(IConfigurationSection displaySection)

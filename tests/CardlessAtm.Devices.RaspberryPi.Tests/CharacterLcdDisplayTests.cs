@@ -64,7 +64,7 @@ public class CharacterLcdDisplayTests
     public void A_character_LCD_as_the_only_display_is_refused_at_start_up()
     {
         var options = new RaspberryPiDisplayOptions { CharacterLcd = new CharacterLcdOptions() };
-        var error = Assert.Throws<ConfigurationException>(() => options.Validate());
+        var error = Assert.Throws<ConfigurationException>(() => new RaspberryPiDisplayOptionsValidator("Devices:Display").ThrowIfInvalid(options));
         Assert.Equal("Devices:Display:Ili934x", error.Setting);
         Assert.Contains("a graphic display is needed for the QR", error.Message);
     }
@@ -73,15 +73,27 @@ public class CharacterLcdDisplayTests
     public void A_character_LCD_beside_a_TFT_is_accepted()
     {
         var options = new RaspberryPiDisplayOptions { Ili934x = new Ili934xDisplayOptions(), CharacterLcd = new CharacterLcdOptions() };
-        options.Validate();
+        Assert.True(new RaspberryPiDisplayOptionsValidator("Devices:Display").Validate(null, options).Succeeded);
     }
 
     [Fact]
     public void An_unsupported_module_size_names_the_setting()
     {
-        var error = Assert.Throws<ConfigurationException>(() => new CharacterLcdOptions { Columns = 40, Rows = 2 }.Validate());
+        var validator = new CharacterLcdOptionsValidator("Devices:Display:CharacterLcd");
+        var error = Assert.Throws<ConfigurationException>(() => validator.ThrowIfInvalid(new CharacterLcdOptions { Columns = 40, Rows = 2 }));
         Assert.Equal("Devices:Display:CharacterLcd:Columns", error.Setting);
-        error = Assert.Throws<ConfigurationException>(() => new CharacterLcdOptions { I2cAddress = 0x80 }.Validate());
+        error = Assert.Throws<ConfigurationException>(() => validator.ThrowIfInvalid(new CharacterLcdOptions { I2cAddress = 0x80 }));
         Assert.Equal("Devices:Display:CharacterLcd:I2cAddress", error.Setting);
+        var result = validator.Validate(null, new CharacterLcdOptions { I2cBusId = 30 });
+        Assert.True(result.Failed);
+        Assert.StartsWith("Devices:Display:CharacterLcd:I2cBusId: 30 is not an I2C bus number", Assert.Single(result.Failures!), StringComparison.Ordinal);
+        Assert.True(validator.Validate(null, new CharacterLcdOptions()).Succeeded);
+    }
+
+    [Fact]
+    public void A_driver_built_without_DI_refuses_bad_options_under_the_options_type_name()
+    {
+        var error = Assert.Throws<ConfigurationException>(() => new CharacterLcdDisplay(new Hd44780Pcf8574Emulator(), new CharacterLcdOptions { Columns = 40, Rows = 2 }));
+        Assert.Equal("CharacterLcdOptions:Columns", error.Setting);
     }
 }

@@ -155,8 +155,19 @@ public class GpioFaultSensorsTests
         {
             Sensors = [Sensor("SafeDoor", SensorKind.SafeDoor, 17), new GpioSensorOptions { Id = id, Kind = kind, Position = position, Pin = pin }],
         };
-        var error = Assert.Throws<ConfigurationException>(() => options.Validate());
+        var error = Assert.Throws<ConfigurationException>(() => new GpioFaultSensorsOptionsValidator("Devices:Sensors:Gpio").ThrowIfInvalid(options));
         Assert.Equal(setting, error.Setting);
+        var result = new GpioFaultSensorsOptionsValidator("Devices:Sensors:Gpio").Validate(null, options);
+        Assert.StartsWith(setting + ": ", Assert.Single(result.Failures!), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sensors_built_without_DI_refuse_bad_options_under_the_options_type_name()
+    {
+        using var rig = new Rig();
+        var options = new GpioFaultSensorsOptions { Sensors = [Sensor("SafeDoor", SensorKind.SafeDoor, 17)], DebounceMilliseconds = 0 };
+        var error = Assert.Throws<ConfigurationException>(() => new GpioFaultSensors(rig.Gpio, options, rig.Clock));
+        Assert.Equal("GpioFaultSensorsOptions:DebounceMilliseconds", error.Setting);
     }
 
     private static GpioSensorOptions Sensor(string id, SensorKind kind, int pin, int? position = null) =>

@@ -171,24 +171,28 @@ public class Ili934xDisplayTests(ITestOutputHelper output)
     [Fact]
     public void Options_name_the_bad_setting()
     {
-        var error = Assert.Throws<ConfigurationException>(() => new Ili934xDisplayOptions { DataCommandPin = 40 }.Validate());
+        var error = Assert.Throws<ConfigurationException>(() => Validator().ThrowIfInvalid(new Ili934xDisplayOptions { DataCommandPin = 40 }));
         Assert.Equal("Devices:Display:Ili934x:DataCommandPin", error.Setting);
-        error = Assert.Throws<ConfigurationException>(() => new Ili934xDisplayOptions { ResetPin = 25, DataCommandPin = 25 }.Validate());
+        error = Assert.Throws<ConfigurationException>(() => Validator().ThrowIfInvalid(new Ili934xDisplayOptions { ResetPin = 25, DataCommandPin = 25 }));
         Assert.Equal("Devices:Display:Ili934x:ResetPin", error.Setting);
+        var result = Validator().Validate(null, new Ili934xDisplayOptions { DataCommandPin = 40 });
+        Assert.StartsWith("Devices:Display:Ili934x:DataCommandPin: 40 is not a GPIO line", Assert.Single(result.Failures!), StringComparison.Ordinal);
     }
+
+    private static Ili934xDisplayOptionsValidator Validator(int spidevBufferLimit = 4096) => new("Devices:Display:Ili934x", spidevBufferLimit);
 
     [Fact]
     public void A_spi_buffer_larger_than_spidevs_is_refused_naming_the_kernel_limit()
     {
         // spidev refuses a transfer larger than its bufsiz (4096 unless the kernel command line raises it): a larger
         // buffer would fail every frame on the Pi, while the emulator took it (issue 14's hardware review).
-        var error = Assert.Throws<ConfigurationException>(() => new Ili934xDisplayOptions { SpiBufferSize = 8192 }.Validate(spidevBufferLimit: 4096));
+        var error = Assert.Throws<ConfigurationException>(() => Validator(4096).ThrowIfInvalid(new Ili934xDisplayOptions { SpiBufferSize = 8192 }));
 
         Assert.Equal("Devices:Display:Ili934x:SpiBufferSize", error.Setting);
         Assert.Contains("8192 bytes is more than spidev's buffer (4096 bytes", error.Message, StringComparison.Ordinal);
         Assert.Contains("spidev.bufsiz=8192", error.Message, StringComparison.Ordinal);
-        new Ili934xDisplayOptions { SpiBufferSize = 8192 }.Validate(spidevBufferLimit: 65_536); // raised by the kernel command line
-        new Ili934xDisplayOptions { SpiBufferSize = 4096 }.Validate(spidevBufferLimit: 4096);
+        Validator(65_536).ThrowIfInvalid(new Ili934xDisplayOptions { SpiBufferSize = 8192 }); // raised by the kernel command line
+        Validator(4096).ThrowIfInvalid(new Ili934xDisplayOptions { SpiBufferSize = 4096 });
     }
 
     [Fact]

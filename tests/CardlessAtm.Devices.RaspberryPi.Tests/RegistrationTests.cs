@@ -12,6 +12,7 @@ using CardlessAtm.FirmwareSim.Gpio;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace CardlessAtm.Devices.RaspberryPi.Tests;
 
@@ -30,6 +31,91 @@ public class RegistrationTests
         var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<IDisplay>());
         Assert.Equal("Devices:Display:Ili934x", error.Setting);
         Assert.Contains("a graphic display is needed for the QR", error.Message);
+    }
+
+    [Fact]
+    public void A_bad_mirror_LCD_setting_stops_start_up_naming_it()
+    {
+        using var rig = new Rig();
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "Ili934x",
+            ["Devices:Display:Ili934x:SpiBusId"] = "0",
+            ["Devices:Display:CharacterLcd:Columns"] = "40",
+        });
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Equal(typeof(CharacterLcdOptions), error.OptionsType);
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Display:CharacterLcd:Columns: 40x4 is not a supported module", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_bad_TFT_setting_stops_start_up_naming_it()
+    {
+        using var rig = new Rig();
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "Ili934x",
+            ["Devices:Display:Ili934x:DataCommandPin"] = "40",
+        });
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Equal(typeof(Ili934xDisplayOptions), error.OptionsType);
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Display:Ili934x:DataCommandPin: 40 is not a GPIO line", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_TFT_display_kind_without_its_settings_stops_start_up_naming_them()
+    {
+        using var rig = new Rig();
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "Ili934x",
+            ["Devices:Display:CharacterLcd:I2cBusId"] = "1",
+        });
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Display:Ili934x: the only display configured is a character LCD", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_bad_XPT2046_setting_stops_start_up_naming_it()
+    {
+        using var rig = new Rig();
+        using var services = Build(rig, new()
+        {
+            ["Devices:Keypad:Kind"] = "Xpt2046",
+            ["Devices:Keypad:Xpt2046:SpiClockHz"] = "5000000",
+        });
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Equal(typeof(Touch.Xpt2046Options), error.OptionsType);
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Keypad:Xpt2046:SpiClockHz: 5000000 Hz is outside 10 kHz–2.5 MHz", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_bad_touch_keypad_setting_stops_start_up_naming_it()
+    {
+        using var rig = new Rig();
+        using var services = Build(rig, new()
+        {
+            ["Devices:Keypad:Kind"] = "Touch",
+            ["Devices:Keypad:Touch:I2cAddress"] = "200",
+        });
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Equal(typeof(TouchKeypadOptions), error.OptionsType);
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Keypad:Touch:I2cAddress: 0xC8 is not a 7-bit device address", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Options_of_a_kind_that_is_not_selected_do_not_stop_start_up()
+    {
+        using var rig = new Rig();
+        using var services = Build(rig, new()
+        {
+            ["Devices:Display:Kind"] = "Simulated",
+            ["Devices:Display:CharacterLcd:Columns"] = "40",
+            ["Devices:Display:Ili934x:DataCommandPin"] = "40",
+            ["Devices:Keypad:Xpt2046:SpiClockHz"] = "5000000",
+            ["Devices:Sensors:Gpio:DebounceMilliseconds"] = "0",
+        });
+        services.GetService<IStartupValidator>()?.Validate();
     }
 
     [Fact]
@@ -73,8 +159,11 @@ public class RegistrationTests
             ["Devices:Sensors:Gpio:Sensors:1:Id"] = "Cassette1",
             ["Devices:Sensors:Gpio:Sensors:1:Kind"] = "CassettePresent",
         });
-        var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<IFaultSensors>());
-        Assert.Equal("Devices:Sensors:Gpio:Sensors:1:Position", error.Setting);
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IFaultSensors>());
+        Assert.Equal(typeof(GpioFaultSensorsOptions), error.OptionsType);
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Sensors:Gpio:Sensors:1:Position: a CassettePresent sensor needs the cassette position 1–8", StringComparison.Ordinal));
+        var atStart = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Contains(atStart.Failures, f => f.StartsWith("Devices:Sensors:Gpio:Sensors:1:Position:", StringComparison.Ordinal));
     }
 
     [Fact]

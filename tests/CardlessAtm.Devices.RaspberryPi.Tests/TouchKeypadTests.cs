@@ -46,9 +46,11 @@ public class TouchKeypadTests
     {
         var options = Options();
         options.Zones.Add(new TouchZoneOptions { Key = "F1", X = 250, Y = 200, Width = 60, Height = 30 });
-        var error = Assert.Throws<ConfigurationException>(() => options.Validate());
+        var validator = new TouchKeypadOptionsValidator("Devices:Keypad:Touch");
+        var error = Assert.Throws<ConfigurationException>(() => validator.ThrowIfInvalid(options));
         Assert.Equal("Devices:Keypad:Touch:Zones:2:X", error.Setting);
         Assert.Contains("overlaps", error.Message);
+        Assert.StartsWith("Devices:Keypad:Touch:Zones:2:X: the zone for F1 overlaps", Assert.Single(validator.Validate(null, options).Failures!), StringComparison.Ordinal);
     }
 
     private static TouchKeypadOptions Options() => new()

@@ -4,6 +4,7 @@ using CardlessAtm.Devices.Keypad;
 using CardlessAtm.Devices.RaspberryPi.Touch;
 using CardlessAtm.FirmwareSim.Gpio;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace CardlessAtm.Devices.RaspberryPi.Tests;
 
@@ -198,8 +199,20 @@ public class Xpt2046TouchKeypadTests
             _ => () => options.Zones[1].Key = "Withdraw",
         };
         spoil();
-        var error = Assert.Throws<ConfigurationException>(() => options.Validate());
+        var validator = new Xpt2046OptionsValidator("Devices:Keypad:Xpt2046");
+        var error = Assert.Throws<ConfigurationException>(() => validator.ThrowIfInvalid(options));
         Assert.Equal(setting, error.Setting);
+        Assert.StartsWith(setting + ": ", Assert.Single(validator.Validate(null, options).Failures!), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_zones_are_built_from_valid_options_without_a_section()
+    {
+        var options = Options();
+        Assert.True(new Xpt2046OptionsValidator("Devices:Keypad:Xpt2046").Validate(null, options).Succeeded);
+        var zones = options.BuildZones();
+        Assert.Equal(options.Zones.Count, zones.Count);
+        Assert.Equal(new System.Drawing.Rectangle(options.Zones[0].X, options.Zones[0].Y, options.Zones[0].Width, options.Zones[0].Height), zones[0].Area);
     }
 
     [Fact]
@@ -227,10 +240,9 @@ public class Xpt2046TouchKeypadTests
             ["Devices:Keypad:Xpt2046:Zones:0:Height"] = "40",
         });
 
-        var error = Assert.Throws<ConfigurationException>(() => services.GetRequiredService<IKeypad>());
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IKeypad>());
 
-        Assert.Equal("Devices:Keypad:Xpt2046:SpiClockHz", error.Setting);
-        Assert.Contains("16000000 Hz", error.Message, StringComparison.Ordinal);
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Keypad:Xpt2046:SpiClockHz: 16000000 Hz", StringComparison.Ordinal));
     }
 
     internal static Xpt2046Options Options() => new()

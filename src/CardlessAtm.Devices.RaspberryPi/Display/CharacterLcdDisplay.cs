@@ -13,7 +13,7 @@ namespace CardlessAtm.Devices.RaspberryPi.Display;
 /// title, the other rows the body lines, and the countdown sits at the right end of the last row.
 /// Only the characters that changed are rewritten. It cannot show a QR code: a screen with one is
 /// refused with <see cref="QrNotSupportedException"/>, and a configuration where it is the only
-/// display is refused at start-up (<see cref="RaspberryPiDisplayOptions.Validate"/>).
+/// display is refused at start-up (<see cref="RaspberryPiDisplayOptionsValidator"/>).
 /// </summary>
 public sealed class CharacterLcdDisplay : IDisplay, IDisposable
 {
@@ -32,7 +32,7 @@ public sealed class CharacterLcdDisplay : IDisplay, IDisposable
     {
         ArgumentNullException.ThrowIfNull(i2cDevice);
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        new CharacterLcdOptionsValidator(nameof(CharacterLcdOptions)).ThrowIfInvalid(options);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _columns = options.Columns;
         _rows = options.Rows;

@@ -69,7 +69,7 @@ public sealed class Ili934xDisplay : IDisplay, IDisposable
         ArgumentNullException.ThrowIfNull(spiDevice);
         ArgumentNullException.ThrowIfNull(gpio);
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        new Ili934xDisplayOptionsValidator(nameof(Ili934xDisplayOptions)).ThrowIfInvalid(options);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _panel = options.Model == Ili934xModel.Ili9342
             ? new Ili9342(spiDevice, options.DataCommandPin, options.ResetPin, options.BacklightPin, options.SpiBufferSize, gpio, shouldDispose: false)

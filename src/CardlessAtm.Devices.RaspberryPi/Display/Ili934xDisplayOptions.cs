@@ -1,5 +1,4 @@
 using System.Device.Spi;
-using CardlessAtm.Devices.RaspberryPi.Configuration;
 
 namespace CardlessAtm.Devices.RaspberryPi.Display;
 
@@ -14,7 +13,7 @@ public enum Ili934xModel
 }
 
 /// <summary>
-/// Settings of an ILI9341/ILI9342 SPI TFT (configuration section e.g. <c>Devices:Display:Ili934x</c>).
+/// Settings of an ILI9341/ILI9342 SPI TFT; checked by <see cref="Ili934xDisplayOptionsValidator"/>.
 /// The SPI values are for whoever opens the bus (<see cref="CreateSpiConnectionSettings"/>); the driver takes the opened bus.
 /// </summary>
 public sealed class Ili934xDisplayOptions
@@ -49,55 +48,6 @@ public sealed class Ili934xDisplayOptions
 
     /// <summary>Largest SPI transfer in bytes: at most spidev's bufsiz (4096 unless the kernel command line raises it).</summary>
     public int SpiBufferSize { get; set; } = 4096;
-
-    /// <summary>Checks every setting; <paramref name="section"/> prefixes the setting names in errors.</summary>
-    /// <param name="section">The configuration path of these options.</param>
-    /// <param name="spidevBufferLimit">spidev's transfer limit (default: read from this machine, see <see cref="SpidevBuffer"/>).</param>
-    /// <exception cref="ConfigurationException">A setting is out of range.</exception>
-    public void Validate(string section = "Devices:Display:Ili934x", int? spidevBufferLimit = null)
-    {
-        if (!Enum.IsDefined(Model))
-        {
-            throw new ConfigurationException($"{section}:Model", $"'{Model}' is not a supported controller; use Ili9341 or Ili9342");
-        }
-
-        if (SpiBusId is < 0 or > 6)
-        {
-            throw new ConfigurationException($"{section}:SpiBusId", $"{SpiBusId} is not an SPI bus of a Raspberry Pi (0–6)");
-        }
-
-        if (SpiChipSelect is < 0 or > 2)
-        {
-            throw new ConfigurationException($"{section}:SpiChipSelect", $"{SpiChipSelect} is not a chip select (0–2)");
-        }
-
-        if (SpiClockHz is < 100_000 or > 80_000_000)
-        {
-            throw new ConfigurationException($"{section}:SpiClockHz", $"{SpiClockHz} Hz is outside 100 kHz–80 MHz");
-        }
-
-        if (SpiBufferSize is < 64 or > 65_536)
-        {
-            throw new ConfigurationException($"{section}:SpiBufferSize", $"{SpiBufferSize} bytes is outside 64–65536 (spidev's default is 4096)");
-        }
-
-        var limit = spidevBufferLimit ?? SpidevBuffer.ReadLimit();
-        if (SpiBufferSize > limit)
-        {
-            throw new ConfigurationException(
-                $"{section}:SpiBufferSize",
-                $"{SpiBufferSize} bytes is more than spidev's buffer ({limit} bytes, {SpidevBuffer.ParameterPath}), so every transfer would fail; lower it, or add spidev.bufsiz={SpiBufferSize} to /boot/firmware/cmdline.txt and reboot");
-        }
-
-        PinRules.CheckPin($"{section}:DataCommandPin", DataCommandPin);
-        PinRules.CheckPin($"{section}:ResetPin", ResetPin, optional: true);
-        PinRules.CheckPin($"{section}:BacklightPin", BacklightPin, optional: true);
-        PinRules.CheckDistinct(section, [
-            ($"{section}:DataCommandPin", DataCommandPin),
-            ($"{section}:ResetPin", ResetPin),
-            ($"{section}:BacklightPin", BacklightPin),
-        ]);
-    }
 
     /// <summary>The SPI settings the binding expects (mode 3, this bus, chip select and clock).</summary>
     public SpiConnectionSettings CreateSpiConnectionSettings() =>

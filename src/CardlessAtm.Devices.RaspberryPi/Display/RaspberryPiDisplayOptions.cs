@@ -2,7 +2,7 @@
 namespace CardlessAtm.Devices.RaspberryPi.Display;
 
 /// <summary>
-/// Which displays a Raspberry Pi rig has (e.g. <c>Devices:Display</c>). The customer display
+/// Which displays a Raspberry Pi rig has; the set is checked by <see cref="RaspberryPiDisplayOptionsValidator"/>, each display by its own validator. The customer display
 /// must be able to show the QR code: an ILI934x TFT is the customer display; a character LCD may
 /// be added beside it (e.g. for service messages) but is refused as the only display.
 /// </summary>
@@ -13,27 +13,4 @@ public sealed class RaspberryPiDisplayOptions
 
     /// <summary>The character LCD, or null when none is fitted.</summary>
     public CharacterLcdOptions? CharacterLcd { get; set; }
-
-    /// <summary>Checks the set of displays and each display's settings.</summary>
-    /// <exception cref="ConfigurationException">No display, only a character LCD, or a bad setting.</exception>
-    public void Validate(string section = "Devices:Display")
-    {
-        if (Ili934x is null && CharacterLcd is not null)
-        {
-            throw new ConfigurationException(
-                $"{section}:Ili934x",
-                "the only display configured is a character LCD (HD44780), which cannot show the QR code a cardless withdrawal needs; "
-                + $"a graphic display is needed for the QR: configure {section}:Ili934x (ILI9341 or ILI9342 SPI TFT)");
-        }
-
-        if (Ili934x is null)
-        {
-            throw new ConfigurationException(
-                $"{section}:Ili934x",
-                "no display is configured; a graphic display is needed for the QR: configure an ILI9341 or ILI9342 SPI TFT");
-        }
-
-        Ili934x.Validate($"{section}:Ili934x");
-        CharacterLcd?.Validate($"{section}:CharacterLcd");
-    }
 }

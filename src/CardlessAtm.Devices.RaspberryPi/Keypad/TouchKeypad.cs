@@ -31,7 +31,8 @@ public sealed class TouchKeypad : IKeypad, IDisposable
         ArgumentNullException.ThrowIfNull(i2cDevice);
         ArgumentNullException.ThrowIfNull(gpio);
         ArgumentNullException.ThrowIfNull(options);
-        _zones = options.Validate();
+        new TouchKeypadOptionsValidator(nameof(TouchKeypadOptions)).ThrowIfInvalid(options);
+        _zones = options.BuildZones();
         _time = time ?? TimeProvider.System;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         Status = new KeypadStatus($"CHSC6440 touch {options.ScreenWidth}x{options.ScreenHeight}");

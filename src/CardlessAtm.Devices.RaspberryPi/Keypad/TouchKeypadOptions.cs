@@ -1,6 +1,5 @@
 using System.Device.I2c;
 using CardlessAtm.Devices.Keypad;
-using CardlessAtm.Devices.RaspberryPi.Configuration;
 
 namespace CardlessAtm.Devices.RaspberryPi.Keypad;
 
@@ -23,7 +22,7 @@ public sealed class TouchZoneOptions
     public int Height { get; set; }
 }
 
-/// <summary>Settings of a CHSC6440 touch panel used as a keypad (e.g. <c>Devices:Keypad:Touch</c>).</summary>
+/// <summary>Settings of a CHSC6440 touch panel used as a keypad; checked by <see cref="TouchKeypadOptionsValidator"/>.</summary>
 public sealed class TouchKeypadOptions
 {
     /// <summary>I2C bus (1 = the header's SDA1/SCL1).</summary>
@@ -47,23 +46,8 @@ public sealed class TouchKeypadOptions
     /// <summary>The on-screen buttons.</summary>
     public List<TouchZoneOptions> Zones { get; set; } = [];
 
-    /// <summary>Checks every setting and returns the zones with their keys.</summary>
-    /// <exception cref="ConfigurationException">A setting is invalid; the message names it.</exception>
-    public IReadOnlyList<(System.Drawing.Rectangle Area, AtmKey Key)> Validate(string section = "Devices:Keypad:Touch")
-    {
-        if (I2cAddress is < 0x08 or > 0x77)
-        {
-            throw new ConfigurationException($"{section}:I2cAddress", $"0x{I2cAddress:X2} is not a 7-bit device address (the CHSC6440 answers at 0x2E)");
-        }
-
-        PinRules.CheckPin($"{section}:InterruptPin", InterruptPin);
-        if (ScreenWidth is < 1 or > 4095 || ScreenHeight is < 1 or > 4095)
-        {
-            throw new ConfigurationException($"{section}:ScreenWidth", $"{ScreenWidth}x{ScreenHeight} is not a panel size the controller reports (1–4095 each way)");
-        }
-
-        return TouchZones.Validate(section, Zones, ScreenWidth, ScreenHeight);
-    }
+    /// <summary>The on-screen buttons with their keys, from options <see cref="TouchKeypadOptionsValidator"/> accepted.</summary>
+    public IReadOnlyList<(System.Drawing.Rectangle Area, AtmKey Key)> BuildZones() => TouchZones.Build(Zones);
 
     /// <summary>The I2C settings of the controller.</summary>
     public I2cConnectionSettings CreateI2cConnectionSettings() => new(I2cBusId, I2cAddress);

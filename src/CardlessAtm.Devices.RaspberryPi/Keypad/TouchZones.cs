@@ -2,12 +2,22 @@ using CardlessAtm.Devices.Keypad;
 
 namespace CardlessAtm.Devices.RaspberryPi.Keypad;
 
-/// <summary>Checks the on-screen buttons of a touch keypad (shared by the CHSC6440 and the XPT2046 keypads).</summary>
+/// <summary>Checks (<see cref="Check"/>) and builds (<see cref="Build"/>) the on-screen buttons of a touch keypad (shared by the CHSC6440 and the XPT2046 keypads).</summary>
 internal static class TouchZones
 {
-    /// <summary>Checks every zone against the panel and the others; returns them with their keys.</summary>
-    /// <exception cref="ConfigurationException">A zone is invalid; the message names it.</exception>
-    public static IReadOnlyList<(System.Drawing.Rectangle Area, AtmKey Key)> Validate(string section, List<TouchZoneOptions>? zones, int screenWidth, int screenHeight)
+    /// <summary>The zones with their keys, from zones that <see cref="Check"/> accepted; no configuration path involved.</summary>
+    /// <exception cref="ArgumentException">A zone's key is not a key (the options were not validated).</exception>
+    public static IReadOnlyList<(System.Drawing.Rectangle Area, AtmKey Key)> Build(IEnumerable<TouchZoneOptions> zones)
+    {
+        ArgumentNullException.ThrowIfNull(zones);
+        return [.. zones.Select(z => (
+            new System.Drawing.Rectangle(z.X, z.Y, z.Width, z.Height),
+            KeyNames.TryParse(z.Key, out var key) ? key : throw new ArgumentException($"'{z.Key}' is not a key; validate the options first", nameof(zones))))];
+    }
+
+    /// <summary>Checks every zone against the panel and the others.</summary>
+    /// <exception cref="ConfigurationException">A zone is invalid; the message names it under <paramref name="section"/>.</exception>
+    public static void Check(string section, List<TouchZoneOptions>? zones, int screenWidth, int screenHeight)
     {
         if (zones is null || zones.Count == 0)
         {
@@ -41,7 +51,5 @@ internal static class TouchZones
 
             result.Add((area, key));
         }
-
-        return result;
     }
 }

@@ -32,7 +32,7 @@ public sealed class GpioFaultSensors : IFaultSensors, IDisposable
     {
         ArgumentNullException.ThrowIfNull(gpio);
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        new GpioFaultSensorsOptionsValidator(nameof(GpioFaultSensorsOptions)).ThrowIfInvalid(options);
         _gpio = gpio;
         _time = time ?? TimeProvider.System;
         _logger = (ILogger?)logger ?? NullLogger.Instance;

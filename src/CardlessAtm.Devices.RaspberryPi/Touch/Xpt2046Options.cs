@@ -1,19 +1,15 @@
 using System.Device.Spi;
 using CardlessAtm.Devices.Keypad;
-using CardlessAtm.Devices.RaspberryPi.Configuration;
 using CardlessAtm.Devices.RaspberryPi.Keypad;
 
 namespace CardlessAtm.Devices.RaspberryPi.Touch;
 
 /// <summary>
-/// Settings of an XPT2046 resistive touch layer used as a keypad (<c>Devices:Keypad:Xpt2046</c>). The raw ranges are
+/// Settings of an XPT2046 resistive touch layer used as a keypad; checked by <see cref="Xpt2046OptionsValidator"/>. The raw ranges are
 /// the ADC readings at the panel's edges, found with the calibration steps in the README.
 /// </summary>
 public sealed class Xpt2046Options
 {
-    /// <summary>The configuration section these options are bound from.</summary>
-    public const string SectionName = "Devices:Keypad:Xpt2046";
-
     /// <summary>SPI bus (0 = the header's SPI0, shared with the TFT).</summary>
     public int SpiBusId { get; set; }
 
@@ -74,73 +70,10 @@ public sealed class Xpt2046Options
     /// <summary>The on-screen buttons.</summary>
     public List<TouchZoneOptions> Zones { get; set; } = [];
 
-    /// <summary>Checks every setting and returns the zones with their keys.</summary>
-    /// <exception cref="ConfigurationException">A setting is invalid; the message names it.</exception>
-    public IReadOnlyList<(System.Drawing.Rectangle Area, AtmKey Key)> Validate(string section = SectionName)
-    {
-        if (SpiBusId is < 0 or > 6)
-        {
-            throw new ConfigurationException($"{section}:{nameof(SpiBusId)}", $"{SpiBusId} is not an SPI bus of the Pi (0–6)");
-        }
-
-        if (SpiChipSelect is < 0 or > 2)
-        {
-            throw new ConfigurationException($"{section}:{nameof(SpiChipSelect)}", $"{SpiChipSelect} is not a chip select (0–2; the TFT usually has 0, the touch controller 1)");
-        }
-
-        if (SpiClockHz is < 10_000 or > Xpt2046.MaxClockHz)
-        {
-            throw new ConfigurationException($"{section}:{nameof(SpiClockHz)}", $"{SpiClockHz} Hz is outside 10 kHz–2.5 MHz, the XPT2046's range (the TFT's faster clock is its own setting)");
-        }
-
-        PinRules.CheckPin($"{section}:{nameof(PenIrqPin)}", PenIrqPin);
-        if (ScreenWidth is < 1 or > 4095 || ScreenHeight is < 1 or > 4095)
-        {
-            throw new ConfigurationException($"{section}:{nameof(ScreenWidth)}", $"{ScreenWidth}x{ScreenHeight} is not a panel size (1–4095 each way)");
-        }
-
-        CheckRange(section, nameof(RawXMin), RawXMin, nameof(RawXMax), RawXMax);
-        CheckRange(section, nameof(RawYMin), RawYMin, nameof(RawYMax), RawYMax);
-        if (PressureThreshold is < 1 or > 2 * Xpt2046.MaxValue)
-        {
-            throw new ConfigurationException($"{section}:{nameof(PressureThreshold)}", $"{PressureThreshold} is outside 1–8190 (pressure is Z1 + 4095 − Z2)");
-        }
-
-        if (SamplesPerReading is < 3 or > 16)
-        {
-            throw new ConfigurationException($"{section}:{nameof(SamplesPerReading)}", $"{SamplesPerReading} is outside 3–16 (at least three, so that an outlier can be told from the rest)");
-        }
-
-        if (MaxSampleSpread is < 1 or > Xpt2046.MaxValue)
-        {
-            throw new ConfigurationException($"{section}:{nameof(MaxSampleSpread)}", $"{MaxSampleSpread} is outside 1–4095");
-        }
-
-        CheckMilliseconds(section, nameof(PollIntervalMilliseconds), PollIntervalMilliseconds, 1, 100);
-        CheckMilliseconds(section, nameof(PressDebounceMilliseconds), PressDebounceMilliseconds, 0, 500);
-        CheckMilliseconds(section, nameof(ReleaseDebounceMilliseconds), ReleaseDebounceMilliseconds, 0, 1000);
-        return TouchZones.Validate(section, Zones, ScreenWidth, ScreenHeight);
-    }
+    /// <summary>The on-screen buttons with their keys, from options <see cref="Xpt2046OptionsValidator"/> accepted.</summary>
+    public IReadOnlyList<(System.Drawing.Rectangle Area, AtmKey Key)> BuildZones() => TouchZones.Build(Zones);
 
     /// <summary>The controller's own SPI settings: its chip select and slow clock, mode 0.</summary>
     public SpiConnectionSettings CreateSpiConnectionSettings() =>
         new(SpiBusId, SpiChipSelect) { ClockFrequency = SpiClockHz, Mode = SpiMode.Mode0, DataBitLength = 8 };
-
-    private static void CheckRange(string section, string minName, int min, string maxName, int max)
-    {
-        if (min < 0 || max > Xpt2046.MaxValue || max - min < 100)
-        {
-            throw new ConfigurationException(
-                $"{section}:{minName}",
-                $"{minName} {min} and {maxName} {max} must lie in 0–4095 with {maxName} at least 100 above {minName} (for a reversed axis set the Invert setting instead)");
-        }
-    }
-
-    private static void CheckMilliseconds(string section, string name, int value, int min, int max)
-    {
-        if (value < min || value > max)
-        {
-            throw new ConfigurationException($"{section}:{name}", $"{value} ms is outside {min}–{max} ms");
-        }
-    }
 }

@@ -39,7 +39,7 @@ public sealed class Xpt2046TouchKeypad : IKeypad, IDisposable
     /// <summary>Starts polling the controller on <paramref name="spi"/> (owned by the keypad from now on) with PENIRQ on <paramref name="gpio"/> (the controller stays the caller's).</summary>
     /// <param name="spi">The bus, opened with <see cref="Xpt2046Options.CreateSpiConnectionSettings"/> (the controller's chip select and clock).</param>
     /// <param name="gpio">The board's GPIO controller; the keypad opens <see cref="Xpt2046Options.PenIrqPin"/> on it.</param>
-    /// <param name="options">Settings; validated here.</param>
+    /// <param name="options">Settings, checked by <see cref="Xpt2046OptionsValidator"/> (under the neutral name <c>Xpt2046Options</c> when not by the registration).</param>
     /// <param name="time">Clock for polling and debouncing; the system clock if null.</param>
     /// <param name="logger">Logger; none if null.</param>
     /// <exception cref="ConfigurationException">A setting is invalid.</exception>
@@ -48,7 +48,8 @@ public sealed class Xpt2046TouchKeypad : IKeypad, IDisposable
         ArgumentNullException.ThrowIfNull(spi);
         ArgumentNullException.ThrowIfNull(gpio);
         ArgumentNullException.ThrowIfNull(options);
-        _zones = options.Validate();
+        new Xpt2046OptionsValidator(nameof(Xpt2046Options)).ThrowIfInvalid(options);
+        _zones = options.BuildZones();
         _options = options;
         _gpio = gpio;
         _time = time ?? TimeProvider.System;
