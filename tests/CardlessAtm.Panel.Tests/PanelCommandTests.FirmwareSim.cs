@@ -165,6 +165,35 @@ public sealed partial class PanelCommandTests
     }
 
     /// <summary>
+    /// The FirmwareSim attach takes the same binding rules and the same device check however the rig and the panel are
+    /// selected: a non-loopback address without Panel:AllowRemote, or with it but no token, is refused; a dispenser port that
+    /// names another device by a path through the pty directory is not the rig's pty; and Devices:Rig, Panel:Enabled and the
+    /// port given as environment variables (not --rig, --panel, --set) are checked alike. The refusal never prints the token.
+    /// </summary>
+    [Theory]
+    [InlineData("shared secret is required", null, "--rig", "firmware-sim", "--panel", "--set", "Panel:Address=0.0.0.0", "--set", "Panel:AllowRemote=true")]
+    [InlineData("set Panel:AllowRemote=true", null, "--rig", "firmware-sim", "--panel", "--set", "Panel:Address=0.0.0.0", "--set", "Panel:Token=adv18b-secret-token-0123")]
+    [InlineData("Devices:Dispenser:Lcdm2000:PortName=/dev/pts/../ttyUSB0 is not the rig's", null, "--rig", "firmware-sim", "--panel", "--set", "Devices:Dispenser:Lcdm2000:PortName=/dev/pts/../ttyUSB0", "--set", "Panel:Token=adv18b-secret-token-0123")]
+    [InlineData("Devices:Dispenser:Lcdm2000:PortName=/dev/ttyUSB0 is not the rig's", "CARDLESSATM_Devices__Rig=FirmwareSim;CARDLESSATM_Panel__Enabled=true;CARDLESSATM_Devices__Dispenser__Lcdm2000__PortName=/dev/ttyUSB0;CARDLESSATM_Panel__Token=adv18b-secret-token-0123")]
+    public async Task Terminal_on_the_firmware_sim_rig_with_panel_refuses_unsafe_bindings_and_ports_however_selected(string expected, string? environment, params string[] args)
+    {
+        var directory = TerminalDirectory();
+        var variables = (environment ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries).Select(v => v.Split('=', 2)).ToDictionary(v => v[0], v => v[1]);
+        using var process = Start(["terminal", .. args, .. TerminalSettings(directory)], out var output, variables);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        process.WaitForExit();
+
+        Assert.Equal(2, process.ExitCode);
+        var refusal = Assert.Single(output, l => l.Contains("panel refuses", StringComparison.Ordinal));
+        Assert.Contains(expected, refusal, StringComparison.Ordinal);
+        var text = string.Join('\n', output);
+        Assert.DoesNotContain("adv18b-secret-token-0123", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Front panel of", text, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(directory, "data", "journal.log")), "the terminal started although the panel was refused");
+    }
+
+    /// <summary>
     /// The documented override: with Panel:AllowRealDevices=true the panel starts beside a dispenser that is not the rig's
     /// emulator, and marks the dispenser's switches unavailable (they would act on an emulator the terminal does not use),
     /// naming the setting; the screen, keys and door stay the rig's.
