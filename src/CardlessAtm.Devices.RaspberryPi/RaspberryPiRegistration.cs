@@ -79,6 +79,8 @@ public static class RaspberryPiRegistration
         var lcdSection = display.GetSection(CharacterLcdKind);
         AddValidatedOptions(builder.Services, lcdSection, new CharacterLcdOptionsValidator(lcdSection.Path), IsKind(display, Ili934xKind) && lcdSection.Exists());
         var keypad = devices.GetSection("Keypad");
+        var matrix = keypad.GetSection(MatrixKind);
+        AddValidatedOptions(builder.Services, matrix, new MatrixKeypadOptionsValidator(matrix.Path), IsKind(keypad, MatrixKind), o => ReadMatrixOptions(matrix, o));
         var touch = keypad.GetSection(TouchKind);
         AddValidatedOptions(builder.Services, touch, new TouchKeypadOptionsValidator(touch.Path), IsKind(keypad, TouchKind));
         var xpt2046 = keypad.GetSection(Xpt2046Kind);
@@ -115,9 +117,7 @@ public static class RaspberryPiRegistration
             })
             .AddKeypadKind(MatrixKind, (services, section) =>
             {
-                var own = section.GetSection(MatrixKind);
-                var options = ReadMatrixOptions(own);
-                options.Validate(own.Path);
+                var options = services.GetRequiredService<IOptions<MatrixKeypadOptions>>().Value;
                 PinPlan.Check(devices);
                 return new MatrixKeypad(services.GetRequiredService<GpioController>(), options, Time(services), Logger<MatrixKeypad>(services));
             })
@@ -162,10 +162,10 @@ public static class RaspberryPiRegistration
     /// Binds <typeparamref name="T"/> from <paramref name="section"/>, adds <paramref name="validator"/> (which names every
     /// failure by its full path under that section) and, when <paramref name="selected"/>, checks them at host start.
     /// </summary>
-    private static void AddValidatedOptions<T>(IServiceCollection services, IConfigurationSection section, IValidateOptions<T> validator, bool selected)
+    private static void AddValidatedOptions<T>(IServiceCollection services, IConfigurationSection section, IValidateOptions<T> validator, bool selected, Action<T>? bind = null)
         where T : class
     {
-        var options = services.AddOptions<T>().Configure(o => AtmDevicesBuilder.Bind(section, o));
+        var options = services.AddOptions<T>().Configure(bind ?? (o => AtmDevicesBuilder.Bind(section, o)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton(validator));
         if (selected)
         {
@@ -197,11 +197,13 @@ public static class RaspberryPiRegistration
         return result;
     }
 
-    /// <summary>The configuration binder appends to arrays that already hold defaults; a listed value must replace them.</summary>
-    /// <summary>Reads <c>Devices:Keypad:Matrix</c>: listed pins and key map replace the defaults whole.</summary>
-    internal static MatrixKeypadOptions ReadMatrixOptions(IConfigurationSection section)
+    /// <summary>
+    /// Reads <c>Devices:Keypad:Matrix</c> into <paramref name="options"/> (a new one when null): listed pins and key map
+    /// replace the defaults whole, because the configuration binder appends to arrays that already hold defaults.
+    /// </summary>
+    internal static MatrixKeypadOptions ReadMatrixOptions(IConfigurationSection section, MatrixKeypadOptions? options = null)
     {
-        var options = new MatrixKeypadOptions();
+        options ??= new MatrixKeypadOptions();
         ReplaceListedDefaults(section, options);
         AtmDevicesBuilder.Bind(section, options);
         return options;

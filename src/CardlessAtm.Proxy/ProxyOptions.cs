@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using CardlessAtm.Network;
 
@@ -6,7 +5,7 @@ namespace CardlessAtm.Proxy;
 
 /// <summary>
 /// Settings of a proxy (configuration section <c>Proxy</c>). Two listeners: one for the ATMs' persistent
-/// connections, one for phones. Validated by <see cref="Validate"/> when a <see cref="ProxyServer"/> is created.
+/// connections, one for phones. Checked by <see cref="ProxyOptionsValidator"/> at host start and when a <see cref="ProxyServer"/> is created.
 /// </summary>
 public sealed class ProxyOptions
 {
@@ -84,55 +83,6 @@ public sealed class ProxyOptions
     /// Must be at least <c>Proxy:Atm:MaxConnections</c>, so an online ATM is never forgotten.
     /// </summary>
     public int MaxKnownAtms { get; set; } = 10_000;
-
-    /// <summary>Checks every setting; throws naming the first bad one.</summary>
-    /// <exception cref="ConfigurationException">A setting is invalid.</exception>
-    public void Validate()
-    {
-        Require(Atm is not null, "Proxy:Atm", "is required");
-        Require(Phone is not null, "Proxy:Phone", "is required");
-        Atm!.Validate("Proxy:Atm");
-        Phone!.Validate("Proxy:Phone");
-        ValidateAtmIdentity();
-        ValidatePhoneTransport();
-        Require(ForwardTimeout > TimeSpan.Zero, "Proxy:ForwardTimeout", string.Create(CultureInfo.InvariantCulture, $"must be positive (e.g. 00:01:30), not {ForwardTimeout}"));
-        Require(MaxRequestsPerPhoneConnection >= 1, "Proxy:MaxRequestsPerPhoneConnection", "must be at least 1");
-        Require(MaxConcurrentRequestsPerPhoneConnection >= 1, "Proxy:MaxConcurrentRequestsPerPhoneConnection", "must be at least 1");
-        Require(MaxUnansweredPerAtm >= 1, "Proxy:MaxUnansweredPerAtm", "must be at least 1");
-        Require(PhoneIdleTimeout > ForwardTimeout, "Proxy:PhoneIdleTimeout", string.Create(CultureInfo.InvariantCulture, $"must exceed Proxy:ForwardTimeout ({ForwardTimeout}), since a phone is silent while it waits for its answer"));
-        Require(AtmEchoInterval is null || AtmEchoInterval > TimeSpan.Zero, "Proxy:AtmEchoInterval", "must be positive when set");
-        Require(AtmSignOnTimeout > TimeSpan.Zero, "Proxy:AtmSignOnTimeout", "must be positive");
-        Require(HandshakeTimeout > TimeSpan.Zero, "Proxy:HandshakeTimeout", "must be positive");
-        Require(MaxAtmConnectionsBeforeSignOn >= 1 && MaxAtmConnectionsBeforeSignOn <= Atm.MaxConnections, "Proxy:MaxAtmConnectionsBeforeSignOn", string.Create(CultureInfo.InvariantCulture, $"must be 1 to Proxy:Atm:MaxConnections ({Atm.MaxConnections})"));
-        Require(PhoneConnectionLifetime > ForwardTimeout, "Proxy:PhoneConnectionLifetime", string.Create(CultureInfo.InvariantCulture, $"must exceed Proxy:ForwardTimeout ({ForwardTimeout}), so a phone's request can be answered"));
-        Require(PhoneFirstMessageTimeout > TimeSpan.Zero, "Proxy:PhoneFirstMessageTimeout", "must be positive");
-        Require(MaxKnownAtms >= Atm.MaxConnections, "Proxy:MaxKnownAtms", string.Create(CultureInfo.InvariantCulture, $"must be at least Proxy:Atm:MaxConnections ({Atm.MaxConnections}), so no online ATM is ever forgotten"));
-        if (Atm.Port != 0 && Atm.Port == Phone.Port && Atm.BindAddress.Equals(Phone.BindAddress))
-        {
-            throw new ConfigurationException("Proxy:Phone:Port", string.Create(CultureInfo.InvariantCulture, $"Proxy:Phone:Port {Phone.Port} is also Proxy:Atm:Port; the two listeners need different ports."));
-        }
-    }
-
-    // The ATM port is where an ATM claims its id: without a per-ATM certificate any connection can claim any id.
-    private void ValidateAtmIdentity()
-    {
-        var tls = Atm.Tls;
-        Require(tls.HasClientAuthority || Atm.Insecure, "Proxy:Atm:Tls:ClientCaCertificatePath", "must name the ATM CA certificate (mutual TLS: each ATM proves its id with its certificate); plain TCP or TLS without ATM certificates needs Proxy:Atm:Insecure = true");
-        tls.ValidateClientAuthority("Proxy:Atm:Tls");
-        Require(string.IsNullOrWhiteSpace(Phone.Tls.ClientCaCertificatePath) && string.IsNullOrWhiteSpace(Phone.Tls.DenyListPath), "Proxy:Phone:Tls:ClientCaCertificatePath", "is for the ATM port only (phones authenticate with their DUKPT MAC)");
-    }
-
-    // Phones send account data and PIN blocks (encrypted, but still their traffic) here: TLS unless a lab says otherwise.
-    private void ValidatePhoneTransport() =>
-        Require(Phone.Tls.Enabled || Phone.Insecure, "Proxy:Phone:Tls:CertificatePath", "must name the phone port's TLS certificate (with Proxy:Phone:Tls:PrivateKeyPath; make them with 'cardless-atm keys tls', phones pin it as Phone:TlsServerPin); plain TCP needs Proxy:Phone:Insecure = true");
-
-    internal static void Require(bool condition, string setting, string rule)
-    {
-        if (!condition)
-        {
-            throw new ConfigurationException(setting, $"{setting} {rule}.");
-        }
-    }
 }
 
 /// <summary>One listener of the proxy.</summary>
@@ -169,28 +119,6 @@ public sealed class ProxyListenerOptions
     /// </summary>
     public bool Insecure { get; set; }
 
-    /// <summary>The parsed <see cref="Address"/> (valid after <see cref="Validate"/>).</summary>
-    internal IPAddress BindAddress { get; private set; } = IPAddress.Loopback;
-
-    internal void Validate(string section)
-    {
-        if (string.Equals(Address, "localhost", StringComparison.OrdinalIgnoreCase))
-        {
-            BindAddress = IPAddress.Loopback;
-        }
-        else if (IPAddress.TryParse(Address, out var parsed))
-        {
-            BindAddress = parsed;
-        }
-        else
-        {
-            throw new ConfigurationException($"{section}:Address", $"{section}:Address '{Address}' is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::) or 'localhost'.");
-        }
-
-        ProxyOptions.Require(Port is >= 0 and <= 65535, $"{section}:Port", "must be 0–65535 (0 picks a free port)");
-        ProxyOptions.Require(MaxConnections >= 1, $"{section}:MaxConnections", "must be at least 1");
-        ProxyOptions.Require(MaxConnectionsPerAddress >= 1 && MaxConnectionsPerAddress <= MaxConnections, $"{section}:MaxConnectionsPerAddress", string.Create(CultureInfo.InvariantCulture, $"must be 1 to {section}:MaxConnections ({MaxConnections})"));
-        ProxyOptions.Require(Tls is not null, $"{section}:Tls", "is required (leave its settings empty, with Insecure = true, for plain TCP)");
-        Tls!.Validate($"{section}:Tls");
-    }
+    /// <summary>The parsed <see cref="Address"/> (valid once <see cref="ProxyOptionsValidator"/> accepted it).</summary>
+    internal IPAddress BindAddress => ProxyOptionsValidator.ParseAddress(Address) ?? IPAddress.Loopback;
 }

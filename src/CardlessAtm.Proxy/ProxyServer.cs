@@ -51,7 +51,7 @@ public sealed class ProxyServer : IAsyncDisposable
     public ProxyServer(ProxyOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        ProxyOptionsValidator.ThrowIfInvalid(options);
         _options = options;
         loggerFactory ??= NullLoggerFactory.Instance;
         _log = loggerFactory.CreateLogger<ProxyServer>();

@@ -18,25 +18,14 @@ public static class QrServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
+        if (services.Any(d => d.ServiceType == typeof(IValidateOptions<QrSessionOptions>) && d.ImplementationType == typeof(QrSessionOptionsValidator)))
+        {
+            return services; // a second call adds nothing
+        }
+
         services.AddOptions<QrSessionOptions>().Bind(configuration.GetSection(QrSessionOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<QrSessionOptions>, QrSessionOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         return services;
-    }
-
-    private sealed class QrSessionOptionsValidator : IValidateOptions<QrSessionOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, QrSessionOptions options)
-        {
-            try
-            {
-                options.Validate();
-                return ValidateOptionsResult.Success;
-            }
-            catch (ArgumentOutOfRangeException error)
-            {
-                return ValidateOptionsResult.Fail(error.Message);
-            }
-        }
     }
 }

@@ -70,7 +70,8 @@ public sealed class AtmTerminal : IAsyncDisposable
     public string ProxyLinkSecurity => DescribeLink(_proxy.Connection, Options.Proxy);
 
     /// <summary>Builds the terminal: validates the settings, loads the terminal master key, opens the journal and the queue.</summary>
-    /// <exception cref="ArgumentException">A setting is wrong (the message names it).</exception>
+    /// <exception cref="ConfigurationException">A terminal setting is wrong (<see cref="ConfigurationException.Setting"/> names it).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A <c>QrSession</c> setting is out of range (the message names it).</exception>
     /// <exception cref="SecurityException">The master key is missing or its file is readable by others.</exception>
     public static AtmTerminal Create(
         TerminalOptions options, AtmDevices devices, ISecurityProfile profile, QrSessionOptions qrOptions, TimeProvider time, ILoggerFactory loggers, IMeterFactory? meters = null)
@@ -78,7 +79,7 @@ public sealed class AtmTerminal : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(devices);
         ArgumentNullException.ThrowIfNull(qrOptions);
-        options.Validate();
+        TerminalOptionsValidator.ThrowIfInvalid(options);
         qrOptions.Validate();
         var masterKey = new FileKeyStore(options.KeyStore).LoadKey(options.MasterKeyName);
         var journal = new ElectronicJournal(Path.Combine(options.DataDirectory, "journal.log"), time, loggers.CreateLogger<ElectronicJournal>(), options.Journal);

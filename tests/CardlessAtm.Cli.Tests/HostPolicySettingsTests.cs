@@ -1,4 +1,5 @@
 using CardlessAtm.Cli.Commands;
+using CardlessAtm.Host.Authorisation;
 using Microsoft.Extensions.Configuration;
 
 namespace CardlessAtm.Cli.Tests;
@@ -39,6 +40,17 @@ public sealed class HostPolicySettingsTests
 
         Assert.Equal(setting, error.Setting);
         Assert.DoesNotContain("(Parameter", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_policy_validator_names_the_full_setting_first_and_the_exception_texts_stay_the_policys()
+    {
+        var failure = new HostPolicyValidator().Validate(null, new HostPolicy { MaxPinTries = 0 });
+        Assert.Equal("Host:Policy:MaxPinTries: Host:MaxPinTries must be 1..9.", Assert.Single(failure.Failures!));
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new HostPolicy { MaxPinTries = 0 }.Validate());
+        Assert.Equal(("MaxPinTries", (object?)0), (error.ParamName, error.ActualValue));
+        Assert.StartsWith("Host:MaxPinTries must be 1..9.", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

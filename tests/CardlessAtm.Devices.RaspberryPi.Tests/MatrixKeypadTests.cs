@@ -198,9 +198,42 @@ public class MatrixKeypadTests
     {
         var options = Options();
         options.KeyMap = keyMap;
-        var error = Assert.Throws<ConfigurationException>(() => options.Validate());
+        var error = Assert.Throws<ConfigurationException>(() => new MatrixKeypadOptionsValidator("Devices:Keypad:Matrix").ThrowIfInvalid(options));
         Assert.Equal(setting, error.Setting);
         Assert.Contains(problem, error.Message);
+    }
+
+    [Fact]
+    public void The_key_map_builder_names_the_entry_by_its_property_and_knows_no_configuration_path()
+    {
+        var options = Options();
+        options.KeyMap = ["1 2 3 F1", "4 5 6 F2", "7 8 9 F3", "Cancel 0 Clear Entr"];
+        var error = Assert.Throws<MatrixKeyMapException>(() => MatrixKeyMap.Build(options));
+        Assert.Equal("KeyMap:3", error.Property);
+        Assert.StartsWith("column 4: 'Entr' is not a key", error.Problem, StringComparison.Ordinal);
+        Assert.DoesNotContain("Devices", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_key_map_builder_returns_the_key_at_each_position_and_null_for_a_dash()
+    {
+        var options = Options();
+        options.KeyMap = ["1 2 3 -", "4 5 6 -", "7 8 9 -", "Cancel 0 Clear Enter"];
+        var map = MatrixKeyMap.Build(options);
+        Assert.Equal(AtmKey.D1, map[0, 0]);
+        Assert.Null(map[0, 3]);
+        Assert.Equal(AtmKey.Enter, map[3, 3]);
+    }
+
+    [Fact]
+    public void The_driver_built_without_configuration_names_the_options_type_not_a_configuration_path()
+    {
+        using var rig = new Rig();
+        var options = Options();
+        options.DebounceMilliseconds = 0;
+        var error = Assert.Throws<ConfigurationException>(() => new MatrixKeypad(rig.Gpio, options, rig.Clock));
+        Assert.Equal("MatrixKeypadOptions:DebounceMilliseconds", error.Setting);
+        Assert.Null(rig.Board.ModeOf(5));
     }
 
     [Fact]
@@ -208,7 +241,7 @@ public class MatrixKeypadTests
     {
         var options = Options();
         options.ColumnPins = [12, 16, 20, 5];
-        var error = Assert.Throws<ConfigurationException>(() => options.Validate());
+        var error = Assert.Throws<ConfigurationException>(() => new MatrixKeypadOptionsValidator("Devices:Keypad:Matrix").ThrowIfInvalid(options));
         Assert.Equal("Devices:Keypad:Matrix:ColumnPins:3", error.Setting);
     }
 

@@ -49,6 +49,24 @@ public class RegistrationTests
     }
 
     [Fact]
+    public void A_bad_matrix_key_map_stops_start_up_naming_it_before_the_keypad_is_opened()
+    {
+        using var rig = new Rig();
+        using var services = Build(rig, new()
+        {
+            ["Devices:Keypad:Kind"] = "Matrix",
+            ["Devices:Keypad:Matrix:KeyMap:0"] = "1 2 3 F1",
+            ["Devices:Keypad:Matrix:KeyMap:1"] = "4 5 6 F2",
+            ["Devices:Keypad:Matrix:KeyMap:2"] = "7 8 9 F3",
+            ["Devices:Keypad:Matrix:KeyMap:3"] = "Cancel 0 Clear Entr",
+        });
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Equal(typeof(MatrixKeypadOptions), error.OptionsType);
+        Assert.Contains(error.Failures, f => f.StartsWith("Devices:Keypad:Matrix:KeyMap:3: column 4: 'Entr' is not a key", StringComparison.Ordinal));
+        Assert.Null(rig.Board.ModeOf(5));
+    }
+
+    [Fact]
     public void A_bad_TFT_setting_stops_start_up_naming_it()
     {
         using var rig = new Rig();

@@ -114,7 +114,7 @@ internal sealed class TerminalProcess : IAsyncDisposable
         if (stopTimeout is { } stop)
         {
             ((Dictionary<string, object>)config["Terminal"])["StopTimeout"] = stop.ToString();
-            // The present wait must fit in the stop bound (TerminalOptions.Validate); the simulated notes are taken at once.
+            // The present wait must fit in the stop bound (TerminalOptionsValidator); the simulated notes are taken at once.
             ((Dictionary<string, object>)config["Terminal"])["PresentTimeout"] = (stop / 2).ToString();
         }
 

@@ -35,4 +35,22 @@ public class RegistrationTests
         var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<QrSessionOptions>>().Value);
         Assert.Contains("QrSession:MaxLifetime", error.Message);
     }
+
+    [Fact]
+    public void An_out_of_range_setting_is_one_failure_that_starts_with_the_setting_and_carries_no_parameter_text()
+    {
+        using var provider = Build(new() { ["QrSession:Lifetime"] = "00:00:01" });
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Equal("QrSession:Lifetime: QrSession:Lifetime must be between 00:00:05 and 01:00:00, got 00:00:01.", Assert.Single(error.Failures));
+    }
+
+    [Fact]
+    public void A_second_registration_adds_no_second_validator()
+    {
+        var configuration = new ConfigurationBuilder().Build();
+        var services = new ServiceCollection().AddQrSessionOptions(configuration);
+        var count = services.Count;
+        services.AddQrSessionOptions(configuration);
+        Assert.Equal(count, services.Count);
+    }
 }

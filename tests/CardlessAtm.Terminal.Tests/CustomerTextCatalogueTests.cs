@@ -91,7 +91,7 @@ public class CustomerTextCatalogueTests
     {
         var options = new TerminalOptions { AtmId = "ATM00001", Language = language };
 
-        var error = Assert.Throws<ConfigurationException>(options.Validate);
+        var error = Assert.Throws<ConfigurationException>(() => TerminalOptionsValidator.ThrowIfInvalid(options));
 
         Assert.Equal("Terminal:Language", error.Setting);
         Assert.Contains($"Configuration error in Terminal:Language: '{language}'", error.Message, StringComparison.Ordinal);

@@ -100,7 +100,7 @@ public sealed class JournalRotationTests : IDisposable
             JournalMaxSegmentBytes = maxSegmentBytes,
             JournalRetentionDays = retentionDays,
         };
-        Assert.Contains(named, Assert.Throws<ConfigurationException>(options.Validate).Message, StringComparison.Ordinal);
+        Assert.Contains(named, Assert.Throws<ConfigurationException>(() => TerminalOptionsValidator.ThrowIfInvalid(options)).Message, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -131,7 +131,7 @@ public sealed class JournalRotationTests : IDisposable
             default: options.ReversalRetryMax = options.ReversalRetryInitial - TimeSpan.FromSeconds(1); break;
         }
 
-        Assert.StartsWith(message, Assert.Throws<ConfigurationException>(options.Validate).Message, StringComparison.Ordinal);
+        Assert.StartsWith(message, Assert.Throws<ConfigurationException>(() => TerminalOptionsValidator.ThrowIfInvalid(options)).Message, StringComparison.Ordinal);
     }
 
     public void Dispose() => _directory.Delete(recursive: true);

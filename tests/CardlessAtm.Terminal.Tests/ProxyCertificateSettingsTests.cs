@@ -28,7 +28,7 @@ public sealed class ProxyCertificateSettingsTests : IDisposable
             t.ClientPrivateKeyPath = _atm00001.Key;
         });
 
-        options.Validate();
+        TerminalOptionsValidator.ThrowIfInvalid(options);
         var tls = options.Proxy.Tls.CreateClientOptions("127.0.0.1");
 
         var presented = Assert.Single(tls!.ClientCertificates!.Cast<System.Security.Cryptography.X509Certificates.X509Certificate>());
@@ -55,7 +55,7 @@ public sealed class ProxyCertificateSettingsTests : IDisposable
             File.SetUnixFileMode(_atm00001.Key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
         }
 
-        var error = Assert.Throws<ConfigurationException>(options.Validate);
+        var error = Assert.Throws<ConfigurationException>(() => TerminalOptionsValidator.ThrowIfInvalid(options));
 
         Assert.Equal(setting, error.Setting);
         Assert.Contains(setting, error.Message, StringComparison.Ordinal);
@@ -85,7 +85,7 @@ public sealed class ProxyCertificateSettingsTests : IDisposable
             ClientPrivateKeyPath = fault == "key missing" ? null : _atm00001.Key,
         };
 
-        var error = Assert.Throws<ConfigurationException>(options.Validate);
+        var error = Assert.Throws<ConfigurationException>(() => TerminalOptionsValidator.ThrowIfInvalid(options));
 
         Assert.Equal(setting, error.Setting);
         Assert.DoesNotContain("PRIVATE KEY", error.Message, StringComparison.Ordinal);

@@ -10,7 +10,7 @@ public sealed class TerminalCurrencySettingTests
     {
         var options = new TerminalOptions { AtmId = "ATM00001", Currency = currency };
 
-        var error = Assert.Throws<ConfigurationException>(options.Validate);
+        var error = Assert.Throws<ConfigurationException>(() => TerminalOptionsValidator.ThrowIfInvalid(options));
 
         Assert.Equal("Terminal:Currency", error.Setting);
         Assert.Equal($"Configuration error in Terminal:Currency: '{currency}' is not a known ISO 4217 code.", error.Message);

@@ -374,18 +374,8 @@ internal static class HostCommand
     internal static HostPolicy ReadPolicy(IConfiguration configuration)
     {
         var policy = new HostPolicy();
-        Devices.Configuration.AtmDevicesBuilder.Bind(configuration.GetSection("Host:Policy"), policy);
-        try
-        {
-            policy.Validate();
-        }
-        catch (ArgumentException e)
-        {
-            var problem = e.Message;
-            var parameter = problem.IndexOf(" (Parameter", StringComparison.Ordinal);
-            throw new ConfigurationException($"Host:Policy:{e.ParamName}", (parameter < 0 ? problem : problem[..parameter]).TrimEnd('.'));
-        }
-
+        Devices.Configuration.AtmDevicesBuilder.Bind(configuration.GetSection(HostPolicyValidator.SectionName), policy);
+        HostPolicyValidator.ThrowIfInvalid(policy);
         return policy;
     }
 

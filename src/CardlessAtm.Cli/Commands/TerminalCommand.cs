@@ -1,7 +1,7 @@
 using System.CommandLine;
 using CardlessAtm.Cli.Hosting;
 using CardlessAtm.Devices.Configuration;
-using CardlessAtm.Network;
+using CardlessAtm.Qr;
 using CardlessAtm.Qr.Sessions;
 using CardlessAtm.Security;
 using CardlessAtm.Terminal;
@@ -12,6 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace CardlessAtm.Cli.Commands;
 
@@ -31,8 +32,8 @@ internal static class TerminalCommand
         journal.Options.Add(check);
         journal.SetAction(parse => CliHost.RunAsync(async () =>
         {
-            using var host = CliHost.Build(parse, _ => { });
-            var options = ReadOptions(host.Services.GetRequiredService<IConfiguration>());
+            using var host = CliHost.Build(parse, b => b.Services.AddTerminalOptions(b.Configuration));
+            var options = ReadOptions(host.Services);
             var path = Path.Combine(options.DataDirectory, "journal.log");
             if (Terminal.Journal.ElectronicJournal.Segments(path).Count == 0)
             {
@@ -85,12 +86,13 @@ internal static class TerminalCommand
                 builder.Services.AddSystemd();
 
                 // The generic host must wait for the drain (Terminal:StopTimeout) and the sign-off, not its 30 s default.
-                builder.Services.AddOptions<HostOptions>().Configure<IConfiguration>((o, c) => o.ShutdownTimeout = ReadOptions(c).StopTimeout + StopMargin);
+                builder.Services.AddTerminalOptions(builder.Configuration).AddQrSessionOptions(builder.Configuration);
+                builder.Services.AddOptions<HostOptions>().Configure<IOptions<TerminalOptions>>((o, terminal) => o.ShutdownTimeout = terminal.Value.StopTimeout + StopMargin);
                 builder.Services.AddAtmDevices(builder.Configuration, DevicesCommand.AddDeviceKinds);
                 builder.Services.AddSingleton(sp =>
                 {
                     var configuration = sp.GetRequiredService<IConfiguration>();
-                    var options = ReadOptions(configuration);
+                    var options = ReadOptions(sp);
                     var devices = sp.GetRequiredService<AtmDevices>();
                     CheckCashUnitCurrency(options, devices);
                     if (!string.IsNullOrWhiteSpace(options.Display.QrImagePath))
@@ -103,7 +105,7 @@ internal static class TerminalCommand
 
                     return AtmTerminal.Create(
                         options, devices, SecurityProfiles.FromConfiguration(configuration),
-                        ReadQrOptions(configuration), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>());
+                        sp.GetRequiredService<IOptions<QrSessionOptions>>().Value, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>());
                 });
                 builder.Services.AddSingleton<TerminalService>();
                 builder.Services.AddHostedService(sp => sp.GetRequiredService<TerminalService>());
@@ -196,9 +198,9 @@ internal static class TerminalCommand
         };
         command.SetAction(parse => CliHost.RunAsync(() =>
         {
-            using var host = CliHost.Build(parse, _ => { });
+            using var host = CliHost.Build(parse, b => b.Services.AddTerminalOptions(b.Configuration));
             var configuration = host.Services.GetRequiredService<IConfiguration>();
-            var settings = StatusSettings.Read(configuration, DefaultStatusPath(ReadOptions(configuration)));
+            var settings = StatusSettings.Read(configuration, DefaultStatusPath(ReadOptions(host.Services)));
             return Task.FromResult(StatusReport.Print(settings.Path, TimeProvider.System.GetUtcNow(), Console.Out, parse.GetValue(json)));
         }));
         return command;
@@ -245,19 +247,9 @@ internal static class TerminalCommand
         };
     }
 
-    /// <summary>Binds and validates the <c>Terminal</c> section.</summary>
-    /// <exception cref="ConfigurationException">A setting is wrong.</exception>
-    public static TerminalOptions ReadOptions(IConfiguration configuration)
-    {
-        var options = new TerminalOptions();
-        AtmDevicesBuilder.Bind(configuration.GetSection(TerminalOptions.SectionName), options);
-        options.Validate();
-
-        // The pins are checked here, before any device opens (the links parse them again when they dial).
-        _ = options.Host.Tls.ReadServerPin(TlsClientSettingNames.Under($"{TerminalOptions.SectionName}:Host:Tls"));
-        _ = options.Proxy.Tls.ReadServerPin(TlsClientSettingNames.Under($"{TerminalOptions.SectionName}:Proxy:Tls"));
-        return options;
-    }
+    /// <summary>The <c>Terminal</c> section, bound and checked by <see cref="TerminalOptionsValidator"/> (registered with <see cref="TerminalServiceCollectionExtensions.AddTerminalOptions"/>).</summary>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">A setting is wrong; each failure names it.</exception>
+    public static TerminalOptions ReadOptions(IServiceProvider services) => services.GetRequiredService<IOptions<TerminalOptions>>().Value;
 
     /// <summary>An ATM that asks for USD from EUR cassettes would fail every withdrawal: refused at start-up instead.</summary>
     private static void CheckCashUnitCurrency(TerminalOptions options, AtmDevices devices)
@@ -270,23 +262,6 @@ internal static class TerminalCommand
                 $"{TerminalOptions.SectionName}:Currency",
                 $"'{options.Currency}' does not match the cash units' currency ({other.Id} holds {other.Currency.Code}); allowed: {loaded}");
         }
-    }
-
-    /// <summary>Reads the <c>QrSession</c> section.</summary>
-    public static QrSessionOptions ReadQrOptions(IConfiguration configuration)
-    {
-        var options = new QrSessionOptions();
-        AtmDevicesBuilder.Bind(configuration.GetSection(QrSessionOptions.SectionName), options);
-        try
-        {
-            options.Validate();
-        }
-        catch (ArgumentOutOfRangeException e)
-        {
-            throw new ConfigurationException(e.ParamName ?? QrSessionOptions.SectionName, e.Message);
-        }
-
-        return options;
     }
 
     /// <summary>Outside systemd there is no one to notify.</summary>

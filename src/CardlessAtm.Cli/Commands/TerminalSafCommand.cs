@@ -1,9 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using CardlessAtm.Terminal;
 using CardlessAtm.Terminal.StoreAndForward;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace CardlessAtm.Cli.Commands;
 
@@ -85,8 +84,8 @@ internal static class TerminalSafCommand
 
     private static ReversalStore OpenQueue(ParseResult parse)
     {
-        using var host = CliHost.Build(parse, _ => { });
-        var options = TerminalCommand.ReadOptions(host.Services.GetRequiredService<IConfiguration>());
+        using var host = CliHost.Build(parse, b => b.Services.AddTerminalOptions(b.Configuration));
+        var options = TerminalCommand.ReadOptions(host.Services);
         return new ReversalStore(Path.Combine(options.DataDirectory, "saf"));
     }
 }

@@ -73,7 +73,7 @@ internal sealed class FirmwareSimRig : IDisposable
         Buses.AttachSpi(Panel, PanelMaxClockHz);
         Buses.AttachI2c(MirrorLcd);
         Keys = Board.AddKeyMatrix("Keypad", _keypadWiring.RowPins, _keypadWiring.ColumnPins);
-        _keyMap = _keypadWiring.Validate();
+        _keyMap = MatrixKeyMap.Build(_keypadWiring);
         foreach (var (id, pin) in Switches)
         {
             _switches[id] = Board.AddSwitch(id, pin.Bcm, PinValue.Low, closed: true);

@@ -35,7 +35,8 @@ public sealed class MatrixKeypad : IKeypad, IDisposable
     {
         ArgumentNullException.ThrowIfNull(gpio);
         ArgumentNullException.ThrowIfNull(options);
-        _map = options.Validate();
+        new MatrixKeypadOptionsValidator(nameof(MatrixKeypadOptions)).ThrowIfInvalid(options);
+        _map = MatrixKeyMap.Build(options);
         _time = time ?? TimeProvider.System;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _columns = options.ColumnPins.Length;

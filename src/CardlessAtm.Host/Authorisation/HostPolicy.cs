@@ -54,52 +54,15 @@ public sealed class HostPolicy
     /// </summary>
     public TimeSpan SignOnFreshness { get; init; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>Checks the values; throws naming the bad setting.</summary>
+    /// <summary>Checks the values with <see cref="HostPolicyValidator"/>'s rules; throws naming the bad setting.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names the setting.</exception>
     public void Validate()
     {
-        if (MaxPinTries is < 1 or > 9)
+        if (HostPolicyValidator.FirstProblem(this) is { } problem)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxPinTries), MaxPinTries, "Host:MaxPinTries must be 1..9.");
-        }
-
-        if (MaxWithdrawalMinor is < 1 or > 999_999_999_999)
-        {
-            throw new ArgumentOutOfRangeException(nameof(MaxWithdrawalMinor), MaxWithdrawalMinor, "Host:MaxWithdrawalMinor must be 1..999999999999 (ISO 8583 field 4 is n12).");
-        }
-
-        if (MaxSessionLifetime <= TimeSpan.Zero || ClockSkew < TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(nameof(MaxSessionLifetime), "Host:MaxSessionLifetime must be positive and Host:ClockSkew not negative.");
-        }
-
-        if (PreviousKeyGrace < TimeSpan.Zero || PreviousKeyGrace > TimeSpan.FromHours(1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(PreviousKeyGrace), PreviousKeyGrace, "Host:Policy:PreviousKeyGrace must be 0..1 hour.");
-        }
-
-        if (SignOnFreshness <= TimeSpan.Zero || SignOnFreshness > TimeSpan.FromHours(1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(SignOnFreshness), SignOnFreshness, "Host:Policy:SignOnFreshness must be more than 0 and at most 1 hour.");
-        }
-
-        if (RefusalAuditInterval <= TimeSpan.Zero || RefusalAuditInterval > TimeSpan.FromDays(1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(RefusalAuditInterval), RefusalAuditInterval, "Host:Policy:RefusalAuditInterval must be more than 0 and at most 1 day.");
-        }
-
-        if (RefusalAuditMaxRows is < 1 or > 1_000_000)
-        {
-            throw new ArgumentOutOfRangeException(nameof(RefusalAuditMaxRows), RefusalAuditMaxRows, "Host:Policy:RefusalAuditMaxRows must be 1 to 1,000,000 (audit rows per Host:Policy:RefusalAuditInterval).");
-        }
-
-        if (SupersedeAlertThreshold is < 2 or > 10_000)
-        {
-            throw new ArgumentOutOfRangeException(nameof(SupersedeAlertThreshold), SupersedeAlertThreshold, "Host:Policy:SupersedeAlertThreshold must be 2 to 10,000 (supersedes of one ATM within Host:Policy:SupersedeAlertWindow).");
-        }
-
-        if (SupersedeAlertWindow <= TimeSpan.Zero || SupersedeAlertWindow > TimeSpan.FromDays(1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(SupersedeAlertWindow), SupersedeAlertWindow, "Host:Policy:SupersedeAlertWindow must be more than 0 and at most 1 day.");
+            throw problem.Value is null
+                ? new ArgumentOutOfRangeException(problem.Name, problem.Problem)
+                : new ArgumentOutOfRangeException(problem.Name, problem.Value, problem.Problem);
         }
     }
 }

@@ -9,12 +9,11 @@ namespace CardlessAtm.Host.Authorisation;
 /// <param name="CheckedHash">The hash of the record that was checked, so a record changed in between is noticed.</param>
 internal readonly record struct PinCheck(bool Matched, byte[]? CheckedHash);
 
-/// <summary>A withdrawal whose MACs, protected data and QR session have been verified.</summary>
+/// <summary>A withdrawal whose MACs, protected data and QR session have been verified; <paramref name="Amount"/> is the one fields 4, 49 and the QR session agree on.</summary>
 internal sealed record VerifiedWithdrawal(
     RequestKey Key,
     string Rrn,
-    long AmountMinor,
-    int CurrencyNumeric,
+    Money Amount,
     string SessionNonce,
     string AccountId,
     string PhoneDeviceId,
@@ -178,18 +177,18 @@ internal static class LedgerDecisions
             return Decline(ResponseCodes.DoNotHonour, $"account {Mask(request.AccountId)} is {account.Status.ToString().ToLowerInvariant()}", record: true);
         }
 
-        if (account.CurrencyNumeric != request.CurrencyNumeric)
+        if (account.CurrencyNumeric != request.Amount.Currency.NumericCode)
         {
-            return Decline(ResponseCodes.InvalidAmount, $"currency {request.CurrencyNumeric:D3} is not the account's ({account.CurrencyNumeric:D3})", record: true);
+            return Decline(ResponseCodes.InvalidAmount, $"currency {request.Amount.Currency.NumericCode:D3} is not the account's ({account.CurrencyNumeric:D3})", record: true);
         }
 
-        if (account.BalanceMinor < request.AmountMinor)
+        if (account.BalanceMinor < request.Amount.MinorUnits)
         {
             return Decline(ResponseCodes.InsufficientFunds, "insufficient funds", record: true);
         }
 
         var usage = ledger.GetDailyUsage(request.AccountId, day);
-        if (usage.AmountMinor + request.AmountMinor > account.DailyAmountLimitMinor)
+        if (usage.AmountMinor + request.Amount.MinorUnits > account.DailyAmountLimitMinor)
         {
             return Decline(ResponseCodes.ExceedsAmountLimit, $"daily amount limit {account.DailyAmountLimitMinor} reached ({usage.AmountMinor} used)", record: true);
         }
@@ -202,8 +201,8 @@ internal static class LedgerDecisions
         var authCode = NewAuthCode();
         var approved = ledger.TryInsertTransaction(NewTransaction(request, ResponseCodes.Approved, authCode, day, ledger.UtcNow), request.SessionNonce)
             ?? throw new DuplicateRequestException();
-        ledger.PostLedgerEntry(request.AccountId, -request.AmountMinor, LedgerEntryKind.Withdrawal, approved.TransactionId);
-        ledger.AppendAudit("withdrawal.approved", atm, ResponseCodes.Approved, $"stan {request.Key.Stan}: {request.AmountMinor} debited from account {Mask(request.AccountId)}, transaction {approved.TransactionId}");
+        ledger.PostLedgerEntry(request.AccountId, -request.Amount.MinorUnits, LedgerEntryKind.Withdrawal, approved.TransactionId);
+        ledger.AppendAudit("withdrawal.approved", atm, ResponseCodes.Approved, $"stan {request.Key.Stan}: {request.Amount.MinorUnits} debited from account {Mask(request.AccountId)}, transaction {approved.TransactionId}");
         return new WithdrawalOutcome(ResponseCodes.Approved, authCode, approved.TransactionId, "approved");
     }
 
@@ -235,19 +234,19 @@ internal static class LedgerDecisions
         {
             reason = "the original was declined; nothing to credit";
         }
-        else if (dispensed > tx.AmountMinor)
+        else if (dispensed > tx.Amount.MinorUnits)
         {
-            reason = $"dispensed amount {dispensed} exceeds the approved {tx.AmountMinor}; nothing credited, to investigate";
+            reason = $"dispensed amount {dispensed} exceeds the approved {tx.Amount.MinorUnits}; nothing credited, to investigate";
         }
         else
         {
-            credit = Math.Max(0, tx.AmountMinor - dispensed - tx.ReversedMinor);
+            credit = Math.Max(0, tx.Amount.MinorUnits - dispensed - tx.ReversedMinor);
             reason = dispensed == 0 ? "full reversal" : $"partial dispense of {dispensed}";
         }
 
-        if (advice.OriginalAmountMinor != tx.AmountMinor)
+        if (advice.OriginalAmountMinor != tx.Amount.MinorUnits)
         {
-            reason += $" (advice names amount {advice.OriginalAmountMinor}, the transaction was {tx.AmountMinor}: the stored amount was used)";
+            reason += $" (advice names amount {advice.OriginalAmountMinor}, the transaction was {tx.Amount.MinorUnits}: the stored amount was used)";
         }
 
         // Reason 22: the dispenser could not say what it presented. The customer is credited as for
@@ -275,8 +274,7 @@ internal static class LedgerDecisions
         request.Key,
         request.Rrn,
         request.AccountId,
-        request.AmountMinor,
-        request.CurrencyNumeric,
+        request.Amount,
         code,
         authCode,
         0,

@@ -247,8 +247,7 @@ public sealed class HostProcessor : IDisposable
             var verified = new VerifiedWithdrawal(
                 new RequestKey(atm.AtmId, withdrawal.Header.Stan.ToString(), withdrawal.Header.TransmissionDateTime!),
                 withdrawal.RetrievalReference.Value,
-                amount,
-                currency,
+                payload.Amount, // equal to fields 4 and 49 (checked above); from here on the amount travels as Money
                 $"{atm.AtmId}:{payload.Nonce}",
                 opened.AccountId,
                 opened.DeviceId,

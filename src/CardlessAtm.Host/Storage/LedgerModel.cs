@@ -130,8 +130,7 @@ public readonly record struct RequestKey(string AtmId, string Stan, string Trans
 /// <param name="Key">The ATM's numbering of the request.</param>
 /// <param name="Rrn">Field 37 as sent by the ATM.</param>
 /// <param name="AccountId">The customer account, when it was known.</param>
-/// <param name="AmountMinor">Requested amount.</param>
-/// <param name="CurrencyNumeric">Currency of the amount.</param>
+/// <param name="Amount">Requested amount in its currency (the stores keep minor units and the ISO 4217 numeric code).</param>
 /// <param name="ResponseCode">Field 39 sent back.</param>
 /// <param name="AuthCode">Field 38 when approved.</param>
 /// <param name="ReversedMinor">How much of an approved amount reversals gave back.</param>
@@ -142,8 +141,7 @@ public sealed record TransactionRecord(
     RequestKey Key,
     string Rrn,
     string? AccountId,
-    long AmountMinor,
-    int CurrencyNumeric,
+    Money Amount,
     string ResponseCode,
     string? AuthCode,
     long ReversedMinor,

@@ -26,25 +26,13 @@ public sealed class QrSessionOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Checks the values; call at start-up.</summary>
+    /// <summary>Checks the values with <see cref="QrSessionOptionsValidator"/>'s rules; the issuer and the verifier call it.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names the setting.</exception>
     public void Validate()
     {
-        Check(nameof(Lifetime), Lifetime, TimeSpan.FromSeconds(5), TimeSpan.FromHours(1));
-        Check(nameof(MaxLifetime), MaxLifetime, TimeSpan.FromSeconds(5), TimeSpan.FromHours(1));
-        Check(nameof(ClockSkew), ClockSkew, TimeSpan.Zero, TimeSpan.FromMinutes(5));
-        if (Lifetime > MaxLifetime)
+        if (QrSessionOptionsValidator.FirstProblem(this) is { } problem)
         {
-            throw new ArgumentOutOfRangeException(
-                $"{SectionName}:{nameof(Lifetime)}", Lifetime, $"{SectionName}:{nameof(Lifetime)} ({Lifetime}) exceeds {SectionName}:{nameof(MaxLifetime)} ({MaxLifetime}); verifiers would refuse every session as from the future.");
-        }
-    }
-
-    private static void Check(string name, TimeSpan value, TimeSpan min, TimeSpan max)
-    {
-        if (value < min || value > max)
-        {
-            throw new ArgumentOutOfRangeException($"{SectionName}:{name}", value, $"{SectionName}:{name} must be between {min} and {max}, got {value}.");
+            throw new ArgumentOutOfRangeException(problem.Setting, problem.Value, problem.Problem);
         }
     }
 }

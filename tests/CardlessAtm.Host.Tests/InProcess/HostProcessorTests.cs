@@ -85,7 +85,7 @@ public sealed class HostProcessorTests : IAsyncLifetime
         Assert.NotNull(tx);
         Assert.Equal(request.RetrievalReferenceNumber, tx.Rrn);
         Assert.Equal(_h.Customer(0).AccountId, tx.AccountId);
-        Assert.Equal((12_345L, 978, ResponseCodes.Approved, response.AuthorizationCode, 0L), (tx.AmountMinor, tx.CurrencyNumeric, tx.ResponseCode, tx.AuthCode, tx.ReversedMinor));
+        Assert.Equal((12_345L, 978, ResponseCodes.Approved, response.AuthorizationCode, 0L), (tx.Amount.MinorUnits, tx.Amount.Currency.NumericCode, tx.ResponseCode, tx.AuthCode, tx.ReversedMinor));
         var phone = await _h.Host.Store.ReadAsync(r => r.GetPhone(_h.Seed.Phones[0].Phone.DeviceId));
         Assert.NotNull(phone!.LastCounter);
         Assert.True((await _h.TotalsAsync()).Balances);

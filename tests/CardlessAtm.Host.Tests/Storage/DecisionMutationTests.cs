@@ -61,8 +61,7 @@ public sealed class DecisionMutationTests : IAsyncLifetime, IDisposable
     private VerifiedWithdrawal Request(long amount, string account = Account, string phone = Phone, bool pinOk = true, byte[]? checkedHash = null, int currency = 978) => new(
         new RequestKey(Atm, (++_stan).ToString("D6"), "1125120000"),
         "RRN" + _stan.ToString("D9"),
-        amount,
-        currency,
+        new Money(amount, Currency.FromNumericCode(currency)),
         Guid.NewGuid().ToString("N"),
         account,
         phone,
@@ -107,7 +106,7 @@ public sealed class DecisionMutationTests : IAsyncLifetime, IDisposable
         var tx = await Transaction(request.Key);
         Assert.NotNull(tx);
         Assert.Equal(outcome.TransactionId, tx.TransactionId);
-        Assert.Equal((ResponseCodes.Approved, outcome.AuthCode, 2_500L, Account, request.Rrn, 0L), (tx.ResponseCode, tx.AuthCode, tx.AmountMinor, tx.AccountId, tx.Rrn, tx.ReversedMinor));
+        Assert.Equal((ResponseCodes.Approved, outcome.AuthCode, 2_500L, Account, request.Rrn, 0L), (tx.ResponseCode, tx.AuthCode, tx.Amount.MinorUnits, tx.AccountId, tx.Rrn, tx.ReversedMinor));
         var audit = await LastAudit();
         Assert.Equal(("withdrawal.approved", Atm, ResponseCodes.Approved), (audit.Event, audit.AtmId, audit.ResponseCode));
         Assert.Equal($"stan {request.Key.Stan}: 2500 debited from account ****0001, transaction {tx.TransactionId}", audit.Detail);
@@ -311,13 +310,13 @@ public sealed class DecisionMutationTests : IAsyncLifetime, IDisposable
     {
         var first = Request(10);
         await Decide(first);
-        var again = first with { SessionNonce = Guid.NewGuid().ToString("N"), PhoneCounter = ++_counter, AmountMinor = 20 };
+        var again = first with { SessionNonce = Guid.NewGuid().ToString("N"), PhoneCounter = ++_counter, Amount = Money.Of(20, "EUR") };
 
         var outcome = await Decide(again);
 
         Assert.Equal(ResponseCodes.DuplicateTransmission, outcome.ResponseCode);
         Assert.Equal("the ATM already sent a request with this STAN and transmission time", outcome.Reason);
-        Assert.Equal(10, (await Transaction(first.Key))!.AmountMinor);
+        Assert.Equal(10, (await Transaction(first.Key))!.Amount.MinorUnits);
         Assert.Equal(9_990, await Balance());
     }
 

@@ -22,7 +22,7 @@ public abstract class HostStoreContractTests
     private static readonly DateOnly Day = new(2026, 1, 5);
 
     private static TransactionRecord Approved(string stan, string accountId, long amount) =>
-        new(0, new RequestKey("ATM00001", stan, "0105120000"), "rrn" + stan, accountId, amount, 978, "00", "A" + stan[1..], 0, Day, DateTimeOffset.UnixEpoch);
+        new(0, new RequestKey("ATM00001", stan, "0105120000"), "rrn" + stan, accountId, new Money(amount, Currency.FromNumericCode(978)), "00", "A" + stan[1..], 0, Day, DateTimeOffset.UnixEpoch);
 
     [StoreFact]
     public async Task Reopening_keeps_the_data_and_the_ledger_balances()
@@ -172,7 +172,7 @@ public abstract class HostStoreContractTests
             (i % 2 == 0 ? first : second).WriteAsync(w =>
             {
                 var transaction = w.FindTransaction(original.Key)!;
-                var left = transaction.AmountMinor - transaction.ReversedMinor;
+                var left = transaction.Amount.MinorUnits - transaction.ReversedMinor;
                 var reversal = w.TryInsertReversal(new ReversalRecord(0, original.Key, transaction.TransactionId, 0, left, left > 0 ? ReversalOutcomeKind.Applied : ReversalOutcomeKind.NoEffect, w.UtcNow));
                 if (reversal is null || left == 0)
                 {
@@ -238,7 +238,7 @@ public abstract class HostStoreContractTests
         Assert.NotNull(first);
         Assert.Null(again);
         var found = await store.ReadAsync(r => r.FindTransaction(first.Key));
-        Assert.Equal((first.TransactionId, 100L, "00", Day), (found!.TransactionId, found.AmountMinor, found.ResponseCode, found.BusinessDay));
+        Assert.Equal((first.TransactionId, 100L, "00", Day), (found!.TransactionId, found.Amount.MinorUnits, found.ResponseCode, found.BusinessDay));
     }
 
     [StoreFact]

@@ -38,8 +38,7 @@ public sealed class LedgerDecisionTests : IAsyncLifetime, IDisposable
     private VerifiedWithdrawal Request(long amount, bool pinOk = true, string? nonce = null, int currency = 978) => new(
         new RequestKey(Atm, (++_stan).ToString("D6"), "1125120000"),
         "RRN" + _stan.ToString("D9"),
-        amount,
-        currency,
+        new Money(amount, Currency.FromNumericCode(currency)),
         nonce ?? Guid.NewGuid().ToString("N"),
         Account,
         Phone,

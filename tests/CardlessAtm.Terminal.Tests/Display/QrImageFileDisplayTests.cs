@@ -89,10 +89,10 @@ public sealed class QrImageFileDisplayTests : IDisposable
             Host = new EndpointOptions { Port = 9, Insecure = true },
             Proxy = new EndpointOptions { Port = 9, Insecure = true },
         };
-        options.Validate(); // valid without the setting
+        TerminalOptionsValidator.ThrowIfInvalid(options); // valid without the setting
         options.Display.QrImagePath = path;
 
-        var error = Assert.Throws<ConfigurationException>(options.Validate);
+        var error = Assert.Throws<ConfigurationException>(() => TerminalOptionsValidator.ThrowIfInvalid(options));
         Assert.Equal("Terminal:Display:QrImagePath", error.Setting);
 
         Assert.Contains("Terminal:Display:QrImagePath", error.Message, StringComparison.Ordinal);

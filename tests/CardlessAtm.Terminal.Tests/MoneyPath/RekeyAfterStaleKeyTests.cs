@@ -137,12 +137,12 @@ public class RekeyAfterStaleKeyTests
             Rekey = new TerminalRekeyOptions { MaxAttempts = 0 },
         };
 
-        var error = Assert.Throws<ConfigurationException>(options.Validate);
+        var error = Assert.Throws<ConfigurationException>(() => TerminalOptionsValidator.ThrowIfInvalid(options));
         Assert.Equal("Terminal:Rekey:MaxAttempts", error.Setting);
         Assert.Contains("Terminal:Rekey:MaxAttempts", error.Message, StringComparison.Ordinal);
 
         options.Rekey = new TerminalRekeyOptions { RetryInitial = TimeSpan.FromSeconds(10), RetryMax = TimeSpan.FromSeconds(5) };
-        Assert.Equal("Terminal:Rekey:RetryMax", Assert.Throws<ConfigurationException>(options.Validate).Setting);
+        Assert.Equal("Terminal:Rekey:RetryMax", Assert.Throws<ConfigurationException>(() => TerminalOptionsValidator.ThrowIfInvalid(options)).Setting);
     }
 
     [Fact]

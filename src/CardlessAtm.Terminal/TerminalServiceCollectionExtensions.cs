@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace CardlessAtm.Terminal;
+
+/// <summary>Registers the terminal's settings with dependency injection.</summary>
+public static class TerminalServiceCollectionExtensions
+{
+    /// <summary>
+    /// Binds <see cref="TerminalOptions"/> from the <c>Terminal</c> section of <paramref name="configuration"/>, checked by
+    /// <see cref="TerminalOptionsValidator"/> when the host starts (and on first use). A second call adds nothing.
+    /// </summary>
+    public static IServiceCollection AddTerminalOptions(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        if (services.Any(d => d.ServiceType == typeof(IValidateOptions<TerminalOptions>) && d.ImplementationType == typeof(TerminalOptionsValidator)))
+        {
+            return services;
+        }
+
+        services.AddOptions<TerminalOptions>().Bind(configuration.GetSection(TerminalOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TerminalOptions>, TerminalOptionsValidator>());
+        return services;
+    }
+}
