@@ -106,6 +106,65 @@ public sealed class EndpointFailoverTests : IDisposable
         Assert.True(answer.MacVerified);
     }
 
+    /// <summary>
+    /// The pin is checked per endpoint: a first endpoint whose TLS certificate is not the pinned one is never signed on to
+    /// (no 0800 reaches it); the link moves on and signs on at the next endpoint, which presents the pinned certificate.
+    /// </summary>
+    [Fact]
+    public async Task A_first_endpoint_with_a_certificate_that_is_not_the_pinned_one_is_passed_over_for_the_next()
+    {
+        using var pinned = LabCertificates.CreateSelfSigned("cardless-host", TimeProvider.System, TimeSpan.FromDays(1));
+        var hostTls = new TlsListenerOptions
+        {
+            CertificatePath = Path.Combine(_directory.FullName, "host.crt"),
+            PrivateKeyPath = Path.Combine(_directory.FullName, "host.key"),
+        };
+        var pin = LabCertificates.WritePem(pinned, hostTls.CertificatePath, hostTls.PrivateKeyPath).ToString();
+        await using var host = await HostServer.StartAsync(new HostServerOptions
+        {
+            DatabasePath = Path.Combine(_directory.FullName, "host.db"),
+            KeyVaultPath = Path.Combine(_directory.FullName, "host-keys"),
+            Port = 0,
+            Profile = SecurityProfileKind.Aes,
+            Tls = hostTls,
+        });
+        var seed = await DemoSeed.SeedAsync(host);
+
+        using var impostorCertificate = LabCertificates.CreateSelfSigned("cardless-host", TimeProvider.System, TimeSpan.FromDays(1));
+        var requestsAtImpostor = 0;
+        await using var impostor = new Iso8583.Channels.Iso8583Server(new Iso8583.Channels.Iso8583ServerOptions
+        {
+            Spec = NetworkSpec.Messages,
+            Tls = new System.Net.Security.SslServerAuthenticationOptions { ServerCertificate = impostorCertificate },
+            RequestHandler = (request, _, _) =>
+            {
+                Interlocked.Increment(ref requestsAtImpostor);
+                return ValueTask.FromResult<IsoMessage?>(request.CreateResponse(ResponseCodes.Approved));
+            },
+        });
+        await impostor.StartAsync();
+
+        var options = Options();
+        options.Host = new EndpointOptions
+        {
+            Address = "127.0.0.1",
+            Port = impostor.LocalEndPoint.Port,
+            Tls = new TlsClientOptions { ServerPin = pin, TargetHost = "cardless-host" },
+            Failover = [new FailoverEndpointOptions { Address = "127.0.0.1", Port = host.LocalEndPoint.Port }],
+        };
+        options.Validate();
+        var masterKey = SecretKey.Create(seed.Atm.MasterKey.Algorithm, seed.Atm.MasterKey.ExportBytes());
+        await using var link = new HostLink(options, SecurityProfiles.Create(SecurityProfileKind.Aes), masterKey, new StanGenerator(), TimeProvider.System, NullLogger.Instance);
+
+        await link.StartAsync(CancellationToken.None);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await link.WaitUntilReadyAsync(timeout.Token);
+
+        Assert.Equal(host.LocalEndPoint.Port, link.CurrentEndpoint.Port);
+        Assert.Equal(0, Volatile.Read(ref requestsAtImpostor));
+        Assert.True(link.KeyVersion > 0);
+    }
+
     public void Dispose() => _directory.Delete(recursive: true);
 
     private static int RefusedPort()
