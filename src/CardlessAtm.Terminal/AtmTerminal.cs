@@ -63,6 +63,9 @@ public sealed class AtmTerminal : IAsyncDisposable
     /// <summary>Whether the proxy link is up.</summary>
     public bool IsProxyConnected => _proxy.IsConnected;
 
+    /// <summary>The host endpoint the link is on, or dials next: <c>Terminal:Host</c> or one of its <c>Failover</c> entries.</summary>
+    public Iso8583.Channels.Iso8583Endpoint HostEndpoint => _host.CurrentEndpoint;
+
     /// <summary>How the host link is secured, from its negotiated session, e.g. <c>TLS 1.3, server pinned spki-sha256:…</c>; <c>not connected</c> while down.</summary>
     public string HostLinkSecurity => DescribeLink(_host.Connection, Options.Host);
 

@@ -1,7 +1,7 @@
 namespace CardlessAtm.Terminal;
 
 /// <summary>A TCP peer: address and port.</summary>
-public sealed class EndpointOptions
+public sealed partial class EndpointOptions
 {
     /// <summary>Host name or IP address.</summary>
     public string Address { get; set; } = "127.0.0.1";

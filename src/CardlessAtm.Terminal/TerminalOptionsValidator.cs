@@ -52,6 +52,8 @@ public sealed class TerminalOptionsValidator : IValidateOptions<TerminalOptions>
             {
                 throw new ConfigurationException($"{TerminalOptions.SectionName}:{name}", $"must have an Address and a Port between 1 and 65535 (got '{endpoint}')");
             }
+
+            endpoint.ValidateFailover($"{TerminalOptions.SectionName}:{name}");
         }
 
         ValidateLinkSecurity(options);

@@ -92,6 +92,13 @@ internal static class DemoCommand
             }
 
             var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
+            if (exit == DemoScenario.SkippedExitCode)
+            {
+                skipped.Add((DemoScenario.NameOf(kind), run.Summary ?? "skipped"));
+                Console.WriteLine($"{DemoScenario.NameOf(kind),-38} skipped");
+                continue;
+            }
+
             rows.Add((DemoScenario.NameOf(kind), exit == 0 ? $"ok ({seconds:F1} s)" : "FAILED", run.Summary ?? "did not finish"));
             Console.WriteLine($"{DemoScenario.NameOf(kind),-38} {(exit == 0 ? "ok" : "FAILED")}");
             if (exit != 0)
@@ -115,7 +122,7 @@ internal static class DemoCommand
 
         Console.WriteLine();
         Console.WriteLine($"{rows.Count - failures} of {rows.Count} scenarios ended as they should with the ledger balanced (rig {rig}{(rig == DemoRigKind.FirmwareSim && model != Rigs.RigDispenserModel.Lcdm2000 ? $" with the {DemoScenario.MakerName(model)}" : string.Empty)})"
-            + (skipped.Count == 0 ? "." : $"; {skipped.Count} skipped on this rig: {string.Join(", ", skipped.Select(s => s.Name))}."));
+            + (skipped.Count == 0 ? "." : $"; {skipped.Count} skipped: {string.Join(", ", skipped.Select(s => s.Name))}."));
         return failures == 0 ? 0 : 1;
     }
 }

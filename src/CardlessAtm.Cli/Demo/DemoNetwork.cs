@@ -73,12 +73,19 @@ internal sealed class DemoNetwork : IAsyncDisposable
     /// <param name="plainHostLink">Run the host listener on plain TCP, explicitly insecure (see <see cref="PlainHostLink"/>).</param>
     /// <param name="rig">The devices the demo's terminals run on.</param>
     /// <param name="rigDispenser">On the firmware-sim rig: the dispenser it emulates.</param>
-    public static async Task<DemoNetwork> StartAsync(SecurityProfileKind profileKind, ILoggerFactory loggers, CancellationToken cancellationToken, bool plainHostLink = false, DemoRigKind rig = DemoRigKind.Simulated, RigDispenserModel rigDispenser = RigDispenserModel.Lcdm2000)
+    /// <param name="store">The host's ledger store when not the temporary SQLite file (the host-failover scenario's PostgreSQL database).</param>
+    public static async Task<DemoNetwork> StartAsync(SecurityProfileKind profileKind, ILoggerFactory loggers, CancellationToken cancellationToken, bool plainHostLink = false, DemoRigKind rig = DemoRigKind.Simulated, RigDispenserModel rigDispenser = RigDispenserModel.Lcdm2000, Host.Storage.HostStoreOptions? store = null)
     {
         loggers = new TeardownQuietLoggerFactory(loggers);
         var directory = System.IO.Directory.CreateTempSubdirectory("cardless-atm-demo-");
         var pki = DemoAtmPki.Create(directory);
-        var host = await HostServer.StartAsync(HostOptions(directory, profileKind, port: 0, pki, plainHostLink), loggers, cancellationToken: cancellationToken);
+        var hostOptions = HostOptions(directory, profileKind, port: 0, pki, plainHostLink);
+        if (store is not null)
+        {
+            hostOptions.Store = store;
+        }
+
+        var host = await HostServer.StartAsync(hostOptions, loggers, cancellationToken: cancellationToken);
         var seed = await DemoSeed.SeedAsync(host, cancellationToken);
         var proxyOptions = new ProxyOptions { Atm = new ProxyListenerOptions { Port = 0 }, Phone = new ProxyListenerOptions { Port = 0 }, MaxRequestsPerPhoneConnection = 1_000_000 };
         pki.ConfigureProxy(proxyOptions.Atm);
@@ -95,7 +102,8 @@ internal sealed class DemoNetwork : IAsyncDisposable
     /// off for the load benchmark, whose mechanical parts are meant to cost nothing.</param>
     /// <param name="hostPort">The loopback port the terminal dials for its host, when not the host's own (a relay in between).</param>
     /// <param name="proxyPort">The loopback port the terminal dials for the proxy, when not the proxy's own (the panel's link relay).</param>
-    public async Task<DemoAtm> StartTerminalAsync(string atmId, QrSessionOptions qrOptions, CancellationToken cancellationToken, bool deviceMemory = true, int? hostPort = null, int? proxyPort = null)
+    /// <param name="hostFailoverPorts">Further host ports on loopback (<c>Terminal:Host:Failover</c>), tried in order when the host link fails.</param>
+    public async Task<DemoAtm> StartTerminalAsync(string atmId, QrSessionOptions qrOptions, CancellationToken cancellationToken, bool deviceMemory = true, int? hostPort = null, int? proxyPort = null, IReadOnlyList<int>? hostFailoverPorts = null)
     {
         var masterKey = atmId == DemoSeed.AtmId
             ? Seed.Atm.MasterKey
@@ -142,11 +150,13 @@ internal sealed class DemoNetwork : IAsyncDisposable
             Proxy = new EndpointOptions { Address = "127.0.0.1", Port = proxyPort ?? Proxy.AtmEndPoint.Port, Tls = Pki.IssueTerminalTls(atmId, Path.Combine(atmDirectory, "tls")) },
             KeyStore = keys.Directory,
             DataDirectory = Path.Combine(atmDirectory, "data"),
+            HostTimeout = hostFailoverPorts is null ? new TerminalOptions().HostTimeout : TimeSpan.FromSeconds(10),
             ResultScreenTime = TimeSpan.Zero,
             ReversalRetryInitial = TimeSpan.FromMilliseconds(200),
             ReversalRetryMax = TimeSpan.FromSeconds(2),
             PresentTimeout = DemoPresentTimeout,
         };
+        options.Host.Failover = [.. (hostFailoverPorts ?? []).Select(port => new FailoverEndpointOptions { Address = "127.0.0.1", Port = port })];
         var terminal = AtmTerminal.Create(options, devices, Profile, qrOptions, TimeProvider.System, Loggers);
         var running = terminal.RunAsync(_stop.Token);
         _terminals.Add((terminal, running));
@@ -167,6 +177,9 @@ internal sealed class DemoNetwork : IAsyncDisposable
     public static TimeSpan DemoPresentTimeout { get; } = TimeSpan.FromSeconds(3);
 
     /// <summary>Where the terminal with this id keeps its journal.</summary>
+    /// <summary>The host's key vault (a host process started by a scenario shares it, as the soak's hosts do).</summary>
+    public string HostKeyVaultPath => Path.Combine(Directory.FullName, "host-keys");
+
     public string JournalPathOf(string atmId) => Path.Combine(Directory.FullName, atmId, "data", "journal.log");
 
     /// <summary>An enrolled phone for demo customer <paramref name="customer"/> (its DUKPT state in a 0600 file).</summary>
@@ -185,6 +198,9 @@ internal sealed class DemoNetwork : IAsyncDisposable
         new(PhoneClientOptions.Pinned(new ProxyEndpoint("127.0.0.1", Proxy.PhoneEndPoint.Port), Pki.PhonePortPin, DemoAtmPki.PhonePortName), enrolment, Profile, loggerFactory: Loggers);
 
     /// <summary>Stops the host (the terminal's link drops and it keeps redialling).</summary>
+    /// <summary>From now on only errors are logged: the run is over and what the roles say while they stop is not news.</summary>
+    public void QuietTeardown() => ((TeardownQuietLoggerFactory)Loggers).Quiet();
+
     public async Task StopHostAsync() => await _host.DisposeAsync();
 
     /// <summary>Starts the host again on the same database, keys and port.</summary>

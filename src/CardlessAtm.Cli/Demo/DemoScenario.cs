@@ -80,6 +80,9 @@ internal enum DemoScenarioKind
 
     /// <summary>An LCDM-4000 (emulated on a pty, outliving the terminal) and the terminal lose power after the first note; powered on, recovery settles from LAST_STATUS.</summary>
     Lcdm4000PowerLossMidDispense,
+
+    /// <summary>Two host processes on one PostgreSQL database; the one the ATMs are on is SIGKILLed mid-load: they move to the other, the ledger balances.</summary>
+    HostFailover,
 }
 
 /// <summary>
@@ -121,6 +124,11 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
+        if (kind == DemoScenarioKind.HostFailover)
+        {
+            return await RunHostFailoverAsync(cancellationToken);
+        }
+
         var qrOptions = new QrSessionOptions { Lifetime = kind == DemoScenarioKind.ExpiredQr ? TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(90), ClockSkew = TimeSpan.Zero };
         Say($"Starting the network on loopback (security profile {profile}, rig {rig}{(rig == DemoRigKind.FirmwareSim ? $" with the {Model}" : string.Empty)}): host, proxy, terminal, phone…");
         await using var network = await DemoNetwork.StartAsync(profile, loggers, cancellationToken, plainHostLink: kind is DemoScenarioKind.ReplayedApproval or DemoScenarioKind.ForgedKeyChange, rig: rig, rigDispenser: rigDispenser);
