@@ -85,6 +85,9 @@ public sealed class ProxyOptions
     /// </summary>
     public int MaxKnownAtms { get; set; } = 10_000;
 
+    /// <summary>How phone requests find their ATM: <c>Local</c> (default) or across a fleet over <c>Nats</c> (section <c>Proxy:Routing</c>; validated by the proxy, see docs/scale-out.md).</summary>
+    public Routing.ProxyRoutingOptions Routing { get; set; } = new();
+
     /// <summary>Checks every setting; throws naming the first bad one.</summary>
     /// <exception cref="ConfigurationException">A setting is invalid.</exception>
     public void Validate()
