@@ -60,6 +60,7 @@ internal sealed class NatsFleet : IAsyncDisposable
     private readonly Action<FleetClaim> _lost;
     private readonly ConcurrentDictionary<string, FleetClaim> _claims = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<Task, byte> _releases = new();
     private Task _watching = Task.CompletedTask;
     private Task _refreshing = Task.CompletedTask;
     private int _refreshFailing;
@@ -119,8 +120,10 @@ internal sealed class NatsFleet : IAsyncDisposable
     }
 
     /// <summary>
-    /// Claims <paramref name="atmId"/> for this proxy (after the ATM's sign-on passed every check): subscribes to its
-    /// subject, then writes the bucket entry with compare-and-set, superseding any other proxy's claim.
+    /// Claims <paramref name="atmId"/> for this proxy (after the ATM's sign-on passed every check): writes the bucket
+    /// entry with compare-and-set, superseding any other proxy's claim, then subscribes to the ATM's subject. Until the
+    /// subscription is in place a request for the ATM finds no responder and is declined 91; it is never answered by
+    /// both the old owner and the new (each request is checked against the entry before it is forwarded).
     /// </summary>
     /// <returns>The claim, or null when NATS could not be used (the sign-on is then refused).</returns>
     public async Task<FleetClaim?> ClaimAsync(string atmId, CancellationToken cancellationToken)
@@ -128,8 +131,6 @@ internal sealed class NatsFleet : IAsyncDisposable
         var claim = new FleetClaim(atmId, string.Create(CultureInfo.InvariantCulture, $"{ProxyId} {Guid.NewGuid():N}"));
         try
         {
-            claim.Subscription = await _nats.SubscribeCoreAsync<byte[]>(Subject(atmId), cancellationToken: cancellationToken);
-            _ = ServeAsync(claim);
             for (var attempt = 1; ; attempt++)
             {
                 var current = await _owners.TryGetEntryAsync<string>(atmId, cancellationToken: cancellationToken);
@@ -154,6 +155,9 @@ internal sealed class NatsFleet : IAsyncDisposable
                     }
 
                     _claims[atmId] = claim;
+                    claim.Subscription = await _nats.SubscribeCoreAsync<byte[]>(Subject(atmId), cancellationToken: cancellationToken);
+                    _ = ServeAsync(claim);
+                    await _nats.PingAsync(cancellationToken); // the server has the subscription once it answers: the ATM is reachable when its sign-on is answered
                     ProxyLog.FleetClaimed(_log, atmId, ProxyId, claim.Revision, previous is null ? "-" : OwnerOf(previous));
                     return claim;
                 }
@@ -167,13 +171,22 @@ internal sealed class NatsFleet : IAsyncDisposable
         catch (Exception ex) when (ex is NatsException or IOException or TimeoutException)
         {
             ProxyLog.FleetClaimFailed(_log, atmId, _options.Redact(Describe(ex)));
-            await DropAsync(claim);
+            await ReleaseAsync(claim);
             return null;
         }
     }
 
     /// <summary>Releases <paramref name="claim"/> (its ATM signed off or disconnected here): unsubscribes and deletes the entry if it is still this claim's.</summary>
-    public async Task ReleaseAsync(FleetClaim claim)
+    public Task ReleaseAsync(FleetClaim claim)
+    {
+        // Tracked so that a stop waits for the deletes of the ATMs its listener just disconnected before closing NATS.
+        var release = ReleaseCoreAsync(claim);
+        _releases[release] = 0;
+        _ = release.ContinueWith(t => _releases.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return release;
+    }
+
+    private async Task ReleaseCoreAsync(FleetClaim claim)
     {
         if (!_claims.TryRemove(new KeyValuePair<string, FleetClaim>(claim.AtmId, claim)))
         {
@@ -187,7 +200,7 @@ internal sealed class NatsFleet : IAsyncDisposable
             // Compare-and-set: a newer claim (another proxy's, or this one's on a new connection) is left alone.
             await _owners.TryDeleteAsync(claim.AtmId, new NatsKVDeleteOpts { Revision = claim.Revision });
         }
-        catch (Exception ex) when (ex is NatsException or IOException or TimeoutException)
+        catch (Exception ex) when (ex is NatsException or IOException or TimeoutException or ObjectDisposedException)
         {
             // The entry expires within Proxy:Routing:Nats:OwnerTtl without its refresh.
             _log.LogDebug(ex, "Releasing ATM {AtmId} in the fleet failed.", claim.AtmId);
@@ -260,7 +273,7 @@ internal sealed class NatsFleet : IAsyncDisposable
             await ReleaseAsync(claim);
         }
 
-        await Task.WhenAll(Quietly(_watching), Quietly(_refreshing));
+        await Task.WhenAll(_releases.Keys.Append(Quietly(_watching)).Append(Quietly(_refreshing)));
         await _nats.DisposeAsync();
         _stopping.Dispose();
     }
@@ -337,6 +350,19 @@ internal sealed class NatsFleet : IAsyncDisposable
         {
             if (message.Data is not { } data || message.ReplyTo is null || Volatile.Read(ref claim.Lost) == 1)
             {
+                return;
+            }
+
+            // The entry, not the subscription, says who owns the ATM: a takeover that this proxy's watch has not seen yet
+            // must not let it forward a request the new owner gets too.
+            var entry = await _owners.TryGetEntryAsync<string>(claim.AtmId, cancellationToken: _stopping.Token);
+            if (!entry.Success || !string.Equals(entry.Value.Value, claim.Value, StringComparison.Ordinal))
+            {
+                if (entry.Success && entry.Value.Operation == NatsKVOperation.Put && entry.Value.Value is { } owner)
+                {
+                    await SupersededAsync(claim, OwnerOf(owner));
+                }
+
                 return;
             }
 
