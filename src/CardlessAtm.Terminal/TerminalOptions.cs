@@ -1,7 +1,7 @@
 namespace CardlessAtm.Terminal;
 
 /// <summary>A TCP peer: address and port.</summary>
-public sealed class EndpointOptions
+public sealed partial class EndpointOptions
 {
     /// <summary>Host name or IP address.</summary>
     public string Address { get; set; } = "127.0.0.1";
@@ -176,6 +176,8 @@ public sealed class TerminalOptions
             {
                 throw new ConfigurationException($"{SectionName}:{name}", $"must have an Address and a Port between 1 and 65535 (got '{endpoint}')");
             }
+
+            endpoint.ValidateFailover($"{SectionName}:{name}");
         }
 
         ValidateLinkSecurity();

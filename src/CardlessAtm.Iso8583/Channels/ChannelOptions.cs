@@ -208,6 +208,16 @@ public sealed class Iso8583ClientOptions : Iso8583ConnectionOptions
     /// <summary>When set, the connection runs over TLS with these options (e.g. pinned-certificate validation from the security module).</summary>
     public SslClientAuthenticationOptions? Tls { get; set; }
 
+    /// <summary>
+    /// Further peers to dial when the current one fails (connect refused or timed out, sign-on failed, or the connection
+    /// dropped): the client moves to the next in the order <see cref="Host"/>:<see cref="Port"/>, then these, and back to the
+    /// first, with the usual back-off. Each carries its own TLS options. Empty (default): only <see cref="Host"/>.
+    /// </summary>
+    public IReadOnlyList<Iso8583Endpoint> FailoverEndpoints { get; set; } = [];
+
+    /// <summary>Every peer in dialling order: <see cref="Host"/>:<see cref="Port"/> with <see cref="Tls"/>, then <see cref="FailoverEndpoints"/>.</summary>
+    public IReadOnlyList<Iso8583Endpoint> Endpoints => [new Iso8583Endpoint(Host, Port, Tls), .. FailoverEndpoints];
+
     /// <summary>When set, wraps the connected stream (applied after <see cref="Tls"/>); for custom transports.</summary>
     public Func<Stream, CancellationToken, ValueTask<Stream>>? StreamWrapper { get; set; }
 
@@ -249,6 +259,14 @@ public sealed class Iso8583ClientOptions : Iso8583ConnectionOptions
         base.Validate();
         Require(!string.IsNullOrWhiteSpace(Host), nameof(Host), "is required");
         Require(Port is > 0 and <= 65535, nameof(Port), "must be 1–65535");
+        Require(FailoverEndpoints is not null, nameof(FailoverEndpoints), "is required (empty for none)");
+        for (var i = 0; i < FailoverEndpoints!.Count; i++)
+        {
+            var endpoint = FailoverEndpoints[i];
+            Require(endpoint is not null && !string.IsNullOrWhiteSpace(endpoint.Host), $"{nameof(FailoverEndpoints)}[{i}].{nameof(Iso8583Endpoint.Host)}", "is required");
+            Require(endpoint!.Port is > 0 and <= 65535, $"{nameof(FailoverEndpoints)}[{i}].{nameof(Iso8583Endpoint.Port)}", "must be 1–65535");
+        }
+
         Require(ConnectTimeout > TimeSpan.Zero, nameof(ConnectTimeout), "must be positive");
         Require(ReconnectInitialDelay > TimeSpan.Zero, nameof(ReconnectInitialDelay), "must be positive");
         Require(ReconnectMaxDelay >= ReconnectInitialDelay, nameof(ReconnectMaxDelay), "must be at least ReconnectInitialDelay");

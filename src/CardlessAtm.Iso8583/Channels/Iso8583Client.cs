@@ -7,12 +7,16 @@ namespace CardlessAtm.Iso8583.Channels;
 
 /// <summary>
 /// Dials a peer and keeps one connection to it: reconnects with exponential back-off and jitter, runs the
-/// sign-on hook after every connect, optionally over TLS. Requests go over the current connection.
+/// sign-on hook after every connect, optionally over TLS. Requests go over the current connection. With
+/// <see cref="Iso8583ClientOptions.FailoverEndpoints"/> it moves to the next peer whenever the current one fails (connect
+/// or sign-on failed, or the connection dropped), round-robin back to the first.
 /// </summary>
 public sealed class Iso8583Client : IAsyncDisposable
 {
     private readonly Iso8583ClientOptions _options;
     private readonly ILogger _log;
+    private readonly IReadOnlyList<Iso8583Endpoint> _endpoints;
+    private int _endpointIndex;
     private readonly CancellationTokenSource _stopping = new();
     private readonly object _gate = new();
     private TaskCompletionSource<Iso8583Connection> _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -30,6 +34,7 @@ public sealed class Iso8583Client : IAsyncDisposable
         options.Validate();
         _options = options;
         _log = options.Logger;
+        _endpoints = options.Endpoints;
     }
 
     /// <summary>Raised after each successful connect and sign-on.</summary>
@@ -40,6 +45,9 @@ public sealed class Iso8583Client : IAsyncDisposable
 
     /// <summary>The current signed-on connection, or null.</summary>
     public Iso8583Connection? Connection => Volatile.Read(ref _connection);
+
+    /// <summary>The peer dialled now, or next after a failure (the first endpoint until one fails).</summary>
+    public Iso8583Endpoint CurrentEndpoint => _endpoints[Volatile.Read(ref _endpointIndex)];
 
     /// <summary>True when a signed-on connection is open.</summary>
     public bool IsConnected => Connection is { IsOpen: true };
@@ -131,7 +139,7 @@ public sealed class Iso8583Client : IAsyncDisposable
                 }
                 catch (Exception ex)
                 {
-                    _log.LogWarning("ISO 8583 client: sign-off from {Host}:{Port} failed: {Error}", _options.Host, _options.Port, ex.Message);
+                    _log.LogWarning("ISO 8583 client: sign-off from {Endpoint} failed: {Error}", CurrentEndpoint, ex.Message);
                 }
             }
 
@@ -160,7 +168,7 @@ public sealed class Iso8583Client : IAsyncDisposable
     }
 
     private Iso8583ChannelException NotConnected() =>
-        new(ChannelErrorReason.NotConnected, $"not connected to {_options.Host}:{_options.Port}.");
+        new(ChannelErrorReason.NotConnected, $"not connected to {CurrentEndpoint}.");
 
     private async Task ConnectLoopAsync()
     {
@@ -168,9 +176,10 @@ public sealed class Iso8583Client : IAsyncDisposable
         while (!stop.IsCancellationRequested)
         {
             Iso8583Connection? connection = null;
+            var endpoint = CurrentEndpoint;
             try
             {
-                connection = await ConnectAsync(stop);
+                connection = await ConnectAsync(endpoint, stop);
                 connection.Start();
                 if (_options.SignOn is { } signOn)
                 {
@@ -183,12 +192,17 @@ public sealed class Iso8583Client : IAsyncDisposable
                 }
 
                 Publish(connection);
-                _log.LogInformation("ISO 8583 client connected to {Host}:{Port} (connection {Id}).", _options.Host, _options.Port, connection.Id);
+                _log.LogInformation("ISO 8583 client connected to {Endpoint} (connection {Id}).", endpoint, connection.Id);
                 Raise(Connected, connection);
-                await WaitForCloseAsync(connection, stop);
+                await WaitForCloseAsync(connection, endpoint, stop);
                 if (Interlocked.CompareExchange(ref _connection, null, connection) == connection)
                 {
                     Raise(Disconnected, connection);
+                }
+
+                if (!stop.IsCancellationRequested)
+                {
+                    MoveToNextEndpoint(endpoint, "the connection dropped");
                 }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -203,11 +217,13 @@ public sealed class Iso8583Client : IAsyncDisposable
             catch (Exception ex)
             {
                 ConsecutiveFailures++;
-                _log.LogWarning("ISO 8583 client: connecting to {Host}:{Port} failed (attempt {Attempt}): {Error}", _options.Host, _options.Port, ConsecutiveFailures, ex.Message);
+                _log.LogWarning("ISO 8583 client: connecting to {Endpoint} failed (attempt {Attempt}): {Error}", endpoint, ConsecutiveFailures, ex.Message);
                 if (connection is not null && !ReferenceEquals(connection, Volatile.Read(ref _connection)))
                 {
                     await connection.DisposeAsync();
                 }
+
+                MoveToNextEndpoint(endpoint, "connecting failed");
             }
 
             if (stop.IsCancellationRequested)
@@ -232,7 +248,7 @@ public sealed class Iso8583Client : IAsyncDisposable
     /// up for <see cref="Iso8583ClientOptions.StableConnectionPeriod"/>: one the peer closes sooner (e.g. a host superseding
     /// it for another device's sign-on) counts as a failed attempt, so the reconnects back off instead of flapping.
     /// </summary>
-    private async Task WaitForCloseAsync(Iso8583Connection connection, CancellationToken stop)
+    private async Task WaitForCloseAsync(Iso8583Connection connection, Iso8583Endpoint endpoint, CancellationToken stop)
     {
         var signedOnAt = _options.TimeProvider.GetTimestamp();
         var closed = connection.Completion.WaitAsync(stop);
@@ -254,18 +270,33 @@ public sealed class Iso8583Client : IAsyncDisposable
         await closed;
         if (!stable)
         {
-            CountEarlyClose(_options.TimeProvider.GetElapsedTime(signedOnAt));
+            CountEarlyClose(endpoint, _options.TimeProvider.GetElapsedTime(signedOnAt));
         }
     }
 
+    /// <summary>After <paramref name="failed"/> failed, the next attempt dials the next endpoint (round-robin); logged when there is more than one.</summary>
+    private void MoveToNextEndpoint(Iso8583Endpoint failed, string why)
+    {
+        if (_endpoints.Count < 2)
+        {
+            return;
+        }
+
+        var next = (Volatile.Read(ref _endpointIndex) + 1) % _endpoints.Count;
+        Volatile.Write(ref _endpointIndex, next);
+        _log.LogWarning(
+            "ISO 8583 client: {Why} at {Failed}; moving to endpoint {Next} ({Index} of {Count})",
+            why, failed, _endpoints[next], next + 1, _endpoints.Count);
+    }
+
     /// <summary>A signed-on connection closed <paramref name="up"/> after its sign-on, before it was stable: a failed attempt.</summary>
-    private void CountEarlyClose(TimeSpan up)
+    private void CountEarlyClose(Iso8583Endpoint endpoint, TimeSpan up)
     {
         ConsecutiveFailures++;
         ConsecutiveEarlyCloses++;
         _log.LogWarning(
-            "ISO 8583 client: {Host}:{Port} closed the connection {Up:F1} s after sign-on ({Count} time(s) in a row within {Stable}); reconnecting with back-off (attempt {Attempt})",
-            _options.Host, _options.Port, up.TotalSeconds, ConsecutiveEarlyCloses, _options.StableConnectionPeriod, ConsecutiveFailures);
+            "ISO 8583 client: {Endpoint} closed the connection {Up:F1} s after sign-on ({Count} time(s) in a row within {Stable}); reconnecting with back-off (attempt {Attempt})",
+            endpoint, up.TotalSeconds, ConsecutiveEarlyCloses, _options.StableConnectionPeriod, ConsecutiveFailures);
     }
 
     private double Jitter() =>
@@ -296,7 +327,7 @@ public sealed class Iso8583Client : IAsyncDisposable
         }
     }
 
-    private async Task<Iso8583Connection> ConnectAsync(CancellationToken stop)
+    private async Task<Iso8583Connection> ConnectAsync(Iso8583Endpoint endpoint, CancellationToken stop)
     {
         using var timeout = new CancellationTokenSource(_options.ConnectTimeout, _options.TimeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
@@ -304,7 +335,7 @@ public sealed class Iso8583Client : IAsyncDisposable
         Stream stream;
         try
         {
-            await socket.ConnectAsync(_options.Host, _options.Port, linked.Token);
+            await socket.ConnectAsync(endpoint.Host, endpoint.Port, linked.Token);
             stream = new NetworkStream(socket, ownsSocket: true);
         }
         catch
@@ -316,7 +347,7 @@ public sealed class Iso8583Client : IAsyncDisposable
         SslStream? tlsStream = null;
         try
         {
-            if (_options.Tls is { } tls)
+            if (endpoint.Tls is { } tls)
             {
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
                 stream = tlsStream = ssl;
@@ -334,7 +365,7 @@ public sealed class Iso8583Client : IAsyncDisposable
             throw;
         }
 
-        return new Iso8583Connection(stream, _options, $"{_options.Host}:{_options.Port}", onClosed: null)
+        return new Iso8583Connection(stream, _options, endpoint.ToString(), onClosed: null)
         {
             RemoteCertificate = tlsStream?.RemoteCertificate,
             TlsProtocol = tlsStream?.SslProtocol,

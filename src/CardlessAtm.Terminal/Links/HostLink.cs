@@ -115,6 +115,7 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
             Host = options.Host.Address,
             Port = options.Host.Port,
             Tls = options.Host.Tls.CreateClientOptions(options.Host.Address, "Terminal:Host:Tls"),
+            FailoverEndpoints = options.Host.FailoverChannelEndpoints("Terminal:Host:Tls"),
             TerminalId = options.AtmId,
             Stan = stan,
             RequestTimeout = options.HostTimeout,
@@ -147,6 +148,9 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
 
     /// <summary>The current connection (its negotiated TLS session), or null while down.</summary>
     public Iso8583Connection? Connection => _client.Connection;
+
+    /// <summary>The host endpoint the link is on (or dials next): <c>Terminal:Host</c> or one of its <c>Failover</c> entries.</summary>
+    public Iso8583Endpoint CurrentEndpoint => _client.CurrentEndpoint;
 
     /// <summary>The terminal's STAN sequence toward the host.</summary>
     public StanGenerator Stan => _stan;
@@ -250,7 +254,7 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
             Volatile.Write(ref _keyVersion, signedOn.KeyVersion);
             _logger.LogInformation(
                 "Signed on to the host {Endpoint} as {AtmId}; session key version {Version}, MAC key KCV {Kcv}",
-                _options.Host, _options.AtmId, signedOn.KeyVersion, signedOn.MacKeyCheckValue);
+                _client.CurrentEndpoint, _options.AtmId, signedOn.KeyVersion, signedOn.MacKeyCheckValue);
         }
         finally
         {
@@ -293,7 +297,7 @@ public sealed class HostLink : IHostLink, IAsyncDisposable
         }
 
         Volatile.Write(ref _signedOff, 1);
-        _logger.LogInformation("Signed off at the host {Endpoint} as {AtmId}", _options.Host, _options.AtmId);
+        _logger.LogInformation("Signed off at the host {Endpoint} as {AtmId}", _client.CurrentEndpoint, _options.AtmId);
     }
 
     /// <summary>

@@ -30,6 +30,7 @@ public sealed class ProxyLink : IAsyncDisposable
             Host = options.Proxy.Address,
             Port = options.Proxy.Port,
             Tls = options.Proxy.Tls.CreateClientOptions(options.Proxy.Address, "Terminal:Proxy:Tls"),
+            FailoverEndpoints = options.Proxy.FailoverChannelEndpoints("Terminal:Proxy:Tls"),
             TerminalId = options.AtmId,
             IdleEchoInterval = options.EchoInterval,
             SignOn = SignOnAsync,
@@ -47,6 +48,9 @@ public sealed class ProxyLink : IAsyncDisposable
 
     /// <summary>The current connection (its negotiated TLS session), or null while down.</summary>
     public Iso8583Connection? Connection => _client.Connection;
+
+    /// <summary>The proxy endpoint the link is on (or dials next): <c>Terminal:Proxy</c> or one of its <c>Failover</c> entries.</summary>
+    public Iso8583Endpoint CurrentEndpoint => _client.CurrentEndpoint;
 
     /// <summary>Starts dialling; returns at once.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
@@ -81,6 +85,6 @@ public sealed class ProxyLink : IAsyncDisposable
             throw new InvalidOperationException($"The proxy refused sign-on of {_options.AtmId}: {answer.ResponseCode} ({ResponseCodes.Describe(answer.ResponseCode)}).");
         }
 
-        _logger.LogInformation("Signed on to the proxy {Endpoint} as {AtmId}", _options.Proxy, _options.AtmId);
+        _logger.LogInformation("Signed on to the proxy {Endpoint} as {AtmId}", _client.CurrentEndpoint, _options.AtmId);
     }
 }
