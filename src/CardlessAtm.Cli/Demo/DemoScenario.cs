@@ -80,6 +80,9 @@ internal enum DemoScenarioKind
 
     /// <summary>An LCDM-4000 (emulated on a pty, outliving the terminal) and the terminal lose power after the first note; powered on, recovery settles from LAST_STATUS.</summary>
     Lcdm4000PowerLossMidDispense,
+
+    /// <summary>Two proxy processes routed over NATS, phones at both; proxy A is SIGKILLed, the ATM dials B and the phones go on through B.</summary>
+    ProxyFailover,
 }
 
 /// <summary>
@@ -132,6 +135,11 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         if (kind == DemoScenarioKind.Lcdm4000PowerLossMidDispense)
         {
             return await RunLcdm4000PowerLossAsync(network, cancellationToken);
+        }
+
+        if (kind == DemoScenarioKind.ProxyFailover)
+        {
+            return await RunProxyFailoverAsync(network, cancellationToken);
         }
 
         if (kind == DemoScenarioKind.TornJournal)
