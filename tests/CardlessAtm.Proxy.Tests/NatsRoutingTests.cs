@@ -205,6 +205,7 @@ public class NatsRoutingTests
         Assert.DoesNotContain('\n', error.Message);
         Assert.DoesNotContain("pw-not-to-be-seen", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(logs.Lines, l => l.Text.Contains("pw-not-to-be-seen", StringComparison.Ordinal));
+        Assert.DoesNotContain(logs.Lines, l => l.Category.StartsWith("NATS.", StringComparison.Ordinal)); // the client's multi-line error is not printed before it
     }
 
     [Theory]

@@ -96,10 +96,12 @@ internal sealed class NatsFleet : IAsyncDisposable
     public static async Task<NatsFleet> ConnectAsync(NatsRoutingOptions options, ILoggerFactory loggerFactory, TimeProvider time, Func<string, byte[], CancellationToken, Task<byte[]?>> serve, Action<FleetClaim> lost, CancellationToken cancellationToken)
     {
         var log = loggerFactory.CreateLogger("CardlessAtm.Proxy.Fleet");
-        var nats = new NatsConnection(ClientOptions(options, loggerFactory));
+        var clientLogs = new NatsClientLogs(loggerFactory, options);
+        var nats = new NatsConnection(ClientOptions(options, clientLogs));
         try
         {
             await nats.ConnectAsync().AsTask().WaitAsync(options.ConnectTimeout + TimeSpan.FromSeconds(1), cancellationToken);
+            clientLogs.Connected();
             var js = new NatsJSContext(nats);
             var kv = new NatsKVContext(js);
             var owners = await kv.CreateStoreAsync(new NatsKVConfig(options.Bucket) { MaxAge = options.OwnerTtl, History = 1, Storage = NatsKVStorageType.Memory }, cancellationToken);
