@@ -74,4 +74,31 @@ internal static partial class ProxyLog
 
     [LoggerMessage(36, LogLevel.Warning, "Phone connection {PhoneConnection} from {Remote} sent request {Count} (STAN {PhoneStan}, ATM {AtmId}) past its limit of {Limit}; answered 91.")]
     public static partial void PhoneOverLimit(ILogger logger, long phoneConnection, string remote, int count, string phoneStan, string atmId, int limit);
+
+    [LoggerMessage(40, LogLevel.Information, "Proxy {ProxyId} joined the fleet at {Url} (ownership bucket {Bucket}, entries expire {TtlSeconds:0.###} s after their last refresh).")]
+    public static partial void FleetJoined(ILogger logger, string url, string proxyId, string bucket, double ttlSeconds);
+
+    [LoggerMessage(41, LogLevel.Information, "ATM {AtmId} claimed for proxy {ProxyId} in the fleet (revision {Revision}; previous owner {PreviousOwner}).")]
+    public static partial void FleetClaimed(ILogger logger, string atmId, string proxyId, ulong revision, string previousOwner);
+
+    [LoggerMessage(42, LogLevel.Error, "ATM {AtmId} could not be claimed in the fleet: {Problem}; its sign-on is refused with 91 and the connection closed (the ATM dials again).")]
+    public static partial void FleetClaimFailed(ILogger logger, string atmId, string problem);
+
+    [LoggerMessage(43, LogLevel.Warning, "ATM {AtmId} signed on at proxy {NewOwner}, which now holds it in the fleet; this proxy drops its link to the ATM.")]
+    public static partial void FleetSuperseded(ILogger logger, string atmId, string newOwner);
+
+    [LoggerMessage(44, LogLevel.Error, "Proxy {ProxyId} cannot refresh its ATMs in the fleet: {Problem}. They stay connected here; their entries expire after {TtlSeconds:0.###} s and are written again when NATS is back, unless another proxy claimed them meanwhile.")]
+    public static partial void FleetRefreshFailing(ILogger logger, string proxyId, string problem, double ttlSeconds);
+
+    [LoggerMessage(45, LogLevel.Information, "Proxy {ProxyId} refreshes its ATMs in the fleet again.")]
+    public static partial void FleetRefreshRecovered(ILogger logger, string proxyId);
+
+    [LoggerMessage(46, LogLevel.Warning, "SECURITY: a fleet request on the subject of ATM {AtmId} was refused: {Reason}; answered {ResponseCode}.")]
+    public static partial void FleetRequestRefused(ILogger logger, string atmId, string reason, string responseCode);
+
+    [LoggerMessage(47, LogLevel.Debug, "Phone STAN {PhoneStan} for ATM {AtmId} (session {Session}, phone connection {PhoneConnection}): not signed on here; asking the fleet.")]
+    public static partial void FleetForwarding(ILogger logger, string phoneStan, string atmId, string session, long phoneConnection);
+
+    [LoggerMessage(48, LogLevel.Information, "Phone STAN {PhoneStan} for ATM {AtmId} (session {Session}): the owning proxy answered {ResponseCode} in {ElapsedMs:0} ms.")]
+    public static partial void FleetAnswered(ILogger logger, string phoneStan, string atmId, string session, string responseCode, double elapsedMs);
 }

@@ -83,6 +83,9 @@ public sealed class ProxyOptions
     /// Must be at least <c>Proxy:Atm:MaxConnections</c>, so an online ATM is never forgotten.
     /// </summary>
     public int MaxKnownAtms { get; set; } = 10_000;
+
+    /// <summary>How phone requests find their ATM: <c>Local</c> (default) or across a fleet over <c>Nats</c> (section <c>Proxy:Routing</c>; validated by the proxy, see docs/scale-out.md).</summary>
+    public Routing.ProxyRoutingOptions Routing { get; set; } = new();
 }
 
 /// <summary>One listener of the proxy.</summary>

@@ -53,6 +53,9 @@ public sealed class ProxyOptionsValidator : IValidateOptions<ProxyOptions>
         {
             throw new ConfigurationException("Proxy:Phone:Port", string.Create(CultureInfo.InvariantCulture, $"Proxy:Phone:Port {options.Phone.Port} is also Proxy:Atm:Port; the two listeners need different ports."));
         }
+
+        Require(options.Routing is not null, "Proxy:Routing", "is required (leave it empty for Kind = Local)");
+        options.Routing!.Validate();
     }
 
     // The ATM port is where an ATM claims its id: without a per-ATM certificate any connection can claim any id.

@@ -8,6 +8,7 @@ using System.Security.Cryptography.X509Certificates;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Channels;
 using CardlessAtm.Network;
+using CardlessAtm.Proxy.Routing;
 using CardlessAtm.Qr.Payload;
 using CardlessAtm.Security;
 using Microsoft.Extensions.Logging;
@@ -39,6 +40,10 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly Iso8583Server _atmServer;
     private readonly Iso8583Server _phoneServer;
     private readonly AtmClientCertificateValidator? _atmIdentity;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ConditionalWeakTable<Iso8583Connection, FleetClaim> _fleetClaims = [];
+    private NatsFleet? _fleet;
+    private const long FleetConnection = 0; // the "phone connection" in the lines of a request that came over NATS
     private int _state; // 0 new, 1 started, 2 stopped
     private int _disposed;
 
@@ -54,6 +59,7 @@ public sealed class ProxyServer : IAsyncDisposable
         ProxyOptionsValidator.ThrowIfInvalid(options);
         _options = options;
         loggerFactory ??= NullLoggerFactory.Instance;
+        _loggerFactory = loggerFactory;
         _log = loggerFactory.CreateLogger<ProxyServer>();
         _time = timeProvider ?? TimeProvider.System;
         _registry = new AtmRegistry(options.MaxKnownAtms);
@@ -136,6 +142,12 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <summary>The ids of the ATMs signed on over a live connection, in order.</summary>
     public IReadOnlyCollection<string> OnlineAtms => _registry.OnlineIds;
 
+    /// <summary>This proxy's id in its NATS fleet, or null when routing is Local (or not started).</summary>
+    public string? FleetProxyId => _fleet?.ProxyId;
+
+    /// <summary>The fleet membership, for tests (null when routing is Local).</summary>
+    internal NatsFleet? Fleet => _fleet;
+
     /// <summary>Creates a proxy and starts it.</summary>
     /// <param name="options">The settings (ports 0 pick free ports; read them from <see cref="AtmEndPoint"/> and <see cref="PhoneEndPoint"/>).</param>
     /// <param name="loggerFactory">Where logs go.</param>
@@ -169,6 +181,12 @@ public sealed class ProxyServer : IAsyncDisposable
         if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
         {
             throw new InvalidOperationException("This proxy has already been started; create a new ProxyServer to start again.");
+        }
+
+        if (_options.Routing.IsNats)
+        {
+            // Before the listeners open: a proxy that cannot reach its fleet must not accept ATMs it cannot claim.
+            _fleet = await NatsFleet.ConnectAsync(_options.Routing.Nats, _loggerFactory, _time, ServeFleetRequestAsync, OnFleetClaimLost, cancellationToken);
         }
 
         await Listen(_atmServer, "Proxy:Atm", _options.Atm, cancellationToken);
@@ -206,6 +224,11 @@ public sealed class ProxyServer : IAsyncDisposable
         await _stopping.CancelAsync();
         await _phoneServer.StopAsync(cancellationToken);
         await _atmServer.StopAsync(cancellationToken);
+        if (_fleet is not null)
+        {
+            await _fleet.DisposeAsync(); // releases the claims of the ATMs just disconnected
+        }
+
         ProxyLog.Stopped(_log);
     }
 
@@ -221,10 +244,28 @@ public sealed class ProxyServer : IAsyncDisposable
         await StopAsync();
         await _phoneServer.DisposeAsync();
         await _atmServer.DisposeAsync();
+        if (_fleet is not null)
+        {
+            await _fleet.DisposeAsync();
+        }
         Metrics.Dispose();
         DisposeCertificates();
         _atmIdentity?.Dispose();
         _stopping.Dispose();
+    }
+
+    /// <summary>
+    /// Dies the way a killed process does as far as the fleet can tell: the NATS connection is dropped without
+    /// releasing this proxy's claims (they expire after <c>Proxy:Routing:Nats:OwnerTtl</c>), then the proxy is disposed.
+    /// </summary>
+    internal async Task CrashForTestsAsync()
+    {
+        if (_fleet is not null)
+        {
+            await _fleet.AbandonAsync();
+        }
+
+        await DisposeAsync();
     }
 
     /// <summary>Where <paramref name="atmId"/> stands: unknown (never signed on), online, or offline.</summary>
@@ -325,6 +366,7 @@ public sealed class ProxyServer : IAsyncDisposable
         {
             if (_registry.SignOff(id, atm))
             {
+                ReleaseFleetClaim(atm);
                 ProxyLog.AtmSignedOff(_log, id, stan, atm.Id);
                 return ValueTask.FromResult<IsoMessage?>(Answer(request, ResponseCodes.Approved));
             }
@@ -340,11 +382,10 @@ public sealed class ProxyServer : IAsyncDisposable
 
         switch (_registry.TrySignOn(id, atm, out var holder, out _))
         {
+            case SignOnResult.Accepted when _fleet is not null && !_fleetClaims.TryGetValue(atm, out _):
+                return ClaimInFleetAsync(_fleet, request, atm, id, stan);
             case SignOnResult.Accepted:
-                atm.MarkAuthenticated(); // keeps its slot however many anonymous sockets arrive (see Proxy:MaxAtmConnectionsBeforeSignOn)
-                ProxyLog.AtmSignedOn(_log, id, stan, atm.Id, atm.RemoteEndPoint);
-                Metrics.SignOn(accepted: true);
-                return ValueTask.FromResult<IsoMessage?>(Answer(request, ResponseCodes.Approved));
+                return ValueTask.FromResult<IsoMessage?>(SignedOn(request, atm, id, stan));
             case SignOnResult.IdInUse:
                 ProxyLog.AtmSignOnDuplicate(_log, id, stan, atm.Id, atm.RemoteEndPoint, holder!.Id, holder.RemoteEndPoint);
                 Metrics.SignOn(accepted: false);
@@ -354,6 +395,60 @@ public sealed class ProxyServer : IAsyncDisposable
                 ProxyLog.AtmSignOnOtherId(_log, id, stan, atm.Id, atm.RemoteEndPoint, atm.Tag as string ?? "-");
                 Metrics.SignOn(accepted: false);
                 return ValueTask.FromResult<IsoMessage?>(Answer(request, ResponseCodes.InvalidTransaction));
+        }
+    }
+
+    private IsoMessage SignedOn(IsoMessage request, Iso8583Connection atm, string id, string stan)
+    {
+        atm.MarkAuthenticated(); // keeps its slot however many anonymous sockets arrive (see Proxy:MaxAtmConnectionsBeforeSignOn)
+        ProxyLog.AtmSignedOn(_log, id, stan, atm.Id, atm.RemoteEndPoint);
+        Metrics.SignOn(accepted: true);
+        return Answer(request, ResponseCodes.Approved);
+    }
+
+    /// <summary>
+    /// A sign-on that passed every local check (id, certificate, no live twin here) claims the id across the fleet,
+    /// superseding another proxy's claim: the ATM chose to dial this proxy, and only it can pass the checks above.
+    /// Without NATS the sign-on is refused (91) so that the ATM dials another proxy rather than be online twice.
+    /// </summary>
+    private async ValueTask<IsoMessage?> ClaimInFleetAsync(NatsFleet fleet, IsoMessage request, Iso8583Connection atm, string id, string stan)
+    {
+        var claim = await fleet.ClaimAsync(id, _stopping.Token);
+        if (claim is null)
+        {
+            _registry.SignOff(id, atm);
+            Metrics.SignOn(accepted: false);
+            _ = CloseAfterAnswerAsync(atm);
+            return Answer(request, ResponseCodes.IssuerUnavailable);
+        }
+
+        _fleetClaims.AddOrUpdate(atm, claim);
+        if (_registry.Find(id, out var holder) != AtmLinkState.Online || !ReferenceEquals(holder, atm))
+        {
+            // The connection closed while the claim was written; its closed callback may have missed the claim.
+            ReleaseFleetClaim(atm);
+            return Answer(request, ResponseCodes.IssuerUnavailable);
+        }
+
+        return SignedOn(request, atm, id, stan);
+    }
+
+    private void ReleaseFleetClaim(Iso8583Connection atm)
+    {
+        if (_fleet is not null && _fleetClaims.TryGetValue(atm, out var claim) && _fleetClaims.Remove(atm))
+        {
+            _ = _fleet.ReleaseAsync(claim);
+        }
+    }
+
+    /// <summary>Another proxy claimed an ATM this proxy holds: the ATM signed on there, so this link is stale; close it.</summary>
+    private void OnFleetClaimLost(FleetClaim claim)
+    {
+        if (_registry.Find(claim.AtmId, out var atm) != AtmLinkState.Unknown && atm is not null
+            && _fleetClaims.TryGetValue(atm, out var held) && ReferenceEquals(held, claim))
+        {
+            _fleetClaims.Remove(atm);
+            _ = CloseAfterAnswerAsync(atm);
         }
     }
 
@@ -402,6 +497,7 @@ public sealed class ProxyServer : IAsyncDisposable
 
     private void OnAtmConnectionClosed(Iso8583Connection atm)
     {
+        ReleaseFleetClaim(atm);
         if (_registry.Release(atm) is { } atmId)
         {
             ProxyLog.AtmDisconnected(_log, atmId, atm.Id, atm.RemoteEndPoint);
@@ -456,7 +552,13 @@ public sealed class ProxyServer : IAsyncDisposable
 
         var id = atmId.Value;
         var session = SessionOf(request);
-        switch (_registry.Find(id, out var atm))
+        var state = _registry.Find(id, out var atm);
+        if (state != AtmLinkState.Online && _fleet is not null)
+        {
+            return await ForwardToFleetAsync(_fleet, request, phone, phoneStan, id, session, received, cancellationToken);
+        }
+
+        switch (state)
         {
             case AtmLinkState.Unknown:
                 return NotForwarded(request, phone, phoneStan, id, session, ForwardOutcomes.UnknownAtm, ResponseCodes.RoutingError, "the ATM has never signed on to this proxy");
@@ -474,7 +576,7 @@ public sealed class ProxyServer : IAsyncDisposable
 
         try
         {
-            return await ForwardAsync(request, phone, atm!, id, session, received, cancellationToken);
+            return await ForwardAsync(request, phone.Id, atm!, id, session, received, cancellationToken);
         }
         finally
         {
@@ -482,7 +584,7 @@ public sealed class ProxyServer : IAsyncDisposable
         }
     }
 
-    private async Task<IsoMessage> ForwardAsync(IsoMessage request, Iso8583Connection phone, Iso8583Connection atm, string atmId, string session, long received, CancellationToken cancellationToken)
+    private async Task<IsoMessage> ForwardAsync(IsoMessage request, long phoneConnection, Iso8583Connection atm, string atmId, string session, long received, CancellationToken cancellationToken)
     {
         var phoneStanBytes = request.GetBytes(NetworkFields.Stan)!; // checked present before routing
         var phoneStan = Text(request, 11);
@@ -499,7 +601,7 @@ public sealed class ProxyServer : IAsyncDisposable
                 var stan = _stans.Next();
                 forward.Stan = stan;
                 proxyStan = stan.ToString("D6", CultureInfo.InvariantCulture);
-                ProxyLog.Forwarding(_log, phoneStan, atmId, session, phone.Id, proxyStan);
+                ProxyLog.Forwarding(_log, phoneStan, atmId, session, phoneConnection, proxyStan);
                 try
                 {
                     response = await atm.SendRequestAsync(forward, cancellationToken);
@@ -543,6 +645,108 @@ public sealed class ProxyServer : IAsyncDisposable
         Metrics.Request(outcome, code);
         Metrics.Forwarded(outcome, failedAfter);
         return Answer(request, code);
+    }
+
+    // ---- Fleet (Proxy:Routing:Kind = Nats) -------------------------------------------------------------------
+
+    /// <summary>
+    /// A phone's request for an ATM not signed on here goes to the proxy that holds it, over NATS, with the forward
+    /// timeout as the request timeout; the owning proxy's answer is relayed as it came. An ATM held nowhere gets 91
+    /// at once, as an offline ATM does at a single proxy.
+    /// </summary>
+    private async Task<IsoMessage> ForwardToFleetAsync(NatsFleet fleet, IsoMessage request, Iso8583Connection phone, string phoneStan, string atmId, string session, long received, CancellationToken cancellationToken)
+    {
+        ProxyLog.FleetForwarding(_log, phoneStan, atmId, session, phone.Id);
+        var reply = await fleet.RequestAsync(atmId, request.Pack(), _options.ForwardTimeout, cancellationToken);
+        var elapsed = _time.GetElapsedTime(received);
+        switch (reply.Outcome)
+        {
+            case FleetRequestOutcome.Nowhere:
+                return NotForwarded(request, phone, phoneStan, atmId, session, ForwardOutcomes.AtmOffline, ResponseCodes.IssuerUnavailable, "the ATM is signed on to no proxy of the fleet");
+            case FleetRequestOutcome.Answered when IsoMessage.TryUnpack(reply.Answer, NetworkSpec.Messages, out var response, out _)
+                && response.Mti == Mti.FinancialResponse && response.Stan == request.Stan && string.Equals(response.TerminalId, atmId, StringComparison.Ordinal):
+                var responseCode = response.ResponseCode ?? "-";
+                ProxyLog.FleetAnswered(_log, phoneStan, atmId, session, responseCode, elapsed.TotalMilliseconds);
+                Metrics.Request(ForwardOutcomes.Answered, responseCode);
+                Metrics.Forwarded(ForwardOutcomes.Answered, elapsed);
+                return response;
+        }
+
+        var (outcome, code, reason) = reply.Outcome switch
+        {
+            FleetRequestOutcome.Timeout => (ForwardOutcomes.Timeout, ResponseCodes.IssuerUnavailable,
+                string.Create(CultureInfo.InvariantCulture, $"no answer through the fleet within {_options.ForwardTimeout.TotalSeconds:0.###} s")),
+            FleetRequestOutcome.Answered => (ForwardOutcomes.MalformedAnswer, ResponseCodes.SystemMalfunction, "the owning proxy's answer is not a 0210 for this request"),
+            _ => (ForwardOutcomes.AtmDisconnected, ResponseCodes.IssuerUnavailable, "NATS is unavailable: " + reply.Problem),
+        };
+        ProxyLog.OutcomeUnknown(_log, phoneStan, atmId, session, "-", elapsed.TotalMilliseconds, reason, code);
+        Metrics.Request(outcome, code);
+        Metrics.Forwarded(outcome, elapsed);
+        return Answer(request, code);
+    }
+
+    /// <summary>
+    /// A request from another proxy for an ATM held here. Another proxy is trusted no more than a phone: the bytes go
+    /// through the phone port's checks (a 0200 with a STAN, field 41 the ATM of the subject), the per-ATM limit and the
+    /// same forward, so nothing reaches an ATM over NATS that it would not get from a phone at this proxy. No answer
+    /// (null) when the ATM is no longer online here: during a takeover another proxy may hold it and answer.
+    /// </summary>
+    private async Task<byte[]?> ServeFleetRequestAsync(string atmId, byte[] packed, CancellationToken cancellationToken)
+    {
+        var received = _time.GetTimestamp();
+        if (!IsoMessage.TryUnpack(packed, NetworkSpec.Messages, out var request, out _))
+        {
+            ProxyLog.FleetRequestRefused(_log, atmId, "the bytes are not an ISO 8583 message", "nothing");
+            return null;
+        }
+
+        string? refusal = null;
+        var code = ResponseCodes.InvalidTransaction;
+        if (request.Mti != Mti.FinancialRequest)
+        {
+            refusal = "only 0200 withdrawal requests are forwarded";
+        }
+        else if (!request.Has(NetworkFields.Stan))
+        {
+            (refusal, code) = ("field 11 (STAN) is missing", ResponseCodes.FormatError);
+        }
+        else if (!string.Equals(request.TerminalId, atmId, StringComparison.Ordinal))
+        {
+            (refusal, code) = ("field 41 names another ATM than the subject", ResponseCodes.FormatError);
+        }
+
+        if (refusal is not null)
+        {
+            ProxyLog.FleetRequestRefused(_log, atmId, refusal, code);
+            Metrics.Request(ForwardOutcomes.Rejected, code);
+            return Answer(request, code).Pack();
+        }
+
+        if (_registry.Find(atmId, out var atm) != AtmLinkState.Online)
+        {
+            return null;
+        }
+
+        var phoneStan = Text(request, 11);
+        var session = SessionOf(request);
+        var load = _forwardsInFlight.GetValue(atm!, static _ => new StrongBox<int>());
+        if (Interlocked.Increment(ref load.Value) > _options.MaxUnansweredPerAtm)
+        {
+            Interlocked.Decrement(ref load.Value);
+            ProxyLog.NotForwarded(_log, phoneStan, atmId, session, FleetConnection, ResponseCodes.IssuerUnavailable,
+                string.Create(CultureInfo.InvariantCulture, $"the ATM already has {_options.MaxUnansweredPerAtm} unanswered requests"));
+            Metrics.Request(ForwardOutcomes.AtmBusy, ResponseCodes.IssuerUnavailable);
+            return Answer(request, ResponseCodes.IssuerUnavailable).Pack();
+        }
+
+        try
+        {
+            return (await ForwardAsync(request, FleetConnection, atm!, atmId, session, received, cancellationToken)).Pack();
+        }
+        finally
+        {
+            Interlocked.Decrement(ref load.Value);
+        }
     }
 
     private IsoMessage Reject(IsoMessage request, Iso8583Connection phone, string phoneStan, string terminal, string reason, string code)

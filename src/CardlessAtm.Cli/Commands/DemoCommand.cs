@@ -77,6 +77,20 @@ internal static class DemoCommand
                 continue;
             }
 
+            if (rig == DemoRigKind.FirmwareSim && kind == DemoScenarioKind.ProxyFailover)
+            {
+                skipped.Add((DemoScenario.NameOf(kind), "runs on the simulated rig: the proxy fleet, not the devices, is under test"));
+                Console.WriteLine($"{DemoScenario.NameOf(kind),-38} skipped");
+                continue;
+            }
+
+            if (DemoScenario.SkipReason(kind) is { } reason)
+            {
+                skipped.Add((DemoScenario.NameOf(kind), reason));
+                Console.WriteLine($"{DemoScenario.NameOf(kind),-38} skipped");
+                continue;
+            }
+
             var narration = new StringWriter();
             var run = new DemoScenario(kind, profile, null, narration, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, rig, model);
             var started = System.Diagnostics.Stopwatch.GetTimestamp();

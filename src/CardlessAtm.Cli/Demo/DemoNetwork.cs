@@ -103,7 +103,9 @@ internal sealed class DemoNetwork : IAsyncDisposable
     /// <param name="hostPort">The loopback port the terminal dials for its host, when not the host's own (a relay in between).</param>
     /// <param name="proxyPort">The loopback port the terminal dials for the proxy, when not the proxy's own (the panel's link relay).</param>
     /// <param name="hostFailoverPorts">Further host ports on loopback (<c>Terminal:Host:Failover</c>), tried in order when the host link fails.</param>
-    public async Task<DemoAtm> StartTerminalAsync(string atmId, QrSessionOptions qrOptions, CancellationToken cancellationToken, bool deviceMemory = true, int? hostPort = null, int? proxyPort = null, IReadOnlyList<int>? hostFailoverPorts = null)
+    /// <param name="proxyFailoverPorts">Further loopback proxy ports (<c>Terminal:Proxy:Failover</c>), for a fleet of proxy processes;
+    /// the terminal is then awaited online at whichever it reached, not at this network's in-process proxy.</param>
+    public async Task<DemoAtm> StartTerminalAsync(string atmId, QrSessionOptions qrOptions, CancellationToken cancellationToken, bool deviceMemory = true, int? hostPort = null, int? proxyPort = null, IReadOnlyList<int>? hostFailoverPorts = null, IReadOnlyList<int>? proxyFailoverPorts = null)
     {
         var masterKey = atmId == DemoSeed.AtmId
             ? Seed.Atm.MasterKey
@@ -147,7 +149,13 @@ internal sealed class DemoNetwork : IAsyncDisposable
             Host = PlainHostLink
                 ? new EndpointOptions { Address = "127.0.0.1", Port = hostPort ?? HostPort, Insecure = true }
                 : new EndpointOptions { Address = "127.0.0.1", Port = hostPort ?? HostPort, Tls = Pki.TerminalHostTls() },
-            Proxy = new EndpointOptions { Address = "127.0.0.1", Port = proxyPort ?? Proxy.AtmEndPoint.Port, Tls = Pki.IssueTerminalTls(atmId, Path.Combine(atmDirectory, "tls")) },
+            Proxy = new EndpointOptions
+            {
+                Address = "127.0.0.1",
+                Port = proxyPort ?? Proxy.AtmEndPoint.Port,
+                Tls = Pki.IssueTerminalTls(atmId, Path.Combine(atmDirectory, "tls")),
+                Failover = [.. (proxyFailoverPorts ?? []).Select(port => new FailoverEndpointOptions { Address = "127.0.0.1", Port = port })],
+            },
             KeyStore = keys.Directory,
             DataDirectory = Path.Combine(atmDirectory, "data"),
             HostTimeout = hostFailoverPorts is null ? new TerminalOptions().HostTimeout : TimeSpan.FromSeconds(10),
@@ -163,7 +171,11 @@ internal sealed class DemoNetwork : IAsyncDisposable
         using var online = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         online.CancelAfter(TimeSpan.FromSeconds(30));
         await terminal.WaitUntilOnlineAsync(online.Token);
-        await Proxy.WaitForAtmStateAsync(atmId, AtmLinkState.Online, online.Token);
+        if (proxyFailoverPorts is null)
+        {
+            await Proxy.WaitForAtmStateAsync(atmId, AtmLinkState.Online, online.Token);
+        }
+
         IDemoAtmHardware hardware = rig is not null
             ? new FirmwareSimDemoHardware(rig, atmDirectory)
             : new SimulatedDemoHardware(

@@ -83,6 +83,9 @@ internal enum DemoScenarioKind
 
     /// <summary>Two host processes on one PostgreSQL database; the one the ATMs are on is SIGKILLed mid-load: they move to the other, the ledger balances.</summary>
     HostFailover,
+
+    /// <summary>Two proxy processes routed over NATS, phones at both; proxy A is SIGKILLed, the ATM dials B and the phones go on through B.</summary>
+    ProxyFailover,
 }
 
 /// <summary>
@@ -140,6 +143,11 @@ internal sealed partial class DemoScenario(DemoScenarioKind kind, SecurityProfil
         if (kind == DemoScenarioKind.Lcdm4000PowerLossMidDispense)
         {
             return await RunLcdm4000PowerLossAsync(network, cancellationToken);
+        }
+
+        if (kind == DemoScenarioKind.ProxyFailover)
+        {
+            return await RunProxyFailoverAsync(network, cancellationToken);
         }
 
         if (kind == DemoScenarioKind.TornJournal)
