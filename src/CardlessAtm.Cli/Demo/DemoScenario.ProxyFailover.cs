@@ -17,7 +17,6 @@ namespace CardlessAtm.Cli.Demo;
 /// </summary>
 internal sealed partial class DemoScenario
 {
-    private const string FailoverPin = "2580";
 
     /// <summary>Why <paramref name="kind"/> cannot run here (an engine it needs is missing), or null.</summary>
     public static string? SkipReason(DemoScenarioKind kind) => kind == DemoScenarioKind.ProxyFailover ? DemoProxyProcess.WhyNot() : null;
