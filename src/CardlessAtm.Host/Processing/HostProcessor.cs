@@ -57,7 +57,7 @@ public sealed class HostProcessor : IDisposable
     /// <param name="policy">Limits; defaults if null.</param>
     /// <param name="time">Clock; system clock if null.</param>
     /// <param name="logger">Logger; none if null.</param>
-    public HostProcessor(IHostStore store, FileKeyStore vault, ISecurityProfile profile, PinVerifier pins, HostPolicy? policy = null, TimeProvider? time = null, ILogger? logger = null)
+    public HostProcessor(IHostStore store, IKeyVault vault, ISecurityProfile profile, PinVerifier pins, HostPolicy? policy = null, TimeProvider? time = null, ILogger? logger = null)
     {
         _store = store ?? throw new ArgumentNullException(nameof(store));
         ArgumentNullException.ThrowIfNull(vault);
@@ -529,7 +529,14 @@ public sealed class HostProcessor : IDisposable
                 await beforeRecord(request);
             }
 
-            await RecordSignOnAsync(atm.AtmId, signOn: true, cancellationToken, (macDigest, sentAt, now - _policy.SignOnFreshness - TimeSpan.FromSeconds(1)));
+            if (!await RecordSignOnAsync(atm.AtmId, signOn: true, cancellationToken, (macDigest, sentAt, now - _policy.SignOnFreshness - TimeSpan.FromSeconds(1))))
+            {
+                // Another host process on the same database accepted this very sign-on between our check above and this
+                // write: the store's unique key (atm, MAC digest) decides, so the sign-on is single-use across the fleet.
+                _signOns.Abandon(atm.AtmId, session);
+                session.RaiseSignedOff();
+                return await RefuseSecurityAsync(request, session, "security.sign-on-refused", "sign-on already accepted once (replayed 0800/001, accepted by another host instance): the connection is not signed on", cancellationToken, "replayed");
+            }
         }
         catch
         {
@@ -573,19 +580,20 @@ public sealed class HostProcessor : IDisposable
         return (sentAt, null);
     }
 
-    private Task<int> RecordSignOnAsync(string atmId, bool signOn, CancellationToken cancellationToken, (string Digest, DateTimeOffset SentAt, DateTimeOffset ForgetBefore)? accepted = null) =>
+    /// <summary>Writes the sign-on (or sign-off); false, with nothing but stale sign-ons forgotten, when <paramref name="accepted"/> was recorded before (by any host on the database).</summary>
+    private Task<bool> RecordSignOnAsync(string atmId, bool signOn, CancellationToken cancellationToken, (string Digest, DateTimeOffset SentAt, DateTimeOffset ForgetBefore)? accepted = null) =>
         _store.WriteAsync(
             w =>
             {
-                if (accepted is { } a)
+                if (accepted is { } a && !w.TryRecordSignOn(atmId, a.Digest, a.SentAt, a.ForgetBefore))
                 {
-                    w.TryRecordSignOn(atmId, a.Digest, a.SentAt, a.ForgetBefore);
+                    return false;
                 }
 
                 var current = w.GetAtm(atmId)!;
                 w.UpdateAtm(current with { SignedOn = signOn });
                 w.AppendAudit(signOn ? "atm.sign-on" : "atm.sign-off", atmId, ResponseCodes.Approved, signOn ? "signed on" : "signed off");
-                return 0;
+                return true;
             },
             cancellationToken);
 
