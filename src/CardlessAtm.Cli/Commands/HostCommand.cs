@@ -279,25 +279,38 @@ internal static class HostCommand
         {
             from, force,
         };
-        import.SetAction((parse, cancellationToken) => Operate(parse, host =>
+        import.SetAction(parse => CliHost.RunAsync(async () =>
         {
-            var source = new FileKeyStore(parse.GetValue(from)!.FullName);
-            var names = source.List().Where(n => source.TypeOf(n) == "key").ToList();
-            var replace = parse.GetValue(force);
-            var existing = names.Where(host.Vault.Contains).ToList();
-            if (existing.Count > 0 && !replace)
-            {
-                throw new UsageException($"The vault already holds {string.Join(", ", existing)}; nothing imported (pass --force to replace them).");
-            }
+            using var generic = CliHost.Build(parse, _ => { });
+            var options = Options(parse, generic.Services.GetRequiredService<IConfiguration>());
 
-            foreach (var name in names)
+            // The vault without the host: a host's first start generates a PIN verification key, and the imported pvk
+            // (which the accounts' PIN records were made under) must be the one the vault holds.
+            var vault = await HostServer.OpenVaultOnlyAsync(options);
+            try
             {
-                using var key = source.LoadKey(name);
-                host.Vault.SaveKey(name, key, overwrite: replace);
-                Console.WriteLine($"{name}  KCV {key.CheckValue}  imported into the {host.Vault}");
-            }
+                var source = new FileKeyStore(parse.GetValue(from)!.FullName);
+                var names = source.List().Where(n => source.TypeOf(n) == "key").ToList();
+                var replace = parse.GetValue(force);
+                var existing = names.Where(vault.Contains).ToList();
+                if (existing.Count > 0 && !replace)
+                {
+                    throw new UsageException($"The {vault} already holds {string.Join(", ", existing)}; nothing imported (pass --force to replace them).");
+                }
 
-            return Task.CompletedTask;
+                foreach (var name in names)
+                {
+                    using var key = source.LoadKey(name);
+                    vault.SaveKey(name, key, overwrite: replace);
+                    Console.WriteLine($"{name}  KCV {key.CheckValue}  imported into the {vault}");
+                }
+
+                return 0;
+            }
+            finally
+            {
+                (vault as IDisposable)?.Dispose();
+            }
         }));
 
         var list = new Command("list", "List the names of the keys in the configured vault (never their values).");

@@ -270,6 +270,24 @@ public sealed class HostServer : IAsyncDisposable
             : new FileKeyStore(options.KeyVaultPath);
     }
 
+    /// <summary>
+    /// The key vault alone, for key administration before (or beside) a running host: the database is migrated first, and
+    /// unlike <see cref="OpenAsync"/> no PIN verification key is generated, so a migrated host's <c>pvk</c> can be imported.
+    /// The caller disposes a returned <see cref="IDisposable"/>.
+    /// </summary>
+    /// <exception cref="ConfigurationException">A bad store setting or KEK (see <see cref="OpenVault"/>).</exception>
+    public static async Task<IKeyVault> OpenVaultOnlyAsync(HostServerOptions options, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (options.Store.Kind == HostStoreKind.Postgres)
+        {
+            await PostgresHostStore.Open(options.Store.ConnectionString!, time, connections: 1).DisposeAsync();
+        }
+
+        return OpenVault(options, time);
+    }
+
     /// <summary>The PIN verification key, generated on a vault's first start (another host starting at once may win: then its key is used).</summary>
     private static PinVerifier OpenPinVerifier(IKeyVault vault)
     {
