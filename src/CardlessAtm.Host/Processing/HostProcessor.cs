@@ -640,9 +640,12 @@ public sealed class HostProcessor : IDisposable
         var grace = _policy.PreviousKeyGrace;
         var vault = _keys.Vault;
 
-        // The version is read and written in one transaction (the store serialises writers), so two racing key
-        // changes get two versions. The key files are named by that version and written inside the transaction:
-        // a rolled-back attempt leaves a file no record names, overwritten by the next change of that version.
+        // The version is read and written in one transaction (the store serialises writers; PostgreSQL's SERIALIZABLE
+        // aborts and re-runs the loser of two host processes), so two racing key changes get two versions. The keys are
+        // written to the vault after that transaction committed, under the version it chose: written inside it, a
+        // losing attempt on another host (the vault is not part of the ledger's transaction) could overwrite the
+        // winner's key of the same version after the winner committed. Nothing uses the new version before the 0810
+        // below, which is sent only once the keys are in the vault.
         var change = await _store.WriteAsync(
             w =>
             {
@@ -660,12 +663,6 @@ public sealed class HostProcessor : IDisposable
                     : w.AddPreviousSessionKey(atm.AtmId, new PreviousSessionKey(current.SessionKeyVersion, current.SessionKeyRef, w.UtcNow + grace), MaxPreviousKeyVersions);
 
                 var macKeyRef = MacKeyRef(atm.AtmId, version);
-                vault.SaveKey(macKeyRef, sessionKeys.MacKey, overwrite: true);
-                if (sessionKeys.PinKey is { } pinKey)
-                {
-                    vault.SaveKey(PinKeyRef(atm.AtmId, version), pinKey, overwrite: true);
-                }
-
                 w.UpdateAtm(current with
                 {
                     SessionKeyRef = macKeyRef,
@@ -681,6 +678,12 @@ public sealed class HostProcessor : IDisposable
         if (change.Version == 0)
         {
             return await RefuseSecurityAsync(request, session, "security.key-change-refused", "key-change nonce already used (replayed 0800/101): no key changed", cancellationToken);
+        }
+
+        vault.SaveKey(MacKeyRef(atm.AtmId, change.Version), sessionKeys.MacKey, overwrite: true);
+        if (sessionKeys.PinKey is { } pinKey)
+        {
+            vault.SaveKey(PinKeyRef(atm.AtmId, change.Version), pinKey, overwrite: true);
         }
 
         Prune(atm.AtmId, change.Version, change.Kept);
