@@ -323,7 +323,25 @@ internal static class HostCommand
 
             return Task.CompletedTask;
         }));
+        var newKek = new Option<FileInfo>("--new-kek") { Description = "The new KEK file (from 'host keys kek'); Host:Keys:KekPath names the current one.", Required = true };
+        var rewrap = new Command("rewrap", "Rotate the database vault's key-encryption key: every key re-wrapped under --new-kek in one transaction. Then replace Host:Keys:KekPath's file on every host and restart them (hosts with the old KEK are refused).") { newKek };
+        rewrap.SetAction(parse => CliHost.RunAsync(async () =>
+        {
+            using var generic = CliHost.Build(parse, _ => { });
+            var options = Options(parse, generic.Services.GetRequiredService<IConfiguration>());
+            if (options.Store.Kind != HostStoreKind.Postgres)
+            {
+                throw new UsageException("host keys rewrap is for the database vault (Host:Store:Kind = Postgres); a SQLite host's keys are files, not wrapped.");
+            }
+
+            using var replacement = PostgresKeyVault.LoadKek(parse.GetValue(newKek)!.FullName);
+            using var vault = (PostgresKeyVault)await HostServer.OpenVaultOnlyAsync(options);
+            var count = vault.Rewrap(replacement);
+            Console.WriteLine($"{count} keys re-wrapped under the KEK with KCV {replacement.CheckValue}; install that KEK file as Host:Keys:KekPath on every host and restart them");
+            return 0;
+        }));
         keys.Subcommands.Add(kek);
+        keys.Subcommands.Add(rewrap);
         keys.Subcommands.Add(import);
         keys.Subcommands.Add(list);
         return keys;

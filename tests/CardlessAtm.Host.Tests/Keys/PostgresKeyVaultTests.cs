@@ -113,6 +113,27 @@ public sealed class PostgresKeyVaultTests : IRequiresPostgres, IDisposable
     }
 
     [StoreFact]
+    public void Rewrapping_under_a_new_kek_keeps_every_key_and_refuses_the_old_kek_afterwards()
+    {
+        using var tmk = SecretKey.Generate(KeyAlgorithm.Aes256);
+        using var newKek = SecretKey.Generate(KeyAlgorithm.Aes256);
+        var before = string.Empty;
+        using (var vault = Open())
+        {
+            vault.SaveKey("tmk-ATM00001", tmk);
+            before = CopyText("COPY (SELECT ciphertext FROM vault_keys) TO STDOUT");
+            Assert.Equal(1, vault.Rewrap(newKek));
+        }
+
+        Assert.NotEqual(before, CopyText("COPY (SELECT ciphertext FROM vault_keys) TO STDOUT"));
+        var old = Assert.Throws<ConfigurationException>(() => Open("old"));
+        Assert.Contains("is not this database's key-encryption key", old.Message, StringComparison.Ordinal);
+        using var rotated = PostgresKeyVault.Open(Database(), KekFiles.Write(_dir, "rotated", newKek));
+        using var loaded = rotated.LoadKey("tmk-ATM00001");
+        Assert.Equal(tmk, loaded);
+    }
+
+    [StoreFact]
     public void A_missing_kek_file_or_no_kek_setting_is_refused_with_the_setting_named()
     {
         var missing = Assert.Throws<ConfigurationException>(() => PostgresKeyVault.Open(Database(), _dir.File("nowhere/kek.key")));

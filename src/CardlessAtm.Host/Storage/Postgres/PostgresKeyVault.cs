@@ -196,6 +196,60 @@ public sealed class PostgresKeyVault : IKeyVault, IDisposable
         return cmd.ExecuteNonQuery() > 0;
     }
 
+    /// <summary>
+    /// Rotates the KEK: in one transaction (the rows locked), every key is unwrapped under the current KEK and wrapped
+    /// again under <paramref name="newKek"/>, and <c>vault_kek</c> takes its check value. Hosts still holding the old KEK
+    /// file are refused at their next start (check value mismatch): replace the file on every host, then restart them.
+    /// </summary>
+    /// <returns>How many keys were re-wrapped.</returns>
+    /// <exception cref="InvalidKeyException">The new KEK is not AES-256.</exception>
+    /// <exception cref="KeyFileRejectedException">A row fails authentication under the current KEK: nothing changed.</exception>
+    public int Rewrap(SecretKey newKek)
+    {
+        ArgumentNullException.ThrowIfNull(newKek);
+        if (newKek.Algorithm != KeyAlgorithm.Aes256)
+        {
+            throw new InvalidKeyException($"A key-encryption key must be AES-256, not {newKek.Algorithm.DisplayName()}.");
+        }
+
+        using var connection = _dataSource.OpenConnection();
+        using var tx = connection.BeginTransaction(System.Data.IsolationLevel.ReadCommitted);
+        var rows = new List<(string Name, long Version, string Algorithm, string Kcv, byte[] Nonce, byte[] Ciphertext, byte[] Tag)>();
+        using (var select = new NpgsqlCommand("SELECT name, row_version, algorithm, kcv, nonce, ciphertext, tag FROM vault_keys ORDER BY name FOR UPDATE", connection, tx))
+        using (var reader = select.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                rows.Add((reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3), (byte[])reader[4], (byte[])reader[5], (byte[])reader[6]));
+            }
+        }
+
+        foreach (var row in rows)
+        {
+            using var key = Unwrap(row.Name, row.Version, row.Algorithm, row.Kcv, row.Nonce, row.Ciphertext, row.Tag);
+            var version = row.Version + 1;
+            var wrapped = AesGcmKeyWrap.Wrap(newKek, key, AssociatedData(row.Name, version, row.Algorithm, row.Kcv));
+            using var update = new NpgsqlCommand("UPDATE vault_keys SET row_version = @v, nonce = @nonce, ciphertext = @c, tag = @t, updated_utc = @now WHERE name = @n", connection, tx);
+            update.Parameters.AddWithValue("n", row.Name);
+            update.Parameters.AddWithValue("v", version);
+            update.Parameters.AddWithValue("nonce", wrapped.Nonce);
+            update.Parameters.AddWithValue("c", wrapped.Ciphertext);
+            update.Parameters.AddWithValue("t", wrapped.Tag);
+            update.Parameters.AddWithValue("now", _time.GetUtcNow().UtcDateTime);
+            update.ExecuteNonQuery();
+        }
+
+        using (var kek = new NpgsqlCommand("UPDATE vault_kek SET kek_kcv = @k, created_utc = @now WHERE id = 1", connection, tx))
+        {
+            kek.Parameters.AddWithValue("k", newKek.CheckValue.ToString());
+            kek.Parameters.AddWithValue("now", _time.GetUtcNow().UtcDateTime);
+            kek.ExecuteNonQuery();
+        }
+
+        tx.Commit();
+        return rows.Count;
+    }
+
     /// <inheritdoc/>
     public string Describe(string name) => $"key '{name}' in the database key vault (table vault_keys)";
 
