@@ -8,6 +8,7 @@ using CardlessAtm.Host.Authorisation;
 using CardlessAtm.Host.Seeding;
 using CardlessAtm.Host.Server;
 using CardlessAtm.Host.Storage;
+using CardlessAtm.Host.Storage.Postgres;
 using CardlessAtm.Security;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -57,6 +58,7 @@ internal static class HostCommand
         command.Subcommands.Add(CreateReport());
         command.Subcommands.Add(CreateSeedDemo());
         command.Subcommands.Add(CreateStatus());
+        command.Subcommands.Add(CreateKeys());
         return command;
     }
 
@@ -251,6 +253,100 @@ internal static class HostCommand
         return atms;
     }
 
+    private static Command CreateKeys()
+    {
+        var keys = new Command("keys", "The host's key vault: make the key-encryption key of a database vault, import a key directory into the vault, list key names.");
+        var output = new Option<FileInfo>("--out") { Description = "The KEK file to write (name ending .key; mode 0600, its directory 0700). Copy it to every host of the database as Host:Keys:KekPath.", Required = true };
+        var kek = new Command("kek", "Generate a key-encryption key (AES-256) for the database key vault (Host:Store:Kind = Postgres). Prints its check value only.") { output };
+        kek.SetAction(parse => CliHost.RunAsync(() =>
+        {
+            var file = parse.GetValue(output)!;
+            if (!file.Name.EndsWith(".key", StringComparison.Ordinal) || file.Name.Length == ".key".Length)
+            {
+                throw new UsageException($"--out {file.FullName}: a key file's name ends in .key (e.g. kek.key).");
+            }
+
+            var store = new FileKeyStore(file.DirectoryName!);
+            using var key = SecretKey.Generate(KeyAlgorithm.Aes256);
+            store.SaveKey(Path.GetFileNameWithoutExtension(file.Name), key, overwrite: false);
+            Console.WriteLine($"Key-encryption key written to {file.FullName} (mode 0600), KCV {key.CheckValue}; set Host:Keys:KekPath to it on every host");
+            return Task.FromResult(0);
+        }));
+
+        var from = new Option<DirectoryInfo>("--from") { Description = "A host key directory (the file vault of Host:KeyVaultPath) whose keys to copy into the configured vault.", Required = true };
+        var force = new Option<bool>("--force") { Description = "Replace keys the vault already holds (otherwise the import refuses before writing any)." };
+        var import = new Command("import", "Copy every key of a host key directory into the configured vault (the database vault when Host:Store:Kind = Postgres), each checked against its KCV; prints names and KCVs only.")
+        {
+            from, force,
+        };
+        import.SetAction(parse => CliHost.RunAsync(async () =>
+        {
+            using var generic = CliHost.Build(parse, _ => { });
+            var options = Options(parse, generic.Services.GetRequiredService<IConfiguration>());
+
+            // The vault without the host: a host's first start generates a PIN verification key, and the imported pvk
+            // (which the accounts' PIN records were made under) must be the one the vault holds.
+            var vault = await HostServer.OpenVaultOnlyAsync(options);
+            try
+            {
+                var source = new FileKeyStore(parse.GetValue(from)!.FullName);
+                var names = source.List().Where(n => source.TypeOf(n) == "key").ToList();
+                var replace = parse.GetValue(force);
+                var existing = names.Where(vault.Contains).ToList();
+                if (existing.Count > 0 && !replace)
+                {
+                    throw new UsageException($"The {vault} already holds {string.Join(", ", existing)}; nothing imported (pass --force to replace them).");
+                }
+
+                foreach (var name in names)
+                {
+                    using var key = source.LoadKey(name);
+                    vault.SaveKey(name, key, overwrite: replace);
+                    Console.WriteLine($"{name}  KCV {key.CheckValue}  imported into the {vault}");
+                }
+
+                return 0;
+            }
+            finally
+            {
+                (vault as IDisposable)?.Dispose();
+            }
+        }));
+
+        var list = new Command("list", "List the names of the keys in the configured vault (never their values).");
+        list.SetAction((parse, cancellationToken) => Operate(parse, host =>
+        {
+            foreach (var name in host.Vault.List())
+            {
+                Console.WriteLine(name);
+            }
+
+            return Task.CompletedTask;
+        }));
+        var newKek = new Option<FileInfo>("--new-kek") { Description = "The new KEK file (from 'host keys kek'); Host:Keys:KekPath names the current one.", Required = true };
+        var rewrap = new Command("rewrap", "Rotate the database vault's key-encryption key: every key re-wrapped under --new-kek in one transaction. Then replace Host:Keys:KekPath's file on every host and restart them (hosts with the old KEK are refused).") { newKek };
+        rewrap.SetAction(parse => CliHost.RunAsync(async () =>
+        {
+            using var generic = CliHost.Build(parse, _ => { });
+            var options = Options(parse, generic.Services.GetRequiredService<IConfiguration>());
+            if (options.Store.Kind != HostStoreKind.Postgres)
+            {
+                throw new UsageException("host keys rewrap is for the database vault (Host:Store:Kind = Postgres); a SQLite host's keys are files, not wrapped.");
+            }
+
+            using var replacement = PostgresKeyVault.LoadKek(parse.GetValue(newKek)!.FullName);
+            using var vault = (PostgresKeyVault)await HostServer.OpenVaultOnlyAsync(options);
+            var count = vault.Rewrap(replacement);
+            Console.WriteLine($"{count} keys re-wrapped under the KEK with KCV {replacement.CheckValue}; install that KEK file as Host:Keys:KekPath on every host and restart them");
+            return 0;
+        }));
+        keys.Subcommands.Add(kek);
+        keys.Subcommands.Add(rewrap);
+        keys.Subcommands.Add(import);
+        keys.Subcommands.Add(list);
+        return keys;
+    }
+
     private static Command CreatePhones()
     {
         var phones = new Command("phones", "Phone enrolments (DUKPT devices).");
@@ -412,6 +508,7 @@ internal static class HostCommand
             KeyVaultPath = parse.GetValue(KeysOption)?.FullName ?? configuration["Host:KeyVaultPath"] ?? "host-keys",
             Profile = SecurityProfiles.ParseKind(parse.GetValue(ProfileOption) ?? configuration["Security:Profile"] ?? nameof(SecurityProfileKind.Aes)),
             Store = ReadStore(configuration),
+            Keys = new HostKeyOptions { KekPath = configuration[PostgresKeyVault.KekPathSetting] },
         };
         if (configuration["Host:Port"] is { } port)
         {

@@ -17,7 +17,6 @@ namespace CardlessAtm.Cli.Demo;
 /// </summary>
 internal sealed partial class DemoScenario
 {
-
     /// <summary>Why <paramref name="kind"/> cannot run here (an engine it needs is missing), or null.</summary>
     public static string? SkipReason(DemoScenarioKind kind) => kind == DemoScenarioKind.ProxyFailover ? DemoProxyProcess.WhyNot() : null;
 

@@ -59,13 +59,13 @@ public sealed class HostAdministrationException : Exception
 public sealed class HostAdministration
 {
     private readonly IHostStore _store;
-    private readonly FileKeyStore _vault;
+    private readonly IKeyVault _vault;
     private readonly PinVerifier _pins;
     private readonly ISecurityProfile _profile;
     private readonly TimeProvider _time;
 
     /// <summary>Creates the service.</summary>
-    public HostAdministration(IHostStore store, FileKeyStore vault, PinVerifier pins, ISecurityProfile profile, TimeProvider? time = null)
+    public HostAdministration(IHostStore store, IKeyVault vault, PinVerifier pins, ISecurityProfile profile, TimeProvider? time = null)
     {
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _vault = vault ?? throw new ArgumentNullException(nameof(vault));
@@ -237,7 +237,7 @@ public sealed class HostAdministration
         if (!_vault.Contains(masterKeyRef))
         {
             throw new HostAdministrationException(
-                $"The host's key store ({_vault.Directory}) holds no {masterKeyRef}: run the key ceremony first (cardless-atm keys --store {_vault.Directory} generate --role tmk --name {masterKeyRef} --components 3), or add the ATM without --ceremony-key to generate its key.");
+                $"The host's key vault ({_vault}) holds no {masterKeyRef}: run the key ceremony first (cardless-atm keys --store DIR generate --role tmk --name {masterKeyRef} --components 3, then for a database vault 'host keys import --from DIR'), or add the ATM without --ceremony-key to generate its key.");
         }
 
         using var masterKey = _vault.LoadKey(masterKeyRef);
@@ -288,7 +288,7 @@ public sealed class HostAdministration
         if (!replaceExistingKey && _vault.Contains(masterKeyRef))
         {
             throw new HostAdministrationException(
-                $"The host's key store already holds {masterKeyRef} ({_vault.PathOf(masterKeyRef)}), e.g. from the key ceremony; refusing to replace it, since the ATM loaded with it would fail every sign-on. Register the ATM with that key ('host atms add --ceremony-key'), remove that file, or replace it explicitly (seed-demo --force).");
+                $"The host's key store already holds {masterKeyRef} ({_vault.Describe(masterKeyRef)}), e.g. from the key ceremony; refusing to replace it, since the ATM loaded with it would fail every sign-on. Register the ATM with that key ('host atms add --ceremony-key'), remove that key, or replace it explicitly (seed-demo --force).");
         }
     }
 

@@ -38,7 +38,7 @@ internal sealed class AtmSessionKeys : IDisposable
 /// ATM's session MAC keys (by vault reference, so the current and the previous version can both be
 /// held) and the phones' base derivation keys.
 /// </summary>
-internal sealed class HostKeyring(FileKeyStore vault, ISecurityProfile profile) : IDisposable
+internal sealed class HostKeyring(IKeyVault vault, ISecurityProfile profile) : IDisposable
 {
     private readonly ConcurrentDictionary<string, AtmSessionKeys> _sessionKeys = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, SecretKey> _bdks = new(StringComparer.Ordinal);
@@ -46,7 +46,7 @@ internal sealed class HostKeyring(FileKeyStore vault, ISecurityProfile profile) 
 
     public ISecurityProfile Profile => profile;
 
-    public FileKeyStore Vault => vault;
+    public IKeyVault Vault => vault;
 
     /// <summary>The ATM's current session keys, or null before its first key change.</summary>
     public AtmSessionKeys? SessionKeysFor(AtmRecord atm) =>

@@ -57,7 +57,7 @@ public sealed class HostProcessor : IDisposable
     /// <param name="policy">Limits; defaults if null.</param>
     /// <param name="time">Clock; system clock if null.</param>
     /// <param name="logger">Logger; none if null.</param>
-    public HostProcessor(IHostStore store, FileKeyStore vault, ISecurityProfile profile, PinVerifier pins, HostPolicy? policy = null, TimeProvider? time = null, ILogger? logger = null)
+    public HostProcessor(IHostStore store, IKeyVault vault, ISecurityProfile profile, PinVerifier pins, HostPolicy? policy = null, TimeProvider? time = null, ILogger? logger = null)
     {
         _store = store ?? throw new ArgumentNullException(nameof(store));
         ArgumentNullException.ThrowIfNull(vault);
@@ -528,7 +528,14 @@ public sealed class HostProcessor : IDisposable
                 await beforeRecord(request);
             }
 
-            await RecordSignOnAsync(atm.AtmId, signOn: true, cancellationToken, (macDigest, sentAt, now - _policy.SignOnFreshness - TimeSpan.FromSeconds(1)));
+            if (!await RecordSignOnAsync(atm.AtmId, signOn: true, cancellationToken, (macDigest, sentAt, now - _policy.SignOnFreshness - TimeSpan.FromSeconds(1))))
+            {
+                // Another host process on the same database accepted this very sign-on between our check above and this
+                // write: the store's unique key (atm, MAC digest) decides, so the sign-on is single-use across the fleet.
+                _signOns.Abandon(atm.AtmId, session);
+                session.RaiseSignedOff();
+                return await RefuseSecurityAsync(request, session, "security.sign-on-refused", "sign-on already accepted once (replayed 0800/001, accepted by another host instance): the connection is not signed on", cancellationToken, "replayed");
+            }
         }
         catch
         {
@@ -572,19 +579,20 @@ public sealed class HostProcessor : IDisposable
         return (sentAt, null);
     }
 
-    private Task<int> RecordSignOnAsync(string atmId, bool signOn, CancellationToken cancellationToken, (string Digest, DateTimeOffset SentAt, DateTimeOffset ForgetBefore)? accepted = null) =>
+    /// <summary>Writes the sign-on (or sign-off); false, with nothing but stale sign-ons forgotten, when <paramref name="accepted"/> was recorded before (by any host on the database).</summary>
+    private Task<bool> RecordSignOnAsync(string atmId, bool signOn, CancellationToken cancellationToken, (string Digest, DateTimeOffset SentAt, DateTimeOffset ForgetBefore)? accepted = null) =>
         _store.WriteAsync(
             w =>
             {
-                if (accepted is { } a)
+                if (accepted is { } a && !w.TryRecordSignOn(atmId, a.Digest, a.SentAt, a.ForgetBefore))
                 {
-                    w.TryRecordSignOn(atmId, a.Digest, a.SentAt, a.ForgetBefore);
+                    return false;
                 }
 
                 var current = w.GetAtm(atmId)!;
                 w.UpdateAtm(current with { SignedOn = signOn });
                 w.AppendAudit(signOn ? "atm.sign-on" : "atm.sign-off", atmId, ResponseCodes.Approved, signOn ? "signed on" : "signed off");
-                return 0;
+                return true;
             },
             cancellationToken);
 
@@ -631,9 +639,12 @@ public sealed class HostProcessor : IDisposable
         var grace = _policy.PreviousKeyGrace;
         var vault = _keys.Vault;
 
-        // The version is read and written in one transaction (the store serialises writers), so two racing key
-        // changes get two versions. The key files are named by that version and written inside the transaction:
-        // a rolled-back attempt leaves a file no record names, overwritten by the next change of that version.
+        // The version is read and written in one transaction (the store serialises writers; PostgreSQL's SERIALIZABLE
+        // aborts and re-runs the loser of two host processes), so two racing key changes get two versions. The keys are
+        // written to the vault after that transaction committed, under the version it chose: written inside it, a
+        // losing attempt on another host (the vault is not part of the ledger's transaction) could overwrite the
+        // winner's key of the same version after the winner committed. Nothing uses the new version before the 0810
+        // below, which is sent only once the keys are in the vault.
         var change = await _store.WriteAsync(
             w =>
             {
@@ -651,12 +662,6 @@ public sealed class HostProcessor : IDisposable
                     : w.AddPreviousSessionKey(atm.AtmId, new PreviousSessionKey(current.SessionKeyVersion, current.SessionKeyRef, w.UtcNow + grace), MaxPreviousKeyVersions);
 
                 var macKeyRef = MacKeyRef(atm.AtmId, version);
-                vault.SaveKey(macKeyRef, sessionKeys.MacKey, overwrite: true);
-                if (sessionKeys.PinKey is { } pinKey)
-                {
-                    vault.SaveKey(PinKeyRef(atm.AtmId, version), pinKey, overwrite: true);
-                }
-
                 w.UpdateAtm(current with
                 {
                     SessionKeyRef = macKeyRef,
@@ -672,6 +677,12 @@ public sealed class HostProcessor : IDisposable
         if (change.Version == 0)
         {
             return await RefuseSecurityAsync(request, session, "security.key-change-refused", "key-change nonce already used (replayed 0800/101): no key changed", cancellationToken);
+        }
+
+        vault.SaveKey(MacKeyRef(atm.AtmId, change.Version), sessionKeys.MacKey, overwrite: true);
+        if (sessionKeys.PinKey is { } pinKey)
+        {
+            vault.SaveKey(PinKeyRef(atm.AtmId, change.Version), pinKey, overwrite: true);
         }
 
         Prune(atm.AtmId, change.Version, change.Kept);

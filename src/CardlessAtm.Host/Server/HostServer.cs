@@ -28,8 +28,14 @@ public sealed class HostServerOptions
     /// </summary>
     public HostStoreOptions Store { get; set; } = new();
 
-    /// <summary>The key vault directory (created 0700 if missing).</summary>
+    /// <summary>The key vault directory (created 0700 if missing) when the store is SQLite; unused with Postgres, whose keys are in the database.</summary>
     public string KeyVaultPath { get; set; } = "host-keys";
+
+    /// <summary>
+    /// <c>Host:Keys</c>: with <c>Host:Store:Kind = Postgres</c> the keys live in the database, wrapped under the key-encryption
+    /// key in the 0600 file <see cref="HostKeyOptions.KekPath"/> on each host (docs/scale-out.md).
+    /// </summary>
+    public HostKeyOptions Keys { get; set; } = new();
 
     /// <summary>Address to listen on (default loopback).</summary>
     public IPAddress Address { get; set; } = IPAddress.Loopback;
@@ -104,7 +110,12 @@ public sealed class HostServerOptions
             throw new ArgumentException("Host:DatabasePath must name the SQLite file.", nameof(DatabasePath));
         }
 
-        if (string.IsNullOrWhiteSpace(KeyVaultPath))
+        if (Store.Kind == HostStoreKind.Postgres && string.IsNullOrWhiteSpace(Keys.KekPath))
+        {
+            throw new ConfigurationException(PostgresKeyVault.KekPathSetting, "is required when Host:Store:Kind is Postgres: it names this host's 0600 key-encryption key file (make one with 'cardless-atm host keys kek --out FILE', then copy it to every host)");
+        }
+
+        if (Store.Kind == HostStoreKind.Sqlite && string.IsNullOrWhiteSpace(KeyVaultPath))
         {
             throw new ArgumentException("Host:KeyVaultPath must name the key vault directory.", nameof(KeyVaultPath));
         }
@@ -158,6 +169,17 @@ public sealed class HostServerOptions
     }
 }
 
+/// <summary>The <c>Host:Keys</c> settings.</summary>
+public sealed class HostKeyOptions
+{
+    /// <summary>
+    /// <c>Host:Keys:KekPath</c>: the key-encryption key file (the key-file format, AES-256, mode 0600 in a 0700 directory)
+    /// under which the database key vault's rows are wrapped; required with <c>Host:Store:Kind = Postgres</c>. Every host
+    /// of one database holds its own copy of the same KEK; it is never in the database or the configuration.
+    /// </summary>
+    public string? KekPath { get; set; }
+}
+
 /// <summary>
 /// A running host: the ledger, the key vault, the message processor and the ISO 8583 TCP server.
 /// Start one in-process with <see cref="StartAsync"/> (port 0 for a free loopback port), or open
@@ -176,7 +198,7 @@ public sealed class HostServer : IAsyncDisposable
     private Iso8583Server? _server;
     private HostMetrics? _metrics;
 
-    private HostServer(IHostStore store, FileKeyStore vault, ISecurityProfile profile, PinVerifier pins, HostProcessor processor, HostAdministration administration)
+    private HostServer(IHostStore store, IKeyVault vault, ISecurityProfile profile, PinVerifier pins, HostProcessor processor, HostAdministration administration)
     {
         _store = store;
         Vault = vault;
@@ -189,8 +211,8 @@ public sealed class HostServer : IAsyncDisposable
     /// <summary>The ledger.</summary>
     public IHostStore Store => _store;
 
-    /// <summary>The key vault (the security module's file key store).</summary>
-    public FileKeyStore Vault { get; }
+    /// <summary>The key vault: the security module's file key store (SQLite), or the database vault (Postgres).</summary>
+    public IKeyVault Vault { get; }
 
     /// <summary>The security profile.</summary>
     public ISecurityProfile Profile { get; }
@@ -218,24 +240,72 @@ public sealed class HostServer : IAsyncDisposable
         options.Validate();
         loggerFactory ??= NullLoggerFactory.Instance;
         time ??= TimeProvider.System;
-        var vault = new FileKeyStore(options.KeyVaultPath);
-        if (!vault.Contains(PinKeyRef))
-        {
-            using var fresh = SecretKey.Generate(KeyAlgorithm.Aes256);
-            vault.SaveKey(PinKeyRef, fresh);
-        }
-
+        var store = OpenStore(options, loggerFactory, time);
+        IKeyVault vault;
         PinVerifier pins;
-        using (var pinVerificationKey = vault.LoadKey(PinKeyRef))
+        try
         {
-            pins = new PinVerifier(pinVerificationKey);
+            vault = OpenVault(options, time);
+            pins = OpenPinVerifier(vault);
+        }
+        catch
+        {
+            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
         }
 
         var profile = SecurityProfiles.Create(options.Profile);
-        var store = OpenStore(options, loggerFactory, time);
         var processor = new HostProcessor(store, vault, profile, pins, options.Policy, time, loggerFactory.CreateLogger<HostProcessor>());
         var administration = new HostAdministration(store, vault, pins, profile, time);
         return Task.FromResult(new HostServer(store, vault, profile, pins, processor, administration));
+    }
+
+    /// <summary>The key vault of <paramref name="options"/>' store kind: files for SQLite, the database (keys wrapped under the KEK) for Postgres.</summary>
+    /// <exception cref="ConfigurationException">Postgres: the KEK file is missing, too open, not a key or not this database's KEK, or a row fails authentication.</exception>
+    public static IKeyVault OpenVault(HostServerOptions options, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.Store.Kind == HostStoreKind.Postgres
+            ? PostgresKeyVault.Open(options.Store.ConnectionString!, options.Keys.KekPath, time)
+            : new FileKeyStore(options.KeyVaultPath);
+    }
+
+    /// <summary>
+    /// The key vault alone, for key administration before (or beside) a running host: the database is migrated first, and
+    /// unlike <see cref="OpenAsync"/> no PIN verification key is generated, so a migrated host's <c>pvk</c> can be imported.
+    /// The caller disposes a returned <see cref="IDisposable"/>.
+    /// </summary>
+    /// <exception cref="ConfigurationException">A bad store setting or KEK (see <see cref="OpenVault"/>).</exception>
+    public static async Task<IKeyVault> OpenVaultOnlyAsync(HostServerOptions options, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (options.Store.Kind == HostStoreKind.Postgres)
+        {
+            await PostgresHostStore.Open(options.Store.ConnectionString!, time, connections: 1).DisposeAsync();
+        }
+
+        return OpenVault(options, time);
+    }
+
+    /// <summary>The PIN verification key, generated on a vault's first start (another host starting at once may win: then its key is used).</summary>
+    private static PinVerifier OpenPinVerifier(IKeyVault vault)
+    {
+        if (!vault.Contains(PinKeyRef))
+        {
+            using var fresh = SecretKey.Generate(KeyAlgorithm.Aes256);
+            try
+            {
+                vault.SaveKey(PinKeyRef, fresh);
+            }
+            catch (KeyFileRejectedException) when (vault.Contains(PinKeyRef))
+            {
+                // Another host of the fleet generated it first: use that one.
+            }
+        }
+
+        using var pinVerificationKey = vault.LoadKey(PinKeyRef);
+        return new PinVerifier(pinVerificationKey);
     }
 
     private static IHostStore OpenStore(HostServerOptions options, ILoggerFactory loggerFactory, TimeProvider time) => options.Store.Kind switch
@@ -371,5 +441,6 @@ public sealed class HostServer : IAsyncDisposable
         Processor.Dispose();
         await _store.DisposeAsync();
         _pins.Dispose();
+        (Vault as IDisposable)?.Dispose();
     }
 }

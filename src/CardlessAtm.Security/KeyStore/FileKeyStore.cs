@@ -17,7 +17,7 @@ namespace CardlessAtm.Security;
 /// </code>
 /// Conventional names: <c>tmk-ATM00001</c>, <c>bdk-&lt;id&gt;</c>, <c>pvk</c>, <c>phone-dukpt</c>.
 /// </summary>
-public sealed class FileKeyStore
+public sealed class FileKeyStore : IKeyVault
 {
     private const string Header = "# cardless-atm key file v1";
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
@@ -65,6 +65,9 @@ public sealed class FileKeyStore
     /// <summary>The file that holds <paramref name="name"/>.</summary>
     public string PathOf(string name) => Path.Combine(Directory, ValidateName(name) + ".key");
 
+    /// <inheritdoc/>
+    public string Describe(string name) => $"key file {PathOf(name)}";
+
     /// <summary>True when a file for <paramref name="name"/> exists.</summary>
     public bool Contains(string name) => File.Exists(PathOf(name));
 
@@ -106,9 +109,19 @@ public sealed class FileKeyStore
     /// <summary>Reads a key after checking the file's permissions and the key's KCV.</summary>
     /// <exception cref="KeyFileRejectedException">Missing, group/other-accessible or malformed file.</exception>
     /// <exception cref="KeyCheckValueMismatchException">The key does not match the KCV recorded beside it.</exception>
-    public SecretKey LoadKey(string name)
+    public SecretKey LoadKey(string name) => LoadKeyFile(PathOf(name));
+
+    /// <summary>
+    /// Reads the key file at <paramref name="path"/> (any name) with the same checks as <see cref="LoadKey"/>: the file
+    /// and its directory not group/other-accessible, the format, the KCV. For a single key kept outside a store, such as
+    /// the host's key-encryption key.
+    /// </summary>
+    /// <exception cref="KeyFileRejectedException">Missing, group/other-accessible or malformed file.</exception>
+    /// <exception cref="KeyCheckValueMismatchException">The key does not match the KCV recorded beside it.</exception>
+    public static SecretKey LoadKeyFile(string path)
     {
-        var path = PathOf(name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        path = Path.GetFullPath(path);
         using var content = Read(path, "key", "key");
         var algorithm = Parse(content.Fields, "algorithm", path, KeyAlgorithms.Parse);
         var kcv = Parse(content.Fields, "kcv", path, KeyCheckValue.Parse);
@@ -206,7 +219,9 @@ public sealed class FileKeyStore
     /// <summary>The path only.</summary>
     public override string ToString() => $"Key store {Directory}";
 
-    private static string ValidateName(string name)
+    /// <summary>Returns <paramref name="name"/> when it is a valid key name (letters, digits, '-', '_', '.'; not starting with '.'), the rule of every vault.</summary>
+    /// <exception cref="ArgumentException">Any other name.</exception>
+    public static string ValidateName(string name)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         foreach (var c in name)

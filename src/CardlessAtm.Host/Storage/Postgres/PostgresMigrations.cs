@@ -160,5 +160,28 @@ internal static class PostgresMigrations
                 PRIMARY KEY (atm_id, key_version)
             );
             """),
+        new(2, "key vault: keys wrapped under each host's key-encryption key, and the KEK's check value", """
+            -- One row per named key (tmk-<ATM>, mac-<ATM>-v<n>, tpk-<ATM>-v<n>, bdk-<id>, pvk), its material encrypted
+            -- with AES-256-GCM under the key-encryption key that lives only in a 0600 file on each host (Host:Keys:KekPath).
+            -- The tag covers the name, the row version, the algorithm and the KCV: a ciphertext moved to another row fails.
+            CREATE TABLE vault_keys (
+                name text PRIMARY KEY,
+                row_version bigint NOT NULL CHECK (row_version > 0),
+                algorithm text NOT NULL,
+                kcv text NOT NULL,
+                nonce bytea NOT NULL CHECK (length(nonce) = 12),
+                ciphertext bytea NOT NULL,
+                tag bytea NOT NULL CHECK (length(tag) = 16),
+                updated_utc timestamptz NOT NULL
+            );
+
+            -- The check value of the KEK every host must hold (a KCV, not the KEK): a host started with another KEK is
+            -- refused at start-up instead of reading garbage keys. One row.
+            CREATE TABLE vault_kek (
+                id smallint PRIMARY KEY CHECK (id = 1),
+                kek_kcv text NOT NULL,
+                created_utc timestamptz NOT NULL
+            );
+            """),
     ];
 }
