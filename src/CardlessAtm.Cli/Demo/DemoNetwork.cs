@@ -83,6 +83,12 @@ internal sealed class DemoNetwork : IAsyncDisposable
         if (store is not null)
         {
             hostOptions.Store = store;
+            if (store.Kind == CardlessAtm.Host.Storage.HostStoreKind.Postgres)
+            {
+                // The database vault: keys wrapped under a KEK that lives in a 0600 file per host (the operator's copy here).
+                using var kek = SecretKey.Generate(KeyAlgorithm.Aes256);
+                hostOptions.Keys = new HostKeyOptions { KekPath = WriteKekFile(directory, "operator", kek) };
+            }
         }
 
         var host = await HostServer.StartAsync(hostOptions, loggers, cancellationToken: cancellationToken);
@@ -91,7 +97,14 @@ internal sealed class DemoNetwork : IAsyncDisposable
         pki.ConfigureProxy(proxyOptions.Atm);
         pki.ConfigureProxyPhones(proxyOptions.Phone);
         var proxy = await ProxyServer.StartAsync(proxyOptions, loggers, cancellationToken: cancellationToken);
-        return new DemoNetwork(directory, host, seed, proxy, pki, host.Profile, loggers) { HostPort = host.LocalEndPoint.Port, PlainHostLink = plainHostLink, Rig = rig, RigDispenser = rigDispenser };
+        return new DemoNetwork(directory, host, seed, proxy, pki, host.Profile, loggers) { HostPort = host.LocalEndPoint.Port, PlainHostLink = plainHostLink, Rig = rig, RigDispenser = rigDispenser, OperatorKekPath = hostOptions.Keys.KekPath };
+    }
+
+    private static string WriteKekFile(DirectoryInfo directory, string owner, SecretKey kek)
+    {
+        var store = new FileKeyStore(Path.Combine(directory.FullName, "kek-" + owner));
+        store.SaveKey("kek", kek, overwrite: true);
+        return store.PathOf("kek");
     }
 
     /// <summary>Adds an ATM to the host (the first one is the seeded <c>ATM00001</c>) and starts its terminal on simulated devices.</summary>
@@ -188,10 +201,20 @@ internal sealed class DemoNetwork : IAsyncDisposable
     /// <summary>How long the demo's notes wait at the exit: short, since only notes-not-taken leaves them there (its customer walks away).</summary>
     public static TimeSpan DemoPresentTimeout { get; } = TimeSpan.FromSeconds(3);
 
-    /// <summary>Where the terminal with this id keeps its journal.</summary>
-    /// <summary>The host's key vault (a host process started by a scenario shares it, as the soak's hosts do).</summary>
-    public string HostKeyVaultPath => Path.Combine(Directory.FullName, "host-keys");
+    /// <summary>The in-process host's KEK file when it runs on PostgreSQL (the database vault), else null.</summary>
+    public string? OperatorKekPath { get; private init; }
 
+    /// <summary>
+    /// A host process's own copy of the database vault's KEK (a 0600 file in a 0700 directory named after it), as each
+    /// host of a fleet holds one; only for a network started on PostgreSQL.
+    /// </summary>
+    public string CopyKekFor(string owner)
+    {
+        using var kek = FileKeyStore.LoadKeyFile(OperatorKekPath ?? throw new InvalidOperationException("The demo host runs without a database vault."));
+        return WriteKekFile(Directory, owner, kek);
+    }
+
+    /// <summary>Where the terminal with this id keeps its journal.</summary>
     public string JournalPathOf(string atmId) => Path.Combine(Directory.FullName, atmId, "data", "journal.log");
 
     /// <summary>An enrolled phone for demo customer <paramref name="customer"/> (its DUKPT state in a 0600 file).</summary>

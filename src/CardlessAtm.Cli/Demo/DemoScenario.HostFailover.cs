@@ -72,7 +72,7 @@ internal sealed partial class DemoScenario
         network.Pki.ConfigureHost(tls);
         await using var hostA = await DemoHostProcess.StartAsync("A", network, connectionString, tls, cancellationToken);
         await using var hostB = await DemoHostProcess.StartAsync("B", network, connectionString, tls, cancellationToken);
-        Say($"  host A: process {hostA.ProcessId} on 127.0.0.1:{hostA.Port}; host B: process {hostB.ProcessId} on 127.0.0.1:{hostB.Port}; one database, one key vault");
+        Say($"  host A: process {hostA.ProcessId} on 127.0.0.1:{hostA.Port}; host B: process {hostB.ProcessId} on 127.0.0.1:{hostB.Port}; one database and its key vault, each host with its own copy of the KEK");
 
         var qrOptions = new QrSessionOptions { Lifetime = TimeSpan.FromMinutes(2) };
         var rigs = new List<FailoverRig>();
@@ -325,9 +325,10 @@ internal sealed partial class DemoHostProcess : IAsyncDisposable
 
         foreach (var argument in new[]
         {
-            "host", "--keys", network.HostKeyVaultPath, "run", "--port", "0",
+            "host", "run", "--port", "0",
             "--set", "Host:Store:Kind=Postgres",
             "--set", "Host:Store:ConnectionString=" + connectionString,
+            "--set", "Host:Keys:KekPath=" + network.CopyKekFor("host-" + name),
             "--set", "Host:Profile=" + network.Profile.Kind,
             "--set", "Host:Tls:CertificatePath=" + tls.CertificatePath,
             "--set", "Host:Tls:PrivateKeyPath=" + tls.PrivateKeyPath,
