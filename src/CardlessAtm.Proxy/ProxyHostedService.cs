@@ -94,19 +94,18 @@ public static class ProxyServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        if (services.Any(d => d.ServiceType == typeof(IValidateOptions<ProxyOptions>) && d.ImplementationType == typeof(ProxyOptionsValidator)))
+        var builder = services.AddValidatedOptionsOnce<ProxyOptions, ProxyOptionsValidator>();
+        if (builder is null)
         {
             return services; // a second call adds nothing
         }
 
-        var builder = services.AddOptions<ProxyOptions>().Bind(configuration.GetSection(ProxyOptions.SectionName));
+        builder.Bind(configuration.GetSection(ProxyOptions.SectionName));
         if (configure is not null)
         {
             builder.Configure(configure);
         }
 
-        builder.ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ProxyOptions>, ProxyOptionsValidator>());
 
         services.TryAddSingleton<ProxyHostedService>();
         services.AddHostedService(sp => sp.GetRequiredService<ProxyHostedService>());

@@ -1,7 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
-using Microsoft.Extensions.Options;
 
 namespace CardlessAtm.Proxy;
 
@@ -10,21 +9,10 @@ namespace CardlessAtm.Proxy;
 /// <see cref="ProxyServiceCollectionExtensions.AddProxy"/> and by <see cref="ProxyServer"/>'s constructor. Every
 /// failure names the full setting (<c>Proxy:Atm:Port: …</c>).
 /// </summary>
-public sealed class ProxyOptionsValidator : IValidateOptions<ProxyOptions>
+public sealed class ProxyOptionsValidator : ConfigurationValidator<ProxyOptions>
 {
     /// <inheritdoc/>
-    public ValidateOptionsResult Validate(string? name, ProxyOptions options)
-    {
-        try
-        {
-            ThrowIfInvalid(options);
-            return ValidateOptionsResult.Success;
-        }
-        catch (ConfigurationException e)
-        {
-            return ValidateOptionsResult.Fail($"{e.Setting}: {e.Problem}");
-        }
-    }
+    protected override void Check(ProxyOptions options) => ThrowIfInvalid(options);
 
     /// <summary>Checks every setting; throws naming the first bad one.</summary>
     /// <exception cref="ConfigurationException">A setting is invalid.</exception>

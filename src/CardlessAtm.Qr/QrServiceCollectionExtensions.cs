@@ -2,7 +2,6 @@ using CardlessAtm.Qr.Sessions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 
 namespace CardlessAtm.Qr;
 
@@ -18,13 +17,7 @@ public static class QrServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        if (services.Any(d => d.ServiceType == typeof(IValidateOptions<QrSessionOptions>) && d.ImplementationType == typeof(QrSessionOptionsValidator)))
-        {
-            return services; // a second call adds nothing
-        }
-
-        services.AddOptions<QrSessionOptions>().Bind(configuration.GetSection(QrSessionOptions.SectionName)).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<QrSessionOptions>, QrSessionOptionsValidator>());
+        services.AddValidatedOptionsOnce<QrSessionOptions, QrSessionOptionsValidator>()?.Bind(configuration.GetSection(QrSessionOptions.SectionName));
         services.TryAddSingleton(TimeProvider.System);
         return services;
     }

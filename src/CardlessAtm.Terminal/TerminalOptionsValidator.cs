@@ -1,5 +1,4 @@
 using CardlessAtm.Network;
-using Microsoft.Extensions.Options;
 
 namespace CardlessAtm.Terminal;
 
@@ -8,21 +7,10 @@ namespace CardlessAtm.Terminal;
 /// <see cref="TerminalServiceCollectionExtensions.AddTerminalOptions"/> and run at host start, and by
 /// <see cref="AtmTerminal.Create"/> for a terminal built without DI. Every failure names the full setting.
 /// </summary>
-public sealed class TerminalOptionsValidator : IValidateOptions<TerminalOptions>
+public sealed class TerminalOptionsValidator : ConfigurationValidator<TerminalOptions>
 {
     /// <inheritdoc/>
-    public ValidateOptionsResult Validate(string? name, TerminalOptions options)
-    {
-        try
-        {
-            ThrowIfInvalid(options);
-            return ValidateOptionsResult.Success;
-        }
-        catch (ConfigurationException e)
-        {
-            return ValidateOptionsResult.Fail($"{e.Setting}: {e.Problem}");
-        }
-    }
+    protected override void Check(TerminalOptions options) => ThrowIfInvalid(options);
 
     /// <summary>Checks the settings, then the links' certificate pins; throws naming the first setting at fault.</summary>
     /// <exception cref="ConfigurationException">A setting is missing or out of range; <see cref="ConfigurationException.Setting"/> names it.</exception>

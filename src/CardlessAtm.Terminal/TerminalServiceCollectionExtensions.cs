@@ -1,7 +1,5 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 
 namespace CardlessAtm.Terminal;
 
@@ -16,13 +14,7 @@ public static class TerminalServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        if (services.Any(d => d.ServiceType == typeof(IValidateOptions<TerminalOptions>) && d.ImplementationType == typeof(TerminalOptionsValidator)))
-        {
-            return services;
-        }
-
-        services.AddOptions<TerminalOptions>().Bind(configuration.GetSection(TerminalOptions.SectionName)).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TerminalOptions>, TerminalOptionsValidator>());
+        services.AddValidatedOptionsOnce<TerminalOptions, TerminalOptionsValidator>()?.Bind(configuration.GetSection(TerminalOptions.SectionName));
         return services;
     }
 }

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Options;
-
 namespace CardlessAtm.Devices.RaspberryPi.Configuration;
 
 /// <summary>
@@ -11,7 +9,7 @@ namespace CardlessAtm.Devices.RaspberryPi.Configuration;
 /// </summary>
 /// <typeparam name="TOptions">The options checked.</typeparam>
 /// <param name="section">The configuration path the options are bound from, e.g. <c>Devices:Display:CharacterLcd</c>.</param>
-public abstract class PiOptionsValidator<TOptions>(string section) : IValidateOptions<TOptions>
+public abstract class PiOptionsValidator<TOptions>(string section) : ConfigurationValidator<TOptions>
     where TOptions : class
 {
     /// <summary>The configuration path every failure starts with.</summary>
@@ -24,21 +22,4 @@ public abstract class PiOptionsValidator<TOptions>(string section) : IValidateOp
         ArgumentNullException.ThrowIfNull(options);
         Check(options);
     }
-
-    /// <inheritdoc/>
-    public ValidateOptionsResult Validate(string? name, TOptions options)
-    {
-        try
-        {
-            ThrowIfInvalid(options);
-            return ValidateOptionsResult.Success;
-        }
-        catch (ConfigurationException e)
-        {
-            return ValidateOptionsResult.Fail($"{e.Setting}: {e.Problem}");
-        }
-    }
-
-    /// <summary>Throws a <see cref="ConfigurationException"/> naming the first bad setting under <see cref="Section"/>.</summary>
-    protected abstract void Check(TOptions options);
 }
