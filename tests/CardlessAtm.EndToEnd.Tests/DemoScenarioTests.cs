@@ -163,7 +163,11 @@ public class DemoScenarioTests
     internal static Task<(int Exit, string Output)> RunDemoAsync(params string[] arguments) => RunDemoAsync(null, arguments);
 
     /// <summary>As <see cref="RunDemoAsync(string[])"/>, with variables set (a null value removes the variable).</summary>
-    internal static async Task<(int Exit, string Output)> RunDemoAsync(IReadOnlyDictionary<string, string?>? environment, params string[] arguments)
+    internal static Task<(int Exit, string Output)> RunDemoAsync(IReadOnlyDictionary<string, string?>? environment, params string[] arguments) =>
+        RunCliAsync(environment, ["demo", .. arguments]);
+
+    /// <summary>Runs <c>cardless-atm</c> with <paramref name="arguments"/> as a process; its exit code and everything it wrote.</summary>
+    internal static async Task<(int Exit, string Output)> RunCliAsync(IReadOnlyDictionary<string, string?>? environment, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
@@ -172,7 +176,6 @@ public class DemoScenarioTests
         }
 
         start.ArgumentList.Add(Cli.Path);
-        start.ArgumentList.Add("demo");
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
@@ -192,7 +195,7 @@ public class DemoScenarioTests
         {
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync(CancellationToken.None);
-            Assert.Fail($"demo {string.Join(' ', arguments)} did not end within 10 minutes. Output:\n{await output}\n{await errors}");
+            Assert.Fail($"{string.Join(' ', arguments)} did not end within 10 minutes. Output:\n{await output}\n{await errors}");
         }
 
         return (process.ExitCode, await output + "\n" + await errors);

@@ -220,7 +220,8 @@ internal sealed partial class DemoScenario
         return (long)count.ExecuteScalar()!;
     }
 
-    private static string CreateDemoDatabase(string server, string database)
+    /// <summary>Creates <paramref name="database"/> on <paramref name="server"/> and returns its connection string (host-failover, <c>bench --store postgres</c>).</summary>
+    internal static string CreateDemoDatabase(string server, string database)
     {
         try
         {
@@ -238,7 +239,8 @@ internal sealed partial class DemoScenario
         return new NpgsqlConnectionStringBuilder(server) { Database = database }.ConnectionString;
     }
 
-    private static void DropDemoDatabase(string server, string database)
+    /// <summary>Drops a database <see cref="CreateDemoDatabase"/> made, whoever is still connected to it.</summary>
+    internal static void DropDemoDatabase(string server, string database)
     {
         try
         {
