@@ -134,6 +134,29 @@ public sealed class PostgresKeyVaultTests : IRequiresPostgres, IDisposable
     }
 
     [StoreFact]
+    public void A_host_still_running_on_the_old_kek_after_a_rewrap_cannot_write_a_key_every_host_would_then_refuse()
+    {
+        using var tmk = SecretKey.Generate(KeyAlgorithm.Aes256);
+        using var sessionKey = SecretKey.Generate(KeyAlgorithm.Aes128);
+        using var newKek = SecretKey.Generate(KeyAlgorithm.Aes256);
+        using var operatorVault = Open("operator");
+        operatorVault.SaveKey("tmk-ATM00001", tmk);
+        using var runningHost = Open("running"); // host B was not stopped before the rotation
+        Assert.Equal(1, operatorVault.Rewrap(newKek));
+
+        // Host B's next key change writes the new session key under the KEK it still holds in memory.
+        var refused = Assert.Throws<KeyFileRejectedException>(() => runningHost.SaveKey("mac-ATM00001-v2", sessionKey));
+        Assert.Contains("key-encryption key", refused.Message, StringComparison.Ordinal);
+        AssertNoKeyIn(refused.Message, sessionKey, newKek, _kek);
+        Assert.False(operatorVault.Contains("mac-ATM00001-v2"));
+
+        // Nothing unreadable was left: a host given the new KEK file starts and reads every key.
+        using var rotated = PostgresKeyVault.Open(Database(), KekFiles.Write(_dir, "rotated", newKek));
+        using var loaded = rotated.LoadKey("tmk-ATM00001");
+        Assert.Equal(tmk, loaded);
+    }
+
+    [StoreFact]
     public void A_missing_kek_file_or_no_kek_setting_is_refused_with_the_setting_named()
     {
         var missing = Assert.Throws<ConfigurationException>(() => PostgresKeyVault.Open(Database(), _dir.File("nowhere/kek.key")));
