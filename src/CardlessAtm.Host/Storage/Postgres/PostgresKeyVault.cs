@@ -139,6 +139,10 @@ public sealed class PostgresKeyVault : IKeyVault, IDisposable
         using var connection = _dataSource.OpenConnection();
         using var tx = connection.BeginTransaction(System.Data.IsolationLevel.ReadCommitted);
 
+        // A host still running on the KEK a rewrap replaced would write a row no host with the new KEK can read (and
+        // that stops every host's start-up): the KEK's check value is checked under a share lock that a rewrap's waits for.
+        RequireCurrentKek(connection, tx, lockMode: "FOR SHARE", $"{Describe(name)} was not written");
+
         // The row version is part of the associated data, so it is chosen (under the row's lock) before encrypting.
         long version;
         using (var select = new NpgsqlCommand("SELECT row_version FROM vault_keys WHERE name = @n FOR UPDATE", connection, tx))
@@ -214,6 +218,10 @@ public sealed class PostgresKeyVault : IKeyVault, IDisposable
 
         using var connection = _dataSource.OpenConnection();
         using var tx = connection.BeginTransaction(System.Data.IsolationLevel.ReadCommitted);
+
+        // Locked first: a key written meanwhile by a running host waits, then sees the new check value and is refused,
+        // instead of landing after the SELECT below under the old KEK.
+        RequireCurrentKek(connection, tx, lockMode: "FOR UPDATE", "nothing was re-wrapped");
         var rows = new List<(string Name, long Version, string Algorithm, string Kcv, byte[] Nonce, byte[] Ciphertext, byte[] Tag)>();
         using (var select = new NpgsqlCommand("SELECT name, row_version, algorithm, kcv, nonce, ciphertext, tag FROM vault_keys ORDER BY name FOR UPDATE", connection, tx))
         using (var reader = select.ExecuteReader())
@@ -302,6 +310,18 @@ public sealed class PostgresKeyVault : IKeyVault, IDisposable
         {
             key.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Refuses a write when <c>vault_kek</c> no longer holds this host's KEK (a rewrap since this host started).</summary>
+    private void RequireCurrentKek(NpgsqlConnection connection, NpgsqlTransaction tx, string lockMode, string consequence)
+    {
+        using var select = new NpgsqlCommand($"SELECT kek_kcv FROM vault_kek WHERE id = 1 {lockMode}", connection, tx);
+        var recorded = select.ExecuteScalar() as string;
+        if (!string.Equals(recorded, KekCheckValue, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new KeyFileRejectedException(
+                $"{consequence}: the database key vault is now wrapped under the key-encryption key with check value {recorded ?? "(none)"}, not this host's {KekCheckValue} ('host keys rewrap' ran since this host started); install the new KEK file as {KekPathSetting} and restart this host.");
         }
     }
 
