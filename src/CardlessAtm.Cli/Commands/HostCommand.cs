@@ -531,7 +531,7 @@ internal static class HostCommand
         options.IdleTimeout = ReadDuration(configuration, "Host:IdleTimeout") ?? options.IdleTimeout;
         options.FirstMessageTimeout = ReadDuration(configuration, "Host:FirstMessageTimeout") ?? options.FirstMessageTimeout;
         options.HandshakeTimeout = ReadDuration(configuration, "Host:HandshakeTimeout") ?? options.HandshakeTimeout;
-        CheckLimits(options);
+        HostServerOptionsValidator.ThrowIfInvalid(options);
         return options;
     }
 
@@ -544,22 +544,8 @@ internal static class HostCommand
             Kind = HostStoreOptions.ParseKind(configuration[HostStoreOptions.KindSetting]),
             ConnectionString = configuration["Host:Store:ConnectionString"],
         };
-        store.Validate();
+        HostServerOptionsValidator.CheckStore(store);
         return store;
-    }
-
-    /// <summary>The connection limits against each other, so a bad combination names its setting before anything opens.</summary>
-    private static void CheckLimits(HostServerOptions options)
-    {
-        if (options.MaxConnectionsBeforeSignOn > options.MaxConnections)
-        {
-            throw new ConfigurationException("Host:MaxConnectionsBeforeSignOn", string.Create(CultureInfo.InvariantCulture, $"{options.MaxConnectionsBeforeSignOn} is more than Host:MaxConnections ({options.MaxConnections}); it must be 1 to that"));
-        }
-
-        if (options.MaxConnectionsPerAddress > options.MaxConnections)
-        {
-            throw new ConfigurationException("Host:MaxConnectionsPerAddress", string.Create(CultureInfo.InvariantCulture, $"{options.MaxConnectionsPerAddress} is more than Host:MaxConnections ({options.MaxConnections}); it must be 1 to that"));
-        }
     }
 
     private static bool? ReadBool(IConfiguration configuration, string setting) => configuration[setting] switch

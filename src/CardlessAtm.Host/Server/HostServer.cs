@@ -100,73 +100,6 @@ public sealed class HostServerOptions
     /// logged as a warning at start-up. Default false: no certificate, no listener.
     /// </summary>
     public bool Insecure { get; set; }
-
-    /// <summary>Checks the settings; the message names the bad one.</summary>
-    public void Validate()
-    {
-        Store.Validate();
-        if (Store.Kind == HostStoreKind.Sqlite && string.IsNullOrWhiteSpace(DatabasePath))
-        {
-            throw new ArgumentException("Host:DatabasePath must name the SQLite file.", nameof(DatabasePath));
-        }
-
-        if (Store.Kind == HostStoreKind.Postgres && string.IsNullOrWhiteSpace(Keys.KekPath))
-        {
-            throw new ConfigurationException(PostgresKeyVault.KekPathSetting, "is required when Host:Store:Kind is Postgres: it names this host's 0600 key-encryption key file (make one with 'cardless-atm host keys kek --out FILE', then copy it to every host)");
-        }
-
-        if (Store.Kind == HostStoreKind.Sqlite && string.IsNullOrWhiteSpace(KeyVaultPath))
-        {
-            throw new ArgumentException("Host:KeyVaultPath must name the key vault directory.", nameof(KeyVaultPath));
-        }
-
-        if (Port is < 0 or > 65535)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Port), Port, "Host:Port must be 0..65535.");
-        }
-
-        if (MaxConnections < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(MaxConnections), MaxConnections, "Host:MaxConnections must be at least 1.");
-        }
-
-        if (MaxConnectionsBeforeSignOn < 1 || MaxConnectionsBeforeSignOn > MaxConnections)
-        {
-            throw new ArgumentOutOfRangeException(nameof(MaxConnectionsBeforeSignOn), MaxConnectionsBeforeSignOn, $"Host:MaxConnectionsBeforeSignOn must be 1 to Host:MaxConnections ({MaxConnections}).");
-        }
-
-        if (MaxConnectionsPerAddress < 1 || MaxConnectionsPerAddress > MaxConnections)
-        {
-            throw new ArgumentOutOfRangeException(nameof(MaxConnectionsPerAddress), MaxConnectionsPerAddress, $"Host:MaxConnectionsPerAddress must be 1 to Host:MaxConnections ({MaxConnections}).");
-        }
-
-        RequirePositive(IdleTimeout, nameof(IdleTimeout));
-        RequirePositive(FirstMessageTimeout, nameof(FirstMessageTimeout));
-        RequirePositive(HandshakeTimeout, nameof(HandshakeTimeout));
-        RequirePositive(SignOnTimeout, nameof(SignOnTimeout));
-        Policy.Validate();
-    }
-
-    /// <summary>Checks what listening needs on top of <see cref="Validate"/>: TLS, or an explicit <c>Host:Insecure = true</c>.</summary>
-    /// <exception cref="ConfigurationException">No certificate and not insecure; <see cref="ConfigurationException.Setting"/> names the setting.</exception>
-    public void ValidateListener()
-    {
-        Validate();
-        if (!Tls.Enabled && !Insecure)
-        {
-            throw new ConfigurationException(
-                "Host:Tls:CertificatePath",
-                "Host:Tls:CertificatePath and Host:Tls:PrivateKeyPath must name the host's TLS certificate and key (make them with 'cardless-atm keys tls'; ATMs pin it as Terminal:Host:Tls:ServerPin); plain TCP needs Host:Insecure = true.");
-        }
-    }
-
-    private static void RequirePositive(TimeSpan value, string setting)
-    {
-        if (value <= TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(setting, value, $"Host:{setting} must be positive (e.g. 00:01:30).");
-        }
-    }
 }
 
 /// <summary>The <c>Host:Keys</c> settings.</summary>
@@ -237,7 +170,7 @@ public sealed class HostServer : IAsyncDisposable
     public static Task<HostServer> OpenAsync(HostServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        HostServerOptionsValidator.ThrowIfInvalid(options);
         loggerFactory ??= NullLoggerFactory.Instance;
         time ??= TimeProvider.System;
         var store = OpenStore(options, loggerFactory, time);
@@ -279,7 +212,7 @@ public sealed class HostServer : IAsyncDisposable
     public static async Task<IKeyVault> OpenVaultOnlyAsync(HostServerOptions options, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        HostServerOptionsValidator.ThrowIfInvalid(options);
         if (options.Store.Kind == HostStoreKind.Postgres)
         {
             await PostgresHostStore.Open(options.Store.ConnectionString!, time, connections: 1).DisposeAsync();
@@ -319,7 +252,7 @@ public sealed class HostServer : IAsyncDisposable
     public static async Task<HostServer> StartAsync(HostServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.ValidateListener();
+        HostServerOptionsValidator.ThrowIfCannotListen(options);
         var host = await OpenAsync(options, loggerFactory, time);
         try
         {

@@ -1,5 +1,3 @@
-using CardlessAtm.Host.Storage.Postgres;
-
 namespace CardlessAtm.Host.Storage;
 
 /// <summary>Which database engine holds the host's ledger (<c>Host:Store:Kind</c>).</summary>
@@ -32,19 +30,4 @@ public sealed class HostStoreOptions
         "POSTGRES" or "POSTGRESQL" => HostStoreKind.Postgres,
         _ => throw new ConfigurationException(KindSetting, $"'{text}' is not a store kind; use Sqlite or Postgres"),
     };
-
-    /// <summary>Checks the combination; the message names the setting.</summary>
-    /// <exception cref="ConfigurationException">Postgres without a connection string, or an unknown kind.</exception>
-    public void Validate()
-    {
-        if (!Enum.IsDefined(Kind))
-        {
-            throw new ConfigurationException(KindSetting, $"'{Kind}' is not a store kind; use Sqlite or Postgres");
-        }
-
-        if (Kind == HostStoreKind.Postgres && string.IsNullOrWhiteSpace(ConnectionString))
-        {
-            throw new ConfigurationException(PostgresHostStore.ConnectionStringSetting, "is required when Host:Store:Kind is Postgres");
-        }
-    }
 }

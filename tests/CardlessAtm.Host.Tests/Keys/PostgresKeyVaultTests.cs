@@ -183,10 +183,10 @@ public sealed class PostgresKeyVaultTests : IRequiresPostgres, IDisposable
         Assert.Equal("Host:Keys:KekPath", missing.Setting);
         Assert.Contains("does not exist", missing.Message, StringComparison.Ordinal);
 
-        var unset = Assert.Throws<ConfigurationException>(() => new HostServerOptions
+        var unset = Assert.Throws<ConfigurationException>(() => HostServerOptionsValidator.ThrowIfInvalid(new HostServerOptions
         {
             Store = new HostStoreOptions { Kind = HostStoreKind.Postgres, ConnectionString = Database() },
-        }.Validate());
+        }));
         Assert.Equal("Host:Keys:KekPath", unset.Setting);
     }
 
