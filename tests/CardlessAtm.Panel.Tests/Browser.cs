@@ -65,13 +65,25 @@ internal sealed class Browser : IDisposable
     /// <summary>The visible text of an element (empty when it is not there yet).</summary>
     public string Text(string css)
     {
-        try
+        // The page re-renders its panes as the state changes: an element found just before it is replaced goes stale,
+        // and a single read would see "" — find it again (the replacement is there by then) rather than report nothing.
+        for (var attempt = 1; ; attempt++)
         {
-            return _driver.FindElement(By.CssSelector(css)).Text;
-        }
-        catch (Exception e) when (e is NoSuchElementException or StaleElementReferenceException)
-        {
-            return string.Empty;
+            try
+            {
+                return _driver.FindElement(By.CssSelector(css)).Text;
+            }
+            catch (NoSuchElementException)
+            {
+                return string.Empty;
+            }
+            catch (StaleElementReferenceException) when (attempt < 5)
+            {
+            }
+            catch (StaleElementReferenceException)
+            {
+                return string.Empty;
+            }
         }
     }
 

@@ -33,9 +33,9 @@ public sealed class PanelBrowserTests
         await AssertLedgerBalancesAsync(panel);
         browser.WaitForText("#account-1", Money.Of(Ada.OpeningBalanceMinor - 8000, "EUR").ToString());
         browser.WaitForText("#journal", "dispense-end");
-        Assert.Contains("ATM00001", browser.Text("#pane-1 .atm"), StringComparison.Ordinal);
-        Assert.Contains("ledger balances", browser.Text("#ledger-totals"), StringComparison.Ordinal);
-        Assert.Contains(Phone.Credentials.AccountIds.Mask(Ada.AccountId), browser.Text("#account-1"), StringComparison.Ordinal);
+        browser.WaitForText("#pane-1 .atm", "ATM00001"); // waits, as above: the panes re-render while the state polls
+        browser.WaitForText("#ledger-totals", "ledger balances");
+        browser.WaitForText("#account-1", Phone.Credentials.AccountIds.Mask(Ada.AccountId));
         Assert.DoesNotContain(Ada.AccountId, browser.Text("body"), StringComparison.Ordinal); // only the field the customer typed it in holds it
         browser.Screenshot("approved");
     }
