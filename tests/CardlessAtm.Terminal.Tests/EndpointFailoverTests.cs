@@ -89,18 +89,13 @@ public sealed class EndpointFailoverTests : IDisposable
             Insecure = true,
             Failover = [new FailoverEndpointOptions { Address = "127.0.0.1", Port = host.LocalEndPoint.Port }],
         };
-        TerminalOptionsValidator.ThrowIfInvalid(options);
-        var masterKey = SecretKey.Create(seed.Atm.MasterKey.Algorithm, seed.Atm.MasterKey.ExportBytes());
-        await using var link = new HostLink(options, SecurityProfiles.Create(SecurityProfileKind.Aes), masterKey, new StanGenerator(), TimeProvider.System, NullLogger.Instance);
-
-        await link.StartAsync(CancellationToken.None);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await link.WaitUntilReadyAsync(timeout.Token);
+        await using var link = await StartSignedOnLinkAsync(options, seed);
 
         Assert.Equal(host.LocalEndPoint.Port, link.CurrentEndpoint.Port);
         Assert.True(link.KeyVersion > 0, "no key change at the second endpoint");
         var echo = link.NewRequest(Mti.NetworkManagementRequest);
         echo.NetworkManagementCode = NetworkManagementCodes.EchoTest;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var answer = await link.SendAsync(echo, timeout.Token);
         Assert.Equal(ResponseCodes.Approved, answer.ResponseCode);
         Assert.True(answer.MacVerified);
@@ -152,13 +147,7 @@ public sealed class EndpointFailoverTests : IDisposable
             Tls = new TlsClientOptions { ServerPin = pin, TargetHost = "cardless-host" },
             Failover = [new FailoverEndpointOptions { Address = "127.0.0.1", Port = host.LocalEndPoint.Port }],
         };
-        TerminalOptionsValidator.ThrowIfInvalid(options);
-        var masterKey = SecretKey.Create(seed.Atm.MasterKey.Algorithm, seed.Atm.MasterKey.ExportBytes());
-        await using var link = new HostLink(options, SecurityProfiles.Create(SecurityProfileKind.Aes), masterKey, new StanGenerator(), TimeProvider.System, NullLogger.Instance);
-
-        await link.StartAsync(CancellationToken.None);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await link.WaitUntilReadyAsync(timeout.Token);
+        await using var link = await StartSignedOnLinkAsync(options, seed);
 
         Assert.Equal(host.LocalEndPoint.Port, link.CurrentEndpoint.Port);
         Assert.Equal(0, Volatile.Read(ref requestsAtImpostor));
@@ -166,6 +155,26 @@ public sealed class EndpointFailoverTests : IDisposable
     }
 
     public void Dispose() => _directory.Delete(recursive: true);
+
+    /// <summary>A host link on <paramref name="options"/> (checked first), started and waited on until signed on with keys.</summary>
+    private static async Task<HostLink> StartSignedOnLinkAsync(TerminalOptions options, DemoSeedResult seed)
+    {
+        TerminalOptionsValidator.ThrowIfInvalid(options);
+        var masterKey = SecretKey.Create(seed.Atm.MasterKey.Algorithm, seed.Atm.MasterKey.ExportBytes());
+        var link = new HostLink(options, SecurityProfiles.Create(SecurityProfileKind.Aes), masterKey, new StanGenerator(), TimeProvider.System, NullLogger.Instance);
+        try
+        {
+            await link.StartAsync(CancellationToken.None);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await link.WaitUntilReadyAsync(timeout.Token);
+            return link;
+        }
+        catch
+        {
+            await link.DisposeAsync();
+            throw;
+        }
+    }
 
     private static int RefusedPort()
     {
