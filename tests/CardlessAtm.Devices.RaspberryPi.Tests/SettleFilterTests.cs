@@ -54,6 +54,34 @@ public class SettleFilterTests
         Assert.False(filter.Accepted(0));
     }
 
+    /// <summary>
+    /// System.Threading.Timer counts in whole milliseconds of Environment.TickCount64 while the settle time is measured on
+    /// the high-resolution clock, so a 25 ms timer can run 24.4 ms after the edge. The filter must still accept the level:
+    /// a door opened once on the FirmwareSim rig otherwise stayed "closed" for good (no later edge re-arms the timer).
+    /// </summary>
+    [Fact]
+    public void A_single_edge_is_accepted_when_its_timer_runs_a_little_before_the_settle_time()
+    {
+        var time = new LateTimers();
+        var settled = new List<(int Channel, bool Level)>();
+        using var filter = new SettleFilter(time, Settle, 1, (channel, level, changed) =>
+        {
+            if (changed)
+            {
+                settled.Add((channel, level));
+            }
+        });
+
+        filter.Raw(0, true);
+        time.Clock.Advance(Settle - TimeSpan.FromMilliseconds(0.6));
+        time.RunTimersEarly(); // the timer runs 0.6 ms before the edge has held for the settle time
+        time.Clock.Advance(TimeSpan.FromMilliseconds(1));
+        time.RunDueTimers();
+
+        Assert.Equal([(0, true)], settled);
+        Assert.True(filter.Accepted(0));
+    }
+
     /// <summary>A clock whose timers run only when the test says so, however long past due.</summary>
     private sealed class LateTimers : TimeProvider
     {
@@ -83,6 +111,15 @@ public class SettleFilterTests
             }
         }
 
+        /// <summary>Runs every armed timer now, even one not yet due (a millisecond-tick timer firing early).</summary>
+        public void RunTimersEarly()
+        {
+            foreach (var timer in _timers.ToArray())
+            {
+                timer.RunIfArmed();
+            }
+        }
+
         private sealed class LateTimer(LateTimers time, TimerCallback callback, object? state) : ITimer
         {
             private long? _dueAt;
@@ -96,6 +133,15 @@ public class SettleFilterTests
             public void RunIfDue()
             {
                 if (_dueAt is { } due && time.GetTimestamp() >= due)
+                {
+                    _dueAt = null;
+                    callback(state);
+                }
+            }
+
+            public void RunIfArmed()
+            {
+                if (_dueAt is not null)
                 {
                     _dueAt = null;
                     callback(state);

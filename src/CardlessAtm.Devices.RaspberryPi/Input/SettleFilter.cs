@@ -118,9 +118,18 @@ internal sealed class SettleFilter : IDisposable
         lock (_gate)
         {
             var c = _channels[channel];
-            if (_disposed || _time.GetElapsedTime(c.LastEdge) < _settle)
+            if (_disposed)
             {
-                // An edge came after this timer was armed; the re-armed timer decides.
+                return;
+            }
+
+            var held = _time.GetElapsedTime(c.LastEdge);
+            if (held < _settle)
+            {
+                // Either an edge came after this timer was armed, or the timer ran early (System.Threading.Timer counts
+                // whole milliseconds, the settle time is measured on the high-resolution clock). Arm it for what is left
+                // of the settle time after the last edge: returning without a timer would leave the level unaccepted.
+                c.Timer?.Change(_settle - held, Timeout.InfiniteTimeSpan);
                 return;
             }
 
