@@ -20,8 +20,10 @@ namespace CardlessAtm.Cli.Commands;
 /// <c>cardless-atm host …</c>: run the transaction-processing host, and the operator commands on its
 /// ledger (accounts, ATMs, phone enrolments, the day's report). Settings: the <c>Host</c> section
 /// (DatabasePath, KeyVaultPath, Address, Port, Tls, Insecure, and the connection limits MaxConnections,
-/// MaxConnectionsBeforeSignOn, MaxConnectionsPerAddress, IdleTimeout, FirstMessageTimeout, HandshakeTimeout) and
-/// <c>Security:Profile</c>; see docs/host.md.
+/// MaxConnectionsBeforeSignOn, MaxConnectionsPerAddress, IdleTimeout, FirstMessageTimeout, HandshakeTimeout, SignOnTimeout),
+/// <c>Host:Store</c>, <c>Host:Keys</c>, <c>Host:Policy</c> and <c>Security:Profile</c>, bound into
+/// <see cref="HostServerOptions"/> by <see cref="HostServiceCollectionExtensions.AddHostServerOptions"/>; the options
+/// below that stand for a setting are the top configuration layer (see <c>BuildHost</c>); see docs/host.md.
 /// Exit codes: 0 done, 1 refused (the message says why; nothing changed), 2 usage or configuration error.
 /// </summary>
 internal static class HostCommand
