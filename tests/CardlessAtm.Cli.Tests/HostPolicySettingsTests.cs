@@ -1,5 +1,5 @@
-using CardlessAtm.Cli.Commands;
 using CardlessAtm.Host.Authorisation;
+using CardlessAtm.Host.Server;
 using Microsoft.Extensions.Configuration;
 
 namespace CardlessAtm.Cli.Tests;
@@ -10,7 +10,7 @@ public sealed class HostPolicySettingsTests
     [Fact]
     public void Documented_policy_settings_are_bound()
     {
-        var policy = HostCommand.ReadPolicy(Configuration(new()
+        var policy = ReadPolicy(Configuration(new()
         {
             ["Host:Policy:PreviousKeyGrace"] = "00:00:00",
             ["Host:Policy:RefusalAuditInterval"] = "00:05:00",
@@ -25,7 +25,7 @@ public sealed class HostPolicySettingsTests
     [Fact]
     public void Without_settings_the_defaults_stay()
     {
-        var policy = HostCommand.ReadPolicy(Configuration(new()));
+        var policy = ReadPolicy(Configuration(new()));
 
         Assert.Equal(TimeSpan.FromMinutes(2), policy.PreviousKeyGrace);
         Assert.Equal(3, policy.MaxPinTries);
@@ -36,7 +36,7 @@ public sealed class HostPolicySettingsTests
     [InlineData("Host:Policy:PreviousKeyGrace", "02:00:00")]
     public void An_out_of_range_value_is_a_configuration_error_naming_the_setting(string setting, string value)
     {
-        var error = Assert.Throws<ConfigurationException>(() => HostCommand.ReadPolicy(Configuration(new() { [setting] = value })));
+        var error = Assert.Throws<ConfigurationException>(() => ReadPolicy(Configuration(new() { [setting] = value })));
 
         Assert.Equal(setting, error.Setting);
         Assert.DoesNotContain("(Parameter", error.Message, StringComparison.Ordinal);
@@ -56,7 +56,15 @@ public sealed class HostPolicySettingsTests
     [Fact]
     public void A_malformed_value_is_a_configuration_error()
     {
-        Assert.Throws<ConfigurationException>(() => HostCommand.ReadPolicy(Configuration(new() { ["Host:Policy:PreviousKeyGrace"] = "two minutes" })));
+        Assert.Throws<ConfigurationException>(() => ReadPolicy(Configuration(new() { ["Host:Policy:PreviousKeyGrace"] = "two minutes" })));
+    }
+
+    /// <summary>The policy as every host command binds it (<see cref="HostServiceCollectionExtensions.Bind"/>), with its check.</summary>
+    private static HostPolicy ReadPolicy(IConfiguration configuration)
+    {
+        var policy = HostServiceCollectionExtensions.Bind(configuration, new HostServerOptions()).Policy;
+        HostPolicyValidator.ThrowIfInvalid(policy);
+        return policy;
     }
 
     private static IConfiguration Configuration(Dictionary<string, string?> values) => new ConfigurationBuilder().AddInMemoryCollection(values).Build();

@@ -1,5 +1,6 @@
 using CardlessAtm.Host.Server;
 using CardlessAtm.Host.Storage;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -60,6 +61,44 @@ public class HostServerOptionsRegistrationTests
         Assert.Equal("Host:Tls:CertificatePath", Assert.Throws<ConfigurationException>(() => HostServerOptionsValidator.ThrowIfCannotListen(options)).Setting);
         options.Insecure = true;
         HostServerOptionsValidator.ThrowIfCannotListen(options);
+    }
+
+    [Fact]
+    public void AddHostServerOptions_binds_the_Host_section_once_and_checks_it_on_start()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Host:Port"] = "70000",
+            ["Host:Address"] = "0.0.0.0",
+            ["Security:Profile"] = "Legacy3Des",
+        }).Build();
+        var services = new ServiceCollection().AddHostServerOptions(configuration);
+        var count = services.Count;
+        services.AddHostServerOptions(configuration);
+        Assert.Equal(count, services.Count);
+
+        using var provider = services.BuildServiceProvider();
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Equal("Host:Port: 70000 is not a port number (0-65535)", Assert.Single(error.Failures));
+
+        configuration["Host:Port"] = "8000";
+        using var good = new ServiceCollection().AddHostServerOptions(configuration).BuildServiceProvider();
+        good.GetRequiredService<IStartupValidator>().Validate();
+        var options = good.GetRequiredService<IOptions<HostServerOptions>>().Value;
+        Assert.Equal((8000, System.Net.IPAddress.Any, CardlessAtm.Security.SecurityProfileKind.Legacy3Des), (options.Port, options.Address, options.Profile));
+    }
+
+    [Theory]
+    [InlineData("Host:Port", "abc", "Configuration error in Host:Port: 'abc' is not a port number (0-65535).")]
+    [InlineData("Host:Store:Kind", "Oracle", "Configuration error in Host:Store:Kind: 'Oracle' is not a store kind; use Sqlite or Postgres.")]
+    [InlineData("Host:Address", "host-a", "Configuration error in Host:Address: 'host-a' is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::).")]
+    public void A_value_the_binder_cannot_convert_is_one_configuration_error_naming_the_setting(string setting, string value, string message)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [setting] = value }).Build();
+
+        var error = Assert.Throws<ConfigurationException>(() => HostServiceCollectionExtensions.Bind(configuration, new HostServerOptions()));
+
+        Assert.Equal((setting, message), (error.Setting, error.Message));
     }
 
     private static ServiceProvider Build(Action<HostServerOptions> configure)

@@ -1,10 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Net;
 using System.Net.Sockets;
 using CardlessAtm.Cli.Hosting;
 using CardlessAtm.Host.Administration;
-using CardlessAtm.Host.Authorisation;
 using CardlessAtm.Host.Seeding;
 using CardlessAtm.Host.Server;
 using CardlessAtm.Host.Storage;
@@ -14,6 +12,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace CardlessAtm.Cli.Commands;
 
@@ -21,8 +20,10 @@ namespace CardlessAtm.Cli.Commands;
 /// <c>cardless-atm host …</c>: run the transaction-processing host, and the operator commands on its
 /// ledger (accounts, ATMs, phone enrolments, the day's report). Settings: the <c>Host</c> section
 /// (DatabasePath, KeyVaultPath, Address, Port, Tls, Insecure, and the connection limits MaxConnections,
-/// MaxConnectionsBeforeSignOn, MaxConnectionsPerAddress, IdleTimeout, FirstMessageTimeout, HandshakeTimeout) and
-/// <c>Security:Profile</c>; see docs/host.md.
+/// MaxConnectionsBeforeSignOn, MaxConnectionsPerAddress, IdleTimeout, FirstMessageTimeout, HandshakeTimeout, SignOnTimeout),
+/// <c>Host:Store</c>, <c>Host:Keys</c>, <c>Host:Policy</c> and <c>Security:Profile</c>, bound into
+/// <see cref="HostServerOptions"/> by <see cref="HostServiceCollectionExtensions.AddHostServerOptions"/>; the options
+/// below that stand for a setting are the top configuration layer (see <c>BuildHost</c>); see docs/host.md.
 /// Exit codes: 0 done, 1 refused (the message says why; nothing changed), 2 usage or configuration error.
 /// </summary>
 internal static class HostCommand
@@ -69,13 +70,19 @@ internal static class HostCommand
         var command = new Command("run", "Run the host until stopped (Ctrl+C, SIGTERM, systemd). Prints the listening endpoint on standard output.") { port, address };
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async () =>
         {
-            using var generic = CliHost.Build(parse, b => b.Services.AddSystemd());
-            var options = Options(parse, generic.Services.GetRequiredService<IConfiguration>());
-            options.Port = parse.GetValue(port) ?? options.Port;
+            var commandLine = new Dictionary<string, string?>();
+            if (parse.GetValue(port) is { } portNumber)
+            {
+                commandLine["Host:Port"] = portNumber.ToString(CultureInfo.InvariantCulture);
+            }
+
             if (parse.GetValue(address) is { } text)
             {
-                options.Address = ParseAddress(text, "--address");
+                commandLine["Host:Address"] = text;
             }
+
+            using var generic = BuildHost(parse, b => b.Services.AddSystemd(), commandLine);
+            var options = Options(generic);
 
             var loggerFactory = generic.Services.GetRequiredService<ILoggerFactory>();
             return await Guard(async () =>
@@ -104,9 +111,8 @@ internal static class HostCommand
         var command = new Command("status", "Say whether the host runs: its listener, signed-on ATMs and last warning, from the status file 'host run' rewrites every Status:Interval (Status:Path, default next to the ledger). Exit code 0 = listening, 1 = not running, hung or stopped.") { json };
         command.SetAction(parse => CliHost.RunAsync(() =>
         {
-            using var generic = CliHost.Build(parse, _ => { });
-            var configuration = generic.Services.GetRequiredService<IConfiguration>();
-            var settings = StatusSettings.Read(configuration, DefaultStatusPath(Options(parse, configuration)));
+            using var generic = BuildHost(parse);
+            var settings = StatusSettings.Read(generic.Services.GetRequiredService<IConfiguration>(), DefaultStatusPath(Options(generic)));
             return Task.FromResult(StatusReport.Print(settings.Path, TimeProvider.System.GetUtcNow(), Console.Out, parse.GetValue(json)));
         }));
         return command;
@@ -281,8 +287,8 @@ internal static class HostCommand
         };
         import.SetAction(parse => CliHost.RunAsync(async () =>
         {
-            using var generic = CliHost.Build(parse, _ => { });
-            var options = Options(parse, generic.Services.GetRequiredService<IConfiguration>());
+            using var generic = BuildHost(parse);
+            var options = Options(generic);
 
             // The vault without the host: a host's first start generates a PIN verification key, and the imported pvk
             // (which the accounts' PIN records were made under) must be the one the vault holds.
@@ -327,8 +333,8 @@ internal static class HostCommand
         var rewrap = new Command("rewrap", "Rotate the database vault's key-encryption key: every key re-wrapped under --new-kek in one transaction. Then replace Host:Keys:KekPath's file on every host and restart them (hosts with the old KEK are refused).") { newKek };
         rewrap.SetAction(parse => CliHost.RunAsync(async () =>
         {
-            using var generic = CliHost.Build(parse, _ => { });
-            var options = Options(parse, generic.Services.GetRequiredService<IConfiguration>());
+            using var generic = BuildHost(parse);
+            var options = Options(generic);
             if (options.Store.Kind != HostStoreKind.Postgres)
             {
                 throw new UsageException("host keys rewrap is for the database vault (Host:Store:Kind = Postgres); a SQLite host's keys are files, not wrapped.");
@@ -465,16 +471,6 @@ internal static class HostCommand
     /// <summary>An account id as operators see it in output: the last four digits only.</summary>
     private static string MaskAccount(string accountId) => accountId.Length <= 4 ? accountId : new string('*', accountId.Length - 4) + accountId[^4..];
 
-    /// <summary>Binds and checks <c>Host:Policy</c> (PIN tries, limits, key grace, refusal audit interval), so a documented setting is never silently ignored.</summary>
-    /// <exception cref="ConfigurationException">A value is malformed or out of range.</exception>
-    internal static HostPolicy ReadPolicy(IConfiguration configuration)
-    {
-        var policy = new HostPolicy();
-        Devices.Configuration.AtmDevicesBuilder.Bind(configuration.GetSection(HostPolicyValidator.SectionName), policy);
-        HostPolicyValidator.ThrowIfInvalid(policy);
-        return policy;
-    }
-
     /// <summary>What the start-up line says of the listener: TLS 1.3 and the pin terminals configure, or plain TCP.</summary>
     private static string Transport(Network.TlsListenerOptions tls)
     {
@@ -500,82 +496,56 @@ internal static class HostCommand
         }
     }
 
-    private static HostServerOptions Options(ParseResult parse, IConfiguration configuration)
+    /// <summary>
+    /// The generic host of a <c>host</c> command: the command-line options that set a host setting (<c>--db</c>,
+    /// <c>--keys</c>, <c>--profile</c>, and <paramref name="commandLine"/>: <c>host run</c>'s <c>--port</c> and
+    /// <c>--address</c>) as the top configuration layer, above <c>--set</c>; <see cref="HostServerOptions"/> bound from it
+    /// and checked by <see cref="HostServerOptionsValidator"/> on start, as every role's settings are.
+    /// </summary>
+    private static IHost BuildHost(ParseResult parse, Action<HostApplicationBuilder>? configureServices = null, Dictionary<string, string?>? commandLine = null)
     {
-        var options = new HostServerOptions
+        var settings = commandLine ?? [];
+        if (parse.GetValue(DatabaseOption) is { } database)
         {
-            DatabasePath = parse.GetValue(DatabaseOption)?.FullName ?? configuration["Host:DatabasePath"] ?? "host.db",
-            KeyVaultPath = parse.GetValue(KeysOption)?.FullName ?? configuration["Host:KeyVaultPath"] ?? "host-keys",
-            Profile = SecurityProfiles.ParseKind(parse.GetValue(ProfileOption) ?? configuration["Security:Profile"] ?? nameof(SecurityProfileKind.Aes)),
-            Store = ReadStore(configuration),
-            Keys = new HostKeyOptions { KekPath = configuration[PostgresKeyVault.KekPathSetting] },
-        };
-        if (configuration["Host:Port"] is { } port)
-        {
-            options.Port = int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var value)
-                ? value
-                : throw new ConfigurationException("Host:Port", $"'{port}' is not a port number (0-65535)");
+            settings["Host:DatabasePath"] = database.FullName;
         }
 
-        if (configuration["Host:Address"] is { } address)
+        if (parse.GetValue(KeysOption) is { } keys)
         {
-            options.Address = ParseAddress(address, "Host:Address");
+            settings["Host:KeyVaultPath"] = keys.FullName;
         }
 
-        Devices.Configuration.AtmDevicesBuilder.Bind(configuration.GetSection("Host:Tls"), options.Tls);
-        options.Policy = ReadPolicy(configuration);
-        options.Insecure = ReadBool(configuration, "Host:Insecure") ?? options.Insecure;
-        options.MaxConnections = ReadCount(configuration, "Host:MaxConnections") ?? options.MaxConnections;
-        options.MaxConnectionsBeforeSignOn = ReadCount(configuration, "Host:MaxConnectionsBeforeSignOn") ?? options.MaxConnectionsBeforeSignOn;
-        options.MaxConnectionsPerAddress = ReadCount(configuration, "Host:MaxConnectionsPerAddress") ?? options.MaxConnectionsPerAddress;
-        options.IdleTimeout = ReadDuration(configuration, "Host:IdleTimeout") ?? options.IdleTimeout;
-        options.FirstMessageTimeout = ReadDuration(configuration, "Host:FirstMessageTimeout") ?? options.FirstMessageTimeout;
-        options.HandshakeTimeout = ReadDuration(configuration, "Host:HandshakeTimeout") ?? options.HandshakeTimeout;
-        HostServerOptionsValidator.ThrowIfInvalid(options);
-        return options;
-    }
-
-    /// <summary><c>Host:Store:Kind</c> (Sqlite when unset) and <c>Host:Store:ConnectionString</c>.</summary>
-    /// <exception cref="ConfigurationException">An unknown kind, or Postgres without a connection string.</exception>
-    internal static HostStoreOptions ReadStore(IConfiguration configuration)
-    {
-        var store = new HostStoreOptions
+        if (parse.GetValue(ProfileOption) is { } profile)
         {
-            Kind = HostStoreOptions.ParseKind(configuration[HostStoreOptions.KindSetting]),
-            ConnectionString = configuration["Host:Store:ConnectionString"],
-        };
-        HostServerOptionsValidator.CheckStore(store);
-        return store;
+            settings["Security:Profile"] = profile;
+        }
+
+        return CliHost.Build(parse, b =>
+        {
+            b.Configuration.AddInMemoryCollection(settings);
+            b.Services.AddHostServerOptions(b.Configuration);
+            configureServices?.Invoke(b);
+        });
     }
 
-    private static bool? ReadBool(IConfiguration configuration, string setting) => configuration[setting] switch
+    /// <summary>The settings a <c>host</c> command line runs with, bound and checked as the command binds them (for tests).</summary>
+    /// <exception cref="ConfigurationException">A value cannot be read; the message names the setting.</exception>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">A value is out of range; each failure names the setting.</exception>
+    internal static HostServerOptions ReadOptions(ParseResult parse)
     {
-        null or "" => null,
-        var text when bool.TryParse(text, out var value) => value,
-        var text => throw new ConfigurationException(setting, $"'{text}' is not true or false"),
-    };
+        using var generic = BuildHost(parse);
+        return Options(generic);
+    }
 
-    private static int? ReadCount(IConfiguration configuration, string setting) => configuration[setting] switch
-    {
-        null or "" => null,
-        var text when int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= 1 => value,
-        var text => throw new ConfigurationException(setting, $"'{text}' is not a whole number of connections, at least 1"),
-    };
-
-    private static TimeSpan? ReadDuration(IConfiguration configuration, string setting) => configuration[setting] switch
-    {
-        null or "" => null,
-        var text when TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var value) && value > TimeSpan.Zero => value,
-        var text => throw new ConfigurationException(setting, $"'{text}' is not a positive duration hh:mm:ss (e.g. 00:00:15)"),
-    };
-
-    private static IPAddress ParseAddress(string text, string setting) =>
-        IPAddress.TryParse(text, out var address) ? address : throw new ConfigurationException(setting, $"'{text}' is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::)");
+    /// <summary>The bound and checked settings.</summary>
+    /// <exception cref="ConfigurationException">A value cannot be read; the message names the setting.</exception>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">A value is out of range; each failure names the setting.</exception>
+    private static HostServerOptions Options(IHost generic) => generic.Services.GetRequiredService<IOptions<HostServerOptions>>().Value;
 
     private static Task<int> Operate(ParseResult parse, Func<HostServer, Task> body) => CliHost.RunAsync(async () =>
     {
-        using var generic = CliHost.Build(parse, _ => { });
-        var options = Options(parse, generic.Services.GetRequiredService<IConfiguration>());
+        using var generic = BuildHost(parse);
+        var options = Options(generic);
         var loggerFactory = generic.Services.GetRequiredService<ILoggerFactory>();
         return await Guard(async () =>
         {

@@ -1,6 +1,13 @@
+using System.ComponentModel;
+using System.Globalization;
+
 namespace CardlessAtm.Host.Storage;
 
-/// <summary>Which database engine holds the host's ledger (<c>Host:Store:Kind</c>).</summary>
+/// <summary>
+/// Which database engine holds the host's ledger (<c>Host:Store:Kind</c>). The configuration binder reads it through
+/// <see cref="HostStoreKindConverter"/>, so the names <see cref="HostStoreOptions.ParseKind"/> takes (PostgreSQL too) bind.
+/// </summary>
+[TypeConverter(typeof(HostStoreKindConverter))]
 public enum HostStoreKind
 {
     /// <summary>One SQLite file (<c>Host:DatabasePath</c>), one host process.</summary>
@@ -30,4 +37,21 @@ public sealed class HostStoreOptions
         "POSTGRES" or "POSTGRESQL" => HostStoreKind.Postgres,
         _ => throw new ConfigurationException(KindSetting, $"'{text}' is not a store kind; use Sqlite or Postgres"),
     };
+}
+
+/// <summary>
+/// Converts <c>Host:Store:Kind</c> text with <see cref="HostStoreOptions.ParseKind"/> for the configuration binder; an
+/// unknown kind throws its <see cref="ConfigurationException"/>, which the binder wraps as the inner exception.
+/// </summary>
+public sealed class HostStoreKindConverter : EnumConverter
+{
+    /// <summary>Creates the converter.</summary>
+    public HostStoreKindConverter()
+        : base(typeof(HostStoreKind))
+    {
+    }
+
+    /// <inheritdoc/>
+    public override object? ConvertFrom(ITypeDescriptorContext? context, CultureInfo? culture, object value) =>
+        value is string text ? HostStoreOptions.ParseKind(text) : base.ConvertFrom(context, culture, value);
 }
