@@ -101,4 +101,10 @@ internal static partial class ProxyLog
 
     [LoggerMessage(48, LogLevel.Information, "Phone STAN {PhoneStan} for ATM {AtmId} (session {Session}): the owning proxy answered {ResponseCode} in {ElapsedMs:0} ms.")]
     public static partial void FleetAnswered(ILogger logger, string phoneStan, string atmId, string session, string responseCode, double elapsedMs);
+
+    [LoggerMessage(49, LogLevel.Warning, "SECURITY: a NATS message on the subject of ATM {AtmId} was dropped unanswered and not forwarded: {Reason}.")]
+    public static partial void FleetRequestUnauthenticated(ILogger logger, string atmId, string reason);
+
+    [LoggerMessage(50, LogLevel.Warning, "SECURITY: a reply to the fleet request for ATM {AtmId} was ignored: {Reason}; waiting for the owning proxy's.")]
+    public static partial void FleetReplyUnauthenticated(ILogger logger, string atmId, string reason);
 }

@@ -142,6 +142,35 @@ public sealed class ConfigurationErrorProcessTests : IDisposable
         AssertRefused(exit, output, setting, setting == "Proxy:PhoneIdleTimeout" ? "Proxy:ForwardTimeout" : value);
     }
 
+    [Theory]
+    [InlineData("unset")]
+    [InlineData("missing")]
+    [InlineData("group-readable")]
+    public async Task A_NATS_routed_proxy_without_a_usable_fleet_key_exits_2_naming_the_fleet_key_setting(string problem)
+    {
+        var path = Path.Combine(_directory.FullName, "fleet-a", "fleet.key");
+        var made = await CliRun.RunAsync(_directory.FullName, "proxy", "fleet-key", "--out", path);
+        Assert.True(made.ExitCode == 0, made.Output);
+        Assert.Contains("KCV", made.Output, StringComparison.Ordinal);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        if (problem == "group-readable")
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+        }
+
+        string[] fleetKey = problem switch
+        {
+            "unset" => [],
+            "missing" => ["--set", "Proxy:Routing:Nats:FleetKeyPath=" + Path.Combine(_directory.FullName, "fleet-a", "other.key")],
+            _ => ["--set", "Proxy:Routing:Nats:FleetKeyPath=" + path],
+        };
+
+        // The key is read before NATS is dialled: no server is needed for the refusal.
+        var (exit, output) = await RunRoleAsync("proxy", ["--set", "Proxy:Routing:Kind=Nats", "--set", "Proxy:Routing:Nats:Url=nats://127.0.0.1:1", .. fleetKey]);
+
+        AssertRefused(exit, output, "Proxy:Routing:Nats:FleetKeyPath", problem switch { "unset" => "proxy fleet-key", "missing" => "does not exist", _ => "chmod 600" });
+    }
+
     [Fact]
     public async Task Host_run_without_TLS_or_Host_Insecure_is_refused_naming_the_setting()
     {

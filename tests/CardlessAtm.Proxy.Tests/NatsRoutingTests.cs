@@ -1,6 +1,8 @@
+using System.Security.Cryptography;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Network;
 using CardlessAtm.Proxy.Routing;
+using CardlessAtm.Security;
 using CardlessAtm.Tests.Shared;
 using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
@@ -155,7 +157,10 @@ public class NatsRoutingTests
 
         async Task<IsoMessage> Inject(IsoMessage message)
         {
-            var reply = await nats.RequestAsync<byte[], byte[]>($"{fleet.SubjectPrefix}.atm.ATM00001", message.Pack(), cancellationToken: Deadline.Token);
+            // Signed with the fleet key: a peer holding it is still held to the phone port's rules.
+            var subject = $"{fleet.SubjectPrefix}.atm.ATM00001";
+            var packed = message.Pack();
+            var reply = await nats.RequestAsync<byte[], byte[]>(subject, packed, fleet.Sign(subject, packed), cancellationToken: Deadline.Token);
             return IsoMessage.Unpack(reply.Data, NetworkSpec.Messages);
         }
 
@@ -169,10 +174,10 @@ public class NatsRoutingTests
         Assert.Equal(2, a.Logs.Lines.Count(l => l.EventId == 46));
     }
 
-    // Open finding (adv16): NATS replies carry no sender authentication, so a NATS client allowed to subscribe to an ATM's
-    // subject sees the reply inbox and answers first; the phone at proxy B is told 00 while the ATM declined 51. It fails
-    // today; it passes once fleet replies are authenticated (docs/scale-out.md, "Trust on the NATS link").
-    [NatsFact(Skip = "Open finding: fleet replies over NATS are not authenticated (docs/scale-out.md, Trust on the NATS link)")]
+    // Finding adv16, closed: a NATS client allowed to subscribe to an ATM's subject sees the reply inbox and answers first.
+    // Before the fleet key the phone at proxy B was told 00 (EVIL01) while the ATM declined 51; now the forged answer
+    // carries no fleet MAC bound to B's request and B waits for A's.
+    [NatsFact]
     public async Task A_NATS_client_subscribed_to_an_ATMs_subject_cannot_answer_a_phones_request_in_the_ATMs_place()
     {
         await using var fleet = new Fleet();
@@ -200,6 +205,167 @@ public class NatsRoutingTests
         await using var phone = await FakePhone.StartAsync(b.Proxy.PhoneEndPoint);
         var response = await phone.SendAsync(FakePhone.Withdrawal("ATM00001", stan: 4242));
         Assert.Equal("51", response.ResponseCode);
+        Assert.Contains(b.Logs.Lines, l => l.EventId == 50);
+    }
+
+    // Before the fleet key, a reply recorded from the reply inbox of an earlier approved request and sent again, whole,
+    // to a later request with the same STAN was relayed to the phone as 00 while the ATM declined 51. The reply's MAC is
+    // bound to the nonce of the request it answered, so it is ignored now.
+    [NatsFact]
+    public async Task A_reply_recorded_from_an_earlier_request_and_sent_again_is_not_taken_as_the_answer_to_a_later_one()
+    {
+        await using var fleet = new Fleet();
+        await using var a = await fleet.StartProxyAsync();
+        await using var b = await fleet.StartProxyAsync();
+        await using var atm = await FakeAtm.StartAsync("ATM00001", a.Proxy.AtmEndPoint);
+        atm.Answer = (request, _) =>
+        {
+            var approved = request.CreateResponse(ResponseCodes.Approved);
+            approved.AuthorizationCode = "OLD001";
+            return Task.FromResult<IsoMessage?>(approved);
+        };
+        await using var nats = new NatsConnection(NatsOpts.Default with { Url = NatsTestServer.Url });
+        var recorded = new TaskCompletionSource<(byte[] Data, NatsHeaders? Headers)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inboxes = await nats.SubscribeCoreAsync<byte[]>("_INBOX.>");
+        _ = Task.Run(async () =>
+        {
+            await foreach (var m in inboxes.Msgs.ReadAllAsync())
+            {
+                // The inboxes carry the JetStream API's answers too (the bucket's reads and writes): keep the 0210.
+                if (m.Data is { } data && IsoMessage.TryUnpack(data, NetworkSpec.Messages, out var message, out _) && message.Mti == Mti.FinancialResponse)
+                {
+                    recorded.TrySetResult((data, m.Headers));
+                }
+            }
+        });
+        await nats.PingAsync();
+        await using (var first = await FakePhone.StartAsync(b.Proxy.PhoneEndPoint))
+        {
+            Assert.Equal(ResponseCodes.Approved, (await first.SendAsync(FakePhone.Withdrawal("ATM00001", stan: 4242))).ResponseCode);
+        }
+
+        var (oldData, oldHeaders) = await recorded.Task.WaitAsync(Deadline.Token);
+        atm.Answer = async (request, _) =>
+        {
+            await Task.Delay(300, CancellationToken.None);
+            return request.CreateResponse("51");
+        };
+        var sub = await nats.SubscribeCoreAsync<byte[]>($"{fleet.SubjectPrefix}.atm.ATM00001");
+        _ = Task.Run(async () =>
+        {
+            await foreach (var m in sub.Msgs.ReadAllAsync())
+            {
+                await m.ReplyAsync(oldData, headers: Copy(oldHeaders));
+            }
+        });
+        await nats.PingAsync();
+
+        await using var second = await FakePhone.StartAsync(b.Proxy.PhoneEndPoint);
+        var response = await second.SendAsync(FakePhone.Withdrawal("ATM00001", stan: 4242));
+
+        Assert.Equal("51", response.ResponseCode);
+        Assert.Null(response.AuthorizationCode);
+        Assert.Contains(b.Logs.Lines, l => l.EventId == 50);
+    }
+
+    // Before the fleet key, a NATS client that may publish on an ATM's subject sent it a well-formed 0200 and the ATM got
+    // it (and answered). Now the owner drops a message without the fleet MAC before it looks at the bytes: no answer.
+    [NatsFact]
+    public async Task A_request_from_a_NATS_client_without_the_fleet_key_never_reaches_the_ATM_and_is_not_answered()
+    {
+        await using var fleet = new Fleet();
+        await using var a = await fleet.StartProxyAsync();
+        await using var atm = await FakeAtm.StartAsync("ATM00001", a.Proxy.AtmEndPoint);
+        await using var nats = new NatsConnection(NatsOpts.Default with { Url = NatsTestServer.Url });
+        var subject = $"{fleet.SubjectPrefix}.atm.ATM00001";
+        var packed = FakePhone.Withdrawal("ATM00001", stan: 77).Pack();
+        using var wrongKey = SecretKey.Generate(KeyAlgorithm.Aes256);
+        using var wrongFleet = new FleetAuthenticator(wrongKey, TimeProvider.System);
+
+        await Assert.ThrowsAsync<NatsNoReplyException>(() => RequestAsync(nats, subject, packed, headers: null));
+        await Assert.ThrowsAsync<NatsNoReplyException>(() => RequestAsync(nats, subject, packed, wrongFleet.SignRequest(subject, packed, out _)));
+
+        Assert.Empty(atm.Received);
+        Assert.Equal(2, a.Logs.Lines.Count(l => l.EventId == 49));
+    }
+
+    // Before the fleet key, a proxy's request recorded on NATS and published again reached the ATM a second time. Its
+    // nonce is remembered now (and a copy with a new nonce, or signed for another ATM's subject, fails the MAC).
+    [NatsFact]
+    public async Task A_proxys_request_recorded_on_NATS_and_sent_again_reaches_the_ATM_only_once()
+    {
+        await using var fleet = new Fleet();
+        await using var a = await fleet.StartProxyAsync();
+        await using var b = await fleet.StartProxyAsync();
+        await using var atm = await FakeAtm.StartAsync("ATM00001", a.Proxy.AtmEndPoint);
+        await using var atm2 = await FakeAtm.StartAsync("ATM00002", a.Proxy.AtmEndPoint);
+        await using var nats = new NatsConnection(NatsOpts.Default with { Url = NatsTestServer.Url });
+        var subject = $"{fleet.SubjectPrefix}.atm.ATM00001";
+        var recorded = new TaskCompletionSource<(byte[] Data, NatsHeaders? Headers)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sub = await nats.SubscribeCoreAsync<byte[]>(subject);
+        _ = Task.Run(async () =>
+        {
+            await foreach (var m in sub.Msgs.ReadAllAsync())
+            {
+                recorded.TrySetResult((m.Data!, m.Headers));
+            }
+        });
+        await nats.PingAsync();
+        await using (var phone = await FakePhone.StartAsync(b.Proxy.PhoneEndPoint))
+        {
+            Assert.Equal(ResponseCodes.Approved, (await phone.SendAsync(FakePhone.Withdrawal("ATM00001", stan: 4242))).ResponseCode);
+        }
+
+        var (data, headers) = await recorded.Task.WaitAsync(Deadline.Token);
+        await sub.UnsubscribeAsync();
+        var fresh = Copy(headers)!;
+        fresh[FleetAuthenticator.NonceHeader] = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+
+        await Assert.ThrowsAsync<NatsNoReplyException>(() => RequestAsync(nats, subject, data, Copy(headers)));
+        await Assert.ThrowsAsync<NatsNoReplyException>(() => RequestAsync(nats, subject, data, fresh));
+        await Assert.ThrowsAsync<NatsNoReplyException>(() => RequestAsync(nats, $"{fleet.SubjectPrefix}.atm.ATM00002", data, Copy(headers)));
+
+        Assert.Single(atm.Received);
+        Assert.Empty(atm2.Received);
+        Assert.Equal(3, a.Logs.Lines.Count(l => l.EventId == 49));
+    }
+
+    [Theory]
+    [InlineData("unset")]
+    [InlineData("missing")]
+    [InlineData("group-readable")]
+    [InlineData("aes128")]
+    public async Task A_fleet_key_file_that_is_unset_missing_too_open_or_not_32_bytes_stops_start_up_naming_its_setting(string problem)
+    {
+        var directory = Directory.CreateTempSubdirectory("fleet-key-");
+        try
+        {
+            using var key = SecretKey.Generate(problem == "aes128" ? KeyAlgorithm.Aes128 : KeyAlgorithm.Aes256);
+            var store = new FileKeyStore(directory.FullName);
+            store.SaveKey("fleet", key, overwrite: false);
+            var path = problem == "missing" ? Path.Combine(directory.FullName, "other.key") : store.PathOf("fleet");
+            if (problem == "group-readable" && !OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            }
+
+            var options = ProxyFixture.LoopbackOptions(o =>
+            {
+                o.Routing.Kind = "Nats";
+                o.Routing.Nats.Url = "nats://127.0.0.1:1"; // never reached: the key is read first
+                o.Routing.Nats.FleetKeyPath = problem == "unset" ? null : path;
+            });
+
+            var error = await Assert.ThrowsAsync<ConfigurationException>(() => ProxyServer.StartAsync(options));
+
+            Assert.Equal(NatsRoutingOptions.FleetKeyPathSetting, error.Setting);
+            Assert.DoesNotContain('\n', error.Message);
+            Assert.DoesNotContain(Convert.ToHexString(key.ExportBytes()), error.Message, StringComparison.OrdinalIgnoreCase);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
     }
 
     [NatsFact]
@@ -220,6 +386,7 @@ public class NatsRoutingTests
     [Fact]
     public async Task An_unreachable_NATS_server_stops_start_up_with_one_line_naming_the_url_setting_and_no_secret()
     {
+        await using var fleet = new Fleet();
         var options = ProxyFixture.LoopbackOptions(o =>
         {
             o.Routing.Kind = "Nats";
@@ -227,6 +394,7 @@ public class NatsRoutingTests
             o.Routing.Nats.User = "proxy";
             o.Routing.Nats.Password = "pw-not-to-be-seen";
             o.Routing.Nats.ConnectTimeout = TimeSpan.FromSeconds(1);
+            o.Routing.Nats.FleetKeyPath = fleet.FleetKeyPath;
         });
         var logs = new LogRecorder();
         using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
@@ -287,10 +455,59 @@ public class NatsRoutingTests
         Assert.DoesNotContain("pw-alone", error.Message, StringComparison.Ordinal);
     }
 
-    /// <summary>Proxies of one fleet: one bucket and subject prefix of their own on the test server, real clock.</summary>
+    private static async Task RequestAsync(NatsConnection nats, string subject, byte[] data, NatsHeaders? headers) =>
+        await nats.RequestAsync<byte[], byte[]>(subject, data, headers, replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(2) }, cancellationToken: Deadline.Token);
+
+    private static NatsHeaders? Copy(NatsHeaders? headers)
+    {
+        if (headers is null)
+        {
+            return null;
+        }
+
+        var copy = new NatsHeaders();
+        foreach (var (name, values) in headers)
+        {
+            copy[name] = values;
+        }
+
+        return copy;
+    }
+
+    /// <summary>
+    /// Proxies of one fleet: one bucket and subject prefix of their own on the test server, real clock, and one fleet
+    /// key (a 0600 file in a 0700 directory of the test's own) that every proxy of the fleet is given.
+    /// </summary>
     private sealed class Fleet(TimeSpan? ownerTtl = null, TimeSpan? forwardTimeout = null) : IAsyncDisposable
     {
         private readonly string _name = "t" + Guid.NewGuid().ToString("N")[..12];
+        private readonly DirectoryInfo _keyDirectory = Directory.CreateTempSubdirectory("fleet-key-");
+        private string? _fleetKeyPath;
+
+        /// <summary>The fleet key file every proxy of this fleet is given (made on first use).</summary>
+        public string FleetKeyPath
+        {
+            get
+            {
+                if (_fleetKeyPath is null)
+                {
+                    using var key = SecretKey.Generate(KeyAlgorithm.Aes256);
+                    var store = new FileKeyStore(_keyDirectory.FullName);
+                    store.SaveKey("fleet", key, overwrite: false);
+                    _fleetKeyPath = store.PathOf("fleet");
+                }
+
+                return _fleetKeyPath;
+            }
+        }
+
+        /// <summary>The headers a proxy of this fleet puts on a request on <paramref name="subject"/>.</summary>
+        public NatsHeaders Sign(string subject, byte[] payload)
+        {
+            using var key = FileKeyStore.LoadKeyFile(FleetKeyPath);
+            using var auth = new FleetAuthenticator(key, TimeProvider.System);
+            return auth.SignRequest(subject, payload, out _);
+        }
 
         public string SubjectPrefix => "cardless-test." + _name;
 
@@ -306,6 +523,7 @@ public class NatsRoutingTests
                 o.Routing.Nats.SubjectPrefix = SubjectPrefix;
                 o.Routing.Nats.ProxyId = "proxy-" + Guid.NewGuid().ToString("N")[..8];
                 o.Routing.Nats.OwnerTtl = ownerTtl ?? TimeSpan.FromSeconds(30);
+                o.Routing.Nats.FleetKeyPath = FleetKeyPath;
                 if (forwardTimeout is { } timeout)
                 {
                     o.ForwardTimeout = timeout;
@@ -317,6 +535,8 @@ public class NatsRoutingTests
 
         public async ValueTask DisposeAsync()
         {
+            _keyDirectory.Delete(recursive: true);
+
             // The bucket is the test's own: delete it so the server does not collect them.
             await using var nats = new NatsConnection(NatsOpts.Default with { Url = NatsTestServer.Url });
             var kv = new NATS.Client.KeyValueStore.NatsKVContext(new NATS.Client.JetStream.NatsJSContext(nats));

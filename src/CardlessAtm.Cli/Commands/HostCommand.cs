@@ -262,22 +262,11 @@ internal static class HostCommand
     private static Command CreateKeys()
     {
         var keys = new Command("keys", "The host's key vault: make the key-encryption key of a database vault, import a key directory into the vault, list key names.");
-        var output = new Option<FileInfo>("--out") { Description = "The KEK file to write (name ending .key; mode 0600, its directory 0700). Copy it to every host of the database as Host:Keys:KekPath.", Required = true };
-        var kek = new Command("kek", "Generate a key-encryption key (AES-256) for the database key vault (Host:Store:Kind = Postgres). Prints its check value only.") { output };
-        kek.SetAction(parse => CliHost.RunAsync(() =>
-        {
-            var file = parse.GetValue(output)!;
-            if (!file.Name.EndsWith(".key", StringComparison.Ordinal) || file.Name.Length == ".key".Length)
-            {
-                throw new UsageException($"--out {file.FullName}: a key file's name ends in .key (e.g. kek.key).");
-            }
-
-            var store = new FileKeyStore(file.DirectoryName!);
-            using var key = SecretKey.Generate(KeyAlgorithm.Aes256);
-            store.SaveKey(Path.GetFileNameWithoutExtension(file.Name), key, overwrite: false);
-            Console.WriteLine($"Key-encryption key written to {file.FullName} (mode 0600), KCV {key.CheckValue}; set Host:Keys:KekPath to it on every host");
-            return Task.FromResult(0);
-        }));
+        var kek = Aes256KeyFileCommand.Create(
+            "kek",
+            "Generate a key-encryption key (AES-256) for the database key vault (Host:Store:Kind = Postgres). Prints its check value only.",
+            "The KEK file to write (name ending .key; mode 0600, its directory 0700). Copy it to every host of the database as Host:Keys:KekPath.",
+            (path, kcv) => $"Key-encryption key written to {path} (mode 0600), KCV {kcv}; set Host:Keys:KekPath to it on every host");
 
         var from = new Option<DirectoryInfo>("--from") { Description = "A host key directory (the file vault of Host:KeyVaultPath) whose keys to copy into the configured vault.", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace keys the vault already holds (otherwise the import refuses before writing any)." };

@@ -52,6 +52,11 @@ internal static class ProxyCommand
             }
         }));
         command.Subcommands.Add(CreateStatus());
+        command.Subcommands.Add(Aes256KeyFileCommand.Create(
+            "fleet-key",
+            "Generate the fleet key (AES-256) that authenticates the messages between the proxies of a NATS-routed fleet (Proxy:Routing:Kind = Nats). Prints its check value only.",
+            "The fleet key file to write (name ending .key; mode 0600, its directory 0700). Copy it to every proxy of the fleet as Proxy:Routing:Nats:FleetKeyPath.",
+            (path, kcv) => $"Fleet key written to {path} (mode 0600), KCV {kcv}; set Proxy:Routing:Nats:FleetKeyPath to it on every proxy of the fleet"));
         return command;
     }
 

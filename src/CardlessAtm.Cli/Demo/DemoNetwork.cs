@@ -27,6 +27,8 @@ internal sealed class DemoNetwork : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<ServiceProvider> _deviceProviders = [];
     private readonly List<(AtmTerminal Terminal, Task Running)> _terminals = [];
+    private readonly Lock _fleetKeyLock = new();
+    private SecretKey? _fleetKey;
     private HostServer _host;
 
     private DemoNetwork(DirectoryInfo directory, HostServer host, DemoSeedResult seed, ProxyServer proxy, DemoAtmPki pki, ISecurityProfile profile, ILoggerFactory loggers)
@@ -100,11 +102,14 @@ internal sealed class DemoNetwork : IAsyncDisposable
         return new DemoNetwork(directory, host, seed, proxy, pki, host.Profile, loggers) { HostPort = host.LocalEndPoint.Port, PlainHostLink = plainHostLink, Rig = rig, RigDispenser = rigDispenser, OperatorKekPath = hostOptions.Keys.KekPath };
     }
 
-    private static string WriteKekFile(DirectoryInfo directory, string owner, SecretKey kek)
+    private static string WriteKekFile(DirectoryInfo directory, string owner, SecretKey kek) => WriteKeyFile(directory, "kek", owner, kek);
+
+    /// <summary>Writes <paramref name="key"/> as the 0600 file <c>{role}-{owner}/{role}.key</c> (a 0700 directory of its own).</summary>
+    private static string WriteKeyFile(DirectoryInfo directory, string role, string owner, SecretKey key)
     {
-        var store = new FileKeyStore(Path.Combine(directory.FullName, "kek-" + owner));
-        store.SaveKey("kek", kek, overwrite: true);
-        return store.PathOf("kek");
+        var store = new FileKeyStore(Path.Combine(directory.FullName, role + "-" + owner));
+        store.SaveKey(role, key, overwrite: true);
+        return store.PathOf(role);
     }
 
     /// <summary>Adds an ATM to the host (the first one is the seeded <c>ATM00001</c>) and starts its terminal on simulated devices.</summary>
@@ -214,6 +219,20 @@ internal sealed class DemoNetwork : IAsyncDisposable
         return WriteKekFile(Directory, owner, kek);
     }
 
+    /// <summary>
+    /// Writes this network's fleet key (one AES-256 key, made on first use, shared by every proxy process of its NATS
+    /// fleets) into a 0600 file of <paramref name="owner"/>'s own, as an operator copies the file to each proxy, and
+    /// returns its path (<c>Proxy:Routing:Nats:FleetKeyPath</c>).
+    /// </summary>
+    public string FleetKeyFor(string owner)
+    {
+        lock (_fleetKeyLock)
+        {
+            _fleetKey ??= SecretKey.Generate(KeyAlgorithm.Aes256);
+            return WriteKeyFile(Directory, "fleet", owner, _fleetKey);
+        }
+    }
+
     /// <summary>Where the terminal with this id keeps its journal.</summary>
     public string JournalPathOf(string atmId) => Path.Combine(Directory.FullName, atmId, "data", "journal.log");
 
@@ -270,6 +289,7 @@ internal sealed class DemoNetwork : IAsyncDisposable
         await _host.DisposeAsync();
         Seed.Dispose();
         Pki.Dispose();
+        _fleetKey?.Dispose();
         _stop.Dispose();
         try
         {

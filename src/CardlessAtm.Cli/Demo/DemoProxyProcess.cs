@@ -83,7 +83,7 @@ internal sealed partial class DemoProxyProcess : IAsyncDisposable
                 ["Routing"] = new
                 {
                     Kind = "Nats",
-                    Nats = new { Url = NatsUrl, ProxyId = "demo-proxy-" + name, Bucket = bucket, SubjectPrefix = "cardless-demo." + bucket, OwnerTtl = ownerTtl.ToString("c", CultureInfo.InvariantCulture) },
+                    Nats = new { Url = NatsUrl, ProxyId = "demo-proxy-" + name, Bucket = bucket, SubjectPrefix = "cardless-demo." + bucket, OwnerTtl = ownerTtl.ToString("c", CultureInfo.InvariantCulture), FleetKeyPath = network.FleetKeyFor("proxy-" + name) },
                 },
             },
             ["Logging"] = new { LogLevel = new { Default = "Warning" } },

@@ -54,6 +54,7 @@ internal sealed class NatsFleet : IAsyncDisposable
     private readonly NatsConnection _nats;
     private readonly INatsKVStore _owners;
     private readonly NatsRoutingOptions _options;
+    private readonly FleetAuthenticator _auth;
     private readonly ILogger _log;
     private readonly TimeProvider _time;
     private readonly Func<string, byte[], CancellationToken, Task<byte[]?>> _serve;
@@ -66,11 +67,12 @@ internal sealed class NatsFleet : IAsyncDisposable
     private int _refreshFailing;
     private int _disposed;
 
-    private NatsFleet(NatsConnection nats, INatsKVStore owners, NatsRoutingOptions options, ILogger log, TimeProvider time, Func<string, byte[], CancellationToken, Task<byte[]?>> serve, Action<FleetClaim> lost)
+    private NatsFleet(NatsConnection nats, INatsKVStore owners, NatsRoutingOptions options, FleetAuthenticator auth, ILogger log, TimeProvider time, Func<string, byte[], CancellationToken, Task<byte[]?>> serve, Action<FleetClaim> lost)
     {
         _nats = nats;
         _owners = owners;
         _options = options;
+        _auth = auth;
         _log = log;
         _time = time;
         _serve = serve;
@@ -92,9 +94,18 @@ internal sealed class NatsFleet : IAsyncDisposable
     /// <param name="serve">Answers a request for an ATM this proxy holds (the request's packed bytes → the answer's, or null for no answer).</param>
     /// <param name="lost">Called when another proxy claimed an ATM this proxy held.</param>
     /// <param name="cancellationToken">Stops the attempt.</param>
-    /// <exception cref="ConfigurationException">The server cannot be reached or the bucket cannot be made; names <c>Proxy:Routing:Nats:Url</c>.</exception>
+    /// <exception cref="ConfigurationException">
+    /// The fleet key file is unset, missing, too open or not an AES-256 key file (names <c>Proxy:Routing:Nats:FleetKeyPath</c>);
+    /// the server cannot be reached or the bucket cannot be made (names <c>Proxy:Routing:Nats:Url</c>).
+    /// </exception>
     public static async Task<NatsFleet> ConnectAsync(NatsRoutingOptions options, ILoggerFactory loggerFactory, TimeProvider time, Func<string, byte[], CancellationToken, Task<byte[]?>> serve, Action<FleetClaim> lost, CancellationToken cancellationToken)
     {
+        FleetAuthenticator auth;
+        using (var key = options.LoadFleetKey())
+        {
+            auth = new FleetAuthenticator(key, time);
+        }
+
         var log = loggerFactory.CreateLogger("CardlessAtm.Proxy.Fleet");
         var clientLogs = new NatsClientLogs(loggerFactory, options);
         var nats = new NatsConnection(ClientOptions(options, clientLogs));
@@ -105,7 +116,7 @@ internal sealed class NatsFleet : IAsyncDisposable
             var js = new NatsJSContext(nats);
             var kv = new NatsKVContext(js);
             var owners = await kv.CreateStoreAsync(new NatsKVConfig(options.Bucket) { MaxAge = options.OwnerTtl, History = 1, Storage = NatsKVStorageType.Memory }, cancellationToken);
-            var fleet = new NatsFleet(nats, owners, options, log, time, serve, lost);
+            var fleet = new NatsFleet(nats, owners, options, auth, log, time, serve, lost);
             fleet._watching = fleet.WatchAsync();
             fleet._refreshing = fleet.RefreshAsync();
             ProxyLog.FleetJoined(log, options.SafeUrl, options.EffectiveProxyId, options.Bucket, options.OwnerTtl.TotalSeconds);
@@ -114,6 +125,7 @@ internal sealed class NatsFleet : IAsyncDisposable
         catch (Exception ex) when (ex is NatsException or TimeoutException or OperationCanceledException or IOException && !cancellationToken.IsCancellationRequested)
         {
             await nats.DisposeAsync();
+            auth.Dispose();
             throw new ConfigurationException(
                 "Proxy:Routing:Nats:Url",
                 $"Proxy:Routing:Nats:Url: cannot use the NATS server at {options.SafeUrl} with JetStream: {options.Redact(Describe(ex))} (is nats-server running with -js, and are Proxy:Routing:Nats:User/Password/Token right?).",
@@ -209,19 +221,37 @@ internal sealed class NatsFleet : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends a phone's request to whichever proxy holds <paramref name="atmId"/>.</summary>
+    /// <summary>
+    /// Sends a phone's request to whichever proxy holds <paramref name="atmId"/>, signed with the fleet key, and waits
+    /// for the first reply whose fleet MAC binds it to this request: replies without one (a NATS client that merely
+    /// subscribes to the subject) or made for another request (an old reply replayed) are logged and ignored.
+    /// </summary>
     public async Task<FleetReply> RequestAsync(string atmId, byte[] request, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        var subject = Subject(atmId);
+        var headers = _auth.SignRequest(subject, request, out var nonce);
         try
         {
-            var reply = await _nats.RequestAsync<byte[], byte[]>(
-                Subject(atmId),
+            await foreach (var reply in _nats.RequestManyAsync<byte[], byte[]>(
+                subject,
                 request,
-                replyOpts: new NatsSubOpts { Timeout = timeout, ThrowIfNoResponders = true },
-                cancellationToken: cancellationToken);
-            return reply.Data is { Length: > 0 } answer
-                ? new FleetReply(FleetRequestOutcome.Answered, answer)
-                : new FleetReply(FleetRequestOutcome.Unavailable, null, "an empty answer from the owning proxy");
+                headers,
+                replyOpts: new NatsSubOpts { Timeout = timeout, ThrowIfNoResponders = true, StopOnEmptyMsg = false },
+                cancellationToken: cancellationToken))
+            {
+                var answer = reply.Data ?? [];
+                if (_auth.CheckReply(subject, nonce, reply.Headers, answer) is { } problem)
+                {
+                    ProxyLog.FleetReplyUnauthenticated(_log, atmId, problem);
+                    continue;
+                }
+
+                return answer.Length > 0
+                    ? new FleetReply(FleetRequestOutcome.Answered, answer)
+                    : new FleetReply(FleetRequestOutcome.Unavailable, null, "an empty answer from the owning proxy");
+            }
+
+            return new FleetReply(FleetRequestOutcome.Timeout, null);
         }
         catch (NatsNoRespondersException)
         {
@@ -259,6 +289,7 @@ internal sealed class NatsFleet : IAsyncDisposable
         _claims.Clear();
         await _nats.DisposeAsync();
         _stopping.Dispose();
+        _auth.Dispose();
     }
 
     /// <summary>Releases every claim still held, stops watching and closes the connection.</summary>
@@ -278,6 +309,7 @@ internal sealed class NatsFleet : IAsyncDisposable
         await Task.WhenAll(_releases.Keys.Append(Quietly(_watching)).Append(Quietly(_refreshing)));
         await _nats.DisposeAsync();
         _stopping.Dispose();
+        _auth.Dispose();
     }
 
     private static NatsOpts ClientOptions(NatsRoutingOptions options, ILoggerFactory loggerFactory)
@@ -355,6 +387,14 @@ internal sealed class NatsFleet : IAsyncDisposable
                 return;
             }
 
+            // Nothing reaches the ATM, and nothing is answered, unless a proxy holding the fleet key sent it just now,
+            // for this ATM's subject, and it was not seen before.
+            if (_auth.CheckRequest(message.Subject, message.Headers, data, out var nonce) is { } problem)
+            {
+                ProxyLog.FleetRequestUnauthenticated(_log, claim.AtmId, problem);
+                return;
+            }
+
             // The entry, not the subscription, says who owns the ATM: a takeover that this proxy's watch has not seen yet
             // must not let it forward a request the new owner gets too.
             var entry = await _owners.TryGetEntryAsync<string>(claim.AtmId, cancellationToken: _stopping.Token);
@@ -370,7 +410,7 @@ internal sealed class NatsFleet : IAsyncDisposable
 
             if (await _serve(claim.AtmId, data, _stopping.Token) is { } answer)
             {
-                await message.ReplyAsync(answer, cancellationToken: _stopping.Token);
+                await message.ReplyAsync(answer, headers: _auth.SignReply(message.Subject, nonce, answer), cancellationToken: _stopping.Token);
             }
         }
         catch (Exception ex) when (ex is NatsException or IOException or OperationCanceledException or ObjectDisposedException)

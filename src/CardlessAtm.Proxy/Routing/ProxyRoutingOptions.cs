@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using CardlessAtm.Network;
+using CardlessAtm.Security;
 
 namespace CardlessAtm.Proxy.Routing;
 
@@ -54,6 +56,11 @@ public sealed class ProxyRoutingOptions
 /// <summary>The NATS link of a proxy fleet (<c>Proxy:Routing:Nats</c>).</summary>
 public sealed partial class NatsRoutingOptions
 {
+    /// <summary>The setting that names the fleet key file.</summary>
+    public const string FleetKeyPathSetting = "Proxy:Routing:Nats:FleetKeyPath";
+
+    private const string FleetKeyRequired = "is required when Proxy:Routing:Kind is Nats: it names the fleet's 0600 key file that authenticates the messages between proxies (make one with 'cardless-atm proxy fleet-key --out FILE', then copy it to every proxy of the fleet)";
+
     /// <summary>The NATS server, e.g. <c>nats://127.0.0.1:4222</c> or <c>tls://nats.bank.example:4222</c>. Required. Put credentials in <see cref="User"/>/<see cref="Password"/> or <see cref="Token"/>, not in the URL.</summary>
     public string? Url { get; set; }
 
@@ -88,6 +95,13 @@ public sealed partial class NatsRoutingOptions
     /// <summary>PEM file of the CA that signed the NATS server's certificate; setting it requires TLS to the server.</summary>
     public string? TlsCaCertificatePath { get; set; }
 
+    /// <summary>
+    /// The fleet key file (<see cref="FleetKeyPathSetting"/>): one AES-256 key in the key-file format, mode 0600 in a
+    /// 0700 directory, the same on every proxy of the fleet (make it with <c>cardless-atm proxy fleet-key --out FILE</c>).
+    /// It authenticates the requests and replies between proxies. Required with <c>Nats</c>.
+    /// </summary>
+    public string? FleetKeyPath { get; set; }
+
     /// <summary>The proxy id in use: <see cref="ProxyId"/> or the per-process default.</summary>
     internal string EffectiveProxyId => string.IsNullOrWhiteSpace(ProxyId) ? DefaultProxyId : ProxyId;
 
@@ -113,7 +127,15 @@ public sealed partial class NatsRoutingOptions
         ProxyRoutingOptions.Require(string.IsNullOrEmpty(Password) || !string.IsNullOrEmpty(User), $"{Section}:User", "is required with a password");
         ProxyRoutingOptions.Require(string.IsNullOrEmpty(Token) || string.IsNullOrEmpty(User), $"{Section}:Token", "and User are alternatives; set one");
         ProxyRoutingOptions.Require(string.IsNullOrEmpty(TlsCaCertificatePath) || File.Exists(TlsCaCertificatePath), $"{Section}:TlsCaCertificatePath", $"'{TlsCaCertificatePath}' does not exist");
+        if (string.IsNullOrWhiteSpace(FleetKeyPath))
+        {
+            throw new ConfigurationException(FleetKeyPathSetting, FleetKeyRequired);
+        }
     }
+
+    /// <summary>Reads the fleet key file (its permissions, format, KCV and algorithm checked).</summary>
+    /// <exception cref="ConfigurationException">Unset, missing, too open, malformed or not AES-256; names <see cref="FleetKeyPathSetting"/>.</exception>
+    internal SecretKey LoadFleetKey() => ConfiguredKeyFile.LoadAes256(FleetKeyPath, FleetKeyPathSetting, FleetKeyRequired, "a fleet key");
 
     /// <summary>Replaces the password and token in <paramref name="text"/> (e.g. a client exception's message).</summary>
     internal string Redact(string text)

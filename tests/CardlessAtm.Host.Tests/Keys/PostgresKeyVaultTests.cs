@@ -158,8 +158,10 @@ public sealed class PostgresKeyVaultTests : IRequiresPostgres, IDisposable
 
     // Open finding (adv16): the tag binds name, row version, algorithm and KCV, but nothing outside the row says which
     // version is current, so a table writer who saved a row before a re-key restores it whole and the host uses the
-    // retired (perhaps compromised) terminal master key again. Fails today; skipped until the vault detects rollback.
-    [StoreFact(Skip = "Open finding: a whole vault_keys row restored from before a re-key is accepted (no rollback detection)")]
+    // retired (perhaps compromised) terminal master key again. Fails today; skipped until the vault detects rollback —
+    // the design (a per-host 0600 high-water mark of row versions, tombstones so versions never go down) is in
+    // docs/scale-out.md, Keys for a host fleet, "Rollback detection".
+    [StoreFact(Skip = "Open finding: a whole vault_keys row restored from before a re-key is accepted (no rollback detection; design in docs/scale-out.md)")]
     public void A_row_restored_whole_from_before_a_re_key_is_refused_rather_than_bringing_back_the_retired_key()
     {
         using var retired = SecretKey.Generate(KeyAlgorithm.Aes128);

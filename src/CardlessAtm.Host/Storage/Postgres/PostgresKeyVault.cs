@@ -1,4 +1,5 @@
 using System.Text;
+using CardlessAtm.Network;
 using CardlessAtm.Security;
 using Npgsql;
 
@@ -64,32 +65,11 @@ public sealed class PostgresKeyVault : IKeyVault, IDisposable
 
     /// <summary>Reads the KEK file: an AES-256 key in the key-file format, 0600, its KCV checked.</summary>
     /// <exception cref="ConfigurationException">Missing, too open, malformed or not AES-256; names <see cref="KekPathSetting"/>.</exception>
-    public static SecretKey LoadKek(string? kekPath)
-    {
-        if (string.IsNullOrWhiteSpace(kekPath))
-        {
-            throw new ConfigurationException(KekPathSetting, "is required when Host:Store:Kind is Postgres: it names this host's 0600 key-encryption key file (make one with 'cardless-atm host keys kek --out FILE', then copy it to every host)");
-        }
-
-        SecretKey kek;
-        try
-        {
-            kek = FileKeyStore.LoadKeyFile(kekPath);
-        }
-        catch (SecurityException ex)
-        {
-            throw new ConfigurationException(KekPathSetting, ex.Message.TrimEnd('.'));
-        }
-
-        if (kek.Algorithm != KeyAlgorithm.Aes256)
-        {
-            var algorithm = kek.Algorithm.DisplayName();
-            kek.Dispose();
-            throw new ConfigurationException(KekPathSetting, $"{Path.GetFullPath(kekPath)} holds an {algorithm} key; a key-encryption key must be AES-256");
-        }
-
-        return kek;
-    }
+    public static SecretKey LoadKek(string? kekPath) => ConfiguredKeyFile.LoadAes256(
+        kekPath,
+        KekPathSetting,
+        "is required when Host:Store:Kind is Postgres: it names this host's 0600 key-encryption key file (make one with 'cardless-atm host keys kek --out FILE', then copy it to every host)",
+        "a key-encryption key");
 
     /// <summary>The KEK's check value (what <c>vault_kek</c> holds), for an operator to compare between hosts.</summary>
     public string KekCheckValue => _kek.CheckValue.ToString();
