@@ -26,7 +26,7 @@ internal sealed partial class DemoScenario
         {
             Summary = "skipped: " + why;
             Say($"proxy-failover skipped: {why}.");
-            return 0;
+            return SkippedExitCode;
         }
 
         var bucket = "demo-" + Guid.NewGuid().ToString("N")[..12];
