@@ -40,8 +40,11 @@ internal sealed class LoadBench(int atms, TimeSpan duration, SecurityProfileKind
 {
     private const string BenchPin = "2580";
 
-    /// <summary>Withdrawals each ATM makes before the measured run starts (JIT, TLS, pools), not counted.</summary>
+    /// <summary>Withdrawals each ATM makes at least before the measured run starts (JIT, TLS, pools), not counted.</summary>
     private const int WarmUpWithdrawals = 5;
+
+    /// <summary>How long the warm-up runs at least (withdrawals back to back, not counted).</summary>
+    private static readonly TimeSpan WarmUpTime = TimeSpan.FromSeconds(3);
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -128,7 +131,10 @@ internal sealed class LoadBench(int atms, TimeSpan duration, SecurityProfileKind
 
         // Warm-up, not counted: a few withdrawals per ATM so JIT, TLS sessions and connection pools are paid before the
         // counters are read. Its failures still count (every withdrawal of the run must be approved).
-        var warmUp = await Task.WhenAll(rigs.Select(r => RunAtmAsync(r, CancellationToken.None, WarmUpWithdrawals)));
+        // Time-based as well: the runtime re-compiles hot methods (tier 0 → instrumented → tier 1, on-stack replacement of
+        // the QR encoder's loops) for seconds after start-up, and that JIT is start-up, not the cost of a withdrawal.
+        using var warmUpTime = new CancellationTokenSource(WarmUpTime);
+        var warmUp = await Task.WhenAll(rigs.Select(r => RunAtmAsync(r, warmUpTime.Token, minimum: WarmUpWithdrawals)));
         var before = CpuSnapshot.Take(fleet);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         stop.CancelAfter(duration);
@@ -221,14 +227,14 @@ internal sealed class LoadBench(int atms, TimeSpan duration, SecurityProfileKind
         return depth;
     }
 
-    private static async Task<(List<double> Latencies, int Failures, List<string> Reasons)> RunAtmAsync(Rig rig, CancellationToken stop, int limit = int.MaxValue)
+    private static async Task<(List<double> Latencies, int Failures, List<string> Reasons)> RunAtmAsync(Rig rig, CancellationToken stop, int minimum = 0)
     {
         var latencies = new List<double>();
         var failures = 0;
         var reasons = new List<string>();
         var atm = rig.Atm;
         await WaitForAsync(atm, TerminalState.Idle);
-        for (var n = 0; n < limit && !stop.IsCancellationRequested; n++)
+        for (var n = 0; n < minimum || !stop.IsCancellationRequested; n++)
         {
             var shown = WaitForAsync(atm, TerminalState.QrShown);
             atm.Hardware.Press(AtmKey.Enter, AtmKey.D2, AtmKey.D0, AtmKey.Enter);
@@ -293,7 +299,7 @@ internal sealed class LoadBench(int atms, TimeSpan duration, SecurityProfileKind
     /// CPU time (user + system) of this process and of each host and proxy process of a fleet, and the bytes this process
     /// has allocated, at one instant: the bench reads one after warm-up and one when the run ends, so start-up is excluded.
     /// </summary>
-    private sealed record CpuSnapshot(TimeSpan Self, long Allocated, int Gen0, int Gen1, int Gen2, TimeSpan[] Hosts, TimeSpan[] Proxies)
+    private sealed record CpuSnapshot(TimeSpan Self, long Allocated, int Gen0, int Gen1, int Gen2, TimeSpan Jit, long JitMethods, TimeSpan[] Hosts, TimeSpan[] Proxies)
     {
         public static CpuSnapshot Take(Fleet fleet)
         {
@@ -304,6 +310,8 @@ internal sealed class LoadBench(int atms, TimeSpan duration, SecurityProfileKind
                 GC.CollectionCount(0),
                 GC.CollectionCount(1),
                 GC.CollectionCount(2),
+                System.Runtime.JitInfo.GetCompilationTime(),
+                System.Runtime.JitInfo.GetCompiledMethodCount(),
                 [.. fleet.Hosts.Select(h => h.CpuTime)],
                 [.. fleet.Proxies.Select(p => p.CpuTime)]);
         }
@@ -327,7 +335,8 @@ internal sealed class LoadBench(int atms, TimeSpan duration, SecurityProfileKind
                 CultureInfo.InvariantCulture,
                 $"cpu: {total / withdrawals:0.000} ms per withdrawal ({total:0} ms process CPU over {withdrawals} withdrawals, warm-up excluded)   "
                 + $"allocated: {(after.Allocated - before.Allocated) / (double)withdrawals:0} bytes per withdrawal in this process   "
-                + $"gc: {after.Gen0 - before.Gen0}/{after.Gen1 - before.Gen1}/{after.Gen2 - before.Gen2} (gen0/1/2){perRole}");
+                + $"gc: {after.Gen0 - before.Gen0}/{after.Gen1 - before.Gen1}/{after.Gen2 - before.Gen2} (gen0/1/2)   "
+                + $"jit in the run: {after.JitMethods - before.JitMethods} methods, {(after.Jit - before.Jit).TotalMilliseconds:0} ms{perRole}");
         }
     }
 
