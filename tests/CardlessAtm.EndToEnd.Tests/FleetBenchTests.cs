@@ -28,7 +28,24 @@ public sealed class FleetBenchTests
         Assert.True(completed.Success, text);
         Assert.True(int.Parse(completed.Groups[1].Value, CultureInfo.InvariantCulture) > 0, text);
         Assert.Matches(@"phone at another proxy \(NATS route\): [1-9]\d* withdrawals", text);
+        Assert.Matches(@"per process, ms per withdrawal: bench \d+\.\d{3}, host A \d+\.\d{3}, host B \d+\.\d{3}, proxy A \d+\.\d{3}, proxy B \d+\.\d{3}", text);
         Assert.Matches(@"Ledger: money invariant holds; cash out ([\d.]+) EUR; approved debits − reversals \1 EUR; SAF 0\.", text);
+        Assert.Contains("Ledger balanced: notes presented = debits − reversals.", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_bench_summary_carries_cpu_milliseconds_and_allocated_bytes_per_withdrawal()
+    {
+        var (exit, text) = await DemoScenarioTests.RunCliAsync(null, "bench", "--atms", "2", "--seconds", "1");
+
+        Assert.True(exit == 0, $"exit {exit}\n{text}");
+        var completed = Regex.Match(text, @"ATMs: 2   completed withdrawals: (\d+)   not approved: 0");
+        Assert.True(completed.Success, text);
+        var cpu = Regex.Match(text, @"cpu: (\d+\.\d{3}) ms per withdrawal \((\d+) ms process CPU over (\d+) withdrawals, warm-up excluded\)   allocated: (\d+) bytes per withdrawal in this process   gc: \d+/\d+/\d+ \(gen0/1/2\)   jit in the run: \d+ methods, \d+ ms");
+        Assert.True(cpu.Success, text);
+        Assert.Equal(completed.Groups[1].Value, cpu.Groups[3].Value);
+        Assert.True(double.Parse(cpu.Groups[1].Value, CultureInfo.InvariantCulture) > 0, text);
+        Assert.True(long.Parse(cpu.Groups[4].Value, CultureInfo.InvariantCulture) > 0, text);
         Assert.Contains("Ledger balanced: notes presented = debits − reversals.", text, StringComparison.Ordinal);
     }
 

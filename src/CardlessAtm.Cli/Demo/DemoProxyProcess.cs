@@ -30,6 +30,16 @@ internal sealed partial class DemoProxyProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The process's CPU time so far (user + system), for the bench's per-role figures.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.HasExited ? TimeSpan.Zero : _process.TotalProcessorTime;
+        }
+    }
+
     /// <summary>What the process wrote (standard output and error), for a failure report.</summary>
     public IReadOnlyCollection<string> Output => _output.ToArray();
 

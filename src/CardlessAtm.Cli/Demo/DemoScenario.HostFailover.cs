@@ -315,6 +315,16 @@ internal sealed partial class DemoHostProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The process's CPU time so far (user + system), for the bench's per-role figures.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.HasExited ? TimeSpan.Zero : _process.TotalProcessorTime;
+        }
+    }
+
     public static async Task<DemoHostProcess> StartAsync(string name, DemoNetwork network, string connectionString, TlsListenerOptions tls, CancellationToken cancellationToken)
     {
         var directory = System.IO.Directory.CreateDirectory(Path.Combine(network.Directory.FullName, "host-" + name)).FullName;

@@ -40,6 +40,12 @@ internal sealed class LoadBench(int atms, TimeSpan duration, SecurityProfileKind
 {
     private const string BenchPin = "2580";
 
+    /// <summary>Withdrawals each ATM makes at least before the measured run starts (JIT, TLS, pools), not counted.</summary>
+    private const int WarmUpWithdrawals = 5;
+
+    /// <summary>How long the warm-up runs at least (withdrawals back to back, not counted).</summary>
+    private static readonly TimeSpan WarmUpTime = TimeSpan.FromSeconds(3);
+
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         // Read before anything of the run starts: the machine's load as the run found it.
@@ -122,9 +128,19 @@ internal sealed class LoadBench(int atms, TimeSpan duration, SecurityProfileKind
 
         output.WriteLine($"Load average (1 min, /proc/loadavg) before the run: {load} on {Environment.ProcessorCount} core(s).");
         output.WriteLine($"Running for {duration.TotalSeconds:0} s…");
+
+        // Warm-up, not counted: a few withdrawals per ATM so JIT, TLS sessions and connection pools are paid before the
+        // counters are read. Its failures still count (every withdrawal of the run must be approved).
+        // Time-based as well: the runtime re-compiles hot methods (tier 0 → instrumented → tier 1, on-stack replacement of
+        // the QR encoder's loops) for seconds after start-up, and that JIT is start-up, not the cost of a withdrawal.
+        using var warmUpTime = new CancellationTokenSource(WarmUpTime);
+        var warmUp = await Task.WhenAll(rigs.Select(r => RunAtmAsync(r, warmUpTime.Token, minimum: WarmUpWithdrawals)));
+        var before = CpuSnapshot.Take(fleet);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         stop.CancelAfter(duration);
         var results = await Task.WhenAll(rigs.Select(r => RunAtmAsync(r, stop.Token)));
+        var after = CpuSnapshot.Take(fleet);
+        results = [.. results.Zip(warmUp, (run, warm) => (run.Latencies, run.Failures + warm.Failures, (List<string>)[.. warm.Reasons, .. run.Reasons]))];
         var latencies = results.SelectMany(r => r.Latencies).Order().ToArray();
         var failures = results.Sum(r => r.Failures);
         var seconds = duration.TotalSeconds;
@@ -142,6 +158,7 @@ internal sealed class LoadBench(int atms, TimeSpan duration, SecurityProfileKind
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"throughput: {latencies.Length / seconds:0.0} withdrawals/s   latency phone send → outcome: p50 {Percentile(latencies, 0.50):0.00} ms   p99 {Percentile(latencies, 0.99):0.00} ms   max {latencies[^1]:0.00} ms"));
+        output.WriteLine(CpuSnapshot.Describe(before, after, latencies.Length));
         if (rigs.Any(r => r.Routed))
         {
             var local = rigs.Zip(results).Where(p => !p.First.Routed).SelectMany(p => p.Second.Latencies).Order().ToArray();
@@ -210,14 +227,14 @@ internal sealed class LoadBench(int atms, TimeSpan duration, SecurityProfileKind
         return depth;
     }
 
-    private static async Task<(List<double> Latencies, int Failures, List<string> Reasons)> RunAtmAsync(Rig rig, CancellationToken stop)
+    private static async Task<(List<double> Latencies, int Failures, List<string> Reasons)> RunAtmAsync(Rig rig, CancellationToken stop, int minimum = 0)
     {
         var latencies = new List<double>();
         var failures = 0;
         var reasons = new List<string>();
         var atm = rig.Atm;
         await WaitForAsync(atm, TerminalState.Idle);
-        while (!stop.IsCancellationRequested)
+        for (var n = 0; n < minimum || !stop.IsCancellationRequested; n++)
         {
             var shown = WaitForAsync(atm, TerminalState.QrShown);
             atm.Hardware.Press(AtmKey.Enter, AtmKey.D2, AtmKey.D0, AtmKey.Enter);
@@ -277,6 +294,51 @@ internal sealed class LoadBench(int atms, TimeSpan duration, SecurityProfileKind
     private static double Percentile(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 
     private sealed record Rig(DemoAtm Atm, CardlessWithdrawalClient Phone, string Account, bool Routed);
+
+    /// <summary>
+    /// CPU time (user + system) of this process and of each host and proxy process of a fleet, and the bytes this process
+    /// has allocated, at one instant: the bench reads one after warm-up and one when the run ends, so start-up is excluded.
+    /// </summary>
+    private sealed record CpuSnapshot(TimeSpan Self, long Allocated, int Gen0, int Gen1, int Gen2, TimeSpan Jit, long JitMethods, TimeSpan[] Hosts, TimeSpan[] Proxies)
+    {
+        public static CpuSnapshot Take(Fleet fleet)
+        {
+            using var self = Process.GetCurrentProcess();
+            return new CpuSnapshot(
+                self.TotalProcessorTime,
+                GC.GetTotalAllocatedBytes(precise: true),
+                GC.CollectionCount(0),
+                GC.CollectionCount(1),
+                GC.CollectionCount(2),
+                System.Runtime.JitInfo.GetCompilationTime(),
+                System.Runtime.JitInfo.GetCompiledMethodCount(),
+                [.. fleet.Hosts.Select(h => h.CpuTime)],
+                [.. fleet.Proxies.Select(p => p.CpuTime)]);
+        }
+
+        /// <summary>
+        /// The summary line: CPU milliseconds per completed withdrawal over all processes of the run (and per process when
+        /// there are several), allocated bytes per withdrawal in this process, and the garbage collections of the run.
+        /// </summary>
+        public static string Describe(CpuSnapshot before, CpuSnapshot after, int withdrawals)
+        {
+            var self = (after.Self - before.Self).TotalMilliseconds;
+            var hosts = after.Hosts.Zip(before.Hosts, (a, b) => (a - b).TotalMilliseconds).ToArray();
+            var proxies = after.Proxies.Zip(before.Proxies, (a, b) => (a - b).TotalMilliseconds).ToArray();
+            var total = self + hosts.Sum() + proxies.Sum();
+            var perRole = hosts.Length + proxies.Length == 0
+                ? string.Empty
+                : string.Create(CultureInfo.InvariantCulture, $"   per process, ms per withdrawal: bench {self / withdrawals:0.000}")
+                  + string.Concat(hosts.Select((h, i) => string.Create(CultureInfo.InvariantCulture, $", host {(char)('A' + i)} {h / withdrawals:0.000}")))
+                  + string.Concat(proxies.Select((p, i) => string.Create(CultureInfo.InvariantCulture, $", proxy {(char)('A' + i)} {p / withdrawals:0.000}")));
+            return string.Create(
+                CultureInfo.InvariantCulture,
+                $"cpu: {total / withdrawals:0.000} ms per withdrawal ({total:0} ms process CPU over {withdrawals} withdrawals, warm-up excluded)   "
+                + $"allocated: {(after.Allocated - before.Allocated) / (double)withdrawals:0} bytes per withdrawal in this process   "
+                + $"gc: {after.Gen0 - before.Gen0}/{after.Gen1 - before.Gen1}/{after.Gen2 - before.Gen2} (gen0/1/2)   "
+                + $"jit in the run: {after.JitMethods - before.JitMethods} methods, {(after.Jit - before.Jit).TotalMilliseconds:0} ms{perRole}");
+        }
+    }
 
     /// <summary>The host and proxy processes of a fleet run, stopped when the run ends.</summary>
     private sealed class Fleet : IAsyncDisposable

@@ -59,6 +59,7 @@ public sealed class AtmClientCertificateValidator : IDisposable
         return new SslServerAuthenticationOptions
         {
             ServerCertificate = serverCertificate,
+            ServerCertificateContext = TlsSetup.CertificateContext(serverCertificate), // built once, not per handshake
             EnabledSslProtocols = SslProtocols.Tls13,
             ClientCertificateRequired = true,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,

@@ -101,12 +101,40 @@ public static class TlsSetup
         return new SslServerAuthenticationOptions
         {
             ServerCertificate = serverCertificate,
+            ServerCertificateContext = CertificateContext(serverCertificate),
             EnabledSslProtocols = SslProtocols.Tls13,
             ClientCertificateRequired = clientPin is not null,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            CertificateChainPolicy = clientPin is null ? null : PinnedChainPolicy(),
             RemoteCertificateValidationCallback = clientPin is null ? null : (_, cert, _, errors) => PinAccepts(clientPin, cert, errors),
         };
     }
+
+    /// <summary>
+    /// The server certificate as a context built once, offline (no intermediate downloads). Given only
+    /// <see cref="SslServerAuthenticationOptions.ServerCertificate"/>, SslStream builds a new context — an X509 chain over
+    /// the system trust store — on every handshake; the bench's profile showed that chain (X509_NAME_cmp, msort) among the
+    /// largest costs of a phone's one-connection-per-withdrawal. One context per listener also lets OpenSSL reuse its
+    /// SSL_CTX. Nothing about what is accepted changes: the certificate presented is the same.
+    /// </summary>
+    public static SslStreamCertificateContext CertificateContext(X509Certificate serverCertificate)
+    {
+        ArgumentNullException.ThrowIfNull(serverCertificate);
+        var certificate = serverCertificate as X509Certificate2 ?? throw new ArgumentException("The server certificate must carry its private key (an X509Certificate2).", nameof(serverCertificate));
+        return SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
+    }
+
+    /// <summary>
+    /// The chain policy of a pinned peer: the peer is accepted by its pin alone (<see cref="PinAccepts"/> ignores chain
+    /// errors), so the chain the TLS library still builds need not search the system trust store (which it otherwise copies
+    /// and sorts on every handshake) nor fetch anything: it is built against an empty custom root store, offline.
+    /// </summary>
+    private static X509ChainPolicy PinnedChainPolicy() => new()
+    {
+        RevocationMode = X509RevocationMode.NoCheck,
+        TrustMode = X509ChainTrustMode.CustomRootTrust,
+        DisableCertificateDownloads = true,
+    };
 
     /// <summary>Client side: accept only a server certificate matching <paramref name="serverPin"/>; optionally present a client certificate.</summary>
     public static SslClientAuthenticationOptions ClientOptions(string targetHost, CertificatePin serverPin, X509Certificate2? clientCertificate = null)
@@ -118,6 +146,7 @@ public static class TlsSetup
             EnabledSslProtocols = SslProtocols.Tls13,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
             ClientCertificates = clientCertificate is null ? null : new X509CertificateCollection { clientCertificate },
+            CertificateChainPolicy = PinnedChainPolicy(),
             RemoteCertificateValidationCallback = (_, cert, _, errors) => PinAccepts(serverPin, cert, errors),
         };
     }
