@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
+using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Host.Administration;
 using CardlessAtm.Host.Server;
 using CardlessAtm.Host.Storage;
@@ -10,8 +11,11 @@ using CardlessAtm.Host.Tests.Support;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Iso8583.Mac;
 using CardlessAtm.Network;
+using CardlessAtm.Phone;
+using CardlessAtm.Phone.Withdrawal;
 using CardlessAtm.Qr.Payload;
 using CardlessAtm.Security;
+using CardlessAtm.Terminal.Journal;
 using Npgsql;
 using Xunit.Abstractions;
 
@@ -151,6 +155,78 @@ public sealed class HostCrashFailoverTests(ITestOutputHelper output) : IDisposab
         }
     }
 
+    /// <summary>
+    /// The real terminal process on the money path: its host list is A then B (<c>Terminal:Host:Failover:0</c>); A commits
+    /// the 80.00 debit and dies before the 0210. The terminal must dispense nothing, queue the full reversal, move to B
+    /// and have B apply it once: the balance comes back, the SAF queue empties, the cassettes are untouched, and the next
+    /// withdrawal is served by B.
+    /// </summary>
+    [PostgresFact]
+    public async Task Terminal_whose_host_dies_after_committing_the_debit_dispenses_nothing_and_B_applies_its_reversal_once()
+    {
+        var connectionString = _server.CreateDatabase();
+        using var kek = SecretKey.Generate(KeyAlgorithm.Aes256);
+        await using var network = await Network.StartOnPostgresAsync(connectionString, kek);
+        var tls = network.HostTls();
+        var portA = await StartHostAsync("A", WriteKek("hostA", kek), connectionString, killAfterApproval: true, tls);
+        var portB = await StartHostAsync("B", WriteKek("hostB", kek), connectionString, killAfterApproval: false, tls);
+        var hostA = _hosts[0].Process;
+        try
+        {
+            network.UseHostPort(portA);
+            var terminal = await network.StartTerminalAsync(hostTimeout: TimeSpan.FromSeconds(10), hostFailoverPorts: [portB]);
+            var before = await network.BalanceAsync();
+            var qr = await Network.ShowQrAsync(terminal, 80);
+            WithdrawalOutcome? outcome = null;
+            try
+            {
+                outcome = await network.WithdrawAsync(network.Phone(), qr);
+            }
+            catch (PhoneInputException)
+            {
+                // The ATM may report the failure as a link error; what matters is what it dispensed and the ledger.
+            }
+
+            using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            {
+                await hostA.WaitForExitAsync(exit.Token);
+            }
+
+            Assert.NotEqual(WithdrawalStatus.Approved, outcome?.Status);
+            Assert.Equal(1L, await ScalarAsync(connectionString, "SELECT count(*) FROM transactions WHERE response_code = '00'")); // A did commit it
+
+            // The reversal reaches B over the failover link and is applied once: balance back, SAF empty, no notes out.
+            await network.AssertReconciledAsync(terminal);
+            Assert.Equal(before, await network.BalanceAsync());
+            Assert.Equal(0, await Network.PresentedValueAsync(terminal));
+            var units = (await new JsonFileCashUnitStore(terminal.CashUnitsPath).LoadAsync(CancellationToken.None))!;
+            Assert.All(units, u => Assert.Equal(500, u.Count));
+            var queued = Assert.Single(ElectronicJournal.ReadAll(terminal.JournalPath).OfType<ReversalQueued>());
+            Assert.Equal(8_000, queued.Amount.AmountMinor);
+            Assert.Equal(1L, await ScalarAsync(connectionString, "SELECT count(*) FROM reversals"));
+            Assert.Equal(8_000L, await ScalarAsync(connectionString, "SELECT coalesce(sum(credited_minor), 0) FROM reversals"));
+
+            // The ATM serves the next customer through B.
+            var next = await network.WithdrawAsync(network.Phone(), await Network.ShowQrAsync(terminal, 80));
+            Assert.Equal(WithdrawalStatus.Approved, next.Status);
+            await network.AssertReconciledAsync(terminal);
+            Assert.Equal(before - 8_000, await network.BalanceAsync());
+            Assert.Equal(8_000, await Network.PresentedValueAsync(terminal));
+        }
+        catch (Exception)
+        {
+            foreach (var (_, lines) in _hosts)
+            {
+                foreach (var line in lines.TakeLast(40))
+                {
+                    output.WriteLine(line);
+                }
+            }
+
+            throw;
+        }
+    }
+
     private static async Task<IsoMessage?> Record(Task<IsoMessage> send)
     {
         try
@@ -181,17 +257,22 @@ public sealed class HostCrashFailoverTests(ITestOutputHelper output) : IDisposab
         return store.PathOf("kek");
     }
 
-    private async Task<int> StartHostAsync(string name, string kekPath, string connectionString, bool killAfterApproval)
+    private async Task<int> StartHostAsync(string name, string kekPath, string connectionString, bool killAfterApproval, (string CertificatePath, string PrivateKeyPath)? tls = null)
     {
         var workDirectory = Directory.CreateDirectory(Path.Combine(_directory.FullName, "host" + name + _hosts.Count)).FullName;
+        string[] transport = tls is { } t
+            ? ["--set", "Host:Tls:CertificatePath=" + t.CertificatePath, "--set", "Host:Tls:PrivateKeyPath=" + t.PrivateKeyPath]
+            : ["--set", "Host:Insecure=true"];
         var (process, lines) = CliRun.Start(
             workDirectory,
             new Dictionary<string, string?> { ["CARDLESSATM_HOST_KILL_AFTER"] = killAfterApproval ? "withdrawal-approved" : null },
-            "host", "--keys", Path.Combine(workDirectory, "unused-keys"), "run", "--port", "0",
-            "--set", "Host:Keys:KekPath=" + kekPath,
-            "--set", "Host:Store:Kind=Postgres",
-            "--set", "Host:Store:ConnectionString=" + connectionString,
-            "--set", "Host:Insecure=true");
+            [
+                "host", "--keys", Path.Combine(workDirectory, "unused-keys"), "run", "--port", "0",
+                "--set", "Host:Keys:KekPath=" + kekPath,
+                "--set", "Host:Store:Kind=Postgres",
+                "--set", "Host:Store:ConnectionString=" + connectionString,
+                .. transport,
+            ]);
         _hosts.Add((process, lines));
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         while (true)
