@@ -6,9 +6,17 @@ namespace CardlessAtm.EndToEnd.Tests;
 internal static class CliRun
 {
     /// <summary>Starts a long-running role (host, proxy) and returns it with its output collected line by line.</summary>
-    public static (Process Process, System.Collections.Concurrent.ConcurrentQueue<string> Output) Start(string workingDirectory, params string[] args)
+    public static (Process Process, System.Collections.Concurrent.ConcurrentQueue<string> Output) Start(string workingDirectory, params string[] args) =>
+        Start(workingDirectory, new Dictionary<string, string?>(), args);
+
+    /// <summary>As <see cref="Start(string, string[])"/>, with <paramref name="environment"/> set in the child only (e.g. a crash-test hook).</summary>
+    public static (Process Process, System.Collections.Concurrent.ConcurrentQueue<string> Output) Start(string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         var start = StartInfo(workingDirectory, args, redirectInput: false);
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
 
         var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start cardless-atm.");

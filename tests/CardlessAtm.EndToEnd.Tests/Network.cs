@@ -56,8 +56,39 @@ internal sealed class Network : IAsyncDisposable
         return new Network(directory, pki, host, seed, proxy) { HostPort = host.LocalEndPoint.Port };
     }
 
+    /// <summary>
+    /// As <see cref="StartAsync()"/>, but the ledger (and key vault) is the PostgreSQL database <paramref name="connectionString"/>,
+    /// opened here for administration only (no listener): the ATM's hosts are <c>host run</c> processes the test starts
+    /// on it (<see cref="HostTls"/>, each with its own copy of <paramref name="kek"/>) and names with <see cref="UseHostPort"/>.
+    /// </summary>
+    public static async Task<Network> StartOnPostgresAsync(string connectionString, SecretKey kek)
+    {
+        var directory = System.IO.Directory.CreateTempSubdirectory("cardless-atm-e2e-pg-");
+        var pki = DemoAtmPki.Create(directory);
+        var kekStore = new FileKeyStore(Path.Combine(directory.FullName, "admin-kek"));
+        kekStore.SaveKey("kek", kek);
+        var options = HostOptions(directory, pki, 0);
+        options.Store = new global::CardlessAtm.Host.Storage.HostStoreOptions { Kind = global::CardlessAtm.Host.Storage.HostStoreKind.Postgres, ConnectionString = connectionString };
+        options.Keys = new HostKeyOptions { KekPath = kekStore.PathOf("kek") };
+        var host = await HostServer.OpenAsync(options);
+        var seed = await DemoSeed.SeedAsync(host);
+        var proxy = await ProxyServer.StartAsync(ProxyOptions(pki, 0, 0));
+        return new Network(directory, pki, host, seed, proxy);
+    }
+
+    /// <summary>The lab TLS certificate and key a host process listens with (the terminal pins it).</summary>
+    public (string CertificatePath, string PrivateKeyPath) HostTls()
+    {
+        var tls = new CardlessAtm.Network.TlsListenerOptions();
+        Pki.ConfigureHost(tls);
+        return (tls.CertificatePath!, tls.PrivateKeyPath!);
+    }
+
+    /// <summary>The host port the next terminal dials first (a host process's).</summary>
+    public void UseHostPort(int port) => HostPort = port;
+
     /// <summary>Starts the seeded ATM's terminal process and waits until the proxy sees it signed on.</summary>
-    public async Task<TerminalProcess> StartTerminalAsync(TimeSpan? noteDelay = null, TimeSpan? hostTimeout = null, int? jamAfterNotes = null, string? killAfter = null, bool verbose = false, string? qrImagePath = null, TimeSpan? stopTimeout = null, bool notesNotTaken = false)
+    public async Task<TerminalProcess> StartTerminalAsync(TimeSpan? noteDelay = null, TimeSpan? hostTimeout = null, int? jamAfterNotes = null, string? killAfter = null, bool verbose = false, string? qrImagePath = null, TimeSpan? stopTimeout = null, bool notesNotTaken = false, IReadOnlyList<int>? hostFailoverPorts = null)
     {
         var keys = new FileKeyStore(Path.Combine(Directory.FullName, "terminal-keys"));
         if (!keys.Contains("tmk"))
@@ -69,7 +100,7 @@ internal sealed class Network : IAsyncDisposable
             Pki.TerminalHostTls(), Pki.IssueTerminalTls(DemoSeed.AtmId, Path.Combine(Directory.FullName, "terminal-tls")));
         var terminal = TerminalProcess.Start(
             Path.Combine(Directory.FullName, "terminal"), DemoSeed.AtmId, HostPort, Proxy.AtmEndPoint.Port, keys.Directory,
-            noteDelay ?? TimeSpan.Zero, hostTimeout ?? TimeSpan.FromSeconds(30), jamAfterNotes, killAfter, verbose, links, qrImagePath, stopTimeout, notesNotTaken);
+            noteDelay ?? TimeSpan.Zero, hostTimeout ?? TimeSpan.FromSeconds(30), jamAfterNotes, killAfter, verbose, links, qrImagePath, stopTimeout, notesNotTaken, hostFailoverPorts);
         _terminals.Add(terminal);
         await WaitUntilAtmOnlineAsync();
         return terminal;

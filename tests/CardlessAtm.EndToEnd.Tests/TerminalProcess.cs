@@ -37,9 +37,9 @@ internal sealed class TerminalProcess : IAsyncDisposable
 
     /// <summary>Writes the configuration and starts the process.</summary>
     public static TerminalProcess Start(
-        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, string? killAfter = null, bool verbose = false, TerminalLinks? links = null, string? qrImagePath = null, TimeSpan? stopTimeout = null, bool notesNotTaken = false)
+        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, string? killAfter = null, bool verbose = false, TerminalLinks? links = null, string? qrImagePath = null, TimeSpan? stopTimeout = null, bool notesNotTaken = false, IReadOnlyList<int>? hostFailoverPorts = null)
     {
-        var configPath = WriteConfig(directory, atmId, hostPort, proxyPort, keyStore, noteDelay, hostTimeout, jamAfterNotes, links, qrImagePath, stopTimeout, notesNotTaken);
+        var configPath = WriteConfig(directory, atmId, hostPort, proxyPort, keyStore, noteDelay, hostTimeout, jamAfterNotes, links, qrImagePath, stopTimeout, notesNotTaken, hostFailoverPorts);
         return new TerminalProcess(Launch(configPath, killAfter, verbose), configPath, directory);
     }
 
@@ -50,7 +50,7 @@ internal sealed class TerminalProcess : IAsyncDisposable
     /// terminal retracts them after a 1 s <c>Terminal:PresentTimeout</c>.
     /// </summary>
     public static string WriteConfig(
-        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, TerminalLinks? links = null, string? qrImagePath = null, TimeSpan? stopTimeout = null, bool notesNotTaken = false)
+        string directory, string atmId, int hostPort, int proxyPort, string keyStore, TimeSpan noteDelay, TimeSpan hostTimeout, int? jamAfterNotes = null, TerminalLinks? links = null, string? qrImagePath = null, TimeSpan? stopTimeout = null, bool notesNotTaken = false, IReadOnlyList<int>? hostFailoverPorts = null)
     {
         var faults = new Dictionary<string, object> { ["NoteDelay"] = noteDelay.ToString() };
         if (jamAfterNotes is { } jam)
@@ -101,6 +101,12 @@ internal sealed class TerminalProcess : IAsyncDisposable
                 },
             },
         };
+        if (hostFailoverPorts is { Count: > 0 })
+        {
+            var host = (Dictionary<string, object>)((Dictionary<string, object>)config["Terminal"])["Host"];
+            host["Failover"] = hostFailoverPorts.Select(port => new Dictionary<string, object> { ["Address"] = "127.0.0.1", ["Port"] = port }).ToArray();
+        }
+
         if (qrImagePath is not null)
         {
             ((Dictionary<string, object>)config["Terminal"])["Display"] = new Dictionary<string, object> { ["QrImagePath"] = qrImagePath };

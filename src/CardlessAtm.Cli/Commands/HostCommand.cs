@@ -89,6 +89,7 @@ internal static class HostCommand
             {
                 var statusSettings = StatusSettings.Read(generic.Services.GetRequiredService<IConfiguration>(), DefaultStatusPath(options));
                 await using var host = await StartListeningAsync(options, loggerFactory, cancellationToken);
+                HostKillPoint.Arm(host.Processor, loggerFactory.CreateLogger("CardlessAtm.KillPoint"));
                 await generic.StartAsync(cancellationToken);
                 var transport = Transport(options.Tls);
                 await using (StatusFileWriter.Start(
