@@ -111,6 +111,14 @@ public sealed class HostKeyOptions
     /// of one database holds its own copy of the same KEK; it is never in the database or the configuration.
     /// </summary>
     public string? KekPath { get; set; }
+
+    /// <summary>
+    /// <c>Host:Keys:HighWaterMarkPath</c>: this host's high-water mark file of the database key vault (per key name the
+    /// highest row version this host has read or written, sealed with a MAC under a key derived from the KEK; mode 0600).
+    /// Default: <c>vault-marks</c> beside <see cref="KekPath"/>, so each host (each copy of the KEK) has its own. A row
+    /// below its mark (restored from before a re-key) is refused. A missing file is created empty.
+    /// </summary>
+    public string? HighWaterMarkPath { get; set; }
 }
 
 /// <summary>
@@ -199,7 +207,7 @@ public sealed class HostServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         return options.Store.Kind == HostStoreKind.Postgres
-            ? PostgresKeyVault.Open(options.Store.ConnectionString!, options.Keys.KekPath, time)
+            ? PostgresKeyVault.Open(options.Store.ConnectionString!, options.Keys.KekPath, options.Keys.HighWaterMarkPath, time)
             : new FileKeyStore(options.KeyVaultPath);
     }
 

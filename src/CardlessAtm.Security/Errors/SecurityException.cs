@@ -27,6 +27,8 @@ public enum SecurityFailure
     KeyFileRejected,
     /// <summary>A key-change answer is not fresh: it answers another request's nonce, or its key version is not above the current one.</summary>
     StaleKeyChange,
+    /// <summary>A key vault row is older than one this host has already used (restored from before a re-key).</summary>
+    KeyRolledBack,
 }
 
 /// <summary>
@@ -100,3 +102,28 @@ public sealed class KeyFileRejectedException(string message) : SecurityException
 
 /// <summary>A key-change answer is not bound to this request (other nonce) or would not move the key version forward.</summary>
 public sealed class StaleKeyChangeException(string message) : SecurityException(SecurityFailure.StaleKeyChange, message);
+
+/// <summary>
+/// A key vault row is at a lower row version than this host has already read or written (a row restored from before a
+/// re-key or delete). Names the key and both versions, never the material.
+/// </summary>
+public sealed class KeyRollbackException : SecurityException
+{
+    /// <summary>Creates the error for <paramref name="name"/> read at <paramref name="version"/> below <paramref name="mark"/>.</summary>
+    public KeyRollbackException(string name, long version, long mark)
+        : base(SecurityFailure.KeyRolledBack, FormattableString.Invariant($"key '{name}' in the database key vault is at row version {version}, below the version {mark} this host has already used (a row restored from before a re-key); refusing it"))
+    {
+        Name = name;
+        Version = version;
+        Mark = mark;
+    }
+
+    /// <summary>The key's name.</summary>
+    public string Name { get; }
+
+    /// <summary>The row version read.</summary>
+    public long Version { get; }
+
+    /// <summary>The highest row version this host had read or written.</summary>
+    public long Mark { get; }
+}

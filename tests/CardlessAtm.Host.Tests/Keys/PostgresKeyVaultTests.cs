@@ -156,12 +156,10 @@ public sealed class PostgresKeyVaultTests : IRequiresPostgres, IDisposable
         Assert.Equal(tmk, loaded);
     }
 
-    // Open finding (adv16): the tag binds name, row version, algorithm and KCV, but nothing outside the row says which
-    // version is current, so a table writer who saved a row before a re-key restores it whole and the host uses the
-    // retired (perhaps compromised) terminal master key again. Fails today; skipped until the vault detects rollback —
-    // the design (a per-host 0600 high-water mark of row versions, tombstones so versions never go down) is in
-    // docs/scale-out.md, Keys for a host fleet, "Rollback detection".
-    [StoreFact(Skip = "Open finding: a whole vault_keys row restored from before a re-key is accepted (no rollback detection; design in docs/scale-out.md)")]
+    // Finding adv16: the tag binds name, row version, algorithm and KCV, but nothing in the row says which version is
+    // current, so a table writer who saved a row before a re-key restores it whole. This host's high-water mark (it
+    // wrote version 2) refuses the restored version 1 (docs/scale-out.md, Keys for a host fleet, "Rollback detection").
+    [StoreFact]
     public void A_row_restored_whole_from_before_a_re_key_is_refused_rather_than_bringing_back_the_retired_key()
     {
         using var retired = SecretKey.Generate(KeyAlgorithm.Aes128);
@@ -175,7 +173,171 @@ public sealed class PostgresKeyVaultTests : IRequiresPostgres, IDisposable
             FROM stolen AS s WHERE t.name = s.name
             """);
 
-        Assert.ThrowsAny<SecurityException>(() => vault.LoadKey("tmk-ATM00001"));
+        var refused = Assert.Throws<KeyRollbackException>(() => vault.LoadKey("tmk-ATM00001"));
+        Assert.Equal(SecurityFailure.KeyRolledBack, refused.Failure);
+        Assert.Equal("key 'tmk-ATM00001' in the database key vault is at row version 1, below the version 2 this host has already used (a row restored from before a re-key); refusing it", refused.Message);
+        AssertNoKeyIn(refused.Message, retired, current, _kek);
+
+        // At start-up the same row stops the host, naming the mark file's setting.
+        var startUp = Assert.Throws<ConfigurationException>(() => Open());
+        Assert.Equal("Host:Keys:HighWaterMarkPath", startUp.Setting);
+        Assert.Contains("row version 1, below the version 2", startUp.Message, StringComparison.Ordinal);
+    }
+
+    [StoreFact]
+    public void A_deleted_key_leaves_a_tombstone_so_a_re_created_name_continues_above_it_and_the_deleted_row_cannot_come_back()
+    {
+        using var first = SecretKey.Generate(KeyAlgorithm.Aes128);
+        using var second = SecretKey.Generate(KeyAlgorithm.Aes128);
+        using var vault = Open();
+        vault.SaveKey("bdk-0000B001", first);
+        PostgresTestServer.Execute(Database(), "CREATE TABLE stolen AS SELECT * FROM vault_keys");
+
+        Assert.True(vault.Delete("bdk-0000B001"));
+        Assert.False(vault.Delete("bdk-0000B001")); // a tombstone is not deleted twice
+        Assert.False(vault.Contains("bdk-0000B001"));
+        Assert.DoesNotContain("bdk-0000B001", vault.List());
+        Assert.Throws<KeyFileRejectedException>(() => vault.LoadKey("bdk-0000B001"));
+        Assert.Equal("2 true", Scalar("SELECT row_version || ' ' || (ciphertext IS NULL AND nonce IS NULL AND tag IS NULL AND kcv IS NULL) FROM vault_keys WHERE name = 'bdk-0000B001'"));
+
+        vault.SaveKey("bdk-0000B001", second); // no --force needed over a tombstone
+        Assert.Equal("3", Scalar("SELECT row_version FROM vault_keys WHERE name = 'bdk-0000B001'"));
+        using (var loaded = vault.LoadKey("bdk-0000B001"))
+        {
+            Assert.Equal(second, loaded);
+        }
+
+        Assert.Equal(3, vault.HighWaterMarkOf("bdk-0000B001"));
+
+        // The deleted version 1 put back whole (the tombstone overwritten) is refused.
+        PostgresTestServer.Execute(Database(), """
+            UPDATE vault_keys AS t SET row_version = s.row_version, algorithm = s.algorithm, kcv = s.kcv, nonce = s.nonce, ciphertext = s.ciphertext, tag = s.tag
+            FROM stolen AS s WHERE t.name = s.name
+            """);
+        var refused = Assert.Throws<KeyRollbackException>(() => vault.LoadKey("bdk-0000B001"));
+        Assert.Contains("row version 1, below the version 3", refused.Message, StringComparison.Ordinal);
+    }
+
+    [StoreFact]
+    public void Deleting_a_session_key_version_prunes_the_tombstones_and_marks_of_its_lower_versions()
+    {
+        using var key = SecretKey.Generate(KeyAlgorithm.Aes128);
+        using var vault = Open();
+        foreach (var n in (int[])[1, 2, 3])
+        {
+            vault.SaveKey($"mac-ATM00001-v{n}", key);
+        }
+
+        vault.SaveKey("mac-ATM00002-v1", key);
+        Assert.True(vault.Delete("mac-ATM00001-v1"));
+        Assert.True(vault.Delete("mac-ATM00001-v2"));
+        Assert.True(vault.Delete("mac-ATM00002-v1"));
+
+        // v1's tombstone went with v2's delete (the name is never reused: n only rises); v2's stays until v3 goes.
+        Assert.Equal("mac-ATM00001-v2 mac-ATM00002-v1", Scalar("SELECT string_agg(name, ' ' ORDER BY name) FROM vault_keys WHERE ciphertext IS NULL"));
+        Assert.Equal(0, vault.HighWaterMarkOf("mac-ATM00001-v1"));
+        Assert.Equal(2, vault.HighWaterMarkOf("mac-ATM00001-v2"));
+        Assert.Equal(["mac-ATM00001-v3"], vault.List());
+    }
+
+    [StoreFact]
+    public void A_missing_mark_file_is_created_empty_at_0600_and_records_each_version_this_host_reads_or_writes()
+    {
+        using var tmk = SecretKey.Generate(KeyAlgorithm.Aes128);
+        var kekPath = KekFiles.Write(_dir, "fresh", _kek);
+        var marks = PostgresKeyVault.HighWaterMarkPathFor(kekPath, null);
+        Assert.Equal(Path.Combine(Path.GetDirectoryName(kekPath)!, "vault-marks"), marks);
+        Assert.False(File.Exists(marks));
+
+        using (var vault = PostgresKeyVault.Open(Database(), kekPath))
+        {
+            Assert.True(File.Exists(marks));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(marks));
+            vault.SaveKey("tmk-ATM00001", tmk);
+            vault.SaveKey("tmk-ATM00001", tmk, overwrite: true);
+            Assert.Equal(2, vault.HighWaterMarkOf("tmk-ATM00001"));
+        }
+
+        var text = File.ReadAllText(marks);
+        Assert.Contains("mark tmk-ATM00001 2\n", text, StringComparison.Ordinal);
+        AssertNoKeyIn(text, tmk, _kek);
+
+        // An explicit Host:Keys:HighWaterMarkPath in a directory that does not exist yet: created 0700, the file 0600.
+        var elsewhere = _dir.File("marks-dir/host-a.marks");
+        using (var vault = PostgresKeyVault.Open(Database(), kekPath, elsewhere))
+        {
+            using var loaded = vault.LoadKey("tmk-ATM00001");
+            Assert.Equal(2, vault.HighWaterMarkOf("tmk-ATM00001"));
+        }
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(elsewhere));
+    }
+
+    [StoreFact]
+    public void A_mark_file_edited_down_malformed_or_too_open_is_refused_naming_the_setting()
+    {
+        using var tmk = SecretKey.Generate(KeyAlgorithm.Aes128);
+        var kekPath = KekFiles.Write(_dir, "edited", _kek);
+        var marks = PostgresKeyVault.HighWaterMarkPathFor(kekPath, null);
+        using (var vault = PostgresKeyVault.Open(Database(), kekPath))
+        {
+            vault.SaveKey("tmk-ATM00001", tmk);
+            vault.SaveKey("tmk-ATM00001", tmk, overwrite: true);
+        }
+
+        var original = File.ReadAllText(marks);
+
+        // Edited down to let a restored version 1 through: the MAC (under a key derived from the KEK) fails.
+        File.WriteAllText(marks, original.Replace("mark tmk-ATM00001 2", "mark tmk-ATM00001 1", StringComparison.Ordinal));
+        var edited = Assert.Throws<ConfigurationException>(() => PostgresKeyVault.Open(Database(), kekPath));
+        Assert.Equal("Host:Keys:HighWaterMarkPath", edited.Setting);
+        Assert.Contains("fails its MAC", edited.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', edited.Message);
+        AssertNoKeyIn(edited.Message, tmk, _kek);
+
+        File.WriteAllText(marks, original.Replace("mark tmk-ATM00001 2", "mark tmk-ATM00001", StringComparison.Ordinal));
+        var malformed = Assert.Throws<ConfigurationException>(() => PostgresKeyVault.Open(Database(), kekPath));
+        Assert.Equal("Host:Keys:HighWaterMarkPath", malformed.Setting);
+        Assert.Contains($"{marks}: line 3 is not 'mark <key name> <row version>'", malformed.Message, StringComparison.Ordinal);
+
+        File.WriteAllText(marks, original);
+        File.SetUnixFileMode(marks, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var open = Assert.Throws<ConfigurationException>(() => PostgresKeyVault.Open(Database(), kekPath));
+        Assert.Equal("Host:Keys:HighWaterMarkPath", open.Setting);
+        Assert.Contains($"chmod 600 {marks}", open.Message, StringComparison.Ordinal);
+
+        File.SetUnixFileMode(marks, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        using var restored = PostgresKeyVault.Open(Database(), kekPath);
+        Assert.Equal(2, restored.HighWaterMarkOf("tmk-ATM00001"));
+    }
+
+    [StoreFact]
+    public void Two_hosts_each_with_its_own_mark_file_the_host_that_saw_the_re_key_refuses_the_restored_row_the_other_cannot_tell()
+    {
+        using var retired = SecretKey.Generate(KeyAlgorithm.Aes128);
+        using var current = SecretKey.Generate(KeyAlgorithm.Aes128);
+        using var hostA = Open("host-a");
+        using var hostB = Open("host-b");
+        hostA.SaveKey("tmk-ATM00001", retired);
+        using (var seen = hostB.LoadKey("tmk-ATM00001"))
+        {
+            Assert.Equal(retired, seen);
+        }
+
+        PostgresTestServer.Execute(Database(), "CREATE TABLE stolen AS SELECT * FROM vault_keys");
+        hostA.SaveKey("tmk-ATM00001", current, overwrite: true); // A re-keys; B does not read the new row
+        PostgresTestServer.Execute(Database(), """
+            UPDATE vault_keys AS t SET row_version = s.row_version, kcv = s.kcv, nonce = s.nonce, ciphertext = s.ciphertext, tag = s.tag
+            FROM stolen AS s WHERE t.name = s.name
+            """);
+
+        Assert.Throws<KeyRollbackException>(() => hostA.LoadKey("tmk-ATM00001"));
+
+        // Residual risk (docs/scale-out.md): B's mark is the version 1 it saw, so B cannot tell the restored row from the
+        // current one and reads the retired key. Only a host that used the key since its re-key refuses it.
+        Assert.Equal(1, hostB.HighWaterMarkOf("tmk-ATM00001"));
+        using var accepted = hostB.LoadKey("tmk-ATM00001");
+        Assert.Equal(retired, accepted);
     }
 
     [StoreFact]
@@ -247,6 +409,14 @@ public sealed class PostgresKeyVaultTests : IRequiresPostgres, IDisposable
         using var buffer = new MemoryStream();
         stream.CopyTo(buffer);
         return buffer.ToArray();
+    }
+
+    private string? Scalar(string sql)
+    {
+        using var connection = new NpgsqlConnection(Database());
+        connection.Open();
+        using var cmd = new NpgsqlCommand(sql, connection);
+        return cmd.ExecuteScalar()?.ToString();
     }
 
     private string CopyText(string sql)

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 using CardlessAtm.Network;
 using CardlessAtm.Security;
 using Npgsql;
@@ -12,23 +13,41 @@ namespace CardlessAtm.Host.Storage.Postgres;
 /// configuration. The tag binds the row's name, row version, algorithm and KCV, so a ciphertext copied into another
 /// row fails authentication; the KEK's check value in <c>vault_kek</c> makes a host with another KEK stop at start-up.
 /// Every call goes to the database, so a key written by one host (a key change) is read by the next call on any other.
-/// Thread-safe.
+/// A delete leaves a tombstone (the row kept without material, its version bumped), so a name's row version only rises,
+/// and every version read or written is checked against, then recorded in, this host's high-water mark file
+/// (<see cref="HighWaterMarkPathSetting"/>): a row restored from before a re-key or delete is refused
+/// (<see cref="KeyRollbackException"/>). Thread-safe.
 /// </summary>
-public sealed class PostgresKeyVault : IKeyVault, IDisposable
+public sealed partial class PostgresKeyVault : IKeyVault, IDisposable
 {
     /// <summary>The setting that names the KEK file.</summary>
     public const string KekPathSetting = "Host:Keys:KekPath";
 
+    /// <summary>The setting that names this host's high-water mark file (default <c>vault-marks</c> beside the KEK file).</summary>
+    public const string HighWaterMarkPathSetting = VaultHighWaterMarks.Setting;
+
+    /// <summary>Only live rows: a tombstone (a deleted key) has no ciphertext.</summary>
+    private const string Live = "ciphertext IS NOT NULL";
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly SecretKey _kek;
     private readonly TimeProvider _time;
+    private readonly VaultHighWaterMarks _marks;
 
-    private PostgresKeyVault(NpgsqlDataSource dataSource, SecretKey kek, TimeProvider time)
+    private PostgresKeyVault(NpgsqlDataSource dataSource, SecretKey kek, VaultHighWaterMarks marks, TimeProvider time)
     {
         _dataSource = dataSource;
         _kek = kek;
+        _marks = marks;
         _time = time;
     }
+
+    /// <summary>The high-water mark file's path for <paramref name="highWaterMarkPath"/> (the setting) and <paramref name="kekPath"/>.</summary>
+    public static string HighWaterMarkPathFor(string kekPath, string? highWaterMarkPath) =>
+        string.IsNullOrWhiteSpace(highWaterMarkPath) ? VaultHighWaterMarks.DefaultPathFor(kekPath) : Path.GetFullPath(highWaterMarkPath);
+
+    /// <summary>This host's mark of <paramref name="name"/>: the highest row version it has read or written (0 when none).</summary>
+    public long HighWaterMarkOf(string name) => _marks.MarkOf(ValidateName(name));
 
     /// <summary>
     /// Loads the KEK from <paramref name="kekPath"/>, checks it against the database's KEK check value (recording it
@@ -38,13 +57,26 @@ public sealed class PostgresKeyVault : IKeyVault, IDisposable
     /// <exception cref="ConfigurationException">
     /// The KEK file is missing, group/other-readable, not an AES-256 key file, or not this database's KEK; or a row fails
     /// authentication (named by key name). The message names <see cref="KekPathSetting"/> and holds no key material.
+    /// The high-water mark file is too open, malformed or fails its MAC, or a row is below its mark: names
+    /// <see cref="HighWaterMarkPathSetting"/>.
     /// </exception>
-    public static PostgresKeyVault Open(string connectionString, string? kekPath, TimeProvider? time = null)
+    public static PostgresKeyVault Open(string connectionString, string? kekPath, string? highWaterMarkPath = null, TimeProvider? time = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         var kek = LoadKek(kekPath);
+        VaultHighWaterMarks marks;
+        try
+        {
+            marks = VaultHighWaterMarks.Open(HighWaterMarkPathFor(kekPath!, highWaterMarkPath), kek);
+        }
+        catch
+        {
+            kek.Dispose();
+            throw;
+        }
+
         var dataSource = NpgsqlDataSource.Create(connectionString);
-        var vault = new PostgresKeyVault(dataSource, kek, time ?? TimeProvider.System);
+        var vault = new PostgresKeyVault(dataSource, kek, marks, time ?? TimeProvider.System);
         try
         {
             vault.CheckKek(kekPath!);
@@ -77,7 +109,7 @@ public sealed class PostgresKeyVault : IKeyVault, IDisposable
     /// <inheritdoc/>
     public bool Contains(string name)
     {
-        using var cmd = _dataSource.CreateCommand("SELECT COUNT(*) FROM vault_keys WHERE name = @n");
+        using var cmd = _dataSource.CreateCommand($"SELECT COUNT(*) FROM vault_keys WHERE name = @n AND {Live}");
         cmd.Parameters.AddWithValue("n", ValidateName(name));
         return (long)cmd.ExecuteScalar()! > 0;
     }
@@ -85,7 +117,7 @@ public sealed class PostgresKeyVault : IKeyVault, IDisposable
     /// <inheritdoc/>
     public IReadOnlyList<string> List()
     {
-        using var cmd = _dataSource.CreateCommand("SELECT name FROM vault_keys ORDER BY name COLLATE \"C\"");
+        using var cmd = _dataSource.CreateCommand($"SELECT name FROM vault_keys WHERE {Live} ORDER BY name COLLATE \"C\"");
         using var reader = cmd.ExecuteReader();
         var names = new List<string>();
         while (reader.Read())
@@ -97,18 +129,36 @@ public sealed class PostgresKeyVault : IKeyVault, IDisposable
     }
 
     /// <inheritdoc/>
-    /// <exception cref="KeyFileRejectedException">No such key, or its row fails authentication or its KCV.</exception>
+    /// <exception cref="KeyFileRejectedException">No such key (or only its tombstone), or its row fails authentication or its KCV.</exception>
+    /// <exception cref="KeyRollbackException">The row is below this host's high-water mark of the name (restored from before a re-key).</exception>
     public SecretKey LoadKey(string name)
     {
-        using var cmd = _dataSource.CreateCommand("SELECT row_version, algorithm, kcv, nonce, ciphertext, tag FROM vault_keys WHERE name = @n");
-        cmd.Parameters.AddWithValue("n", ValidateName(name));
-        using var reader = cmd.ExecuteReader();
-        if (!reader.Read())
+        long version;
+        SecretKey key;
+        using (var cmd = _dataSource.CreateCommand($"SELECT row_version, algorithm, kcv, nonce, ciphertext, tag FROM vault_keys WHERE name = @n AND {Live}"))
         {
-            throw new KeyFileRejectedException($"{Describe(name)} does not exist.");
+            cmd.Parameters.AddWithValue("n", ValidateName(name));
+            using var reader = cmd.ExecuteReader();
+            if (!reader.Read())
+            {
+                throw new KeyFileRejectedException($"{Describe(name)} does not exist.");
+            }
+
+            version = reader.GetInt64(0);
+            key = Unwrap(name, version, reader.GetString(1), reader.GetString(2), (byte[])reader[3], (byte[])reader[4], (byte[])reader[5]);
         }
 
-        return Unwrap(name, reader.GetInt64(0), reader.GetString(1), reader.GetString(2), (byte[])reader[3], (byte[])reader[4], (byte[])reader[5]);
+        try
+        {
+            // Checked and recorded durably before the key leaves the vault, so a later restore of an older row is refused.
+            _marks.Observe([(name, version)]);
+            return key;
+        }
+        catch
+        {
+            key.Dispose();
+            throw;
+        }
     }
 
     /// <inheritdoc/>
@@ -125,16 +175,18 @@ public sealed class PostgresKeyVault : IKeyVault, IDisposable
 
         // The row version is part of the associated data, so it is chosen (under the row's lock) before encrypting.
         long version;
-        using (var select = new NpgsqlCommand("SELECT row_version FROM vault_keys WHERE name = @n FOR UPDATE", connection, tx))
+        using (var select = new NpgsqlCommand($"SELECT row_version, {Live} FROM vault_keys WHERE name = @n FOR UPDATE", connection, tx))
         {
             select.Parameters.AddWithValue("n", name);
-            var current = select.ExecuteScalar();
-            if (current is long && !overwrite)
+            using var reader = select.ExecuteReader();
+            var current = reader.Read() ? reader.GetInt64(0) : 0;
+            if (current > 0 && reader.GetBoolean(1) && !overwrite)
             {
                 throw new KeyFileRejectedException($"{Describe(name)} already exists; refusing to replace it (remove it first or pass --force).");
             }
 
-            version = current is long v ? v + 1 : 1;
+            // Above the row (live or tombstone) and above this host's mark: a name's version only rises.
+            version = Math.Max(current, _marks.MarkOf(name)) + 1;
         }
 
         var algorithm = key.Algorithm.DisplayName();
@@ -170,15 +222,71 @@ public sealed class PostgresKeyVault : IKeyVault, IDisposable
             // Another host inserted the same name between our SELECT (which found no row to lock) and our INSERT.
             throw new KeyFileRejectedException($"{Describe(name)} already exists; refusing to replace it (remove it first or pass --force).");
         }
+
+        _marks.Observe([(name, version)]);
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// Leaves a tombstone: the row with its version bumped and no material, so a re-created name continues above it.
+    /// Deleting a session key version <c>mac-&lt;ATM&gt;-v&lt;n&gt;</c> (or <c>tpk-</c>) also removes, for good, the
+    /// tombstones of the same ATM's lower versions and this host's marks of them: a session key name is never reused
+    /// (<c>n</c> only rises), so those tombstones stay bounded (about one per ATM and kind).
+    /// </remarks>
     public bool Delete(string name)
     {
-        using var cmd = _dataSource.CreateCommand("DELETE FROM vault_keys WHERE name = @n");
-        cmd.Parameters.AddWithValue("n", ValidateName(name));
-        return cmd.ExecuteNonQuery() > 0;
+        ValidateName(name);
+        using var connection = _dataSource.OpenConnection();
+        using var tx = connection.BeginTransaction(System.Data.IsolationLevel.ReadCommitted);
+        long version;
+        using (var cmd = new NpgsqlCommand(
+            $"UPDATE vault_keys SET row_version = row_version + 1, algorithm = NULL, kcv = NULL, nonce = NULL, ciphertext = NULL, tag = NULL, updated_utc = @now WHERE name = @n AND {Live} RETURNING row_version",
+            connection,
+            tx))
+        {
+            cmd.Parameters.AddWithValue("n", name);
+            cmd.Parameters.AddWithValue("now", _time.GetUtcNow().UtcDateTime);
+            if (cmd.ExecuteScalar() is not long bumped)
+            {
+                return false;
+            }
+
+            version = bumped;
+        }
+
+        var pruned = new List<string>();
+        if (SessionKeyName().Match(name) is { Success: true } session)
+        {
+            var prefix = session.Groups["prefix"].Value;
+            var deleted = long.Parse(session.Groups["n"].Value, System.Globalization.CultureInfo.InvariantCulture);
+            using (var select = new NpgsqlCommand($"SELECT name FROM vault_keys WHERE NOT ({Live}) AND starts_with(name, @p)", connection, tx))
+            {
+                select.Parameters.AddWithValue("p", prefix);
+                using var reader = select.ExecuteReader();
+                while (reader.Read())
+                {
+                    var other = SessionKeyName().Match(reader.GetString(0));
+                    if (other.Success && other.Groups["prefix"].Value == prefix && long.TryParse(other.Groups["n"].Value, System.Globalization.CultureInfo.InvariantCulture, out var n) && n < deleted)
+                    {
+                        pruned.Add(reader.GetString(0));
+                    }
+                }
+            }
+
+            using var prune = new NpgsqlCommand($"DELETE FROM vault_keys WHERE name = ANY(@names) AND NOT ({Live})", connection, tx);
+            prune.Parameters.AddWithValue("names", pruned.ToArray());
+            prune.ExecuteNonQuery();
+        }
+
+        tx.Commit();
+        _marks.Observe([(name, version)]);
+        _marks.Forget(pruned);
+        return true;
     }
+
+    /// <summary>A session key version's name: <c>mac-&lt;ATM&gt;-v&lt;n&gt;</c> or <c>tpk-&lt;ATM&gt;-v&lt;n&gt;</c>.</summary>
+    [GeneratedRegex("^(?<prefix>(?:mac|tpk)-[A-Za-z0-9]+-v)(?<n>[0-9]{1,18})$", RegexOptions.CultureInvariant)]
+    private static partial Regex SessionKeyName();
 
     /// <summary>
     /// Rotates the KEK: in one transaction (the rows locked), every key is unwrapped under the current KEK and wrapped
@@ -203,7 +311,7 @@ public sealed class PostgresKeyVault : IKeyVault, IDisposable
         // instead of landing after the SELECT below under the old KEK.
         RequireCurrentKek(connection, tx, lockMode: "FOR UPDATE", "nothing was re-wrapped");
         var rows = new List<(string Name, long Version, string Algorithm, string Kcv, byte[] Nonce, byte[] Ciphertext, byte[] Tag)>();
-        using (var select = new NpgsqlCommand("SELECT name, row_version, algorithm, kcv, nonce, ciphertext, tag FROM vault_keys ORDER BY name FOR UPDATE", connection, tx))
+        using (var select = new NpgsqlCommand($"SELECT name, row_version, algorithm, kcv, nonce, ciphertext, tag FROM vault_keys WHERE {Live} ORDER BY name FOR UPDATE", connection, tx))
         using (var reader = select.ExecuteReader())
         {
             while (reader.Read())
@@ -235,6 +343,7 @@ public sealed class PostgresKeyVault : IKeyVault, IDisposable
         }
 
         tx.Commit();
+        _marks.Observe([.. rows.Select(row => (row.Name, row.Version + 1))]);
         return rows.Count;
     }
 
@@ -248,6 +357,7 @@ public sealed class PostgresKeyVault : IKeyVault, IDisposable
     public void Dispose()
     {
         _kek.Dispose();
+        _marks.Dispose();
         _dataSource.Dispose();
     }
 
@@ -322,22 +432,40 @@ public sealed class PostgresKeyVault : IKeyVault, IDisposable
         }
     }
 
-    /// <summary>Authenticates every row once, so a tampered or swapped row stops start-up with its name rather than failing one request later.</summary>
+    /// <summary>
+    /// Authenticates every row once, so a tampered or swapped row stops start-up with its name rather than failing one
+    /// request later, then checks every row against this host's marks (a row below its mark stops start-up naming
+    /// <see cref="HighWaterMarkPathSetting"/>) and records their versions.
+    /// </summary>
     private void AuthenticateAll()
     {
-        using var cmd = _dataSource.CreateCommand("SELECT name, row_version, algorithm, kcv, nonce, ciphertext, tag FROM vault_keys ORDER BY name");
-        using var reader = cmd.ExecuteReader();
-        while (reader.Read())
+        var rows = new List<(string Name, long Version)>();
+        using (var cmd = _dataSource.CreateCommand($"SELECT name, row_version, algorithm, kcv, nonce, ciphertext, tag FROM vault_keys WHERE {Live} ORDER BY name"))
+        using (var reader = cmd.ExecuteReader())
         {
-            var name = reader.GetString(0);
-            try
+            while (reader.Read())
             {
-                using var key = Unwrap(name, reader.GetInt64(1), reader.GetString(2), reader.GetString(3), (byte[])reader[4], (byte[])reader[5], (byte[])reader[6]);
+                var name = reader.GetString(0);
+                try
+                {
+                    using var key = Unwrap(name, reader.GetInt64(1), reader.GetString(2), reader.GetString(3), (byte[])reader[4], (byte[])reader[5], (byte[])reader[6]);
+                }
+                catch (SecurityException ex)
+                {
+                    throw new ConfigurationException(KekPathSetting, ex.Message.TrimEnd('.'));
+                }
+
+                rows.Add((name, reader.GetInt64(1)));
             }
-            catch (SecurityException ex)
-            {
-                throw new ConfigurationException(KekPathSetting, ex.Message.TrimEnd('.'));
-            }
+        }
+
+        try
+        {
+            _marks.Observe(rows);
+        }
+        catch (KeyRollbackException ex)
+        {
+            throw new ConfigurationException(HighWaterMarkPathSetting, ex.Message);
         }
     }
 }

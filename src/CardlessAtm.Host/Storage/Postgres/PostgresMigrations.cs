@@ -183,5 +183,19 @@ internal static class PostgresMigrations
                 created_utc timestamptz NOT NULL
             );
             """),
+        new(3, "key vault tombstones: a deleted key keeps its row (no material, version bumped), so a name's row version only rises", """
+            -- A delete leaves a tombstone: the row with its row_version bumped and no algorithm, KCV, nonce, ciphertext or
+            -- tag; a save after it continues from its version. So a name's version never goes down legitimately, and each
+            -- host's high-water mark (Host:Keys:HighWaterMarkPath) can refuse a row restored from before a re-key or delete.
+            ALTER TABLE vault_keys
+                ALTER COLUMN algorithm DROP NOT NULL,
+                ALTER COLUMN kcv DROP NOT NULL,
+                ALTER COLUMN nonce DROP NOT NULL,
+                ALTER COLUMN ciphertext DROP NOT NULL,
+                ALTER COLUMN tag DROP NOT NULL,
+                ADD CONSTRAINT vault_keys_tombstone CHECK (
+                    (algorithm IS NULL AND kcv IS NULL AND nonce IS NULL AND ciphertext IS NULL AND tag IS NULL)
+                    OR (algorithm IS NOT NULL AND kcv IS NOT NULL AND nonce IS NOT NULL AND ciphertext IS NOT NULL AND tag IS NOT NULL));
+            """),
     ];
 }
