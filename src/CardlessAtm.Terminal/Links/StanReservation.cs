@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using CardlessAtm.Devices;
 using CardlessAtm.Iso8583;
 
 namespace CardlessAtm.Terminal.Links;

@@ -1,4 +1,3 @@
-using CardlessAtm.Devices;
 using CardlessAtm.Devices.Dispenser;
 using CardlessAtm.Iso8583;
 using CardlessAtm.Security;

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using CardlessAtm.Devices;
 using CardlessAtm.Security;
 
 namespace CardlessAtm.Host.Storage.Postgres;

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace CardlessAtm.Devices;
+namespace CardlessAtm;
 
 /// <summary>
 /// Replaces a file's content so that a crash or power cut leaves either the old or the new content, and a
